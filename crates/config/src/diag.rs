@@ -1,0 +1,179 @@
+//! Diagnostics: what is wrong with a configuration, where, and how bad.
+//!
+//! keepalived prints `(FILE: Line N) message` and its `-t` exit code summarises the worst
+//! problem: 0 valid, 5 errors or warnings (it would still run), 4 cannot run, 6 script security.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Where a piece of configuration came from: the file as it was named and the 1-based line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin {
+    /// The file name as given on the command line or in the `include` directive (after glob
+    /// expansion), which is how keepalived names it in messages.
+    pub file: Arc<str>,
+    /// 1-based line number within `file`.
+    pub line: u32,
+}
+
+impl Origin {
+    /// Builds an origin.
+    pub fn new(file: impl Into<Arc<str>>, line: u32) -> Self {
+        Origin {
+            file: file.into(),
+            line,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({}: Line {})", self.file, self.line)
+    }
+}
+
+/// How bad a diagnostic is. The order is the order of badness used for the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// Informational; does not affect the exit code.
+    Info,
+    /// A problem keepalived reports and works around (unknown keyword, bad value ignored,
+    /// missing interface...). Exit code 5 under `-t`.
+    Warning,
+    /// A configuration error that invalidates part of the configuration. Exit code 5.
+    Error,
+    /// A script-security problem (`enable_script_security` and an unsafe script). Exit code 6.
+    Security,
+    /// The configuration cannot be run at all (missing file, unreadable file). Exit code 4.
+    Fatal,
+}
+
+/// One message about the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// How bad it is.
+    pub severity: Severity,
+    /// Where it is, when it is tied to a line.
+    pub origin: Option<Origin>,
+    /// What is wrong, for a human.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.origin {
+            Some(o) => write!(f, "{o} {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// The collected diagnostics of one load.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// Records a diagnostic.
+    pub fn push(
+        &mut self,
+        severity: Severity,
+        origin: Option<&Origin>,
+        message: impl Into<String>,
+    ) {
+        self.items.push(Diagnostic {
+            severity,
+            origin: origin.cloned(),
+            message: message.into(),
+        });
+    }
+
+    /// Records a warning at `origin`.
+    pub fn warn(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.push(Severity::Warning, Some(origin), message);
+    }
+
+    /// Records an error at `origin`.
+    pub fn error(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.push(Severity::Error, Some(origin), message);
+    }
+
+    /// Records a fatal error, optionally tied to a line.
+    pub fn fatal(&mut self, origin: Option<&Origin>, message: impl Into<String>) {
+        self.push(Severity::Fatal, origin, message);
+    }
+
+    /// Records a script-security problem.
+    pub fn security(&mut self, origin: Option<&Origin>, message: impl Into<String>) {
+        self.push(Severity::Security, origin, message);
+    }
+
+    /// Records an informational note.
+    pub fn info(&mut self, origin: Option<&Origin>, message: impl Into<String>) {
+        self.push(Severity::Info, origin, message);
+    }
+
+    /// All diagnostics, in the order they were found.
+    pub fn items(&self) -> &[Diagnostic] {
+        &self.items
+    }
+
+    /// True when nothing worse than `Info` was recorded.
+    pub fn is_clean(&self) -> bool {
+        self.worst().is_none_or(|s| s == Severity::Info)
+    }
+
+    /// The worst severity recorded, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.items.iter().map(|d| d.severity).max()
+    }
+
+    /// True when the configuration must not be run.
+    pub fn is_fatal(&self) -> bool {
+        self.worst() == Some(Severity::Fatal)
+    }
+
+    /// The exit code of `keepalived -t` for these diagnostics.
+    pub fn exit_code(&self) -> i32 {
+        match self.worst() {
+            None | Some(Severity::Info) => 0,
+            Some(Severity::Warning) | Some(Severity::Error) => 5,
+            Some(Severity::Security) => 6,
+            Some(Severity::Fatal) => 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_worst_severity() {
+        let o = Origin::new("k.conf", 3);
+        let mut d = Diagnostics::default();
+        assert_eq!(d.exit_code(), 0);
+        d.info(Some(&o), "note");
+        assert_eq!(d.exit_code(), 0);
+        d.warn(&o, "unknown keyword");
+        assert_eq!(d.exit_code(), 5);
+        d.security(None, "unsafe script");
+        assert_eq!(d.exit_code(), 6);
+        d.fatal(None, "no file");
+        assert_eq!(d.exit_code(), 4);
+    }
+
+    #[test]
+    fn display_names_file_and_line() {
+        let mut d = Diagnostics::default();
+        d.warn(
+            &Origin::new("/etc/keepalived/keepalived.conf", 12),
+            "Unknown keyword 'foo'",
+        );
+        assert_eq!(
+            d.items()[0].to_string(),
+            "(/etc/keepalived/keepalived.conf: Line 12) Unknown keyword 'foo'"
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! The keepalived.conf language, as keepalived 2.2.7 reads it.
+//!
+//! The pipeline, each stage in its own module:
+//!
+//! 1. [`preprocess`]: files -> logical [`preprocess::Line`]s. Comments, `include`, `@id`
+//!    conditionals, `$NAME=` parameters and built-ins, `~SEQ`/`~LST` expansion. Every line keeps
+//!    its [`Origin`] (file and line) for diagnostics.
+//! 2. [`lexer`]: one line -> [`lexer::Word`]s (quoting and escapes) and brace tokens.
+//! 3. [`tree`]: words -> a tree of [`tree::Node`]s; braces may sit anywhere on a line.
+//! 4. [`model`]: nodes -> the typed [`model::Config`], with keepalived's defaults applied and
+//!    values validated; problems become [`Diagnostic`]s, never panics.
+//! 5. [`dump`]: the model -> canonical keepalived.conf text (`rkeepalived -d`); parsing a dump
+//!    and dumping again gives the same text.
+
+pub mod diag;
+pub mod dump;
+pub mod lexer;
+pub mod model;
+pub mod preprocess;
+pub mod tree;
+
+pub use diag::{Diagnostic, Diagnostics, Origin, Severity};
+pub use model::Config;
+
+use std::path::Path;
+
+/// Options that change how a configuration is read.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The config id for `@ID` conditionals (`-i`); `None` means the short host name.
+    pub config_id: Option<String>,
+    /// The keepalived instance name (`${_INSTANCE}`), from `instance` in global_defs or `-i`.
+    pub instance: Option<String>,
+    /// Skip the checks that depend on the host (interfaces, users, script files).
+    pub skip_host_checks: bool,
+}
+
+/// The result of reading a configuration: the model and everything said about it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The typed configuration. It is always produced; when the diagnostics hold a fatal error
+    /// the daemon must not run it.
+    pub config: Config,
+    /// Every warning and error, in the order found.
+    pub diagnostics: Diagnostics,
+}
+
+/// Reads, preprocesses, parses and validates the configuration at `path`.
+pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
+    let mut diagnostics = Diagnostics::default();
+    let lines = preprocess::Preprocessor::new(opts).run(path, &mut diagnostics);
+    let nodes = tree::build(&lines, &mut diagnostics);
+    let config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
+    Loaded {
+        config,
+        diagnostics,
+    }
+}
+
+/// Parses configuration text that did not come from a file (tests, fuzzing, dumps). `name` is
+/// used as the file name in diagnostics; `include` is resolved against the current directory.
+pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
+    let mut diagnostics = Diagnostics::default();
+    let lines = preprocess::Preprocessor::new(opts).run_str(name, text, &mut diagnostics);
+    let nodes = tree::build(&lines, &mut diagnostics);
+    let config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
+    Loaded {
+        config,
+        diagnostics,
+    }
+}

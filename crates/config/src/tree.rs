@@ -1,0 +1,250 @@
+//! Building the block tree from preprocessed lines.
+//!
+//! Every line holds one statement (`keyword args...`). A `{` ends the statement before it and
+//! opens its block; a `{` that starts a line opens the block of the previous statement; a `}`
+//! ends the current statement and closes the innermost block. So `global_defs { router_id x }`
+//! on one line is the same as the usual three lines.
+
+use crate::diag::{Diagnostics, Origin};
+use crate::lexer::{tokenize, Token, Word};
+use crate::preprocess::Line;
+
+/// Deepest block nesting accepted; deeper input is reported, not recursed into.
+pub const MAX_DEPTH: usize = 64;
+
+/// One statement of the configuration, with its block if it has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    /// Where the statement starts.
+    pub origin: Origin,
+    /// The keyword followed by its arguments. Never empty.
+    pub words: Vec<Word>,
+    /// The statements of its `{ ... }` block, if it has one.
+    pub children: Option<Vec<Node>>,
+}
+
+impl Node {
+    /// The first word: the keyword (or, inside list blocks like `virtual_ipaddress`, the item).
+    pub fn keyword(&self) -> &str {
+        self.words.first().map(|w| w.text.as_str()).unwrap_or("")
+    }
+
+    /// The words after the keyword.
+    pub fn args(&self) -> &[Word] {
+        self.words.get(1..).unwrap_or(&[])
+    }
+
+    /// The text of argument `i` (0 = first word after the keyword).
+    pub fn arg(&self, i: usize) -> Option<&str> {
+        self.args().get(i).map(|w| w.text.as_str())
+    }
+
+    /// The statements of the block, or an empty slice when there is no block.
+    pub fn children(&self) -> &[Node] {
+        self.children.as_deref().unwrap_or(&[])
+    }
+
+    /// True when the statement was followed by a block.
+    pub fn has_block(&self) -> bool {
+        self.children.is_some()
+    }
+}
+
+struct Frame {
+    nodes: Vec<Node>,
+    /// The statement that owns this block (None for the top level).
+    owner: Option<Node>,
+}
+
+/// Builds the statement tree. Unbalanced braces are reported with file and line; the tree is
+/// still built from what can be understood.
+pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
+    let mut stack: Vec<Frame> = vec![Frame {
+        nodes: Vec::new(),
+        owner: None,
+    }];
+    let mut too_deep = 0usize; // blocks opened past MAX_DEPTH, skipped wholesale
+    for line in lines {
+        let mut stmt: Vec<Word> = Vec::new();
+        for tok in tokenize(&line.text) {
+            match tok {
+                Token::Word(w) => {
+                    if too_deep == 0 {
+                        stmt.push(w)
+                    }
+                }
+                Token::Open => {
+                    if too_deep > 0 {
+                        too_deep += 1;
+                        continue;
+                    }
+                    let owner = if stmt.is_empty() {
+                        // `{` at the start of a line: the previous statement's block.
+                        let top = stack.last_mut().map(|f| &mut f.nodes);
+                        match top.and_then(|n| n.pop()) {
+                            Some(prev) if prev.children.is_none() => Some(prev),
+                            Some(prev) => {
+                                diags.error(&line.origin, "'{' without a keyword before it");
+                                if let Some(f) = stack.last_mut() {
+                                    f.nodes.push(prev);
+                                }
+                                None
+                            }
+                            None => {
+                                diags.error(&line.origin, "'{' without a keyword before it");
+                                None
+                            }
+                        }
+                    } else {
+                        Some(Node {
+                            origin: line.origin.clone(),
+                            words: std::mem::take(&mut stmt),
+                            children: None,
+                        })
+                    };
+                    if stack.len() > MAX_DEPTH {
+                        diags.error(
+                            &line.origin,
+                            format!("blocks nested deeper than {MAX_DEPTH} levels - skipped"),
+                        );
+                        too_deep = 1;
+                        continue;
+                    }
+                    // A brace with no owner still opens a block, so the matching '}' balances.
+                    let owner = owner.or_else(|| {
+                        Some(Node {
+                            origin: line.origin.clone(),
+                            words: Vec::new(),
+                            children: None,
+                        })
+                    });
+                    stack.push(Frame {
+                        nodes: Vec::new(),
+                        owner,
+                    });
+                }
+                Token::Close => {
+                    if too_deep > 0 {
+                        too_deep -= 1;
+                        continue;
+                    }
+                    flush(&mut stack, &mut stmt, &line.origin);
+                    if stack.len() == 1 {
+                        diags.error(&line.origin, "unexpected '}' - no block is open");
+                        continue;
+                    }
+                    close_frame(&mut stack);
+                }
+            }
+        }
+        flush(&mut stack, &mut stmt, &line.origin);
+    }
+    while stack.len() > 1 {
+        if let Some(Some(owner)) = stack.last().map(|f| &f.owner) {
+            let kw = owner.words.first().map(|w| w.text.as_str()).unwrap_or("{");
+            diags.error(
+                &owner.origin,
+                format!("missing '}}' - block '{kw}' is not closed"),
+            );
+        }
+        close_frame(&mut stack);
+    }
+    stack.pop().map(|f| f.nodes).unwrap_or_default()
+}
+
+fn flush(stack: &mut [Frame], stmt: &mut Vec<Word>, origin: &Origin) {
+    if stmt.is_empty() {
+        return;
+    }
+    if let Some(f) = stack.last_mut() {
+        f.nodes.push(Node {
+            origin: origin.clone(),
+            words: std::mem::take(stmt),
+            children: None,
+        });
+    }
+}
+
+fn close_frame(stack: &mut Vec<Frame>) {
+    let Some(frame) = stack.pop() else { return };
+    let Some(mut owner) = frame.owner else { return };
+    if owner.words.is_empty() {
+        // An ownerless block: its statements are dropped (already reported).
+        return;
+    }
+    owner.children = Some(frame.nodes);
+    if let Some(parent) = stack.last_mut() {
+        parent.nodes.push(owner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<Line> {
+        text.lines()
+            .enumerate()
+            .map(|(i, t)| Line {
+                origin: Origin::new("t.conf", i as u32 + 1),
+                text: t.to_string(),
+            })
+            .collect()
+    }
+
+    fn shape(nodes: &[Node]) -> String {
+        let mut s = String::new();
+        for n in nodes {
+            let w: Vec<&str> = n.words.iter().map(|w| w.text.as_str()).collect();
+            s.push_str(&w.join(" "));
+            if let Some(c) = &n.children {
+                s.push('{');
+                s.push_str(&shape(c));
+                s.push('}');
+            }
+            s.push(';');
+        }
+        s
+    }
+
+    #[test]
+    fn braces_anywhere_give_the_same_tree() {
+        let mut d = Diagnostics::default();
+        let a = build(&lines("global_defs {\n router_id x\n}\n"), &mut d);
+        let b = build(&lines("global_defs { router_id x }\n"), &mut d);
+        let c = build(&lines("global_defs\n{\n router_id x }\n"), &mut d);
+        let e = build(&lines("global_defs { router_id x\n}"), &mut d);
+        assert!(d.is_clean(), "{d:?}");
+        assert_eq!(shape(&a), "global_defs{router_id x;};");
+        assert_eq!(shape(&b), shape(&a));
+        assert_eq!(shape(&c), shape(&a));
+        assert_eq!(shape(&e), shape(&a));
+    }
+
+    #[test]
+    fn nested_blocks_on_one_line() {
+        let mut d = Diagnostics::default();
+        let t = build(&lines("a { b { c 1 } d }"), &mut d);
+        assert!(d.is_clean());
+        assert_eq!(shape(&t), "a{b{c 1;};d;};");
+    }
+
+    #[test]
+    fn unbalanced_braces_are_reported_with_line() {
+        let mut d = Diagnostics::default();
+        build(&lines("a {\n b\n}\n}\n"), &mut d);
+        assert_eq!(d.items().len(), 1);
+        assert_eq!(d.items()[0].origin.as_ref().map(|o| o.line), Some(4));
+        let mut d = Diagnostics::default();
+        build(&lines("a {\n b {\n"), &mut d);
+        assert_eq!(d.items().len(), 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let mut d = Diagnostics::default();
+        let text = "a {".repeat(10_000) + &"}".repeat(10_000);
+        build(&lines(&text), &mut d);
+        assert!(!d.is_clean());
+    }
+}

@@ -1,0 +1,1 @@
+//! IPVS over generic netlink: codecs, client and the desired-state reconciler.

@@ -1,0 +1,89 @@
+//! Facts about the host the configuration is checked against: interfaces, users, files.
+
+use std::ffi::CString;
+use std::path::Path;
+
+/// Returns the kernel index of the network interface `name`, or `None` when it does not exist
+/// in the current network namespace.
+pub fn interface_index(name: &str) -> Option<u32> {
+    nix::net::if_::if_nametoindex(name).ok().filter(|&i| i != 0)
+}
+
+/// Returns true when `name` is a loopback interface (`IFF_LOOPBACK`).
+pub fn interface_is_loopback(name: &str) -> bool {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return false;
+    };
+    addrs.filter(|a| a.interface_name == name).any(|a| {
+        a.flags
+            .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK)
+    })
+}
+
+/// A system user as `getpwnam(3)` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    /// Login name.
+    pub name: String,
+    /// Numeric user id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+}
+
+/// Looks a user up by name.
+pub fn user_by_name(name: &str) -> Option<UserInfo> {
+    let u = nix::unistd::User::from_name(name).ok()??;
+    Some(UserInfo {
+        name: u.name,
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+    })
+}
+
+/// Looks a group up by name and returns its gid.
+pub fn group_by_name(name: &str) -> Option<u32> {
+    nix::unistd::Group::from_name(name)
+        .ok()?
+        .map(|g| g.gid.as_raw())
+}
+
+/// The effective user id of this process.
+pub fn effective_uid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+/// The host name up to the first dot: keepalived's default config id.
+pub fn short_hostname() -> String {
+    let full = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    full.split('.').next().unwrap_or_default().to_string()
+}
+
+/// True when `path` names an executable regular file for the effective user (`access(X_OK)`).
+pub fn is_executable(path: &Path) -> bool {
+    let Ok(c) = CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    nix::unistd::access(c.as_c_str(), nix::unistd::AccessFlags::X_OK).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_exists_and_is_loopback() {
+        assert!(interface_index("lo").is_some());
+        assert!(interface_is_loopback("lo"));
+        assert!(interface_index("no-such-if0").is_none());
+    }
+
+    #[test]
+    fn root_user_resolves() {
+        let root = user_by_name("root").expect("root exists");
+        assert_eq!(root.uid, 0);
+    }
+}
