@@ -5,3 +5,5 @@
 //! the rust-netlink stack) or through the small, documented wrappers here.
 
 pub mod host;
+pub mod net;
+pub mod netns;

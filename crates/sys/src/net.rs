@@ -1,0 +1,409 @@
+//! Raw sockets for VRRP (IP protocols 112 and 51) and AF_PACKET sockets for gratuitous ARP and
+//! unsolicited neighbour advertisements.
+//!
+//! VRRP over IPv4 is sent with `IP_HDRINCL` (the engine builds the IP header itself, as AH needs
+//! the exact header it authenticates) and received with the IP header included, so the TTL is
+//! read from the header. VRRP over IPv6 lets the kernel build the header and compute the
+//! checksum (`IPV6_CHECKSUM` at offset 6); the hop limit and destination come from control
+//! messages.
+
+use std::io;
+use std::mem::size_of;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
+
+/// IP protocol number of VRRP (RFC 5798 §5.1.1.4).
+pub const IPPROTO_VRRP: i32 = 112;
+/// IP protocol number of the Authentication Header (RFC 4302), used by VRRPv2 `auth_type AH`.
+pub const IPPROTO_AH: i32 = 51;
+/// Offset of the checksum in the VRRP header, for `IPV6_CHECKSUM`.
+const VRRP_CHECKSUM_OFFSET: libc::c_int = 6;
+
+/// What arrived with a received packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes written into the buffer. For IPv4 this includes the IP header.
+    pub len: usize,
+    /// Source address of the packet.
+    pub src: IpAddr,
+    /// Destination address (multicast group or our unicast address), when known.
+    pub dst: Option<IpAddr>,
+    /// TTL (IPv4) or hop limit (IPv6), when known.
+    pub ttl: Option<u8>,
+    /// Index of the interface the packet arrived on, when known.
+    pub ifindex: Option<u32>,
+}
+
+/// A raw IP socket carrying VRRP (or AH) on one interface.
+#[derive(Debug)]
+pub struct VrrpSocket {
+    sock: Socket,
+    v6: bool,
+}
+
+fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `fd` is an open socket owned by the caller; the option value points to a live
+    // c_int whose size is passed alongside it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl VrrpSocket {
+    /// Opens a raw IPv4 socket for `protocol` (112 or 51) bound to interface `ifname`, with
+    /// `IP_HDRINCL`, multicast TTL 255, multicast loop off and the interface as the multicast
+    /// output interface. Non-blocking.
+    pub fn ipv4(ifname: &str, ifindex: u32, protocol: i32) -> io::Result<Self> {
+        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(protocol)))?;
+        sock.set_nonblocking(true)?;
+        sock.set_cloexec(true)?;
+        sock.bind_device(Some(ifname.as_bytes()))?;
+        sock.set_header_included_v4(true)?;
+        sock.set_multicast_ttl_v4(255)?;
+        sock.set_multicast_loop_v4(false)?;
+        let mreqn = libc::ip_mreqn {
+            imr_multiaddr: libc::in_addr { s_addr: 0 },
+            imr_address: libc::in_addr { s_addr: 0 },
+            imr_ifindex: ifindex as libc::c_int,
+        };
+        // SAFETY: IP_MULTICAST_IF accepts an ip_mreqn; the struct is live and its size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_MULTICAST_IF,
+                (&mreqn as *const libc::ip_mreqn).cast(),
+                size_of::<libc::ip_mreqn>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        setsockopt_int(sock.as_raw_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+        Ok(VrrpSocket { sock, v6: false })
+    }
+
+    /// Opens a raw IPv6 socket for VRRP bound to interface `ifname`: the kernel computes the
+    /// checksum at offset 6, hop limits are 255, and hop limit and destination are reported
+    /// with each packet. Non-blocking.
+    pub fn ipv6(ifname: &str, ifindex: u32) -> io::Result<Self> {
+        let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))?;
+        sock.set_nonblocking(true)?;
+        sock.set_cloexec(true)?;
+        sock.bind_device(Some(ifname.as_bytes()))?;
+        sock.set_multicast_hops_v6(255)?;
+        sock.set_unicast_hops_v6(255)?;
+        sock.set_multicast_loop_v6(false)?;
+        sock.set_multicast_if_v6(ifindex)?;
+        let fd = sock.as_raw_fd();
+        setsockopt_int(
+            fd,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_CHECKSUM,
+            VRRP_CHECKSUM_OFFSET,
+        )?;
+        setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
+        setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+        Ok(VrrpSocket { sock, v6: true })
+    }
+
+    /// Joins multicast `group` on the interface with index `ifindex`.
+    pub fn join_multicast(&self, group: IpAddr, ifindex: u32) -> io::Result<()> {
+        match group {
+            IpAddr::V4(g) => self
+                .sock
+                .join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(ifindex)),
+            IpAddr::V6(g) => self.sock.join_multicast_v6(&g, ifindex),
+        }
+    }
+
+    /// Leaves multicast `group` on the interface with index `ifindex`.
+    pub fn leave_multicast(&self, group: IpAddr, ifindex: u32) -> io::Result<()> {
+        match group {
+            IpAddr::V4(g) => self
+                .sock
+                .leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(ifindex)),
+            IpAddr::V6(g) => self.sock.leave_multicast_v6(&g, ifindex),
+        }
+    }
+
+    /// Sets the unicast TTL / hop limit (`unicast_ttl`).
+    pub fn set_unicast_ttl(&self, ttl: u32) -> io::Result<()> {
+        if self.v6 {
+            self.sock.set_unicast_hops_v6(ttl)
+        } else {
+            self.sock.set_ttl(ttl)
+        }
+    }
+
+    /// Sends a complete IPv4 packet (header included) to `dst`.
+    pub fn send_ipv4(&self, packet: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
+        self.sock
+            .send_to(packet, &SockAddr::from(SocketAddrV4::new(dst, 0)))
+    }
+
+    /// Sends a VRRP message over IPv6 to `dst` from source `src` (when given) out of the
+    /// interface `ifindex`. The kernel builds the IPv6 header and the checksum.
+    pub fn send_ipv6(
+        &self,
+        msg: &[u8],
+        src: Option<Ipv6Addr>,
+        dst: Ipv6Addr,
+        ifindex: u32,
+    ) -> io::Result<usize> {
+        let dst_sa = SockAddr::from(SocketAddrV6::new(dst, 0, 0, ifindex));
+        let Some(src) = src else {
+            return self.sock.send_to(msg, &dst_sa);
+        };
+        let info = libc::in6_pktinfo {
+            ipi6_addr: libc::in6_addr {
+                s6_addr: src.octets(),
+            },
+            ipi6_ifindex: ifindex,
+        };
+        // SAFETY: CMSG_SPACE is a pure computation on a size.
+        let space = unsafe { libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as u32) } as usize;
+        let mut cbuf = vec![0u8; space];
+        let mut iov = libc::iovec {
+            iov_base: msg.as_ptr() as *mut libc::c_void,
+            iov_len: msg.len(),
+        };
+        // SAFETY: msghdr is plain old data; zero is a valid initial value for every field.
+        let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+        mh.msg_name = dst_sa.as_ptr() as *mut libc::c_void;
+        mh.msg_namelen = dst_sa.len();
+        mh.msg_iov = &mut iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cbuf.as_mut_ptr().cast();
+        mh.msg_controllen = space as _;
+        // SAFETY: the control buffer is CMSG_SPACE(in6_pktinfo) bytes, so CMSG_FIRSTHDR returns a
+        // header inside it with room for the pktinfo payload written through CMSG_DATA.
+        unsafe {
+            let cm = libc::CMSG_FIRSTHDR(&mh);
+            if cm.is_null() {
+                return Err(io::Error::other("no room for IPV6_PKTINFO"));
+            }
+            (*cm).cmsg_level = libc::IPPROTO_IPV6;
+            (*cm).cmsg_type = libc::IPV6_PKTINFO;
+            (*cm).cmsg_len = libc::CMSG_LEN(size_of::<libc::in6_pktinfo>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cm).cast::<libc::in6_pktinfo>(), info);
+        }
+        // SAFETY: every pointer in `mh` refers to a buffer that outlives the call.
+        let n = unsafe { libc::sendmsg(self.sock.as_raw_fd(), &mh, 0) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Receives one packet. For IPv4 the buffer starts with the IP header and the TTL is read
+    /// from it; for IPv6 the buffer holds the VRRP message and hop limit and destination come
+    /// from control messages. Returns `WouldBlock` when nothing is queued.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        // SAFETY: zeroed sockaddr_storage/msghdr are valid initial values.
+        let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut cbuf = [0u8; 256];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: as above.
+        let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+        mh.msg_name = (&mut from as *mut libc::sockaddr_storage).cast();
+        mh.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
+        mh.msg_iov = &mut iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cbuf.as_mut_ptr().cast();
+        mh.msg_controllen = cbuf.len() as _;
+        // SAFETY: all buffers referenced by `mh` are live and sized as declared.
+        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut mh, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let len = n as usize;
+        let mut r = Received {
+            len,
+            src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            dst: None,
+            ttl: None,
+            ifindex: None,
+        };
+        r.src = sockaddr_ip(&from);
+        // SAFETY: iterating control messages the kernel wrote into `cbuf`, bounded by
+        // msg_controllen; each data read is unaligned and of the size the type implies.
+        unsafe {
+            let mut cm = libc::CMSG_FIRSTHDR(&mh);
+            while !cm.is_null() {
+                let data = libc::CMSG_DATA(cm);
+                match ((*cm).cmsg_level, (*cm).cmsg_type) {
+                    (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
+                        let v = std::ptr::read_unaligned(data.cast::<libc::c_int>());
+                        r.ttl = u8::try_from(v).ok();
+                    }
+                    (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                        let p = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
+                        r.dst = Some(IpAddr::V6(Ipv6Addr::from(p.ipi6_addr.s6_addr)));
+                        r.ifindex = Some(p.ipi6_ifindex);
+                    }
+                    (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                        let p = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
+                        r.dst = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(p.ipi_addr.s_addr))));
+                        r.ifindex = u32::try_from(p.ipi_ifindex).ok();
+                    }
+                    _ => {}
+                }
+                cm = libc::CMSG_NXTHDR(&mh, cm);
+            }
+        }
+        if !self.v6 && len >= 20 {
+            r.ttl = Some(buf[8]);
+        }
+        Ok(r)
+    }
+}
+
+impl AsFd for VrrpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+impl AsRawFd for VrrpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+/// An AF_PACKET socket that sends complete Ethernet frames out of one interface (gratuitous
+/// ARP, unsolicited neighbour advertisements from a VMAC).
+#[derive(Debug)]
+pub struct FrameSocket {
+    fd: OwnedFd,
+    ifindex: u32,
+}
+
+impl FrameSocket {
+    /// Opens a send-only packet socket on the interface with index `ifindex`.
+    pub fn new(ifindex: u32) -> io::Result<Self> {
+        // SAFETY: plain socket(2) call; the returned fd is checked and owned below.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                0,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(FrameSocket { fd, ifindex })
+    }
+
+    /// Sends one Ethernet frame (destination MAC, source MAC, ethertype, payload).
+    pub fn send_frame(&self, frame: &[u8]) -> io::Result<usize> {
+        if frame.len() < 14 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame shorter than an Ethernet header",
+            ));
+        }
+        // SAFETY: sockaddr_ll is plain old data; zero is a valid initial value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = u16::from_be_bytes([frame[12], frame[13]]).to_be();
+        sll.sll_ifindex = self.ifindex as i32;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&frame[..6]);
+        // SAFETY: the frame buffer and the sockaddr_ll live across the call, sizes are exact.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+impl AsFd for FrameSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Reads the hardware (MAC) address of an interface, via `SIOCGIFHWADDR`.
+pub fn interface_mac(ifname: &str) -> io::Result<[u8; 6]> {
+    let sock = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+    // SAFETY: ifreq is plain old data; zero is valid.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    let name = ifname.as_bytes();
+    if name.is_empty() || name.len() >= ifr.ifr_name.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "invalid interface name",
+        ));
+    }
+    for (d, s) in ifr.ifr_name.iter_mut().zip(name) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFHWADDR reads ifr_name and writes ifr_hwaddr inside the live ifreq.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut ifr) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: after a successful SIOCGIFHWADDR the union holds ifru_hwaddr.
+    let data = unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_data };
+    let mut mac = [0u8; 6];
+    for (m, d) in mac.iter_mut().zip(data.iter()) {
+        *m = *d as u8;
+    }
+    Ok(mac)
+}
+
+/// The IP address in a socket address the kernel filled in (unspecified for other families).
+fn sockaddr_ip(ss: &libc::sockaddr_storage) -> IpAddr {
+    match i32::from(ss.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large enough for.
+            let sin =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+        }
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    }
+}
