@@ -7,6 +7,7 @@
 //! top-level keywords it owns, a `validate` run once everything is read (cross references,
 //! host checks) and a `dump` writing canonical text.
 
+pub mod addr;
 pub mod global;
 pub mod lvs;
 pub mod script;
