@@ -1,0 +1,249 @@
+//! Fetching and unpacking Debian's stock kernel, and building the initramfs that boots it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::cpio::CpioWriter;
+use crate::VmError;
+
+/// Modules the initramfs loads before it can mount the host root over virtio-9p.
+const BOOT_MODULES: &[&str] = &["virtio_pci", "9pnet_virtio", "9p"];
+
+/// The first-stage init: mounts the host root read-only, the control share and the
+/// scratch share, then hands over to the control share's second stage inside the host root.
+const INIT_SCRIPT: &str = include_str!("init.sh");
+
+/// An unpacked kernel package ready to boot.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// Kernel release, e.g. `6.1.0-56-amd64`.
+    pub release: String,
+    /// Directory holding the unpacked package (`boot/`, `lib/modules/<release>`).
+    pub root: PathBuf,
+    /// The compressed kernel image.
+    pub vmlinuz: PathBuf,
+    /// The initramfs built for this kernel.
+    pub initrd: PathBuf,
+}
+
+impl Kernel {
+    /// Loads a kernel prepared earlier in `dir` (the cache's `kernel` directory).
+    pub fn load(dir: &Path) -> Result<Self, VmError> {
+        let release = fs::read_to_string(dir.join("release"))
+            .map_err(|e| VmError::io(format!("reading {}/release", dir.display()), e))?
+            .trim()
+            .to_string();
+        let root = dir.join("root");
+        let vmlinuz = root.join("boot").join(format!("vmlinuz-{release}"));
+        let initrd = dir.join("initrd.img");
+        for p in [&vmlinuz, &initrd] {
+            if !p.is_file() {
+                return Err(VmError::Kernel(format!("{} is missing", p.display())));
+            }
+        }
+        Ok(Self { release, root, vmlinuz, initrd })
+    }
+
+    /// Returns the kernel cached in `cache`, downloading and unpacking it first when needed.
+    ///
+    /// The work happens in a private directory that is renamed into place at the end, so
+    /// concurrent callers (parallel tests) never see a half-prepared kernel.
+    pub fn prepare(cache: &Path) -> Result<Self, VmError> {
+        let final_dir = cache.join("kernel");
+        if let Ok(k) = Self::load(&final_dir) {
+            return Ok(k);
+        }
+        fs::create_dir_all(cache)
+            .map_err(|e| VmError::io(format!("creating {}", cache.display()), e))?;
+        let work = cache.join(format!("prepare-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&work);
+        fs::create_dir_all(&work)
+            .map_err(|e| VmError::io(format!("creating {}", work.display()), e))?;
+        let result = Self::prepare_in(&work);
+        match result {
+            Ok(release) => {
+                if fs::rename(&work, &final_dir).is_err() {
+                    // Another process won the race; its copy is as good as ours.
+                    let _ = fs::remove_dir_all(&work);
+                }
+                let k = Self::load(&final_dir)?;
+                if k.release != release {
+                    tracing_note(&format!("using cached kernel {} (fetched {release})", k.release));
+                }
+                Ok(k)
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&work);
+                Err(e)
+            }
+        }
+    }
+
+    fn prepare_in(work: &Path) -> Result<String, VmError> {
+        // The meta package names the versioned image package in its Depends field.
+        run(Command::new("apt-get").args(["download", "linux-image-amd64"]).current_dir(work))?;
+        let meta = find_deb(work, "linux-image-amd64_")?;
+        let depends = run_stdout(Command::new("dpkg-deb").arg("-f").arg(&meta).arg("Depends"))?;
+        let image_pkg = image_package_from_depends(&depends).ok_or_else(|| {
+            VmError::Kernel(format!("no linux-image-*-amd64 in Depends: {depends:?}"))
+        })?;
+        run(Command::new("apt-get").args(["download", &image_pkg]).current_dir(work))?;
+        let deb = find_deb(work, &format!("{image_pkg}_"))?;
+        let root = work.join("root");
+        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root))?;
+        let _ = fs::remove_file(&deb);
+        let _ = fs::remove_file(&meta);
+        let release = release_of_package(&image_pkg).to_string();
+        if release.is_empty() || !root.join("lib/modules").join(&release).is_dir() {
+            return Err(VmError::Kernel(format!("{image_pkg} has no lib/modules/{release}")));
+        }
+        // Debian's postinst would run depmod; we run it against the unpacked tree.
+        run(Command::new("depmod").arg("-b").arg(&root).arg(&release))?;
+        let initrd = build_initramfs(&root, &release)?;
+        fs::write(work.join("initrd.img"), initrd)
+            .map_err(|e| VmError::io("writing initrd.img".into(), e))?;
+        fs::write(work.join("release"), format!("{release}\n"))
+            .map_err(|e| VmError::io("writing release".into(), e))?;
+        Ok(release)
+    }
+}
+
+fn tracing_note(msg: &str) {
+    eprintln!("rka-vmtest: {msg}");
+}
+
+/// Picks `linux-image-<release>` out of a Depends field such as
+/// `linux-image-6.1.0-56-amd64 (= 6.1.192-2)` (an alternative list is allowed).
+pub fn image_package_from_depends(depends: &str) -> Option<String> {
+    depends
+        .split([',', '|'])
+        .map(|alt| alt.split_whitespace().next().unwrap_or(""))
+        .find(|name| {
+            name.starts_with("linux-image-")
+                && (name.ends_with("-amd64") || name.ends_with("-amd64-unsigned"))
+        })
+        .map(str::to_string)
+}
+
+/// The kernel release a `linux-image-<release>[-unsigned]` package installs.
+pub fn release_of_package(pkg: &str) -> &str {
+    pkg.trim_start_matches("linux-image-").trim_end_matches("-unsigned")
+}
+
+fn find_deb(dir: &Path, prefix: &str) -> Result<PathBuf, VmError> {
+    let entries =
+        fs::read_dir(dir).map_err(|e| VmError::io(format!("listing {}", dir.display()), e))?;
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".deb"))
+        })
+        .ok_or_else(|| VmError::Kernel(format!("apt-get download left no {prefix}*.deb")))
+}
+
+/// Finds a statically linked busybox (Debian's busybox-static).
+fn find_busybox() -> Result<Vec<u8>, VmError> {
+    for p in ["/bin/busybox", "/usr/bin/busybox"] {
+        if let Ok(bytes) = fs::read(p) {
+            // A dynamic busybox names its program interpreter; it could not run in the
+            // initramfs, which has no libc.
+            let dynamic = bytes.windows(12).any(|w| w == b"/lib64/ld-li");
+            if !dynamic {
+                return Ok(bytes);
+            }
+        }
+    }
+    Err(VmError::Missing("a static busybox (apt-get install busybox-static)".into()))
+}
+
+/// Lists the module files, dependencies first, that `modprobe` would load for `modules`.
+fn module_files(root: &Path, release: &str, modules: &[&str]) -> Result<Vec<PathBuf>, VmError> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for m in modules {
+        let out = run_stdout(
+            Command::new("modprobe")
+                .arg("-d")
+                .arg(root)
+                .args(["-S", release, "--show-depends", m]),
+        )?;
+        for line in out.lines() {
+            let mut words = line.split_whitespace();
+            if words.next() == Some("insmod") {
+                if let Some(path) = words.next() {
+                    let path = PathBuf::from(path);
+                    if !files.contains(&path) {
+                        files.push(path);
+                    }
+                }
+            }
+            // "builtin X" lines need nothing.
+        }
+    }
+    Ok(files)
+}
+
+/// Builds the initramfs: busybox, the 9p module chain and the first-stage init.
+pub fn build_initramfs(root: &Path, release: &str) -> Result<Vec<u8>, VmError> {
+    let busybox = find_busybox()?;
+    let modules = module_files(root, release, BOOT_MODULES)?;
+    let mut w = CpioWriter::new();
+    for d in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys", "dev", "newroot", "modules"]
+    {
+        w.dir(d, 0o755);
+    }
+    w.file("bin/busybox", 0o755, &busybox);
+    let mut list = String::new();
+    for path in &modules {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| VmError::Kernel(format!("odd module path {}", path.display())))?;
+        let data =
+            fs::read(path).map_err(|e| VmError::io(format!("reading {}", path.display()), e))?;
+        w.file(&format!("modules/{name}"), 0o644, &data);
+        list.push_str(name);
+        list.push('\n');
+    }
+    w.file("modules.list", 0o644, list.as_bytes());
+    w.file("init", 0o755, INIT_SCRIPT.as_bytes());
+    Ok(w.finish())
+}
+
+fn run(cmd: &mut Command) -> Result<(), VmError> {
+    run_stdout(cmd).map(|_| ())
+}
+
+fn run_stdout(cmd: &mut Command) -> Result<String, VmError> {
+    let desc = format!("{cmd:?}");
+    let out = cmd.output().map_err(|e| VmError::io(format!("running {desc}"), e))?;
+    if !out.status.success() {
+        return Err(VmError::Command {
+            command: desc,
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depends_field_names_the_image() {
+        assert_eq!(
+            image_package_from_depends("linux-image-6.1.0-56-amd64 (= 6.1.192-2)").as_deref(),
+            Some("linux-image-6.1.0-56-amd64")
+        );
+        assert_eq!(
+            image_package_from_depends("linux-image-6.12.9-amd64-unsigned (= 1) | foo").as_deref(),
+            Some("linux-image-6.12.9-amd64-unsigned")
+        );
+        assert_eq!(release_of_package("linux-image-6.12.9-amd64-unsigned"), "6.12.9-amd64");
+        assert_eq!(image_package_from_depends("libc6, foo"), None);
+    }
+}
