@@ -56,6 +56,9 @@ pub enum ConfigError {
     /// Authentication is only defined for VRRPv2 over IPv4 (RFC 3768 section 5.3.6).
     #[error("authentication requires VRRP version 2 over IPv4")]
     AuthNotAllowed,
+    /// An advert carries at most 255 addresses.
+    #[error("{0} virtual addresses; an advert carries at most 255")]
+    TooManyAddresses(usize),
     /// A sync group needs at least one member.
     #[error("sync group has no members")]
     EmptySyncGroup,

@@ -1,0 +1,56 @@
+//! Every event worth logging, with the logging policy in one place.
+
+use std::net::IpAddr;
+
+use crate::action::{Reason, State};
+use crate::error::WireError;
+use crate::stats::DropReason;
+
+/// A loggable event.
+#[derive(Debug)]
+pub enum Debug<'a> {
+    /// An instance changed state.
+    StateChange {
+        /// Instance name.
+        instance: &'a str,
+        /// Previous state.
+        from: State,
+        /// New state.
+        to: State,
+        /// Why.
+        reason: Reason,
+    },
+    /// A received advert failed a check.
+    AdvertDropped {
+        /// Instance name.
+        instance: &'a str,
+        /// Sender.
+        src: IpAddr,
+        /// Which check.
+        reason: DropReason,
+    },
+    /// An advert could not be encoded (a configuration the validator should have refused).
+    EncodeFailed {
+        /// Instance name.
+        instance: &'a str,
+        /// The codec's error.
+        error: WireError,
+    },
+}
+
+impl Debug<'_> {
+    /// Logs the event through `tracing`.
+    pub fn log(&self) {
+        match self {
+            Debug::StateChange { instance, from, to, reason } => {
+                tracing::info!(%instance, %from, %to, ?reason, "({instance}) Entering {to} STATE");
+            }
+            Debug::AdvertDropped { instance, src, reason } => {
+                tracing::debug!(%instance, %src, ?reason, "({instance}) dropped advert");
+            }
+            Debug::EncodeFailed { instance, error } => {
+                tracing::error!(%instance, %error, "({instance}) cannot encode advert");
+            }
+        }
+    }
+}

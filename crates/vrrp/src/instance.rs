@@ -1,0 +1,613 @@
+//! One VRRP instance: the state machine of RFC 3768 section 6 / RFC 5798 section 6 with
+//! keepalived's extensions (FAULT, tracking, GARP schedules, sync-group hooks).
+//!
+//! # Driving an instance
+//!
+//! - Feed every advert received for this VRID and family to [`Instance::handle_packet`].
+//! - Call [`Instance::handle_timeout`] when the time returned by [`Instance::poll_timeout`]
+//!   has come (calling it early is harmless).
+//! - After each call, drain [`Instance::poll_action`] and carry the actions out in order.
+//! - Report tracked objects with [`Instance::track_update`]; call [`Instance::shutdown`] on
+//!   SIGTERM or when the instance is removed.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use crate::action::{Action, Reason, State};
+use crate::config::InstanceConfig;
+use crate::debug::Debug as DebugEvent;
+use crate::error::{ConfigError, UnknownTracker};
+use crate::packet::{decode_advert, encode_advert, ReceivedAdvert, SendParams};
+use crate::stats::{DropReason, Stats};
+use crate::wire::vrrp::{self, Family, Repr, Version, AUTH_DATA_LEN, VRRP_TTL};
+
+/// Largest effective priority a non-owner can reach through tracking.
+const MAX_NON_OWNER_PRIORITY: i64 = 254;
+/// Address-owner priority (RFC 5798 section 5.2.4).
+pub const OWNER_PRIORITY: u8 = 255;
+
+#[derive(Debug, Clone)]
+struct Tracker {
+    name: String,
+    weight: i32,
+    reverse: bool,
+    up: bool,
+}
+
+impl Tracker {
+    /// Contribution to the priority.
+    fn weight_now(&self) -> i64 {
+        let effective_up = self.up != self.reverse;
+        match self.weight {
+            w if w > 0 && effective_up => i64::from(w),
+            w if w < 0 && !effective_up => i64::from(w),
+            _ => 0,
+        }
+    }
+
+    /// Whether this tracker puts the instance in FAULT.
+    fn faulted(&self) -> bool {
+        self.weight == 0 && self.up == self.reverse
+    }
+}
+
+/// A VRRP instance; see the module documentation for the calling contract.
+#[derive(Debug)]
+pub struct Instance {
+    cfg: InstanceConfig,
+    state: State,
+    /// End of the startup delay.
+    start_at: Instant,
+    /// Master_Adver_Interval (RFC 5798 section 6.1): the master's interval, learned in v3.
+    master_adver_interval: Duration,
+    adver_timer: Option<Instant>,
+    master_down_timer: Option<Instant>,
+    garp_timer: Option<(Instant, u32)>,
+    garp_refresh_timer: Option<Instant>,
+    /// Until when lower-priority adverts are still accepted (preempt_delay).
+    preempt_until: Option<Instant>,
+    trackers: Vec<Tracker>,
+    priority: u8,
+    ip_ident: u16,
+    ah_sequence: u32,
+    actions: VecDeque<Action>,
+    stats: Stats,
+    in_sync_group: bool,
+    wants_master: bool,
+    group_fault: bool,
+}
+
+impl Instance {
+    /// Creates an instance at `now`; it stays in INIT until `now + startup_delay`.
+    pub fn new(cfg: InstanceConfig, now: Instant) -> Result<Instance, ConfigError> {
+        cfg.validate()?;
+        let trackers = cfg
+            .trackers
+            .iter()
+            .map(|t| Tracker { name: t.name.clone(), weight: t.weight, reverse: t.reverse, up: t.initially_up })
+            .collect();
+        let mut instance = Instance {
+            master_adver_interval: cfg.advert_interval,
+            start_at: now + cfg.startup_delay,
+            state: State::Init,
+            adver_timer: None,
+            master_down_timer: None,
+            garp_timer: None,
+            garp_refresh_timer: None,
+            preempt_until: None,
+            trackers,
+            priority: cfg.priority,
+            ip_ident: 0,
+            ah_sequence: 0,
+            actions: VecDeque::new(),
+            stats: Stats::default(),
+            in_sync_group: false,
+            wants_master: false,
+            group_fault: false,
+            cfg,
+        };
+        instance.priority = instance.compute_priority();
+        Ok(instance)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InstanceConfig {
+        &self.cfg
+    }
+
+    /// Instance name.
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Effective priority (configured priority adjusted by trackers).
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// The master's advertisement interval as currently known (learned from adverts in v3).
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Skew_Time: v2 (RFC 3768 section 6.1) `(256 - priority) / 256` s; v3 (RFC 5798 section
+    /// 6.1) `(256 - priority) * Master_Adver_Interval / 256`.
+    pub fn skew_time(&self) -> Duration {
+        let factor = 256 - u32::from(self.priority);
+        match self.cfg.version {
+            Version::V2 => Duration::from_secs(1) * factor / 256,
+            Version::V3 => self.master_adver_interval * factor / 256,
+        }
+    }
+
+    /// Master_Down_Interval: `down_timer_adverts * Master_Adver_Interval + Skew_Time`.
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_adver_interval * self.cfg.down_timer_adverts + self.skew_time()
+    }
+
+    /// The next time [`Instance::handle_timeout`] must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.state == State::Init {
+            return Some(self.start_at);
+        }
+        [self.adver_timer, self.master_down_timer, self.garp_timer.map(|(t, _)| t), self.garp_refresh_timer]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next action to carry out, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == State::Init {
+            if now >= self.start_at {
+                self.start(now);
+            }
+            return;
+        }
+        if self.master_down_timer.is_some_and(|t| t <= now) {
+            self.master_down_timer = None;
+            self.on_master_down(now);
+        }
+        if self.adver_timer.is_some_and(|t| t <= now) {
+            // RFC 5798 section 6.4.3: send an advert and restart the timer.
+            self.send_advert(self.priority);
+            self.adver_timer = Some(now + self.cfg.advert_interval);
+        }
+        if let Some((t, count)) = self.garp_timer {
+            if t <= now {
+                self.garp_timer = None;
+                self.send_gratuitous(count);
+            }
+        }
+        if self.garp_refresh_timer.is_some_and(|t| t <= now) {
+            self.send_gratuitous(self.cfg.garp.master_refresh_repeat);
+            self.garp_refresh_timer = self.cfg.garp.master_refresh.map(|p| now + p);
+        }
+    }
+
+    /// Handles received bytes: the IPv4 datagram (header included) or the IPv6 VRRP message,
+    /// from `src`, with the TTL / hop limit the socket reported (IPv4 uses the header's).
+    pub fn handle_packet(&mut self, now: Instant, src: IpAddr, ttl: u8, bytes: &[u8]) {
+        match self.check_packet(src, ttl, bytes) {
+            Ok(adv) => {
+                self.stats.adverts_received += 1;
+                if adv.repr.priority == 0 {
+                    self.stats.priority_zero_received += 1;
+                }
+                match self.state {
+                    State::Backup => self.backup_receive(now, &adv),
+                    State::Master => self.master_receive(now, &adv),
+                    State::Init | State::Fault | State::Stop => {}
+                }
+            }
+            Err(reason) => {
+                self.stats.dropped.record(reason);
+                DebugEvent::AdvertDropped { instance: &self.cfg.name, src, reason }.log();
+            }
+        }
+    }
+
+    /// Reports the status of tracked object `name`.
+    pub fn track_update(&mut self, now: Instant, name: &str, up: bool) -> Result<(), UnknownTracker> {
+        let tracker = self
+            .trackers
+            .iter_mut()
+            .find(|t| t.name == name)
+            .ok_or_else(|| UnknownTracker(name.to_owned()))?;
+        if tracker.up == up {
+            return Ok(());
+        }
+        tracker.up = up;
+        let old = self.priority;
+        self.priority = self.compute_priority();
+        if old != self.priority {
+            self.actions.push_back(Action::PriorityChanged { from: old, to: self.priority });
+        }
+        self.update_fault(now);
+        Ok(())
+    }
+
+    /// Stops the instance: a MASTER sends priority 0 and removes its addresses (RFC 5798
+    /// section 6.4.3, "Shutdown" event). Idempotent.
+    pub fn shutdown(&mut self, _now: Instant) {
+        if self.state == State::Stop {
+            return;
+        }
+        if self.state == State::Master {
+            self.release_master();
+        }
+        self.clear_timers();
+        self.set_state(State::Stop, Reason::Shutdown);
+    }
+
+    // ----- receive path -----
+
+    /// RFC 3768 / RFC 5798 section 7.1 receive checks.
+    fn check_packet(&self, src: IpAddr, ttl: u8, bytes: &[u8]) -> Result<ReceivedAdvert, DropReason> {
+        let multicast = self.cfg.unicast_peers.is_empty();
+        let ipv6_dst = match self.cfg.family {
+            Family::Ipv6 if multicast => Some(vrrp::MULTICAST_V6),
+            _ => None::<Ipv6Addr>,
+        };
+        if let Some(vrid) = peek_vrid(self.cfg.family, bytes) {
+            if vrid != self.cfg.vrid {
+                return Err(DropReason::WrongVrid);
+            }
+        }
+        if let Some(v) = peek_version(self.cfg.family, bytes) {
+            if v != self.cfg.version.number() {
+                return Err(DropReason::VersionMismatch);
+            }
+        }
+        let (adv, header_ttl) =
+            decode_advert(self.cfg.family, src, bytes, &self.cfg.auth, self.cfg.v3_checksum, ipv6_dst)?;
+        let ttl = if self.cfg.family == Family::Ipv4 { header_ttl } else { ttl };
+        if adv.src == self.cfg.source {
+            return Err(DropReason::OwnAdvert);
+        }
+        if (multicast || self.cfg.strict) && ttl != VRRP_TTL {
+            return Err(DropReason::BadTtl);
+        }
+        if adv.repr.vrid != self.cfg.vrid {
+            return Err(DropReason::WrongVrid);
+        }
+        if adv.repr.version != self.cfg.version {
+            return Err(DropReason::VersionMismatch);
+        }
+        if adv.repr.interval_cs == 0
+            || (self.cfg.version == Version::V2 && adv.repr.interval_cs != self.cfg.interval_cs())
+        {
+            return Err(DropReason::IntervalMismatch);
+        }
+        if !self.cfg.skip_check_adv_addr && !same_addresses(&adv.repr.addresses, &self.cfg.virtual_addresses) {
+            return Err(DropReason::AddressMismatch);
+        }
+        Ok(adv)
+    }
+
+    /// RFC 5798 section 6.4.2 (Backup), with keepalived's preemption options.
+    fn backup_receive(&mut self, now: Instant, adv: &ReceivedAdvert) {
+        let prio = adv.repr.priority;
+        if prio == 0 {
+            // The master is stopping: take over after Skew_Time.
+            self.wants_master = false;
+            self.master_down_timer = Some(now + self.skew_time());
+            return;
+        }
+        let accept = if self.cfg.nopreempt_effective() || prio >= self.priority {
+            true
+        } else {
+            // Lower priority master: preempt, possibly after preempt_delay.
+            let delay = self.cfg.preempt_delay_effective();
+            if delay.is_zero() {
+                false
+            } else {
+                let until = *self.preempt_until.get_or_insert(now + delay);
+                now < until
+            }
+        };
+        if accept {
+            if self.cfg.version == Version::V3 {
+                self.master_adver_interval = Duration::from_millis(u64::from(adv.repr.interval_cs) * 10);
+            }
+            self.wants_master = false;
+            self.master_down_timer = Some(now + self.master_down_interval());
+        }
+    }
+
+    /// RFC 5798 section 6.4.3 (Master), with keepalived's split-brain recovery.
+    fn master_receive(&mut self, now: Instant, adv: &ReceivedAdvert) {
+        let prio = adv.repr.priority;
+        if prio == 0 {
+            self.send_advert(self.priority);
+            self.adver_timer = Some(now + self.cfg.advert_interval);
+            return;
+        }
+        let higher = prio > self.priority
+            || (prio == self.priority && ip_as_u128(adv.src) > ip_as_u128(self.cfg.source));
+        if higher {
+            if self.cfg.higher_prio_send_advert {
+                self.send_advert(self.priority);
+            }
+            if self.cfg.version == Version::V3 {
+                self.master_adver_interval = Duration::from_millis(u64::from(adv.repr.interval_cs) * 10);
+            }
+            self.become_backup(now, Reason::HigherPriority);
+        } else if !self.cfg.lower_prio_no_advert {
+            // Another master with lower priority: assert ourselves and refresh the neighbours'
+            // caches so traffic comes back to us.
+            self.send_advert(self.priority);
+            self.send_gratuitous(self.cfg.garp.lower_prio_repeat);
+            if !self.cfg.garp.lower_prio_delay.is_zero() {
+                self.garp_timer = Some((now + self.cfg.garp.lower_prio_delay, self.cfg.garp.lower_prio_repeat));
+            }
+        }
+    }
+
+    // ----- transitions -----
+
+    fn start(&mut self, now: Instant) {
+        if self.own_fault() {
+            self.set_state(State::Fault, Reason::Fault);
+        } else if self.priority == OWNER_PRIORITY && !self.in_sync_group {
+            self.become_master(now, Reason::Owner);
+        } else {
+            self.become_backup(now, Reason::Startup);
+            if self.priority == OWNER_PRIORITY {
+                // In a sync group the owner still waits for its peers.
+                self.wants_master = true;
+            }
+        }
+    }
+
+    fn on_master_down(&mut self, now: Instant) {
+        if self.state != State::Backup {
+            return;
+        }
+        if self.in_sync_group {
+            // The group decides; keep watching meanwhile.
+            self.wants_master = true;
+            self.master_down_timer = Some(now + self.master_down_interval());
+        } else {
+            self.become_master(now, Reason::MasterDown);
+        }
+    }
+
+    /// RFC 5798 section 6.4.1 / 6.4.2: advert first, then addresses, then gratuitous ARPs.
+    fn become_master(&mut self, now: Instant, reason: Reason) {
+        self.master_down_timer = None;
+        self.preempt_until = None;
+        self.wants_master = false;
+        self.master_adver_interval = self.cfg.advert_interval;
+        self.send_advert(self.priority);
+        self.actions.push_back(Action::AddVips);
+        let garp = self.cfg.garp;
+        self.send_gratuitous(garp.master_repeat);
+        self.garp_timer = (!garp.master_delay.is_zero()).then(|| (now + garp.master_delay, garp.master_repeat));
+        self.garp_refresh_timer = garp.master_refresh.map(|p| now + p);
+        self.adver_timer = Some(now + self.cfg.advert_interval);
+        self.stats.became_master += 1;
+        self.set_state(State::Master, reason);
+    }
+
+    fn become_backup(&mut self, now: Instant, reason: Reason) {
+        if self.state == State::Master {
+            self.actions.push_back(Action::RemoveVips);
+            self.stats.released_master += 1;
+        }
+        self.adver_timer = None;
+        self.garp_timer = None;
+        self.garp_refresh_timer = None;
+        self.preempt_until = None;
+        self.wants_master = false;
+        self.master_down_timer = Some(now + self.master_down_interval());
+        self.set_state(State::Backup, reason);
+    }
+
+    /// Sends priority 0 and removes the addresses.
+    fn release_master(&mut self) {
+        self.send_advert(0);
+        self.actions.push_back(Action::RemoveVips);
+        self.stats.released_master += 1;
+    }
+
+    fn clear_timers(&mut self) {
+        self.adver_timer = None;
+        self.master_down_timer = None;
+        self.garp_timer = None;
+        self.garp_refresh_timer = None;
+        self.preempt_until = None;
+        self.wants_master = false;
+    }
+
+    fn set_state(&mut self, to: State, reason: Reason) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        DebugEvent::StateChange { instance: &self.cfg.name, from, to, reason }.log();
+        self.actions.push_back(Action::StateChanged { from, to, reason });
+        self.actions.push_back(Action::Notify { state: to, priority: self.priority });
+    }
+
+    fn own_fault(&self) -> bool {
+        self.trackers.iter().any(Tracker::faulted)
+    }
+
+    /// Enters or leaves FAULT after a tracker or sync-group change.
+    fn update_fault(&mut self, now: Instant) {
+        let faulted = self.own_fault() || self.group_fault;
+        match (self.state, faulted) {
+            (State::Backup | State::Master, true) => {
+                if self.state == State::Master {
+                    self.release_master();
+                }
+                self.clear_timers();
+                self.set_state(State::Fault, Reason::Fault);
+            }
+            (State::Fault, false) => {
+                if self.priority == OWNER_PRIORITY && !self.in_sync_group {
+                    self.become_master(now, Reason::FaultCleared);
+                } else {
+                    self.become_backup(now, Reason::FaultCleared);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn compute_priority(&self) -> u8 {
+        if self.cfg.priority == OWNER_PRIORITY {
+            // keepalived: trackers never lower an owner's priority.
+            return OWNER_PRIORITY;
+        }
+        let sum: i64 = self.trackers.iter().map(Tracker::weight_now).sum();
+        let p = (i64::from(self.cfg.priority) + sum).clamp(1, MAX_NON_OWNER_PRIORITY);
+        u8::try_from(p).unwrap_or(1)
+    }
+
+    // ----- output -----
+
+    fn advert_repr(&self, priority: u8) -> Repr {
+        Repr {
+            version: self.cfg.version,
+            family: self.cfg.family,
+            vrid: self.cfg.vrid,
+            priority,
+            auth_type: self.cfg.auth.auth_type(),
+            interval_cs: self.cfg.interval_cs(),
+            addresses: self.cfg.virtual_addresses.clone(),
+            auth_data: [0; AUTH_DATA_LEN],
+        }
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        let repr = self.advert_repr(priority);
+        let destinations: Vec<(IpAddr, u8)> = if self.cfg.unicast_peers.is_empty() {
+            let group = match self.cfg.family {
+                Family::Ipv4 => IpAddr::V4(vrrp::MULTICAST_V4),
+                Family::Ipv6 => IpAddr::V6(vrrp::MULTICAST_V6),
+            };
+            vec![(group, VRRP_TTL)]
+        } else {
+            self.cfg.unicast_peers.iter().map(|p| (*p, self.cfg.unicast_ttl)).collect()
+        };
+        for (dst, ttl) in destinations {
+            self.ip_ident = self.ip_ident.wrapping_add(1);
+            self.ah_sequence = self.ah_sequence.wrapping_add(1);
+            let params = SendParams {
+                src: self.cfg.source,
+                dst,
+                ttl,
+                ident: self.ip_ident,
+                ah_sequence: self.ah_sequence,
+                v3_checksum: self.cfg.v3_checksum,
+            };
+            match encode_advert(&repr, &self.cfg.auth, &params) {
+                Ok(bytes) => {
+                    self.stats.adverts_sent += 1;
+                    if priority == 0 {
+                        self.stats.priority_zero_sent += 1;
+                    }
+                    self.actions.push_back(Action::SendAdvert { dst, ttl, bytes, priority });
+                }
+                Err(error) => DebugEvent::EncodeFailed { instance: &self.cfg.name, error }.log(),
+            }
+        }
+    }
+
+    fn send_gratuitous(&mut self, count: u32) {
+        if count == 0 || self.cfg.virtual_addresses.is_empty() {
+            return;
+        }
+        self.actions.push_back(Action::SendGratuitous { addresses: self.cfg.virtual_addresses.clone(), count });
+    }
+
+    // ----- sync group hooks -----
+
+    pub(crate) fn set_in_sync_group(&mut self) {
+        self.in_sync_group = true;
+    }
+
+    /// Whether a sync-group member's master-down timer has fired with no master heard since.
+    pub(crate) fn wants_master(&self) -> bool {
+        self.state == State::Backup && self.wants_master
+    }
+
+    /// Whether the member itself (not the group) is faulted.
+    pub(crate) fn is_own_fault(&self) -> bool {
+        self.state == State::Fault && self.own_fault()
+    }
+
+    pub(crate) fn group_force_master(&mut self, now: Instant) {
+        if self.state == State::Backup {
+            self.become_master(now, Reason::SyncGroup);
+        }
+    }
+
+    pub(crate) fn group_force_backup(&mut self, now: Instant) {
+        if self.state == State::Master {
+            self.become_backup(now, Reason::SyncGroup);
+        }
+    }
+
+    pub(crate) fn set_group_fault(&mut self, now: Instant, fault: bool) {
+        if self.group_fault != fault {
+            self.group_fault = fault;
+            self.update_fault(now);
+        }
+    }
+}
+
+fn peek_vrid(family: Family, bytes: &[u8]) -> Option<u8> {
+    vrrp_message(family, bytes).and_then(vrrp::peek_vrid)
+}
+
+fn peek_version(family: Family, bytes: &[u8]) -> Option<u8> {
+    vrrp_message(family, bytes).and_then(|m| m.first()).map(|b| b >> 4)
+}
+
+/// The VRRP message inside received bytes, best effort (for early demultiplexing checks).
+fn vrrp_message(family: Family, bytes: &[u8]) -> Option<&[u8]> {
+    match family {
+        Family::Ipv6 => Some(bytes),
+        Family::Ipv4 => {
+            let ip = crate::wire::ipv4::Packet::new_checked(bytes).ok()?;
+            let payload = bytes.get(ip.header_len()..ip.total_len())?;
+            match ip.protocol() {
+                crate::wire::IPPROTO_VRRP => Some(payload),
+                crate::wire::IPPROTO_AH => payload.get(crate::wire::ah::HEADER_LEN..),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn same_addresses(received: &[IpAddr], ours: &[IpAddr]) -> bool {
+    received.len() == ours.len() && received.iter().all(|a| ours.contains(a))
+}
+
+/// Addresses compared as unsigned big-endian numbers (RFC 5798 section 6.4.3).
+fn ip_as_u128(addr: IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
