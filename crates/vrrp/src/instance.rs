@@ -556,23 +556,32 @@ impl Instance {
         self.state == State::Fault && self.own_fault()
     }
 
-    pub(crate) fn group_force_master(&mut self, now: Instant) {
-        if self.state == State::Backup {
+    /// Makes a BACKUP member MASTER; true if it changed.
+    pub(crate) fn group_force_master(&mut self, now: Instant) -> bool {
+        let change = self.state == State::Backup;
+        if change {
             self.become_master(now, Reason::SyncGroup);
         }
+        change
     }
 
-    pub(crate) fn group_force_backup(&mut self, now: Instant) {
-        if self.state == State::Master {
+    /// Makes a MASTER member BACKUP; true if it changed.
+    pub(crate) fn group_force_backup(&mut self, now: Instant) -> bool {
+        let change = self.state == State::Master;
+        if change {
             self.become_backup(now, Reason::SyncGroup);
         }
+        change
     }
 
-    pub(crate) fn set_group_fault(&mut self, now: Instant, fault: bool) {
-        if self.group_fault != fault {
+    /// Sets or clears the fault inherited from the group; true if the flag changed.
+    pub(crate) fn set_group_fault(&mut self, now: Instant, fault: bool) -> bool {
+        let change = self.group_fault != fault;
+        if change {
             self.group_fault = fault;
             self.update_fault(now);
         }
+        change
     }
 }
 

@@ -140,24 +140,24 @@ impl SyncGroup {
             }
             let faulty: Vec<bool> = self.members.iter().map(Instance::is_own_fault).collect();
             let any_fault = faulty.iter().any(|f| *f);
+            let mut forced = false;
             for (m, own) in self.members.iter_mut().zip(&faulty) {
-                m.set_group_fault(now, any_fault && !own);
+                forced |= m.set_group_fault(now, any_fault && !own);
             }
             if !any_fault {
+                let all_ready = self.members.iter().all(|m| m.wants_master() || m.state() == State::Master)
+                    && self.members.iter().any(Instance::wants_master);
                 if left_master {
                     for m in &mut self.members {
-                        m.group_force_backup(now);
+                        forced |= m.group_force_backup(now);
                     }
-                } else if became_master
-                    || self.members.iter().all(|m| m.wants_master() || m.state() == State::Master)
-                        && self.members.iter().any(Instance::wants_master)
-                {
+                } else if became_master || all_ready {
                     for m in &mut self.members {
-                        m.group_force_master(now);
+                        forced |= m.group_force_master(now);
                     }
                 }
             }
-            if !any {
+            if !any && !forced {
                 break;
             }
         }
