@@ -64,9 +64,18 @@ mod tests {
 
     #[test]
     fn password_is_truncated_and_padded() {
-        assert_eq!(Authentication::pass(b"abc"), Authentication::Pass(*b"abc\0\0\0\0\0"));
-        assert_eq!(Authentication::pass(b"0123456789"), Authentication::Pass(*b"01234567"));
-        assert_eq!(Authentication::ah(b"0123456789"), Authentication::Ah(b"01234567".to_vec()));
+        assert_eq!(
+            Authentication::pass(b"abc"),
+            Authentication::Pass(*b"abc\0\0\0\0\0")
+        );
+        assert_eq!(
+            Authentication::pass(b"0123456789"),
+            Authentication::Pass(*b"01234567")
+        );
+        assert_eq!(
+            Authentication::ah(b"0123456789"),
+            Authentication::Ah(b"01234567".to_vec())
+        );
         assert_eq!(format!("{:?}", Authentication::pass(b"secret")), "Pass(..)");
     }
 

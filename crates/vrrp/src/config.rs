@@ -121,12 +121,21 @@ pub struct InstanceConfig {
 impl InstanceConfig {
     /// A configuration with keepalived's defaults: VRRPv2 for IPv4 and v3 for IPv6, priority
     /// 100, one second interval, no authentication, multicast.
-    pub fn new(name: &str, vrid: u8, source: IpAddr, virtual_addresses: Vec<IpAddr>) -> InstanceConfig {
+    pub fn new(
+        name: &str,
+        vrid: u8,
+        source: IpAddr,
+        virtual_addresses: Vec<IpAddr>,
+    ) -> InstanceConfig {
         let family = Family::of(&source);
         InstanceConfig {
             name: name.to_owned(),
             vrid,
-            version: if family == Family::Ipv4 { Version::V2 } else { Version::V3 },
+            version: if family == Family::Ipv4 {
+                Version::V2
+            } else {
+                Version::V3
+            },
             family,
             priority: 100,
             advert_interval: Duration::from_secs(1),
@@ -181,7 +190,9 @@ impl InstanceConfig {
                 }
             }
         }
-        let all = std::iter::once(&self.source).chain(&self.virtual_addresses).chain(&self.unicast_peers);
+        let all = std::iter::once(&self.source)
+            .chain(&self.virtual_addresses)
+            .chain(&self.unicast_peers);
         for addr in all {
             if Family::of(addr) != self.family {
                 return Err(ConfigError::FamilyMismatch(*addr));
@@ -219,7 +230,12 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn base() -> InstanceConfig {
-        InstanceConfig::new("VI_1", 51, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100))])
+        InstanceConfig::new(
+            "VI_1",
+            51,
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100))],
+        )
     }
 
     #[test]

@@ -42,10 +42,19 @@ impl Debug<'_> {
     /// Logs the event through `tracing`.
     pub fn log(&self) {
         match self {
-            Debug::StateChange { instance, from, to, reason } => {
+            Debug::StateChange {
+                instance,
+                from,
+                to,
+                reason,
+            } => {
                 tracing::info!(%instance, %from, %to, ?reason, "({instance}) Entering {to} STATE");
             }
-            Debug::AdvertDropped { instance, src, reason } => {
+            Debug::AdvertDropped {
+                instance,
+                src,
+                reason,
+            } => {
                 tracing::debug!(%instance, %src, ?reason, "({instance}) dropped advert");
             }
             Debug::EncodeFailed { instance, error } => {

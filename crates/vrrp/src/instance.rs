@@ -85,7 +85,12 @@ impl Instance {
         let trackers = cfg
             .trackers
             .iter()
-            .map(|t| Tracker { name: t.name.clone(), weight: t.weight, reverse: t.reverse, up: t.initially_up })
+            .map(|t| Tracker {
+                name: t.name.clone(),
+                weight: t.weight,
+                reverse: t.reverse,
+                up: t.initially_up,
+            })
             .collect();
         let mut instance = Instance {
             master_adver_interval: cfg.advert_interval,
@@ -161,10 +166,15 @@ impl Instance {
         if self.state == State::Init {
             return Some(self.start_at);
         }
-        [self.adver_timer, self.master_down_timer, self.garp_timer.map(|(t, _)| t), self.garp_refresh_timer]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.adver_timer,
+            self.master_down_timer,
+            self.garp_timer.map(|(t, _)| t),
+            self.garp_refresh_timer,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next action to carry out, if any.
@@ -218,13 +228,23 @@ impl Instance {
             }
             Err(reason) => {
                 self.stats.dropped.record(reason);
-                DebugEvent::AdvertDropped { instance: &self.cfg.name, src, reason }.log();
+                DebugEvent::AdvertDropped {
+                    instance: &self.cfg.name,
+                    src,
+                    reason,
+                }
+                .log();
             }
         }
     }
 
     /// Reports the status of tracked object `name`.
-    pub fn track_update(&mut self, now: Instant, name: &str, up: bool) -> Result<(), UnknownTracker> {
+    pub fn track_update(
+        &mut self,
+        now: Instant,
+        name: &str,
+        up: bool,
+    ) -> Result<(), UnknownTracker> {
         let tracker = self
             .trackers
             .iter_mut()
@@ -237,7 +257,10 @@ impl Instance {
         let old = self.priority;
         self.priority = self.compute_priority();
         if old != self.priority {
-            self.actions.push_back(Action::PriorityChanged { from: old, to: self.priority });
+            self.actions.push_back(Action::PriorityChanged {
+                from: old,
+                to: self.priority,
+            });
         }
         self.update_fault(now);
         Ok(())
@@ -259,7 +282,12 @@ impl Instance {
     // ----- receive path -----
 
     /// RFC 3768 / RFC 5798 section 7.1 receive checks.
-    fn check_packet(&self, src: IpAddr, ttl: u8, bytes: &[u8]) -> Result<ReceivedAdvert, DropReason> {
+    fn check_packet(
+        &self,
+        src: IpAddr,
+        ttl: u8,
+        bytes: &[u8],
+    ) -> Result<ReceivedAdvert, DropReason> {
         let multicast = self.cfg.unicast_peers.is_empty();
         let ipv6_dst = match self.cfg.family {
             Family::Ipv6 if multicast => Some(vrrp::MULTICAST_V6),
@@ -275,9 +303,19 @@ impl Instance {
                 return Err(DropReason::VersionMismatch);
             }
         }
-        let (adv, header_ttl) =
-            decode_advert(self.cfg.family, src, bytes, &self.cfg.auth, self.cfg.v3_checksum, ipv6_dst)?;
-        let ttl = if self.cfg.family == Family::Ipv4 { header_ttl } else { ttl };
+        let (adv, header_ttl) = decode_advert(
+            self.cfg.family,
+            src,
+            bytes,
+            &self.cfg.auth,
+            self.cfg.v3_checksum,
+            ipv6_dst,
+        )?;
+        let ttl = if self.cfg.family == Family::Ipv4 {
+            header_ttl
+        } else {
+            ttl
+        };
         if adv.src == self.cfg.source {
             return Err(DropReason::OwnAdvert);
         }
@@ -295,7 +333,9 @@ impl Instance {
         {
             return Err(DropReason::IntervalMismatch);
         }
-        if !self.cfg.skip_check_adv_addr && !same_addresses(&adv.repr.addresses, &self.cfg.virtual_addresses) {
+        if !self.cfg.skip_check_adv_addr
+            && !same_addresses(&adv.repr.addresses, &self.cfg.virtual_addresses)
+        {
             return Err(DropReason::AddressMismatch);
         }
         Ok(adv)
@@ -324,7 +364,8 @@ impl Instance {
         };
         if accept {
             if self.cfg.version == Version::V3 {
-                self.master_adver_interval = Duration::from_millis(u64::from(adv.repr.interval_cs) * 10);
+                self.master_adver_interval =
+                    Duration::from_millis(u64::from(adv.repr.interval_cs) * 10);
             }
             self.wants_master = false;
             self.master_down_timer = Some(now + self.master_down_interval());
@@ -346,7 +387,8 @@ impl Instance {
                 self.send_advert(self.priority);
             }
             if self.cfg.version == Version::V3 {
-                self.master_adver_interval = Duration::from_millis(u64::from(adv.repr.interval_cs) * 10);
+                self.master_adver_interval =
+                    Duration::from_millis(u64::from(adv.repr.interval_cs) * 10);
             }
             self.become_backup(now, Reason::HigherPriority);
         } else if !self.cfg.lower_prio_no_advert {
@@ -355,7 +397,10 @@ impl Instance {
             self.send_advert(self.priority);
             self.send_gratuitous(self.cfg.garp.lower_prio_repeat);
             if !self.cfg.garp.lower_prio_delay.is_zero() {
-                self.garp_timer = Some((now + self.cfg.garp.lower_prio_delay, self.cfg.garp.lower_prio_repeat));
+                self.garp_timer = Some((
+                    now + self.cfg.garp.lower_prio_delay,
+                    self.cfg.garp.lower_prio_repeat,
+                ));
             }
         }
     }
@@ -399,7 +444,8 @@ impl Instance {
         self.actions.push_back(Action::AddVips);
         let garp = self.cfg.garp;
         self.send_gratuitous(garp.master_repeat);
-        self.garp_timer = (!garp.master_delay.is_zero()).then(|| (now + garp.master_delay, garp.master_repeat));
+        self.garp_timer =
+            (!garp.master_delay.is_zero()).then(|| (now + garp.master_delay, garp.master_repeat));
         self.garp_refresh_timer = garp.master_refresh.map(|p| now + p);
         self.adver_timer = Some(now + self.cfg.advert_interval);
         self.stats.became_master += 1;
@@ -442,9 +488,19 @@ impl Instance {
             return;
         }
         self.state = to;
-        DebugEvent::StateChange { instance: &self.cfg.name, from, to, reason }.log();
-        self.actions.push_back(Action::StateChanged { from, to, reason });
-        self.actions.push_back(Action::Notify { state: to, priority: self.priority });
+        DebugEvent::StateChange {
+            instance: &self.cfg.name,
+            from,
+            to,
+            reason,
+        }
+        .log();
+        self.actions
+            .push_back(Action::StateChanged { from, to, reason });
+        self.actions.push_back(Action::Notify {
+            state: to,
+            priority: self.priority,
+        });
     }
 
     fn own_fault(&self) -> bool {
@@ -507,7 +563,11 @@ impl Instance {
             };
             vec![(group, VRRP_TTL)]
         } else {
-            self.cfg.unicast_peers.iter().map(|p| (*p, self.cfg.unicast_ttl)).collect()
+            self.cfg
+                .unicast_peers
+                .iter()
+                .map(|p| (*p, self.cfg.unicast_ttl))
+                .collect()
         };
         for (dst, ttl) in destinations {
             self.ip_ident = self.ip_ident.wrapping_add(1);
@@ -526,9 +586,18 @@ impl Instance {
                     if priority == 0 {
                         self.stats.priority_zero_sent += 1;
                     }
-                    self.actions.push_back(Action::SendAdvert { dst, ttl, bytes, priority });
+                    self.actions.push_back(Action::SendAdvert {
+                        dst,
+                        ttl,
+                        bytes,
+                        priority,
+                    });
                 }
-                Err(error) => DebugEvent::EncodeFailed { instance: &self.cfg.name, error }.log(),
+                Err(error) => DebugEvent::EncodeFailed {
+                    instance: &self.cfg.name,
+                    error,
+                }
+                .log(),
             }
         }
     }
@@ -537,7 +606,10 @@ impl Instance {
         if count == 0 || self.cfg.virtual_addresses.is_empty() {
             return;
         }
-        self.actions.push_back(Action::SendGratuitous { addresses: self.cfg.virtual_addresses.clone(), count });
+        self.actions.push_back(Action::SendGratuitous {
+            addresses: self.cfg.virtual_addresses.clone(),
+            count,
+        });
     }
 
     // ----- sync group hooks -----
@@ -590,7 +662,9 @@ fn peek_vrid(family: Family, bytes: &[u8]) -> Option<u8> {
 }
 
 fn peek_version(family: Family, bytes: &[u8]) -> Option<u8> {
-    vrrp_message(family, bytes).and_then(|m| m.first()).map(|b| b >> 4)
+    vrrp_message(family, bytes)
+        .and_then(|m| m.first())
+        .map(|b| b >> 4)
 }
 
 /// The VRRP message inside received bytes, best effort (for early demultiplexing checks).

@@ -131,6 +131,9 @@ mod tests {
         }
         assert_eq!(c.total(), all.len() as u64);
         assert_eq!(c.bad_ttl, 1);
-        assert_eq!(DropReason::from(WireError::Truncated), DropReason::Malformed);
+        assert_eq!(
+            DropReason::from(WireError::Truncated),
+            DropReason::Malformed
+        );
     }
 }

@@ -53,7 +53,12 @@ impl SyncGroup {
             }
             m.set_in_sync_group();
         }
-        Ok(SyncGroup { name: name.to_owned(), members, state: State::Init, actions: VecDeque::new() })
+        Ok(SyncGroup {
+            name: name.to_owned(),
+            members,
+            state: State::Init,
+            actions: VecDeque::new(),
+        })
     }
 
     /// Group name.
@@ -72,7 +77,14 @@ impl SyncGroup {
     }
 
     /// Passes a received advert to member `index` (ignored if out of range).
-    pub fn handle_packet(&mut self, now: Instant, index: usize, src: IpAddr, ttl: u8, bytes: &[u8]) {
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        index: usize,
+        src: IpAddr,
+        ttl: u8,
+        bytes: &[u8],
+    ) {
         if let Some(m) = self.members.get_mut(index) {
             m.handle_packet(now, src, ttl, bytes);
         }
@@ -100,7 +112,13 @@ impl SyncGroup {
     }
 
     /// Reports tracked object `name` of member `index`.
-    pub fn track_update(&mut self, now: Instant, index: usize, name: &str, up: bool) -> Result<(), UnknownTracker> {
+    pub fn track_update(
+        &mut self,
+        now: Instant,
+        index: usize,
+        name: &str,
+        up: bool,
+    ) -> Result<(), UnknownTracker> {
         let result = match self.members.get_mut(index) {
             Some(m) => m.track_update(now, name, up),
             None => Err(UnknownTracker(name.to_owned())),
@@ -131,11 +149,15 @@ impl SyncGroup {
                         if *to == State::Master && *reason != Reason::SyncGroup {
                             became_master = true;
                         }
-                        if *from == State::Master && *to == State::Backup && *reason != Reason::SyncGroup {
+                        if *from == State::Master
+                            && *to == State::Backup
+                            && *reason != Reason::SyncGroup
+                        {
                             left_master = true;
                         }
                     }
-                    self.actions.push_back(GroupAction::Member { index, action });
+                    self.actions
+                        .push_back(GroupAction::Member { index, action });
                 }
             }
             let faulty: Vec<bool> = self.members.iter().map(Instance::is_own_fault).collect();
@@ -145,7 +167,10 @@ impl SyncGroup {
                 forced |= m.set_group_fault(now, any_fault && !own);
             }
             if !any_fault {
-                let all_ready = self.members.iter().all(|m| m.wants_master() || m.state() == State::Master)
+                let all_ready = self
+                    .members
+                    .iter()
+                    .all(|m| m.wants_master() || m.state() == State::Master)
                     && self.members.iter().any(Instance::wants_master);
                 if left_master {
                     for m in &mut self.members {

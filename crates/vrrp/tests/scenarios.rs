@@ -24,12 +24,30 @@ fn election_by_priority() {
     assert_eq!(net.state(a), State::Backup);
     assert_eq!(net.state(c), State::Backup);
     // Becoming master: advert first, then addresses, then GARPs, then state and notify.
-    let first: Vec<&Action> = net.events.iter().filter(|e| e.router == b && e.at == v2_down(150)).map(|e| &e.action).collect();
+    let first: Vec<&Action> = net
+        .events
+        .iter()
+        .filter(|e| e.router == b && e.at == v2_down(150))
+        .map(|e| &e.action)
+        .collect();
     assert!(matches!(first[0], Action::SendAdvert { priority: 150, .. }));
     assert_eq!(first[1], &Action::AddVips);
     assert!(matches!(first[2], Action::SendGratuitous { count: 5, .. }));
-    assert!(matches!(first[3], Action::StateChanged { from: State::Backup, to: State::Master, .. }));
-    assert_eq!(first[4], &Action::Notify { state: State::Master, priority: 150 });
+    assert!(matches!(
+        first[3],
+        Action::StateChanged {
+            from: State::Backup,
+            to: State::Master,
+            ..
+        }
+    ));
+    assert_eq!(
+        first[4],
+        &Action::Notify {
+            state: State::Master,
+            priority: 150
+        }
+    );
 }
 
 #[test]
@@ -55,8 +73,14 @@ fn preemption_by_a_higher_priority_newcomer() {
     let joined = net.elapsed();
     net.run_for(20 * S);
     // b ignores the lower-priority adverts, so its timer runs out one down interval after start.
-    assert_eq!(net.entered(b, 1, State::Master), vec![joined + v2_down(200)]);
-    assert_eq!(net.entered(a, 1, State::Backup).last(), Some(&(joined + v2_down(200))));
+    assert_eq!(
+        net.entered(b, 1, State::Master),
+        vec![joined + v2_down(200)]
+    );
+    assert_eq!(
+        net.entered(a, 1, State::Backup).last(),
+        Some(&(joined + v2_down(200)))
+    );
     assert_eq!(net.masters(), vec![b]);
 }
 
@@ -92,7 +116,12 @@ fn preempt_delay_postpones_takeover() {
     net.run_for(30 * S);
     let took = net.entered(b, 1, State::Master)[0];
     // Lower adverts are honoured for 5 s after the first one, then the down timer runs out.
-    let first_seen = net.deliveries.iter().find(|d| d.0 >= joined && d.1 == a && d.2 == b).expect("advert").0;
+    let first_seen = net
+        .deliveries
+        .iter()
+        .find(|d| d.0 >= joined && d.1 == a && d.2 == b)
+        .expect("advert")
+        .0;
     let last_honoured = net
         .deliveries
         .iter()
@@ -116,7 +145,10 @@ fn crash_takeover_after_down_interval() {
     let last = net.last_delivery(a, b).expect("adverts were delivered");
     net.run_for(10 * S);
     // RFC 3768 section 6.4.2: 3 x Advertisement_Interval + (256 - 100) / 256 s.
-    assert_eq!(net.entered(b, 1, State::Master), vec![last + 3 * S + Duration::from_micros(609_375)]);
+    assert_eq!(
+        net.entered(b, 1, State::Master),
+        vec![last + 3 * S + Duration::from_micros(609_375)]
+    );
 }
 
 #[test]
@@ -127,13 +159,29 @@ fn clean_stop_hands_over_after_skew() {
     net.run_until(Duration::from_millis(10_500));
     net.shutdown(a);
     let stopped = net.elapsed();
-    let zero = net.events.iter().filter(|e| e.router == a).filter(|e| matches!(e.action, Action::SendAdvert { priority: 0, .. })).count();
+    let zero = net
+        .events
+        .iter()
+        .filter(|e| e.router == a)
+        .filter(|e| matches!(e.action, Action::SendAdvert { priority: 0, .. }))
+        .count();
     assert_eq!(zero, 1);
-    assert!(net.events.iter().any(|e| e.router == a && e.action == Action::RemoveVips));
-    assert!(net.events.iter().any(|e| e.router == a && e.action == Action::Notify { state: State::Stop, priority: 150 }));
+    assert!(net
+        .events
+        .iter()
+        .any(|e| e.router == a && e.action == Action::RemoveVips));
+    assert!(net.events.iter().any(|e| e.router == a
+        && e.action
+            == Action::Notify {
+                state: State::Stop,
+                priority: 150
+            }));
     net.run_for(5 * S);
     // Priority 0 sets the master-down timer to Skew_Time = 156/256 s.
-    assert_eq!(net.entered(b, 1, State::Master), vec![stopped + Duration::from_micros(609_375)]);
+    assert_eq!(
+        net.entered(b, 1, State::Master),
+        vec![stopped + Duration::from_micros(609_375)]
+    );
 }
 
 #[test]
@@ -149,7 +197,10 @@ fn v3_backup_learns_the_master_interval() {
     let b = net.add(cb);
     net.run_until(20 * S);
     assert_eq!(net.masters(), vec![a]);
-    assert_eq!(net.instance(b).master_adver_interval(), Duration::from_millis(500));
+    assert_eq!(
+        net.instance(b).master_adver_interval(),
+        Duration::from_millis(500)
+    );
     net.crash(a);
     let last = net.last_delivery(a, b).expect("adverts");
     net.run_for(10 * S);
@@ -201,10 +252,9 @@ fn split_brain_heals_to_one_master() {
     net.run_for(10 * S);
     assert_eq!(net.masters(), vec![a]);
     // The winner heard a lower-priority master: extra advert and a GARP burst.
-    assert!(net
-        .events
-        .iter()
-        .any(|e| e.router == a && e.at >= healed && matches!(e.action, Action::SendGratuitous { count: 5, .. })));
+    assert!(net.events.iter().any(|e| e.router == a
+        && e.at >= healed
+        && matches!(e.action, Action::SendGratuitous { count: 5, .. })));
     assert_eq!(net.entered(b, 1, State::Backup).len(), 2);
 }
 
@@ -212,7 +262,12 @@ fn split_brain_heals_to_one_master() {
 fn sync_group_members_move_together() {
     let mut net = Net::new();
     let mut members = vec![cfg(1, 1, 150), cfg(2, 1, 150)];
-    members[0].trackers.push(TrackerConfig { name: "eth1".into(), weight: 0, reverse: false, initially_up: true });
+    members[0].trackers.push(TrackerConfig {
+        name: "eth1".into(),
+        weight: 0,
+        reverse: false,
+        initially_up: true,
+    });
     let r1 = net.add_group("G1", members);
     let r2 = net.add_group("G1", vec![cfg(1, 2, 100), cfg(2, 2, 100)]);
     net.run_until(10 * S);
@@ -234,7 +289,10 @@ fn sync_group_members_move_together() {
     net.run_for(10 * S);
     assert_eq!(net.group(r1).state(), State::Master);
     assert_eq!(net.group(r2).state(), State::Backup);
-    assert_eq!(net.entered(r1, 1, State::Master).last(), net.entered(r1, 2, State::Master).last());
+    assert_eq!(
+        net.entered(r1, 1, State::Master).last(),
+        net.entered(r1, 2, State::Master).last()
+    );
 }
 
 #[test]
@@ -251,22 +309,38 @@ fn sync_group_waits_for_every_member() {
     net.crash(r0);
     net.run_for(10 * S);
     assert_eq!(net.group(r1).state(), State::Master);
-    assert_eq!(net.entered(r1, 1, State::Master), net.entered(r1, 2, State::Master));
+    assert_eq!(
+        net.entered(r1, 1, State::Master),
+        net.entered(r1, 2, State::Master)
+    );
 }
 
 #[test]
 fn tracking_weights_move_mastership_and_weight_zero_faults() {
     let mut net = Net::new();
     let mut ca = cfg(1, 1, 150);
-    ca.trackers.push(TrackerConfig { name: "chk".into(), weight: -60, reverse: false, initially_up: true });
-    ca.trackers.push(TrackerConfig { name: "link".into(), weight: 0, reverse: false, initially_up: true });
+    ca.trackers.push(TrackerConfig {
+        name: "chk".into(),
+        weight: -60,
+        reverse: false,
+        initially_up: true,
+    });
+    ca.trackers.push(TrackerConfig {
+        name: "link".into(),
+        weight: 0,
+        reverse: false,
+        initially_up: true,
+    });
     let a = net.add(ca);
     let b = net.add(cfg(1, 2, 100));
     net.run_until(10 * S);
     assert_eq!(net.masters(), vec![a]);
     net.track(a, 1, "chk", false);
     assert_eq!(net.instance(a).priority(), 90);
-    assert!(net.events.iter().any(|e| e.action == Action::PriorityChanged { from: 150, to: 90 }));
+    assert!(net
+        .events
+        .iter()
+        .any(|e| e.action == Action::PriorityChanged { from: 150, to: 90 }));
     net.run_for(10 * S);
     assert_eq!(net.masters(), vec![b]);
     net.track(a, 1, "chk", true);
@@ -277,7 +351,10 @@ fn tracking_weights_move_mastership_and_weight_zero_faults() {
     let failed = net.elapsed();
     assert_eq!(net.state(a), State::Fault);
     net.run_for(5 * S);
-    assert_eq!(net.entered(b, 1, State::Master).last(), Some(&(failed + Duration::from_micros(609_375))));
+    assert_eq!(
+        net.entered(b, 1, State::Master).last(),
+        Some(&(failed + Duration::from_micros(609_375)))
+    );
     net.track(a, 1, "link", true);
     assert_eq!(net.state(a), State::Backup);
     net.run_for(10 * S);
@@ -288,15 +365,30 @@ fn tracking_weights_move_mastership_and_weight_zero_faults() {
 fn priority_is_clamped() {
     let mut net = Net::new();
     let mut c = cfg(1, 1, 250);
-    c.trackers.push(TrackerConfig { name: "up".into(), weight: 50, reverse: false, initially_up: true });
-    c.trackers.push(TrackerConfig { name: "down".into(), weight: -253, reverse: false, initially_up: true });
+    c.trackers.push(TrackerConfig {
+        name: "up".into(),
+        weight: 50,
+        reverse: false,
+        initially_up: true,
+    });
+    c.trackers.push(TrackerConfig {
+        name: "down".into(),
+        weight: -253,
+        reverse: false,
+        initially_up: true,
+    });
     let a = net.add(c);
     assert_eq!(net.instance(a).priority(), 254);
     net.track(a, 1, "up", false);
     net.track(a, 1, "down", false);
     assert_eq!(net.instance(a).priority(), 1);
     let mut owner = cfg(2, 2, 255);
-    owner.trackers.push(TrackerConfig { name: "x".into(), weight: -100, reverse: false, initially_up: false });
+    owner.trackers.push(TrackerConfig {
+        name: "x".into(),
+        weight: -100,
+        reverse: false,
+        initially_up: false,
+    });
     let o = net.add(owner);
     assert_eq!(net.instance(o).priority(), 255);
 }
@@ -319,7 +411,11 @@ fn ten_percent_loss_with_five_down_adverts_is_stable() {
     assert_eq!(net.transitions_since(settled), 0);
     assert_eq!(net.state(b), State::Backup);
     // Losses did happen.
-    let delivered = net.deliveries.iter().filter(|d| d.0 > settled && d.1 == a).count();
+    let delivered = net
+        .deliveries
+        .iter()
+        .filter(|d| d.0 > settled && d.1 == a)
+        .count();
     assert!(delivered < 600 && delivered > 480, "{delivered}");
 }
 
@@ -329,12 +425,18 @@ fn startup_delay_holds_the_instance_in_init() {
     let mut c = cfg(1, 1, 255);
     c.startup_delay = Duration::from_millis(5_500);
     let a = net.add(c);
-    assert_eq!(net.instance(a).poll_timeout(), Some(net.start + Duration::from_millis(5_500)));
+    assert_eq!(
+        net.instance(a).poll_timeout(),
+        Some(net.start + Duration::from_millis(5_500))
+    );
     net.run_until(5 * S);
     assert_eq!(net.state(a), State::Init);
     assert!(net.events.is_empty());
     net.run_until(6 * S);
-    assert_eq!(net.entered(a, 1, State::Master), vec![Duration::from_millis(5_500)]);
+    assert_eq!(
+        net.entered(a, 1, State::Master),
+        vec![Duration::from_millis(5_500)]
+    );
 }
 
 #[test]
@@ -354,5 +456,8 @@ fn garp_schedule_after_becoming_master() {
             _ => None,
         })
         .collect();
-    assert_eq!(garps, vec![(Duration::ZERO, 5), (5 * S, 5), (60 * S, 2), (120 * S, 2)]);
+    assert_eq!(
+        garps,
+        vec![(Duration::ZERO, 5), (5 * S, 5), (60 * S, 2), (120 * S, 2)]
+    );
 }

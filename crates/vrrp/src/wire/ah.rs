@@ -157,7 +157,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
     }
 
     // IP datagram of a keepalived 2.2.7 advert with `auth_type AH`, `auth_pass ahkey`.
@@ -199,7 +202,10 @@ mod tests {
         let d = hex(CAPTURED);
         let mut other_ttl = d.clone();
         other_ttl[8] = 254;
-        assert_eq!(verify_icv(b"ahkey", &other_ttl), Err(WireError::AuthFailure));
+        assert_eq!(
+            verify_icv(b"ahkey", &other_ttl),
+            Err(WireError::AuthFailure)
+        );
         let mut other_tos = d;
         other_tos[1] = 0;
         assert_eq!(verify_icv(b"ahkey", &other_tos), Ok(()));

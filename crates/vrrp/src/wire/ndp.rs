@@ -92,7 +92,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
     }
 
     #[test]
@@ -114,7 +117,11 @@ mod tests {
 
     #[test]
     fn router_flag_changes_flags_and_checksum() {
-        let na = UnsolicitedNa { mac: [2, 0, 0, 0, 0, 1], address: "fd99::106".parse().expect("addr"), router: true };
+        let na = UnsolicitedNa {
+            mac: [2, 0, 0, 0, 0, 1],
+            address: "fd99::106".parse().expect("addr"),
+            router: true,
+        };
         let f = na.to_frame();
         assert_eq!(f[14 + 40 + 4], 0xa0);
         let icmp = &f[14 + 40..];

@@ -152,7 +152,11 @@ impl ChecksumScope {
 
 /// Length of a message of `version`/`family` carrying `count` addresses.
 pub fn message_len(version: Version, family: Family, count: usize) -> usize {
-    let auth = if version == Version::V2 && family == Family::Ipv4 { AUTH_DATA_LEN } else { 0 };
+    let auth = if version == Version::V2 && family == Family::Ipv4 {
+        AUTH_DATA_LEN
+    } else {
+        0
+    };
     HEADER_LEN + count * family.addr_len() + auth
 }
 
@@ -326,7 +330,10 @@ pub struct Repr {
 
 impl Repr {
     /// Decodes and validates `packet`, checking its checksum under `scope`.
-    pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>, scope: &ChecksumScope) -> Result<Repr, WireError> {
+    pub fn parse<T: AsRef<[u8]>>(
+        packet: &Packet<T>,
+        scope: &ChecksumScope,
+    ) -> Result<Repr, WireError> {
         packet.check_len()?;
         if !packet.verify_checksum(scope) {
             return Err(WireError::BadChecksum);
@@ -378,7 +385,9 @@ impl Repr {
                     return Err(WireError::OutOfRange("VRRPv2 is IPv4 only"));
                 }
                 if self.interval_cs % 100 != 0 || self.interval_cs / 100 > 255 {
-                    return Err(WireError::OutOfRange("v2 interval must be whole seconds 0..255"));
+                    return Err(WireError::OutOfRange(
+                        "v2 interval must be whole seconds 0..255",
+                    ));
                 }
             }
             Version::V3 => {
@@ -443,7 +452,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
     }
 
     const SRC4: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
@@ -461,7 +473,10 @@ mod tests {
         assert_eq!(p.addr_count(), 1);
         assert_eq!(p.interval_cs(), 100);
         assert_eq!(p.checksum(), 0x7034);
-        assert_eq!(p.address(0), Some(IpAddr::V4(Ipv4Addr::new(10, 99, 0, 101))));
+        assert_eq!(
+            p.address(0),
+            Some(IpAddr::V4(Ipv4Addr::new(10, 99, 0, 101)))
+        );
         assert_eq!(p.address(1), None);
         assert_eq!(p.auth_data(), Some([0; 8]));
         let repr = Repr::parse(&p, &ChecksumScope::Message).expect("parse");
@@ -485,7 +500,10 @@ mod tests {
         // keepalived default: the pseudo-header is included (multicast destination).
         let bytes = hex("31046701006471d80a630068");
         let p = Packet::new_checked(&bytes[..], Family::Ipv4).expect("valid");
-        let scope = ChecksumScope::Ipv4Pseudo { src: SRC4, dst: MULTICAST_V4 };
+        let scope = ChecksumScope::Ipv4Pseudo {
+            src: SRC4,
+            dst: MULTICAST_V4,
+        };
         let repr = Repr::parse(&p, &scope).expect("parse");
         assert_eq!(repr.interval_cs, 100);
         assert_eq!(repr.priority, 103);
@@ -504,7 +522,10 @@ mod tests {
         // Unicast to 10.99.0.2: the pseudo-header uses the unicast destination; 150 cs.
         let bytes = hex("31056801009646520a630069");
         let p = Packet::new_checked(&bytes[..], Family::Ipv4).expect("valid");
-        let scope = ChecksumScope::Ipv4Pseudo { src: SRC4, dst: Ipv4Addr::new(10, 99, 0, 2) };
+        let scope = ChecksumScope::Ipv4Pseudo {
+            src: SRC4,
+            dst: Ipv4Addr::new(10, 99, 0, 2),
+        };
         let repr = Repr::parse(&p, &scope).expect("parse");
         assert_eq!(repr.interval_cs, 150);
         assert_eq!(repr.to_bytes(&scope).expect("emit"), bytes);
@@ -512,30 +533,49 @@ mod tests {
 
     #[test]
     fn v3_ipv6_capture() {
-        let bytes = hex(
-            "3106690200326a6ffd990000000000000000000000000106fe800000000000000000000000000106",
-        );
+        let bytes =
+            hex("3106690200326a6ffd990000000000000000000000000106fe800000000000000000000000000106");
         let p = Packet::new_checked(&bytes[..], Family::Ipv6).expect("valid");
         let src: Ipv6Addr = "fe80::ff:fe00:1".parse().expect("addr");
-        let scope = ChecksumScope::Ipv6Pseudo { src, dst: MULTICAST_V6 };
+        let scope = ChecksumScope::Ipv6Pseudo {
+            src,
+            dst: MULTICAST_V6,
+        };
         let repr = Repr::parse(&p, &scope).expect("parse");
         assert_eq!(repr.interval_cs, 50);
-        assert_eq!(repr.addresses[1], "fe80::106".parse::<IpAddr>().expect("addr"));
+        assert_eq!(
+            repr.addresses[1],
+            "fe80::106".parse::<IpAddr>().expect("addr")
+        );
         assert_eq!(p.auth_data(), None);
         assert_eq!(repr.to_bytes(&scope).expect("emit"), bytes);
     }
 
     #[test]
     fn rejects_truncated_and_unknown() {
-        assert_eq!(Packet::new_checked(&[0x21u8, 1, 100][..], Family::Ipv4).err(), Some(WireError::Truncated));
+        assert_eq!(
+            Packet::new_checked(&[0x21u8, 1, 100][..], Family::Ipv4).err(),
+            Some(WireError::Truncated)
+        );
         // count says 2 addresses but only one is present
-        let bytes = hex("2101640200017034 0a630065 0000000000000000".replace(' ', "").as_str());
-        assert_eq!(Packet::new_checked(&bytes[..], Family::Ipv4).err(), Some(WireError::Truncated));
+        let bytes = hex("2101640200017034 0a630065 0000000000000000"
+            .replace(' ', "")
+            .as_str());
+        assert_eq!(
+            Packet::new_checked(&bytes[..], Family::Ipv4).err(),
+            Some(WireError::Truncated)
+        );
         let mut ok = hex(V2_NONE);
         ok[0] = 0x41;
-        assert_eq!(Packet::new_checked(&ok[..], Family::Ipv4).err(), Some(WireError::BadVersion(4)));
+        assert_eq!(
+            Packet::new_checked(&ok[..], Family::Ipv4).err(),
+            Some(WireError::BadVersion(4))
+        );
         ok[0] = 0x22;
-        assert_eq!(Packet::new_checked(&ok[..], Family::Ipv4).err(), Some(WireError::BadType(2)));
+        assert_eq!(
+            Packet::new_checked(&ok[..], Family::Ipv4).err(),
+            Some(WireError::BadType(2))
+        );
         ok[0] = 0x21;
         ok[4] = 7;
         let p = Packet::new_checked(&ok[..], Family::Ipv4).expect("len ok");
@@ -555,10 +595,21 @@ mod tests {
             auth_data: [0; 8],
         };
         assert!(repr.to_bytes(&ChecksumScope::Message).is_err());
-        let v3 = Repr { version: Version::V3, interval_cs: 5000, ..repr };
+        let v3 = Repr {
+            version: Version::V3,
+            interval_cs: 5000,
+            ..repr
+        };
         assert!(v3.to_bytes(&ChecksumScope::Message).is_err());
         let mut small = [0u8; 4];
-        let ok = Repr { version: Version::V3, interval_cs: 100, ..v3 };
-        assert_eq!(ok.emit(&mut small, &ChecksumScope::Message), Err(WireError::BufferTooSmall));
+        let ok = Repr {
+            version: Version::V3,
+            interval_cs: 100,
+            ..v3
+        };
+        assert_eq!(
+            ok.emit(&mut small, &ChecksumScope::Message),
+            Err(WireError::BufferTooSmall)
+        );
     }
 }

@@ -55,7 +55,12 @@ pub fn v4(last: u8) -> IpAddr {
 
 /// A v2 instance config at 192.0.2.`last` with VIP 192.0.2.100 + vrid.
 pub fn cfg(vrid: u8, last: u8, priority: u8) -> InstanceConfig {
-    let mut c = InstanceConfig::new(&format!("VI_{vrid}_{last}"), vrid, v4(last), vec![v4(100 + vrid)]);
+    let mut c = InstanceConfig::new(
+        &format!("VI_{vrid}_{last}"),
+        vrid,
+        v4(last),
+        vec![v4(100 + vrid)],
+    );
     c.priority = priority;
     c
 }
@@ -63,7 +68,15 @@ pub fn cfg(vrid: u8, last: u8, priority: u8) -> InstanceConfig {
 impl Net {
     pub fn new() -> Net {
         let start = Instant::now();
-        Net { start, now: start, routers: Vec::new(), events: Vec::new(), loss_percent: 0, rng: 0x2545_f491_4f6c_dd1d, deliveries: Vec::new() }
+        Net {
+            start,
+            now: start,
+            routers: Vec::new(),
+            events: Vec::new(),
+            loss_percent: 0,
+            rng: 0x2545_f491_4f6c_dd1d,
+            deliveries: Vec::new(),
+        }
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -73,15 +86,26 @@ impl Net {
     /// Adds a router running one instance, started now.
     pub fn add(&mut self, c: InstanceConfig) -> usize {
         let inst = Instance::new(c, self.now).expect("valid config");
-        self.routers.push(Router { node: Node::Single(inst), up: true, segment: 0 });
+        self.routers.push(Router {
+            node: Node::Single(inst),
+            up: true,
+            segment: 0,
+        });
         self.routers.len() - 1
     }
 
     /// Adds a router running a sync group, started now.
     pub fn add_group(&mut self, name: &str, cs: Vec<InstanceConfig>) -> usize {
-        let members = cs.into_iter().map(|c| Instance::new(c, self.now).expect("valid config")).collect();
+        let members = cs
+            .into_iter()
+            .map(|c| Instance::new(c, self.now).expect("valid config"))
+            .collect();
         let g = SyncGroup::new(name, members).expect("valid group");
-        self.routers.push(Router { node: Node::Group(g), up: true, segment: 0 });
+        self.routers.push(Router {
+            node: Node::Group(g),
+            up: true,
+            segment: 0,
+        });
         self.routers.len() - 1
     }
 
@@ -95,7 +119,11 @@ impl Net {
     pub fn member(&self, r: usize, vrid: u8) -> &Instance {
         match &self.routers[r].node {
             Node::Single(i) => i,
-            Node::Group(g) => g.members().iter().find(|m| m.config().vrid == vrid).expect("member"),
+            Node::Group(g) => g
+                .members()
+                .iter()
+                .find(|m| m.config().vrid == vrid)
+                .expect("member"),
         }
     }
 
@@ -112,7 +140,9 @@ impl Net {
 
     /// Routers whose (first) instance is MASTER.
     pub fn masters(&self) -> Vec<usize> {
-        (0..self.routers.len()).filter(|r| self.routers[*r].up && self.state(*r) == State::Master).collect()
+        (0..self.routers.len())
+            .filter(|r| self.routers[*r].up && self.state(*r) == State::Master)
+            .collect()
     }
 
     fn random_percent(&mut self) -> u64 {
@@ -140,7 +170,9 @@ impl Net {
 
     /// Advances to the next wake-up and processes it; false if nothing is scheduled.
     pub fn step(&mut self) -> bool {
-        let Some(t) = self.poll_timeout() else { return false };
+        let Some(t) = self.poll_timeout() else {
+            return false;
+        };
         self.now = self.now.max(t);
         let now = self.now;
         for r in &mut self.routers {
@@ -201,7 +233,12 @@ impl Net {
                     if let Action::SendAdvert { bytes, dst, .. } = &action {
                         outgoing.push((index, vrid, *dst, bytes.clone()));
                     }
-                    self.events.push(Event { at: self.now - self.start, router: index, vrid, action });
+                    self.events.push(Event {
+                        at: self.now - self.start,
+                        router: index,
+                        vrid,
+                        action,
+                    });
                 }
             }
             if outgoing.is_empty() {
@@ -210,7 +247,10 @@ impl Net {
             for (from, vrid, dst, bytes) in outgoing {
                 let src = self.src_of(from, vrid);
                 for to in 0..self.routers.len() {
-                    if to == from || !self.routers[to].up || self.routers[to].segment != self.routers[from].segment {
+                    if to == from
+                        || !self.routers[to].up
+                        || self.routers[to].segment != self.routers[from].segment
+                    {
                         continue;
                     }
                     if dst.is_ipv4() && !dst.is_multicast() && !self.has_address(to, dst) {
@@ -248,7 +288,9 @@ impl Net {
                 i.handle_packet(now, src, 255, bytes);
             }
             Node::Group(g) => {
-                let Some(index) = g.members().iter().position(|m| m.config().vrid == vrid) else { return };
+                let Some(index) = g.members().iter().position(|m| m.config().vrid == vrid) else {
+                    return;
+                };
                 g.handle_packet(now, index, src, 255, bytes);
             }
         }
@@ -256,7 +298,8 @@ impl Net {
             Node::Single(i) => i.config().source == src,
             Node::Group(g) => g.members().iter().any(|m| m.config().source == src),
         });
-        self.deliveries.push((at, from.unwrap_or(usize::MAX), to, vrid));
+        self.deliveries
+            .push((at, from.unwrap_or(usize::MAX), to, vrid));
     }
 
     /// Crashes router `r`: it stops sending and receiving without a goodbye.
@@ -280,7 +323,11 @@ impl Net {
         match &mut self.routers[r].node {
             Node::Single(i) => i.track_update(now, name, up).expect("tracker"),
             Node::Group(g) => {
-                let index = g.members().iter().position(|m| m.config().vrid == vrid).expect("member");
+                let index = g
+                    .members()
+                    .iter()
+                    .position(|m| m.config().vrid == vrid)
+                    .expect("member");
                 g.track_update(now, index, name, up).expect("tracker");
             }
         }
@@ -301,12 +348,19 @@ impl Net {
 
     /// Number of state changes of any router after `since`.
     pub fn transitions_since(&self, since: Duration) -> usize {
-        self.events.iter().filter(|e| e.at > since && matches!(e.action, Action::StateChanged { .. })).count()
+        self.events
+            .iter()
+            .filter(|e| e.at > since && matches!(e.action, Action::StateChanged { .. }))
+            .count()
     }
 
     /// Last time router `to` accepted... (delivered) an advert from router `from`.
     pub fn last_delivery(&self, from: usize, to: usize) -> Option<Duration> {
-        self.deliveries.iter().filter(|d| d.1 == from && d.2 == to).map(|d| d.0).last()
+        self.deliveries
+            .iter()
+            .filter(|d| d.1 == from && d.2 == to)
+            .map(|d| d.0)
+            .last()
     }
 }
 
