@@ -332,13 +332,12 @@ pub struct UdpCheck {
     pub max_reply_length: u16,
 }
 
-/// `FILE_CHECK` options.
+/// `FILE_CHECK` options. (keepalived 2.2.7 documents `dynamic` but rejects it as an unknown
+/// keyword; so does this parser.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileCheck {
     /// `track_file`: the name of the `track_file` block read.
     pub track_file: String,
-    /// `dynamic`: the value read changes the weight.
-    pub dynamic: bool,
     /// `weight`: multiplier of the value read (default 1).
     pub weight: i32,
     /// `weight ... reverse`.
@@ -395,7 +394,6 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<Checker> {
         "PING_CHECK" => CheckerKind::Ping,
         "FILE_CHECK" => CheckerKind::File(FileCheck {
             track_file: String::new(),
-            dynamic: false,
             weight: 1,
             reverse: false,
         }),
@@ -423,8 +421,10 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<Checker> {
         if opts == Options::All && c.connect.parse_kw(ctx, n) {
             continue;
         }
+        // MISC_CHECK has no connection, so no connect_timeout either.
+        let timing_kw = opts == Options::All || n.keyword() != "connect_timeout";
         if opts != Options::None {
-            if c.set.parse_kw(ctx, n) {
+            if timing_kw && c.set.parse_kw(ctx, n) {
                 continue;
             }
             match n.keyword() {
@@ -583,7 +583,6 @@ fn parse_file_kw(ctx: &mut Ctx<'_>, n: &Node, f: &mut FileCheck) -> bool {
                 f.track_file = v;
             }
         }
-        "dynamic" => f.dynamic = ctx.flag(n).unwrap_or(f.dynamic),
         "weight" => {
             if let Some(w) = ctx.int_in(n, 0, -i32::MAX, i32::MAX) {
                 f.weight = w;
@@ -643,7 +642,9 @@ impl Checker {
             }
             if opts != Options::None {
                 d.timer("delay_loop", self.delay_loop);
-                d.timer("connect_timeout", self.connect_timeout);
+                if opts == Options::All {
+                    d.timer("connect_timeout", self.connect_timeout);
+                }
                 d.kv("retry", self.retry);
                 d.timer("delay_before_retry", self.delay_before_retry);
                 d.timer("warmup", self.warmup);
@@ -667,7 +668,10 @@ impl Checker {
                 }
                 CheckerKind::Misc(m) => {
                     d.words(&["misc_path".to_string(), m.path.to_conf()]);
-                    d.kv("misc_timeout", m.timeout.as_secs());
+                    // Only when set: the inherited default (delay_loop) may have a fraction.
+                    if let Some(t) = m.misc_timeout {
+                        d.kv("misc_timeout", t.as_secs());
+                    }
                     d.flag("misc_dynamic", m.dynamic);
                     if let Some(u) = &m.user {
                         let mut w = vec!["user".to_string(), u.clone()];
@@ -693,7 +697,6 @@ impl Checker {
                 }
                 CheckerKind::File(f) => {
                     d.kv("track_file", &f.track_file);
-                    d.flag("dynamic", f.dynamic);
                     if f.reverse {
                         d.words(&["weight".to_string(), f.weight.to_string(), "reverse".into()]);
                     } else {
@@ -703,5 +706,37 @@ impl Checker {
                 CheckerKind::Bfd(b) => d.kv("name", &b.name),
             }
         });
+    }
+}
+
+/// Drops the `FILE_CHECK`s whose `track_file` and the `BFD_CHECK`s whose `bfd_instance` is not
+/// configured, as keepalived does.
+pub fn check_references(
+    ctx: &mut Ctx<'_>,
+    lvs: &mut super::LvsConfig,
+    track_files: &[&str],
+    bfd_instances: &[&str],
+) {
+    for vs in &mut lvs.virtual_servers {
+        for rs in &mut vs.real_servers {
+            let addr = rs.addr;
+            rs.checkers.retain(|c| match &c.kind {
+                CheckerKind::File(f) if !track_files.contains(&f.track_file.as_str()) => {
+                    ctx.diags.warn(
+                        &c.origin,
+                        format!("track_file {} not found - FILE_CHECK ignored", f.track_file),
+                    );
+                    false
+                }
+                CheckerKind::Bfd(b) if !bfd_instances.contains(&b.name.as_str()) => {
+                    ctx.diags.warn(
+                        &c.origin,
+                        format!("([{addr}]) BFD_CHECK - BFD {} not configured", b.name),
+                    );
+                    false
+                }
+                _ => true,
+            });
+        }
     }
 }

@@ -109,9 +109,18 @@ pub fn validate(ctx: &mut Ctx<'_>, cfg: &mut Config) {
     lvs.virtual_servers
         .retain_mut(|vs| virtual_server::validate(ctx, vs, &groups));
     lvs.groups = groups;
+    let track_files: Vec<&str> = cfg
+        .vrrp
+        .track_files
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    // There is no `bfd_instance` model yet, so every BFD_CHECK refers to a missing instance
+    // (as in keepalived when none is configured).
+    checker::check_references(ctx, &mut cfg.lvs, &track_files, &[]);
     // Until `global_defs` carries `enable_script_security`, the script checks are skipped.
     if let Some(enabled) = security::global_script_security(&cfg.global) {
-        security::check_scripts(ctx, &cfg.lvs, enabled);
+        security::check_scripts(ctx, &mut cfg.lvs, enabled);
     }
 }
 

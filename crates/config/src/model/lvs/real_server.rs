@@ -45,9 +45,9 @@ pub struct RealServer {
     pub set: CheckTimers,
     /// The health checkers; the server is up while all of them pass.
     pub checkers: Vec<Checker>,
-    forwarding_set: Option<ForwardingMethod>,
-    inhibit_set: Option<bool>,
-    alpha_set: Option<bool>,
+    pub(crate) forwarding_set: Option<ForwardingMethod>,
+    pub(crate) inhibit_set: Option<bool>,
+    pub(crate) alpha_set: Option<bool>,
 }
 
 /// Defaults a real server inherits from its virtual server.

@@ -75,46 +75,113 @@ pub fn writable_by_non_root(path: &Path) -> bool {
     false
 }
 
-/// The script-security checks, given `enable_script_security`.
+/// Finds the file a script program names: itself when it has a `/`, else the first match
+/// on `PATH`.
+pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        let p = Path::new(program);
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// The script-security checks, given `enable_script_security`. They look at the host (users,
+/// script files), so they are skipped under `skip_host_checks`.
 ///
-/// Without it, any script that would run as root is a security violation (keepalived 2.2.7
-/// exits 6 under `-t`). With it, a script run as root that another user could replace is a
-/// security violation; when the default script user does not exist, keepalived refuses the
-/// scripts that did not name a user (a warning).
-pub fn check_scripts(ctx: &mut Ctx<'_>, lvs: &LvsConfig, script_security: bool) {
-    let host = !ctx.opts.skip_host_checks;
-    let default_user_exists =
-        host && rka_sys::host::user_by_name(DEFAULT_SCRIPT_USER).is_some();
+/// Without script security, a script that exists and would run as root is a security
+/// violation (keepalived 2.2.7 exits 6 under `-t`; a script that does not exist is not
+/// reported). With it, keepalived refuses the scripts that name no user when the default
+/// script user does not exist (a warning), and a script run as root that another user could
+/// replace is a security violation.
+pub fn check_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, script_security: bool) {
+    if ctx.opts.skip_host_checks {
+        return;
+    }
+    let default_user_exists = rka_sys::host::user_by_name(DEFAULT_SCRIPT_USER).is_some();
     let runs_as_root = |user: Option<&str>| match user {
         None => !default_user_exists,
-        Some(u) => u == "root" || (host && rka_sys::host::user_by_name(u).is_some_and(|i| i.uid == 0)),
+        Some(u) => u == "root" || rka_sys::host::user_by_name(u).is_some_and(|i| i.uid == 0),
     };
+    if script_security && !default_user_exists {
+        drop_userless_scripts(ctx, lvs);
+    }
     let list = scripts(lvs);
     if !script_security {
-        if list.iter().any(|s| runs_as_root(s.user)) {
-            ctx.diags.security(
-                None,
+        let mut violation = false;
+        let mut insecure = false;
+        for s in &list {
+            if !runs_as_root(s.user) {
+                continue;
+            }
+            if let Some(p) = find_program(s.program) {
+                violation = true;
+                insecure |= writable_by_non_root(&p);
+            }
+        }
+        if violation {
+            let mut msg = String::from(
                 "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.",
             );
+            if insecure {
+                msg.push_str(" There are insecure scripts.");
+            }
+            ctx.diags.security(None, msg);
         }
         return;
     }
     for s in &list {
-        if s.user.is_none() && host && !default_user_exists {
-            ctx.diags.warn(
-                s.origin,
-                format!("Unable to set default user {DEFAULT_SCRIPT_USER} for script '{}'", s.program),
-            );
+        if !runs_as_root(s.user) {
             continue;
         }
-        if host && runs_as_root(s.user) && writable_by_non_root(Path::new(s.program)) {
-            ctx.diags.security(
-                Some(s.origin),
-                format!(
-                    "unsafe permissions found for script '{}' - it would run as root",
-                    s.program
-                ),
-            );
+        if let Some(p) = find_program(s.program) {
+            if writable_by_non_root(&p) {
+                ctx.diags.security(
+                    Some(s.origin),
+                    format!(
+                        "unsafe permissions found for script '{}' - it would run as root",
+                        s.program
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// With script security and no default script user, keepalived refuses every script that
+/// names no user: notify and quorum scripts are dropped, and so are such `MISC_CHECK`s.
+fn drop_userless_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig) {
+    let refuse = |ctx: &mut Ctx<'_>, origin: &Origin, program: &str| {
+        ctx.diags.warn(
+            origin,
+            format!("Unable to set default user {DEFAULT_SCRIPT_USER} for script '{program}' - removing"),
+        );
+    };
+    for vs in &mut lvs.virtual_servers {
+        for slot in [&mut vs.quorum_up, &mut vs.quorum_down] {
+            if slot.as_ref().is_some_and(|s| s.user.is_none()) {
+                if let Some(s) = slot.take() {
+                    refuse(ctx, &vs.origin, s.command.program());
+                }
+            }
+        }
+        for rs in &mut vs.real_servers {
+            for slot in [&mut rs.notify_up, &mut rs.notify_down] {
+                if slot.as_ref().is_some_and(|s| s.user.is_none()) {
+                    if let Some(s) = slot.take() {
+                        refuse(ctx, &rs.origin, s.command.program());
+                    }
+                }
+            }
+            rs.checkers.retain(|c| match &c.kind {
+                CheckerKind::Misc(m) if m.user.is_none() => {
+                    refuse(ctx, &c.origin, m.path.program());
+                    false
+                }
+                _ => true,
+            });
         }
     }
 }

@@ -599,6 +599,8 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGr
         );
         false
     });
+    check_group_ports(ctx, vs, groups);
+    check_quorum(ctx, vs);
     if vs.real_servers.is_empty() && vs.sorry_server.is_none() {
         ctx.diags.warn(
             &vs.origin,
@@ -622,4 +624,59 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGr
         }
     }
     true
+}
+
+/// A group with an address entry without port needs a persistent service, as a bare address
+/// does.
+fn check_group_ports(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGroup]) {
+    let VsAddress::Group(name) = &vs.address else {
+        return;
+    };
+    let Some(g) = groups.iter().find(|g| &g.name == name) else {
+        return;
+    };
+    let zero_port = g
+        .entries
+        .iter()
+        .any(|e| matches!(e, GroupEntry::Range { port: 0, .. }));
+    if zero_port && vs.persistence_timeout.is_none() {
+        ctx.diags.warn(
+            &vs.origin,
+            format!(
+                "Virtual server {}: zero port only valid for persistent services - setting",
+                vs.label()
+            ),
+        );
+        vs.persistence_timeout = Some(DEFAULT_PERSISTENCE);
+    }
+}
+
+/// keepalived lowers a quorum the real servers can never reach, then keeps the hysteresis
+/// below the quorum.
+fn check_quorum(ctx: &mut Ctx<'_>, vs: &mut VirtualServer) {
+    let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight)).sum();
+    if u64::from(vs.quorum) > total {
+        ctx.diags.warn(
+            &vs.origin,
+            format!(
+                "quorum {} for {} exceeds total weight of real servers {total}, reducing quorum to {total}",
+                vs.quorum,
+                vs.label()
+            ),
+        );
+        vs.quorum = total as u32;
+    }
+    if vs.hysteresis >= vs.quorum {
+        let h = vs.quorum.saturating_sub(1);
+        ctx.diags.warn(
+            &vs.origin,
+            format!(
+                "Virtual server {}: hysteresis {} >= quorum {}; setting hysteresis to {h}",
+                vs.label(),
+                vs.hysteresis,
+                vs.quorum
+            ),
+        );
+        vs.hysteresis = h;
+    }
 }
