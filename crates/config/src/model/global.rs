@@ -384,9 +384,12 @@ macro_rules! global_simple {
                 }
             }
 
-            /// Writes every simple keyword in canonical form.
-            fn dump(&self, d: &mut Dumper) {
-                $( DumpValue::dump_as(&self.$field, d, $kw); )*
+            /// Writes the simple keywords in canonical form: those of `global_defs` when
+            /// `top` is false, the top-level-only ones when it is true.
+            fn dump(&self, d: &mut Dumper, top: bool) {
+                $( if TOP_LEVEL.contains(&$kw) == top {
+                    DumpValue::dump_as(&self.$field, d, $kw);
+                } )*
             }
         }
     };
@@ -709,7 +712,12 @@ pub fn parse_umask(s: &str) -> Option<u32> {
     Some(v)
 }
 
-fn parse_global_child(ctx: &mut Ctx<'_>, c: &Node, g: &mut GlobalDefs) {
+fn parse_global_child(ctx: &mut Ctx<'_>, c: &Node, g: &mut GlobalDefs, top: bool) {
+    // keepalived only knows these at the top level, never inside global_defs.
+    if TOP_LEVEL.contains(&c.keyword()) != top {
+        ctx.unknown(c);
+        return;
+    }
     if g.simple.parse(ctx, c) {
         return;
     }
@@ -897,7 +905,7 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, g: &mut GlobalDefs) -> bool {
     match node.keyword() {
         "global_defs" => {
             for c in node.children() {
-                parse_global_child(ctx, c, g);
+                parse_global_child(ctx, c, g, false);
             }
             true
         }
@@ -921,7 +929,7 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, g: &mut GlobalDefs) -> bool {
             true
         }
         kw if TOP_LEVEL.contains(&kw) => {
-            parse_global_child(ctx, node, g);
+            parse_global_child(ctx, node, g, true);
             true
         }
         _ => false,
@@ -965,6 +973,12 @@ impl GlobalDefs {
 
     /// Writes the canonical global top-level keywords and the `global_defs` block.
     pub fn dump(&self, d: &mut Dumper) {
+        self.simple.dump(d, true);
+        if let Some(v) = &self.net_namespace_ipvs {
+            let mut w = vec!["net_namespace_ipvs".to_string()];
+            w.extend(v.iter().cloned());
+            d.words(&w);
+        }
         d.block(&["global_defs"], |d| {
             if !self.notification_email.is_empty() {
                 d.block(&["notification_email"], |d| {
@@ -980,7 +994,7 @@ impl GlobalDefs {
                     s.port.to_string(),
                 ]);
             }
-            self.simple.dump(d);
+            self.simple.dump(d, false);
             if let Some(s) = &self.lvs_sync_daemon {
                 let mut w = vec!["lvs_sync_daemon".to_string(), s.interface.clone()];
                 let mut kv = |k: &str, v: Option<String>| {
@@ -1068,7 +1082,6 @@ impl GlobalDefs {
             for (k, v) in [
                 ("reload_check_config", &self.reload_check_config),
                 ("reload_file", &self.reload_file),
-                ("net_namespace_ipvs", &self.net_namespace_ipvs),
             ] {
                 if let Some(v) = v {
                     let mut w = vec![k.to_string()];

@@ -1,0 +1,638 @@
+//! Checks run once the whole configuration is read: global defaults resolved into instances,
+//! advert interval rounding, strict mode, cross references (track lists, sync groups, track
+//! groups), VRID clashes, host checks (interfaces) and script security.
+//!
+//! Wording and severities follow what `keepalived -t` 2.2.7 prints; problems keepalived only
+//! warns about are warnings (exit 5), and scripts configured without `enable_script_security`
+//! while running as root are a security problem (exit 6), as keepalived reports them.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::diag::Severity;
+use crate::tree::Node;
+
+use super::super::addr::{IpAddress, Route, Rule};
+use super::super::global::{GlobalDefs, UserScript};
+use super::super::{Config, Ctx};
+use super::instance::VrrpInstance;
+use super::track::TrackRef;
+use super::VrrpConfig;
+
+/// Runs every check on `cfg.vrrp`.
+pub fn run(ctx: &mut Ctx<'_>, cfg: &mut Config) {
+    let Config { global, vrrp, .. } = cfg;
+    for inst in &mut vrrp.instances {
+        apply_defaults(ctx, global, inst);
+    }
+    if !ctx.opts.skip_host_checks {
+        script_security(ctx, global, vrrp);
+        host_checks(ctx, vrrp);
+    }
+    track_refs(ctx, vrrp);
+    sync_groups(ctx, vrrp);
+    static_track_groups(ctx, vrrp);
+    vrid_clashes(ctx, vrrp);
+}
+
+fn note(ctx: &mut Ctx<'_>, msg: String) {
+    ctx.diags.push(Severity::Warning, None, msg);
+}
+
+/// Fills the settings an instance inherits from `global_defs` and normalises the advert
+/// interval for its VRRP version.
+fn apply_defaults(ctx: &mut Ctx<'_>, g: &GlobalDefs, v: &mut VrrpInstance) {
+    let s = &g.simple;
+    let e = v.explicit;
+    if v.is_ipv6() {
+        if e.version && v.version == 2 {
+            note(
+                ctx,
+                format!(
+                    "({}) cannot use IPv6 with VRRP version 2; setting version 3",
+                    v.name
+                ),
+            );
+        }
+        v.version = 3;
+    } else if !e.version {
+        v.version = if s.vrrp_version == 3 { 3 } else { 2 };
+    }
+    if !e.strict_mode {
+        v.strict_mode = s.vrrp_strict;
+    }
+    if !e.garp_master_delay {
+        v.garp_master_delay = s.vrrp_garp_master_delay;
+    }
+    if !e.garp_master_repeat {
+        v.garp_master_repeat = s.vrrp_garp_master_repeat;
+    }
+    if !e.garp_lower_prio_delay {
+        v.garp_lower_prio_delay = s.vrrp_garp_lower_prio_delay.unwrap_or(v.garp_master_delay);
+    }
+    if !e.garp_lower_prio_repeat {
+        v.garp_lower_prio_repeat = s
+            .vrrp_garp_lower_prio_repeat
+            .unwrap_or(v.garp_master_repeat);
+    }
+    if !e.garp_master_refresh {
+        v.garp_master_refresh = s.vrrp_garp_master_refresh;
+    }
+    if !e.garp_master_refresh_repeat {
+        v.garp_master_refresh_repeat = s.vrrp_garp_master_refresh_repeat;
+    }
+    if v.garp_extra_if.is_none() {
+        v.garp_extra_if = g.vrrp_garp_extra_if;
+    }
+    if !e.down_timer_adverts {
+        v.down_timer_adverts = s.vrrp_down_timer_adverts;
+    }
+    if !e.lower_prio_no_advert {
+        v.lower_prio_no_advert = s.vrrp_lower_prio_no_advert.unwrap_or(v.strict_mode);
+    }
+    if !e.higher_prio_send_advert {
+        v.higher_prio_send_advert = s.vrrp_higher_prio_send_advert.unwrap_or(false);
+    }
+    if !e.skip_check_adv_addr {
+        v.skip_check_adv_addr = s.vrrp_skip_check_adv_addr;
+    }
+    if !e.check_unicast_src {
+        v.check_unicast_src = v.check_unicast_src || s.vrrp_check_unicast_src;
+    }
+    if !e.accept {
+        v.accept = !v.strict_mode || v.priority == 255;
+    }
+    if g.v3_checksum_as_v2 {
+        v.v3_checksum_as_v2 = true;
+    }
+    if !v.is_unicast() {
+        if let Some(o) = v.unicast_ttl_origin.take() {
+            ctx.diags.warn(
+                &o,
+                format!(
+                    "({}): Cannot use unicast_ttl without unicast peers - resetting",
+                    v.name
+                ),
+            );
+            v.unicast_ttl = 255;
+        }
+    }
+    round_advert_int(ctx, v);
+    if v.strict_mode {
+        strict_checks(ctx, v);
+    }
+}
+
+fn round_advert_int(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
+    let us = v.advert_int.as_micros();
+    if v.version == 2 {
+        let secs = ((us + 500_000) / 1_000_000).clamp(1, 255);
+        if us % 1_000_000 != 0 {
+            note(
+                ctx,
+                format!(
+                    "({}) VRRPv2 advertisement interval {}.{:06}s must be an integer. rounding",
+                    v.name,
+                    us / 1_000_000,
+                    us % 1_000_000
+                ),
+            );
+        }
+        v.advert_int = Duration::from_secs(secs as u64);
+    } else {
+        let cs = ((us + 5_000) / 10_000).clamp(1, 4095);
+        if us % 10_000 != 0 {
+            note(
+                ctx,
+                format!(
+                    "({}) VRRPv3 advertisement interval {}.{:06}s must be in units of 10ms - rounding",
+                    v.name,
+                    us / 1_000_000,
+                    us % 1_000_000
+                ),
+            );
+        }
+        v.advert_int = Duration::from_millis(cs as u64 * 10);
+    }
+}
+
+/// The constraints `vrrp_strict` / `strict_mode` add (man 5 keepalived.conf, vrrp_strict).
+fn strict_checks(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
+    let name = v.name.clone();
+    if v.virtual_ipaddress.is_empty() {
+        note(
+            ctx,
+            format!("({name}) strict mode requires at least one VIP"),
+        );
+    }
+    if !v.unicast_peers.is_empty() {
+        note(
+            ctx,
+            format!("({name}) Unicast peers are not supported in strict mode"),
+        );
+    }
+    if v.authentication.take().is_some() {
+        note(
+            ctx,
+            format!("({name}) Strict mode does not support authentication. Ignoring."),
+        );
+    }
+    if !v.preempt_delay.is_zero() {
+        note(
+            ctx,
+            format!("({name}) Strict mode does not support preempt_delay. Disabling."),
+        );
+        v.preempt_delay = Duration::ZERO;
+    }
+    if v.state == super::instance::InitialState::Master && v.priority != 255 {
+        note(
+            ctx,
+            format!("({name}) Strict mode requires MASTER state only with priority 255"),
+        );
+        v.state = super::instance::InitialState::Backup;
+    }
+    if v.version == 2 && v.explicit.accept && v.accept && v.priority != 255 {
+        note(
+            ctx,
+            format!("({name}) Strict mode cannot set accept mode for VRRPv2"),
+        );
+        v.accept = false;
+    }
+    if v.vmac_xmit_base {
+        note(
+            ctx,
+            format!("({name}) Strict mode cannot use vmac_xmit_base"),
+        );
+        v.vmac_xmit_base = false;
+    }
+    if v.higher_prio_send_advert {
+        note(
+            ctx,
+            format!("({name}) Strict mode cannot set higher_prio_send_advert"),
+        );
+        v.higher_prio_send_advert = false;
+    }
+    if !v.lower_prio_no_advert {
+        note(
+            ctx,
+            format!("({name}) Strict mode cannot clear lower_prio_no_advert"),
+        );
+        v.lower_prio_no_advert = true;
+    }
+}
+
+/// Removes track entries naming trackers that do not exist, as keepalived does.
+fn track_refs(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
+    let scripts: HashSet<String> = vrrp.scripts.iter().map(|s| s.name.clone()).collect();
+    let files: HashSet<String> = vrrp.track_files.iter().map(|s| s.name.clone()).collect();
+    let procs: HashSet<String> = vrrp
+        .track_processes
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let check = |ctx: &mut Ctx<'_>,
+                 owner: &str,
+                 what: &str,
+                 set: &HashSet<String>,
+                 l: &mut Vec<TrackRef>| {
+        l.retain(|r| {
+            let ok = set.contains(&r.name);
+            if !ok {
+                ctx.diags.warn(
+                    &r.origin,
+                    format!("({owner}) track {what} {} not found, ignoring...", r.name),
+                );
+            }
+            ok
+        });
+    };
+    for i in &mut vrrp.instances {
+        check(ctx, &i.name, "script", &scripts, &mut i.track_script);
+        check(ctx, &i.name, "file", &files, &mut i.track_file);
+        check(ctx, &i.name, "process", &procs, &mut i.track_process);
+    }
+    for g in &mut vrrp.sync_groups {
+        check(ctx, &g.name, "script", &scripts, &mut g.track_script);
+        check(ctx, &g.name, "file", &files, &mut g.track_file);
+        check(ctx, &g.name, "process", &procs, &mut g.track_process);
+    }
+}
+
+fn sync_groups(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
+    let names: HashSet<String> = vrrp.instances.iter().map(|i| i.name.clone()).collect();
+    let mut owner: HashMap<String, String> = HashMap::new();
+    for g in &mut vrrp.sync_groups {
+        let gname = g.name.clone();
+        g.members.retain(|(m, _)| {
+            if !names.contains(m) {
+                note(
+                    ctx,
+                    format!("Virtual router {m} specified in sync group {gname} doesn't exist - ignoring"),
+                );
+                return false;
+            }
+            if let Some(other) = owner.get(m) {
+                note(
+                    ctx,
+                    format!("Virtual router {m} cannot exist in more than one sync group; ignoring {gname}"),
+                );
+                let _ = other;
+                return false;
+            }
+            owner.insert(m.clone(), gname.clone());
+            true
+        });
+        if g.members.len() < 2 {
+            note(
+                ctx,
+                format!(
+                    "Sync group {gname} has only {} virtual router(s) - this probably isn't what you want",
+                    g.members.len()
+                ),
+            );
+        }
+    }
+    vrrp.sync_groups.retain(|g| !g.members.is_empty());
+}
+
+fn static_track_groups(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
+    let names: HashSet<String> = vrrp.instances.iter().map(|i| i.name.clone()).collect();
+    for g in &mut vrrp.static_track_groups {
+        let gname = g.name.clone();
+        g.members.retain(|(m, o)| {
+            let ok = names.contains(m);
+            if !ok {
+                ctx.diags.warn(
+                    o,
+                    format!("track_group {gname}: vrrp instance {m} not found - ignoring"),
+                );
+            }
+            ok
+        });
+    }
+    let groups: HashSet<String> = vrrp
+        .static_track_groups
+        .iter()
+        .map(|g| g.name.clone())
+        .collect();
+    let mut missing: Vec<String> = Vec::new();
+    let refs = vrrp
+        .static_ipaddress
+        .iter()
+        .filter_map(|a| a.track_group.clone())
+        .chain(
+            vrrp.static_routes
+                .iter()
+                .filter_map(|r| r.track_group.clone()),
+        )
+        .chain(
+            vrrp.static_rules
+                .iter()
+                .filter_map(|r| r.track_group.clone()),
+        );
+    for r in refs {
+        if !groups.contains(&r) && !missing.contains(&r) {
+            note(ctx, format!("track_group {r} not found"));
+            missing.push(r);
+        }
+    }
+    for a in &mut vrrp.static_ipaddress {
+        if a.track_group.as_ref().is_some_and(|t| missing.contains(t)) {
+            a.track_group = None;
+        }
+    }
+    for r in &mut vrrp.static_routes {
+        if r.track_group.as_ref().is_some_and(|t| missing.contains(t)) {
+            r.track_group = None;
+        }
+    }
+    for r in &mut vrrp.static_rules {
+        if r.track_group.as_ref().is_some_and(|t| missing.contains(t)) {
+            r.track_group = None;
+        }
+    }
+}
+
+/// Two instances on the same interface and family with the same VRID share a socket and
+/// cannot be told apart, unless they use different multicast groups or disjoint peers.
+fn vrid_clashes(ctx: &mut Ctx<'_>, vrrp: &VrrpConfig) {
+    let mut buckets: HashMap<(u8, Option<&str>, bool, bool), Vec<&VrrpInstance>> = HashMap::new();
+    let mut order = Vec::new();
+    for a in &vrrp.instances {
+        let key = (
+            a.virtual_router_id,
+            a.interface.as_deref(),
+            a.is_ipv6(),
+            a.is_unicast(),
+        );
+        let bucket = buckets.entry(key).or_default();
+        for b in bucket.iter() {
+            let clash = if a.is_unicast() {
+                a.unicast_peers
+                    .iter()
+                    .any(|p| b.unicast_peers.iter().any(|q| q.addr == p.addr))
+            } else {
+                a.mcast_dst_ip == b.mcast_dst_ip
+            };
+            if clash {
+                order.push(format!(
+                    "{} and {} both use VRID {} with {} on interface {}",
+                    b.name,
+                    a.name,
+                    a.virtual_router_id,
+                    if a.is_ipv6() { "IPv6" } else { "IPv4" },
+                    a.interface.as_deref().unwrap_or("(none)")
+                ));
+            }
+        }
+        bucket.push(a);
+    }
+    for m in order {
+        note(ctx, m);
+    }
+}
+
+/// Interfaces of instances and their track lists must exist; VRRP cannot run on loopback.
+fn host_checks(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
+    let mut missing_any = false;
+    for v in &mut vrrp.instances {
+        if let (Some(ifname), Some(origin)) = (v.interface.clone(), v.interface_origin.clone()) {
+            if rka_sys::host::interface_index(&ifname).is_none() {
+                ctx.diags.warn(
+                    &origin,
+                    format!(
+                        "WARNING - interface {ifname} for vrrp_instance {} doesn't exist",
+                        v.name
+                    ),
+                );
+                missing_any = true;
+            } else if rka_sys::host::interface_is_loopback(&ifname) {
+                ctx.diags.warn(
+                    &origin,
+                    format!(
+                        "({}) cannot use a loopback interface ({ifname}) for vrrp - ignoring",
+                        v.name
+                    ),
+                );
+                v.interface = None;
+            }
+        }
+        let name = v.name.clone();
+        v.track_interface.retain(|t| {
+            let ok = rka_sys::host::interface_index(&t.name).is_some();
+            if !ok {
+                ctx.diags.warn(
+                    &t.origin,
+                    format!("({name}) tracked interface {} doesn't exist", t.name),
+                );
+                missing_any = true;
+            }
+            ok
+        });
+    }
+    if missing_any {
+        note(
+            ctx,
+            "Non-existent interface specified in configuration".to_string(),
+        );
+    }
+}
+
+/// Reports an address whose `dev` does not exist (called while parsing, where the line is
+/// known). Does nothing when host checks are skipped.
+pub fn check_addr_dev(ctx: &mut Ctx<'_>, node: &Node, a: &IpAddress) {
+    if ctx.opts.skip_host_checks {
+        return;
+    }
+    if let Some(dev) = &a.dev {
+        if rka_sys::host::interface_index(dev).is_none() {
+            ctx.warn(
+                node,
+                format!(
+                    "WARNING - interface {dev} for ip address {} doesn't exist",
+                    a.prefix
+                ),
+            );
+        }
+    }
+}
+
+/// keepalived's checks of one route entry: `or` is deprecated, and a route without `dev`
+/// cannot be tracked (it becomes `no_track`).
+pub fn route_checks(ctx: &mut Ctx<'_>, node: &Node, r: &mut Route) {
+    if r.or.is_some() {
+        ctx.warn(
+            node,
+            "\"or\" for routes is deprecated. Please use \"nexthop\"",
+        );
+    }
+    if r.dev.is_none() && !r.no_track {
+        ctx.warn(
+            node,
+            format!(
+                "Warning - cannot track route {} with no interface specified, not tracking",
+                r.dst
+            ),
+        );
+        r.no_track = true;
+    }
+}
+
+/// keepalived's checks of one rule entry: a track group needs `iif`, and a rule without a
+/// preference gets the next one counting down from 16384, with a warning.
+pub fn rule_checks(ctx: &mut Ctx<'_>, node: &Node, r: &mut Rule, next_pref: &mut u32) {
+    if r.track_group.is_some() && r.iif.is_none() {
+        ctx.error(
+            node,
+            "Static rule cannot have track_group if dev/iif not specified",
+        );
+        r.track_group = None;
+    }
+    if r.preference.is_none() {
+        ctx.warn(
+            node,
+            format!(
+                "Rule has no preference specified - setting to {next_pref}. This is probably not what you want."
+            ),
+        );
+        r.preference = Some(*next_pref);
+        *next_pref = next_pref.saturating_sub(1);
+    }
+}
+
+/// Resolves a script's program to a path (absolute, or searched in PATH).
+fn program_path(program: &str) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if p.is_absolute() {
+        return Some(p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|c| c.is_file())
+}
+
+/// True when a non-root user could change what `path` runs: the file or any directory above
+/// it is not owned by root or is group/other writable (sticky directories excepted).
+pub fn is_insecure(path: &Path) -> bool {
+    let Ok(m) = std::fs::metadata(path) else {
+        return false;
+    };
+    if m.uid() != 0 || m.mode() & 0o022 != 0 {
+        return true;
+    }
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if let Ok(m) = std::fs::metadata(d) {
+            let sticky = m.mode() & 0o1000 != 0;
+            if m.uid() != 0 || (m.mode() & 0o022 != 0 && !sticky) {
+                return true;
+            }
+        }
+        dir = d.parent();
+    }
+    false
+}
+
+/// Who a script runs as: its own user, else `script_user`, else `keepalived_script` when that
+/// user exists. `None` when nothing applies (keepalived then runs it as root unless
+/// `enable_script_security` is set).
+fn script_uid(g: &GlobalDefs, own: Option<&str>) -> Option<Option<u32>> {
+    let name = own
+        .map(str::to_string)
+        .or_else(|| g.script_user_name().map(str::to_string))
+        .or_else(|| rka_sys::host::user_by_name("keepalived_script").map(|u| u.name))?;
+    Some(rka_sys::host::user_by_name(&name).map(|u| u.uid))
+}
+
+fn script_security(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
+    let secure = g.simple.enable_script_security;
+    let root = rka_sys::host::effective_uid() == 0;
+    let mut any = false;
+    let mut insecure_any = false;
+    // vrrp_script blocks: removed when they cannot run safely.
+    let mut kept = Vec::new();
+    for s in std::mem::take(&mut vrrp.scripts) {
+        any = true;
+        let uid = script_uid(g, s.user.as_ref().map(|(u, _)| u.as_str()));
+        let insecure = program_path(s.script.program()).is_some_and(|p| is_insecure(&p));
+        if secure {
+            match uid {
+                None => {
+                    ctx.diags.warn(
+                        &s.origin,
+                        "Unable to set default user keepalived_script for script",
+                    );
+                    ctx.diags.warn(
+                        &s.origin,
+                        format!(
+                            "Unable to set default user for vrrp script {} - removing",
+                            s.name
+                        ),
+                    );
+                    continue;
+                }
+                Some(Some(0)) if insecure => {
+                    note(
+                        ctx,
+                        format!("Disabling track script {} due to insecure", s.name),
+                    );
+                    continue;
+                }
+                _ => {}
+            }
+        } else if insecure && root && uid.flatten().is_none_or(|u| u == 0) {
+            insecure_any = true;
+        }
+        kept.push(s);
+    }
+    vrrp.scripts = kept;
+    // Notify scripts and global scripts: reported, not removed.
+    let mut others: Vec<&UserScript> = Vec::new();
+    for inst in &vrrp.instances {
+        others.extend(inst.notifies.scripts().into_iter().map(|(_, s)| s));
+    }
+    for grp in &vrrp.sync_groups {
+        others.extend(grp.notifies.scripts().into_iter().map(|(_, s)| s));
+    }
+    let s = &g.simple;
+    for o in [
+        &s.startup_script,
+        &s.shutdown_script,
+        &s.notify_fifo_script,
+        &s.vrrp_notify_fifo_script,
+        &s.lvs_notify_fifo_script,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        others.push(o);
+    }
+    for o in others {
+        any = true;
+        let uid = script_uid(g, o.user.as_deref());
+        let insecure = program_path(o.command.program()).is_some_and(|p| is_insecure(&p));
+        if secure && insecure && uid.flatten() == Some(0) {
+            note(
+                ctx,
+                format!(
+                    "Disabling notify script {} due to insecure",
+                    o.command.program()
+                ),
+            );
+        } else if !secure && insecure && root && uid.flatten().is_none_or(|u| u == 0) {
+            insecure_any = true;
+        }
+    }
+    if any && !secure && root {
+        let mut msg =
+            "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
+                .to_string();
+        if insecure_any {
+            msg.push_str(" There are insecure scripts.");
+        }
+        ctx.diags.security(None, msg);
+    }
+}
