@@ -1,0 +1,700 @@
+//! HTTP_GET and SSL_GET: one `GET` per `url`, then status code, MD5 digest of the raw body,
+//! and regular expression, in that order.
+//!
+//! The digest covers the bytes after the blank line ending the headers, up to
+//! `Content-Length` when the server sends one, else up to the end of the connection; a chunked
+//! body is hashed as sent (never decoded), as keepalived and `genhash` do.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::error::ConfigError;
+use crate::net::{fmt_duration, ConnectOpts};
+use crate::outcome::{up, Failure, ProbeResult};
+use crate::tls::TlsClient;
+
+/// `http_protocol`: the request line's version and whether `Connection: close` is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// `HTTP/1.0` (the default).
+    #[default]
+    Http10,
+    /// `1.0C`: `HTTP/1.0` with `Connection: close`.
+    Http10Close,
+    /// `HTTP/1.1` with `Connection: close`.
+    Http11,
+}
+
+impl FromStr for HttpVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "1.0" => Ok(HttpVersion::Http10),
+            "1.0c" | "1.0C" => Ok(HttpVersion::Http10Close),
+            "1.1" => Ok(HttpVersion::Http11),
+            _ => Err(format!("invalid HTTP protocol version '{s}'")),
+        }
+    }
+}
+
+/// Accepted status codes (`status_code`), by default 200-299.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCodes(Vec<(u16, u16)>);
+
+impl Default for StatusCodes {
+    fn default() -> Self {
+        StatusCodes(vec![(200, 299)])
+    }
+}
+
+impl StatusCodes {
+    /// Parse items such as `200`, `200-299`.
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Self, ConfigError> {
+        let mut ranges = Vec::new();
+        for item in items {
+            let item = item.as_ref();
+            let bad = || ConfigError::BadStatusCode(item.to_string());
+            let (lo, hi) = match item.split_once('-') {
+                Some((a, b)) => (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?),
+                None => {
+                    let c = item.parse().map_err(|_| bad())?;
+                    (c, c)
+                }
+            };
+            if lo > hi || hi > 999 {
+                return Err(bad());
+            }
+            ranges.push((lo, hi));
+        }
+        if ranges.is_empty() {
+            return Err(ConfigError::BadStatusCode(String::new()));
+        }
+        Ok(StatusCodes(ranges))
+    }
+
+    /// Whether `code` is accepted.
+    pub fn contains(&self, code: u16) -> bool {
+        self.0.iter().any(|&(lo, hi)| (lo..=hi).contains(&code))
+    }
+}
+
+/// `regex` with `regex_no_match`, `regex_options`, `regex_min_offset`, `regex_max_offset`.
+#[derive(Debug, Clone)]
+pub struct BodyRegex {
+    regex: regex::bytes::Regex,
+    /// Fail when the expression matches instead of when it does not.
+    pub no_match: bool,
+    /// Matching starts at this body offset.
+    pub min_offset: usize,
+    /// A match must start at or before this body offset.
+    pub max_offset: Option<usize>,
+}
+
+impl BodyRegex {
+    /// Compile `pattern` with keepalived's (PCRE2-named) options. Options that only tune PCRE2
+    /// (JIT, optimisation, callouts) are accepted and have no effect here.
+    pub fn new<S: AsRef<str>>(
+        pattern: &str,
+        options: &[S],
+        no_match: bool,
+    ) -> Result<Self, ConfigError> {
+        let mut b = regex::bytes::RegexBuilder::new(pattern);
+        b.unicode(false);
+        // keepalived bounds the body it matches; this bounds the compiled program.
+        b.size_limit(4 << 20);
+        for opt in options {
+            match opt.as_ref() {
+                "caseless" => b.case_insensitive(true),
+                "multiline" => b.multi_line(true),
+                "dotall" => b.dot_matches_new_line(true),
+                "extended" => b.ignore_whitespace(true),
+                "ungreedy" => b.swap_greed(true),
+                "utf" | "ucp" => b.unicode(true),
+                "allow_empty_class"
+                | "alt_bsux"
+                | "auto_callout"
+                | "dollar_endonly"
+                | "dupnames"
+                | "firstline"
+                | "match_unset_backref"
+                | "never_ucp"
+                | "never_utf"
+                | "no_auto_capture"
+                | "no_auto_possess"
+                | "no_dotstar_anchor"
+                | "no_start_optimize"
+                | "never_backslash_c"
+                | "alt_circumflex"
+                | "alt_verbnames"
+                | "use_offset_limit" => &mut b,
+                other => return Err(ConfigError::BadRegex(format!("unknown option {other:?}"))),
+            };
+        }
+        let regex = b
+            .build()
+            .map_err(|e| ConfigError::BadRegex(e.to_string()))?;
+        Ok(BodyRegex {
+            regex,
+            no_match,
+            min_offset: 0,
+            max_offset: None,
+        })
+    }
+
+    /// Whether the expression matches `body` within the offsets.
+    pub fn is_match(&self, body: &[u8]) -> bool {
+        let Some(subject) = body.get(self.min_offset..) else {
+            return false;
+        };
+        match self.max_offset {
+            None => self.regex.is_match(subject),
+            Some(max) => self
+                .regex
+                .find_iter(subject)
+                .any(|m| m.start() + self.min_offset <= max),
+        }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        self.regex.as_str()
+    }
+}
+
+/// One `url` block.
+#[derive(Debug, Clone)]
+pub struct UrlCheck {
+    /// `path`, sent as is in the request line.
+    pub path: String,
+    /// `digest`: the expected MD5 of the raw body.
+    pub digest: Option<[u8; 16]>,
+    /// `status_code`.
+    pub status_codes: StatusCodes,
+    /// `virtualhost` of this url (overrides the checker's).
+    pub virtualhost: Option<String>,
+    /// `regex` and its options.
+    pub regex: Option<BodyRegex>,
+}
+
+impl UrlCheck {
+    /// A url with the default status codes and nothing else to check.
+    pub fn new(path: impl Into<String>) -> Self {
+        UrlCheck {
+            path: path.into(),
+            digest: None,
+            status_codes: StatusCodes::default(),
+            virtualhost: None,
+            regex: None,
+        }
+    }
+}
+
+/// Parse a digest written as 32 hexadecimal digits.
+pub fn parse_digest(s: &str) -> Result<[u8; 16], ConfigError> {
+    let bad = || ConfigError::BadDigest(s.to_string());
+    if s.len() != 32 || !s.is_ascii() {
+        return Err(bad());
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// A digest as 32 lowercase hexadecimal digits.
+pub fn digest_hex(d: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(32);
+    for b in d {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Memory and time bounds for one HTTP exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Most bytes accepted before the end of the headers.
+    pub max_header: usize,
+    /// Most body bytes read (they are hashed as they arrive, not kept); `None` = no limit.
+    pub max_body: Option<u64>,
+    /// Most body bytes kept in memory for the regex (and genhash's verbose dump).
+    pub keep_body: usize,
+    /// Bound on a whole exchange, connection included, whatever the server's pace.
+    pub total_timeout: Duration,
+}
+
+impl HttpLimits {
+    /// Bounds for a checker with this `connect_timeout`: 64 KiB of headers, 64 MiB of body,
+    /// 1 MiB kept for the regex, and four times the timeout for the whole exchange.
+    pub fn for_timeout(connect_timeout: Duration) -> Self {
+        HttpLimits {
+            max_header: 64 << 10,
+            max_body: Some(64 << 20),
+            keep_body: 1 << 20,
+            total_timeout: connect_timeout.saturating_mul(4),
+        }
+    }
+}
+
+/// The HTTP_GET / SSL_GET parameters.
+#[derive(Debug, Clone)]
+pub struct HttpParams {
+    /// Target and connection options.
+    pub connect: ConnectOpts,
+    /// `http_protocol`.
+    pub version: HttpVersion,
+    /// The `url` blocks, all of which must pass.
+    pub urls: Vec<UrlCheck>,
+    /// The checker's (or real/virtual server's) `virtualhost`.
+    pub virtualhost: Option<String>,
+    /// TLS client for SSL_GET; `None` for HTTP_GET.
+    pub tls: Option<TlsClient>,
+    /// Memory and time bounds.
+    pub limits: HttpLimits,
+}
+
+impl HttpParams {
+    /// HTTP_GET parameters with default version and limits.
+    pub fn new(connect: ConnectOpts, urls: Vec<UrlCheck>) -> Self {
+        let limits = HttpLimits::for_timeout(connect.connect_timeout);
+        HttpParams {
+            connect,
+            version: HttpVersion::default(),
+            urls,
+            virtualhost: None,
+            tls: None,
+            limits,
+        }
+    }
+}
+
+/// The `Host:` value: the virtual host, else the address with its port (IPv6 in brackets).
+pub fn host_header(virtualhost: Option<&str>, target: SocketAddr) -> String {
+    match virtualhost {
+        Some(v) => v.to_string(),
+        None => target.to_string(),
+    }
+}
+
+/// The request bytes, exactly as keepalived sends them.
+pub fn request(path: &str, host: &str, version: HttpVersion) -> Vec<u8> {
+    let (v, close) = match version {
+        HttpVersion::Http10 => ("1.0", false),
+        HttpVersion::Http10Close => ("1.0", true),
+        HttpVersion::Http11 => ("1.1", true),
+    };
+    let mut r = format!("GET {path} HTTP/{v}\r\nUser-Agent: KeepAliveClient\r\n");
+    if close {
+        r.push_str("Connection: close\r\n");
+    }
+    r.push_str("Host: ");
+    r.push_str(host);
+    r.push_str("\r\n\r\n");
+    r.into_bytes()
+}
+
+/// What came back from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The headers, terminating blank line included.
+    pub header: Vec<u8>,
+    /// The status code of the status line, if it could be read.
+    pub status: Option<u16>,
+    /// The first body bytes (at most [`HttpLimits::keep_body`]).
+    pub body: Vec<u8>,
+    /// How many body bytes were hashed.
+    pub body_len: u64,
+    /// MD5 of the body bytes.
+    pub digest: [u8; 16],
+    /// When the request was started.
+    pub elapsed: Duration,
+}
+
+/// Why an exchange produced no response.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The TCP connection could not be opened.
+    #[error("{0}")]
+    Connect(Failure),
+    /// The TLS handshake failed.
+    #[error("TLS handshake with {target} failed: {reason}")]
+    Tls {
+        /// The server.
+        target: SocketAddr,
+        /// The TLS library's reason.
+        reason: String,
+    },
+    /// The request could not be sent.
+    #[error("sending the request failed: {0}")]
+    Write(std::io::Error),
+    /// The server sent nothing, or the connection broke before any byte arrived.
+    #[error("reading the response failed: {0}")]
+    Read(std::io::Error),
+    /// No data came within the timeout before the end of the headers.
+    #[error("timed out after {0} waiting for the response headers")]
+    HeaderTimeout(String),
+    /// The body stalled longer than the timeout.
+    #[error("timed out after {0} reading the response body")]
+    BodyTimeout(String),
+    /// The connection ended before a blank line ended the headers.
+    #[error("no complete HTTP header received ({0} bytes)")]
+    NoHeader(usize),
+    /// The headers exceed the limit.
+    #[error("response headers exceed {0} bytes")]
+    HeaderTooLarge(usize),
+    /// The body exceeds the limit.
+    #[error("response body exceeds {0} bytes")]
+    BodyTooLarge(u64),
+    /// The whole exchange took too long.
+    #[error("the exchange took longer than {0}")]
+    TotalTimeout(String),
+}
+
+fn find_header_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+/// The status code of a status line `HTTP/x.y NNN ...`.
+fn parse_status(header: &[u8]) -> Option<u16> {
+    let line_end = header.iter().position(|&b| b == b'\r' || b == b'\n')?;
+    let line = std::str::from_utf8(&header[..line_end]).ok()?;
+    let mut parts = line.split_ascii_whitespace();
+    if !parts.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    let code = parts.next()?;
+    if code.len() != 3 {
+        return None;
+    }
+    code.parse().ok()
+}
+
+fn content_length(header: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(header);
+    text.split("\r\n").skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
+}
+
+/// Reads that end the stream: EOF, or a TLS peer closing without close_notify.
+fn is_eof(r: &std::io::Result<usize>) -> bool {
+    match r {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::UnexpectedEof,
+        Ok(_) => false,
+    }
+}
+
+/// Send `req` on `stream` and read the response within the limits; each read and the write
+/// must finish within `op_timeout`.
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    req: &[u8],
+    op_timeout: Duration,
+    limits: &HttpLimits,
+    need_body: bool,
+) -> Result<HttpResponse, FetchError> {
+    let start = Instant::now();
+    let secs = fmt_duration(op_timeout);
+    match tokio::time::timeout(op_timeout, stream.write_all(req)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(FetchError::Write(e)),
+        Err(_) => return Err(FetchError::HeaderTimeout(secs)),
+    }
+    let _ = tokio::time::timeout(op_timeout, stream.flush()).await;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16 << 10];
+    let header_end = loop {
+        if let Some(end) = find_header_end(&buf) {
+            break end;
+        }
+        if buf.len() > limits.max_header {
+            return Err(FetchError::HeaderTooLarge(limits.max_header));
+        }
+        let r = match tokio::time::timeout(op_timeout, stream.read(&mut chunk)).await {
+            Ok(r) => r,
+            Err(_) => return Err(FetchError::HeaderTimeout(secs)),
+        };
+        if is_eof(&r) {
+            return Err(FetchError::NoHeader(buf.len()));
+        }
+        match r {
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if buf.is_empty() => return Err(FetchError::Read(e)),
+            Err(_) => return Err(FetchError::NoHeader(buf.len())),
+        }
+    };
+    if header_end > limits.max_header {
+        return Err(FetchError::HeaderTooLarge(limits.max_header));
+    }
+    let header = buf[..header_end].to_vec();
+    let status = parse_status(&header);
+    let wanted = content_length(&header);
+    let mut hasher = Md5::new();
+    let mut body = Vec::new();
+    let mut body_len = 0u64;
+    let mut take = |data: &[u8], body_len: &mut u64| -> Result<bool, FetchError> {
+        let room = wanted.map_or(data.len() as u64, |w| w.saturating_sub(*body_len));
+        let data = &data[..data.len().min(room.min(usize::MAX as u64) as usize)];
+        hasher.update(data);
+        let keep = limits.keep_body.saturating_sub(body.len()).min(data.len());
+        body.extend_from_slice(&data[..keep]);
+        *body_len += data.len() as u64;
+        if let Some(max) = limits.max_body {
+            if *body_len > max {
+                return Err(FetchError::BodyTooLarge(max));
+            }
+        }
+        Ok(wanted.is_some_and(|w| *body_len >= w))
+    };
+    let mut done = take(&buf[header_end..], &mut body_len)?;
+    drop(buf);
+    while need_body && !done {
+        let r = match tokio::time::timeout(op_timeout, stream.read(&mut chunk)).await {
+            Ok(r) => r,
+            Err(_) => return Err(FetchError::BodyTimeout(secs)),
+        };
+        if is_eof(&r) {
+            break;
+        }
+        match r {
+            Ok(n) => done = take(&chunk[..n], &mut body_len)?,
+            // A reset after some body: what arrived is the body, as with an EOF.
+            Err(_) => break,
+        }
+    }
+    Ok(HttpResponse {
+        header,
+        status,
+        body,
+        body_len,
+        digest: hasher.finalize().into(),
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Connect (with TLS when given), send `req` and read the response, all within
+/// `limits.total_timeout`.
+pub async fn fetch(
+    connect: &ConnectOpts,
+    tls: Option<&TlsClient>,
+    req: &[u8],
+    limits: &HttpLimits,
+    need_body: bool,
+) -> Result<HttpResponse, FetchError> {
+    let work = async {
+        let mut tcp = connect.tcp_connect().await.map_err(FetchError::Connect)?;
+        let op = connect.connect_timeout;
+        match tls {
+            None => exchange(&mut tcp, req, op, limits, need_body).await,
+            Some(tls) => {
+                let target = connect.target;
+                let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+                let name = tls.server_name(target.ip());
+                let mut stream = match tokio::time::timeout(op, connector.connect(name, tcp)).await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        return Err(FetchError::Tls {
+                            target,
+                            reason: e.to_string(),
+                        })
+                    }
+                    Err(_) => {
+                        return Err(FetchError::Tls {
+                            target,
+                            reason: format!("timed out after {}", fmt_duration(op)),
+                        })
+                    }
+                };
+                exchange(&mut stream, req, op, limits, need_body).await
+            }
+        }
+    };
+    match tokio::time::timeout(limits.total_timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(FetchError::TotalTimeout(fmt_duration(limits.total_timeout))),
+    }
+}
+
+/// Judge a response against a url's expectations: status, then digest, then regex.
+pub fn evaluate(url: &UrlCheck, resp: &HttpResponse) -> ProbeResult {
+    let path = &url.path;
+    match resp.status {
+        Some(code) if url.status_codes.contains(code) => {}
+        Some(code) => {
+            return Err(Failure::new(format!(
+                "{path}: HTTP status {code} is not an expected status code"
+            )))
+        }
+        None => return Err(Failure::new(format!("{path}: invalid HTTP status line"))),
+    }
+    if let Some(expected) = &url.digest {
+        if &resp.digest != expected {
+            return Err(Failure::new(format!(
+                "{path}: MD5 digest mismatch (got {}, expected {})",
+                digest_hex(&resp.digest),
+                digest_hex(expected)
+            )));
+        }
+    }
+    if let Some(re) = &url.regex {
+        let matched = re.is_match(&resp.body);
+        if matched == re.no_match {
+            let what = if matched { "matched" } else { "did not match" };
+            return Err(Failure::new(format!(
+                "{path}: regex {:?} {what} the body",
+                re.as_str()
+            )));
+        }
+    }
+    up()
+}
+
+/// Check every url in turn; the first failure fails the probe.
+pub async fn probe(p: &HttpParams) -> ProbeResult {
+    for url in &p.urls {
+        let vhost = url.virtualhost.as_deref().or(p.virtualhost.as_deref());
+        let host = host_header(vhost, p.connect.target);
+        let req = request(&url.path, &host, p.version);
+        let need_body = url.digest.is_some() || url.regex.is_some();
+        let resp = fetch(&p.connect, p.tls.as_ref(), &req, &p.limits, need_body)
+            .await
+            .map_err(|e| Failure::new(format!("{}: {e}", url.path)))?;
+        evaluate(url, &resp)?;
+    }
+    up()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_bytes_match_keepalived() {
+        let t: SocketAddr = "127.0.0.1:28181".parse().expect("addr");
+        assert_eq!(
+            request("/foo", &host_header(None, t), HttpVersion::Http10),
+            b"GET /foo HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:28181\r\n\r\n"
+        );
+        assert_eq!(
+            request("/foo", "www.x.com", HttpVersion::Http11),
+            b"GET /foo HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.x.com\r\n\r\n"
+        );
+        let t6: SocketAddr = "[::1]:80".parse().expect("addr");
+        assert_eq!(
+            request("/six", &host_header(None, t6), HttpVersion::Http10Close),
+            b"GET /six HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: [::1]:80\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn status_codes() {
+        let s = StatusCodes::parse(&["200", "400-499", "503"]).expect("parse");
+        assert!(s.contains(200) && s.contains(404) && s.contains(503));
+        assert!(!s.contains(201) && !s.contains(500));
+        assert!(StatusCodes::default().contains(204));
+        assert!(StatusCodes::parse(&["abc"]).is_err());
+        assert!(StatusCodes::parse(&["300-200"]).is_err());
+    }
+
+    #[test]
+    fn digest_parse_roundtrip() {
+        let d = parse_digest("6f5902ac237024bdd0c176cb93063dc4").expect("digest");
+        assert_eq!(digest_hex(&d), "6f5902ac237024bdd0c176cb93063dc4");
+        assert!(parse_digest("6f59").is_err());
+        assert!(parse_digest("zz5902ac237024bdd0c176cb93063dc4").is_err());
+        assert!(parse_digest("é5902ac237024bdd0c176cb93063dc").is_err());
+    }
+
+    #[test]
+    fn status_line_and_content_length() {
+        let h = b"HTTP/1.1 404 Not Found\r\ncontent-LENGTH: 12\r\n\r\n";
+        assert_eq!(parse_status(h), Some(404));
+        assert_eq!(content_length(h), Some(12));
+        assert_eq!(parse_status(b"garbage\r\n\r\n"), None);
+        assert_eq!(parse_status(b"HTTP/1.0 2000 x\r\n\r\n"), None);
+    }
+
+    #[test]
+    fn regex_offsets_and_options() {
+        let re = BodyRegex::new("HELLO", &["caseless"], false).expect("regex");
+        assert!(re.is_match(b"say hello"));
+        let mut re = BodyRegex::new("ab", &[] as &[&str], false).expect("regex");
+        re.min_offset = 2;
+        assert!(!re.is_match(b"ab--"));
+        assert!(re.is_match(b"--ab"));
+        re.min_offset = 0;
+        re.max_offset = Some(1);
+        assert!(!re.is_match(b"---ab"));
+        assert!(re.is_match(b"-ab"));
+        assert!(BodyRegex::new("(", &[] as &[&str], false).is_err());
+        assert!(BodyRegex::new("a", &["bogus"], false).is_err());
+    }
+
+    fn response(status: u16, body: &[u8]) -> HttpResponse {
+        HttpResponse {
+            header: Vec::new(),
+            status: Some(status),
+            body: body.to_vec(),
+            body_len: body.len() as u64,
+            digest: Md5::digest(body).into(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn evaluation_order_status_digest_regex() {
+        let mut url = UrlCheck::new("/");
+        url.digest = Some(Md5::digest(b"ok").into());
+        url.regex = Some(BodyRegex::new("nope", &[] as &[&str], false).expect("regex"));
+        let e = evaluate(&url, &response(500, b"zz")).expect_err("status");
+        assert!(e.reason.contains("status 500"), "{}", e.reason);
+        let e = evaluate(&url, &response(200, b"zz")).expect_err("digest");
+        assert!(e.reason.contains("digest"), "{}", e.reason);
+        let e = evaluate(&url, &response(200, b"ok")).expect_err("regex");
+        assert!(e.reason.contains("did not match"), "{}", e.reason);
+        url.regex = Some(BodyRegex::new("ok", &[] as &[&str], true).expect("regex"));
+        let e = evaluate(&url, &response(200, b"ok")).expect_err("no_match");
+        assert!(e.reason.contains("matched"), "{}", e.reason);
+        url.regex = Some(BodyRegex::new("o.", &[] as &[&str], false).expect("regex"));
+        assert!(evaluate(&url, &response(200, b"ok")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn exchange_on_duplex_hashes_up_to_content_length() {
+        let (mut client, mut server) = tokio::io::duplex(1024);
+        let srv = tokio::spawn(async move {
+            let mut req = [0u8; 200];
+            let _ = server.read(&mut req).await;
+            server
+                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello world\nEXTRA")
+                .await
+                .expect("write");
+        });
+        let limits = HttpLimits::for_timeout(Duration::from_secs(2));
+        let r = exchange(
+            &mut client,
+            b"GET / HTTP/1.0\r\n\r\n",
+            Duration::from_secs(2),
+            &limits,
+            true,
+        )
+        .await
+        .expect("response");
+        srv.await.expect("server");
+        assert_eq!(r.status, Some(200));
+        assert_eq!(digest_hex(&r.digest), "6f5902ac237024bdd0c176cb93063dc4");
+        assert_eq!(r.body, b"hello world\n");
+    }
+}

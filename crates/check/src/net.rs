@@ -1,0 +1,173 @@
+//! Socket set-up shared by the network checkers: source address and port, interface, fwmark,
+//! connect timeout.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::outcome::Failure;
+
+/// Where and how a checker connects (`connect_ip`, `connect_port`, `bindto`, `bind_port`,
+/// `bind_if`, `fwmark`, `connect_timeout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOpts {
+    /// The address probed (the real server's, or `connect_ip`/`connect_port`).
+    pub target: SocketAddr,
+    /// Source address (`bindto`).
+    pub bindto: Option<IpAddr>,
+    /// Source port (`bind_port`).
+    pub bind_port: Option<u16>,
+    /// Interface to bind to with SO_BINDTODEVICE (`bind_if`); also gives the scope of an IPv6
+    /// link-local target.
+    pub bind_if: Option<String>,
+    /// SO_MARK on every packet (`fwmark`).
+    pub fwmark: Option<u32>,
+    /// `connect_timeout`; also bounds each read and write.
+    pub connect_timeout: Duration,
+}
+
+impl ConnectOpts {
+    /// Options for `target` with keepalived's 5 s `connect_timeout` and nothing else set.
+    pub fn new(target: SocketAddr) -> Self {
+        ConnectOpts {
+            target,
+            bindto: None,
+            bind_port: None,
+            bind_if: None,
+            fwmark: None,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The target, with the scope of an IPv6 link-local address filled from `bind_if`.
+    pub fn resolved_target(&self) -> Result<SocketAddr, Failure> {
+        let mut target = self.target;
+        if let SocketAddr::V6(v6) = &mut target {
+            let link_local = (v6.ip().segments()[0] & 0xffc0) == 0xfe80;
+            if link_local && v6.scope_id() == 0 {
+                if let Some(ifname) = &self.bind_if {
+                    let index = nix::net::if_::if_nametoindex(ifname.as_str())
+                        .map_err(|e| Failure::new(format!("interface {ifname}: {e}")))?;
+                    v6.set_scope_id(index);
+                }
+            }
+        }
+        Ok(target)
+    }
+
+    /// A non-blocking socket of the target's family, bound and marked as configured.
+    pub fn socket(&self, ty: Type, protocol: Option<Protocol>) -> Result<Socket, Failure> {
+        let domain = if self.target.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let sock = Socket::new(domain, ty, protocol)
+            .map_err(|e| Failure::new(format!("cannot create socket: {e}")))?;
+        sock.set_nonblocking(true)
+            .map_err(|e| Failure::new(format!("cannot set socket non-blocking: {e}")))?;
+        sock.set_cloexec(true)
+            .map_err(|e| Failure::new(format!("cannot set close-on-exec: {e}")))?;
+        if let Some(mark) = self.fwmark {
+            sock.set_mark(mark)
+                .map_err(|e| Failure::new(format!("cannot set fwmark {mark}: {e}")))?;
+        }
+        if let Some(ifname) = &self.bind_if {
+            sock.bind_device(Some(ifname.as_bytes()))
+                .map_err(|e| Failure::new(format!("cannot bind to interface {ifname}: {e}")))?;
+        }
+        if self.bindto.is_some() || self.bind_port.is_some() {
+            let ip = match (self.bindto, self.target) {
+                (Some(ip), t) if ip.is_ipv4() != t.is_ipv4() => {
+                    return Err(Failure::new(format!(
+                        "bindto {ip} and target {t} are of different address families"
+                    )))
+                }
+                (Some(ip), _) => ip,
+                (None, SocketAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                (None, SocketAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            };
+            let mut src = SocketAddr::new(ip, self.bind_port.unwrap_or(0));
+            if let (SocketAddr::V6(s), Some(ifname)) = (&mut src, &self.bind_if) {
+                if (s.ip().segments()[0] & 0xffc0) == 0xfe80 {
+                    if let Ok(index) = nix::net::if_::if_nametoindex(ifname.as_str()) {
+                        s.set_scope_id(index);
+                    }
+                }
+            }
+            if self.bind_port.is_some() {
+                // A fixed source port is reused on every probe.
+                let _ = sock.set_reuse_address(true);
+            }
+            sock.bind(&SockAddr::from(src))
+                .map_err(|e| Failure::new(format!("cannot bind to {src}: {e}")))?;
+        }
+        Ok(sock)
+    }
+
+    /// Open a TCP connection within `connect_timeout`.
+    pub async fn tcp_connect(&self) -> Result<TcpStream, Failure> {
+        let target = self.resolved_target()?;
+        let sock = self.socket(Type::STREAM, Some(Protocol::TCP))?;
+        let sock = TcpSocket::from_std_stream(std::net::TcpStream::from(sock));
+        match tokio::time::timeout(self.connect_timeout, sock.connect(target)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(Failure::new(format!("connection to {target} failed: {e}"))),
+            Err(_) => Err(Failure::new(format!(
+                "connection to {target} timed out after {}",
+                fmt_duration(self.connect_timeout)
+            ))),
+        }
+    }
+}
+
+/// A duration as keepalived-style seconds (`5s`, `1.5s`).
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connect_refused_and_accepted() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut opts = ConnectOpts::new(addr);
+        opts.bindto = Some("127.0.0.1".parse().expect("ip"));
+        opts.fwmark = Some(7);
+        let s = opts.tcp_connect().await.expect("connect");
+        assert_eq!(
+            s.local_addr().expect("local").ip(),
+            opts.bindto.expect("ip")
+        );
+        drop(listener);
+        let err = opts.tcp_connect().await.expect_err("refused");
+        assert!(err.reason.contains("refused"), "{}", err.reason);
+    }
+
+    #[tokio::test]
+    async fn family_mismatch_is_reported() {
+        let mut opts = ConnectOpts::new("127.0.0.1:1".parse().expect("addr"));
+        opts.bindto = Some("::1".parse().expect("ip"));
+        let err = opts.tcp_connect().await.expect_err("mismatch");
+        assert!(err.reason.contains("different address families"));
+    }
+
+    #[tokio::test]
+    async fn unknown_interface_is_reported() {
+        let mut opts = ConnectOpts::new("127.0.0.1:1".parse().expect("addr"));
+        opts.bind_if = Some("nosuchif0".into());
+        let err = opts.tcp_connect().await.expect_err("no interface");
+        assert!(err.reason.contains("nosuchif0"), "{}", err.reason);
+    }
+}

@@ -1,0 +1,185 @@
+//! SMTP_CHECK: expect a 220 greeting, send `HELO name`, expect 250, send `QUIT`.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+use crate::net::{fmt_duration, ConnectOpts};
+use crate::outcome::{up, Failure, ProbeResult};
+
+/// keepalived's default `helo_name`.
+pub const DEFAULT_HELO: &str = "smtpchecker.keepalived.org";
+
+/// Longest reply accepted from the server, all lines together.
+const MAX_REPLY: usize = 8 << 10;
+
+/// The SMTP_CHECK parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpParams {
+    /// Target and connection options.
+    pub connect: ConnectOpts,
+    /// `helo_name`.
+    pub helo_name: String,
+}
+
+impl SmtpParams {
+    /// Parameters with the default HELO name.
+    pub fn new(connect: ConnectOpts) -> Self {
+        SmtpParams {
+            connect,
+            helo_name: DEFAULT_HELO.to_string(),
+        }
+    }
+}
+
+/// Read one (possibly multi-line) reply and return its code.
+async fn read_reply<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
+    timeout: Duration,
+) -> Result<u16, Failure> {
+    let mut total = 0usize;
+    loop {
+        let mut line = Vec::new();
+        let read = tokio::time::timeout(timeout, async {
+            let mut limited = (&mut *r).take((MAX_REPLY - total) as u64 + 1);
+            limited.read_until(b'\n', &mut line).await
+        })
+        .await
+        .map_err(|_| {
+            Failure::new(format!(
+                "SMTP reply timed out after {}",
+                fmt_duration(timeout)
+            ))
+        })?
+        .map_err(|e| Failure::new(format!("SMTP read failed: {e}")))?;
+        if read == 0 {
+            return Err(Failure::new("SMTP server closed the connection"));
+        }
+        total += read;
+        if total > MAX_REPLY {
+            return Err(Failure::new(format!(
+                "SMTP reply longer than {MAX_REPLY} bytes"
+            )));
+        }
+        let code = line
+            .get(..3)
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|c| c.parse::<u16>().ok())
+            .ok_or_else(|| {
+                Failure::new(format!(
+                    "malformed SMTP reply {:?}",
+                    String::from_utf8_lossy(&line).trim_end()
+                ))
+            })?;
+        // "250-..." continues a reply, "250 ..." (or a bare code) ends it.
+        if line.get(3) != Some(&b'-') {
+            return Ok(code);
+        }
+    }
+}
+
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    helo: &str,
+    timeout: Duration,
+) -> ProbeResult {
+    let mut r = BufReader::new(stream);
+    let code = read_reply(&mut r, timeout).await?;
+    if code != 220 {
+        return Err(Failure::new(format!("SMTP greeting {code}, expected 220")));
+    }
+    let send = |cmd: String| cmd.into_bytes();
+    tokio::time::timeout(
+        timeout,
+        r.get_mut().write_all(&send(format!("HELO {helo}\r\n"))),
+    )
+    .await
+    .map_err(|_| Failure::new("SMTP write timed out"))?
+    .map_err(|e| Failure::new(format!("SMTP write failed: {e}")))?;
+    let code = read_reply(&mut r, timeout).await?;
+    if code != 250 {
+        return Err(Failure::new(format!(
+            "SMTP HELO answered {code}, expected 250"
+        )));
+    }
+    // The verdict is settled; QUIT is a courtesy.
+    let _ = tokio::time::timeout(timeout, r.get_mut().write_all(b"QUIT\r\n")).await;
+    up()
+}
+
+/// Run the SMTP dialogue with the server.
+pub async fn probe(p: &SmtpParams) -> ProbeResult {
+    let stream = p.connect.tcp_connect().await?;
+    let t = p.connect.connect_timeout;
+    match tokio::time::timeout(t.saturating_mul(4), converse(stream, &p.helo_name, t)).await {
+        Ok(r) => r,
+        Err(_) => Err(Failure::new("SMTP dialogue took too long")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    async fn server(
+        script: &'static [u8],
+        expect_helo: bool,
+    ) -> (std::net::SocketAddr, tokio::task::JoinHandle<Vec<u8>>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let h = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.expect("accept");
+            s.write_all(script).await.expect("greet");
+            let mut got = Vec::new();
+            if expect_helo {
+                let mut buf = [0u8; 256];
+                let n = s.read(&mut buf).await.expect("read");
+                got.extend_from_slice(&buf[..n]);
+                let _ = s.write_all(b"250-hi\r\n250 ok\r\n").await;
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        (addr, h)
+    }
+
+    #[tokio::test]
+    async fn smtp_dialogue() {
+        let (addr, h) = server(b"220-multi\r\n220 ready\r\n", true).await;
+        let mut p = SmtpParams::new(ConnectOpts::new(addr));
+        p.helo_name = "me.example".into();
+        assert_eq!(probe(&p).await, up());
+        assert_eq!(h.await.expect("server"), b"HELO me.example\r\nQUIT\r\n");
+    }
+
+    #[tokio::test]
+    async fn smtp_bad_greeting_and_garbage() {
+        let (addr, _h) = server(b"554 go away\r\n", false).await;
+        let e = probe(&SmtpParams::new(ConnectOpts::new(addr)))
+            .await
+            .expect_err("554");
+        assert!(e.reason.contains("554"), "{}", e.reason);
+        let (addr, _h) = server(b"hello there\r\n", false).await;
+        let e = probe(&SmtpParams::new(ConnectOpts::new(addr)))
+            .await
+            .expect_err("garbage");
+        assert!(e.reason.contains("malformed"), "{}", e.reason);
+    }
+
+    #[tokio::test]
+    async fn smtp_stall_times_out() {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let mut c = ConnectOpts::new(l.local_addr().expect("addr"));
+        c.connect_timeout = Duration::from_millis(300);
+        let _keep = tokio::spawn(async move {
+            let (s, _) = l.accept().await.expect("accept");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(s);
+        });
+        let e = probe(&SmtpParams::new(c)).await.expect_err("stall");
+        assert!(e.reason.contains("timed out"), "{}", e.reason);
+    }
+}
