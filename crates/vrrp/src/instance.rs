@@ -408,7 +408,7 @@ impl Instance {
     // ----- transitions -----
 
     fn start(&mut self, now: Instant) {
-        if self.own_fault() {
+        if self.own_fault() || self.group_fault {
             self.set_state(State::Fault, Reason::Fault);
         } else if self.priority == OWNER_PRIORITY && !self.in_sync_group {
             self.become_master(now, Reason::Owner);

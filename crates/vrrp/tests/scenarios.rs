@@ -125,9 +125,9 @@ fn preempt_delay_postpones_takeover() {
     let last_honoured = net
         .deliveries
         .iter()
-        .filter(|d| d.1 == a && d.2 == b && d.0 < first_seen + 5 * S)
+        .rev()
+        .find(|d| d.1 == a && d.2 == b && d.0 < first_seen + 5 * S)
         .map(|d| d.0)
-        .last()
         .expect("advert");
     assert_eq!(took, last_honoured + v2_down(200));
     assert!(took > joined + 5 * S + v2_down(200) - S);

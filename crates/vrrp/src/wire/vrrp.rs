@@ -272,8 +272,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let at = HEADER_LEN + i * len;
         let bytes = b.get(at..at + len)?;
         match self.family {
-            Family::Ipv4 => <[u8; 4]>::try_from(bytes).ok().map(|a| IpAddr::from(a)),
-            Family::Ipv6 => <[u8; 16]>::try_from(bytes).ok().map(|a| IpAddr::from(a)),
+            Family::Ipv4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
+            Family::Ipv6 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),
         }
     }
 

@@ -12,9 +12,9 @@ use rka_vrrp::{Action, GroupAction, Instance, InstanceConfig, State, SyncGroup};
 /// A node: one instance or a sync group.
 pub enum Node {
     /// A lone instance.
-    Single(Instance),
+    Single(Box<Instance>),
     /// A sync group (adverts are routed to the member with the advert's VRID).
-    Group(SyncGroup),
+    Group(Box<SyncGroup>),
 }
 
 /// Something a router did, with the virtual time it happened at.
@@ -87,7 +87,7 @@ impl Net {
     pub fn add(&mut self, c: InstanceConfig) -> usize {
         let inst = Instance::new(c, self.now).expect("valid config");
         self.routers.push(Router {
-            node: Node::Single(inst),
+            node: Node::Single(Box::new(inst)),
             up: true,
             segment: 0,
         });
@@ -102,7 +102,7 @@ impl Net {
             .collect();
         let g = SyncGroup::new(name, members).expect("valid group");
         self.routers.push(Router {
-            node: Node::Group(g),
+            node: Node::Group(Box::new(g)),
             up: true,
             segment: 0,
         });
@@ -354,13 +354,13 @@ impl Net {
             .count()
     }
 
-    /// Last time router `to` accepted... (delivered) an advert from router `from`.
+    /// Last time an advert from router `from` was delivered to router `to`.
     pub fn last_delivery(&self, from: usize, to: usize) -> Option<Duration> {
         self.deliveries
             .iter()
-            .filter(|d| d.1 == from && d.2 == to)
+            .rev()
+            .find(|d| d.1 == from && d.2 == to)
             .map(|d| d.0)
-            .last()
     }
 }
 
