@@ -10,7 +10,8 @@
 //! flags/fragment offset and header checksum zeroed, and the ICV itself zeroed. keepalived 2.2.7
 //! leaves the TTL in (it is always 255), which captures confirm.
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
 use md5::Md5;
 
 use super::{be32, ipv4, IPPROTO_AH};
