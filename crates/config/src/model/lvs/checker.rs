@@ -454,11 +454,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<Checker> {
         }
     }
     match &mut kind {
-        CheckerKind::Http(h) => {
-            if !http::finish(ctx, node, h) {
-                return None;
-            }
-        }
+        CheckerKind::Http(h) if !http::finish(ctx, node, h) => return None,
         CheckerKind::Misc(m) if m.path.argv.is_empty() => {
             ctx.warn(node, "MISC_CHECK has no misc_path - skipping");
             return None;
@@ -513,7 +509,10 @@ fn parse_dns_kw(ctx: &mut Ctx<'_>, n: &Node, d: &mut DnsCheck) -> bool {
     match n.keyword() {
         "type" => {
             let Some(t) = ctx.arg(n, 0) else { return true };
-            match DnsType::ALL.iter().find(|(name, _)| name.eq_ignore_ascii_case(t)) {
+            match DnsType::ALL
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(t))
+            {
                 Some((_, ty)) => d.query_type = *ty,
                 None => ctx.warn(n, format!("Unknown DNS check type {t} - ignoring")),
             }

@@ -151,7 +151,10 @@ impl RegexOption {
 
     /// The option named `s`, if it is one.
     pub fn from_name(s: &str) -> Option<Self> {
-        Self::NAMES.iter().find(|n| **n == s).map(|n| RegexOption(n))
+        Self::NAMES
+            .iter()
+            .find(|n| **n == s)
+            .map(|n| RegexOption(n))
     }
 
     /// The option's name.
@@ -287,9 +290,7 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
                 for w in n.args() {
                     match parse_status(&w.text) {
                         Some(r) => u.status_codes.push(r),
-                        None => {
-                            ctx.warn(n, format!("Invalid HTTP_GET status code '{}'", w.text))
-                        }
+                        None => ctx.warn(n, format!("Invalid HTTP_GET status code '{}'", w.text)),
                     }
                 }
             }
@@ -348,7 +349,10 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
     }
     if let (Some(lo), Some(hi)) = (u.regex_min_offset, u.regex_max_offset) {
         if lo > hi {
-            ctx.warn(node, "regex_min_offset is above regex_max_offset - ignoring both");
+            ctx.warn(
+                node,
+                "regex_min_offset is above regex_max_offset - ignoring both",
+            );
             u.regex_min_offset = None;
             u.regex_max_offset = None;
         }
@@ -359,7 +363,10 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
 /// Final checks of a checker block; false when it must be dropped.
 pub(crate) fn finish(ctx: &mut Ctx<'_>, node: &Node, h: &mut HttpCheck) -> bool {
     if h.urls.is_empty() {
-        ctx.warn(node, "HTTP/SSL_GET checker has no urls specified - ignoring");
+        ctx.warn(
+            node,
+            "HTTP/SSL_GET checker has no urls specified - ignoring",
+        );
         return false;
     }
     true

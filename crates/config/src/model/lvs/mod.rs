@@ -72,7 +72,10 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, l: &mut LvsConfig) -> bool {
         "SSL" => {
             let s = ssl::parse(ctx, node);
             if l.ssl.is_some() {
-                ctx.warn(node, "SSL block given more than once - the last one is used");
+                ctx.warn(
+                    node,
+                    "SSL block given more than once - the last one is used",
+                );
             }
             l.ssl = Some(s);
             true
@@ -410,11 +413,17 @@ pub(crate) fn parse_forwarding(ctx: &mut Ctx<'_>, node: &Node) -> Option<Forward
     }
     match (tunnel, checksum) {
         (TunnelType::Ipip, c) if c != TunnelChecksum::NoCsum => {
-            ctx.warn(node, "ipip tunnels do not support checksum options - ignoring");
+            ctx.warn(
+                node,
+                "ipip tunnels do not support checksum options - ignoring",
+            );
             checksum = TunnelChecksum::NoCsum;
         }
         (TunnelType::Gre, TunnelChecksum::RemCsum) => {
-            ctx.warn(node, "gre tunnels do not support the remote checksum option");
+            ctx.warn(
+                node,
+                "gre tunnels do not support the remote checksum option",
+            );
             checksum = TunnelChecksum::NoCsum;
         }
         _ => {}
@@ -468,7 +477,10 @@ pub(crate) fn parse_script(ctx: &mut Ctx<'_>, node: &Node) -> Option<LvsScript> 
     if node.args().len() > 3 {
         ctx.warn(
             node,
-            format!("{}: extra arguments after the group - ignoring", node.keyword()),
+            format!(
+                "{}: extra arguments after the group - ignoring",
+                node.keyword()
+            ),
         );
     }
     Some(LvsScript {
@@ -576,6 +588,12 @@ pub(crate) struct SvcLabel<'a>(pub &'a IpAddr, pub Option<Protocol>, pub u16);
 impl fmt::Display for SvcLabel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = self.1.map(|p| p.name().to_ascii_lowercase());
-        write!(f, "[{}]:{}:{}", self.0, p.as_deref().unwrap_or("none"), self.2)
+        write!(
+            f,
+            "[{}]:{}:{}",
+            self.0,
+            p.as_deref().unwrap_or("none"),
+            self.2
+        )
     }
 }

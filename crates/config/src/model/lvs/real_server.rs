@@ -175,7 +175,11 @@ impl RealServer {
     /// Writes the canonical block; values equal to what the virtual server passes down are
     /// left out so that they stay inherited.
     pub(crate) fn dump(&self, d: &mut Dumper, vs: &Inherited<'_>) {
-        let head = ["real_server".to_string(), self.addr.to_string(), self.port.to_string()];
+        let head = [
+            "real_server".to_string(),
+            self.addr.to_string(),
+            self.port.to_string(),
+        ];
         d.block(&head, |d| {
             d.kv("weight", self.weight);
             if self.forwarding != vs.forwarding {

@@ -8,7 +8,7 @@ use super::http::HttpProtocol;
 use super::virtual_server::{Granularity, VsAddress};
 use super::vs_group::GroupEntry;
 use super::*;
-use crate::{load_str, Loaded, LoadOptions, Severity};
+use crate::{load_str, LoadOptions, Loaded, Severity};
 
 fn load(text: &str) -> Loaded {
     load_str(
@@ -287,4 +287,646 @@ fn strip_origins(mut l: LvsConfig, like: &LvsConfig) -> LvsConfig {
         }
     }
     l
+}
+
+/// `HEAD` + `body` + the closing brace.
+fn vs(body: &str) -> Loaded {
+    load(&format!("{HEAD}{body}}}\n"))
+}
+
+fn first_vs(l: &Loaded) -> &VirtualServer {
+    l.config
+        .lvs
+        .virtual_servers
+        .first()
+        .expect("a virtual server")
+}
+
+fn first_checker(l: &Loaded) -> &Checker {
+    first_vs(l).real_servers[0]
+        .checkers
+        .first()
+        .expect("a checker")
+}
+
+#[test]
+fn ssl_block() {
+    let l = load("SSL {\n password p\n key /k\n bogus 1\n}\n");
+    assert_eq!(msgs(&l), vec!["4: Unknown keyword 'bogus'"]);
+    let s = l.config.lvs.ssl.clone().expect("ssl");
+    assert_eq!(s.password.as_deref(), Some("p"));
+    assert_eq!(s.key.as_deref(), Some("/k"));
+    assert_eq!(s.ca, None);
+}
+
+#[test]
+fn group_ranges_and_marks() {
+    let l = load(
+        "virtual_server_group G {\n 10.0.0.1-3 80\n 10.0.1.8/29 81\n fd00::a-1f 82\n 10.0.0.9\n fwmark 4 inet6\n 10.0.0.5-4 80\n 10.0.0.1 99999\n bad 1\n fwmark 0\n}\n",
+    );
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "7: invalid virtual server group address '10.0.0.5-4' - skipping",
+            "8: 10.0.0.1 value '99999' out of range [0, 65535]",
+            "9: invalid virtual server group address 'bad' - skipping",
+            "10: fwmark value '0' out of range [1, 4294967295]",
+        ]
+    );
+    let g = &l.config.lvs.groups[0];
+    assert_eq!(
+        g.entries,
+        vec![
+            GroupEntry::Range {
+                first: ip("10.0.0.1"),
+                last: ip("10.0.0.3"),
+                port: 80
+            },
+            GroupEntry::Range {
+                first: ip("10.0.1.8"),
+                last: ip("10.0.1.15"),
+                port: 81
+            },
+            GroupEntry::Range {
+                first: ip("fd00::a"),
+                last: ip("fd00::1f"),
+                port: 82
+            },
+            GroupEntry::Range {
+                first: ip("10.0.0.9"),
+                last: ip("10.0.0.9"),
+                port: 0
+            },
+            GroupEntry::Fwmark {
+                mark: 4,
+                family: Some(Family::Inet6)
+            },
+        ]
+    );
+}
+
+#[test]
+fn group_mixing_families_with_bare_fwmark_is_removed() {
+    let l = load("virtual_server_group G {\n 10.0.0.1 80\n fd00::1 80\n fwmark 3\n}\n");
+    assert_eq!(l.config.lvs.groups.len(), 0);
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(msgs(&l)[0].starts_with("1: virtual server group G mixes"));
+}
+
+#[test]
+fn missing_group_drops_the_virtual_server() {
+    let l = load("virtual_server group NOPE {\n protocol TCP\n lvs_sched rr\n lvs_method NAT\n real_server 10.0.0.2 80 {\n }\n}\n");
+    assert!(l.config.lvs.virtual_servers.is_empty());
+    assert_eq!(
+        msgs(&l),
+        vec!["1: virtual_server_group NOPE does not exist - skipping virtual server"]
+    );
+}
+
+#[test]
+fn virtual_server_defaults_are_announced() {
+    let l = load("virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n }\n}\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "1: Virtual server [10.0.0.1]:none:80: no protocol set - defaulting to UDP",
+            "1: Virtual server [10.0.0.1]:udp:80: no scheduler set, setting default 'wlc'",
+            "1: Virtual server [10.0.0.1]:udp:80: no forwarding method set, setting default NAT",
+        ]
+    );
+    let v = first_vs(&l);
+    assert_eq!(v.protocol, Some(Protocol::Udp));
+    assert_eq!(v.scheduler, Scheduler::Wlc);
+    assert_eq!(v.forwarding, ForwardingMethod::Nat);
+    assert_eq!(v.delay_loop, Duration::from_secs(60));
+    assert_eq!((v.quorum, v.hysteresis), (1, 0));
+    assert_eq!(v.persistence_timeout, None);
+    let rs = &v.real_servers[0];
+    assert_eq!(rs.weight, 1);
+    assert_eq!(rs.forwarding, ForwardingMethod::Nat);
+}
+
+#[test]
+fn virtual_server_values() {
+    let l = vs(" lb_algo lblcr\n lb_kind TUN type gre csum\n persistence_timeout\n persistence_granularity 255.255.0.0\n delay_loop 2.5\n ha_suspend\n real_server 10.0.0.2 80 {\n }\n");
+    assert_eq!(msgs(&l), Vec::<String>::new());
+    let v = first_vs(&l);
+    // `lb_algo`/`lb_kind` are read as `lvs_sched`/`lvs_method`; HEAD's come first and lose.
+    assert_eq!(v.scheduler, Scheduler::Lblcr);
+    assert_eq!(
+        v.forwarding,
+        ForwardingMethod::Tun {
+            tunnel: TunnelType::Gre,
+            checksum: TunnelChecksum::Csum
+        }
+    );
+    assert_eq!(v.persistence_timeout, Some(360));
+    assert_eq!(
+        v.persistence_granularity,
+        Some(Granularity::V4("255.255.0.0".parse().expect("mask")))
+    );
+    assert_eq!(v.delay_loop, Duration::from_millis(2500));
+    assert!(v.ha_suspend);
+    assert_eq!(
+        v.address,
+        VsAddress::Ip {
+            addr: ip("10.0.0.1"),
+            port: 80
+        }
+    );
+}
+
+#[test]
+fn invalid_virtual_server_values_are_warned_with_their_line() {
+    let l = vs(" lvs_sched bogus\n lvs_method BOGUS\n delay_loop 0\n connect_timeout 0\n retry 0\n quorum 0\n hysteresis -1\n persistence_timeout 0\n persistence_granularity 255.0.255.0\n protocol ICMP\n ip_family inet5\n sh-port\n real_server 10.0.0.2 80 {\n }\n");
+    let m = msgs(&l);
+    let lines: Vec<&str> = m
+        .iter()
+        .map(|s| s.split(':').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        lines,
+        vec!["5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"],
+        "{m:#?}"
+    );
+    assert!(m[0].contains("Invalid lvs_scheduler 'bogus'"));
+    assert!(m[11].contains("sh-port only applies to sh scheduler"));
+    let v = first_vs(&l);
+    assert_eq!(v.scheduler, Scheduler::Rr);
+    assert_eq!(v.quorum, 1);
+    assert_eq!(v.persistence_timeout, None);
+    assert_eq!(l.diagnostics.exit_code(), 5);
+}
+
+#[test]
+fn bad_virtual_server_address_skips_the_block() {
+    let l = load("virtual_server 10.0.0.1 70000 {\n real_server 10.0.0.2 80 {\n }\n}\nvirtual_server 10.0.0.x 80 {\n}\n");
+    assert!(l.config.lvs.virtual_servers.is_empty());
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "1: Invalid virtual server ip address/port 10.0.0.1/70000 - skipping",
+            "5: invalid IP address '10.0.0.x'",
+        ]
+    );
+}
+
+#[test]
+fn fwmark_with_protocol_is_warned_and_protocol_dropped() {
+    let l = load("virtual_server fwmark 5 {\n protocol TCP\n lvs_sched rr\n lvs_method NAT\n real_server 10.0.0.2 80 {\n }\n}\n");
+    assert_eq!(
+        msgs(&l),
+        vec!["1: Virtual server FWM 5: protocol specified for fwmark - protocol will be ignored"]
+    );
+    assert_eq!(first_vs(&l).protocol, None);
+    assert_eq!(first_vs(&l).address, VsAddress::Fwmark(5));
+}
+
+#[test]
+fn ops_needs_udp_and_zero_port_needs_persistence() {
+    let l = load("virtual_server 10.0.0.1 {\n protocol TCP\n ops\n lvs_sched rr\n lvs_method NAT\n real_server 10.0.0.2 80 {\n }\n}\n");
+    let m = msgs(&l);
+    assert!(
+        m[0].ends_with("one packet scheduling requires UDP - resetting"),
+        "{m:?}"
+    );
+    assert!(
+        m[1].ends_with("zero port only valid for persistent services - setting"),
+        "{m:?}"
+    );
+    let v = first_vs(&l);
+    assert!(!v.ops);
+    assert_eq!(v.persistence_timeout, Some(DEFAULT_PERSISTENCE_TIMEOUT));
+}
+
+const DEFAULT_PERSISTENCE_TIMEOUT: u32 = virtual_server::DEFAULT_PERSISTENCE;
+
+#[test]
+fn scheduler_flags_follow_the_scheduler() {
+    let l = vs(" lvs_sched mh\n mh-fallback\n mh-port\n sh-port\n flag-3\n real_server 10.0.0.2 80 {\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec!["8: sh-port only applies to sh scheduler - ignoring"]
+    );
+    let f = first_vs(&l).sched_flags;
+    assert!(f.flag1 && f.flag2 && f.flag3);
+}
+
+#[test]
+fn tunnel_options() {
+    let l = vs(" real_server 10.0.0.2 80 {\n  lvs_method TUN type gre remcsum\n }\n real_server 10.0.0.3 80 {\n  lvs_method TUN type gue\n }\n real_server 10.0.0.4 80 {\n  lvs_method TUN type gue port 5555 csum\n }\n");
+    let m = msgs(&l);
+    assert_eq!(
+        m,
+        vec![
+            "6: gre tunnels do not support the remote checksum option",
+            "9: gue tunnel requires a port",
+        ]
+    );
+    let rs = &first_vs(&l).real_servers;
+    assert_eq!(
+        rs[0].forwarding,
+        ForwardingMethod::Tun {
+            tunnel: TunnelType::Gre,
+            checksum: TunnelChecksum::NoCsum
+        }
+    );
+    // The bad method is dropped, so the virtual server's NAT applies.
+    assert_eq!(rs[1].forwarding, ForwardingMethod::Nat);
+    assert_eq!(
+        rs[2].forwarding,
+        ForwardingMethod::Tun {
+            tunnel: TunnelType::Gue { port: 5555 },
+            checksum: TunnelChecksum::Csum
+        }
+    );
+}
+
+#[test]
+fn real_server_rules() {
+    let l = load("virtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_sched rr\n lvs_method DR\n real_server 10.0.0.2 8080 {\n }\n real_server 10.0.0.2 80 {\n }\n real_server fd00::1 80 {\n }\n real_server fd00::2 80 {\n  lvs_method TUN\n }\n real_server 10.0.0.3 -1 {\n }\n}\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "14: Invalid real server ip address/port 10.0.0.3/-1 - skipping",
+            "9: Address family of virtual server and real server fd00::1 don't match - skipping real server",
+            "5: virtual server [10.0.0.1]:tcp:80 and real server [10.0.0.2]:8080 ports don't match - resetting",
+            "7: VS [10.0.0.1]:tcp:80: real server [10.0.0.2]:80 is duplicated - removing second rs",
+        ]
+    );
+    let rs = &first_vs(&l).real_servers;
+    assert_eq!(rs.len(), 2);
+    assert_eq!((rs[0].addr, rs[0].port), (ip("10.0.0.2"), 80));
+    assert_eq!(
+        rs[1].addr,
+        ip("fd00::2"),
+        "a tunnelled server may be of another family"
+    );
+}
+
+#[test]
+fn real_server_values_and_invalid_ones() {
+    let l = vs(" real_server 10.0.0.2 80 {\n  weight -5\n  uthreshold -1\n  weight 7\n  uthreshold 10\n  lthreshold 20\n  notify_up \"/bin/up x\" u g\n  smtp_alert maybe\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "6: invalid number '-5'",
+            "7: invalid number '-1'",
+            "12: invalid boolean 'maybe' for smtp_alert",
+            "5: real server 10.0.0.2 lthreshold 20 is above uthreshold 10 - ignoring both",
+        ]
+    );
+    let rs = &first_vs(&l).real_servers[0];
+    assert_eq!(rs.weight, 7);
+    assert_eq!((rs.uthreshold, rs.lthreshold), (0, 0));
+    let up = rs.notify_up.clone().expect("notify_up");
+    assert_eq!(up.command.argv, vec!["/bin/up", "x"]);
+    assert_eq!(
+        (up.user.as_deref(), up.group.as_deref()),
+        (Some("u"), Some("g"))
+    );
+}
+
+#[test]
+fn no_real_servers_drops_the_virtual_server() {
+    let l = vs("");
+    assert!(l.config.lvs.virtual_servers.is_empty());
+    assert_eq!(
+        msgs(&l),
+        vec!["1: Virtual server [10.0.0.1]:tcp:80 has no real servers - ignoring"]
+    );
+    // A sorry server alone keeps it.
+    let l = vs(" sorry_server 10.0.0.9 80\n sorry_server_lvs_method DR\n");
+    let s = first_vs(&l).sorry_server.clone().expect("sorry server");
+    assert_eq!(s.forwarding, ForwardingMethod::Dr);
+    assert!(!s.inhibit);
+}
+
+#[test]
+fn quorum_is_capped_by_the_total_weight() {
+    let l = vs(" quorum 5\n hysteresis 2\n real_server 10.0.0.2 80 {\n  weight 2\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "1: quorum 5 for [10.0.0.1]:tcp:80 exceeds total weight of real servers 2, reducing quorum to 2",
+            "1: Virtual server [10.0.0.1]:tcp:80: hysteresis 2 >= quorum 2; setting hysteresis to 1",
+        ]
+    );
+    let v = first_vs(&l);
+    assert_eq!((v.quorum, v.hysteresis), (2, 1));
+}
+
+#[test]
+fn checker_defaults_per_kind() {
+    let l = vs(" real_server 10.0.0.2 80 {\n  TCP_CHECK {\n  }\n  HTTP_GET {\n   url {\n    path /\n   }\n  }\n  DNS_CHECK {\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n  }\n  UDP_CHECK {\n  }\n }\n");
+    assert_eq!(msgs(&l), Vec::<String>::new());
+    let c = &first_vs(&l).real_servers[0].checkers;
+    let s = Duration::from_secs;
+    let t: Vec<(u32, Duration, Duration, Duration, Duration)> = c
+        .iter()
+        .map(|c| {
+            (
+                c.retry,
+                c.delay_before_retry,
+                c.delay_loop,
+                c.connect_timeout,
+                c.warmup,
+            )
+        })
+        .collect();
+    assert_eq!(
+        t,
+        vec![
+            (1, s(1), s(60), s(5), s(60)),
+            (1, s(3), s(60), s(5), s(60)),
+            (3, s(60), s(60), s(5), s(60)),
+            (0, s(1), s(60), s(5), s(60)),
+            (1, s(1), s(60), s(5), s(60)),
+        ]
+    );
+    let CheckerKind::Http(h) = &c[1].kind else {
+        panic!("http")
+    };
+    assert_eq!(h.http_protocol, HttpProtocol::Http10);
+    assert_eq!(h.urls[0].status_codes, vec![(200, 299)]);
+    assert!(h.urls[0].status_ok(204) && !h.urls[0].status_ok(301));
+    let CheckerKind::Dns(d) = &c[2].kind else {
+        panic!("dns")
+    };
+    assert_eq!((d.query_type, d.name.as_str()), (DnsType::Soa, "."));
+    let CheckerKind::Misc(m) = &c[3].kind else {
+        panic!("misc")
+    };
+    assert_eq!(m.timeout, s(60));
+    let CheckerKind::Udp(u) = &c[4].kind else {
+        panic!("udp")
+    };
+    assert_eq!(
+        (u.payload.clone(), u.min_reply_length, u.max_reply_length),
+        (None, 0, 255)
+    );
+}
+
+#[test]
+fn inheritance_virtual_server_to_real_server_to_checker() {
+    let l = vs(" delay_loop 10\n retry 5\n connect_timeout 2\n alpha\n virtualhost vs\n inhibit_on_failure\n real_server 10.0.0.2 80 {\n  retry 4\n  delay_before_retry 7\n  virtualhost rs\n  HTTP_GET {\n   retry 3\n   url {\n    path /\n   }\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n  }\n }\n real_server 10.0.0.3 80 {\n  alpha off\n  inhibit_on_failure off\n  HTTP_GET {\n   url {\n    path /\n   }\n   url {\n    path /x\n    virtualhost u\n   }\n  }\n }\n");
+    assert_eq!(msgs(&l), Vec::<String>::new());
+    let v = first_vs(&l);
+    let (a, b) = (&v.real_servers[0], &v.real_servers[1]);
+    assert!(a.alpha && a.inhibit_on_failure);
+    assert!(!b.alpha && !b.inhibit_on_failure);
+    let h = &a.checkers[0];
+    assert_eq!(h.retry, 3);
+    assert_eq!(h.delay_before_retry, Duration::from_secs(7));
+    assert_eq!(h.delay_loop, Duration::from_secs(10));
+    assert_eq!(h.connect_timeout, Duration::from_secs(2));
+    assert_eq!(h.warmup, Duration::from_secs(10));
+    assert!(h.alpha);
+    let CheckerKind::Http(http) = &h.kind else {
+        panic!("http")
+    };
+    assert_eq!(http.urls[0].virtualhost.as_deref(), Some("rs"));
+    let m = &a.checkers[1];
+    assert_eq!(
+        m.retry, 4,
+        "the real server's retry beats MISC_CHECK's default of 0"
+    );
+    let CheckerKind::Misc(misc) = &m.kind else {
+        panic!("misc")
+    };
+    assert_eq!(misc.timeout, Duration::from_secs(10));
+    let CheckerKind::Http(http) = &b.checkers[0].kind else {
+        panic!("http")
+    };
+    assert_eq!(http.urls[0].virtualhost.as_deref(), Some("vs"));
+    assert_eq!(http.urls[1].virtualhost.as_deref(), Some("u"));
+    assert!(!b.checkers[0].alpha);
+    assert_eq!(b.checkers[0].retry, 5);
+}
+
+#[test]
+fn inheritance_does_not_depend_on_keyword_order() {
+    let l = vs(" real_server 10.0.0.2 80 {\n  TCP_CHECK {\n  }\n  delay_loop 4\n }\n delay_before_retry 9\n");
+    let c = first_checker(&l);
+    assert_eq!(c.delay_loop, Duration::from_secs(4));
+    assert_eq!(c.delay_before_retry, Duration::from_secs(9));
+}
+
+#[test]
+fn checker_options_and_invalid_values() {
+    let l = vs(" real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   connect_port 0\n   connect_ip 1.2.3\n   bind_port 70000\n   fwmark 0\n   warmup 0\n   delay_before_retry 0\n   connect_timeout 0\n   nb_get_retry 3\n   log_all_failures\n   bind_if eth9\n  }\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "7: connect_port value '0' out of range [1, 65535]",
+            "8: invalid IP address '1.2.3'",
+            "9: bind_port value '70000' out of range [1, 65535]",
+            "13: connect_timeout value '0' out of range",
+            "14: Unknown keyword 'nb_get_retry'",
+        ]
+    );
+    let c = first_checker(&l);
+    assert_eq!(c.connect.fwmark, Some(0));
+    assert_eq!(c.warmup, Duration::ZERO);
+    assert_eq!(c.delay_before_retry, Duration::ZERO);
+    assert_eq!(c.log_all_failures, Some(true));
+    assert_eq!(c.connect.bind_if.as_deref(), Some("eth9"));
+}
+
+#[test]
+fn misc_file_and_bfd_accept_only_their_options() {
+    let l = load("track_file tf {\n file /tmp/rka-none\n}\nvirtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_sched rr\n lvs_method NAT\n real_server 10.0.0.2 80 {\n  MISC_CHECK {\n   misc_path \"/bin/x 'a b'\"\n   connect_ip 1.1.1.1\n   connect_timeout 3\n   retry 2\n   misc_timeout 0\n   user nobody\n  }\n  FILE_CHECK {\n   track_file tf\n   retry 3\n   dynamic\n   weight 4\n  }\n  FILE_CHECK {\n  }\n  MISC_CHECK {\n  }\n }\n}\n");
+    let m: Vec<String> = msgs(&l)
+        .into_iter()
+        .filter(|m| !m.starts_with("1:") && !m.starts_with("2:"))
+        .collect();
+    assert_eq!(
+        m,
+        vec![
+            "11: Unknown keyword 'connect_ip'",
+            "12: Unknown keyword 'connect_timeout'",
+            "14: misc_timeout value '0' out of range [1, 4294967295]",
+            "19: Unknown keyword 'retry'",
+            "20: Unknown keyword 'dynamic'",
+            "23: FILE_CHECK has no track_file specified - ignoring",
+            "25: MISC_CHECK has no misc_path - skipping",
+        ]
+    );
+    let c = &first_vs(&l).real_servers[0].checkers;
+    assert_eq!(c.len(), 2);
+    let CheckerKind::Misc(misc) = &c[0].kind else {
+        panic!("misc")
+    };
+    assert_eq!(misc.path.argv, vec!["/bin/x", "a b"]);
+    assert_eq!(misc.user.as_deref(), Some("nobody"));
+    assert_eq!(c[0].retry, 2);
+    let CheckerKind::File(f) = &c[1].kind else {
+        panic!("file")
+    };
+    assert_eq!(
+        (f.track_file.as_str(), f.weight, f.reverse),
+        ("tf", 4, false)
+    );
+}
+
+#[test]
+fn missing_track_file_and_bfd_drop_the_checker() {
+    let l = vs(" real_server 10.0.0.2 80 {\n  FILE_CHECK {\n   track_file nope\n  }\n  BFD_CHECK {\n   name b1\n  }\n  BFD_CHECK {\n  }\n  TCP_CHECK {\n  }\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "12: BFD_CHECK has no name specified - ignoring",
+            "6: track_file nope not found - FILE_CHECK ignored",
+            "9: ([10.0.0.2]) BFD_CHECK - BFD b1 not configured",
+        ]
+    );
+    assert_eq!(first_vs(&l).real_servers[0].checkers.len(), 1);
+}
+
+#[test]
+fn http_url_values_and_errors() {
+    let l = vs(" real_server 10.0.0.2 80 {\n  SSL_GET {\n   http_protocol 2.0\n   url {\n    path /a\n    digest xyz\n    status_code 99 700 200-100 201 300-302\n    regex_options caseless bogus\n    regex_stack 10 5\n    regex_min_offset 9\n    regex_max_offset 3\n   }\n   url {\n    digest 00112233445566778899aabbccddeeff\n   }\n  }\n  HTTP_GET {\n  }\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "7: invalid http_protocol '2.0' (expected one of 1.0, 1.0C, 1.1)",
+            "10: digest 'xyz' is not 32 hex digits - ignoring",
+            "11: Invalid HTTP_GET status code '99'",
+            "11: Invalid HTTP_GET status code '700'",
+            "11: Invalid HTTP_GET status code '200-100'",
+            "12: Unknown regex option 'bogus'",
+            "13: regex_stack start is above its maximum - ignoring",
+            "8: regex_min_offset is above regex_max_offset - ignoring both",
+            "17: HTTP/SSL_GET checker url has no path - ignoring",
+            "21: HTTP/SSL_GET checker has no urls specified - ignoring",
+        ]
+    );
+    let c = first_checker(&l);
+    let CheckerKind::Http(h) = &c.kind else {
+        panic!("http")
+    };
+    assert!(h.ssl);
+    assert_eq!(c.delay_before_retry, Duration::from_secs(3));
+    assert_eq!(h.urls.len(), 1);
+    assert_eq!(h.urls[0].status_codes, vec![(201, 201), (300, 302)]);
+    assert_eq!(h.urls[0].regex_options.len(), 1);
+}
+
+#[test]
+fn udp_hex_strings() {
+    let l = vs(" real_server 10.0.0.2 80 {\n  UDP_CHECK {\n   payload Ab12f 3 456 546443123\n   require_reply 1x X2 f\n   max_reply_length 70000\n  }\n  UDP_CHECK {\n   payload zz\n   require_reply\n   min_reply_length 9\n   max_reply_length 3\n  }\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "9: max_reply_length value '70000' out of range [0, 65535]",
+            "12: Invalid hex string for UDP_CHECK payload",
+            "11: UDP_CHECK min_reply_length 9 is above max_reply_length 3 - resetting both",
+        ]
+    );
+    let c = &first_vs(&l).real_servers[0].checkers;
+    let CheckerKind::Udp(u) = &c[0].kind else {
+        panic!("udp")
+    };
+    assert_eq!(
+        u.payload.as_deref(),
+        Some(&[0xab, 0x12, 0x0f, 0x03, 0x45, 0x06, 0x54, 0x64, 0x43, 0x12, 0x03][..])
+    );
+    let r = u.require_reply.clone().expect("pattern");
+    assert_eq!(r.bytes, vec![0x10, 0x02, 0x0f]);
+    assert_eq!(r.mask, vec![0xf0, 0x0f, 0xff]);
+    assert_eq!(r.to_conf(), "1xx20f");
+    let CheckerKind::Udp(u) = &c[1].kind else {
+        panic!("udp")
+    };
+    assert_eq!(u.require_reply, Some(checker::BytePattern::default()));
+    assert_eq!((u.min_reply_length, u.max_reply_length), (0, 255));
+}
+
+#[test]
+fn smtp_and_dns_options() {
+    let l = vs(" real_server 10.0.0.2 25 {\n  SMTP_CHECK {\n   helo_name me\n   host {\n    connect_ip 10.0.0.7\n    bindto 10.0.0.1\n    bogus\n   }\n  }\n  DNS_CHECK {\n   type mx\n   type PTR\n   name example.org\n  }\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "11: Unknown keyword 'bogus'",
+            "16: Unknown DNS check type PTR - ignoring",
+            "6: virtual server [10.0.0.1]:tcp:80 and real server [10.0.0.2]:25 ports don't match - resetting",
+        ]
+        .into_iter()
+        .filter(|m| !m.starts_with("6:"))
+        .collect::<Vec<_>>()
+    );
+    let c = &first_vs(&l).real_servers[0].checkers;
+    let CheckerKind::Smtp(s) = &c[0].kind else {
+        panic!("smtp")
+    };
+    assert_eq!(s.helo_name.as_deref(), Some("me"));
+    assert_eq!(s.hosts[0].connect_ip, Some(ip("10.0.0.7")));
+    assert_eq!(s.hosts[0].bindto, Some(ip("10.0.0.1")));
+    let CheckerKind::Dns(d) = &c[1].kind else {
+        panic!("dns")
+    };
+    assert_eq!(
+        (d.query_type, d.name.as_str()),
+        (DnsType::Mx, "example.org")
+    );
+}
+
+#[test]
+fn unknown_keywords_everywhere_are_warned() {
+    let l = vs(" foo\n real_server 10.0.0.2 80 {\n  bar\n  PING_CHECK {\n   baz\n  }\n  HTTP_GET {\n   url {\n    path /\n    qux\n   }\n  }\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "5: Unknown keyword 'foo'",
+            "7: Unknown keyword 'bar'",
+            "9: Unknown keyword 'baz'",
+            "14: Unknown keyword 'qux'",
+        ]
+    );
+}
+
+#[test]
+fn every_dump_parses_back_without_diagnostics() {
+    for text in [RICH, "virtual_server fwmark 1 {\n lvs_sched rr\n lvs_method NAT\n real_server 10.0.0.2 0 {\n  alpha on\n }\n}\n"] {
+        let d1 = load(text).config.dump();
+        let again = load(&d1);
+        assert_eq!(msgs(&again), Vec::<String>::new(), "{d1}");
+        assert_eq!(again.config.dump(), d1);
+    }
+}
+
+#[test]
+fn bad_input_never_panics() {
+    let cases = [
+        "virtual_server\n",
+        "virtual_server fwmark\n",
+        "virtual_server group\n",
+        "virtual_server 1.2.3.4 80 {\n real_server\n real_server 1.1.1.1 80 {\n  HTTP_GET {\n   url\n   url {\n    status_code\n    regex_stack\n   }\n  }\n  UDP_CHECK {\n   payload\n   require_reply x\n  }\n  MISC_CHECK {\n   misc_path\n   user\n  }\n }\n lvs_method TUN type\n lvs_method TUN type gue port\n lvs_method TUN type gue port x\n lvs_method TUN type foo\n quorum_up\n sorry_server\n}\n",
+        "virtual_server_group\nvirtual_server_group G {\n 1.1.1.1-\n -5\n ::-ffff1\n 1.1.1.1/33\n fwmark 1 inet7\n}\nSSL {\n ca\n}\n",
+    ];
+    for c in cases {
+        let l = load(c);
+        assert!(!l.diagnostics.is_clean(), "{c}");
+        let _ = l.config.dump();
+    }
+}
+
+#[test]
+fn severities_are_warnings_or_infos() {
+    let l = load(RICH);
+    assert!(l
+        .diagnostics
+        .items()
+        .iter()
+        .all(|d| d.severity <= Severity::Warning));
+}
+
+#[test]
+fn host_checks_report_missing_bind_interfaces_as_information() {
+    let text = format!("{HEAD} real_server 10.0.0.2 80 {{\n  TCP_CHECK {{\n   bind_if rka-no-such0\n  }}\n }}\n}}\n");
+    let l = load_str("t.conf", &text, &LoadOptions::default());
+    let d = &l.diagnostics.items()[0];
+    assert_eq!(d.severity, Severity::Info);
+    assert!(d.message.contains("rka-no-such0"));
 }

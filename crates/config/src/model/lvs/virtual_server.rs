@@ -13,8 +13,8 @@ use super::checker::DEFAULT_DELAY_LOOP;
 use super::real_server::{self, parse_addr_port, Inherited, RealServer, SorryServer};
 use super::vs_group::{GroupEntry, VsGroup};
 use super::{
-    dump_bool, parse_family, parse_forwarding, parse_script, CheckTimers, Family,
-    ForwardingMethod, LvsScript, Protocol, Scheduler, SvcLabel,
+    dump_bool, parse_family, parse_forwarding, parse_script, CheckTimers, Family, ForwardingMethod,
+    LvsScript, Protocol, Scheduler, SvcLabel,
 };
 
 /// What a virtual server listens on.
@@ -238,7 +238,10 @@ fn parse_granularity(ctx: &mut Ctx<'_>, node: &Node) -> Option<Granularity> {
     } else if let Some(p) = parse_u64(s).filter(|p| (1..=128).contains(p)) {
         return Some(Granularity::V6(p as u8));
     }
-    ctx.warn(node, format!("invalid persistence_granularity '{s}' - ignoring"));
+    ctx.warn(
+        node,
+        format!("invalid persistence_granularity '{s}' - ignoring"),
+    );
     None
 }
 
@@ -357,10 +360,8 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
             "alpha" => vs.alpha = ctx.flag(c).unwrap_or(vs.alpha),
             "omega" => vs.omega = ctx.flag(c).unwrap_or(vs.omega),
             "quorum" => {
-                vs.quorum = match ctx.int_in(c, 0, 1u32, u32::MAX) {
-                    Some(q) => q,
-                    None => 1,
-                }
+                // keepalived sets an invalid quorum to 1.
+                vs.quorum = ctx.int_in(c, 0, 1u32, u32::MAX).unwrap_or(1)
             }
             "hysteresis" => {
                 if let Some(h) = ctx.int_in(c, 0, 0u32, u32::MAX) {
@@ -440,7 +441,10 @@ fn apply_defaults(
         (_, None) => {
             ctx.warn(
                 node,
-                format!("Virtual server {}: no protocol set - defaulting to UDP", vs.label()),
+                format!(
+                    "Virtual server {}: no protocol set - defaulting to UDP",
+                    vs.label()
+                ),
             );
             vs.protocol = Some(Protocol::Udp);
         }
@@ -600,7 +604,9 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGr
         false
     });
     check_group_ports(ctx, vs, groups);
-    check_quorum(ctx, vs);
+    if !vs.real_servers.is_empty() {
+        check_quorum(ctx, vs);
+    }
     if vs.real_servers.is_empty() && vs.sorry_server.is_none() {
         ctx.diags.warn(
             &vs.origin,

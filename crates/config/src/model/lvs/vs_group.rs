@@ -111,7 +111,11 @@ pub fn parse_range(s: &str) -> Option<(IpAddr, IpAddr)> {
                 ))
             }
             IpAddr::V6(v6) if len <= 128 => {
-                let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
                 let n = u128::from(v6) & mask;
                 Some((
                     IpAddr::V6(Ipv6Addr::from(n)),
@@ -181,7 +185,10 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VsGroup> {
         let Some((first, last)) = parse_range(c.keyword()) else {
             ctx.warn(
                 c,
-                format!("invalid virtual server group address '{}' - skipping", c.keyword()),
+                format!(
+                    "invalid virtual server group address '{}' - skipping",
+                    c.keyword()
+                ),
             );
             continue;
         };
