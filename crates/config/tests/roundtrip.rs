@@ -422,7 +422,12 @@ fn config_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        // Integration tests have no lib.rs for proptest to store regressions beside.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// Random valid-shaped configurations never panic, and their dump is a fixed point.
     #[test]
