@@ -208,17 +208,29 @@ fn hex_dump(out: &mut String, data: &[u8]) {
     }
 }
 
-/// Run genhash with `args` (the options, without the program name); returns the exit code.
-pub fn genhash_main(args: &[String]) -> i32 {
+/// What a genhash run produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenhashOutput {
+    /// The exit code.
+    pub code: i32,
+    /// Text for standard output.
+    pub stdout: String,
+    /// Text for standard error.
+    pub stderr: String,
+}
+
+/// Run genhash with `args` (the options, without the program name) and collect its output.
+pub fn genhash_run(args: &[String]) -> GenhashOutput {
     let opts = match parse(args) {
         Ok(o) => o,
         Err(Usage(msg)) => {
-            let mut err = std::io::stderr().lock();
-            if let Some(m) = msg {
-                let _ = writeln!(err, "{m}");
-            }
-            let _ = err.write_all(USAGE.as_bytes());
-            return 1;
+            let mut stderr = msg.map(|m| format!("{m}\n")).unwrap_or_default();
+            stderr.push_str(USAGE);
+            return GenhashOutput {
+                code: 1,
+                stdout: String::new(),
+                stderr,
+            };
         }
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -227,14 +239,28 @@ pub fn genhash_main(args: &[String]) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("cannot start the I/O runtime: {e}");
-            return 1;
+            return GenhashOutput {
+                code: 1,
+                stdout: String::new(),
+                stderr: format!("cannot start the I/O runtime: {e}\n"),
+            }
         }
     };
     let (stdout, stderr) = rt.block_on(run(&opts));
-    let _ = std::io::stdout().lock().write_all(stdout.as_bytes());
-    let _ = std::io::stderr().lock().write_all(stderr.as_bytes());
-    0
+    GenhashOutput {
+        code: 0,
+        stdout,
+        stderr,
+    }
+}
+
+/// Run genhash with `args` (the options, without the program name), printing its output;
+/// returns the exit code.
+pub fn genhash_main(args: &[String]) -> i32 {
+    let out = genhash_run(args);
+    let _ = std::io::stdout().lock().write_all(out.stdout.as_bytes());
+    let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
+    out.code
 }
 
 /// Perform the request; returns what goes to stdout and to stderr.
