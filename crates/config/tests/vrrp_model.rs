@@ -178,7 +178,7 @@ vrrp_instance VI_1 {
     virtual_routes {
         src 192.0.2.100 to 192.168.109.0/24 via 192.0.2.254 dev eth0 metric 10 mtu 1400 ssthresh lock 107 features ecn
         blackhole 192.168.114.0/24 no_track
-        0.0.0.0/0 gw 192.0.2.1 table 100 no_track
+        0.0.0.0/0 via 192.0.2.1 table 100 no_track
     }
     virtual_rules {
         from 192.0.2.0/24 table 1 preference 200

@@ -837,7 +837,7 @@ pub fn parse_route(ctx: &mut Ctx<'_>, node: &Node, allow_track_group: bool) -> O
             match (opt, nh) {
                 ("via" | "gw", Some(nh)) => match val.map(IpAddr::from_str) {
                     Some(Ok(a)) => nh.via = Some(a),
-                    _ => ctx.warn(node, format!("Invalid nexthop gateway in route")),
+                    _ => ctx.warn(node, "Invalid nexthop gateway in route"),
                 },
                 ("dev", Some(nh)) => nh.dev = val.map(str::to_string),
                 ("weight", Some(nh)) => match val.and_then(parse_u64) {
@@ -860,6 +860,9 @@ pub fn parse_route(ctx: &mut Ctx<'_>, node: &Node, allow_track_group: bool) -> O
             }
             i += if takes && val.is_some() { 2 } else { 1 };
             continue;
+        }
+        if opt == "gw" {
+            ctx.warn(node, "\"gw\" for routes is deprecated. Please use \"via\"");
         }
         match opt {
             "via" | "gw" | "or" => match val.map(IpAddr::from_str) {
@@ -1225,7 +1228,12 @@ pub fn parse_rule(ctx: &mut Ctx<'_>, node: &Node, allow_track_group: bool) -> Op
                         }
                     }
                     None if val == Some("all") => {}
-                    None => bad = true,
+                    None => {
+                        let v = val.unwrap_or("");
+                        ctx.warn(node, format!("Invalid rule {opt} address {v}"));
+                        ctx.warn(node, format!("VRRP parsed invalid IP {v}. skipping IP..."));
+                        return None;
+                    }
                 }
             }
             "iif" | "dev" => r.iif = val.map(str::to_string),

@@ -635,6 +635,16 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
             v.kernel_rx_buf_size = ctx.int_in(c, 0, 0u32, u32::MAX).or(v.kernel_rx_buf_size)
         }
         "linkbeat_use_polling" => v.linkbeat_use_polling = true,
+        "lvs_sync_daemon_interface" => {
+            ctx.warn(
+                c,
+                format!(
+                    "({}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.",
+                    v.name
+                ),
+            );
+            ctx.warn(c, "        Please use global lvs_sync_daemon");
+        }
         "v3_checksum_as_v2" => {
             v.v3_checksum_as_v2 = true;
             ctx.warn(

@@ -3,8 +3,12 @@
 //! groups), VRID clashes, host checks (interfaces) and script security.
 //!
 //! Wording and severities follow what `keepalived -t` 2.2.7 prints; problems keepalived only
-//! warns about are warnings (exit 5), and scripts configured without `enable_script_security`
-//! while running as root are a security problem (exit 6), as keepalived reports them.
+//! warns about are warnings (exit 5). Script security, as observed: when the VRRP side has
+//! instances and no interface is missing, any existing script configured without
+//! `enable_script_security` while running as root is a security problem (exit 6); with
+//! `enable_script_security`, an insecure script that would run as root is disabled with a
+//! warning (exit 5), and scripts that name no user are removed when neither `script_user` nor
+//! the `keepalived_script` user exists.
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
@@ -28,8 +32,10 @@ pub fn run(ctx: &mut Ctx<'_>, cfg: &mut Config) {
         apply_defaults(ctx, global, inst);
     }
     if !ctx.opts.skip_host_checks {
-        script_security(ctx, global, vrrp);
-        host_checks(ctx, vrrp);
+        // keepalived -t stops at a missing interface, before its script security check.
+        if !host_checks(ctx, vrrp) && !vrrp.instances.is_empty() {
+            script_security(ctx, global, vrrp);
+        }
     }
     track_refs(ctx, vrrp);
     sync_groups(ctx, vrrp);
@@ -129,7 +135,7 @@ fn round_advert_int(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
     let us = v.advert_int.as_micros();
     if v.version == 2 {
         let secs = ((us + 500_000) / 1_000_000).clamp(1, 255);
-        if us % 1_000_000 != 0 {
+        if !us.is_multiple_of(1_000_000) {
             note(
                 ctx,
                 format!(
@@ -143,7 +149,7 @@ fn round_advert_int(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
         v.advert_int = Duration::from_secs(secs as u64);
     } else {
         let cs = ((us + 5_000) / 10_000).clamp(1, 4095);
-        if us % 10_000 != 0 {
+        if !us.is_multiple_of(10_000) {
             note(
                 ctx,
                 format!(
@@ -284,7 +290,7 @@ fn sync_groups(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
             owner.insert(m.clone(), gname.clone());
             true
         });
-        if g.members.len() < 2 {
+        if g.members.len() == 1 {
             note(
                 ctx,
                 format!(
@@ -395,7 +401,8 @@ fn vrid_clashes(ctx: &mut Ctx<'_>, vrrp: &VrrpConfig) {
 }
 
 /// Interfaces of instances and their track lists must exist; VRRP cannot run on loopback.
-fn host_checks(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
+/// Returns true when an interface is missing.
+fn host_checks(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) -> bool {
     let mut missing_any = false;
     for v in &mut vrrp.instances {
         if let (Some(ifname), Some(origin)) = (v.interface.clone(), v.interface_origin.clone()) {
@@ -432,12 +439,40 @@ fn host_checks(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
             ok
         });
     }
+    missing_any |= vrrp_devs(vrrp).any(|d| rka_sys::host::interface_index(d).is_none());
     if missing_any {
         note(
             ctx,
             "Non-existent interface specified in configuration".to_string(),
         );
     }
+    missing_any
+}
+
+/// Every interface named by an address or route of the VRRP side.
+fn vrrp_devs(vrrp: &VrrpConfig) -> impl Iterator<Item = &str> {
+    let addr_devs = vrrp
+        .instances
+        .iter()
+        .flat_map(|i| {
+            i.virtual_ipaddress
+                .iter()
+                .chain(&i.virtual_ipaddress_excluded)
+        })
+        .chain(&vrrp.static_ipaddress)
+        .filter_map(|a| a.dev.as_deref());
+    let route_devs = vrrp
+        .instances
+        .iter()
+        .flat_map(|i| i.virtual_routes.iter())
+        .chain(&vrrp.static_routes)
+        .flat_map(|r| {
+            r.dev
+                .as_deref()
+                .into_iter()
+                .chain(r.nexthops.iter().filter_map(|n| n.dev.as_deref()))
+        });
+    addr_devs.chain(route_devs)
 }
 
 /// Reports an address whose `dev` does not exist (called while parsing, where the line is
@@ -448,12 +483,14 @@ pub fn check_addr_dev(ctx: &mut Ctx<'_>, node: &Node, a: &IpAddress) {
     }
     if let Some(dev) = &a.dev {
         if rka_sys::host::interface_index(dev).is_none() {
+            let shown = if a.prefix.is_host() {
+                a.prefix.addr.to_string()
+            } else {
+                a.prefix.to_string()
+            };
             ctx.warn(
                 node,
-                format!(
-                    "WARNING - interface {dev} for ip address {} doesn't exist",
-                    a.prefix
-                ),
+                format!("WARNING - interface {dev} for ip address {shown} doesn't exist"),
             );
         }
     }
@@ -467,6 +504,22 @@ pub fn route_checks(ctx: &mut Ctx<'_>, node: &Node, r: &mut Route) {
             node,
             "\"or\" for routes is deprecated. Please use \"nexthop\"",
         );
+    }
+    if !ctx.opts.skip_host_checks {
+        let devs = r
+            .dev
+            .iter()
+            .chain(r.nexthops.iter().filter_map(|n| n.dev.as_ref()));
+        let missing: Vec<String> = devs
+            .filter(|d| rka_sys::host::interface_index(d).is_none())
+            .cloned()
+            .collect();
+        for d in missing {
+            ctx.warn(
+                node,
+                format!("WARNING - interface {d} for VROUTE nexthop doesn't exist"),
+            );
+        }
     }
     if r.dev.is_none() && !r.no_track {
         ctx.warn(
@@ -555,7 +608,8 @@ fn script_security(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
     // vrrp_script blocks: removed when they cannot run safely.
     let mut kept = Vec::new();
     for s in std::mem::take(&mut vrrp.scripts) {
-        any = true;
+        // keepalived does not count a script whose program does not exist.
+        any |= program_path(s.script.program()).is_some_and(|p| p.is_file());
         let uid = script_uid(g, s.user.as_ref().map(|(u, _)| u.as_str()));
         let insecure = program_path(s.script.program()).is_some_and(|p| is_insecure(&p));
         if secure {
@@ -611,7 +665,7 @@ fn script_security(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
         others.push(o);
     }
     for o in others {
-        any = true;
+        any |= program_path(o.command.program()).is_some_and(|p| p.is_file());
         let uid = script_uid(g, o.user.as_deref());
         let insecure = program_path(o.command.program()).is_some_and(|p| is_insecure(&p));
         if secure && insecure && uid.flatten() == Some(0) {
