@@ -1,19 +1,25 @@
-//! Splitting one preprocessed line into words and braces.
+//! Splitting one preprocessed line into words and braces, as keepalived 2.2.7 does.
 //!
-//! keepalived's rules (man 5 keepalived.conf, "Quoted strings"): words are separated by
-//! whitespace; `"` and `'` quote, the quote characters are removed and enclosed whitespace is
-//! kept (`ab"c d"e` is the single word `abc de`); inside quotes shell-like escapes are
-//! processed. `{` and `}` outside quotes are block delimiters wherever they stand.
+//! Observed rules (`keepalived -t` on probe files, see the tests):
+//! - words are separated by ASCII whitespace; `{` and `}` outside quotes are block delimiters
+//!   wherever they stand (`b{c` is `b`, `{`, `c`);
+//! - a `"` starts a quoted word wherever it stands: it ends the word before it, and the word
+//!   ends at the next `"` (`a"b c"d` is the three words `a`, `b c`, `d`; `""` is an empty word);
+//! - the single quote `'` is an ordinary character here (it only has a meaning inside script
+//!   commands, see [`crate::model::script`]);
+//! - a backslash is an ordinary character too: it neither escapes a quote nor a space.
+//!   Escape sequences are interpreted later, by the keywords that take script commands;
+//! - a `"` without its closing partner drops the rest of the line ("Unmatched quote").
 
 /// A word of a configuration line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Word {
-    /// The word with quotes removed and escapes processed.
+    /// The word with its quotes removed.
     pub text: String,
-    /// The word exactly as written (quotes and escapes included), for keywords such as script
-    /// commands whose own syntax gives quotes a meaning.
+    /// The word exactly as written (quotes included), for keywords whose own syntax gives
+    /// characters a meaning.
     pub raw: String,
-    /// True when any part of the word was quoted.
+    /// True when the word was written between double quotes.
     pub quoted: bool,
 }
 
@@ -40,134 +46,106 @@ pub enum Token {
     Close,
 }
 
-/// Splits `line` into tokens. Never fails: an unterminated quote runs to the end of the line
-/// (keepalived does the same).
+/// The result of splitting a line, with what went wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Tokenized {
+    /// The tokens, in order.
+    pub tokens: Vec<Token>,
+    /// True when a `"` was never closed; the text after it was dropped. keepalived reports
+    /// this as `Unmatched quote: 'LINE'`.
+    pub unmatched_quote: bool,
+}
+
+/// True for the characters keepalived treats as word separators (C `isspace`).
+pub fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// Splits `line` into tokens. Never fails: text after an unmatched `"` is dropped (use
+/// [`tokenize_report`] to learn that it happened).
 pub fn tokenize(line: &str) -> Vec<Token> {
-    let mut out = Vec::new();
-    let mut chars = line.char_indices().peekable();
-    let mut cur: Option<(String, usize, bool)> = None; // (text, raw start, quoted)
-    let flush = |cur: &mut Option<(String, usize, bool)>, end: usize, out: &mut Vec<Token>| {
-        if let Some((text, start, quoted)) = cur.take() {
+    tokenize_report(line).tokens
+}
+
+/// Splits `line` into tokens and reports an unmatched quote.
+pub fn tokenize_report(line: &str) -> Tokenized {
+    let mut out = Tokenized::default();
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    let mut start: Option<usize> = None; // start of the plain word being read
+    let flush = |start: &mut Option<usize>, end: usize, out: &mut Vec<Token>| {
+        if let Some(s) = start.take() {
+            let text = line[s..end].to_string();
             out.push(Token::Word(Word {
+                raw: text.clone(),
                 text,
-                raw: line[start..end].to_string(),
-                quoted,
+                quoted: false,
             }));
         }
     };
-    while let Some((i, c)) = chars.next() {
-        match c {
-            c if c.is_whitespace() => flush(&mut cur, i, &mut out),
-            '{' | '}' => {
-                flush(&mut cur, i, &mut out);
-                out.push(if c == '{' { Token::Open } else { Token::Close });
+    // Every delimiter is ASCII, so byte positions of delimiters are char boundaries.
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => flush(&mut start, i, &mut out.tokens),
+            b'{' | b'}' => {
+                flush(&mut start, i, &mut out.tokens);
+                out.tokens
+                    .push(if b == b'{' { Token::Open } else { Token::Close });
             }
-            '"' | '\'' => {
-                let w = cur.get_or_insert_with(|| (String::new(), i, false));
-                w.2 = true;
-                let quote = c;
-                while let Some((_, q)) = chars.next() {
-                    if q == quote {
-                        break;
+            b'"' => {
+                flush(&mut start, i, &mut out.tokens);
+                match line[i + 1..].find('"') {
+                    Some(len) => {
+                        let end = i + 1 + len;
+                        out.tokens.push(Token::Word(Word {
+                            text: line[i + 1..end].to_string(),
+                            raw: line[i..=end].to_string(),
+                            quoted: true,
+                        }));
+                        i = end;
                     }
-                    if q == '\\' {
-                        if let Some((_, e)) = chars.next() {
-                            push_escape(&mut w.0, e, &mut chars);
-                        }
-                        continue;
+                    None => {
+                        out.unmatched_quote = true;
+                        return out;
                     }
-                    w.0.push(q);
                 }
             }
             _ => {
-                let w = cur.get_or_insert_with(|| (String::new(), i, false));
-                w.0.push(c);
+                if start.is_none() {
+                    start = Some(i);
+                }
             }
         }
+        i += 1;
     }
-    flush(&mut cur, line.len(), &mut out);
+    flush(&mut start, line.len(), &mut out.tokens);
     out
 }
 
-/// Appends the character(s) an escape `\e` stands for. `rest` supplies further digits for
-/// octal (`\nnn`), hex (`\xXX`) and control (`\cC`) escapes.
-fn push_escape(
-    out: &mut String,
-    e: char,
-    rest: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
-) {
-    match e {
-        'a' => out.push('\x07'),
-        'b' => out.push('\x08'),
-        'E' | 'e' => out.push('\x1b'),
-        'f' => out.push('\x0c'),
-        'n' => out.push('\n'),
-        'r' => out.push('\r'),
-        't' => out.push('\t'),
-        'v' => out.push('\x0b'),
-        '0'..='7' => {
-            let mut v = e.to_digit(8).unwrap_or(0);
-            for _ in 0..2 {
-                match rest.peek() {
-                    Some(&(_, d)) if d.is_digit(8) => {
-                        v = v * 8 + d.to_digit(8).unwrap_or(0);
-                        rest.next();
-                    }
-                    _ => break,
-                }
-            }
-            out.push(char::from_u32(v & 0xff).unwrap_or('\0'));
-        }
-        'x' => {
-            let mut v: u32 = 0;
-            let mut any = false;
-            while let Some(&(_, d)) = rest.peek() {
-                let Some(dv) = d.to_digit(16) else { break };
-                v = (v.wrapping_mul(16).wrapping_add(dv)) & 0xff;
-                any = true;
-                rest.next();
-            }
-            if any {
-                out.push(char::from_u32(v).unwrap_or('\0'));
-            } else {
-                out.push('x');
-            }
-        }
-        'c' => match rest.next() {
-            Some((_, c)) => {
-                out.push(char::from_u32((c.to_ascii_uppercase() as u32) ^ 0x40).unwrap_or(c))
-            }
-            None => out.push('c'),
-        },
-        other => out.push(other),
-    }
+/// True when [`tokenize`] can give `s` back as one word: keepalived's syntax has no way to
+/// write a `"` inside a word, and a line cannot hold a line break or a NUL.
+pub fn is_representable(s: &str) -> bool {
+    !s.contains(['"', '\n', '\r', '\0'])
 }
 
-/// Quotes `s` so that [`tokenize`] gives it back as one word, exactly. Plain words are left as
-/// they are.
+/// Quotes `s` so that [`tokenize`] gives it back as one word, exactly, whenever
+/// [`is_representable`] holds (every word read from a file does). Plain words are left as
+/// they are. Characters that cannot be written (`"`, CR, LF, NUL) are dropped.
 pub fn quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
-            .all(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '{' | '}' | '\\' | '#' | '!'));
+            .all(|c| !is_space(c) && !matches!(c, '"' | '{' | '}' | '#' | '!' | '\\'));
     if plain {
         return s.to_string();
     }
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                q.push('\\');
-                q.push(c);
-            }
-            '\n' => q.push_str("\\n"),
-            '\t' => q.push_str("\\t"),
-            '\r' => q.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                q.push_str(&format!("\\{:03o}", c as u32))
-            }
-            c => q.push(c),
-        }
+    q.extend(s.chars().filter(|c| !matches!(c, '"' | '\n' | '\r' | '\0')));
+    // A backslash just before the closing quote would make the comment scanner believe the
+    // quote is escaped; none of keepalived's readers needs a trailing backslash in a word.
+    while q.ends_with('\\') && q.len() > 1 {
+        q.pop();
     }
     q.push('"');
     q
@@ -176,6 +154,7 @@ pub fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn words(line: &str) -> Vec<String> {
         tokenize(line)
@@ -188,17 +167,50 @@ mod tests {
             .collect()
     }
 
+    // Expected values below were observed with keepalived 2.2.7 (words echoed through
+    // `virtual_ipaddress` diagnostics).
     #[test]
-    fn quotes_join_and_are_removed() {
+    fn double_quotes_make_separate_words() {
+        assert_eq!(words(r#"a"b c"d e"#), vec!["a", "b c", "d", "e"]);
         assert_eq!(
             words(r#"abcd" efg h jkl "mnop"#),
-            vec!["abcd efg h jkl mnop"]
+            vec!["abcd", " efg h jkl ", "mnop"]
         );
         assert_eq!(
             words(r#"abcd "efg h jkl" mnop"#),
             vec!["abcd", "efg h jkl", "mnop"]
         );
-        assert_eq!(words("a 'b c' d"), vec!["a", "b c", "d"]);
+        assert_eq!(words(r#""" y"#), vec!["", "y"]);
+        assert_eq!(words(r#"x"y"z"#), vec!["x", "y", "z"]);
+    }
+
+    #[test]
+    fn single_quotes_and_backslashes_are_ordinary() {
+        assert_eq!(words("a'b c'd e"), vec!["a'b", "c'd", "e"]);
+        assert_eq!(words(r#""a b"'c d'"#), vec!["a b", "'c", "d'"]);
+        assert_eq!(words(r"a\ b"), vec![r"a\", "b"]);
+        assert_eq!(
+            words(r#"a\"b "c\"d" 'e\'f'"#),
+            vec![r"a\", "b ", r"c\", "d", r"'e\'f'"]
+        );
+        assert_eq!(words(r#""q\tz\x41\\""#), vec![r"q\tz\x41\\"]);
+    }
+
+    #[test]
+    fn unmatched_quote_drops_the_rest() {
+        let t = tokenize_report(r#"1.1.1.1 "a\"b c" d"#);
+        assert!(t.unmatched_quote);
+        let w: Vec<String> = t
+            .tokens
+            .into_iter()
+            .filter_map(|t| match t {
+                Token::Word(w) => Some(w.text),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(w, vec!["1.1.1.1", r"a\", "b", "c"]);
+        assert_eq!(words(r#"a "b c"#), vec!["a"]);
+        assert!(!tokenize_report("a b").unmatched_quote);
     }
 
     #[test]
@@ -207,14 +219,25 @@ mod tests {
             words("global_defs { router_id x }"),
             vec!["global_defs", "{", "router_id", "x", "}"]
         );
-        assert_eq!(words("a{b}"), vec!["a", "{", "b", "}"]);
+        assert_eq!(words("{a} b{c"), vec!["{", "a", "}", "b", "{", "c"]);
         assert_eq!(words(r#""a{b}""#), vec!["a{b}"]);
     }
 
     #[test]
-    fn escapes_in_quotes() {
-        assert_eq!(words(r#""a\tb\x41\101\\\"""#), vec!["a\tbAA\\\""]);
-        assert_eq!(words(r#""\cA""#), vec!["\x01"]);
+    fn raw_keeps_the_quotes() {
+        match &tokenize(r#"x "a b""#)[1] {
+            Token::Word(w) => {
+                assert_eq!(w.raw, r#""a b""#);
+                assert!(w.quoted);
+            }
+            t => panic!("{t:?}"),
+        }
+    }
+
+    #[test]
+    fn unicode_whitespace_is_not_a_separator() {
+        assert_eq!(words("a\u{a0}b c"), vec!["a\u{a0}b", "c"]);
+        assert_eq!(words("a\x0bb"), vec!["a", "b"]);
     }
 
     #[test]
@@ -222,12 +245,12 @@ mod tests {
         for s in [
             "plain",
             "with space",
-            "q\"uote",
             "back\\slash",
             "tab\there",
             "{brace}",
             "",
             "#hash",
+            "it's",
         ] {
             let toks = tokenize(&quote(s));
             assert_eq!(toks.len(), 1, "{s:?}");
@@ -235,6 +258,24 @@ mod tests {
                 Token::Word(w) => assert_eq!(w.text, s),
                 t => panic!("{t:?}"),
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn tokenize_quote_round_trips(s in any::<String>()) {
+            prop_assume!(is_representable(&s) && !s.ends_with('\\'));
+            let toks = tokenize(&quote(&s));
+            prop_assert_eq!(toks.len(), 1);
+            match &toks[0] {
+                Token::Word(w) => prop_assert_eq!(&w.text, &s),
+                t => prop_assert!(false, "not a word: {:?}", t),
+            }
+        }
+
+        #[test]
+        fn tokenize_never_panics(s in any::<String>()) {
+            let _ = tokenize_report(&s);
         }
     }
 }
