@@ -297,7 +297,11 @@ impl Vm {
             eprintln!("{console}");
         }
         if timed_out {
-            return Err(VmError::Timeout(self.timeout, console));
+            let partial = ["stdout", "stderr"]
+                .iter()
+                .filter_map(|n| std::fs::read_to_string(ctl.join(n)).ok().map(|t| format!("--- {n}:\n{t}")))
+                .collect::<String>();
+            return Err(VmError::Timeout(self.timeout, format!("{console}{partial}")));
         }
         let status = std::fs::read_to_string(ctl.join("status"))
             .ok()
