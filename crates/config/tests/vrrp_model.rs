@@ -512,3 +512,94 @@ fn parse_is_fast_on_large_configs() {
     // A generous bound for debug builds on a loaded machine; release is far faster.
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
+
+#[test]
+fn trackers_defaults_and_errors() {
+    let l = load(
+        "track_file tf {\n file /tmp/x\n}\ntrack_file nofile {\n weight 2\n}\n\
+         vrrp_track_process p {\n process nginx\n quorum 3\n quorum_max 1\n}\n\
+         vrrp_script s {\n interval 2\n}\nvrrp_script t {\n script /bin/true\n weight 300\n}\n",
+    );
+    let v = &l.config.vrrp;
+    assert_eq!(v.track_files.len(), 1);
+    assert_eq!(v.track_files[0].weight, 1);
+    assert_eq!(v.track_processes[0].weight, 1);
+    assert_eq!(v.track_processes[0].quorum, 3);
+    assert_eq!(
+        v.track_processes[0].quorum_max, None,
+        "quorum_max < quorum is dropped"
+    );
+    assert_eq!(
+        v.scripts.len(),
+        1,
+        "a vrrp_script without script is removed"
+    );
+    assert_eq!(
+        v.scripts[0].weight, 0,
+        "an out-of-range weight keeps the default"
+    );
+    let lines: Vec<u32> = l
+        .diagnostics
+        .items()
+        .iter()
+        .filter_map(|d| d.origin.as_ref().map(|o| o.line))
+        .collect();
+    assert_eq!(lines, vec![4, 7, 12, 17]);
+}
+
+#[test]
+fn keepalived_227_keyword_placement() {
+    let l = load(
+        "global_defs {\n use_pid_dir\n child_wait_time 3\n}\nchild_wait_time 7\n\
+         vrrp_sync_group G {\n group {\n A\n B\n }\n notify_deleted\n}\n\
+         vrrp_instance A {\n interface eth0\n virtual_router_id 1\n notify_deleted\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n\
+         vrrp_instance B {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {\n 10.0.0.2\n }\n}\n",
+    );
+    let m = messages(&l);
+    assert_eq!(
+        m,
+        vec![
+            "(k.conf: Line 2) Unknown keyword 'use_pid_dir'".to_string(),
+            "(k.conf: Line 3) Unknown keyword 'child_wait_time'".to_string(),
+            "(k.conf: Line 11) Unknown keyword 'notify_deleted'".to_string(),
+        ]
+    );
+    assert_eq!(l.config.global.simple.child_wait_time, 7);
+    assert!(!l.config.global.simple.use_pid_dir);
+    assert_eq!(l.config.vrrp.instances[0].notifies.deleted, Some(None));
+}
+
+#[test]
+fn route_and_rule_checks() {
+    let l = load(
+        "static_routes {\n 10.9.0.0/16 gw 10.0.0.1 dev eth0\n 10.8.0.0/16 via 10.0.0.1\n}\n\
+         static_rules {\n from 10.0.0.0/8 table 5\n to 10.1.0./24 table 5\n from 10.2.0.0/16 table 6 preference 7 track_group X\n}\n",
+    );
+    let m = messages(&l);
+    assert!(
+        m.contains(
+            &"(k.conf: Line 2) \"gw\" for routes is deprecated. Please use \"via\"".to_string()
+        ),
+        "{m:#?}"
+    );
+    assert!(m.contains(&"(k.conf: Line 3) Warning - cannot track route 10.8.0.0/16 with no interface specified, not tracking".to_string()), "{m:#?}");
+    assert!(m.contains(&"(k.conf: Line 6) Rule has no preference specified - setting to 16384. This is probably not what you want.".to_string()), "{m:#?}");
+    assert!(
+        m.contains(
+            &"(k.conf: Line 7) VRRP parsed invalid IP 10.1.0./24. skipping IP...".to_string()
+        ),
+        "{m:#?}"
+    );
+    assert!(
+        m.contains(
+            &"(k.conf: Line 8) Static rule cannot have track_group if dev/iif not specified"
+                .to_string()
+        ),
+        "{m:#?}"
+    );
+    let v = &l.config.vrrp;
+    assert!(v.static_routes[1].no_track);
+    assert_eq!(v.static_rules.len(), 2);
+    assert_eq!(v.static_rules[0].preference, Some(16384));
+    assert_eq!(v.static_rules[1].track_group, None);
+}

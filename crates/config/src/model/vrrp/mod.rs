@@ -85,18 +85,11 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, v: &mut VrrpConfig) -> bool {
             .extend(track::parse_track_process(ctx, node)),
         "vrrp_sync_group" => v.sync_groups.extend(group::parse_sync_group(ctx, node)),
         "garp_group" => v.garp_groups.extend(group::parse_garp_group(ctx, node)),
-        "vrrp_instance" => {
-            if let Some(i) = instance::parse_instance(ctx, node, &mut v.next_rule_preference) {
-                if v.instances.iter().any(|o| o.name == i.name) {
-                    ctx.warn(
-                        node,
-                        format!("vrrp instance {} already defined - ignoring", i.name),
-                    );
-                } else {
-                    v.instances.push(i);
-                }
-            }
-        }
+        "vrrp_instance" => v.instances.extend(instance::parse_instance(
+            ctx,
+            node,
+            &mut v.next_rule_preference,
+        )),
         "track_group" => v
             .static_track_groups
             .extend(group::parse_static_track_group(ctx, node)),

@@ -28,6 +28,17 @@ use super::VrrpConfig;
 /// Runs every check on `cfg.vrrp`.
 pub fn run(ctx: &mut Ctx<'_>, cfg: &mut Config) {
     let Config { global, vrrp, .. } = cfg;
+    let mut seen = HashSet::new();
+    vrrp.instances.retain(|i| {
+        let fresh = seen.insert(i.name.clone());
+        if !fresh {
+            ctx.diags.warn(
+                &i.origin,
+                format!("vrrp instance {} already defined - ignoring", i.name),
+            );
+        }
+        fresh
+    });
     for inst in &mut vrrp.instances {
         apply_defaults(ctx, global, inst);
     }
