@@ -168,6 +168,11 @@ impl Nla for Attr {
         self.kind
     }
 
+    // Nests carry NLA_F_NESTED, as ipvsadm (libnl) sends them.
+    fn is_nested(&self) -> bool {
+        matches!(self.value, Value::Nested(_))
+    }
+
     fn emit_value(&self, buffer: &mut [u8]) {
         match &self.value {
             Value::U8(v) => buffer[0] = *v,
@@ -295,7 +300,7 @@ mod tests {
             1,
             Value::Nested(vec![Attr::new(1, Value::U16(2)), Attr::new(5, Value::U32(7))]),
         );
-        assert_eq!(emit(&n), [20, 0, 1, 0, 6, 0, 1, 0, 2, 0, 0, 0, 8, 0, 5, 0, 7, 0, 0, 0]);
+        assert_eq!(emit(&n), [20, 0, 1, 0x80, 6, 0, 1, 0, 2, 0, 0, 0, 8, 0, 5, 0, 7, 0, 0, 0]);
         let bytes = emit(&n);
         let parts = split(&bytes).expect("split");
         assert_eq!(parts.len(), 1);

@@ -470,7 +470,7 @@ pub struct Destination {
     pub upper_threshold: u32,
     /// Lower connection threshold.
     pub lower_threshold: u32,
-    /// Tunnel settings for `Tunnel`.
+    /// Tunnel settings for `Tunnel` (None means plain IP-in-IP, the kernel default).
     pub tunnel: Option<Tunnel>,
     /// Active connections (dumps only).
     pub active_conns: u32,
@@ -512,27 +512,27 @@ impl Destination {
     /// The attributes identifying the destination (DEL_DEST).
     pub fn key_attrs(key: &DestKey) -> Vec<Attr> {
         vec![
+            Attr::new(dest_attr::ADDR_FAMILY, Value::U16(Family::of(&key.addr).af())),
             Attr::new(dest_attr::ADDR, Value::Bytes(addr16(&key.addr).to_vec())),
             Attr::new(dest_attr::PORT, Value::U16Be(key.port)),
-            Attr::new(dest_attr::ADDR_FAMILY, Value::U16(Family::of(&key.addr).af())),
         ]
     }
 
-    /// The full attribute set NEW/SET_DEST need.
+    /// The full attribute set NEW/SET_DEST need, in ipvsadm's order. The tunnel attributes
+    /// are always sent (zero = ipip) as ipvsadm does; kernels before 5.2 ignore them.
     pub fn attrs(&self) -> Vec<Attr> {
         let mut v = Self::key_attrs(&self.key);
         v.push(Attr::new(dest_attr::FWD_METHOD, Value::U32(self.method.number())));
         v.push(Attr::new(dest_attr::WEIGHT, Value::U32(self.weight)));
-        if let Some(t) = &self.tunnel {
-            let kind = match t.kind {
-                TunnelType::IpIp => 0,
-                TunnelType::Gue => 1,
-                TunnelType::Gre => 2,
-            };
-            v.push(Attr::new(dest_attr::TUN_TYPE, Value::U8(kind)));
-            v.push(Attr::new(dest_attr::TUN_PORT, Value::U16Be(t.port)));
-            v.push(Attr::new(dest_attr::TUN_FLAGS, Value::U16(t.flags)));
-        }
+        let t = self.tunnel.unwrap_or(Tunnel { kind: TunnelType::IpIp, port: 0, flags: 0 });
+        let kind = match t.kind {
+            TunnelType::IpIp => 0,
+            TunnelType::Gue => 1,
+            TunnelType::Gre => 2,
+        };
+        v.push(Attr::new(dest_attr::TUN_TYPE, Value::U8(kind)));
+        v.push(Attr::new(dest_attr::TUN_PORT, Value::U16Be(t.port)));
+        v.push(Attr::new(dest_attr::TUN_FLAGS, Value::U16(t.flags)));
         v.push(Attr::new(dest_attr::U_THRESH, Value::U32(self.upper_threshold)));
         v.push(Attr::new(dest_attr::L_THRESH, Value::U32(self.lower_threshold)));
         v
