@@ -125,12 +125,29 @@ pub struct Cli {
     /// Display the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
+    /// Internal: run as the given child of the supervising parent.
+    #[arg(long = "rka-child", hide = true, value_enum)]
+    pub child: Option<ChildRole>,
+}
+
+/// glibc's SIGRTMIN as applications see it.
+pub const SIGRTMIN: i32 = 34;
+/// glibc's SIGRTMAX.
+pub const SIGRTMAX: i32 = 64;
+
+/// Which child process this is (internal: the supervisor starts its children with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChildRole {
+    /// The VRRP engine.
+    Vrrp,
+    /// The health checkers.
+    Checker,
 }
 
 /// The signal numbers `--signum` prints, as keepalived 2.2.7 on Linux.
 pub fn signum(name: &str) -> Option<i32> {
-    let rtmin = 34; // glibc's SIGRTMIN as seen by applications
-    let rtmax = 64;
+    let rtmin = SIGRTMIN;
+    let rtmax = SIGRTMAX;
     Some(match name {
         "STOP" => 15,
         "RELOAD" => 1,

@@ -1,15 +1,42 @@
-//! The `rkeepalived` binary.
+//! The `rkeepalived` binary: keepalived 2.2.7's command line, `-t`/`-d`, genhash mode, and the
+//! daemon (a supervising parent with VRRP and health-checker children).
 
+mod checker;
+mod child;
 mod cli;
+mod logging;
+mod pidfile;
+mod supervisor;
+mod vrrp;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::Cli;
+use cli::{ChildRole, Cli};
+
+/// The load options the command line asks for.
+pub fn load_options(cli: &Cli) -> rka_config::LoadOptions {
+    rka_config::LoadOptions {
+        config_id: cli.config_id.clone(),
+        ..Default::default()
+    }
+}
 
 fn main() -> ExitCode {
+    // genhash mode takes genhash's own options (-s -p -u -S -V ... clash with keepalived's).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(pos) = args.iter().position(|a| a == "-T" || a == "--genhash") {
+        let rest: Vec<String> = args
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != pos)
+            .map(|(_, a)| a.clone())
+            .collect();
+        let code = rka_check::genhash::genhash_main(&rest);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     if cli.version {
         println!(
@@ -30,35 +57,28 @@ fn main() -> ExitCode {
             }
         };
     }
-    if cli.genhash {
-        eprintln!("rkeepalived: genhash mode (-T) is not implemented yet");
-        return ExitCode::from(2);
-    }
-    let opts = rka_config::LoadOptions {
-        config_id: cli.config_id.clone(),
-        instance: None,
-        skip_host_checks: false,
-    };
     if let Some(out) = &cli.config_test {
-        return config_test(&cli, &opts, out);
+        return config_test(&cli, out);
     }
-    let loaded = rka_config::load(&cli.use_file, &opts);
-    for d in loaded.diagnostics.items() {
-        eprintln!("{d}");
+    match cli.child {
+        Some(ChildRole::Vrrp) => child::main(cli, logging::Role::Vrrp),
+        Some(ChildRole::Checker) => child::main(cli, logging::Role::Checker),
+        None if cli.dump_conf && !cli.dont_fork => {
+            // `-d` without the daemon: print the resolved configuration and stop.
+            let loaded = rka_config::load(&cli.use_file, &load_options(&cli));
+            for d in loaded.diagnostics.items() {
+                eprintln!("{d}");
+            }
+            print!("{}", loaded.config.dump());
+            ExitCode::from(if loaded.diagnostics.is_fatal() { 1 } else { 0 })
+        }
+        None => supervisor::main(cli),
     }
-    if cli.dump_conf {
-        print!("{}", loaded.config.dump());
-    }
-    if loaded.diagnostics.is_fatal() {
-        return ExitCode::from(1);
-    }
-    eprintln!("rkeepalived: the daemon runtime is not implemented yet; only -t and -d work");
-    ExitCode::from(2)
 }
 
 /// `-t[=FILE]`: check the configuration, print diagnostics and exit as keepalived does.
-fn config_test(cli: &Cli, opts: &rka_config::LoadOptions, out: &str) -> ExitCode {
-    let loaded = rka_config::load(&cli.use_file, opts);
+fn config_test(cli: &Cli, out: &str) -> ExitCode {
+    let loaded = rka_config::load(&cli.use_file, &load_options(cli));
     let mut text = String::new();
     for d in loaded.diagnostics.items() {
         text.push_str(&d.to_string());

@@ -70,6 +70,23 @@ pub fn is_executable(path: &Path) -> bool {
     nix::unistd::access(c.as_c_str(), nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
+/// Sends signal number `signo` (including real-time signals, which `nix::sys::signal::Signal`
+/// cannot name) to process `pid`.
+pub fn send_signal(pid: u32, signo: i32) -> std::io::Result<()> {
+    let pid = i32::try_from(pid).map_err(|_| std::io::Error::from_raw_os_error(libc::ESRCH))?;
+    if pid <= 0 {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions; a positive
+    // pid targets exactly one process.
+    let rc = unsafe { libc::kill(pid, signo) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +96,12 @@ mod tests {
         assert!(interface_index("lo").is_some());
         assert!(interface_is_loopback("lo"));
         assert!(interface_index("no-such-if0").is_none());
+    }
+
+    #[test]
+    fn signal_zero_probes_a_live_process() {
+        assert!(send_signal(std::process::id(), 0).is_ok());
+        assert!(send_signal(0, 0).is_err());
     }
 
     #[test]

@@ -1,0 +1,168 @@
+//! A child process: the VRRP engine or the health checkers, started by the supervisor as
+//! `rkeepalived <same arguments> --rka-child=vrrp|checker`.
+//!
+//! The child reads the configuration itself (as keepalived's children do), writes its pidfile,
+//! turns signals into [`Control`] events for its runtime, and exits with [`EXIT_CONFIG`] when
+//! its configuration can never run, so that the supervisor stops instead of respawning.
+
+use std::process::ExitCode;
+
+use rka_config::Config;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::cli::Cli;
+use crate::logging::{self, Role};
+use crate::pidfile::{self, PidFile};
+
+/// Exit code of a child whose configuration cannot run (keepalived's permanent CONFIG error).
+pub const EXIT_CONFIG: u8 = 4;
+
+/// What the runtime of a child is asked to do.
+#[derive(Debug)]
+pub enum Control {
+    /// A new configuration was read and validated (SIGHUP): apply the difference.
+    Reload(Box<Config>),
+    /// Stop cleanly (SIGTERM/SIGINT): release what we own and return.
+    Stop,
+    /// Write the data dump (SIGUSR1, `/tmp/keepalived.data`).
+    DumpData,
+    /// Write statistics (SIGUSR2 / SIGRTMAX-1 with clear, `/tmp/keepalived.stats`).
+    DumpStats {
+        /// Clear the counters afterwards.
+        clear: bool,
+    },
+    /// Write the JSON dump (SIGRTMIN+2, `/tmp/keepalived.json`).
+    DumpJson,
+}
+
+/// Everything a role's runtime gets.
+#[derive(Debug)]
+pub struct RoleContext {
+    /// The command line.
+    pub cli: Cli,
+    /// The configuration at start.
+    pub config: Config,
+    /// Control events, until the channel closes.
+    pub control: mpsc::Receiver<Control>,
+}
+
+/// Loads the configuration, logging every diagnostic. `None` when it cannot run.
+pub fn load_config(cli: &Cli) -> Option<Config> {
+    let opts = crate::load_options(cli);
+    let loaded = rka_config::load(&cli.use_file, &opts);
+    for d in loaded.diagnostics.items() {
+        match d.severity {
+            rka_config::Severity::Info => tracing::info!("{d}"),
+            rka_config::Severity::Warning => tracing::warn!("{d}"),
+            _ => tracing::error!("{d}"),
+        }
+    }
+    (!loaded.diagnostics.is_fatal()).then_some(loaded.config)
+}
+
+/// Entry point of a child process.
+pub fn main(cli: Cli, role: Role) -> ExitCode {
+    if let Err(e) = logging::init(&cli, role) {
+        eprintln!("{e}");
+    }
+    let pid_path = match role {
+        Role::Vrrp => cli.vrrp_pid.clone(),
+        Role::Checker => cli.checkers_pid.clone(),
+        Role::Parent => None,
+    }
+    .unwrap_or_else(|| pidfile::default_path(role));
+    let _pid = match PidFile::create(&pid_path) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let Some(config) = load_config(&cli) else {
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let (tx, rx) = mpsc::channel(16);
+        let signals = tokio::spawn(forward_signals(cli.clone(), tx));
+        let ctx = RoleContext {
+            cli,
+            config,
+            control: rx,
+        };
+        let code = match role {
+            Role::Vrrp => crate::vrrp::run(ctx).await,
+            Role::Checker => crate::checker::run(ctx).await,
+            Role::Parent => 1,
+        };
+        signals.abort();
+        ExitCode::from(code)
+    })
+}
+
+/// Turns signals into control events until the runtime stops listening.
+async fn forward_signals(cli: Cli, tx: mpsc::Sender<Control>) {
+    let kinds = [
+        SignalKind::hangup(),
+        SignalKind::terminate(),
+        SignalKind::interrupt(),
+        SignalKind::user_defined1(),
+        SignalKind::user_defined2(),
+        SignalKind::from_raw(crate::cli::SIGRTMIN + 2),
+        SignalKind::from_raw(crate::cli::SIGRTMAX - 1),
+    ];
+    let mut streams = Vec::new();
+    for k in kinds {
+        match signal(k) {
+            Ok(s) => streams.push((k, s)),
+            Err(e) => tracing::error!("cannot handle signal {}: {e}", k.as_raw_value()),
+        }
+    }
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<SignalKind>();
+    for (k, mut s) in streams {
+        let ev_tx = ev_tx.clone();
+        tokio::spawn(async move {
+            while s.recv().await.is_some() {
+                if ev_tx.send(k).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    while let Some(k) = ev_rx.recv().await {
+        let ev = if k == SignalKind::hangup() {
+            match load_config(&cli) {
+                Some(c) => Control::Reload(Box::new(c)),
+                None => {
+                    tracing::error!(
+                        "reload: the new configuration cannot be run - keeping the running one"
+                    );
+                    continue;
+                }
+            }
+        } else if k == SignalKind::terminate() || k == SignalKind::interrupt() {
+            Control::Stop
+        } else if k == SignalKind::user_defined1() {
+            Control::DumpData
+        } else if k == SignalKind::user_defined2() {
+            Control::DumpStats { clear: false }
+        } else if k.as_raw_value() == crate::cli::SIGRTMAX - 1 {
+            Control::DumpStats { clear: true }
+        } else {
+            Control::DumpJson
+        };
+        if tx.send(ev).await.is_err() {
+            break;
+        }
+    }
+}

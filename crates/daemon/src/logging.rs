@@ -1,0 +1,272 @@
+//! Logging as keepalived does it: syslog by default (ident `Keepalived`, `Keepalived_vrrp`,
+//! `Keepalived_healthcheckers`, facility daemon unless `-S`), the console with `-l`, a file with
+//! `-g` (with `_vrrp` / `_healthcheckers` inserted before the last `.` for the children), and no
+//! syslog with `-G`. Built on tracing: a [`Sinks`] layer formats each event once and writes it
+//! to every enabled sink.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+use crate::cli::Cli;
+
+/// Which process is logging: keepalived names its syslog identity and log files after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The supervising parent.
+    Parent,
+    /// The VRRP child.
+    Vrrp,
+    /// The health-checker child.
+    Checker,
+}
+
+impl Role {
+    /// The syslog identity keepalived uses for this process.
+    pub fn ident(self) -> &'static str {
+        match self {
+            Role::Parent => "Keepalived",
+            Role::Vrrp => "Keepalived_vrrp",
+            Role::Checker => "Keepalived_healthcheckers",
+        }
+    }
+
+    /// The suffix keepalived inserts into `-g FILE` for this process.
+    fn file_suffix(self) -> &'static str {
+        match self {
+            Role::Parent => "",
+            Role::Vrrp => "_vrrp",
+            Role::Checker => "_healthcheckers",
+        }
+    }
+}
+
+/// `-S` facility names and numbers -> syslog facility code (default daemon = 3).
+pub fn facility_code(s: Option<&str>) -> Result<u8, String> {
+    let Some(s) = s else { return Ok(3) };
+    match s {
+        "daemon" => Ok(3),
+        "user" => Ok(1),
+        _ => {
+            let n = s.strip_prefix("local").unwrap_or(s);
+            match n.parse::<u8>() {
+                Ok(v) if v <= 7 => Ok(16 + v),
+                _ => Err(format!("Invalid log facility '{s}'")),
+            }
+        }
+    }
+}
+
+/// The log file for `role` derived from `-g FILE`.
+pub fn log_file_for(base: &Path, role: Role) -> PathBuf {
+    let suffix = role.file_suffix();
+    if suffix.is_empty() {
+        return base.to_path_buf();
+    }
+    let s = base.to_string_lossy();
+    let name_start = s.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match s[name_start..].rfind('.') {
+        Some(dot) => {
+            let at = name_start + dot;
+            PathBuf::from(format!("{}{}{}", &s[..at], suffix, &s[at..]))
+        }
+        None => PathBuf::from(format!("{s}{suffix}")),
+    }
+}
+
+struct Sinks {
+    ident: &'static str,
+    facility: u8,
+    detail: bool,
+    console: bool,
+    syslog: Option<UnixDatagram>,
+    file: Option<Mutex<File>>,
+    flush_file: bool,
+}
+
+#[derive(Default)]
+struct MessageVisitor {
+    message: String,
+    fields: String,
+}
+
+impl Visit for MessageVisitor {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.fields
+                .push_str(&format!(" {}={value:?}", field.name()));
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.fields.push_str(&format!(" {}={value}", field.name()));
+        }
+    }
+}
+
+fn severity(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        Level::DEBUG | Level::TRACE => 7,
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Sinks {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        if !self.detail && *meta.level() > Level::INFO {
+            return;
+        }
+        let mut v = MessageVisitor::default();
+        event.record(&mut v);
+        let msg = format!("{}{}", v.message, v.fields);
+        if self.console || self.file.is_some() {
+            let line = format!("{}: {msg}\n", console_time());
+            if self.console {
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+            if let Some(f) = &self.file {
+                if let Ok(mut f) = f.lock() {
+                    let _ = f.write_all(line.as_bytes());
+                    if self.flush_file {
+                        let _ = f.flush();
+                    }
+                }
+            }
+        }
+        if let Some(sock) = &self.syslog {
+            let pri = u16::from(self.facility) * 8 + u16::from(severity(meta.level()));
+            let line = format!("<{pri}>{}[{}]: {msg}", self.ident, std::process::id());
+            let _ = sock.send(line.as_bytes());
+        }
+    }
+}
+
+/// keepalived's console timestamp: `Sun Nov 22 05:53:45 2026`.
+fn console_time() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let days = now / 86_400;
+    let secs = now % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MO: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        WD[(days % 7) as usize],
+        MO[(m - 1) as usize],
+        d,
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60,
+        y
+    )
+}
+
+/// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (UTC).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Installs the global logger for `role` from the command line.
+pub fn init(cli: &Cli, role: Role) -> Result<(), String> {
+    let facility = facility_code(cli.log_facility.as_deref())?;
+    let syslog = if cli.no_syslog {
+        None
+    } else {
+        UnixDatagram::unbound()
+            .ok()
+            .filter(|s| s.connect("/dev/log").is_ok())
+    };
+    let file = match &cli.log_file {
+        Some(base) => {
+            let path = log_file_for(base, role);
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
+            Some(Mutex::new(f))
+        }
+        None => None,
+    };
+    let sinks = Sinks {
+        ident: role.ident(),
+        facility,
+        detail: cli.log_detail,
+        console: cli.log_console,
+        syslog,
+        file,
+        flush_file: cli.flush_log_file,
+    };
+    tracing_subscriber::registry()
+        .with(sinks)
+        .try_init()
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_log_files_get_keepalived_suffixes() {
+        let b = Path::new("/var/log/keepalived.log");
+        assert_eq!(
+            log_file_for(b, Role::Parent),
+            PathBuf::from("/var/log/keepalived.log")
+        );
+        assert_eq!(
+            log_file_for(b, Role::Vrrp),
+            PathBuf::from("/var/log/keepalived_vrrp.log")
+        );
+        assert_eq!(
+            log_file_for(Path::new("/var/log.d/ka"), Role::Checker),
+            PathBuf::from("/var/log.d/ka_healthcheckers")
+        );
+    }
+
+    #[test]
+    fn facilities() {
+        assert_eq!(facility_code(None), Ok(3));
+        assert_eq!(facility_code(Some("local3")), Ok(19));
+        assert_eq!(facility_code(Some("5")), Ok(21));
+        assert_eq!(facility_code(Some("user")), Ok(1));
+        assert!(facility_code(Some("local9")).is_err());
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_414), (2025, 11, 22));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}
