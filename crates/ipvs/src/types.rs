@@ -83,6 +83,16 @@ impl Protocol {
     }
 }
 
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        })
+    }
+}
+
 /// What identifies a virtual service in the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceKey {
@@ -134,9 +144,9 @@ impl std::fmt::Display for ServiceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ServiceKey::Addr { addr: IpAddr::V6(a), protocol, port } => {
-                write!(f, "{protocol:?} [{a}]:{port}")
+                write!(f, "{protocol} [{a}]:{port}")
             }
-            ServiceKey::Addr { addr, protocol, port } => write!(f, "{protocol:?} {addr}:{port}"),
+            ServiceKey::Addr { addr, protocol, port } => write!(f, "{protocol} {addr}:{port}"),
             ServiceKey::Fwmark { family, mark } => write!(f, "fwmark {mark} ({family:?})"),
         }
     }
