@@ -361,7 +361,7 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
 }
 
 /// Final checks of a checker block; false when it must be dropped.
-pub(crate) fn finish(ctx: &mut Ctx<'_>, node: &Node, h: &mut HttpCheck) -> bool {
+pub(crate) fn finish(ctx: &mut Ctx<'_>, node: &Node, h: &HttpCheck) -> bool {
     if h.urls.is_empty() {
         ctx.warn(
             node,

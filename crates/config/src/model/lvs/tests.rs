@@ -930,3 +930,151 @@ fn host_checks_report_missing_bind_interfaces_as_information() {
     assert_eq!(d.severity, Severity::Info);
     assert!(d.message.contains("rka-no-such0"));
 }
+
+/// The big configuration of the performance goal: 2,300 virtual servers of 16 real servers
+/// with a TCP_CHECK each (about 160k lines).
+fn big_config() -> String {
+    let mut s = String::with_capacity(6 << 20);
+    for v in 0..2300u32 {
+        let (a, b) = (v / 250, v % 250);
+        s.push_str(&format!(
+            "virtual_server 10.{a}.{b}.1 80 {{\n delay_loop 5\n lvs_sched wrr\n lvs_method NAT\n protocol TCP\n"
+        ));
+        for r in 0..16 {
+            s.push_str(&format!(
+                " real_server 172.16.{a}.{} 8080 {{\n  weight 1\n  TCP_CHECK {{\n   connect_timeout 3\n  }}\n }}\n",
+                (b * 16 + r) % 250
+            ));
+        }
+        s.push_str("}\n");
+    }
+    s
+}
+
+#[test]
+fn big_configuration_loads_cleanly() {
+    let text = big_config();
+    let start = std::time::Instant::now();
+    let l = load(&text);
+    let took = start.elapsed();
+    assert!(
+        l.diagnostics.is_clean(),
+        "{:?}",
+        l.diagnostics.items().first()
+    );
+    assert_eq!(l.config.lvs.virtual_servers.len(), 2300);
+    assert!(l
+        .config
+        .lvs
+        .virtual_servers
+        .iter()
+        .all(|v| v.real_servers.len() == 16));
+    eprintln!("{} lines loaded in {took:?}", text.lines().count());
+}
+
+/// Where the time of the big load goes, stage by stage (`--ignored --nocapture`, release).
+#[test]
+#[ignore]
+fn big_configuration_stage_times() {
+    let text = big_config();
+    let opts = LoadOptions {
+        skip_host_checks: true,
+        ..Default::default()
+    };
+    let mut diags = crate::Diagnostics::default();
+    let t0 = std::time::Instant::now();
+    let lines = crate::preprocess::Preprocessor::new(&opts).run_str("t.conf", &text, &mut diags);
+    let t1 = std::time::Instant::now();
+    let nodes = crate::tree::build(&lines, &mut diags);
+    let t2 = std::time::Instant::now();
+    let cfg = crate::Config::from_nodes(&nodes, &opts, &mut diags);
+    let t3 = std::time::Instant::now();
+    assert_eq!(cfg.lvs.virtual_servers.len(), 2300);
+    eprintln!(
+        "preprocess {:?}, tree {:?}, model {:?}",
+        t1 - t0,
+        t2 - t1,
+        t3 - t2
+    );
+}
+
+/// Runs the script-security checks on `text` with host checks on.
+fn security_diags(text: &str, script_security: bool) -> (Vec<(Severity, String)>, LvsConfig) {
+    let l = load(text);
+    let mut lvs = l.config.lvs.clone();
+    let mut diags = crate::Diagnostics::default();
+    let opts = LoadOptions::default();
+    let mut ctx = Ctx::new(&mut diags, &opts);
+    security::check_scripts(&mut ctx, &mut lvs, script_security);
+    let out = diags
+        .items()
+        .iter()
+        .map(|d| (d.severity, d.message.clone()))
+        .collect();
+    (out, lvs)
+}
+
+fn script_file(name: &str, mode: u32) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("rka-lvs-sec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    let p = dir.join(name);
+    std::fs::write(&p, "#!/bin/sh\nexit 0\n").expect("write script");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn scripts_without_script_security_are_a_violation_when_they_exist() {
+    let safe = script_file("safe.sh", 0o755);
+    let text = format!(
+        "{HEAD} real_server 10.0.0.2 80 {{\n  MISC_CHECK {{\n   misc_path {safe}\n  }}\n }}\n}}\n"
+    );
+    let (d, _) = security_diags(&text, false);
+    let root = rka_sys::host::effective_uid() == 0;
+    let owned_by_root = std::fs::metadata(&safe)
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    if rka_sys::host::user_by_name(security::DEFAULT_SCRIPT_USER).is_none() {
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].0, Severity::Security);
+        assert!(d[0].1.starts_with("SECURITY VIOLATION"));
+        // Only a file another user can replace makes the script insecure.
+        assert_eq!(d[0].1.contains("insecure"), !(root && owned_by_root));
+    }
+    // A script that does not exist is not reported (keepalived 2.2.7 behaves the same).
+    let text =
+        format!("{HEAD} real_server 10.0.0.2 80 {{\n  notify_up /nonexistent/rka-x.sh\n }}\n}}\n");
+    assert_eq!(security_diags(&text, false).0, vec![]);
+}
+
+#[test]
+fn script_security_refuses_userless_scripts_and_writable_root_scripts() {
+    if rka_sys::host::user_by_name(security::DEFAULT_SCRIPT_USER).is_some() {
+        return; // the host has the default script user: nothing is refused
+    }
+    let unsafe_script = script_file("unsafe.sh", 0o777);
+    let text = format!(
+        "{HEAD} quorum_up /bin/true\n real_server 10.0.0.2 80 {{\n  notify_up {unsafe_script} root\n  MISC_CHECK {{\n   misc_path /bin/true\n  }}\n  MISC_CHECK {{\n   misc_path {unsafe_script}\n   user root\n  }}\n }}\n}}\n"
+    );
+    let (d, lvs) = security_diags(&text, true);
+    let sev: Vec<Severity> = d.iter().map(|x| x.0).collect();
+    assert_eq!(
+        sev,
+        vec![
+            Severity::Warning,
+            Severity::Warning,
+            Severity::Security,
+            Severity::Security
+        ],
+        "{d:?}"
+    );
+    assert!(d[0]
+        .1
+        .contains("Unable to set default user keepalived_script"));
+    let v = &lvs.virtual_servers[0];
+    assert!(v.quorum_up.is_none());
+    assert_eq!(v.real_servers[0].checkers.len(), 1);
+    assert!(v.real_servers[0].notify_up.is_some());
+}
