@@ -319,12 +319,9 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
             "regex_stack" => {
                 let a = ctx.u64_in(n, 0, 1, u32::MAX as u64);
                 let b = ctx.u64_in(n, 1, 1, u32::MAX as u64);
-                match (a, b) {
-                    (Some(a), Some(b)) if a <= b => u.regex_stack = Some((a as u32, b as u32)),
-                    (Some(_), Some(_)) => {
-                        ctx.warn(n, "regex_stack start is above its maximum - ignoring")
-                    }
-                    _ => {}
+                // keepalived takes them as given, even a start above the maximum.
+                if let (Some(a), Some(b)) = (a, b) {
+                    u.regex_stack = Some((a as u32, b as u32));
                 }
             }
             "regex_min_offset" => {
@@ -346,16 +343,6 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
     }
     if u.status_codes.is_empty() {
         u.status_codes.push(DEFAULT_STATUS);
-    }
-    if let (Some(lo), Some(hi)) = (u.regex_min_offset, u.regex_max_offset) {
-        if lo > hi {
-            ctx.warn(
-                node,
-                "regex_min_offset is above regex_max_offset - ignoring both",
-            );
-            u.regex_min_offset = None;
-            u.regex_max_offset = None;
-        }
     }
     Some(u)
 }

@@ -83,8 +83,9 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, l: &mut LvsConfig) -> bool {
         "virtual_server_group" => {
             if let Some(g) = vs_group::parse(ctx, node) {
                 if l.groups.iter().any(|o| o.name == g.name) {
-                    ctx.warn(
-                        node,
+                    // keepalived says nothing and uses the first one.
+                    ctx.diags.info(
+                        Some(&node.origin),
                         format!("virtual_server_group {} defined twice - ignoring", g.name),
                     );
                 } else {

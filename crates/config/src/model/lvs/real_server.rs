@@ -145,17 +145,6 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
             _ => ctx.unknown(c),
         }
     }
-    if rs.uthreshold != 0 && rs.lthreshold > rs.uthreshold {
-        ctx.warn(
-            node,
-            format!(
-                "real server {addr} lthreshold {} is above uthreshold {} - ignoring both",
-                rs.lthreshold, rs.uthreshold
-            ),
-        );
-        rs.uthreshold = 0;
-        rs.lthreshold = 0;
-    }
     Some(rs)
 }
 

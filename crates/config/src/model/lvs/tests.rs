@@ -438,7 +438,7 @@ fn virtual_server_values() {
 
 #[test]
 fn invalid_virtual_server_values_are_warned_with_their_line() {
-    let l = vs(" lvs_sched bogus\n lvs_method BOGUS\n delay_loop 0\n connect_timeout 0\n retry 0\n quorum 0\n hysteresis -1\n persistence_timeout 0\n persistence_granularity 255.0.255.0\n protocol ICMP\n ip_family inet5\n sh-port\n real_server 10.0.0.2 80 {\n }\n");
+    let l = vs(" lvs_sched bogus\n lvs_method BOGUS\n delay_loop 0\n connect_timeout 0\n retry 0\n quorum 0\n hysteresis -1\n persistence_timeout 0\n persistence_granularity 255.0.255.x\n protocol ICMP\n ip_family inet5\n sh-port\n real_server 10.0.0.2 80 {\n }\n");
     let m = msgs(&l);
     let lines: Vec<&str> = m
         .iter()
@@ -573,12 +573,12 @@ fn real_server_values_and_invalid_ones() {
             "6: invalid number '-5'",
             "7: invalid number '-1'",
             "12: invalid boolean 'maybe' for smtp_alert",
-            "5: real server 10.0.0.2 lthreshold 20 is above uthreshold 10 - ignoring both",
         ]
     );
     let rs = &first_vs(&l).real_servers[0];
     assert_eq!(rs.weight, 7);
-    assert_eq!((rs.uthreshold, rs.lthreshold), (0, 0));
+    // keepalived takes an lthreshold above the uthreshold as given.
+    assert_eq!((rs.uthreshold, rs.lthreshold), (10, 20));
     let up = rs.notify_up.clone().expect("notify_up");
     assert_eq!(up.command.argv, vec!["/bin/up", "x"]);
     assert_eq!(
@@ -595,8 +595,12 @@ fn no_real_servers_drops_the_virtual_server() {
         msgs(&l),
         vec!["1: Virtual server [10.0.0.1]:tcp:80 has no real servers - ignoring"]
     );
-    // A sorry server alone keeps it.
-    let l = vs(" sorry_server 10.0.0.9 80\n sorry_server_lvs_method DR\n");
+    // A sorry server alone does not keep it.
+    let l = vs(" sorry_server 10.0.9.9 80\n");
+    assert!(l.config.lvs.virtual_servers.is_empty());
+    let l = vs(
+        " sorry_server 10.0.9.9 80\n sorry_server_lvs_method DR\n real_server 10.0.0.2 80 {\n }\n",
+    );
     let s = first_vs(&l).sorry_server.clone().expect("sorry server");
     assert_eq!(s.forwarding, ForwardingMethod::Dr);
     assert!(!s.inhibit);
@@ -795,8 +799,6 @@ fn http_url_values_and_errors() {
             "11: Invalid HTTP_GET status code '700'",
             "11: Invalid HTTP_GET status code '200-100'",
             "12: Unknown regex option 'bogus'",
-            "13: regex_stack start is above its maximum - ignoring",
-            "8: regex_min_offset is above regex_max_offset - ignoring both",
             "17: HTTP/SSL_GET checker url has no path - ignoring",
             "21: HTTP/SSL_GET checker has no urls specified - ignoring",
         ]
@@ -1077,4 +1079,32 @@ fn script_security_refuses_userless_scripts_and_writable_root_scripts() {
     assert!(v.quorum_up.is_none());
     assert_eq!(v.real_servers[0].checkers.len(), 1);
     assert!(v.real_servers[0].notify_up.is_some());
+}
+
+#[test]
+fn ip_family_must_agree_with_the_addresses() {
+    let l = vs(" ip_family inet6\n real_server 10.0.0.2 80 {\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec!["1: Virtual server specified family inet6 conflicts with server family inet"]
+    );
+    assert_eq!(first_vs(&l).ip_family, None);
+    let l = load("virtual_server fwmark 3 {\n ip_family inet\n lvs_sched rr\n lvs_method NAT\n real_server fd00::2 80 {\n }\n}\n");
+    assert_eq!(
+        msgs(&l),
+        vec!["1: Virtual server specified family inet conflicts with server family inet6"]
+    );
+}
+
+#[test]
+fn virtual_server_flags_ignore_their_argument() {
+    // keepalived reads `alpha`/`omega` on a virtual server as bare flags.
+    let l = vs(" alpha maybe\n omega\n persistence_granularity 255.0.255.0\n real_server 10.0.0.2 80 {\n }\n");
+    assert_eq!(msgs(&l), Vec::<String>::new());
+    let v = first_vs(&l);
+    assert!(v.alpha && v.omega);
+    assert_eq!(
+        v.persistence_granularity,
+        Some(Granularity::V4("255.0.255.0".parse().expect("mask")))
+    );
 }

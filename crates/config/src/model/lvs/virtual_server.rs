@@ -228,12 +228,9 @@ impl VirtualServer {
 fn parse_granularity(ctx: &mut Ctx<'_>, node: &Node) -> Option<Granularity> {
     let s = ctx.arg(node, 0)?;
     if s.contains('.') {
+        // keepalived takes any IPv4 address here, even a mask with holes.
         if let Ok(m) = s.parse::<Ipv4Addr>() {
-            let v = u32::from(m);
-            // A netmask: contiguous ones from the top.
-            if v != 0 && v.leading_ones() + v.trailing_zeros() == 32 {
-                return Some(Granularity::V4(m));
-            }
+            return Some(Granularity::V4(m));
         }
     } else if let Some(p) = parse_u64(s).filter(|p| (1..=128).contains(p)) {
         return Some(Granularity::V6(p as u8));
@@ -357,8 +354,9 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
             "ha_suspend" => vs.ha_suspend = true,
             "virtualhost" => vs.virtualhost = ctx.string(c).or(vs.virtualhost.take()),
             "snmp_name" => vs.snmp_name = ctx.string(c).or(vs.snmp_name.take()),
-            "alpha" => vs.alpha = ctx.flag(c).unwrap_or(vs.alpha),
-            "omega" => vs.omega = ctx.flag(c).unwrap_or(vs.omega),
+            // Bare flags on a virtual server: keepalived ignores any argument.
+            "alpha" => vs.alpha = true,
+            "omega" => vs.omega = true,
             "quorum" => {
                 // keepalived sets an invalid quorum to 1.
                 vs.quorum = ctx.int_in(c, 0, 1u32, u32::MAX).unwrap_or(1)
@@ -531,6 +529,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGr
         }
     }
     let label = vs.label();
+    check_ip_family(ctx, vs, groups);
     // Non-tunnelled real servers must share one family with the virtual server.
     let mut family = vs_families(vs, groups).and_then(|(v4, v6)| match (v4, v6) {
         (true, false) => Some(Family::Inet),
@@ -607,7 +606,8 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGr
     if !vs.real_servers.is_empty() {
         check_quorum(ctx, vs);
     }
-    if vs.real_servers.is_empty() && vs.sorry_server.is_none() {
+    // A sorry server alone does not make a service: keepalived ignores it too.
+    if vs.real_servers.is_empty() {
         ctx.diags.warn(
             &vs.origin,
             format!("Virtual server {label} has no real servers - ignoring"),
@@ -684,5 +684,40 @@ fn check_quorum(ctx: &mut Ctx<'_>, vs: &mut VirtualServer) {
             ),
         );
         vs.hysteresis = h;
+    }
+}
+
+/// `ip_family` must agree with the family the addresses give (the virtual address, the
+/// group's addresses, or for fwmark services the non-tunnelled real servers).
+fn check_ip_family(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGroup]) {
+    let Some(wanted) = vs.ip_family else { return };
+    let implied =
+        match &vs.address {
+            VsAddress::Ip { addr, .. } => Some(Family::of(addr)),
+            VsAddress::Group(name) => groups.iter().find(|g| &g.name == name).and_then(|g| match g
+                .address_families()
+            {
+                (true, false) => Some(Family::Inet),
+                (false, true) => Some(Family::Inet6),
+                _ => None,
+            }),
+            VsAddress::Fwmark(_) => None,
+        }
+        .or_else(|| {
+            vs.real_servers
+                .iter()
+                .find(|r| !matches!(r.forwarding, ForwardingMethod::Tun { .. }))
+                .map(|r| Family::of(&r.addr))
+        });
+    if let Some(f) = implied.filter(|f| *f != wanted) {
+        ctx.diags.warn(
+            &vs.origin,
+            format!(
+                "Virtual server specified family {} conflicts with server family {}",
+                wanted.name(),
+                f.name()
+            ),
+        );
+        vs.ip_family = None;
     }
 }
