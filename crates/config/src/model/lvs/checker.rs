@@ -424,7 +424,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<Checker> {
         // MISC_CHECK has no connection, so no connect_timeout either.
         let timing_kw = opts == Options::All || n.keyword() != "connect_timeout";
         if opts != Options::None {
-            if timing_kw && c.set.parse_kw(ctx, n) {
+            if timing_kw && c.set.parse_kw(ctx, n, 0) {
                 continue;
             }
             match n.keyword() {

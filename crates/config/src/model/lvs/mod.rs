@@ -475,15 +475,7 @@ pub(crate) fn parse_script(ctx: &mut Ctx<'_>, node: &Node) -> Option<LvsScript> 
         ctx.warn(node, format!("{} requires a script", node.keyword()));
         return None;
     };
-    if node.args().len() > 3 {
-        ctx.warn(
-            node,
-            format!(
-                "{}: extra arguments after the group - ignoring",
-                node.keyword()
-            ),
-        );
-    }
+    // keepalived ignores anything after the group.
     Some(LvsScript {
         command,
         user: node.arg(1).map(str::to_string),
@@ -514,7 +506,8 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_micros(u32::MAX as u64);
 
 impl CheckTimers {
     /// Handles one of the five timing keywords; false when `node` is something else.
-    pub(crate) fn parse_kw(&mut self, ctx: &mut Ctx<'_>, node: &Node) -> bool {
+    /// `min_retry` is 0 in a checker block and 1 elsewhere, as in keepalived.
+    pub(crate) fn parse_kw(&mut self, ctx: &mut Ctx<'_>, node: &Node, min_retry: u32) -> bool {
         let tiny = Duration::from_micros(1);
         match node.keyword() {
             "delay_loop" => {
@@ -528,7 +521,7 @@ impl CheckTimers {
                 }
             }
             "retry" => {
-                if let Some(v) = ctx.int_in(node, 0, 1u32, u32::MAX) {
+                if let Some(v) = ctx.int_in(node, 0, min_retry, u32::MAX) {
                     self.retry = Some(v);
                 }
             }

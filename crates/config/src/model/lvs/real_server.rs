@@ -104,7 +104,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
         alpha_set: None,
     };
     for c in node.children() {
-        if rs.set.parse_kw(ctx, c) {
+        if rs.set.parse_kw(ctx, c, 1) {
             continue;
         }
         let kw = c.keyword();

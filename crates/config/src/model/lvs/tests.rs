@@ -1108,3 +1108,43 @@ fn virtual_server_flags_ignore_their_argument() {
         Some(Granularity::V4("255.0.255.0".parse().expect("mask")))
     );
 }
+
+#[test]
+fn retry_zero_is_only_for_checkers() {
+    let l =
+        vs(" retry 0\n real_server 10.0.0.2 80 {\n  retry 0\n  TCP_CHECK {\n   retry 0\n  }\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "5: retry value '0' out of range [1, 4294967295]",
+            "7: retry value '0' out of range [1, 4294967295]",
+        ]
+    );
+    assert_eq!(first_checker(&l).retry, 0);
+}
+
+#[test]
+fn group_family_mismatch_is_only_information() {
+    let l = load("virtual_server_group G {\n fd00::1-a 80\n}\nvirtual_server group G {\n protocol TCP\n lvs_sched rr\n lvs_method NAT\n real_server 10.0.0.2 80 {\n }\n}\n");
+    assert!(l.diagnostics.is_clean());
+    assert_eq!(
+        msgs(&l),
+        vec!["8: Address family of virtual server and real server 10.0.0.2 don't match"]
+    );
+    assert_eq!(first_vs(&l).real_servers.len(), 1);
+}
+
+/// Prints the diagnostics and `-t` exit code of the file named by `RKA_LVS_CONF`, with host
+/// checks, to compare with `keepalived -t -f FILE` while the daemon cannot be built.
+#[test]
+#[ignore]
+fn exit_code_of_file() {
+    let Some(path) = std::env::var_os("RKA_LVS_CONF") else {
+        return;
+    };
+    let l = crate::load(std::path::Path::new(&path), &LoadOptions::default());
+    for d in l.diagnostics.items() {
+        eprintln!("{d}");
+    }
+    eprintln!("exit={}", l.diagnostics.exit_code());
+}

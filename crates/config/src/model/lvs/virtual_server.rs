@@ -286,7 +286,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
     let mut sorry_inhibit = false;
     let mut sorry_method: Option<ForwardingMethod> = None;
     for c in node.children() {
-        if vs.set.parse_kw(ctx, c) {
+        if vs.set.parse_kw(ctx, c, 1) {
             continue;
         }
         match c.keyword() {
@@ -537,36 +537,42 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGr
         _ => None,
     });
     let mixed = matches!(vs_families(vs, groups), Some((true, true)));
+    // keepalived 2.2.7 does not check a group's family against its real servers under -t
+    // (the kernel refuses such destinations later): say so, keep the server.
+    let is_group = matches!(vs.address, VsAddress::Group(_));
     vs.real_servers.retain(|rs| {
         let tunnelled = matches!(rs.forwarding, ForwardingMethod::Tun { .. });
         if tunnelled {
             return true;
         }
         let f = Family::of(&rs.addr);
-        if mixed {
-            ctx.diags.warn(
-                &rs.origin,
-                format!(
-                    "real server {} must be tunnelled: virtual server {label} has IPv4 and IPv6 addresses - skipping real server",
+        let problem = if mixed {
+            Some(format!(
+                "real server {} must be tunnelled: virtual server {label} has IPv4 and IPv6 addresses",
+                rs.addr
+            ))
+        } else {
+            match family {
+                None => {
+                    family = Some(f);
+                    None
+                }
+                Some(vf) if vf == f => None,
+                Some(_) => Some(format!(
+                    "Address family of virtual server and real server {} don't match",
                     rs.addr
-                ),
-            );
-            return false;
-        }
-        match family {
-            None => {
-                family = Some(f);
+                )),
+            }
+        };
+        match problem {
+            None => true,
+            Some(msg) if is_group => {
+                ctx.diags.info(Some(&rs.origin), msg);
                 true
             }
-            Some(vf) if vf == f => true,
-            Some(_) => {
-                ctx.diags.warn(
-                    &rs.origin,
-                    format!(
-                        "Address family of virtual server and real server {} don't match - skipping real server",
-                        rs.addr
-                    ),
-                );
+            Some(msg) => {
+                ctx.diags
+                    .warn(&rs.origin, format!("{msg} - skipping real server"));
                 false
             }
         }
