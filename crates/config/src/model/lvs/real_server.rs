@@ -19,7 +19,7 @@ pub struct RealServer {
     pub addr: IpAddr,
     /// The server's port (the virtual server's for DR/TUN; 0 when not given).
     pub port: u16,
-    /// `weight` (default 1).
+    /// Resolved `weight`: its own, else the virtual server's `weight` (default 1).
     pub weight: u32,
     /// Resolved forwarding method: `lvs_method`, else the virtual server's.
     pub forwarding: ForwardingMethod,
@@ -45,6 +45,7 @@ pub struct RealServer {
     pub set: CheckTimers,
     /// The health checkers; the server is up while all of them pass.
     pub checkers: Vec<Checker>,
+    pub(crate) weight_set: Option<u32>,
     pub(crate) forwarding_set: Option<ForwardingMethod>,
     pub(crate) inhibit_set: Option<bool>,
     pub(crate) alpha_set: Option<bool>,
@@ -53,6 +54,7 @@ pub struct RealServer {
 /// Defaults a real server inherits from its virtual server.
 #[derive(Debug, Clone)]
 pub(crate) struct Inherited<'a> {
+    pub weight: u32,
     pub forwarding: ForwardingMethod,
     pub inhibit_on_failure: bool,
     pub alpha: bool,
@@ -99,6 +101,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
         alpha: false,
         set: CheckTimers::default(),
         checkers: Vec::new(),
+        weight_set: None,
         forwarding_set: None,
         inhibit_set: None,
         alpha_set: None,
@@ -117,10 +120,10 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
         match kw {
             "weight" => {
                 if let Some(w) = ctx.u64_in(c, 0, 0, i32::MAX as u64) {
-                    rs.weight = w as u32;
+                    rs.weight_set = Some(w as u32);
                 }
             }
-            "lvs_method" | "lb_kind" => {
+            "lvs_method" => {
                 if let Some(m) = parse_forwarding(ctx, c) {
                     rs.forwarding_set = Some(m);
                 }
@@ -151,6 +154,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
 impl RealServer {
     /// Applies the virtual server's defaults, then resolves every checker.
     pub(crate) fn resolve(&mut self, vs: &Inherited<'_>) {
+        self.weight = self.weight_set.unwrap_or(vs.weight);
         self.forwarding = self.forwarding_set.unwrap_or(vs.forwarding);
         self.inhibit_on_failure = self.inhibit_set.unwrap_or(vs.inhibit_on_failure);
         self.alpha = self.alpha_set.unwrap_or(vs.alpha);

@@ -69,6 +69,8 @@ virtual_server_group G6 {
 virtual_server 10.0.0.1 80 {
     delay_loop 6.5
     lb_algo sh
+    hashed
+    weight 2
     sh-port
     sh-fallback
     flag-3
@@ -246,6 +248,7 @@ fn resolved(mut l: LvsConfig) -> LvsConfig {
             s.forwarding_set = None;
         }
         for rs in &mut vs.real_servers {
+            rs.weight_set = None;
             rs.forwarding_set = None;
             rs.inhibit_set = None;
             rs.alpha_set = None;
@@ -1147,4 +1150,19 @@ fn exit_code_of_file() {
         eprintln!("{d}");
     }
     eprintln!("exit={}", l.diagnostics.exit_code());
+}
+
+#[test]
+fn virtual_server_weight_is_the_real_servers_default() {
+    let l = vs(" quorum 3\n real_server 10.0.0.2 80 {\n }\n real_server 10.0.0.3 80 {\n  weight 2\n }\n weight 5\n");
+    assert_eq!(msgs(&l), Vec::<String>::new());
+    let w: Vec<u32> = first_vs(&l).real_servers.iter().map(|r| r.weight).collect();
+    assert_eq!(w, vec![5, 2]);
+    // An invalid one is only logged, as keepalived does.
+    let l = vs(" weight 0\n hashed\n real_server 10.0.0.2 80 {\n  lb_kind DR\n }\n");
+    assert!(!l.diagnostics.is_clean());
+    let sev: Vec<Severity> = l.diagnostics.items().iter().map(|d| d.severity).collect();
+    assert_eq!(sev, vec![Severity::Info, Severity::Info, Severity::Warning]);
+    assert_eq!(msgs(&l)[2], "8: Unknown keyword 'lb_kind'");
+    assert_eq!(first_vs(&l).real_servers[0].weight, 1);
 }

@@ -79,6 +79,11 @@ pub struct VirtualServer {
     pub sched_flags: SchedFlags,
     /// `ops`: one-packet scheduling (UDP only).
     pub ops: bool,
+    /// `hashed`: keepalived accepts it with the sh scheduler only (IPVS' hashed-entry flag,
+    /// 0x2).
+    pub hashed: bool,
+    /// `weight` (not in the manual): the default weight of its real servers (default 1).
+    pub weight: u32,
     /// `lvs_method` / `lb_kind` (default NAT).
     pub forwarding: ForwardingMethod,
     /// `persistence_timeout` in seconds, when persistent.
@@ -135,6 +140,7 @@ impl VirtualServer {
 
     fn inherited(&self) -> Inherited<'_> {
         Inherited {
+            weight: self.weight,
             forwarding: self.forwarding,
             inhibit_on_failure: self.inhibit_on_failure,
             alpha: self.alpha,
@@ -176,6 +182,10 @@ impl VirtualServer {
             d.flag(n2, f.flag2);
             d.flag("flag-3", f.flag3);
             d.flag("ops", self.ops);
+            d.flag("hashed", self.hashed);
+            if self.weight != 1 {
+                d.kv("weight", self.weight);
+            }
             self.forwarding.dump(d, "lvs_method");
             d.opt("persistence_timeout", &self.persistence_timeout);
             d.opt("persistence_granularity", &self.persistence_granularity);
@@ -259,6 +269,8 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
         scheduler: Scheduler::Wlc,
         sched_flags: SchedFlags::default(),
         ops: false,
+        hashed: false,
+        weight: 1,
         forwarding: ForwardingMethod::Nat,
         persistence_timeout: None,
         persistence_granularity: None,
@@ -323,6 +335,27 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
             "flag-2" => vs.sched_flags.flag2 = true,
             "flag-3" => vs.sched_flags.flag3 = true,
             "ops" => vs.ops = true,
+            "hashed" => {
+                if scheduler == Some(Scheduler::Sh) {
+                    vs.hashed = true;
+                } else {
+                    // keepalived only logs this one; it does not change the exit code.
+                    ctx.diags.info(
+                        Some(&c.origin),
+                        "hashed only applies to sh scheduler - ignoring",
+                    );
+                }
+            }
+            "weight" => match c.arg(0).and_then(parse_u64) {
+                Some(w @ 1..=0x7fff_ffff) => vs.weight = w as u32,
+                _ => ctx.diags.info(
+                    Some(&c.origin),
+                    format!(
+                        "Virtual server weight {} is outside range 1-2147483647 - ignoring",
+                        c.arg(0).unwrap_or("")
+                    ),
+                ),
+            },
             "lvs_method" | "lb_kind" => {
                 if let Some(m) = parse_forwarding(ctx, c) {
                     forwarding = Some(m);
@@ -401,6 +434,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
     }
     vs.delay_loop = vs.set.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP);
     let inh = Inherited {
+        weight: vs.weight,
         forwarding: vs.forwarding,
         inhibit_on_failure: vs.inhibit_on_failure,
         alpha: vs.alpha,
