@@ -33,11 +33,23 @@ struct Tracker {
     weight: i32,
     reverse: bool,
     up: bool,
+    /// A value-driven contribution (`track_file`), replacing the weight rule when set.
+    offset: Option<i64>,
 }
+
+/// A `track_file` offset below this puts the instance in FAULT (keepalived: "less than -253").
+const OFFSET_FAULT_BELOW: i64 = -253;
 
 impl Tracker {
     /// Contribution to the priority.
     fn weight_now(&self) -> i64 {
+        if let Some(offset) = self.offset {
+            return if offset < OFFSET_FAULT_BELOW {
+                0
+            } else {
+                offset
+            };
+        }
         let effective_up = self.up != self.reverse;
         match self.weight {
             w if w > 0 && effective_up => i64::from(w),
@@ -48,6 +60,9 @@ impl Tracker {
 
     /// Whether this tracker puts the instance in FAULT.
     fn faulted(&self) -> bool {
+        if let Some(offset) = self.offset {
+            return offset < OFFSET_FAULT_BELOW;
+        }
         self.weight == 0 && self.up == self.reverse
     }
 }
@@ -90,6 +105,7 @@ impl Instance {
                 weight: t.weight,
                 reverse: t.reverse,
                 up: t.initially_up,
+                offset: None,
             })
             .collect();
         let mut instance = Instance {
@@ -254,6 +270,11 @@ impl Instance {
             return Ok(());
         }
         tracker.up = up;
+        self.refresh_priority(now);
+        Ok(())
+    }
+
+    fn refresh_priority(&mut self, now: Instant) {
         let old = self.priority;
         self.priority = self.compute_priority();
         if old != self.priority {
@@ -263,7 +284,38 @@ impl Instance {
             });
         }
         self.update_fault(now);
+    }
+
+    /// Reports a value-driven tracker (`track_file` with a non-zero weight): `offset` is added
+    /// to the priority as is, and an offset below -253 means FAULT. Once called, the tracker's
+    /// up/down status no longer counts.
+    pub fn track_offset(
+        &mut self,
+        now: Instant,
+        name: &str,
+        offset: i64,
+    ) -> Result<(), UnknownTracker> {
+        let tracker = self
+            .trackers
+            .iter_mut()
+            .find(|t| t.name == name)
+            .ok_or_else(|| UnknownTracker(name.to_owned()))?;
+        if tracker.offset == Some(offset) {
+            return Ok(());
+        }
+        tracker.offset = Some(offset);
+        self.refresh_priority(now);
         Ok(())
+    }
+
+    /// Starts a freshly created instance directly as MASTER, for a configuration reload of
+    /// an instance that was MASTER: it advertises at once instead of waiting for the
+    /// master-down timer. Ignored unless the instance is still in INIT and not faulted.
+    pub fn resume_as_master(&mut self, now: Instant) {
+        if self.state != State::Init || self.own_fault() || self.group_fault {
+            return;
+        }
+        self.become_master(now, Reason::Startup);
     }
 
     /// Stops the instance: a MASTER sends priority 0 and removes its addresses (RFC 5798

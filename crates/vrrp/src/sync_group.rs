@@ -127,6 +127,22 @@ impl SyncGroup {
         result
     }
 
+    /// Reports value-driven tracker `name` of member `index` (see [`Instance::track_offset`]).
+    pub fn track_offset(
+        &mut self,
+        now: Instant,
+        index: usize,
+        name: &str,
+        offset: i64,
+    ) -> Result<(), UnknownTracker> {
+        let result = match self.members.get_mut(index) {
+            Some(m) => m.track_offset(now, name, offset),
+            None => Err(UnknownTracker(name.to_owned())),
+        };
+        self.reconcile(now);
+        result
+    }
+
     /// Shuts every member down.
     pub fn shutdown(&mut self, now: Instant) {
         for m in &mut self.members {

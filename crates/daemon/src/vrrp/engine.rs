@@ -1,0 +1,899 @@
+//! The event loop: timers from the cores, datagrams from the sockets, tracker reports and
+//! control events, each turned into core calls whose actions are carried out in order.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rka_config::Config;
+use rka_netif::{LinkEvent, Netif, RuleSpec};
+use rka_vrrp::{Action, State};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::child::Control;
+
+use super::mapping::{
+    self, notify_scripts, HostView, InstancePlan, RoutePlan, SocketKey, Tracked, VipPlan,
+};
+use super::netops::HostOps;
+use super::notify::{Notifier, Subject};
+use super::socket::{advert_vrid, Datagram, OpenSocket};
+use super::track::{self, TrackEvent};
+use super::unit::{Out, Unit};
+
+/// How often a dropped-advert warning may be logged per instance.
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The last known status of a tracked object, replayed into instances created on reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrackStatus {
+    Up(bool),
+    Value(i64),
+}
+
+/// What the host looked like when the configuration was mapped.
+#[derive(Debug, Default)]
+struct HostSnapshot {
+    links: HashMap<String, (u32, bool)>,
+    v4: HashMap<u32, Vec<IpAddr>>,
+    v6_link_local: HashMap<u32, Vec<IpAddr>>,
+}
+
+impl HostSnapshot {
+    async fn take(netif: &Netif) -> HostSnapshot {
+        let mut snap = HostSnapshot::default();
+        match netif.links().await {
+            Ok(links) => {
+                for l in links {
+                    snap.links.insert(l.name.clone(), (l.index, l.oper_up));
+                }
+            }
+            Err(e) => tracing::error!("cannot list interfaces: {e}"),
+        }
+        match netif.addresses(None).await {
+            Ok(addrs) => {
+                for a in addrs {
+                    match a.addr {
+                        IpAddr::V4(_) => snap.v4.entry(a.ifindex).or_default().push(a.addr),
+                        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => snap
+                            .v6_link_local
+                            .entry(a.ifindex)
+                            .or_default()
+                            .push(a.addr),
+                        IpAddr::V6(_) => {}
+                    }
+                }
+            }
+            Err(e) => tracing::error!("cannot list addresses: {e}"),
+        }
+        snap
+    }
+}
+
+impl HostView for HostSnapshot {
+    fn source_address(&self, ifname: &str, ipv6: bool) -> Option<IpAddr> {
+        let (index, _) = self.links.get(ifname)?;
+        let list = if ipv6 { &self.v6_link_local } else { &self.v4 };
+        list.get(index)?.first().copied()
+    }
+
+    fn interface_up(&self, ifname: &str) -> bool {
+        self.links.get(ifname).is_some_and(|(_, up)| *up)
+    }
+}
+
+/// The running VRRP engine.
+#[derive(Debug)]
+pub struct Engine {
+    /// The configuration in force.
+    pub(super) config: Config,
+    host: HostOps,
+    notifier: Notifier,
+    /// Standalone instances and sync groups.
+    pub(super) units: Vec<Unit>,
+    sockets: Vec<Option<OpenSocket>>,
+    demux: HashMap<(usize, u8), (usize, usize)>,
+    pkt_tx: mpsc::UnboundedSender<Datagram>,
+    pkt_rx: mpsc::UnboundedReceiver<Datagram>,
+    track_tx: mpsc::UnboundedSender<TrackEvent>,
+    track_rx: mpsc::UnboundedReceiver<TrackEvent>,
+    tracker_tasks: Vec<JoinHandle<()>>,
+    link_task: Option<JoinHandle<()>>,
+    statuses: HashMap<String, TrackStatus>,
+    /// Datagrams dropped before reaching an instance (unknown VRID, unreadable, foreign
+    /// source).
+    pub(super) foreign_drops: u64,
+    foreign_log: Option<Instant>,
+    statics: (Vec<VipPlan>, Vec<RoutePlan>, Vec<RuleSpec>),
+}
+
+impl Engine {
+    /// Maps `config`, installs static addresses, opens sockets, starts trackers and instances.
+    pub async fn start(config: Config, netif: Netif) -> Engine {
+        let (pkt_tx, pkt_rx) = mpsc::unbounded_channel();
+        let (track_tx, track_rx) = mpsc::unbounded_channel();
+        let link_task = track::spawn_links(track_tx.clone());
+        let notifier = Notifier::new(&config);
+        let mut engine = Engine {
+            host: HostOps::new(netif),
+            notifier,
+            units: Vec::new(),
+            sockets: Vec::new(),
+            demux: HashMap::new(),
+            pkt_tx,
+            pkt_rx,
+            track_tx,
+            track_rx,
+            tracker_tasks: Vec::new(),
+            link_task,
+            statuses: HashMap::new(),
+            foreign_drops: 0,
+            foreign_log: None,
+            statics: (Vec::new(), Vec::new(), Vec::new()),
+            config,
+        };
+        engine.install_statics().await;
+        let units = engine.build_units(&engine.config.clone()).await;
+        engine.units = units;
+        engine.attach_sockets().await;
+        engine.start_trackers();
+        let now = Instant::now();
+        for u in 0..engine.units.len() {
+            engine.units[u].core.handle_timeout(now);
+            engine.drain(u).await;
+        }
+        engine
+    }
+
+    async fn install_statics(&mut self) {
+        let v = &self.config.vrrp;
+        let vips: Vec<VipPlan> = v
+            .static_ipaddress
+            .iter()
+            .filter_map(|a| match &a.dev {
+                Some(dev) => Some(mapping::vip_plan(a, dev)),
+                None => {
+                    tracing::warn!("static address {} has no dev - ignored", a.prefix);
+                    None
+                }
+            })
+            .collect();
+        let routes: Vec<RoutePlan> = v
+            .static_routes
+            .iter()
+            .filter_map(|r| {
+                let mut p = mapping::route_plan(r, "")?;
+                if p.dev.as_deref() == Some("") {
+                    p.dev = None;
+                }
+                Some(p)
+            })
+            .collect();
+        let rules: Vec<RuleSpec> = v
+            .static_rules
+            .iter()
+            .filter_map(mapping::rule_spec)
+            .collect();
+        self.host.addresses("static", &vips, true).await;
+        self.host.routes("static", &routes, true).await;
+        self.host.rules("static", &rules, true).await;
+        self.statics = (vips, routes, rules);
+    }
+
+    /// Maps `config` into units (creating VMACs first so their interfaces exist).
+    async fn build_units(&mut self, config: &Config) -> Vec<Unit> {
+        // VMAC interfaces must exist before the snapshot so sockets and sources resolve.
+        for inst in &config.vrrp.instances {
+            if inst.use_vmac.is_some() {
+                let pre = HostSnapshot::take(self.host.netif()).await;
+                let (plans, _) = mapping::plan_instances(
+                    &Config {
+                        vrrp: rka_config::model::vrrp::VrrpConfig {
+                            instances: vec![inst.clone()],
+                            ..Default::default()
+                        },
+                        ..config.clone()
+                    },
+                    &pre,
+                );
+                if let Some(v) = plans.first().and_then(|p| p.vmac.clone()) {
+                    self.host.create_vmac(&inst.name, &v).await;
+                }
+            }
+        }
+        let snap = HostSnapshot::take(self.host.netif()).await;
+        let (plans, errors) = mapping::plan_instances(config, &snap);
+        for e in errors {
+            tracing::error!("{e}");
+        }
+        let groups = mapping::plan_groups(config, &plans);
+        let now = Instant::now();
+        let mut units = Vec::new();
+        let mut grouped: HashSet<String> = HashSet::new();
+        for g in groups {
+            let members: Vec<InstancePlan> = g
+                .members
+                .iter()
+                .filter_map(|n| plans.iter().find(|p| &p.core.name == n).cloned())
+                .collect();
+            grouped.extend(g.members.iter().cloned());
+            match Unit::new(members, Some(g.clone()), now) {
+                Ok(u) => units.push(u),
+                Err(e) => tracing::error!("{e}"),
+            }
+        }
+        for p in plans {
+            if grouped.contains(&p.core.name) {
+                continue;
+            }
+            match Unit::new(vec![p], None, now) {
+                Ok(u) => units.push(u),
+                Err(e) => tracing::error!("{e}"),
+            }
+        }
+        // Replay what trackers last reported (reload), so priorities do not jump.
+        for unit in &mut units {
+            for (m, member) in unit.members.iter().enumerate() {
+                for t in &member.plan.trackers {
+                    let name = t.core_name();
+                    match (self.statuses.get(&name), t) {
+                        (Some(TrackStatus::Up(up)), _) => {
+                            let _ = unit.core.track_update(now, m, &name, *up);
+                        }
+                        (
+                            Some(TrackStatus::Value(v)),
+                            Tracked::File {
+                                weight, reverse, ..
+                            },
+                        ) => {
+                            apply_file(&mut unit.core, now, m, &name, *v, *weight, *reverse);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            // Creation-time tracker changes are not transitions worth acting on.
+            while unit.core.poll().is_some() {}
+        }
+        units
+    }
+
+    /// Opens (or reuses) the socket of every member and rebuilds the VRID demultiplexer.
+    async fn attach_sockets(&mut self) {
+        let mut wanted: Vec<(usize, usize, SocketKey, bool)> = Vec::new();
+        for (u, unit) in self.units.iter().enumerate() {
+            for (m, member) in unit.members.iter().enumerate() {
+                wanted.push((u, m, member.plan.socket.clone(), !member.plan.unicast));
+            }
+        }
+        let mut used = HashSet::new();
+        self.demux.clear();
+        for (u, m, key, multicast) in wanted {
+            let slot = self.socket_for(&key, multicast).await;
+            self.units[u].members[m].socket = slot;
+            if let Some(s) = slot {
+                used.insert(s);
+                let vrid = self.units[u].members[m].plan.core.vrid;
+                if self.demux.insert((s, vrid), (u, m)).is_some() {
+                    tracing::error!(
+                        "({}) VRID {vrid} is used twice on {}",
+                        self.units[u].members[m].plan.core.name,
+                        key.ifname
+                    );
+                }
+            }
+        }
+        for (i, s) in self.sockets.iter_mut().enumerate() {
+            if !used.contains(&i) {
+                *s = None;
+            }
+        }
+    }
+
+    async fn socket_for(&mut self, key: &SocketKey, multicast: bool) -> Option<usize> {
+        if let Some(i) = self
+            .sockets
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| &s.key == key))
+        {
+            if multicast {
+                if let Some(Err(e)) = self.sockets[i].as_ref().map(OpenSocket::join) {
+                    tracing::error!("cannot join the VRRP group on {}: {e}", key.ifname);
+                }
+            }
+            return Some(i);
+        }
+        let ifindex = self.host.ifindex(&key.ifname).await?;
+        let slot = self
+            .sockets
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.sockets.len());
+        match OpenSocket::open(key, ifindex, multicast, slot, self.pkt_tx.clone()) {
+            Ok(s) => {
+                if slot == self.sockets.len() {
+                    self.sockets.push(Some(s));
+                } else {
+                    self.sockets[slot] = Some(s);
+                }
+                Some(slot)
+            }
+            Err(e) => {
+                tracing::error!("cannot open the VRRP socket on {}: {e}", key.ifname);
+                None
+            }
+        }
+    }
+
+    fn start_trackers(&mut self) {
+        for t in self.tracker_tasks.drain(..) {
+            t.abort();
+        }
+        let mut scripts = HashSet::new();
+        let mut files = HashSet::new();
+        for unit in &self.units {
+            for member in &unit.members {
+                for t in &member.plan.trackers {
+                    match t {
+                        Tracked::Script(n) => {
+                            scripts.insert(n.clone());
+                        }
+                        Tracked::File { name, .. } => {
+                            files.insert(name.clone());
+                        }
+                        Tracked::Interface(_) => {}
+                    }
+                }
+            }
+        }
+        let user = self.config.global.script_user.clone();
+        for s in &self.config.vrrp.scripts {
+            if scripts.contains(&s.name) {
+                let initial = match self.statuses.get(&format!("script:{}", s.name)) {
+                    Some(TrackStatus::Up(up)) => Some(*up),
+                    _ => None,
+                };
+                let script_user = s.user.clone().or_else(|| user.clone());
+                self.tracker_tasks.push(track::spawn_script(
+                    s,
+                    initial,
+                    script_user,
+                    self.track_tx.clone(),
+                ));
+            }
+        }
+        for f in &self.config.vrrp.track_files {
+            if files.contains(&f.name) {
+                self.tracker_tasks
+                    .push(track::spawn_file(f, self.track_tx.clone()));
+            }
+        }
+    }
+
+    /// Handles events until a control event arrives, and returns it (a closed control
+    /// channel reads as Stop).
+    pub async fn step(&mut self, control: &mut mpsc::Receiver<Control>) -> Control {
+        loop {
+            let deadline = self
+                .units
+                .iter()
+                .filter_map(|u| u.core.poll_timeout())
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                ev = control.recv() => return ev.unwrap_or(Control::Stop),
+                Some(d) = self.pkt_rx.recv() => self.on_datagram(d).await,
+                Some(t) = self.track_rx.recv() => self.on_track(t).await,
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                    self.on_timeout().await;
+                }
+            }
+        }
+    }
+
+    async fn on_timeout(&mut self) {
+        let now = Instant::now();
+        for u in 0..self.units.len() {
+            if self.units[u].core.poll_timeout().is_some_and(|t| t <= now) {
+                self.units[u].core.handle_timeout(now);
+                self.drain(u).await;
+            }
+        }
+    }
+
+    async fn on_datagram(&mut self, d: Datagram) {
+        let Some(sock) = self.sockets.get(d.socket).and_then(Option::as_ref) else {
+            return;
+        };
+        let ipv6 = sock.key.ipv6;
+        let Some(vrid) = advert_vrid(ipv6, &d.bytes) else {
+            self.foreign(format!("unreadable VRRP datagram from {}", d.info.src));
+            return;
+        };
+        let Some(&(u, m)) = self.demux.get(&(d.socket, vrid)) else {
+            self.foreign(format!(
+                "advert for VRID {vrid} from {} on {}: no instance",
+                d.info.src, sock.key.ifname
+            ));
+            return;
+        };
+        let plan = &self.units[u].members[m].plan;
+        if plan.unicast && plan.check_unicast_src && !plan.core.unicast_peers.contains(&d.info.src)
+        {
+            let name = plan.core.name.clone();
+            self.foreign(format!(
+                "({name}) advert from {} which is not a unicast peer",
+                d.info.src
+            ));
+            return;
+        }
+        let now = Instant::now();
+        let before = self.dropped(u, m);
+        let ttl = d.info.ttl.unwrap_or(0);
+        self.units[u]
+            .core
+            .handle_packet(now, m, d.info.src, ttl, &d.bytes);
+        let after = self.dropped(u, m);
+        if after > before {
+            self.log_drop(u, m, now, d.info.src);
+        }
+        self.drain(u).await;
+    }
+
+    fn dropped(&self, u: usize, m: usize) -> u64 {
+        self.units[u]
+            .core
+            .member(m)
+            .map_or(0, |i| i.stats().dropped.total())
+    }
+
+    fn log_drop(&mut self, u: usize, m: usize, now: Instant, src: IpAddr) {
+        let total = self.dropped(u, m);
+        let member = &mut self.units[u].members[m];
+        let due = member
+            .drop_log
+            .is_none_or(|(t, _)| now.duration_since(t) >= DROP_LOG_EVERY);
+        if due {
+            let since = member.drop_log.map_or(total, |(_, n)| total - n);
+            let counters = self.units[u]
+                .core
+                .member(m)
+                .map(|i| format!("{:?}", i.stats().dropped))
+                .unwrap_or_default();
+            tracing::warn!(
+                "({}) dropped {since} invalid advert(s), latest from {src}; totals {counters}",
+                self.units[u].members[m].plan.core.name
+            );
+            self.units[u].members[m].drop_log = Some((now, total));
+        }
+    }
+
+    fn foreign(&mut self, msg: String) {
+        self.foreign_drops += 1;
+        let now = Instant::now();
+        if self
+            .foreign_log
+            .is_none_or(|t| now.duration_since(t) >= DROP_LOG_EVERY)
+        {
+            tracing::warn!(
+                "{msg} ({} such datagram(s) dropped so far)",
+                self.foreign_drops
+            );
+            self.foreign_log = Some(now);
+        }
+    }
+
+    async fn on_track(&mut self, ev: TrackEvent) {
+        let now = Instant::now();
+        match ev {
+            TrackEvent::Link(LinkEvent::Changed(info)) => {
+                let name = format!("interface:{}", info.name);
+                self.statuses
+                    .insert(name.clone(), TrackStatus::Up(info.oper_up));
+                let needs_socket = self.units.iter().any(|u| {
+                    u.members
+                        .iter()
+                        .any(|m| m.socket.is_none() && m.plan.socket.ifname == info.name)
+                });
+                if info.oper_up && needs_socket {
+                    tracing::info!("interface {} is back - reopening sockets", info.name);
+                    self.attach_sockets().await;
+                }
+                self.update_all(now, &name, |core, m, n| {
+                    let _ = core.track_update(now, m, n, info.oper_up);
+                })
+                .await;
+            }
+            TrackEvent::Link(LinkEvent::Removed { name, .. }) => {
+                let key = format!("interface:{name}");
+                self.statuses.insert(key.clone(), TrackStatus::Up(false));
+                for s in &mut self.sockets {
+                    if s.as_ref().is_some_and(|s| s.key.ifname == name) {
+                        *s = None;
+                    }
+                }
+                for unit in &mut self.units {
+                    for m in &mut unit.members {
+                        if m.plan.socket.ifname == name {
+                            m.socket = None;
+                        }
+                    }
+                }
+                self.host.forget_frames();
+                self.update_all(now, &key, |core, m, n| {
+                    let _ = core.track_update(now, m, n, false);
+                })
+                .await;
+            }
+            TrackEvent::Script { name, up } => {
+                let key = format!("script:{name}");
+                self.statuses.insert(key.clone(), TrackStatus::Up(up));
+                self.update_all(now, &key, |core, m, n| {
+                    let _ = core.track_update(now, m, n, up);
+                })
+                .await;
+            }
+            TrackEvent::File { name, value } => {
+                let key = format!("file:{name}");
+                self.statuses.insert(key.clone(), TrackStatus::Value(value));
+                for u in 0..self.units.len() {
+                    let unit = &mut self.units[u];
+                    let mut touched = false;
+                    for (m, member) in unit.members.iter().enumerate() {
+                        for t in &member.plan.trackers {
+                            if let Tracked::File {
+                                name: n,
+                                weight,
+                                reverse,
+                            } = t
+                            {
+                                if *n == name {
+                                    apply_file(
+                                        &mut unit.core,
+                                        now,
+                                        m,
+                                        &key,
+                                        value,
+                                        *weight,
+                                        *reverse,
+                                    );
+                                    touched = true;
+                                }
+                            }
+                        }
+                    }
+                    if touched {
+                        self.drain(u).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `f` for every member tracking `core_name`, then carries out the actions.
+    async fn update_all(
+        &mut self,
+        _now: Instant,
+        core_name: &str,
+        f: impl Fn(&mut super::unit::Core, usize, &str),
+    ) {
+        for u in 0..self.units.len() {
+            let unit = &mut self.units[u];
+            let mut touched = false;
+            for (m, member) in unit.members.iter().enumerate() {
+                if member
+                    .plan
+                    .trackers
+                    .iter()
+                    .any(|t| t.core_name() == core_name)
+                {
+                    f(&mut unit.core, m, core_name);
+                    touched = true;
+                }
+            }
+            if touched {
+                self.drain(u).await;
+            }
+        }
+    }
+
+    /// Carries out every pending action of unit `u`, in order.
+    async fn drain(&mut self, u: usize) {
+        self.drain_with(u, true).await;
+    }
+
+    async fn drain_with(&mut self, u: usize, release: bool) {
+        let mut outs = Vec::new();
+        while let Some(o) = self.units[u].core.poll() {
+            outs.push(o);
+        }
+        for o in outs {
+            match o {
+                Out::Member(m, a) => self.execute(u, m, a, release).await,
+                Out::Group(state) => {
+                    let unit = &self.units[u];
+                    if let Some(g) = &unit.group {
+                        let (specific, generic) = notify_scripts(&g.notifies, state);
+                        let (specific, generic) = (specific.cloned(), generic.cloned());
+                        let name = g.name.clone();
+                        self.notifier.notify(
+                            Subject::Group(&name),
+                            state,
+                            0,
+                            specific.as_ref(),
+                            generic.as_ref(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    async fn execute(&mut self, u: usize, m: usize, action: Action, release: bool) {
+        let member = &self.units[u].members[m];
+        let name = member.plan.core.name.clone();
+        match action {
+            Action::SendAdvert {
+                dst, ttl, bytes, ..
+            } => {
+                let Some(sock) = member
+                    .socket
+                    .and_then(|s| self.sockets.get(s))
+                    .and_then(Option::as_ref)
+                else {
+                    return;
+                };
+                if let Err(e) = sock.send(member.plan.core.source, dst, ttl, &bytes) {
+                    tracing::debug!("({name}) cannot send advert to {dst}: {e}");
+                }
+            }
+            Action::AddVips => {
+                let plan = member.plan.clone();
+                self.units[u].members[m].holds_vips = true;
+                self.host.addresses(&name, &plan.vips, true).await;
+                self.host.routes(&name, &plan.routes, true).await;
+                self.host.rules(&name, &plan.rules, true).await;
+            }
+            Action::RemoveVips => {
+                if !release {
+                    return;
+                }
+                let plan = member.plan.clone();
+                self.units[u].members[m].holds_vips = false;
+                self.host.rules(&name, &plan.rules, false).await;
+                self.host.routes(&name, &plan.routes, false).await;
+                self.host.addresses(&name, &plan.vips, false).await;
+            }
+            Action::SendGratuitous { addresses, count } => {
+                let ifname = member
+                    .plan
+                    .vmac
+                    .as_ref()
+                    .map_or(member.plan.interface.clone(), |v| v.name.clone());
+                self.host
+                    .gratuitous(&name, &ifname, &addresses, count)
+                    .await;
+            }
+            Action::StateChanged { from, to, reason } => {
+                tracing::debug!("({name}) {from} -> {to} ({reason:?})");
+            }
+            Action::Notify { state, priority } => {
+                if state == State::Master && member.quiet_master {
+                    self.units[u].members[m].quiet_master = false;
+                    return;
+                }
+                let (specific, generic) = notify_scripts(&member.plan.notifies, state);
+                let (specific, generic) = (specific.cloned(), generic.cloned());
+                self.notifier.notify(
+                    Subject::Instance(&name),
+                    state,
+                    priority,
+                    specific.as_ref(),
+                    generic.as_ref(),
+                );
+            }
+            Action::PriorityChanged { from, to } => {
+                tracing::info!("({name}) priority changed from {from} to {to}");
+            }
+        }
+    }
+
+    /// Applies a new configuration: instances are matched old to new by VRID, family,
+    /// interface and unicast/multicast; a matched MASTER stays MASTER, addresses still wanted
+    /// are never removed, the difference is removed or added.
+    pub async fn reload(&mut self, config: Config) {
+        tracing::info!("reloading the VRRP configuration");
+        let now = Instant::now();
+        let old_units = std::mem::take(&mut self.units);
+        let mut old_masters: HashSet<(u8, bool, String, bool)> = HashSet::new();
+        let mut old_held: Vec<(String, VipPlan, Vec<RoutePlan>, Vec<RuleSpec>)> = Vec::new();
+        for unit in &old_units {
+            for (m, member) in unit.members.iter().enumerate() {
+                if unit.state(m) == State::Master {
+                    old_masters.insert(member.plan.identity());
+                }
+                if member.holds_vips {
+                    for v in &member.plan.vips {
+                        old_held.push((
+                            member.plan.core.name.clone(),
+                            v.clone(),
+                            member.plan.routes.clone(),
+                            member.plan.rules.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        // Undo the old static configuration that is gone.
+        let old_statics = std::mem::take(&mut self.statics);
+        self.config = config.clone();
+        self.notifier = Notifier::new(&config);
+        self.install_statics().await;
+        let gone_vips: Vec<VipPlan> = old_statics
+            .0
+            .into_iter()
+            .filter(|v| !self.statics.0.contains(v))
+            .collect();
+        let gone_routes: Vec<RoutePlan> = old_statics
+            .1
+            .into_iter()
+            .filter(|r| !self.statics.1.contains(r))
+            .collect();
+        let gone_rules: Vec<RuleSpec> = old_statics
+            .2
+            .into_iter()
+            .filter(|r| !self.statics.2.contains(r))
+            .collect();
+        self.host.addresses("static", &gone_vips, false).await;
+        self.host.routes("static", &gone_routes, false).await;
+        self.host.rules("static", &gone_rules, false).await;
+
+        let mut units = self.build_units(&config).await;
+        let new_ids: HashSet<_> = units
+            .iter()
+            .flat_map(|u| u.members.iter().map(|m| m.plan.identity()))
+            .collect();
+        // Instances that are gone stop: priority 0 from a MASTER, STOP notification; their
+        // addresses are removed below unless a new instance holds them.
+        self.units = old_units;
+        for u in 0..self.units.len() {
+            let gone = self.units[u]
+                .members
+                .iter()
+                .all(|m| !new_ids.contains(&m.plan.identity()));
+            if gone {
+                self.units[u].core.shutdown(now);
+                self.drain_with(u, false).await;
+            }
+        }
+        let old_vmacs: Vec<_> = self
+            .units
+            .iter()
+            .flat_map(|u| u.members.iter().filter_map(|m| m.plan.vmac.clone()))
+            .collect();
+        for unit in &mut units {
+            if let super::unit::Core::Single(inst) = &mut unit.core {
+                if old_masters.contains(&unit.members[0].plan.identity()) {
+                    unit.members[0].quiet_master = true;
+                    inst.resume_as_master(now);
+                }
+            }
+        }
+        self.units = units;
+        self.attach_sockets().await;
+        self.start_trackers();
+        for u in 0..self.units.len() {
+            self.units[u].core.handle_timeout(now);
+            self.drain(u).await;
+        }
+        // Remove what the old masters held and nobody holds now.
+        let held_now: HashSet<(String, IpAddr)> = self
+            .units
+            .iter()
+            .flat_map(|u| u.members.iter())
+            .filter(|m| m.holds_vips)
+            .flat_map(|m| m.plan.vips.iter().map(|v| (v.ifname.clone(), v.spec.addr)))
+            .collect();
+        let routes_now: Vec<RoutePlan> = self
+            .units
+            .iter()
+            .flat_map(|u| u.members.iter())
+            .filter(|m| m.holds_vips)
+            .flat_map(|m| m.plan.routes.clone())
+            .collect();
+        let rules_now: Vec<RuleSpec> = self
+            .units
+            .iter()
+            .flat_map(|u| u.members.iter())
+            .filter(|m| m.holds_vips)
+            .flat_map(|m| m.plan.rules.clone())
+            .collect();
+        let mut seen_routes = Vec::new();
+        for (who, vip, routes, rules) in old_held {
+            if !held_now.contains(&(vip.ifname.clone(), vip.spec.addr)) {
+                self.host
+                    .addresses(&who, std::slice::from_ref(&vip), false)
+                    .await;
+            }
+            if seen_routes.contains(&who) {
+                continue;
+            }
+            seen_routes.push(who.clone());
+            let r: Vec<RoutePlan> = routes
+                .into_iter()
+                .filter(|r| !routes_now.contains(r))
+                .collect();
+            let rl: Vec<RuleSpec> = rules
+                .into_iter()
+                .filter(|r| !rules_now.contains(r))
+                .collect();
+            self.host.routes(&who, &r, false).await;
+            self.host.rules(&who, &rl, false).await;
+        }
+        let vmacs_now: Vec<String> = self
+            .units
+            .iter()
+            .flat_map(|u| u.members.iter().filter_map(|m| m.plan.vmac.as_ref()))
+            .map(|v| v.name.clone())
+            .collect();
+        for v in old_vmacs {
+            if !vmacs_now.contains(&v.name) {
+                self.host.remove_vmac("reload", &v).await;
+            }
+        }
+    }
+
+    /// Stops every instance (a MASTER sends priority 0); with `release`, removes every
+    /// address, route and rule installed, static ones included, and the VMAC interfaces.
+    pub async fn stop(&mut self, release: bool) {
+        let now = Instant::now();
+        for u in 0..self.units.len() {
+            self.units[u].core.shutdown(now);
+            self.drain_with(u, release).await;
+        }
+        if release {
+            let (vips, routes, rules) = std::mem::take(&mut self.statics);
+            self.host.rules("static", &rules, false).await;
+            self.host.routes("static", &routes, false).await;
+            self.host.addresses("static", &vips, false).await;
+            let vmacs: Vec<_> = self
+                .units
+                .iter()
+                .flat_map(|u| u.members.iter().filter_map(|m| m.plan.vmac.clone()))
+                .collect();
+            for v in vmacs {
+                self.host.remove_vmac("stop", &v).await;
+            }
+        }
+        for t in self.tracker_tasks.drain(..) {
+            t.abort();
+        }
+        if let Some(t) = self.link_task.take() {
+            t.abort();
+        }
+        self.sockets.clear();
+    }
+}
+
+/// Applies a `track_file` value to member `m`: weight 0 means up/down, otherwise the value
+/// times the weight (negated with `reverse`) is added to the priority.
+fn apply_file(
+    core: &mut super::unit::Core,
+    now: Instant,
+    m: usize,
+    core_name: &str,
+    value: i64,
+    weight: i32,
+    reverse: bool,
+) {
+    let r = if weight == 0 {
+        core.track_update(now, m, core_name, value == 0)
+    } else {
+        let offset = value.saturating_mul(i64::from(weight));
+        core.track_offset(now, m, core_name, if reverse { -offset } else { offset })
+    };
+    if let Err(e) = r {
+        tracing::debug!("{e}");
+    }
+}

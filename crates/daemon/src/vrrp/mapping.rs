@@ -1,0 +1,638 @@
+//! From keepalived.conf to the engine: each `vrrp_instance` becomes an [`InstancePlan`] (the
+//! `rka_vrrp` configuration plus what the daemon itself needs: interface, socket, addresses,
+//! routes, rules, trackers and notify scripts).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use rka_config::model::addr::{
+    Broadcast, IpAddress, Route, RouteTable, RouteType, Rule, RuleAction,
+};
+use rka_config::model::global::UserScript;
+use rka_config::model::vrrp::{self as cfg, VrrpInstance};
+use rka_config::Config;
+use rka_netif::{AddressSpec, RouteKind, RouteSpec, RuleActionKind, RuleSpec, Scope};
+use rka_vrrp::{Authentication, Family, GarpConfig, InitialState, InstanceConfig, TrackerConfig};
+use rka_vrrp::{V3ChecksumMode, Version};
+
+/// Which raw socket an instance sends and receives on: one per (interface, family, protocol).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketKey {
+    /// Interface the socket is bound to (the VMAC interface with `use_vmac`).
+    pub ifname: String,
+    /// Address family.
+    pub ipv6: bool,
+    /// IP protocol: 112 (VRRP) or 51 (AH).
+    pub protocol: i32,
+}
+
+/// A tracked object as the daemon watches it; the instance knows it as [`Tracked::core_name`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tracked {
+    /// A network interface (`track_interface`, and the instance's own interface).
+    Interface(String),
+    /// A `vrrp_script`.
+    Script(String),
+    /// A `track_file`: its value times `weight` moves the priority (weight 0: non-zero = FAULT).
+    File {
+        /// The track_file name.
+        name: String,
+        /// The weight in force for this instance.
+        weight: i32,
+        /// `reverse`: the product is negated.
+        reverse: bool,
+    },
+}
+
+impl Tracked {
+    /// The name the core instance knows this tracker by.
+    pub fn core_name(&self) -> String {
+        match self {
+            Tracked::Interface(n) => format!("interface:{n}"),
+            Tracked::Script(n) => format!("script:{n}"),
+            Tracked::File { name, .. } => format!("file:{name}"),
+        }
+    }
+}
+
+/// The VMAC interface of an instance (`use_vmac`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmacPlan {
+    /// Name of the macvlan (`vrrp.VRID` unless named).
+    pub name: String,
+    /// Its MAC address.
+    pub mac: [u8; 6],
+    /// The base interface.
+    pub base: String,
+}
+
+/// An address the instance installs, on the named interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipPlan {
+    /// Interface name (the entry's `dev`, else the instance's interface).
+    pub ifname: String,
+    /// The address with its options (ifindex filled when installed).
+    pub spec: AddressSpec,
+}
+
+/// A route or rule the instance installs, with the interfaces to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePlan {
+    /// Output interface name, resolved to `spec.ifindex` when installed.
+    pub dev: Option<String>,
+    /// The route.
+    pub spec: RouteSpec,
+}
+
+/// Everything the daemon needs to run one `vrrp_instance`.
+#[derive(Debug, Clone)]
+pub struct InstancePlan {
+    /// The core configuration.
+    pub core: InstanceConfig,
+    /// Interface named in the configuration.
+    pub interface: String,
+    /// The socket the instance uses.
+    pub socket: SocketKey,
+    /// `use_vmac`.
+    pub vmac: Option<VmacPlan>,
+    /// `check_unicast_src`: drop adverts whose source is not a unicast peer.
+    pub check_unicast_src: bool,
+    /// `virtual_ipaddress` then `virtual_ipaddress_excluded`.
+    pub vips: Vec<VipPlan>,
+    /// `virtual_routes`.
+    pub routes: Vec<RoutePlan>,
+    /// `virtual_rules`.
+    pub rules: Vec<RuleSpec>,
+    /// Trackers in the order of `core.trackers`.
+    pub trackers: Vec<Tracked>,
+    /// Notify scripts.
+    pub notifies: cfg::Notifies,
+    /// `initial state` as written (for the reload match).
+    pub unicast: bool,
+}
+
+impl InstancePlan {
+    /// The reload identity: instances are matched old to new by VRID, family, interface and
+    /// unicast/multicast setting (not by name).
+    pub fn identity(&self) -> (u8, bool, String, bool) {
+        (
+            self.core.vrid,
+            self.core.family == Family::Ipv6,
+            self.interface.clone(),
+            self.unicast,
+        )
+    }
+}
+
+/// A `vrrp_sync_group` as the engine runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupPlan {
+    /// Group name.
+    pub name: String,
+    /// Member instance names, in order.
+    pub members: Vec<String>,
+    /// Group notify scripts.
+    pub notifies: cfg::Notifies,
+}
+
+/// What the host looks like, as far as mapping needs it.
+pub trait HostView {
+    /// The source address to use on `ifname` for `ipv6` (primary IPv4 / link-local IPv6).
+    fn source_address(&self, ifname: &str, ipv6: bool) -> Option<IpAddr>;
+    /// Whether `ifname` exists and is operationally up.
+    fn interface_up(&self, ifname: &str) -> bool;
+}
+
+/// Why an instance cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// No `interface` keyword.
+    #[error("({0}) no interface configured - instance not run")]
+    NoInterface(String),
+    /// No source address could be found.
+    #[error("({0}) no usable source address on {1} - instance not run")]
+    NoSource(String, String),
+    /// The core refused the configuration.
+    #[error("({0}) invalid configuration: {1}")]
+    Core(String, rka_vrrp::ConfigError),
+}
+
+/// Maps every instance of `config`; instances that cannot run are reported and left out.
+pub fn plan_instances(config: &Config, host: &dyn HostView) -> (Vec<InstancePlan>, Vec<PlanError>) {
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for inst in &config.vrrp.instances {
+        match plan_instance(config, inst, host) {
+            Ok(p) => plans.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    (plans, errors)
+}
+
+/// Maps the sync groups (members that are not running instances are left out).
+pub fn plan_groups(config: &Config, plans: &[InstancePlan]) -> Vec<GroupPlan> {
+    config
+        .vrrp
+        .sync_groups
+        .iter()
+        .map(|g| GroupPlan {
+            name: g.name.clone(),
+            members: g
+                .members
+                .iter()
+                .map(|(n, _)| n.clone())
+                .filter(|n| plans.iter().any(|p| &p.core.name == n))
+                .collect(),
+            notifies: g.notifies.clone(),
+        })
+        .filter(|g| !g.members.is_empty())
+        .collect()
+}
+
+fn plan_instance(
+    config: &Config,
+    inst: &VrrpInstance,
+    host: &dyn HostView,
+) -> Result<InstancePlan, PlanError> {
+    let g = &config.global.simple;
+    let interface = inst
+        .interface
+        .clone()
+        .ok_or_else(|| PlanError::NoInterface(inst.name.clone()))?;
+    let ipv6 = inst.is_ipv6();
+    let family = if ipv6 { Family::Ipv6 } else { Family::Ipv4 };
+    let source = match inst.src_ip {
+        Some(a) => a,
+        None => host
+            .source_address(&interface, ipv6)
+            .ok_or_else(|| PlanError::NoSource(inst.name.clone(), interface.clone()))?,
+    };
+    let auth = match (&inst.authentication, inst.version) {
+        (Some(a), 2) if !ipv6 => match a.kind {
+            cfg::AuthType::Pass => Authentication::pass(a.pass.as_bytes()),
+            cfg::AuthType::Ah => Authentication::ah(a.pass.as_bytes()),
+        },
+        _ => Authentication::None,
+    };
+    let protocol = if matches!(auth, Authentication::Ah(_)) {
+        51
+    } else {
+        112
+    };
+    let vmac = inst.use_vmac.as_ref().map(|v| {
+        let mut mac = [0x00, 0x00, 0x5e, 0x00, if ipv6 { 0x02 } else { 0x01 }, 0];
+        mac[5] = inst.virtual_router_id;
+        if let Some(m) = &v.mac {
+            if m.len() == 6 {
+                mac.copy_from_slice(m);
+            }
+        }
+        VmacPlan {
+            name: v
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("vrrp.{}", inst.virtual_router_id)),
+            mac,
+            base: interface.clone(),
+        }
+    });
+    let own_if = match &vmac {
+        Some(v) if !inst.vmac_xmit_base => v.name.clone(),
+        _ => interface.clone(),
+    };
+    let vip_if = vmac.as_ref().map_or(interface.clone(), |v| v.name.clone());
+    let advertised: Vec<IpAddr> = inst
+        .virtual_ipaddress
+        .iter()
+        .map(|a| a.prefix.addr)
+        .filter(|a| a.is_ipv6() == ipv6)
+        .collect();
+    let mut vips: Vec<VipPlan> = inst
+        .virtual_ipaddress
+        .iter()
+        .chain(&inst.virtual_ipaddress_excluded)
+        .map(|a| vip_plan(a, &vip_if))
+        .collect();
+    vips.dedup();
+
+    let mut trackers = Vec::new();
+    let mut core_trackers = Vec::new();
+    let mut add = |t: Tracked, weight: i32, reverse: bool, up: bool| {
+        if trackers.contains(&t) {
+            return;
+        }
+        core_trackers.push(TrackerConfig {
+            name: t.core_name(),
+            weight,
+            reverse,
+            initially_up: up,
+        });
+        trackers.push(t);
+    };
+    if !inst.dont_track_primary {
+        add(
+            Tracked::Interface(interface.clone()),
+            0,
+            false,
+            host.interface_up(&interface),
+        );
+    }
+    for r in &inst.track_interface {
+        add(
+            Tracked::Interface(r.name.clone()),
+            r.weight.unwrap_or(0),
+            r.reverse.unwrap_or(false),
+            host.interface_up(&r.name),
+        );
+    }
+    for r in &inst.track_script {
+        let Some(s) = config.vrrp.scripts.iter().find(|s| s.name == r.name) else {
+            continue;
+        };
+        add(
+            Tracked::Script(r.name.clone()),
+            r.weight.unwrap_or(s.weight),
+            r.reverse.unwrap_or(s.weight_reverse),
+            !s.init_fail,
+        );
+    }
+    for r in &inst.track_file {
+        let Some(f) = config.vrrp.track_files.iter().find(|f| f.name == r.name) else {
+            continue;
+        };
+        let weight = r.weight.unwrap_or(f.weight);
+        let reverse = r.reverse.unwrap_or(f.weight_reverse);
+        let initially_up = f.init_file.is_none_or(|(v, _)| weight != 0 || v == 0);
+        add(
+            Tracked::File {
+                name: r.name.clone(),
+                weight,
+                reverse,
+            },
+            if weight == 0 { 0 } else { 1 },
+            false,
+            initially_up,
+        );
+    }
+
+    let mut core = InstanceConfig::new(&inst.name, inst.virtual_router_id, source, advertised);
+    core.version = if inst.version == 3 || ipv6 {
+        Version::V3
+    } else {
+        Version::V2
+    };
+    core.family = family;
+    core.priority = inst.priority;
+    core.advert_interval = inst.advert_int;
+    core.initial_state = match inst.state {
+        cfg::InitialState::Master => InitialState::Master,
+        cfg::InitialState::Backup => InitialState::Backup,
+    };
+    core.nopreempt = inst.nopreempt;
+    core.preempt_delay = inst.preempt_delay;
+    core.down_timer_adverts = inst.down_timer_adverts;
+    core.auth = auth;
+    core.unicast_peers = inst.unicast_peers.iter().map(|p| p.addr).collect();
+    core.unicast_ttl = inst.unicast_ttl;
+    core.v3_checksum = if inst.v3_checksum_as_v2 {
+        V3ChecksumMode::AsV2
+    } else {
+        V3ChecksumMode::PseudoHeader
+    };
+    core.strict = inst.strict_mode;
+    core.skip_check_adv_addr = inst.skip_check_adv_addr;
+    core.lower_prio_no_advert = inst.lower_prio_no_advert;
+    core.higher_prio_send_advert = inst.higher_prio_send_advert;
+    core.garp = GarpConfig {
+        master_delay: if g.vrrp_min_garp {
+            Duration::ZERO
+        } else {
+            inst.garp_master_delay
+        },
+        master_repeat: if g.vrrp_min_garp {
+            1
+        } else {
+            inst.garp_master_repeat
+        },
+        lower_prio_delay: inst.garp_lower_prio_delay,
+        lower_prio_repeat: inst.garp_lower_prio_repeat,
+        master_refresh: (!inst.garp_master_refresh.is_zero()).then_some(inst.garp_master_refresh),
+        master_refresh_repeat: inst.garp_master_refresh_repeat,
+    };
+    core.startup_delay = g.vrrp_startup_delay.unwrap_or(Duration::ZERO);
+    core.trackers = core_trackers;
+    core.validate()
+        .map_err(|e| PlanError::Core(inst.name.clone(), e))?;
+
+    let routes = inst
+        .virtual_routes
+        .iter()
+        .filter_map(|r| route_plan(r, &vip_if))
+        .collect();
+    let rules = inst.virtual_rules.iter().filter_map(rule_spec).collect();
+    Ok(InstancePlan {
+        core,
+        interface,
+        socket: SocketKey {
+            ifname: own_if,
+            ipv6,
+            protocol,
+        },
+        vmac,
+        check_unicast_src: inst.check_unicast_src,
+        vips,
+        routes,
+        rules,
+        trackers,
+        notifies: inst.notifies.clone(),
+        unicast: inst.is_unicast(),
+    })
+}
+
+/// An address entry as the kernel gets it, on `default_if` unless it names its own `dev`.
+pub fn vip_plan(a: &IpAddress, default_if: &str) -> VipPlan {
+    let mut spec = AddressSpec::new(0, a.prefix.addr, a.prefix.len);
+    spec.broadcast = match (a.broadcast, a.prefix.addr) {
+        (Some(Broadcast::Addr(b)), _) => Some(b),
+        (Some(Broadcast::SetHostBits), IpAddr::V4(v4)) => Some(host_bits(v4, a.prefix.len, true)),
+        (Some(Broadcast::ClearHostBits), IpAddr::V4(v4)) => {
+            Some(host_bits(v4, a.prefix.len, false))
+        }
+        _ => None,
+    };
+    spec.peer = a.peer.map(|p| p.addr);
+    if let Some(s) = a.scope {
+        spec.scope = scope(s.number());
+    }
+    spec.label = a.label.clone();
+    spec.home = a.home;
+    spec.nodad = a.nodad;
+    spec.noprefixroute = a.noprefixroute;
+    spec.autojoin = a.autojoin;
+    VipPlan {
+        ifname: a.dev.clone().unwrap_or_else(|| default_if.to_owned()),
+        spec,
+    }
+}
+
+/// The netlink scope for a numeric scope (0 global, 200 site, 253 link, 254 host, 255 nowhere).
+fn scope(n: u8) -> Scope {
+    match n {
+        0 => Scope::Global,
+        200 => Scope::Site,
+        253 => Scope::Link,
+        254 => Scope::Host,
+        255 => Scope::Nowhere,
+        n => Scope::Other(n),
+    }
+}
+
+fn host_bits(a: Ipv4Addr, len: u8, set: bool) -> Ipv4Addr {
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    };
+    let n = u32::from(a);
+    Ipv4Addr::from(if set { n | !mask } else { n & mask })
+}
+
+/// A route entry as the kernel gets it (multipath routes are not supported: left out).
+pub fn route_plan(r: &Route, default_if: &str) -> Option<RoutePlan> {
+    if !r.nexthops.is_empty() {
+        tracing::warn!(
+            "route to {}: multipath routes are not supported - ignored",
+            r.dst
+        );
+        return None;
+    }
+    let mut spec = RouteSpec::new(r.dst.addr, r.dst.len);
+    spec.gateway = r.via;
+    spec.src = r.src;
+    spec.metric = r.metric;
+    spec.table = match &r.table {
+        Some(RouteTable::Id(n)) => Some(*n),
+        Some(RouteTable::Name(n)) => match n.as_str() {
+            "main" => Some(254),
+            "local" => Some(255),
+            "default" => Some(253),
+            _ => {
+                tracing::warn!("route to {}: table name {n} unknown - ignored", r.dst);
+                return None;
+            }
+        },
+        None => None,
+    };
+    spec.scope = r.scope.map(|s| scope(s.number()));
+    spec.kind = match r.kind {
+        RouteType::Blackhole => RouteKind::Blackhole,
+        RouteType::Unreachable => RouteKind::Unreachable,
+        RouteType::Prohibit => RouteKind::Prohibit,
+        RouteType::Throw => RouteKind::Throw,
+        _ => RouteKind::Unicast,
+    };
+    let dev = match spec.kind {
+        RouteKind::Unicast => Some(r.dev.clone().unwrap_or_else(|| default_if.to_owned())),
+        _ => r.dev.clone(),
+    };
+    // A gateway route without dev lets the kernel choose the interface.
+    let dev = if r.dev.is_none() && r.via.is_some() {
+        None
+    } else {
+        dev
+    };
+    Some(RoutePlan { dev, spec })
+}
+
+/// A rule entry as the kernel gets it.
+pub fn rule_spec(r: &Rule) -> Option<RuleSpec> {
+    let (action, table) = match &r.action {
+        Some(RuleAction::Table(RouteTable::Id(n))) => (RuleActionKind::Lookup, Some(*n)),
+        Some(RuleAction::Table(RouteTable::Name(n))) => match n.as_str() {
+            "main" => (RuleActionKind::Lookup, Some(254)),
+            "local" => (RuleActionKind::Lookup, Some(255)),
+            "default" => (RuleActionKind::Lookup, Some(253)),
+            _ => {
+                tracing::warn!("rule: table name {n} unknown - ignored");
+                return None;
+            }
+        },
+        Some(RuleAction::Nop) => (RuleActionKind::Nop, None),
+        Some(RuleAction::Blackhole) => (RuleActionKind::Blackhole, None),
+        Some(RuleAction::Unreachable) => (RuleActionKind::Unreachable, None),
+        Some(RuleAction::Prohibit) => (RuleActionKind::Prohibit, None),
+        Some(RuleAction::Goto(_)) => {
+            tracing::warn!("rule: goto is not supported - ignored");
+            return None;
+        }
+        None => (RuleActionKind::Lookup, Some(254)),
+    };
+    Some(RuleSpec {
+        ipv6: r.is_ipv6(),
+        from: r.from.map(|p| (p.addr, p.len)),
+        to: r.to.map(|p| (p.addr, p.len)),
+        table,
+        priority: r.preference,
+        fwmark: r.fwmark,
+        iif: r.iif.clone(),
+        oif: r.oif.clone(),
+        action,
+    })
+}
+
+/// The notify script for entering `state`, and the generic `notify` script.
+pub fn notify_scripts<'a>(
+    n: &'a cfg::Notifies,
+    state: rka_vrrp::State,
+) -> (Option<&'a UserScript>, Option<&'a UserScript>) {
+    use rka_vrrp::State;
+    let specific = match state {
+        State::Master => n.master.as_ref(),
+        State::Backup => n.backup.as_ref(),
+        State::Fault => n.fault.as_ref(),
+        State::Stop => n.stop.as_ref(),
+        State::Init => None,
+    };
+    (specific, n.notify.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct FakeHost;
+
+    impl HostView for FakeHost {
+        fn source_address(&self, ifname: &str, ipv6: bool) -> Option<IpAddr> {
+            (ifname == "eth1").then(|| {
+                if ipv6 {
+                    "fe80::1".parse().expect("addr")
+                } else {
+                    "10.0.0.1".parse().expect("addr")
+                }
+            })
+        }
+        fn interface_up(&self, ifname: &str) -> bool {
+            ifname == "eth1"
+        }
+    }
+
+    fn load(text: &str) -> Config {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.conf");
+        std::fs::write(&path, text).expect("write");
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        rka_config::load(&path, &opts).config
+    }
+
+    #[test]
+    fn maps_an_instance_with_trackers_and_vmac() {
+        let c = load(
+            "vrrp_script chk { script \"/bin/true\"\n weight -20\n init_fail }\n\
+             vrrp_instance VI_1 {\n interface eth1\n virtual_router_id 51\n priority 150\n\
+             advert_int 1\n use_vmac\n authentication {\n auth_type AH\n auth_pass secret\n }\n\
+             track_script {\n chk\n }\n track_interface {\n eth2 weight 10\n }\n\
+             virtual_ipaddress {\n 10.0.0.100/24 brd + label eth1:1\n 10.0.1.1 dev eth2\n }\n\
+             virtual_ipaddress_excluded {\n 2001:db8::1/64\n }\n}\n",
+        );
+        let (plans, errors) = plan_instances(&c, &FakeHost);
+        assert!(errors.is_empty(), "{errors:?}");
+        let p = &plans[0];
+        assert_eq!(p.core.priority, 150);
+        assert_eq!(p.core.version, Version::V2);
+        assert!(matches!(p.core.auth, Authentication::Ah(_)));
+        assert_eq!(p.socket.protocol, 51);
+        assert_eq!(p.socket.ifname, "vrrp.51");
+        let vmac = p.vmac.as_ref().expect("vmac");
+        assert_eq!(vmac.mac, [0, 0, 0x5e, 0, 1, 51]);
+        assert_eq!(p.core.virtual_addresses.len(), 2);
+        assert_eq!(p.vips.len(), 3);
+        assert_eq!(p.vips[0].ifname, "vrrp.51");
+        assert_eq!(p.vips[0].spec.broadcast, Some(Ipv4Addr::new(10, 0, 0, 255)));
+        assert_eq!(p.vips[0].spec.label.as_deref(), Some("eth1:1"));
+        assert_eq!(p.vips[1].ifname, "eth2");
+        let names: Vec<_> = p.core.trackers.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["interface:eth1", "interface:eth2", "script:chk"]);
+        assert!(!p.core.trackers[1].initially_up);
+        assert_eq!(p.core.trackers[1].weight, 10);
+        assert_eq!(p.core.trackers[2].weight, -20);
+        assert!(!p.core.trackers[2].initially_up);
+    }
+
+    #[test]
+    fn instance_without_source_is_reported() {
+        let c = load(
+            "vrrp_instance VI_1 {\n interface eth9\n virtual_router_id 5\n\
+             virtual_ipaddress {\n 10.0.0.100\n }\n}\n",
+        );
+        let (plans, errors) = plan_instances(&c, &FakeHost);
+        assert!(plans.is_empty());
+        assert!(matches!(errors[0], PlanError::NoSource(..)));
+    }
+
+    #[test]
+    fn ipv6_unicast_is_v3_and_identity_matches() {
+        let c = load(
+            "vrrp_instance V6 {\n interface eth1\n virtual_router_id 7\n advert_int 0.5\n\
+             unicast_peer {\n fe80::2\n }\n virtual_ipaddress {\n 2001:db8::7/64\n }\n}\n",
+        );
+        let (plans, errors) = plan_instances(&c, &FakeHost);
+        assert!(errors.is_empty(), "{errors:?}");
+        let p = &plans[0];
+        assert_eq!(p.core.version, Version::V3);
+        assert_eq!(p.core.advert_interval, Duration::from_millis(500));
+        assert_eq!(p.identity(), (7, true, "eth1".to_owned(), true));
+    }
+
+    #[test]
+    fn broadcast_host_bits() {
+        let a = Ipv4Addr::new(192, 168, 1, 7);
+        assert_eq!(host_bits(a, 24, true), Ipv4Addr::new(192, 168, 1, 255));
+        assert_eq!(host_bits(a, 24, false), Ipv4Addr::new(192, 168, 1, 0));
+        assert_eq!(host_bits(a, 0, true), Ipv4Addr::BROADCAST);
+    }
+}

@@ -1,0 +1,259 @@
+//! Tracked objects: `vrrp_script` runners (interval, timeout, rise, fall), `track_file`
+//! readers and interface link events. Each runs as its own task and reports changes to the
+//! engine over a channel, so nothing here ever blocks the protocol.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rka_config::model::vrrp::{TrackFile, VrrpScript};
+use rka_netif::LinkEvent;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// A change reported by a tracker task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackEvent {
+    /// A link changed or went away.
+    Link(LinkEvent),
+    /// A `vrrp_script` changed status.
+    Script {
+        /// Script name.
+        name: String,
+        /// Passing.
+        up: bool,
+    },
+    /// A `track_file` holds a new value.
+    File {
+        /// track_file name.
+        name: String,
+        /// The number read (0 when unreadable).
+        value: i64,
+    },
+}
+
+/// Rise/fall accounting of a script (keepalived: `rise` successes to go up, `fall` failures to
+/// go down).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiseFall {
+    rise: u32,
+    fall: u32,
+    up: bool,
+    run: u32,
+}
+
+impl RiseFall {
+    /// Starts `up` or down.
+    pub fn new(rise: u32, fall: u32, up: bool) -> RiseFall {
+        RiseFall {
+            rise: rise.max(1),
+            fall: fall.max(1),
+            up,
+            run: 0,
+        }
+    }
+
+    /// Records one result; returns the new status when it changed.
+    pub fn record(&mut self, ok: bool) -> Option<bool> {
+        if ok == self.up {
+            self.run = 0;
+            return None;
+        }
+        self.run += 1;
+        let needed = if ok { self.rise } else { self.fall };
+        if self.run >= needed {
+            self.up = ok;
+            self.run = 0;
+            Some(ok)
+        } else {
+            None
+        }
+    }
+}
+
+/// Starts the runner of `script`; it reports to `tx` until aborted.
+/// `initial` is the status to start from (after a reload); by default a script starts up,
+/// or down with `init_fail`.
+pub fn spawn_script(
+    script: &VrrpScript,
+    initial: Option<bool>,
+    user: Option<(String, Option<String>)>,
+    tx: mpsc::UnboundedSender<TrackEvent>,
+) -> JoinHandle<()> {
+    let s = script.clone();
+    tokio::spawn(async move {
+        let mut state = RiseFall::new(s.rise, s.fall, initial.unwrap_or(!s.init_fail));
+        let timeout = s.timeout.unwrap_or(s.interval);
+        loop {
+            let ok = run_once(&s.script.argv, timeout, user.as_ref()).await;
+            if let Some(up) = state.record(ok) {
+                tracing::info!(
+                    "VRRP_Script({}) {}",
+                    s.name,
+                    if up { "succeeded" } else { "failed" }
+                );
+                if tx
+                    .send(TrackEvent::Script {
+                        name: s.name.clone(),
+                        up,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(s.interval).await;
+        }
+    })
+}
+
+/// Runs a script once: true when it exits 0 within `timeout` (on timeout its process group is
+/// killed and the run counts as a failure).
+pub async fn run_once(
+    argv: &[String],
+    timeout: Duration,
+    user: Option<&(String, Option<String>)>,
+) -> bool {
+    let Some((program, args)) = argv.split_first() else {
+        return false;
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some((u, g)) = user {
+        if let Err(e) = super::notify::apply_user(&mut cmd, u, g.as_deref()) {
+            tracing::error!("script {program}: {e}");
+            return false;
+        }
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("cannot run script {program}: {e}");
+            return false;
+        }
+    };
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(st)) => st.success(),
+        Ok(Err(e)) => {
+            tracing::warn!("script {program}: {e}");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("script {program} timed out - killing it");
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            let _ = child.wait().await;
+            false
+        }
+    }
+}
+
+/// The number in a track file's text (keepalived reads a leading integer; anything else is 0).
+pub fn parse_track_value(text: &str) -> i64 {
+    let t = text.trim_start();
+    let end = t
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(t.len(), |(i, _)| i);
+    t[..end].parse().unwrap_or(0)
+}
+
+/// How often track files are read.
+const FILE_POLL: Duration = Duration::from_millis(500);
+
+/// Starts the reader of `file`: it reports the value at start and whenever it changes. With
+/// `init_file`, a missing file is created holding the initial value.
+pub fn spawn_file(file: &TrackFile, tx: mpsc::UnboundedSender<TrackEvent>) -> JoinHandle<()> {
+    let name = file.name.clone();
+    let path = PathBuf::from(&file.file);
+    if let Some((value, _overwrite)) = file.init_file {
+        if !path.exists() {
+            if let Err(e) = std::fs::write(&path, format!("{value}\n")) {
+                tracing::warn!("track_file {name}: cannot create {}: {e}", path.display());
+            }
+        }
+    }
+    tokio::spawn(async move {
+        let mut last = None;
+        loop {
+            let value = match tokio::fs::read_to_string(&path).await {
+                Ok(t) => parse_track_value(&t),
+                Err(_) => 0,
+            };
+            if last != Some(value) {
+                last = Some(value);
+                if tx
+                    .send(TrackEvent::File {
+                        name: name.clone(),
+                        value,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(FILE_POLL).await;
+        }
+    })
+}
+
+/// Forwards link events to the engine.
+pub fn spawn_links(tx: mpsc::UnboundedSender<TrackEvent>) -> Option<JoinHandle<()>> {
+    let mut rx = match rka_netif::Netif::link_events() {
+        Ok(rx) => rx,
+        Err(e) => {
+            tracing::error!("cannot watch interfaces: {e}");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            if tx.send(TrackEvent::Link(ev)).is_err() {
+                return;
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rise_and_fall_need_consecutive_results() {
+        let mut r = RiseFall::new(2, 3, true);
+        assert_eq!(r.record(false), None);
+        assert_eq!(r.record(true), None);
+        assert_eq!(r.record(false), None);
+        assert_eq!(r.record(false), None);
+        assert_eq!(r.record(false), Some(false));
+        assert_eq!(r.record(true), None);
+        assert_eq!(r.record(true), Some(true));
+    }
+
+    #[test]
+    fn track_values() {
+        assert_eq!(parse_track_value("42\n"), 42);
+        assert_eq!(parse_track_value("  -7 trailing"), -7);
+        assert_eq!(parse_track_value("junk"), 0);
+        assert_eq!(parse_track_value(""), 0);
+    }
+
+    #[tokio::test]
+    async fn script_timeout_is_a_failure() {
+        let argv = vec!["/bin/sleep".to_owned(), "5".to_owned()];
+        let start = std::time::Instant::now();
+        assert!(!run_once(&argv, Duration::from_millis(100), None).await);
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(run_once(&["/bin/true".to_owned()], Duration::from_secs(5), None).await);
+        assert!(!run_once(&["/bin/false".to_owned()], Duration::from_secs(5), None).await);
+    }
+}
