@@ -17,7 +17,8 @@ pub struct RealServer {
     pub origin: Origin,
     /// The server's address.
     pub addr: IpAddr,
-    /// The server's port (the virtual server's for DR/TUN; 0 when not given).
+    /// The server's port: as given, else the virtual server's (0 for fwmark and group
+    /// services); DR/TUN servers always use the virtual server's.
     pub port: u16,
     /// Resolved `weight`: its own, else the virtual server's `weight` (default 1).
     pub weight: u32,
@@ -45,6 +46,7 @@ pub struct RealServer {
     pub set: CheckTimers,
     /// The health checkers; the server is up while all of them pass.
     pub checkers: Vec<Checker>,
+    pub(crate) port_given: bool,
     pub(crate) weight_set: Option<u32>,
     pub(crate) forwarding_set: Option<ForwardingMethod>,
     pub(crate) inhibit_set: Option<bool>,
@@ -54,6 +56,7 @@ pub struct RealServer {
 /// Defaults a real server inherits from its virtual server.
 #[derive(Debug, Clone)]
 pub(crate) struct Inherited<'a> {
+    pub port: u16,
     pub weight: u32,
     pub forwarding: ForwardingMethod,
     pub inhibit_on_failure: bool,
@@ -101,6 +104,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
         alpha: false,
         set: CheckTimers::default(),
         checkers: Vec::new(),
+        port_given: node.arg(1).is_some(),
         weight_set: None,
         forwarding_set: None,
         inhibit_set: None,
@@ -154,6 +158,9 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
 impl RealServer {
     /// Applies the virtual server's defaults, then resolves every checker.
     pub(crate) fn resolve(&mut self, vs: &Inherited<'_>) {
+        if !self.port_given {
+            self.port = vs.port;
+        }
         self.weight = self.weight_set.unwrap_or(vs.weight);
         self.forwarding = self.forwarding_set.unwrap_or(vs.forwarding);
         self.inhibit_on_failure = self.inhibit_set.unwrap_or(vs.inhibit_on_failure);

@@ -249,6 +249,7 @@ fn resolved(mut l: LvsConfig) -> LvsConfig {
         }
         for rs in &mut vs.real_servers {
             rs.weight_set = None;
+            rs.port_given = true;
             rs.forwarding_set = None;
             rs.inhibit_set = None;
             rs.alpha_set = None;
@@ -1165,4 +1166,23 @@ fn virtual_server_weight_is_the_real_servers_default() {
     assert_eq!(sev, vec![Severity::Info, Severity::Info, Severity::Warning]);
     assert_eq!(msgs(&l)[2], "8: Unknown keyword 'lb_kind'");
     assert_eq!(first_vs(&l).real_servers[0].weight, 1);
+}
+
+#[test]
+fn fwmark_dr_and_tun_real_servers_have_no_port() {
+    let l = load("virtual_server fwmark 4 {\n lvs_sched rr\n lvs_method DR\n real_server 10.0.0.2 80 {\n }\n real_server 10.0.0.3 80 {\n  lvs_method NAT\n }\n}\n");
+    assert_eq!(
+        msgs(&l),
+        vec!["4: fwmark virtual server FWM 4, real server [10.0.0.2]:80 has port specified - clearing"]
+    );
+    let ports: Vec<u16> = first_vs(&l).real_servers.iter().map(|r| r.port).collect();
+    assert_eq!(ports, vec![0, 80]);
+}
+
+#[test]
+fn real_server_port_defaults_to_the_virtual_servers() {
+    let l = load("virtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_sched rr\n lvs_method DR\n real_server 10.0.0.2 {\n }\n real_server 10.0.0.3 {\n  lvs_method NAT\n }\n}\n");
+    assert_eq!(msgs(&l), Vec::<String>::new());
+    let ports: Vec<u16> = first_vs(&l).real_servers.iter().map(|r| r.port).collect();
+    assert_eq!(ports, vec![80, 80]);
 }

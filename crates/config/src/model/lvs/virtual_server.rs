@@ -140,6 +140,10 @@ impl VirtualServer {
 
     fn inherited(&self) -> Inherited<'_> {
         Inherited {
+            port: match self.address {
+                VsAddress::Ip { port, .. } => port,
+                _ => 0,
+            },
             weight: self.weight,
             forwarding: self.forwarding,
             inhibit_on_failure: self.inhibit_on_failure,
@@ -433,7 +437,12 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
         s.forwarding = sorry_method.unwrap_or(vs.forwarding);
     }
     vs.delay_loop = vs.set.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP);
+    let port = match vs.address {
+        VsAddress::Ip { port, .. } => port,
+        _ => 0,
+    };
     let inh = Inherited {
+        port,
         weight: vs.weight,
         forwarding: vs.forwarding,
         inhibit_on_failure: vs.inhibit_on_failure,
@@ -611,7 +620,21 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGr
             }
         }
     });
-    // DR and TUN real servers use the virtual server's port.
+    // DR and TUN real servers use the virtual server's port: none for a fwmark service.
+    if let VsAddress::Fwmark(_) = vs.address {
+        for rs in &mut vs.real_servers {
+            if rs.forwarding.keeps_port() && rs.port != 0 {
+                ctx.diags.warn(
+                    &rs.origin,
+                    format!(
+                        "fwmark virtual server {label}, real server [{}]:{} has port specified - clearing",
+                        rs.addr, rs.port
+                    ),
+                );
+                rs.port = 0;
+            }
+        }
+    }
     if let VsAddress::Ip { port: vport, .. } = vs.address {
         for rs in &mut vs.real_servers {
             if rs.forwarding.keeps_port() && rs.port != vport {
