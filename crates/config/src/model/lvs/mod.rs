@@ -122,10 +122,7 @@ pub fn validate(ctx: &mut Ctx<'_>, cfg: &mut Config) {
     // There is no `bfd_instance` model yet, so every BFD_CHECK refers to a missing instance
     // (as in keepalived when none is configured).
     checker::check_references(ctx, &mut cfg.lvs, &track_files, &[]);
-    // Until `global_defs` carries `enable_script_security`, the script checks are skipped.
-    if let Some(enabled) = security::global_script_security(&cfg.global) {
-        security::check_scripts(ctx, &mut cfg.lvs, enabled);
-    }
+    security::check_scripts(ctx, &mut cfg.lvs, &cfg.global);
 }
 
 /// The L4 protocol of a virtual service (`protocol`).

@@ -1,83 +1,35 @@
 //! Script security of the LVS side: who the `quorum_*`, `notify_*` and `misc_path` scripts run
 //! as, and whether a script run as root could be replaced by another user.
+//!
+//! As observed with `keepalived -t` 2.2.7 (running as root):
+//! - without `enable_script_security`, any LVS script whose program exists and that would run
+//!   as root is a security violation (exit 6, "check scripts"), with " There are insecure
+//!   scripts." added when one of them can be replaced by another user; a program that does
+//!   not exist is not counted;
+//! - with it, scripts that name no user are refused when neither `script_user` nor the
+//!   `keepalived_script` user exists (a warning; a `MISC_CHECK` is removed), and a script that
+//!   would run as root but can be replaced is disabled. keepalived says nothing about the
+//!   latter under `-t` (exit 0), so it is reported as information only.
+//!
+//! All of it looks at the host (users, files), so nothing is checked under
+//! `skip_host_checks`.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::diag::Origin;
 
 use super::super::global::GlobalDefs;
+use super::super::vrrp::validate::is_insecure;
 use super::super::Ctx;
 use super::checker::CheckerKind;
 use super::LvsConfig;
 
-/// The user scripts run as when none is given, if it exists.
+/// The user scripts run as when neither the script nor `script_user` names one, if it exists.
 pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
-
-/// `enable_script_security` from `global_defs`, once the global model carries it; `None`
-/// until then, in which case the checks that depend on it are not made.
-pub fn global_script_security(_global: &GlobalDefs) -> Option<bool> {
-    None
-}
-
-/// One script of the LVS side.
-struct ScriptRef<'a> {
-    origin: &'a Origin,
-    program: &'a str,
-    user: Option<&'a str>,
-}
-
-fn scripts(lvs: &LvsConfig) -> Vec<ScriptRef<'_>> {
-    let mut out = Vec::new();
-    for vs in &lvs.virtual_servers {
-        for s in [&vs.quorum_up, &vs.quorum_down].into_iter().flatten() {
-            out.push(ScriptRef {
-                origin: &vs.origin,
-                program: s.command.program(),
-                user: s.user.as_deref(),
-            });
-        }
-        for rs in &vs.real_servers {
-            for s in [&rs.notify_up, &rs.notify_down].into_iter().flatten() {
-                out.push(ScriptRef {
-                    origin: &rs.origin,
-                    program: s.command.program(),
-                    user: s.user.as_deref(),
-                });
-            }
-            for c in &rs.checkers {
-                if let CheckerKind::Misc(m) = &c.kind {
-                    out.push(ScriptRef {
-                        origin: &c.origin,
-                        program: m.path.program(),
-                        user: m.user.as_deref(),
-                    });
-                }
-            }
-        }
-    }
-    out
-}
-
-/// True when `path` or one of its directories can be written by a user other than root.
-pub fn writable_by_non_root(path: &Path) -> bool {
-    let mut cur = Some(path);
-    while let Some(p) = cur {
-        if let Ok(md) = std::fs::metadata(p) {
-            let mode = md.mode();
-            let sticky_dir = md.is_dir() && mode & 0o1000 != 0;
-            if md.uid() != 0 || (mode & 0o022 != 0 && !sticky_dir) {
-                return true;
-            }
-        }
-        cur = p.parent();
-    }
-    false
-}
 
 /// Finds the file a script program names: itself when it has a `/`, else the first match
 /// on `PATH`.
-pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
+pub fn find_program(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         let p = Path::new(program);
         return p.is_file().then(|| p.to_path_buf());
@@ -88,100 +40,148 @@ pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The script-security checks, given `enable_script_security`. They look at the host (users,
-/// script files), so they are skipped under `skip_host_checks`.
-///
-/// Without script security, a script that exists and would run as root is a security
-/// violation (keepalived 2.2.7 exits 6 under `-t`; a script that does not exist is not
-/// reported). With it, keepalived refuses the scripts that name no user when the default
-/// script user does not exist (a warning), and a script run as root that another user could
-/// replace is a security violation.
-pub fn check_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, script_security: bool) {
-    if ctx.opts.skip_host_checks {
-        return;
-    }
-    let default_user_exists = rka_sys::host::user_by_name(DEFAULT_SCRIPT_USER).is_some();
-    let runs_as_root = |user: Option<&str>| match user {
-        None => !default_user_exists,
-        Some(u) => u == "root" || rka_sys::host::user_by_name(u).is_some_and(|i| i.uid == 0),
-    };
-    if script_security && !default_user_exists {
-        drop_userless_scripts(ctx, lvs);
-    }
-    let list = scripts(lvs);
-    if !script_security {
-        let mut violation = false;
-        let mut insecure = false;
-        for s in &list {
-            if !runs_as_root(s.user) {
-                continue;
-            }
-            if let Some(p) = find_program(s.program) {
-                violation = true;
-                insecure |= writable_by_non_root(&p);
+/// Where a script sits in the LVS model, to remove it.
+#[derive(Clone, Copy)]
+enum Slot {
+    QuorumUp(usize),
+    QuorumDown(usize),
+    NotifyUp(usize, usize),
+    NotifyDown(usize, usize),
+    Misc(usize, usize, usize),
+}
+
+/// One script of the LVS side.
+struct ScriptRef {
+    slot: Slot,
+    origin: Origin,
+    program: String,
+    user: Option<String>,
+}
+
+fn scripts(lvs: &LvsConfig) -> Vec<ScriptRef> {
+    let mut out = Vec::new();
+    for (v, vs) in lvs.virtual_servers.iter().enumerate() {
+        let quorum = [
+            (Slot::QuorumUp(v), &vs.quorum_up),
+            (Slot::QuorumDown(v), &vs.quorum_down),
+        ];
+        for (slot, s) in quorum {
+            if let Some(s) = s {
+                out.push(ScriptRef {
+                    slot,
+                    origin: vs.origin.clone(),
+                    program: s.command.program().to_string(),
+                    user: s.user.clone(),
+                });
             }
         }
-        if violation {
-            let mut msg = String::from(
-                "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.",
-            );
-            if insecure {
-                msg.push_str(" There are insecure scripts.");
+        for (r, rs) in vs.real_servers.iter().enumerate() {
+            let notify = [
+                (Slot::NotifyUp(v, r), &rs.notify_up),
+                (Slot::NotifyDown(v, r), &rs.notify_down),
+            ];
+            for (slot, s) in notify {
+                if let Some(s) = s {
+                    out.push(ScriptRef {
+                        slot,
+                        origin: rs.origin.clone(),
+                        program: s.command.program().to_string(),
+                        user: s.user.clone(),
+                    });
+                }
             }
-            ctx.diags.security(None, msg);
+            for (c, ch) in rs.checkers.iter().enumerate() {
+                if let CheckerKind::Misc(m) = &ch.kind {
+                    out.push(ScriptRef {
+                        slot: Slot::Misc(v, r, c),
+                        origin: ch.origin.clone(),
+                        program: m.path.program().to_string(),
+                        user: m.user.clone(),
+                    });
+                }
+            }
         }
-        return;
     }
-    for s in &list {
-        if !runs_as_root(s.user) {
-            continue;
-        }
-        if let Some(p) = find_program(s.program) {
-            if writable_by_non_root(&p) {
-                ctx.diags.security(
-                    Some(s.origin),
-                    format!(
-                        "unsafe permissions found for script '{}' - it would run as root",
-                        s.program
-                    ),
-                );
+    out
+}
+
+/// Removes the scripts at `slots`; MISC checkers are removed from the highest index down so
+/// the others keep their place.
+fn remove(lvs: &mut LvsConfig, mut slots: Vec<Slot>) {
+    slots.sort_by_key(|s| match *s {
+        Slot::Misc(v, r, c) => std::cmp::Reverse((v, r, c)),
+        _ => std::cmp::Reverse((usize::MAX, 0, 0)),
+    });
+    for slot in slots {
+        match slot {
+            Slot::QuorumUp(v) => lvs.virtual_servers[v].quorum_up = None,
+            Slot::QuorumDown(v) => lvs.virtual_servers[v].quorum_down = None,
+            Slot::NotifyUp(v, r) => lvs.virtual_servers[v].real_servers[r].notify_up = None,
+            Slot::NotifyDown(v, r) => lvs.virtual_servers[v].real_servers[r].notify_down = None,
+            Slot::Misc(v, r, c) => {
+                lvs.virtual_servers[v].real_servers[r].checkers.remove(c);
             }
         }
     }
 }
 
-/// With script security and no default script user, keepalived refuses every script that
-/// names no user: notify and quorum scripts are dropped, and so are such `MISC_CHECK`s.
-fn drop_userless_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig) {
-    let refuse = |ctx: &mut Ctx<'_>, origin: &Origin, program: &str| {
-        ctx.diags.warn(
-            origin,
-            format!("Unable to set default user {DEFAULT_SCRIPT_USER} for script '{program}' - removing"),
+/// The script-security checks of the LVS side, given the global settings
+/// (`enable_script_security`, `script_user`). See the module documentation.
+pub fn check_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs) {
+    if ctx.opts.skip_host_checks {
+        return;
+    }
+    let secure = global.simple.enable_script_security;
+    let root = rka_sys::host::effective_uid() == 0;
+    let default_user = global
+        .script_user_name()
+        .map(str::to_string)
+        .or_else(|| rka_sys::host::user_by_name(DEFAULT_SCRIPT_USER).map(|u| u.name));
+    let list = scripts(lvs);
+    let mut any = false;
+    let mut insecure_any = false;
+    let mut refused = Vec::new();
+    for s in &list {
+        let program = find_program(&s.program);
+        let user = s.user.clone().or_else(|| default_user.clone());
+        // An unknown user counts as not root: keepalived refuses it elsewhere.
+        let as_root = match &user {
+            None => true,
+            Some(u) => rka_sys::host::user_by_name(u).is_some_and(|i| i.uid == 0),
+        };
+        let insecure = program.as_deref().is_some_and(is_insecure);
+        if !secure {
+            if program.is_some() && as_root {
+                any = true;
+                insecure_any |= insecure;
+            }
+            continue;
+        }
+        if user.is_none() {
+            ctx.diags.warn(
+                &s.origin,
+                format!(
+                    "Unable to set default user {DEFAULT_SCRIPT_USER} for script '{}' - removing",
+                    s.program
+                ),
+            );
+            refused.push(s.slot);
+        } else if as_root && insecure {
+            ctx.diags.info(
+                Some(&s.origin),
+                format!("Disabling script {} due to insecure", s.program),
+            );
+            refused.push(s.slot);
+        }
+    }
+    remove(lvs, refused);
+    if any && root {
+        let mut msg = String::from(
+            "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.",
         );
-    };
-    for vs in &mut lvs.virtual_servers {
-        for slot in [&mut vs.quorum_up, &mut vs.quorum_down] {
-            if slot.as_ref().is_some_and(|s| s.user.is_none()) {
-                if let Some(s) = slot.take() {
-                    refuse(ctx, &vs.origin, s.command.program());
-                }
-            }
+        if insecure_any {
+            msg.push_str(" There are insecure scripts.");
         }
-        for rs in &mut vs.real_servers {
-            for slot in [&mut rs.notify_up, &mut rs.notify_down] {
-                if slot.as_ref().is_some_and(|s| s.user.is_none()) {
-                    if let Some(s) = slot.take() {
-                        refuse(ctx, &rs.origin, s.command.program());
-                    }
-                }
-            }
-            rs.checkers.retain(|c| match &c.kind {
-                CheckerKind::Misc(m) if m.user.is_none() => {
-                    refuse(ctx, &c.origin, m.path.program());
-                    false
-                }
-                _ => true,
-            });
-        }
+        ctx.diags.security(None, msg);
     }
 }
