@@ -39,8 +39,10 @@ pub const MAX_INCLUDE_DEPTH: usize = 32;
 pub const MAX_NESTING: usize = 64;
 /// Most lines one load may produce.
 pub const MAX_LINES: usize = 4_000_000;
-/// Longest line parameter substitution may build.
-pub const MAX_LINE_LEN: usize = 16 << 20;
+/// Longest line parameter substitution may build (when the line read was shorter).
+pub const MAX_LINE_LEN: usize = 1 << 20;
+/// Most bytes of text one load may produce.
+pub const MAX_TOTAL_BYTES: usize = 512 << 20;
 
 /// A logical configuration line after preprocessing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -329,7 +331,7 @@ impl<'a> Preprocessor<'a> {
         };
         match self.params.substitute_once(t, &builtins) {
             None => self.emit(t, origin, diags),
-            Some(s) if s.len() > MAX_LINE_LEN => diags.error(
+            Some(s) if s.len() > MAX_LINE_LEN.max(t.len()) => diags.error(
                 origin,
                 format!("parameter substitution makes a line longer than {MAX_LINE_LEN} bytes - line ignored"),
             ),
@@ -346,10 +348,10 @@ impl<'a> Preprocessor<'a> {
 
     fn emit(&mut self, text: &str, origin: &Origin, diags: &mut Diagnostics) {
         self.out_bytes += text.len();
-        if self.out.len() >= MAX_LINES || self.out_bytes > 64 * MAX_LINE_LEN {
+        if self.out.len() >= MAX_LINES || self.out_bytes > MAX_TOTAL_BYTES {
             diags.fatal(
                 Some(origin),
-                format!("the configuration expands to more than {MAX_LINES} lines or {} bytes - stopped", 64 * MAX_LINE_LEN),
+                format!("the configuration expands to more than {MAX_LINES} lines or {MAX_TOTAL_BYTES} bytes - stopped"),
             );
             self.aborted = true;
             return;
