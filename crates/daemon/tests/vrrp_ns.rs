@@ -1,0 +1,829 @@
+//! VRRP failover in network namespaces, against real kernels and real daemons.
+//!
+//! Every scenario takes the implementation of each director as a parameter and runs three
+//! ways at once: rkeepalived on both, and mixed with Debian's keepalived 2.2.7 in either role
+//! (`matrix`). The lab is one namespace holding a bridge, one namespace per host with `eth0`
+//! (a veth on the bridge; dummy interfaces are not available here), and a client namespace
+//! `c` that watches gratuitous ARPs. Mastership is read from the kernel: the director holding
+//! the VIP is the master. Each daemon gets private pidfiles in a temporary directory; the
+//! `Lab` guard kills every process and deletes every namespace when dropped, panics included.
+//!
+//! Needs root; skipped with a message otherwise (a failure under `CI=true`).
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
+const VIP: &str = "10.9.0.100";
+const VIP2: &str = "10.9.0.101";
+
+/// The daemon under test on one director.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Impl {
+    Rust,
+    Keepalived,
+}
+
+impl Impl {
+    fn program(self) -> &'static str {
+        match self {
+            Impl::Rust => RKEEPALIVED,
+            Impl::Keepalived => "keepalived",
+        }
+    }
+}
+
+fn privileged() -> bool {
+    rka_sys::netns::privileged_tests_available("vrrp_ns")
+        && Command::new("keepalived")
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+}
+
+static LAB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A namespace lab; everything it made is removed on drop.
+struct Lab {
+    prefix: String,
+    hosts: Vec<String>,
+    dir: tempfile::TempDir,
+    daemons: Vec<(String, Child)>,
+}
+
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Lab {
+    /// A bridge with `hosts` attached (addresses 10.9.0.1, .2, ... in order) and a client `c`.
+    fn new(hosts: &[&str]) -> Lab {
+        let n = LAB_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!("rkv{}-{n}", std::process::id());
+        let mut lab = Lab {
+            prefix,
+            hosts: Vec::new(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            daemons: Vec::new(),
+        };
+        let sw = lab.ns("sw");
+        run("ip", &["netns", "add", &sw]);
+        lab.hosts.push("sw".into());
+        run("ip", &["-n", &sw, "link", "add", "br0", "type", "bridge"]);
+        run("ip", &["-n", &sw, "link", "set", "br0", "up"]);
+        let mut all: Vec<&str> = hosts.to_vec();
+        all.push("c");
+        for (i, h) in all.iter().enumerate() {
+            let ns = lab.ns(h);
+            run("ip", &["netns", "add", &ns]);
+            lab.hosts.push((*h).to_owned());
+            let tmp = format!("{}{h}", lab.prefix);
+            let peer = format!("p{h}");
+            run(
+                "ip",
+                &[
+                    "link", "add", &tmp, "netns", &ns, "type", "veth", "peer", "name", &peer,
+                    "netns", &sw,
+                ],
+            );
+            run("ip", &["-n", &ns, "link", "set", &tmp, "name", "eth0"]);
+            for k in [
+                "net.ipv6.conf.all.accept_dad=0",
+                "net.ipv6.conf.default.accept_dad=0",
+                "net.ipv6.conf.eth0.accept_dad=0",
+                "net.ipv4.conf.eth0.arp_accept=1",
+            ] {
+                run("ip", &["netns", "exec", &ns, "sysctl", "-qw", k]);
+            }
+            run("ip", &["-n", &sw, "link", "set", &peer, "master", "br0"]);
+            run("ip", &["-n", &sw, "link", "set", &peer, "up"]);
+            run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+            run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
+            let addr = format!("10.9.0.{}/24", i + 1);
+            run("ip", &["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
+        }
+        lab
+    }
+
+    fn ns(&self, host: &str) -> String {
+        format!("{}-{host}", self.prefix)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `ip -n <host> args...`.
+    fn ip(&self, host: &str, args: &[&str]) -> String {
+        let ns = self.ns(host);
+        let mut a = vec!["-n", ns.as_str()];
+        a.extend_from_slice(args);
+        run("ip", &a)
+    }
+
+    /// Runs a command inside the namespace of `host`.
+    fn exec(&self, host: &str, args: &[&str]) -> String {
+        let ns = self.ns(host);
+        let mut a = vec!["netns", "exec", ns.as_str()];
+        a.extend_from_slice(args);
+        run("ip", &a)
+    }
+
+    /// Starts `imp` on `host` with configuration `conf` (VRRP only, private pidfiles).
+    fn start(&mut self, host: &str, imp: Impl, conf: &str) {
+        let conf_path = self.path(&format!("{host}.conf"));
+        fs::write(&conf_path, conf).expect("write conf");
+        let log = fs::File::create(self.path(&format!("{host}.log"))).expect("log");
+        let ns = self.ns(host);
+        let p = |s: &str| self.path(&format!("{host}.{s}")).display().to_string();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns, imp.program()])
+            .args(["-n", "-l", "-P", "-f"])
+            .arg(&conf_path)
+            .args(["-p", &p("pid"), "-r", &p("vpid"), "-c", &p("cpid")])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        self.daemons.push((host.to_owned(), child));
+    }
+
+    fn main_pid(&self, host: &str) -> Option<i32> {
+        self.daemons
+            .iter()
+            .rev()
+            .find(|(h, _)| h == host)
+            .and_then(|(_, c)| i32::try_from(c.id()).ok())
+    }
+
+    fn vrrp_pid(&self, host: &str) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(p) = fs::read_to_string(self.path(&format!("{host}.vpid")))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                return Some(p);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+    }
+
+    /// SIGTERM to the daemon of `host`, and waits for it to exit.
+    fn stop(&mut self, host: &str) {
+        let Some(i) = self.daemons.iter().rposition(|(h, _)| h == host) else {
+            return;
+        };
+        let (_, mut child) = self.daemons.remove(i);
+        if let Ok(pid) = i32::try_from(child.id()) {
+            Lab::signal(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Freezes the VRRP process of `host` (a hung master), as a crash looks on the wire.
+    fn freeze(&self, host: &str) {
+        let pid = self.vrrp_pid(host).expect("vrrp pid");
+        Lab::signal(pid, nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    /// Kills every process of `host` with SIGKILL (parent first so nothing respawns).
+    fn kill(&mut self, host: &str) {
+        let vpid = self.vrrp_pid(host);
+        if let Some(p) = self.main_pid(host) {
+            Lab::signal(p, nix::sys::signal::Signal::SIGKILL);
+        }
+        if let Some(p) = vpid {
+            Lab::signal(p, nix::sys::signal::Signal::SIGKILL);
+        }
+        if let Some(i) = self.daemons.iter().rposition(|(h, _)| h == host) {
+            let (_, mut c) = self.daemons.remove(i);
+            let _ = c.wait();
+        }
+    }
+
+    fn has_addr(&self, host: &str, dev: &str, addr: &str) -> bool {
+        let ns = self.ns(host);
+        Command::new("ip")
+            .args(["-n", &ns, "-o", "addr", "show", "dev", dev])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .any(|w| w.split('/').next() == Some(addr))
+            })
+            .unwrap_or(false)
+    }
+
+    fn is_master(&self, host: &str) -> bool {
+        self.has_addr(host, "eth0", VIP)
+    }
+
+    fn mac(&self, host: &str, dev: &str) -> String {
+        let out = self.ip(host, &["-o", "link", "show", dev]);
+        let mut words = out.split_whitespace();
+        while let Some(w) = words.next() {
+            if w == "link/ether" {
+                return words.next().unwrap_or_default().to_owned();
+            }
+        }
+        String::new()
+    }
+
+    fn log(&self, host: &str) -> String {
+        fs::read_to_string(self.path(&format!("{host}.log"))).unwrap_or_default()
+    }
+
+    /// Waits until `f` holds, up to `limit`; returns how long it took.
+    fn wait(&self, limit: Duration, what: &str, f: impl Fn(&Lab) -> bool) -> Duration {
+        let start = Instant::now();
+        loop {
+            if f(self) {
+                return start.elapsed();
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "{}: timed out after {limit:?} waiting for {what}\n--- logs ---\n{}",
+                    self.prefix,
+                    self.hosts
+                        .iter()
+                        .map(|h| format!("[{h}]\n{}", tail(&self.log(h), 30)))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Asserts `f` holds during the whole of `span`.
+    fn hold(&self, span: Duration, what: &str, f: impl Fn(&Lab) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < span {
+            assert!(
+                f(self),
+                "{}: {what} stopped holding after {:?}\n{}",
+                self.prefix,
+                start.elapsed(),
+                self.hosts
+                    .iter()
+                    .map(|h| format!("[{h}]\n{}", tail(&self.log(h), 30)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s
+        .lines()
+        .filter(|l| !l.contains("log.target=netlink"))
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let hosts: Vec<String> = self.daemons.iter().map(|(h, _)| h.clone()).collect();
+        for h in hosts {
+            if let Some(p) = self.vrrp_pid_now(&h) {
+                Lab::signal(p, nix::sys::signal::Signal::SIGCONT);
+            }
+            self.kill(&h);
+        }
+        for h in self.hosts.clone() {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(&h)])
+                .status();
+        }
+    }
+}
+
+impl Lab {
+    fn vrrp_pid_now(&self, host: &str) -> Option<i32> {
+        fs::read_to_string(self.path(&format!("{host}.vpid")))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+}
+
+/// Runs `scenario` for (rkeepalived, rkeepalived), (rkeepalived, keepalived) and
+/// (keepalived, rkeepalived), concurrently, and fails if any combination fails.
+fn matrix(name: &str, scenario: fn(Impl, Impl)) {
+    if !privileged() {
+        return;
+    }
+    let combos = [
+        (Impl::Rust, Impl::Rust),
+        (Impl::Rust, Impl::Keepalived),
+        (Impl::Keepalived, Impl::Rust),
+    ];
+    let handles: Vec<_> = combos
+        .into_iter()
+        .map(|(a, b)| (a, b, thread::spawn(move || scenario(a, b))))
+        .collect();
+    let mut failed = Vec::new();
+    for (a, b, h) in handles {
+        if h.join().is_err() {
+            failed.push(format!("{a:?}/{b:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "{name} failed for {}", failed.join(", "));
+}
+
+/// One `vrrp_instance` block.
+struct Inst<'a> {
+    name: &'a str,
+    vrid: u8,
+    priority: u8,
+    /// `advert_int` text.
+    interval: &'a str,
+    /// `virtual_ipaddress` entries.
+    vips: &'a [&'a str],
+    /// Extra lines.
+    extra: &'a str,
+}
+
+impl Inst<'_> {
+    fn text(&self) -> String {
+        format!(
+            "vrrp_instance {} {{\n  interface eth0\n  virtual_router_id {}\n  priority {}\n  advert_int {}\n  virtual_ipaddress {{\n{}  }}\n{}\n}}\n",
+            self.name,
+            self.vrid,
+            self.priority,
+            self.interval,
+            self.vips.iter().map(|v| format!("    {v}\n")).collect::<String>(),
+            self.extra
+        )
+    }
+}
+
+fn v3(priority: u8, extra: &str) -> String {
+    let mut t = String::from("global_defs {\n  vrrp_version 3\n}\n");
+    t.push_str(
+        &Inst {
+            name: "VI_1",
+            vrid: 51,
+            priority,
+            interval: "0.2",
+            vips: &["10.9.0.100/24"],
+            extra,
+        }
+        .text(),
+    );
+    t
+}
+
+fn v2(priority: u8, extra: &str) -> String {
+    Inst {
+        name: "VI_1",
+        vrid: 51,
+        priority,
+        interval: "1",
+        vips: &["10.9.0.100/24"],
+        extra,
+    }
+    .text()
+}
+
+/// A higher-priority A wins; SIGTERM on A hands over at once (priority 0) and A's VIP goes.
+fn election_then_clean_stop(a: Impl, b: Impl, conf_a: &str, conf_b: &str, vip: &str) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("b", b, conf_b);
+    lab.start("a", a, conf_a);
+    lab.wait(Duration::from_secs(10), "a master", |l| {
+        l.has_addr("a", "eth0", vip)
+    });
+    lab.hold(Duration::from_millis(1500), "a master, b backup", |l| {
+        l.has_addr("a", "eth0", vip) && !l.has_addr("b", "eth0", vip)
+    });
+    lab.stop("a");
+    assert!(!lab.has_addr("a", "eth0", vip), "a kept the VIP after stop");
+    let took = lab.wait(Duration::from_secs(3), "b master after a stopped", |l| {
+        l.has_addr("b", "eth0", vip)
+    });
+    // Priority 0 makes the backup take over after Skew_Time (< 1 s), not Master_Down.
+    assert!(took < Duration::from_millis(2500), "clean takeover took {took:?}");
+}
+
+fn scenario_election_v3(a: Impl, b: Impl) {
+    election_then_clean_stop(a, b, &v3(150, ""), &v3(100, ""), VIP);
+}
+
+fn scenario_v2_pass(a: Impl, b: Impl) {
+    let auth = "  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }";
+    election_then_clean_stop(a, b, &v2(150, auth), &v2(100, auth), VIP);
+}
+
+fn scenario_v2_ah(a: Impl, b: Impl) {
+    let auth = "  authentication {\n    auth_type AH\n    auth_pass s3cret\n  }";
+    election_then_clean_stop(a, b, &v2(150, auth), &v2(100, auth), VIP);
+}
+
+fn scenario_v3_ipv6(a: Impl, b: Impl) {
+    let conf = |p: u8| {
+        Inst {
+            name: "VI_6",
+            vrid: 61,
+            priority: p,
+            interval: "0.2",
+            vips: &["fd00:9::100/64"],
+            extra: "",
+        }
+        .text()
+    };
+    election_then_clean_stop(a, b, &conf(150), &conf(100), "fd00:9::100");
+}
+
+fn scenario_unicast(a: Impl, b: Impl) {
+    let uc = |me: &str, peer: &str| {
+        format!("  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}")
+    };
+    election_then_clean_stop(
+        a,
+        b,
+        &v3(150, &uc("10.9.0.1", "10.9.0.2")),
+        &v3(100, &uc("10.9.0.2", "10.9.0.1")),
+        VIP,
+    );
+}
+
+/// A backup that hears a lower priority master preempts it; with nopreempt it does not.
+fn scenario_preemption(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "b master alone", |l| l.is_master("b"));
+    lab.start("a", a, &v3(150, ""));
+    lab.wait(Duration::from_secs(5), "a preempts", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    lab.stop("a");
+    lab.wait(Duration::from_secs(3), "b master again", |l| l.is_master("b"));
+    lab.start("a", a, &v3(150, "  nopreempt"));
+    lab.hold(Duration::from_secs(3), "b stays master (nopreempt)", |l| {
+        l.is_master("b") && !l.is_master("a")
+    });
+}
+
+/// A hung master (SIGSTOP) is replaced after Master_Down_Interval; the client's ARP cache
+/// follows the GARPs to the new master; killing the old one changes nothing.
+fn scenario_crash_takeover(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("a", a, &v3(150, ""));
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    lab.wait(Duration::from_secs(3), "client learns a's MAC", |l| {
+        l.ip("c", &["neigh", "show", VIP]).contains(&l.mac("a", "eth0"))
+    });
+    lab.freeze("a");
+    // 3 x 0.2 s + skew (156/256 x 0.2 s) = 0.72 s.
+    let took = lab.wait(Duration::from_secs(3), "b takes over", |l| l.is_master("b"));
+    assert!(took < Duration::from_millis(2000), "takeover took {took:?}");
+    lab.wait(Duration::from_secs(2), "client resolves the VIP to b", |l| {
+        l.ip("c", &["neigh", "show", VIP]).contains(&l.mac("b", "eth0"))
+    });
+    lab.kill("a");
+    lab.hold(Duration::from_secs(1), "b stays master", |l| l.is_master("b"));
+}
+
+/// VMAC: the master's VIP lives on vrrp.51 with the virtual MAC; removed on stop.
+fn scenario_vmac(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("a", a, &v3(150, "  use_vmac"));
+    lab.start("b", b, &v3(100, "  use_vmac"));
+    lab.wait(Duration::from_secs(5), "a master on its VMAC", |l| {
+        l.has_addr("a", "vrrp.51", VIP)
+    });
+    assert_eq!(lab.mac("a", "vrrp.51"), "00:00:5e:00:01:33");
+    lab.wait(Duration::from_secs(3), "client resolves the VIP to the VMAC", |l| {
+        l.ip("c", &["neigh", "show", VIP]).contains("00:00:5e:00:01:33")
+    });
+    lab.stop("a");
+    lab.wait(Duration::from_secs(3), "b master on its VMAC", |l| {
+        l.has_addr("b", "vrrp.51", VIP)
+    });
+    assert!(
+        !lab.ip("a", &["-o", "link"]).contains("vrrp.51"),
+        "a left its VMAC behind"
+    );
+}
+
+/// Sync group: a failing tracked script on one member moves the whole group.
+fn scenario_sync_group_track_script(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let flag = lab.path("a.ok");
+    fs::write(&flag, "").expect("flag");
+    let conf = |p: u8, track: bool| {
+        let mut t = String::from("global_defs {\n  vrrp_version 3\n}\n");
+        if track {
+            t.push_str(&format!(
+                "vrrp_script chk {{\n  script \"/usr/bin/test -f {}\"\n  interval 1\n  fall 1\n  rise 1\n}}\n",
+                flag.display()
+            ));
+        }
+        t.push_str("vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n");
+        t.push_str(
+            &Inst {
+                name: "VI_1",
+                vrid: 51,
+                priority: p,
+                interval: "0.2",
+                vips: &["10.9.0.100/24"],
+                extra: "",
+            }
+            .text(),
+        );
+        t.push_str(
+            &Inst {
+                name: "VI_2",
+                vrid: 52,
+                priority: p,
+                interval: "0.2",
+                vips: &["10.9.0.101/24"],
+                extra: if track { "  track_script {\n    chk\n  }" } else { "" },
+            }
+            .text(),
+        );
+        t
+    };
+    lab.start("a", a, &conf(150, true));
+    lab.start("b", b, &conf(100, false));
+    lab.wait(Duration::from_secs(6), "a master of both", |l| {
+        l.has_addr("a", "eth0", VIP) && l.has_addr("a", "eth0", VIP2)
+    });
+    fs::remove_file(&flag).expect("rm flag");
+    lab.wait(Duration::from_secs(6), "b master of both", |l| {
+        l.has_addr("b", "eth0", VIP)
+            && l.has_addr("b", "eth0", VIP2)
+            && !l.has_addr("a", "eth0", VIP)
+            && !l.has_addr("a", "eth0", VIP2)
+    });
+    fs::write(&flag, "").expect("flag");
+    lab.wait(Duration::from_secs(6), "a master of both again", |l| {
+        l.has_addr("a", "eth0", VIP)
+            && l.has_addr("a", "eth0", VIP2)
+            && !l.has_addr("b", "eth0", VIP)
+    });
+}
+
+/// track_interface: a tracked link going down means FAULT; coming back, MASTER again.
+fn scenario_track_interface(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.ip("a", &["link", "add", "eth1", "type", "veth", "peer", "name", "eth1p"]);
+    lab.ip("a", &["link", "set", "eth1p", "up"]);
+    lab.ip("a", &["link", "set", "eth1", "up"]);
+    lab.start(
+        "a",
+        a,
+        &v3(150, "  track_interface {\n    eth1\n  }"),
+    );
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| l.is_master("a"));
+    lab.ip("a", &["link", "set", "eth1", "down"]);
+    lab.wait(Duration::from_secs(3), "b master while a is in FAULT", |l| {
+        l.is_master("b") && !l.is_master("a")
+    });
+    lab.ip("a", &["link", "set", "eth1", "up"]);
+    lab.wait(Duration::from_secs(4), "a master again", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+}
+
+/// Notify script arguments and FIFO lines.
+fn scenario_notify(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let script = lab.path("notify.sh");
+    let out = lab.path("notify.out");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+    )
+    .expect("script");
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let fifo = lab.path("notify.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let mut reader = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open fifo");
+    let mut conf_a = format!(
+        "global_defs {{\n  vrrp_version 3\n  notify_fifo {}\n}}\n",
+        fifo.display()
+    );
+    conf_a.push_str(
+        &Inst {
+            name: "VI_1",
+            vrid: 51,
+            priority: 150,
+            interval: "0.2",
+            vips: &["10.9.0.100/24"],
+            extra: &format!("  notify {}", script.display()),
+        }
+        .text(),
+    );
+    lab.start("a", a, &conf_a);
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| l.is_master("a"));
+    lab.wait(Duration::from_secs(3), "notify script ran", |_| {
+        fs::read_to_string(&out).is_ok_and(|s| s.contains("INSTANCE VI_1 MASTER 150"))
+    });
+    lab.stop("a");
+    lab.wait(Duration::from_secs(3), "STOP notified", |_| {
+        fs::read_to_string(&out).is_ok_and(|s| s.contains("INSTANCE VI_1 STOP"))
+    });
+    let mut buf = vec![0u8; 4096];
+    let n = reader.read(&mut buf).unwrap_or(0);
+    let lines = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        lines.contains("INSTANCE \"VI_1\" BACKUP 150\n"),
+        "FIFO: {lines:?}"
+    );
+    assert!(
+        lines.contains("INSTANCE \"VI_1\" MASTER 150\n"),
+        "FIFO: {lines:?}"
+    );
+}
+
+/// 10% loss on the master's link with down_timer_adverts 5: no transition.
+fn scenario_loss(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let conf = |p: u8| {
+        let mut t = String::from("global_defs {\n  vrrp_version 3\n}\n");
+        t.push_str(
+            &Inst {
+                name: "VI_1",
+                vrid: 51,
+                priority: p,
+                interval: "0.1",
+                vips: &["10.9.0.100/24"],
+                extra: "  down_timer_adverts 5",
+            }
+            .text(),
+        );
+        t
+    };
+    lab.start("a", a, &conf(150));
+    lab.start("b", b, &conf(100));
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    lab.exec(
+        "a",
+        &["tc", "qdisc", "add", "dev", "eth0", "root", "netem", "loss", "10%"],
+    );
+    lab.hold(Duration::from_secs(8), "no transition under 10% loss", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+}
+
+/// Partition (VRRP dropped on b) makes two masters; healing leaves exactly one within two
+/// advert intervals.
+fn scenario_partition(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let conf = |p: u8| {
+        let mut t = String::from("global_defs {\n  vrrp_version 3\n}\n");
+        t.push_str(
+            &Inst {
+                name: "VI_1",
+                vrid: 51,
+                priority: p,
+                interval: "0.5",
+                vips: &["10.9.0.100/24"],
+                extra: "",
+            }
+            .text(),
+        );
+        t
+    };
+    lab.start("a", a, &conf(150));
+    lab.start("b", b, &conf(100));
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    lab.exec("b", &["nft", "add", "table", "inet", "part"]);
+    lab.exec(
+        "b",
+        &[
+            "nft", "add", "chain", "inet", "part", "in",
+            "{ type filter hook input priority 0 ; }",
+        ],
+    );
+    lab.exec(
+        "b",
+        &["nft", "add", "rule", "inet", "part", "in", "meta", "l4proto", "112", "drop"],
+    );
+    lab.wait(Duration::from_secs(5), "split brain", |l| {
+        l.is_master("a") && l.is_master("b")
+    });
+    lab.exec("b", &["nft", "delete", "table", "inet", "part"]);
+    // Two intervals of 0.5 s, plus a little for the address change to land.
+    thread::sleep(Duration::from_millis(1000));
+    lab.wait(Duration::from_millis(300), "exactly one master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+}
+
+#[test]
+fn election_and_clean_stop_v3() {
+    matrix("election_and_clean_stop_v3", scenario_election_v3);
+}
+
+#[test]
+fn v2_pass_authentication() {
+    matrix("v2_pass_authentication", scenario_v2_pass);
+}
+
+#[test]
+fn v2_ah_authentication() {
+    matrix("v2_ah_authentication", scenario_v2_ah);
+}
+
+#[test]
+fn v3_ipv6() {
+    matrix("v3_ipv6", scenario_v3_ipv6);
+}
+
+#[test]
+fn unicast_peers() {
+    matrix("unicast_peers", scenario_unicast);
+}
+
+#[test]
+fn preemption_and_nopreempt() {
+    matrix("preemption_and_nopreempt", scenario_preemption);
+}
+
+#[test]
+fn crash_takeover_and_garp() {
+    matrix("crash_takeover_and_garp", scenario_crash_takeover);
+}
+
+#[test]
+fn vmac() {
+    matrix("vmac", scenario_vmac);
+}
+
+#[test]
+fn sync_group_follows_track_script() {
+    matrix("sync_group_follows_track_script", scenario_sync_group_track_script);
+}
+
+#[test]
+fn track_interface_fault() {
+    matrix("track_interface_fault", scenario_track_interface);
+}
+
+#[test]
+fn notify_scripts_and_fifo() {
+    matrix("notify_scripts_and_fifo", scenario_notify);
+}
+
+#[test]
+fn loss_without_transition() {
+    matrix("loss_without_transition", scenario_loss);
+}
+
+#[test]
+fn partition_then_heal() {
+    matrix("partition_then_heal", scenario_partition);
+}
