@@ -219,7 +219,7 @@ impl RealServer {
 pub struct SorryServer {
     /// The server's address.
     pub addr: IpAddr,
-    /// The server's port (0 when not given).
+    /// The server's port: as given, else the virtual server's (0 for fwmark and groups).
     pub port: u16,
     /// Resolved forwarding method: `sorry_server_lvs_method`, else the virtual server's.
     pub forwarding: ForwardingMethod,

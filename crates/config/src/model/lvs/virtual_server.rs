@@ -301,6 +301,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
     let mut forwarding: Option<ForwardingMethod> = None;
     let mut sorry_inhibit = false;
     let mut sorry_method: Option<ForwardingMethod> = None;
+    let mut sorry_port_given = false;
     for c in node.children() {
         if vs.set.parse_kw(ctx, c, 1) {
             continue;
@@ -408,6 +409,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
             "ip_family" => vs.ip_family = parse_family(ctx, c, 0).or(vs.ip_family),
             "sorry_server" => {
                 if let Some((addr, port)) = parse_addr_port(ctx, c, "sorry server") {
+                    sorry_port_given = c.arg(1).is_some();
                     vs.sorry_server = Some(SorryServer {
                         addr,
                         port,
@@ -432,6 +434,12 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
     }
     apply_defaults(ctx, node, &mut vs, scheduler, forwarding);
     if let Some(s) = &mut vs.sorry_server {
+        // Like a real server, a sorry server without port takes the virtual server's.
+        if !sorry_port_given {
+            if let VsAddress::Ip { port, .. } = vs.address {
+                s.port = port;
+            }
+        }
         s.inhibit = sorry_inhibit;
         s.forwarding_set = sorry_method;
         s.forwarding = sorry_method.unwrap_or(vs.forwarding);
@@ -490,6 +498,10 @@ fn apply_defaults(
             vs.protocol = Some(Protocol::Udp);
         }
         _ => {}
+    }
+    // `hashed` given under sh stays meaningless once another scheduler is chosen.
+    if scheduler != Some(Scheduler::Sh) {
+        vs.hashed = false;
     }
     match scheduler {
         Some(s) => vs.scheduler = s,
