@@ -33,6 +33,10 @@ pub struct LoadOptions {
     pub instance: Option<String>,
     /// Skip the checks that depend on the host (interfaces, users, script files).
     pub skip_host_checks: bool,
+    /// `-e/--all-config`: a missing or unreadable included file makes the load fatal.
+    pub all_config: bool,
+    /// Seed for `${_RANDOM}`, so that a load can be repeated exactly (tests, fuzzing).
+    pub random_seed: Option<u64>,
 }
 
 /// The result of reading a configuration: the model and everything said about it.
@@ -45,10 +49,18 @@ pub struct Loaded {
     pub diagnostics: Diagnostics,
 }
 
+fn preprocessor(opts: &LoadOptions) -> preprocess::Preprocessor<'_> {
+    let p = preprocess::Preprocessor::new(opts).all_config(opts.all_config);
+    match opts.random_seed {
+        Some(seed) => p.random_seed(seed),
+        None => p,
+    }
+}
+
 /// Reads, preprocesses, parses and validates the configuration at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
-    let lines = preprocess::Preprocessor::new(opts).run(path, &mut diagnostics);
+    let lines = preprocessor(opts).run(path, &mut diagnostics);
     let nodes = tree::build(&lines, &mut diagnostics);
     let config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
     Loaded {
@@ -61,7 +73,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
 /// used as the file name in diagnostics; `include` is resolved against the current directory.
 pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
-    let lines = preprocess::Preprocessor::new(opts).run_str(name, text, &mut diagnostics);
+    let lines = preprocessor(opts).run_str(name, text, &mut diagnostics);
     let nodes = tree::build(&lines, &mut diagnostics);
     let config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
     Loaded {

@@ -6,7 +6,7 @@
 //! on one line is the same as the usual three lines.
 
 use crate::diag::{Diagnostics, Origin};
-use crate::lexer::{tokenize, Token, Word};
+use crate::lexer::{tokenize_report, Token, Word};
 use crate::preprocess::Line;
 
 /// Deepest block nesting accepted; deeper input is reported, not recursed into.
@@ -66,7 +66,14 @@ pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
     let mut too_deep = 0usize; // blocks opened past MAX_DEPTH, skipped wholesale
     for line in lines {
         let mut stmt: Vec<Word> = Vec::new();
-        for tok in tokenize(&line.text) {
+        let tokenized = tokenize_report(&line.text);
+        if tokenized.unmatched_quote {
+            diags.warn(
+                &line.origin,
+                format!("Unmatched quote: '{}'", line.text.trim()),
+            );
+        }
+        for tok in tokenized.tokens {
             match tok {
                 Token::Word(w) => {
                     if too_deep == 0 {
