@@ -888,3 +888,96 @@ fn loss_without_transition() {
 fn partition_then_heal() {
     matrix("partition_then_heal", scenario_partition);
 }
+
+/// The tracked interface is deleted (FAULT) and created again (MASTER again); then the
+/// primary interface goes down and up.
+fn scenario_interface_gone_and_back(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let add_eth1 = |lab: &Lab| {
+        lab.ip(
+            "a",
+            &[
+                "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+            ],
+        );
+        lab.ip("a", &["link", "set", "eth1p", "up"]);
+        lab.ip("a", &["link", "set", "eth1", "up"]);
+    };
+    add_eth1(&lab);
+    lab.start("a", a, &v3(150, "  track_interface {\n    eth1\n  }"));
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| l.is_master("a"));
+    lab.ip("a", &["link", "del", "eth1"]);
+    lab.wait(
+        Duration::from_secs(3),
+        "b master after eth1 vanished",
+        |l| l.is_master("b") && !l.is_master("a"),
+    );
+    add_eth1(&lab);
+    lab.wait(
+        Duration::from_secs(4),
+        "a master after eth1 returned",
+        |l| l.is_master("a") && !l.is_master("b"),
+    );
+    lab.ip("a", &["link", "set", "eth0", "down"]);
+    lab.wait(
+        Duration::from_secs(3),
+        "b master while a's eth0 is down",
+        |l| l.is_master("b"),
+    );
+    lab.ip("a", &["link", "set", "eth0", "up"]);
+    lab.wait(
+        Duration::from_secs(5),
+        "a master after eth0 came back",
+        |l| l.is_master("a") && !l.is_master("b"),
+    );
+}
+
+#[test]
+fn interface_gone_and_back() {
+    matrix("interface_gone_and_back", scenario_interface_gone_and_back);
+}
+
+/// SIGHUP with a changed priority and an extra excluded VIP: the master stays master, never
+/// drops its VIP, adds the new one; a second reload removes it again.
+fn scenario_reload(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let conf = |p: u8, extra: &str| v3(p, extra);
+    lab.start("a", a, &conf(150, ""));
+    lab.start("b", b, &conf(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    fs::write(
+        lab.path("a.conf"),
+        conf(
+            140,
+            "  virtual_ipaddress_excluded {\n    10.9.0.102/24\n  }",
+        ),
+    )
+    .expect("rewrite conf");
+    let pid = lab.main_pid("a").expect("pid");
+    Lab::signal(pid, nix::sys::signal::Signal::SIGHUP);
+    let hold = Instant::now();
+    lab.wait(Duration::from_secs(3), "new excluded VIP on a", |l| {
+        assert!(l.is_master("a"), "a dropped its VIP during reload");
+        assert!(!l.is_master("b"), "b took over during reload");
+        l.has_addr("a", "eth0", "10.9.0.102")
+    });
+    lab.hold(
+        Duration::from_secs(2).saturating_sub(hold.elapsed()),
+        "a keeps mastership after reload",
+        |l| l.is_master("a") && !l.is_master("b"),
+    );
+    fs::write(lab.path("a.conf"), conf(140, "")).expect("rewrite conf");
+    Lab::signal(pid, nix::sys::signal::Signal::SIGHUP);
+    lab.wait(Duration::from_secs(3), "excluded VIP removed", |l| {
+        assert!(l.is_master("a"), "a dropped its VIP during reload");
+        !l.has_addr("a", "eth0", "10.9.0.102")
+    });
+}
+
+#[test]
+fn reload_keeps_mastership() {
+    matrix("reload_keeps_mastership", scenario_reload);
+}

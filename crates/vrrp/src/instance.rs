@@ -746,3 +746,73 @@ fn ip_as_u128(addr: IpAddr) -> u128 {
         IpAddr::V6(a) => u128::from(a),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TrackerConfig;
+    use std::net::Ipv4Addr;
+
+    fn config() -> InstanceConfig {
+        let mut c = InstanceConfig::new(
+            "VI_1",
+            51,
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100))],
+        );
+        c.trackers.push(TrackerConfig {
+            name: "file".into(),
+            // What the daemon registers for a track_file: no contribution until a value.
+            weight: 1,
+            reverse: false,
+            initially_up: false,
+        });
+        c
+    }
+
+    fn drain(i: &mut Instance) -> Vec<Action> {
+        std::iter::from_fn(|| i.poll_action()).collect()
+    }
+
+    #[test]
+    fn track_offset_moves_priority_and_faults_below_minus_253() {
+        let now = Instant::now();
+        let mut i = Instance::new(config(), now).expect("valid");
+        i.handle_timeout(now);
+        assert_eq!(i.state(), State::Backup);
+        drain(&mut i);
+        i.track_offset(now, "file", -30).expect("known");
+        assert_eq!(i.priority(), 70);
+        assert_eq!(
+            drain(&mut i),
+            vec![Action::PriorityChanged { from: 100, to: 70 }]
+        );
+        i.track_offset(now, "file", 500).expect("known");
+        assert_eq!(i.priority(), 254);
+        i.track_offset(now, "file", -254).expect("known");
+        assert_eq!(i.state(), State::Fault);
+        i.track_offset(now, "file", 0).expect("known");
+        assert_eq!(i.state(), State::Backup);
+        assert_eq!(i.priority(), 100);
+        assert!(i.track_offset(now, "nope", 1).is_err());
+    }
+
+    #[test]
+    fn resume_as_master_advertises_at_once() {
+        let now = Instant::now();
+        let mut i = Instance::new(config(), now).expect("valid");
+        i.resume_as_master(now);
+        assert_eq!(i.state(), State::Master);
+        let actions = drain(&mut i);
+        assert!(matches!(
+            actions[0],
+            Action::SendAdvert { priority: 100, .. }
+        ));
+        assert_eq!(actions[1], Action::AddVips);
+        // Only from INIT: a running instance is left alone.
+        let mut j = Instance::new(config(), now).expect("valid");
+        j.handle_timeout(now);
+        j.resume_as_master(now);
+        assert_eq!(j.state(), State::Backup);
+    }
+}

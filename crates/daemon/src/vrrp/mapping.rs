@@ -303,7 +303,9 @@ fn plan_instance(
         };
         let weight = r.weight.unwrap_or(f.weight);
         let reverse = r.reverse.unwrap_or(f.weight_reverse);
-        let initially_up = f.init_file.is_none_or(|(v, _)| weight != 0 || v == 0);
+        // Weight 0: an up/down tracker (non-zero value = down). Otherwise the value is fed
+        // as an offset; until then a positive weight while "down" contributes nothing.
+        let initially_up = weight == 0 && f.init_file.is_none_or(|(v, _)| v == 0);
         add(
             Tracked::File {
                 name: r.name.clone(),
@@ -522,10 +524,10 @@ pub fn rule_spec(r: &Rule) -> Option<RuleSpec> {
 }
 
 /// The notify script for entering `state`, and the generic `notify` script.
-pub fn notify_scripts<'a>(
-    n: &'a cfg::Notifies,
+pub fn notify_scripts(
+    n: &cfg::Notifies,
     state: rka_vrrp::State,
-) -> (Option<&'a UserScript>, Option<&'a UserScript>) {
+) -> (Option<&UserScript>, Option<&UserScript>) {
     use rka_vrrp::State;
     let specific = match state {
         State::Master => n.master.as_ref(),

@@ -12,7 +12,7 @@ use super::mapping::{GroupPlan, InstancePlan};
 #[derive(Debug)]
 pub enum Core {
     /// A standalone instance.
-    Single(Instance),
+    Single(Box<Instance>),
     /// A sync group.
     Group(SyncGroup),
 }
@@ -151,7 +151,7 @@ impl Unit {
                 SyncGroup::new(&g.name, instances).map_err(|e| format!("({}) {e}", g.name))?,
             ),
             None => match instances.pop() {
-                Some(i) if instances.is_empty() => Core::Single(i),
+                Some(i) if instances.is_empty() => Core::Single(Box::new(i)),
                 _ => return Err("a standalone unit holds exactly one instance".to_owned()),
             },
         };
