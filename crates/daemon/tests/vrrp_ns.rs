@@ -981,3 +981,80 @@ fn scenario_reload(a: Impl, b: Impl) {
 fn reload_keeps_mastership() {
     matrix("reload_keeps_mastership", scenario_reload);
 }
+
+/// virtual_routes / virtual_rules follow mastership; static_ipaddress lives as long as the
+/// daemon.
+fn scenario_routes_rules_statics(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let extra = "  virtual_routes {\n    10.55.0.0/24 via 10.9.0.254 dev eth0\n  }\n  \
+                 virtual_rules {\n    from 10.9.0.100 table 100\n  }";
+    let statics = "static_ipaddress {\n  192.168.77.1/24 dev eth0\n}\n";
+    lab.start("a", a, &format!("{statics}{}", v3(150, extra)));
+    lab.start("b", b, &format!("{statics}{}", v3(100, extra)));
+    lab.wait(
+        Duration::from_secs(5),
+        "a master with its route and rule",
+        |l| {
+            l.is_master("a")
+                && l.ip("a", &["route", "show", "10.55.0.0/24"])
+                    .contains("via 10.9.0.254")
+                && l.ip("a", &["rule", "show"])
+                    .contains("from 10.9.0.100 lookup 100")
+        },
+    );
+    assert!(lab.has_addr("a", "eth0", "192.168.77.1"));
+    assert!(lab.has_addr("b", "eth0", "192.168.77.1"));
+    assert!(lab.ip("b", &["route", "show", "10.55.0.0/24"]).is_empty());
+    lab.stop("a");
+    lab.wait(Duration::from_secs(3), "b master with the route", |l| {
+        l.is_master("b") && !l.ip("b", &["route", "show", "10.55.0.0/24"]).is_empty()
+    });
+    assert!(lab.ip("a", &["route", "show", "10.55.0.0/24"]).is_empty());
+    assert!(!lab.ip("a", &["rule", "show"]).contains("from 10.9.0.100"));
+    assert!(
+        !lab.has_addr("a", "eth0", "192.168.77.1"),
+        "static address left"
+    );
+}
+
+#[test]
+fn routes_rules_and_static_addresses() {
+    matrix(
+        "routes_rules_and_static_addresses",
+        scenario_routes_rules_statics,
+    );
+}
+
+/// Adverts with the wrong password are dropped (both sides go MASTER) and rkeepalived logs the
+/// drops, rate limited.
+fn scenario_wrong_password(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let auth =
+        |p: &str| format!("  authentication {{\n    auth_type PASS\n    auth_pass {p}\n  }}");
+    lab.start("a", a, &v2(150, &auth("one")));
+    lab.start("b", b, &v2(100, &auth("two")));
+    lab.wait(Duration::from_secs(8), "two masters", |l| {
+        l.is_master("a") && l.is_master("b")
+    });
+    thread::sleep(Duration::from_secs(2));
+    for (host, imp) in [("a", a), ("b", b)] {
+        if imp == Impl::Rust {
+            let log = lab.log(host);
+            let warnings = log.matches("invalid advert").count();
+            assert!(
+                warnings >= 1,
+                "{host}: drops not logged:\n{}",
+                tail(&log, 20)
+            );
+            assert!(
+                warnings <= 2,
+                "{host}: drops not rate limited ({warnings} lines)"
+            );
+        }
+    }
+}
+
+#[test]
+fn wrong_password_dropped_and_logged() {
+    matrix("wrong_password_dropped_and_logged", scenario_wrong_password);
+}

@@ -138,6 +138,16 @@ impl Engine {
         engine.units = units;
         engine.attach_sockets().await;
         engine.start_trackers();
+        // Like keepalived, start clean: addresses left by a previous run that died as MASTER
+        // are removed before the instances start (a MASTER puts them back at once).
+        for unit in &engine.units {
+            for m in &unit.members {
+                let name = &m.plan.core.name;
+                engine.host.rules(name, &m.plan.rules, false).await;
+                engine.host.routes(name, &m.plan.routes, false).await;
+                engine.host.addresses(name, &m.plan.vips, false).await;
+            }
+        }
         let now = Instant::now();
         for u in 0..engine.units.len() {
             engine.units[u].core.handle_timeout(now);
@@ -666,14 +676,28 @@ impl Engine {
                 self.host.addresses(&name, &plan.vips, false).await;
             }
             Action::SendGratuitous { addresses, count } => {
-                let ifname = member
+                // Each address is announced out of the interface it lives on.
+                let default_if = member
                     .plan
                     .vmac
                     .as_ref()
                     .map_or(member.plan.interface.clone(), |v| v.name.clone());
-                self.host
-                    .gratuitous(&name, &ifname, &addresses, count)
-                    .await;
+                let mut by_if: Vec<(String, Vec<IpAddr>)> = Vec::new();
+                for a in addresses {
+                    let ifname = member
+                        .plan
+                        .vips
+                        .iter()
+                        .find(|v| v.spec.addr == a)
+                        .map_or(default_if.clone(), |v| v.ifname.clone());
+                    match by_if.iter_mut().find(|(i, _)| *i == ifname) {
+                        Some((_, list)) => list.push(a),
+                        None => by_if.push((ifname, vec![a])),
+                    }
+                }
+                for (ifname, list) in by_if {
+                    self.host.gratuitous(&name, &ifname, &list, count).await;
+                }
             }
             Action::StateChanged { from, to, reason } => {
                 tracing::debug!("({name}) {from} -> {to} ({reason:?})");
