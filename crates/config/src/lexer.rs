@@ -16,9 +16,6 @@
 pub struct Word {
     /// The word with its quotes removed.
     pub text: String,
-    /// The word exactly as written (quotes included), for keywords whose own syntax gives
-    /// characters a meaning.
-    pub raw: String,
     /// True when the word was written between double quotes.
     pub quoted: bool,
 }
@@ -28,7 +25,6 @@ impl Word {
     pub fn plain(text: impl Into<String>) -> Self {
         let text = text.into();
         Word {
-            raw: text.clone(),
             text,
             quoted: false,
         }
@@ -77,7 +73,6 @@ pub fn tokenize_report(line: &str) -> Tokenized {
         if let Some(s) = start.take() {
             let text = line[s..end].to_string();
             out.push(Token::Word(Word {
-                raw: text.clone(),
                 text,
                 quoted: false,
             }));
@@ -100,7 +95,6 @@ pub fn tokenize_report(line: &str) -> Tokenized {
                         let end = i + 1 + len;
                         out.tokens.push(Token::Word(Word {
                             text: line[i + 1..end].to_string(),
-                            raw: line[i..=end].to_string(),
                             quoted: true,
                         }));
                         i = end;
@@ -224,10 +218,10 @@ mod tests {
     }
 
     #[test]
-    fn raw_keeps_the_quotes() {
+    fn quoted_words_are_marked() {
         match &tokenize(r#"x "a b""#)[1] {
             Token::Word(w) => {
-                assert_eq!(w.raw, r#""a b""#);
+                assert_eq!(w.text, "a b");
                 assert!(w.quoted);
             }
             t => panic!("{t:?}"),

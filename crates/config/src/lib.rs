@@ -62,6 +62,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let lines = preprocessor(opts).run(path, &mut diagnostics);
     let nodes = tree::build(&lines, &mut diagnostics);
+    // The lines are not needed once the tree holds the words: free them before the model is
+    // built, which lowers the peak memory of large configurations.
+    drop(lines);
     let config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
     Loaded {
         config,

@@ -105,7 +105,7 @@ pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
                     } else {
                         Some(Node {
                             origin: line.origin.clone(),
-                            words: std::mem::take(&mut stmt),
+                            words: stmt.drain(..).collect(),
                             children: None,
                         })
                     };
@@ -166,7 +166,7 @@ fn flush(stack: &mut [Frame], stmt: &mut Vec<Word>, origin: &Origin) {
     if let Some(f) = stack.last_mut() {
         f.nodes.push(Node {
             origin: origin.clone(),
-            words: std::mem::take(stmt),
+            words: stmt.drain(..).collect(),
             children: None,
         });
     }
@@ -179,7 +179,9 @@ fn close_frame(stack: &mut Vec<Frame>) {
         // An ownerless block: its statements are dropped (already reported).
         return;
     }
-    owner.children = Some(frame.nodes);
+    let mut nodes = frame.nodes;
+    nodes.shrink_to_fit();
+    owner.children = Some(nodes);
     if let Some(parent) = stack.last_mut() {
         parent.nodes.push(owner);
     }

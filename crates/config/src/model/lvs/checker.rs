@@ -122,7 +122,7 @@ pub enum CheckerKind {
     /// `TCP_CHECK`: a TCP connect.
     Tcp,
     /// `HTTP_GET` or `SSL_GET`.
-    Http(HttpCheck),
+    Http(Box<HttpCheck>),
     /// `SMTP_CHECK`.
     Smtp(SmtpCheck),
     /// `DNS_CHECK`.
@@ -370,8 +370,8 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<Checker> {
     let kw = node.keyword();
     let mut kind = match kw {
         "TCP_CHECK" => CheckerKind::Tcp,
-        "HTTP_GET" => CheckerKind::Http(HttpCheck::new(false)),
-        "SSL_GET" => CheckerKind::Http(HttpCheck::new(true)),
+        "HTTP_GET" => CheckerKind::Http(Box::new(HttpCheck::new(false))),
+        "SSL_GET" => CheckerKind::Http(Box::new(HttpCheck::new(true))),
         "SMTP_CHECK" => CheckerKind::Smtp(SmtpCheck::default()),
         "DNS_CHECK" => CheckerKind::Dns(DnsCheck {
             query_type: DnsType::Soa,

@@ -117,6 +117,9 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
         let kw = c.keyword();
         if CHECKER_KEYWORDS.contains(&kw) {
             if let Some(ch) = checker::parse(ctx, c) {
+                // Most real servers have one checker: reserve exactly, not the 4 slots a
+                // growing Vec starts with (36,800 real servers x 3 unused checkers is ~40 MB).
+                rs.checkers.reserve_exact(1);
                 rs.checkers.push(ch);
             }
             continue;
