@@ -105,7 +105,7 @@ pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
                     } else {
                         Some(Node {
                             origin: line.origin.clone(),
-                            words: stmt.drain(..).collect(),
+                            words: take_exact(&mut stmt),
                             children: None,
                         })
                     };
@@ -159,6 +159,14 @@ pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
     stack.pop().map(|f| f.nodes).unwrap_or_default()
 }
 
+/// Moves the words out into a vector of exactly their number, keeping `stmt`'s buffer for the
+/// next statement (a growing Vec would leave most nodes with unused slots).
+fn take_exact(stmt: &mut Vec<Word>) -> Vec<Word> {
+    let mut v = Vec::with_capacity(stmt.len());
+    v.append(stmt);
+    v
+}
+
 fn flush(stack: &mut [Frame], stmt: &mut Vec<Word>, origin: &Origin) {
     if stmt.is_empty() {
         return;
@@ -166,7 +174,7 @@ fn flush(stack: &mut [Frame], stmt: &mut Vec<Word>, origin: &Origin) {
     if let Some(f) = stack.last_mut() {
         f.nodes.push(Node {
             origin: origin.clone(),
-            words: stmt.drain(..).collect(),
+            words: take_exact(stmt),
             children: None,
         });
     }
