@@ -1058,3 +1058,13 @@ fn scenario_wrong_password(a: Impl, b: Impl) {
 fn wrong_password_dropped_and_logged() {
     matrix("wrong_password_dropped_and_logged", scenario_wrong_password);
 }
+
+fn scenario_mcast_dst_ip(a: Impl, b: Impl) {
+    let conf = |p: u8| v3(p, "  mcast_dst_ip 224.0.0.77");
+    election_then_clean_stop(a, b, &conf(150), &conf(100), VIP);
+}
+
+#[test]
+fn custom_multicast_group() {
+    matrix("custom_multicast_group", scenario_mcast_dst_ip);
+}

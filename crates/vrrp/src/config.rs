@@ -98,6 +98,9 @@ pub struct InstanceConfig {
     pub source: IpAddr,
     /// `unicast_peer` list; empty means multicast.
     pub unicast_peers: Vec<IpAddr>,
+    /// The multicast group (`mcast_dst_ip`, `vrrp_mcast_group4/6`); `None`: 224.0.0.18 /
+    /// ff02::12.
+    pub multicast_group: Option<IpAddr>,
     /// `unicast_ttl` (255 by default; multicast always uses 255).
     pub unicast_ttl: u8,
     /// VRRPv3-over-IPv4 checksum mode.
@@ -147,6 +150,7 @@ impl InstanceConfig {
             virtual_addresses,
             source,
             unicast_peers: Vec::new(),
+            multicast_group: None,
             unicast_ttl: VRRP_TTL,
             v3_checksum: V3ChecksumMode::PseudoHeader,
             strict: false,
@@ -190,7 +194,13 @@ impl InstanceConfig {
                 }
             }
         }
+        if let Some(g) = &self.multicast_group {
+            if !g.is_multicast() {
+                return Err(ConfigError::NotMulticast(*g));
+            }
+        }
         let all = std::iter::once(&self.source)
+            .chain(&self.multicast_group)
             .chain(&self.virtual_addresses)
             .chain(&self.unicast_peers);
         for addr in all {
@@ -202,6 +212,14 @@ impl InstanceConfig {
             return Err(ConfigError::TooManyAddresses(self.virtual_addresses.len()));
         }
         Ok(())
+    }
+
+    /// The multicast group adverts go to when there are no unicast peers.
+    pub fn multicast_group(&self) -> IpAddr {
+        self.multicast_group.unwrap_or(match self.family {
+            Family::Ipv4 => IpAddr::V4(crate::wire::vrrp::MULTICAST_V4),
+            Family::Ipv6 => IpAddr::V6(crate::wire::vrrp::MULTICAST_V6),
+        })
     }
 
     /// The advert interval in centiseconds (valid after [`InstanceConfig::validate`]).
@@ -263,6 +281,17 @@ mod tests {
         let mut c = base();
         c.unicast_peers.push("fe80::1".parse().expect("addr"));
         assert!(matches!(c.validate(), Err(ConfigError::FamilyMismatch(_))));
+        let mut c = base();
+        c.multicast_group = Some("10.0.0.9".parse().expect("addr"));
+        assert!(matches!(c.validate(), Err(ConfigError::NotMulticast(_))));
+        c.multicast_group = Some("ff02::12".parse().expect("addr"));
+        assert!(matches!(c.validate(), Err(ConfigError::FamilyMismatch(_))));
+        c.multicast_group = Some("224.0.0.19".parse().expect("addr"));
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(
+            c.multicast_group(),
+            IpAddr::V4(Ipv4Addr::new(224, 0, 0, 19))
+        );
         let mut c = base();
         c.down_timer_adverts = 0;
         assert_eq!(c.validate(), Err(ConfigError::BadDownTimerAdverts(0)));

@@ -53,6 +53,9 @@ pub enum ConfigError {
     /// VRRPv2 was asked to carry IPv6.
     #[error("address {0} does not match the instance address family")]
     FamilyMismatch(std::net::IpAddr),
+    /// The configured multicast group is not a multicast address.
+    #[error("{0} is not a multicast address")]
+    NotMulticast(std::net::IpAddr),
     /// Authentication is only defined for VRRPv2 over IPv4 (RFC 3768 section 5.3.6).
     #[error("authentication requires VRRP version 2 over IPv4")]
     AuthNotAllowed,

@@ -341,8 +341,8 @@ impl Instance {
         bytes: &[u8],
     ) -> Result<ReceivedAdvert, DropReason> {
         let multicast = self.cfg.unicast_peers.is_empty();
-        let ipv6_dst = match self.cfg.family {
-            Family::Ipv6 if multicast => Some(vrrp::MULTICAST_V6),
+        let ipv6_dst = match self.cfg.multicast_group() {
+            IpAddr::V6(group) if multicast => Some(group),
             _ => None::<Ipv6Addr>,
         };
         if let Some(vrid) = peek_vrid(self.cfg.family, bytes) {
@@ -609,11 +609,7 @@ impl Instance {
     fn send_advert(&mut self, priority: u8) {
         let repr = self.advert_repr(priority);
         let destinations: Vec<(IpAddr, u8)> = if self.cfg.unicast_peers.is_empty() {
-            let group = match self.cfg.family {
-                Family::Ipv4 => IpAddr::V4(vrrp::MULTICAST_V4),
-                Family::Ipv6 => IpAddr::V6(vrrp::MULTICAST_V6),
-            };
-            vec![(group, VRRP_TTL)]
+            vec![(self.cfg.multicast_group(), VRRP_TTL)]
         } else {
             self.cfg
                 .unicast_peers

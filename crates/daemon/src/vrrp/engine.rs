@@ -271,16 +271,17 @@ impl Engine {
 
     /// Opens (or reuses) the socket of every member and rebuilds the VRID demultiplexer.
     async fn attach_sockets(&mut self) {
-        let mut wanted: Vec<(usize, usize, SocketKey, bool)> = Vec::new();
+        let mut wanted: Vec<(usize, usize, SocketKey, Option<IpAddr>)> = Vec::new();
         for (u, unit) in self.units.iter().enumerate() {
             for (m, member) in unit.members.iter().enumerate() {
-                wanted.push((u, m, member.plan.socket.clone(), !member.plan.unicast));
+                let group = (!member.plan.unicast).then(|| member.plan.core.multicast_group());
+                wanted.push((u, m, member.plan.socket.clone(), group));
             }
         }
         let mut used = HashSet::new();
         self.demux.clear();
-        for (u, m, key, multicast) in wanted {
-            let slot = self.socket_for(&key, multicast).await;
+        for (u, m, key, group) in wanted {
+            let slot = self.socket_for(&key, group).await;
             self.units[u].members[m].socket = slot;
             if let Some(s) = slot {
                 used.insert(s);
@@ -301,39 +302,42 @@ impl Engine {
         }
     }
 
-    async fn socket_for(&mut self, key: &SocketKey, multicast: bool) -> Option<usize> {
-        if let Some(i) = self
+    async fn socket_for(&mut self, key: &SocketKey, group: Option<IpAddr>) -> Option<usize> {
+        let existing = self
             .sockets
             .iter()
-            .position(|s| s.as_ref().is_some_and(|s| &s.key == key))
-        {
-            if multicast {
-                if let Some(Err(e)) = self.sockets[i].as_ref().map(OpenSocket::join) {
-                    tracing::error!("cannot join the VRRP group on {}: {e}", key.ifname);
+            .position(|s| s.as_ref().is_some_and(|s| &s.key == key));
+        let slot = match existing {
+            Some(i) => i,
+            None => {
+                let ifindex = self.host.ifindex(&key.ifname).await?;
+                let slot = self
+                    .sockets
+                    .iter()
+                    .position(Option::is_none)
+                    .unwrap_or(self.sockets.len());
+                match OpenSocket::open(key, ifindex, slot, self.pkt_tx.clone()) {
+                    Ok(s) => {
+                        if slot == self.sockets.len() {
+                            self.sockets.push(Some(s));
+                        } else {
+                            self.sockets[slot] = Some(s);
+                        }
+                        slot
+                    }
+                    Err(e) => {
+                        tracing::error!("cannot open the VRRP socket on {}: {e}", key.ifname);
+                        return None;
+                    }
                 }
             }
-            return Some(i);
-        }
-        let ifindex = self.host.ifindex(&key.ifname).await?;
-        let slot = self
-            .sockets
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(self.sockets.len());
-        match OpenSocket::open(key, ifindex, multicast, slot, self.pkt_tx.clone()) {
-            Ok(s) => {
-                if slot == self.sockets.len() {
-                    self.sockets.push(Some(s));
-                } else {
-                    self.sockets[slot] = Some(s);
-                }
-                Some(slot)
-            }
-            Err(e) => {
-                tracing::error!("cannot open the VRRP socket on {}: {e}", key.ifname);
-                None
+        };
+        if let (Some(g), Some(Some(s))) = (group, self.sockets.get(slot)) {
+            if let Err(e) = s.join(g) {
+                tracing::error!("cannot join {g} on {}: {e}", key.ifname);
             }
         }
+        Some(slot)
     }
 
     fn start_trackers(&mut self) {

@@ -336,6 +336,15 @@ fn plan_instance(
     core.down_timer_adverts = inst.down_timer_adverts;
     core.auth = auth;
     core.unicast_peers = inst.unicast_peers.iter().map(|p| p.addr).collect();
+    let global_group = if ipv6 {
+        g.vrrp_mcast_group6
+    } else {
+        g.vrrp_mcast_group4
+    };
+    core.multicast_group = inst
+        .mcast_dst_ip
+        .filter(|a| a.is_ipv6() == ipv6)
+        .or(Some(global_group).filter(|a| a.is_ipv6() == ipv6));
     core.unicast_ttl = inst.unicast_ttl;
     core.v3_checksum = if inst.v3_checksum_as_v2 {
         V3ChecksumMode::AsV2

@@ -35,6 +35,7 @@ pub struct OpenSocket {
     sock: Arc<AsyncFd<VrrpSocket>>,
     reader: JoinHandle<()>,
     unicast_ttl: std::cell::Cell<Option<u8>>,
+    groups: std::cell::RefCell<Vec<IpAddr>>,
 }
 
 impl Drop for OpenSocket {
@@ -44,12 +45,11 @@ impl Drop for OpenSocket {
 }
 
 impl OpenSocket {
-    /// Opens the socket for `key` on interface `ifindex`, joins the VRRP group when
-    /// `multicast`, and starts its reader, which sends to `tx` tagged with `slot`.
+    /// Opens the socket for `key` on interface `ifindex` and starts its reader, which sends
+    /// to `tx` tagged with `slot`. Multicast instances then [`OpenSocket::join`] their group.
     pub fn open(
         key: &SocketKey,
         ifindex: u32,
-        multicast: bool,
         slot: usize,
         tx: mpsc::UnboundedSender<Datagram>,
     ) -> io::Result<OpenSocket> {
@@ -58,14 +58,6 @@ impl OpenSocket {
         } else {
             VrrpSocket::ipv4(&key.ifname, ifindex, key.protocol)?
         };
-        if multicast {
-            let group = if key.ipv6 {
-                IpAddr::V6(vrrp::MULTICAST_V6)
-            } else {
-                IpAddr::V4(vrrp::MULTICAST_V4)
-            };
-            sock.join_multicast(group, ifindex)?;
-        }
         // `AsyncFd::new` is deprecated for types that could hand out a different fd over time;
         // `VrrpSocket` owns its descriptor for its whole life, which is the contract the
         // unsafe `register` spells out, so the safe constructor is sound here.
@@ -78,20 +70,21 @@ impl OpenSocket {
             sock,
             reader,
             unicast_ttl: std::cell::Cell::new(None),
+            groups: std::cell::RefCell::new(Vec::new()),
         })
     }
 
-    /// Joins the VRRP multicast group (when a multicast instance shares a unicast socket).
-    pub fn join(&self) -> io::Result<()> {
-        let group = if self.key.ipv6 {
-            IpAddr::V6(vrrp::MULTICAST_V6)
-        } else {
-            IpAddr::V4(vrrp::MULTICAST_V4)
-        };
-        match self.sock.get_ref().join_multicast(group, self.ifindex) {
-            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
-            r => r,
+    /// Joins multicast `group` on the socket's interface (once).
+    pub fn join(&self, group: IpAddr) -> io::Result<()> {
+        if self.groups.borrow().contains(&group) {
+            return Ok(());
         }
+        match self.sock.get_ref().join_multicast(group, self.ifindex) {
+            Err(e) if e.raw_os_error() != Some(libc::EADDRINUSE) => return Err(e),
+            _ => {}
+        }
+        self.groups.borrow_mut().push(group);
+        Ok(())
     }
 
     /// Sends the bytes of a `SendAdvert` action.
