@@ -206,7 +206,10 @@ pub fn split(buf: &[u8]) -> Result<Vec<(u16, &[u8])>, DecodeError> {
     while off < buf.len() {
         let rest = &buf[off..];
         if rest.len() < 4 {
-            return Err(DecodeError::from(format!("{} stray bytes after attributes", rest.len())));
+            return Err(DecodeError::from(format!(
+                "{} stray bytes after attributes",
+                rest.len()
+            )));
         }
         let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
         let kind = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
@@ -255,7 +258,8 @@ pub fn get_u64(what: &str, v: &[u8]) -> Result<u64, DecodeError> {
 /// Parses a string, stopping at the first NUL.
 pub fn get_str(what: &str, v: &[u8]) -> Result<String, DecodeError> {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-    String::from_utf8(v[..end].to_vec()).map_err(|_| DecodeError::from(format!("{what}: not UTF-8")))
+    String::from_utf8(v[..end].to_vec())
+        .map_err(|_| DecodeError::from(format!("{what}: not UTF-8")))
 }
 /// Parses a 16-byte `nf_inet_addr` (or a bare 4-byte IPv4 address).
 pub fn get_addr16(what: &str, v: &[u8]) -> Result<[u8; 16], DecodeError> {
@@ -281,26 +285,47 @@ mod tests {
     #[test]
     fn scalars_and_padding() {
         // u16 port in network order: len 6, padded to 8.
-        assert_eq!(emit(&Attr::new(4, Value::U16Be(80))), [6, 0, 4, 0, 0, 80, 0, 0]);
+        assert_eq!(
+            emit(&Attr::new(4, Value::U16Be(80))),
+            [6, 0, 4, 0, 0, 80, 0, 0]
+        );
         assert_eq!(emit(&Attr::new(1, Value::U16(2))), [6, 0, 1, 0, 2, 0, 0, 0]);
-        assert_eq!(emit(&Attr::new(8, Value::U32(300))), [8, 0, 8, 0, 0x2c, 1, 0, 0]);
-        assert_eq!(emit(&Attr::new(9, Value::U32Be(0xffff_ff00))), [8, 0, 9, 0, 255, 255, 255, 0]);
-        assert_eq!(emit(&Attr::new(13, Value::U8(2))), [5, 0, 13, 0, 2, 0, 0, 0]);
+        assert_eq!(
+            emit(&Attr::new(8, Value::U32(300))),
+            [8, 0, 8, 0, 0x2c, 1, 0, 0]
+        );
+        assert_eq!(
+            emit(&Attr::new(9, Value::U32Be(0xffff_ff00))),
+            [8, 0, 9, 0, 255, 255, 255, 0]
+        );
+        assert_eq!(
+            emit(&Attr::new(13, Value::U8(2))),
+            [5, 0, 13, 0, 2, 0, 0, 0]
+        );
         assert_eq!(
             emit(&Attr::new(4, Value::U64(1))),
             [12, 0, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0]
         );
         // "rr\0" = 3 bytes: len 7, padded to 8.
-        assert_eq!(emit(&Attr::new(6, Value::Str("rr".into()))), [7, 0, 6, 0, b'r', b'r', 0, 0]);
+        assert_eq!(
+            emit(&Attr::new(6, Value::Str("rr".into()))),
+            [7, 0, 6, 0, b'r', b'r', 0, 0]
+        );
     }
 
     #[test]
     fn nested_lengths() {
         let n = Attr::new(
             1,
-            Value::Nested(vec![Attr::new(1, Value::U16(2)), Attr::new(5, Value::U32(7))]),
+            Value::Nested(vec![
+                Attr::new(1, Value::U16(2)),
+                Attr::new(5, Value::U32(7)),
+            ]),
         );
-        assert_eq!(emit(&n), [20, 0, 1, 0x80, 6, 0, 1, 0, 2, 0, 0, 0, 8, 0, 5, 0, 7, 0, 0, 0]);
+        assert_eq!(
+            emit(&n),
+            [20, 0, 1, 0x80, 6, 0, 1, 0, 2, 0, 0, 0, 8, 0, 5, 0, 7, 0, 0, 0]
+        );
         let bytes = emit(&n);
         let parts = split(&bytes).expect("split");
         assert_eq!(parts.len(), 1);
@@ -314,7 +339,10 @@ mod tests {
         assert!(get_u32("x", &[1, 2]).is_err());
         assert!(get_u16_be("x", &[]).is_err());
         assert!(get_addr16("x", &[1, 2, 3]).is_err());
-        assert_eq!(get_addr16("x", &[10, 0, 0, 1]).expect("v4")[..4], [10, 0, 0, 1]);
+        assert_eq!(
+            get_addr16("x", &[10, 0, 0, 1]).expect("v4")[..4],
+            [10, 0, 0, 1]
+        );
         // Declared length 8, only 5 bytes present.
         assert!(split(&[8, 0, 1, 0, 0]).is_err());
         assert_eq!(get_str("x", b"wrr\0\0").expect("str"), "wrr");

@@ -73,7 +73,11 @@ impl Client {
         let _ = socket.set_cap_ack(true);
         let _ = socket.set_ext_ack(true);
         let _ = socket.set_rx_buf_sz(4 * 1024 * 1024);
-        let mut c = Self { socket, family_id: 0, seq: 1 };
+        let mut c = Self {
+            socket,
+            family_id: 0,
+            seq: 1,
+        };
         c.family_id = c.resolve_family()?;
         Ok(c)
     }
@@ -133,8 +137,12 @@ impl Client {
     ///
     /// The outer error is a socket or protocol failure; per-request kernel errors are in
     /// the vector, already mapped (see [`IpvsError::is_benign_for`]).
-    pub fn execute(&mut self, requests: &[Request]) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
-        let mut results: Vec<Option<Result<(), IpvsError>>> = requests.iter().map(|_| None).collect();
+    pub fn execute(
+        &mut self,
+        requests: &[Request],
+    ) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
+        let mut results: Vec<Option<Result<(), IpvsError>>> =
+            requests.iter().map(|_| None).collect();
         let mut start = 0;
         while start < requests.len() {
             let mut datagram = Vec::new();
@@ -142,7 +150,12 @@ impl Client {
             let mut end = start;
             while end < requests.len() && end - start < BATCH_MESSAGES {
                 let seq = self.next_seq();
-                let bytes = encode(requests[end].message(), self.family_id, NLM_F_REQUEST | NLM_F_ACK, seq);
+                let bytes = encode(
+                    requests[end].message(),
+                    self.family_id,
+                    NLM_F_REQUEST | NLM_F_ACK,
+                    seq,
+                );
                 if !datagram.is_empty() && datagram.len() + bytes.len() > BATCH_BYTES {
                     break;
                 }
@@ -192,10 +205,21 @@ impl Client {
     }
 
     /// Sends a query (a dump when `dump`) and collects the reply messages.
-    fn query(&mut self, msg: IpvsMessage, dump: bool, what: &str, target: Target) -> Result<Vec<IpvsMessage>, IpvsError> {
+    fn query(
+        &mut self,
+        msg: IpvsMessage,
+        dump: bool,
+        what: &str,
+        target: Target,
+    ) -> Result<Vec<IpvsMessage>, IpvsError> {
         let seq = self.next_seq();
-        let flags = if dump { NLM_F_REQUEST | NLM_F_DUMP } else { NLM_F_REQUEST | NLM_F_ACK };
-        self.socket.send(&encode(msg, self.family_id, flags, seq), 0)?;
+        let flags = if dump {
+            NLM_F_REQUEST | NLM_F_DUMP
+        } else {
+            NLM_F_REQUEST | NLM_F_ACK
+        };
+        self.socket
+            .send(&encode(msg, self.family_id, flags, seq), 0)?;
         let mut replies = Vec::new();
         loop {
             let (data, _) = self.socket.recv_from_full()?;
@@ -210,7 +234,11 @@ impl Client {
                     NetlinkPayload::Error(e) => match e.code {
                         None => return Ok(replies),
                         Some(code) => {
-                            return Err(IpvsError::from_errno(-code.get(), target, what.to_string()))
+                            return Err(IpvsError::from_errno(
+                                -code.get(),
+                                target,
+                                what.to_string(),
+                            ))
                         }
                     },
                     _ => {}
@@ -221,7 +249,12 @@ impl Client {
 
     /// Dumps every virtual service.
     pub fn services(&mut self) -> Result<Vec<Service>, IpvsError> {
-        let replies = self.query(IpvsMessage::get_service(None), true, "list services", Target::Other)?;
+        let replies = self.query(
+            IpvsMessage::get_service(None),
+            true,
+            "list services",
+            Target::Other,
+        )?;
         replies
             .iter()
             .filter_map(|m| m.raw_attr(cmd_attr::SERVICE))
@@ -232,7 +265,12 @@ impl Client {
     /// Reads one virtual service.
     pub fn service(&mut self, key: &ServiceKey) -> Result<Service, IpvsError> {
         let what = format!("get service {key}");
-        let replies = self.query(IpvsMessage::get_service(Some(key)), false, &what, Target::Service)?;
+        let replies = self.query(
+            IpvsMessage::get_service(Some(key)),
+            false,
+            &what,
+            Target::Service,
+        )?;
         let raw = replies
             .iter()
             .find_map(|m| m.raw_attr(cmd_attr::SERVICE))
@@ -253,7 +291,12 @@ impl Client {
 
     /// Dumps the running sync daemons.
     pub fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
-        let replies = self.query(IpvsMessage::get_daemon(), true, "list sync daemons", Target::Other)?;
+        let replies = self.query(
+            IpvsMessage::get_daemon(),
+            true,
+            "list sync daemons",
+            Target::Other,
+        )?;
         replies
             .iter()
             .filter_map(|m| m.raw_attr(cmd_attr::DAEMON))
@@ -263,15 +306,24 @@ impl Client {
 
     /// Reads the connection timeouts.
     pub fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
-        let replies = self.query(IpvsMessage::get_config(), false, "get timeouts", Target::Other)?;
-        let m = replies.first().ok_or_else(|| IpvsError::Protocol("get timeouts: empty reply".into()))?;
+        let replies = self.query(
+            IpvsMessage::get_config(),
+            false,
+            "get timeouts",
+            Target::Other,
+        )?;
+        let m = replies
+            .first()
+            .ok_or_else(|| IpvsError::Protocol("get timeouts: empty reply".into()))?;
         Ok(m.timeouts()?)
     }
 
     /// Reads the IPVS version and connection table size.
     pub fn info(&mut self) -> Result<Info, IpvsError> {
         let replies = self.query(IpvsMessage::get_info(), false, "get info", Target::Other)?;
-        let m = replies.first().ok_or_else(|| IpvsError::Protocol("get info: empty reply".into()))?;
+        let m = replies
+            .first()
+            .ok_or_else(|| IpvsError::Protocol("get info: empty reply".into()))?;
         Ok(m.info()?)
     }
 }

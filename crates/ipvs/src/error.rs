@@ -91,7 +91,10 @@ impl IpvsError {
             (libc_errno::ENOENT, _) => IpvsError::ServiceNotFound { op },
             (libc_errno::EINVAL, _) => IpvsError::InvalidArgument { op },
             (libc_errno::EPERM | libc_errno::EACCES, _) => IpvsError::PermissionDenied { op },
-            _ => IpvsError::Kernel { op, source: std::io::Error::from_raw_os_error(errno) },
+            _ => IpvsError::Kernel {
+                op,
+                source: std::io::Error::from_raw_os_error(errno),
+            },
         }
     }
 

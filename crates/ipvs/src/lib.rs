@@ -20,6 +20,6 @@ pub use message::{Command, IpvsMessage};
 pub use reconcile::{diff, Table};
 pub use request::Request;
 pub use types::{
-    DaemonState, DestKey, Destination, Family, ForwardMethod, Info, Protocol, Service,
-    ServiceKey, Stats, SyncDaemon, Timeouts, Tunnel, TunnelType,
+    DaemonState, DestKey, Destination, Family, ForwardMethod, Info, Protocol, Service, ServiceKey,
+    Stats, SyncDaemon, Timeouts, Tunnel, TunnelType,
 };

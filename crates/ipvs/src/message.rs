@@ -94,39 +94,69 @@ pub struct IpvsMessage {
 impl IpvsMessage {
     /// A request with the given attributes.
     pub fn new(cmd: Command, attrs: Vec<Attr>) -> Self {
-        Self { cmd, attrs, raw: Vec::new() }
+        Self {
+            cmd,
+            attrs,
+            raw: Vec::new(),
+        }
     }
 
     /// NEW_SERVICE.
     pub fn new_service(s: &Service) -> Self {
-        Self::new(Command::NewService, vec![nest(cmd_attr::SERVICE, s.attrs())])
+        Self::new(
+            Command::NewService,
+            vec![nest(cmd_attr::SERVICE, s.attrs())],
+        )
     }
     /// SET_SERVICE.
     pub fn set_service(s: &Service) -> Self {
-        Self::new(Command::SetService, vec![nest(cmd_attr::SERVICE, s.attrs())])
+        Self::new(
+            Command::SetService,
+            vec![nest(cmd_attr::SERVICE, s.attrs())],
+        )
     }
     /// DEL_SERVICE.
     pub fn del_service(k: &ServiceKey) -> Self {
-        Self::new(Command::DelService, vec![nest(cmd_attr::SERVICE, k.attrs())])
+        Self::new(
+            Command::DelService,
+            vec![nest(cmd_attr::SERVICE, k.attrs())],
+        )
     }
     /// GET_SERVICE for one service (without a key: a dump request).
     pub fn get_service(k: Option<&ServiceKey>) -> Self {
-        let attrs = k.map(|k| vec![nest(cmd_attr::SERVICE, k.attrs())]).unwrap_or_default();
+        let attrs = k
+            .map(|k| vec![nest(cmd_attr::SERVICE, k.attrs())])
+            .unwrap_or_default();
         Self::new(Command::GetService, attrs)
     }
     /// NEW_DEST.
     pub fn new_dest(k: &ServiceKey, d: &Destination) -> Self {
-        Self::new(Command::NewDest, vec![nest(cmd_attr::SERVICE, k.attrs()), nest(cmd_attr::DEST, d.attrs())])
+        Self::new(
+            Command::NewDest,
+            vec![
+                nest(cmd_attr::SERVICE, k.attrs()),
+                nest(cmd_attr::DEST, d.attrs()),
+            ],
+        )
     }
     /// SET_DEST.
     pub fn set_dest(k: &ServiceKey, d: &Destination) -> Self {
-        Self::new(Command::SetDest, vec![nest(cmd_attr::SERVICE, k.attrs()), nest(cmd_attr::DEST, d.attrs())])
+        Self::new(
+            Command::SetDest,
+            vec![
+                nest(cmd_attr::SERVICE, k.attrs()),
+                nest(cmd_attr::DEST, d.attrs()),
+            ],
+        )
     }
     /// DEL_DEST.
     pub fn del_dest(k: &ServiceKey, d: &DestKey) -> Self {
         Self::new(
             Command::DelDest,
-            vec![nest(cmd_attr::SERVICE, k.attrs()), nest(cmd_attr::DEST, Destination::key_attrs(d))],
+            vec![
+                nest(cmd_attr::SERVICE, k.attrs()),
+                nest(cmd_attr::DEST, Destination::key_attrs(d)),
+            ],
         )
     }
     /// GET_DEST (a dump of one service's destinations).
@@ -141,7 +171,10 @@ impl IpvsMessage {
     pub fn del_daemon(state: DaemonState) -> Self {
         Self::new(
             Command::DelDaemon,
-            vec![nest(cmd_attr::DAEMON, vec![Attr::new(1, Value::U32(state.number()))])],
+            vec![nest(
+                cmd_attr::DAEMON,
+                vec![Attr::new(1, Value::U32(state.number()))],
+            )],
         )
     }
     /// GET_DAEMON (dump).
@@ -169,7 +202,9 @@ impl IpvsMessage {
     }
     /// ZERO (one service, or all with `None`).
     pub fn zero(k: Option<&ServiceKey>) -> Self {
-        let attrs = k.map(|k| vec![nest(cmd_attr::SERVICE, k.attrs())]).unwrap_or_default();
+        let attrs = k
+            .map(|k| vec![nest(cmd_attr::SERVICE, k.attrs())])
+            .unwrap_or_default();
         Self::new(Command::Zero, attrs)
     }
     /// FLUSH.
@@ -179,7 +214,10 @@ impl IpvsMessage {
 
     /// The raw value of the first top-level attribute of `kind` in a reply.
     pub fn raw_attr(&self, kind: u16) -> Option<&[u8]> {
-        self.raw.iter().find(|(k, _)| *k == kind).map(|(_, v)| v.as_slice())
+        self.raw
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// Parses the timeouts of a GET_CONFIG reply.
@@ -196,7 +234,8 @@ impl IpvsMessage {
     pub fn info(&self) -> Result<Info, DecodeError> {
         let get = |k| self.raw_attr(k).map(|v| get_u32("info", v)).transpose();
         Ok(Info {
-            version: get(info_attr::VERSION)?.ok_or_else(|| DecodeError::from("info without version"))?,
+            version: get(info_attr::VERSION)?
+                .ok_or_else(|| DecodeError::from("info without version"))?,
             conn_tab_size: get(info_attr::CONN_TAB_SIZE)?.unwrap_or(0),
         })
     }
@@ -233,7 +272,14 @@ impl Emitable for IpvsMessage {
 impl ParseableParametrized<[u8], GenlHeader> for IpvsMessage {
     fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
         let cmd = Command::from_u8(header.cmd)?;
-        let raw = split(buf)?.into_iter().map(|(k, v)| (k, v.to_vec())).collect();
-        Ok(Self { cmd, attrs: Vec::new(), raw })
+        let raw = split(buf)?
+            .into_iter()
+            .map(|(k, v)| (k, v.to_vec()))
+            .collect();
+        Ok(Self {
+            cmd,
+            attrs: Vec::new(),
+            raw,
+        })
     }
 }

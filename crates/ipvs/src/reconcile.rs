@@ -26,7 +26,10 @@ pub struct Table {
 
 /// Drops the runtime fields of a service.
 fn service_config(s: &Service) -> Service {
-    Service { stats: None, ..s.clone() }
+    Service {
+        stats: None,
+        ..s.clone()
+    }
 }
 
 /// Drops the runtime fields of a destination.
@@ -68,10 +71,13 @@ impl Table {
 
     /// Adds or replaces a service (keeping its real servers).
     pub fn insert_service(&mut self, s: &Service) {
-        let entry = self.services.entry(s.key).or_insert_with(|| VirtualService {
-            service: service_config(s),
-            dests: BTreeMap::new(),
-        });
+        let entry = self
+            .services
+            .entry(s.key)
+            .or_insert_with(|| VirtualService {
+                service: service_config(s),
+                dests: BTreeMap::new(),
+            });
         entry.service = service_config(s);
     }
 
@@ -201,18 +207,30 @@ mod tests {
 
     fn svc_key(i: u8) -> ServiceKey {
         if i % 4 == 3 {
-            ServiceKey::Fwmark { family: Family::Inet, mark: u32::from(i) }
+            ServiceKey::Fwmark {
+                family: Family::Inet,
+                mark: u32::from(i),
+            }
         } else {
             ServiceKey::Addr {
                 addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)),
-                protocol: if i % 2 == 0 { Protocol::Tcp } else { Protocol::Udp },
+                protocol: if i & 1 == 0 {
+                    Protocol::Tcp
+                } else {
+                    Protocol::Udp
+                },
                 port: 80,
             }
         }
     }
 
     fn arb_service() -> impl Strategy<Value = Service> {
-        (0u8..6, prop::sample::select(vec!["rr", "wrr", "sh"]), 0u32..2, prop::sample::select(vec![0u32, 300]))
+        (
+            0u8..6,
+            prop::sample::select(vec!["rr", "wrr", "sh"]),
+            0u32..2,
+            prop::sample::select(vec![0u32, 300]),
+        )
             .prop_map(|(i, sched, flags, timeout)| {
                 let mut s = Service::new(svc_key(i), sched);
                 s.flags = flags;
@@ -222,23 +240,31 @@ mod tests {
     }
 
     fn arb_dest() -> impl Strategy<Value = Destination> {
-        (0u8..5, prop::sample::select(vec![ForwardMethod::Masq, ForwardMethod::DirectRoute]), 0u32..3)
-            .prop_map(|(i, m, w)| Destination::new(IpAddr::V4(Ipv4Addr::new(192, 168, 0, i)), 80, m, w))
+        (
+            0u8..5,
+            prop::sample::select(vec![ForwardMethod::Masq, ForwardMethod::DirectRoute]),
+            0u32..3,
+        )
+            .prop_map(|(i, m, w)| {
+                Destination::new(IpAddr::V4(Ipv4Addr::new(192, 168, 0, i)), 80, m, w)
+            })
     }
 
     fn arb_table() -> impl Strategy<Value = Table> {
-        prop::collection::vec((arb_service(), prop::collection::vec(arb_dest(), 0..4)), 0..5).prop_map(
-            |entries| {
-                let mut t = Table::new();
-                for (s, ds) in entries {
-                    t.insert_service(&s);
-                    for d in ds {
-                        t.insert_dest(&s.key, &d);
-                    }
-                }
-                t
-            },
+        prop::collection::vec(
+            (arb_service(), prop::collection::vec(arb_dest(), 0..4)),
+            0..5,
         )
+        .prop_map(|entries| {
+            let mut t = Table::new();
+            for (s, ds) in entries {
+                t.insert_service(&s);
+                for d in ds {
+                    t.insert_dest(&s.key, &d);
+                }
+            }
+            t
+        })
     }
 
     fn apply_all(t: &mut Table, ops: &[Request]) {
@@ -320,10 +346,18 @@ mod tests {
         let mut cur = Table::new();
         let s = Service::new(svc_key(1), "wrr");
         cur.insert_service(&s);
-        let d = Destination::new(IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)), 80, ForwardMethod::Masq, 1);
+        let d = Destination::new(
+            IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)),
+            80,
+            ForwardMethod::Masq,
+            1,
+        );
         cur.insert_dest(&s.key, &d);
         let mut want = cur.clone();
-        let d2 = Destination { weight: 5, ..d.clone() };
+        let d2 = Destination {
+            weight: 5,
+            ..d.clone()
+        };
         want.insert_dest(&s.key, &d2);
         let ops = diff(&want, &cur, &Owned::from_table(&cur));
         assert_eq!(ops, vec![Request::EditDest(s.key, d2)]);
@@ -333,10 +367,24 @@ mod tests {
     fn model_kernel_refuses_like_the_kernel() {
         let mut t = Table::new();
         let s = Service::new(svc_key(1), "rr");
-        assert_eq!(t.apply(&Request::DelService(s.key)), Err(ModelError::NoService));
+        assert_eq!(
+            t.apply(&Request::DelService(s.key)),
+            Err(ModelError::NoService)
+        );
         assert_eq!(t.apply(&Request::AddService(s.clone())), Ok(()));
-        assert_eq!(t.apply(&Request::AddService(s.clone())), Err(ModelError::Exists));
-        let d = Destination::new(IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)), 80, ForwardMethod::Masq, 1);
-        assert_eq!(t.apply(&Request::DelDest(s.key, d.key)), Err(ModelError::NoDest));
+        assert_eq!(
+            t.apply(&Request::AddService(s.clone())),
+            Err(ModelError::Exists)
+        );
+        let d = Destination::new(
+            IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)),
+            80,
+            ForwardMethod::Masq,
+            1,
+        );
+        assert_eq!(
+            t.apply(&Request::DelDest(s.key, d.key)),
+            Err(ModelError::NoDest)
+        );
     }
 }

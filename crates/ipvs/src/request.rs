@@ -79,6 +79,9 @@ impl Request {
 
     /// True for requests that create something (EEXIST is then benign).
     pub fn is_add(&self) -> bool {
-        matches!(self, Request::AddService(_) | Request::AddDest(..) | Request::AddDaemon(_))
+        matches!(
+            self,
+            Request::AddService(_) | Request::AddDest(..) | Request::AddDaemon(_)
+        )
     }
 }

@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use netlink_packet_core::DecodeError;
 
 use crate::attr::{
-    daemon_attr, dest_attr, get_addr16, get_str, get_u16, get_u16_be, get_u32, get_u32_be,
-    get_u64, get_u8, split, svc_attr, Attr, Value,
+    daemon_attr, dest_attr, get_addr16, get_str, get_u16, get_u16_be, get_u32, get_u32_be, get_u64,
+    get_u8, split, svc_attr, Attr, Value,
 };
 
 /// `AF_INET`.
@@ -126,7 +126,11 @@ impl ServiceKey {
     /// The attributes that identify the service (what DEL and dest commands carry).
     pub fn attrs(&self) -> Vec<Attr> {
         match self {
-            ServiceKey::Addr { addr, protocol, port } => vec![
+            ServiceKey::Addr {
+                addr,
+                protocol,
+                port,
+            } => vec![
                 Attr::new(svc_attr::AF, Value::U16(Family::of(addr).af())),
                 Attr::new(svc_attr::PROTOCOL, Value::U16(protocol.number())),
                 Attr::new(svc_attr::ADDR, Value::Bytes(addr16(addr).to_vec())),
@@ -143,10 +147,18 @@ impl ServiceKey {
 impl std::fmt::Display for ServiceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ServiceKey::Addr { addr: IpAddr::V6(a), protocol, port } => {
+            ServiceKey::Addr {
+                addr: IpAddr::V6(a),
+                protocol,
+                port,
+            } => {
                 write!(f, "{protocol} [{a}]:{port}")
             }
-            ServiceKey::Addr { addr, protocol, port } => write!(f, "{protocol} {addr}:{port}"),
+            ServiceKey::Addr {
+                addr,
+                protocol,
+                port,
+            } => write!(f, "{protocol} {addr}:{port}"),
             ServiceKey::Fwmark { family, mark } => write!(f, "fwmark {mark} ({family:?})"),
         }
     }
@@ -305,7 +317,10 @@ impl Service {
     /// The full attribute set NEW/SET_SERVICE need.
     pub fn attrs(&self) -> Vec<Attr> {
         let mut v = self.key.attrs();
-        v.push(Attr::new(svc_attr::SCHED_NAME, Value::Str(self.scheduler.clone())));
+        v.push(Attr::new(
+            svc_attr::SCHED_NAME,
+            Value::Str(self.scheduler.clone()),
+        ));
         if let Some(pe) = &self.pe_name {
             v.push(Attr::new(svc_attr::PE_NAME, Value::Str(pe.clone())));
         }
@@ -314,7 +329,10 @@ impl Service {
         flags.extend_from_slice(&u32::MAX.to_ne_bytes());
         v.push(Attr::new(svc_attr::FLAGS, Value::Bytes(flags)));
         v.push(Attr::new(svc_attr::TIMEOUT, Value::U32(self.timeout)));
-        v.push(Attr::new(svc_attr::NETMASK, netmask_value(self.key.family(), self.prefix_len)));
+        v.push(Attr::new(
+            svc_attr::NETMASK,
+            netmask_value(self.key.family(), self.prefix_len),
+        ));
         v
     }
 
@@ -422,7 +440,9 @@ impl ForwardMethod {
             2 => Ok(ForwardMethod::Tunnel),
             3 => Ok(ForwardMethod::DirectRoute),
             4 => Ok(ForwardMethod::Bypass),
-            other => Err(DecodeError::from(format!("unknown forwarding method {other}"))),
+            other => Err(DecodeError::from(format!(
+                "unknown forwarding method {other}"
+            ))),
         }
     }
 }
@@ -522,7 +542,10 @@ impl Destination {
     /// The attributes identifying the destination (DEL_DEST).
     pub fn key_attrs(key: &DestKey) -> Vec<Attr> {
         vec![
-            Attr::new(dest_attr::ADDR_FAMILY, Value::U16(Family::of(&key.addr).af())),
+            Attr::new(
+                dest_attr::ADDR_FAMILY,
+                Value::U16(Family::of(&key.addr).af()),
+            ),
             Attr::new(dest_attr::ADDR, Value::Bytes(addr16(&key.addr).to_vec())),
             Attr::new(dest_attr::PORT, Value::U16Be(key.port)),
         ]
@@ -532,9 +555,16 @@ impl Destination {
     /// are always sent (zero = ipip) as ipvsadm does; kernels before 5.2 ignore them.
     pub fn attrs(&self) -> Vec<Attr> {
         let mut v = Self::key_attrs(&self.key);
-        v.push(Attr::new(dest_attr::FWD_METHOD, Value::U32(self.method.number())));
+        v.push(Attr::new(
+            dest_attr::FWD_METHOD,
+            Value::U32(self.method.number()),
+        ));
         v.push(Attr::new(dest_attr::WEIGHT, Value::U32(self.weight)));
-        let t = self.tunnel.unwrap_or(Tunnel { kind: TunnelType::IpIp, port: 0, flags: 0 });
+        let t = self.tunnel.unwrap_or(Tunnel {
+            kind: TunnelType::IpIp,
+            port: 0,
+            flags: 0,
+        });
         let kind = match t.kind {
             TunnelType::IpIp => 0,
             TunnelType::Gue => 1,
@@ -543,8 +573,14 @@ impl Destination {
         v.push(Attr::new(dest_attr::TUN_TYPE, Value::U8(kind)));
         v.push(Attr::new(dest_attr::TUN_PORT, Value::U16Be(t.port)));
         v.push(Attr::new(dest_attr::TUN_FLAGS, Value::U16(t.flags)));
-        v.push(Attr::new(dest_attr::U_THRESH, Value::U32(self.upper_threshold)));
-        v.push(Attr::new(dest_attr::L_THRESH, Value::U32(self.lower_threshold)));
+        v.push(Attr::new(
+            dest_attr::U_THRESH,
+            Value::U32(self.upper_threshold),
+        ));
+        v.push(Attr::new(
+            dest_attr::L_THRESH,
+            Value::U32(self.lower_threshold),
+        ));
         v
     }
 
@@ -578,11 +614,22 @@ impl Destination {
         }
         let addr = addr.ok_or_else(|| DecodeError::from("destination without address"))?;
         let port = port.ok_or_else(|| DecodeError::from("destination without port"))?;
-        d.key = DestKey { addr: addr_from16(af.unwrap_or(service_family), addr), port };
+        d.key = DestKey {
+            addr: addr_from16(af.unwrap_or(service_family), addr),
+            port,
+        };
         if d.method == ForwardMethod::Tunnel {
             d.tunnel = match tun_type {
-                Some(1) => Some(Tunnel { kind: TunnelType::Gue, port: tun_port, flags: tun_flags }),
-                Some(2) => Some(Tunnel { kind: TunnelType::Gre, port: tun_port, flags: tun_flags }),
+                Some(1) => Some(Tunnel {
+                    kind: TunnelType::Gue,
+                    port: tun_port,
+                    flags: tun_flags,
+                }),
+                Some(2) => Some(Tunnel {
+                    kind: TunnelType::Gre,
+                    port: tun_port,
+                    flags: tun_flags,
+                }),
                 // ipip is the kernel's default and what older kernels imply.
                 _ => None,
             };
@@ -642,12 +689,14 @@ impl SyncDaemon {
             v.push(Attr::new(daemon_attr::SYNC_MAXLEN, Value::U16(l)));
         }
         match self.group {
-            Some(IpAddr::V4(g)) => {
-                v.push(Attr::new(daemon_attr::MCAST_GROUP, Value::Bytes(g.octets().to_vec())))
-            }
-            Some(IpAddr::V6(g)) => {
-                v.push(Attr::new(daemon_attr::MCAST_GROUP6, Value::Bytes(g.octets().to_vec())))
-            }
+            Some(IpAddr::V4(g)) => v.push(Attr::new(
+                daemon_attr::MCAST_GROUP,
+                Value::Bytes(g.octets().to_vec()),
+            )),
+            Some(IpAddr::V6(g)) => v.push(Attr::new(
+                daemon_attr::MCAST_GROUP6,
+                Value::Bytes(g.octets().to_vec()),
+            )),
             None => {}
         }
         if let Some(p) = self.port {

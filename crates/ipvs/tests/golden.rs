@@ -39,7 +39,7 @@ fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
     v.extend_from_slice(&len.to_ne_bytes());
     v.extend_from_slice(&kind.to_ne_bytes());
     v.extend_from_slice(value);
-    while v.len() % 4 != 0 {
+    while v.len() & 3 != 0 {
         v.push(0);
     }
     v
@@ -60,7 +60,11 @@ fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
 }
 
 fn tcp80() -> ServiceKey {
-    ServiceKey::Addr { addr: v4(10, 0, 0, 1), protocol: Protocol::Tcp, port: 80 }
+    ServiceKey::Addr {
+        addr: v4(10, 0, 0, 1),
+        protocol: Protocol::Tcp,
+        port: 80,
+    }
 }
 
 fn tcp80_key_attrs() -> Vec<Vec<u8>> {
@@ -90,7 +94,10 @@ const IPVSADM_START_MASTER_LO_5: &[u8] = b"\x09\x01\x00\x00\x1c\x00\x03\x80\x08\
 #[test]
 fn new_service_matches_ipvsadm() {
     let s = Service::new(tcp80(), "rr");
-    assert_eq!(payload(IpvsMessage::new_service(&s), REQ_ACK), IPVSADM_ADD_SERVICE_RR);
+    assert_eq!(
+        payload(IpvsMessage::new_service(&s), REQ_ACK),
+        IPVSADM_ADD_SERVICE_RR
+    );
 }
 
 #[test]
@@ -98,24 +105,46 @@ fn set_service_matches_ipvsadm() {
     let mut s = Service::new(tcp80(), "wrr");
     s.flags = svc_flags::PERSISTENT;
     s.timeout = 300;
-    assert_eq!(payload(IpvsMessage::set_service(&s), REQ_ACK), IPVSADM_EDIT_SERVICE_WRR_P300);
+    assert_eq!(
+        payload(IpvsMessage::set_service(&s), REQ_ACK),
+        IPVSADM_EDIT_SERVICE_WRR_P300
+    );
 }
 
 #[test]
 fn fwmark_service_with_sched_flag_matches_ipvsadm() {
-    let mut s = Service::new(ServiceKey::Fwmark { family: Family::Inet, mark: 7 }, "sh");
+    let mut s = Service::new(
+        ServiceKey::Fwmark {
+            family: Family::Inet,
+            mark: 7,
+        },
+        "sh",
+    );
     s.flags = svc_flags::SCHED2;
-    assert_eq!(payload(IpvsMessage::new_service(&s), REQ_ACK), IPVSADM_ADD_FWMARK_SH_PORT);
+    assert_eq!(
+        payload(IpvsMessage::new_service(&s), REQ_ACK),
+        IPVSADM_ADD_FWMARK_SH_PORT
+    );
 }
 
 #[test]
 fn ipv6_service_netmask_is_a_prefix_length() {
     let addr = IpAddr::V6("2001:db8::1".parse::<Ipv6Addr>().expect("v6"));
-    let mut s = Service::new(ServiceKey::Addr { addr, protocol: Protocol::Udp, port: 53 }, "rr");
+    let mut s = Service::new(
+        ServiceKey::Addr {
+            addr,
+            protocol: Protocol::Udp,
+            port: 53,
+        },
+        "rr",
+    );
     s.flags = svc_flags::PERSISTENT;
     s.timeout = 60;
     s.prefix_len = 64;
-    assert_eq!(payload(IpvsMessage::new_service(&s), REQ_ACK), IPVSADM_ADD_UDP6_P60_M64);
+    assert_eq!(
+        payload(IpvsMessage::new_service(&s), REQ_ACK),
+        IPVSADM_ADD_UDP6_P60_M64
+    );
 }
 
 #[test]
@@ -129,18 +158,36 @@ fn ipv4_netmask_is_network_order() {
 #[test]
 fn del_service_carries_only_the_key() {
     let expected = genl(3, &[nest(1, &tcp80_key_attrs())]);
-    assert_eq!(payload(IpvsMessage::del_service(&tcp80()), REQ_ACK), expected);
+    assert_eq!(
+        payload(IpvsMessage::del_service(&tcp80()), REQ_ACK),
+        expected
+    );
     // fwmark key: AF + FWMARK.
-    let fw = ServiceKey::Fwmark { family: Family::Inet6, mark: 9 };
-    let expected = genl(3, &[nest(1, &[attr(1, &10u16.to_ne_bytes()), attr(5, &9u32.to_ne_bytes())])]);
+    let fw = ServiceKey::Fwmark {
+        family: Family::Inet6,
+        mark: 9,
+    };
+    let expected = genl(
+        3,
+        &[nest(
+            1,
+            &[attr(1, &10u16.to_ne_bytes()), attr(5, &9u32.to_ne_bytes())],
+        )],
+    );
     assert_eq!(payload(IpvsMessage::del_service(&fw), REQ_ACK), expected);
 }
 
 #[test]
 fn get_service_dump_and_single() {
-    assert_eq!(payload(IpvsMessage::get_service(None), REQ_DUMP), genl(4, &[]));
+    assert_eq!(
+        payload(IpvsMessage::get_service(None), REQ_DUMP),
+        genl(4, &[])
+    );
     let expected = genl(4, &[nest(1, &tcp80_key_attrs())]);
-    assert_eq!(payload(IpvsMessage::get_service(Some(&tcp80())), REQ_ACK), expected);
+    assert_eq!(
+        payload(IpvsMessage::get_service(Some(&tcp80())), REQ_ACK),
+        expected
+    );
 }
 
 fn dest_nest_of(p: &[u8]) -> &[u8] {
@@ -154,7 +201,11 @@ fn new_dest_matches_ipvsadm() {
     let d = Destination::new(v4(10, 0, 0, 2), 8080, ForwardMethod::Masq, 3);
     let p = payload(IpvsMessage::new_dest(&tcp80(), &d), REQ_ACK);
     assert_eq!(p[..4], [5, 1, 0, 0]);
-    assert_eq!(p[4..8], [0x30, 0, 1, 0x80], "service key nest: 4 + 8 + 8 + 20 + 8");
+    assert_eq!(
+        p[4..8],
+        [0x30, 0, 1, 0x80],
+        "service key nest: 4 + 8 + 8 + 20 + 8"
+    );
     assert_eq!(dest_nest_of(&p), IPVSADM_DEST_MASQ_W3);
 }
 
@@ -171,7 +222,11 @@ fn set_dest_matches_ipvsadm() {
 #[test]
 fn gue_tunnel_attributes() {
     let mut d = Destination::new(v4(10, 0, 0, 2), 80, ForwardMethod::Tunnel, 1);
-    d.tunnel = Some(Tunnel { kind: TunnelType::Gue, port: 6080, flags: 1 });
+    d.tunnel = Some(Tunnel {
+        kind: TunnelType::Gue,
+        port: 6080,
+        flags: 1,
+    });
     let p = payload(IpvsMessage::new_dest(&tcp80(), &d), REQ_ACK);
     let dest = dest_nest_of(&p);
     let expected = nest(
@@ -194,7 +249,10 @@ fn gue_tunnel_attributes() {
 
 #[test]
 fn del_dest_and_get_dest() {
-    let key = DestKey { addr: v4(10, 0, 0, 2), port: 8080 };
+    let key = DestKey {
+        addr: v4(10, 0, 0, 2),
+        port: 8080,
+    };
     let expected = genl(
         7,
         &[
@@ -209,7 +267,10 @@ fn del_dest_and_get_dest() {
             ),
         ],
     );
-    assert_eq!(payload(IpvsMessage::del_dest(&tcp80(), &key), REQ_ACK), expected);
+    assert_eq!(
+        payload(IpvsMessage::del_dest(&tcp80(), &key), REQ_ACK),
+        expected
+    );
     let expected = genl(8, &[nest(1, &tcp80_key_attrs())]);
     assert_eq!(payload(IpvsMessage::get_dest(&tcp80()), REQ_DUMP), expected);
 }
@@ -225,7 +286,10 @@ fn daemon_commands() {
         port: None,
         ttl: None,
     };
-    assert_eq!(payload(IpvsMessage::new_daemon(&d), REQ_ACK), IPVSADM_START_MASTER_LO_5);
+    assert_eq!(
+        payload(IpvsMessage::new_daemon(&d), REQ_ACK),
+        IPVSADM_START_MASTER_LO_5
+    );
     let full = SyncDaemon {
         state: DaemonState::Backup,
         interface: "eth1".into(),
@@ -252,18 +316,31 @@ fn daemon_commands() {
     );
     assert_eq!(payload(IpvsMessage::new_daemon(&full), REQ_ACK), expected);
     let expected = genl(10, &[nest(3, &[attr(1, &1u32.to_ne_bytes())])]);
-    assert_eq!(payload(IpvsMessage::del_daemon(DaemonState::Master), REQ_ACK), expected);
+    assert_eq!(
+        payload(IpvsMessage::del_daemon(DaemonState::Master), REQ_ACK),
+        expected
+    );
     assert_eq!(payload(IpvsMessage::get_daemon(), REQ_DUMP), genl(11, &[]));
 }
 
 #[test]
 fn config_info_zero_flush() {
-    let t = Timeouts { tcp: 10, tcp_fin: 20, udp: 30 };
-    assert_eq!(payload(IpvsMessage::set_config(&t), REQ_ACK), IPVSADM_SET_10_20_30);
+    let t = Timeouts {
+        tcp: 10,
+        tcp_fin: 20,
+        udp: 30,
+    };
+    assert_eq!(
+        payload(IpvsMessage::set_config(&t), REQ_ACK),
+        IPVSADM_SET_10_20_30
+    );
     assert_eq!(payload(IpvsMessage::get_config(), REQ_ACK), genl(13, &[]));
     assert_eq!(payload(IpvsMessage::get_info(), REQ_ACK), genl(15, &[]));
     assert_eq!(payload(IpvsMessage::zero(None), REQ_ACK), IPVSADM_ZERO);
-    assert_eq!(payload(IpvsMessage::zero(Some(&tcp80())), REQ_ACK), genl(16, &[nest(1, &tcp80_key_attrs())]));
+    assert_eq!(
+        payload(IpvsMessage::zero(Some(&tcp80())), REQ_ACK),
+        genl(16, &[nest(1, &tcp80_key_attrs())])
+    );
     assert_eq!(payload(IpvsMessage::flush(), REQ_ACK), IPVSADM_FLUSH);
 }
 
@@ -297,7 +374,9 @@ fn service_reply_parses() {
     // netmask, stats and stats64, plus an attribute from the future.
     let mut parts = tcp80_key_attrs();
     parts.push(attr(6, b"wlc\0"));
-    let mut flags = (svc_flags::PERSISTENT | svc_flags::HASHED).to_ne_bytes().to_vec();
+    let mut flags = (svc_flags::PERSISTENT | svc_flags::HASHED)
+        .to_ne_bytes()
+        .to_vec();
     flags.extend_from_slice(&u32::MAX.to_ne_bytes());
     parts.push(attr(7, &flags));
     parts.push(attr(8, &360u32.to_ne_bytes()));
@@ -312,7 +391,11 @@ fn service_reply_parses() {
     assert_eq!(svc.timeout, 360);
     assert_eq!(svc.prefix_len, 24);
     let stats = svc.stats.expect("stats");
-    assert_eq!((stats.conns, stats.inbytes, stats.outbps), (101, 104, 110), "STATS64 wins");
+    assert_eq!(
+        (stats.conns, stats.inbytes, stats.outbps),
+        (101, 104, 110),
+        "STATS64 wins"
+    );
 }
 
 #[test]
@@ -334,10 +417,19 @@ fn dest_reply_parses() {
         attr(15, &0u16.to_ne_bytes()),
     ];
     let d = Destination::parse(&parts.concat(), Family::Inet).expect("parse");
-    assert_eq!(d.key, DestKey { addr: v4(10, 0, 0, 2), port: 8080 });
+    assert_eq!(
+        d.key,
+        DestKey {
+            addr: v4(10, 0, 0, 2),
+            port: 8080
+        }
+    );
     assert_eq!(d.method, ForwardMethod::Masq);
     assert_eq!((d.weight, d.upper_threshold, d.lower_threshold), (7, 50, 5));
-    assert_eq!((d.active_conns, d.inactive_conns, d.persist_conns), (3, 4, 1));
+    assert_eq!(
+        (d.active_conns, d.inactive_conns, d.persist_conns),
+        (3, 4, 1)
+    );
     assert_eq!(d.stats.map(|s| s.conns), Some(1));
 }
 
@@ -350,5 +442,8 @@ fn truncated_replies_are_errors_not_panics() {
         let _ = Destination::parse(&full[..cut], Family::Inet);
     }
     assert!(Service::parse(&[8, 0, 1, 0, 2]).is_err());
-    assert!(Service::parse(&attr(1, &99u16.to_ne_bytes())).is_err(), "unknown family");
+    assert!(
+        Service::parse(&attr(1, &99u16.to_ne_bytes())).is_err(),
+        "unknown family"
+    );
 }

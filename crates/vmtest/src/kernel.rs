@@ -25,6 +25,10 @@ pub struct Kernel {
     pub vmlinuz: PathBuf,
     /// The initramfs built for this kernel.
     pub initrd: PathBuf,
+    /// The uncompressed kernel (ELF with a PVH entry note), when it could be extracted:
+    /// qemu then starts it directly, skipping the BIOS boot path and the in-guest
+    /// decompression, which is most of the boot time under TCG.
+    pub vmlinux: Option<PathBuf>,
 }
 
 impl Kernel {
@@ -42,7 +46,43 @@ impl Kernel {
                 return Err(VmError::Kernel(format!("{} is missing", p.display())));
             }
         }
-        Ok(Self { release, root, vmlinuz, initrd })
+        let vmlinux = Some(dir.join("vmlinux")).filter(|p| p.is_file());
+        Ok(Self {
+            release,
+            root,
+            vmlinuz,
+            initrd,
+            vmlinux,
+        })
+    }
+
+    /// The image to hand to qemu's `-kernel`.
+    pub fn boot_image(&self) -> &Path {
+        self.vmlinux.as_deref().unwrap_or(&self.vmlinuz)
+    }
+
+    /// Extracts the uncompressed PVH-bootable kernel next to the cache entry, once.
+    /// Failure is not an error: the compressed image still boots, only slower.
+    pub fn ensure_vmlinux(&mut self, dir: &Path) {
+        if self.vmlinux.is_some() {
+            return;
+        }
+        let Ok(image) = fs::read(&self.vmlinuz) else {
+            return;
+        };
+        let Some(elf) = extract_vmlinux(&image) else {
+            return;
+        };
+        if !has_pvh_note(&elf) {
+            return;
+        }
+        let tmp = dir.join(format!("vmlinux.tmp-{}", std::process::id()));
+        let target = dir.join("vmlinux");
+        if fs::write(&tmp, &elf).is_ok() && fs::rename(&tmp, &target).is_ok() {
+            self.vmlinux = Some(target);
+        } else {
+            let _ = fs::remove_file(&tmp);
+        }
     }
 
     /// Returns the kernel cached in `cache`, downloading and unpacking it first when needed.
@@ -69,7 +109,10 @@ impl Kernel {
                 }
                 let k = Self::load(&final_dir)?;
                 if k.release != release {
-                    tracing_note(&format!("using cached kernel {} (fetched {release})", k.release));
+                    tracing_note(&format!(
+                        "using cached kernel {} (fetched {release})",
+                        k.release
+                    ));
                 }
                 Ok(k)
             }
@@ -82,13 +125,17 @@ impl Kernel {
 
     fn prepare_in(work: &Path) -> Result<String, VmError> {
         // The meta package names the versioned image package in its Depends field.
-        run(Command::new("apt-get").args(["download", "linux-image-amd64"]).current_dir(work))?;
+        run(Command::new("apt-get")
+            .args(["download", "linux-image-amd64"])
+            .current_dir(work))?;
         let meta = find_deb(work, "linux-image-amd64_")?;
         let depends = run_stdout(Command::new("dpkg-deb").arg("-f").arg(&meta).arg("Depends"))?;
         let image_pkg = image_package_from_depends(&depends).ok_or_else(|| {
             VmError::Kernel(format!("no linux-image-*-amd64 in Depends: {depends:?}"))
         })?;
-        run(Command::new("apt-get").args(["download", &image_pkg]).current_dir(work))?;
+        run(Command::new("apt-get")
+            .args(["download", &image_pkg])
+            .current_dir(work))?;
         let deb = find_deb(work, &format!("{image_pkg}_"))?;
         let root = work.join("root");
         run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root))?;
@@ -96,7 +143,9 @@ impl Kernel {
         let _ = fs::remove_file(&meta);
         let release = release_of_package(&image_pkg).to_string();
         if release.is_empty() || !root.join("lib/modules").join(&release).is_dir() {
-            return Err(VmError::Kernel(format!("{image_pkg} has no lib/modules/{release}")));
+            return Err(VmError::Kernel(format!(
+                "{image_pkg} has no lib/modules/{release}"
+            )));
         }
         // Debian's postinst would run depmod; we run it against the unpacked tree.
         run(Command::new("depmod").arg("-b").arg(&root).arg(&release))?;
@@ -107,6 +156,60 @@ impl Kernel {
             .map_err(|e| VmError::io("writing release".into(), e))?;
         Ok(release)
     }
+}
+
+/// Finds the compressed payload in a bzImage and decompresses it with the matching host
+/// tool; returns the ELF `vmlinux`.
+pub fn extract_vmlinux(bzimage: &[u8]) -> Option<Vec<u8>> {
+    const FORMATS: &[(&[u8], &str, &[&str])] = &[
+        (b"\xfd7zXZ\x00", "xz", &["-dc", "--single-stream"]),
+        (b"\x28\xb5\x2f\xfd", "zstd", &["-dcq"]),
+        (b"\x1f\x8b\x08", "gzip", &["-dcq"]),
+    ];
+    for (magic, tool, args) in FORMATS {
+        let mut from = 0;
+        for _ in 0..4 {
+            let pos = from
+                + bzimage[from..]
+                    .windows(magic.len())
+                    .position(|w| w == *magic)?;
+            if let Some(elf) = decompress(tool, args, &bzimage[pos..]) {
+                return Some(elf);
+            }
+            from = pos + 1;
+        }
+    }
+    None
+}
+
+fn decompress(tool: &str, args: &[&str], data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    let data = data.to_vec();
+    // Feed from a thread so a large output cannot deadlock against a full pipe.
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().ok()?;
+    let _ = feeder.join();
+    // Trailing bytes after the stream make some tools exit non-zero; the ELF is what counts.
+    (out.stdout.len() > 4096 && out.stdout.starts_with(b"\x7fELF")).then_some(out.stdout)
+}
+
+/// True when the ELF carries the Xen PVH entry note (type 18, name "Xen"), which qemu
+/// needs to boot an uncompressed kernel directly.
+pub fn has_pvh_note(elf: &[u8]) -> bool {
+    // Elf note header: namesz = 4, descsz (any), type = 18, then the name "Xen\0".
+    elf.windows(16)
+        .any(|w| w[0..4] == [4, 0, 0, 0] && &w[8..16] == b"\x12\x00\x00\x00Xen\x00")
 }
 
 fn tracing_note(msg: &str) {
@@ -128,7 +231,8 @@ pub fn image_package_from_depends(depends: &str) -> Option<String> {
 
 /// The kernel release a `linux-image-<release>[-unsigned]` package installs.
 pub fn release_of_package(pkg: &str) -> &str {
-    pkg.trim_start_matches("linux-image-").trim_end_matches("-unsigned")
+    pkg.trim_start_matches("linux-image-")
+        .trim_end_matches("-unsigned")
 }
 
 fn find_deb(dir: &Path, prefix: &str) -> Result<PathBuf, VmError> {
@@ -157,19 +261,21 @@ fn find_busybox() -> Result<Vec<u8>, VmError> {
             }
         }
     }
-    Err(VmError::Missing("a static busybox (apt-get install busybox-static)".into()))
+    Err(VmError::Missing(
+        "a static busybox (apt-get install busybox-static)".into(),
+    ))
 }
 
 /// Lists the module files, dependencies first, that `modprobe` would load for `modules`.
 fn module_files(root: &Path, release: &str, modules: &[&str]) -> Result<Vec<PathBuf>, VmError> {
     let mut files: Vec<PathBuf> = Vec::new();
     for m in modules {
-        let out = run_stdout(
-            Command::new("modprobe")
-                .arg("-d")
-                .arg(root)
-                .args(["-S", release, "--show-depends", m]),
-        )?;
+        let out = run_stdout(Command::new("modprobe").arg("-d").arg(root).args([
+            "-S",
+            release,
+            "--show-depends",
+            m,
+        ]))?;
         for line in out.lines() {
             let mut words = line.split_whitespace();
             if words.next() == Some("insmod") {
@@ -191,8 +297,9 @@ pub fn build_initramfs(root: &Path, release: &str) -> Result<Vec<u8>, VmError> {
     let busybox = find_busybox()?;
     let modules = module_files(root, release, BOOT_MODULES)?;
     let mut w = CpioWriter::new();
-    for d in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys", "dev", "newroot", "modules"]
-    {
+    for d in [
+        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys", "dev", "newroot", "modules",
+    ] {
         w.dir(d, 0o755);
     }
     w.file("bin/busybox", 0o755, &busybox);
@@ -219,7 +326,9 @@ fn run(cmd: &mut Command) -> Result<(), VmError> {
 
 fn run_stdout(cmd: &mut Command) -> Result<String, VmError> {
     let desc = format!("{cmd:?}");
-    let out = cmd.output().map_err(|e| VmError::io(format!("running {desc}"), e))?;
+    let out = cmd
+        .output()
+        .map_err(|e| VmError::io(format!("running {desc}"), e))?;
     if !out.status.success() {
         return Err(VmError::Command {
             command: desc,
@@ -243,7 +352,46 @@ mod tests {
             image_package_from_depends("linux-image-6.12.9-amd64-unsigned (= 1) | foo").as_deref(),
             Some("linux-image-6.12.9-amd64-unsigned")
         );
-        assert_eq!(release_of_package("linux-image-6.12.9-amd64-unsigned"), "6.12.9-amd64");
+        assert_eq!(
+            release_of_package("linux-image-6.12.9-amd64-unsigned"),
+            "6.12.9-amd64"
+        );
         assert_eq!(image_package_from_depends("libc6, foo"), None);
+    }
+
+    #[test]
+    fn pvh_note_detection() {
+        let mut note = vec![4, 0, 0, 0, 8, 0, 0, 0, 0x12, 0, 0, 0];
+        note.extend_from_slice(b"Xen\0");
+        assert!(has_pvh_note(&note));
+        note[8] = 0x11;
+        assert!(!has_pvh_note(&note));
+    }
+
+    #[test]
+    fn gzip_payload_is_found_after_a_header() {
+        // A fake "bzImage": junk, then a gzip stream of an ELF-looking blob.
+        let mut elf = b"\x7fELF".to_vec();
+        elf.resize(8192, 7);
+        let Ok(mut child) = Command::new("gzip")
+            .arg("-c")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("gzip not installed; skipping");
+            return;
+        };
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(&elf).expect("write");
+        }
+        let gz = child.wait_with_output().expect("gzip").stdout;
+        let mut image = vec![0u8; 600];
+        image.extend_from_slice(&gz);
+        image.extend_from_slice(&[0xAB; 64]);
+        assert_eq!(extract_vmlinux(&image), Some(elf));
+        assert_eq!(extract_vmlinux(&[0u8; 100]), None);
     }
 }

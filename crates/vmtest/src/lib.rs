@@ -117,14 +117,17 @@ pub fn cache_dir() -> PathBuf {
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 impl Vm {
     /// Checks the host tools and prepares (downloads once) the kernel and initramfs.
     pub fn prepare() -> Result<Self, VmError> {
-        let qemu = find_in_path("qemu-system-x86_64")
-            .ok_or_else(|| VmError::Missing("qemu-system-x86_64 (apt-get install qemu-system-x86)".into()))?;
+        let qemu = find_in_path("qemu-system-x86_64").ok_or_else(|| {
+            VmError::Missing("qemu-system-x86_64 (apt-get install qemu-system-x86)".into())
+        })?;
         for tool in ["modprobe", "depmod"] {
             if find_in_path(tool).is_none() && !Path::new("/sbin").join(tool).is_file() {
                 return Err(VmError::Missing(format!("{tool} (apt-get install kmod)")));
@@ -132,7 +135,13 @@ impl Vm {
         }
         let kernel = {
             let _guard = PREPARE.lock().unwrap_or_else(|p| p.into_inner());
-            Kernel::prepare(&cache_dir())?
+            let mut k = Kernel::prepare(&cache_dir())?;
+            if std::env::var("RKA_VM_PVH").map_or(true, |v| v != "0") {
+                k.ensure_vmlinux(&cache_dir().join("kernel"));
+            } else {
+                k.vmlinux = None;
+            }
+            k
         };
         let timeout = std::env::var("RKA_VM_TIMEOUT")
             .ok()
@@ -192,9 +201,11 @@ impl Vm {
 
     fn run_in(&self, ctl: &Path, cmd: &str) -> Result<Output, VmError> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        let kroot = self.kernel.root.canonicalize().map_err(|e| {
-            VmError::io(format!("resolving {}", self.kernel.root.display()), e)
-        })?;
+        let kroot = self
+            .kernel
+            .root
+            .canonicalize()
+            .map_err(|e| VmError::io(format!("resolving {}", self.kernel.root.display()), e))?;
         let scratch = match &self.scratch {
             Some(s) => Some(
                 s.canonicalize()
@@ -205,7 +216,12 @@ impl Vm {
         let env = format!(
             "RKA_KROOT={}\nRKA_SCRATCH={}\nRKA_CWD={}\nRKA_MODULES={}\n",
             shell_quote(&kroot.to_string_lossy()),
-            shell_quote(&scratch.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()),
+            shell_quote(
+                &scratch
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
             shell_quote(&cwd.to_string_lossy()),
             shell_quote(&self.modules.join(" ")),
         );
@@ -232,15 +248,19 @@ impl Vm {
             "-serial".into(),
             "stdio".into(),
             "-kernel".into(),
-            self.kernel.vmlinuz.to_string_lossy().into_owned(),
+            self.kernel.boot_image().to_string_lossy().into_owned(),
             "-initrd".into(),
             self.kernel.initrd.to_string_lossy().into_owned(),
             "-append".into(),
             "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off".into(),
             "-virtfs".into(),
-            "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap".into(),
+            "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+                .into(),
             "-virtfs".into(),
-            format!("local,path={},mount_tag=rkactl,security_model=none", virtfs_path(ctl)?),
+            format!(
+                "local,path={},mount_tag=rkactl,security_model=none",
+                virtfs_path(ctl)?
+            ),
         ];
         if let Some(s) = &scratch {
             args.push("-virtfs".into());
@@ -299,9 +319,16 @@ impl Vm {
         if timed_out {
             let partial = ["stdout", "stderr"]
                 .iter()
-                .filter_map(|n| std::fs::read_to_string(ctl.join(n)).ok().map(|t| format!("--- {n}:\n{t}")))
+                .filter_map(|n| {
+                    std::fs::read_to_string(ctl.join(n))
+                        .ok()
+                        .map(|t| format!("--- {n}:\n{t}"))
+                })
                 .collect::<String>();
-            return Err(VmError::Timeout(self.timeout, format!("{console}{partial}")));
+            return Err(VmError::Timeout(
+                self.timeout,
+                format!("{console}{partial}"),
+            ));
         }
         let status = std::fs::read_to_string(ctl.join("status"))
             .ok()
@@ -315,7 +342,13 @@ impl Vm {
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default()
         };
-        Ok(Output { stdout: read("stdout"), stderr: read("stderr"), status, console, elapsed })
+        Ok(Output {
+            stdout: read("stdout"),
+            stderr: read("stderr"),
+            status,
+            console,
+            elapsed,
+        })
     }
 }
 
@@ -328,7 +361,9 @@ fn shell_quote(s: &str) -> String {
 fn virtfs_path(p: &Path) -> Result<String, VmError> {
     let s = p.to_string_lossy().into_owned();
     if s.contains(',') {
-        return Err(VmError::Kernel(format!("cannot share a path with a comma: {s}")));
+        return Err(VmError::Kernel(format!(
+            "cannot share a path with a comma: {s}"
+        )));
     }
     Ok(s)
 }
@@ -414,6 +449,9 @@ mod tests {
     #[test]
     fn virtfs_rejects_commas() {
         assert!(virtfs_path(Path::new("/tmp/a,b")).is_err());
-        assert_eq!(virtfs_path(Path::new("/tmp/ab")).ok().as_deref(), Some("/tmp/ab"));
+        assert_eq!(
+            virtfs_path(Path::new("/tmp/ab")).ok().as_deref(),
+            Some("/tmp/ab")
+        );
     }
 }

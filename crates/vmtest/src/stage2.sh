@@ -9,7 +9,7 @@ echo /run/rka/modprobe > /proc/sys/kernel/modprobe
 ip link set lo up
 hostname rka-vm
 cd "$RKA_CWD" 2>/dev/null || cd /
-echo "RKA-VM-START"
+echo "RKA-VM-START uptime $(cut -d" " -f1 /proc/uptime)s"
 /bin/sh /run/rka/cmd >/run/rka/stdout 2>/run/rka/stderr </dev/null
 status=$?
 echo "$status" >/run/rka/status

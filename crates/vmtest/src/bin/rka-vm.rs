@@ -31,7 +31,10 @@ fn main() -> ExitCode {
             },
             "--modules" => {
                 modules = args.next().map(|s| {
-                    s.split(',').filter(|m| !m.is_empty()).map(str::to_string).collect()
+                    s.split(',')
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_string)
+                        .collect()
                 })
             }
             "--prepare" => prepare_only = true,
@@ -54,7 +57,11 @@ fn main() -> ExitCode {
         }
     };
     if prepare_only {
-        println!("kernel {} ready in {}", vm.kernel().release, vm.kernel().root.display());
+        println!(
+            "kernel {} ready in {}",
+            vm.kernel().release,
+            vm.kernel().root.display()
+        );
         return ExitCode::SUCCESS;
     }
     if cmd.is_empty() {
@@ -76,7 +83,11 @@ fn main() -> ExitCode {
             }
             let _ = std::io::stdout().write_all(out.stdout.as_bytes());
             let _ = std::io::stderr().write_all(out.stderr.as_bytes());
-            eprintln!("rka-vm: exit {} after {:.1}s", out.status, out.elapsed.as_secs_f64());
+            eprintln!(
+                "rka-vm: exit {} after {:.1}s",
+                out.status,
+                out.elapsed.as_secs_f64()
+            );
             ExitCode::from(u8::try_from(out.status).unwrap_or(255))
         }
         Err(e) => {
