@@ -169,10 +169,13 @@ pub fn extract_vmlinux(bzimage: &[u8]) -> Option<Vec<u8>> {
     for (magic, tool, args) in FORMATS {
         let mut from = 0;
         for _ in 0..4 {
-            let pos = from
-                + bzimage[from..]
-                    .windows(magic.len())
-                    .position(|w| w == *magic)?;
+            let Some(found) = bzimage[from..]
+                .windows(magic.len())
+                .position(|w| w == *magic)
+            else {
+                break;
+            };
+            let pos = from + found;
             if let Some(elf) = decompress(tool, args, &bzimage[pos..]) {
                 return Some(elf);
             }

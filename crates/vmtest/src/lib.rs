@@ -104,10 +104,20 @@ pub struct Vm {
 static PREPARE: Mutex<()> = Mutex::new(());
 static RUN_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// The cache directory: `$RKA_VM_CACHE`, else `target/vm` in the workspace.
+/// The cache directory: `$RKA_VM_CACHE`; else `/var/cache/rkeepalived-vm` when it can be
+/// created and written (it outlives work trees and CI clones on the same machine); else
+/// `vm` under the cargo target directory.
 pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("RKA_VM_CACHE") {
         return PathBuf::from(dir);
+    }
+    let system = PathBuf::from("/var/cache/rkeepalived-vm");
+    if std::fs::create_dir_all(&system).is_ok() {
+        let probe = system.join(format!(".probe-{}", std::process::id()));
+        if std::fs::write(&probe, b"").is_ok() {
+            let _ = std::fs::remove_file(&probe);
+            return system;
+        }
     }
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir).join("vm");

@@ -81,7 +81,9 @@ fn main() -> ExitCode {
             if console {
                 eprintln!("{}", out.console);
             }
-            let _ = std::io::stdout().write_all(out.stdout.as_bytes());
+            let mut stdout = std::io::stdout();
+            let _ = stdout.write_all(out.stdout.as_bytes());
+            let _ = stdout.flush();
             let _ = std::io::stderr().write_all(out.stderr.as_bytes());
             eprintln!(
                 "rka-vm: exit {} after {:.1}s",
