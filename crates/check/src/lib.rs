@@ -9,6 +9,7 @@
 //! This crate does not depend on the configuration model: the daemon maps parsed
 //! configuration into these parameter types.
 
+pub mod director;
 pub mod dns;
 pub mod driver;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod tcp;
 pub mod tls;
 pub mod udp;
 
+pub use director::{Action, Director, DirectorSpec, Slot};
 pub use error::ConfigError;
 pub use net::ConnectOpts;
 pub use outcome::{Failure, ProbeResult, Success};
