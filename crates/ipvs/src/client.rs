@@ -5,7 +5,7 @@
 //! error is matched back to the request that caused it.
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+    Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
@@ -22,6 +22,8 @@ use crate::types::{Destination, Info, Service, ServiceKey, SyncDaemon, Timeouts}
 const BATCH_MESSAGES: usize = 256;
 /// Most bytes packed into one datagram.
 const BATCH_BYTES: usize = 64 * 1024;
+/// Largest request payload whose attribute lengths all fit their 16-bit fields.
+const MAX_MESSAGE_PAYLOAD: usize = u16::MAX as usize - 64;
 
 /// Serialises an IPVS message with its netlink and generic netlink headers.
 pub fn encode(msg: IpvsMessage, family_id: u16, flags: u16, seq: u32) -> Vec<u8> {
@@ -149,13 +151,19 @@ impl Client {
             let mut seqs = Vec::new();
             let mut end = start;
             while end < requests.len() && end - start < BATCH_MESSAGES {
+                let msg = requests[end].message();
+                // Attribute lengths are 16-bit: an oversized string (a scheduler name
+                // from a bad config) must be refused here, not sent truncated.
+                if msg.buffer_len() > MAX_MESSAGE_PAYLOAD {
+                    seqs.push(0);
+                    results[end] = Some(Err(IpvsError::InvalidArgument {
+                        op: format!("{} (request too large)", requests[end].describe()),
+                    }));
+                    end += 1;
+                    continue;
+                }
                 let seq = self.next_seq();
-                let bytes = encode(
-                    requests[end].message(),
-                    self.family_id,
-                    NLM_F_REQUEST | NLM_F_ACK,
-                    seq,
-                );
+                let bytes = encode(msg, self.family_id, NLM_F_REQUEST | NLM_F_ACK, seq);
                 if !datagram.is_empty() && datagram.len() + bytes.len() > BATCH_BYTES {
                     break;
                 }
@@ -163,13 +171,17 @@ impl Client {
                 seqs.push(seq);
                 end += 1;
             }
-            self.socket.send(&datagram, 0)?;
-            let mut pending = seqs.len();
+            if !datagram.is_empty() {
+                self.socket.send(&datagram, 0)?;
+            }
+            // Sequence 0 marks a request refused locally: nothing to wait for.
+            let mut pending = seqs.iter().filter(|s| **s != 0).count();
             while pending > 0 {
                 let (data, _) = self.socket.recv_from_full()?;
                 for raw in split_datagram(&data)? {
                     let msg = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(raw)?;
-                    let Some(i) = seqs.iter().position(|s| *s == msg.header.sequence_number) else {
+                    let seq = msg.header.sequence_number;
+                    let Some(i) = seqs.iter().position(|s| *s != 0 && *s == seq) else {
                         continue;
                     };
                     let idx = start + i;

@@ -181,6 +181,26 @@ fn check_errors(c: &mut Client) {
         matches!(results[1], Err(IpvsError::Exists { .. })),
         "{results:?}"
     );
+    // An oversized scheduler name is refused locally; the rest of the batch still runs.
+    let huge = Service::new(key, &"x".repeat(70_000));
+    let results = c
+        .execute(&[
+            Request::AddService(huge),
+            Request::AddService(Service::new(key, "rr")),
+        ])
+        .expect("batch");
+    assert!(
+        matches!(results[0], Err(IpvsError::InvalidArgument { .. })),
+        "{results:?}"
+    );
+    assert!(results[1].is_ok(), "{results:?}");
+    // A name the kernel's policy rejects (longer than IP_VS_SCHEDNAME_MAXLEN).
+    let long = Service::new(key, &"y".repeat(40));
+    let e = c
+        .apply(&Request::EditService(long))
+        .expect_err("long scheduler name");
+    assert!(matches!(e, IpvsError::InvalidArgument { .. }), "{e:?}");
+    println!("ok: 40-character scheduler name -> {e}");
     println!("ok: errno mapping and per-request errors in a batch");
 }
 
