@@ -41,7 +41,6 @@ global_defs {
     vrrp_garp_interval 0.001
     vrrp_gna_interval 0.000001
     vrrp_version 2
-    vrrp_iptables ka_in ka_out
     vrrp_check_unicast_src
     vrrp_priority -5
     checker_priority 3
@@ -244,7 +243,10 @@ fn rich_config_parses_without_diagnostics() {
     assert_eq!(i.garp_lower_prio_delay, Duration::from_secs(3));
     assert_eq!(i.garp_master_refresh, Duration::from_secs(60));
     assert_eq!(i.down_timer_adverts, 4);
-    assert!(i.check_unicast_src, "global vrrp_check_unicast_src");
+    assert!(
+        !i.check_unicast_src,
+        "global vrrp_check_unicast_src means nothing to a multicast instance"
+    );
     assert_eq!(
         i.authentication.as_ref().map(|a| (a.kind, a.pass.as_str())),
         Some((AuthType::Pass, "secret12"))
@@ -262,6 +264,7 @@ fn rich_config_parses_without_diagnostics() {
     assert_eq!(j.version, 3, "IPv6 instances use VRRPv3");
     assert_eq!(j.advert_int, Duration::from_millis(500));
     assert_eq!(j.unicast_peers[0].min_ttl, Some(250));
+    assert!(j.check_unicast_src, "global vrrp_check_unicast_src");
     assert!(j.nopreempt);
     let g = &l.config.global;
     assert_eq!(g.simple.router_id.as_deref(), Some("node1"));

@@ -723,6 +723,12 @@ fn parse_global_child(ctx: &mut Ctx<'_>, c: &Node, g: &mut GlobalDefs, top: bool
     }
     match c.keyword() {
         "notification_email" => {
+            if let Some(first) = c.arg(0) {
+                ctx.warn(
+                    c,
+                    format!("Block notification_email has extra parameters {first} ..."),
+                );
+            }
             for e in c.children() {
                 for w in &e.words {
                     g.notification_email.push(w.text.clone());
@@ -736,6 +742,10 @@ fn parse_global_child(ctx: &mut Ctx<'_>, c: &Node, g: &mut GlobalDefs, top: bool
                 Some(_) => ctx.int_in(c, 1, 1u16, 65535),
             };
             if let Some(port) = port {
+                if !ctx.opts.skip_host_checks && !smtp_server_resolves(&host, port) {
+                    ctx.warn(c, format!("Invalid smtp server {host} {port}"));
+                    return;
+                }
                 g.smtp_server = Some(SmtpServer { host, port });
             }
         }
@@ -776,6 +786,19 @@ fn parse_global_child(ctx: &mut Ctx<'_>, c: &Node, g: &mut GlobalDefs, top: bool
             g.nftables_ipvs = Some(NftTable {
                 name: c.arg(0).map(str::to_string),
             })
+        }
+        // Without iptables support keepalived 2.2.7 does not know `vrrp_ipsets` at all.
+        "vrrp_ipsets" if !IPTABLES_SUPPORTED => ctx.unknown(c),
+        "vrrp_iptables" if !IPTABLES_SUPPORTED => {
+            // keepalived 2.2.7 as packaged by Debian is built without iptables: it says so and
+            // uses nftables; rkeepalived, like it, only drives nftables.
+            ctx.warn(
+                c,
+                "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option",
+            );
+            if g.nftables.is_none() {
+                g.nftables = Some(NftTable { name: None });
+            }
         }
         "vrrp_iptables" => {
             g.vrrp_iptables = Some(c.args().iter().take(2).map(|w| w.text.clone()).collect())
@@ -939,6 +962,9 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, g: &mut GlobalDefs) -> bool {
 /// Checks made once the whole configuration is read.
 pub fn validate(ctx: &mut Ctx<'_>, cfg: &mut Config) {
     let g = &cfg.global;
+    if !ctx.opts.skip_host_checks {
+        check_script_user(ctx, g);
+    }
     let fifos: Vec<&str> = [
         &g.simple.notify_fifo,
         &g.simple.vrrp_notify_fifo,
@@ -952,6 +978,36 @@ pub fn validate(ctx: &mut Ctx<'_>, cfg: &mut Config) {
             ctx.diags
                 .warn_global(format!("notify FIFO {a} is used more than once"));
         }
+    }
+}
+
+/// Whether `vrrp_iptables`/`vrrp_ipsets` are honoured. keepalived 2.2.7 as built by Debian has
+/// no iptables support and falls back to nftables with a warning; rkeepalived does the same.
+const IPTABLES_SUPPORTED: bool = false;
+
+/// True when `host` is an address, or a name that resolves (keepalived resolves the
+/// `smtp_server` name when it reads the configuration).
+fn smtp_server_resolves(host: &str, port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+    host.parse::<std::net::IpAddr>().is_ok()
+        || (host, port)
+            .to_socket_addrs()
+            .is_ok_and(|mut a| a.next().is_some())
+}
+
+/// `script_user USER [GROUP]` must name an existing user (and group): keepalived says it
+/// cannot set the global script uid/gid.
+fn check_script_user(ctx: &mut Ctx<'_>, g: &GlobalDefs) {
+    let Some((user, group)) = &g.script_user else {
+        return;
+    };
+    let user_ok = rka_sys::host::user_by_name(user).is_some();
+    let group_ok = group
+        .as_deref()
+        .is_none_or(|gr| rka_sys::host::group_by_name(gr).is_some());
+    if !(user_ok && group_ok) {
+        ctx.diags
+            .warn_global("Error setting global script uid/gid".to_string());
     }
 }
 
@@ -1123,6 +1179,57 @@ mod tests {
                 ..Default::default()
             },
         )
+    }
+
+    fn load_host(text: &str) -> crate::Loaded {
+        load_str("k.conf", text, &LoadOptions::default())
+    }
+
+    #[test]
+    fn notification_email_with_words_on_its_line() {
+        // keepalived: 5 "Block notification_email has extra parameters admin@example.com ...".
+        let l = load("global_defs {\n notification_email admin@example.com\n}\n");
+        assert_eq!(l.diagnostics.exit_code(), 5);
+        let l = load("global_defs {\n notification_email {\n  admin@example.com\n }\n}\n");
+        assert_eq!(l.diagnostics.exit_code(), 0);
+        assert_eq!(l.config.global.notification_email, ["admin@example.com"]);
+    }
+
+    #[test]
+    fn smtp_server_names_must_resolve() {
+        // keepalived: 5 "Invalid smtp server mail.example.invalid 25"; 0 for an address.
+        let l = load_host("global_defs {\n smtp_server mail.example.invalid\n}\n");
+        assert_eq!(l.diagnostics.exit_code(), 5);
+        assert!(l.config.global.smtp_server.is_none());
+        let l = load_host("global_defs {\n smtp_server 192.0.2.25 25\n}\n");
+        assert_eq!(l.diagnostics.exit_code(), 0);
+    }
+
+    #[test]
+    fn iptables_falls_back_to_nftables() {
+        // keepalived (built without iptables): 5 "iptables not supported, using nftables
+        // instead..." for vrrp_iptables, "Unknown keyword 'vrrp_ipsets'" for vrrp_ipsets.
+        let l = load("global_defs {\n vrrp_iptables\n}\n");
+        assert_eq!(l.diagnostics.exit_code(), 5);
+        assert!(l.config.global.nftables.is_some());
+        assert!(l.config.global.vrrp_iptables.is_none());
+        let l = load("global_defs {\n vrrp_ipsets a b\n}\n");
+        assert_eq!(l.diagnostics.exit_code(), 5);
+        assert!(l.diagnostics.items()[0].message.contains("Unknown keyword"));
+    }
+
+    #[test]
+    fn script_user_must_exist() {
+        // keepalived: 5 "Error setting global script uid/gid" for a missing user or group.
+        for text in [
+            "global_defs {\n script_user no_such_user_rka\n}\n",
+            "global_defs {\n script_user root no_such_group_rka\n}\n",
+        ] {
+            let l = load_host(text);
+            assert_eq!(l.diagnostics.exit_code(), 5, "{text}");
+        }
+        let l = load_host("global_defs {\n script_user root\n}\n");
+        assert_eq!(l.diagnostics.exit_code(), 0);
     }
 
     #[test]

@@ -216,7 +216,7 @@ impl<'a> Preprocessor<'a> {
                 }
                 self.include_check = level;
             }
-            if let Some(m) = self.multi_start(t, &origin, diags) {
+            if let Some(m) = self.multi_start(t) {
                 multi = Some((m, origin));
                 continue;
             }
@@ -229,7 +229,7 @@ impl<'a> Preprocessor<'a> {
     }
 
     /// Recognises `[@ID ]$NAME= \`, the start of a multi-line definition.
-    fn multi_start(&self, t: &str, origin: &Origin, diags: &mut Diagnostics) -> Option<Multi> {
+    fn multi_start(&self, t: &str) -> Option<Multi> {
         let (keep, body) = match self.conditional(t) {
             Some((keep, rest)) => (keep, rest),
             None => (true, t),
@@ -237,18 +237,17 @@ impl<'a> Preprocessor<'a> {
         let (name, value) = params::parse_definition(body)?;
         let head = value.strip_suffix('\\')?;
         let head = head.trim_end_matches(is_space);
-        let mut discard = !keep;
-        if !head.is_empty() {
-            diags.warn(
-                origin,
-                format!("multi-line definition of ${name} must have nothing after '=' - ignored"),
-            );
-            discard = true;
-        }
+        // Text after `=` is the first line of the value (keepalived 2.2.7 accepts
+        // `$INST=vrrp_instance VI_1 { \`).
+        let lines = if head.is_empty() {
+            Vec::new()
+        } else {
+            vec![head.to_string()]
+        };
         Some(Multi {
             name: name.to_string(),
-            lines: Vec::new(),
-            discard,
+            lines,
+            discard: !keep,
         })
     }
 
@@ -363,7 +362,7 @@ impl<'a> Preprocessor<'a> {
     }
 
     /// Reports an include problem: fatal (and reading stops, as keepalived stops) when
-    /// `fatal`, otherwise a warning.
+    /// `fatal`, otherwise informational: keepalived 2.2.7 prints it and `-t` still exits 0.
     fn include_problem(
         &mut self,
         fatal: bool,
@@ -375,7 +374,7 @@ impl<'a> Preprocessor<'a> {
             diags.fatal(Some(origin), msg);
             self.aborted = true;
         } else {
-            diags.warn(origin, msg);
+            diags.info(Some(origin), msg);
         }
     }
 
@@ -392,8 +391,8 @@ impl<'a> Preprocessor<'a> {
             level |= include::READABLE | include::MATCH;
         }
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
-            diags.error(
-                origin,
+            diags.info(
+                Some(origin),
                 format!(
                     "include of '{pattern}' nested more than {MAX_INCLUDE_DEPTH} deep - ignored"
                 ),
@@ -467,8 +466,10 @@ impl<'a> Preprocessor<'a> {
             } else {
                 let key = canonical(&path);
                 if self.stack.contains(&key) {
-                    diags.error(
-                        origin,
+                    // keepalived recurses until it runs out of file descriptors, skips the
+                    // file and exits 0; we stop at once, with the same exit code.
+                    diags.info(
+                        Some(origin),
                         format!("include loop: '{shown}' is already being read - skipping"),
                     );
                     continue;

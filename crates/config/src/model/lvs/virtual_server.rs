@@ -576,8 +576,9 @@ fn vs_families(vs: &VirtualServer, groups: &[VsGroup]) -> Option<(bool, bool)> {
 pub(crate) fn validate(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGroup]) -> bool {
     if let VsAddress::Group(name) = &vs.address {
         if !groups.iter().any(|g| &g.name == name) {
-            ctx.diags.warn(
-                &vs.origin,
+            // keepalived 2.2.7 -t accepts this silently (exit 0): the service has no address.
+            ctx.diags.info(
+                Some(&vs.origin),
                 format!("virtual_server_group {name} does not exist - skipping virtual server"),
             );
             return false;

@@ -66,6 +66,12 @@ pub fn parse_sync_group(ctx: &mut Ctx<'_>, node: &Node) -> Option<SyncGroup> {
         }
         match c.keyword() {
             "group" => {
+                if c.children().is_empty() {
+                    ctx.warn(
+                        c,
+                        format!("Warning - sync group {} has empty group block", g.name),
+                    );
+                }
                 for m in c.children() {
                     for w in &m.words {
                         g.members.push((w.text.clone(), m.origin.clone()));

@@ -237,6 +237,8 @@ pub struct Explicit {
     pub skip_check_adv_addr: bool,
     /// `check_unicast_src`.
     pub check_unicast_src: bool,
+    /// `unicast_src_ip` (a unicast keyword: keepalived warns when there are no peers).
+    pub unicast_src_ip: bool,
 }
 
 impl VrrpInstance {
@@ -311,6 +313,17 @@ impl VrrpInstance {
                 self.native_ipv6 || self.unicast_peers.first().is_some_and(|p| p.addr.is_ipv6())
             }
         }
+    }
+
+    /// The family fixed by the first address written in the block (VIP, source address or
+    /// unicast peer, in that order of precedence once several are set): `Some(true)` for IPv6.
+    /// keepalived rejects later addresses of the other family.
+    pub fn address_family(&self) -> Option<bool> {
+        self.virtual_ipaddress
+            .first()
+            .map(|a| a.prefix.is_ipv6())
+            .or_else(|| self.src_ip.map(|a| a.is_ipv6()))
+            .or_else(|| self.unicast_peers.first().map(|p| p.addr.is_ipv6()))
     }
 
     /// True when adverts go to unicast peers.
@@ -417,7 +430,17 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
         "track_file" => v.track_file.extend(parse_track_list(ctx, c, 254)),
         "track_process" => v.track_process.extend(parse_track_list(ctx, c, 254)),
         "track_bfd" => v.track_bfd.extend(parse_track_list(ctx, c, 253)),
-        "mcast_src_ip" | "unicast_src_ip" => v.src_ip = ctx.ip(c, 0).or(v.src_ip),
+        "mcast_src_ip" | "unicast_src_ip" => {
+            if let Some(a) = ctx.ip(c, 0) {
+                if family_clash(ctx, c, v, a.is_ipv6(), "src address", &a.to_string()) {
+                    return;
+                }
+                v.src_ip = Some(a);
+                if c.keyword() == "unicast_src_ip" {
+                    v.explicit.unicast_src_ip = true;
+                }
+            }
+        }
         "mcast_dst_ip" => match ctx.ip(c, 0) {
             Some(a) if a.is_multicast() => v.mcast_dst_ip = Some(a),
             Some(a) => ctx.warn(
@@ -447,6 +470,16 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
                     );
                     continue;
                 };
+                if family_clash(
+                    ctx,
+                    p,
+                    v,
+                    addr.is_ipv6(),
+                    "unicast peer address",
+                    p.keyword(),
+                ) {
+                    continue;
+                }
                 let mut peer = UnicastPeer {
                     addr,
                     min_ttl: None,
@@ -566,8 +599,8 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
                 let Some(ip) = parse_ip_address(ctx, a, false) else {
                     continue;
                 };
-                if let Some(first) = v.virtual_ipaddress.first() {
-                    if first.prefix.is_ipv6() != ip.prefix.is_ipv6() {
+                if let Some(family_v6) = v.address_family() {
+                    if family_v6 != ip.prefix.is_ipv6() {
                         ctx.warn(
                             a,
                             format!(
@@ -653,6 +686,31 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
             );
         }
         _ => ctx.unknown(c),
+    }
+}
+
+/// Reports an address whose family differs from the one the instance already has (keepalived
+/// skips it with a configuration error). Returns true when the address must be skipped.
+fn family_clash(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    v: &VrrpInstance,
+    is_v6: bool,
+    what: &str,
+    text: &str,
+) -> bool {
+    match v.address_family() {
+        Some(f) if f != is_v6 => {
+            ctx.error(
+                node,
+                format!(
+                    "Configuration error: VRRP instance[{}] and {what}[{text}] MUST be of the same family !!! Skipping...",
+                    v.name
+                ),
+            );
+            true
+        }
+        _ => false,
     }
 }
 

@@ -140,6 +140,74 @@ fn apply_defaults(ctx: &mut Ctx<'_>, g: &GlobalDefs, v: &mut VrrpInstance) {
     if v.strict_mode {
         strict_checks(ctx, v);
     }
+    sanity_checks(ctx, v);
+}
+
+/// The advice and corrections keepalived gives for any instance (each one a warning, so
+/// `-t` exits 5).
+fn sanity_checks(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
+    use super::instance::{AuthType, InitialState};
+    let name = v.name.clone();
+    if v.interface.is_none() {
+        note(ctx, format!("({name}) Unknown interface!"));
+    }
+    if v.virtual_ipaddress.is_empty() && !v.strict_mode {
+        note(
+            ctx,
+            format!("({name}) No VIP specified; at least one is sensible"),
+        );
+    }
+    let explicit_check = v.explicit.check_unicast_src && v.check_unicast_src;
+    if !v.is_unicast() && (v.explicit.unicast_src_ip || explicit_check) {
+        note(
+            ctx,
+            format!(
+                "({name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration."
+            ),
+        );
+    }
+    if !v.is_unicast() {
+        // Only unicast adverts have a source to check; keep the dump free of it.
+        v.check_unicast_src = false;
+    }
+    if let Some(auth) = &v.authentication {
+        if v.version == 3 {
+            note(
+                ctx,
+                format!("({name}) VRRP version 3 does not support authentication. Ignoring."),
+            );
+            v.authentication = None;
+        } else if auth.pass.is_empty() {
+            note(
+                ctx,
+                format!("({name}) Authentication specified but no password given. Ignoring"),
+            );
+            v.authentication = None;
+        } else if auth.kind == AuthType::Ah && v.state == InitialState::Master {
+            note(
+                ctx,
+                format!(
+                    "({name}) Initial state master is incompatible with AH authentication - clearing"
+                ),
+            );
+            v.state = InitialState::Backup;
+        }
+    }
+    if v.nopreempt && v.priority == 255 {
+        note(
+            ctx,
+            format!("({name}) nopreempt is incompatible with priority 255. resetting nopreempt"),
+        );
+        v.nopreempt = false;
+    } else if v.nopreempt && v.state == InitialState::Master {
+        note(
+            ctx,
+            format!(
+                "({name}) Warning - nopreempt will not work with initial state MASTER - clearing"
+            ),
+        );
+        v.nopreempt = false;
+    }
 }
 
 fn round_advert_int(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
@@ -584,14 +652,17 @@ pub fn is_insecure(path: &Path) -> bool {
     let Ok(m) = std::fs::metadata(path) else {
         return false;
     };
-    if m.uid() != 0 || m.mode() & 0o022 != 0 {
+    // Group write is only a risk when the group is not root's (0775 root:root is fine).
+    let writable_by_others =
+        |m: &std::fs::Metadata| m.mode() & 0o002 != 0 || (m.mode() & 0o020 != 0 && m.gid() != 0);
+    if m.uid() != 0 || writable_by_others(&m) {
         return true;
     }
     let mut dir = path.parent();
     while let Some(d) = dir {
         if let Ok(m) = std::fs::metadata(d) {
             let sticky = m.mode() & 0o1000 != 0;
-            if m.uid() != 0 || (m.mode() & 0o022 != 0 && !sticky) {
+            if m.uid() != 0 || (writable_by_others(&m) && !sticky) {
                 return true;
             }
         }
@@ -619,8 +690,19 @@ fn script_security(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
     // vrrp_script blocks: removed when they cannot run safely.
     let mut kept = Vec::new();
     for s in std::mem::take(&mut vrrp.scripts) {
-        // keepalived does not count a script whose program does not exist.
-        any |= program_path(s.script.program()).is_some_and(|p| p.is_file());
+        // A program that cannot be found (a relative path not in PATH included) disables the
+        // script and does not count for the security check.
+        if !program_path(s.script.program()).is_some_and(|p| p.is_file()) {
+            note(
+                ctx,
+                format!(
+                    "Disabling track script {} since not found/accessible",
+                    s.name
+                ),
+            );
+            continue;
+        }
+        any = true;
         let uid = script_uid(g, s.user.as_ref().map(|(u, _)| u.as_str()));
         let insecure = program_path(s.script.program()).is_some_and(|p| is_insecure(&p));
         if secure {
@@ -680,8 +762,9 @@ fn script_security(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
         let uid = script_uid(g, o.user.as_deref());
         let insecure = program_path(o.command.program()).is_some_and(|p| is_insecure(&p));
         if secure && insecure && uid.flatten() == Some(0) {
-            note(
-                ctx,
+            // keepalived -t says nothing about these (it checks them only when it runs them).
+            ctx.diags.info(
+                None,
                 format!(
                     "Disabling notify script {} due to insecure",
                     o.command.program()
@@ -701,3 +784,6 @@ fn script_security(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
         ctx.diags.security(None, msg);
     }
 }
+
+#[cfg(test)]
+mod conformance_tests;

@@ -1,0 +1,208 @@
+//! The VRRP checks whose expected results were observed on keepalived 2.2.7 `-t` (exit codes
+//! in comments; see tests/conformance/).
+
+use crate::model::vrrp::instance::{AuthType, InitialState};
+use crate::{load_str, LoadOptions, Loaded};
+
+fn load_with(text: &str, skip_host_checks: bool) -> Loaded {
+    load_str(
+        "t.conf",
+        text,
+        &LoadOptions {
+            skip_host_checks,
+            ..Default::default()
+        },
+    )
+}
+
+fn load(text: &str) -> Loaded {
+    load_with(text, true)
+}
+
+/// An instance that keepalived accepts silently, with `extra` added to its block.
+fn instance(extra: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {{\n  192.0.2.1/24\n }}\n{extra}\n}}\n"
+    )
+}
+
+fn has(l: &Loaded, needle: &str) -> bool {
+    l.diagnostics
+        .items()
+        .iter()
+        .any(|d| d.message.contains(needle))
+}
+
+#[test]
+fn the_base_instance_is_clean() {
+    assert_eq!(load(&instance("")).diagnostics.exit_code(), 0);
+}
+
+#[test]
+fn an_instance_needs_an_interface() {
+    // keepalived: 5 "(VI_1) Unknown interface!", with or without unicast peers.
+    for extra in [
+        "",
+        " unicast_src_ip 192.0.2.5\n unicast_peer {\n  192.0.2.2\n }",
+    ] {
+        let l = load(&format!(
+            "vrrp_instance VI_1 {{\n virtual_router_id 51\n virtual_ipaddress {{\n  192.0.2.1/24\n }}\n{extra}\n}}\n"
+        ));
+        assert_eq!(l.diagnostics.exit_code(), 5);
+        assert!(has(&l, "(VI_1) Unknown interface!"));
+    }
+}
+
+#[test]
+fn an_instance_without_vips_is_warned() {
+    // keepalived: 5 "No VIP specified; at least one is sensible".
+    let l = load("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n}\n");
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(has(&l, "No VIP specified"));
+}
+
+#[test]
+fn authentication_is_dropped_for_v3_and_without_password() {
+    // keepalived: 5 "VRRP version 3 does not support authentication. Ignoring."
+    let l = load(&instance(
+        " version 3\n authentication {\n  auth_type PASS\n  auth_pass secret\n }",
+    ));
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(l.config.vrrp.instances[0].authentication.is_none());
+    // keepalived: 5 "Authentication specified but no password given. Ignoring".
+    let l = load(&instance(" authentication {\n  auth_type PASS\n }"));
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(has(&l, "no password given"));
+    assert!(l.config.vrrp.instances[0].authentication.is_none());
+    // A complete PASS block is clean.
+    let l = load(&instance(
+        " authentication {\n  auth_type PASS\n  auth_pass secret\n }",
+    ));
+    assert_eq!(l.diagnostics.exit_code(), 0);
+}
+
+#[test]
+fn ah_clears_initial_state_master() {
+    // keepalived: 5 "Initial state master is incompatible with AH authentication - clearing".
+    let l = load(&instance(
+        " state MASTER\n authentication {\n  auth_type AH\n  auth_pass secret\n }",
+    ));
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    let i = &l.config.vrrp.instances[0];
+    assert_eq!(i.state, InitialState::Backup);
+    assert_eq!(
+        i.authentication.as_ref().map(|a| a.kind),
+        Some(AuthType::Ah)
+    );
+}
+
+#[test]
+fn nopreempt_is_cleared_for_master_and_owner() {
+    // keepalived: 5 "nopreempt will not work with initial state MASTER - clearing".
+    let l = load(&instance(" state MASTER\n nopreempt"));
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(!l.config.vrrp.instances[0].nopreempt);
+    // keepalived: 5 "nopreempt is incompatible with priority 255. resetting nopreempt".
+    let l = load(&instance(" priority 255\n nopreempt"));
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(has(&l, "priority 255"));
+    // BACKUP with nopreempt is what nopreempt is for.
+    assert_eq!(load(&instance(" nopreempt")).diagnostics.exit_code(), 0);
+}
+
+#[test]
+fn unicast_keywords_need_peers() {
+    // keepalived: 5 "A unicast keyword has been specified without any unicast peers...".
+    for kw in [" unicast_src_ip 192.0.2.5", " check_unicast_src"] {
+        let l = load(&instance(kw));
+        assert_eq!(l.diagnostics.exit_code(), 5, "{kw}");
+        assert!(has(&l, "without any unicast peers"), "{kw}");
+    }
+    // keepalived: 0 for a multicast source address and for the global flag.
+    assert_eq!(
+        load(&instance(" mcast_src_ip 192.0.2.5"))
+            .diagnostics
+            .exit_code(),
+        0
+    );
+    let l = load(&format!(
+        "global_defs {{\n vrrp_check_unicast_src\n}}\n{}",
+        instance("")
+    ));
+    assert_eq!(l.diagnostics.exit_code(), 0);
+    // keepalived: 0 with peers.
+    let l = load(&instance(
+        " unicast_src_ip 192.0.2.5\n unicast_peer {\n  192.0.2.2\n }\n check_unicast_src",
+    ));
+    assert_eq!(l.diagnostics.exit_code(), 0);
+    assert!(l.config.vrrp.instances[0].check_unicast_src);
+}
+
+#[test]
+fn addresses_must_share_the_instance_family() {
+    // keepalived: 5 "... and unicast peer address[2001:db8::2] MUST be of the same family".
+    let l = load(&instance(" unicast_peer {\n  2001:db8::2\n }"));
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(has(
+        &l,
+        "unicast peer address[2001:db8::2] MUST be of the same family"
+    ));
+    assert!(l.config.vrrp.instances[0].unicast_peers.is_empty());
+    // keepalived: 5 "... and src address[2001:db8::1] MUST be of the same family".
+    let l = load(&instance(" mcast_src_ip 2001:db8::1"));
+    assert!(has(&l, "src address[2001:db8::1]"));
+    assert!(l.config.vrrp.instances[0].src_ip.is_none());
+    // A peer written first fixes the family: a later IPv4 VIP is refused.
+    let l = load(
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n unicast_peer {\n  2001:db8::2\n }\n virtual_ipaddress {\n  192.0.2.1/24\n }\n}\n",
+    );
+    assert!(has(&l, "address family must match VRRP instance"));
+    assert!(l.config.vrrp.instances[0].is_ipv6());
+}
+
+#[test]
+fn an_empty_sync_group_is_warned() {
+    // keepalived: 5 "Warning - sync group G1 has empty group block".
+    let l = load("vrrp_sync_group G1 {\n group {\n }\n}\n");
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(has(&l, "sync group G1 has empty group block"));
+}
+
+#[test]
+fn a_tracked_script_that_cannot_be_found_is_disabled() {
+    // keepalived: 5 "Disabling track script chk since not found/accessible", for a missing
+    // absolute path and for a relative name that is not in PATH.
+    for prog in ["/no/such/program", "rka-no-such-relative-chk.sh"] {
+        let text = format!(
+            "vrrp_script chk {{\n script \"{prog}\"\n}}\nvrrp_instance VI_1 {{\n virtual_router_id 51\n virtual_ipaddress {{\n  192.0.2.1/24\n }}\n track_script {{\n  chk\n }}\n}}\n"
+        );
+        let l = load_with(&text, false);
+        assert!(
+            has(&l, "Disabling track script chk since not found/accessible"),
+            "{prog}"
+        );
+        assert!(l.config.vrrp.scripts.is_empty(), "{prog}");
+        assert_eq!(l.diagnostics.exit_code(), 5, "{prog}");
+    }
+}
+
+#[test]
+fn a_group_writable_root_script_is_not_insecure() {
+    use std::os::unix::fs::PermissionsExt;
+    // keepalived: 0 for a 0775 root:root script with enable_script_security; 0757 is insecure.
+    if rka_sys::host::effective_uid() != 0 {
+        return; // the file must belong to root
+    }
+    let dir = std::env::temp_dir().join(format!("rka-insecure-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let f = dir.join("chk.sh");
+    std::fs::write(&f, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+    let group_writable = super::is_insecure(&f);
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o757)).expect("chmod");
+    let world_writable = super::is_insecure(&f);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(world_writable);
+    assert!(!group_writable);
+}
