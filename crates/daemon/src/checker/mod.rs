@@ -1,22 +1,74 @@
-//! The health-checker child's runtime.
+//! The health-checker child's runtime: probes from `rka-check` as tokio tasks, the director's
+//! verdicts, and the IPVS table kept in line through `rka-ipvs`.
 //!
-//! Not built yet: the probes exist in `rka-check` and the IPVS layer in `rka-ipvs`; the runtime
-//! that maps the configuration onto them and drives the reconciler comes with the checkers
-//! issue. Until then the child says so loudly and waits to be stopped, so that the supervisor
-//! does not respawn it in a loop.
+//! - [`mapping`]: keepalived.conf to a plan (kernel services, real servers, shared probes);
+//! - [`table`]: the wanted IPVS table from the plan and the director;
+//! - [`ipvs`]: the IPVS manager thread (minimal diffs, retries, release on stop);
+//! - [`notify`]: LVS FIFO lines and scripts;
+//! - [`runtime`]: the event loop;
+//! - [`dump`]: data dump and statistics.
+
+pub mod dump;
+pub mod ipvs;
+pub mod mapping;
+pub mod notify;
+pub mod runtime;
+
+pub mod table;
+
+#[cfg(test)]
+mod tests;
+
+use rka_config::model::global::LvsFlushOnStop;
 
 use crate::child::{Control, RoleContext};
 
 /// Runs the checker child until it is told to stop. Returns the process exit code.
 pub async fn run(mut ctx: RoleContext) -> u8 {
-    tracing::error!(
-        "health checking is not implemented yet: {} virtual server(s) configured but not checked",
-        ctx.config.lvs.virtual_servers.len()
-    );
-    while let Some(ev) = ctx.control.recv().await {
-        if matches!(ev, Control::Stop) {
-            break;
+    let backend = match ipvs::Kernel::connect() {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!("IPVS: {e} - the checker child cannot run");
+            return crate::child::EXIT_CONFIG;
+        }
+    };
+    let mut rt = match runtime::Runtime::start(&ctx.config, backend) {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the IPVS thread: {e}");
+            return 1;
+        }
+    };
+    let mut flush_on_stop = ctx.config.global.lvs_flush_on_stop;
+    loop {
+        match rt.step(&mut ctx.control).await {
+            Control::Stop => break,
+            Control::Reload(cfg) => {
+                flush_on_stop = cfg.global.lvs_flush_on_stop;
+                rt.reload(&cfg);
+            }
+            Control::DumpData => {
+                // Let the IPVS thread catch up so the dump shows the table as applied.
+                rt.ipvs.sync().await;
+                dump::write_data(&rt);
+            }
+            Control::DumpStats { clear } => dump::write_stats(&mut rt, clear),
+            Control::DumpJson => {
+                tracing::info!("JSON dump: only the VRRP child writes one");
+            }
         }
     }
+    rt.stop(stop_mode(ctx.cli.dont_release_ipvs, flush_on_stop))
+        .await;
     0
+}
+
+/// What to release on stop: nothing with `-I`, everything with `lvs_flush_on_stop`, else our
+/// virtual servers.
+pub fn stop_mode(dont_release: bool, flush: Option<LvsFlushOnStop>) -> ipvs::StopMode {
+    match (dont_release, flush) {
+        (true, _) => ipvs::StopMode::Keep,
+        (false, Some(LvsFlushOnStop::All)) => ipvs::StopMode::Flush,
+        (false, _) => ipvs::StopMode::RemoveOwned,
+    }
 }

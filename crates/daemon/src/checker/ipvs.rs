@@ -1,0 +1,509 @@
+//! The IPVS manager: a thread of its own owns the (blocking) netlink client, so probes never
+//! wait on the kernel. It receives wanted tables, applies the minimal difference at once,
+//! retries what the kernel refused (naming the virtual server in the log), and on stop removes
+//! what it owns.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rka_ipvs::reconcile::Owned;
+use rka_ipvs::{diff, Client, IpvsError, Request, ServiceKey, Table, Timeouts};
+use tokio::sync::oneshot;
+
+use super::table::Desired;
+
+/// Where the manager's operations go: the kernel, or a model of it in tests.
+pub trait Backend: Send + 'static {
+    /// The kernel's table (configuration only).
+    fn dump(&mut self) -> Result<Table, IpvsError>;
+    /// Sends `requests`; one result per request.
+    fn execute(&mut self, requests: &[Request]) -> Result<Vec<Result<(), IpvsError>>, IpvsError>;
+}
+
+/// The kernel through generic netlink.
+pub struct Kernel(Client);
+
+impl Kernel {
+    /// Connects to the kernel's IPVS family.
+    pub fn connect() -> Result<Self, IpvsError> {
+        Client::connect().map(Kernel)
+    }
+}
+
+impl Backend for Kernel {
+    fn dump(&mut self) -> Result<Table, IpvsError> {
+        let mut t = Table::new();
+        for s in self.0.services()? {
+            t.insert_service(&s);
+            for d in self.0.destinations(&s.key)? {
+                t.insert_dest(&s.key, &d);
+            }
+        }
+        Ok(t)
+    }
+
+    fn execute(&mut self, requests: &[Request]) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
+        self.0.execute(requests)
+    }
+}
+
+/// What to do at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    /// `lvs_flush`: empty the whole table first; otherwise matching entries are adopted.
+    pub flush: bool,
+    /// `lvs_timeouts`.
+    pub timeouts: Option<Timeouts>,
+}
+
+/// What to remove on stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// `-I` / `--dont-release-ipvs`: leave everything.
+    Keep,
+    /// Remove the virtual servers we own (the default, and `lvs_flush_on_stop VS`).
+    RemoveOwned,
+    /// `lvs_flush_on_stop`: flush the whole table.
+    Flush,
+}
+
+/// What the manager reports for dumps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Operations the kernel accepted.
+    pub applied: u64,
+    /// Batches sent.
+    pub batches: u64,
+    /// The last refusal, by virtual server label, while it lasts.
+    pub failing: BTreeMap<String, String>,
+    /// Services we own.
+    pub owned_services: usize,
+}
+
+enum Msg {
+    Desired(Box<Desired>),
+    Sync(oneshot::Sender<()>),
+    Stop(StopMode, oneshot::Sender<()>),
+}
+
+/// Handle to the manager thread.
+#[derive(Debug)]
+pub struct Manager {
+    tx: std_mpsc::Sender<Msg>,
+    status: Arc<Mutex<Status>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Manager {
+    /// Starts the thread: it flushes or reads the kernel's table, sets the timeouts, then waits
+    /// for wanted tables.
+    pub fn start<B: Backend>(backend: B, opts: StartOptions) -> std::io::Result<Manager> {
+        let (tx, rx) = std_mpsc::channel();
+        let status = Arc::new(Mutex::new(Status::default()));
+        let st = status.clone();
+        let thread = std::thread::Builder::new()
+            .name("ipvs".into())
+            .spawn(move || Worker::new(backend, st).run(opts, rx))?;
+        Ok(Manager {
+            tx,
+            status,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands over a new wanted table (never blocks; older ones still queued are skipped).
+    pub fn apply(&self, desired: Desired) {
+        if self.tx.send(Msg::Desired(Box::new(desired))).is_err() {
+            tracing::error!("IPVS manager thread is gone - table not applied");
+        }
+    }
+
+    /// Waits until every table handed over so far has been tried once.
+    pub async fn sync(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Sync(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// A copy of the manager's status.
+    pub fn status(&self) -> Status {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Releases what we own as `mode` says and ends the thread.
+    pub async fn stop(mut self, mode: StopMode) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Stop(mode, tx)).is_ok() {
+            let _ = rx.await;
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+const RETRY_MIN: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+struct Worker<B> {
+    backend: B,
+    current: Table,
+    owned: Owned,
+    desired: Desired,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    status: Arc<Mutex<Status>>,
+}
+
+impl<B: Backend> Worker<B> {
+    fn new(backend: B, status: Arc<Mutex<Status>>) -> Self {
+        Worker {
+            backend,
+            current: Table::new(),
+            owned: Owned::default(),
+            desired: Desired::default(),
+            retry_at: None,
+            backoff: RETRY_MIN,
+            status,
+        }
+    }
+
+    fn run(mut self, opts: StartOptions, rx: std_mpsc::Receiver<Msg>) {
+        self.start(&opts);
+        loop {
+            let msg = match self.retry_at {
+                Some(at) => {
+                    let wait = at.saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(wait) {
+                        Ok(m) => Some(m),
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                None => match rx.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => return,
+                },
+            };
+            match msg {
+                None => {
+                    // Retry: the kernel may have changed under us; read it again.
+                    self.refresh();
+                    self.sync();
+                }
+                Some(Msg::Desired(d)) => {
+                    self.desired = *d;
+                    // Skip tables already superseded, but keep any other message's order.
+                    let mut pending = Vec::new();
+                    while let Ok(m) = rx.try_recv() {
+                        match m {
+                            Msg::Desired(d) => self.desired = *d,
+                            other => {
+                                pending.push(other);
+                                break;
+                            }
+                        }
+                    }
+                    self.sync();
+                    for m in pending {
+                        if !self.other(m) {
+                            return;
+                        }
+                    }
+                }
+                Some(m) => {
+                    if !self.other(m) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles Sync / Stop; false when the thread must end.
+    fn other(&mut self, m: Msg) -> bool {
+        match m {
+            Msg::Desired(d) => {
+                self.desired = *d;
+                self.sync();
+                true
+            }
+            Msg::Sync(reply) => {
+                let _ = reply.send(());
+                true
+            }
+            Msg::Stop(mode, reply) => {
+                self.stop(mode);
+                let _ = reply.send(());
+                false
+            }
+        }
+    }
+
+    fn start(&mut self, opts: &StartOptions) {
+        if opts.flush {
+            match self.backend.execute(&[Request::Flush]) {
+                Ok(r) => {
+                    if let Some(Err(e)) = r.into_iter().next() {
+                        tracing::error!("IPVS: cannot flush the table (lvs_flush): {e}");
+                    }
+                }
+                Err(e) => tracing::error!("IPVS: cannot flush the table (lvs_flush): {e}"),
+            }
+        }
+        if let Some(t) = opts.timeouts {
+            match self.backend.execute(&[Request::SetTimeouts(t)]) {
+                Ok(r) => {
+                    if let Some(Err(e)) = r.into_iter().next() {
+                        tracing::error!("IPVS: cannot set lvs_timeouts: {e}");
+                    }
+                }
+                Err(e) => tracing::error!("IPVS: cannot set lvs_timeouts: {e}"),
+            }
+        }
+        self.refresh();
+    }
+
+    fn refresh(&mut self) {
+        match self.backend.dump() {
+            Ok(t) => self.current = t,
+            Err(e) => tracing::error!("IPVS: cannot read the table: {e}"),
+        }
+    }
+
+    fn label(&self, key: &ServiceKey) -> String {
+        self.desired
+            .labels
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    }
+
+    /// Applies the difference between the wanted table and our model of the kernel.
+    fn sync(&mut self) {
+        let ops = diff(&self.desired.table, &self.current, &self.owned);
+        if ops.is_empty() {
+            self.done_ok();
+            return;
+        }
+        let results = match self.backend.execute(&ops) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("IPVS: {e} - will retry");
+                self.schedule_retry();
+                return;
+            }
+        };
+        let mut failing: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        let mut applied = 0u64;
+        for (op, r) in ops.iter().zip(results) {
+            let ok = match r {
+                Ok(()) => true,
+                Err(e) if benign(op, &e) => true,
+                Err(e) => {
+                    let key = op_key(op);
+                    let label = key.map_or_else(|| "IPVS".to_string(), |k| self.label(&k));
+                    let entry = failing.entry(label).or_insert_with(|| (e.to_string(), 0));
+                    entry.1 += 1;
+                    false
+                }
+            };
+            if ok {
+                applied += 1;
+                self.record(op);
+            }
+        }
+        for (label, (err, n)) in &failing {
+            if *n > 1 {
+                tracing::error!(
+                    "IPVS: virtual server {label}: {err} ({} more operation(s) failed) - will retry",
+                    n - 1
+                );
+            } else {
+                tracing::error!("IPVS: virtual server {label}: {err} - will retry");
+            }
+        }
+        let all_ok = failing.is_empty();
+        let status = self.status.clone();
+        if let Ok(mut s) = status.lock() {
+            s.applied += applied;
+            s.batches += 1;
+            for label in s.failing.keys() {
+                if !failing.contains_key(label) {
+                    tracing::info!("IPVS: virtual server {label} programmed");
+                }
+            }
+            s.failing = failing.into_iter().map(|(k, (e, _))| (k, e)).collect();
+            s.owned_services = self.owned.services.len();
+        }
+        if all_ok {
+            self.done_ok();
+        } else {
+            self.schedule_retry();
+        }
+    }
+
+    fn done_ok(&mut self) {
+        self.retry_at = None;
+        self.backoff = RETRY_MIN;
+    }
+
+    fn schedule_retry(&mut self) {
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(RETRY_MAX);
+    }
+
+    /// Updates our model of the kernel and what we own after an accepted operation.
+    fn record(&mut self, op: &Request) {
+        match op {
+            Request::AddService(s) | Request::EditService(s) => {
+                self.current.insert_service(s);
+                self.owned.services.insert(s.key);
+            }
+            Request::DelService(k) => {
+                self.current.services.remove(k);
+                self.owned.services.remove(k);
+                self.owned.dests.retain(|(s, _)| s != k);
+            }
+            Request::AddDest(k, d) | Request::EditDest(k, d) => {
+                self.current.insert_dest(k, d);
+                self.owned.dests.insert((*k, d.key));
+            }
+            Request::DelDest(k, d) => {
+                if let Some(vs) = self.current.services.get_mut(k) {
+                    vs.dests.remove(d);
+                }
+                self.owned.dests.remove(&(*k, *d));
+            }
+            Request::Flush => {
+                self.current = Table::new();
+                self.owned = Owned::default();
+            }
+            _ => {}
+        }
+    }
+
+    fn stop(&mut self, mode: StopMode) {
+        let ops: Vec<Request> = match mode {
+            StopMode::Keep => return,
+            StopMode::Flush => vec![Request::Flush],
+            StopMode::RemoveOwned => self
+                .owned
+                .services
+                .iter()
+                .map(|k| Request::DelService(*k))
+                .collect(),
+        };
+        if ops.is_empty() {
+            return;
+        }
+        match self.backend.execute(&ops) {
+            Ok(results) => {
+                for (op, r) in ops.iter().zip(results) {
+                    match r {
+                        Err(e) if !benign(op, &e) => {
+                            let label =
+                                op_key(op).map_or_else(|| "IPVS".to_string(), |k| self.label(&k));
+                            tracing::error!("IPVS: on stop, virtual server {label}: {e}");
+                        }
+                        _ => self.record(op),
+                    }
+                }
+            }
+            Err(e) => tracing::error!("IPVS: on stop: {e}"),
+        }
+    }
+}
+
+/// keepalived's successes in disguise: "exists" on an add, "not found" on a delete.
+fn benign(op: &Request, e: &IpvsError) -> bool {
+    match op {
+        Request::AddService(_) | Request::AddDest(..) => e.is_benign_for(true),
+        Request::DelService(_) | Request::DelDest(..) => e.is_benign_for(false),
+        _ => false,
+    }
+}
+
+fn op_key(op: &Request) -> Option<ServiceKey> {
+    match op {
+        Request::AddService(s) | Request::EditService(s) => Some(s.key),
+        Request::DelService(k)
+        | Request::AddDest(k, _)
+        | Request::EditDest(k, _)
+        | Request::DelDest(k, _) => Some(*k),
+        _ => None,
+    }
+}
+
+/// A model kernel for tests: applies requests as the kernel does, refusing services whose
+/// scheduler is not "loaded", and counting round trips.
+#[cfg(test)]
+pub mod fake {
+    use super::*;
+    use rka_ipvs::error::Target;
+    use rka_ipvs::reconcile::ModelError;
+
+    /// The shared state of a fake kernel.
+    #[derive(Debug, Default)]
+    pub struct FakeState {
+        /// The table.
+        pub table: Table,
+        /// Schedulers refused as missing modules.
+        pub missing_schedulers: Vec<String>,
+        /// Batches received.
+        pub batches: usize,
+        /// Every request received.
+        pub log: Vec<Request>,
+    }
+
+    /// A fake kernel handle (clone it to look inside from the test).
+    #[derive(Debug, Clone, Default)]
+    pub struct Fake(pub Arc<Mutex<FakeState>>);
+
+    impl Backend for Fake {
+        fn dump(&mut self) -> Result<Table, IpvsError> {
+            Ok(self.0.lock().map(|s| s.table.clone()).unwrap_or_default())
+        }
+
+        fn execute(
+            &mut self,
+            requests: &[Request],
+        ) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
+            let mut s = self
+                .0
+                .lock()
+                .map_err(|_| IpvsError::Protocol("poisoned".into()))?;
+            s.batches += 1;
+            let mut out = Vec::new();
+            for r in requests {
+                s.log.push(r.clone());
+                let missing = match r {
+                    Request::AddService(svc) | Request::EditService(svc) => {
+                        s.missing_schedulers.contains(&svc.scheduler)
+                    }
+                    _ => false,
+                };
+                if missing {
+                    out.push(Err(IpvsError::from_errno(
+                        2,
+                        Target::ServiceConfig,
+                        r.describe(),
+                    )));
+                    continue;
+                }
+                out.push(s.table.apply(r).map_err(|e| {
+                    let errno = match e {
+                        ModelError::Exists => 17,
+                        ModelError::NoService => 3,
+                        ModelError::NoDest => 2,
+                    };
+                    IpvsError::from_errno(errno, r.target(), r.describe())
+                }));
+            }
+            Ok(out)
+        }
+    }
+}

@@ -1,0 +1,593 @@
+//! keepalived.conf's virtual servers mapped onto the director, the probes and the IPVS table.
+//!
+//! Identical checks (same target and the same parameters) are probed once and their verdict fans
+//! out to every real server that configured them: the key of a probe is its whole parameter set,
+//! which is also what a reload compares to decide whether a running checker can be kept.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use rka_check::director::{
+    CheckerInit, DirectorSpec, RealServerSpec, ServiceSpec, Slot, SorrySpec, WeightMode,
+};
+use rka_check::{http, Probe, Schedule};
+use rka_config::model::lvs::checker::{Checker, CheckerKind, ConnectOpts as CfgConnect};
+use rka_config::model::lvs::real_server::SorryServer;
+use rka_config::model::lvs::virtual_server::VsAddress;
+use rka_config::model::lvs::vs_group::GroupEntry;
+use rka_config::model::lvs::{
+    Family as CfgFamily, ForwardingMethod, LvsScript, Protocol as CfgProtocol, TunnelChecksum,
+    TunnelType as CfgTunnelType, VirtualServer,
+};
+use rka_config::Config;
+use rka_ipvs::types::svc_flags;
+use rka_ipvs::{Family, ForwardMethod, Protocol, Service, ServiceKey, Tunnel, TunnelType};
+
+/// How one real server (or sorry server) is programmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestPlan {
+    /// `[addr]:proto:port`, as the LVS FIFO writes it.
+    pub label: String,
+    /// Its address.
+    pub addr: IpAddr,
+    /// Its configured port (NAT); DR and TUN use the service's port instead.
+    pub port: u16,
+    /// Forwarding method.
+    pub method: ForwardMethod,
+    /// Tunnel settings (TUN with GUE or GRE).
+    pub tunnel: Option<Tunnel>,
+    /// `uthreshold`.
+    pub upper_threshold: u32,
+    /// `lthreshold`.
+    pub lower_threshold: u32,
+    /// `notify_up`.
+    pub notify_up: Option<LvsScript>,
+    /// `notify_down`.
+    pub notify_down: Option<LvsScript>,
+}
+
+impl DestPlan {
+    /// The port the destination gets in the service `key`: DR and TUN keep the service's port
+    /// (0 for a firewall mark).
+    pub fn port_in(&self, key: &ServiceKey) -> u16 {
+        match (self.method, key) {
+            (ForwardMethod::Masq, _) => self.port,
+            (_, ServiceKey::Addr { port, .. }) => *port,
+            (_, ServiceKey::Fwmark { .. }) => 0,
+        }
+    }
+}
+
+/// How one virtual server is programmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePlan {
+    /// `[addr]:proto:port`, `FWM n` or the group name, as logs and the LVS FIFO write it.
+    pub label: String,
+    /// Every kernel service it stands for (several for a group).
+    pub services: Vec<Service>,
+    /// The real servers, in configuration order (director indices).
+    pub real_servers: Vec<DestPlan>,
+    /// The sorry server.
+    pub sorry: Option<DestPlan>,
+    /// `quorum_up`.
+    pub quorum_up: Option<LvsScript>,
+    /// `quorum_down`.
+    pub quorum_down: Option<LvsScript>,
+    /// `omega`.
+    pub omega: bool,
+    /// `ha_suspend`.
+    pub ha_suspend: bool,
+}
+
+/// One probe, shared by every slot with the same parameters.
+#[derive(Debug, Clone)]
+pub struct ProbePlan {
+    /// Its whole parameter set; equal keys = same probe.
+    pub key: String,
+    /// A label for logs and dumps, e.g. `TCP_CHECK 10.0.0.2:80`.
+    pub label: String,
+    /// The probe, or why it cannot run (it then counts as failing).
+    pub probe: Result<Probe, String>,
+    /// Its timing.
+    pub schedule: Schedule,
+    /// How its weight reports count.
+    pub mode: WeightMode,
+    /// Every (virtual server, real server, checker) it reports to.
+    pub slots: Vec<Slot>,
+}
+
+/// The whole checker configuration.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The virtual servers, director-indexed.
+    pub services: Vec<ServicePlan>,
+    /// The deduplicated probes.
+    pub probes: Vec<ProbePlan>,
+    /// The director's view, every checker starting as its `alpha` says.
+    pub director: DirectorSpec,
+}
+
+impl Plan {
+    /// Maps the configuration.
+    pub fn from_config(config: &Config) -> Plan {
+        let mut services = Vec::new();
+        let mut probes: Vec<ProbePlan> = Vec::new();
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut director = DirectorSpec::default();
+        for (vi, vs) in config.lvs.virtual_servers.iter().enumerate() {
+            let keys = service_keys(config, vs);
+            let label = vs_label(vs);
+            let mut real_servers = Vec::new();
+            let mut rs_specs = Vec::new();
+            for (ri, rs) in vs.real_servers.iter().enumerate() {
+                let proto = vs.protocol.unwrap_or(CfgProtocol::Tcp);
+                let (method, tunnel) = forwarding(rs.forwarding);
+                real_servers.push(DestPlan {
+                    label: addr_label(rs.addr, proto, rs.port),
+                    addr: rs.addr,
+                    port: rs.port,
+                    method,
+                    tunnel,
+                    upper_threshold: rs.uthreshold,
+                    lower_threshold: rs.lthreshold,
+                    notify_up: rs.notify_up.clone(),
+                    notify_down: rs.notify_down.clone(),
+                });
+                let mut inits = Vec::new();
+                for (ci, c) in rs.checkers.iter().enumerate() {
+                    let slot = Slot {
+                        vs: vi,
+                        rs: ri,
+                        check: ci,
+                    };
+                    let plan = probe_plan(config, rs.addr, rs.port, c);
+                    inits.push(CheckerInit {
+                        up: !plan.schedule.alpha,
+                        weight: None,
+                        mode: plan.mode,
+                    });
+                    match by_key.get(&plan.key) {
+                        Some(&i) => probes[i].slots.push(slot),
+                        None => {
+                            by_key.insert(plan.key.clone(), probes.len());
+                            probes.push(ProbePlan {
+                                slots: vec![slot],
+                                ..plan
+                            });
+                        }
+                    }
+                }
+                rs_specs.push(RealServerSpec {
+                    label: addr_label(rs.addr, proto, rs.port),
+                    weight: rs.weight,
+                    inhibit: rs.inhibit_on_failure,
+                    checkers: inits,
+                });
+            }
+            let sorry = vs.sorry_server.as_ref().map(|s| sorry_plan(vs, s));
+            director.services.push(ServiceSpec {
+                label: label.clone(),
+                quorum: vs.quorum,
+                hysteresis: vs.hysteresis,
+                sorry: vs.sorry_server.as_ref().map(|s| SorrySpec {
+                    inhibit: s.inhibit,
+                    weight: 1,
+                }),
+                real_servers: rs_specs,
+            });
+            services.push(ServicePlan {
+                label,
+                services: keys.iter().map(|k| service(vs, *k)).collect(),
+                real_servers,
+                sorry,
+                quorum_up: vs.quorum_up.clone(),
+                quorum_down: vs.quorum_down.clone(),
+                omega: vs.omega,
+                ha_suspend: vs.ha_suspend,
+            });
+        }
+        for p in &probes {
+            if p.slots.len() > 1 {
+                tracing::info!(
+                    "{}: one probe shared by {} real servers",
+                    p.label,
+                    p.slots.len()
+                );
+            }
+        }
+        Plan {
+            services,
+            probes,
+            director,
+        }
+    }
+}
+
+fn proto_name(p: CfgProtocol) -> &'static str {
+    match p {
+        CfgProtocol::Tcp => "tcp",
+        CfgProtocol::Udp => "udp",
+        CfgProtocol::Sctp => "sctp",
+    }
+}
+
+/// `[addr]:proto:port`, the form of keepalived's LVS FIFO lines.
+pub fn addr_label(addr: IpAddr, proto: CfgProtocol, port: u16) -> String {
+    format!("[{addr}]:{}:{port}", proto_name(proto))
+}
+
+fn vs_label(vs: &VirtualServer) -> String {
+    match &vs.address {
+        VsAddress::Ip { addr, port } => {
+            addr_label(*addr, vs.protocol.unwrap_or(CfgProtocol::Tcp), *port)
+        }
+        VsAddress::Fwmark(m) => format!("FWM {m}"),
+        VsAddress::Group(g) => g.clone(),
+    }
+}
+
+fn ipvs_protocol(p: CfgProtocol) -> Protocol {
+    match p {
+        CfgProtocol::Tcp => Protocol::Tcp,
+        CfgProtocol::Udp => Protocol::Udp,
+        CfgProtocol::Sctp => Protocol::Sctp,
+    }
+}
+
+fn ipvs_family(f: CfgFamily) -> Family {
+    match f {
+        CfgFamily::Inet => Family::Inet,
+        CfgFamily::Inet6 => Family::Inet6,
+    }
+}
+
+/// The family of a firewall-mark service: `ip_family`, else that of its real servers, else IPv4.
+fn fwmark_family(vs: &VirtualServer, entry: Option<CfgFamily>) -> Family {
+    if let Some(f) = entry.or(vs.ip_family) {
+        return ipvs_family(f);
+    }
+    match vs.real_servers.first().map(|r| r.addr) {
+        Some(IpAddr::V6(_)) => Family::Inet6,
+        _ => Family::Inet,
+    }
+}
+
+/// The kernel services of a virtual server (a group expands to all its members).
+fn service_keys(config: &Config, vs: &VirtualServer) -> Vec<ServiceKey> {
+    let protocol = ipvs_protocol(vs.protocol.unwrap_or(CfgProtocol::Tcp));
+    match &vs.address {
+        VsAddress::Ip { addr, port } => vec![ServiceKey::Addr {
+            addr: *addr,
+            protocol,
+            port: *port,
+        }],
+        VsAddress::Fwmark(mark) => vec![ServiceKey::Fwmark {
+            family: fwmark_family(vs, None),
+            mark: *mark,
+        }],
+        VsAddress::Group(name) => {
+            let Some(g) = config.lvs.group(name) else {
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            for e in &g.entries {
+                match *e {
+                    GroupEntry::Range { first, last, port } => {
+                        for addr in range(first, last) {
+                            out.push(ServiceKey::Addr {
+                                addr,
+                                protocol,
+                                port,
+                            });
+                        }
+                    }
+                    GroupEntry::Fwmark { mark, family } => out.push(ServiceKey::Fwmark {
+                        family: fwmark_family(vs, family),
+                        mark,
+                    }),
+                }
+            }
+            out
+        }
+    }
+}
+
+/// The addresses from `first` to `last` included (empty when the families differ).
+fn range(first: IpAddr, last: IpAddr) -> Vec<IpAddr> {
+    match (first, last) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a)..=u32::from(b))
+            .map(|n| IpAddr::V4(n.into()))
+            .collect(),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a)..=u128::from(b))
+            .map(|n| IpAddr::V6(n.into()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The kernel service for one key of a virtual server.
+fn service(vs: &VirtualServer, key: ServiceKey) -> Service {
+    let mut s = Service::new(key, vs.scheduler.name());
+    if vs.sched_flags.flag1 {
+        s.flags |= svc_flags::SCHED1;
+    }
+    if vs.sched_flags.flag2 {
+        s.flags |= svc_flags::SCHED2;
+    }
+    if vs.sched_flags.flag3 {
+        s.flags |= svc_flags::SCHED3;
+    }
+    if vs.ops {
+        s.flags |= svc_flags::ONEPACKET;
+    }
+    if let Some(t) = vs.persistence_timeout {
+        s.flags |= svc_flags::PERSISTENT;
+        s.timeout = t;
+        match vs.persistence_granularity {
+            Some(rka_config::model::lvs::virtual_server::Granularity::V4(m))
+                if key.family() == Family::Inet =>
+            {
+                s.prefix_len = u32::from(m).leading_ones() as u8;
+            }
+            Some(rka_config::model::lvs::virtual_server::Granularity::V6(p))
+                if key.family() == Family::Inet6 =>
+            {
+                s.prefix_len = p.min(128);
+            }
+            _ => {}
+        }
+    }
+    s.pe_name = vs.persistence_engine.clone();
+    s
+}
+
+/// The IPVS forwarding method and tunnel of a configured method.
+fn forwarding(m: ForwardingMethod) -> (ForwardMethod, Option<Tunnel>) {
+    match m {
+        ForwardingMethod::Nat => (ForwardMethod::Masq, None),
+        ForwardingMethod::Dr => (ForwardMethod::DirectRoute, None),
+        ForwardingMethod::Tun { tunnel, checksum } => {
+            let flags = match checksum {
+                TunnelChecksum::NoCsum => 0,
+                TunnelChecksum::Csum => 1,
+                TunnelChecksum::RemCsum => 2,
+            };
+            let t = match tunnel {
+                CfgTunnelType::Ipip => None,
+                CfgTunnelType::Gue { port } => Some(Tunnel {
+                    kind: TunnelType::Gue,
+                    port,
+                    flags,
+                }),
+                CfgTunnelType::Gre => Some(Tunnel {
+                    kind: TunnelType::Gre,
+                    port: 0,
+                    flags,
+                }),
+            };
+            (ForwardMethod::Tunnel, t)
+        }
+    }
+}
+
+fn sorry_plan(vs: &VirtualServer, s: &SorryServer) -> DestPlan {
+    let (method, tunnel) = forwarding(s.forwarding);
+    DestPlan {
+        label: addr_label(s.addr, vs.protocol.unwrap_or(CfgProtocol::Tcp), s.port),
+        addr: s.addr,
+        port: s.port,
+        method,
+        tunnel,
+        upper_threshold: 0,
+        lower_threshold: 0,
+        notify_up: None,
+        notify_down: None,
+    }
+}
+
+/// The probe of one configured checker of the real server `addr:port`.
+fn probe_plan(config: &Config, addr: IpAddr, port: u16, c: &Checker) -> ProbePlan {
+    let target = SocketAddr::new(
+        c.connect.connect_ip.unwrap_or(addr),
+        c.connect.connect_port.unwrap_or(port),
+    );
+    let schedule = Schedule {
+        delay_loop: c.delay_loop,
+        retry: c.retry,
+        delay_before_retry: c.delay_before_retry,
+        warmup: c.warmup,
+        alpha: c.alpha,
+        log_all_failures: c.log_all_failures.unwrap_or(false),
+    };
+    let key = format!(
+        "{target}|{:?}|{:?}|{:?}|{:?}",
+        c.kind, c.connect, c.connect_timeout, schedule
+    );
+    let label = format!("{} {target}", c.kind.keyword());
+    let mode = match &c.kind {
+        CheckerKind::Misc(m) if m.dynamic => WeightMode::Replace,
+        CheckerKind::File(f) if f.weight != 0 => WeightMode::Add,
+        _ => WeightMode::Static,
+    };
+    ProbePlan {
+        key,
+        label,
+        probe: probe(config, target, c),
+        schedule,
+        mode,
+        slots: Vec::new(),
+    }
+}
+
+fn connect_opts(
+    target: SocketAddr,
+    c: &CfgConnect,
+    timeout: std::time::Duration,
+) -> rka_check::ConnectOpts {
+    let mut o = rka_check::ConnectOpts::new(target);
+    o.bindto = c.bindto;
+    o.bind_port = c.bind_port;
+    o.bind_if = c.bind_if.clone();
+    o.fwmark = c.fwmark;
+    o.connect_timeout = timeout;
+    o
+}
+
+fn probe(config: &Config, target: SocketAddr, c: &Checker) -> Result<Probe, String> {
+    let connect = connect_opts(target, &c.connect, c.connect_timeout);
+    Ok(match &c.kind {
+        CheckerKind::Tcp => Probe::Tcp(connect),
+        CheckerKind::Ping => Probe::Ping(connect),
+        CheckerKind::Http(h) => {
+            let mut urls = Vec::new();
+            for u in &h.urls {
+                let mut url = http::UrlCheck::new(u.path.clone());
+                url.digest = u.digest;
+                let codes: Vec<String> = u
+                    .status_codes
+                    .iter()
+                    .map(|(a, b)| format!("{a}-{b}"))
+                    .collect();
+                if !codes.is_empty() {
+                    url.status_codes =
+                        http::StatusCodes::parse(&codes).map_err(|e| e.to_string())?;
+                }
+                url.virtualhost = u.virtualhost.clone();
+                if let Some(re) = &u.regex {
+                    let opts: Vec<&str> = u.regex_options.iter().map(|o| o.name()).collect();
+                    let mut r = http::BodyRegex::new(re, &opts, u.regex_no_match)
+                        .map_err(|e| e.to_string())?;
+                    r.min_offset = u.regex_min_offset.unwrap_or(0) as usize;
+                    r.max_offset = u.regex_max_offset.map(|m| m as usize);
+                    url.regex = Some(r);
+                }
+                urls.push(url);
+            }
+            let mut p = http::HttpParams::new(connect, urls);
+            p.version = match h.http_protocol {
+                rka_config::model::lvs::http::HttpProtocol::Http10 => http::HttpVersion::Http10,
+                rka_config::model::lvs::http::HttpProtocol::Http10Close => {
+                    http::HttpVersion::Http10Close
+                }
+                rka_config::model::lvs::http::HttpProtocol::Http11 => http::HttpVersion::Http11,
+            };
+            p.virtualhost = h.virtualhost.clone();
+            if h.ssl {
+                let ssl = config.lvs.ssl.clone().unwrap_or_default();
+                let files = rka_check::tls::TlsFiles {
+                    ca: ssl.ca.map(Into::into),
+                    certificate: ssl.certificate.map(Into::into),
+                    key: ssl.key.map(Into::into),
+                    password: ssl.password,
+                };
+                let sni = if h.enable_sni {
+                    h.virtualhost.clone()
+                } else {
+                    None
+                };
+                p.tls =
+                    Some(rka_check::tls::TlsClient::new(&files, sni).map_err(|e| e.to_string())?);
+            }
+            Probe::Http(p)
+        }
+        CheckerKind::Smtp(s) => {
+            if s.hosts.len() > 1 {
+                tracing::warn!(
+                    "SMTP_CHECK {target}: {} host blocks - only the first is checked",
+                    s.hosts.len()
+                );
+            }
+            let connect = match s.hosts.first() {
+                Some(h) => connect_opts(
+                    SocketAddr::new(
+                        h.connect_ip.unwrap_or(target.ip()),
+                        h.connect_port.unwrap_or(target.port()),
+                    ),
+                    h,
+                    c.connect_timeout,
+                ),
+                None => connect,
+            };
+            let mut p = rka_check::smtp::SmtpParams::new(connect);
+            if let Some(h) = s
+                .helo_name
+                .clone()
+                .or_else(|| config.global.simple.smtp_helo_name.clone())
+            {
+                p.helo_name = h;
+            }
+            Probe::Smtp(p)
+        }
+        CheckerKind::Dns(d) => {
+            let mut p = rka_check::dns::DnsParams::new(connect);
+            p.set_type(d.query_type.name()).map_err(|e| e.to_string())?;
+            p.set_name(&d.name).map_err(|e| e.to_string())?;
+            Probe::Dns(p)
+        }
+        CheckerKind::Misc(m) => {
+            let mut p = rka_check::misc::MiscParams::new(m.path.argv.clone(), m.timeout)
+                .map_err(|e| e.to_string())?;
+            p.dynamic = m.dynamic;
+            let user = m
+                .user
+                .clone()
+                .map(|u| (u, m.group.clone()))
+                .or_else(|| config.global.script_user.clone());
+            if let Some((u, g)) = user {
+                let (uid, gid) = ids(&u, g.as_deref())?;
+                p.uid = Some(uid);
+                p.gid = Some(gid);
+            }
+            Probe::Misc(p)
+        }
+        CheckerKind::Udp(u) => {
+            let mut p = rka_check::udp::UdpParams::new(connect);
+            p.payload = u.payload.clone();
+            p.require_reply = u
+                .require_reply
+                .as_ref()
+                .map(|r| rka_check::udp::HexPattern {
+                    bytes: r.bytes.clone(),
+                    mask: r.mask.clone(),
+                });
+            p.min_reply_length = usize::from(u.min_reply_length);
+            p.max_reply_length = usize::from(u.max_reply_length);
+            Probe::Udp(p)
+        }
+        CheckerKind::File(f) => {
+            let Some(tf) = config
+                .vrrp
+                .track_files
+                .iter()
+                .find(|t| t.name == f.track_file)
+            else {
+                return Err(format!("track_file {} is not defined", f.track_file));
+            };
+            let mut p = rka_check::file::FileParams::new(&tf.file);
+            p.weight = i64::from(f.weight);
+            p.reverse = f.reverse;
+            p.dynamic = f.weight != 0;
+            Probe::File(p)
+        }
+        CheckerKind::Bfd(b) => Probe::Bfd {
+            name: b.name.clone(),
+        },
+    })
+}
+
+/// The uid and gid of a user (and group).
+fn ids(user: &str, group: Option<&str>) -> Result<(u32, u32), String> {
+    let u = nix::unistd::User::from_name(user)
+        .map_err(|e| format!("user {user}: {e}"))?
+        .ok_or_else(|| format!("unknown user {user}"))?;
+    let gid = match group {
+        Some(g) => {
+            nix::unistd::Group::from_name(g)
+                .map_err(|e| format!("group {g}: {e}"))?
+                .ok_or_else(|| format!("unknown group {g}"))?
+                .gid
+        }
+        None => u.gid,
+    };
+    Ok((u.uid.as_raw(), gid.as_raw()))
+}

@@ -1,0 +1,357 @@
+//! The checker child's event loop: every probe a tokio task of its own, their verdicts fanned
+//! out to the director, the director's changes to the IPVS manager and the notifiers.
+
+use std::collections::HashMap;
+
+use rka_check::director::{Action, CheckerInit, DirectorSpec};
+use rka_check::driver::{run_checker, run_file_checker};
+use rka_check::{CheckerEvent, Director, Probe, Schedule, Slot};
+use rka_config::Config;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::ipvs::{Backend, Manager, StartOptions, StopMode};
+use super::mapping::{Plan, ProbePlan};
+use super::notify::{rs_line, vs_line, LvsNotifier};
+use super::table::desired;
+use crate::child::Control;
+
+/// A running probe and what it last reported.
+#[derive(Debug)]
+pub struct ProbeTask {
+    /// Its parameter key.
+    pub key: String,
+    /// Its label.
+    pub label: String,
+    /// The slots it reports to.
+    pub slots: Vec<Slot>,
+    /// Whether it passes.
+    pub up: bool,
+    /// Its dynamic weight.
+    pub weight: Option<i64>,
+    /// Why it last failed.
+    pub last_reason: Option<String>,
+    /// Transitions seen (up + down).
+    pub transitions: u64,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for ProbeTask {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// The runtime's state.
+pub struct Runtime {
+    pub(super) plan: Plan,
+    pub(super) director: Director,
+    pub(super) probes: HashMap<u64, ProbeTask>,
+    events_tx: mpsc::Sender<(u64, CheckerEvent)>,
+    events_rx: mpsc::Receiver<(u64, CheckerEvent)>,
+    /// The IPVS manager.
+    pub ipvs: Manager,
+    notifier: LvsNotifier,
+    next_id: u64,
+}
+
+fn spawn_probe(
+    id: u64,
+    probe: Probe,
+    schedule: Schedule,
+    out: mpsc::Sender<(u64, CheckerEvent)>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let (tx, mut rx) = mpsc::channel(8);
+        let forward = async move {
+            while let Some(e) = rx.recv().await {
+                if out.send((id, e)).await.is_err() {
+                    break;
+                }
+            }
+        };
+        match probe {
+            Probe::File(p) => {
+                let path = p.path.clone();
+                let run = async move {
+                    if let Err(e) = run_file_checker(p, tx.clone()).await {
+                        let _ = tx
+                            .send(CheckerEvent::Down {
+                                reason: format!("cannot watch {}: {e}", path.display()),
+                            })
+                            .await;
+                    }
+                };
+                tokio::join!(run, forward);
+            }
+            other => {
+                tokio::join!(run_checker(other, schedule, tx), forward);
+            }
+        }
+    })
+}
+
+impl Runtime {
+    /// Maps the configuration, starts the IPVS manager on `backend`, starts every probe and
+    /// programs the initial table.
+    pub fn start<B: Backend>(config: &Config, backend: B) -> std::io::Result<Runtime> {
+        let plan = Plan::from_config(config);
+        let g = &config.global;
+        let timeouts = g.lvs_timeouts.map(|t| rka_ipvs::Timeouts {
+            tcp: t.tcp.unwrap_or(0),
+            tcp_fin: t.tcp_fin.unwrap_or(0),
+            udp: t.udp.unwrap_or(0),
+        });
+        let ipvs = Manager::start(
+            backend,
+            StartOptions {
+                flush: g.simple.lvs_flush,
+                timeouts,
+            },
+        )?;
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        let director = Director::new(DirectorSpec::default());
+        let mut rt = Runtime {
+            plan: Plan {
+                services: Vec::new(),
+                probes: Vec::new(),
+                director: DirectorSpec::default(),
+            },
+            director,
+            probes: HashMap::new(),
+            events_tx,
+            events_rx,
+            ipvs,
+            notifier: LvsNotifier::new(config),
+            next_id: 0,
+        };
+        rt.install(plan);
+        Ok(rt)
+    }
+
+    /// Takes a new plan: probes with unchanged parameters keep running (state and timers),
+    /// the others start or stop; the director restarts from the probes' current verdicts.
+    fn install(&mut self, mut plan: Plan) {
+        let mut old: HashMap<String, u64> = self
+            .probes
+            .iter()
+            .map(|(id, p)| (p.key.clone(), *id))
+            .collect();
+        let mut keep = HashMap::new();
+        let mut spec = plan.director.clone();
+        for pp in &plan.probes {
+            match old.remove(&pp.key) {
+                Some(id) => {
+                    let mut task = self.probes.remove(&id);
+                    if let Some(t) = task.as_mut() {
+                        t.slots = pp.slots.clone();
+                        set_inits(&mut spec, &pp.slots, t.up, t.weight);
+                    }
+                    if let Some(t) = task {
+                        keep.insert(id, t);
+                    }
+                }
+                None => {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    let task = self.start_probe(id, pp);
+                    if task.task.is_none() {
+                        set_inits(&mut spec, &pp.slots, false, None);
+                    }
+                    keep.insert(id, task);
+                }
+            }
+        }
+        let stopped = self.probes.len();
+        if stopped > 0 {
+            tracing::info!("{stopped} checker(s) no longer configured - stopped");
+        }
+        self.probes = keep;
+        plan.director = spec.clone();
+        self.director = Director::new(spec);
+        self.plan = plan;
+        self.push_table();
+    }
+
+    fn start_probe(&self, id: u64, pp: &ProbePlan) -> ProbeTask {
+        let (task, up, reason) = match &pp.probe {
+            Ok(p) => (
+                Some(spawn_probe(
+                    id,
+                    p.clone(),
+                    pp.schedule.clone(),
+                    self.events_tx.clone(),
+                )),
+                !pp.schedule.alpha,
+                None,
+            ),
+            Err(e) => {
+                tracing::error!("{}: cannot run: {e} - counted as failing", pp.label);
+                (None, false, Some(e.clone()))
+            }
+        };
+        ProbeTask {
+            key: pp.key.clone(),
+            label: pp.label.clone(),
+            slots: pp.slots.clone(),
+            up,
+            weight: None,
+            last_reason: reason,
+            transitions: 0,
+            task,
+        }
+    }
+
+    fn push_table(&self) {
+        self.ipvs.apply(desired(&self.plan, &self.director));
+    }
+
+    /// Waits for the next control event, handling checker verdicts meanwhile.
+    pub async fn step(&mut self, control: &mut mpsc::Receiver<Control>) -> Control {
+        loop {
+            tokio::select! {
+                ev = self.events_rx.recv() => {
+                    if let Some((id, e)) = ev {
+                        self.handle_event(id, e);
+                    }
+                }
+                c = control.recv() => return c.unwrap_or(Control::Stop),
+            }
+        }
+    }
+
+    /// Applies one probe's event to every slot it serves.
+    pub fn handle_event(&mut self, id: u64, ev: CheckerEvent) {
+        let Some(p) = self.probes.get_mut(&id) else {
+            return;
+        };
+        match &ev {
+            CheckerEvent::Up { reason } => {
+                p.up = true;
+                p.last_reason = None;
+                p.transitions += 1;
+                tracing::info!("{}: success ({reason})", p.label);
+            }
+            CheckerEvent::Down { reason } => {
+                p.up = false;
+                p.last_reason = Some(reason.clone());
+                p.transitions += 1;
+                tracing::info!("{}: failed: {reason}", p.label);
+            }
+            CheckerEvent::Retrying {
+                reason,
+                attempt,
+                retry,
+            } => tracing::info!("{}: failed: {reason} (retry {attempt}/{retry})", p.label),
+            CheckerEvent::WeightChanged { weight } => {
+                p.weight = Some(*weight);
+                tracing::info!("{}: weight {weight}", p.label);
+            }
+        }
+        let slots = p.slots.clone();
+        for s in slots {
+            self.director.handle_checker(s, &ev);
+        }
+        self.drain_actions();
+    }
+
+    fn drain_actions(&mut self) {
+        let mut changed = false;
+        while let Some(a) = self.director.poll_action() {
+            if a == Action::TableChanged {
+                changed = true;
+            } else {
+                self.announce(&a);
+            }
+        }
+        if changed {
+            self.push_table();
+        }
+    }
+
+    fn announce(&mut self, a: &Action) {
+        match *a {
+            Action::RealServerUp { vs, rs } | Action::RealServerDown { vs, rs } => {
+                let up = matches!(a, Action::RealServerUp { .. });
+                let (Some(sp), Some(dp)) = (
+                    self.plan.services.get(vs),
+                    self.plan
+                        .services
+                        .get(vs)
+                        .and_then(|s| s.real_servers.get(rs)),
+                ) else {
+                    return;
+                };
+                tracing::info!(
+                    "{} real server {} of virtual server {}",
+                    if up { "Enabling" } else { "Disabling" },
+                    dp.label,
+                    sp.label
+                );
+                let script = if up { &dp.notify_up } else { &dp.notify_down };
+                self.notifier
+                    .notify(&rs_line(&dp.label, &sp.label, up), script.as_ref());
+            }
+            Action::QuorumUp { vs } | Action::QuorumDown { vs } => {
+                let up = matches!(a, Action::QuorumUp { .. });
+                let Some(sp) = self.plan.services.get(vs) else {
+                    return;
+                };
+                tracing::info!(
+                    "virtual server {}: quorum {}",
+                    sp.label,
+                    if up { "gained" } else { "lost" }
+                );
+                let script = if up { &sp.quorum_up } else { &sp.quorum_down };
+                self.notifier
+                    .notify(&vs_line(&sp.label, up), script.as_ref());
+            }
+            Action::TableChanged => {}
+        }
+    }
+
+    /// Applies a new configuration (SIGHUP).
+    pub fn reload(&mut self, config: &Config) {
+        self.notifier = LvsNotifier::new(config);
+        let plan = Plan::from_config(config);
+        self.install(plan);
+        tracing::info!("checker configuration reloaded");
+    }
+
+    /// Stops every probe, announces `omega` shutdowns, and releases IPVS as `mode` says.
+    pub async fn stop(mut self, mode: StopMode) {
+        self.probes.clear();
+        for a in self.director.shutdown_actions() {
+            let omega = match a {
+                Action::RealServerDown { vs, .. } | Action::QuorumDown { vs } => {
+                    self.plan.services.get(vs).is_some_and(|s| s.omega)
+                }
+                _ => false,
+            };
+            if omega {
+                self.announce(&a);
+            }
+        }
+        self.ipvs.stop(mode).await;
+    }
+}
+
+/// Sets the starting state of every slot of a probe.
+fn set_inits(spec: &mut DirectorSpec, slots: &[Slot], up: bool, weight: Option<i64>) {
+    for s in slots {
+        if let Some(c) = spec
+            .services
+            .get_mut(s.vs)
+            .and_then(|v| v.real_servers.get_mut(s.rs))
+            .and_then(|r| r.checkers.get_mut(s.check))
+        {
+            *c = CheckerInit {
+                up,
+                weight,
+                mode: c.mode,
+            };
+        }
+    }
+}

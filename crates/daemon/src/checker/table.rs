@@ -1,0 +1,55 @@
+//! The IPVS table wanted from the configuration and the director's verdicts.
+
+use std::collections::BTreeMap;
+
+use rka_check::Director;
+use rka_ipvs::{Destination, ServiceKey, Table};
+
+use super::mapping::{DestPlan, Plan};
+
+/// The wanted table, and for every kernel service the label of its virtual server (to name it
+/// in errors).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Desired {
+    /// The services and their real servers.
+    pub table: Table,
+    /// Virtual server label by kernel service.
+    pub labels: BTreeMap<ServiceKey, String>,
+}
+
+fn destination(d: &DestPlan, key: &ServiceKey, weight: u32) -> Destination {
+    let mut dest = Destination::new(d.addr, d.port_in(key), d.method, weight);
+    dest.upper_threshold = d.upper_threshold;
+    dest.lower_threshold = d.lower_threshold;
+    dest.tunnel = d.tunnel;
+    dest
+}
+
+/// Builds the wanted table.
+pub fn desired(plan: &Plan, director: &Director) -> Desired {
+    let mut out = Desired::default();
+    for (vi, sp) in plan.services.iter().enumerate() {
+        for svc in &sp.services {
+            let key = svc.key;
+            out.table.insert_service(svc);
+            out.labels.insert(key, sp.label.clone());
+            for (ri, rs) in sp.real_servers.iter().enumerate() {
+                if let Some(w) = director.real_server_weight(vi, ri) {
+                    out.table.insert_dest(&key, &destination(rs, &key, w));
+                }
+            }
+            if let (Some(sorry), Some(w)) = (&sp.sorry, director.sorry_weight(vi)) {
+                let d = destination(sorry, &key, w);
+                let taken = out
+                    .table
+                    .services
+                    .get(&key)
+                    .is_some_and(|v| v.dests.contains_key(&d.key));
+                if !taken {
+                    out.table.insert_dest(&key, &d);
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,321 @@
+//! The checker runtime on loopback with a model kernel behind the IPVS manager.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use rka_ipvs::{DestKey, ForwardMethod, Protocol, Request, ServiceKey, TunnelType};
+
+use super::ipvs::fake::Fake;
+use super::ipvs::StopMode;
+use super::mapping::Plan;
+use super::runtime::Runtime;
+use super::table::desired;
+use crate::child::Control;
+
+fn config(text: &str) -> rka_config::Config {
+    let loaded = rka_config::load_str("test.conf", text, &Default::default());
+    assert!(
+        !loaded.diagnostics.is_fatal(),
+        "{:?}",
+        loaded.diagnostics.items()
+    );
+    loaded.config
+}
+
+fn vip(last: u8, port: u16) -> ServiceKey {
+    ServiceKey::Addr {
+        addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+        protocol: Protocol::Tcp,
+        port,
+    }
+}
+
+fn dest(port: u16) -> DestKey {
+    DestKey {
+        addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        port,
+    }
+}
+
+/// A free loopback port (nothing listens on it once this returns).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn tcp_vs(vip_last: u8, ports: &[u16], extra: &str) -> String {
+    let mut s =
+        format!("virtual_server 10.0.0.{vip_last} 80 {{\n lb_algo rr\n protocol TCP\n {extra}\n");
+    for p in ports {
+        s.push_str(&format!(
+            " real_server 127.0.0.1 {p} {{\n  TCP_CHECK {{\n   connect_timeout 1\n   \
+             delay_loop 1\n   retry 0\n   warmup 0\n  }}\n }}\n"
+        ));
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// Runs the runtime until `done` holds for the fake kernel's table or the time runs out.
+async fn drive_until(
+    rt: &mut Runtime,
+    fake: &Fake,
+    limit: Duration,
+    done: impl Fn(&rka_ipvs::Table) -> bool,
+) -> bool {
+    let (_tx, mut rx) = tokio::sync::mpsc::channel::<Control>(1);
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        rt.ipvs.sync().await;
+        let ok = fake.0.lock().map(|s| done(&s.table)).unwrap_or(false);
+        if ok {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(100), rt.step(&mut rx)).await;
+    }
+}
+
+fn has_dest(t: &rka_ipvs::Table, k: ServiceKey, d: DestKey) -> bool {
+    t.services.get(&k).is_some_and(|v| v.dests.contains_key(&d))
+}
+
+#[tokio::test]
+async fn a_dead_real_server_leaves_the_table_and_comes_back() {
+    let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let live_port = live.local_addr().expect("addr").port();
+    let dead_port = free_port();
+    let cfg = config(&tcp_vs(1, &[live_port, dead_port], ""));
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&cfg, fake.clone()).expect("start");
+    let ok = drive_until(&mut rt, &fake, Duration::from_secs(10), |t| {
+        has_dest(t, vip(1, 80), dest(live_port)) && !has_dest(t, vip(1, 80), dest(dead_port))
+    })
+    .await;
+    assert!(
+        ok,
+        "dead server never removed: {:?}",
+        fake.0.lock().map(|s| s.table.clone())
+    );
+    let _back = std::net::TcpListener::bind(("127.0.0.1", dead_port)).expect("rebind");
+    let ok = drive_until(&mut rt, &fake, Duration::from_secs(10), |t| {
+        has_dest(t, vip(1, 80), dest(dead_port))
+    })
+    .await;
+    assert!(ok, "server never came back");
+    rt.stop(StopMode::RemoveOwned).await;
+    assert!(fake.0.lock().expect("lock").table.services.is_empty());
+}
+
+#[tokio::test]
+async fn identical_checks_are_probed_once_and_fan_out() {
+    let port = free_port();
+    let text = format!("{}{}", tcp_vs(1, &[port], ""), tcp_vs(2, &[port], ""));
+    let plan = Plan::from_config(&config(&text));
+    assert_eq!(plan.probes.len(), 1);
+    assert_eq!(plan.probes[0].slots.len(), 2);
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
+    assert_eq!(rt.probes.len(), 1);
+    // Nothing listens: both virtual servers lose their real server from one probe.
+    let ok = drive_until(&mut rt, &fake, Duration::from_secs(10), |t| {
+        t.services.len() == 2 && t.services.values().all(|v| v.dests.is_empty())
+    })
+    .await;
+    assert!(ok);
+    let dump = super::dump::data_text(&rt);
+    assert!(dump.contains("shared by 2 real servers"), "{dump}");
+    rt.stop(StopMode::Keep).await;
+    assert_eq!(
+        fake.0.lock().expect("lock").table.services.len(),
+        2,
+        "-I keeps"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_scheduler_is_reported_and_the_rest_is_programmed() {
+    let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo mh\n real_server 127.0.0.1 80 {\n }\n}\n\
+                virtual_server 10.0.0.2 80 {\n protocol TCP\n lb_algo rr\n real_server 127.0.0.1 80 {\n }\n}\n";
+    let fake = Fake::default();
+    fake.0.lock().expect("lock").missing_schedulers = vec!["mh".into()];
+    let mut rt = Runtime::start(&config(text), fake.clone()).expect("start");
+    let ok = drive_until(&mut rt, &fake, Duration::from_secs(5), |t| {
+        has_dest(t, vip(2, 80), dest(80))
+    })
+    .await;
+    assert!(ok);
+    let st = rt.ipvs.status();
+    let err = st.failing.get("[10.0.0.1]:tcp:80").expect("named failure");
+    assert!(err.contains("scheduler"), "{err}");
+    assert!(!fake
+        .0
+        .lock()
+        .expect("lock")
+        .table
+        .services
+        .contains_key(&vip(1, 80)));
+    // The module appears: the retry programs it without any other event.
+    fake.0.lock().expect("lock").missing_schedulers.clear();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ok = drive_until(&mut rt, &fake, Duration::from_secs(5), |t| {
+        has_dest(t, vip(1, 80), dest(80))
+    })
+    .await;
+    assert!(ok, "never retried");
+    rt.stop(StopMode::RemoveOwned).await;
+}
+
+#[tokio::test]
+async fn stop_removes_ours_and_keeps_foreign_entries() {
+    let fake = Fake::default();
+    let foreign = rka_ipvs::Service::new(vip(9, 80), "wlc");
+    fake.0.lock().expect("lock").table.insert_service(&foreign);
+    let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 127.0.0.1 80 {\n }\n}\n";
+    let mut rt = Runtime::start(&config(text), fake.clone()).expect("start");
+    assert!(
+        drive_until(&mut rt, &fake, Duration::from_secs(5), |t| t
+            .services
+            .contains_key(&vip(1, 80)))
+        .await
+    );
+    rt.stop(StopMode::RemoveOwned).await;
+    let t = fake.0.lock().expect("lock").table.clone();
+    assert!(!t.services.contains_key(&vip(1, 80)));
+    assert!(t.services.contains_key(&vip(9, 80)));
+}
+
+#[tokio::test]
+async fn reload_keeps_unchanged_checkers_and_applies_a_minimal_diff() {
+    let port = free_port();
+    let a = tcp_vs(1, &[port], "");
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&a), fake.clone()).expect("start");
+    assert!(
+        drive_until(&mut rt, &fake, Duration::from_secs(10), |t| t
+            .services
+            .get(&vip(1, 80))
+            .is_some_and(|v| v.dests.is_empty()))
+        .await
+    );
+    let id_before: Vec<u64> = rt.probes.keys().copied().collect();
+    let before = fake.0.lock().expect("lock").log.len();
+    // Same checker, plus a second virtual server without checkers.
+    let b = format!(
+        "{a}virtual_server 10.0.0.2 80 {{\n protocol TCP\n real_server 127.0.0.1 81 {{\n }}\n}}\n"
+    );
+    rt.reload(&config(&b));
+    rt.ipvs.sync().await;
+    let id_after: Vec<u64> = rt.probes.keys().copied().collect();
+    assert_eq!(id_before, id_after, "the unchanged checker was restarted");
+    let log = fake.0.lock().expect("lock").log[before..].to_vec();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(matches!(&log[0], Request::AddService(s) if s.key == vip(2, 80)));
+    // The failing server stayed out: its state survived the reload.
+    assert!(!has_dest(
+        &fake.0.lock().expect("lock").table,
+        vip(1, 80),
+        dest(port)
+    ));
+    rt.stop(StopMode::RemoveOwned).await;
+}
+
+#[test]
+fn desired_table_follows_keepalived_rules() {
+    let text = "virtual_server_group G {\n 10.0.0.1-3 80\n fwmark 7\n}\n\
+        virtual_server group G {\n protocol TCP\n lb_algo sh\n sh-port\n lb_kind DR\n persistence_timeout 600\n\
+         persistence_granularity 255.255.255.0\n real_server 192.168.0.1 8080 {\n  weight 3\n\
+         uthreshold 100\n lthreshold 10\n }\n}\n\
+        virtual_server 10.0.1.1 443 {\n protocol TCP\n lb_algo wrr\n lb_kind TUN type gue port 6080 csum\n\
+         real_server 192.168.0.2 443 {\n }\n}\n\
+        virtual_server fd00::1 80 {\n protocol TCP\n lb_algo rr\n sorry_server fd00::9 80\n\
+         real_server fd00::2 80 {\n  TCP_CHECK {\n   alpha\n  }\n }\n}\n";
+    let cfg = config(text);
+    let plan = Plan::from_config(&cfg);
+    let director = rka_check::Director::new(plan.director.clone());
+    let d = desired(&plan, &director);
+    let t = &d.table;
+    // The group expands to three addresses and a firewall mark.
+    assert_eq!(t.services.len(), 3 + 1 + 1 + 1);
+    let fw = ServiceKey::Fwmark {
+        family: rka_ipvs::Family::Inet,
+        mark: 7,
+    };
+    for k in [vip(1, 80), vip(2, 80), vip(3, 80), fw] {
+        let v = t.services.get(&k).expect("group member");
+        assert_eq!(v.service.scheduler, "sh");
+        assert_eq!(
+            v.service.flags,
+            rka_ipvs::types::svc_flags::PERSISTENT | rka_ipvs::types::svc_flags::SCHED2
+        );
+        assert_eq!(v.service.timeout, 600);
+        assert_eq!(v.service.prefix_len, 24);
+        let (dk, dv) = v.dests.iter().next().expect("dest");
+        // DR: the service's port, 0 for a firewall mark.
+        let want = if matches!(k, ServiceKey::Fwmark { .. }) {
+            0
+        } else {
+            80
+        };
+        assert_eq!(dk.port, want);
+        assert_eq!(
+            (dv.weight, dv.upper_threshold, dv.lower_threshold),
+            (3, 100, 10)
+        );
+        assert_eq!(dv.method, ForwardMethod::DirectRoute);
+        assert_eq!(d.labels.get(&k).map(String::as_str), Some("G"));
+    }
+    let tun = t
+        .services
+        .get(&ServiceKey::Addr {
+            addr: "10.0.1.1".parse().expect("ip"),
+            protocol: Protocol::Tcp,
+            port: 443,
+        })
+        .expect("tun");
+    let td = tun.dests.values().next().expect("dest");
+    assert_eq!(td.method, ForwardMethod::Tunnel);
+    let tunnel = td.tunnel.expect("gue");
+    assert_eq!(
+        (tunnel.kind, tunnel.port, tunnel.flags),
+        (TunnelType::Gue, 6080, 1)
+    );
+    // alpha: the v6 real server starts down, quorum lost, the sorry server serves.
+    let v6 = t
+        .services
+        .get(&ServiceKey::Addr {
+            addr: "fd00::1".parse().expect("ip"),
+            protocol: Protocol::Tcp,
+            port: 80,
+        })
+        .expect("v6");
+    let keys: Vec<SocketAddr> = v6
+        .dests
+        .keys()
+        .map(|k| SocketAddr::new(k.addr, k.port))
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["[fd00::9]:80".parse::<SocketAddr>().expect("sa")]
+    );
+}
+
+#[test]
+fn stop_modes() {
+    use rka_config::model::global::LvsFlushOnStop;
+    assert_eq!(
+        super::stop_mode(true, Some(LvsFlushOnStop::All)),
+        StopMode::Keep
+    );
+    assert_eq!(
+        super::stop_mode(false, Some(LvsFlushOnStop::All)),
+        StopMode::Flush
+    );
+    assert_eq!(
+        super::stop_mode(false, Some(LvsFlushOnStop::VirtualServers)),
+        StopMode::RemoveOwned
+    );
+    assert_eq!(super::stop_mode(false, None), StopMode::RemoveOwned);
+}
