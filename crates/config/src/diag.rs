@@ -44,6 +44,9 @@ pub enum Severity {
     Error,
     /// A script-security problem (`enable_script_security` and an unsafe script). Exit code 6.
     Security,
+    /// A keyword that must have a value was written without one (`priority` alone).
+    /// keepalived 2.2.7 stops reading there with its program-error exit code, 2.
+    MissingParameter,
     /// The configuration cannot be run at all (missing file, unreadable file). Exit code 4.
     Fatal,
 }
@@ -129,17 +132,33 @@ impl Diagnostics {
         self.items.iter().map(|d| d.severity).max()
     }
 
-    /// True when the configuration must not be run.
+    /// True when the configuration must not be run: a fatal problem, or a missing parameter
+    /// (keepalived stops reading the configuration there).
     pub fn is_fatal(&self) -> bool {
-        self.worst() == Some(Severity::Fatal)
+        self.worst() >= Some(Severity::MissingParameter)
     }
 
-    /// The exit code of `keepalived -t` for these diagnostics.
+    /// Records a keyword written without the value it needs (exit code 2).
+    pub fn missing_parameter(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.push(Severity::MissingParameter, Some(origin), message);
+    }
+
+    /// The exit code of `keepalived -t` for these diagnostics: the only place mapping
+    /// severities to exit codes.
+    ///
+    /// keepalived stops at the first missing parameter (2) or fatal problem (4), so the first
+    /// of those decides; otherwise the worst severity does.
     pub fn exit_code(&self) -> i32 {
-        match self.worst() {
+        let stop = self
+            .items
+            .iter()
+            .map(|d| d.severity)
+            .find(|s| matches!(s, Severity::MissingParameter | Severity::Fatal));
+        match stop.or_else(|| self.worst()) {
             None | Some(Severity::Info) => 0,
             Some(Severity::Warning) | Some(Severity::Error) => 5,
             Some(Severity::Security) => 6,
+            Some(Severity::MissingParameter) => 2,
             Some(Severity::Fatal) => 4,
         }
     }
@@ -161,6 +180,24 @@ mod tests {
         d.security(None, "unsafe script");
         assert_eq!(d.exit_code(), 6);
         d.fatal(None, "no file");
+        assert_eq!(d.exit_code(), 4);
+    }
+
+    #[test]
+    fn the_first_stopping_problem_decides() {
+        // keepalived 2.2.7: `priority` with no value ends the run with exit code 2, whatever
+        // warnings came before; script security is never reached.
+        let o = Origin::new("k.conf", 3);
+        let mut d = Diagnostics::default();
+        d.warn(&o, "unknown keyword");
+        d.missing_parameter(&o, "missing a parameter");
+        d.security(None, "unsafe script");
+        assert_eq!(d.exit_code(), 2);
+        d.fatal(None, "later fatal");
+        assert_eq!(d.exit_code(), 2);
+        let mut d = Diagnostics::default();
+        d.fatal(None, "no file");
+        d.missing_parameter(&o, "missing a parameter");
         assert_eq!(d.exit_code(), 4);
     }
 

@@ -713,6 +713,9 @@ pub fn parse_umask(s: &str) -> Option<u32> {
 }
 
 fn parse_global_child(ctx: &mut Ctx<'_>, c: &Node, g: &mut GlobalDefs, top: bool) {
+    if !top && ctx.missing_parameter(c, super::required::GLOBAL_DEFS) {
+        return;
+    }
     // keepalived only knows these at the top level, never inside global_defs.
     if TOP_LEVEL.contains(&c.keyword()) != top {
         ctx.unknown(c);

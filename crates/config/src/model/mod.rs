@@ -10,6 +10,7 @@
 pub mod addr;
 pub mod global;
 pub mod lvs;
+pub mod required;
 pub mod script;
 pub mod values;
 pub mod vrrp;
@@ -37,6 +38,9 @@ impl Config {
         let mut cfg = Config::default();
         let mut ctx = Ctx::new(diags, opts);
         for node in nodes {
+            if ctx.missing_parameter(node, required::TOP) {
+                continue;
+            }
             if global::parse_top(&mut ctx, node, &mut cfg.global)
                 || vrrp::parse_top(&mut ctx, node, &mut cfg.vrrp)
                 || lvs::parse_top(&mut ctx, node, &mut cfg.lvs)

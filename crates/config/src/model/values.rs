@@ -85,6 +85,26 @@ impl<'a> Ctx<'a> {
         );
     }
 
+    /// Reports `node` when it is one of `required` (a sorted list from [`super::required`])
+    /// written without a value (a `{` is not one): keepalived 2.2.7 stops there with exit
+    /// code 2. Returns true when reported; the statement is then skipped.
+    pub fn missing_parameter(&mut self, node: &Node, required: &[&str]) -> bool {
+        if node.words.len() > 1 {
+            return false;
+        }
+        let kw = node.keyword();
+        if required.binary_search(&kw).is_err() {
+            return false;
+        }
+        self.diags.missing_parameter(
+            &node.origin,
+            format!(
+                "*** Configuration line starting `{kw}` is missing a parameter after keyword `{kw}` at word position 2"
+            ),
+        );
+        true
+    }
+
     /// Reports a problem with a statement as a warning (keepalived goes on with a default).
     pub fn warn(&mut self, node: &Node, msg: impl Into<String>) {
         self.diags.warn(&node.origin, msg);

@@ -9,7 +9,7 @@ use crate::dump::Dumper;
 use crate::tree::Node;
 
 use super::super::script::{command, Command};
-use super::super::Ctx;
+use super::super::{required, Ctx};
 use super::http::{self, HttpCheck};
 use super::{dump_bool, CheckTimers};
 
@@ -417,7 +417,20 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<Checker> {
         warmup: DEFAULT_DELAY_LOOP,
         alpha: false,
     };
+    let needs_value = match &kind {
+        CheckerKind::Dns(_) => required::DNS_CHECK,
+        CheckerKind::Udp(_) => required::UDP_CHECK,
+        CheckerKind::Misc(_) => required::MISC_CHECK,
+        CheckerKind::File(_) => required::FILE_CHECK,
+        CheckerKind::Bfd(_) => &[],
+        CheckerKind::Http(_) | CheckerKind::Smtp(_) | CheckerKind::Tcp | CheckerKind::Ping => {
+            required::CONNECTED_CHECKER
+        }
+    };
     for n in node.children() {
+        if ctx.missing_parameter(n, needs_value) {
+            continue;
+        }
         if opts == Options::All && c.connect.parse_kw(ctx, n) {
             continue;
         }
@@ -494,6 +507,9 @@ fn parse_smtp_kw(ctx: &mut Ctx<'_>, n: &Node, s: &mut SmtpCheck) -> bool {
         "host" => {
             let mut h = ConnectOpts::default();
             for c in n.children() {
+                if ctx.missing_parameter(c, required::SMTP_HOST) {
+                    continue;
+                }
                 if !h.parse_kw(ctx, c) {
                     ctx.unknown(c);
                 }

@@ -4,7 +4,7 @@ use crate::dump::Dumper;
 use crate::tree::Node;
 
 use super::super::values::parse_u64;
-use super::super::Ctx;
+use super::super::{required, Ctx};
 
 /// The HTTP version sent by the checker (`http_protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -273,6 +273,9 @@ pub(crate) fn parse_kw(ctx: &mut Ctx<'_>, n: &Node, h: &mut HttpCheck) -> bool {
 fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
     let mut u = Url::new();
     for n in node.children() {
+        if ctx.missing_parameter(n, required::URL) {
+            continue;
+        }
         match n.keyword() {
             "path" => {
                 if let Some(p) = ctx.string(n) {

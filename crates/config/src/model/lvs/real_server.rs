@@ -6,7 +6,7 @@ use crate::diag::Origin;
 use crate::dump::Dumper;
 use crate::tree::Node;
 
-use super::super::Ctx;
+use super::super::{required, Ctx};
 use super::checker::{self, Checker, CHECKER_KEYWORDS};
 use super::{dump_bool, parse_forwarding, parse_script, CheckTimers, ForwardingMethod, LvsScript};
 
@@ -111,7 +111,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
         alpha_set: None,
     };
     for c in node.children() {
-        if rs.set.parse_kw(ctx, c, 1) {
+        if ctx.missing_parameter(c, required::REAL_SERVER) || rs.set.parse_kw(ctx, c, 1) {
             continue;
         }
         let kw = c.keyword();

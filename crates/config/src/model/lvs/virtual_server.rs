@@ -8,7 +8,7 @@ use crate::dump::Dumper;
 use crate::tree::Node;
 
 use super::super::values::parse_u64;
-use super::super::Ctx;
+use super::super::{required, Ctx};
 use super::checker::DEFAULT_DELAY_LOOP;
 use super::real_server::{self, parse_addr_port, Inherited, RealServer, SorryServer};
 use super::vs_group::{GroupEntry, VsGroup};
@@ -303,7 +303,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
     let mut sorry_method: Option<ForwardingMethod> = None;
     let mut sorry_port_given = false;
     for c in node.children() {
-        if vs.set.parse_kw(ctx, c, 1) {
+        if ctx.missing_parameter(c, required::VIRTUAL_SERVER) || vs.set.parse_kw(ctx, c, 1) {
             continue;
         }
         match c.keyword() {

@@ -6,7 +6,7 @@ use crate::dump::Dumper;
 use crate::tree::Node;
 
 use super::super::values::parse_u64;
-use super::super::Ctx;
+use super::super::{required, Ctx};
 use super::{parse_family, parse_port, Family};
 use crate::diag::Origin;
 
@@ -167,6 +167,9 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VsGroup> {
         entries: Vec::with_capacity(node.children().len()),
     };
     for c in node.children() {
+        if ctx.missing_parameter(c, required::VIRTUAL_SERVER_GROUP) {
+            continue;
+        }
         if c.keyword() == "fwmark" {
             let Some(mark) = ctx.int_in(c, 0, 1u32, u32::MAX) else {
                 continue;

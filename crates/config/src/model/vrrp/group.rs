@@ -6,7 +6,7 @@ use crate::diag::Origin;
 use crate::dump::Dumper;
 use crate::tree::Node;
 
-use super::super::Ctx;
+use super::super::{required, Ctx};
 use super::track::{dump_track_list, parse_track_list, Notifies, TrackRef};
 
 /// `vrrp_sync_group NAME { ... }`: instances that change state together.
@@ -56,6 +56,9 @@ pub fn parse_sync_group(ctx: &mut Ctx<'_>, node: &Node) -> Option<SyncGroup> {
         sync_group_tracking_weight: false,
     };
     for c in node.children() {
+        if ctx.missing_parameter(c, required::VRRP_SYNC_GROUP) {
+            continue;
+        }
         // keepalived 2.2.7 does not know notify_deleted in sync groups, only in instances.
         if c.keyword() == "notify_deleted" {
             ctx.unknown(c);
@@ -143,6 +146,9 @@ pub fn parse_garp_group(ctx: &mut Ctx<'_>, node: &Node) -> Option<GarpGroup> {
     let mut single = false;
     let mut multi = false;
     for c in node.children() {
+        if ctx.missing_parameter(c, required::GARP_GROUP) {
+            continue;
+        }
         match c.keyword() {
             "garp_interval" => {
                 g.garp_interval = ctx

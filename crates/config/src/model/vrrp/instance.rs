@@ -11,7 +11,7 @@ use super::super::addr::{
     parse_ip_address, parse_route, parse_rule, IpAddress, IpPrefix, Route, Rule,
 };
 use super::super::global::{dump_garp_extra_if, parse_garp_extra_if, GarpExtraIf};
-use super::super::Ctx;
+use super::super::{required, Ctx};
 use super::track::{dump_track_list, parse_track_list, Notifies, TrackRef};
 use super::validate::{check_addr_dev, route_checks, rule_checks};
 
@@ -373,6 +373,9 @@ pub fn parse_instance(ctx: &mut Ctx<'_>, node: &Node, next_pref: &mut u32) -> Op
 }
 
 fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_pref: &mut u32) {
+    if ctx.missing_parameter(c, required::VRRP_INSTANCE) {
+        return;
+    }
     if v.notifies.parse(ctx, c) {
         return;
     }
@@ -718,6 +721,9 @@ fn parse_auth(ctx: &mut Ctx<'_>, node: &Node, name: &str) -> Option<Authenticati
     let mut kind = None;
     let mut pass = None;
     for c in node.children() {
+        if ctx.missing_parameter(c, required::AUTHENTICATION) {
+            continue;
+        }
         match c.keyword() {
             "auth_type" => match c.arg(0) {
                 Some("PASS") => kind = Some(AuthType::Pass),

@@ -9,7 +9,7 @@ use crate::tree::Node;
 
 use super::super::global::{dump_user_script, UserScript};
 use super::super::script::{command, dump_command, Command};
-use super::super::Ctx;
+use super::super::{required, Ctx};
 
 /// `vrrp_script NAME { ... }`: a script run periodically whose result tracks instances.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +65,9 @@ pub fn parse_script(ctx: &mut Ctx<'_>, node: &Node) -> Option<VrrpScript> {
         init_fail: false,
     };
     for c in node.children() {
+        if ctx.missing_parameter(c, required::VRRP_SCRIPT) {
+            continue;
+        }
         match c.keyword() {
             "script" => script = command(ctx, c),
             "interval" => s.interval = timer_1us(ctx, c).unwrap_or(s.interval),
@@ -287,6 +290,9 @@ pub fn parse_track_process(ctx: &mut Ctx<'_>, node: &Node) -> Option<TrackProces
         )
     };
     for c in node.children() {
+        if ctx.missing_parameter(c, required::VRRP_TRACK_PROCESS) {
+            continue;
+        }
         match c.keyword() {
             "process" => {
                 p.process = c.args().iter().map(|w| w.text.clone()).collect();
