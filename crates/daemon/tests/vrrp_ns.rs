@@ -350,16 +350,25 @@ impl Lab {
 /// Runs `scenario` for (rkeepalived, rkeepalived), (rkeepalived, keepalived) and
 /// (keepalived, rkeepalived), concurrently, and fails if any combination fails.
 fn matrix(name: &str, scenario: fn(Impl, Impl)) {
+    matrix_with(
+        name,
+        scenario,
+        &[
+            (Impl::Rust, Impl::Rust),
+            (Impl::Rust, Impl::Keepalived),
+            (Impl::Keepalived, Impl::Rust),
+        ],
+    );
+}
+
+/// Runs `scenario` for the given combinations, concurrently.
+fn matrix_with(name: &str, scenario: fn(Impl, Impl), combos: &[(Impl, Impl)]) {
     if !privileged() {
         return;
     }
-    let combos = [
-        (Impl::Rust, Impl::Rust),
-        (Impl::Rust, Impl::Keepalived),
-        (Impl::Keepalived, Impl::Rust),
-    ];
     let handles: Vec<_> = combos
-        .into_iter()
+        .iter()
+        .copied()
         .map(|(a, b)| (a, b, thread::spawn(move || scenario(a, b))))
         .collect();
     let mut failed = Vec::new();
@@ -1067,4 +1076,52 @@ fn scenario_mcast_dst_ip(a: Impl, b: Impl) {
 #[test]
 fn custom_multicast_group() {
     matrix("custom_multicast_group", scenario_mcast_dst_ip);
+}
+
+/// vrrp_track_process (weight 0): the tracked process ending puts the master in FAULT, its
+/// return brings mastership back.
+fn scenario_track_process(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    // A private copy of sleep with a name no other test uses (processes are host-wide).
+    let name = format!(
+        "rks{}",
+        lab.prefix.trim_start_matches("rkv").replace('-', "x")
+    );
+    let name: String = name.chars().take(15).collect();
+    let bin = lab.path(&name);
+    fs::copy("/bin/sleep", &bin).expect("copy sleep");
+    let spawn = |bin: &PathBuf| Command::new(bin).arg("600").spawn().expect("sleeper");
+    let mut sleeper = spawn(&bin);
+    let mut conf_a = format!("vrrp_track_process proc {{\n  process {name}\n  weight 0\n}}\n");
+    conf_a.push_str(&v3(150, "  track_process {\n    proc\n  }"));
+    lab.start("a", a, &conf_a);
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(6), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    lab.wait(
+        Duration::from_secs(5),
+        "b master once the process ended",
+        |l| l.is_master("b") && !l.is_master("a"),
+    );
+    sleeper = spawn(&bin);
+    lab.wait(Duration::from_secs(6), "a master again", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}
+
+#[test]
+fn track_process_fault() {
+    // keepalived watches processes through the kernel's proc connector, which refuses it
+    // outside the initial network namespace here ("Failed to set/clear process event listen -
+    // errno 111"), so only rkeepalived can hold the tracking role; keepalived is the peer.
+    matrix_with(
+        "track_process_fault",
+        scenario_track_process,
+        &[(Impl::Rust, Impl::Rust), (Impl::Rust, Impl::Keepalived)],
+    );
 }

@@ -346,6 +346,7 @@ impl Engine {
         }
         let mut scripts = HashSet::new();
         let mut files = HashSet::new();
+        let mut processes = HashSet::new();
         for unit in &self.units {
             for member in &unit.members {
                 for t in &member.plan.trackers {
@@ -355,6 +356,9 @@ impl Engine {
                         }
                         Tracked::File { name, .. } => {
                             files.insert(name.clone());
+                        }
+                        Tracked::Process(n) => {
+                            processes.insert(n.clone());
                         }
                         Tracked::Interface(_) => {}
                     }
@@ -375,6 +379,12 @@ impl Engine {
                     script_user,
                     self.track_tx.clone(),
                 ));
+            }
+        }
+        for p in &self.config.vrrp.track_processes {
+            if processes.contains(&p.name) {
+                self.tracker_tasks
+                    .push(track::spawn_process(p, self.track_tx.clone()));
             }
         }
         for f in &self.config.vrrp.track_files {
@@ -537,6 +547,14 @@ impl Engine {
                 self.host.forget_frames();
                 self.update_all(now, &key, |core, m, n| {
                     let _ = core.track_update(now, m, n, false);
+                })
+                .await;
+            }
+            TrackEvent::Process { name, up } => {
+                let key = format!("process:{name}");
+                self.statuses.insert(key.clone(), TrackStatus::Up(up));
+                self.update_all(now, &key, |core, m, n| {
+                    let _ = core.track_update(now, m, n, up);
                 })
                 .await;
             }

@@ -33,6 +33,8 @@ pub enum Tracked {
     Interface(String),
     /// A `vrrp_script`.
     Script(String),
+    /// A `vrrp_track_process`.
+    Process(String),
     /// A `track_file`: its value times `weight` moves the priority (weight 0: non-zero = FAULT).
     File {
         /// The track_file name.
@@ -50,6 +52,7 @@ impl Tracked {
         match self {
             Tracked::Interface(n) => format!("interface:{n}"),
             Tracked::Script(n) => format!("script:{n}"),
+            Tracked::Process(n) => format!("process:{n}"),
             Tracked::File { name, .. } => format!("file:{name}"),
         }
     }
@@ -295,6 +298,23 @@ fn plan_instance(
             r.weight.unwrap_or(s.weight),
             r.reverse.unwrap_or(s.weight_reverse),
             !s.init_fail,
+        );
+    }
+    for r in &inst.track_process {
+        let Some(p) = config
+            .vrrp
+            .track_processes
+            .iter()
+            .find(|p| p.name == r.name)
+        else {
+            continue;
+        };
+        add(
+            Tracked::Process(r.name.clone()),
+            r.weight.unwrap_or(p.weight),
+            r.reverse.unwrap_or(p.weight_reverse),
+            // Down until counted once, like keepalived before its first scan.
+            false,
         );
     }
     for r in &inst.track_file {

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rka_config::model::vrrp::{TrackFile, VrrpScript};
+use rka_config::model::vrrp::track::ParamMatch;
+use rka_config::model::vrrp::{TrackFile, TrackProcess, VrrpScript};
 use rka_netif::LinkEvent;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -20,6 +21,13 @@ pub enum TrackEvent {
         /// Script name.
         name: String,
         /// Passing.
+        up: bool,
+    },
+    /// A `vrrp_track_process` met or lost its quorum.
+    Process {
+        /// Block name.
+        name: String,
+        /// Quorum met.
         up: bool,
     },
     /// A `track_file` holds a new value.
@@ -205,6 +213,123 @@ pub fn spawn_file(file: &TrackFile, tx: mpsc::UnboundedSender<TrackEvent>) -> Jo
     })
 }
 
+/// Whether a process (its `comm` name, and its command line split into arguments) matches
+/// what `vrrp_track_process` asks for.
+pub fn process_matches(t: &TrackProcess, comm: &str, cmdline: &[String]) -> bool {
+    let Some((want, params)) = t.process.split_first() else {
+        return false;
+    };
+    let name_ok = if t.full_command {
+        cmdline.first().is_some_and(|c| c == want)
+    } else {
+        // comm is truncated to 15 bytes by the kernel.
+        let short: String = want.chars().take(15).collect();
+        comm == short
+    };
+    if !name_ok {
+        return false;
+    }
+    let args = cmdline.get(1..).unwrap_or(&[]);
+    match t.param_match {
+        None if params.is_empty() => true,
+        None | Some(ParamMatch::Exact) => args == params,
+        Some(ParamMatch::Partial) => args.len() >= params.len() && args[..params.len()] == *params,
+        Some(ParamMatch::Initial) => match params.split_last() {
+            None => true,
+            Some((last, first)) => {
+                args.len() >= params.len()
+                    && args[..first.len()] == *first
+                    && args[first.len()].starts_with(last.as_str())
+            }
+        },
+    }
+}
+
+/// Counts the running processes matching `t`, from /proc.
+pub fn count_processes(t: &TrackProcess) -> u32 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let cmdline: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if process_matches(t, comm.trim_end_matches('\n'), &cmdline) {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// How often processes are counted.
+const PROCESS_POLL: Duration = Duration::from_millis(500);
+
+/// Starts the counter of `t`: it reports whether the quorum is met at start and on every
+/// change that outlasts `fork_delay` (going up) or `terminate_delay` (going down).
+pub fn spawn_process(t: &TrackProcess, tx: mpsc::UnboundedSender<TrackEvent>) -> JoinHandle<()> {
+    let t = t.clone();
+    tokio::spawn(async move {
+        let quorum = |n: u32| n >= t.quorum && t.quorum_max.is_none_or(|max| n <= max);
+        let mut reported: Option<bool> = None;
+        let mut pending: Option<(bool, tokio::time::Instant)> = None;
+        loop {
+            let counter = t.clone();
+            let n = tokio::task::spawn_blocking(move || count_processes(&counter))
+                .await
+                .unwrap_or(0);
+            let up = quorum(n);
+            let now = tokio::time::Instant::now();
+            let report = match (reported, pending) {
+                (None, _) => true,
+                (Some(r), _) if r == up => {
+                    pending = None;
+                    false
+                }
+                (Some(_), Some((p, since))) if p == up => {
+                    let delay = if up { t.fork_delay } else { t.terminate_delay };
+                    now.duration_since(since) >= delay.unwrap_or(Duration::ZERO)
+                }
+                (Some(_), _) => {
+                    pending = Some((up, now));
+                    let delay = if up { t.fork_delay } else { t.terminate_delay };
+                    delay.is_none_or(|d| d.is_zero())
+                }
+            };
+            if report {
+                reported = Some(up);
+                pending = None;
+                tracing::info!(
+                    "Track process {} {} ({n} running)",
+                    t.name,
+                    if up { "quorum met" } else { "quorum lost" }
+                );
+                if tx
+                    .send(TrackEvent::Process {
+                        name: t.name.clone(),
+                        up,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(PROCESS_POLL).await;
+        }
+    })
+}
+
 /// Forwards link events to the engine.
 pub fn spawn_links(tx: mpsc::UnboundedSender<TrackEvent>) -> Option<JoinHandle<()>> {
     let mut rx = match rka_netif::Netif::link_events() {
@@ -237,6 +362,85 @@ mod tests {
         assert_eq!(r.record(false), Some(false));
         assert_eq!(r.record(true), None);
         assert_eq!(r.record(true), Some(true));
+    }
+
+    fn tracked(process: &[&str], pm: Option<ParamMatch>, full: bool) -> TrackProcess {
+        TrackProcess {
+            name: "p".into(),
+            origin: rka_config::Origin::new("test.conf", 1),
+            process: process.iter().map(|s| s.to_string()).collect(),
+            param_match: pm,
+            weight: 1,
+            weight_reverse: false,
+            quorum: 1,
+            quorum_max: None,
+            fork_delay: None,
+            terminate_delay: None,
+            full_command: full,
+        }
+    }
+
+    #[test]
+    fn process_matching_rules() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cmd = argv(&["/usr/sbin/nginx", "-g", "daemon off;"]);
+        assert!(process_matches(
+            &tracked(&["nginx"], None, false),
+            "nginx",
+            &cmd
+        ));
+        assert!(!process_matches(
+            &tracked(&["nginx"], None, false),
+            "apache",
+            &cmd
+        ));
+        assert!(process_matches(
+            &tracked(&["/usr/sbin/nginx"], None, true),
+            "nginx",
+            &cmd
+        ));
+        assert!(process_matches(
+            &tracked(&["nginx", "-g", "daemon off;"], None, false),
+            "nginx",
+            &cmd
+        ));
+        assert!(!process_matches(
+            &tracked(&["nginx", "-g"], Some(ParamMatch::Exact), false),
+            "nginx",
+            &cmd
+        ));
+        assert!(process_matches(
+            &tracked(&["nginx", "-g"], Some(ParamMatch::Partial), false),
+            "nginx",
+            &cmd
+        ));
+        assert!(process_matches(
+            &tracked(&["nginx", "-g", "dae"], Some(ParamMatch::Initial), false),
+            "nginx",
+            &cmd
+        ));
+        assert!(!process_matches(
+            &tracked(&["nginx", "-x"], Some(ParamMatch::Initial), false),
+            "nginx",
+            &cmd
+        ));
+        // The kernel truncates comm to 15 bytes.
+        assert!(process_matches(
+            &tracked(&["a-very-long-process-name"], None, false),
+            "a-very-long-pro",
+            &argv(&["x"])
+        ));
+    }
+
+    #[test]
+    fn counts_this_test_process() {
+        let comm = std::fs::read_to_string("/proc/self/comm").expect("comm");
+        let t = tracked(&[comm.trim_end()], None, false);
+        assert!(count_processes(&t) >= 1);
+        assert_eq!(
+            count_processes(&tracked(&["no-such-process-xyz"], None, false)),
+            0
+        );
     }
 
     #[test]
