@@ -365,7 +365,7 @@ impl Engine {
                 }
             }
         }
-        let user = self.config.global.script_user.clone();
+        let user = super::notify::default_script_user(&self.config);
         for s in &self.config.vrrp.scripts {
             if scripts.contains(&s.name) {
                 let initial = match self.statuses.get(&format!("script:{}", s.name)) {

@@ -101,7 +101,7 @@ impl Notifier {
         }
         Notifier {
             fifos,
-            default_user: config.global.script_user.clone(),
+            default_user: default_script_user(config),
         }
     }
 
@@ -136,6 +136,17 @@ impl Notifier {
             .or_else(|| self.default_user.clone());
         spawn_script(argv, user.as_ref());
     }
+}
+
+/// Who runs scripts that name no user: the global `script_user`, else `keepalived_script`
+/// when that user exists, else the daemon's own user (root).
+pub fn default_script_user(config: &Config) -> Option<(String, Option<String>)> {
+    config.global.script_user.clone().or_else(|| {
+        nix::unistd::User::from_name("keepalived_script")
+            .ok()
+            .flatten()
+            .map(|_| ("keepalived_script".to_owned(), None))
+    })
 }
 
 /// Starts `argv` in the background (reaped by a task), as `user` when given.
