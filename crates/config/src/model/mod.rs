@@ -8,6 +8,7 @@
 //! host checks) and a `dump` writing canonical text.
 
 pub mod addr;
+pub mod bfd;
 pub mod global;
 pub mod lvs;
 pub mod required;
@@ -30,6 +31,8 @@ pub struct Config {
     pub vrrp: vrrp::VrrpConfig,
     /// Everything the checkers and the IPVS layer run.
     pub lvs: lvs::LvsConfig,
+    /// The `bfd_instance` sessions (the BFD process).
+    pub bfd: bfd::BfdConfig,
 }
 
 impl Config {
@@ -44,6 +47,7 @@ impl Config {
             if global::parse_top(&mut ctx, node, &mut cfg.global)
                 || vrrp::parse_top(&mut ctx, node, &mut cfg.vrrp)
                 || lvs::parse_top(&mut ctx, node, &mut cfg.lvs)
+                || bfd::parse_top(&mut ctx, node, &mut cfg.bfd)
             {
                 continue;
             }
@@ -61,6 +65,7 @@ impl Config {
         self.global.dump(&mut d);
         self.vrrp.dump(&mut d);
         self.lvs.dump(&mut d);
+        self.bfd.dump(&mut d);
         d.finish()
     }
 }

@@ -119,9 +119,8 @@ pub fn validate(ctx: &mut Ctx<'_>, cfg: &mut Config) {
         .iter()
         .map(|t| t.name.as_str())
         .collect();
-    // There is no `bfd_instance` model yet, so every BFD_CHECK refers to a missing instance
-    // (as in keepalived when none is configured).
-    checker::check_references(ctx, &mut cfg.lvs, &track_files, &[]);
+    let bfd_instances = cfg.bfd.names();
+    checker::check_references(ctx, &mut cfg.lvs, &track_files, &bfd_instances);
     security::check_scripts(ctx, &mut cfg.lvs, &cfg.global);
 }
 
