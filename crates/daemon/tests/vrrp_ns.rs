@@ -154,6 +154,11 @@ impl Lab {
 
     /// Starts `imp` on `host` with configuration `conf` (VRRP only, private pidfiles).
     fn start(&mut self, host: &str, imp: Impl, conf: &str) {
+        self.start_with(host, imp, conf, &[]);
+    }
+
+    /// Like [`Lab::start`], with extra command-line arguments.
+    fn start_with(&mut self, host: &str, imp: Impl, conf: &str, extra: &[&str]) {
         let conf_path = self.path(&format!("{host}.conf"));
         fs::write(&conf_path, conf).expect("write conf");
         let log = fs::File::create(self.path(&format!("{host}.log"))).expect("log");
@@ -164,6 +169,7 @@ impl Lab {
             .args(["-n", "-l", "-P", "-f"])
             .arg(&conf_path)
             .args(["-p", &p("pid"), "-r", &p("vpid"), "-c", &p("cpid")])
+            .args(extra)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -1124,4 +1130,30 @@ fn track_process_fault() {
         scenario_track_process,
         &[(Impl::Rust, Impl::Rust), (Impl::Rust, Impl::Keepalived)],
     );
+}
+
+/// `-V` (`--dont-release-vrrp`): on SIGTERM the master keeps its VIP and sends no priority 0,
+/// so the backup takes over only when its master-down timer expires.
+fn scenario_dont_release(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start_with("a", a, &v3(150, ""), &["-V"]);
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    let stopped = Instant::now();
+    lab.stop("a");
+    assert!(lab.is_master("a"), "-V: a released its VIP");
+    lab.wait(Duration::from_secs(3), "b master", |l| l.is_master("b"));
+    // Master_Down_Interval is 0.72 s here; a priority 0 would have meant 0.12 s.
+    let took = stopped.elapsed();
+    assert!(
+        took >= Duration::from_millis(500),
+        "b took over after {took:?}"
+    );
+}
+
+#[test]
+fn dont_release_vrrp() {
+    matrix("dont_release_vrrp", scenario_dont_release);
 }

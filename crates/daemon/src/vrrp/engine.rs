@@ -25,6 +25,17 @@ use super::unit::{Out, Unit};
 /// How often a dropped-advert warning may be logged per instance.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
+/// What carrying out actions may undo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// Everything, as asked.
+    Everything,
+    /// Send priority 0 but leave the addresses (reload: the difference is removed later).
+    KeepAddresses,
+    /// Neither priority 0 nor address removal (`--dont-release-vrrp`).
+    Nothing,
+}
+
 /// The last known status of a tracked object, replayed into instances created on reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TrackStatus {
@@ -632,10 +643,10 @@ impl Engine {
 
     /// Carries out every pending action of unit `u`, in order.
     async fn drain(&mut self, u: usize) {
-        self.drain_with(u, true).await;
+        self.drain_with(u, Release::Everything).await;
     }
 
-    async fn drain_with(&mut self, u: usize, release: bool) {
+    async fn drain_with(&mut self, u: usize, release: Release) {
         let mut outs = Vec::new();
         while let Some(o) = self.units[u].core.poll() {
             outs.push(o);
@@ -662,10 +673,11 @@ impl Engine {
         }
     }
 
-    async fn execute(&mut self, u: usize, m: usize, action: Action, release: bool) {
+    async fn execute(&mut self, u: usize, m: usize, action: Action, release: Release) {
         let member = &self.units[u].members[m];
         let name = member.plan.core.name.clone();
         match action {
+            Action::SendAdvert { priority: 0, .. } if release == Release::Nothing => {}
             Action::SendAdvert {
                 dst, ttl, bytes, ..
             } => {
@@ -688,7 +700,7 @@ impl Engine {
                 self.host.rules(&name, &plan.rules, true).await;
             }
             Action::RemoveVips => {
-                if !release {
+                if release != Release::Everything {
                     return;
                 }
                 let plan = member.plan.clone();
@@ -810,7 +822,7 @@ impl Engine {
                 .all(|m| !new_ids.contains(&m.plan.identity()));
             if gone {
                 self.units[u].core.shutdown(now);
-                self.drain_with(u, false).await;
+                self.drain_with(u, Release::KeepAddresses).await;
             }
         }
         let old_vmacs: Vec<_> = self
@@ -890,13 +902,23 @@ impl Engine {
         }
     }
 
-    /// Stops every instance (a MASTER sends priority 0); with `release`, removes every
-    /// address, route and rule installed, static ones included, and the VMAC interfaces.
+    /// Stops every instance. With `release`, a MASTER sends priority 0 and every address,
+    /// route and rule installed is removed, static ones included, and the VMAC interfaces;
+    /// without (`-V`), like keepalived, nothing is removed and no priority 0 is sent (the
+    /// peers take over when their master-down timer expires).
     pub async fn stop(&mut self, release: bool) {
         let now = Instant::now();
         for u in 0..self.units.len() {
             self.units[u].core.shutdown(now);
-            self.drain_with(u, release).await;
+            self.drain_with(
+                u,
+                if release {
+                    Release::Everything
+                } else {
+                    Release::Nothing
+                },
+            )
+            .await;
         }
         if release {
             let (vips, routes, rules) = std::mem::take(&mut self.statics);
