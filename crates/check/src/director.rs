@@ -194,7 +194,8 @@ pub struct Director {
 
 impl Director {
     /// A director at start (or after a reload): real servers are up when all their checkers
-    /// start up; the quorum is settled from that without running scripts.
+    /// start up; the virtual server starts with its quorum when the live weight reaches
+    /// `quorum + hysteresis`, without running scripts.
     pub fn new(spec: DirectorSpec) -> Self {
         let services = spec
             .services
@@ -232,8 +233,11 @@ impl Director {
                     suspended: false,
                     held: Vec::new(),
                 };
+                // keepalived starts a virtual server with its quorum only at the upper
+                // threshold (observed: weight 3, quorum 3, hysteresis 1 starts down).
                 let live = svc.live_weight();
-                svc.quorum_up = live > 0 && live >= u64::from(svc.quorum);
+                svc.quorum_up =
+                    live > 0 && live >= u64::from(svc.quorum) + u64::from(svc.hysteresis);
                 svc
             })
             .collect();
@@ -514,6 +518,19 @@ mod tests {
             ]
         );
         assert_eq!(d.real_server_weight(0, 0), Some(3));
+    }
+
+    #[test]
+    fn the_quorum_starts_up_only_at_the_upper_threshold() {
+        let mut d = Director::new(DirectorSpec {
+            services: vec![
+                svc(3, 1, vec![rs("a", 3, vec![])]),
+                svc(3, 1, vec![rs("a", 4, vec![])]),
+            ],
+        });
+        assert!(!d.has_quorum(0));
+        assert!(d.has_quorum(1));
+        assert!(d.poll_action().is_none(), "no scripts at start");
     }
 
     #[test]

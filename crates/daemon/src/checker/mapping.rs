@@ -165,9 +165,22 @@ impl Plan {
                 });
             }
             let sorry = vs.sorry_server.as_ref().map(|s| sorry_plan(vs, s));
+            // As keepalived: a quorum above the total weight could never be reached.
+            let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight)).sum();
+            let quorum = if u64::from(vs.quorum) > total {
+                let reduced = u32::try_from(total).unwrap_or(u32::MAX);
+                tracing::warn!(
+                    "virtual server {label}: quorum {} exceeds the total weight {total} of its \
+                     real servers - using {reduced}",
+                    vs.quorum
+                );
+                reduced
+            } else {
+                vs.quorum
+            };
             director.services.push(ServiceSpec {
                 label: label.clone(),
-                quorum: vs.quorum,
+                quorum,
                 hysteresis: vs.hysteresis,
                 sorry: vs.sorry_server.as_ref().map(|s| SorrySpec {
                     inhibit: s.inhibit,
