@@ -1157,3 +1157,50 @@ fn scenario_dont_release(a: Impl, b: Impl) {
 fn dont_release_vrrp() {
     matrix("dont_release_vrrp", scenario_dont_release);
 }
+
+/// A sync group that is MASTER stays MASTER across a reload that changes its priority.
+fn scenario_reload_sync_group(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let conf = |p: u8| {
+        let mut t = String::from("global_defs {\n  vrrp_version 3\n}\n");
+        t.push_str("vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n");
+        for (name, vrid, vip) in [("VI_1", 51, "10.9.0.100/24"), ("VI_2", 52, "10.9.0.101/24")] {
+            t.push_str(
+                &Inst {
+                    name,
+                    vrid,
+                    priority: p,
+                    interval: "0.2",
+                    vips: &[vip],
+                    extra: "",
+                }
+                .text(),
+            );
+        }
+        t
+    };
+    lab.start("a", a, &conf(150));
+    lab.start("b", b, &conf(100));
+    let both = |l: &Lab, h: &str| l.has_addr(h, "eth0", VIP) && l.has_addr(h, "eth0", VIP2);
+    lab.wait(Duration::from_secs(6), "a master of both", |l| {
+        both(l, "a") && !l.has_addr("b", "eth0", VIP)
+    });
+    fs::write(lab.path("a.conf"), conf(140)).expect("rewrite conf");
+    Lab::signal(
+        lab.main_pid("a").expect("pid"),
+        nix::sys::signal::Signal::SIGHUP,
+    );
+    lab.hold(
+        Duration::from_secs(2),
+        "a keeps both VIPs across the reload",
+        |l| both(l, "a") && !l.has_addr("b", "eth0", VIP) && !l.has_addr("b", "eth0", VIP2),
+    );
+}
+
+#[test]
+fn reload_keeps_sync_group_mastership() {
+    matrix(
+        "reload_keeps_sync_group_mastership",
+        scenario_reload_sync_group,
+    );
+}

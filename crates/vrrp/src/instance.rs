@@ -162,6 +162,11 @@ impl Instance {
         &self.stats
     }
 
+    /// Resets the counters (keepalived's "stats with clear" signal).
+    pub fn clear_stats(&mut self) {
+        self.stats = Stats::default();
+    }
+
     /// Skew_Time: v2 (RFC 3768 section 6.1) `(256 - priority) / 256` s; v3 (RFC 5798 section
     /// 6.1) `(256 - priority) * Master_Adver_Interval / 256`.
     pub fn skew_time(&self) -> Duration {
@@ -806,6 +811,9 @@ mod tests {
         ));
         assert_eq!(actions[1], Action::AddVips);
         // Only from INIT: a running instance is left alone.
+        assert!(i.stats().adverts_sent > 0);
+        i.clear_stats();
+        assert_eq!(*i.stats(), Stats::default());
         let mut j = Instance::new(config(), now).expect("valid");
         j.handle_timeout(now);
         j.resume_as_master(now);

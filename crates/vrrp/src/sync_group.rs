@@ -143,6 +143,25 @@ impl SyncGroup {
         result
     }
 
+    /// Resets the counters of every member.
+    pub fn clear_stats(&mut self) {
+        for m in &mut self.members {
+            m.clear_stats();
+        }
+    }
+
+    /// Starts a freshly created group directly as MASTER (every member still in INIT), for a
+    /// configuration reload of a group that was MASTER.
+    pub fn resume_as_master(&mut self, now: Instant) {
+        if self.members.iter().any(|m| m.state() != State::Init) {
+            return;
+        }
+        for m in &mut self.members {
+            m.resume_as_master(now);
+        }
+        self.reconcile(now);
+    }
+
     /// Shuts every member down.
     pub fn shutdown(&mut self, now: Instant) {
         for m in &mut self.members {

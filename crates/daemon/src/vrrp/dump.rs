@@ -88,12 +88,14 @@ pub fn stats_text(engine: &Engine) -> String {
     out
 }
 
-/// Writes the statistics (the core's counters cannot be reset, so `clear` only resets the
-/// daemon's own counter).
+/// Writes the statistics, then resets every counter when `clear`.
 pub fn write_stats(engine: &mut Engine, clear: bool) {
     write(STATS_FILE, &stats_text(engine));
     if clear {
         engine.foreign_drops = 0;
+        for unit in &mut engine.units {
+            unit.core.clear_stats();
+        }
     }
 }
 

@@ -830,12 +830,18 @@ impl Engine {
             .iter()
             .flat_map(|u| u.members.iter().filter_map(|m| m.plan.vmac.clone()))
             .collect();
+        // A unit whose every member was MASTER before stays MASTER: it advertises at once and
+        // keeps its addresses (no MASTER notification: nothing changed).
         for unit in &mut units {
-            if let super::unit::Core::Single(inst) = &mut unit.core {
-                if old_masters.contains(&unit.members[0].plan.identity()) {
-                    unit.members[0].quiet_master = true;
-                    inst.resume_as_master(now);
+            let all_master = unit
+                .members
+                .iter()
+                .all(|m| old_masters.contains(&m.plan.identity()));
+            if all_master {
+                for m in &mut unit.members {
+                    m.quiet_master = true;
                 }
+                unit.core.resume_as_master(now);
             }
         }
         self.units = units;

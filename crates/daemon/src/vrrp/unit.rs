@@ -79,6 +79,22 @@ impl Core {
         }
     }
 
+    /// Resets every member's counters.
+    pub fn clear_stats(&mut self) {
+        match self {
+            Core::Single(i) => i.clear_stats(),
+            Core::Group(g) => g.clear_stats(),
+        }
+    }
+
+    /// Starts a fresh unit directly as MASTER (reload of a unit that was MASTER).
+    pub fn resume_as_master(&mut self, now: Instant) {
+        match self {
+            Core::Single(i) => i.resume_as_master(now),
+            Core::Group(g) => g.resume_as_master(now),
+        }
+    }
+
     /// Stops every member.
     pub fn shutdown(&mut self, now: Instant) {
         match self {
