@@ -47,6 +47,10 @@ pub enum Severity {
     /// A keyword that must have a value was written without one (`priority` alone).
     /// keepalived 2.2.7 stops reading there with its program-error exit code, 2.
     MissingParameter,
+    /// A missing or unreadable included file under `include_check` (or `includem` and the
+    /// other checking variants, or `-e`): keepalived 2.2.7 stops reading there, and its `-t`
+    /// exit code is then 6.
+    IncludeFailed,
     /// The configuration cannot be run at all (missing file, unreadable file). Exit code 4.
     Fatal,
 }
@@ -132,10 +136,15 @@ impl Diagnostics {
         self.items.iter().map(|d| d.severity).max()
     }
 
-    /// True when the configuration must not be run: a fatal problem, or a missing parameter
-    /// (keepalived stops reading the configuration there).
+    /// True when the configuration must not be run: a fatal problem, a refused include or a
+    /// missing parameter (keepalived stops reading the configuration there).
     pub fn is_fatal(&self) -> bool {
         self.worst() >= Some(Severity::MissingParameter)
+    }
+
+    /// Records an include that `include_check` (or a checking variant) refuses; reading stops.
+    pub fn include_failed(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.push(Severity::IncludeFailed, Some(origin), message);
     }
 
     /// Records a keyword written without the value it needs (exit code 2).
@@ -149,16 +158,18 @@ impl Diagnostics {
     /// keepalived stops at the first missing parameter (2) or fatal problem (4), so the first
     /// of those decides; otherwise the worst severity does.
     pub fn exit_code(&self) -> i32 {
-        let stop = self
-            .items
-            .iter()
-            .map(|d| d.severity)
-            .find(|s| matches!(s, Severity::MissingParameter | Severity::Fatal));
+        let stop = self.items.iter().map(|d| d.severity).find(|s| {
+            matches!(
+                s,
+                Severity::MissingParameter | Severity::IncludeFailed | Severity::Fatal
+            )
+        });
         match stop.or_else(|| self.worst()) {
             None | Some(Severity::Info) => 0,
             Some(Severity::Warning) | Some(Severity::Error) => 5,
             Some(Severity::Security) => 6,
             Some(Severity::MissingParameter) => 2,
+            Some(Severity::IncludeFailed) => 6,
             Some(Severity::Fatal) => 4,
         }
     }
@@ -199,6 +210,12 @@ mod tests {
         d.fatal(None, "no file");
         d.missing_parameter(&o, "missing a parameter");
         assert_eq!(d.exit_code(), 4);
+        // keepalived 2.2.7 -t: `includem` of a missing file exits 6.
+        let mut d = Diagnostics::default();
+        d.warn(&o, "unknown keyword");
+        d.include_failed(&o, "Config files missing 'x'.");
+        assert_eq!(d.exit_code(), 6);
+        assert!(d.is_fatal());
     }
 
     #[test]

@@ -726,6 +726,9 @@ fn parse_global_child(ctx: &mut Ctx<'_>, c: &Node, g: &mut GlobalDefs, top: bool
     }
     match c.keyword() {
         "notification_email" => {
+            if c.children().is_empty() {
+                ctx.warn(c, "Warning - empty notification_email block");
+            }
             if let Some(first) = c.arg(0) {
                 ctx.warn(
                     c,
@@ -1192,6 +1195,9 @@ mod tests {
     fn notification_email_with_words_on_its_line() {
         // keepalived: 5 "Block notification_email has extra parameters admin@example.com ...".
         let l = load("global_defs {\n notification_email admin@example.com\n}\n");
+        assert_eq!(l.diagnostics.exit_code(), 5);
+        // keepalived: 5 "Warning - empty notification_email block".
+        let l = load("global_defs {\n notification_email {\n }\n}\n");
         assert_eq!(l.diagnostics.exit_code(), 5);
         let l = load("global_defs {\n notification_email {\n  admin@example.com\n }\n}\n");
         assert_eq!(l.diagnostics.exit_code(), 0);

@@ -105,6 +105,16 @@ impl<'a> Ctx<'a> {
         true
     }
 
+    /// True when `node` has its `{ ... }` block; otherwise reports the missing brace as
+    /// keepalived does for a block keyword written alone (warning, block skipped).
+    pub fn has_block(&mut self, node: &Node) -> bool {
+        if node.has_block() {
+            return true;
+        }
+        self.warn(node, "Missing '{' at beginning of configuration block");
+        false
+    }
+
     /// Reports a problem with a statement as a warning (keepalived goes on with a default).
     pub fn warn(&mut self, node: &Node, msg: impl Into<String>) {
         self.diags.warn(&node.origin, msg);

@@ -78,6 +78,9 @@ pub struct Preprocessor<'a> {
     instance: String,
     all_config: bool,
     include_check: u8,
+    /// Brace depth inside `global_defs` (`Some(0)` right after the keyword, before its `{`);
+    /// `None` outside it. keepalived 2.2.7 knows `include_check` only in `global_defs`.
+    global_depth: Option<i32>,
     params: Params,
     out: Vec<Line>,
     stack: Vec<PathBuf>,
@@ -107,6 +110,7 @@ impl<'a> Preprocessor<'a> {
             instance,
             all_config: false,
             include_check: 0,
+            global_depth: None,
             params: Params::new(time_seed()),
             out: Vec::new(),
             stack: Vec::new(),
@@ -205,7 +209,10 @@ impl<'a> Preprocessor<'a> {
                     continue;
                 }
             }
-            if first == "include_check" {
+            if first == "global_defs" {
+                self.global_depth = Some(0);
+            }
+            if first == "include_check" && self.global_depth.is_some_and(|d| d > 0) {
                 let opts: Vec<&str> = words.collect();
                 let (level, unknown) = include::apply_include_check(self.include_check, &opts);
                 for u in unknown {
@@ -215,6 +222,17 @@ impl<'a> Preprocessor<'a> {
                     );
                 }
                 self.include_check = level;
+            }
+            if let Some(d) = self.global_depth {
+                // Only the lines of global_defs are scanned for braces (a few lines at most).
+                let opens = t.bytes().filter(|&b| b == b'{').count() as i32;
+                let closes = t.bytes().filter(|&b| b == b'}').count() as i32;
+                let depth = d + opens - closes;
+                self.global_depth = if (d > 0 || opens > 0) && depth <= 0 {
+                    None
+                } else {
+                    Some(depth)
+                };
             }
             if let Some(m) = self.multi_start(t) {
                 multi = Some((m, origin));
@@ -371,7 +389,7 @@ impl<'a> Preprocessor<'a> {
         diags: &mut Diagnostics,
     ) {
         if fatal {
-            diags.fatal(Some(origin), msg);
+            diags.include_failed(origin, msg);
             self.aborted = true;
         } else {
             diags.info(Some(origin), msg);

@@ -336,12 +336,12 @@ fn include_variants_and_checks() {
             false,
         ),
         (
-            "include_check\ninclude nofile.conf",
+            "global_defs {\ninclude_check\n}\ninclude nofile.conf",
             Some("Config files missing 'nofile.conf'."),
             false,
         ),
         (
-            "include_check wildcard_match\ninclude d1/no*.conf",
+            "global_defs {\n include_check wildcard_match\n}\ninclude d1/no*.conf",
             Some("No config files matched 'd1/no*.conf'."),
             false,
         ),
@@ -363,7 +363,7 @@ fn include_variants_and_checks() {
         }
     }
     // include_check is saved and restored around an included file.
-    s.write("inner.conf", "include_check\n");
+    s.write("inner.conf", "global_defs {\ninclude_check\n}\n");
     let main = s.write(
         "main.conf",
         "include inner.conf\ninclude nofile.conf\nafter\n",
@@ -371,12 +371,40 @@ fn include_variants_and_checks() {
     let (lines, d) = run_file(&main);
     assert!(!d.is_fatal());
     assert_eq!(lines.last().map(|l| l.2.as_str()), Some("after"));
-    let main = s.write("main.conf", "include_check readable\n");
+    let main = s.write("main.conf", "global_defs { \ninclude_check readable\n}\n");
     let (_, d) = run_file(&main);
     assert_eq!(
         messages(&d)[0].1,
         "Unknown include_check type 'readable' - ignoring"
     );
+}
+
+#[test]
+fn include_check_is_only_read_in_global_defs() {
+    // keepalived 2.2.7 -t: `include_check` at the top level is an unknown keyword (5) and the
+    // missing include after it stays silent; inside global_defs it makes the include fail (6).
+    let s = Scratch::new("chkpos");
+    let main = s.write(
+        "main.conf",
+        "include_check match\ninclude nofile.conf\nafter\n",
+    );
+    let (lines, d) = run_file(&main);
+    assert!(!d.is_fatal());
+    assert!(lines.iter().any(|l| l.2 == "after"));
+    let main = s.write(
+        "main.conf",
+        "global_defs {\n include_check match\n}\ninclude nofile.conf\nafter\n",
+    );
+    let (lines, d) = run_file(&main);
+    assert_eq!(d.exit_code(), 6);
+    assert!(!lines.iter().any(|l| l.2 == "after"));
+    // Once global_defs is closed, a later include_check is not honoured.
+    let main = s.write(
+        "main.conf",
+        "global_defs\n{\n router_id x\n}\ninclude_check\ninclude nofile.conf\nafter\n",
+    );
+    let (_, d) = run_file(&main);
+    assert!(!d.is_fatal());
 }
 
 #[test]

@@ -367,6 +367,9 @@ pub const CHECKER_KEYWORDS: [&str; 10] = [
 
 /// Reads one checker block; `None` (with a diagnostic) when it lacks what it needs.
 pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<Checker> {
+    if !ctx.has_block(node) {
+        return None;
+    }
     let kw = node.keyword();
     let mut kind = match kw {
         "TCP_CHECK" => CheckerKind::Tcp,
@@ -505,6 +508,9 @@ fn parse_smtp_kw(ctx: &mut Ctx<'_>, n: &Node, s: &mut SmtpCheck) -> bool {
             }
         }
         "host" => {
+            if !ctx.has_block(n) {
+                return true;
+            }
             let mut h = ConnectOpts::default();
             for c in n.children() {
                 if ctx.missing_parameter(c, required::SMTP_HOST) {

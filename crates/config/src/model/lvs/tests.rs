@@ -1337,3 +1337,16 @@ mod generated {
         }
     }
 }
+
+#[test]
+fn checker_and_smtp_host_need_their_block() {
+    // keepalived 2.2.7 -t: 5 "Missing '{' at beginning of configuration block".
+    let l = vs(" real_server 10.0.0.2 80 {\n  TCP_CHECK\n }\n");
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(msgs(&l).iter().any(|m| m.contains("Missing '{'")));
+    assert!(l.config.lvs.virtual_servers[0].real_servers[0]
+        .checkers
+        .is_empty());
+    let l = vs(" real_server 10.0.0.2 80 {\n  SMTP_CHECK {\n   host\n  }\n }\n");
+    assert!(msgs(&l).iter().any(|m| m.contains("Missing '{'")));
+}

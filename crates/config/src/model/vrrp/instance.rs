@@ -164,7 +164,8 @@ pub struct VrrpInstance {
     pub higher_prio_send_advert: bool,
     /// `virtual_router_id` (1..=255; 0 until set, and an instance without one is dropped).
     pub virtual_router_id: u8,
-    /// `priority` (1..=255, default 100; 255 = address owner).
+    /// `priority` (1..=255, default 100, or 255 for `state MASTER` without a priority, as
+    /// keepalived 2.2.7 does; 255 = address owner).
     pub priority: u8,
     /// `advert_int` (default 1 s; rounded to whole seconds for v2, centiseconds for v3).
     pub advert_int: Duration,
@@ -237,6 +238,8 @@ pub struct Explicit {
     pub skip_check_adv_addr: bool,
     /// `check_unicast_src`.
     pub check_unicast_src: bool,
+    /// `priority` (without it, `state MASTER` means priority 255).
+    pub priority: bool,
     /// `unicast_src_ip` (a unicast keyword: keepalived warns when there are no peers).
     pub unicast_src_ip: bool,
 }
@@ -581,7 +584,10 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
             }
         }
         "priority" => match ctx.int_in(c, 0, 1u8, 255) {
-            Some(n) => v.priority = n,
+            Some(n) => {
+                v.priority = n;
+                v.explicit.priority = true;
+            }
             None => ctx.warn(
                 c,
                 format!(
@@ -718,6 +724,9 @@ fn family_clash(
 }
 
 fn parse_auth(ctx: &mut Ctx<'_>, node: &Node, name: &str) -> Option<Authentication> {
+    if !ctx.has_block(node) {
+        return None;
+    }
     let mut kind = None;
     let mut pass = None;
     for c in node.children() {

@@ -317,7 +317,7 @@ pub fn parse_track_process(ctx: &mut Ctx<'_>, node: &Node) -> Option<TrackProces
                 }
                 p.weight_reverse = reverse_word(ctx, c, 1).unwrap_or(false);
             }
-            "quorum" => p.quorum = ctx.int_in(c, 0, 0u32, 65535).unwrap_or(p.quorum),
+            "quorum" => p.quorum = ctx.int_in(c, 0, 1u32, 65535).unwrap_or(p.quorum),
             "quorum_max" => p.quorum_max = ctx.int_in(c, 0, 0u32, 65535).or(p.quorum_max),
             "fork_delay" => p.fork_delay = delay(ctx, c).or(p.fork_delay),
             "terminate_delay" => p.terminate_delay = delay(ctx, c).or(p.terminate_delay),

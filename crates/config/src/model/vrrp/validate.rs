@@ -63,6 +63,9 @@ fn note(ctx: &mut Ctx<'_>, msg: String) {
 fn apply_defaults(ctx: &mut Ctx<'_>, g: &GlobalDefs, v: &mut VrrpInstance) {
     let s = &g.simple;
     let e = v.explicit;
+    if !e.priority && v.state == super::instance::InitialState::Master {
+        v.priority = 255;
+    }
     if v.is_ipv6() {
         if e.version && v.version == 2 {
             note(
@@ -183,7 +186,8 @@ fn sanity_checks(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
                 format!("({name}) Authentication specified but no password given. Ignoring"),
             );
             v.authentication = None;
-        } else if auth.kind == AuthType::Ah && v.state == InitialState::Master {
+        } else if auth.kind == AuthType::Ah && v.state == InitialState::Master && v.priority != 255
+        {
             note(
                 ctx,
                 format!(

@@ -85,11 +85,18 @@ fn authentication_is_dropped_for_v3_and_without_password() {
 fn ah_clears_initial_state_master() {
     // keepalived: 5 "Initial state master is incompatible with AH authentication - clearing".
     let l = load(&instance(
-        " state MASTER\n authentication {\n  auth_type AH\n  auth_pass secret\n }",
+        " state MASTER\n priority 100\n authentication {\n  auth_type AH\n  auth_pass secret\n }",
     ));
     assert_eq!(l.diagnostics.exit_code(), 5);
     let i = &l.config.vrrp.instances[0];
     assert_eq!(i.state, InitialState::Backup);
+    // Without a priority, state MASTER means priority 255 and AH is fine (keepalived: 0).
+    let l = load(&instance(
+        " state MASTER\n authentication {\n  auth_type AH\n  auth_pass secret\n }",
+    ));
+    assert_eq!(l.diagnostics.exit_code(), 0);
+    assert_eq!(l.config.vrrp.instances[0].priority, 255);
+    assert_eq!(l.config.vrrp.instances[0].state, InitialState::Master);
     assert_eq!(
         i.authentication.as_ref().map(|a| a.kind),
         Some(AuthType::Ah)
@@ -205,4 +212,46 @@ fn a_group_writable_root_script_is_not_insecure() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(world_writable);
     assert!(!group_writable);
+}
+
+#[test]
+fn track_process_quorum_starts_at_one() {
+    // keepalived: 5 "number '0' outside range [1, 65535]".
+    let l = load("vrrp_track_process p {\n process x\n quorum 0\n}\n");
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    let l = load("vrrp_track_process p {\n process x\n quorum 1\n}\n");
+    assert_eq!(l.diagnostics.exit_code(), 0);
+}
+
+#[test]
+fn authentication_needs_its_block() {
+    // keepalived: 5 "Missing '{' at beginning of configuration block".
+    let l = load(&instance(" authentication"));
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(has(&l, "Missing '{'"));
+    assert!(l.config.vrrp.instances[0].authentication.is_none());
+}
+
+#[test]
+fn an_insecure_notify_script_is_not_a_test_failure() {
+    use std::os::unix::fs::PermissionsExt;
+    // keepalived -t: 0 for a world-writable notify script with enable_script_security.
+    let dir = std::env::temp_dir().join(format!("rka-notify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let f = dir.join("notify.sh");
+    std::fs::write(&f, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o757)).expect("chmod");
+    let text = format!(
+        "global_defs {{\n enable_script_security\n script_user root\n}}\nvrrp_instance VI_1 {{\n virtual_router_id 51\n virtual_ipaddress {{\n  192.0.2.1/24\n }}\n notify_master {}\n}}\n",
+        f.display()
+    );
+    let l = load_with(&text, false);
+    let _ = std::fs::remove_dir_all(&dir);
+    // Only the missing interface (this test has none) may count; the script must not.
+    assert!(!l
+        .diagnostics
+        .items()
+        .iter()
+        .any(|d| d.message.contains("notify") && d.severity > crate::Severity::Info));
 }
