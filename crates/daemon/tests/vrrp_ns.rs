@@ -100,32 +100,51 @@ impl Lab {
             let ns = lab.ns(h);
             run("ip", &["netns", "add", &ns]);
             lab.hosts.push((*h).to_owned());
-            let tmp = format!("{}{h}", lab.prefix);
-            let peer = format!("p{h}");
-            run(
-                "ip",
-                &[
-                    "link", "add", &tmp, "netns", &ns, "type", "veth", "peer", "name", &peer,
-                    "netns", &sw,
-                ],
-            );
-            run("ip", &["-n", &ns, "link", "set", &tmp, "name", "eth0"]);
-            for k in [
-                "net.ipv6.conf.all.accept_dad=0",
-                "net.ipv6.conf.default.accept_dad=0",
-                "net.ipv6.conf.eth0.accept_dad=0",
-                "net.ipv4.conf.eth0.arp_accept=1",
-            ] {
-                run("ip", &["netns", "exec", &ns, "sysctl", "-qw", k]);
-            }
-            run("ip", &["-n", &sw, "link", "set", &peer, "master", "br0"]);
-            run("ip", &["-n", &sw, "link", "set", &peer, "up"]);
-            run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
-            run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
-            let addr = format!("10.9.0.{}/24", i + 1);
-            run("ip", &["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
+            lab.plug(h, i + 1);
         }
         lab
+    }
+
+    /// Connects `host` to the bridge with a fresh veth `eth0` holding 10.9.0.`last`/24.
+    fn plug(&self, h: &str, last: usize) {
+        let ns = self.ns(h);
+        let tmp = format!("{}{h}", self.prefix);
+        let peer = format!("p{h}");
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                &tmp,
+                "netns",
+                &ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &peer,
+                "netns",
+                &self.ns("sw"),
+            ],
+        );
+        run("ip", &["-n", &ns, "link", "set", &tmp, "name", "eth0"]);
+        for k in [
+            "net.ipv6.conf.all.accept_dad=0",
+            "net.ipv6.conf.default.accept_dad=0",
+            "net.ipv6.conf.eth0.accept_dad=0",
+            "net.ipv4.conf.eth0.arp_accept=1",
+        ] {
+            run("ip", &["netns", "exec", &ns, "sysctl", "-qw", k]);
+        }
+        run(
+            "ip",
+            &["-n", &self.ns("sw"), "link", "set", &peer, "master", "br0"],
+        );
+        run("ip", &["-n", &self.ns("sw"), "link", "set", &peer, "up"]);
+        run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+        run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
+        let addr = format!("10.9.0.{last}/24");
+        run("ip", &["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
     }
 
     fn ns(&self, host: &str) -> String {
@@ -1202,5 +1221,33 @@ fn reload_keeps_sync_group_mastership() {
     matrix(
         "reload_keeps_sync_group_mastership",
         scenario_reload_sync_group,
+    );
+}
+
+/// The primary interface is deleted (FAULT, the backup takes over) and created again with a
+/// new index (sockets reopened, MASTER again).
+fn scenario_primary_interface_recreated(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("a", a, &v3(150, ""));
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    lab.ip("a", &["link", "del", "eth0"]);
+    lab.wait(Duration::from_secs(3), "b master after a lost eth0", |l| {
+        l.is_master("b")
+    });
+    thread::sleep(Duration::from_millis(300));
+    lab.plug("a", 1);
+    lab.wait(Duration::from_secs(6), "a master on its new eth0", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+}
+
+#[test]
+fn primary_interface_recreated() {
+    matrix(
+        "primary_interface_recreated",
+        scenario_primary_interface_recreated,
     );
 }

@@ -454,15 +454,15 @@ impl Engine {
             return;
         };
         let plan = &self.units[u].members[m].plan;
-        if plan.unicast && plan.check_unicast_src && !plan.core.unicast_peers.contains(&d.info.src)
-        {
+        if !plan.unicast_source_ok(d.info.src, d.info.ttl) {
             let name = plan.core.name.clone();
             self.foreign(format!(
-                "({name}) advert from {} which is not a unicast peer",
-                d.info.src
+                "({name}) advert from {} (TTL {:?}) refused by check_unicast_src",
+                d.info.src, d.info.ttl
             ));
             return;
         }
+
         let now = Instant::now();
         let before = self.dropped(u, m);
         let ttl = d.info.ttl.unwrap_or(0);

@@ -100,6 +100,8 @@ pub struct InstancePlan {
     pub vmac: Option<VmacPlan>,
     /// `check_unicast_src`: drop adverts whose source is not a unicast peer.
     pub check_unicast_src: bool,
+    /// Accepted TTL range per unicast peer (`min_ttl`, `max_ttl`).
+    pub peer_ttl: Vec<(IpAddr, Option<u8>, Option<u8>)>,
     /// `virtual_ipaddress` then `virtual_ipaddress_excluded`.
     pub vips: Vec<VipPlan>,
     /// `virtual_routes`.
@@ -115,6 +117,21 @@ pub struct InstancePlan {
 }
 
 impl InstancePlan {
+    /// Whether an advert from `src` with `ttl` passes `check_unicast_src` (and the peer's
+    /// `min_ttl` / `max_ttl`). Always true for multicast instances or without the check.
+    pub fn unicast_source_ok(&self, src: IpAddr, ttl: Option<u8>) -> bool {
+        if !self.unicast || !self.check_unicast_src {
+            return true;
+        }
+        match self.peer_ttl.iter().find(|(a, _, _)| *a == src) {
+            None => false,
+            Some((_, min, max)) => match ttl {
+                Some(t) => min.is_none_or(|m| t >= m) && max.is_none_or(|m| t <= m),
+                None => min.is_none() && max.is_none(),
+            },
+        }
+    }
+
     /// The reload identity: instances are matched old to new by VRID, family, interface and
     /// unicast/multicast setting (not by name).
     pub fn identity(&self) -> (u8, bool, String, bool) {
@@ -412,6 +429,11 @@ fn plan_instance(
         },
         vmac,
         check_unicast_src: inst.check_unicast_src,
+        peer_ttl: inst
+            .unicast_peers
+            .iter()
+            .map(|p| (p.addr, p.min_ttl, p.max_ttl))
+            .collect(),
         vips,
         routes,
         rules,
@@ -657,6 +679,24 @@ mod tests {
         assert_eq!(p.core.version, Version::V3);
         assert_eq!(p.core.advert_interval, Duration::from_millis(500));
         assert_eq!(p.identity(), (7, true, "eth1".to_owned(), true));
+    }
+
+    #[test]
+    fn unicast_source_and_ttl_checks() {
+        let c = load(
+            "vrrp_instance U {\n interface eth1\n virtual_router_id 8\n\
+             unicast_peer {\n 10.0.0.2 min_ttl 250 max_ttl 255\n 10.0.0.3\n }\n\
+             virtual_ipaddress {\n 10.0.0.8\n }\n}\n",
+        );
+        let (plans, errors) = plan_instances(&c, &FakeHost);
+        assert!(errors.is_empty(), "{errors:?}");
+        let p = &plans[0];
+        assert!(p.check_unicast_src, "min_ttl turns the check on");
+        let ip = |s: &str| s.parse::<IpAddr>().expect("addr");
+        assert!(p.unicast_source_ok(ip("10.0.0.2"), Some(255)));
+        assert!(!p.unicast_source_ok(ip("10.0.0.2"), Some(64)));
+        assert!(p.unicast_source_ok(ip("10.0.0.3"), Some(1)));
+        assert!(!p.unicast_source_ok(ip("10.0.0.9"), Some(255)));
     }
 
     #[test]
