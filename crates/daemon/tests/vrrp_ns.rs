@@ -1251,3 +1251,37 @@ fn primary_interface_recreated() {
         scenario_primary_interface_recreated,
     );
 }
+
+/// IPv6 VMAC: the VMAC carries the base interface's link-local address, one master.
+fn scenario_vmac_ipv6(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let conf = |p: u8| {
+        Inst {
+            name: "VI_6",
+            vrid: 61,
+            priority: p,
+            interval: "0.2",
+            vips: &["fd00:9::100/64"],
+            extra: "  use_vmac",
+        }
+        .text()
+    };
+    lab.start("a", a, &conf(150));
+    lab.start("b", b, &conf(100));
+    lab.wait(Duration::from_secs(5), "a master on its VMAC", |l| {
+        l.has_addr("a", "vrrp.61", "fd00:9::100")
+    });
+    assert_eq!(lab.mac("a", "vrrp.61"), "00:00:5e:00:02:3d");
+    lab.hold(Duration::from_secs(1), "b stays backup", |l| {
+        !l.has_addr("b", "vrrp.61", "fd00:9::100")
+    });
+    lab.stop("a");
+    lab.wait(Duration::from_secs(3), "b master on its VMAC", |l| {
+        l.has_addr("b", "vrrp.61", "fd00:9::100")
+    });
+}
+
+#[test]
+fn vmac_ipv6() {
+    matrix("vmac_ipv6", scenario_vmac_ipv6);
+}

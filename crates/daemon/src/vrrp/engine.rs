@@ -219,7 +219,11 @@ impl Engine {
                     &pre,
                 );
                 if let Some(v) = plans.first().and_then(|p| p.vmac.clone()) {
-                    self.host.create_vmac(&inst.name, &v).await;
+                    let link_local = inst
+                        .is_ipv6()
+                        .then(|| pre.source_address(&v.base, true))
+                        .flatten();
+                    self.host.create_vmac(&inst.name, &v, link_local).await;
                 }
             }
         }

@@ -138,8 +138,16 @@ impl HostOps {
         }
     }
 
-    /// Creates (or reuses) a VMAC interface and brings it up; returns its index.
-    pub async fn create_vmac(&self, who: &str, v: &VmacPlan) -> Option<u32> {
+    /// Creates (or reuses) a VMAC interface and brings it up; returns its index. For IPv6
+    /// (`link_local` given: the base interface's link-local address), the VMAC gets no
+    /// generated link-local address but the base's one, as keepalived does, so adverts leave
+    /// it with the same source address.
+    pub async fn create_vmac(
+        &self,
+        who: &str,
+        v: &VmacPlan,
+        link_local: Option<IpAddr>,
+    ) -> Option<u32> {
         let base = self.ifindex(&v.base).await?;
         let index = match self.netif.link_by_name(&v.name).await {
             Ok(Some(l)) => l.index,
@@ -151,8 +159,23 @@ impl HostOps {
                 }
             },
         };
+        if link_local.is_some() {
+            let path = format!("/proc/sys/net/ipv6/conf/{}/addr_gen_mode", v.name);
+            if let Err(e) = std::fs::write(&path, "1") {
+                tracing::debug!("({who}) {path}: {e}");
+            }
+        }
         if let Err(e) = self.netif.set_link_up(index, true).await {
             tracing::error!("({who}) cannot bring VMAC {} up: {e}", v.name);
+        }
+        if let Some(ll) = link_local {
+            let mut spec = rka_netif::AddressSpec::new(index, ll, 64);
+            spec.nodad = true;
+            spec.scope = rka_netif::Scope::Link;
+            match self.netif.add_address(&spec).await {
+                Ok(()) | Err(NetifError::Exists) => {}
+                Err(e) => tracing::error!("({who}) cannot add {ll} to VMAC {}: {e}", v.name),
+            }
         }
         // keepalived lets the VMAC answer ARP for its addresses only.
         for (k, val) in [("arp_ignore", "1"), ("arp_filter", "1")] {
