@@ -1285,3 +1285,59 @@ fn scenario_vmac_ipv6(a: Impl, b: Impl) {
 fn vmac_ipv6() {
     matrix("vmac_ipv6", scenario_vmac_ipv6);
 }
+
+/// Sync group transitions are written to the notify FIFO as GROUP lines (priority 0), beside
+/// the members' INSTANCE lines.
+fn scenario_group_fifo(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let fifo = lab.path("notify.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let mut reader = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open fifo");
+    let conf = |p: u8, fifo: Option<&PathBuf>| {
+        let mut t = String::from("global_defs {\n  vrrp_version 3\n");
+        if let Some(f) = fifo {
+            t.push_str(&format!("  vrrp_notify_fifo {}\n", f.display()));
+        }
+        t.push_str("}\nvrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n");
+        for (name, vrid, vip) in [("VI_1", 51, "10.9.0.100/24"), ("VI_2", 52, "10.9.0.101/24")] {
+            t.push_str(
+                &Inst {
+                    name,
+                    vrid,
+                    priority: p,
+                    interval: "0.2",
+                    vips: &[vip],
+                    extra: "",
+                }
+                .text(),
+            );
+        }
+        t
+    };
+    lab.start("a", a, &conf(150, Some(&fifo)));
+    lab.start("b", b, &conf(100, None));
+    lab.wait(Duration::from_secs(6), "a master of both", |l| {
+        l.has_addr("a", "eth0", VIP) && l.has_addr("a", "eth0", VIP2)
+    });
+    thread::sleep(Duration::from_millis(300));
+    let mut buf = vec![0u8; 4096];
+    let n = reader.read(&mut buf).unwrap_or(0);
+    let lines = String::from_utf8_lossy(&buf[..n]).into_owned();
+    for want in [
+        "INSTANCE \"VI_1\" MASTER 150\n",
+        "INSTANCE \"VI_2\" MASTER 150\n",
+        "GROUP \"G1\" MASTER 0\n",
+    ] {
+        assert!(lines.contains(want), "FIFO lacks {want:?}: {lines:?}");
+    }
+}
+
+#[test]
+fn sync_group_fifo_lines() {
+    matrix("sync_group_fifo_lines", scenario_group_fifo);
+}
