@@ -432,6 +432,17 @@ impl Director {
         out
     }
 
+    /// What starting announces (keepalived writes `VS ... UP` for every virtual server that
+    /// starts with its quorum; nothing for real servers or for a quorum starting down).
+    pub fn start_actions(&self) -> Vec<Action> {
+        self.services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.quorum_up)
+            .map(|(vs, _)| Action::QuorumUp { vs })
+            .collect()
+    }
+
     /// The next action, oldest first.
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
@@ -530,7 +541,8 @@ mod tests {
         });
         assert!(!d.has_quorum(0));
         assert!(d.has_quorum(1));
-        assert!(d.poll_action().is_none(), "no scripts at start");
+        assert!(d.poll_action().is_none());
+        assert_eq!(d.start_actions(), vec![Action::QuorumUp { vs: 1 }]);
     }
 
     #[test]

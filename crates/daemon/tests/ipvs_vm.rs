@@ -365,6 +365,23 @@ fn in_vm() {
             }
         }
     }
+    // LVS notify FIFO lines (order within a run depends on probe timing: compared sorted).
+    let fifo_lines: Vec<Vec<String>> = ["keepalived", RKEEPALIVED]
+        .iter()
+        .map(|p| fifo_run(p, &mut live))
+        .collect();
+    if fifo_lines[0].len() < 8 {
+        failures.push(format!(
+            "keepalived wrote too few FIFO lines: {:?}",
+            fifo_lines[0]
+        ));
+    }
+    if fifo_lines[0] != fifo_lines[1] {
+        failures.push(format!(
+            "FIFO lines differ\n--- keepalived\n{:#?}\n--- rkeepalived\n{:#?}",
+            fifo_lines[0], fifo_lines[1]
+        ));
+    }
     // The live real server goes down then up, under each daemon.
     let steps = [Step::Down, Step::Up];
     let conf = sorry_quorum_config();
@@ -379,6 +396,49 @@ fn in_vm() {
     sh("ipvsadm -C");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     println!("all IPVS VM checks passed");
+}
+
+/// Runs `program` with `lvs_notify_fifo` on a group, a firewall mark and an IPv6 service whose
+/// real servers fail; returns the FIFO lines, sorted.
+fn fifo_run(program: &str, live: &mut Option<TcpListener>) -> Vec<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fifo = "/tmp/lvs.fifo";
+    let _ = std::fs::remove_file(fifo);
+    sh(&format!("mkfifo {fifo}"));
+    // Our read end keeps what is written until we read it after the daemon stops.
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(0o4000) // O_NONBLOCK
+        .open(fifo)
+        .expect("open fifo");
+    let mut conf = format!("global_defs {{\n  lvs_notify_fifo {fifo}\n}}\n");
+    conf.push_str("virtual_server_group GG {\n  10.6.0.1 80\n}\n");
+    conf.push_str(&vs(
+        "group GG",
+        "  protocol TCP\n",
+        &[("127.0.0.1 8002", &check(""))],
+    ));
+    conf.push_str(&vs("fwmark 5", "", &[("127.0.0.1 8002", &check(""))]));
+    conf.push_str(&vs(
+        "2001:db8::1 80",
+        "  protocol UDP\n",
+        &[("::1 8002", &check(""))],
+    ));
+    conf.push_str(&vs(
+        "10.6.0.2 80",
+        "  protocol TCP\n",
+        &[("127.0.0.1 8001", &check(""))],
+    ));
+    run(program, &conf, &[], live);
+    let mut buf = vec![0u8; 65536];
+    let n = reader.read(&mut buf).unwrap_or(0);
+    let mut lines: Vec<String> = String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
 }
 
 /// The `rka-vm` binary beside this test's target directory, built on demand.

@@ -120,10 +120,9 @@ impl Plan {
             let mut real_servers = Vec::new();
             let mut rs_specs = Vec::new();
             for (ri, rs) in vs.real_servers.iter().enumerate() {
-                let proto = vs.protocol.unwrap_or(CfgProtocol::Tcp);
                 let (method, tunnel) = forwarding(rs.forwarding);
                 real_servers.push(DestPlan {
-                    label: addr_label(rs.addr, proto, rs.port),
+                    label: addr_label(rs.addr, vs.protocol, rs.port),
                     addr: rs.addr,
                     port: rs.port,
                     method,
@@ -158,7 +157,7 @@ impl Plan {
                     }
                 }
                 rs_specs.push(RealServerSpec {
-                    label: addr_label(rs.addr, proto, rs.port),
+                    label: addr_label(rs.addr, vs.protocol, rs.port),
                     weight: rs.weight,
                     inhibit: rs.inhibit_on_failure,
                     checkers: inits,
@@ -216,26 +215,27 @@ impl Plan {
     }
 }
 
-fn proto_name(p: CfgProtocol) -> &'static str {
+fn proto_name(p: Option<CfgProtocol>) -> &'static str {
     match p {
-        CfgProtocol::Tcp => "tcp",
-        CfgProtocol::Udp => "udp",
-        CfgProtocol::Sctp => "sctp",
+        Some(CfgProtocol::Tcp) => "tcp",
+        Some(CfgProtocol::Udp) => "udp",
+        Some(CfgProtocol::Sctp) => "sctp",
+        None => "none",
     }
 }
 
-/// `[addr]:proto:port`, the form of keepalived's LVS FIFO lines.
-pub fn addr_label(addr: IpAddr, proto: CfgProtocol, port: u16) -> String {
+/// `[addr]:proto:port`, the form of keepalived's logs and LVS FIFO lines (`none` as the
+/// protocol of a firewall-mark service's servers).
+pub fn addr_label(addr: IpAddr, proto: Option<CfgProtocol>, port: u16) -> String {
     format!("[{addr}]:{}:{port}", proto_name(proto))
 }
 
+/// `[addr]:proto:port`, `FWM n` or `[GROUP]:0`, as keepalived names virtual servers.
 fn vs_label(vs: &VirtualServer) -> String {
     match &vs.address {
-        VsAddress::Ip { addr, port } => {
-            addr_label(*addr, vs.protocol.unwrap_or(CfgProtocol::Tcp), *port)
-        }
+        VsAddress::Ip { addr, port } => addr_label(*addr, vs.protocol, *port),
         VsAddress::Fwmark(m) => format!("FWM {m}"),
-        VsAddress::Group(g) => g.clone(),
+        VsAddress::Group(g) => format!("[{g}]:0"),
     }
 }
 
@@ -386,7 +386,7 @@ fn forwarding(m: ForwardingMethod) -> (ForwardMethod, Option<Tunnel>) {
 fn sorry_plan(vs: &VirtualServer, s: &SorryServer) -> DestPlan {
     let (method, tunnel) = forwarding(s.forwarding);
     DestPlan {
-        label: addr_label(s.addr, vs.protocol.unwrap_or(CfgProtocol::Tcp), s.port),
+        label: addr_label(s.addr, vs.protocol, s.port),
         addr: s.addr,
         port: s.port,
         method,

@@ -128,6 +128,9 @@ impl Runtime {
             next_id: 0,
         };
         rt.install(plan);
+        for a in rt.director.start_actions() {
+            rt.announce(&a);
+        }
         Ok(rt)
     }
 

@@ -265,7 +265,7 @@ fn desired_table_follows_keepalived_rules() {
             (3, 100, 10)
         );
         assert_eq!(dv.method, ForwardMethod::DirectRoute);
-        assert_eq!(d.labels.get(&k).map(String::as_str), Some("G"));
+        assert_eq!(d.labels.get(&k).map(String::as_str), Some("[G]:0"));
     }
     let tun = t
         .services
@@ -318,4 +318,54 @@ fn stop_modes() {
         StopMode::RemoveOwned
     );
     assert_eq!(super::stop_mode(false, None), StopMode::RemoveOwned);
+}
+
+#[tokio::test]
+async fn fifo_lines_and_notify_scripts_follow_the_verdicts() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let fifo = dir.path().join("lvs.fifo");
+    let marker = dir.path().join("down-ran");
+    let port = free_port();
+    let text = format!(
+        "global_defs {{\n lvs_notify_fifo {}\n}}\n\
+         virtual_server 10.0.0.1 80 {{\n protocol TCP\n delay_loop 1\n\
+          real_server 127.0.0.1 {port} {{\n  notify_down \"/usr/bin/touch {}\"\n\
+          TCP_CHECK {{\n   connect_timeout 1\n   retry 0\n   warmup 0\n  }}\n }}\n}}\n",
+        fifo.display(),
+        marker.display()
+    );
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
+    assert!(
+        drive_until(&mut rt, &fake, Duration::from_secs(10), |t| t
+            .services
+            .get(&vip(1, 80))
+            .is_some_and(|v| v.dests.is_empty()))
+        .await
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open fifo");
+    let mut buf = vec![0u8; 4096];
+    let n = f.read(&mut buf).expect("read fifo");
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(
+        text,
+        format!(
+            "VS [10.0.0.1]:tcp:80 UP\nRS [127.0.0.1]:tcp:{port} [10.0.0.1]:tcp:80 DOWN\n\
+             VS [10.0.0.1]:tcp:80 DOWN\n"
+        )
+    );
+    for _ in 0..50 {
+        if marker.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(marker.exists(), "notify_down did not run");
+    rt.stop(StopMode::RemoveOwned).await;
 }
