@@ -721,6 +721,10 @@ fn parse_global_child(ctx: &mut Ctx<'_>, c: &Node, g: &mut GlobalDefs, top: bool
         ctx.unknown(c);
         return;
     }
+    // keepalived 2.2.7 silently keeps its default HELO name for a bare `smtp_helo_name`.
+    if c.keyword() == "smtp_helo_name" && c.args().is_empty() {
+        return;
+    }
     if g.simple.parse(ctx, c) {
         return;
     }

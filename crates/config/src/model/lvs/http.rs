@@ -298,6 +298,9 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
                 }
             }
             "virtualhost" => u.virtualhost_set = ctx.string(n).or(u.virtualhost_set.take()),
+            // keepalived 2.2.7 ignores these silently when written without a value.
+            "regex" | "regex_stack" | "regex_min_offset" | "regex_max_offset"
+                if n.args().is_empty() => {}
             "regex" => {
                 let Some(r) = ctx.string(n) else { continue };
                 if let Err(e) = regex::Regex::new(&r) {

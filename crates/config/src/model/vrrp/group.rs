@@ -167,6 +167,9 @@ pub fn parse_garp_group(ctx: &mut Ctx<'_>, node: &Node) -> Option<GarpGroup> {
                 }
             }
             "interfaces" => {
+                if c.children().is_empty() {
+                    ctx.warn(c, "Warning - empty garp_group interfaces block");
+                }
                 for i in c.children() {
                     g.interfaces.push(i.keyword().to_string());
                 }
@@ -180,6 +183,10 @@ pub fn parse_garp_group(ctx: &mut Ctx<'_>, node: &Node) -> Option<GarpGroup> {
     }
     if g.interfaces.is_empty() {
         ctx.warn(node, "garp_group has no interfaces - ignoring");
+        return None;
+    }
+    if g.garp_interval.is_none() && g.gna_interval.is_none() {
+        ctx.warn(node, "garp group does not have any delay set - removing");
         return None;
     }
     Some(g)

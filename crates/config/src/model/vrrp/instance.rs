@@ -240,8 +240,9 @@ pub struct Explicit {
     pub check_unicast_src: bool,
     /// `priority` (without it, `state MASTER` means priority 255).
     pub priority: bool,
-    /// `unicast_src_ip` (a unicast keyword: keepalived warns when there are no peers).
-    pub unicast_src_ip: bool,
+    /// A unicast-only keyword (`unicast_src_ip`, `unicast_peer`, `old_unicast_checksum`):
+    /// keepalived warns when there are no peers.
+    pub unicast_keyword: bool,
 }
 
 impl VrrpInstance {
@@ -443,7 +444,7 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
                 }
                 v.src_ip = Some(a);
                 if c.keyword() == "unicast_src_ip" {
-                    v.explicit.unicast_src_ip = true;
+                    v.explicit.unicast_keyword = true;
                 }
             }
         }
@@ -464,6 +465,7 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
         }
         "check_unicast_src" => bool_opt(ctx, c, &mut v.check_unicast_src, &mut e.check_unicast_src),
         "unicast_peer" => {
+            v.explicit.unicast_keyword = true;
             for p in c.children() {
                 let Ok(addr) = p.keyword().parse::<IpAddr>() else {
                     ctx.warn(
@@ -514,6 +516,7 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
             }
         }
         "old_unicast_checksum" => {
+            v.explicit.unicast_keyword = true;
             v.old_unicast_checksum = match c.arg(0) {
                 None => Some(OldChecksum::Use),
                 Some("never") => Some(OldChecksum::Never),
@@ -676,7 +679,16 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
         "kernel_rx_buf_size" => {
             v.kernel_rx_buf_size = ctx.int_in(c, 0, 0u32, u32::MAX).or(v.kernel_rx_buf_size)
         }
-        "linkbeat_use_polling" => v.linkbeat_use_polling = true,
+        "linkbeat_use_polling" => {
+            ctx.warn(
+                c,
+                format!(
+                    "({}) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block",
+                    v.name
+                ),
+            );
+            v.linkbeat_use_polling = true;
+        }
         "lvs_sync_daemon_interface" => {
             ctx.warn(
                 c,

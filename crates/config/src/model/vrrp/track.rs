@@ -69,6 +69,8 @@ pub fn parse_script(ctx: &mut Ctx<'_>, node: &Node) -> Option<VrrpScript> {
             continue;
         }
         match c.keyword() {
+            // keepalived 2.2.7 says nothing about `script` alone (the script then has none).
+            "script" if c.args().is_empty() => {}
             "script" => script = command(ctx, c),
             "interval" => s.interval = timer_1us(ctx, c).unwrap_or(s.interval),
             "timeout" => s.timeout = timer_1us(ctx, c).or(s.timeout),

@@ -161,7 +161,7 @@ fn sanity_checks(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
         );
     }
     let explicit_check = v.explicit.check_unicast_src && v.check_unicast_src;
-    if !v.is_unicast() && (v.explicit.unicast_src_ip || explicit_check) {
+    if !v.is_unicast() && (v.explicit.unicast_keyword || explicit_check) {
         note(
             ctx,
             format!(
@@ -172,6 +172,32 @@ fn sanity_checks(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
     if !v.is_unicast() {
         // Only unicast adverts have a source to check; keep the dump free of it.
         v.check_unicast_src = false;
+        v.old_unicast_checksum = None;
+    }
+    if v.native_ipv6 && v.address_family() == Some(false) {
+        note(
+            ctx,
+            format!("({name}) Cannot specify native_ipv6 with IPv4 addresses"),
+        );
+        v.native_ipv6 = false;
+    }
+    if v.vmac_xmit_base && v.use_vmac.is_none() {
+        note(
+            ctx,
+            format!("({name}) vmac_xmit_base is only valid with a vmac"),
+        );
+        v.vmac_xmit_base = false;
+    }
+    if v.use_ipvlan
+        .as_ref()
+        .is_some_and(|i| i.addr.is_none() && !v.is_ipv6())
+    {
+        note(
+            ctx,
+            format!(
+                "({name}) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state"
+            ),
+        );
     }
     if let Some(auth) = &v.authentication {
         if v.version == 3 {

@@ -255,3 +255,55 @@ fn an_insecure_notify_script_is_not_a_test_failure() {
         .iter()
         .any(|d| d.message.contains("notify") && d.severity > crate::Severity::Info));
 }
+
+#[test]
+fn instance_options_that_need_another_one() {
+    // Each is exit 5 on keepalived 2.2.7 -t, with the message quoted.
+    for (extra, needle) in [
+        (
+            " native_ipv6",
+            "Cannot specify native_ipv6 with IPv4 addresses",
+        ),
+        (
+            " vmac_xmit_base",
+            "vmac_xmit_base is only valid with a vmac",
+        ),
+        (" use_ipvlan", "IPv4 ipvlan requires a source ip address"),
+        (
+            " linkbeat_use_polling",
+            "'linkbeat_use_polling' in vrrp instance deprecated",
+        ),
+        (" old_unicast_checksum", "without any unicast peers"),
+        (" unicast_peer {\n }", "without any unicast peers"),
+    ] {
+        let l = load(&instance(extra));
+        assert_eq!(l.diagnostics.exit_code(), 5, "{extra}");
+        assert!(has(&l, needle), "{extra}");
+    }
+    // keepalived: 0 with a vmac.
+    let l = load(&instance(" use_vmac\n vmac_xmit_base"));
+    assert_eq!(l.diagnostics.exit_code(), 0);
+}
+
+#[test]
+fn garp_groups_need_interfaces_and_a_delay() {
+    // keepalived: 5 "garp group 1 does not have any delay set - removing".
+    let l = load("garp_group {\n interfaces {\n  eth0\n }\n}\n");
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(l.config.vrrp.garp_groups.is_empty());
+    // keepalived: 5 "Warning - empty garp_group interfaces block".
+    let l = load("garp_group {\n garp_interval 1\n interfaces {\n }\n}\n");
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    let l = load("garp_group {\n garp_interval 1\n interfaces {\n  eth0\n }\n}\n");
+    assert_eq!(l.diagnostics.exit_code(), 0);
+}
+
+#[test]
+fn some_keywords_alone_are_silent() {
+    // keepalived 2.2.7 -t: 0 for a bare `script` after a real one in a vrrp_script and for a
+    // bare smtp_helo_name.
+    let l = load(
+        "vrrp_script chk {\n script /bin/true\n script\n}\nglobal_defs {\n smtp_helo_name\n}\n",
+    );
+    assert_eq!(l.diagnostics.exit_code(), 0, "{:?}", l.diagnostics.items());
+}
