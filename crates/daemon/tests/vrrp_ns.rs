@@ -1341,3 +1341,69 @@ fn scenario_group_fifo(a: Impl, b: Impl) {
 fn sync_group_fifo_lines() {
     matrix("sync_group_fifo_lines", scenario_group_fifo);
 }
+
+/// track_file with a weight: the value times the weight moves the priority (mastership moves
+/// to the peer and back); with vrrp_notify_priority_changes the FIFO hears each new priority.
+fn scenario_track_file(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let file = lab.path("weight");
+    fs::write(&file, "0\n").expect("track file");
+    let fifo = lab.path("notify.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let mut reader = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open fifo");
+    let mut conf_a = format!(
+        "global_defs {{\n  vrrp_version 3\n  vrrp_notify_priority_changes\n  notify_fifo {}\n}}\n\
+         track_file f {{\n  file {}\n  weight -1\n}}\n",
+        fifo.display(),
+        file.display()
+    );
+    conf_a.push_str(
+        &Inst {
+            name: "VI_1",
+            vrid: 51,
+            priority: 150,
+            interval: "0.2",
+            vips: &["10.9.0.100/24"],
+            extra: "  track_file {\n    f\n  }",
+        }
+        .text(),
+    );
+    lab.start("a", a, &conf_a);
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    fs::write(&file, "80\n").expect("track file");
+    lab.wait(
+        Duration::from_secs(5),
+        "b master once a's priority is 70",
+        |l| l.is_master("b") && !l.is_master("a"),
+    );
+    fs::write(&file, "10\n").expect("track file");
+    lab.wait(Duration::from_secs(5), "a master again at 140", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    thread::sleep(Duration::from_millis(200));
+    let mut buf = vec![0u8; 8192];
+    let n = reader.read(&mut buf).unwrap_or(0);
+    let lines = String::from_utf8_lossy(&buf[..n]).into_owned();
+    for want in [
+        "INSTANCE \"VI_1\" MASTER_PRIORITY 70\nINSTANCE \"VI_1\" BACKUP 70\n",
+        "INSTANCE \"VI_1\" BACKUP_PRIORITY 140\nINSTANCE \"VI_1\" MASTER 140\n",
+    ] {
+        assert!(lines.contains(want), "FIFO lacks {want:?}: {lines:?}");
+    }
+}
+
+#[test]
+fn track_file_weight_and_priority_notifications() {
+    matrix(
+        "track_file_weight_and_priority_notifications",
+        scenario_track_file,
+    );
+}

@@ -17,7 +17,7 @@ use super::mapping::{
     self, notify_scripts, HostView, InstancePlan, RoutePlan, SocketKey, Tracked, VipPlan,
 };
 use super::netops::HostOps;
-use super::notify::{Notifier, Subject};
+use super::notify::{Event, Notifier, Subject};
 use super::socket::{advert_vrid, Datagram, OpenSocket};
 use super::track::{self, TrackEvent};
 use super::unit::{Out, Unit};
@@ -666,7 +666,7 @@ impl Engine {
                         let name = g.name.clone();
                         self.notifier.notify(
                             Subject::Group(&name),
-                            state,
+                            Event::Entered(state),
                             0,
                             specific.as_ref(),
                             generic.as_ref(),
@@ -749,7 +749,7 @@ impl Engine {
                 let (specific, generic) = (specific.cloned(), generic.cloned());
                 self.notifier.notify(
                     Subject::Instance(&name),
-                    state,
+                    Event::Entered(state),
                     priority,
                     specific.as_ref(),
                     generic.as_ref(),
@@ -757,6 +757,19 @@ impl Engine {
             }
             Action::PriorityChanged { from, to } => {
                 tracing::info!("({name}) priority changed from {from} to {to}");
+                if member.plan.notify_priority_changes {
+                    let state = self.units[u].state(m);
+                    let member = &self.units[u].members[m];
+                    let (specific, generic) = notify_scripts(&member.plan.notifies, state);
+                    let (specific, generic) = (specific.cloned(), generic.cloned());
+                    self.notifier.notify(
+                        Subject::Instance(&name),
+                        Event::Priority(state),
+                        to,
+                        specific.as_ref(),
+                        generic.as_ref(),
+                    );
+                }
             }
         }
     }

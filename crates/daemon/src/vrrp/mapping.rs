@@ -112,6 +112,9 @@ pub struct InstancePlan {
     pub trackers: Vec<Tracked>,
     /// Notify scripts.
     pub notifies: cfg::Notifies,
+    /// `notify_priority_changes` (or the global `vrrp_notify_priority_changes`): notify the
+    /// current state again whenever the effective priority moves.
+    pub notify_priority_changes: bool,
     /// `initial state` as written (for the reload match).
     pub unicast: bool,
 }
@@ -439,6 +442,10 @@ fn plan_instance(
         rules,
         trackers,
         notifies: inst.notifies.clone(),
+        notify_priority_changes: inst
+            .notifies
+            .priority_changes
+            .unwrap_or(g.vrrp_notify_priority_changes),
         unicast: inst.is_unicast(),
     })
 }

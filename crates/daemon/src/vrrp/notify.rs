@@ -33,13 +33,33 @@ impl Subject<'_> {
     }
 }
 
-/// The FIFO line keepalived writes: `INSTANCE "VI_1" MASTER 100`.
-pub fn fifo_line(subject: Subject<'_>, state: State, priority: u8) -> String {
+/// What a notification reports: entering a state, or a new priority while in one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The state was entered.
+    Entered(State),
+    /// The effective priority changed while in the state (`notify_priority_changes`).
+    Priority(State),
+}
+
+impl Event {
+    /// The word keepalived writes: `MASTER`, or `MASTER_PRIORITY` for a priority change.
+    pub fn word(self) -> String {
+        match self {
+            Event::Entered(s) => s.as_str().to_owned(),
+            Event::Priority(s) => format!("{}_PRIORITY", s.as_str()),
+        }
+    }
+}
+
+/// The FIFO line keepalived writes: `INSTANCE "VI_1" MASTER 100`, and on a priority change
+/// `INSTANCE "VI_1" MASTER_PRIORITY 70`.
+pub fn fifo_line(subject: Subject<'_>, event: Event, priority: u8) -> String {
     format!(
         "{} \"{}\" {} {}\n",
         subject.kind(),
         subject.name(),
-        state.as_str(),
+        event.word(),
         priority
     )
 }
@@ -50,14 +70,14 @@ pub fn script_argv(
     script: &UserScript,
     generic: bool,
     subject: Subject<'_>,
-    state: State,
+    event: Event,
     priority: u8,
 ) -> Vec<String> {
     let mut argv = script.command.argv.clone();
     if generic {
         argv.push(subject.kind().to_owned());
         argv.push(subject.name().to_owned());
-        argv.push(state.as_str().to_owned());
+        argv.push(event.word());
         argv.push(priority.to_string());
     }
     argv
@@ -105,26 +125,27 @@ impl Notifier {
         }
     }
 
-    /// Notifies a transition of `subject`: FIFO lines first, then the scripts in the background.
+    /// Notifies `event` of `subject`: FIFO lines first, then the scripts in the background
+    /// (the state's own script only when the state is entered).
     pub fn notify(
         &mut self,
         subject: Subject<'_>,
-        state: State,
+        event: Event,
         priority: u8,
         specific: Option<&UserScript>,
         generic: Option<&UserScript>,
     ) {
-        let line = fifo_line(subject, state, priority);
+        let line = fifo_line(subject, event, priority);
         for (path, f) in &mut self.fifos {
             if let Err(e) = f.write_all(line.as_bytes()) {
                 tracing::warn!("notify FIFO {path}: {e}");
             }
         }
-        if let Some(s) = specific {
-            self.spawn(s, script_argv(s, false, subject, state, priority));
+        if let (Some(s), Event::Entered(_)) = (specific, event) {
+            self.spawn(s, script_argv(s, false, subject, event, priority));
         }
         if let Some(s) = generic {
-            self.spawn(s, script_argv(s, true, subject, state, priority));
+            self.spawn(s, script_argv(s, true, subject, event, priority));
         }
     }
 
@@ -220,12 +241,24 @@ mod tests {
     #[test]
     fn fifo_lines_as_keepalived_writes_them() {
         assert_eq!(
-            fifo_line(Subject::Instance("VI_1"), State::Master, 100),
+            fifo_line(
+                Subject::Instance("VI_1"),
+                Event::Entered(State::Master),
+                100
+            ),
             "INSTANCE \"VI_1\" MASTER 100\n"
         );
         assert_eq!(
-            fifo_line(Subject::Group("G1"), State::Backup, 0),
+            fifo_line(Subject::Group("G1"), Event::Entered(State::Backup), 0),
             "GROUP \"G1\" BACKUP 0\n"
+        );
+        assert_eq!(
+            fifo_line(
+                Subject::Instance("VI_1"),
+                Event::Priority(State::Master),
+                70
+            ),
+            "INSTANCE \"VI_1\" MASTER_PRIORITY 70\n"
         );
     }
 
@@ -233,11 +266,23 @@ mod tests {
     fn generic_notify_gets_four_arguments() {
         let s = script(&["/bin/n", "x"]);
         assert_eq!(
-            script_argv(&s, true, Subject::Instance("VI_1"), State::Fault, 90),
+            script_argv(
+                &s,
+                true,
+                Subject::Instance("VI_1"),
+                Event::Entered(State::Fault),
+                90
+            ),
             ["/bin/n", "x", "INSTANCE", "VI_1", "FAULT", "90"]
         );
         assert_eq!(
-            script_argv(&s, false, Subject::Group("G"), State::Stop, 0),
+            script_argv(
+                &s,
+                false,
+                Subject::Group("G"),
+                Event::Entered(State::Stop),
+                0
+            ),
             ["/bin/n", "x"]
         );
     }
