@@ -1407,3 +1407,73 @@ fn track_file_weight_and_priority_notifications() {
         scenario_track_file,
     );
 }
+
+/// The notify FIFO lines of a director through election, a tracked interface failing and
+/// coming back, and a stop.
+fn fifo_story(a: Impl, b: Impl) -> String {
+    let mut lab = Lab::new(&["a", "b"]);
+    let fifo = lab.path("notify.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let mut reader = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open fifo");
+    lab.ip(
+        "a",
+        &[
+            "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+        ],
+    );
+    lab.ip("a", &["link", "set", "eth1p", "up"]);
+    lab.ip("a", &["link", "set", "eth1", "up"]);
+    let mut conf = format!(
+        "global_defs {{\n  vrrp_version 3\n  notify_fifo {}\n}}\n",
+        fifo.display()
+    );
+    conf.push_str(
+        &Inst {
+            name: "VI_1",
+            vrid: 51,
+            priority: 150,
+            interval: "0.2",
+            vips: &["10.9.0.100/24"],
+            extra: "  track_interface {\n    eth1\n  }",
+        }
+        .text(),
+    );
+    lab.start("a", a, &conf);
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| l.is_master("a"));
+    lab.ip("a", &["link", "set", "eth1", "down"]);
+    lab.wait(Duration::from_secs(3), "b master", |l| {
+        l.is_master("b") && !l.is_master("a")
+    });
+    lab.ip("a", &["link", "set", "eth1", "up"]);
+    lab.wait(Duration::from_secs(4), "a master again", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    lab.stop("a");
+    thread::sleep(Duration::from_millis(200));
+    let mut buf = vec![0u8; 8192];
+    let n = reader.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Differential: rkeepalived writes exactly the FIFO lines keepalived writes for the same
+/// story.
+#[test]
+fn fifo_story_matches_keepalived() {
+    if !privileged() {
+        return;
+    }
+    let theirs = thread::spawn(|| fifo_story(Impl::Keepalived, Impl::Rust));
+    let ours = fifo_story(Impl::Rust, Impl::Keepalived);
+    let theirs = theirs.join().expect("keepalived run");
+    assert_eq!(ours, theirs, "rkeepalived (left) vs keepalived (right)");
+    assert!(
+        ours.contains("FAULT"),
+        "the story lacks the FAULT: {ours:?}"
+    );
+}
