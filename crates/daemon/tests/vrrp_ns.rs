@@ -1575,3 +1575,42 @@ fn group_fifo_story_matches_keepalived() {
     );
     assert!(ours.contains("GROUP \"G1\" FAULT 0"), "{ours:?}");
 }
+
+fn scenario_unicast_ipv6(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    for (h, addr) in [("a", "fd00:9::1/64"), ("b", "fd00:9::2/64")] {
+        lab.ip(h, &["addr", "add", addr, "dev", "eth0", "nodad"]);
+    }
+    let conf = |p: u8, me: &str, peer: &str| {
+        Inst {
+            name: "VI_6",
+            vrid: 61,
+            priority: p,
+            interval: "0.2",
+            vips: &["fd00:9::100/64"],
+            extra: &format!("  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}"),
+        }
+        .text()
+    };
+    let (ca, cb) = (
+        conf(150, "fd00:9::1", "fd00:9::2"),
+        conf(100, "fd00:9::2", "fd00:9::1"),
+    );
+    lab.start("b", b, &cb);
+    lab.start("a", a, &ca);
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.has_addr("a", "eth0", "fd00:9::100")
+    });
+    lab.hold(Duration::from_secs(1), "a master, b backup", |l| {
+        l.has_addr("a", "eth0", "fd00:9::100") && !l.has_addr("b", "eth0", "fd00:9::100")
+    });
+    lab.stop("a");
+    lab.wait(Duration::from_secs(3), "b master", |l| {
+        l.has_addr("b", "eth0", "fd00:9::100")
+    });
+}
+
+#[test]
+fn unicast_peers_ipv6() {
+    matrix("unicast_peers_ipv6", scenario_unicast_ipv6);
+}
