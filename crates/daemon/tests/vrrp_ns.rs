@@ -1107,14 +1107,16 @@ fn custom_multicast_group() {
 /// return brings mastership back.
 fn scenario_track_process(a: Impl, b: Impl) {
     let mut lab = Lab::new(&["a", "b"]);
-    // A private copy of sleep with a name no other test uses (processes are host-wide).
+    // sleep under a name no other test uses (processes are host-wide).
     let name = format!(
         "rks{}",
         lab.prefix.trim_start_matches("rkv").replace('-', "x")
     );
     let name: String = name.chars().take(15).collect();
     let bin = lab.path(&name);
-    fs::copy("/bin/sleep", &bin).expect("copy sleep");
+    // A symlink, not a copy: the kernel names the process after the path executed, and a
+    // freshly written copy can fail to execute (ETXTBSY) while other tests fork.
+    std::os::unix::fs::symlink("/bin/sleep", &bin).expect("link sleep");
     let spawn = |bin: &PathBuf| Command::new(bin).arg("600").spawn().expect("sleeper");
     let mut sleeper = spawn(&bin);
     let mut conf_a = format!("vrrp_track_process proc {{\n  process {name}\n  weight 0\n}}\n");
