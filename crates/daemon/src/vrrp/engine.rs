@@ -83,10 +83,12 @@ impl HostSnapshot {
 }
 
 impl HostView for HostSnapshot {
-    fn source_address(&self, ifname: &str, ipv6: bool) -> Option<IpAddr> {
-        let (index, _) = self.links.get(ifname)?;
+    fn source_addresses(&self, ifname: &str, ipv6: bool) -> Vec<IpAddr> {
+        let Some((index, _)) = self.links.get(ifname) else {
+            return Vec::new();
+        };
         let list = if ipv6 { &self.v6_link_local } else { &self.v4 };
-        list.get(index)?.first().copied()
+        list.get(index).cloned().unwrap_or_default()
     }
 
     fn interface_up(&self, ifname: &str) -> bool {
@@ -221,7 +223,7 @@ impl Engine {
                 if let Some(v) = plans.first().and_then(|p| p.vmac.clone()) {
                     let link_local = inst
                         .is_ipv6()
-                        .then(|| pre.source_address(&v.base, true))
+                        .then(|| pre.source_addresses(&v.base, true).first().copied())
                         .flatten();
                     self.host.create_vmac(&inst.name, &v, link_local).await;
                 }
@@ -494,7 +496,9 @@ impl Engine {
             .drop_log
             .is_none_or(|(t, _)| now.duration_since(t) >= DROP_LOG_EVERY);
         if due {
-            let since = member.drop_log.map_or(total, |(_, n)| total - n);
+            let since = member
+                .drop_log
+                .map_or(total, |(_, n)| total.saturating_sub(n));
             let counters = self.units[u]
                 .core
                 .member(m)

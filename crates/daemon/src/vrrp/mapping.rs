@@ -160,8 +160,17 @@ pub struct GroupPlan {
 
 /// What the host looks like, as far as mapping needs it.
 pub trait HostView {
-    /// The source address to use on `ifname` for `ipv6` (primary IPv4 / link-local IPv6).
-    fn source_address(&self, ifname: &str, ipv6: bool) -> Option<IpAddr>;
+    /// The addresses usable as source on `ifname` for `ipv6` (IPv4 in kernel order, primary
+    /// first / IPv6 link-local).
+    fn source_addresses(&self, ifname: &str, ipv6: bool) -> Vec<IpAddr>;
+
+    /// The source address to use: the first candidate that is not one of `vips` (a previous
+    /// run may have died holding them).
+    fn source_address(&self, ifname: &str, ipv6: bool, vips: &[IpAddr]) -> Option<IpAddr> {
+        self.source_addresses(ifname, ipv6)
+            .into_iter()
+            .find(|a| !vips.contains(a))
+    }
     /// Whether `ifname` exists and is operationally up.
     fn interface_up(&self, ifname: &str) -> bool;
 }
@@ -225,10 +234,16 @@ fn plan_instance(
         .ok_or_else(|| PlanError::NoInterface(inst.name.clone()))?;
     let ipv6 = inst.is_ipv6();
     let family = if ipv6 { Family::Ipv6 } else { Family::Ipv4 };
+    let all_vips: Vec<IpAddr> = inst
+        .virtual_ipaddress
+        .iter()
+        .chain(&inst.virtual_ipaddress_excluded)
+        .map(|a| a.prefix.addr)
+        .collect();
     let source = match inst.src_ip {
         Some(a) => a,
         None => host
-            .source_address(&interface, ipv6)
+            .source_address(&interface, ipv6, &all_vips)
             .ok_or_else(|| PlanError::NoSource(inst.name.clone(), interface.clone()))?,
     };
     let auth = match (&inst.authentication, inst.version) {
@@ -604,14 +619,14 @@ mod tests {
     struct FakeHost;
 
     impl HostView for FakeHost {
-        fn source_address(&self, ifname: &str, ipv6: bool) -> Option<IpAddr> {
-            (ifname == "eth1").then(|| {
-                if ipv6 {
-                    "fe80::1".parse().expect("addr")
-                } else {
-                    "10.0.0.1".parse().expect("addr")
-                }
-            })
+        fn source_addresses(&self, ifname: &str, ipv6: bool) -> Vec<IpAddr> {
+            let list: &[&str] = match (ifname, ipv6) {
+                ("eth1", true) => &["fe80::1"],
+                // A VIP left by a crashed run comes first here.
+                ("eth1", false) => &["10.0.0.100", "10.0.0.1"],
+                _ => &[],
+            };
+            list.iter().map(|a| a.parse().expect("addr")).collect()
         }
         fn interface_up(&self, ifname: &str) -> bool {
             ifname == "eth1"
@@ -642,6 +657,7 @@ mod tests {
         let (plans, errors) = plan_instances(&c, &FakeHost);
         assert!(errors.is_empty(), "{errors:?}");
         let p = &plans[0];
+        assert_eq!(p.core.source, "10.0.0.1".parse::<IpAddr>().expect("addr"));
         assert_eq!(p.core.priority, 150);
         assert_eq!(p.core.version, Version::V2);
         assert!(matches!(p.core.auth, Authentication::Ah(_)));
