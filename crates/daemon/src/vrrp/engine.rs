@@ -146,6 +146,9 @@ impl Engine {
             statics: (Vec::new(), Vec::new(), Vec::new()),
             config,
         };
+        let g = &engine.config.global.simple;
+        let spacing = (g.vrrp_garp_interval, g.vrrp_gna_interval);
+        engine.host.set_spacing(spacing.0, spacing.1);
         engine.install_statics().await;
         let units = engine.build_units(&engine.config.clone()).await;
         engine.units = units;
@@ -808,6 +811,9 @@ impl Engine {
         let old_statics = std::mem::take(&mut self.statics);
         self.config = config.clone();
         self.notifier = Notifier::new(&config);
+        let g = &config.global.simple;
+        self.host
+            .set_spacing(g.vrrp_garp_interval, g.vrrp_gna_interval);
         self.install_statics().await;
         let gone_vips: Vec<VipPlan> = old_statics
             .0

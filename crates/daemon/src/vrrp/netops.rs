@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use rka_netif::{Error as NetifError, Netif};
 use rka_sys::net::FrameSocket;
@@ -16,7 +18,9 @@ use rka_netif::RuleSpec;
 #[derive(Debug)]
 pub struct HostOps {
     netif: Netif,
-    frames: HashMap<u32, FrameSocket>,
+    frames: HashMap<u32, Arc<FrameSocket>>,
+    /// Delay between gratuitous ARPs (`vrrp_garp_interval`) and NAs (`vrrp_gna_interval`).
+    spacing: (Duration, Duration),
 }
 
 /// Whether a netlink answer means success for an add (exists) or a delete (not found).
@@ -34,6 +38,7 @@ impl HostOps {
         HostOps {
             netif,
             frames: HashMap::new(),
+            spacing: (Duration::ZERO, Duration::ZERO),
         }
     }
 
@@ -214,31 +219,61 @@ impl HostOps {
             std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{ifname}/forwarding"))
                 .is_ok_and(|s| s.trim() == "1");
         let sock = match self.frames.entry(ifindex) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Occupied(o) => o.get().clone(),
             std::collections::hash_map::Entry::Vacant(v) => match FrameSocket::new(ifindex) {
-                Ok(s) => v.insert(s),
+                Ok(s) => v.insert(Arc::new(s)).clone(),
                 Err(e) => {
                     tracing::error!("({who}) cannot open a packet socket on {ifname}: {e}");
                     return;
                 }
             },
         };
+        let mut frames = Vec::new();
         for _ in 0..count {
             for a in addresses {
-                let frame = match a {
-                    IpAddr::V4(v4) => GratuitousArp { mac, address: *v4 }.to_frame(),
-                    IpAddr::V6(v6) => UnsolicitedNa {
-                        mac,
-                        address: *v6,
-                        router,
-                    }
-                    .to_frame(),
+                let (frame, gap) = match a {
+                    IpAddr::V4(v4) => (
+                        GratuitousArp { mac, address: *v4 }.to_frame(),
+                        self.spacing.0,
+                    ),
+                    IpAddr::V6(v6) => (
+                        UnsolicitedNa {
+                            mac,
+                            address: *v6,
+                            router,
+                        }
+                        .to_frame(),
+                        self.spacing.1,
+                    ),
                 };
-                if let Err(e) = sock.send_frame(&frame) {
-                    tracing::debug!("({who}) gratuitous message for {a} on {ifname}: {e}");
-                }
+                frames.push((*a, frame, gap));
             }
         }
+        let send = |sock: &FrameSocket, a: &IpAddr, frame: &[u8]| {
+            if let Err(e) = sock.send_frame(frame) {
+                tracing::debug!("gratuitous message for {a}: {e}");
+            }
+        };
+        if frames.iter().all(|(_, _, gap)| gap.is_zero()) {
+            for (a, frame, _) in &frames {
+                send(&sock, a, frame);
+            }
+            return;
+        }
+        // Spaced out: a task sends them so the engine never waits.
+        tokio::spawn(async move {
+            for (i, (a, frame, gap)) in frames.iter().enumerate() {
+                if i > 0 && !gap.is_zero() {
+                    tokio::time::sleep(*gap).await;
+                }
+                send(&sock, a, frame);
+            }
+        });
+    }
+
+    /// Sets the delays between gratuitous ARPs and between unsolicited NAs.
+    pub fn set_spacing(&mut self, garp: Duration, gna: Duration) {
+        self.spacing = (garp, gna);
     }
 
     /// Forgets cached packet sockets (an interface went away).
