@@ -48,7 +48,9 @@ impl Debug<'_> {
                 to,
                 reason,
             } => {
-                tracing::info!(%instance, %from, %to, ?reason, "({instance}) Entering {to} STATE");
+                // keepalived's wording, which people grep their logs for; the details at debug.
+                tracing::info!("({instance}) Entering {to} STATE");
+                tracing::debug!("({instance}) {from} -> {to}: {reason:?}");
             }
             Debug::AdvertDropped {
                 instance,

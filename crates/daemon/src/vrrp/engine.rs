@@ -744,9 +744,8 @@ impl Engine {
                     self.host.gratuitous(&name, &ifname, &list, count).await;
                 }
             }
-            Action::StateChanged { from, to, reason } => {
-                tracing::debug!("({name}) {from} -> {to} ({reason:?})");
-            }
+            // The core logs transitions itself (rka_vrrp::debug).
+            Action::StateChanged { .. } => {}
             Action::Notify { state, priority } => {
                 if state == State::Master && member.quiet_master {
                     self.units[u].members[m].quiet_master = false;
