@@ -44,13 +44,23 @@ impl Impl {
 fn privileged() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(|| {
-        rka_sys::netns::privileged_tests_available("vrrp_ns")
-            && Command::new("keepalived")
-                .arg("-v")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok()
+        if !rka_sys::netns::privileged_tests_available("vrrp_ns") {
+            return false;
+        }
+        let keepalived = Command::new("keepalived")
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !keepalived {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "vrrp_ns: keepalived 2.2.7 is needed as the reference under CI=true"
+            );
+            eprintln!("vrrp_ns: SKIPPED: keepalived is not installed");
+        }
+        keepalived
     })
 }
 
