@@ -37,12 +37,25 @@ pub const MAX_INCLUDE_DEPTH: usize = 32;
 /// Deepest nesting of parameter substitution and `~SEQ`/`~LST` blocks; deeper is reported
 /// (a parameter that refers to itself ends here).
 pub const MAX_NESTING: usize = 64;
-/// Most lines one load may produce.
+/// Most lines one load may produce. (Fuzzing builds use small limits so that each input
+/// stays fast: the limits are what is tested, not their size.)
+#[cfg(not(fuzzing))]
 pub const MAX_LINES: usize = 4_000_000;
+/// Most lines one load may produce (fuzzing build).
+#[cfg(fuzzing)]
+pub const MAX_LINES: usize = 20_000;
 /// Longest line parameter substitution may build (when the line read was shorter).
+#[cfg(not(fuzzing))]
 pub const MAX_LINE_LEN: usize = 1 << 20;
+/// Longest line parameter substitution may build (fuzzing build).
+#[cfg(fuzzing)]
+pub const MAX_LINE_LEN: usize = 1 << 12;
 /// Most bytes of text one load may produce.
+#[cfg(not(fuzzing))]
 pub const MAX_TOTAL_BYTES: usize = 512 << 20;
+/// Most bytes of text one load may produce (fuzzing build).
+#[cfg(fuzzing)]
+pub const MAX_TOTAL_BYTES: usize = 1 << 20;
 
 /// A logical configuration line after preprocessing.
 #[derive(Clone, Debug, PartialEq, Eq)]
