@@ -157,7 +157,8 @@ impl Engine {
         // Like keepalived, start clean: addresses left by a previous run that died as MASTER
         // are removed before the instances start (a MASTER puts them back at once).
         for unit in &engine.units {
-            for m in &unit.members {
+            // An address owner's VIP is the interface's own address: never remove it.
+            for m in unit.members.iter().filter(|m| m.plan.core.priority < 255) {
                 let name = &m.plan.core.name;
                 engine.host.rules(name, &m.plan.rules, false).await;
                 engine.host.routes(name, &m.plan.routes, false).await;

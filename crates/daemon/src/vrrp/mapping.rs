@@ -165,11 +165,14 @@ pub trait HostView {
     fn source_addresses(&self, ifname: &str, ipv6: bool) -> Vec<IpAddr>;
 
     /// The source address to use: the first candidate that is not one of `vips` (a previous
-    /// run may have died holding them).
+    /// run may have died holding them), else the first (an address owner's VIP is the
+    /// interface's own address).
     fn source_address(&self, ifname: &str, ipv6: bool, vips: &[IpAddr]) -> Option<IpAddr> {
-        self.source_addresses(ifname, ipv6)
-            .into_iter()
+        let all = self.source_addresses(ifname, ipv6);
+        all.iter()
             .find(|a| !vips.contains(a))
+            .or(all.first())
+            .copied()
     }
     /// Whether `ifname` exists and is operationally up.
     fn interface_up(&self, ifname: &str) -> bool;
