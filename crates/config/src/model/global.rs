@@ -302,8 +302,12 @@ impl DumpValue for Option<NotifyFifo> {
     }
 }
 
+/// A flag keyword. keepalived 2.2.7 ignores a word after it that is not a boolean (exit 0).
 fn p_flag(ctx: &mut Ctx<'_>, n: &Node) -> Option<bool> {
-    ctx.flag(n)
+    match n.arg(0) {
+        Some(s) if super::values::parse_bool(s).is_none() => Some(true),
+        _ => ctx.flag(n),
+    }
 }
 fn p_bool(ctx: &mut Ctx<'_>, n: &Node) -> Option<bool> {
     ctx.flag(n)
@@ -733,12 +737,7 @@ fn parse_global_child(ctx: &mut Ctx<'_>, c: &Node, g: &mut GlobalDefs, top: bool
             if c.children().is_empty() {
                 ctx.warn(c, "Warning - empty notification_email block");
             }
-            if let Some(first) = c.arg(0) {
-                ctx.warn(
-                    c,
-                    format!("Block notification_email has extra parameters {first} ..."),
-                );
-            }
+            ctx.block_args(c);
             for e in c.children() {
                 for w in &e.words {
                     g.notification_email.push(w.text.clone());
@@ -943,6 +942,7 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, g: &mut GlobalDefs) -> bool {
             true
         }
         "linkbeat_interfaces" => {
+            ctx.block_args(node);
             for c in node.children() {
                 let method = match c.arg(0) {
                     None => None,

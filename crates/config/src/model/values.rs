@@ -105,6 +105,17 @@ impl<'a> Ctx<'a> {
         true
     }
 
+    /// Reports words after a list-block keyword (`virtual_ipaddress x {`): keepalived warns
+    /// that the block has extra parameters and reads the block anyway.
+    pub fn block_args(&mut self, node: &Node) {
+        if let Some(first) = node.arg(0) {
+            self.warn(
+                node,
+                format!("Block {} has extra parameters {first} ...", node.keyword()),
+            );
+        }
+    }
+
     /// True when `node` has its `{ ... }` block; otherwise reports the missing brace as
     /// keepalived does for a block keyword written alone (warning, block skipped).
     pub fn has_block(&mut self, node: &Node) -> bool {

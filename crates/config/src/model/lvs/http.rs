@@ -3,7 +3,7 @@
 use crate::dump::Dumper;
 use crate::tree::Node;
 
-use super::super::values::parse_u64;
+use super::super::values::{parse_bool, parse_u64};
 use super::super::{required, Ctx};
 
 /// The HTTP version sent by the checker (`http_protocol`).
@@ -312,31 +312,40 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
                 }
                 u.regex = Some(r);
             }
-            "regex_no_match" => u.regex_no_match = ctx.flag(n).unwrap_or(u.regex_no_match),
+            // keepalived 2.2.7 -t accepts any words after the regex_* keywords (exit 0):
+            // values that cannot be used are dropped with a note only.
+            "regex_no_match" => match n.arg(0).map(parse_bool) {
+                None => u.regex_no_match = true,
+                Some(Some(b)) => u.regex_no_match = b,
+                Some(None) => regex_note(ctx, n),
+            },
             "regex_options" => {
                 for w in n.args() {
                     match RegexOption::from_name(&w.text) {
                         Some(o) if !u.regex_options.contains(&o) => u.regex_options.push(o),
                         Some(_) => {}
-                        None => ctx.warn(n, format!("Unknown regex option '{}'", w.text)),
+                        None => ctx.diags.info(
+                            Some(&n.origin),
+                            format!("Unknown regex option '{}'", w.text),
+                        ),
                     }
                 }
             }
             "regex_stack" => {
-                let a = ctx.u64_in(n, 0, 1, u32::MAX as u64);
-                let b = ctx.u64_in(n, 1, 1, u32::MAX as u64);
+                let a = regex_number(ctx, n, 0, 1);
+                let b = regex_number(ctx, n, 1, 1);
                 // keepalived takes them as given, even a start above the maximum.
                 if let (Some(a), Some(b)) = (a, b) {
                     u.regex_stack = Some((a as u32, b as u32));
                 }
             }
             "regex_min_offset" => {
-                if let Some(v) = ctx.u64_in(n, 0, 0, u32::MAX as u64) {
+                if let Some(v) = regex_number(ctx, n, 0, 0) {
                     u.regex_min_offset = Some(v as u32);
                 }
             }
             "regex_max_offset" => {
-                if let Some(v) = ctx.u64_in(n, 0, 0, u32::MAX as u64) {
+                if let Some(v) = regex_number(ctx, n, 0, 0) {
                     u.regex_max_offset = Some(v as u32);
                 }
             }
@@ -351,6 +360,25 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
         u.status_codes.push(DEFAULT_STATUS);
     }
     Some(u)
+}
+
+/// Notes a `regex_*` value that cannot be used (keepalived 2.2.7 -t does not complain).
+fn regex_note(ctx: &mut Ctx<'_>, n: &Node) {
+    ctx.diags.info(
+        Some(&n.origin),
+        format!("{}: value not understood - ignored", n.keyword()),
+    );
+}
+
+/// Argument `idx` of a `regex_*` keyword as a number in `min..=u32::MAX`, or a note.
+fn regex_number(ctx: &mut Ctx<'_>, n: &Node, idx: usize, min: u64) -> Option<u64> {
+    match n.arg(idx).and_then(parse_u64) {
+        Some(v) if v >= min && v <= u64::from(u32::MAX) => Some(v),
+        _ => {
+            regex_note(ctx, n);
+            None
+        }
+    }
 }
 
 /// Final checks of a checker block; false when it must be dropped.

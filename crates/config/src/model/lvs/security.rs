@@ -142,6 +142,18 @@ pub fn check_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs
     let mut insecure_any = false;
     let mut refused = Vec::new();
     for s in &list {
+        if s.user
+            .as_deref()
+            .is_some_and(|u| rka_sys::host::user_by_name(u).is_none())
+        {
+            // keepalived 2.2.7 -t: 5, and the script cannot run.
+            ctx.diags.warn(
+                &s.origin,
+                format!("Unable to set uid/gid for script '{}'", s.program),
+            );
+            refused.push(s.slot);
+            continue;
+        }
         let program = find_program(&s.program);
         let user = s.user.clone().or_else(|| default_user.clone());
         // An unknown user counts as not root: keepalived refuses it elsewhere.

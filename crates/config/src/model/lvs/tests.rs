@@ -1350,3 +1350,10 @@ fn checker_and_smtp_host_need_their_block() {
     let l = vs(" real_server 10.0.0.2 80 {\n  SMTP_CHECK {\n   host\n  }\n }\n");
     assert!(msgs(&l).iter().any(|m| m.contains("Missing '{'")));
 }
+
+#[test]
+fn regex_values_keepalived_does_not_check() {
+    // keepalived 2.2.7 -t: 0 for words it cannot use after the regex_* keywords.
+    let l = vs(" real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    regex_no_match xyz\n    regex_stack xyz\n    regex_min_offset xyz\n    regex_options xyz\n   }\n  }\n }\n");
+    assert_eq!(l.diagnostics.exit_code(), 0, "{:?}", msgs(&l));
+}

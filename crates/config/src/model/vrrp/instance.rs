@@ -607,6 +607,7 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
         }
         "authentication" => v.authentication = parse_auth(ctx, c, &v.name),
         "virtual_ipaddress" => {
+            ctx.block_args(c);
             for a in c.children() {
                 let Some(ip) = parse_ip_address(ctx, a, false) else {
                     continue;
@@ -628,6 +629,7 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
             }
         }
         "virtual_ipaddress_excluded" => {
+            ctx.block_args(c);
             for a in c.children() {
                 if let Some(ip) = parse_ip_address(ctx, a, false) {
                     check_addr_dev(ctx, a, &ip);
@@ -637,6 +639,7 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
         }
         "promote_secondaries" => v.promote_secondaries = true,
         "virtual_routes" => {
+            ctx.block_args(c);
             for a in c.children() {
                 if let Some(mut r) = parse_route(ctx, a, false) {
                     route_checks(ctx, a, &mut r);
@@ -645,6 +648,7 @@ fn parse_instance_child(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance, next_
             }
         }
         "virtual_rules" => {
+            ctx.block_args(c);
             for a in c.children() {
                 if let Some(mut r) = parse_rule(ctx, a, false) {
                     rule_checks(ctx, a, &mut r, next_pref);
@@ -775,8 +779,9 @@ fn parse_auth(ctx: &mut Ctx<'_>, node: &Node, name: &str) -> Option<Authenticati
             pass: String::new(),
         }),
         (None, Some(_)) => {
-            ctx.warn(
-                node,
+            // keepalived 2.2.7 -t says nothing (exit 0): there is simply no authentication.
+            ctx.diags.info(
+                Some(&node.origin),
                 format!("({name}) auth_pass without auth_type - ignoring authentication"),
             );
             None

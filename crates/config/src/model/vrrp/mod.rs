@@ -94,6 +94,7 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, v: &mut VrrpConfig) -> bool {
             .static_track_groups
             .extend(group::parse_static_track_group(ctx, node)),
         "static_ipaddress" => {
+            ctx.block_args(node);
             for c in node.children() {
                 if let Some(a) = parse_ip_address(ctx, c, true) {
                     validate::check_addr_dev(ctx, c, &a);
@@ -102,6 +103,7 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, v: &mut VrrpConfig) -> bool {
             }
         }
         "static_routes" => {
+            ctx.block_args(node);
             for c in node.children() {
                 if let Some(mut r) = parse_route(ctx, c, true) {
                     validate::route_checks(ctx, c, &mut r);
@@ -110,6 +112,7 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, v: &mut VrrpConfig) -> bool {
             }
         }
         "static_rules" => {
+            ctx.block_args(node);
             for c in node.children() {
                 if let Some(mut r) = parse_rule(ctx, c, true) {
                     validate::rule_checks(ctx, c, &mut r, &mut v.next_rule_preference);

@@ -176,7 +176,14 @@ pub fn parse_track_file(ctx: &mut Ctx<'_>, node: &Node) -> Option<TrackFile> {
     };
     for c in node.children() {
         match c.keyword() {
-            "file" => file = ctx.string(c),
+            "file" => match (&file, ctx.string(c)) {
+                (Some(_), Some(f)) => ctx.warn(
+                    c,
+                    format!("File already set for track file {} - ignoring {f}", t.name),
+                ),
+                (None, f) => file = f,
+                (Some(_), None) => {}
+            },
             "weight" => {
                 if let Some(w) = ctx.int_in(c, 0, -2_147_483_647i32, 2_147_483_647) {
                     t.weight = w;
@@ -296,6 +303,14 @@ pub fn parse_track_process(ctx: &mut Ctx<'_>, node: &Node) -> Option<TrackProces
             continue;
         }
         match c.keyword() {
+            "process" if !p.process.is_empty() => ctx.warn(
+                c,
+                format!(
+                    "Process already set for track process {} - ignoring {}",
+                    p.name,
+                    c.arg(0).unwrap_or("")
+                ),
+            ),
             "process" => {
                 p.process = c.args().iter().map(|w| w.text.clone()).collect();
                 if p.process.is_empty() {
@@ -401,6 +416,7 @@ pub struct TrackRef {
 
 /// Parses a track list whose weights lie in `-limit..=limit`.
 pub fn parse_track_list(ctx: &mut Ctx<'_>, node: &Node, limit: i32) -> Vec<TrackRef> {
+    ctx.block_args(node);
     let mut v = Vec::new();
     for c in node.children() {
         let mut r = TrackRef {

@@ -153,6 +153,12 @@ fn sanity_checks(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
     let name = v.name.clone();
     if v.interface.is_none() {
         note(ctx, format!("({name}) Unknown interface!"));
+    } else if v.vrf.is_some() {
+        note(
+            ctx,
+            format!("({name}) Cannot specify VRF interface and interface - ignoring"),
+        );
+        v.vrf = None;
     }
     if v.virtual_ipaddress.is_empty() && !v.strict_mode {
         note(
@@ -720,6 +726,18 @@ fn script_security(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
     // vrrp_script blocks: removed when they cannot run safely.
     let mut kept = Vec::new();
     for s in std::mem::take(&mut vrrp.scripts) {
+        if let Some((u, grp)) = &s.user {
+            let group_ok = grp
+                .as_deref()
+                .is_none_or(|gr| rka_sys::host::group_by_name(gr).is_some());
+            if rka_sys::host::user_by_name(u).is_none() || !group_ok {
+                ctx.diags.warn(
+                    &s.origin,
+                    format!("Unable to set uid/gid for script '{}'", s.script.program()),
+                );
+                continue;
+            }
+        }
         // A program that cannot be found (a relative path not in PATH included) disables the
         // script and does not count for the security check.
         if !program_path(s.script.program()).is_some_and(|p| p.is_file()) {

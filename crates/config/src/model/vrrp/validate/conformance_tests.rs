@@ -307,3 +307,35 @@ fn some_keywords_alone_are_silent() {
     );
     assert_eq!(l.diagnostics.exit_code(), 0, "{:?}", l.diagnostics.items());
 }
+
+#[test]
+fn second_pass_of_keepalived_probes() {
+    // Exit codes observed on keepalived 2.2.7 -t with an unexpected word after a keyword.
+    let cases: &[(&str, i32)] = &[
+        // "Block track_script has extra parameters xyz ..."
+        (&instance(" track_script xyz {\n }"), 5),
+        ("static_ipaddress xyz {\n}\n", 5),
+        // A flag ignores a word that is not a boolean.
+        ("global_defs {\n vrrp_strict xyz\n}\n", 0),
+        // "File already set for track file tf - ignoring xyz"
+        ("track_file tf {\n file /tmp/a\n file xyz\n}\n", 5),
+        // "Process already set for track process p - ignoring xyz"
+        ("vrrp_track_process p {\n process x\n process xyz\n}\n", 5),
+        // auth_pass alone: no authentication, nothing said.
+        (&instance(" authentication {\n  auth_pass xyz\n }"), 0),
+        // "(VI_1) Cannot specify VRF interface and interface - ignoring"
+        (&instance(" vrf xyz"), 5),
+    ];
+    for (text, code) in cases {
+        assert_eq!(load(text).diagnostics.exit_code(), *code, "{text}");
+    }
+}
+
+#[test]
+fn a_script_user_that_does_not_exist_is_refused() {
+    // keepalived: 5 "Unable to set uid/gid for script '/bin/true'".
+    let text = "vrrp_script chk {\n script /bin/true\n user no_such_user_rka\n}\nvrrp_instance VI_1 {\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.1/24\n }\n track_script {\n  chk\n }\n}\n";
+    let l = load_with(text, false);
+    assert!(has(&l, "Unable to set uid/gid for script '/bin/true'"));
+    assert!(l.config.vrrp.scripts.is_empty());
+}
