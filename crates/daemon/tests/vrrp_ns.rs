@@ -1626,3 +1626,28 @@ fn scenario_unicast_ipv6(a: Impl, b: Impl) {
 fn unicast_peers_ipv6() {
     matrix("unicast_peers_ipv6", scenario_unicast_ipv6);
 }
+
+/// The base interface of a VMAC is deleted (taking the VMAC with it) and created again: the
+/// VMAC is recreated and the instance is MASTER on it again.
+fn scenario_vmac_base_recreated(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("a", a, &v3(150, "  use_vmac"));
+    lab.start("b", b, &v3(100, "  use_vmac"));
+    lab.wait(Duration::from_secs(5), "a master on its VMAC", |l| {
+        l.has_addr("a", "vrrp.51", VIP)
+    });
+    lab.ip("a", &["link", "del", "eth0"]);
+    lab.wait(Duration::from_secs(3), "b master", |l| {
+        l.has_addr("b", "vrrp.51", VIP)
+    });
+    thread::sleep(Duration::from_millis(300));
+    lab.plug("a", 1);
+    lab.wait(Duration::from_secs(6), "a master on a new VMAC", |l| {
+        l.has_addr("a", "vrrp.51", VIP) && !l.has_addr("b", "vrrp.51", VIP)
+    });
+}
+
+#[test]
+fn vmac_base_recreated() {
+    matrix("vmac_base_recreated", scenario_vmac_base_recreated);
+}

@@ -538,6 +538,34 @@ impl Engine {
                 let name = format!("interface:{}", info.name);
                 self.statuses
                     .insert(name.clone(), TrackStatus::Up(info.oper_up));
+                // A base interface came back: recreate the VMACs that went with it.
+                let lost_vmacs: Vec<(String, super::mapping::VmacPlan, bool)> = self
+                    .units
+                    .iter()
+                    .flat_map(|u| u.members.iter())
+                    .filter_map(|m| {
+                        let v = m.plan.vmac.as_ref()?;
+                        (v.base == info.name && m.socket.is_none()).then(|| {
+                            (
+                                m.plan.core.name.clone(),
+                                v.clone(),
+                                m.plan.core.family == rka_vrrp::Family::Ipv6,
+                            )
+                        })
+                    })
+                    .collect();
+                if info.oper_up && !lost_vmacs.is_empty() {
+                    let snap = HostSnapshot::take(self.host.netif()).await;
+                    for (who, v, ipv6) in lost_vmacs {
+                        let ll = ipv6
+                            .then(|| snap.source_addresses(&v.base, true).first().copied())
+                            .flatten();
+                        if self.host.ifindex(&v.name).await.is_none() {
+                            tracing::info!("({who}) recreating VMAC {}", v.name);
+                            self.host.create_vmac(&who, &v, ll).await;
+                        }
+                    }
+                }
                 let needs_socket = self.units.iter().any(|u| {
                     u.members
                         .iter()
