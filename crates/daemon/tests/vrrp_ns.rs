@@ -812,9 +812,14 @@ fn scenario_loss(a: Impl, b: Impl) {
 }
 
 /// Partition (VRRP dropped on b) makes two masters; healing leaves exactly one within two
-/// advert intervals.
+/// advert intervals, and the winner runs notify_master_rx_lower_pri.
 fn scenario_partition(a: Impl, b: Impl) {
     let mut lab = Lab::new(&["a", "b"]);
+    let script = lab.path("lower.sh");
+    let heard = lab.path("lower.heard");
+    fs::write(&script, format!("#!/bin/sh\ntouch {}\n", heard.display())).expect("script");
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     let conf = |p: u8| {
         let mut t = String::from("global_defs {\n  vrrp_version 3\n}\n");
         t.push_str(
@@ -824,7 +829,7 @@ fn scenario_partition(a: Impl, b: Impl) {
                 priority: p,
                 interval: "0.5",
                 vips: &["10.9.0.100/24"],
-                extra: "",
+                extra: &format!("  notify_master_rx_lower_pri {}", script.display()),
             }
             .text(),
         );
@@ -863,6 +868,12 @@ fn scenario_partition(a: Impl, b: Impl) {
     lab.wait(Duration::from_millis(300), "exactly one master", |l| {
         l.is_master("a") && !l.is_master("b")
     });
+    // The winner heard the loser's lower-priority adverts.
+    lab.wait(
+        Duration::from_secs(2),
+        "notify_master_rx_lower_pri ran",
+        |_| heard.exists(),
+    );
 }
 
 #[test]

@@ -102,6 +102,14 @@ pub enum Action {
         /// Effective priority at the time.
         priority: u8,
     },
+    /// As MASTER, an advert with a lower priority was heard (another router believes it is
+    /// master: `notify_master_rx_lower_pri`).
+    LowerPriorityAdvert {
+        /// Its sender.
+        src: IpAddr,
+        /// The priority it carried.
+        priority: u8,
+    },
     /// The effective priority changed because of a tracker.
     PriorityChanged {
         /// Previous effective priority.

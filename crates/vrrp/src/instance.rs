@@ -448,7 +448,9 @@ impl Instance {
                     Duration::from_millis(u64::from(adv.repr.interval_cs) * 10);
             }
             self.become_backup(now, Reason::HigherPriority);
-        } else if !self.cfg.lower_prio_no_advert {
+            return;
+        }
+        if !self.cfg.lower_prio_no_advert {
             // Another master with lower priority: assert ourselves and refresh the neighbours'
             // caches so traffic comes back to us.
             self.send_advert(self.priority);
@@ -459,6 +461,12 @@ impl Instance {
                     self.cfg.garp.lower_prio_repeat,
                 ));
             }
+        }
+        if prio < self.priority {
+            self.actions.push_back(Action::LowerPriorityAdvert {
+                src: adv.src,
+                priority: prio,
+            });
         }
     }
 

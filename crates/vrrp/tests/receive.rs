@@ -217,6 +217,13 @@ fn master_answers_lower_priority_with_advert_and_garp() {
             count: 5
         }
     );
+    assert_eq!(
+        acts[2],
+        Action::LowerPriorityAdvert {
+            src: PEER,
+            priority: 50
+        }
+    );
     assert_eq!(i.state(), State::Master);
 
     let mut c = config();
@@ -233,7 +240,14 @@ fn master_answers_lower_priority_with_advert_and_garp() {
             255,
         ),
     );
-    assert!(drain(&mut quiet).is_empty());
+    // Silent on the wire, but still reported.
+    assert_eq!(
+        drain(&mut quiet),
+        vec![Action::LowerPriorityAdvert {
+            src: PEER,
+            priority: 50
+        }]
+    );
 }
 
 #[test]

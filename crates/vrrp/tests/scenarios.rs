@@ -255,6 +255,10 @@ fn split_brain_heals_to_one_master() {
     assert!(net.events.iter().any(|e| e.router == a
         && e.at >= healed
         && matches!(e.action, Action::SendGratuitous { count: 5, .. })));
+    // ... and reported it (notify_master_rx_lower_pri).
+    assert!(net.events.iter().any(|e| e.router == a
+        && e.at >= healed
+        && matches!(e.action, Action::LowerPriorityAdvert { priority: 100, .. })));
     assert_eq!(net.entered(b, 1, State::Backup).len(), 2);
 }
 

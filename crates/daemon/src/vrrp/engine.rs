@@ -790,6 +790,17 @@ impl Engine {
                     generic.as_ref(),
                 );
             }
+            Action::LowerPriorityAdvert { src, priority } => {
+                tracing::info!("({name}) received lower priority ({priority}) advert from {src}");
+                if let Some(script) = member.plan.notifies.master_rx_lower_pri.clone() {
+                    let user = script
+                        .user
+                        .clone()
+                        .map(|u| (u, script.group.clone()))
+                        .or_else(|| super::notify::default_script_user(&self.config));
+                    super::notify::spawn_script(script.command.argv.clone(), user.as_ref());
+                }
+            }
             Action::PriorityChanged { from, to } => {
                 tracing::info!("({name}) priority changed from {from} to {to}");
                 if member.plan.notify_priority_changes {
