@@ -577,9 +577,9 @@ global_simple! {
     /// `vrrp_rx_bufs_multiplier` (default 3).
     vrrp_rx_bufs_multiplier: u32 = 3, "vrrp_rx_bufs_multiplier" => p_u32(1, u32::MAX);
     /// `rs_init_notifies`.
-    rs_init_notifies: bool = false, "rs_init_notifies" => p_flag();
+    rs_init_notifies: bool = false, "rs_init_notifies" => p_bool();
     /// `no_checker_emails`.
-    no_checker_emails: bool = false, "no_checker_emails" => p_flag();
+    no_checker_emails: bool = false, "no_checker_emails" => p_bool();
     /// `vrrp_startup_delay`: delay before instances start.
     vrrp_startup_delay: Option<Duration> = None, "vrrp_startup_delay" => p_timer(3600);
     /// `log_unknown_vrids`.

@@ -217,6 +217,13 @@ fn port_after_keyword(ctx: &mut Ctx<'_>, c: &Node) -> Option<u16> {
 /// has no family.
 pub fn validate(ctx: &mut Ctx<'_>, groups: &mut Vec<VsGroup>) {
     groups.retain(|g| {
+        if g.entries.is_empty() {
+            ctx.diags.warn(
+                &g.origin,
+                format!("virtual server group {} has no entries - removing", g.name),
+            );
+            return false;
+        }
         let (v4, v6) = g.address_families();
         let bare_mark = g
             .entries

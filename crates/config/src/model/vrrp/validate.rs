@@ -405,7 +405,12 @@ fn sync_groups(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
             owner.insert(m.clone(), gname.clone());
             true
         });
-        if g.members.len() == 1 {
+        if g.members.is_empty() {
+            note(
+                ctx,
+                format!("Sync group {gname} has no virtual router(s). removing"),
+            );
+        } else if g.members.len() == 1 {
             note(
                 ctx,
                 format!(

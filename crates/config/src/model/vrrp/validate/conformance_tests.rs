@@ -339,3 +339,28 @@ fn a_script_user_that_does_not_exist_is_refused() {
     assert!(has(&l, "Unable to set uid/gid for script '/bin/true'"));
     assert!(l.config.vrrp.scripts.is_empty());
 }
+
+#[test]
+fn empty_groups_are_removed() {
+    // keepalived: 5 "Sync group G has no virtual router(s). removing" and "virtual server
+    // group G has no entries - removing".
+    let l = load("vrrp_sync_group G {\n group {\n  NOPE\n }\n}\n");
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(has(&l, "has no virtual router(s)"));
+    let l = load("virtual_server_group G {\n}\n");
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(l.config.lvs.groups.is_empty());
+    // keepalived: 5 "Invalid value 'xyz' for global rs_init_notifies specified"; 0 for yes.
+    assert_eq!(
+        load("global_defs {\n rs_init_notifies xyz\n}\n")
+            .diagnostics
+            .exit_code(),
+        5
+    );
+    assert_eq!(
+        load("global_defs {\n rs_init_notifies yes\n}\n")
+            .diagnostics
+            .exit_code(),
+        0
+    );
+}
