@@ -117,6 +117,11 @@ impl Visit for MessageVisitor {
     }
 }
 
+/// True for events from rkeepalived's own crates.
+fn is_ours(target: &str) -> bool {
+    target.starts_with("rka_") || target.starts_with("rkeepalived")
+}
+
 fn severity(level: &Level) -> u8 {
     match *level {
         Level::ERROR => 3,
@@ -129,7 +134,9 @@ fn severity(level: &Level) -> u8 {
 impl<S: Subscriber> Layer<S> for Sinks {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
-        if !self.detail && *meta.level() > Level::INFO {
+        // -D shows our own debug detail; dependencies (netlink, rustls...) stay at INFO and
+        // above, or their chatter would drown the log.
+        if *meta.level() > Level::INFO && (!self.detail || !is_ours(meta.target())) {
             return;
         }
         let mut v = MessageVisitor::default();
@@ -252,6 +259,14 @@ mod tests {
             log_file_for(Path::new("/var/log.d/ka"), Role::Checker),
             PathBuf::from("/var/log.d/ka_healthcheckers")
         );
+    }
+
+    #[test]
+    fn only_our_crates_log_debug_detail() {
+        assert!(is_ours("rka_vrrp::instance"));
+        assert!(is_ours("rkeepalived::vrrp"));
+        assert!(!is_ours("netlink_proto::connection"));
+        assert!(!is_ours("rustls::client"));
     }
 
     #[test]

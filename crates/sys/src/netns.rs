@@ -83,7 +83,9 @@ pub fn privileged_tests_available(suite: &str) -> bool {
     let reason = if nix::unistd::geteuid().as_raw() != 0 {
         Some("not running as root".to_string())
     } else {
-        match ScratchNs::create(&format!("rka-probe-{}", std::process::id())) {
+        static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match ScratchNs::create(&format!("rka-probe-{}-{n}", std::process::id())) {
             Ok(_) => None,
             Err(e) => Some(format!("cannot create a network namespace: {e}")),
         }
