@@ -339,6 +339,11 @@ impl Director {
         }
     }
 
+    /// Whether a virtual server's checkers are suspended (`ha_suspend`).
+    pub fn is_suspended(&self, vs: usize) -> bool {
+        self.services.get(vs).is_some_and(|s| s.suspended)
+    }
+
     /// Applies a checker event to one slot. Unknown slots are ignored.
     pub fn handle_checker(&mut self, slot: Slot, event: &CheckerEvent) {
         let Some(s) = self.services.get_mut(slot.vs) else {

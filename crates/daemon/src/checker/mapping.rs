@@ -75,8 +75,9 @@ pub struct ServicePlan {
     pub quorum_down: Option<LvsScript>,
     /// `omega`.
     pub omega: bool,
-    /// `ha_suspend`.
-    pub ha_suspend: bool,
+    /// With `ha_suspend`: the virtual address whose absence from this host suspends the
+    /// checkers.
+    pub suspend_on: Option<IpAddr>,
 }
 
 /// One probe, shared by every slot with the same parameters.
@@ -195,7 +196,10 @@ impl Plan {
                 quorum_up: vs.quorum_up.clone(),
                 quorum_down: vs.quorum_down.clone(),
                 omega: vs.omega,
-                ha_suspend: vs.ha_suspend,
+                suspend_on: match (&vs.address, vs.ha_suspend) {
+                    (VsAddress::Ip { addr, .. }, true) => Some(*addr),
+                    _ => None,
+                },
             });
         }
         for p in &probes {

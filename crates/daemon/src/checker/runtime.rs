@@ -1,7 +1,8 @@
 //! The checker child's event loop: every probe a tokio task of its own, their verdicts fanned
 //! out to the director, the director's changes to the IPVS manager and the notifiers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 
 use rka_check::director::{Action, CheckerInit, DirectorSpec};
 use rka_check::driver::{run_checker, run_file_checker};
@@ -55,6 +56,55 @@ pub struct Runtime {
     pub ipvs: Manager,
     notifier: LvsNotifier,
     next_id: u64,
+    local_addrs: Option<tokio::sync::watch::Receiver<BTreeSet<IpAddr>>>,
+    addr_task: Option<AbortOnDrop>,
+}
+
+/// A background task stopped with its owner.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often the host's addresses are read while some virtual server has `ha_suspend`.
+const ADDRESS_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Publishes the host's addresses, read every [`ADDRESS_POLL`].
+fn spawn_address_watch() -> Option<(
+    tokio::sync::watch::Receiver<BTreeSet<IpAddr>>,
+    JoinHandle<()>,
+)> {
+    let netif = match rka_netif::Netif::connect() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!("ha_suspend: cannot read the host's addresses: {e}");
+            return None;
+        }
+    };
+    let (tx, rx) = tokio::sync::watch::channel(BTreeSet::new());
+    let task = tokio::spawn(async move {
+        loop {
+            match netif.addresses(None).await {
+                Ok(list) => {
+                    let set: BTreeSet<IpAddr> = list.into_iter().map(|a| a.addr).collect();
+                    tx.send_if_modified(|cur| {
+                        let changed = *cur != set;
+                        *cur = set;
+                        changed
+                    });
+                }
+                Err(e) => tracing::warn!("ha_suspend: cannot read the host's addresses: {e}"),
+            }
+            if tx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(ADDRESS_POLL).await;
+        }
+    });
+    Some((rx, task))
 }
 
 fn spawn_probe(
@@ -126,6 +176,8 @@ impl Runtime {
             ipvs,
             notifier: LvsNotifier::new(config),
             next_id: 0,
+            local_addrs: None,
+            addr_task: None,
         };
         rt.install(plan);
         for a in rt.director.start_actions() {
@@ -175,7 +227,39 @@ impl Runtime {
         plan.director = spec.clone();
         self.director = Director::new(spec);
         self.plan = plan;
+        let wants_addrs = self.plan.services.iter().any(|s| s.suspend_on.is_some());
+        if wants_addrs && self.local_addrs.is_none() {
+            if let Some((rx, task)) = spawn_address_watch() {
+                self.local_addrs = Some(rx);
+                self.addr_task = Some(AbortOnDrop(task));
+            }
+        }
+        self.apply_suspensions();
         self.push_table();
+    }
+
+    /// `ha_suspend`: suspends the checkers of virtual servers whose address is not on this host.
+    fn apply_suspensions(&mut self) {
+        let Some(rx) = &self.local_addrs else {
+            return;
+        };
+        let local = rx.borrow().clone();
+        for (vi, sp) in self.plan.services.iter().enumerate() {
+            if let Some(addr) = sp.suspend_on {
+                let suspend = !local.contains(&addr);
+                if self.director.is_suspended(vi) != suspend {
+                    tracing::info!(
+                        "virtual server {}: address {} {} - checkers {}",
+                        sp.label,
+                        addr,
+                        if suspend { "absent" } else { "present" },
+                        if suspend { "suspended" } else { "resumed" }
+                    );
+                    self.director.set_suspended(vi, suspend);
+                }
+            }
+        }
+        self.drain_actions();
     }
 
     fn start_probe(&self, id: u64, pp: &ProbePlan) -> ProbeTask {
@@ -214,10 +298,23 @@ impl Runtime {
     /// Waits for the next control event, handling checker verdicts meanwhile.
     pub async fn step(&mut self, control: &mut mpsc::Receiver<Control>) -> Control {
         loop {
+            let addrs = async {
+                match self.local_addrs.as_mut() {
+                    Some(rx) => rx.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 ev = self.events_rx.recv() => {
                     if let Some((id, e)) = ev {
                         self.handle_event(id, e);
+                    }
+                }
+                changed = addrs => {
+                    if changed {
+                        self.apply_suspensions();
+                    } else {
+                        self.local_addrs = None;
                     }
                 }
                 c = control.recv() => return c.unwrap_or(Control::Stop),

@@ -369,3 +369,47 @@ async fn fifo_lines_and_notify_scripts_follow_the_verdicts() {
     assert!(marker.exists(), "notify_down did not run");
     rt.stop(StopMode::RemoveOwned).await;
 }
+
+#[tokio::test]
+async fn ha_suspend_holds_checkers_of_an_absent_address() {
+    let port = free_port();
+    let check = |vip: &str| {
+        format!(
+            "virtual_server {vip} 80 {{\n protocol TCP\n ha_suspend\n delay_loop 1\n\
+             real_server 127.0.0.1 {port} {{\n  TCP_CHECK {{\n   connect_timeout 1\n\
+             retry 0\n   warmup 0\n  }}\n }}\n}}\n"
+        )
+    };
+    // 127.0.0.1 is on this host; 192.0.2.55 (TEST-NET-1) is not.
+    let text = format!("{}{}", check("127.0.0.1"), check("192.0.2.55"));
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
+    let local = ServiceKey::Addr {
+        addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        protocol: Protocol::Tcp,
+        port: 80,
+    };
+    let absent = ServiceKey::Addr {
+        addr: "192.0.2.55".parse().expect("ip"),
+        protocol: Protocol::Tcp,
+        port: 80,
+    };
+    assert!(
+        drive_until(&mut rt, &fake, Duration::from_secs(10), |t| t
+            .services
+            .get(&local)
+            .is_some_and(|v| v.dests.is_empty()))
+        .await,
+        "the local virtual server's checker never ran"
+    );
+    // A few more probe rounds: the suspended one keeps its real server.
+    drive_until(&mut rt, &fake, Duration::from_secs(2), |_| false).await;
+    assert!(has_dest(
+        &fake.0.lock().expect("lock").table,
+        absent,
+        dest(port)
+    ));
+    assert!(rt.director.is_suspended(1));
+    assert!(!rt.director.is_suspended(0));
+    rt.stop(StopMode::RemoveOwned).await;
+}
