@@ -551,9 +551,7 @@ fn probe(config: &Config, target: SocketAddr, c: &Checker) -> Result<Probe, Stri
                 .map(|u| (u, m.group.clone()))
                 .or_else(|| config.global.script_user.clone());
             if let Some((u, g)) = user {
-                let (uid, gid) = ids(&u, g.as_deref())?;
-                p.uid = Some(uid);
-                p.gid = Some(gid);
+                p.set_user(&u, g.as_deref()).map_err(|e| e.to_string())?;
             }
             Probe::Misc(p)
         }
@@ -590,21 +588,4 @@ fn probe(config: &Config, target: SocketAddr, c: &Checker) -> Result<Probe, Stri
             name: b.name.clone(),
         },
     })
-}
-
-/// The uid and gid of a user (and group).
-fn ids(user: &str, group: Option<&str>) -> Result<(u32, u32), String> {
-    let u = nix::unistd::User::from_name(user)
-        .map_err(|e| format!("user {user}: {e}"))?
-        .ok_or_else(|| format!("unknown user {user}"))?;
-    let gid = match group {
-        Some(g) => {
-            nix::unistd::Group::from_name(g)
-                .map_err(|e| format!("group {g}: {e}"))?
-                .ok_or_else(|| format!("unknown group {g}"))?
-                .gid
-        }
-        None => u.gid,
-    };
-    Ok((u.uid.as_raw(), gid.as_raw()))
 }
