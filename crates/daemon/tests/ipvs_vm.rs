@@ -382,6 +382,20 @@ fn in_vm() {
             fifo_lines[0], fifo_lines[1]
         ));
     }
+    // Reload (SIGHUP) onto a changed configuration.
+    let k = reload_run("keepalived");
+    let r = reload_run(RKEEPALIVED);
+    if !r
+        .last()
+        .is_some_and(|t| t.iter().any(|l| l.contains("10.7.0.4:80")))
+    {
+        failures.push(format!("reload: the new virtual server is missing: {r:#?}"));
+    }
+    if k != r {
+        failures.push(format!(
+            "reload sequences differ\n--- keepalived\n{k:#?}\n--- rkeepalived\n{r:#?}"
+        ));
+    }
     // The live real server goes down then up, under each daemon.
     let steps = [Step::Down, Step::Up];
     let conf = sorry_quorum_config();
@@ -396,6 +410,75 @@ fn in_vm() {
     sh("ipvsadm -C");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     println!("all IPVS VM checks passed");
+}
+
+/// Starts `program` on one configuration, rewrites it (a scheduler, weights, a real server
+/// added and one removed, a virtual server added and one removed, a checker changed) and sends
+/// SIGHUP; returns the settled tables before and after.
+fn reload_run(program: &str) -> Vec<Vec<String>> {
+    let before = format!(
+        "{}{}{}",
+        vs(
+            "10.7.0.1 80",
+            "  protocol TCP\n  lb_algo rr\n",
+            &[("192.168.7.1 80", "    weight 2\n"), ("192.168.7.2 80", "")],
+        ),
+        vs(
+            "10.7.0.2 80",
+            "  protocol TCP\n  lb_algo wlc\n",
+            &[("192.168.7.3 80", "")],
+        ),
+        vs(
+            "10.7.0.3 80",
+            "  protocol TCP\n  lb_algo wrr\n",
+            &[
+                ("127.0.0.1 8001", &check("")),
+                ("127.0.0.1 8002", &check(""))
+            ],
+        ),
+    );
+    let after = format!(
+        "{}{}{}",
+        vs(
+            "10.7.0.1 80",
+            "  protocol TCP\n  lb_algo wrr\n",
+            &[("192.168.7.1 80", "    weight 5\n"), ("192.168.7.4 80", "")],
+        ),
+        vs(
+            "10.7.0.4 80",
+            "  protocol TCP\n  lb_algo lc\n  lb_kind DR\n",
+            &[("192.168.7.5 80", "")],
+        ),
+        vs(
+            "10.7.0.3 80",
+            "  protocol TCP\n  lb_algo wrr\n",
+            &[
+                ("127.0.0.1 8001", &check("")),
+                ("127.0.0.1 8002", &check("connect_port 8001")),
+            ],
+        ),
+    );
+    fresh_table();
+    let path = PathBuf::from("/tmp/reload.conf");
+    std::fs::write(&path, before).expect("write conf");
+    let tag = format!(
+        "reload-{}",
+        Path::new(program)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("daemon")
+    );
+    let d = start(program, &path, &tag);
+    let quiet = Duration::from_millis(3500);
+    let limit = Duration::from_secs(20);
+    let mut tables = vec![settle(quiet, limit)];
+    std::fs::write(&path, after).expect("rewrite conf");
+    let _ = Command::new("kill")
+        .args(["-HUP", &d.child.id().to_string()])
+        .status();
+    tables.push(settle(quiet, limit));
+    stop(d);
+    tables
 }
 
 /// Runs `program` with `lvs_notify_fifo` on a group, a firewall mark and an IPv6 service whose

@@ -284,6 +284,7 @@ impl<B: Backend> Worker<B> {
 
     /// Applies the difference between the wanted table and our model of the kernel.
     fn sync(&mut self) {
+        self.adopt();
         let ops = diff(&self.desired.table, &self.current, &self.owned);
         if ops.is_empty() {
             self.done_ok();
@@ -343,6 +344,22 @@ impl<B: Backend> Worker<B> {
             self.done_ok();
         } else {
             self.schedule_retry();
+        }
+    }
+
+    /// Entries of the wanted table already in the kernel are ours from now on, as keepalived
+    /// treats "exists" as success: they are removed on stop or when the configuration drops them.
+    fn adopt(&mut self) {
+        for (key, want) in &self.desired.table.services {
+            let Some(cur) = self.current.services.get(key) else {
+                continue;
+            };
+            self.owned.services.insert(*key);
+            for dkey in want.dests.keys() {
+                if cur.dests.contains_key(dkey) {
+                    self.owned.dests.insert((*key, *dkey));
+                }
+            }
         }
     }
 

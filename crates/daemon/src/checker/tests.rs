@@ -188,6 +188,28 @@ async fn stop_removes_ours_and_keeps_foreign_entries() {
 }
 
 #[tokio::test]
+async fn entries_already_in_the_kernel_are_adopted_and_released() {
+    let fake = Fake::default();
+    let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo rr\n\
+                real_server 127.0.0.1 80 {\n }\n}\n";
+    // A previous run left exactly our service behind.
+    {
+        let mut st = fake.0.lock().expect("lock");
+        st.table
+            .insert_service(&rka_ipvs::Service::new(vip(1, 80), "rr"));
+        st.table.insert_dest(
+            &vip(1, 80),
+            &rka_ipvs::Destination::new(dest(80).addr, 80, ForwardMethod::Masq, 1),
+        );
+    }
+    let rt = Runtime::start(&config(text), fake.clone()).expect("start");
+    rt.ipvs.sync().await;
+    assert_eq!(fake.0.lock().expect("lock").log.len(), 0, "nothing to do");
+    rt.stop(StopMode::RemoveOwned).await;
+    assert!(fake.0.lock().expect("lock").table.services.is_empty());
+}
+
+#[tokio::test]
 async fn reload_keeps_unchanged_checkers_and_applies_a_minimal_diff() {
     let port = free_port();
     let a = tcp_vs(1, &[port], "");
