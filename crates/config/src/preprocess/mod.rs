@@ -50,6 +50,15 @@ pub const MAX_LINE_LEN: usize = 1 << 20;
 /// Longest line parameter substitution may build (fuzzing build).
 #[cfg(fuzzing)]
 pub const MAX_LINE_LEN: usize = 1 << 12;
+/// Most bytes parameter substitution may build in one load (emitted or not).
+#[cfg(not(fuzzing))]
+pub const MAX_SUBST_BYTES: usize = 64 << 20;
+/// Most bytes parameter substitution may build in one load (fuzzing build).
+#[cfg(fuzzing)]
+pub const MAX_SUBST_BYTES: usize = 1 << 20;
+/// Nesting errors tolerated before the load stops: one self-referencing parameter used on a
+/// multi-line value would otherwise report the same problem exponentially often.
+pub const MAX_NESTING_ERRORS: usize = 16;
 /// Most bytes of text one load may produce.
 #[cfg(not(fuzzing))]
 pub const MAX_TOTAL_BYTES: usize = 512 << 20;
@@ -99,6 +108,11 @@ pub struct Preprocessor<'a> {
     stack: Vec<PathBuf>,
     aborted: bool,
     out_bytes: usize,
+    /// Bytes built by parameter substitution so far, emitted or not: bounds the work a
+    /// self-referencing multi-line parameter can cause (each level multiplies the lines).
+    subst_bytes: usize,
+    /// Nesting errors reported so far.
+    nesting_errors: usize,
 }
 
 fn time_seed() -> u64 {
@@ -129,6 +143,8 @@ impl<'a> Preprocessor<'a> {
             stack: Vec::new(),
             aborted: false,
             out_bytes: 0,
+            subst_bytes: 0,
+            nesting_errors: 0,
         }
     }
 
@@ -315,6 +331,15 @@ impl<'a> Preprocessor<'a> {
             return;
         }
         if depth > MAX_NESTING {
+            self.nesting_errors += 1;
+            if self.nesting_errors > MAX_NESTING_ERRORS {
+                diags.fatal(
+                    Some(origin),
+                    format!("more than {MAX_NESTING_ERRORS} runaway substitutions - stopped"),
+                );
+                self.aborted = true;
+                return;
+            }
             diags.error(
                 origin,
                 format!(
@@ -366,6 +391,18 @@ impl<'a> Preprocessor<'a> {
                 format!("parameter substitution makes a line longer than {MAX_LINE_LEN} bytes - line ignored"),
             ),
             Some(s) => {
+                self.subst_bytes += s.len();
+                if self.subst_bytes > MAX_SUBST_BYTES {
+                    diags.fatal(
+                        Some(origin),
+                        format!(
+                            "parameter substitution builds more than {MAX_SUBST_BYTES} bytes \
+                             (a parameter refers to itself?) - stopped"
+                        ),
+                    );
+                    self.aborted = true;
+                    return;
+                }
                 for line in s.split('\n') {
                     self.logical(line, file, origin, depth + 1, diags);
                     if self.aborted {

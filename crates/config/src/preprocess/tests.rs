@@ -457,3 +457,29 @@ fn large_config_is_fast() {
     // Generous: debug builds are far slower than release.
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// Found by the `parse` fuzz target: a multi-line parameter that uses itself twice per line
+/// multiplied its lines at every level of substitution and took 22 GB before being killed.
+#[test]
+fn self_referencing_multiline_parameter_is_bounded() {
+    let input: &[u8] = b"$A=\x97\x97\x97$A $\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97nect_tim\\\n  0 weig(t 1 \x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97\x97$A $A\n\x03${A}\n\"/nte$A=$A";
+    let text = String::from_utf8_lossy(input);
+    let start = std::time::Instant::now();
+    let loaded = crate::load_str(
+        "fuzz.conf",
+        &text,
+        &crate::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        },
+    );
+    assert!(
+        loaded.diagnostics.is_fatal(),
+        "the runaway substitution stops the load"
+    );
+    assert!(
+        loaded.diagnostics.items().len() < 64,
+        "the problem is not reported without bound"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+}
