@@ -22,6 +22,12 @@ mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs shm /newroot/dev/shm
 mount -t tmpfs tmp /newroot/tmp
 mount -t tmpfs vartmp /newroot/var/tmp
+if [ -n "$RKA_HOSTWORK" ]; then
+  # The host directory the caller works in lies under a path the guest gives a fresh tmpfs
+  # (/tmp, /var/tmp): share it again at the same path, read-only.
+  mkdir -p "/newroot$RKA_HOSTWORK"
+  mount -t 9p -o "$O,ro,cache=loose" hostwork "/newroot$RKA_HOSTWORK" || fail "mount hostwork"
+fi
 if [ -n "$RKA_SCRATCH" ]; then
   mkdir -p "/newroot$RKA_SCRATCH"
   mount -t 9p -o "$O" scratch "/newroot$RKA_SCRATCH" || fail "mount scratch"

@@ -14,6 +14,13 @@ const BOOT_MODULES: &[&str] = &["virtio_pci", "9pnet_virtio", "9p"];
 /// scratch share, then hands over to the control share's second stage inside the host root.
 const INIT_SCRIPT: &str = include_str!("init.sh");
 
+/// FNV-1a of the init script, naming the initramfs built from it.
+fn init_script_hash() -> u64 {
+    INIT_SCRIPT.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
 /// An unpacked kernel package ready to boot.
 #[derive(Debug, Clone)]
 pub struct Kernel {
@@ -40,11 +47,18 @@ impl Kernel {
             .to_string();
         let root = dir.join("root");
         let vmlinuz = root.join("boot").join(format!("vmlinuz-{release}"));
-        let initrd = dir.join("initrd.img");
-        for p in [&vmlinuz, &initrd] {
-            if !p.is_file() {
-                return Err(VmError::Kernel(format!("{} is missing", p.display())));
-            }
+        if !vmlinuz.is_file() {
+            return Err(VmError::Kernel(format!("{} is missing", vmlinuz.display())));
+        }
+        // The initramfs carries our init script: one per script version, so a cached kernel
+        // picks up a changed script without a new download.
+        let initrd = dir.join(format!("initrd-{:016x}.img", init_script_hash()));
+        if !initrd.is_file() {
+            let image = build_initramfs(&root, &release)?;
+            let tmp = dir.join(format!("initrd.tmp-{}", std::process::id()));
+            fs::write(&tmp, image).map_err(|e| VmError::io("writing the initramfs".into(), e))?;
+            fs::rename(&tmp, &initrd)
+                .map_err(|e| VmError::io("installing the initramfs".into(), e))?;
         }
         let vmlinux = Some(dir.join("vmlinux")).filter(|p| p.is_file());
         Ok(Self {
@@ -149,9 +163,6 @@ impl Kernel {
         }
         // Debian's postinst would run depmod; we run it against the unpacked tree.
         run(Command::new("depmod").arg("-b").arg(&root).arg(&release))?;
-        let initrd = build_initramfs(&root, &release)?;
-        fs::write(work.join("initrd.img"), initrd)
-            .map_err(|e| VmError::io("writing initrd.img".into(), e))?;
         fs::write(work.join("release"), format!("{release}\n"))
             .map_err(|e| VmError::io("writing release".into(), e))?;
         Ok(release)

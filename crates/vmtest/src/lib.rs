@@ -223,8 +223,9 @@ impl Vm {
             ),
             None => None,
         };
+        let hostwork = masked_workdir(&cwd, std::env::current_exe().ok().as_deref());
         let env = format!(
-            "RKA_KROOT={}\nRKA_SCRATCH={}\nRKA_CWD={}\nRKA_MODULES={}\n",
+            "RKA_KROOT={}\nRKA_SCRATCH={}\nRKA_CWD={}\nRKA_MODULES={}\nRKA_HOSTWORK={}\n",
             shell_quote(&kroot.to_string_lossy()),
             shell_quote(
                 &scratch
@@ -234,6 +235,12 @@ impl Vm {
             ),
             shell_quote(&cwd.to_string_lossy()),
             shell_quote(&self.modules.join(" ")),
+            shell_quote(
+                &hostwork
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
         );
         let write = |name: &str, data: &str| {
             std::fs::write(ctl.join(name), data)
@@ -272,6 +279,13 @@ impl Vm {
                 virtfs_path(ctl)?
             ),
         ];
+        if let Some(w) = &hostwork {
+            args.push("-virtfs".into());
+            args.push(format!(
+                "local,path={},mount_tag=hostwork,security_model=none,readonly=on,multidevs=remap",
+                virtfs_path(w)?
+            ));
+        }
         if let Some(s) = &scratch {
             args.push("-virtfs".into());
             args.push(format!(
@@ -437,6 +451,25 @@ pub fn require_vm() -> Option<Vm> {
     }
 }
 
+/// Directories the guest covers with a fresh tmpfs, hiding the host's files there.
+const MASKED: &[&str] = &["/tmp", "/var/tmp"];
+
+/// When the caller works (current directory or executable) under a directory the guest
+/// masks, the top directory under it (e.g. `/tmp/ciclone` for a clone in /tmp) is shared
+/// again so that the same paths work inside the guest.
+fn masked_workdir(cwd: &Path, exe: Option<&Path>) -> Option<PathBuf> {
+    for p in std::iter::once(cwd).chain(exe) {
+        for m in MASKED {
+            if let Ok(rest) = p.strip_prefix(m) {
+                if let Some(first) = rest.components().next() {
+                    return Some(Path::new(m).join(first));
+                }
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +492,24 @@ mod tests {
     #[test]
     fn virtfs_rejects_commas() {
         assert!(virtfs_path(Path::new("/tmp/a,b")).is_err());
+        assert_eq!(
+            masked_workdir(Path::new("/tmp/ciclone/crates/x"), None),
+            Some(PathBuf::from("/tmp/ciclone"))
+        );
+        assert_eq!(
+            masked_workdir(
+                Path::new("/work/main"),
+                Some(Path::new("/var/tmp/b/target/t"))
+            ),
+            Some(PathBuf::from("/var/tmp/b"))
+        );
+        assert_eq!(
+            masked_workdir(
+                Path::new("/work/main"),
+                Some(Path::new("/work/main/target/t"))
+            ),
+            None
+        );
         assert_eq!(
             virtfs_path(Path::new("/tmp/ab")).ok().as_deref(),
             Some("/tmp/ab")
