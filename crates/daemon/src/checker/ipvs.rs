@@ -3,7 +3,7 @@
 //! retries what the kernel refused (naming the virtual server in the log), and on stop removes
 //! what it owns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -84,6 +84,7 @@ pub struct Status {
 
 enum Msg {
     Desired(Box<Desired>),
+    Update(Box<Desired>),
     Sync(oneshot::Sender<()>),
     Stop(StopMode, oneshot::Sender<()>),
 }
@@ -120,6 +121,14 @@ impl Manager {
         }
     }
 
+    /// Hands over the wanted state of some services only (those in `partial`); the others keep
+    /// what was handed over before. Only these services are compared with the kernel.
+    pub fn update(&self, partial: Desired) {
+        if self.tx.send(Msg::Update(Box::new(partial))).is_err() {
+            tracing::error!("IPVS manager thread is gone - table not applied");
+        }
+    }
+
     /// Waits until every table handed over so far has been tried once.
     pub async fn sync(&self) {
         let (tx, rx) = oneshot::channel();
@@ -143,6 +152,15 @@ impl Manager {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
     }
+}
+
+/// What a batch of table changes touches.
+#[derive(Default)]
+struct Scope {
+    /// A whole table was handed over.
+    full: bool,
+    /// Services of partial updates.
+    keys: BTreeSet<ServiceKey>,
 }
 
 const RETRY_MIN: Duration = Duration::from_secs(1);
@@ -194,21 +212,26 @@ impl<B: Backend> Worker<B> {
                     self.refresh();
                     self.sync();
                 }
-                Some(Msg::Desired(d)) => {
-                    self.desired = *d;
-                    // Skip tables already superseded, but keep any other message's order.
-                    let mut pending = Vec::new();
+                Some(m @ (Msg::Desired(_) | Msg::Update(_))) => {
+                    // Merge every table change already queued, then sync once.
+                    let mut scope = Scope::default();
+                    self.merge(m, &mut scope);
+                    let mut pending = None;
                     while let Ok(m) = rx.try_recv() {
                         match m {
-                            Msg::Desired(d) => self.desired = *d,
+                            m @ (Msg::Desired(_) | Msg::Update(_)) => self.merge(m, &mut scope),
                             other => {
-                                pending.push(other);
+                                pending = Some(other);
                                 break;
                             }
                         }
                     }
-                    self.sync();
-                    for m in pending {
+                    if scope.full {
+                        self.sync();
+                    } else {
+                        self.sync_keys(&scope.keys);
+                    }
+                    if let Some(m) = pending {
                         if !self.other(m) {
                             return;
                         }
@@ -226,8 +249,9 @@ impl<B: Backend> Worker<B> {
     /// Handles Sync / Stop; false when the thread must end.
     fn other(&mut self, m: Msg) -> bool {
         match m {
-            Msg::Desired(d) => {
-                self.desired = *d;
+            m @ (Msg::Desired(_) | Msg::Update(_)) => {
+                let mut scope = Scope::default();
+                self.merge(m, &mut scope);
                 self.sync();
                 true
             }
@@ -240,6 +264,25 @@ impl<B: Backend> Worker<B> {
                 let _ = reply.send(());
                 false
             }
+        }
+    }
+
+    /// Takes a whole or partial wanted table into `self.desired`.
+    fn merge(&mut self, m: Msg, scope: &mut Scope) {
+        match m {
+            Msg::Desired(d) => {
+                self.desired = *d;
+                scope.full = true;
+            }
+            Msg::Update(d) => {
+                let d = *d;
+                for (k, vs) in d.table.services {
+                    scope.keys.insert(k);
+                    self.desired.table.services.insert(k, vs);
+                }
+                self.desired.labels.extend(d.labels);
+            }
+            _ => {}
         }
     }
 
@@ -284,8 +327,32 @@ impl<B: Backend> Worker<B> {
 
     /// Applies the difference between the wanted table and our model of the kernel.
     fn sync(&mut self) {
-        self.adopt();
+        let keys: Vec<ServiceKey> = self.desired.table.services.keys().copied().collect();
+        self.adopt(&keys);
         let ops = diff(&self.desired.table, &self.current, &self.owned);
+        self.execute(ops);
+    }
+
+    /// Applies the difference for some services only.
+    fn sync_keys(&mut self, keys: &BTreeSet<ServiceKey>) {
+        let keys: Vec<ServiceKey> = keys.iter().copied().collect();
+        self.adopt(&keys);
+        let mut want = Table::new();
+        let mut cur = Table::new();
+        for k in &keys {
+            if let Some(v) = self.desired.table.services.get(k) {
+                want.services.insert(*k, v.clone());
+            }
+            if let Some(v) = self.current.services.get(k) {
+                cur.services.insert(*k, v.clone());
+            }
+        }
+        let ops = diff(&want, &cur, &self.owned);
+        self.execute(ops);
+    }
+
+    /// Sends `ops`, records what the kernel accepted, reports and schedules retries.
+    fn execute(&mut self, ops: Vec<Request>) {
         if ops.is_empty() {
             self.done_ok();
             return;
@@ -349,9 +416,12 @@ impl<B: Backend> Worker<B> {
 
     /// Entries of the wanted table already in the kernel are ours from now on, as keepalived
     /// treats "exists" as success: they are removed on stop or when the configuration drops them.
-    fn adopt(&mut self) {
-        for (key, want) in &self.desired.table.services {
-            let Some(cur) = self.current.services.get(key) else {
+    fn adopt(&mut self, keys: &[ServiceKey]) {
+        for key in keys {
+            let (Some(want), Some(cur)) = (
+                self.desired.table.services.get(key),
+                self.current.services.get(key),
+            ) else {
                 continue;
             };
             self.owned.services.insert(*key);

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use super::ipvs::{Backend, Manager, StartOptions, StopMode};
 use super::mapping::{Plan, ProbePlan};
 use super::notify::{rs_line, vs_line, LvsNotifier};
-use super::table::desired;
+use super::table::{desired, desired_for};
 use crate::child::Control;
 
 /// A running probe and what it last reported.
@@ -57,6 +57,10 @@ pub struct Runtime {
     notifier: LvsNotifier,
     next_id: u64,
     local_addrs: Option<tokio::sync::watch::Receiver<BTreeSet<IpAddr>>>,
+    /// Virtual servers touched by verdicts since the table was last handed over.
+    touched: BTreeSet<usize>,
+    /// Whether the director changed the wanted table since then.
+    table_dirty: bool,
     addr_task: Option<AbortOnDrop>,
 }
 
@@ -178,6 +182,8 @@ impl Runtime {
             next_id: 0,
             local_addrs: None,
             addr_task: None,
+            touched: BTreeSet::new(),
+            table_dirty: false,
         };
         rt.install(plan);
         for a in rt.director.start_actions() {
@@ -256,10 +262,12 @@ impl Runtime {
                         if suspend { "suspended" } else { "resumed" }
                     );
                     self.director.set_suspended(vi, suspend);
+                    self.touched.insert(vi);
                 }
             }
         }
         self.drain_actions();
+        self.flush_table();
     }
 
     fn start_probe(&self, id: u64, pp: &ProbePlan) -> ProbeTask {
@@ -291,8 +299,20 @@ impl Runtime {
         }
     }
 
-    fn push_table(&self) {
+    /// Hands the whole wanted table over.
+    fn push_table(&mut self) {
+        self.touched.clear();
+        self.table_dirty = false;
         self.ipvs.apply(desired(&self.plan, &self.director));
+    }
+
+    /// Hands over the virtual servers touched since the last call, if the table changed.
+    fn flush_table(&mut self) {
+        let touched = std::mem::take(&mut self.touched);
+        if std::mem::take(&mut self.table_dirty) {
+            self.ipvs
+                .update(desired_for(&self.plan, &self.director, touched));
+        }
     }
 
     /// Waits for the next control event, handling checker verdicts meanwhile.
@@ -308,6 +328,11 @@ impl Runtime {
                 ev = self.events_rx.recv() => {
                     if let Some((id, e)) = ev {
                         self.handle_event(id, e);
+                        // Take every verdict already there, then hand the table over once.
+                        while let Ok((id, e)) = self.events_rx.try_recv() {
+                            self.handle_event(id, e);
+                        }
+                        self.flush_table();
                     }
                 }
                 changed = addrs => {
@@ -353,21 +378,18 @@ impl Runtime {
         let slots = p.slots.clone();
         for s in slots {
             self.director.handle_checker(s, &ev);
+            self.touched.insert(s.vs);
         }
         self.drain_actions();
     }
 
     fn drain_actions(&mut self) {
-        let mut changed = false;
         while let Some(a) = self.director.poll_action() {
             if a == Action::TableChanged {
-                changed = true;
+                self.table_dirty = true;
             } else {
                 self.announce(&a);
             }
-        }
-        if changed {
-            self.push_table();
         }
     }
 

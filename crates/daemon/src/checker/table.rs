@@ -27,8 +27,20 @@ fn destination(d: &DestPlan, key: &ServiceKey, weight: u32) -> Destination {
 
 /// Builds the wanted table.
 pub fn desired(plan: &Plan, director: &Director) -> Desired {
+    desired_for(plan, director, 0..plan.services.len())
+}
+
+/// Builds the wanted entries of the virtual servers `vss` (director indices) only.
+pub fn desired_for(
+    plan: &Plan,
+    director: &Director,
+    vss: impl IntoIterator<Item = usize>,
+) -> Desired {
     let mut out = Desired::default();
-    for (vi, sp) in plan.services.iter().enumerate() {
+    for vi in vss {
+        let Some(sp) = plan.services.get(vi) else {
+            continue;
+        };
         for svc in &sp.services {
             let key = svc.key;
             out.table.insert_service(svc);
