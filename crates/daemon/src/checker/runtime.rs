@@ -76,6 +76,26 @@ impl Drop for AbortOnDrop {
 /// How often the host's addresses are read while some virtual server has `ha_suspend`.
 const ADDRESS_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The soft limit on open files, from `/proc/self/limits`.
+fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Warns when the checkers may run out of file descriptors (each probe holds one while it runs).
+fn check_fd_limit(probes: usize) {
+    if let Some(limit) = open_files_limit() {
+        let probes = u64::try_from(probes).unwrap_or(u64::MAX);
+        if probes + 64 > limit {
+            tracing::warn!(
+                "{probes} checkers but only {limit} open files allowed: probes may fail with \
+                 'Too many open files' - raise the limit (ulimit -n, LimitNOFILE=)"
+            );
+        }
+    }
+}
+
 /// Publishes the host's addresses, read every [`ADDRESS_POLL`].
 fn spawn_address_watch() -> Option<(
     tokio::sync::watch::Receiver<BTreeSet<IpAddr>>,
@@ -195,6 +215,7 @@ impl Runtime {
     /// Takes a new plan: probes with unchanged parameters keep running (state and timers),
     /// the others start or stop; the director restarts from the probes' current verdicts.
     fn install(&mut self, mut plan: Plan) {
+        check_fd_limit(plan.probes.len());
         let mut old: HashMap<String, u64> = self
             .probes
             .iter()
