@@ -70,6 +70,29 @@ pub fn is_executable(path: &Path) -> bool {
     nix::unistd::access(c.as_c_str(), nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
+/// Raises this process's open-files limit so that at least `want` descriptors can be open:
+/// the soft limit up to the hard limit, and the hard limit too when privileged. Returns the
+/// soft limit in force afterwards (it may stay below `want` when the system refuses).
+pub fn raise_open_files(want: u64) -> std::io::Result<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(std::io::Error::from)?;
+    if soft >= want {
+        return Ok(soft);
+    }
+    if hard >= want {
+        setrlimit(Resource::RLIMIT_NOFILE, want, hard).map_err(std::io::Error::from)?;
+        return Ok(want);
+    }
+    // Above the hard limit: allowed with CAP_SYS_RESOURCE (bounded by fs.nr_open).
+    match setrlimit(Resource::RLIMIT_NOFILE, want, want) {
+        Ok(()) => Ok(want),
+        Err(_) => {
+            setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(std::io::Error::from)?;
+            Ok(hard)
+        }
+    }
+}
+
 /// Sends signal number `signo` (including real-time signals, which `nix::sys::signal::Signal`
 /// cannot name) to process `pid`.
 pub fn send_signal(pid: u32, signo: i32) -> std::io::Result<()> {
@@ -96,6 +119,17 @@ mod tests {
         assert!(interface_index("lo").is_some());
         assert!(interface_is_loopback("lo"));
         assert!(interface_index("no-such-if0").is_none());
+    }
+
+    #[test]
+    fn open_files_limit_can_be_raised_to_the_hard_limit() {
+        let (soft, hard) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .expect("getrlimit");
+        let got = raise_open_files(soft.min(hard)).expect("no change needed");
+        assert!(got >= soft.min(hard));
+        let got = raise_open_files(hard).expect("raise to the hard limit");
+        assert_eq!(got, hard);
     }
 
     #[test]

@@ -83,8 +83,15 @@ fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// Warns when the checkers may run out of file descriptors (each probe holds one while it runs).
+/// Raises the open-files limit for the checkers (each probe holds one descriptor while it
+/// runs, as keepalived raises its own), and warns when it still may run out.
 fn check_fd_limit(probes: usize) {
+    let want = u64::try_from(probes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1024);
+    if let Err(e) = rka_sys::host::raise_open_files(want) {
+        tracing::warn!("cannot raise the open-files limit to {want}: {e}");
+    }
     if let Some(limit) = open_files_limit() {
         let probes = u64::try_from(probes).unwrap_or(u64::MAX);
         if probes + 64 > limit {
