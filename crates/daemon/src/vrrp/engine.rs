@@ -19,6 +19,7 @@ use super::mapping::{
 use super::netops::HostOps;
 use super::notify::{Event, Notifier, Subject};
 use super::socket::{advert_vrid, Datagram, OpenSocket};
+use super::syncd::{self, IpvsSink, SyncdHandle};
 use super::track::{self, TrackEvent};
 use super::unit::{Out, Unit};
 
@@ -119,6 +120,8 @@ pub struct Engine {
     pub(super) foreign_drops: u64,
     foreign_log: Option<Instant>,
     statics: (Vec<VipPlan>, Vec<RoutePlan>, Vec<RuleSpec>),
+    /// The `lvs_sync_daemon` thread, started when first needed.
+    syncd: Option<SyncdHandle>,
 }
 
 impl Engine {
@@ -144,6 +147,7 @@ impl Engine {
             foreign_drops: 0,
             foreign_log: None,
             statics: (Vec::new(), Vec::new(), Vec::new()),
+            syncd: None,
             config,
         };
         let g = &engine.config.global.simple;
@@ -170,6 +174,7 @@ impl Engine {
             engine.units[u].core.handle_timeout(now);
             engine.drain(u).await;
         }
+        engine.syncd_refresh();
         engine
     }
 
@@ -774,7 +779,17 @@ impl Engine {
                 }
             }
             // The core logs transitions itself (rka_vrrp::debug).
-            Action::StateChanged { .. } => {}
+            Action::StateChanged { .. } => {
+                let follows = self
+                    .config
+                    .global
+                    .lvs_sync_daemon
+                    .as_ref()
+                    .is_some_and(|s| s.instance.as_deref() == Some(name.as_str()));
+                if follows {
+                    self.syncd_refresh();
+                }
+            }
             Action::Notify { state, priority } => {
                 if state == State::Master && member.quiet_master {
                     self.units[u].members[m].quiet_master = false;
@@ -972,6 +987,51 @@ impl Engine {
                 self.host.remove_vmac("reload", &v).await;
             }
         }
+        self.syncd_refresh();
+    }
+
+    /// Tells the `lvs_sync_daemon` thread which sync daemons the configuration and the named
+    /// instance's state ask for (none when `lvs_sync_daemon` is absent or names no instance
+    /// of ours).
+    fn syncd_refresh(&mut self) {
+        let wanted = match &self.config.global.lvs_sync_daemon {
+            None => Vec::new(),
+            Some(cfg) => match &cfg.instance {
+                None => syncd::wanted_for(cfg, None, None),
+                Some(inst) => {
+                    let found = self.units.iter().find_map(|u| {
+                        u.members
+                            .iter()
+                            .position(|m| m.plan.core.name == *inst)
+                            .map(|m| (u.members[m].plan.core.vrid, u.state(m)))
+                    });
+                    match found {
+                        Some((vrid, state)) => syncd::wanted_for(cfg, Some(vrid), Some(state)),
+                        None => {
+                            tracing::warn!(
+                                "lvs_sync_daemon: VRRP instance {inst} not found - no sync daemon"
+                            );
+                            Vec::new()
+                        }
+                    }
+                }
+            },
+        };
+        if self.syncd.is_none() {
+            if wanted.is_empty() {
+                return;
+            }
+            match SyncdHandle::spawn(Box::new(IpvsSink::default())) {
+                Ok(h) => self.syncd = Some(h),
+                Err(e) => {
+                    tracing::error!("lvs_sync_daemon: cannot start its thread: {e}");
+                    return;
+                }
+            }
+        }
+        if let Some(h) = &self.syncd {
+            h.want(wanted);
+        }
     }
 
     /// Stops every instance. With `release`, a MASTER sends priority 0 and every address,
@@ -1005,6 +1065,10 @@ impl Engine {
             for v in vmacs {
                 self.host.remove_vmac("stop", &v).await;
             }
+        }
+        // keepalived removes the sync daemons whatever -I / -V say.
+        if let Some(h) = self.syncd.take() {
+            h.finish(true).await;
         }
         for t in self.tracker_tasks.drain(..) {
             t.abort();

@@ -6,6 +6,7 @@
 //! - [`netops`]: addresses, routes, rules, VMACs, gratuitous ARP / NA.
 //! - [`track`]: script, file and interface trackers as tasks.
 //! - [`notify`]: notify scripts and FIFO lines.
+//! - [`syncd`]: `lvs_sync_daemon`, the IPVS sync daemons following an instance.
 //! - [`engine`]: the event loop tying them together (timers, packets, trackers, control).
 
 pub mod dump;
@@ -14,6 +15,7 @@ pub mod mapping;
 pub mod netops;
 pub mod notify;
 pub mod socket;
+pub mod syncd;
 pub mod track;
 pub mod unit;
 
