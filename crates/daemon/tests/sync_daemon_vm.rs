@@ -1,0 +1,267 @@
+//! `lvs_sync_daemon` on a real kernel: the IPVS sync daemons rkeepalived runs follow its VRRP
+//! instance as keepalived 2.2.7's do.
+//!
+//! This test re-runs itself inside a throw-away VM (the `rka-vm` tool of rka-vmtest). There a
+//! veth pair gives VRRP a real interface; for keepalived then rkeepalived (`-P`, VRRP only) it
+//! records `ipvsadm -L --daemon` at each step: after start (BACKUP), once MASTER, with the link
+//! down (FAULT), with the link up again (MASTER), after SIGTERM, and after SIGTERM of a run
+//! with `-I`. Both daemons must give the same observations, and rkeepalived's must be the
+//! documented ones.
+//!
+//! Without the VM (no qemu/KVM, no kernel image, no `rka-vm` binary) the test says why and
+//! passes, unless `CI=true`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
+
+const CONF: &str = "global_defs {
+  router_id syncd
+  lvs_sync_daemon sa VI_1 id 7 port 9000 ttl 2
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface sa
+  virtual_router_id 51
+  priority 100
+  advert_int 1
+  virtual_ipaddress {
+    10.9.0.100/24
+  }
+}
+";
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("run sh");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The sync daemons running, one normalised line each, sorted.
+fn daemons() -> Vec<String> {
+    let mut v: Vec<String> = sh("ipvsadm -L --daemon")
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Waits until the daemons satisfy `pred` (at most `limit`) and returns what was seen last.
+fn wait_for(pred: impl Fn(&[String]) -> bool, limit: Duration) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let d = daemons();
+        if pred(&d) || start.elapsed() > limit {
+            return d;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn only(role: &'static str) -> impl Fn(&[String]) -> bool {
+    move |d: &[String]| d.len() == 1 && d[0].starts_with(role)
+}
+
+fn start(program: &str, conf: &Path, extra: &[&str], tag: &str) -> Child {
+    let log = PathBuf::from(format!("/tmp/{tag}.log"));
+    let out = std::fs::File::create(&log).expect("log file");
+    let err = out.try_clone().expect("log file");
+    Command::new(program)
+        .args(["-P", "-n", "-l", "-D"])
+        .args(extra)
+        .arg("-f")
+        .arg(conf)
+        .args([
+            "-p",
+            &format!("/tmp/{tag}.pid"),
+            "-c",
+            &format!("/tmp/{tag}-c.pid"),
+            "-r",
+            &format!("/tmp/{tag}-v.pid"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("start daemon")
+}
+
+fn stop(mut child: Child) {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("daemon {pid} did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every observation of one program, labelled.
+fn scenario(program: &str, tag: &str) -> Vec<String> {
+    let conf = PathBuf::from(format!("/tmp/{tag}.conf"));
+    std::fs::write(&conf, CONF).expect("write config");
+    sh("ipvsadm --stop-daemon master; ipvsadm --stop-daemon backup");
+    let mut seen = Vec::new();
+    let mut note = |label: &str, d: Vec<String>| seen.push(format!("{label}: {}", d.join(" | ")));
+
+    let child = start(program, &conf, &[], tag);
+    // BACKUP for about 3.6 s (3 adverts + skew) before it takes over.
+    std::thread::sleep(Duration::from_millis(1500));
+    note("started", daemons());
+    note("master", wait_for(only("master"), Duration::from_secs(15)));
+    sh("ip link set sa down");
+    note("fault", wait_for(only("backup"), Duration::from_secs(10)));
+    sh("ip link set sa up");
+    note(
+        "master again",
+        wait_for(only("master"), Duration::from_secs(15)),
+    );
+    stop(child);
+    std::thread::sleep(Duration::from_millis(1000));
+    note("stopped", daemons());
+
+    let child = start(program, &conf, &["-I"], &format!("{tag}-i"));
+    note(
+        "-I master",
+        wait_for(only("master"), Duration::from_secs(15)),
+    );
+    stop(child);
+    std::thread::sleep(Duration::from_millis(1000));
+    note("-I stopped", daemons());
+    seen
+}
+
+fn in_vm() {
+    sh(
+        "ip link add sa type veth peer name sb; ip addr add 10.9.0.1/24 dev sa; \
+        ip link set sb up; ip link set sa up",
+    );
+    let k = scenario("keepalived", "k-syncd");
+    let r = scenario(RKEEPALIVED, "r-syncd");
+    println!(
+        "== keepalived\n{}\n== rkeepalived\n{}",
+        k.join("\n"),
+        r.join("\n")
+    );
+    let mut failures = Vec::new();
+    if k != r {
+        failures.push("observations differ from keepalived's".to_string());
+        println!("--- rkeepalived log\n{}", sh("cat /tmp/r-syncd.log"));
+    }
+    let want_prefix = [
+        "started: backup sync daemon",
+        "master: master sync daemon",
+        "fault: backup sync daemon",
+        "master again: master sync daemon",
+    ];
+    for (i, prefix) in want_prefix.iter().enumerate() {
+        if !r
+            .get(i)
+            .is_some_and(|l| l.starts_with(prefix) && !l.contains('|'))
+        {
+            failures.push(format!("rkeepalived step {i}: expected {prefix}"));
+        }
+    }
+    if r.get(4).map(String::as_str) != Some("stopped: ") {
+        failures.push("rkeepalived left a sync daemon after SIGTERM".into());
+    }
+    for l in &r {
+        if l.contains("sync daemon") && !l.contains("syncid=7") {
+            failures.push(format!("sync id not applied: {l}"));
+        }
+    }
+    if failures.is_empty() {
+        println!("all sync daemon VM checks passed");
+    } else {
+        panic!("{}", failures.join("\n"));
+    }
+}
+
+/// The `rka-vm` binary beside this test's target directory, built on demand.
+fn rka_vm() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?.to_path_buf();
+    let bin = dir.join("rka-vm");
+    if bin.exists() {
+        return Some(bin);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let ok = Command::new(cargo)
+        .args([
+            "build",
+            "-p",
+            "rka-vmtest",
+            "--bin",
+            "rka-vm",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .status()
+        .is_ok_and(|s| s.success());
+    (ok && bin.exists()).then_some(bin)
+}
+
+fn skip(reason: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!ci, "sync daemon VM test cannot run with CI=true: {reason}");
+    eprintln!("skipping sync daemon VM test: {reason}");
+}
+
+#[test]
+fn sync_daemon_follows_the_instance_like_keepalived() {
+    if std::env::var_os("RKA_VM").is_some() {
+        in_vm();
+        return;
+    }
+    let Some(vm) = rka_vm() else {
+        skip("the rka-vm tool (crates/vmtest) could not be built");
+        return;
+    };
+    let prepared = Command::new(&vm)
+        .arg("--prepare")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !prepared {
+        skip("the VM cannot be prepared here (qemu, KVM or the kernel image missing)");
+        return;
+    }
+    if Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        skip("keepalived 2.2.7 is not installed");
+        return;
+    }
+    let exe = std::env::current_exe().expect("test binary");
+    let cmd = format!(
+        "RKA_VM=1 {} --exact sync_daemon_follows_the_instance_like_keepalived --nocapture \
+         --test-threads=1",
+        exe.display()
+    );
+    let out = Command::new(&vm)
+        .args(["--timeout", "600", "--modules", "ip_vs,veth", "--"])
+        .arg(cmd)
+        .output()
+        .expect("run rka-vm");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(out.status.success(), "the VM run failed");
+    assert!(stdout.contains("all sync daemon VM checks passed"));
+}
