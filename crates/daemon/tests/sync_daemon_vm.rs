@@ -4,9 +4,10 @@
 //! This test re-runs itself inside a throw-away VM (the `rka-vm` tool of rka-vmtest). There a
 //! veth pair gives VRRP a real interface; for keepalived then rkeepalived (`-P`, VRRP only) it
 //! records `ipvsadm -L --daemon` at each step: after start (BACKUP), once MASTER, with the link
-//! down (FAULT), with the link up again (MASTER), after SIGTERM, and after SIGTERM of a run
-//! with `-I`. Both daemons must give the same observations, and rkeepalived's must be the
-//! documented ones.
+//! down (FAULT), with the link up again (MASTER), after SIGTERM, after SIGTERM of a run with
+//! `-I`, and in a run whose `lvs_sync_daemon` names no instance (none: keepalived's checker
+//! child runs them then). Both daemons must give the same observations, and rkeepalived's must
+//! be the documented ones.
 //!
 //! Without the VM (no qemu/KVM, no kernel image, no `rka-vm` binary) the test says why and
 //! passes, unless `CI=true`.
@@ -141,6 +142,14 @@ fn scenario(program: &str, tag: &str) -> Vec<String> {
     stop(child);
     std::thread::sleep(Duration::from_millis(1000));
     note("-I stopped", daemons());
+
+    // Without an instance the VRRP child runs no sync daemon (keepalived's checker does).
+    let conf_any = PathBuf::from(format!("/tmp/{tag}-any.conf"));
+    std::fs::write(&conf_any, CONF.replace(" VI_1 id 7", " id 7")).expect("write config");
+    let child = start(program, &conf_any, &[], &format!("{tag}-any"));
+    std::thread::sleep(Duration::from_millis(5000));
+    note("no instance, -P", daemons());
+    stop(child);
     seen
 }
 
@@ -175,8 +184,16 @@ fn in_vm() {
             failures.push(format!("rkeepalived step {i}: expected {prefix}"));
         }
     }
-    if r.get(4).map(String::as_str) != Some("stopped: ") {
-        failures.push("rkeepalived left a sync daemon after SIGTERM".into());
+    for (i, label) in [
+        (4, "stopped: "),
+        (6, "-I stopped: "),
+        (7, "no instance, -P: "),
+    ] {
+        if r.get(i).map(String::as_str) != Some(label) {
+            failures.push(format!(
+                "rkeepalived step {i}: expected no sync daemon ({label})"
+            ));
+        }
     }
     for l in &r {
         if l.contains("sync daemon") && !l.contains("syncid=7") {

@@ -991,13 +991,15 @@ impl Engine {
     }
 
     /// Tells the `lvs_sync_daemon` thread which sync daemons the configuration and the named
-    /// instance's state ask for (none when `lvs_sync_daemon` is absent or names no instance
-    /// of ours).
+    /// instance's state ask for (none when `lvs_sync_daemon` is absent, names no instance
+    /// (the checker child's business then) or names an unknown one).
     fn syncd_refresh(&mut self) {
         let wanted = match &self.config.global.lvs_sync_daemon {
             None => Vec::new(),
             Some(cfg) => match &cfg.instance {
-                None => syncd::wanted_for(cfg, None, None),
+                // Without an instance keepalived's checker child runs both daemons; the
+                // VRRP child leaves them alone.
+                None => Vec::new(),
                 Some(inst) => {
                     let found = self.units.iter().find_map(|u| {
                         u.members

@@ -1,9 +1,10 @@
 //! `lvs_sync_daemon`: the kernel's IPVS connection-sync daemons following a VRRP instance.
 //!
 //! While the named instance is MASTER only the master sync daemon runs; in any other state
-//! (starting, BACKUP, FAULT) only the backup one. Without an instance both run for as long
-//! as the VRRP child does. They are removed when the child stops (keepalived does so
-//! whatever `-I` / `-V` say: those flags concern the virtual servers and the VIPs).
+//! (starting, BACKUP, FAULT) only the backup one. They are removed when the child stops
+//! (keepalived 2.2.7 does so whatever `-I` / `-V` say, observed in the VM). Without an
+//! instance keepalived runs both from its checker child, not the VRRP one
+//! ([`wanted_for`] with no state gives that pair); an unknown instance runs none.
 //!
 //! - [`SyncdCore`]: the decisions, with no I/O and no clock of its own: which daemon to stop
 //!   or start and when. Changes are debounced and operations spaced (stopping a master sync
