@@ -40,6 +40,7 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
         }
     };
     let mut flush_on_stop = ctx.config.global.lvs_flush_on_stop;
+    let syncd = sync_daemons_without_instance(&ctx.config);
     loop {
         match rt.step(&mut ctx.control).await {
             Control::Stop => break,
@@ -60,7 +61,34 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
     }
     rt.stop(stop_mode(ctx.cli.dont_release_ipvs, flush_on_stop))
         .await;
+    if let Some(h) = syncd {
+        h.finish(true).await;
+    }
     0
+}
+
+/// `lvs_sync_daemon` naming no VRRP instance: keepalived's checker process runs both the master
+/// and the backup sync daemon for as long as it runs, and removes them on stop (the VRRP child
+/// handles the case where an instance drives them).
+fn sync_daemons_without_instance(
+    config: &rka_config::Config,
+) -> Option<crate::vrrp::syncd::SyncdHandle> {
+    use crate::vrrp::syncd::{wanted_for, IpvsSink, SyncdHandle};
+    let cfg = config
+        .global
+        .lvs_sync_daemon
+        .as_ref()
+        .filter(|c| c.instance.is_none())?;
+    match SyncdHandle::spawn(Box::new(IpvsSink::default())) {
+        Ok(h) => {
+            h.want(wanted_for(cfg, None, None));
+            Some(h)
+        }
+        Err(e) => {
+            tracing::error!("lvs_sync_daemon: cannot start its thread: {e}");
+            None
+        }
+    }
 }
 
 /// What to release on stop: nothing with `-I`, everything with `lvs_flush_on_stop`, else our
@@ -70,5 +98,32 @@ pub fn stop_mode(dont_release: bool, flush: Option<LvsFlushOnStop>) -> ipvs::Sto
         (true, _) => ipvs::StopMode::Keep,
         (false, Some(LvsFlushOnStop::All)) => ipvs::StopMode::Flush,
         (false, _) => ipvs::StopMode::RemoveOwned,
+    }
+}
+
+#[cfg(test)]
+mod syncd_tests {
+    use super::sync_daemons_without_instance;
+
+    fn load(text: &str) -> rka_config::Config {
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        rka_config::load_str("t.conf", text, &opts).config
+    }
+
+    #[test]
+    fn the_checker_child_leaves_instance_driven_sync_daemons_to_vrrp() {
+        assert!(sync_daemons_without_instance(&load("global_defs {\n router_id a\n}\n")).is_none());
+        let cfg = load("global_defs {\n lvs_sync_daemon eth0 VI_1\n}\n");
+        assert_eq!(
+            cfg.global
+                .lvs_sync_daemon
+                .as_ref()
+                .and_then(|c| c.instance.as_deref()),
+            Some("VI_1")
+        );
+        assert!(sync_daemons_without_instance(&cfg).is_none());
     }
 }
