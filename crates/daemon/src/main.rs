@@ -4,6 +4,7 @@
 mod checker;
 mod child;
 mod cli;
+mod fifo;
 mod logging;
 mod pidfile;
 mod supervisor;

@@ -2,9 +2,8 @@
 //! `RS [10.0.0.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN`) and the `notify_up`/`notify_down`/
 //! `quorum_up`/`quorum_down` scripts.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 
 use rka_config::model::lvs::LvsScript;
 use rka_config::Config;
@@ -30,31 +29,13 @@ impl LvsNotifier {
     /// Opens `notify_fifo` and `lvs_notify_fifo` (creating them when missing).
     pub fn new(config: &Config) -> LvsNotifier {
         let g = &config.global.simple;
-        let mut fifos: Vec<(String, File)> = Vec::new();
-        for f in [&g.notify_fifo, &g.lvs_notify_fifo].into_iter().flatten() {
-            if fifos.iter().any(|(p, _)| *p == f.path) {
-                continue;
-            }
-            if !std::path::Path::new(&f.path).exists() {
-                if let Err(e) = nix::unistd::mkfifo(
-                    f.path.as_str(),
-                    nix::sys::stat::Mode::from_bits_truncate(0o600),
-                ) {
-                    tracing::error!("cannot create LVS notify FIFO {}: {e}", f.path);
-                    continue;
-                }
-            }
-            // Read-write: opening never blocks and writes never fail for want of a reader.
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(&f.path)
-            {
-                Ok(file) => fifos.push((f.path.clone(), file)),
-                Err(e) => tracing::error!("cannot open LVS notify FIFO {}: {e}", f.path),
-            }
-        }
+        let fifos = crate::fifo::open_fifos(
+            [&g.notify_fifo, &g.lvs_notify_fifo]
+                .into_iter()
+                .flatten()
+                .map(|f| f.path.as_str()),
+            "LVS notify FIFO",
+        );
         LvsNotifier {
             fifos,
             default_user: config.global.script_user.clone(),

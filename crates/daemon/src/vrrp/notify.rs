@@ -1,9 +1,8 @@
 //! Notifications: `notify_*` scripts (run in the background, never awaited by the engine) and
 //! lines written to the notify FIFOs (`notify_fifo`, `vrrp_notify_fifo`).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 
 use rka_config::model::global::UserScript;
 use rka_config::Config;
@@ -94,31 +93,13 @@ impl Notifier {
     /// Opens the FIFOs the configuration names (creating them when missing).
     pub fn new(config: &Config) -> Notifier {
         let g = &config.global.simple;
-        let mut fifos = Vec::new();
-        for f in [&g.notify_fifo, &g.vrrp_notify_fifo].into_iter().flatten() {
-            if fifos.iter().any(|(p, _)| *p == f.path) {
-                continue;
-            }
-            if !std::path::Path::new(&f.path).exists() {
-                if let Err(e) = nix::unistd::mkfifo(
-                    f.path.as_str(),
-                    nix::sys::stat::Mode::from_bits_truncate(0o600),
-                ) {
-                    tracing::error!("cannot create notify FIFO {}: {e}", f.path);
-                    continue;
-                }
-            }
-            // Read-write so that opening never blocks and writes never fail for want of a reader.
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(&f.path)
-            {
-                Ok(file) => fifos.push((f.path.clone(), file)),
-                Err(e) => tracing::error!("cannot open notify FIFO {}: {e}", f.path),
-            }
-        }
+        let fifos = crate::fifo::open_fifos(
+            [&g.notify_fifo, &g.vrrp_notify_fifo]
+                .into_iter()
+                .flatten()
+                .map(|f| f.path.as_str()),
+            "notify FIFO",
+        );
         Notifier {
             fifos,
             default_user: default_script_user(config),
