@@ -12,6 +12,8 @@
 //! Without the VM (no qemu/KVM, no kernel image, no `rka-vm` binary) the test says why and
 //! passes, unless `CI=true`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -207,78 +209,16 @@ fn in_vm() {
     }
 }
 
-/// The `rka-vm` binary beside this test's target directory, built on demand.
-fn rka_vm() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?.to_path_buf();
-    let bin = dir.join("rka-vm");
-    if bin.exists() {
-        return Some(bin);
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-    let ok = Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "rka-vmtest",
-            "--bin",
-            "rka-vm",
-            "--manifest-path",
-        ])
-        .arg(manifest)
-        .status()
-        .is_ok_and(|s| s.success());
-    (ok && bin.exists()).then_some(bin)
-}
-
-fn skip(reason: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!ci, "sync daemon VM test cannot run with CI=true: {reason}");
-    eprintln!("skipping sync daemon VM test: {reason}");
-}
-
 #[test]
 fn sync_daemon_follows_the_instance_like_keepalived() {
-    if std::env::var_os("RKA_VM").is_some() {
+    if common::vm::in_vm() {
         in_vm();
         return;
     }
-    let Some(vm) = rka_vm() else {
-        skip("the rka-vm tool (crates/vmtest) could not be built");
-        return;
-    };
-    let prepared = Command::new(&vm)
-        .arg("--prepare")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !prepared {
-        skip("the VM cannot be prepared here (qemu, KVM or the kernel image missing)");
-        return;
-    }
-    if Command::new("keepalived")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        skip("keepalived 2.2.7 is not installed");
-        return;
-    }
-    let exe = std::env::current_exe().expect("test binary");
-    let cmd = format!(
-        "RKA_VM=1 {} --exact sync_daemon_follows_the_instance_like_keepalived --nocapture \
-         --test-threads=1",
-        exe.display()
+    common::vm::run_self_in_vm(
+        "sync daemon VM test",
+        "sync_daemon_follows_the_instance_like_keepalived",
+        &["--timeout", "600", "--modules", "ip_vs,veth"],
+        "all sync daemon VM checks passed",
     );
-    let out = Command::new(&vm)
-        .args(["--timeout", "600", "--modules", "ip_vs,veth", "--"])
-        .arg(cmd)
-        .output()
-        .expect("run rka-vm");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(out.status.success(), "the VM run failed");
-    assert!(stdout.contains("all sync daemon VM checks passed"));
 }

@@ -1,0 +1,4 @@
+//! Helpers shared by the daemon's integration suites.
+#![allow(dead_code)]
+
+pub mod vm;
