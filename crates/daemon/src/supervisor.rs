@@ -168,6 +168,9 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
         }
     }
     let mut tick = tokio::time::interval(Duration::from_millis(200));
+    // Children waiting to be restarted: (role, when, back-off to use after that start). Kept
+    // here rather than slept on, so that signals (a TERM during a 30 s back-off) stay prompt.
+    let mut pending: Vec<(Role, Instant, Duration)> = Vec::new();
     loop {
         tokio::select! {
             Some(k) = sig_rx.recv() => {
@@ -194,8 +197,10 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                                     let _ = tokio::time::timeout(Duration::from_secs(5), r.child.wait()).await;
                                 }
                             }
+                            pending.retain(|(role, _, _)| want.contains(role));
                             for role in want {
-                                if !running.contains_key(role_key(role)) {
+                                let waiting = pending.iter().any(|(r, _, _)| *r == role);
+                                if !running.contains_key(role_key(role)) && !waiting {
                                     start(&mut running, role, Duration::from_secs(1));
                                 }
                             }
@@ -226,9 +231,14 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                         stop_all(&mut running).await;
                         return ExitCode::from(1);
                     }
-                    let next = if lived >= STABLE_AFTER { Duration::from_secs(1) } else { (backoff * 2).min(MAX_BACKOFF) };
-                    tracing::warn!("{} child exited ({code:?}) - restarting in {:?}", role_key(role), backoff);
-                    tokio::time::sleep(backoff).await;
+                    let delay = if lived >= STABLE_AFTER { Duration::from_secs(1) } else { backoff };
+                    tracing::warn!("{} child exited ({code:?}) - restarting in {delay:?}", role_key(role));
+                    pending.push((role, Instant::now() + delay, (delay * 2).min(MAX_BACKOFF)));
+                }
+                let now = Instant::now();
+                let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(_, at, _)| *at <= now);
+                pending = later;
+                for (role, _, next) in due {
                     start(&mut running, role, next);
                 }
             }
