@@ -69,15 +69,6 @@ fn main() -> ExitCode {
     match cli.child {
         Some(ChildRole::Vrrp) => child::main(cli, logging::Role::Vrrp),
         Some(ChildRole::Checker) => child::main(cli, logging::Role::Checker),
-        None if cli.dump_conf && !cli.dont_fork => {
-            // `-d` without the daemon: print the resolved configuration and stop.
-            let loaded = rka_config::load(&cli.use_file, &load_options(&cli));
-            for d in loaded.diagnostics.items() {
-                eprintln!("{d}");
-            }
-            print!("{}", loaded.config.dump());
-            ExitCode::from(if loaded.diagnostics.is_fatal() { 1 } else { 0 })
-        }
         None => supervisor::main(cli),
     }
 }

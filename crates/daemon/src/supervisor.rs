@@ -77,6 +77,12 @@ pub fn main(cli: Cli) -> ExitCode {
         tracing::error!("the configuration cannot be run - exiting");
         return ExitCode::from(1);
     };
+    if cli.dump_conf {
+        // `-d`: keepalived logs its configuration data at start and runs as usual.
+        for line in config.dump().lines() {
+            tracing::info!("{line}");
+        }
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
