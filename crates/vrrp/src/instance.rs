@@ -266,17 +266,20 @@ impl Instance {
         name: &str,
         up: bool,
     ) -> Result<(), UnknownTracker> {
-        let tracker = self
-            .trackers
-            .iter_mut()
-            .find(|t| t.name == name)
-            .ok_or_else(|| UnknownTracker(name.to_owned()))?;
+        let tracker = self.tracker_mut(name)?;
         if tracker.up == up {
             return Ok(());
         }
         tracker.up = up;
         self.refresh_priority(now);
         Ok(())
+    }
+
+    fn tracker_mut(&mut self, name: &str) -> Result<&mut Tracker, UnknownTracker> {
+        self.trackers
+            .iter_mut()
+            .find(|t| t.name == name)
+            .ok_or_else(|| UnknownTracker(name.to_owned()))
     }
 
     fn refresh_priority(&mut self, now: Instant) {
@@ -300,11 +303,7 @@ impl Instance {
         name: &str,
         offset: i64,
     ) -> Result<(), UnknownTracker> {
-        let tracker = self
-            .trackers
-            .iter_mut()
-            .find(|t| t.name == name)
-            .ok_or_else(|| UnknownTracker(name.to_owned()))?;
+        let tracker = self.tracker_mut(name)?;
         if tracker.offset == Some(offset) {
             return Ok(());
         }
