@@ -40,12 +40,13 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
         }
     };
     let mut flush_on_stop = ctx.config.global.lvs_flush_on_stop;
-    let syncd = sync_daemons_without_instance(&ctx.config);
+    let mut syncd = sync_daemons_without_instance(&ctx.config, None);
     loop {
         match rt.step(&mut ctx.control).await {
             Control::Stop => break,
             Control::Reload(cfg) => {
                 flush_on_stop = cfg.global.lvs_flush_on_stop;
+                syncd = reload_sync_daemons(&cfg, syncd).await;
                 rt.reload(&cfg);
             }
             Control::DumpData => {
@@ -69,9 +70,12 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
 
 /// `lvs_sync_daemon` naming no VRRP instance: keepalived's checker process runs both the master
 /// and the backup sync daemon for as long as it runs, and removes them on stop (the VRRP child
-/// handles the case where an instance drives them).
+/// handles the case where an instance drives them). `running` is the thread already started,
+/// reused with the new options; `None` is returned (and nothing started) when the
+/// configuration asks for no such daemons.
 fn sync_daemons_without_instance(
     config: &rka_config::Config,
+    running: Option<crate::vrrp::syncd::SyncdHandle>,
 ) -> Option<crate::vrrp::syncd::SyncdHandle> {
     use crate::vrrp::syncd::{wanted_for, IpvsSink, SyncdHandle};
     let cfg = config
@@ -79,16 +83,38 @@ fn sync_daemons_without_instance(
         .lvs_sync_daemon
         .as_ref()
         .filter(|c| c.instance.is_none())?;
-    match SyncdHandle::spawn(Box::new(IpvsSink::default())) {
-        Ok(h) => {
-            h.want(wanted_for(cfg, None, None));
-            Some(h)
-        }
-        Err(e) => {
-            tracing::error!("lvs_sync_daemon: cannot start its thread: {e}");
-            None
-        }
+    let handle = match running {
+        Some(h) => h,
+        None => match SyncdHandle::spawn(Box::new(IpvsSink::default())) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("lvs_sync_daemon: cannot start its thread: {e}");
+                return None;
+            }
+        },
+    };
+    handle.want(wanted_for(cfg, None, None));
+    Some(handle)
+}
+
+/// After a reload: the same daemons with the new options, or none (removed) when the new
+/// configuration no longer asks for instance-less sync daemons.
+async fn reload_sync_daemons(
+    config: &rka_config::Config,
+    running: Option<crate::vrrp::syncd::SyncdHandle>,
+) -> Option<crate::vrrp::syncd::SyncdHandle> {
+    let wanted = config
+        .global
+        .lvs_sync_daemon
+        .as_ref()
+        .is_some_and(|c| c.instance.is_none());
+    if wanted {
+        return sync_daemons_without_instance(config, running);
     }
+    if let Some(h) = running {
+        h.finish(true).await;
+    }
+    None
 }
 
 /// What to release on stop: nothing with `-I`, everything with `lvs_flush_on_stop`, else our
@@ -115,7 +141,10 @@ mod syncd_tests {
 
     #[test]
     fn the_checker_child_leaves_instance_driven_sync_daemons_to_vrrp() {
-        assert!(sync_daemons_without_instance(&load("global_defs {\n router_id a\n}\n")).is_none());
+        assert!(
+            sync_daemons_without_instance(&load("global_defs {\n router_id a\n}\n"), None)
+                .is_none()
+        );
         let cfg = load("global_defs {\n lvs_sync_daemon eth0 VI_1\n}\n");
         assert_eq!(
             cfg.global
@@ -124,6 +153,6 @@ mod syncd_tests {
                 .and_then(|c| c.instance.as_deref()),
             Some("VI_1")
         );
-        assert!(sync_daemons_without_instance(&cfg).is_none());
+        assert!(sync_daemons_without_instance(&cfg, None).is_none());
     }
 }
