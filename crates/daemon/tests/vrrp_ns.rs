@@ -1662,3 +1662,30 @@ fn scenario_vmac_base_recreated(a: Impl, b: Impl) {
 fn vmac_base_recreated() {
     matrix("vmac_base_recreated", scenario_vmac_base_recreated);
 }
+
+/// `unicast_fault_no_peer` with an empty `unicast_peer {}` block: the higher-priority A stays
+/// in FAULT (it never advertises nor takes the VIP) and says why; B is master alone.
+fn scenario_unicast_fault_no_peer(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start(
+        "a",
+        a,
+        &v3(150, "  unicast_fault_no_peer\n  unicast_peer {\n  }"),
+    );
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(6), "b master", |l| l.is_master("b"));
+    lab.hold(Duration::from_secs(2), "a in FAULT, b master", |l| {
+        l.is_master("b") && !l.is_master("a")
+    });
+    assert!(
+        lab.log("a")
+            .contains("(VI_1) Cannot use unicast without any peers - going to fault state"),
+        "{}",
+        lab.log("a")
+    );
+}
+
+#[test]
+fn unicast_fault_no_peer() {
+    matrix("unicast_fault_no_peer", scenario_unicast_fault_no_peer);
+}

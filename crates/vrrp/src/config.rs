@@ -119,6 +119,9 @@ pub struct InstanceConfig {
     pub startup_delay: Duration,
     /// Tracked objects.
     pub trackers: Vec<TrackerConfig>,
+    /// A configuration fault that keeps the instance in FAULT for its whole life (keepalived's
+    /// "config faults", e.g. `unicast_fault_no_peer` with no peer): it never advertises.
+    pub config_fault: bool,
 }
 
 impl InstanceConfig {
@@ -160,6 +163,7 @@ impl InstanceConfig {
             garp: GarpConfig::default(),
             startup_delay: Duration::ZERO,
             trackers: Vec::new(),
+            config_fault: false,
         }
     }
 

@@ -568,7 +568,7 @@ impl Instance {
     }
 
     fn own_fault(&self) -> bool {
-        self.trackers.iter().any(Tracker::faulted)
+        self.cfg.config_fault || self.trackers.iter().any(Tracker::faulted)
     }
 
     /// Enters or leaves FAULT after a tracker or sync-group change.

@@ -465,3 +465,33 @@ fn garp_schedule_after_becoming_master() {
         vec![(Duration::ZERO, 5), (5 * S, 5), (60 * S, 2), (120 * S, 2)]
     );
 }
+
+#[test]
+fn config_fault_keeps_the_instance_in_fault_for_good() {
+    // keepalived's `unicast_fault_no_peer` with no peer: FAULT from the start, never an advert,
+    // whatever the trackers say, even for an address owner.
+    let mut net = Net::new();
+    let mut ca = cfg(1, 1, 255);
+    ca.config_fault = true;
+    ca.trackers.push(TrackerConfig {
+        name: "link".into(),
+        weight: 0,
+        reverse: false,
+        initially_up: true,
+    });
+    let a = net.add(ca);
+    let b = net.add(cfg(1, 2, 100));
+    net.run_until(10 * S);
+    assert_eq!(net.state(a), State::Fault);
+    assert_eq!(net.masters(), vec![b]);
+    net.track(a, 1, "link", false);
+    net.track(a, 1, "link", true);
+    net.run_for(10 * S);
+    assert_eq!(net.state(a), State::Fault);
+    assert!(!net
+        .events
+        .iter()
+        .any(|e| e.router == a && matches!(e.action, Action::SendAdvert { .. })));
+    assert!(net.entered(a, 1, State::Master).is_empty());
+    assert_eq!(net.masters(), vec![b]);
+}

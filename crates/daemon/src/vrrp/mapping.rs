@@ -431,6 +431,7 @@ fn plan_instance(
     };
     core.startup_delay = g.vrrp_startup_delay.unwrap_or(Duration::ZERO);
     core.trackers = core_trackers;
+    core.config_fault = inst.faults_without_peers();
     core.validate()
         .map_err(|e| PlanError::Core(inst.name.clone(), e))?;
 
@@ -723,6 +724,27 @@ mod tests {
         assert!(!p.unicast_source_ok(ip("10.0.0.2"), Some(64)));
         assert!(p.unicast_source_ok(ip("10.0.0.3"), Some(1)));
         assert!(!p.unicast_source_ok(ip("10.0.0.9"), Some(255)));
+    }
+
+    #[test]
+    fn unicast_fault_no_peer_without_peers_is_a_config_fault() {
+        for (block, fault) in [
+            (" unicast_fault_no_peer\n unicast_peer {\n }\n", true),
+            (" unicast_fault_no_peer\n", true),
+            (" unicast_peer {\n }\n", false),
+            (
+                " unicast_fault_no_peer\n unicast_peer {\n 10.0.0.2\n }\n",
+                false,
+            ),
+        ] {
+            let c = load(&format!(
+                "vrrp_instance U {{\n interface eth1\n virtual_router_id 8\n{block}\
+                 virtual_ipaddress {{\n 10.0.0.8\n }}\n}}\n"
+            ));
+            let (plans, errors) = plan_instances(&c, &FakeHost);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(plans[0].core.config_fault, fault, "{block}");
+        }
     }
 
     #[test]

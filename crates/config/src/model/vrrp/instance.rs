@@ -334,6 +334,13 @@ impl VrrpInstance {
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
     }
+
+    /// True when `unicast_fault_no_peer` is set and no peer is left: keepalived 2.2.7 keeps
+    /// such an instance in FAULT (logging "Cannot use unicast without any peers") instead of
+    /// falling back to multicast. An empty `unicast_peer {}` block and no block behave alike.
+    pub fn faults_without_peers(&self) -> bool {
+        self.unicast_fault_no_peer && self.unicast_peers.is_empty()
+    }
 }
 
 fn parse_mac(s: &str) -> Option<Vec<u8>> {

@@ -167,7 +167,10 @@ fn sanity_checks(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
         );
     }
     let explicit_check = v.explicit.check_unicast_src && v.check_unicast_src;
-    if !v.is_unicast() && (v.explicit.unicast_keyword || explicit_check) {
+    // With `unicast_fault_no_peer` keepalived says nothing here: the instance goes to FAULT
+    // at run time instead of falling back to multicast.
+    if !v.is_unicast() && (v.explicit.unicast_keyword || explicit_check) && !v.unicast_fault_no_peer
+    {
         note(
             ctx,
             format!(

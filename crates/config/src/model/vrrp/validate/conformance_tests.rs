@@ -146,6 +146,34 @@ fn unicast_keywords_need_peers() {
 }
 
 #[test]
+fn unicast_fault_no_peer_silences_the_multicast_fallback() {
+    // keepalived: 0 for every one of these (the instance goes to FAULT at run time instead).
+    for kw in [
+        " unicast_fault_no_peer",
+        " unicast_peer {\n }\n unicast_fault_no_peer",
+        " unicast_src_ip 192.0.2.5\n unicast_fault_no_peer",
+        " check_unicast_src\n unicast_fault_no_peer",
+    ] {
+        let l = load(&instance(kw));
+        assert_eq!(l.diagnostics.exit_code(), 0, "{kw}");
+        let i = &l.config.vrrp.instances[0];
+        assert!(i.faults_without_peers(), "{kw}");
+        assert!(!i.is_unicast(), "{kw}");
+    }
+    // keepalived: 5 for an empty block alone (multicast fallback, deprecated).
+    let l = load(&instance(" unicast_peer {\n }"));
+    assert_eq!(l.diagnostics.exit_code(), 5);
+    assert!(has(&l, "without any unicast peers"));
+    assert!(!l.config.vrrp.instances[0].faults_without_peers());
+    // With a peer the flag changes nothing.
+    let l = load(&instance(
+        " unicast_peer {\n  192.0.2.2\n }\n unicast_fault_no_peer",
+    ));
+    assert_eq!(l.diagnostics.exit_code(), 0);
+    assert!(!l.config.vrrp.instances[0].faults_without_peers());
+}
+
+#[test]
 fn addresses_must_share_the_instance_family() {
     // keepalived: 5 "... and unicast peer address[2001:db8::2] MUST be of the same family".
     let l = load(&instance(" unicast_peer {\n  2001:db8::2\n }"));
