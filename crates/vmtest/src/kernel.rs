@@ -8,17 +8,21 @@ use crate::cpio::CpioWriter;
 use crate::VmError;
 
 /// Modules the initramfs loads before it can mount the host root over virtio-9p.
-const BOOT_MODULES: &[&str] = &["virtio_pci", "9pnet_virtio", "9p"];
+/// `overlay` gives systemd mode its writable root.
+const BOOT_MODULES: &[&str] = &["virtio_pci", "9pnet_virtio", "9p", "overlay"];
 
 /// The first-stage init: mounts the host root read-only, the control share and the
 /// scratch share, then hands over to the control share's second stage inside the host root.
 const INIT_SCRIPT: &str = include_str!("init.sh");
 
-/// FNV-1a of the init script, naming the initramfs built from it.
+/// FNV-1a of the init script and the boot module list, naming the initramfs built from them.
 fn init_script_hash() -> u64 {
-    INIT_SCRIPT.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    INIT_SCRIPT
+        .bytes()
+        .chain(BOOT_MODULES.iter().flat_map(|m| m.bytes().chain([0])))
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 /// An unpacked kernel package ready to boot.

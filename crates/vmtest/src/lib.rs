@@ -99,6 +99,7 @@ pub struct Vm {
     scratch: Option<PathBuf>,
     modules: Vec<String>,
     accel: String,
+    systemd: bool,
 }
 
 static PREPARE: Mutex<()> = Mutex::new(());
@@ -166,6 +167,7 @@ impl Vm {
             scratch: None,
             modules: DEFAULT_MODULES.iter().map(|s| s.to_string()).collect(),
             accel: std::env::var("RKA_VM_ACCEL").unwrap_or_else(|_| "tcg".into()),
+            systemd: false,
         })
     }
 
@@ -189,6 +191,15 @@ impl Vm {
     /// Replaces the modules loaded at boot.
     pub fn with_modules<I: IntoIterator<Item = S>, S: Into<String>>(mut self, modules: I) -> Self {
         self.modules = modules.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Boots systemd as PID 1 on a writable root: a tmpfs overlay over the read-only host
+    /// root (changes vanish with the VM). The command runs as a oneshot service after the
+    /// usual early boot (`sysinit.target`, `basic.target`), so `systemctl`, `dpkg -i` and
+    /// units installed by packages work; the scratch and control shares are as without it.
+    pub fn with_systemd(mut self, systemd: bool) -> Self {
+        self.systemd = systemd;
         self
     }
 
@@ -269,7 +280,10 @@ impl Vm {
             "-initrd".into(),
             self.kernel.initrd.to_string_lossy().into_owned(),
             "-append".into(),
-            "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off".into(),
+            format!(
+                "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off{}",
+                if self.systemd { " rka.systemd" } else { "" }
+            ),
             "-virtfs".into(),
             "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
                 .into(),

@@ -1,6 +1,7 @@
 //! `rka-vm`: runs a shell command in a throw-away VM booted on Debian's stock kernel.
 //!
-//! Usage: `rka-vm [--scratch DIR] [--timeout SECS] [--modules a,b] [--prepare] [--] CMD...`
+//! Usage: `rka-vm [--scratch DIR] [--timeout SECS] [--modules a,b] [--systemd] [--prepare] [--] CMD...`
+//! (`--systemd`: systemd as PID 1 on a writable overlay root, see [`rka_vmtest::Vm::with_systemd`])
 //! Prints the command's stdout and stderr, and exits with its status.
 
 use std::io::Write;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: rka-vm [--scratch DIR] [--timeout SECS] [--modules m1,m2] [--console] [--prepare] [--] CMD..."
+        "usage: rka-vm [--scratch DIR] [--timeout SECS] [--modules m1,m2] [--systemd] [--console] [--prepare] [--] CMD..."
     );
     ExitCode::from(2)
 }
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
     let mut modules: Option<Vec<String>> = None;
     let mut prepare_only = false;
     let mut console = false;
+    let mut systemd = false;
     let mut cmd: Vec<String> = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
             }
             "--prepare" => prepare_only = true,
             "--console" => console = true,
+            "--systemd" => systemd = true,
             "-h" | "--help" => return usage(),
             "--" => {
                 cmd.extend(args.by_ref());
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
     if let Some(m) = modules {
         vm = vm.with_modules(m);
     }
+    vm = vm.with_systemd(systemd);
     match vm.run(&cmd.join(" ")) {
         Ok(out) => {
             if console {
