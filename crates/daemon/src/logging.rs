@@ -1,7 +1,8 @@
 //! Logging as keepalived does it: syslog by default (ident `Keepalived`, `Keepalived_vrrp`,
 //! `Keepalived_healthcheckers`, facility daemon unless `-S`), the console with `-l`, a file with
 //! `-g` (with `_vrrp` / `_healthcheckers` inserted before the last `.` for the children), and no
-//! syslog with `-G`. Built on tracing: a [`Sinks`] layer formats each event once and writes it
+//! syslog with `-G`. In network namespace NAME (`-s`) the identities gain `_NAME`
+//! (`Keepalived_NAME`, `Keepalived_vrrp_NAME`), as keepalived's do. Built on tracing: a [`Sinks`] layer formats each event once and writes it
 //! to every enabled sink.
 
 use std::fs::{File, OpenOptions};
@@ -36,6 +37,15 @@ impl Role {
             Role::Parent => "Keepalived",
             Role::Vrrp => "Keepalived_vrrp",
             Role::Checker => "Keepalived_healthcheckers",
+        }
+    }
+
+    /// The syslog identity in network namespace `namespace` (`-s`): keepalived appends
+    /// `_NAME` to it.
+    pub fn ident_in(self, namespace: Option<&str>) -> String {
+        match namespace {
+            Some(ns) => format!("{}_{ns}", self.ident()),
+            None => self.ident().to_string(),
         }
     }
 
@@ -83,7 +93,7 @@ pub fn log_file_for(base: &Path, role: Role) -> PathBuf {
 }
 
 struct Sinks {
-    ident: &'static str,
+    ident: String,
     facility: u8,
     detail: bool,
     console: bool,
@@ -158,7 +168,12 @@ impl<S: Subscriber> Layer<S> for Sinks {
         }
         if let Some(sock) = &self.syslog {
             let pri = u16::from(self.facility) * 8 + u16::from(severity(meta.level()));
-            let line = format!("<{pri}>{}[{}]: {msg}", self.ident, std::process::id());
+            let line = format!(
+                "<{pri}>{} {}[{}]: {msg}",
+                syslog_time(),
+                self.ident,
+                std::process::id()
+            );
             let _ = sock.send(line.as_bytes());
         }
     }
@@ -187,6 +202,13 @@ fn console_time() -> String {
         secs % 60,
         y
     )
+}
+
+/// The RFC 3164 timestamp syslog lines carry: `Nov 22 05:53:45`.
+fn syslog_time() -> String {
+    // `Sun Nov 22 05:53:45 2026` -> `Nov 22 05:53:45`.
+    let full = console_time();
+    full.get(4..19).unwrap_or(&full).to_string()
 }
 
 /// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (UTC).
@@ -226,7 +248,7 @@ pub fn init(cli: &Cli, role: Role) -> Result<(), String> {
         None => None,
     };
     let sinks = Sinks {
-        ident: role.ident(),
+        ident: role.ident_in(cli.namespace.as_deref()),
         facility,
         detail: cli.log_detail,
         console: cli.log_console,
@@ -267,6 +289,14 @@ mod tests {
         assert!(is_ours("rkeepalived::vrrp"));
         assert!(!is_ours("netlink_proto::connection"));
         assert!(!is_ours("rustls::client"));
+    }
+
+    #[test]
+    fn namespace_idents_as_keepalived() {
+        assert_eq!(Role::Parent.ident_in(Some("blue")), "Keepalived_blue");
+        assert_eq!(Role::Vrrp.ident_in(Some("blue")), "Keepalived_vrrp_blue");
+        assert_eq!(Role::Checker.ident_in(None), "Keepalived_healthcheckers");
+        assert_eq!(syslog_time().len(), 15);
     }
 
     #[test]

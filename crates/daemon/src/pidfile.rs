@@ -2,17 +2,38 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::logging::Role;
 
-/// keepalived 2.2.7's (Debian) default pidfile of each process.
+/// The network namespace given with `-s`, which moves the default pidfiles.
+static NAMESPACE: OnceLock<Option<String>> = OnceLock::new();
+
+/// Records the `-s` namespace once, at start, before any default pidfile path is asked for.
+pub fn set_namespace(name: Option<&str>) {
+    let _ = NAMESPACE.set(name.map(str::to_string));
+}
+
+/// keepalived 2.2.7's (Debian) default pidfile of each process: `/run/keepalived.pid`,
+/// `/run/vrrp.pid`, `/run/checkers.pid`, or the same names in `/run/keepalived/NAME/` when
+/// running in network namespace NAME (`-s`).
 pub fn default_path(role: Role) -> PathBuf {
-    PathBuf::from(match role {
-        Role::Parent => "/run/keepalived.pid",
-        Role::Vrrp => "/run/vrrp.pid",
-        Role::Checker => "/run/checkers.pid",
-    })
+    default_path_in(role, NAMESPACE.get().and_then(|n| n.as_deref()))
+}
+
+/// [`default_path`] for an explicit namespace.
+pub fn default_path_in(role: Role, namespace: Option<&str>) -> PathBuf {
+    let name = match role {
+        Role::Parent => "keepalived.pid",
+        Role::Vrrp => "vrrp.pid",
+        Role::Checker => "checkers.pid",
+    };
+    match namespace {
+        Some(ns) => Path::new("/run/keepalived").join(ns).join(name),
+        None => Path::new("/run").join(name),
+    }
 }
 
 /// An owned pidfile, removed when dropped.
@@ -69,12 +90,13 @@ impl PidFile {
         if let Some(dir) = path.parent() {
             let _ = fs::create_dir_all(dir);
         }
-        fs::write(path, format!("{}\n", std::process::id())).map_err(|source| {
-            PidFileError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+        let io_err = |source| PidFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        fs::write(path, format!("{}\n", std::process::id())).map_err(io_err)?;
+        // keepalived's pidfiles are world-readable whatever the umask (0177 by default).
+        fs::set_permissions(path, fs::Permissions::from_mode(0o644)).map_err(io_err)?;
         Ok(PidFile {
             path: path.to_path_buf(),
         })
@@ -116,6 +138,31 @@ mod tests {
             );
         }
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn defaults_follow_keepalived_and_the_namespace() {
+        assert_eq!(
+            default_path_in(Role::Parent, None),
+            PathBuf::from("/run/keepalived.pid")
+        );
+        assert_eq!(
+            default_path_in(Role::Vrrp, None),
+            PathBuf::from("/run/vrrp.pid")
+        );
+        assert_eq!(
+            default_path_in(Role::Checker, Some("blue")),
+            PathBuf::from("/run/keepalived/blue/checkers.pid")
+        );
+    }
+
+    #[test]
+    fn pidfiles_are_world_readable_under_a_tight_umask() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("k.pid");
+        let _f = PidFile::create(&p).expect("create");
+        let mode = fs::metadata(&p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! The checker child's data dump (SIGUSR1, `/tmp/keepalived_check.data`) and statistics.
+//! The checker child's data dump (SIGUSR1, `/tmp/keepalived_check.data`, keepalived's name
+//! for it) and statistics (SIGUSR2, `/tmp/keepalived_check.stats`, which keepalived's checker
+//! process does not write). The data dump uses keepalived's section headers: `LVS Topology`
+//! (virtual and real servers with their states), then `Health checkers`.
 
 use std::fmt::Write;
 
@@ -12,7 +15,13 @@ pub const STATS_FILE: &str = "/tmp/keepalived_check.stats";
 /// The data dump: virtual servers, real servers, their checkers (shared ones marked) and the
 /// IPVS manager's state.
 pub fn data_text(rt: &Runtime) -> String {
-    let mut s = String::from("------< Health checkers >------\n");
+    let mut s = String::new();
+    if !rt.plan.services.is_empty() {
+        s.push_str("------< LVS Topology >------\n");
+        // The IPVS version the kernel reports through generic netlink (1.2.1 since 2.6.x).
+        s.push_str(" System is compiled with LVS v1.2.1\n");
+    }
+    let mut checkers = String::from("------< Health checkers >------\n");
     for (vi, sp) in rt.plan.services.iter().enumerate() {
         let _ = writeln!(s, " Virtual server {}", sp.label);
         let _ = writeln!(
@@ -62,8 +71,10 @@ pub fn data_text(rt: &Runtime) -> String {
                         String::new()
                     };
                     let _ = writeln!(
-                        s,
-                        "     checker {} {}{shared}{}",
+                        checkers,
+                        " {} {} checker {} {}{shared}{}",
+                        sp.label,
+                        dp.label,
                         slot.check,
                         p.label,
                         match (&p.up, &p.last_reason) {
@@ -76,6 +87,7 @@ pub fn data_text(rt: &Runtime) -> String {
             }
         }
     }
+    s.push_str(&checkers);
     let st = rt.ipvs.status();
     let _ = writeln!(s, "------< IPVS >------");
     let _ = writeln!(
