@@ -7,6 +7,7 @@ mod cli;
 mod fifo;
 mod logging;
 mod pidfile;
+mod smtp;
 mod supervisor;
 mod vrrp;
 

@@ -1,12 +1,16 @@
-//! Notifications: `notify_*` scripts (run in the background, never awaited by the engine) and
-//! lines written to the notify FIFOs (`notify_fifo`, `vrrp_notify_fifo`).
+//! Notifications: `notify_*` scripts (run in the background, never awaited by the engine),
+//! lines written to the notify FIFOs (`notify_fifo`, `vrrp_notify_fifo`) and `smtp_alert`
+//! mails (queued to [`crate::smtp::Mailer`]).
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 
 use rka_config::model::global::UserScript;
 use rka_config::Config;
 use rka_vrrp::State;
+
+use crate::smtp::{Alert, Mailer, SmtpSettings};
 
 /// Who a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,11 +86,99 @@ pub fn script_argv(
     argv
 }
 
-/// Runs notify scripts and writes FIFO lines.
+/// The `smtp_alert` mail for `subject` entering `state`, worded as keepalived 2.2.7 words it
+/// (observed): `VRRP Instance VI_1 - Entering MASTER state` with
+/// `=> VRRP Instance is now owning VRRP VIPs <=` (`no longer` for the other states), and
+/// `VRRP Group G1 - Entering BACKUP state` with
+/// `=> All VRRP group instances are now in BACKUP state <=`. `None` for INIT and STOP:
+/// keepalived never delivers a mail for them (at shutdown it exits mid-conversation).
+pub fn smtp_alert(subject: Subject<'_>, state: State) -> Option<Alert> {
+    if matches!(state, State::Init | State::Stop) {
+        return None;
+    }
+    let s = state.as_str();
+    Some(match subject {
+        Subject::Instance(name) => Alert {
+            subject: format!("VRRP Instance {name} - Entering {s} state"),
+            body: if state == State::Master {
+                "=> VRRP Instance is now owning VRRP VIPs <=".to_owned()
+            } else {
+                "=> VRRP Instance is no longer owning VRRP VIPs <=".to_owned()
+            },
+        },
+        Subject::Group(name) => Alert {
+            subject: format!("VRRP Group {name} - Entering {s} state"),
+            body: format!("=> All VRRP group instances are now in {s} state <="),
+        },
+    })
+}
+
+/// Which instances and sync groups mail their transitions, and the mailer that sends them.
+#[derive(Debug, Default)]
+struct SmtpAlerts {
+    mailer: Option<Mailer>,
+    instances: HashSet<String>,
+    groups: HashSet<String>,
+}
+
+impl SmtpAlerts {
+    /// Each object's own `smtp_alert`, else `smtp_alert_vrrp`, else `smtp_alert`; nothing at
+    /// all without an `smtp_server` and a `notification_email`.
+    fn new(config: &Config) -> SmtpAlerts {
+        let g = &config.global.simple;
+        let on = |own| crate::smtp::alert_enabled(own, g.smtp_alert_vrrp, g.smtp_alert);
+        let instances: HashSet<String> = config
+            .vrrp
+            .instances
+            .iter()
+            .filter(|i| on(i.smtp_alert))
+            .map(|i| i.name.clone())
+            .collect();
+        let groups: HashSet<String> = config
+            .vrrp
+            .sync_groups
+            .iter()
+            .filter(|sg| on(sg.smtp_alert))
+            .map(|sg| sg.name.clone())
+            .collect();
+        if instances.is_empty() && groups.is_empty() {
+            return SmtpAlerts::default();
+        }
+        match SmtpSettings::from_config(config).and_then(Mailer::spawn) {
+            Some(mailer) => SmtpAlerts {
+                mailer: Some(mailer),
+                instances,
+                groups,
+            },
+            None => SmtpAlerts::default(),
+        }
+    }
+
+    fn wanted(&self, subject: Subject<'_>) -> bool {
+        match subject {
+            Subject::Instance(n) => self.instances.contains(n),
+            Subject::Group(n) => self.groups.contains(n),
+        }
+    }
+
+    fn alert(&self, subject: Subject<'_>, event: Event) {
+        let Some(mailer) = &self.mailer else {
+            return;
+        };
+        if let (Event::Entered(state), true) = (event, self.wanted(subject)) {
+            if let Some(a) = smtp_alert(subject, state) {
+                mailer.send(a);
+            }
+        }
+    }
+}
+
+/// Runs notify scripts, writes FIFO lines and queues `smtp_alert` mails.
 #[derive(Debug)]
 pub struct Notifier {
     fifos: Vec<(String, File)>,
     default_user: Option<(String, Option<String>)>,
+    smtp: SmtpAlerts,
 }
 
 impl Notifier {
@@ -103,11 +195,13 @@ impl Notifier {
         Notifier {
             fifos,
             default_user: default_script_user(config),
+            smtp: SmtpAlerts::new(config),
         }
     }
 
     /// Notifies `event` of `subject`: FIFO lines first, then the scripts in the background
-    /// (the state's own script only when the state is entered).
+    /// (the state's own script only when the state is entered), then the mail when the
+    /// object has `smtp_alert` (states entered only, never priority changes).
     pub fn notify(
         &mut self,
         subject: Subject<'_>,
@@ -128,6 +222,7 @@ impl Notifier {
         if let Some(s) = generic {
             self.spawn(s, script_argv(s, true, subject, event, priority));
         }
+        self.smtp.alert(subject, event);
     }
 
     fn spawn(&self, script: &UserScript, argv: Vec<String>) {
@@ -266,5 +361,111 @@ mod tests {
             ),
             ["/bin/n", "x"]
         );
+    }
+
+    #[test]
+    fn smtp_alerts_worded_as_keepalived() {
+        let a = smtp_alert(Subject::Instance("VI_1"), State::Master).expect("master");
+        assert_eq!(a.subject, "VRRP Instance VI_1 - Entering MASTER state");
+        assert_eq!(a.body, "=> VRRP Instance is now owning VRRP VIPs <=");
+        for st in [State::Backup, State::Fault] {
+            let a = smtp_alert(Subject::Instance("VI_1"), st).expect("state");
+            assert_eq!(
+                a.subject,
+                format!("VRRP Instance VI_1 - Entering {} state", st.as_str())
+            );
+            assert_eq!(a.body, "=> VRRP Instance is no longer owning VRRP VIPs <=");
+        }
+        let g = smtp_alert(Subject::Group("G1"), State::Backup).expect("group");
+        assert_eq!(g.subject, "VRRP Group G1 - Entering BACKUP state");
+        assert_eq!(
+            g.body,
+            "=> All VRRP group instances are now in BACKUP state <="
+        );
+        assert!(smtp_alert(Subject::Instance("VI_1"), State::Stop).is_none());
+        assert!(smtp_alert(Subject::Group("G1"), State::Init).is_none());
+    }
+
+    fn load(text: &str) -> Config {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.conf");
+        std::fs::write(&path, text).expect("write");
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        rka_config::load(&path, &opts).config
+    }
+
+    /// The instances and groups that mail, for `global` (inside `global_defs`), `group` (inside
+    /// the sync group `G1`) and `inst` (inside `VI_1`; `VI_2` never sets its own).
+    fn enabled(global: &str, group: &str, inst: &str, mail: bool) -> (Vec<String>, Vec<String>) {
+        let mail = if mail {
+            " notification_email {\n  a@x\n }\n smtp_server 127.0.0.1 2525\n"
+        } else {
+            ""
+        };
+        let text = format!(
+            "global_defs {{\n{mail} {global}\n}}\n\
+             vrrp_sync_group G1 {{\n group {{\n  VI_1\n }}\n {group}\n}}\n\
+             vrrp_instance VI_1 {{\n interface lo\n virtual_router_id 1\n priority 100\n {inst}\n\
+             virtual_ipaddress {{\n  10.0.0.1\n }}\n}}\n\
+             vrrp_instance VI_2 {{\n interface lo\n virtual_router_id 2\n priority 100\n\
+             virtual_ipaddress {{\n  10.0.0.2\n }}\n}}\n"
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _guard = rt.enter();
+        let a = SmtpAlerts::new(&load(&text));
+        assert_eq!(
+            a.mailer.is_some(),
+            !a.instances.is_empty() || !a.groups.is_empty()
+        );
+        let mut i: Vec<String> = a.instances.into_iter().collect();
+        let mut g: Vec<String> = a.groups.into_iter().collect();
+        i.sort();
+        g.sort();
+        (i, g)
+    }
+
+    #[test]
+    fn smtp_enabling_rules_as_keepalived() {
+        let none: (Vec<String>, Vec<String>) = (vec![], vec![]);
+        let all = (
+            vec!["VI_1".to_owned(), "VI_2".to_owned()],
+            vec!["G1".to_owned()],
+        );
+        // Nothing by default.
+        assert_eq!(enabled("", "", "", true), none);
+        // The global switch and the VRRP switch enable everything; smtp_alert_checker does not.
+        assert_eq!(enabled("smtp_alert", "", "", true), all);
+        assert_eq!(enabled("smtp_alert_vrrp", "", "", true), all);
+        assert_eq!(enabled("smtp_alert_checker", "", "", true), none);
+        // smtp_alert_vrrp beats smtp_alert, either way.
+        assert_eq!(
+            enabled("smtp_alert off\n smtp_alert_vrrp on", "", "", true),
+            all
+        );
+        assert_eq!(
+            enabled("smtp_alert on\n smtp_alert_vrrp off", "", "", true),
+            none
+        );
+        // An object's own setting beats both; a group's does not reach its instances.
+        assert_eq!(
+            enabled("smtp_alert", "", "smtp_alert off", true),
+            (vec!["VI_2".to_owned()], vec!["G1".to_owned()])
+        );
+        assert_eq!(
+            enabled("smtp_alert_vrrp off", "", "smtp_alert", true),
+            (vec!["VI_1".to_owned()], vec![])
+        );
+        assert_eq!(
+            enabled("", "smtp_alert", "", true),
+            (vec![], vec!["G1".to_owned()])
+        );
+        // Without an SMTP server and recipients nothing is sent at all.
+        assert_eq!(enabled("smtp_alert", "", "", false), none);
     }
 }
