@@ -1689,3 +1689,55 @@ fn scenario_unicast_fault_no_peer(a: Impl, b: Impl) {
 fn unicast_fault_no_peer() {
     matrix("unicast_fault_no_peer", scenario_unicast_fault_no_peer);
 }
+
+/// track_file with weight 0 (non-zero = FAULT), changed the way tools change files: replaced by
+/// a rename, then deleted (a missing file reads as 0), then written with junk (0 too).
+fn scenario_track_file_fault(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let file = lab.path("state");
+    let mut conf_a = format!(
+        "global_defs {{\n  vrrp_version 3\n}}\ntrack_file f {{\n  file {}\n  weight 0\n}}\n",
+        file.display()
+    );
+    conf_a.push_str(
+        &Inst {
+            name: "VI_1",
+            vrid: 51,
+            priority: 150,
+            interval: "0.2",
+            vips: &["10.9.0.100/24"],
+            extra: "  track_file {\n    f\n  }",
+        }
+        .text(),
+    );
+    lab.start("a", a, &conf_a);
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master (missing file = 0)", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    let tmp = lab.path("state.new");
+    fs::write(&tmp, "1\n").expect("write");
+    fs::rename(&tmp, &file).expect("rename");
+    lab.wait(Duration::from_secs(3), "b master, a in FAULT", |l| {
+        l.is_master("b") && !l.is_master("a")
+    });
+    fs::remove_file(&file).expect("rm");
+    lab.wait(
+        Duration::from_secs(3),
+        "a master once the file is gone",
+        |l| l.is_master("a") && !l.is_master("b"),
+    );
+    fs::write(&file, "2\n").expect("write");
+    lab.wait(Duration::from_secs(3), "b master again", |l| {
+        l.is_master("b") && !l.is_master("a")
+    });
+    fs::write(&file, "up\n").expect("write");
+    lab.wait(Duration::from_secs(3), "a master: junk reads as 0", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+}
+
+#[test]
+fn track_file_fault_rename_delete() {
+    matrix("track_file_fault_rename_delete", scenario_track_file_fault);
+}

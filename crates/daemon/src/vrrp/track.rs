@@ -1,9 +1,15 @@
 //! Tracked objects: `vrrp_script` runners (interval, timeout, rise, fall), `track_file`
-//! readers and interface link events. Each runs as its own task and reports changes to the
+//! readers (inotify on the file's directory) and interface link events. Each runs as its own task and reports changes to the
 //! engine over a channel, so nothing here ever blocks the protocol.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 use rka_config::model::vrrp::track::ParamMatch;
 use rka_config::model::vrrp::{TrackFile, TrackProcess, VrrpScript};
@@ -174,28 +180,158 @@ pub fn parse_track_value(text: &str) -> i64 {
     t[..end].parse().unwrap_or(0)
 }
 
-/// How often track files are read.
+/// How often a track file is read when its directory cannot be watched (no inotify instance
+/// left, or the directory does not exist yet).
 const FILE_POLL: Duration = Duration::from_millis(500);
 
-/// Starts the reader of `file`: it reports the value at start and whenever it changes. With
-/// `init_file`, a missing file is created holding the initial value.
-pub fn spawn_file(file: &TrackFile, tx: mpsc::UnboundedSender<TrackEvent>) -> JoinHandle<()> {
-    let name = file.name.clone();
-    let path = PathBuf::from(&file.file);
-    if let Some((value, _overwrite)) = file.init_file {
-        if !path.exists() {
-            if let Err(e) = std::fs::write(&path, format!("{value}\n")) {
-                tracing::warn!("track_file {name}: cannot create {}: {e}", path.display());
+/// An inotify watch on the directory of a track file: watching the directory (not the file)
+/// sees the file created, written, replaced by a rename, or deleted.
+pub struct FileWatch {
+    fd: AsyncFd<InotifyFd>,
+    name: OsString,
+}
+
+/// `Inotify` as tokio's `AsyncFd` wants it.
+struct InotifyFd(Inotify);
+
+impl AsRawFd for InotifyFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// What a [`FileWatch`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileChange {
+    /// The file may hold a new value.
+    Changed,
+    /// The directory went away (deleted, moved, unmounted): the watch is gone.
+    WatchLost,
+}
+
+impl FileWatch {
+    /// Watches the directory of `path`. Fails when inotify is unavailable, `path` has no file
+    /// name or its directory does not exist.
+    pub fn new(path: &Path) -> std::io::Result<FileWatch> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| std::io::Error::other("no file name"))?
+            .to_owned();
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        ino.add_watch(
+            dir,
+            // Written files are read when closed, not on every write: keepalived 2.2.7 does
+            // the same (observed), so a writer that truncates first causes no 0 blip.
+            AddWatchFlags::IN_CLOSE_WRITE
+                | AddWatchFlags::IN_CREATE
+                | AddWatchFlags::IN_DELETE
+                | AddWatchFlags::IN_MOVED_FROM
+                | AddWatchFlags::IN_MOVED_TO
+                | AddWatchFlags::IN_DELETE_SELF
+                | AddWatchFlags::IN_MOVE_SELF
+                | AddWatchFlags::IN_ONLYDIR,
+        )?;
+        // `AsyncFd`'s safe constructors are deprecated for types that could hand out another
+        // descriptor over time; `InotifyFd` owns its descriptor for its whole life, which is
+        // the contract of the `unsafe` replacement (and `unsafe` is kept to crates/sys).
+        #[allow(deprecated)]
+        let fd = AsyncFd::with_interest(InotifyFd(ino), Interest::READABLE)?;
+        Ok(FileWatch { fd, name })
+    }
+
+    /// Waits for an event that concerns the file (events about its neighbours are skipped).
+    pub async fn next(&mut self) -> FileChange {
+        loop {
+            let mut guard = match self.fd.readable().await {
+                Ok(g) => g,
+                Err(_) => return FileChange::WatchLost,
+            };
+            let events = match guard.try_io(|fd| fd.get_ref().0.read_events().map_err(Into::into)) {
+                Ok(Ok(ev)) => ev,
+                Ok(Err(_)) => return FileChange::WatchLost,
+                Err(_would_block) => continue,
+            };
+            let mut changed = false;
+            for ev in events {
+                let gone = AddWatchFlags::IN_DELETE_SELF
+                    | AddWatchFlags::IN_MOVE_SELF
+                    | AddWatchFlags::IN_IGNORED
+                    | AddWatchFlags::IN_UNMOUNT;
+                if ev.mask.intersects(gone) {
+                    return FileChange::WatchLost;
+                }
+                if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW)
+                    || ev.name.as_deref() == Some(self.name.as_os_str())
+                {
+                    changed = true;
+                }
+            }
+            if changed {
+                return FileChange::Changed;
             }
         }
     }
+}
+
+/// The value of a track file as keepalived 2.2.7 reads it: a missing or unreadable file, or
+/// text that does not start with a number, counts as 0 (observed).
+pub async fn read_track_file(path: &Path) -> i64 {
+    match tokio::fs::read_to_string(path).await {
+        Ok(t) => parse_track_value(&t),
+        Err(_) => 0,
+    }
+}
+
+/// Writes `init_file`'s value when the file is missing, or always with `overwrite`.
+fn init_track_file(file: &TrackFile, path: &Path) {
+    let Some((value, overwrite)) = file.init_file else {
+        return;
+    };
+    if overwrite || !path.exists() {
+        if let Err(e) = std::fs::write(path, format!("{value}\n")) {
+            tracing::warn!(
+                "track_file {}: cannot write {}: {e}",
+                file.name,
+                path.display()
+            );
+        }
+    }
+}
+
+/// Starts the reader of `file`: it reports the value at start and whenever it changes. The
+/// file's directory is watched with inotify, so a change is seen as soon as it is made; when
+/// the directory cannot be watched (it does not exist, or inotify is exhausted) the file is
+/// read every 500 ms until it can. With `init_file`, the file is created (or overwritten with
+/// `overwrite`) holding the initial value.
+pub fn spawn_file(file: &TrackFile, tx: mpsc::UnboundedSender<TrackEvent>) -> JoinHandle<()> {
+    let name = file.name.clone();
+    let path = PathBuf::from(&file.file);
+    init_track_file(file, &path);
     tokio::spawn(async move {
         let mut last = None;
+        let mut watch: Option<FileWatch> = None;
+        let mut warned = false;
         loop {
-            let value = match tokio::fs::read_to_string(&path).await {
-                Ok(t) => parse_track_value(&t),
-                Err(_) => 0,
-            };
+            if watch.is_none() {
+                // Watch first, then read, so no change between the two is missed.
+                match FileWatch::new(&path) {
+                    Ok(w) => watch = Some(w),
+                    Err(e) if !warned => {
+                        warned = true;
+                        tracing::warn!(
+                            "track_file {name}: cannot watch {} ({e}) - reading it every {}ms",
+                            path.display(),
+                            FILE_POLL.as_millis()
+                        );
+                    }
+                    Err(_) => {}
+                }
+            }
+            let value = read_track_file(&path).await;
             if last != Some(value) {
                 last = Some(value);
                 if tx
@@ -208,7 +344,14 @@ pub fn spawn_file(file: &TrackFile, tx: mpsc::UnboundedSender<TrackEvent>) -> Jo
                     return;
                 }
             }
-            tokio::time::sleep(FILE_POLL).await;
+            match watch.as_mut() {
+                Some(w) => {
+                    if w.next().await == FileChange::WatchLost {
+                        watch = None;
+                    }
+                }
+                None => tokio::time::sleep(FILE_POLL).await,
+            }
         }
     })
 }
@@ -449,6 +592,110 @@ mod tests {
         assert_eq!(parse_track_value("  -7 trailing"), -7);
         assert_eq!(parse_track_value("junk"), 0);
         assert_eq!(parse_track_value(""), 0);
+    }
+
+    #[tokio::test]
+    async fn file_watch_sees_only_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("prio");
+        let mut w = FileWatch::new(&path).expect("watch");
+        let quiet = Duration::from_millis(200);
+        // A neighbour changing wakes nobody.
+        std::fs::write(dir.path().join("other"), "1").expect("write");
+        assert!(tokio::time::timeout(quiet, w.next()).await.is_err());
+        // Created, rewritten, replaced by a rename, deleted: each one is seen.
+        std::fs::write(&path, "5\n").expect("write");
+        assert_eq!(w.next().await, FileChange::Changed);
+        let tmp = dir.path().join("prio.tmp");
+        std::fs::write(&tmp, "7\n").expect("write");
+        std::fs::rename(&tmp, &path).expect("rename");
+        assert_eq!(w.next().await, FileChange::Changed);
+        std::fs::remove_file(&path).expect("rm");
+        assert_eq!(w.next().await, FileChange::Changed);
+        // The directory itself going away ends the watch.
+        drop(dir);
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(2), w.next())
+                .await
+                .expect("event"),
+            FileChange::WatchLost
+        );
+    }
+
+    /// The next value reported, well within the 500 ms fallback poll (inotify sees it).
+    async fn next_value(rx: &mut mpsc::UnboundedReceiver<TrackEvent>) -> i64 {
+        match tokio::time::timeout(Duration::from_millis(400), rx.recv()).await {
+            Ok(Some(TrackEvent::File { value, .. })) => value,
+            other => panic!("no track_file event: {other:?}"),
+        }
+    }
+
+    /// The values keepalived 2.2.7 reported for the same sequence (observed in a namespace).
+    #[tokio::test]
+    async fn track_file_reports_every_change_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tf");
+        let file = TrackFile {
+            name: "TF".into(),
+            origin: rka_config::Origin::new("test.conf", 1),
+            file: path.display().to_string(),
+            weight: 0,
+            weight_reverse: false,
+            init_file: None,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = spawn_file(&file, tx);
+        assert_eq!(next_value(&mut rx).await, 0, "missing file");
+        std::fs::write(&path, "5\n").expect("write");
+        assert_eq!(next_value(&mut rx).await, 5);
+        std::fs::write(&path, "abc\n").expect("write");
+        assert_eq!(next_value(&mut rx).await, 0, "not a number");
+        let tmp = dir.path().join("tf2");
+        std::fs::write(&tmp, "7\n").expect("write");
+        std::fs::rename(&tmp, &path).expect("rename");
+        assert_eq!(next_value(&mut rx).await, 7);
+        std::fs::remove_file(&path).expect("rm");
+        assert_eq!(next_value(&mut rx).await, 0, "deleted");
+        std::fs::write(&path, "  -2x").expect("write");
+        assert_eq!(next_value(&mut rx).await, -2);
+        // Truncated and left open: nothing is read until the writer closes the file.
+        let mut open = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .expect("open");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), rx.recv())
+                .await
+                .is_err(),
+            "read before close"
+        );
+        std::io::Write::write_all(&mut open, b"9\n").expect("write");
+        drop(open);
+        assert_eq!(next_value(&mut rx).await, 9);
+        task.abort();
+    }
+
+    #[test]
+    fn init_file_creates_or_overwrites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tf");
+        let mut file = TrackFile {
+            name: "TF".into(),
+            origin: rka_config::Origin::new("test.conf", 1),
+            file: path.display().to_string(),
+            weight: 1,
+            weight_reverse: false,
+            init_file: Some((3, false)),
+        };
+        init_track_file(&file, &path);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "3\n");
+        file.init_file = Some((4, false));
+        init_track_file(&file, &path);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "3\n");
+        file.init_file = Some((4, true));
+        init_track_file(&file, &path);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "4\n");
     }
 
     #[tokio::test]
