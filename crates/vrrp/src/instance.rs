@@ -215,10 +215,17 @@ impl Instance {
             self.master_down_timer = None;
             self.on_master_down(now);
         }
-        if self.adver_timer.is_some_and(|t| t <= now) {
-            // RFC 5798 section 6.4.3: send an advert and restart the timer.
+        if let Some(due) = self.adver_timer.filter(|t| *t <= now) {
+            // RFC 5798 section 6.4.3: send an advert and restart the timer, from when it was
+            // due rather than when it fired, so wake-up latency does not pile up into a slower
+            // advert rate (after a stall longer than an interval: from now).
             self.send_advert(self.priority);
-            self.adver_timer = Some(now + self.cfg.advert_interval);
+            let next = due + self.cfg.advert_interval;
+            self.adver_timer = Some(if next > now {
+                next
+            } else {
+                now + self.cfg.advert_interval
+            });
         }
         if let Some((t, count)) = self.garp_timer {
             if t <= now {
@@ -825,5 +832,29 @@ mod tests {
         j.handle_timeout(now);
         j.resume_as_master(now);
         assert_eq!(j.state(), State::Backup);
+    }
+
+    #[test]
+    fn late_wake_ups_do_not_slow_the_advert_rate() {
+        let t0 = Instant::now();
+        let mut i = Instance::new(config(), t0).expect("valid");
+        i.resume_as_master(t0);
+        drain(&mut i);
+        let interval = i.cfg.advert_interval;
+        let late = Duration::from_micros(300);
+        // Every wake-up 300 us late: the schedule stays on t0 + k x interval.
+        for k in 1..=5u32 {
+            let due = i.poll_timeout().expect("advert timer");
+            assert_eq!(due, t0 + interval * k);
+            i.handle_timeout(due + late);
+            assert!(drain(&mut i)
+                .iter()
+                .any(|a| matches!(a, Action::SendAdvert { .. })));
+        }
+        // After a stall longer than an interval, the next advert is one interval away.
+        let due = i.poll_timeout().expect("advert timer");
+        let woke = due + interval * 3;
+        i.handle_timeout(woke);
+        assert_eq!(i.poll_timeout(), Some(woke + interval));
     }
 }
