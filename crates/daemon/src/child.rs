@@ -2,8 +2,9 @@
 //! `rkeepalived <same arguments> --rka-child=vrrp|checker`.
 //!
 //! The child reads the configuration itself (as keepalived's children do), writes its pidfile,
-//! turns signals into [`Control`] events for its runtime, and exits with [`EXIT_CONFIG`] when
-//! its configuration can never run, so that the supervisor stops instead of respawning.
+//! turns signals into [`Control`] events for its runtime, serves its control socket
+//! ([`crate::observe::server`]), and exits with [`EXIT_CONFIG`] when its configuration can
+//! never run, so that the supervisor stops instead of respawning.
 
 use std::process::ExitCode;
 
@@ -13,6 +14,8 @@ use tokio::sync::mpsc;
 
 use crate::cli::Cli;
 use crate::logging::{self, Role};
+use crate::observe::protocol::{socket_path, ChildKind};
+use crate::observe::server::{record_reload, ControlSocket, SharedReloads};
 use crate::pidfile::{self, PidFile};
 
 /// Exit code of a child whose configuration cannot run (keepalived's permanent CONFIG error).
@@ -34,6 +37,8 @@ pub enum Control {
     },
     /// Write the JSON dump (SIGRTMIN+2, `/tmp/keepalived.json`).
     DumpJson,
+    /// A control-socket request, answered from the runtime's own state.
+    Observe(crate::observe::Query, crate::observe::AnswerTx),
 }
 
 /// Everything a role's runtime gets.
@@ -94,7 +99,9 @@ pub fn main(cli: Cli, role: Role) -> ExitCode {
     };
     rt.block_on(async move {
         let (tx, rx) = mpsc::channel(16);
-        let signals = tokio::spawn(forward_signals(cli.clone(), tx));
+        let reloads = SharedReloads::default();
+        let _socket = control_socket(&cli, role, tx.clone(), reloads.clone());
+        let signals = tokio::spawn(forward_signals(cli.clone(), tx, reloads));
         let ctx = RoleContext {
             cli,
             config,
@@ -110,8 +117,30 @@ pub fn main(cli: Cli, role: Role) -> ExitCode {
     })
 }
 
+/// Opens the child's control socket; a failure is logged and the child runs without one.
+fn control_socket(
+    cli: &Cli,
+    role: Role,
+    tx: mpsc::Sender<Control>,
+    reloads: SharedReloads,
+) -> Option<ControlSocket> {
+    let kind = match role {
+        Role::Vrrp => ChildKind::Vrrp,
+        Role::Checker => ChildKind::Checker,
+        Role::Parent => return None,
+    };
+    let path = socket_path(kind, cli.namespace.as_deref(), cli.config_id.as_deref());
+    match crate::observe::server::spawn(path.clone(), kind, tx, reloads) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!("control socket {}: {e}", path.display());
+            None
+        }
+    }
+}
+
 /// Turns signals into control events until the runtime stops listening.
-async fn forward_signals(cli: Cli, tx: mpsc::Sender<Control>) {
+async fn forward_signals(cli: Cli, tx: mpsc::Sender<Control>, reloads: SharedReloads) {
     let kinds = [
         SignalKind::hangup(),
         SignalKind::terminate(),
@@ -142,8 +171,12 @@ async fn forward_signals(cli: Cli, tx: mpsc::Sender<Control>) {
     while let Some(k) = ev_rx.recv().await {
         let ev = if k == SignalKind::hangup() {
             match load_config(&cli) {
-                Some(c) => Control::Reload(Box::new(c)),
+                Some(c) => {
+                    record_reload(&reloads, true);
+                    Control::Reload(Box::new(c))
+                }
                 None => {
+                    record_reload(&reloads, false);
                     tracing::error!(
                         "reload: the new configuration cannot be run - keeping the running one"
                     );

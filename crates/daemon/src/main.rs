@@ -6,6 +6,7 @@ mod child;
 mod cli;
 mod fifo;
 mod logging;
+mod observe;
 mod pidfile;
 mod smtp;
 mod supervisor;

@@ -145,6 +145,7 @@ fn signal_child(c: &Child, signo: i32) {
 }
 
 async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
+    let _http = crate::observe::http::spawn(&cli, &config);
     let mut running: HashMap<&'static str, (Role, Running)> = HashMap::new();
     for role in roles_for(&cli, &config) {
         start(&mut running, role, Duration::from_secs(1));

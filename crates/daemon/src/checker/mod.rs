@@ -58,6 +58,9 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
             Control::DumpJson => {
                 tracing::info!("JSON dump: only the VRRP child writes one");
             }
+            Control::Observe(query, reply) => {
+                crate::observe::checker::answer(&mut rt, query, reply)
+            }
         }
     }
     rt.stop(stop_mode(ctx.cli.dont_release_ipvs, flush_on_stop))

@@ -62,6 +62,8 @@ pub struct Runtime {
     /// Whether the director changed the wanted table since then.
     table_dirty: bool,
     addr_task: Option<AbortOnDrop>,
+    /// Operator drains and failure counts (control socket).
+    pub(crate) observe: crate::observe::checker::Observed,
 }
 
 /// A background task stopped with its owner.
@@ -211,6 +213,7 @@ impl Runtime {
             addr_task: None,
             touched: BTreeSet::new(),
             table_dirty: false,
+            observe: Default::default(),
         };
         rt.install(plan);
         for a in rt.director.start_actions() {
@@ -331,15 +334,18 @@ impl Runtime {
     fn push_table(&mut self) {
         self.touched.clear();
         self.table_dirty = false;
-        self.ipvs.apply(desired(&self.plan, &self.director));
+        let mut d = desired(&self.plan, &self.director);
+        self.observe.apply_drains(&self.plan, &mut d);
+        self.ipvs.apply(d);
     }
 
     /// Hands over the virtual servers touched since the last call, if the table changed.
     fn flush_table(&mut self) {
         let touched = std::mem::take(&mut self.touched);
         if std::mem::take(&mut self.table_dirty) {
-            self.ipvs
-                .update(desired_for(&self.plan, &self.director, touched));
+            let mut d = desired_for(&self.plan, &self.director, touched);
+            self.observe.apply_drains(&self.plan, &mut d);
+            self.ipvs.update(d);
         }
     }
 
@@ -377,6 +383,7 @@ impl Runtime {
 
     /// Applies one probe's event to every slot it serves.
     pub fn handle_event(&mut self, id: u64, ev: CheckerEvent) {
+        self.observe.record(id, &ev);
         let Some(p) = self.probes.get_mut(&id) else {
             return;
         };
@@ -460,6 +467,29 @@ impl Runtime {
             }
             Action::TableChanged => {}
         }
+    }
+
+    /// The plan in force (read-only: status).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The director (read-only: status).
+    pub fn director(&self) -> &Director {
+        &self.director
+    }
+
+    /// The running probes by id (read-only: status).
+    pub fn probes(&self) -> &HashMap<u64, ProbeTask> {
+        &self.probes
+    }
+
+    /// Hands virtual server `vs` to IPVS again (an operator drained or undrained one of its
+    /// real servers).
+    pub fn refresh_service(&mut self, vs: usize) {
+        self.touched.insert(vs);
+        self.table_dirty = true;
+        self.flush_table();
     }
 
     /// Applies a new configuration (SIGHUP).

@@ -178,6 +178,16 @@ impl Engine {
         engine
     }
 
+    /// The standalone instances and sync groups (read-only: status and metrics).
+    pub fn units(&self) -> &[Unit] {
+        &self.units
+    }
+
+    /// Datagrams that reached no instance (read-only: status and metrics).
+    pub fn foreign_drops(&self) -> u64 {
+        self.foreign_drops
+    }
+
     async fn install_statics(&mut self) {
         let v = &self.config.vrrp;
         let vips: Vec<VipPlan> = v

@@ -38,6 +38,7 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
             Control::DumpData => dump::write_data(&engine),
             Control::DumpStats { clear } => dump::write_stats(&mut engine, clear),
             Control::DumpJson => dump::write_json(&engine),
+            Control::Observe(query, reply) => crate::observe::vrrp::answer(&engine, query, reply),
         }
     }
     engine.stop(!ctx.cli.dont_release_vrrp).await;

@@ -1,0 +1,236 @@
+//! The parent's HTTP endpoint (`rkeepalived_http_listen ADDR:PORT` in `global_defs`):
+//! `GET /metrics` (Prometheus / OpenMetrics text) and `GET /status` (JSON), both built by
+//! asking the children over their control sockets. Served by the parent so that it survives
+//! child respawns; a child that does not answer within [`CHILD_TIMEOUT`] is reported down
+//! (`rkeepalived_up` 0) and the answer is partial, never late.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request as HttpRequest, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixStream};
+use tokio::task::JoinHandle;
+
+use super::metrics::{self, ParentStats};
+use super::protocol::{self, ChildKind, ChildStatus, Reply, Request};
+use crate::cli::Cli;
+use crate::logging::Role;
+
+/// How long a child may take to answer one scrape.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the children's pidfiles are read to count restarts.
+const RESTART_POLL: Duration = Duration::from_millis(250);
+
+/// The children the endpoint asks, with their sockets.
+#[derive(Debug, Clone)]
+struct Targets {
+    children: Vec<(ChildKind, PathBuf)>,
+    parent: Arc<Mutex<ParentStats>>,
+}
+
+/// The control socket of each child `cli` and `config` run.
+pub fn child_sockets(cli: &Cli, config: &rka_config::Config) -> Vec<(ChildKind, PathBuf)> {
+    crate::supervisor::roles_for(cli, config)
+        .into_iter()
+        .filter_map(|r| match r {
+            Role::Vrrp => Some(ChildKind::Vrrp),
+            Role::Checker => Some(ChildKind::Checker),
+            Role::Parent => None,
+        })
+        .map(|k| {
+            (
+                k,
+                protocol::socket_path(k, cli.namespace.as_deref(), cli.config_id.as_deref()),
+            )
+        })
+        .collect()
+}
+
+/// Starts the endpoint when the configuration asks for one. Must run inside a tokio runtime.
+pub fn spawn(cli: &Cli, config: &rka_config::Config) -> Option<JoinHandle<()>> {
+    let addr = config.global.rkeepalived_http_listen?;
+    let targets = Targets {
+        children: child_sockets(cli, config),
+        parent: Arc::default(),
+    };
+    let pidfiles: Vec<(ChildKind, PathBuf)> = targets
+        .children
+        .iter()
+        .map(|(k, _)| {
+            let (given, role) = match k {
+                ChildKind::Vrrp => (&cli.vrrp_pid, Role::Vrrp),
+                ChildKind::Checker => (&cli.checkers_pid, Role::Checker),
+            };
+            (
+                *k,
+                given
+                    .clone()
+                    .unwrap_or_else(|| crate::pidfile::default_path(role)),
+            )
+        })
+        .collect();
+    let parent = targets.parent.clone();
+    Some(tokio::spawn(async move {
+        let watcher = tokio::spawn(count_restarts(pidfiles, parent));
+        serve(addr, targets).await;
+        watcher.abort();
+    }))
+}
+
+/// Counts the children's restarts: every new pid in a child's pidfile after the first one.
+/// A respawn waits at least a second, longer than the poll interval, so none is missed.
+async fn count_restarts(pidfiles: Vec<(ChildKind, PathBuf)>, stats: Arc<Mutex<ParentStats>>) {
+    let mut last: Vec<Option<u32>> = vec![None; pidfiles.len()];
+    loop {
+        for (i, (kind, path)) in pidfiles.iter().enumerate() {
+            let pid = tokio::fs::read_to_string(path)
+                .await
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if last[i].is_some_and(|old| old != pid) {
+                    if let Ok(mut s) = stats.lock() {
+                        *s.restarts.entry(*kind).or_insert(0) += 1;
+                    }
+                }
+                last[i] = Some(pid);
+            }
+        }
+        tokio::time::sleep(RESTART_POLL).await;
+    }
+}
+
+async fn serve(addr: SocketAddr, targets: Targets) {
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("rkeepalived_http_listen {addr}: cannot listen: {e}");
+            return;
+        }
+    };
+    tracing::info!("HTTP endpoint listening on {addr} (/metrics, /status)");
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("HTTP endpoint: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let t = targets.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| handle(req, t.clone()));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!("HTTP connection: {e}");
+            }
+        });
+    }
+}
+
+fn reply(code: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = code;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+async fn handle(
+    req: HttpRequest<Incoming>,
+    targets: Targets,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path();
+    if path != "/metrics" && path != "/status" {
+        return Ok(reply(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found: try /metrics or /status\n".into(),
+        ));
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Ok(reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET only\n".into(),
+        ));
+    }
+    let results = ask_all(&targets.children).await;
+    if path == "/metrics" {
+        let parent = targets.parent.lock().map(|p| p.clone()).unwrap_or_default();
+        let children: Vec<(ChildKind, Option<&ChildStatus>)> =
+            results.iter().map(|(k, r)| (*k, r.as_ref().ok())).collect();
+        Ok(reply(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            metrics::render(&children, Some(&parent)),
+        ))
+    } else {
+        let mut body = protocol::merged_status(&results).to_string();
+        body.push('\n');
+        Ok(reply(StatusCode::OK, "application/json", body))
+    }
+}
+
+/// Asks every child for its status at once (each bounded by [`CHILD_TIMEOUT`]).
+async fn ask_all(
+    children: &[(ChildKind, PathBuf)],
+) -> Vec<(ChildKind, Result<ChildStatus, String>)> {
+    let tasks: Vec<_> = children
+        .iter()
+        .map(|(k, p)| {
+            let (k, p) = (*k, p.clone());
+            let task = tokio::spawn(async move {
+                match tokio::time::timeout(CHILD_TIMEOUT, status_of(&p)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("no answer within {CHILD_TIMEOUT:?}")),
+                }
+            });
+            (k, task)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (k, t) in tasks {
+        out.push((
+            k,
+            t.await
+                .unwrap_or_else(|e| Err(format!("query failed: {e}"))),
+        ));
+    }
+    out
+}
+
+/// One status exchange with the child at `path`.
+async fn status_of(path: &std::path::Path) -> Result<ChildStatus, String> {
+    let stream = UnixStream::connect(path)
+        .await
+        .map_err(|e| format!("not running ({}: {e})", path.display()))?;
+    let (r, mut w) = stream.into_split();
+    w.write_all(protocol::to_line(&Request::Status).as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(r)
+        .read_line(&mut line)
+        .await
+        .map_err(|e| e.to_string())?;
+    let reply: Reply = serde_json::from_str(&line).map_err(|e| format!("bad reply: {e}"))?;
+    match (reply.ok, reply.status) {
+        (true, Some(s)) => Ok(s),
+        _ => Err(reply
+            .error
+            .unwrap_or_else(|| "no status in the reply".into())),
+    }
+}
