@@ -444,6 +444,113 @@ impl Mailer {
     }
 }
 
+/// A recording SMTP server for the unit tests of the alert paths.
+#[cfg(test)]
+pub mod test_sink {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// One mail as the server received it.
+    #[derive(Debug, Clone, Default)]
+    pub struct Mail {
+        /// The `MAIL FROM` path.
+        pub from: String,
+        /// The `RCPT TO` paths.
+        pub to: Vec<String>,
+        /// The DATA lines, CRLF removed, terminator excluded.
+        pub data: Vec<String>,
+    }
+
+    impl Mail {
+        /// The value of header `name`.
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.data
+                .iter()
+                .take_while(|l| !l.is_empty())
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+        }
+
+        /// The body lines (after the blank line).
+        pub fn body(&self) -> Vec<&str> {
+            self.data
+                .iter()
+                .skip_while(|l| !l.is_empty())
+                .skip(1)
+                .map(String::as_str)
+                .collect()
+        }
+    }
+
+    /// Listens on 127.0.0.1 (any port) and records every complete mail.
+    pub async fn start() -> (u16, Arc<Mutex<Vec<Mail>>>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let store = mails.clone();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = l.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut c = BufReader::new(conn);
+                    let _ = c.get_mut().write_all(b"220 sink\r\n").await;
+                    let mut mail = Mail::default();
+                    let mut in_data = false;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if c.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let l = line.trim_end_matches(['\r', '\n']).to_owned();
+                        let reply: &[u8] = if in_data {
+                            if l != "." {
+                                mail.data.push(l);
+                                continue;
+                            }
+                            in_data = false;
+                            store.lock().expect("store").push(std::mem::take(&mut mail));
+                            b"250 queued\r\n"
+                        } else if let Some(p) = l.strip_prefix("MAIL FROM:") {
+                            mail.from = p.trim_matches(['<', '>']).to_owned();
+                            b"250 ok\r\n"
+                        } else if let Some(p) = l.strip_prefix("RCPT TO:") {
+                            mail.to.push(p.trim_matches(['<', '>']).to_owned());
+                            b"250 ok\r\n"
+                        } else if l == "DATA" {
+                            in_data = true;
+                            b"354 go\r\n"
+                        } else if l == "QUIT" {
+                            let _ = c.get_mut().write_all(b"221 bye\r\n").await;
+                            return;
+                        } else {
+                            b"250 ok\r\n"
+                        };
+                        if c.get_mut().write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, mails)
+    }
+
+    /// Waits (up to 5 s) until `n` mails arrived and returns them.
+    pub async fn wait_for(mails: &Arc<Mutex<Vec<Mail>>>, n: usize) -> Vec<Mail> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let got = mails.lock().expect("mails").clone();
+            if got.len() >= n || std::time::Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -720,5 +827,35 @@ mod tests {
     #[test]
     fn no_runtime_no_mailer() {
         assert!(Mailer::spawn(settings()).is_none());
+    }
+
+    #[tokio::test]
+    async fn mailer_delivers_in_order_to_every_recipient() {
+        let (port, mails) = test_sink::start().await;
+        let mut s = settings();
+        s.port = port;
+        let mailer = Mailer::spawn(s).expect("mailer");
+        let mut second = alert();
+        second.subject = "VRRP Instance VI_1 - Entering BACKUP state".into();
+        mailer.send(alert());
+        mailer.send(second);
+        let got = test_sink::wait_for(&mails, 2).await;
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].from, "kad@example.net");
+        assert_eq!(got[0].to, ["alice@example.com", "bob@example.org"]);
+        let subjects: Vec<_> = got.iter().map(|m| m.header("Subject")).collect();
+        assert_eq!(
+            subjects,
+            [
+                Some("[R1] VRRP Instance VI_1 - Entering MASTER state"),
+                Some("[R1] VRRP Instance VI_1 - Entering BACKUP state")
+            ]
+        );
+        assert_eq!(got[0].header("X-Mailer"), Some("Keepalived"));
+        assert_eq!(
+            got[0].body(),
+            ["=> VRRP Instance is now owning VRRP VIPs <=", ""]
+        );
+        assert_eq!(mailer.stats().sent.load(Ordering::Relaxed), 2);
     }
 }

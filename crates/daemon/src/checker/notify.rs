@@ -193,9 +193,10 @@ struct CheckerAlerts {
 static STARTUP_MAILED: AtomicBool = AtomicBool::new(false);
 
 impl CheckerAlerts {
-    /// Each server's own `smtp_alert`, else `smtp_alert_checker`, else `smtp_alert`; nothing
-    /// without an `smtp_server` and a `notification_email`.
-    fn new(config: &Config) -> CheckerAlerts {
+    /// Each object's own `smtp_alert`, else `smtp_alert_checker`, else `smtp_alert`, else (for
+    /// a real server) its virtual server's own `smtp_alert`, as keepalived 2.2.7 decides
+    /// (observed); nothing without an `smtp_server` and a `notification_email`.
+    fn build(config: &Config) -> CheckerAlerts {
         let g = &config.global.simple;
         let on = |own| crate::smtp::alert_enabled(own, g.smtp_alert_checker, g.smtp_alert);
         let mut services = HashMap::new();
@@ -209,7 +210,13 @@ impl CheckerAlerts {
                     let rs_label = super::mapping::addr_label(rs.addr, vs.protocol, rs.port);
                     // As the runtime starts it: down with alpha, up otherwise.
                     let up = !rs.alpha;
-                    let alert = on(rs.smtp_alert);
+                    // Observed: a real server's own setting, else the global defaults, else
+                    // its virtual server's own setting.
+                    let alert = crate::smtp::alert_enabled(
+                        rs.smtp_alert,
+                        g.smtp_alert_checker.or(g.smtp_alert),
+                        vs.smtp_alert,
+                    );
                     any |= alert;
                     let state = RsState {
                         alert,
@@ -238,7 +245,13 @@ impl CheckerAlerts {
         } else {
             None
         };
-        let alerts = CheckerAlerts { mailer, services };
+        CheckerAlerts { mailer, services }
+    }
+
+    /// [`CheckerAlerts::build`], plus the start-up mails the first time in this process (the
+    /// checker child builds its notifier again on each reload).
+    fn new(config: &Config) -> CheckerAlerts {
+        let alerts = CheckerAlerts::build(config);
         if !STARTUP_MAILED.swap(true, Ordering::Relaxed) {
             alerts.startup();
         }
@@ -363,5 +376,235 @@ mod tests {
             rs_line("[10.0.0.2]:tcp:80", "[10.0.0.1]:tcp:80", false).to_string(),
             "RS [10.0.0.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n"
         );
+    }
+
+    fn load(text: &str) -> Config {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.conf");
+        std::fs::write(&path, text).expect("write");
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        rka_config::load(&path, &opts).config
+    }
+
+    fn server(check: &str) -> RealServer {
+        let c = load(&format!(
+            "virtual_server 10.0.0.1 80 {{\n lb_kind NAT\n protocol TCP\n\
+             real_server 10.0.0.2 8080 {{\n {check}\n }}\n}}\n"
+        ));
+        c.lvs.virtual_servers[0].real_servers[0].clone()
+    }
+
+    #[test]
+    fn real_server_bodies_follow_the_checker() {
+        let cases = [
+            (
+                "TCP_CHECK {\n}",
+                "=> TCP CHECK failed on service <=",
+                "=> TCP CHECK succeed on service <=",
+            ),
+            (
+                "HTTP_GET {\n url {\n path /\n }\n}",
+                "=> CHECK failed on service : HTTP request failed <=",
+                "=> CHECK succeed on service <=",
+            ),
+            (
+                "SSL_GET {\n url {\n path /\n }\n}",
+                "=> CHECK failed on service : HTTP request failed <=",
+                "=> CHECK succeed on service <=",
+            ),
+            (
+                "SMTP_CHECK {\n connect_ip 10.0.0.7\n}",
+                "=> CHECK failed on service : Could not connect to server [10.0.0.7]:8080 <=",
+                "=> CHECK succeed on service <=",
+            ),
+            (
+                "MISC_CHECK {\n misc_path /bin/true\n}",
+                "=> MISC CHECK failed on service <=",
+                "=> MISC CHECK succeeded on service <=",
+            ),
+            (
+                "UDP_CHECK {\n}",
+                "=> UDP CHECK failed on service <=",
+                "=> UDP CHECK succeed on service <=",
+            ),
+            (
+                "PING_CHECK {\n}",
+                "=> ICMP CHECK failed on service <=",
+                "=> ICMP CHECK succeed on service <=",
+            ),
+            (
+                "DNS_CHECK {\n}",
+                "=> DNS_CHECK: failed on service <=",
+                "=> DNS_CHECK: succeed on service <=",
+            ),
+            (
+                "",
+                "=> CHECK failed on service <=",
+                "=> CHECK succeed on service <=",
+            ),
+        ];
+        for (check, down, up) in cases {
+            let rs = server(check);
+            assert_eq!(rs_body(&rs, false), down, "{check}");
+            assert_eq!(rs_body(&rs, true), up, "{check}");
+        }
+    }
+
+    #[test]
+    fn subjects_and_quorum_bodies_as_keepalived() {
+        let a = rs_alert("[10.0.0.2]:tcp:80", "[10.0.0.1]:tcp:80", false, "b".into());
+        assert_eq!(
+            a.subject,
+            "Realserver [10.0.0.2]:tcp:80 of virtual server [10.0.0.1]:tcp:80 - DOWN"
+        );
+        let v = vs_alert("[10.0.0.1]:tcp:80", false, false, 2, 0, 1);
+        assert_eq!(v.subject, "Virtualserver [10.0.0.1]:tcp:80 - DOWN");
+        assert_eq!(v.body, "=> Lost quorum 2+0=2 <= 1 <=");
+        let v = vs_alert("[10.0.0.1]:tcp:80", true, false, 3, 1, 4);
+        assert_eq!(v.subject, "Virtualserver [10.0.0.1]:tcp:80 - UP");
+        assert_eq!(v.body, "=> Gained quorum 3+1=4 <= 4 <=");
+        let v = vs_alert("[10.0.0.1]:tcp:80", true, true, 1, 0, 7);
+        assert_eq!(v.body, "=> Starting with quorum up 1+0=1 <= 7 <=");
+    }
+
+    const VS: &str =
+        "virtual_server 10.0.0.1 80 {\n lb_kind NAT\n protocol TCP\n quorum 2\n VSOPT\n\
+         real_server 10.0.0.2 8080 {\n RSOPT\n TCP_CHECK {\n }\n }\n\
+         real_server 10.0.0.3 8080 {\n alpha\n TCP_CHECK {\n }\n }\n}\n";
+
+    fn config(global: &str, vs: &str, rs: &str, port: u16) -> Config {
+        load(&format!(
+            "global_defs {{\n router_id R1\n notification_email {{\n ops@example.com\n }}\n\
+             notification_email_from k@example.net\n smtp_server 127.0.0.1 {port}\n {global}\n}}\n{}",
+            VS.replace("VSOPT", vs).replace("RSOPT", rs)
+        ))
+    }
+
+    /// (virtual server alerts, real server 10.0.0.2 alerts, real server 10.0.0.3 alerts).
+    fn flags(global: &str, vs: &str, rs: &str) -> (bool, bool, bool) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _guard = rt.enter();
+        let a = CheckerAlerts::build(&config(global, vs, rs, 25));
+        let v = &a.services["[10.0.0.1]:tcp:80"];
+        let on = (
+            v.alert,
+            v.servers["[10.0.0.2]:tcp:8080"].alert,
+            v.servers["[10.0.0.3]:tcp:8080"].alert,
+        );
+        assert_eq!(a.mailer.is_some(), on.0 || on.1 || on.2);
+        on
+    }
+
+    #[test]
+    fn smtp_enabling_rules() {
+        assert_eq!(flags("", "", ""), (false, false, false));
+        assert_eq!(flags("smtp_alert", "", ""), (true, true, true));
+        assert_eq!(flags("smtp_alert_checker", "", ""), (true, true, true));
+        assert_eq!(flags("smtp_alert_vrrp", "", ""), (false, false, false));
+        assert_eq!(
+            flags("smtp_alert on\n smtp_alert_checker off", "", ""),
+            (false, false, false)
+        );
+        assert_eq!(
+            flags("smtp_alert off\n smtp_alert_checker on", "", ""),
+            (true, true, true)
+        );
+        // Each object's own setting wins; a virtual server's reaches its real servers only
+        // when no global default is set.
+        assert_eq!(flags("", "smtp_alert on", ""), (true, true, true));
+        assert_eq!(
+            flags("", "smtp_alert on", "smtp_alert off"),
+            (true, false, true)
+        );
+        assert_eq!(flags("", "", "smtp_alert on"), (false, true, false));
+        assert_eq!(
+            flags("smtp_alert", "smtp_alert off", "smtp_alert off"),
+            (false, false, true)
+        );
+        assert_eq!(
+            flags("smtp_alert_checker off", "smtp_alert on", ""),
+            (true, false, false)
+        );
+        assert_eq!(
+            flags("smtp_alert_checker on", "smtp_alert off", ""),
+            (false, true, true)
+        );
+    }
+
+    #[tokio::test]
+    async fn verdicts_are_mailed_with_the_live_weight() {
+        let (port, mails) = crate::smtp::test_sink::start().await;
+        let mut n = LvsNotifier {
+            smtp: CheckerAlerts::build(&config("smtp_alert", "", "", port)),
+            ..Default::default()
+        };
+        // 10.0.0.2 starts up, 10.0.0.3 (alpha) down: weight 1 < quorum 2, no start-up mail.
+        n.smtp.startup();
+        n.notify(
+            &rs_line("[10.0.0.3]:tcp:8080", "[10.0.0.1]:tcp:80", true),
+            None,
+        );
+        n.notify(&vs_line("[10.0.0.1]:tcp:80", true), None);
+        n.notify(
+            &rs_line("[10.0.0.2]:tcp:8080", "[10.0.0.1]:tcp:80", false),
+            None,
+        );
+        n.notify(&vs_line("[10.0.0.1]:tcp:80", false), None);
+        let got = crate::smtp::test_sink::wait_for(&mails, 4).await;
+        let seen: Vec<(String, String)> = got
+            .iter()
+            .map(|m| {
+                (
+                    m.header("Subject").unwrap_or_default().to_owned(),
+                    m.body().first().copied().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let want = [
+            (
+                "[R1] Realserver [10.0.0.3]:tcp:8080 of virtual server [10.0.0.1]:tcp:80 - UP",
+                "=> TCP CHECK succeed on service <=",
+            ),
+            (
+                "[R1] Virtualserver [10.0.0.1]:tcp:80 - UP",
+                "=> Gained quorum 2+0=2 <= 2 <=",
+            ),
+            (
+                "[R1] Realserver [10.0.0.2]:tcp:8080 of virtual server [10.0.0.1]:tcp:80 - DOWN",
+                "=> TCP CHECK failed on service <=",
+            ),
+            (
+                "[R1] Virtualserver [10.0.0.1]:tcp:80 - DOWN",
+                "=> Lost quorum 2+0=2 <= 1 <=",
+            ),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(seen, want);
+        assert!(got
+            .iter()
+            .all(|m| m.to == ["ops@example.com"] && m.from == "k@example.net"));
+    }
+
+    #[tokio::test]
+    async fn services_starting_with_quorum_are_mailed() {
+        let (port, mails) = crate::smtp::test_sink::start().await;
+        let c = config("smtp_alert", "quorum 1", "", port);
+        CheckerAlerts::build(&c).startup();
+        let got = crate::smtp::test_sink::wait_for(&mails, 1).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].header("Subject"),
+            Some("[R1] Virtualserver [10.0.0.1]:tcp:80 - UP")
+        );
+        assert_eq!(got[0].body()[0], "=> Starting with quorum up 1+0=1 <= 1 <=");
     }
 }
