@@ -78,7 +78,11 @@ pub fn spawn(
     reloads: SharedReloads,
 ) -> std::io::Result<ControlSocket> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            // Reachable by anyone (whatever the umask); the sockets themselves are 0600.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+        }
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(&path).is_ok() {
