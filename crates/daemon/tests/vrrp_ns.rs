@@ -1741,3 +1741,93 @@ fn scenario_track_file_fault(a: Impl, b: Impl) {
 fn track_file_fault_rename_delete() {
     matrix("track_file_fault_rename_delete", scenario_track_file_fault);
 }
+
+/// `nft list ruleset` of `host`, with the counters' values (which differ run to run) removed.
+fn nft_ruleset(lab: &Lab, host: &str) -> String {
+    let out = lab.exec(host, &["nft", "list", "ruleset"]);
+    let words: Vec<&str> = out.split(' ').collect();
+    let mut kept = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        if words[i] == "packets" && i + 3 < words.len() && words[i + 2] == "bytes" {
+            i += 4;
+            continue;
+        }
+        kept.push(words[i]);
+        i += 1;
+    }
+    kept.join(" ")
+}
+
+/// no_accept through nftables: once MASTER, the table, chains, sets and elements are exactly
+/// keepalived's (compared listing to listing), and the tables go at stop.
+fn nft_no_accept_ruleset(imp: Impl) -> String {
+    let mut lab = Lab::new(&["a"]);
+    let mut conf = String::from(
+        "global_defs {\n  nftables kt\n  nftables_priority -5\n  nftables_counters\n}\n",
+    );
+    for inst in [
+        Inst {
+            name: "VI_A",
+            vrid: 51,
+            priority: 100,
+            interval: "1",
+            vips: &["10.9.0.100/24"],
+            extra: "  no_accept\n  virtual_ipaddress_excluded {\n    10.9.0.177/32\n  }",
+        },
+        Inst {
+            name: "VI_B",
+            vrid: 52,
+            priority: 100,
+            interval: "1",
+            vips: &["fe80::99/64", "fd00:9::5/64"],
+            extra: "  no_accept",
+        },
+        Inst {
+            name: "VI_C",
+            vrid: 53,
+            priority: 100,
+            interval: "1",
+            vips: &["10.9.0.155/24"],
+            extra: "",
+        },
+    ] {
+        conf.push_str(&inst.text());
+    }
+    lab.start("a", imp, &conf);
+    lab.wait(Duration::from_secs(10), "every instance master", |l| {
+        l.has_addr("a", "eth0", VIP)
+            && l.has_addr("a", "eth0", "fe80::99")
+            && l.has_addr("a", "eth0", "10.9.0.155")
+    });
+    lab.wait(Duration::from_secs(3), "the addresses in the sets", |l| {
+        let r = nft_ruleset(l, "a");
+        r.contains("10.9.0.177") && r.contains("fd00:9::5") && r.contains("fe80::99")
+    });
+    let ruleset = nft_ruleset(&lab, "a");
+    assert!(!ruleset.contains("10.9.0.155"), "accept-mode VIP filtered");
+    let ping = |addr: &str| {
+        Command::new("ip")
+            .args(["netns", "exec", &lab.ns("c"), "ping", "-c1", "-W1", addr])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(ping("10.9.0.155"), "the accept-mode VIP answers");
+    assert!(!ping(VIP), "the no_accept VIP answers");
+    lab.stop("a");
+    assert_eq!(nft_ruleset(&lab, "a").trim(), "", "tables left after stop");
+    ruleset
+}
+
+#[test]
+fn nftables_no_accept_like_keepalived() {
+    if !privileged() {
+        return;
+    }
+    let ours = thread::spawn(|| nft_no_accept_ruleset(Impl::Rust));
+    let theirs = nft_no_accept_ruleset(Impl::Keepalived);
+    let ours = ours.join().expect("rkeepalived run");
+    assert_eq!(ours, theirs, "nft ruleset differs from keepalived's");
+}

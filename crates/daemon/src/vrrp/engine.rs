@@ -122,6 +122,8 @@ pub struct Engine {
     statics: (Vec<VipPlan>, Vec<RoutePlan>, Vec<RuleSpec>),
     /// The `lvs_sync_daemon` thread, started when first needed.
     syncd: Option<SyncdHandle>,
+    /// The nftables filter of instances in no_accept mode.
+    firewall: super::firewall::Firewall,
 }
 
 impl Engine {
@@ -148,6 +150,7 @@ impl Engine {
             foreign_log: None,
             statics: (Vec::new(), Vec::new(), Vec::new()),
             syncd: None,
+            firewall: super::firewall::Firewall::spawn(&config),
             config,
         };
         let g = &engine.config.global.simple;
@@ -750,6 +753,7 @@ impl Engine {
             Action::AddVips => {
                 let plan = member.plan.clone();
                 self.units[u].members[m].holds_vips = true;
+                self.firewall.set(&name, &plan.firewall);
                 self.host.addresses(&name, &plan.vips, true).await;
                 self.host.routes(&name, &plan.routes, true).await;
                 self.host.rules(&name, &plan.rules, true).await;
@@ -760,6 +764,7 @@ impl Engine {
                 }
                 let plan = member.plan.clone();
                 self.units[u].members[m].holds_vips = false;
+                self.firewall.set(&name, &[]);
                 self.host.rules(&name, &plan.rules, false).await;
                 self.host.routes(&name, &plan.routes, false).await;
                 self.host.addresses(&name, &plan.vips, false).await;
@@ -997,6 +1002,7 @@ impl Engine {
                 self.host.remove_vmac("reload", &v).await;
             }
         }
+        self.firewall.sync(&self.config, &self.units);
         self.syncd_refresh();
     }
 
@@ -1077,6 +1083,9 @@ impl Engine {
             for v in vmacs {
                 self.host.remove_vmac("stop", &v).await;
             }
+        }
+        if release {
+            self.firewall.stop().await;
         }
         // keepalived removes the sync daemons whatever -I / -V say.
         if let Some(h) = self.syncd.take() {

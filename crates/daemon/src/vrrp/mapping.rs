@@ -117,6 +117,9 @@ pub struct InstancePlan {
     pub notify_priority_changes: bool,
     /// `initial state` as written (for the reload match).
     pub unicast: bool,
+    /// What the nftables `no_accept` filter drops while the instance holds its addresses
+    /// (empty in accept mode).
+    pub firewall: Vec<super::firewall::FwElement>,
 }
 
 impl InstancePlan {
@@ -441,6 +444,11 @@ fn plan_instance(
         .filter_map(|r| route_plan(r, &vip_if))
         .collect();
     let rules = inst.virtual_rules.iter().filter_map(rule_spec).collect();
+    let firewall = super::firewall::elements(
+        &vips,
+        inst.accept,
+        inst.dont_track_primary && !g.nftables_ifindex,
+    );
     Ok(InstancePlan {
         core,
         interface,
@@ -466,6 +474,7 @@ fn plan_instance(
             .priority_changes
             .unwrap_or(g.vrrp_notify_priority_changes),
         unicast: inst.is_unicast(),
+        firewall,
     })
 }
 

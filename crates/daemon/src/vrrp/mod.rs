@@ -11,6 +11,7 @@
 
 pub mod dump;
 pub mod engine;
+pub mod firewall;
 pub mod mapping;
 pub mod netops;
 pub mod notify;
