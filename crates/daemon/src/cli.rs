@@ -128,6 +128,9 @@ pub struct Cli {
     /// Internal: run as the given child of the supervising parent.
     #[arg(long = "rka-child", hide = true, value_enum)]
     pub child: Option<ChildRole>,
+    /// Internal (packaging): write the man pages into DIR and exit.
+    #[arg(long = "rka-generate-man", hide = true, value_name = "DIR")]
+    pub generate_man: Option<PathBuf>,
 }
 
 /// glibc's SIGRTMIN as applications see it.

@@ -7,7 +7,9 @@ mod cli;
 mod fifo;
 mod logging;
 mod observe;
+mod manpage;
 mod pidfile;
+mod sdnotify;
 mod smtp;
 mod supervisor;
 mod vrrp;
@@ -52,6 +54,20 @@ fn main() -> ExitCode {
             env!("CARGO_PKG_VERSION")
         );
         return ExitCode::SUCCESS;
+    }
+    if let Some(dir) = &cli.generate_man {
+        return match manpage::generate(dir) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cannot write the man pages: {e}");
+                ExitCode::from(1)
+            }
+        };
     }
     if let Some(name) = &cli.signum {
         return match cli::signum(name) {
