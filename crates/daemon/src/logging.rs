@@ -231,9 +231,11 @@ pub fn init(cli: &Cli, role: Role) -> Result<(), String> {
     let syslog = if cli.no_syslog {
         None
     } else {
+        // Non-blocking: when the syslog daemon lags and its queue is full, a line is lost
+        // rather than the VRRP timers stalling behind a blocked send.
         UnixDatagram::unbound()
             .ok()
-            .filter(|s| s.connect("/dev/log").is_ok())
+            .filter(|s| s.connect("/dev/log").is_ok() && s.set_nonblocking(true).is_ok())
     };
     let file = match &cli.log_file {
         Some(base) => {

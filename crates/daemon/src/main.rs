@@ -5,6 +5,7 @@ mod checker;
 mod child;
 mod cli;
 mod fifo;
+mod lifecycle;
 mod logging;
 mod observe;
 mod manpage;
@@ -84,6 +85,8 @@ fn main() -> ExitCode {
     if let Some(out) = &cli.config_test {
         return config_test(&cli, out);
     }
+    // `-s NAME` moves the default pidfiles of every process into /run/keepalived/NAME/.
+    pidfile::set_namespace(cli.namespace.as_deref());
     match cli.child {
         Some(ChildRole::Vrrp) => child::main(cli, logging::Role::Vrrp),
         Some(ChildRole::Checker) => child::main(cli, logging::Role::Checker),

@@ -109,6 +109,17 @@ impl PidFile {
     }
 }
 
+/// Removes `path` when it names `pid` (the supervisor cleans up after a child that was
+/// killed before it could remove its own pidfile).
+pub fn remove_if_owned_by(path: &Path, pid: u32) {
+    let named = fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    if named == Some(pid) {
+        let _ = fs::remove_file(path);
+    }
+}
+
 impl Drop for PidFile {
     fn drop(&mut self) {
         // Only remove the file if it still names us (a successor may have taken over).
@@ -163,6 +174,17 @@ mod tests {
         let _f = PidFile::create(&p).expect("create");
         let mode = fs::metadata(&p).expect("stat").permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);
+    }
+
+    #[test]
+    fn only_the_named_pid_removes_a_pidfile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("v.pid");
+        fs::write(&p, "4242\n").expect("write");
+        remove_if_owned_by(&p, 4243);
+        assert!(p.exists());
+        remove_if_owned_by(&p, 4242);
+        assert!(!p.exists());
     }
 
     #[test]

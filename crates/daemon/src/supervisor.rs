@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::child::{load_config, EXIT_CONFIG};
 use crate::cli::Cli;
+use crate::lifecycle::{self, ParentScript};
 use crate::logging::{self, Role};
 use crate::pidfile::{self, PidFile};
 
@@ -26,8 +27,11 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 /// Which children a configuration needs, as keepalived decides it.
 pub fn roles_for(cli: &Cli, config: &rka_config::Config) -> Vec<Role> {
     let mut roles = Vec::new();
-    let want_vrrp = cli.vrrp || cli.all || !config.vrrp.instances.is_empty();
-    let want_check = cli.check || cli.all || !config.lvs.virtual_servers.is_empty();
+    // A subsystem runs when the configuration has something for it (or `--all`); `-P`/`-C`
+    // only rule the other one out, as keepalived does (`-C` without virtual servers leaves
+    // the parent alone).
+    let want_vrrp = cli.all || !config.vrrp.instances.is_empty();
+    let want_check = cli.all || !config.lvs.virtual_servers.is_empty();
     // -P alone means VRRP only, -C alone checkers only; both or neither means "as needed".
     let only_vrrp = cli.vrrp && !cli.check;
     let only_check = cli.check && !cli.vrrp;
@@ -42,6 +46,8 @@ pub fn roles_for(cli: &Cli, config: &rka_config::Config) -> Vec<Role> {
 
 struct Running {
     child: Child,
+    /// The child's pid (tokio forgets it once the child is reaped).
+    pid: u32,
     started: Instant,
     backoff: Duration,
 }
@@ -55,6 +61,17 @@ pub fn main(cli: Cli) -> ExitCode {
         // The detached copy leads its own session, away from the starting terminal.
         let _ = nix::unistd::setsid();
     }
+    // The umask first, so that every file we create (log file, pidfiles' directory, dumps)
+    // gets it; `-u` wins over the configuration's `umask`, applied once the config is read.
+    let cli_umask = match cli.umask.as_deref().map(lifecycle::parse_cli_umask) {
+        Some(Ok(m)) => Some(m),
+        Some(Err(e)) => {
+            eprintln!("{e}");
+            None
+        }
+        None => None,
+    };
+    lifecycle::set_umask(lifecycle::effective_umask(cli_umask, None));
     if let Err(e) = logging::init(&cli, Role::Parent) {
         eprintln!("{e}");
     }
@@ -62,20 +79,47 @@ pub fn main(cli: Cli) -> ExitCode {
         "Starting rkeepalived v{} (keepalived 2.2.7 compatible)",
         env!("CARGO_PKG_VERSION")
     );
+    if cli.core_dump || cli.core_dump_pattern.is_some() {
+        if let Err(e) = lifecycle::enable_core_dumps() {
+            tracing::error!("cannot lift the core file size limit: {e}");
+        }
+    }
+    let _core_pattern = cli.core_dump_pattern.as_deref().and_then(|p| {
+        lifecycle::CorePattern::set(std::path::Path::new(lifecycle::CORE_PATTERN_FILE), p)
+            .map_err(|e| tracing::error!("cannot set the core pattern: {e}"))
+            .ok()
+    });
+    if let Some(ns) = &cli.namespace {
+        // Every thread and child started from here on lives in the namespace.
+        if let Err(e) = lifecycle::enter_namespace(ns) {
+            tracing::error!("Unable to set network namespace {ns} ({e}) - exiting");
+            return ExitCode::from(1);
+        }
+    }
+    let Some(config) = load_config(&cli) else {
+        tracing::error!("the configuration cannot be run - exiting");
+        return ExitCode::from(1);
+    };
+    if cli_umask.is_none() {
+        if let Some(m) = config.global.umask {
+            lifecycle::set_umask(lifecycle::effective_umask(None, Some(m)));
+        }
+    }
     let pid_path = cli
         .pid
         .clone()
         .unwrap_or_else(|| pidfile::default_path(Role::Parent));
     let _pid = match PidFile::create(&pid_path) {
         Ok(p) => p,
+        Err(e @ pidfile::PidFileError::AlreadyRunning { .. }) => {
+            // keepalived says so and exits successfully: the daemon is running.
+            tracing::info!("{e}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             tracing::error!("{e}");
             return ExitCode::from(1);
         }
-    };
-    let Some(config) = load_config(&cli) else {
-        tracing::error!("the configuration cannot be run - exiting");
-        return ExitCode::from(1);
     };
     if cli.dump_conf {
         // `-d`: keepalived logs its configuration data at start and runs as usual.
@@ -144,12 +188,9 @@ fn signal_child(c: &Child, signo: i32) {
     }
 }
 
-async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
+async fn supervise(cli: Cli, mut config: rka_config::Config) -> ExitCode {
     let _http = crate::observe::http::spawn(&cli, &config);
     let mut running: HashMap<&'static str, (Role, Running)> = HashMap::new();
-    for role in roles_for(&cli, &config) {
-        start(&mut running, role, Duration::from_secs(1));
-    }
     let (sig_tx, mut sig_rx) = mpsc::unbounded_channel::<SignalKind>();
     for k in [
         SignalKind::hangup(),
@@ -174,6 +215,12 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
             Err(e) => tracing::error!("cannot handle signal {}: {e}", k.as_raw_value()),
         }
     }
+    // Signals are caught from here on: one arriving during the startup script waits for it.
+    lifecycle::run_parent_script(ParentScript::Startup, &config).await;
+    for role in roles_for(&cli, &config) {
+        start(&mut running, role, Duration::from_secs(1));
+    }
+    crate::sdnotify::ready(&crate::sdnotify::running_status(running.keys().copied()));
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     // Children waiting to be restarted: (role, when, back-off to use after that start). Kept
     // here rather than slept on, so that signals (a TERM during a 30 s back-off) stay prompt.
@@ -183,15 +230,23 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
             Some(k) = sig_rx.recv() => {
                 if k == SignalKind::terminate() || k == SignalKind::interrupt() {
                     tracing::info!("Stopping");
+                    crate::sdnotify::stopping();
                     stop_all(&mut running).await;
+                    lifecycle::run_parent_script(ParentScript::Shutdown, &config).await;
+                    tracing::info!("Stopped");
                     return ExitCode::SUCCESS;
                 }
                 if k == SignalKind::hangup() {
                     tracing::info!("Reloading");
-                    match load_config(&cli) {
-                        None => tracing::error!("reload: the new configuration cannot be run - keeping the running one"),
+                    crate::sdnotify::reloading();
+                    match reload_config(&cli, &config) {
+                        None => {
+                            tracing::error!("reload: the new configuration cannot be run - keeping the running one");
+                            crate::sdnotify::ready("Reload refused: the new configuration cannot be run - keeping the running one");
+                        }
                         Some(new) => {
                             let want = roles_for(&cli, &new);
+                            config = new;
                             for (_, (role, r)) in running.iter() {
                                 if want.contains(role) {
                                     signal_child(&r.child, libc::SIGHUP);
@@ -211,9 +266,13 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                                     start(&mut running, role, Duration::from_secs(1));
                                 }
                             }
+                            crate::sdnotify::ready(&crate::sdnotify::running_status(running.keys().copied()));
                         }
                     }
                     continue;
+                }
+                if k == SignalKind::user_defined1() {
+                    crate::vrrp::dump::write_parent_data(&config);
                 }
                 for (_, (_, r)) in running.iter() {
                     signal_child(&r.child, k.as_raw_value());
@@ -224,6 +283,8 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                 for (key, (role, r)) in running.iter_mut() {
                     if let Ok(Some(status)) = r.child.try_wait() {
                         dead.push((*key, *role, status.code(), r.started.elapsed(), r.backoff));
+                        // A killed child leaves its pidfile: remove it if it still names it.
+                        pidfile::remove_if_owned_by(&child_pidfile(&cli, *role), r.pid);
                     }
                 }
                 for (key, role, code, lived, backoff) in dead {
@@ -234,12 +295,14 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                         return ExitCode::from(1);
                     }
                     if cli.dont_respawn {
-                        tracing::error!("{} child exited ({code:?}) and -R is set. Terminating", role_key(role));
+                        // keepalived stops the other child and exits successfully.
+                        tracing::error!("{} child exited ({code:?}) and -R is set: Exiting", role_key(role));
                         stop_all(&mut running).await;
-                        return ExitCode::from(1);
+                        return ExitCode::SUCCESS;
                     }
                     let delay = if lived >= STABLE_AFTER { Duration::from_secs(1) } else { backoff };
                     tracing::warn!("{} child exited ({code:?}) - restarting in {delay:?}", role_key(role));
+                    crate::sdnotify::status(&format!("{} child exited ({code:?}) - restarting in {delay:?}", role_key(role)));
                     pending.push((role, Instant::now() + delay, (delay * 2).min(MAX_BACKOFF)));
                 }
                 let now = Instant::now();
@@ -247,10 +310,49 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                 pending = later;
                 for (role, _, next) in due {
                     start(&mut running, role, next);
+                    crate::sdnotify::status(&crate::sdnotify::running_status(running.keys().copied()));
                 }
             }
         }
     }
+}
+
+/// The pidfile a child of `role` writes (`-r`/`-c` or the default).
+fn child_pidfile(cli: &Cli, role: Role) -> std::path::PathBuf {
+    match role {
+        Role::Vrrp => cli.vrrp_pid.clone(),
+        Role::Checker => cli.checkers_pid.clone(),
+        Role::Parent => cli.pid.clone(),
+    }
+    .unwrap_or_else(|| pidfile::default_path(role))
+}
+
+/// Reads the configuration for a reload (SIGHUP). With `reload_check_config [FILE]` in the
+/// running configuration, any diagnostic refuses the reload, as keepalived's check does: the
+/// diagnostics go to FILE (truncated first) and the log says where. Without it, only a
+/// configuration that cannot run at all is refused. `None` keeps the running configuration.
+fn reload_config(cli: &Cli, running: &rka_config::Config) -> Option<rka_config::Config> {
+    let Some(check_file) = &running.global.reload_check_config else {
+        return load_config(cli);
+    };
+    let loaded = rka_config::load(&cli.use_file, &crate::load_options(cli));
+    if loaded.diagnostics.exit_code() == 0 && !loaded.diagnostics.is_fatal() {
+        return Some(loaded.config);
+    }
+    let text: String = loaded
+        .diagnostics
+        .items()
+        .iter()
+        .map(|d| format!("{d}\n"))
+        .collect();
+    let file = check_file.as_deref().unwrap_or("/dev/null");
+    if check_file.is_some() {
+        if let Err(e) = std::fs::write(file, text) {
+            tracing::error!("cannot write the config check log {file}: {e}");
+        }
+    }
+    tracing::error!("New config failed validation, see {file} for details");
+    None
 }
 
 fn role_key(role: Role) -> &'static str {
@@ -274,6 +376,7 @@ fn start(running: &mut HashMap<&'static str, (Role, Running)>, role: Role, backo
                 (
                     role,
                     Running {
+                        pid: child.id().unwrap_or(0),
                         child,
                         started: Instant::now(),
                         backoff,
@@ -297,5 +400,43 @@ async fn stop_all(running: &mut HashMap<&'static str, (Role, Running)>) {
             tracing::warn!("{} child did not stop in time - killing it", role_key(role));
             let _ = r.child.kill().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(text: &str) -> rka_config::Config {
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        rka_config::load_str("t.conf", text, &opts).config
+    }
+
+    fn roles(args: &[&str], text: &str) -> Vec<Role> {
+        let mut argv = vec!["rkeepalived"];
+        argv.extend_from_slice(args);
+        roles_for(&Cli::try_parse_from(argv).expect("cli"), &config(text))
+    }
+
+    const VRRP: &str = "vrrp_instance V {\n interface lo\n virtual_router_id 1\n priority 100\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n";
+    const LVS: &str =
+        "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n }\n}\n";
+
+    #[test]
+    fn subsystems_follow_the_configuration_and_p_c_all() {
+        let both = format!("{VRRP}{LVS}");
+        assert_eq!(roles(&[], &both), vec![Role::Vrrp, Role::Checker]);
+        assert_eq!(roles(&["-P"], &both), vec![Role::Vrrp]);
+        assert_eq!(roles(&["-C"], &both), vec![Role::Checker]);
+        assert_eq!(roles(&["-P", "-C"], &both), vec![Role::Vrrp, Role::Checker]);
+        // Nothing configured for a subsystem: its child is not started, even when asked for.
+        assert_eq!(roles(&["-C"], VRRP), Vec::<Role>::new());
+        assert_eq!(roles(&[], VRRP), vec![Role::Vrrp]);
+        assert_eq!(roles(&["--all"], VRRP), vec![Role::Vrrp, Role::Checker]);
+        assert_eq!(roles(&["--all", "-P"], LVS), vec![Role::Vrrp]);
     }
 }

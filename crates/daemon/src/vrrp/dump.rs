@@ -366,7 +366,7 @@ pub fn data_text(engine: &Engine) -> String {
                     );
                 }
             }
-            let key = format!("{}", member.plan.interface);
+            let key = member.plan.interface.clone();
             match sockets.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push((c.name.clone(), c.vrid)),
                 None => sockets.push((key, vec![(c.name.clone(), c.vrid)])),

@@ -1,0 +1,1016 @@
+//! keepalived's operational contract (issue 6, parts 1-2), in network namespaces: pidfiles and
+//! "already running", signals (HUP reload, TERM/INT stop, USR1/USR2/RTMIN+2/RTMAX-1 dumps),
+//! `--signum`, `-P`/`-C`, `-R`, respawn with back-off, logging (`-l`, `-g`, `-G`, `-d`, syslog
+//! identities), `-s`, `-u`, `-m`, startup/shutdown scripts, `reload_check_config` and
+//! `vrrp_startup_delay`.
+//!
+//! Each scenario takes the daemon as a parameter and most run against both rkeepalived and
+//! Debian's keepalived 2.2.7, concurrently: the same assertions hold for both. Every test has
+//! its own namespace (a veth pair, `eth0` = 10.8.0.1/24) and runs the daemon under a private
+//! tmpfs `/tmp` (and `/run` where the default pidfiles are tested), so that the fixed dump
+//! file names never collide with other tests; those files are read through
+//! `/proc/PID/root`. Syslog is captured by pointing `/dev/log` of a private `/dev` at a
+//! socket of the test.
+//!
+//! Needs root; skipped with a message otherwise (a failure under `CI=true`).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
+const VIP: &str = "10.8.0.100";
+const VIP2: &str = "10.8.0.101";
+const VIP3: &str = "10.8.0.102";
+
+/// The daemon under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Impl {
+    Rust,
+    Keepalived,
+}
+
+impl Impl {
+    fn program(self) -> &'static str {
+        match self {
+            Impl::Rust => RKEEPALIVED,
+            Impl::Keepalived => "keepalived",
+        }
+    }
+}
+
+const BOTH: [Impl; 2] = [Impl::Rust, Impl::Keepalived];
+
+fn privileged() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        if !rka_sys::netns::privileged_tests_available("daemon_ns") {
+            return false;
+        }
+        let keepalived = Command::new("keepalived")
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !keepalived {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "daemon_ns: keepalived 2.2.7 is needed as the reference under CI=true"
+            );
+            eprintln!("daemon_ns: SKIPPED: keepalived is not installed");
+        }
+        keepalived
+    })
+}
+
+/// Runs `scenario` for each implementation in its own thread; fails if any fails.
+fn each(imps: &[Impl], scenario: fn(Impl)) {
+    if !privileged() {
+        return;
+    }
+    let handles: Vec<_> = imps
+        .iter()
+        .map(|&i| (i, thread::spawn(move || scenario(i))))
+        .collect();
+    let failed: Vec<String> = handles
+        .into_iter()
+        .filter_map(|(i, h)| h.join().is_err().then(|| format!("{i:?}")))
+        .collect();
+    assert!(failed.is_empty(), "failed for {}", failed.join(", "));
+}
+
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// How a daemon is started.
+#[derive(Debug, Clone, Copy, Default)]
+struct Wrap {
+    /// A private tmpfs on `/run` (default pidfiles).
+    private_run: bool,
+    /// A private `/dev` whose `/dev/log` is the lab's syslog socket.
+    syslog: bool,
+    /// Start from the host's namespace (for `-s`), not inside the lab's.
+    host_ns: bool,
+}
+
+/// One namespace and a work directory outside `/tmp` (the daemons get a private `/tmp`).
+struct Lab {
+    ns: String,
+    dir: tempfile::TempDir,
+    daemons: Vec<Child>,
+    /// Syslog datagrams, read continuously (a full socket queue would block the daemons).
+    syslog: Option<Arc<Mutex<Vec<String>>>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// A started daemon: the parent's pid, its log.
+struct Daemon {
+    pid: i32,
+    log: PathBuf,
+    index: usize,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let ns = format!("rkd{}-{n}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        run("ip", &["netns", "add", &ns]);
+        let lab = Lab {
+            ns,
+            dir: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir"),
+            daemons: Vec::new(),
+            syslog: None,
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let ns = lab.ns.as_str();
+        run(
+            "ip",
+            &[
+                "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
+            ],
+        );
+        for dev in ["lo", "eth0", "eth1"] {
+            run("ip", &["-n", ns, "link", "set", dev, "up"]);
+        }
+        run(
+            "ip",
+            &["-n", ns, "addr", "add", "10.8.0.1/24", "dev", "eth0"],
+        );
+        lab
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        fs::write(self.path(name), text).expect("write");
+        self.p(name)
+    }
+
+    /// The lab's syslog socket, bound on first use.
+    fn syslog_socket(&mut self) -> String {
+        let path = self.path("log.sock");
+        if self.syslog.is_none() {
+            let s = UnixDatagram::bind(&path).expect("bind syslog socket");
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .expect("timeout");
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let (out, stop) = (lines.clone(), self.stop.clone());
+            thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(n) = s.recv(&mut buf) {
+                        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        out.lock().expect("lock").push(line);
+                    }
+                }
+            });
+            self.syslog = Some(lines);
+        }
+        path.display().to_string()
+    }
+
+    /// Every syslog datagram received so far.
+    fn syslog_lines(&self) -> Vec<String> {
+        self.syslog
+            .as_ref()
+            .map(|l| l.lock().expect("lock").clone())
+            .unwrap_or_default()
+    }
+
+    /// Starts `imp` with `args` (the lab adds nothing but what `wrap` asks for).
+    fn start(&mut self, imp: Impl, args: &[&str], wrap: Wrap) -> Daemon {
+        let index = self.daemons.len();
+        let log_path = self.path(&format!("daemon{index}.log"));
+        let log = fs::File::create(&log_path).expect("log");
+        let mut setup = String::from("mount -t tmpfs tmpfs /tmp");
+        if wrap.private_run {
+            setup.push_str(" && mount -t tmpfs tmpfs /run");
+        }
+        if wrap.syslog {
+            let sock = self.syslog_socket();
+            setup.push_str(&format!(
+                " && mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/urandom c 1 9 && ln -s {sock} /dev/log"
+            ));
+        }
+        setup.push_str(" && exec \"$@\"");
+        let mut cmd = if wrap.host_ns {
+            let mut c = Command::new("unshare");
+            c.args(["-m", "--propagation", "private", "sh", "-c", &setup, "sh"]);
+            c
+        } else {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &self.ns, "sh", "-c", &setup, "sh"]);
+            c
+        };
+        let child = cmd
+            .arg(imp.program())
+            .args(args)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        let pid = i32::try_from(child.id()).expect("pid");
+        self.daemons.push(child);
+        Daemon {
+            pid,
+            log: log_path,
+            index,
+        }
+    }
+
+    /// `-P` (VRRP only: the namespace has no IPVS) and [`Lab::start_plain`].
+    fn start_vrrp(&mut self, imp: Impl, conf: &str, extra: &[&str]) -> Daemon {
+        let mut args = vec!["-P"];
+        args.extend_from_slice(extra);
+        self.start_plain(imp, conf, &args)
+    }
+
+    /// `-n -l -D`, private pidfiles in the lab directory (`k.pid`, `v.pid`, `c.pid`), `conf`.
+    fn start_plain(&mut self, imp: Impl, conf: &str, extra: &[&str]) -> Daemon {
+        let conf = self.write("keepalived.conf", conf);
+        let (p, r, c) = (self.p("k.pid"), self.p("v.pid"), self.p("c.pid"));
+        let mut args = vec!["-n", "-l", "-D", "-f", &conf, "-p", &p, "-r", &r, "-c", &c];
+        args.extend_from_slice(extra);
+        self.start(imp, &args, Wrap::default())
+    }
+
+    fn has_addr(&self, addr: &str) -> bool {
+        Command::new("ip")
+            .args(["-n", &self.ns, "-o", "addr", "show", "dev", "eth0"])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .any(|w| w.split('/').next() == Some(addr))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Waits for the daemon's exit; its status code.
+    fn wait_exit(&mut self, d: &Daemon, limit: Duration) -> Option<i32> {
+        let child = &mut self.daemons[d.index];
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code();
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "{}: daemon did not exit within {limit:?}\n{}",
+            self.ns,
+            tail(&d.log_text(), 30)
+        );
+    }
+
+    fn exited(&mut self, d: &Daemon) -> bool {
+        matches!(self.daemons[d.index].try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.daemons {
+            if let Ok(None) = c.try_wait() {
+                if let Ok(pid) = i32::try_from(c.id()) {
+                    signal(pid, libc::SIGTERM);
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for c in &mut self.daemons {
+            while Instant::now() < deadline {
+                if !matches!(c.try_wait(), Ok(None)) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+impl Daemon {
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A file as the daemon sees it (its private `/tmp` and `/run`).
+    fn file(&self, path: &str) -> Option<String> {
+        fs::read_to_string(format!("/proc/{}/root{path}", self.pid)).ok()
+    }
+
+    fn signal(&self, signo: i32) {
+        signal(self.pid, signo);
+    }
+}
+
+fn signal(pid: i32, signo: i32) {
+    let _ = rka_sys::host::send_signal(pid as u32, signo);
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Waits until `f` holds; panics with the daemon's log after `limit`.
+fn wait(d: &Daemon, limit: Duration, what: &str, f: impl Fn() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}\n--- log ---\n{}",
+            tail(&d.log_text(), 40)
+        );
+        thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn pid_in(text: Option<String>) -> Option<i32> {
+    text.and_then(|t| t.trim().parse().ok())
+}
+
+fn ppid(pid: i32) -> Option<i32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn proc_status(pid: i32, key: &str) -> String {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+/// One VRRPv3 instance (fast adverts: MASTER in about 0.4 s) with `vips`, and extra
+/// `global_defs` lines.
+fn conf(global: &str, vips: &[&str]) -> String {
+    format!(
+        "global_defs {{\n  router_id lab\n{global}\n}}\nvrrp_instance VI_1 {{\n  interface eth0\n  state BACKUP\n  version 3\n  virtual_router_id 51\n  priority 150\n  advert_int 0.1\n  virtual_ipaddress {{\n{}  }}\n}}\n",
+        vips.iter().map(|v| format!("    {v}/24\n")).collect::<String>()
+    )
+}
+
+/// glibc's SIGRTMIN + 2 (`--signum=JSON`) and SIGRTMAX - 1 (`--signum=STATS_CLEAR`).
+const SIG_JSON: i32 = 36;
+const SIG_STATS_CLEAR: i32 = 63;
+
+#[allow(non_snake_case)]
+fn SECS(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+#[test]
+fn signum_prints_keepalived_numbers() {
+    if !privileged() {
+        return;
+    }
+    for name in [
+        "STOP",
+        "RELOAD",
+        "DATA",
+        "STATS",
+        "STATS_CLEAR",
+        "JSON",
+        "BOGUS",
+    ] {
+        let outs: Vec<(Option<i32>, String)> = BOTH
+            .iter()
+            .map(|i| {
+                let o = Command::new(i.program())
+                    .arg(format!("--signum={name}"))
+                    .output()
+                    .expect("run");
+                (
+                    o.status.code(),
+                    String::from_utf8_lossy(&o.stdout).trim().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(outs[0].1, outs[1].1, "--signum={name} prints differently");
+        assert_eq!(
+            outs[0].0 == Some(0),
+            outs[1].0 == Some(0),
+            "--signum={name} succeeds for one only: {outs:?}"
+        );
+    }
+}
+
+fn scenario_default_pidfiles(imp: Impl) {
+    let mut lab = Lab::new();
+    let conf = lab.write("keepalived.conf", &conf("", &[VIP]));
+    let args = ["-n", "-l", "-P", "-f", &conf];
+    let wrap = Wrap {
+        private_run: true,
+        ..Wrap::default()
+    };
+    let d = lab.start(imp, &args, wrap);
+    wait(&d, SECS(10), "the VRRP pidfile", || {
+        pid_in(d.file("/run/vrrp.pid")).is_some()
+    });
+    assert_eq!(pid_in(d.file("/run/keepalived.pid")), Some(d.pid));
+    let vrrp = pid_in(d.file("/run/vrrp.pid")).expect("vrrp pid");
+    assert_eq!(ppid(vrrp), Some(d.pid), "the VRRP child's parent");
+    assert!(
+        d.file("/run/checkers.pid").is_none(),
+        "-P: no checker child"
+    );
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    // A second daemon in the same mount namespace sees the pidfile and steps back, exit 0.
+    let out = Command::new("nsenter")
+        .args(["-t", &d.pid.to_string(), "-m", "-n", imp.program()])
+        .args(args)
+        .output()
+        .expect("second start");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("already running"), "{text}");
+    assert_eq!(pid_in(d.file("/run/keepalived.pid")), Some(d.pid));
+    // TERM: exit 0, VIP and pidfiles gone.
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    assert!(!lab.has_addr(VIP), "the VIP was left behind");
+}
+
+#[test]
+fn default_pidfiles_already_running_and_term() {
+    each(&BOTH, scenario_default_pidfiles);
+}
+
+fn scenario_custom_pidfiles_int(imp: Impl) {
+    let mut lab = Lab::new();
+    let d = lab.start_vrrp(imp, &conf("", &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    assert_eq!(
+        pid_in(fs::read_to_string(lab.path("k.pid")).ok()),
+        Some(d.pid)
+    );
+    let vrrp = pid_in(fs::read_to_string(lab.path("v.pid")).ok()).expect("vrrp pidfile");
+    assert_eq!(ppid(vrrp), Some(d.pid));
+    let mode = fs::metadata(lab.path("k.pid")).expect("stat");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o644
+    );
+    d.signal(libc::SIGINT);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    assert!(!lab.path("k.pid").exists(), "parent pidfile left");
+    assert!(!lab.path("v.pid").exists(), "VRRP pidfile left");
+    assert!(!lab.has_addr(VIP), "the VIP was left behind");
+}
+
+#[test]
+fn custom_pidfiles_and_int_stop() {
+    each(&BOTH, scenario_custom_pidfiles_int);
+}
+
+fn scenario_reload(imp: Impl) {
+    let mut lab = Lab::new();
+    let d = lab.start_vrrp(imp, &conf("", &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    lab.write("keepalived.conf", &conf("", &[VIP2]));
+    d.signal(libc::SIGHUP);
+    wait(&d, SECS(10), "the new VIP in, the old out", || {
+        lab.has_addr(VIP2) && !lab.has_addr(VIP)
+    });
+    assert!(!lab.exited(&d));
+}
+
+#[test]
+fn hup_reload_swaps_vips() {
+    each(&BOTH, scenario_reload);
+}
+
+fn scenario_reload_check_config(imp: Impl) {
+    let mut lab = Lab::new();
+    let check = lab.p("check.log");
+    let global = format!("  reload_check_config {check}");
+    let d = lab.start_vrrp(imp, &conf(&global, &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    // A new configuration with a warning is refused as a whole.
+    let broken = conf(&global, &[VIP3]).replace("priority 150", "priority 150\n  bogus_keyword 1");
+    lab.write("keepalived.conf", &broken);
+    d.signal(libc::SIGHUP);
+    wait(&d, SECS(10), "the check log", || {
+        fs::read_to_string(&check).is_ok_and(|t| t.contains("bogus_keyword"))
+    });
+    wait(&d, SECS(5), "the refusal in the log", || {
+        d.log_text().contains("failed validation")
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        lab.has_addr(VIP) && !lab.has_addr(VIP3),
+        "a refused reload changed the VIPs"
+    );
+    // Fixed: the reload goes through.
+    lab.write("keepalived.conf", &conf(&global, &[VIP3]));
+    d.signal(libc::SIGHUP);
+    wait(&d, SECS(10), "the reload", || {
+        lab.has_addr(VIP3) && !lab.has_addr(VIP)
+    });
+}
+
+#[test]
+fn reload_check_config_refuses_a_bad_config() {
+    each(&BOTH, scenario_reload_check_config);
+}
+
+/// The dumps of `imp` after it became MASTER: (data, parent data, stats, json).
+fn dumps(imp: Impl) -> (String, String, String, serde_json::Value, String) {
+    let mut lab = Lab::new();
+    let d = lab.start_vrrp(imp, &conf("", &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    thread::sleep(Duration::from_millis(300));
+    d.signal(libc::SIGUSR1);
+    d.signal(libc::SIGUSR2);
+    d.signal(SIG_JSON);
+    let files = [
+        "/tmp/keepalived.data",
+        "/tmp/keepalived_parent.data",
+        "/tmp/keepalived.stats",
+        "/tmp/keepalived.json",
+    ];
+    wait(&d, SECS(10), "the dump files", || {
+        files
+            .iter()
+            .all(|f| d.file(f).is_some_and(|t| t.ends_with('\n')))
+    });
+    thread::sleep(Duration::from_millis(300));
+    let read = |f: &str| d.file(f).unwrap_or_default();
+    let json: serde_json::Value =
+        serde_json::from_str(&read(files[3])).unwrap_or_else(|e| panic!("{imp:?} JSON: {e}"));
+    for f in files {
+        let meta = fs::metadata(format!("/proc/{}/root{f}", d.pid)).expect("stat dump");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+        assert_eq!(mode, 0o600, "{imp:?} {f}: umask 0177 gives 0600");
+    }
+    // Stats and clear (SIGRTMAX-1), then stats again: the counters start over.
+    let first = read(files[2]);
+    d.signal(SIG_STATS_CLEAR);
+    thread::sleep(Duration::from_millis(400));
+    d.signal(libc::SIGUSR2);
+    thread::sleep(Duration::from_millis(400));
+    let cleared = read(files[2]);
+    (read(files[0]), read(files[1]), first, json, cleared)
+}
+
+fn sections(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("------<"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn keys(v: &serde_json::Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn dumps_have_keepalived_names_and_shape() {
+    if !privileged() {
+        return;
+    }
+    let ours = thread::spawn(|| dumps(Impl::Rust));
+    let theirs = thread::spawn(|| dumps(Impl::Keepalived));
+    let (data, parent, stats, json, cleared) = ours.join().expect("rkeepalived dumps");
+    let (k_data, k_parent, k_stats, k_json, k_cleared) = theirs.join().expect("keepalived dumps");
+    for (imp, data, parent, stats, cleared) in [
+        ("rkeepalived", &data, &parent, &stats, &cleared),
+        ("keepalived", &k_data, &k_parent, &k_stats, &k_cleared),
+    ] {
+        assert!(data.contains(" VRRP Instance = VI_1\n"), "{imp}:\n{data}");
+        assert!(data.contains("   State = MASTER\n"), "{imp}:\n{data}");
+        assert!(
+            data.contains("   Virtual Router ID = 51\n"),
+            "{imp}:\n{data}"
+        );
+        assert!(
+            parent.starts_with("------< Global definitions >------\n"),
+            "{imp}"
+        );
+        assert!(stats.contains("VRRP Instance: VI_1\n"), "{imp}:\n{stats}");
+        assert!(stats.contains("  Became master: 1\n"), "{imp}:\n{stats}");
+        assert!(
+            cleared.contains("  Became master: 0\n"),
+            "{imp}: not cleared\n{cleared}"
+        );
+    }
+    // Every section keepalived writes for this configuration is there, in order.
+    let ours_sections = sections(&data);
+    let wanted: Vec<String> = sections(&k_data)
+        .into_iter()
+        .filter(|s| !s.contains("Interfaces"))
+        .collect();
+    let found: Vec<String> = ours_sections
+        .iter()
+        .filter(|s| wanted.contains(s))
+        .cloned()
+        .collect();
+    assert_eq!(found, wanted, "sections of keepalived.data");
+    // Stats: the same labels line by line.
+    let labels = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.split(':').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(labels(&stats), labels(&k_stats), "keepalived.stats layout");
+    // JSON: keepalived's keys are all there.
+    let (o, k) = (&json[0], &k_json[0]);
+    assert_eq!(o["data"]["iname"], "VI_1");
+    assert_eq!(o["data"]["state"], 2);
+    assert_eq!(o["data"]["vrid"], k["data"]["vrid"]);
+    // Known gap: the instances do not record when they last changed state.
+    let lacking = ["last_transition"];
+    for part in ["data", "stats"] {
+        let missing: Vec<String> = keys(&k[part])
+            .difference(&keys(&o[part]))
+            .filter(|k| !lacking.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        assert!(missing.is_empty(), "JSON {part} lacks {missing:?}");
+    }
+    assert_eq!(keys(o), keys(k));
+}
+
+fn scenario_dont_respawn(imp: Impl) {
+    let mut lab = Lab::new();
+    let d = lab.start_vrrp(imp, &conf("", &[VIP]), &["-R"]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    let vrrp = pid_in(fs::read_to_string(lab.path("v.pid")).ok()).expect("vrrp pid");
+    signal(vrrp, libc::SIGKILL);
+    assert_eq!(
+        lab.wait_exit(&d, SECS(5)),
+        Some(0),
+        "-R: the parent stops, exit 0"
+    );
+    assert!(!lab.path("k.pid").exists());
+}
+
+#[test]
+fn dont_respawn_stops_with_the_child() {
+    each(&BOTH, scenario_dont_respawn);
+}
+
+#[test]
+fn respawn_backs_off_and_term_during_back_off_is_prompt() {
+    if !privileged() {
+        return;
+    }
+    let mut lab = Lab::new();
+    let d = lab.start_vrrp(Impl::Rust, &conf("", &[VIP]), &[]);
+    let vpid = || pid_in(fs::read_to_string(lab.path("v.pid")).ok());
+    wait(&d, SECS(10), "the VRRP child", || vpid().is_some());
+    let mut gaps = Vec::new();
+    for _ in 0..2 {
+        let old = vpid().expect("vrrp pid");
+        let killed = Instant::now();
+        signal(old, libc::SIGKILL);
+        wait(&d, SECS(10), "the respawned child", || {
+            vpid().is_some_and(|p| p != old)
+        });
+        gaps.push(killed.elapsed());
+    }
+    // 1 s, then 2 s: a child that keeps dying is restarted less and less often.
+    assert!(gaps[0] >= Duration::from_millis(900), "{gaps:?}");
+    assert!(gaps[1] >= Duration::from_millis(1900), "{gaps:?}");
+    assert!(gaps[1] > gaps[0], "{gaps:?}");
+    // Killed again: a 4 s back-off, during which TERM must stop everything at once.
+    let old = vpid().expect("vrrp pid");
+    signal(old, libc::SIGKILL);
+    thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    assert!(
+        asked.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert!(!lab.path("v.pid").exists() && !lab.path("k.pid").exists());
+    assert!(d.log_text().contains("restarting in"));
+}
+
+#[test]
+fn log_file_detail_and_dump_conf() {
+    if !privileged() {
+        return;
+    }
+    let mut lab = Lab::new();
+    let log = lab.p("k.log");
+    let d = lab.start_vrrp(Impl::Rust, &conf("", &[VIP]), &["-g", &log, "-d"]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    let vrrp_log = lab.path("k_vrrp.log");
+    wait(&d, SECS(5), "both log files", || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("Starting"))
+            && fs::read_to_string(&vrrp_log).is_ok_and(|t| t.contains("VI_1"))
+    });
+    // -d: the configuration is in the log at start; -l: the console has it too.
+    let parent_log = fs::read_to_string(&log).unwrap_or_default();
+    assert!(parent_log.contains("virtual_router_id 51"), "{parent_log}");
+    assert!(d.log_text().contains("virtual_router_id 51"));
+}
+
+fn syslog_scenario(imp: Impl, namespace: bool, no_syslog: bool) -> Vec<String> {
+    let mut lab = Lab::new();
+    let conf_path = lab.write("keepalived.conf", &conf("", &[VIP]));
+    let (p, r) = (lab.p("k.pid"), lab.p("v.pid"));
+    let mut args = vec!["-n", "-P", "-f", &conf_path, "-p", &p, "-r", &r];
+    let ns = lab.ns.clone();
+    if namespace {
+        args.extend(["-s", &ns]);
+    }
+    if no_syslog {
+        args.push("-G");
+    }
+    let wrap = Wrap {
+        syslog: true,
+        host_ns: namespace,
+        ..Wrap::default()
+    };
+    let d = lab.start(imp, &args, wrap);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    thread::sleep(Duration::from_millis(500));
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    thread::sleep(Duration::from_millis(200));
+    lab.syslog_lines()
+}
+
+fn idents(lines: &[String]) -> BTreeSet<String> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            // `<PRI>Mmm dd hh:mm:ss IDENT[PID]: message`
+            let rest = l.split_once('>')?.1;
+            let ident = rest.get(16..)?.split('[').next()?;
+            Some(ident.to_string())
+        })
+        .collect()
+}
+
+fn scenario_syslog(imp: Impl) {
+    let plain = syslog_scenario(imp, false, false);
+    let ids = idents(&plain);
+    assert!(
+        ids.contains("Keepalived") && ids.contains("Keepalived_vrrp"),
+        "{imp:?}: {ids:?}\n{plain:?}"
+    );
+    assert!(plain.iter().all(|l| l.starts_with("<")), "{plain:?}");
+    let silent = syslog_scenario(imp, false, true);
+    assert!(
+        silent.is_empty(),
+        "{imp:?} -G still logs to syslog: {silent:?}"
+    );
+}
+
+#[test]
+fn syslog_identities_and_no_syslog() {
+    each(&BOTH, scenario_syslog);
+}
+
+fn scenario_namespace(imp: Impl) {
+    let lines = syslog_scenario(imp, true, false);
+    let ids = idents(&lines);
+    assert!(
+        ids.iter().any(|i| i.starts_with("Keepalived_rkd"))
+            && ids.iter().any(|i| i.starts_with("Keepalived_vrrp_rkd")),
+        "{imp:?}: {ids:?}"
+    );
+    // Default pidfiles move into /run/keepalived/NAME/ (and go on stop).
+    let mut lab = Lab::new();
+    let conf_path = lab.write("keepalived.conf", &conf("", &[VIP]));
+    let ns = lab.ns.clone();
+    let args = ["-n", "-l", "-P", "-s", &ns, "-f", &conf_path];
+    let wrap = Wrap {
+        host_ns: true,
+        ..Wrap::default()
+    };
+    let d = lab.start(imp, &args, wrap);
+    wait(&d, SECS(10), "the VIP inside the namespace", || {
+        lab.has_addr(VIP)
+    });
+    let dir = PathBuf::from(format!("/run/keepalived/{ns}"));
+    assert_eq!(
+        pid_in(fs::read_to_string(dir.join("keepalived.pid")).ok()),
+        Some(d.pid)
+    );
+    assert!(dir.join("vrrp.pid").exists());
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    assert!(!dir.join("keepalived.pid").exists() && !dir.join("vrrp.pid").exists());
+    let _ = fs::remove_dir(&dir);
+    // A namespace that does not exist: the daemon says so and ends at once.
+    let missing = format!("{ns}-missing");
+    let args = ["-n", "-l", "-P", "-s", &missing, "-f", &conf_path];
+    let d = lab.start(imp, &args, wrap);
+    lab.wait_exit(&d, SECS(5));
+    assert!(
+        d.log_text().contains("Unable to set network namespace"),
+        "{}",
+        d.log_text()
+    );
+}
+
+#[test]
+fn namespace_option() {
+    each(&BOTH, scenario_namespace);
+}
+
+fn scenario_scripts(imp: Impl) {
+    let mut lab = Lab::new();
+    let marks = lab.p("marks");
+    let vpid = lab.p("v.pid");
+    let start = lab.write(
+        "start.sh",
+        &format!(
+            "#!/bin/sh\nif [ -e {vpid} ]; then echo start-with-child; else echo start-alone; fi >> {marks}\nsleep 0.3\necho start-done >> {marks}\n"
+        ),
+    );
+    let stop = lab.write(
+        "stop.sh",
+        &format!(
+            "#!/bin/sh\nif [ -e {vpid} ]; then echo stop-with-child; else echo stop-alone; fi >> {marks}\nip -o addr show dev eth0 | grep -q {VIP}/ && echo stop-vip-held >> {marks}\necho stop-$1 >> {marks}\n"
+        ),
+    );
+    for s in [&start, &stop] {
+        fs::set_permissions(s, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    }
+    let global = format!("  startup_script {start}\n  shutdown_script \"{stop} bye\"");
+    let d = lab.start_vrrp(imp, &conf(&global, &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    let got = fs::read_to_string(&marks).unwrap_or_default();
+    assert_eq!(
+        got.lines().collect::<Vec<_>>(),
+        ["start-alone", "start-done", "stop-alone", "stop-bye"],
+        "{imp:?}: the startup script runs before the children, the shutdown script after"
+    );
+}
+
+#[test]
+fn startup_and_shutdown_scripts() {
+    each(&BOTH, scenario_scripts);
+}
+
+fn scenario_script_timeout(imp: Impl) {
+    let mut lab = Lab::new();
+    let token = format!("{}/slow-token", lab.dir.path().display());
+    let slow = lab.write("slow.sh", &format!("#!/bin/sh\n# {token}\nsleep 30\n"));
+    fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let global = format!("  startup_script {slow}\n  startup_script_timeout 1");
+    let started = Instant::now();
+    let d = lab.start_vrrp(imp, &conf(&global, &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "{imp:?}: did not wait: {took:?}"
+    );
+    assert!(took < SECS(6), "{imp:?}: waited past the timeout: {took:?}");
+    // The script was killed at its timeout.
+    let alive = fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| fs::read_to_string(e.path().join("cmdline")).ok())
+        .any(|c| c.contains(&slow));
+    assert!(!alive, "{imp:?}: the timed-out startup script still runs");
+}
+
+#[test]
+fn startup_script_timeout() {
+    each(&BOTH, scenario_script_timeout);
+}
+
+fn scenario_startup_delay(imp: Impl) {
+    let mut lab = Lab::new();
+    let started = Instant::now();
+    let d = lab.start_vrrp(imp, &conf("  vrrp_startup_delay 2", &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    let took = started.elapsed();
+    assert!(
+        took >= SECS(2),
+        "{imp:?}: MASTER after {took:?}, before the 2 s startup delay"
+    );
+}
+
+#[test]
+fn vrrp_startup_delay_holds_instances() {
+    each(&BOTH, scenario_startup_delay);
+}
+
+fn scenario_umask_core(imp: Impl) {
+    let mut lab = Lab::new();
+    let d = lab.start_vrrp(imp, &conf("", &[VIP]), &[]);
+    wait(&d, SECS(10), "the VRRP child", || {
+        lab.path("v.pid").exists()
+    });
+    assert_eq!(
+        proc_status(d.pid, "Umask:"),
+        "0177",
+        "{imp:?} default umask"
+    );
+    d.signal(libc::SIGTERM);
+    lab.wait_exit(&d, SECS(10));
+    let d = lab.start_vrrp(imp, &conf("", &[VIP]), &["-u", "027", "-m"]);
+    wait(&d, SECS(10), "the VRRP child", || {
+        lab.path("v.pid").exists()
+    });
+    assert_eq!(proc_status(d.pid, "Umask:"), "0027", "{imp:?} -u 027");
+    let vrrp = pid_in(fs::read_to_string(lab.path("v.pid")).ok()).expect("vrrp pid");
+    for pid in [d.pid, vrrp] {
+        let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+        let core = limits
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            core.split_whitespace()
+                .filter(|w| *w == "unlimited")
+                .count()
+                == 2,
+            "{imp:?} -m: {core}"
+        );
+    }
+}
+
+#[test]
+fn umask_and_core_dump_options() {
+    each(&BOTH, scenario_umask_core);
+}
+
+fn scenario_subsystems(imp: Impl) {
+    let mut lab = Lab::new();
+    // -C with no virtual server: the parent runs alone.
+    let d = lab.start_plain(imp, &conf("", &[VIP]), &["-C"]);
+    thread::sleep(SECS(2));
+    assert!(!lab.exited(&d), "{imp:?} -C exited");
+    assert!(
+        !lab.path("v.pid").exists() && !lab.has_addr(VIP),
+        "{imp:?}: -C ran VRRP"
+    );
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    // -P with a virtual server: VRRP only.
+    let with_vs = format!(
+        "{}virtual_server {VIP} 80 {{\n  protocol TCP\n  real_server 10.8.0.2 80 {{\n    TCP_CHECK {{\n      connect_timeout 1\n    }}\n  }}\n}}\n",
+        conf("", &[VIP])
+    );
+    let d = lab.start_vrrp(imp, &with_vs, &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        !lab.path("c.pid").exists(),
+        "{imp:?} -P started the checker child"
+    );
+}
+
+#[test]
+fn vrrp_only_and_check_only() {
+    each(&BOTH, scenario_subsystems);
+}
