@@ -436,7 +436,7 @@ mod tests {
         let s = settings();
         let mut built = Built::default();
         let v4 = FwElement::V4(Ipv4Addr::new(10, 9, 9, 9));
-        let script = update_script(&s, &mut built, &set(&[]), &set(&[v4.clone()]));
+        let script = update_script(&s, &mut built, &set(&[]), &set(std::slice::from_ref(&v4)));
         assert!(script.starts_with("add table ip keepalived\n"));
         assert!(script.contains(
             "add chain ip keepalived in { type filter hook input priority -1; policy accept; }"
@@ -453,7 +453,12 @@ mod tests {
         );
         // Once built, only elements change.
         let v4b = FwElement::V4(Ipv4Addr::new(10, 9, 9, 10));
-        let script = update_script(&s, &mut built, &set(&[v4.clone()]), &set(&[v4b]));
+        let script = update_script(
+            &s,
+            &mut built,
+            &set(std::slice::from_ref(&v4)),
+            &set(&[v4b]),
+        );
         assert_eq!(
             script,
             "delete element ip keepalived vips { 10.9.9.9 }\n\
