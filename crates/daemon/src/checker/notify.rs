@@ -170,6 +170,9 @@ struct VsState {
     quorum: u32,
     hysteresis: u32,
     servers: HashMap<String, RsState>,
+    /// Nothing happened to it yet since the checker child started: a quorum gained now is
+    /// the runtime's start-up announcement.
+    starting: bool,
 }
 
 impl VsState {
@@ -189,14 +192,15 @@ struct CheckerAlerts {
     services: HashMap<String, VsState>,
 }
 
-/// Set once the start-up quorum mails went out: a reload does not repeat them.
-static STARTUP_MAILED: AtomicBool = AtomicBool::new(false);
+/// Set once the first notifier of the process was built: later ones come from reloads,
+/// which announce nothing at start.
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 impl CheckerAlerts {
     /// Each object's own `smtp_alert`, else `smtp_alert_checker`, else `smtp_alert`, else (for
     /// a real server) its virtual server's own `smtp_alert`, as keepalived 2.2.7 decides
     /// (observed); nothing without an `smtp_server` and a `notification_email`.
-    fn build(config: &Config) -> CheckerAlerts {
+    fn build(config: &Config, starting: bool) -> CheckerAlerts {
         let g = &config.global.simple;
         let on = |own| crate::smtp::alert_enabled(own, g.smtp_alert_checker, g.smtp_alert);
         let mut services = HashMap::new();
@@ -237,6 +241,7 @@ impl CheckerAlerts {
                     quorum: vs.quorum,
                     hysteresis: vs.hysteresis,
                     servers,
+                    starting,
                 },
             );
         }
@@ -248,51 +253,21 @@ impl CheckerAlerts {
         CheckerAlerts { mailer, services }
     }
 
-    /// [`CheckerAlerts::build`], plus the start-up mails the first time in this process (the
-    /// checker child builds its notifier again on each reload).
+    /// [`CheckerAlerts::build`]; the first one of the process words the start-up quorum
+    /// announcements as keepalived does (`Starting with quorum up`).
     fn new(config: &Config) -> CheckerAlerts {
-        let alerts = CheckerAlerts::build(config);
-        if !STARTUP_MAILED.swap(true, Ordering::Relaxed) {
-            alerts.startup();
-        }
-        alerts
-    }
-
-    /// keepalived mails every alerting service that starts with its quorum met.
-    fn startup(&self) {
-        let Some(mailer) = &self.mailer else {
-            return;
-        };
-        let mut labels: Vec<&String> = self.services.keys().collect();
-        labels.sort();
-        for label in labels {
-            let Some(vs) = self.services.get(label) else {
-                continue;
-            };
-            let weight = vs.live_weight();
-            let threshold = u64::from(vs.quorum) + u64::from(vs.hysteresis);
-            if vs.alert && weight >= threshold {
-                mailer.send(vs_alert(
-                    label,
-                    true,
-                    true,
-                    vs.quorum,
-                    vs.hysteresis,
-                    weight,
-                ));
-            }
-        }
+        CheckerAlerts::build(config, !STARTED.swap(true, Ordering::Relaxed))
     }
 
     /// Follows `event` and mails it when its object alerts.
     fn event(&mut self, event: &LvsEvent) {
         match &event.about {
             About::RealServer { rs, vs } => {
-                let Some(r) = self
-                    .services
-                    .get_mut(vs)
-                    .and_then(|v| v.servers.get_mut(rs))
-                else {
+                let Some(v) = self.services.get_mut(vs) else {
+                    return;
+                };
+                v.starting = false;
+                let Some(r) = v.servers.get_mut(rs) else {
                     return;
                 };
                 r.up = event.up;
@@ -302,12 +277,20 @@ impl CheckerAlerts {
                 }
             }
             About::VirtualServer { vs } => {
-                let Some(v) = self.services.get(vs) else {
+                let Some(v) = self.services.get_mut(vs) else {
                     return;
                 };
+                let starting = std::mem::take(&mut v.starting) && event.up;
                 if let (true, Some(m)) = (v.alert, &self.mailer) {
-                    let a = vs_alert(vs, event.up, false, v.quorum, v.hysteresis, v.live_weight());
-                    m.send(a);
+                    let weight = v.live_weight();
+                    m.send(vs_alert(
+                        vs,
+                        event.up,
+                        starting,
+                        v.quorum,
+                        v.hysteresis,
+                        weight,
+                    ));
                 }
             }
         }
@@ -323,8 +306,7 @@ pub struct LvsNotifier {
 }
 
 impl LvsNotifier {
-    /// Opens `notify_fifo` and `lvs_notify_fifo` (creating them when missing). The first
-    /// notifier of the process mails the services that start with their quorum met.
+    /// Opens `notify_fifo` and `lvs_notify_fifo` (creating them when missing).
     pub fn new(config: &Config) -> LvsNotifier {
         let g = &config.global.simple;
         let fifos = crate::fifo::open_fifos(
@@ -490,7 +472,7 @@ mod tests {
             .build()
             .expect("runtime");
         let _guard = rt.enter();
-        let a = CheckerAlerts::build(&config(global, vs, rs, 25));
+        let a = CheckerAlerts::build(&config(global, vs, rs, 25), true);
         let v = &a.services["[10.0.0.1]:tcp:80"];
         let on = (
             v.alert,
@@ -541,11 +523,11 @@ mod tests {
     async fn verdicts_are_mailed_with_the_live_weight() {
         let (port, mails) = crate::smtp::test_sink::start().await;
         let mut n = LvsNotifier {
-            smtp: CheckerAlerts::build(&config("smtp_alert", "", "", port)),
+            smtp: CheckerAlerts::build(&config("smtp_alert", "", "", port), true),
             ..Default::default()
         };
-        // 10.0.0.2 starts up, 10.0.0.3 (alpha) down: weight 1 < quorum 2, no start-up mail.
-        n.smtp.startup();
+        // 10.0.0.2 starts up, 10.0.0.3 (alpha) down: weight 1 < quorum 2, no start-up
+        // announcement; the first gain is an ordinary one.
         n.notify(
             &rs_line("[10.0.0.3]:tcp:8080", "[10.0.0.1]:tcp:80", true),
             None,
@@ -595,16 +577,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn services_starting_with_quorum_are_mailed() {
+    async fn start_up_quorum_is_worded_as_keepalived() {
         let (port, mails) = crate::smtp::test_sink::start().await;
         let c = config("smtp_alert", "quorum 1", "", port);
-        CheckerAlerts::build(&c).startup();
-        let got = crate::smtp::test_sink::wait_for(&mails, 1).await;
-        assert_eq!(got.len(), 1);
+        let vs = "[10.0.0.1]:tcp:80";
+        // The first notifier of the process: the runtime's start-up announcement.
+        let mut first = LvsNotifier {
+            smtp: CheckerAlerts::build(&c, true),
+            ..Default::default()
+        };
+        first.notify(&vs_line(vs, true), None);
+        assert_eq!(crate::smtp::test_sink::wait_for(&mails, 1).await.len(), 1);
+        // One built on reload: a quorum gained is an ordinary one.
+        let mut reloaded = LvsNotifier {
+            smtp: CheckerAlerts::build(&c, false),
+            ..Default::default()
+        };
+        reloaded.notify(&vs_line(vs, true), None);
+        let got = crate::smtp::test_sink::wait_for(&mails, 2).await;
+        let bodies: Vec<&str> = got.iter().map(|m| m.body()[0]).collect();
         assert_eq!(
-            got[0].header("Subject"),
-            Some("[R1] Virtualserver [10.0.0.1]:tcp:80 - UP")
+            bodies,
+            [
+                "=> Starting with quorum up 1+0=1 <= 1 <=",
+                "=> Gained quorum 1+0=1 <= 1 <="
+            ]
         );
-        assert_eq!(got[0].body()[0], "=> Starting with quorum up 1+0=1 <= 1 <=");
+        assert!(got
+            .iter()
+            .all(|m| m.header("Subject") == Some("[R1] Virtualserver [10.0.0.1]:tcp:80 - UP")));
     }
 }
