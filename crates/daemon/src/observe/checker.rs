@@ -151,14 +151,16 @@ pub fn resolve(plan: &Plan, vs: &str, rs: &str) -> Result<(DrainKey, usize), Str
         .enumerate()
         .find(|(_, s)| s.label == name)
         .ok_or_else(|| format!("unknown virtual server {vs} ({name})"))?;
-    if !sp
+    // The configured port, or the port IPVS uses (DR/TUN take the virtual server's).
+    let dp = sp
         .real_servers
         .iter()
-        .any(|d| d.addr == addr && d.port == port)
-    {
-        return Err(format!("virtual server {name} has no real server {rs}"));
-    }
-    Ok(((name, addr, port), vi))
+        .find(|d| {
+            d.addr == addr
+                && (d.port == port || sp.services.iter().any(|s| d.port_in(&s.key) == port))
+        })
+        .ok_or_else(|| format!("virtual server {name} has no real server {rs}"))?;
+    Ok(((name, dp.addr, dp.port), vi))
 }
 
 /// Answers `query` from `rt`.
@@ -304,6 +306,47 @@ mod tests {
         o.record(1, &CheckerEvent::WeightChanged { weight: 3 });
         assert_eq!(o.failures(1), 2);
         assert_eq!(o.failures(2), 0);
+    }
+
+    fn plan() -> Plan {
+        let text = "virtual_server 10.0.0.1 80 {\n lb_kind NAT\n protocol TCP\n \
+                    real_server 10.0.0.2 8080 {\n  weight 4\n }\n \
+                    real_server 10.0.0.3 8080 {\n  weight 6\n }\n}\n";
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        Plan::from_config(&rka_config::load_str("t.conf", text, &opts).config)
+    }
+
+    #[test]
+    fn drained_real_servers_stay_in_the_table_at_weight_zero() {
+        let plan = plan();
+        let director = rka_check::Director::new(plan.director.clone());
+        let mut o = Observed::default();
+        let (key, vi) = resolve(&plan, "10.0.0.1:80/tcp", "10.0.0.2:8080").expect("known");
+        assert_eq!(vi, 0);
+        assert!(o.set(key, true));
+        let mut d = crate::checker::table::desired(&plan, &director);
+        o.apply_drains(&plan, &mut d);
+        let weights: Vec<(String, u32)> = d
+            .table
+            .services
+            .values()
+            .flat_map(|s| s.dests.values())
+            .map(|d| (d.key.to_string(), d.weight))
+            .collect();
+        assert_eq!(
+            weights,
+            vec![
+                ("10.0.0.2:8080".to_string(), 0),
+                ("10.0.0.3:8080".to_string(), 6)
+            ]
+        );
+        assert!(resolve(&plan, "10.0.0.1:80/tcp", "10.0.0.4:8080")
+            .is_err_and(|e| e.contains("no real server")));
+        assert!(resolve(&plan, "10.0.0.1:81/tcp", "10.0.0.2:8080")
+            .is_err_and(|e| e.contains("unknown virtual server")));
     }
 
     #[test]
