@@ -12,8 +12,28 @@ pub const DATA_FILE: &str = "/tmp/keepalived_check.data";
 /// Where the checker child writes its statistics.
 pub const STATS_FILE: &str = "/tmp/keepalived_check.stats";
 
-/// The data dump: virtual servers, real servers, their checkers (shared ones marked) and the
-/// IPVS manager's state.
+fn method_name(m: rka_ipvs::ForwardMethod) -> &'static str {
+    match m {
+        rka_ipvs::ForwardMethod::Masq => "NAT",
+        rka_ipvs::ForwardMethod::Local => "LOCAL",
+        rka_ipvs::ForwardMethod::Tunnel => "TUN",
+        rka_ipvs::ForwardMethod::DirectRoute => "DR",
+        rka_ipvs::ForwardMethod::Bypass => "BYPASS",
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// The data dump in keepalived's layout: `LVS Topology` (each virtual server, then each of
+/// its real servers with their live state) and `Health checkers` (one block per checker of
+/// each real server, shared probes marked), followed by an rkeepalived `IPVS` section (the
+/// IPVS manager's state).
 pub fn data_text(rt: &Runtime) -> String {
     let mut s = String::new();
     if !rt.plan.services.is_empty() {
@@ -23,24 +43,33 @@ pub fn data_text(rt: &Runtime) -> String {
     }
     let mut checkers = String::from("------< Health checkers >------\n");
     for (vi, sp) in rt.plan.services.iter().enumerate() {
-        let _ = writeln!(s, " Virtual server {}", sp.label);
-        let _ = writeln!(
-            s,
-            "   quorum {}, live weight {}",
-            if rt.director.has_quorum(vi) {
-                "up"
-            } else {
-                "down"
-            },
-            rt.director.live_weight(vi)
-        );
-        for svc in &sp.services {
-            let _ = writeln!(s, "   IPVS service {} scheduler {}", svc.key, svc.scheduler);
+        let _ = writeln!(s, " ------< Virtual server >------");
+        match sp.services.first().map(|svc| &svc.key) {
+            Some(rka_ipvs::ServiceKey::Addr { addr, port, .. }) => {
+                let _ = writeln!(s, " VS VIP = {addr}, VPORT = {port}");
+            }
+            Some(rka_ipvs::ServiceKey::Fwmark { mark, .. }) => {
+                let _ = writeln!(s, " VS FWMARK = {mark}");
+            }
+            None => {
+                let _ = writeln!(s, " VS = {}", sp.label);
+            }
         }
+        if let Some(svc) = sp.services.first() {
+            let _ = writeln!(s, "   lvs_sched = {}", svc.scheduler);
+            if let rka_ipvs::ServiceKey::Addr { protocol, .. } = &svc.key {
+                let _ = writeln!(s, "   protocol = {protocol}");
+            }
+        }
+        let _ = writeln!(s, "   omega is {}", if sp.omega { "ON" } else { "OFF" });
+        let up = rt.director.has_quorum(vi);
+        let _ = writeln!(s, "   alive = {}", u8::from(up));
+        let _ = writeln!(s, "   quorum_state_up = {}", u8::from(up));
+        let _ = writeln!(s, "   live weight = {}", rt.director.live_weight(vi));
         if let Some(sorry) = &sp.sorry {
             let _ = writeln!(
                 s,
-                "   sorry server {} {}",
+                "   sorry server = {} ({})",
                 sorry.label,
                 match rt.director.sorry_weight(vi) {
                     Some(w) => format!("in table, weight {w}"),
@@ -49,42 +78,39 @@ pub fn data_text(rt: &Runtime) -> String {
             );
         }
         for (ri, dp) in sp.real_servers.iter().enumerate() {
+            let alive = rt.director.is_up(vi, ri);
+            let weight = rt.director.real_server_weight(vi, ri);
+            let _ = writeln!(s, "   ------< Real server >------");
             let _ = writeln!(
                 s,
-                "   Real server {} {} {}",
-                dp.label,
-                if rt.director.is_up(vi, ri) {
-                    "UP"
-                } else {
-                    "DOWN"
-                },
-                match rt.director.real_server_weight(vi, ri) {
-                    Some(w) => format!("weight {w}"),
-                    None => "not in table".to_string(),
-                }
+                "   RIP = {}, RPORT = {}, WEIGHT = {}",
+                dp.addr,
+                dp.port,
+                weight.map(|w| w.to_string()).unwrap_or_else(|| "-".into())
             );
+            let _ = writeln!(s, "   forwarding method = {}", method_name(dp.method));
+            let _ = writeln!(s, "   alive = {}", u8::from(alive));
+            let _ = writeln!(s, "   RS set = {}", u8::from(weight.is_some()));
+            let mut failed = 0;
             for p in rt.probes.values() {
                 for slot in p.slots.iter().filter(|s| s.vs == vi && s.rs == ri) {
-                    let shared = if p.slots.len() > 1 {
-                        format!(" (shared by {} real servers)", p.slots.len())
-                    } else {
-                        String::new()
-                    };
-                    let _ = writeln!(
-                        checkers,
-                        " {} {} checker {} {}{shared}{}",
-                        sp.label,
-                        dp.label,
-                        slot.check,
-                        p.label,
-                        match (&p.up, &p.last_reason) {
-                            (true, _) => " passing".to_string(),
-                            (false, Some(r)) => format!(" failing: {r}"),
-                            (false, None) => " failing".to_string(),
-                        }
-                    );
+                    failed += usize::from(!p.up);
+                    let _ = writeln!(checkers, " {} -> {}", sp.label, dp.label);
+                    let _ = writeln!(checkers, "   Up = {}", yes_no(p.up));
+                    let _ = writeln!(checkers, "   Checker = {} {}", slot.check, p.label);
+                    if p.slots.len() > 1 {
+                        let _ = writeln!(
+                            checkers,
+                            "   Probe shared by {} real servers",
+                            p.slots.len()
+                        );
+                    }
+                    if let (false, Some(r)) = (p.up, &p.last_reason) {
+                        let _ = writeln!(checkers, "   Last failure = {r}");
+                    }
                 }
             }
+            let _ = writeln!(s, "   num failed checkers = {failed}");
         }
     }
     s.push_str(&checkers);
