@@ -180,6 +180,7 @@ fn guest() {
     let files = ok("dpkg -L rkeepalived");
     for f in [
         "/usr/sbin/rkeepalived",
+        "/usr/sbin/rkeepalivedctl",
         "/usr/lib/systemd/system/rkeepalived.service",
         "/usr/share/man/man8/rkeepalived.8.gz",
         "/etc/default/rkeepalived",
@@ -235,6 +236,12 @@ fn guest() {
     assert_eq!(bnd, expected_bounding_set(), "capability bounding set");
     let children = ok(&format!("pgrep -P {main_pid}"));
     assert!(!children.is_empty(), "the VRRP child runs under the parent");
+    // The control socket works inside the unit's sandbox.
+    let shown = ok("rkeepalivedctl show instances");
+    assert!(
+        shown.contains("VI_1") && shown.contains("MASTER"),
+        "{shown}"
+    );
 
     // Reload: a second VIP, the same main process, no restart.
     std::fs::write(
