@@ -1831,3 +1831,29 @@ fn nftables_no_accept_like_keepalived() {
     let ours = ours.join().expect("rkeepalived run");
     assert_eq!(ours, theirs, "nft ruleset differs from keepalived's");
 }
+
+/// A unicast source address the host does not have: keepalived 2.2.7 cannot bind it and keeps
+/// the instance in FAULT (with or without track_src_ip); the peer is master alone.
+fn scenario_unicast_src_missing(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let uc = |me: &str, peer: &str| {
+        format!("  track_src_ip\n  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}")
+    };
+    lab.start("a", a, &v3(150, &uc("10.9.0.50", "10.9.0.2")));
+    lab.start("b", b, &v3(100, &uc("10.9.0.2", "10.9.0.1")));
+    lab.wait(Duration::from_secs(6), "b master", |l| l.is_master("b"));
+    lab.hold(Duration::from_secs(2), "a in FAULT, b master", |l| {
+        l.is_master("b") && !l.is_master("a")
+    });
+    let log = lab.log("a");
+    assert!(
+        log.contains("bind unicast_src 10.9.0.50 failed 99 - Cannot assign requested address")
+            && log.contains("(VI_1): entering FAULT state (src address not configured)"),
+        "{log}"
+    );
+}
+
+#[test]
+fn unicast_src_missing() {
+    matrix("unicast_src_missing", scenario_unicast_src_missing);
+}

@@ -117,6 +117,8 @@ pub struct InstancePlan {
     pub notify_priority_changes: bool,
     /// `initial state` as written (for the reload match).
     pub unicast: bool,
+    /// Why the instance is in FAULT for good (keepalived's "config faults"), as logged.
+    pub config_faults: Vec<String>,
     /// What the nftables `no_accept` filter drops while the instance holds its addresses
     /// (empty in accept mode).
     pub firewall: Vec<super::firewall::FwElement>,
@@ -179,6 +181,29 @@ pub trait HostView {
     }
     /// Whether `ifname` exists and is operationally up.
     fn interface_up(&self, ifname: &str) -> bool;
+
+    /// Whether a socket can be bound to `addr` (`Err` holds the reason): keepalived binds its
+    /// unicast socket to `unicast_src_ip`, and an address the host does not have puts the
+    /// instance in FAULT. An IPv6 link-local address is looked up on `ifname` instead.
+    fn can_bind(&self, ifname: &str, addr: IpAddr) -> Result<(), String> {
+        match addr {
+            IpAddr::V6(a) if (a.segments()[0] & 0xffc0) == 0xfe80 => {
+                if self.source_addresses(ifname, true).contains(&addr) {
+                    Ok(())
+                } else {
+                    Err("not on the interface".to_owned())
+                }
+            }
+            _ => {
+                std::net::UdpSocket::bind((addr, 0))
+                    .map(drop)
+                    .map_err(|e| match e.raw_os_error() {
+                        Some(n) => format!("{n} - {}", nix::errno::Errno::from_raw(n).desc()),
+                        None => e.to_string(),
+                    })
+            }
+        }
+    }
 }
 
 /// Why an instance cannot be run.
@@ -434,7 +459,25 @@ fn plan_instance(
     };
     core.startup_delay = g.vrrp_startup_delay.unwrap_or(Duration::ZERO);
     core.trackers = core_trackers;
-    core.config_fault = inst.faults_without_peers();
+    let mut faults = Vec::new();
+    if inst.faults_without_peers() {
+        faults.push(format!(
+            "({}) Cannot use unicast without any peers - going to fault state",
+            inst.name
+        ));
+    }
+    if let (true, Some(src)) = (inst.is_unicast(), inst.src_ip) {
+        // keepalived 2.2.7 (observed): a unicast source the host does not have is a fault
+        // for good (it is not retried when the address appears), track_src_ip or not.
+        if let Err(e) = host.can_bind(&interface, src) {
+            faults.push(format!("bind unicast_src {src} failed {e}"));
+            faults.push(format!(
+                "({}): entering FAULT state (src address not configured)",
+                inst.name
+            ));
+        }
+    }
+    core.config_fault = !faults.is_empty();
     core.validate()
         .map_err(|e| PlanError::Core(inst.name.clone(), e))?;
 
@@ -475,6 +518,7 @@ fn plan_instance(
             .unwrap_or(g.vrrp_notify_priority_changes),
         unicast: inst.is_unicast(),
         firewall,
+        config_faults: faults,
     })
 }
 
@@ -644,6 +688,13 @@ mod tests {
         fn interface_up(&self, ifname: &str) -> bool {
             ifname == "eth1"
         }
+        fn can_bind(&self, _ifname: &str, addr: IpAddr) -> Result<(), String> {
+            if addr == "10.0.0.1".parse::<IpAddr>().expect("addr") {
+                Ok(())
+            } else {
+                Err("99 - Cannot assign requested address".to_owned())
+            }
+        }
     }
 
     fn load(text: &str) -> Config {
@@ -754,6 +805,35 @@ mod tests {
             assert!(errors.is_empty(), "{errors:?}");
             assert_eq!(plans[0].core.config_fault, fault, "{block}");
         }
+    }
+
+    #[test]
+    fn unicast_source_the_host_lacks_is_a_config_fault() {
+        let conf = |src: &str| {
+            load(&format!(
+                "vrrp_instance U {{\n interface eth1\n virtual_router_id 8\n\
+                 unicast_src_ip {src}\n unicast_peer {{\n 10.0.0.2\n }}\n\
+                 virtual_ipaddress {{\n 10.0.0.8\n }}\n}}\n"
+            ))
+        };
+        let (plans, _) = plan_instances(&conf("10.0.0.1"), &FakeHost);
+        assert!(!plans[0].core.config_fault);
+        let (plans, _) = plan_instances(&conf("10.0.0.50"), &FakeHost);
+        assert!(plans[0].core.config_fault);
+        assert_eq!(
+            plans[0].config_faults,
+            [
+                "bind unicast_src 10.0.0.50 failed 99 - Cannot assign requested address",
+                "(U): entering FAULT state (src address not configured)"
+            ]
+        );
+        // Multicast with a missing mcast_src_ip runs (keepalived 2.2.7 too).
+        let c = load(
+            "vrrp_instance M {\n interface eth1\n virtual_router_id 9\n mcast_src_ip 10.0.0.50\n\
+             track_src_ip\n virtual_ipaddress {\n 10.0.0.9\n }\n}\n",
+        );
+        let (plans, _) = plan_instances(&c, &FakeHost);
+        assert!(!plans[0].core.config_fault);
     }
 
     #[test]

@@ -158,12 +158,9 @@ impl Unit {
     ) -> Result<Unit, String> {
         let mut instances = Vec::new();
         for p in &plans {
-            if p.core.config_fault {
-                // keepalived 2.2.7's wording (unicast_fault_no_peer without a peer).
-                tracing::warn!(
-                    "({}) Cannot use unicast without any peers - going to fault state",
-                    p.core.name
-                );
+            for line in &p.config_faults {
+                // keepalived 2.2.7's wording.
+                tracing::warn!("{line}");
             }
             instances.push(
                 Instance::new(p.core.clone(), now).map_err(|e| format!("({}) {e}", p.core.name))?,
