@@ -1,13 +1,320 @@
-//! Drives a [`CheckerState`] with real time and a [`Probe`] on tokio.
+//! Drives [`CheckerState`]s with real time and [`Probe`]s on tokio.
+//!
+//! [`CheckerPool`] runs any number of scheduled checkers from one owner: at rest a checker is
+//! its state and its parameters only (no task, no timer of its own); one timer waits for the
+//! earliest due probe, every probe due at that instant starts together, and a probe is a task
+//! only while it runs. [`run_checker`] drives a single checker on a task of its own.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
+use tokio::task::{AbortHandle, JoinSet};
 
 use crate::file::FileWatcher;
+use crate::outcome::ProbeResult;
 use crate::probe::Probe;
 use crate::schedule::Schedule;
 use crate::state::{CheckerEvent, CheckerState};
+
+/// One checker of a [`CheckerPool`].
+#[derive(Debug)]
+struct PoolEntry {
+    state: CheckerState,
+    probe: Arc<Probe>,
+    /// The probe in flight, aborted when the checker is removed.
+    running: Option<AbortHandle>,
+}
+
+/// Due instants of a [`CheckerPool`]: one FIFO queue per rescheduling period (`delay_loop`,
+/// `delay_before_retry`) and a heap for the random first starts. A checker rescheduled after
+/// `period` from "now" lands behind every checker rescheduled earlier with the same period, so
+/// each queue is sorted by construction: O(1) per probe instead of a heap's O(log n).
+#[derive(Debug, Default)]
+struct DueQueue {
+    periods: Vec<(std::time::Duration, VecDeque<(Instant, u64)>)>,
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+}
+
+/// Beyond this many distinct periods, entries go to the heap (the queues' fronts are scanned).
+const MAX_PERIODS: usize = 16;
+
+impl DueQueue {
+    /// Schedules `id` at `at`; `period` is `at - now` when `at` was computed from the current
+    /// time (rescheduling), `None` for an arbitrary instant.
+    fn push(&mut self, at: Instant, id: u64, period: Option<std::time::Duration>) {
+        if let Some(p) = period {
+            if let Some((_, q)) = self.periods.iter_mut().find(|(d, _)| *d == p) {
+                if q.back().is_none_or(|&(last, _)| last <= at) {
+                    q.push_back((at, id));
+                    return;
+                }
+            } else if self.periods.len() < MAX_PERIODS {
+                self.periods.push((p, VecDeque::from([(at, id)])));
+                return;
+            }
+        }
+        self.heap.push(Reverse((at, id)));
+    }
+
+    /// The earliest entry: `(queue index or None for the heap, at, id)`.
+    fn first(&self) -> Option<(Option<usize>, Instant, u64)> {
+        let mut best = self.heap.peek().map(|&Reverse((at, id))| (None, at, id));
+        for (i, (_, q)) in self.periods.iter().enumerate() {
+            if let Some(&(at, id)) = q.front() {
+                if best.is_none_or(|(_, b, _)| at < b) {
+                    best = Some((Some(i), at, id));
+                }
+            }
+        }
+        best
+    }
+
+    /// Removes the entry [`first`](Self::first) returned.
+    fn pop(&mut self, from: Option<usize>) {
+        match from {
+            Some(i) => {
+                if let Some((_, q)) = self.periods.get_mut(i) {
+                    q.pop_front();
+                }
+            }
+            None => {
+                self.heap.pop();
+            }
+        }
+    }
+}
+
+/// A cheap hasher for the pool's `u64` ids (Fibonacci hashing; ids are not attacker-chosen).
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Scheduled checkers driven together; see the [module documentation](self).
+///
+/// Polling contract: [`insert`](Self::insert) and [`remove`](Self::remove) checkers at any
+/// time; await [`next_event`](Self::next_event) (cancel-safe, fit for `select!`) to run them and
+/// receive their events.
+pub struct CheckerPool {
+    entries: IdMap<PoolEntry>,
+    /// Due instants; an entry is stale (skipped) when its checker is gone or has moved on.
+    due: DueQueue,
+    running: JoinSet<(u64, ProbeResult)>,
+    events: VecDeque<(u64, CheckerEvent)>,
+    /// The one timer, armed for the earliest due instant.
+    timer: Pin<Box<tokio::time::Sleep>>,
+    armed: Option<Instant>,
+}
+
+impl std::fmt::Debug for CheckerPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckerPool")
+            .field("checkers", &self.entries.len())
+            .field("running", &self.running.len())
+            .field("events", &self.events.len())
+            .finish()
+    }
+}
+
+impl Default for CheckerPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CheckerPool {
+    /// An empty pool. Must be created inside a tokio runtime with time enabled.
+    pub fn new() -> Self {
+        CheckerPool {
+            entries: IdMap::default(),
+            due: DueQueue::default(),
+            running: JoinSet::new(),
+            events: VecDeque::new(),
+            timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            armed: None,
+        }
+    }
+
+    /// Adds checker `id` (replacing any checker of that id); its first probe starts after a
+    /// random delay up to `schedule.warmup`. FILE_CHECK is not scheduled: use
+    /// [`run_file_checker`] for it.
+    pub fn insert(&mut self, id: u64, probe: Probe, schedule: Schedule) {
+        let start = schedule.random_warmup();
+        self.insert_at(id, probe, schedule, Instant::now(), start);
+    }
+
+    fn insert_at(
+        &mut self,
+        id: u64,
+        probe: Probe,
+        schedule: Schedule,
+        now: Instant,
+        start: std::time::Duration,
+    ) {
+        self.remove(id);
+        let state = CheckerState::new(schedule, now, start);
+        if let Some(at) = state.poll_timeout() {
+            self.due.push(at, id, None);
+        }
+        self.entries.insert(
+            id,
+            PoolEntry {
+                state,
+                probe: Arc::new(probe),
+                running: None,
+            },
+        );
+    }
+
+    /// Removes checker `id`, aborting its probe in flight; its pending events are dropped.
+    pub fn remove(&mut self, id: u64) {
+        if let Some(e) = self.entries.remove(&id) {
+            if let Some(h) = e.running {
+                h.abort();
+            }
+            self.events.retain(|(i, _)| *i != id);
+        }
+    }
+
+    /// An event already waiting, without running anything (to drain a batch after
+    /// [`next_event`](Self::next_event)).
+    pub fn try_next_event(&mut self) -> Option<(u64, CheckerEvent)> {
+        self.events.pop_front()
+    }
+
+    /// Removes every checker, aborting the probes in flight.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.due = DueQueue::default();
+        self.running.abort_all();
+        self.events.clear();
+    }
+
+    /// How many checkers the pool holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the pool holds no checker.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// How many probes are in flight.
+    pub fn in_flight(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Starts every probe due at `now`.
+    fn start_due(&mut self, now: Instant) {
+        while let Some((from, at, id)) = self.due.first() {
+            if at > now {
+                break;
+            }
+            self.due.pop(from);
+            let Some(e) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            if e.state.poll_timeout() != Some(at) || !e.state.handle_timeout(now) {
+                continue;
+            }
+            let probe = Arc::clone(&e.probe);
+            e.running = Some(self.running.spawn(async move {
+                // TCP_CHECK is bounded by its connect timeout and small enough to run inline;
+                // the other kinds are boxed so that a running TCP probe stays small.
+                let result = match &*probe {
+                    Probe::Tcp(c) => crate::tcp::probe(c).await,
+                    other => Box::pin(other.probe()).await,
+                };
+                (id, result)
+            }));
+        }
+    }
+
+    /// Records a finished probe and queues its events.
+    fn finish(&mut self, id: u64, result: ProbeResult) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        e.running = None;
+        let now = Instant::now();
+        e.state.handle_result(now, result);
+        while let Some(ev) = e.state.poll_event() {
+            self.events.push_back((id, ev));
+        }
+        if let Some(at) = e.state.poll_timeout() {
+            self.due
+                .push(at, id, Some(at.saturating_duration_since(now)));
+        }
+    }
+
+    /// Runs the checkers until one of them has an event: `(id, event)`. Cancel-safe: dropping
+    /// the future loses nothing. Pending forever while the pool is empty.
+    pub async fn next_event(&mut self) -> (u64, CheckerEvent) {
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return e;
+            }
+            self.start_due(Instant::now());
+            let next = loop {
+                match self.due.first() {
+                    Some((from, at, id))
+                        if self
+                            .entries
+                            .get(&id)
+                            .is_none_or(|e| e.state.poll_timeout() != Some(at)) =>
+                    {
+                        self.due.pop(from);
+                    }
+                    Some((_, at, _)) => break Some(at),
+                    None => break None,
+                }
+            };
+            if let Some(at) = next {
+                if self.armed != Some(at) {
+                    self.timer.as_mut().reset(at.into());
+                    self.armed = Some(at);
+                }
+            }
+            let timer_on = next.is_some();
+            tokio::select! {
+                done = self.running.join_next(), if !self.running.is_empty() => {
+                    if let Some(Ok((id, result))) = done {
+                        self.finish(id, result);
+                    }
+                    // Drain what else finished, without waiting.
+                    while let Some(done) = self.running.try_join_next() {
+                        if let Ok((id, result)) = done {
+                            self.finish(id, result);
+                        }
+                    }
+                }
+                () = self.timer.as_mut(), if timer_on => {
+                    self.armed = None;
+                }
+                else => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
 
 /// Run a scheduled checker forever, sending its events; returns when the receiver is gone.
 /// Abort the task to stop the checker.
@@ -96,6 +403,92 @@ mod tests {
             .expect("event");
         assert!(matches!(e, Some(CheckerEvent::Up { .. })), "{e:?}");
         task.abort();
+    }
+
+    fn fast(delay_ms: u64) -> Schedule {
+        let mut s = Schedule::defaults_for(CheckKind::Tcp);
+        s.delay_loop = Duration::from_millis(delay_ms);
+        s.delay_before_retry = Duration::from_millis(delay_ms / 2);
+        s.warmup = Duration::ZERO;
+        s
+    }
+
+    async fn next(pool: &mut CheckerPool) -> (u64, CheckerEvent) {
+        tokio::time::timeout(Duration::from_secs(3), pool.next_event())
+            .await
+            .expect("event")
+    }
+
+    #[tokio::test]
+    async fn pool_checker_goes_down_then_up() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        drop(l);
+        let mut pool = CheckerPool::new();
+        pool.insert(7, Probe::Tcp(ConnectOpts::new(addr)), fast(100));
+        assert_eq!(pool.len(), 1);
+        let (id, e) = next(&mut pool).await;
+        assert_eq!(id, 7);
+        assert!(matches!(e, CheckerEvent::Down { .. }), "{e:?}");
+        let _l = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+        let (id, e) = next(&mut pool).await;
+        assert_eq!(id, 7);
+        assert!(matches!(e, CheckerEvent::Up { .. }), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn pool_runs_many_checkers_and_forgets_removed_ones() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        drop(l);
+        let mut pool = CheckerPool::new();
+        for id in 0..50 {
+            pool.insert(id, Probe::Tcp(ConnectOpts::new(addr)), fast(100));
+        }
+        pool.remove(49);
+        assert_eq!(pool.len(), 49);
+        let mut seen = std::collections::BTreeSet::new();
+        while seen.len() < 49 {
+            let (id, e) = next(&mut pool).await;
+            assert!(matches!(e, CheckerEvent::Down { .. }), "{e:?}");
+            assert!(seen.insert(id), "checker {id} went down twice");
+        }
+        assert!(!seen.contains(&49));
+        // Once every checker is gone, nothing more comes.
+        for id in 0..50 {
+            pool.remove(id);
+        }
+        assert!(pool.is_empty());
+        let quiet = tokio::time::timeout(Duration::from_millis(400), pool.next_event()).await;
+        assert!(quiet.is_err(), "{quiet:?}");
+    }
+
+    #[tokio::test]
+    async fn pool_survives_being_cancelled_between_events() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        drop(l);
+        let mut pool = CheckerPool::new();
+        let mut s = fast(100);
+        s.retry = 0;
+        pool.insert(1, Probe::Tcp(ConnectOpts::new(addr)), s);
+        // Poll in slices much shorter than the probe period, as a select! loop would.
+        let mut down = false;
+        for _ in 0..300 {
+            if let Ok((1, CheckerEvent::Down { .. })) =
+                tokio::time::timeout(Duration::from_millis(1), pool.next_event()).await
+            {
+                down = true;
+                break;
+            }
+        }
+        assert!(down);
     }
 
     #[tokio::test]

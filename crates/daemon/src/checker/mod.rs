@@ -41,6 +41,9 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
     };
     let mut flush_on_stop = ctx.config.global.lvs_flush_on_stop;
     let mut syncd = sync_daemons_without_instance(&ctx.config, None);
+    // Everything needed is mapped: the model (the VRRP half included) is not kept for the
+    // life of the child. A reload brings a fresh one.
+    drop(std::mem::take(&mut ctx.config));
     loop {
         match rt.step(&mut ctx.control).await {
             Control::Stop => break,

@@ -1,12 +1,14 @@
-//! The checker child's event loop: every probe a tokio task of its own, their verdicts fanned
-//! out to the director, the director's changes to the IPVS manager and the notifiers.
+//! The checker child's event loop: the scheduled probes driven together by one
+//! [`CheckerPool`] (a probe is a task only while it runs; FILE_CHECK watchers are tasks of their
+//! own), their verdicts fanned out to the director, the director's changes to the IPVS manager
+//! and the notifiers.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use rka_check::director::{Action, CheckerInit, DirectorSpec};
-use rka_check::driver::{run_checker, run_file_checker};
-use rka_check::{CheckerEvent, Director, Probe, Schedule, Slot};
+use rka_check::driver::{run_file_checker, CheckerPool};
+use rka_check::{CheckerEvent, Director, Probe, Slot};
 use rka_config::Config;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -34,12 +36,23 @@ pub struct ProbeTask {
     pub last_reason: Option<String>,
     /// Transitions seen (up + down).
     pub transitions: u64,
-    task: Option<JoinHandle<()>>,
+    running: Running,
+}
+
+/// How a probe runs.
+#[derive(Debug)]
+enum Running {
+    /// It cannot run (its configuration is unusable): it counts as failing.
+    Not,
+    /// Scheduled in the runtime's [`CheckerPool`] under the probe's id.
+    Pooled,
+    /// A FILE_CHECK watcher task.
+    Watcher(JoinHandle<()>),
 }
 
 impl Drop for ProbeTask {
     fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
+        if let Running::Watcher(t) = &self.running {
             t.abort();
         }
     }
@@ -50,6 +63,8 @@ pub struct Runtime {
     pub(super) plan: Plan,
     pub(super) director: Director,
     pub(super) probes: HashMap<u64, ProbeTask>,
+    /// The scheduled probes.
+    pool: CheckerPool,
     events_tx: mpsc::Sender<(u64, CheckerEvent)>,
     events_rx: mpsc::Receiver<(u64, CheckerEvent)>,
     /// The IPVS manager.
@@ -140,10 +155,10 @@ fn spawn_address_watch() -> Option<(
     Some((rx, task))
 }
 
-fn spawn_probe(
+/// Starts a FILE_CHECK watcher, its events sent to `out` under `id`.
+fn spawn_file_watcher(
     id: u64,
-    probe: Probe,
-    schedule: Schedule,
+    params: rka_check::file::FileParams,
     out: mpsc::Sender<(u64, CheckerEvent)>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -155,24 +170,17 @@ fn spawn_probe(
                 }
             }
         };
-        match probe {
-            Probe::File(p) => {
-                let path = p.path.clone();
-                let run = async move {
-                    if let Err(e) = run_file_checker(p, tx.clone()).await {
-                        let _ = tx
-                            .send(CheckerEvent::Down {
-                                reason: format!("cannot watch {}: {e}", path.display()),
-                            })
-                            .await;
-                    }
-                };
-                tokio::join!(run, forward);
+        let path = params.path.clone();
+        let run = async move {
+            if let Err(e) = run_file_checker(params, tx.clone()).await {
+                let _ = tx
+                    .send(CheckerEvent::Down {
+                        reason: format!("cannot watch {}: {e}", path.display()),
+                    })
+                    .await;
             }
-            other => {
-                tokio::join!(run_checker(other, schedule, tx), forward);
-            }
-        }
+        };
+        tokio::join!(run, forward);
     })
 }
 
@@ -204,6 +212,7 @@ impl Runtime {
             },
             director,
             probes: HashMap::new(),
+            pool: CheckerPool::new(),
             events_tx,
             events_rx,
             ipvs,
@@ -249,7 +258,7 @@ impl Runtime {
                     let id = self.next_id;
                     self.next_id += 1;
                     let task = self.start_probe(id, pp);
-                    if task.task.is_none() {
+                    if matches!(task.running, Running::Not) {
                         set_inits(&mut spec, &pp.slots, false, None);
                     }
                     keep.insert(id, task);
@@ -257,6 +266,9 @@ impl Runtime {
             }
         }
         let stopped = self.probes.len();
+        for id in self.probes.keys() {
+            self.pool.remove(*id);
+        }
         if stopped > 0 {
             tracing::info!("{stopped} checker(s) no longer configured - stopped");
         }
@@ -301,21 +313,20 @@ impl Runtime {
         self.flush_table();
     }
 
-    fn start_probe(&self, id: u64, pp: &ProbePlan) -> ProbeTask {
-        let (task, up, reason) = match &pp.probe {
-            Ok(p) => (
-                Some(spawn_probe(
-                    id,
-                    p.clone(),
-                    pp.schedule.clone(),
-                    self.events_tx.clone(),
-                )),
+    fn start_probe(&mut self, id: u64, pp: &ProbePlan) -> ProbeTask {
+        let (running, up, reason) = match &pp.probe {
+            Ok(Probe::File(p)) => (
+                Running::Watcher(spawn_file_watcher(id, p.clone(), self.events_tx.clone())),
                 !pp.schedule.alpha,
                 None,
             ),
+            Ok(p) => {
+                self.pool.insert(id, p.clone(), pp.schedule.clone());
+                (Running::Pooled, !pp.schedule.alpha, None)
+            }
             Err(e) => {
                 tracing::error!("{}: cannot run: {e} - counted as failing", pp.label);
-                (None, false, Some(e.clone()))
+                (Running::Not, false, Some(e.clone()))
             }
         };
         ProbeTask {
@@ -326,7 +337,7 @@ impl Runtime {
             weight: None,
             last_reason: reason,
             transitions: 0,
-            task,
+            running,
         }
     }
 
@@ -359,14 +370,14 @@ impl Runtime {
                 }
             };
             tokio::select! {
+                (id, e) = self.pool.next_event() => {
+                    self.handle_event(id, e);
+                    self.take_queued_events();
+                }
                 ev = self.events_rx.recv() => {
                     if let Some((id, e)) = ev {
                         self.handle_event(id, e);
-                        // Take every verdict already there, then hand the table over once.
-                        while let Ok((id, e)) = self.events_rx.try_recv() {
-                            self.handle_event(id, e);
-                        }
-                        self.flush_table();
+                        self.take_queued_events();
                     }
                 }
                 changed = addrs => {
@@ -379,6 +390,17 @@ impl Runtime {
                 c = control.recv() => return c.unwrap_or(Control::Stop),
             }
         }
+    }
+
+    /// Takes every verdict already waiting, then hands the table over once.
+    fn take_queued_events(&mut self) {
+        while let Some((id, e)) = self.pool.try_next_event() {
+            self.handle_event(id, e);
+        }
+        while let Ok((id, e)) = self.events_rx.try_recv() {
+            self.handle_event(id, e);
+        }
+        self.flush_table();
     }
 
     /// Applies one probe's event to every slot it serves.
@@ -502,6 +524,7 @@ impl Runtime {
 
     /// Stops every probe, announces `omega` shutdowns, and releases IPVS as `mode` says.
     pub async fn stop(mut self, mode: StopMode) {
+        self.pool.clear();
         self.probes.clear();
         for a in self.director.shutdown_actions() {
             let omega = match a {
