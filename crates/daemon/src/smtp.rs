@@ -34,15 +34,16 @@ pub struct SmtpSettings {
     pub host: String,
     /// `smtp_server` port (default 25).
     pub port: u16,
-    /// `smtp_helo_name` (default: the host name).
+    /// `smtp_helo_name` (default: the canonical host name, see [`canonical_host_name`]).
     pub helo: String,
-    /// `notification_email_from` (default: `USER@HOSTNAME`, as keepalived 2.2.7 sends it).
+    /// `notification_email_from` (default: `USER@CANONICAL_HOST_NAME`, as keepalived 2.2.7
+    /// sends it).
     pub from: String,
     /// `notification_email`, in order.
     pub to: Vec<String>,
     /// `smtp_connect_timeout`: the bound on connecting and on each reply.
     pub timeout: Duration,
-    /// `router_id` (default: the host name), shown in every subject.
+    /// `router_id` (default: the canonical host name), shown in every subject.
     pub router_id: String,
 }
 
@@ -55,7 +56,7 @@ impl SmtpSettings {
         if g.notification_email.is_empty() {
             return None;
         }
-        let host = host_name();
+        let host = canonical_host_name();
         let s = &g.simple;
         Some(SmtpSettings {
             host: server.host.clone(),
@@ -151,6 +152,32 @@ fn now_date() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     rfc5322_date(secs)
+}
+
+/// The host name as keepalived 2.2.7 defaults `router_id`, the HELO name and the sender's
+/// domain to: the canonical name the host name resolves to (observed: with
+/// `127.0.0.1 vm.example.test vm` in the hosts file, mails say `vm.example.test`). Read from
+/// `/etc/hosts`; a name only DNS knows keeps its short form. Where keepalived cannot resolve
+/// the name it sends `[unknown]`, `HELO localhost` and `MAIL FROM:<(null)>`: the plain host
+/// name is used instead.
+pub fn canonical_host_name() -> String {
+    let host = host_name();
+    std::fs::read_to_string("/etc/hosts")
+        .ok()
+        .and_then(|t| canonical_in_hosts(&t, &host))
+        .unwrap_or(host)
+}
+
+/// The canonical (first) name of the first hosts-file line that lists `name`.
+fn canonical_in_hosts(hosts: &str, name: &str) -> Option<String> {
+    for line in hosts.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let names: Vec<&str> = line.split_whitespace().skip(1).collect();
+        if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            return names.first().map(|n| (*n).to_owned());
+        }
+    }
+    None
 }
 
 fn host_name() -> String {
@@ -661,7 +688,7 @@ mod tests {
             "global_defs {\n notification_email {\n a@x\n }\n smtp_server 10.0.0.1\n}\n",
         ))
         .expect("defaults");
-        let host = host_name();
+        let host = canonical_host_name();
         assert_eq!(d.port, 25);
         assert_eq!(d.helo, host);
         assert_eq!(d.router_id, host);
@@ -857,5 +884,21 @@ mod tests {
             ["=> VRRP Instance is now owning VRRP VIPs <=", ""]
         );
         assert_eq!(mailer.stats().sent.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn canonical_name_comes_from_the_hosts_file() {
+        let hosts = "127.0.0.1 localhost\n# 10.0.0.9 dir1.old dir1\n\
+                     127.0.1.1\tdir1.example.com  dir1 # the director\n";
+        assert_eq!(
+            canonical_in_hosts(hosts, "dir1").as_deref(),
+            Some("dir1.example.com")
+        );
+        assert_eq!(
+            canonical_in_hosts(hosts, "DIR1.example.com").as_deref(),
+            Some("dir1.example.com")
+        );
+        assert_eq!(canonical_in_hosts(hosts, "dir2"), None);
+        assert_eq!(canonical_in_hosts("", "dir1"), None);
     }
 }
