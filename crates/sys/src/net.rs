@@ -11,6 +11,7 @@ use std::io;
 use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, SystemTime};
 
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 
@@ -34,6 +35,10 @@ pub struct Received {
     pub ttl: Option<u8>,
     /// Index of the interface the packet arrived on, when known.
     pub ifindex: Option<u32>,
+    /// When the kernel received the packet (`SO_TIMESTAMPNS`, CLOCK_REALTIME), when known:
+    /// RFC 5798 restarts the master-down timer at reception, not when the daemon gets round to
+    /// reading the packet.
+    pub rx_time: Option<SystemTime>,
 }
 
 /// A raw IP socket carrying VRRP (or AH) on one interface.
@@ -98,6 +103,7 @@ impl VrrpSocket {
             return Err(io::Error::last_os_error());
         }
         setsockopt_int(sock.as_raw_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+        enable_rx_timestamps(sock.as_raw_fd());
         Ok(VrrpSocket { sock, v6: false })
     }
 
@@ -122,6 +128,7 @@ impl VrrpSocket {
         )?;
         setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
         setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+        enable_rx_timestamps(fd);
         Ok(VrrpSocket { sock, v6: true })
     }
 
@@ -246,6 +253,7 @@ impl VrrpSocket {
             dst: None,
             ttl: None,
             ifindex: None,
+            rx_time: None,
         };
         r.src = sockaddr_ip(&from);
         // SAFETY: iterating control messages the kernel wrote into `cbuf`, bounded by
@@ -263,6 +271,10 @@ impl VrrpSocket {
                         let p = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
                         r.dst = Some(IpAddr::V6(Ipv6Addr::from(p.ipi6_addr.s6_addr)));
                         r.ifindex = Some(p.ipi6_ifindex);
+                    }
+                    (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+                        let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
+                        r.rx_time = timespec_to_system(ts.tv_sec, ts.tv_nsec);
                     }
                     (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
                         let p = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
@@ -389,6 +401,19 @@ pub fn interface_mac(ifname: &str) -> io::Result<[u8; 6]> {
     Ok(mac)
 }
 
+/// Asks the kernel to report each packet's reception time. Best effort: without it the engine
+/// falls back to the time it reads the packet.
+fn enable_rx_timestamps(fd: RawFd) {
+    let _ = setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1);
+}
+
+/// A CLOCK_REALTIME timespec as a `SystemTime` (`None` before the epoch or out of range).
+fn timespec_to_system(sec: libc::time_t, nsec: libc::c_long) -> Option<SystemTime> {
+    let sec = u64::try_from(sec).ok()?;
+    let nsec = u32::try_from(nsec).ok().filter(|n| *n < 1_000_000_000)?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(sec, nsec))
+}
+
 /// The IP address in a socket address the kernel filled in (unspecified for other families).
 fn sockaddr_ip(ss: &libc::sockaddr_storage) -> IpAddr {
     match i32::from(ss.ss_family) {
@@ -405,5 +430,62 @@ fn sockaddr_ip(ss: &libc::sockaddr_storage) -> IpAddr {
             IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
         }
         _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timespecs_convert_and_bad_ones_are_refused() {
+        let t = timespec_to_system(1_700_000_000, 250_000_000).expect("valid time");
+        assert_eq!(
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .expect("after epoch"),
+            Duration::new(1_700_000_000, 250_000_000)
+        );
+        assert_eq!(timespec_to_system(-1, 0), None);
+        assert_eq!(timespec_to_system(1, 1_000_000_000), None);
+        assert_eq!(timespec_to_system(1, -1), None);
+    }
+
+    #[test]
+    fn received_packets_carry_the_kernel_reception_time() {
+        if !crate::netns::privileged_tests_available("rka-sys rx timestamps") {
+            return;
+        }
+        let sock = VrrpSocket::ipv4("lo", 1, IPPROTO_VRRP).expect("raw socket on lo");
+        let lo = Ipv4Addr::LOCALHOST;
+        let mut p = vec![0x45, 0xc0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0];
+        p.extend_from_slice(&lo.octets());
+        p.extend_from_slice(&lo.octets());
+        p.extend_from_slice(&[0x31, 7, 100, 0, 0, 10, 0, 0]);
+        let before = SystemTime::now();
+        sock.send_ipv4(&p, lo).expect("send on lo");
+        let mut buf = [0u8; 1500];
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        let r = loop {
+            match sock.recv(&mut buf) {
+                Ok(r) if buf.get(21) == Some(&7) => break r,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(std::time::Instant::now() < end, "nothing received");
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => panic!("recv: {e}"),
+            }
+        };
+        let rx = r.rx_time.expect("SO_TIMESTAMPNS reported");
+        let after = SystemTime::now();
+        // Realtime can be stepped, so allow a little slack on both sides.
+        assert!(
+            rx + Duration::from_secs(1) >= before,
+            "{rx:?} before {before:?}"
+        );
+        assert!(
+            rx <= after + Duration::from_secs(1),
+            "{rx:?} after {after:?}"
+        );
     }
 }

@@ -20,6 +20,7 @@ use super::netops::HostOps;
 use super::notify::{Event, Notifier, Subject};
 use super::socket::{advert_vrid, Datagram, OpenSocket};
 use super::syncd::{self, IpvsSink, SyncdHandle};
+use super::timer::{lateness, received_at, Deadlines, WakeTimer};
 use super::track::{self, TrackEvent};
 use super::unit::{Out, Unit};
 
@@ -124,6 +125,13 @@ pub struct Engine {
     syncd: Option<SyncdHandle>,
     /// The nftables filter of instances in no_accept mode.
     firewall: super::firewall::Firewall,
+    /// Wakes the engine at the next unit deadline.
+    timer: WakeTimer,
+    /// Every unit's next deadline (rebuilt at each [`Engine::step`], kept up to date by
+    /// `drain_with` inside it).
+    deadlines: Deadlines,
+    /// While handling a timeout: when it was due and when it fired (debug timing log).
+    fired: Option<(Instant, Instant)>,
 }
 
 impl Engine {
@@ -151,6 +159,9 @@ impl Engine {
             statics: (Vec::new(), Vec::new(), Vec::new()),
             syncd: None,
             firewall: super::firewall::Firewall::spawn(&config),
+            timer: WakeTimer::new(),
+            deadlines: Deadlines::default(),
+            fired: None,
             config,
         };
         let g = &engine.config.global.simple;
@@ -437,32 +448,53 @@ impl Engine {
     /// Handles events until a control event arrives, and returns it (a closed control
     /// channel reads as Stop).
     pub async fn step(&mut self, control: &mut mpsc::Receiver<Control>) -> Control {
+        // Whatever ran between two calls (start, reload, a control event) may have changed any
+        // unit's timers; inside the loop every core call goes through `drain_with`, which
+        // keeps the index current.
+        self.reindex_deadlines();
         loop {
             let deadline = self
-                .units
-                .iter()
-                .filter_map(|u| u.core.poll_timeout())
-                .min()
+                .deadlines
+                .next()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
+                biased;
                 ev = control.recv() => return ev.unwrap_or(Control::Stop),
+                () = self.timer.wait_until(deadline) => self.on_timeout(deadline).await,
                 Some(d) = self.pkt_rx.recv() => self.on_datagram(d).await,
                 Some(t) = self.track_rx.recv() => self.on_track(t).await,
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
-                    self.on_timeout().await;
-                }
             }
         }
     }
 
-    async fn on_timeout(&mut self) {
-        let now = Instant::now();
-        for u in 0..self.units.len() {
-            if self.units[u].core.poll_timeout().is_some_and(|t| t <= now) {
-                self.units[u].core.handle_timeout(now);
-                self.drain(u).await;
+    /// Rebuilds the deadline index from every unit.
+    fn reindex_deadlines(&mut self) {
+        self.deadlines.clear();
+        for (u, unit) in self.units.iter().enumerate() {
+            self.deadlines.set(u, unit.core.poll_timeout());
+        }
+    }
+
+    /// Runs the timers of every unit due now (`due`: the deadline the engine woke up for).
+    async fn on_timeout(&mut self, due: Instant) {
+        // Adverts already queued were received before this wake-up: hand them over first, so
+        // a backup busy for a moment does not take over from a master it has in fact heard.
+        // (Bounded by what is queued now, so a flood cannot starve the timers.)
+        for _ in 0..self.pkt_rx.len() {
+            match self.pkt_rx.try_recv() {
+                Ok(d) => self.on_datagram(d).await,
+                Err(_) => break,
             }
         }
+        let now = Instant::now();
+        self.fired = Some((due, now));
+        for u in self.deadlines.due(now) {
+            if self.units[u].core.poll_timeout().is_some_and(|t| t <= now) {
+                self.units[u].core.handle_timeout(now);
+            }
+            self.drain(u).await;
+        }
+        self.fired = None;
     }
 
     async fn on_datagram(&mut self, d: Datagram) {
@@ -491,7 +523,9 @@ impl Engine {
             return;
         }
 
-        let now = Instant::now();
+        // The timers restart from when the kernel received the advert (RFC 5798 section
+        // 6.4.2), not from when the engine got round to it.
+        let now = received_at(d.info.rx_time, Instant::now());
         let before = self.dropped(u, m);
         let ttl = d.info.ttl.unwrap_or(0);
         self.units[u]
@@ -709,9 +743,33 @@ impl Engine {
         while let Some(o) = self.units[u].core.poll() {
             outs.push(o);
         }
+        let mut timing = tracing::enabled!(tracing::Level::DEBUG).then(|| TransitionTiming {
+            start: self.fired.map_or_else(Instant::now, |(due, _)| due),
+            fired: self.fired.map(|(_, fired)| fired),
+            marks: Vec::new(),
+        });
         for o in outs {
             match o {
-                Out::Member(m, a) => self.execute(u, m, a, release).await,
+                Out::Member(m, a) => {
+                    let label = timing.as_ref().and_then(|_| TransitionTiming::label(&a));
+                    let master = matches!(
+                        a,
+                        Action::StateChanged {
+                            to: State::Master,
+                            ..
+                        }
+                    );
+                    self.execute(u, m, a, release).await;
+                    if let Some(t) = &mut timing {
+                        if let Some(label) = label {
+                            t.marks.push((label, Instant::now()));
+                        }
+                        if master {
+                            let name = &self.units[u].members[m].plan.core.name;
+                            tracing::debug!("({name}) became MASTER: {}", t.summary());
+                        }
+                    }
+                }
                 Out::Group(state) => {
                     let unit = &self.units[u];
                     if let Some(g) = &unit.group {
@@ -728,6 +786,9 @@ impl Engine {
                     }
                 }
             }
+        }
+        if let Some(unit) = self.units.get(u) {
+            self.deadlines.set(u, unit.core.poll_timeout());
         }
     }
 
@@ -1098,6 +1159,45 @@ impl Engine {
             t.abort();
         }
         self.sockets.clear();
+    }
+}
+
+/// When the steps of a transition to MASTER were done, for the debug log (`-D`): the timer
+/// that decided it, the advert, the addresses (netlink acknowledged) and the gratuitous ARPs.
+#[derive(Debug)]
+struct TransitionTiming {
+    /// When the timer was due (or when the batch started, for a packet or a tracker).
+    start: Instant,
+    /// When the timer fired.
+    fired: Option<Instant>,
+    marks: Vec<(&'static str, Instant)>,
+}
+
+impl TransitionTiming {
+    fn label(a: &Action) -> Option<&'static str> {
+        match a {
+            Action::SendAdvert { .. } => Some("advert sent"),
+            Action::AddVips => Some("addresses installed"),
+            Action::SendGratuitous { .. } => Some("gratuitous sent"),
+            _ => None,
+        }
+    }
+
+    fn summary(&self) -> String {
+        let mut s = match self.fired {
+            Some(f) => format!(
+                "timer fired +{}us after its deadline",
+                lateness(self.start, f).as_micros()
+            ),
+            None => "not timer-driven".to_string(),
+        };
+        for (label, t) in &self.marks {
+            s.push_str(&format!(
+                ", {label} +{}us",
+                t.saturating_duration_since(self.start).as_micros()
+            ));
+        }
+        s
     }
 }
 

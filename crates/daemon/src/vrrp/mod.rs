@@ -17,6 +17,7 @@ pub mod netops;
 pub mod notify;
 pub mod socket;
 pub mod syncd;
+pub mod timer;
 pub mod track;
 pub mod unit;
 

@@ -1,6 +1,7 @@
 //! What the engine does to the host: virtual and static addresses, routes and rules through
 //! `rka-netif`, VMAC interfaces, and gratuitous ARP / unsolicited NA bursts.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,6 +20,10 @@ use rka_netif::RuleSpec;
 pub struct HostOps {
     netif: Netif,
     frames: HashMap<u32, Arc<FrameSocket>>,
+    /// Interface indexes already looked up: becoming MASTER must not wait for a netlink round
+    /// trip per address before the one that installs it. Forgotten when an interface goes
+    /// away ([`HostOps::forget_frames`]) or an operation reports that the device is gone.
+    indexes: RefCell<HashMap<String, u32>>,
     /// Delay between gratuitous ARPs (`vrrp_garp_interval`) and NAs (`vrrp_gna_interval`).
     spacing: (Duration, Duration),
 }
@@ -38,6 +43,7 @@ impl HostOps {
         HostOps {
             netif,
             frames: HashMap::new(),
+            indexes: RefCell::new(HashMap::new()),
             spacing: (Duration::ZERO, Duration::ZERO),
         }
     }
@@ -47,10 +53,16 @@ impl HostOps {
         &self.netif
     }
 
-    /// The index of interface `name`.
+    /// The index of interface `name` (cached).
     pub async fn ifindex(&self, name: &str) -> Option<u32> {
+        if let Some(i) = self.indexes.borrow().get(name) {
+            return Some(*i);
+        }
         match self.netif.link_by_name(name).await {
-            Ok(Some(l)) => Some(l.index),
+            Ok(Some(l)) => {
+                self.indexes.borrow_mut().insert(name.to_string(), l.index);
+                Some(l.index)
+            }
             Ok(None) => None,
             Err(e) => {
                 tracing::warn!("cannot look up interface {name}: {e}");
@@ -68,11 +80,23 @@ impl HostOps {
             };
             let mut spec = v.spec.clone();
             spec.ifindex = ifindex;
-            let r = if add {
+            let mut r = if add {
                 self.netif.add_address(&spec).await
             } else {
                 self.netif.del_address(&spec).await
             };
+            if matches!(r, Err(NetifError::NoDevice)) {
+                // The cached index is stale (the interface was recreated): look it up again.
+                self.indexes.borrow_mut().remove(&v.ifname);
+                if let Some(fresh) = self.ifindex(&v.ifname).await.filter(|i| *i != ifindex) {
+                    spec.ifindex = fresh;
+                    r = if add {
+                        self.netif.add_address(&spec).await
+                    } else {
+                        self.netif.del_address(&spec).await
+                    };
+                }
+            }
             match r {
                 Ok(()) => tracing::debug!(
                     "({who}) {} {}/{} on {}",
@@ -153,6 +177,7 @@ impl HostOps {
         v: &VmacPlan,
         link_local: Option<IpAddr>,
     ) -> Option<u32> {
+        self.indexes.borrow_mut().remove(&v.name);
         let base = self.ifindex(&v.base).await?;
         let index = match self.netif.link_by_name(&v.name).await {
             Ok(Some(l)) => l.index,
@@ -194,7 +219,10 @@ impl HostOps {
 
     /// Removes a VMAC interface.
     pub async fn remove_vmac(&self, who: &str, v: &VmacPlan) {
-        if let Some(i) = self.ifindex(&v.name).await {
+        self.indexes.borrow_mut().remove(&v.name);
+        let index = self.ifindex(&v.name).await;
+        self.indexes.borrow_mut().remove(&v.name);
+        if let Some(i) = index {
             if let Err(e) = self.netif.del_link(i).await {
                 if !benign(&e, false) {
                     tracing::error!("({who}) cannot remove VMAC {}: {e}", v.name);
@@ -276,8 +304,9 @@ impl HostOps {
         self.spacing = (garp, gna);
     }
 
-    /// Forgets cached packet sockets (an interface went away).
+    /// Forgets cached packet sockets and interface indexes (an interface went away).
     pub fn forget_frames(&mut self) {
         self.frames.clear();
+        self.indexes.borrow_mut().clear();
     }
 }
