@@ -1857,3 +1857,82 @@ fn scenario_unicast_src_missing(a: Impl, b: Impl) {
 fn unicast_src_missing() {
     matrix("unicast_src_missing", scenario_unicast_src_missing);
 }
+
+/// `garp_extra_if all 2`: a VIP on a second interface is announced again every 2 s while
+/// MASTER (seen from a third namespace); the instance's own interface gets no extra ones.
+fn scenario_garp_extra_if(a: Impl, _b: Impl) {
+    let mut lab = Lab::new(&["a"]);
+    // A second link from a to the bridge, as eth1.
+    let (tmp, peer) = (format!("{}x1", lab.prefix), "pa1".to_owned());
+    run(
+        "ip",
+        &[
+            "link",
+            "add",
+            &tmp,
+            "netns",
+            &lab.ns("a"),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer,
+            "netns",
+            &lab.ns("sw"),
+        ],
+    );
+    lab.ip("a", &["link", "set", &tmp, "name", "eth1"]);
+    lab.ip("a", &["link", "set", "eth1", "up"]);
+    lab.ip("sw", &["link", "set", &peer, "master", "br0"]);
+    lab.ip("sw", &["link", "set", &peer, "up"]);
+    let mut conf = String::from("global_defs {\n  vrrp_version 3\n}\n");
+    conf.push_str(
+        &Inst {
+            name: "VI_1",
+            vrid: 51,
+            priority: 150,
+            interval: "0.2",
+            vips: &["10.9.0.100/24", "10.9.0.200/24 dev eth1"],
+            extra: "  garp_master_delay 0\n  garp_extra_if all 2",
+        }
+        .text(),
+    );
+    let capture = Command::new("ip")
+        .args(["netns", "exec", &lab.ns("c"), "timeout", "11", "tcpdump"])
+        .args(["-l", "-n", "-tt", "-i", "eth0", "arp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump");
+    thread::sleep(Duration::from_millis(500));
+    lab.start("a", a, &conf);
+    let out = capture.wait_with_output().expect("tcpdump output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let garps = |vip: &str| -> Vec<f64> {
+        let (asks, tells) = (format!("who-has {vip} "), format!("tell {vip},"));
+        text.lines()
+            .filter(|l| l.contains(&asks) && l.contains(&tells))
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    };
+    let own = garps(VIP);
+    assert_eq!(own.len(), 5, "one burst on the own interface: {text}");
+    let extra = garps("10.9.0.200");
+    assert!(extra.len() >= 5 + 3, "burst then one every 2 s: {text}");
+    for w in extra[4..].windows(2) {
+        let gap = w[1] - w[0];
+        assert!((1.7..2.5).contains(&gap), "gap {gap:.3} s: {text}");
+    }
+}
+
+#[test]
+fn garp_extra_if_all() {
+    matrix_with(
+        "garp_extra_if_all",
+        scenario_garp_extra_if,
+        &[
+            (Impl::Rust, Impl::Rust),
+            (Impl::Keepalived, Impl::Keepalived),
+        ],
+    );
+}

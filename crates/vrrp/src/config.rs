@@ -53,6 +53,17 @@ impl Default for GarpConfig {
     }
 }
 
+/// `garp_extra_if`: while MASTER, one gratuitous ARP / unsolicited NA every `interval` for
+/// each of `addresses` (the instance's addresses that live on another interface than its
+/// own), to keep switches' MAC tables fresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GarpExtra {
+    /// Period (non-zero).
+    pub interval: Duration,
+    /// Addresses announced.
+    pub addresses: Vec<IpAddr>,
+}
+
 /// One tracked object (interface, script, file, process, BFD...) as the instance sees it: a
 /// name, a weight and an up/down status reported through `Instance::track_update`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +126,8 @@ pub struct InstanceConfig {
     pub higher_prio_send_advert: bool,
     /// Gratuitous ARP / NA schedule.
     pub garp: GarpConfig,
+    /// `garp_extra_if` (none by default).
+    pub garp_extra: Option<GarpExtra>,
     /// `vrrp_startup_delay`: time in INIT before the instance starts.
     pub startup_delay: Duration,
     /// Tracked objects.
@@ -161,6 +174,7 @@ impl InstanceConfig {
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
             garp: GarpConfig::default(),
+            garp_extra: None,
             startup_delay: Duration::ZERO,
             trackers: Vec::new(),
             config_fault: false,
@@ -174,6 +188,13 @@ impl InstanceConfig {
         }
         if self.priority == 0 {
             return Err(ConfigError::BadPriority(self.priority));
+        }
+        if self
+            .garp_extra
+            .as_ref()
+            .is_some_and(|e| e.interval.is_zero())
+        {
+            return Err(ConfigError::ZeroGarpExtraInterval);
         }
         if !(1..=100).contains(&self.down_timer_adverts) {
             return Err(ConfigError::BadDownTimerAdverts(self.down_timer_adverts));

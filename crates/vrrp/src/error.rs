@@ -46,6 +46,9 @@ pub enum ConfigError {
     /// The advertisement interval does not fit the protocol version.
     #[error("advert interval out of range for this VRRP version")]
     BadInterval,
+    /// `garp_extra_if` needs a non-zero period.
+    #[error("garp_extra_if interval must not be zero")]
+    ZeroGarpExtraInterval,
     /// `down_timer_adverts` must be 1..=100.
     #[error("down_timer_adverts must be 1..100, got {0}")]
     BadDownTimerAdverts(u32),

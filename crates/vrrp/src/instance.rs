@@ -80,6 +80,8 @@ pub struct Instance {
     master_down_timer: Option<Instant>,
     garp_timer: Option<(Instant, u32)>,
     garp_refresh_timer: Option<Instant>,
+    /// Next `garp_extra_if` announcement.
+    garp_extra_timer: Option<Instant>,
     /// Until when lower-priority adverts are still accepted (preempt_delay).
     preempt_until: Option<Instant>,
     trackers: Vec<Tracker>,
@@ -116,6 +118,7 @@ impl Instance {
             master_down_timer: None,
             garp_timer: None,
             garp_refresh_timer: None,
+            garp_extra_timer: None,
             preempt_until: None,
             trackers,
             priority: cfg.priority,
@@ -192,6 +195,7 @@ impl Instance {
             self.master_down_timer,
             self.garp_timer.map(|(t, _)| t),
             self.garp_refresh_timer,
+            self.garp_extra_timer,
         ]
         .into_iter()
         .flatten()
@@ -236,6 +240,17 @@ impl Instance {
         if self.garp_refresh_timer.is_some_and(|t| t <= now) {
             self.send_gratuitous(self.cfg.garp.master_refresh_repeat);
             self.garp_refresh_timer = self.cfg.garp.master_refresh.map(|p| now + p);
+        }
+        if self.garp_extra_timer.is_some_and(|t| t <= now) {
+            if let Some(extra) = &self.cfg.garp_extra {
+                if !extra.addresses.is_empty() {
+                    self.actions.push_back(Action::SendGratuitous {
+                        addresses: extra.addresses.clone(),
+                        count: 1,
+                    });
+                }
+            }
+            self.garp_extra_timer = self.cfg.garp_extra.as_ref().map(|e| now + e.interval);
         }
     }
 
@@ -518,6 +533,7 @@ impl Instance {
         self.garp_timer =
             (!garp.master_delay.is_zero()).then(|| (now + garp.master_delay, garp.master_repeat));
         self.garp_refresh_timer = garp.master_refresh.map(|p| now + p);
+        self.garp_extra_timer = self.cfg.garp_extra.as_ref().map(|e| now + e.interval);
         self.adver_timer = Some(now + self.cfg.advert_interval);
         self.stats.became_master += 1;
         self.set_state(State::Master, reason);
@@ -531,6 +547,7 @@ impl Instance {
         self.adver_timer = None;
         self.garp_timer = None;
         self.garp_refresh_timer = None;
+        self.garp_extra_timer = None;
         self.preempt_until = None;
         self.wants_master = false;
         self.master_down_timer = Some(now + self.master_down_interval());
@@ -549,6 +566,7 @@ impl Instance {
         self.master_down_timer = None;
         self.garp_timer = None;
         self.garp_refresh_timer = None;
+        self.garp_extra_timer = None;
         self.preempt_until = None;
         self.wants_master = false;
     }

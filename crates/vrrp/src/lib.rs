@@ -17,7 +17,7 @@ pub mod wire;
 
 pub use action::{Action, Reason, State};
 pub use auth::Authentication;
-pub use config::{GarpConfig, InitialState, InstanceConfig, TrackerConfig};
+pub use config::{GarpConfig, GarpExtra, InitialState, InstanceConfig, TrackerConfig};
 pub use error::{ConfigError, UnknownTracker, WireError};
 pub use instance::Instance;
 pub use packet::V3ChecksumMode;

@@ -495,3 +495,69 @@ fn config_fault_keeps_the_instance_in_fault_for_good() {
     assert!(net.entered(a, 1, State::Master).is_empty());
     assert_eq!(net.masters(), vec![b]);
 }
+
+#[test]
+fn garp_extra_if_repeats_while_master_only() {
+    let mut net = Net::new();
+    let mut ca = cfg(1, 1, 150);
+    let extra = common::v4(200);
+    ca.garp_extra = Some(rka_vrrp::GarpExtra {
+        interval: 2 * S,
+        addresses: vec![extra],
+    });
+    ca.trackers.push(TrackerConfig {
+        name: "chk".into(),
+        weight: -100,
+        reverse: false,
+        initially_up: true,
+    });
+    let a = net.add(ca);
+    let b = net.add(cfg(1, 2, 100));
+    net.run_until(20 * S);
+    assert_eq!(net.masters(), vec![a]);
+    let became = net.entered(a, 1, State::Master)[0];
+    let extras = |net: &Net| -> Vec<Duration> {
+        net.events
+            .iter()
+            .filter(|e| {
+                e.router == a
+                    && e.action
+                        == Action::SendGratuitous {
+                            addresses: vec![extra],
+                            count: 1,
+                        }
+            })
+            .map(|e| e.at)
+            .collect()
+    };
+    // One per period from the transition on.
+    let seen = extras(&net);
+    let want: Vec<Duration> = (1..)
+        .map(|k| became + k * 2 * S)
+        .take_while(|t| *t <= 20 * S)
+        .collect();
+    assert_eq!(seen, want);
+    // Once BACKUP, none.
+    net.track(a, 1, "chk", false);
+    net.run_for(10 * S);
+    assert_eq!(net.masters(), vec![b]);
+    let left = net.entered(b, 1, State::Master)[0];
+    assert!(extras(&net).iter().all(|t| *t <= left));
+    assert_eq!(
+        extras(&net).len(),
+        seen.len() + extras_between(&seen, 20 * S, left)
+    );
+}
+
+/// How many periods (2 s from the last one in `seen`) fall in (from, to].
+fn extras_between(seen: &[Duration], from: Duration, to: Duration) -> usize {
+    let mut n = 0;
+    let mut t = seen.last().copied().unwrap_or(from) + 2 * S;
+    while t <= to {
+        if t > from {
+            n += 1;
+        }
+        t += 2 * S;
+    }
+    n
+}

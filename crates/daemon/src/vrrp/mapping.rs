@@ -457,6 +457,7 @@ fn plan_instance(
         master_refresh: (!inst.garp_master_refresh.is_zero()).then_some(inst.garp_master_refresh),
         master_refresh_repeat: inst.garp_master_refresh_repeat,
     };
+    core.garp_extra = garp_extra(config, inst, &vips, &vip_if);
     core.startup_delay = g.vrrp_startup_delay.unwrap_or(Duration::ZERO);
     core.trackers = core_trackers;
     let mut faults = Vec::new();
@@ -519,6 +520,41 @@ fn plan_instance(
         unicast: inst.is_unicast(),
         firewall,
         config_faults: faults,
+    })
+}
+
+/// `garp_extra_if [all] SECS` (instance, else global `vrrp_garp_extra_if`): the addresses
+/// that live on another interface than the instance's own are announced every SECS while
+/// MASTER. Without `all` only those on a VMAC interface are (keepalived 2.2.7, observed: with
+/// `all` a VIP on a second physical interface is announced every period, without it not).
+fn garp_extra(
+    config: &Config,
+    inst: &VrrpInstance,
+    vips: &[VipPlan],
+    own_if: &str,
+) -> Option<rka_vrrp::GarpExtra> {
+    let extra = inst.garp_extra_if.filter(|e| !e.interval.is_zero())?;
+    let vmacs: Vec<String> = config
+        .vrrp
+        .instances
+        .iter()
+        .filter_map(|i| {
+            i.use_vmac.as_ref().map(|v| {
+                v.name
+                    .clone()
+                    .unwrap_or_else(|| format!("vrrp.{}", i.virtual_router_id))
+            })
+        })
+        .collect();
+    let mut addresses: Vec<IpAddr> = vips
+        .iter()
+        .filter(|v| v.ifname != own_if && (extra.all || vmacs.contains(&v.ifname)))
+        .map(|v| v.spec.addr)
+        .collect();
+    addresses.dedup();
+    (!addresses.is_empty()).then_some(rka_vrrp::GarpExtra {
+        interval: extra.interval,
+        addresses,
     })
 }
 
@@ -834,6 +870,39 @@ mod tests {
         );
         let (plans, _) = plan_instances(&c, &FakeHost);
         assert!(!plans[0].core.config_fault);
+    }
+
+    #[test]
+    fn garp_extra_if_picks_addresses_off_the_instance_interface() {
+        let conf = |extra: &str| {
+            load(&format!(
+                "vrrp_instance G {{\n interface eth1\n virtual_router_id 8\n{extra}\n\
+                 virtual_ipaddress {{\n 10.0.0.8\n 10.0.5.8 dev eth2\n }}\n}}\n"
+            ))
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().expect("addr");
+        let (plans, _) = plan_instances(&conf(" garp_extra_if all 2"), &FakeHost);
+        let e = plans[0].core.garp_extra.as_ref().expect("garp_extra");
+        assert_eq!(e.interval, Duration::from_secs(2));
+        assert_eq!(e.addresses, [ip("10.0.5.8")]);
+        // Without all, only VMAC interfaces count; 0 disables.
+        for extra in [" garp_extra_if 2", " garp_extra_if all 0", ""] {
+            let (plans, _) = plan_instances(&conf(extra), &FakeHost);
+            assert!(plans[0].core.garp_extra.is_none(), "{extra}");
+        }
+        // The global default applies.
+        let c = load(
+            "global_defs {\n vrrp_garp_extra_if all 7\n}\n\
+             vrrp_instance G {\n interface eth1\n virtual_router_id 8\n\
+             virtual_ipaddress {\n 10.0.0.8\n 10.0.5.8 dev eth2\n }\n}\n",
+        );
+        let (plans, _) = plan_instances(&c, &FakeHost);
+        let e = plans[0]
+            .core
+            .garp_extra
+            .as_ref()
+            .expect("global garp_extra");
+        assert_eq!(e.interval, Duration::from_secs(7));
     }
 
     #[test]
