@@ -19,6 +19,14 @@ use crate::lifecycle::{self, ParentScript};
 use crate::logging::{self, Role};
 use crate::pidfile::{self, PidFile};
 
+/// Exit code of the daemon whose configuration file does not exist (keepalived 2.2.7: 6).
+pub const EXIT_CONFIG_MISSING: u8 = 6;
+/// Exit code of the daemon after a child's permanent configuration error (keepalived: 2).
+pub const EXIT_CHILD_CONFIG: u8 = 2;
+/// Exit status by which a child reports a permanent fatal error other than its configuration
+/// (keepalived's checker without IPVS): not respawned, and the daemon exits 1 as keepalived's.
+pub const EXIT_CHILD_FATAL: u8 = 3;
+
 /// Longest pause between respawns of a child that keeps dying.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A child that ran this long is considered healthy again (back-off resets).
@@ -96,6 +104,11 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if !cli.use_file.exists() {
+        // keepalived 2.2.7's daemon exits 6 when its configuration file is missing.
+        tracing::error!("Config file missing '{}'", cli.use_file.display());
+        return ExitCode::from(EXIT_CONFIG_MISSING);
+    }
     let Some(config) = load_config(&cli) else {
         tracing::error!("the configuration cannot be run - exiting");
         return ExitCode::from(1);
@@ -122,8 +135,10 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     };
     if cli.dump_conf {
-        // `-d`: keepalived logs its configuration data at start and runs as usual.
-        for line in config.dump().lines() {
+        // `-d`: keepalived logs its data dump at start and runs as usual. We log the global
+        // definitions in its layout, then the whole configuration as we resolved it.
+        let text = crate::vrrp::dump::global_text(&config, true) + &config.dump();
+        for line in text.lines() {
             tracing::info!("{line}");
         }
     }
@@ -289,10 +304,15 @@ async fn supervise(cli: Cli, mut config: rka_config::Config) -> ExitCode {
                 }
                 for (key, role, code, lived, backoff) in dead {
                     running.remove(key);
+                    if code == Some(i32::from(EXIT_CHILD_FATAL)) {
+                        tracing::error!("{} child exited with a permanent error. Terminating", role_key(role));
+                        stop_all(&mut running).await;
+                        return ExitCode::from(1);
+                    }
                     if code == Some(i32::from(EXIT_CONFIG)) {
                         tracing::error!("{} child exited with a permanent configuration error. Terminating", role_key(role));
                         stop_all(&mut running).await;
-                        return ExitCode::from(1);
+                        return ExitCode::from(EXIT_CHILD_CONFIG);
                     }
                     if cli.dont_respawn {
                         // keepalived stops the other child and exits successfully.

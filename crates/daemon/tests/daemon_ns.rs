@@ -439,6 +439,23 @@ fn signum_prints_keepalived_numbers() {
     }
 }
 
+#[test]
+fn missing_configuration_file_exits_6() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    for imp in BOTH {
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        let out = Command::new(imp.program())
+            .args(["-n", "-l", "-P", "-f", &p("missing.conf")])
+            .args(["-p", &p("k.pid"), "-r", &p("v.pid"), "-c", &p("c.pid")])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(6), "{imp:?}");
+    }
+}
+
 fn scenario_default_pidfiles(imp: Impl) {
     let mut lab = Lab::new();
     let conf = lab.write("keepalived.conf", &conf("", &[VIP]));
@@ -756,6 +773,7 @@ fn log_file_detail_and_dump_conf() {
     // -d: the configuration is in the log at start; -l: the console has it too.
     let parent_log = fs::read_to_string(&log).unwrap_or_default();
     assert!(parent_log.contains("virtual_router_id 51"), "{parent_log}");
+    assert!(parent_log.contains("------< Global definitions >------"));
     assert!(d.log_text().contains("virtual_router_id 51"));
 }
 
@@ -951,8 +969,8 @@ fn vrrp_startup_delay_holds_instances() {
 fn scenario_umask_core(imp: Impl) {
     let mut lab = Lab::new();
     let d = lab.start_vrrp(imp, &conf("", &[VIP]), &[]);
-    wait(&d, SECS(10), "the VRRP child", || {
-        lab.path("v.pid").exists()
+    wait(&d, SECS(10), "this daemon's VRRP child", || {
+        pid_in(fs::read_to_string(lab.path("v.pid")).ok()).is_some_and(|v| ppid(v) == Some(d.pid))
     });
     assert_eq!(
         proc_status(d.pid, "Umask:"),
@@ -962,8 +980,8 @@ fn scenario_umask_core(imp: Impl) {
     d.signal(libc::SIGTERM);
     lab.wait_exit(&d, SECS(10));
     let d = lab.start_vrrp(imp, &conf("", &[VIP]), &["-u", "027", "-m"]);
-    wait(&d, SECS(10), "the VRRP child", || {
-        lab.path("v.pid").exists()
+    wait(&d, SECS(10), "this daemon's VRRP child", || {
+        pid_in(fs::read_to_string(lab.path("v.pid")).ok()).is_some_and(|v| ppid(v) == Some(d.pid))
     });
     assert_eq!(proc_status(d.pid, "Umask:"), "0027", "{imp:?} -u 027");
     let vrrp = pid_in(fs::read_to_string(lab.path("v.pid")).ok()).expect("vrrp pid");
