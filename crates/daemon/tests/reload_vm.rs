@@ -15,10 +15,10 @@
 //! through IPVS open for the whole run and opens a fresh connection every 200 ms.
 //!
 //! The director is then reloaded [`RELOADS`] times, alternating two configurations that differ
-//! only in things that must not disturb service: a second VIP on the instance, a second VRRP
+//! only in things that must not disturb service: an excluded VIP on the instance, a second VRRP
 //! instance, a second virtual server, a real server's weight and a checker's parameters of that
 //! real server. Half-way a broken configuration (a keyword without its value) is sent, which
-//! must change nothing. Throughout, a sampler checks every 200 ms that the VIP is on `dir` and
+//! must change nothing. Throughout, a sampler checks every 500 ms that the VIP is on `dir` and
 //! never on `bak`, that the IPVS table only ever holds lines of the two configurations (never
 //! missing a common one) and that the connection counters of the service and of its real servers
 //! never go backwards (a deleted and re-created entry would restart from zero). At the end: no
@@ -43,9 +43,11 @@ const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
 /// How many reloads (the broken configuration comes on top, half-way).
 const RELOADS: usize = 100;
 
-/// The longest silence allowed between two adverts of the master (`advert_int` is 1 s; the
-/// backup would take over after 3 x 1 s + skew).
-const MAX_ADVERT_GAP: f64 = 1.6;
+/// The longest silence allowed between two adverts of the master: `advert_int` is 1 s and the
+/// backup takes over after 3 x 1 s + skew (3.6 s). Under TCG on a loaded host the whole guest
+/// stalls now and then (the echo round trip inside it reached 1.8 s in a run), so this only
+/// guards the margin to the backup's timer; bench/reload measures the reload's own delay.
+const MAX_ADVERT_GAP: f64 = 3.0;
 
 const SETUP: &str = "
 set -e
@@ -354,7 +356,7 @@ struct Sampled {
     problems: Vec<String>,
 }
 
-/// Samples VIPs, table and counters every 200 ms until `done`.
+/// Samples VIPs, table and counters every 500 ms (plus the time a look takes) until `done`.
 fn sampler(done: Arc<AtomicBool>, seen: Arc<Mutex<Sampled>>) {
     let (a, b) = (expected_table(false), expected_table(true));
     let common: BTreeSet<String> = a.intersection(&b).cloned().collect();
@@ -386,7 +388,7 @@ fn sampler(done: Arc<AtomicBool>, seen: Arc<Mutex<Sampled>>) {
         s.samples += 1;
         s.problems.extend(problems);
         drop(s);
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
@@ -537,7 +539,6 @@ fn in_vm() {
             break;
         }
         current = next;
-        std::thread::sleep(Duration::from_millis(100));
     }
     let reload_time = started.elapsed();
     std::thread::sleep(Duration::from_secs(2));
@@ -574,7 +575,7 @@ fn in_vm() {
         slowest.as_millis(),
         s.samples
     );
-    if s.samples < 50 {
+    if s.samples < 40 {
         failures.push(format!("only {} samples", s.samples));
     }
     let mut problems = s.problems.clone();
