@@ -393,11 +393,97 @@ pub fn data_text(engine: &Engine) -> String {
         }
     }
     out.push_str("------< VRRP Sockpool >------\n");
-    for (ifname, members) in sockets {
+    for (ifname, members) in &sockets {
         let _ = writeln!(out, " Interface = {ifname}");
         let _ = writeln!(out, "   VRRP instances");
         for (name, vrid) in members {
             let _ = writeln!(out, "     {name} vrid {vrid}");
+        }
+    }
+    out.push_str(&interfaces_text(&sockets));
+    out
+}
+
+/// One interface as the `Interfaces` section shows it.
+#[derive(Debug, Default)]
+struct Interface {
+    name: String,
+    v4: Option<std::net::Ipv4Addr>,
+    v6: Option<std::net::Ipv6Addr>,
+    mac: Option<[u8; 6]>,
+    flags: Option<nix::net::if_::InterfaceFlags>,
+}
+
+/// The `Interfaces` section: every interface of the namespace (from getifaddrs, which reads
+/// the current network namespace even under `-s`), with the instances using it.
+fn interfaces_text(users: &[(String, Vec<(String, u8)>)]) -> String {
+    use nix::net::if_::InterfaceFlags as F;
+    let mut list: Vec<Interface> = Vec::new();
+    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
+        for a in addrs {
+            let i = match list.iter().position(|i| i.name == a.interface_name) {
+                Some(i) => i,
+                None => {
+                    list.push(Interface {
+                        name: a.interface_name.clone(),
+                        ..Interface::default()
+                    });
+                    list.len() - 1
+                }
+            };
+            let entry = &mut list[i];
+            entry.flags.get_or_insert(a.flags);
+            let Some(addr) = a.address else { continue };
+            if let Some(v4) = addr.as_sockaddr_in() {
+                entry.v4.get_or_insert(v4.ip());
+            } else if let Some(v6) = addr.as_sockaddr_in6() {
+                entry.v6.get_or_insert(v6.ip());
+            } else if let Some(link) = addr.as_link_addr() {
+                if let Some(mac) = link.addr().filter(|m| m.iter().any(|b| *b != 0)) {
+                    entry.mac = Some(mac);
+                }
+            }
+        }
+    }
+    let mut out = String::from("------< Interfaces >------\n");
+    for i in &list {
+        let flags = i.flags.unwrap_or(F::empty());
+        let _ = writeln!(out, " Name = {}", i.name);
+        if let Some(index) = rka_sys::host::interface_index(&i.name) {
+            let _ = writeln!(out, "   index = {index}");
+        }
+        let none = || "(none)".to_string();
+        let _ = writeln!(
+            out,
+            "   IPv4 address = {}",
+            i.v4.map(|a| a.to_string()).unwrap_or_else(none)
+        );
+        let _ = writeln!(
+            out,
+            "   IPv6 address = {}",
+            i.v6.map(|a| a.to_string()).unwrap_or_else(none)
+        );
+        if let Some(mac) = i.mac {
+            let hex: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+            let _ = writeln!(out, "   MAC = {}", hex.join(":"));
+        }
+        let mut state = vec![if flags.contains(F::IFF_UP) {
+            "UP"
+        } else {
+            "DOWN"
+        }];
+        if flags.contains(F::IFF_RUNNING) {
+            state.push("RUNNING");
+        }
+        if flags.contains(F::IFF_LOOPBACK) {
+            state.push("loopback");
+        }
+        let _ = writeln!(out, "   State = {}", state.join(", "));
+        if let Some((_, members)) = users.iter().find(|(n, _)| *n == i.name) {
+            let _ = writeln!(out, "   Tracking VRRP instances :");
+            for (name, _) in members {
+                let _ = writeln!(out, "     {name}, weight 0");
+            }
         }
     }
     out
@@ -573,6 +659,19 @@ mod tests {
         assert!(parent.contains(" Startup script = '/s.sh' 'arg1', timeout 3\n"));
         assert!(parent.contains(" Shutdown script = '/t.sh', timeout 10\n"));
         assert!(parent.contains(" umask = 0"));
+    }
+
+    #[test]
+    fn interfaces_section_lists_loopback_with_its_users() {
+        let text = interfaces_text(&[("lo".to_string(), vec![("VI_1".to_string(), 1)])]);
+        assert!(text.starts_with("------< Interfaces >------\n"), "{text}");
+        let lo: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != " Name = lo")
+            .take_while(|l| *l == " Name = lo" || !l.starts_with(" Name = "))
+            .collect();
+        assert!(lo.contains(&"   IPv4 address = 127.0.0.1"), "{text}");
+        assert!(lo.contains(&"     VI_1, weight 0"), "{text}");
     }
 
     #[test]
