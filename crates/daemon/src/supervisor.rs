@@ -318,6 +318,7 @@ async fn supervise(cli: Cli, mut config: rka_config::Config) -> ExitCode {
                         // keepalived stops the other child and exits successfully.
                         tracing::error!("{} child exited ({code:?}) and -R is set: Exiting", role_key(role));
                         stop_all(&mut running).await;
+                        lifecycle::run_parent_script(ParentScript::Shutdown, &config).await;
                         return ExitCode::SUCCESS;
                     }
                     let delay = if lived >= STABLE_AFTER { Duration::from_secs(1) } else { backoff };

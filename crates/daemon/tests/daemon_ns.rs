@@ -697,7 +697,11 @@ fn dumps_have_keepalived_names_and_shape() {
 
 fn scenario_dont_respawn(imp: Impl) {
     let mut lab = Lab::new();
-    let d = lab.start_vrrp(imp, &conf("", &[VIP]), &["-R"]);
+    let marker = lab.p("shutdown-ran");
+    let stop = lab.write("stop.sh", &format!("#!/bin/sh\ntouch {marker}\n"));
+    fs::set_permissions(&stop, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let global = format!("  shutdown_script {stop}");
+    let d = lab.start_vrrp(imp, &conf(&global, &[VIP]), &["-R"]);
     wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
     let vrrp = pid_in(fs::read_to_string(lab.path("v.pid")).ok()).expect("vrrp pid");
     signal(vrrp, libc::SIGKILL);
@@ -705,6 +709,10 @@ fn scenario_dont_respawn(imp: Impl) {
         lab.wait_exit(&d, SECS(5)),
         Some(0),
         "-R: the parent stops, exit 0"
+    );
+    assert!(
+        lab.path("shutdown-ran").exists(),
+        "{imp:?} -R: the shutdown script runs"
     );
     assert!(!lab.path("k.pid").exists());
 }
