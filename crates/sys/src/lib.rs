@@ -7,3 +7,4 @@
 pub mod host;
 pub mod net;
 pub mod netns;
+pub mod proc_events;

@@ -2,6 +2,7 @@
 //! readers (inotify on the file's directory) and interface link events. Each runs as its own task and reports changes to the
 //! engine over a channel, so nothing here ever blocks the protocol.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -388,89 +389,226 @@ pub fn process_matches(t: &TrackProcess, comm: &str, cmdline: &[String]) -> bool
     }
 }
 
-/// Counts the running processes matching `t`, from /proc.
-pub fn count_processes(t: &TrackProcess) -> u32 {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
+/// Whether process `pid` (a /proc entry name) matches `t`.
+fn pid_matches(t: &TrackProcess, pid: &str) -> bool {
+    let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+        return false;
     };
-    let mut n = 0;
-    for e in dir.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let cmdline: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .unwrap_or_default()
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if process_matches(t, comm.trim_end_matches('\n'), &cmdline) {
-            n += 1;
-        }
-    }
-    n
+    let cmdline: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    process_matches(t, comm.trim_end_matches('\n'), &cmdline)
 }
 
-/// How often processes are counted.
+/// The running processes matching `t`, from /proc.
+pub fn matching_pids(t: &TrackProcess) -> HashSet<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return HashSet::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .filter(|pid| pid_matches(t, &pid.to_string()))
+        .collect()
+}
+
+/// Counts the running processes matching `t`, from /proc.
+pub fn count_processes(t: &TrackProcess) -> u32 {
+    u32::try_from(matching_pids(t).len()).unwrap_or(u32::MAX)
+}
+
+/// How often processes are counted when process events cannot be had.
 const PROCESS_POLL: Duration = Duration::from_millis(500);
 
+/// Quorum accounting of a `vrrp_track_process`: a change is reported once it has lasted
+/// `fork_delay` (going up) or `terminate_delay` (going down).
+#[derive(Debug)]
+struct Quorum {
+    t: TrackProcess,
+    reported: Option<bool>,
+    pending: Option<(bool, tokio::time::Instant)>,
+}
+
+impl Quorum {
+    fn delay(&self, up: bool) -> Duration {
+        let d = if up {
+            self.t.fork_delay
+        } else {
+            self.t.terminate_delay
+        };
+        d.unwrap_or(Duration::ZERO)
+    }
+
+    /// Takes a count at `now`; returns the status to report, if any.
+    fn observe(&mut self, n: u32, now: tokio::time::Instant) -> Option<bool> {
+        let up = n >= self.t.quorum && self.t.quorum_max.is_none_or(|max| n <= max);
+        let report = match (self.reported, self.pending) {
+            (None, _) => true,
+            (Some(r), _) if r == up => {
+                self.pending = None;
+                false
+            }
+            (Some(_), Some((p, since))) if p == up => now.duration_since(since) >= self.delay(up),
+            (Some(_), _) => {
+                self.pending = Some((up, now));
+                self.delay(up).is_zero()
+            }
+        };
+        if report {
+            self.reported = Some(up);
+            self.pending = None;
+            tracing::info!(
+                "Track process {} {} ({n} running)",
+                self.t.name,
+                if up { "quorum met" } else { "quorum lost" }
+            );
+            return Some(up);
+        }
+        None
+    }
+
+    /// When a pending change is due to be reported.
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.pending.map(|(up, since)| since + self.delay(up))
+    }
+}
+
+/// Process events as tokio wants them.
+struct ProcEventsFd(rka_sys::proc_events::ProcEvents);
+
+impl AsRawFd for ProcEventsFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 /// Starts the counter of `t`: it reports whether the quorum is met at start and on every
-/// change that outlasts `fork_delay` (going up) or `terminate_delay` (going down).
+/// change that outlasts `fork_delay` (going up) or `terminate_delay` (going down). Processes
+/// are followed through the kernel's proc connector (forks, execs, renames and exits, so a
+/// change is seen at once); where that is refused (no CAP_NET_ADMIN, or a network namespace
+/// other than the initial one) /proc is scanned every 500 ms instead.
 pub fn spawn_process(t: &TrackProcess, tx: mpsc::UnboundedSender<TrackEvent>) -> JoinHandle<()> {
     let t = t.clone();
     tokio::spawn(async move {
-        let quorum = |n: u32| n >= t.quorum && t.quorum_max.is_none_or(|max| n <= max);
-        let mut reported: Option<bool> = None;
-        let mut pending: Option<(bool, tokio::time::Instant)> = None;
-        loop {
-            let counter = t.clone();
-            let n = tokio::task::spawn_blocking(move || count_processes(&counter))
-                .await
-                .unwrap_or(0);
-            let up = quorum(n);
-            let now = tokio::time::Instant::now();
-            let report = match (reported, pending) {
-                (None, _) => true,
-                (Some(r), _) if r == up => {
-                    pending = None;
-                    false
-                }
-                (Some(_), Some((p, since))) if p == up => {
-                    let delay = if up { t.fork_delay } else { t.terminate_delay };
-                    now.duration_since(since) >= delay.unwrap_or(Duration::ZERO)
-                }
-                (Some(_), _) => {
-                    pending = Some((up, now));
-                    let delay = if up { t.fork_delay } else { t.terminate_delay };
-                    delay.is_none_or(|d| d.is_zero())
-                }
-            };
-            if report {
-                reported = Some(up);
-                pending = None;
+        // `AsyncFd`'s safe constructors are deprecated for types that could hand out another
+        // descriptor; `ProcEventsFd` owns its socket for its whole life (see FileWatch).
+        #[allow(deprecated)]
+        let events = rka_sys::proc_events::ProcEvents::subscribe()
+            .and_then(|e| AsyncFd::with_interest(ProcEventsFd(e), Interest::READABLE));
+        match events {
+            Ok(fd) => follow_process_events(t, fd, tx).await,
+            Err(e) => {
                 tracing::info!(
-                    "Track process {} {} ({n} running)",
+                    "Track process {}: no process events ({e}) - scanning every {}ms",
                     t.name,
-                    if up { "quorum met" } else { "quorum lost" }
+                    PROCESS_POLL.as_millis()
                 );
-                if tx
-                    .send(TrackEvent::Process {
-                        name: t.name.clone(),
-                        up,
-                    })
-                    .is_err()
-                {
-                    return;
-                }
+                poll_processes(t, tx).await
             }
-            tokio::time::sleep(PROCESS_POLL).await;
         }
     })
+}
+
+async fn scan(t: &TrackProcess) -> HashSet<u32> {
+    let t = t.clone();
+    tokio::task::spawn_blocking(move || matching_pids(&t))
+        .await
+        .unwrap_or_default()
+}
+
+async fn follow_process_events(
+    t: TrackProcess,
+    fd: AsyncFd<ProcEventsFd>,
+    tx: mpsc::UnboundedSender<TrackEvent>,
+) {
+    use rka_sys::proc_events::ProcEvent;
+    let mut q = Quorum {
+        t: t.clone(),
+        reported: None,
+        pending: None,
+    };
+    let mut pids = scan(&t).await;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = u32::try_from(pids.len()).unwrap_or(u32::MAX);
+        if let Some(up) = q.observe(n, tokio::time::Instant::now()) {
+            if tx
+                .send(TrackEvent::Process {
+                    name: t.name.clone(),
+                    up,
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+        let deadline = q.deadline();
+        tokio::select! {
+            ready = fd.readable() => {
+                let Ok(mut guard) = ready else {
+                    return poll_processes(t, tx).await;
+                };
+                loop {
+                    match guard.try_io(|fd| fd.get_ref().0.read(&mut buf)) {
+                        Ok(Ok(events)) => {
+                            for ev in events {
+                                match ev {
+                                    ProcEvent::Fork { child: pid, .. }
+                                    | ProcEvent::Exec { pid }
+                                    | ProcEvent::Comm { pid } => {
+                                        if pid_matches(&t, &pid.to_string()) {
+                                            pids.insert(pid);
+                                        } else {
+                                            pids.remove(&pid);
+                                        }
+                                    }
+                                    ProcEvent::Exit { pid } => {
+                                        pids.remove(&pid);
+                                    }
+                                }
+                            }
+                        }
+                        // Events were lost (ENOBUFS): count again from /proc.
+                        Ok(Err(_)) => {
+                            pids = scan(&t).await;
+                            break;
+                        }
+                        Err(_would_block) => break,
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                if deadline.is_some() => {}
+        }
+    }
+}
+
+async fn poll_processes(t: TrackProcess, tx: mpsc::UnboundedSender<TrackEvent>) {
+    let mut q = Quorum {
+        t: t.clone(),
+        reported: None,
+        pending: None,
+    };
+    loop {
+        let counter = t.clone();
+        let n = tokio::task::spawn_blocking(move || count_processes(&counter))
+            .await
+            .unwrap_or(0);
+        if let Some(up) = q.observe(n, tokio::time::Instant::now()) {
+            if tx
+                .send(TrackEvent::Process {
+                    name: t.name.clone(),
+                    up,
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(PROCESS_POLL).await;
+    }
 }
 
 /// Forwards link events to the engine.
@@ -584,6 +722,67 @@ mod tests {
             count_processes(&tracked(&["no-such-process-xyz"], None, false)),
             0
         );
+    }
+
+    #[test]
+    fn quorum_changes_wait_for_their_delay() {
+        let mut t = tracked(&["x"], None, false);
+        t.quorum = 2;
+        t.fork_delay = Some(Duration::from_secs(3));
+        let mut q = Quorum {
+            t,
+            reported: None,
+            pending: None,
+        };
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(q.observe(1, t0), Some(false), "first count is reported");
+        assert_eq!(q.observe(2, t0), None, "going up waits for fork_delay");
+        assert_eq!(q.deadline(), Some(t0 + Duration::from_secs(3)));
+        assert_eq!(q.observe(2, t0 + Duration::from_secs(2)), None);
+        assert_eq!(q.observe(2, t0 + Duration::from_secs(3)), Some(true));
+        assert_eq!(q.deadline(), None);
+        // No terminate_delay: going down is reported at once.
+        assert_eq!(q.observe(0, t0 + Duration::from_secs(4)), Some(false));
+        // A blip shorter than the delay is never reported.
+        assert_eq!(q.observe(5, t0 + Duration::from_secs(5)), None);
+        assert_eq!(q.observe(1, t0 + Duration::from_secs(6)), None);
+        assert_eq!(q.deadline(), None);
+    }
+
+    /// The next process status reported, well within the 500 ms scan period.
+    async fn next_process(rx: &mut mpsc::UnboundedReceiver<TrackEvent>) -> bool {
+        match tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
+            Ok(Some(TrackEvent::Process { up, .. })) => up,
+            other => panic!("no process event: {other:?}"),
+        }
+    }
+
+    /// In the initial network namespace, as root, processes are followed through the proc
+    /// connector: a start and an end are seen within milliseconds, not at the next scan.
+    #[tokio::test]
+    async fn process_events_are_followed_when_available() {
+        if rka_sys::proc_events::ProcEvents::subscribe().is_err() {
+            eprintln!("proc connector unavailable here: skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let name = format!("rkpe{}", std::process::id());
+        let bin = dir.path().join(&name);
+        std::os::unix::fs::symlink("/bin/sleep", &bin).expect("link");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = spawn_process(&tracked(&[&name], None, false), tx);
+        assert!(!next_process(&mut rx).await, "none running at first");
+        // Let the subscription settle before the process starts.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut child = std::process::Command::new(&bin)
+            .arg("30")
+            .spawn()
+            .expect("spawn");
+        assert!(next_process(&mut rx).await, "seen running");
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+        assert!(!next_process(&mut rx).await, "seen gone");
+        task.abort();
     }
 
     #[test]
