@@ -122,6 +122,18 @@ pub fn main(cli: Cli) -> ExitCode {
         .pid
         .clone()
         .unwrap_or_else(|| pidfile::default_path(Role::Parent));
+    // Like keepalived, a live process named in any of our pidfiles means "already running"
+    // (a second daemon given another -p but the same -r would fight over the VIPs).
+    for role in [Role::Vrrp, Role::Checker] {
+        let path = child_pidfile(&cli, role);
+        if let Some(pid) = pidfile::running_pid(&path) {
+            tracing::info!(
+                "daemon is already running (pid {pid}, pidfile {})",
+                path.display()
+            );
+            return ExitCode::SUCCESS;
+        }
+    }
     let _pid = match PidFile::create(&pid_path) {
         Ok(p) => p,
         Err(e @ pidfile::PidFileError::AlreadyRunning { .. }) => {

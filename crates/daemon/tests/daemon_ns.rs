@@ -511,6 +511,21 @@ fn scenario_custom_pidfiles_int(imp: Impl) {
     );
     let vrrp = pid_in(fs::read_to_string(lab.path("v.pid")).ok()).expect("vrrp pidfile");
     assert_eq!(ppid(vrrp), Some(d.pid));
+    // Another parent pidfile but the same VRRP pidfile: still "already running".
+    let (conf_path, other, v) = (lab.p("keepalived.conf"), lab.p("other.pid"), lab.p("v.pid"));
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.ns, imp.program(), "-n", "-l", "-P"])
+        .args(["-f", &conf_path, "-p", &other, "-r", &v])
+        .output()
+        .expect("second start");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{imp:?}: {text}");
+    assert!(text.contains("already running"), "{imp:?}: {text}");
+    assert_eq!(
+        pid_in(fs::read_to_string(lab.path("v.pid")).ok()),
+        Some(vrrp)
+    );
     let mode = fs::metadata(lab.path("k.pid")).expect("stat");
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
