@@ -92,6 +92,16 @@ pub fn log_file_for(base: &Path, role: Role) -> PathBuf {
     }
 }
 
+/// The namespace suffix of the syslog identity when the configuration (`net_namespace`)
+/// names it after logging started.
+static LATE_NAMESPACE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Appends `_NAME` to this process's syslog identity from now on (keepalived changes its
+/// identity once `net_namespace` is read from the configuration).
+pub fn set_namespace(name: &str) {
+    let _ = LATE_NAMESPACE.set(name.to_string());
+}
+
 struct Sinks {
     ident: String,
     facility: u8,
@@ -168,8 +178,12 @@ impl<S: Subscriber> Layer<S> for Sinks {
         }
         if let Some(sock) = &self.syslog {
             let pri = u16::from(self.facility) * 8 + u16::from(severity(meta.level()));
+            let suffix = LATE_NAMESPACE
+                .get()
+                .map(|ns| format!("_{ns}"))
+                .unwrap_or_default();
             let line = format!(
-                "<{pri}>{} {}[{}]: {msg}",
+                "<{pri}>{} {}{suffix}[{}]: {msg}",
                 syslog_time(),
                 self.ident,
                 std::process::id()

@@ -7,8 +7,8 @@ mod cli;
 mod fifo;
 mod lifecycle;
 mod logging;
-mod observe;
 mod manpage;
+mod observe;
 mod pidfile;
 mod sdnotify;
 mod smtp;
@@ -85,8 +85,11 @@ fn main() -> ExitCode {
     if let Some(out) = &cli.config_test {
         return config_test(&cli, out);
     }
-    // `-s NAME` moves the default pidfiles of every process into /run/keepalived/NAME/.
-    pidfile::set_namespace(cli.namespace.as_deref());
+    // `-s NAME` moves the default pidfiles of every process into /run/keepalived/NAME/ (the
+    // parent decides once it has read `net_namespace` from the configuration).
+    if cli.child.is_some() {
+        pidfile::set_namespace(cli.namespace.as_deref());
+    }
     match cli.child {
         Some(ChildRole::Vrrp) => child::main(cli, logging::Role::Vrrp),
         Some(ChildRole::Checker) => child::main(cli, logging::Role::Checker),

@@ -113,6 +113,25 @@ pub fn main(cli: Cli) -> ExitCode {
         tracing::error!("the configuration cannot be run - exiting");
         return ExitCode::from(1);
     };
+    // `net_namespace NAME` in the configuration does what `-s NAME` does (which wins).
+    let mut cli = cli;
+    if cli.namespace.is_none() {
+        if let Some(ns) = config.global.simple.net_namespace.clone() {
+            if let Err(e) = lifecycle::enter_namespace(&ns) {
+                tracing::error!("Unable to set network namespace {ns} ({e}) - exiting");
+                return ExitCode::from(1);
+            }
+            tracing::info!(
+                "Changing syslog ident to {}",
+                Role::Parent.ident_in(Some(&ns))
+            );
+            logging::set_namespace(&ns);
+            // The children learn it from their command line.
+            let _ = CHILD_EXTRA_ARGS.set(vec!["-s".into(), ns.clone()]);
+            cli.namespace = Some(ns);
+        }
+    }
+    pidfile::set_namespace(cli.namespace.as_deref());
     if cli_umask.is_none() {
         if let Some(m) = config.global.umask {
             lifecycle::set_umask(lifecycle::effective_umask(None, Some(m)));
@@ -192,6 +211,9 @@ fn detach() -> ExitCode {
     }
 }
 
+/// Arguments the children get beyond the parent's own (`-s NAME` from `net_namespace`).
+static CHILD_EXTRA_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
 fn spawn_child(role: Role) -> std::io::Result<Child> {
     let exe = std::env::current_exe()?;
     let name = match role {
@@ -201,6 +223,7 @@ fn spawn_child(role: Role) -> std::io::Result<Child> {
     };
     Command::new(exe)
         .args(std::env::args_os().skip(1))
+        .args(CHILD_EXTRA_ARGS.get().into_iter().flatten())
         .arg(format!("--rka-child={name}"))
         .env("RKA_DETACHED", "1")
         .kill_on_drop(false)

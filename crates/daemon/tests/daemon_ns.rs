@@ -797,13 +797,30 @@ fn log_file_detail_and_dump_conf() {
     assert!(d.log_text().contains("virtual_router_id 51"));
 }
 
-fn syslog_scenario(imp: Impl, namespace: bool, no_syslog: bool) -> Vec<String> {
+/// Where the daemon learns its network namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NsFrom {
+    /// Started inside it.
+    Inside,
+    /// `-s NAME`.
+    Option,
+    /// `net_namespace NAME` in the configuration.
+    Config,
+}
+
+fn syslog_scenario(imp: Impl, from: NsFrom, no_syslog: bool) -> Vec<String> {
     let mut lab = Lab::new();
-    let conf_path = lab.write("keepalived.conf", &conf("", &[VIP]));
+    let ns = lab.ns.clone();
+    let top = if from == NsFrom::Config {
+        format!("net_namespace {ns}\n")
+    } else {
+        String::new()
+    };
+    let conf_path = lab.write("keepalived.conf", &(top + &conf("", &[VIP])));
     let (p, r) = (lab.p("k.pid"), lab.p("v.pid"));
     let mut args = vec!["-n", "-P", "-f", &conf_path, "-p", &p, "-r", &r];
-    let ns = lab.ns.clone();
-    if namespace {
+    let namespace = from != NsFrom::Inside;
+    if from == NsFrom::Option {
         args.extend(["-s", &ns]);
     }
     if no_syslog {
@@ -836,14 +853,14 @@ fn idents(lines: &[String]) -> BTreeSet<String> {
 }
 
 fn scenario_syslog(imp: Impl) {
-    let plain = syslog_scenario(imp, false, false);
+    let plain = syslog_scenario(imp, NsFrom::Inside, false);
     let ids = idents(&plain);
     assert!(
         ids.contains("Keepalived") && ids.contains("Keepalived_vrrp"),
         "{imp:?}: {ids:?}\n{plain:?}"
     );
     assert!(plain.iter().all(|l| l.starts_with("<")), "{plain:?}");
-    let silent = syslog_scenario(imp, false, true);
+    let silent = syslog_scenario(imp, NsFrom::Inside, true);
     assert!(
         silent.is_empty(),
         "{imp:?} -G still logs to syslog: {silent:?}"
@@ -856,13 +873,15 @@ fn syslog_identities_and_no_syslog() {
 }
 
 fn scenario_namespace(imp: Impl) {
-    let lines = syslog_scenario(imp, true, false);
-    let ids = idents(&lines);
-    assert!(
-        ids.iter().any(|i| i.starts_with("Keepalived_rkd"))
-            && ids.iter().any(|i| i.starts_with("Keepalived_vrrp_rkd")),
-        "{imp:?}: {ids:?}"
-    );
+    for from in [NsFrom::Option, NsFrom::Config] {
+        let lines = syslog_scenario(imp, from, false);
+        let ids = idents(&lines);
+        assert!(
+            ids.iter().any(|i| i.starts_with("Keepalived_rkd"))
+                && ids.iter().any(|i| i.starts_with("Keepalived_vrrp_rkd")),
+            "{imp:?} {from:?}: {ids:?}"
+        );
+    }
     // Default pidfiles move into /run/keepalived/NAME/ (and go on stop).
     let mut lab = Lab::new();
     let conf_path = lab.write("keepalived.conf", &conf("", &[VIP]));
