@@ -743,6 +743,11 @@ impl Engine {
         while let Some(o) = self.units[u].core.poll() {
             outs.push(o);
         }
+        self.run_outs(u, outs, release).await;
+    }
+
+    /// Carries out what unit `u`'s core produced.
+    async fn run_outs(&mut self, u: usize, outs: Vec<Out>, release: Release) {
         let mut timing = tracing::enabled!(tracing::Level::DEBUG).then(|| TransitionTiming {
             start: self.fired.map_or_else(Instant::now, |(due, _)| due),
             fired: self.fired.map(|(_, fired)| fired),
@@ -919,11 +924,18 @@ impl Engine {
         let now = Instant::now();
         let old_units = std::mem::take(&mut self.units);
         let mut old_masters: HashSet<(u8, bool, String, bool)> = HashSet::new();
+        let mut old_backups: HashSet<(u8, bool, String, bool)> = HashSet::new();
         let mut old_held: Vec<(String, VipPlan, Vec<RoutePlan>, Vec<RuleSpec>)> = Vec::new();
         for unit in &old_units {
             for (m, member) in unit.members.iter().enumerate() {
-                if unit.state(m) == State::Master {
-                    old_masters.insert(member.plan.identity());
+                match unit.state(m) {
+                    State::Master => {
+                        old_masters.insert(member.plan.identity());
+                    }
+                    State::Backup => {
+                        old_backups.insert(member.plan.identity());
+                    }
+                    _ => {}
                 }
                 if member.holds_vips {
                     for v in &member.plan.vips {
@@ -1001,12 +1013,32 @@ impl Engine {
                 unit.core.resume_as_master(now);
             }
         }
+        // A unit whose every member was BACKUP before starts again in BACKUP without a BACKUP
+        // notification (keepalived 2.2.7 sends none on reload either).
+        let were_backup: Vec<bool> = units
+            .iter()
+            .map(|unit| {
+                unit.members
+                    .iter()
+                    .all(|m| old_backups.contains(&m.plan.identity()))
+            })
+            .collect();
         self.units = units;
         self.attach_sockets().await;
         self.start_trackers();
+        // The units were created after `now`: start them now (with `now` they would start on
+        // the next timer wake-up instead, out of this filter's reach).
+        let started = Instant::now();
         for u in 0..self.units.len() {
-            self.units[u].core.handle_timeout(now);
-            self.drain(u).await;
+            self.units[u].core.handle_timeout(started);
+            let mut outs = Vec::new();
+            while let Some(o) = self.units[u].core.poll() {
+                outs.push(o);
+            }
+            if were_backup.get(u).copied().unwrap_or(false) {
+                outs.retain(|o| !is_backup_notification(o));
+            }
+            self.run_outs(u, outs, Release::Everything).await;
         }
         // Remove what the old masters held and nobody holds now.
         let held_now: HashSet<(String, IpAddr)> = self
@@ -1220,5 +1252,43 @@ fn apply_file(
     };
     if let Err(e) = r {
         tracing::debug!("{e}");
+    }
+}
+
+/// A BACKUP notification (instance or sync group): the ones a reload leaves out for units
+/// that were BACKUP before it.
+fn is_backup_notification(out: &Out) -> bool {
+    matches!(
+        out,
+        Out::Member(
+            _,
+            Action::Notify {
+                state: State::Backup,
+                ..
+            }
+        ) | Out::Group(State::Backup)
+    )
+}
+
+#[cfg(test)]
+mod reload_tests {
+    use super::*;
+
+    #[test]
+    fn only_backup_notifications_are_left_out_after_a_reload() {
+        let backup = |state| Action::Notify {
+            state,
+            priority: 100,
+        };
+        assert!(is_backup_notification(&Out::Member(
+            0,
+            backup(State::Backup)
+        )));
+        assert!(is_backup_notification(&Out::Group(State::Backup)));
+        for state in [State::Master, State::Fault, State::Stop] {
+            assert!(!is_backup_notification(&Out::Member(0, backup(state))));
+            assert!(!is_backup_notification(&Out::Group(state)));
+        }
+        assert!(!is_backup_notification(&Out::Member(0, Action::AddVips)));
     }
 }
