@@ -203,8 +203,8 @@ pub enum SmtpError {
     /// No address of the server accepted a connection.
     #[error("cannot connect: {0}")]
     Connect(std::io::Error),
-    /// A step took longer than `smtp_connect_timeout`.
-    #[error("timed out waiting for the {0} reply")]
+    /// A step (or the whole conversation) took too long.
+    #[error("{0}: timed out")]
     Timeout(&'static str),
     /// Reading or writing failed.
     #[error("{stage}: {source}")]
@@ -328,8 +328,16 @@ pub async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     result
 }
 
-/// Connects to the server (each resolved address in turn) and delivers `alert`.
+/// Connects to the server (each resolved address in turn) and delivers `alert`. Each step is
+/// bounded by `smtp_connect_timeout` and the whole by twice that, so that a server trickling
+/// its replies cannot hold the queue for long.
 pub async fn deliver(settings: &SmtpSettings, alert: &Alert) -> Result<(), SmtpError> {
+    tokio::time::timeout(settings.timeout * 2, deliver_once(settings, alert))
+        .await
+        .unwrap_or(Err(SmtpError::Timeout("whole conversation")))
+}
+
+async fn deliver_once(settings: &SmtpSettings, alert: &Alert) -> Result<(), SmtpError> {
     let target = (settings.host.as_str(), settings.port);
     let addrs: Vec<SocketAddr> =
         tokio::time::timeout(settings.timeout, tokio::net::lookup_host(target))
@@ -900,5 +908,36 @@ mod tests {
         );
         assert_eq!(canonical_in_hosts(hosts, "dir2"), None);
         assert_eq!(canonical_in_hosts("", "dir1"), None);
+    }
+
+    #[tokio::test]
+    async fn trickling_server_is_cut_at_twice_the_timeout() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let Ok((c, _)) = l.accept().await else { return };
+            let mut c = BufReader::new(c);
+            // Every reply comes just within the per-step timeout.
+            tokio::time::sleep(Duration::from_millis(80)).await;
+            let _ = c.get_mut().write_all(b"220 slow\r\n").await;
+            let mut line = String::new();
+            while c.read_line(&mut line).await.unwrap_or(0) > 0 {
+                tokio::time::sleep(Duration::from_millis(80)).await;
+                let _ = c.get_mut().write_all(b"250 ok\r\n").await;
+                line.clear();
+            }
+        });
+        let mut s = settings();
+        s.port = port;
+        s.timeout = Duration::from_millis(100);
+        let started = Instant::now();
+        let err = deliver(&s, &alert()).await.expect_err("cut");
+        assert!(
+            matches!(err, SmtpError::Timeout("whole conversation")),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }
