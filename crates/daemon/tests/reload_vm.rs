@@ -14,17 +14,19 @@
 //! (priority 100), `rs` runs a small echo server, and `cli` pings the VIP, keeps one TCP stream
 //! through IPVS open for the whole run and opens a fresh connection every 200 ms.
 //!
-//! The director is then reloaded [`RELOADS`] times, alternating two configurations that differ
-//! only in things that must not disturb service: an excluded VIP on the instance, a second VRRP
+//! The director is then reloaded [`RELOADS`] times, alternating two configurations that differ only
+//! in things that must not disturb service: an excluded VIP on the instance, a second VRRP
 //! instance, a second virtual server, a real server's weight and a checker's parameters of that
-//! real server. Half-way a broken configuration (a keyword without its value) is sent, which
-//! must change nothing. Throughout, a sampler checks every 500 ms that the VIP is on `dir` and
-//! never on `bak`, that the IPVS table only ever holds lines of the two configurations (never
-//! missing a common one) and that the connection counters of the service and of its real servers
-//! never go backwards (a deleted and re-created entry would restart from zero). At the end: no
-//! VRRP transition in either notify FIFO, no advert from `bak`, no gap between `dir`'s adverts
-//! longer than [`MAX_ADVERT_GAP`], no lost ping (one in flight at the end is allowed), the
-//! stream never broke, every fresh connection succeeded, no real server was ever disabled.
+//! real server. Every tenth reload the backup is reloaded too (unchanged configuration: it must
+//! stay BACKUP without a new notification). Half-way a broken configuration (a keyword without its
+//! value) is sent, which must change nothing. Throughout, a sampler checks every 500 ms that the
+//! VIP is on `dir` and never on `bak`, that the IPVS table only ever holds lines of the two
+//! configurations (never missing a common one) and that the connection counters of the service and
+//! of its real servers never go backwards (a deleted and re-created entry would restart from zero).
+//! At the end: no VRRP transition in either notify FIFO, no advert from `bak`, no gap between
+//! `dir`'s adverts longer than [`MAX_ADVERT_GAP`], no lost ping (one in flight at the end is
+//! allowed), the stream never broke, every fresh connection succeeded, no real server was ever
+//! disabled.
 //!
 //! Without the VM (no qemu/KVM, no kernel image, no `rka-vm` binary) the test says why and
 //! passes, unless `CI=true`.
@@ -521,6 +523,10 @@ fn in_vm() {
                     snap.table, snap.dir_vips
                 ));
             }
+        }
+        if i % 10 == 5 {
+            // The backup reloads its unchanged configuration: it stays BACKUP, silently.
+            signal(&bak, "-HUP");
         }
         let next = !current;
         std::fs::write(dconf, director_conf(next, false)).expect("write conf");
