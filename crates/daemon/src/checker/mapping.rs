@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use rka_check::director::{
     CheckerInit, DirectorSpec, RealServerSpec, ServiceSpec, Slot, SorrySpec, WeightMode,
@@ -40,10 +41,10 @@ pub struct DestPlan {
     pub upper_threshold: u32,
     /// `lthreshold`.
     pub lower_threshold: u32,
-    /// `notify_up`.
-    pub notify_up: Option<LvsScript>,
-    /// `notify_down`.
-    pub notify_down: Option<LvsScript>,
+    /// `notify_up` (boxed: rarely set, and there is one plan per real server).
+    pub notify_up: Option<Box<LvsScript>>,
+    /// `notify_down` (boxed, as `notify_up`).
+    pub notify_down: Option<Box<LvsScript>>,
 }
 
 impl DestPlan {
@@ -83,8 +84,9 @@ pub struct ServicePlan {
 /// One probe, shared by every slot with the same parameters.
 #[derive(Debug, Clone)]
 pub struct ProbePlan {
-    /// Its whole parameter set; equal keys = same probe.
-    pub key: String,
+    /// Its whole parameter set; equal keys = same probe (shared, not copied, by the
+    /// deduplication map and the running task).
+    pub key: Arc<str>,
     /// A label for logs and dumps, e.g. `TCP_CHECK 10.0.0.2:80`.
     pub label: String,
     /// The probe, or why it cannot run (it then counts as failing).
@@ -113,7 +115,7 @@ impl Plan {
     pub fn from_config(config: &Config) -> Plan {
         let mut services = Vec::new();
         let mut probes: Vec<ProbePlan> = Vec::new();
-        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut by_key: HashMap<Arc<str>, usize> = HashMap::new();
         let mut director = DirectorSpec::default();
         for (vi, vs) in config.lvs.virtual_servers.iter().enumerate() {
             let keys = service_keys(config, vs);
@@ -130,8 +132,8 @@ impl Plan {
                     tunnel,
                     upper_threshold: rs.uthreshold,
                     lower_threshold: rs.lthreshold,
-                    notify_up: rs.notify_up.clone(),
-                    notify_down: rs.notify_down.clone(),
+                    notify_up: rs.notify_up.clone().map(Box::new),
+                    notify_down: rs.notify_down.clone().map(Box::new),
                 });
                 let mut inits = Vec::new();
                 for (ci, c) in rs.checkers.iter().enumerate() {
@@ -416,10 +418,10 @@ fn probe_plan(config: &Config, addr: IpAddr, port: u16, c: &Checker) -> ProbePla
         alpha: c.alpha,
         log_all_failures: c.log_all_failures.unwrap_or(false),
     };
-    let key = format!(
+    let key = Arc::from(format!(
         "{target}|{:?}|{:?}|{:?}|{:?}",
         c.kind, c.connect, c.connect_timeout, schedule
-    );
+    ));
     let label = format!("{} {target}", c.kind.keyword());
     let mode = match &c.kind {
         CheckerKind::Misc(m) if m.dynamic => WeightMode::Replace,

@@ -23,7 +23,7 @@ use crate::child::Control;
 #[derive(Debug)]
 pub struct ProbeTask {
     /// Its parameter key.
-    pub key: String,
+    pub key: std::sync::Arc<str>,
     /// Its label.
     pub label: String,
     /// The slots it reports to.
@@ -60,6 +60,8 @@ impl Drop for ProbeTask {
 
 /// The runtime's state.
 pub struct Runtime {
+    /// The plan in force. Its `probes` and `director` are moved out when it is installed:
+    /// they live on in `probes`, the pool and `director`.
     pub(super) plan: Plan,
     pub(super) director: Director,
     pub(super) probes: HashMap<u64, ProbeTask>,
@@ -235,22 +237,22 @@ impl Runtime {
     /// the others start or stop; the director restarts from the probes' current verdicts.
     fn install(&mut self, mut plan: Plan) {
         check_fd_limit(plan.probes.len());
-        let mut old: HashMap<String, u64> = self
+        // The plan's probes and director spec move into the tasks, the pool and the director
+        // (nothing keeps a second copy: with tens of thousands of checkers it counts).
+        let mut old: HashMap<std::sync::Arc<str>, u64> = self
             .probes
             .iter()
             .map(|(id, p)| (p.key.clone(), *id))
             .collect();
-        let mut keep = HashMap::new();
-        let mut spec = plan.director.clone();
-        for pp in &plan.probes {
+        let mut keep = HashMap::with_capacity(plan.probes.len());
+        let mut spec = std::mem::take(&mut plan.director);
+        for pp in std::mem::take(&mut plan.probes) {
             match old.remove(&pp.key) {
                 Some(id) => {
-                    let mut task = self.probes.remove(&id);
-                    if let Some(t) = task.as_mut() {
-                        t.slots = pp.slots.clone();
+                    if let Some(mut t) = self.probes.remove(&id) {
                         set_inits(&mut spec, &pp.slots, t.up, t.weight);
-                    }
-                    if let Some(t) = task {
+                        t.key = pp.key;
+                        t.slots = pp.slots;
                         keep.insert(id, t);
                     }
                 }
@@ -259,7 +261,7 @@ impl Runtime {
                     self.next_id += 1;
                     let task = self.start_probe(id, pp);
                     if matches!(task.running, Running::Not) {
-                        set_inits(&mut spec, &pp.slots, false, None);
+                        set_inits(&mut spec, &task.slots, false, None);
                     }
                     keep.insert(id, task);
                 }
@@ -273,7 +275,6 @@ impl Runtime {
             tracing::info!("{stopped} checker(s) no longer configured - stopped");
         }
         self.probes = keep;
-        plan.director = spec.clone();
         self.director = Director::new(spec);
         self.plan = plan;
         let wants_addrs = self.plan.services.iter().any(|s| s.suspend_on.is_some());
@@ -313,26 +314,27 @@ impl Runtime {
         self.flush_table();
     }
 
-    fn start_probe(&mut self, id: u64, pp: &ProbePlan) -> ProbeTask {
-        let (running, up, reason) = match &pp.probe {
+    fn start_probe(&mut self, id: u64, pp: ProbePlan) -> ProbeTask {
+        let (running, up, reason) = match pp.probe {
             Ok(Probe::File(p)) => (
-                Running::Watcher(spawn_file_watcher(id, p.clone(), self.events_tx.clone())),
+                Running::Watcher(spawn_file_watcher(id, p, self.events_tx.clone())),
                 !pp.schedule.alpha,
                 None,
             ),
             Ok(p) => {
-                self.pool.insert(id, p.clone(), pp.schedule.clone());
-                (Running::Pooled, !pp.schedule.alpha, None)
+                let up = !pp.schedule.alpha;
+                self.pool.insert(id, p, pp.schedule);
+                (Running::Pooled, up, None)
             }
             Err(e) => {
                 tracing::error!("{}: cannot run: {e} - counted as failing", pp.label);
-                (Running::Not, false, Some(e.clone()))
+                (Running::Not, false, Some(e))
             }
         };
         ProbeTask {
-            key: pp.key.clone(),
-            label: pp.label.clone(),
-            slots: pp.slots.clone(),
+            key: pp.key,
+            label: pp.label,
+            slots: pp.slots,
             up,
             weight: None,
             last_reason: reason,
@@ -471,7 +473,7 @@ impl Runtime {
                 );
                 let script = if up { &dp.notify_up } else { &dp.notify_down };
                 self.notifier
-                    .notify(&rs_line(&dp.label, &sp.label, up), script.as_ref());
+                    .notify(&rs_line(&dp.label, &sp.label, up), script.as_deref());
             }
             Action::QuorumUp { vs } | Action::QuorumDown { vs } => {
                 let up = matches!(a, Action::QuorumUp { .. });
