@@ -477,20 +477,42 @@ impl Engine {
 
     /// Runs the timers of every unit due now (`due`: the deadline the engine woke up for).
     async fn on_timeout(&mut self, due: Instant) {
-        // Adverts already queued were received before this wake-up: hand them over first, so
-        // a backup busy for a moment does not take over from a master it has in fact heard.
-        // (Bounded by what is queued now, so a flood cannot starve the timers.)
-        for _ in 0..self.pkt_rx.len() {
-            match self.pkt_rx.try_recv() {
-                Ok(d) => self.on_datagram(d).await,
-                Err(_) => break,
+        // A backup's master-down timer is about to run: adverts already received (forwarded by
+        // the reader tasks, or still in the sockets if the process was not scheduled for a
+        // while) are handed over first, oldest first, so a backup that was stalled does not take
+        // over from a master it has in fact heard. Bounded by what is queued now, so a flood
+        // cannot starve the timers; skipped for masters' advert timers (no syscalls there).
+        let now = Instant::now();
+        let backup_due = self.deadlines.due(now).into_iter().any(|u| {
+            self.units
+                .get(u)
+                .is_some_and(|unit| (0..unit.members.len()).any(|m| unit.state(m) == State::Backup))
+        });
+        if backup_due {
+            let mut pending = Vec::new();
+            for _ in 0..self.pkt_rx.len() {
+                match self.pkt_rx.try_recv() {
+                    Ok(d) => pending.push(d),
+                    Err(_) => break,
+                }
+            }
+            for (slot, s) in self.sockets.iter().enumerate() {
+                if let Some(s) = s {
+                    pending.extend(s.read_pending(slot, 4096));
+                }
+            }
+            for d in pending {
+                self.on_datagram(d).await;
             }
         }
         let now = Instant::now();
         self.fired = Some((due, now));
         for u in self.deadlines.due(now) {
-            if self.units[u].core.poll_timeout().is_some_and(|t| t <= now) {
-                self.units[u].core.handle_timeout(now);
+            let Some(unit) = self.units.get_mut(u) else {
+                continue;
+            };
+            if unit.core.poll_timeout().is_some_and(|t| t <= now) {
+                unit.core.handle_timeout(now);
             }
             self.drain(u).await;
         }

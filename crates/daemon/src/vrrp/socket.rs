@@ -87,6 +87,23 @@ impl OpenSocket {
         Ok(())
     }
 
+    /// Reads up to `max` datagrams already queued on the socket, without waiting, tagged with
+    /// `slot`. The engine calls this before running a backup's master-down timer: adverts that
+    /// arrived while the process was not scheduled are still in the socket when the timer is
+    /// found due, and the reader task has not had its turn yet.
+    pub fn read_pending(&self, slot: usize, max: usize) -> Vec<Datagram> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while out.len() < max {
+            match recv_one(self.sock.get_ref(), slot, &mut buf) {
+                Ok(d) => out.push(d),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
     /// Sends the bytes of a `SendAdvert` action.
     pub fn send(&self, src: IpAddr, dst: IpAddr, ttl: u8, bytes: &[u8]) -> io::Result<usize> {
         let s = self.sock.get_ref();
@@ -122,14 +139,8 @@ async fn read_loop(
             }
         };
         loop {
-            match sock.get_ref().recv(&mut buf) {
-                Ok(info) => {
-                    let len = info.len.min(buf.len());
-                    let d = Datagram {
-                        socket: slot,
-                        info,
-                        bytes: buf[..len].to_vec(),
-                    };
+            match recv_one(sock.get_ref(), slot, &mut buf) {
+                Ok(d) => {
                     if tx.send(d).is_err() {
                         return;
                     }
@@ -149,6 +160,17 @@ async fn read_loop(
             }
         }
     }
+}
+
+/// Receives one datagram (`WouldBlock` when none is queued).
+fn recv_one(sock: &VrrpSocket, slot: usize, buf: &mut [u8]) -> io::Result<Datagram> {
+    let info = sock.recv(buf)?;
+    let len = info.len.min(buf.len());
+    Ok(Datagram {
+        socket: slot,
+        info,
+        bytes: buf[..len].to_vec(),
+    })
 }
 
 /// The VRID of received bytes, for demultiplexing: over IPv4 the bytes are the datagram
