@@ -87,6 +87,9 @@ impl WakeTimer {
             let mut buf = [0u8; 8];
             match nix::unistd::read(fd.get_ref().as_raw_fd(), &mut buf) {
                 Ok(_) => {
+                    // A one-shot timerfd stays unreadable until it is armed again: forget the
+                    // readiness now rather than discover it with a failed read next time.
+                    guard.clear_ready();
                     self.armed = None;
                     return;
                 }
