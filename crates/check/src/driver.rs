@@ -249,6 +249,29 @@ impl CheckerPool {
         }
     }
 
+    /// Takes a probe task's outcome. A probe that panicked counts as a failed probe (its
+    /// checker goes on); one aborted belonged to a checker already removed.
+    fn joined(&mut self, done: Result<(u64, ProbeResult), tokio::task::JoinError>) {
+        match done {
+            Ok((id, result)) => self.finish(id, result),
+            Err(e) if e.is_panic() => {
+                let task = e.id();
+                let id = self.entries.iter().find_map(|(id, entry)| {
+                    entry
+                        .running
+                        .as_ref()
+                        .is_some_and(|h| h.id() == task)
+                        .then_some(*id)
+                });
+                if let Some(id) = id {
+                    tracing::error!("checker {id}: the probe panicked - counted as failed");
+                    self.finish(id, Err(crate::outcome::Failure::new("the probe panicked")));
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
     /// Records a finished probe and queues its events.
     fn finish(&mut self, id: u64, result: ProbeResult) {
         let Some(e) = self.entries.get_mut(&id) else {
@@ -297,14 +320,12 @@ impl CheckerPool {
             let timer_on = next.is_some();
             tokio::select! {
                 done = self.running.join_next(), if !self.running.is_empty() => {
-                    if let Some(Ok((id, result))) = done {
-                        self.finish(id, result);
+                    if let Some(done) = done {
+                        self.joined(done);
                     }
                     // Drain what else finished, without waiting.
                     while let Some(done) = self.running.try_join_next() {
-                        if let Ok((id, result)) = done {
-                            self.finish(id, result);
-                        }
+                        self.joined(done);
                     }
                 }
                 () = self.timer.as_mut(), if timer_on => {
@@ -489,6 +510,37 @@ mod tests {
             }
         }
         assert!(down);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_probe_counts_as_failed_and_the_checker_goes_on() {
+        let mut pool = CheckerPool::new();
+        let mut s = fast(100_000);
+        s.retry = 0;
+        pool.insert(
+            3,
+            Probe::Tcp(ConnectOpts::new("127.0.0.1:1".parse().expect("addr"))),
+            s,
+        );
+        // Stand in for the probe the pool would start: one that panics.
+        let e = pool.entries.get_mut(&3).expect("entry");
+        let at = e.state.poll_timeout().expect("due");
+        assert!(e.state.handle_timeout(at.max(Instant::now())));
+        let h = pool.running.spawn(async {
+            if std::hint::black_box(true) {
+                panic!("probe bug");
+            }
+            (3, crate::outcome::up())
+        });
+        pool.entries.get_mut(&3).expect("entry").running = Some(h);
+        let (id, e) = next(&mut pool).await;
+        assert_eq!(id, 3);
+        assert!(
+            matches!(&e, CheckerEvent::Down { reason } if reason.contains("panicked")),
+            "{e:?}"
+        );
+        // Rescheduled: the checker is idle again with a next probe due.
+        assert!(pool.entries[&3].state.poll_timeout().is_some());
     }
 
     #[tokio::test]
