@@ -1206,3 +1206,62 @@ fn checker_dump_in_vm() {
         "CHECKER-DUMP-OK",
     );
 }
+
+/// `--all` on a VRRP-only configuration: the checker child starts and stays up, idle, without
+/// touching IPVS (which this namespace lacks); its data dump is the global definitions alone.
+/// Then `-C` with a virtual server: IPVS is needed and missing, the daemon exits 1.
+fn scenario_all_without_virtual_servers(imp: Impl) {
+    let mut lab = Lab::new();
+    let d = lab.start_plain(imp, &conf("", &[VIP]), &["--all"]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    wait(&d, SECS(10), "the checker pidfile", || {
+        pid_in(fs::read_to_string(lab.path("c.pid")).ok()).is_some()
+    });
+    let checker = pid_in(fs::read_to_string(lab.path("c.pid")).ok()).expect("checker pid");
+    thread::sleep(SECS(2));
+    assert!(
+        !lab.exited(&d),
+        "{imp:?}: --all without virtual servers exited"
+    );
+    assert_eq!(
+        ppid(checker),
+        Some(d.pid),
+        "{imp:?}: the checker child is gone\n{}",
+        tail(&d.log_text(), 20)
+    );
+    signal(checker, libc::SIGUSR1);
+    wait(&d, SECS(10), "the checker dump", || {
+        d.file("/tmp/keepalived_check.data")
+            .is_some_and(|t| t.ends_with('\n'))
+    });
+    thread::sleep(Duration::from_millis(300));
+    let dump = d.file("/tmp/keepalived_check.data").unwrap_or_default();
+    assert!(
+        dump.starts_with("------< Global definitions >------\n"),
+        "{imp:?}:\n{dump}"
+    );
+    assert_eq!(
+        sections(&dump),
+        vec!["------< Global definitions >------".to_string()],
+        "{imp:?}: an idle checker dumps the global definitions only"
+    );
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(15)), Some(0), "{imp:?}");
+    // A virtual server needs IPVS, absent here: a fatal error, exit 1.
+    let with_vs = format!(
+        "{}virtual_server {VIP} 80 {{\n  protocol TCP\n  real_server 10.8.0.2 80 {{\n    TCP_CHECK {{\n      connect_timeout 1\n    }}\n  }}\n}}\n",
+        conf("", &[VIP])
+    );
+    let d = lab.start_plain(imp, &with_vs, &["-C"]);
+    assert_eq!(
+        lab.wait_exit(&d, SECS(15)),
+        Some(1),
+        "{imp:?}\n{}",
+        tail(&d.log_text(), 20)
+    );
+}
+
+#[test]
+fn all_without_virtual_servers_keeps_the_checker_idle() {
+    each(&BOTH, scenario_all_without_virtual_servers);
+}

@@ -151,9 +151,21 @@ fn write(path: &str, text: &str) {
     }
 }
 
+/// The whole data file: `global` (the `Global definitions` section, kept from the
+/// configuration when it was loaded) then [`data_text`], as keepalived's checker process
+/// writes it. With no virtual server keepalived writes the global section alone, and so do we.
+pub fn data_file_text(global: &str, rt: &Runtime) -> String {
+    let mut s = String::with_capacity(global.len() + 1024);
+    s.push_str(global);
+    if !rt.plan.services.is_empty() {
+        s.push_str(&data_text(rt));
+    }
+    s
+}
+
 /// Writes the data dump.
-pub fn write_data(rt: &Runtime) {
-    write(DATA_FILE, &data_text(rt));
+pub fn write_data(global: &str, rt: &Runtime) {
+    write(DATA_FILE, &data_file_text(global, rt));
 }
 
 /// Writes the statistics; `clear` resets the counters afterwards.
@@ -163,5 +175,53 @@ pub fn write_stats(rt: &mut Runtime, clear: bool) {
         for p in rt.probes.values_mut() {
             p.transitions = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::ipvs::StopMode;
+
+    fn config(text: &str) -> rka_config::Config {
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        rka_config::load_str("t.conf", text, &opts).config
+    }
+
+    #[tokio::test]
+    async fn the_data_file_starts_with_the_global_definitions() {
+        let cfg = config(
+            "global_defs {\n router_id dumpy\n}\nvirtual_server 10.0.0.1 80 {\n protocol TCP\n \
+             real_server 127.0.0.1 1 {\n  TCP_CHECK {\n   warmup 0\n  }\n }\n}\n",
+        );
+        let global = crate::vrrp::dump::global_text(&cfg, false);
+        let rt = Runtime::start(&cfg, crate::checker::ipvs::fake::Fake::default()).expect("start");
+        let text = data_file_text(&global, &rt);
+        assert!(
+            text.starts_with("------< Global definitions >------\n"),
+            "{text}"
+        );
+        assert!(text.contains(" Router ID = dumpy\n"), "{text}");
+        let global_at = text.find("Global definitions").expect("global");
+        let topo_at = text.find("------< LVS Topology >------").expect("topology");
+        let checkers_at = text
+            .find("------< Health checkers >------")
+            .expect("checkers");
+        assert!(global_at < topo_at && topo_at < checkers_at, "{text}");
+        rt.stop(StopMode::Keep).await;
+    }
+
+    #[tokio::test]
+    async fn without_virtual_servers_only_the_global_definitions_are_written() {
+        let cfg = config("global_defs {\n router_id idle\n}\n");
+        let global = crate::vrrp::dump::global_text(&cfg, false);
+        let rt = Runtime::start(&cfg, crate::checker::NoIpvs).expect("start");
+        let text = data_file_text(&global, &rt);
+        assert_eq!(text, global);
+        assert!(!text.contains("LVS Topology") && !text.contains("Health checkers"));
+        rt.stop(StopMode::RemoveOwned).await;
     }
 }

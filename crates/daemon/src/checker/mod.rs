@@ -22,25 +22,24 @@ mod tests;
 use rka_config::model::global::LvsFlushOnStop;
 
 use crate::child::{Control, RoleContext};
+use crate::supervisor::EXIT_CHILD_FATAL;
 
 /// Runs the checker child until it is told to stop. Returns the process exit code.
+///
+/// As keepalived's checker process, the child only opens IPVS when the configuration has
+/// virtual servers: without any (`--all` on a VRRP-only configuration) it stays up, idle,
+/// answering dumps and reloads. When IPVS is needed and cannot be opened it exits with
+/// [`EXIT_CHILD_FATAL`], which the parent turns into its own exit 1, as keepalived does.
 pub async fn run(mut ctx: RoleContext) -> u8 {
-    let backend = match ipvs::Kernel::connect() {
-        Ok(k) => k,
-        Err(e) => {
-            tracing::error!("IPVS: {e} - the checker child cannot run");
-            return crate::child::EXIT_CONFIG;
-        }
+    let Some(mut rt) = start_runtime(&ctx.config) else {
+        return EXIT_CHILD_FATAL;
     };
-    let mut rt = match runtime::Runtime::start(&ctx.config, backend) {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the IPVS thread: {e}");
-            return 1;
-        }
-    };
+    let mut uses_ipvs = !ctx.config.lvs.virtual_servers.is_empty();
     let mut flush_on_stop = ctx.config.global.lvs_flush_on_stop;
     let mut syncd = sync_daemons_without_instance(&ctx.config, None);
+    // The data dump starts with the global definitions, as keepalived's does: the text is
+    // kept because the model is not.
+    let mut global = crate::vrrp::dump::global_text(&ctx.config, false);
     // Everything needed is mapped: the model (the VRRP half included) is not kept for the
     // life of the child. A reload brings a fresh one.
     drop(std::mem::take(&mut ctx.config));
@@ -49,13 +48,27 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
             Control::Stop => break,
             Control::Reload(cfg) => {
                 flush_on_stop = cfg.global.lvs_flush_on_stop;
+                global = crate::vrrp::dump::global_text(&cfg, false);
                 syncd = reload_sync_daemons(&cfg, syncd).await;
-                rt.reload(&cfg);
+                if !uses_ipvs && !cfg.lvs.virtual_servers.is_empty() {
+                    // The first virtual servers: IPVS is opened now, as at a start with them.
+                    rt.stop(ipvs::StopMode::Keep).await;
+                    let Some(started) = start_runtime(&cfg) else {
+                        if let Some(h) = syncd {
+                            h.finish(true).await;
+                        }
+                        return EXIT_CHILD_FATAL;
+                    };
+                    rt = started;
+                    uses_ipvs = true;
+                } else {
+                    rt.reload(&cfg);
+                }
             }
             Control::DumpData => {
                 // Let the IPVS thread catch up so the dump shows the table as applied.
                 rt.ipvs.sync().await;
-                dump::write_data(&rt);
+                dump::write_data(&global, &rt);
             }
             Control::DumpStats { clear } => dump::write_stats(&mut rt, clear),
             Control::DumpJson => {
@@ -72,6 +85,55 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
         h.finish(true).await;
     }
     0
+}
+
+/// The runtime for `config`: on the kernel's IPVS when there are virtual servers, else on
+/// [`NoIpvs`]. `None` (logged) when IPVS is needed but cannot be opened, or the IPVS thread
+/// cannot start.
+fn start_runtime(config: &rka_config::Config) -> Option<runtime::Runtime> {
+    let started = if config.lvs.virtual_servers.is_empty() {
+        tracing::debug!("no virtual server: the checker child runs idle, without IPVS");
+        runtime::Runtime::start(config, NoIpvs)
+    } else {
+        match ipvs::Kernel::connect() {
+            Ok(k) => runtime::Runtime::start(config, k),
+            Err(e) => {
+                tracing::error!("IPVS: Can't initialize ipvs: {e}");
+                return None;
+            }
+        }
+    };
+    match started {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            tracing::error!("cannot start the IPVS thread: {e}");
+            None
+        }
+    }
+}
+
+/// The IPVS backend of a checker child without virtual servers. keepalived does not open IPVS
+/// then, and neither do we: the table is empty and nothing is ever sent to the kernel (with no
+/// virtual server the runtime only has start-up options, such as `lvs_flush`, to apply, and
+/// keepalived leaves those alone too).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoIpvs;
+
+impl ipvs::Backend for NoIpvs {
+    fn dump(&mut self) -> Result<rka_ipvs::Table, rka_ipvs::IpvsError> {
+        Ok(rka_ipvs::Table::new())
+    }
+
+    fn execute(
+        &mut self,
+        requests: &[rka_ipvs::Request],
+    ) -> Result<Vec<Result<(), rka_ipvs::IpvsError>>, rka_ipvs::IpvsError> {
+        tracing::debug!(
+            "IPVS not in use (no virtual server): {} request(s) not sent",
+            requests.len()
+        );
+        Ok(requests.iter().map(|_| Ok(())).collect())
+    }
 }
 
 /// `lvs_sync_daemon` naming no VRRP instance: keepalived's checker process runs both the master
@@ -130,6 +192,43 @@ pub fn stop_mode(dont_release: bool, flush: Option<LvsFlushOnStop>) -> ipvs::Sto
         (true, _) => ipvs::StopMode::Keep,
         (false, Some(LvsFlushOnStop::All)) => ipvs::StopMode::Flush,
         (false, _) => ipvs::StopMode::RemoveOwned,
+    }
+}
+
+#[cfg(test)]
+mod start_tests {
+    use super::start_runtime;
+
+    fn load(text: &str) -> rka_config::Config {
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        rka_config::load_str("t.conf", text, &opts).config
+    }
+
+    #[tokio::test]
+    async fn no_virtual_server_runs_idle_without_ipvs() {
+        let rt = start_runtime(&load("global_defs {\n router_id a\n}\n")).expect("idle runtime");
+        assert!(rt.plan().services.is_empty());
+        rt.stop(super::ipvs::StopMode::RemoveOwned).await;
+    }
+
+    #[tokio::test]
+    async fn virtual_servers_need_ipvs() {
+        let cfg = load(
+            "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n  \
+             TCP_CHECK {\n  }\n }\n}\n",
+        );
+        match super::ipvs::Kernel::connect() {
+            // This kernel has no IPVS: the child must give up (EXIT_CHILD_FATAL in `run`).
+            Err(_) => assert!(start_runtime(&cfg).is_none()),
+            Ok(_) => {
+                let rt = start_runtime(&cfg).expect("runtime on the kernel");
+                assert_eq!(rt.plan().services.len(), 1);
+                rt.stop(super::ipvs::StopMode::Keep).await;
+            }
+        }
     }
 }
 
