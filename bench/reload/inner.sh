@@ -45,12 +45,13 @@ for prog in "$@"; do
     -r /tmp/$tag-v.pid >/tmp/$tag.log 2>&1 &
   pid=$!
   t=$(ms)
-  i=0
-  until [ "$(dests)" -ge "$want" ] && has_vip; do
-    sleep 0.2; i=$((i+1))
-    [ $i -lt 3000 ] || { echo "FAIL $tag never came up: $(dests) dests"; break; }
+  # /proc/net/ip_vs has a header line with "->": more than WANT lines means every real server.
+  until [ "$(dests)" -gt "$want" ] && has_vip; do
+    sleep 1
+    echo "$tag: $(( ($(ms) - t) / 1000 )) s, $(dests) lines" >>"$dir/progress.log"
+    [ $(( $(ms) - t )) -lt 900000 ] || { echo "FAIL $tag never came up: $(dests) dests"; break; }
   done
-  echo "STARTED $tag in $(( $(ms) - t )) ms"
+  echo "STARTED $tag in $(( $(ms) - t )) ms" | tee -a "$dir/progress.log"
   sleep 5
   ip netns exec o tcpdump -i eth0 -n -tt -l 'ip proto 112' >/tmp/$tag.adverts 2>/dev/null &
   tpid=$!
@@ -67,7 +68,7 @@ for prog in "$@"; do
       [ $(( $(ms) - t0 )) -lt 120000 ] || { echo "FAIL $tag reload $n not applied"; break; }
     done
     dt=$(( $(ms) - t0 ))
-    echo "RELOAD $tag $n to $v: $dt ms"
+    echo "RELOAD $tag $n to $v: $dt ms" | tee -a "$dir/progress.log"
     times="$times $dt"
     sleep 6
     n=$((n+1))
