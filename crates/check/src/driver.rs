@@ -27,7 +27,22 @@ struct PoolEntry {
     probe: Arc<Probe>,
     /// The probe in flight, aborted when the checker is removed.
     running: Option<AbortHandle>,
+    /// How long the last finished probe took, in microseconds (saturating); 0 before the
+    /// first one finishes (a finished probe counts at least 1).
+    last_micros: u32,
 }
+
+/// The last finished probe of a pooled checker (see [`CheckerPool::last_probe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeReport<'a> {
+    /// How long it took, from its start to its result (to the microsecond, at most ~71 min).
+    pub duration: std::time::Duration,
+    /// Why it failed; `None` when it passed.
+    pub failure: Option<&'a str>,
+}
+
+/// A probe task's output: the checker's id, the result, how long the probe took.
+type Finished = (u64, ProbeResult, std::time::Duration);
 
 /// Due instants of a [`CheckerPool`]: one FIFO queue per rescheduling period (`delay_loop`,
 /// `delay_before_retry`) and a heap for the random first starts. A checker rescheduled after
@@ -117,7 +132,7 @@ pub struct CheckerPool {
     entries: IdMap<PoolEntry>,
     /// Due instants; an entry is stale (skipped) when its checker is gone or has moved on.
     due: DueQueue,
-    running: JoinSet<(u64, ProbeResult)>,
+    running: JoinSet<Finished>,
     events: VecDeque<(u64, CheckerEvent)>,
     /// The one timer, armed for the earliest due instant.
     timer: Pin<Box<tokio::time::Sleep>>,
@@ -180,6 +195,7 @@ impl CheckerPool {
                 state,
                 probe: Arc::new(probe),
                 running: None,
+                last_micros: 0,
             },
         );
     }
@@ -218,6 +234,16 @@ impl CheckerPool {
         self.entries.is_empty()
     }
 
+    /// The last finished probe of checker `id`: its duration and, when it failed, the
+    /// reason. `None` for an unknown checker or before its first probe has finished.
+    pub fn last_probe(&self, id: u64) -> Option<ProbeReport<'_>> {
+        let e = self.entries.get(&id)?;
+        (e.last_micros > 0).then(|| ProbeReport {
+            duration: std::time::Duration::from_micros(u64::from(e.last_micros)),
+            failure: e.state.last_failure(),
+        })
+    }
+
     /// How many probes are in flight.
     pub fn in_flight(&self) -> usize {
         self.running.len()
@@ -238,22 +264,23 @@ impl CheckerPool {
             }
             let probe = Arc::clone(&e.probe);
             e.running = Some(self.running.spawn(async move {
+                let started = Instant::now();
                 // TCP_CHECK is bounded by its connect timeout and small enough to run inline;
                 // the other kinds are boxed so that a running TCP probe stays small.
                 let result = match &*probe {
                     Probe::Tcp(c) => crate::tcp::probe(c).await,
                     other => Box::pin(other.probe()).await,
                 };
-                (id, result)
+                (id, result, started.elapsed())
             }));
         }
     }
 
     /// Takes a probe task's outcome. A probe that panicked counts as a failed probe (its
     /// checker goes on); one aborted belonged to a checker already removed.
-    fn joined(&mut self, done: Result<(u64, ProbeResult), tokio::task::JoinError>) {
+    fn joined(&mut self, done: Result<Finished, tokio::task::JoinError>) {
         match done {
-            Ok((id, result)) => self.finish(id, result),
+            Ok((id, result, took)) => self.finish(id, result, took),
             Err(e) if e.is_panic() => {
                 let task = e.id();
                 let id = self.entries.iter().find_map(|(id, entry)| {
@@ -265,7 +292,11 @@ impl CheckerPool {
                 });
                 if let Some(id) = id {
                     tracing::error!("checker {id}: the probe panicked - counted as failed");
-                    self.finish(id, Err(crate::outcome::Failure::new("the probe panicked")));
+                    self.finish(
+                        id,
+                        Err(crate::outcome::Failure::new("the probe panicked")),
+                        std::time::Duration::ZERO,
+                    );
                 }
             }
             Err(_) => {}
@@ -273,11 +304,12 @@ impl CheckerPool {
     }
 
     /// Records a finished probe and queues its events.
-    fn finish(&mut self, id: u64, result: ProbeResult) {
+    fn finish(&mut self, id: u64, result: ProbeResult, took: std::time::Duration) {
         let Some(e) = self.entries.get_mut(&id) else {
             return;
         };
         e.running = None;
+        e.last_micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX).max(1);
         let now = Instant::now();
         e.state.handle_result(now, result);
         while let Some(ev) = e.state.poll_event() {
@@ -450,13 +482,24 @@ mod tests {
         let mut pool = CheckerPool::new();
         pool.insert(7, Probe::Tcp(ConnectOpts::new(addr)), fast(100));
         assert_eq!(pool.len(), 1);
+        assert_eq!(pool.last_probe(7), None, "no probe has finished yet");
         let (id, e) = next(&mut pool).await;
         assert_eq!(id, 7);
         assert!(matches!(e, CheckerEvent::Down { .. }), "{e:?}");
+        let failed = pool.last_probe(7).expect("reported");
+        assert!(failed.duration > Duration::ZERO);
+        assert!(failed.duration < Duration::from_secs(3), "{failed:?}");
+        assert!(
+            failed.failure.is_some_and(|r| r.contains("refused")),
+            "{failed:?}"
+        );
         let _l = tokio::net::TcpListener::bind(addr).await.expect("rebind");
         let (id, e) = next(&mut pool).await;
         assert_eq!(id, 7);
         assert!(matches!(e, CheckerEvent::Up { .. }), "{e:?}");
+        let passed = pool.last_probe(7).expect("reported");
+        assert_eq!(passed.failure, None);
+        assert!(passed.duration > Duration::ZERO);
     }
 
     #[tokio::test]
@@ -530,7 +573,7 @@ mod tests {
             if std::hint::black_box(true) {
                 panic!("probe bug");
             }
-            (3, crate::outcome::up())
+            (3, crate::outcome::up(), Duration::ZERO)
         });
         pool.entries.get_mut(&3).expect("entry").running = Some(h);
         let (id, e) = next(&mut pool).await;
@@ -541,6 +584,8 @@ mod tests {
         );
         // Rescheduled: the checker is idle again with a next probe due.
         assert!(pool.entries[&3].state.poll_timeout().is_some());
+        let last = pool.last_probe(3).expect("reported");
+        assert!(last.failure.is_some_and(|r| r.contains("panicked")));
     }
 
     #[tokio::test]

@@ -29,6 +29,7 @@ pub mod tls;
 pub mod udp;
 
 pub use director::{Action, Director, DirectorSpec, Slot};
+pub use driver::ProbeReport;
 pub use error::ConfigError;
 pub use net::ConnectOpts;
 pub use outcome::{Failure, ProbeResult, Success};

@@ -4,6 +4,7 @@
 //! operating system either through safe, well-kept crates (tokio, socket2, nix's safe API,
 //! the rust-netlink stack) or through the small, documented wrappers here.
 
+pub mod alloc;
 pub mod host;
 pub mod net;
 pub mod netns;

@@ -81,6 +81,11 @@ pub struct Runtime {
     addr_task: Option<AbortOnDrop>,
     /// Operator drains and failure counts (control socket).
     pub(crate) observe: crate::observe::checker::Observed,
+    /// A plan was installed since the last [`step`](Runtime::step): the configuration it was
+    /// mapped from has been dropped by then, and the allocator is asked to give it back.
+    release_pending: bool,
+    /// While the actions of a failing probe's verdict are announced: its reason.
+    cause: Option<String>,
 }
 
 /// A background task stopped with its owner.
@@ -225,6 +230,8 @@ impl Runtime {
             touched: BTreeSet::new(),
             table_dirty: false,
             observe: Default::default(),
+            release_pending: false,
+            cause: None,
         };
         rt.install(plan);
         for a in rt.director.start_actions() {
@@ -286,6 +293,7 @@ impl Runtime {
         }
         self.apply_suspensions();
         self.push_table();
+        self.release_pending = true;
     }
 
     /// `ha_suspend`: suspends the checkers of virtual servers whose address is not on this host.
@@ -364,6 +372,11 @@ impl Runtime {
 
     /// Waits for the next control event, handling checker verdicts meanwhile.
     pub async fn step(&mut self, control: &mut mpsc::Receiver<Control>) -> Control {
+        if std::mem::take(&mut self.release_pending) {
+            // The caller has dropped the configuration the plan came from (tens of MB with
+            // tens of thousands of checkers): have the allocator return it to the system.
+            rka_sys::alloc::release_free_memory();
+        }
         loop {
             let addrs = async {
                 match self.local_addrs.as_mut() {
@@ -439,7 +452,23 @@ impl Runtime {
             self.director.handle_checker(s, &ev);
             self.touched.insert(s.vs);
         }
+        if let CheckerEvent::Down { reason } = ev {
+            self.cause = Some(reason);
+        }
         self.drain_actions();
+        self.cause = None;
+    }
+
+    /// While a failing probe's verdict is being announced (real server or quorum down), the
+    /// probe's reason: what the notifiers can tell (e.g. in an `smtp_alert` mail body).
+    pub fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+
+    /// The last finished probe of probe `id` (duration, and reason when it failed); `None`
+    /// before its first probe or for a FILE_CHECK (event-driven: no probe duration).
+    pub fn last_probe(&self, id: u64) -> Option<rka_check::ProbeReport<'_>> {
+        self.pool.last_probe(id)
     }
 
     fn drain_actions(&mut self) {
@@ -471,6 +500,9 @@ impl Runtime {
                     dp.label,
                     sp.label
                 );
+                if let Some(cause) = self.cause() {
+                    tracing::debug!("real server {} down because: {cause}", dp.label);
+                }
                 let script = if up { &dp.notify_up } else { &dp.notify_down };
                 self.notifier
                     .notify(&rs_line(&dp.label, &sp.label, up), script.as_deref());

@@ -203,7 +203,7 @@ pub fn status(rt: &Runtime) -> CheckerStatus {
                     name: p.label.clone(),
                     up: p.up,
                     failures: rt.observe.failures(*id),
-                    latency_seconds: None,
+                    latency_seconds: rt.last_probe(*id).map(|r| r.duration.as_secs_f64()),
                     reason: if p.up { None } else { p.last_reason.clone() },
                 },
             );
