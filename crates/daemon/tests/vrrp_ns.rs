@@ -1936,3 +1936,93 @@ fn garp_extra_if_all() {
         ],
     );
 }
+
+impl Lab {
+    /// Like [`Lab::start`], with the daemon started without CAP_NET_RAW (capsh).
+    fn start_without_net_raw(&mut self, host: &str, imp: Impl, conf: &str) {
+        let conf_path = self.path(&format!("{host}.conf"));
+        fs::write(&conf_path, conf).expect("write conf");
+        let log = fs::File::create(self.path(&format!("{host}.log"))).expect("log");
+        let ns = self.ns(host);
+        let p = |s: &str| self.path(&format!("{host}.{s}")).display().to_string();
+        let cmd = format!(
+            "exec {} -n -l -P -f {} -p {} -r {} -c {}",
+            imp.program(),
+            conf_path.display(),
+            p("pid"),
+            p("vpid"),
+            p("cpid")
+        );
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns,
+                "capsh",
+                "--drop=cap_net_raw",
+                "--",
+                "-c",
+            ])
+            .arg(cmd)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        self.daemons.push((host.to_owned(), child));
+    }
+}
+
+/// The higher-priority director cannot open its VRRP socket (no CAP_NET_RAW): it must never
+/// hold the VIP (keepalived 2.2.7 exits with "missing permission"; rkeepalived stays in FAULT,
+/// says why and keeps retrying), and the other one is master.
+fn scenario_no_raw_socket(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start_without_net_raw("a", a, &v3(150, ""));
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "b master", |l| l.is_master("b"));
+    lab.hold(Duration::from_secs(3), "a without the VIP", |l| {
+        !l.is_master("a") && l.is_master("b")
+    });
+    if a == Impl::Rust {
+        let log = lab.log("a");
+        assert!(
+            log.contains("(VI_1) entering FAULT state (cannot open the VRRP socket on eth0"),
+            "{log}"
+        );
+        assert!(log.contains("Entering FAULT STATE"), "{log}");
+    }
+}
+
+#[test]
+fn no_raw_socket_means_no_vip() {
+    matrix("no_raw_socket_means_no_vip", scenario_no_raw_socket);
+}
+
+/// The higher-priority director's interface has no address at start: FAULT ("no IPv4 address
+/// for interface", as keepalived 2.2.7 logs it), no VIP; once an address is added it
+/// advertises from it and takes over.
+fn scenario_no_address_then_address(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.ip("a", &["addr", "flush", "dev", "eth0"]);
+    lab.start("a", a, &v3(150, ""));
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "b master", |l| l.is_master("b"));
+    lab.hold(Duration::from_secs(2), "a without the VIP", |l| {
+        !l.is_master("a")
+    });
+    lab.wait(Duration::from_secs(3), "a's FAULT logged", |l| {
+        l.log("a")
+            .contains("(VI_1) entering FAULT state (no IPv4 address for interface)")
+    });
+    lab.ip("a", &["addr", "add", "10.9.0.1/24", "dev", "eth0"]);
+    lab.wait(
+        Duration::from_secs(6),
+        "a master once it has an address",
+        |l| l.is_master("a") && !l.is_master("b"),
+    );
+}
+
+#[test]
+fn no_address_then_address() {
+    matrix("no_address_then_address", scenario_no_address_then_address);
+}

@@ -93,6 +93,14 @@ pub struct Instance {
     in_sync_group: bool,
     wants_master: bool,
     group_fault: bool,
+    /// The driver cannot carry the instance's traffic (its socket cannot be opened, its
+    /// interface has no usable address): FAULT until cleared.
+    io_fault: bool,
+    /// The address of the current master: the source of the last advert accepted as BACKUP,
+    /// our own source while MASTER.
+    master_address: Option<IpAddr>,
+    /// When the state last changed (time as given by the driver).
+    last_transition: Option<Instant>,
 }
 
 impl Instance {
@@ -129,6 +137,9 @@ impl Instance {
             in_sync_group: false,
             wants_master: false,
             group_fault: false,
+            io_fault: false,
+            master_address: None,
+            last_transition: None,
             cfg,
         };
         instance.priority = instance.compute_priority();
@@ -158,6 +169,44 @@ impl Instance {
     /// The master's advertisement interval as currently known (learned from adverts in v3).
     pub fn master_adver_interval(&self) -> Duration {
         self.master_adver_interval
+    }
+
+    /// The address of the current master as last known: our own source while MASTER, the
+    /// source of the last advert accepted while BACKUP (kept through FAULT and STOP as the
+    /// last one seen; `None` before any).
+    pub fn master_address(&self) -> Option<IpAddr> {
+        self.master_address
+    }
+
+    /// When the state last changed, in the driver's time (`None` while still in INIT).
+    pub fn last_transition(&self) -> Option<Instant> {
+        self.last_transition
+    }
+
+    /// Whether the driver reported that it cannot carry the instance's traffic
+    /// ([`Instance::set_io_fault`]).
+    pub fn io_fault(&self) -> bool {
+        self.io_fault
+    }
+
+    /// Reports whether the driver can carry the instance's traffic. While it cannot (no
+    /// socket, no usable source address) the instance is in FAULT: a router that cannot
+    /// advertise must never hold the addresses (split brain). Clearing it resumes as after a
+    /// tracker recovery (BACKUP, or MASTER for an address owner).
+    pub fn set_io_fault(&mut self, now: Instant, fault: bool) {
+        if self.io_fault != fault {
+            self.io_fault = fault;
+            self.update_fault(now);
+        }
+    }
+
+    /// Changes the source address of the adverts (the interface's address changed, or one
+    /// appeared after the instance started without any). Takes effect with the next advert.
+    pub fn set_source(&mut self, source: IpAddr) {
+        if self.master_address == Some(self.cfg.source) {
+            self.master_address = Some(source);
+        }
+        self.cfg.source = source;
     }
 
     /// Counters.
@@ -346,7 +395,7 @@ impl Instance {
 
     /// Stops the instance: a MASTER sends priority 0 and removes its addresses (RFC 5798
     /// section 6.4.3, "Shutdown" event). Idempotent.
-    pub fn shutdown(&mut self, _now: Instant) {
+    pub fn shutdown(&mut self, now: Instant) {
         if self.state == State::Stop {
             return;
         }
@@ -354,7 +403,7 @@ impl Instance {
             self.release_master();
         }
         self.clear_timers();
-        self.set_state(State::Stop, Reason::Shutdown);
+        self.set_state(now, State::Stop, Reason::Shutdown);
     }
 
     // ----- receive path -----
@@ -441,6 +490,7 @@ impl Instance {
             }
         };
         if accept {
+            self.master_address = Some(adv.src);
             if self.cfg.version == Version::V3 {
                 self.master_adver_interval =
                     Duration::from_millis(u64::from(adv.repr.interval_cs) * 10);
@@ -461,6 +511,7 @@ impl Instance {
         let higher = prio > self.priority
             || (prio == self.priority && ip_as_u128(adv.src) > ip_as_u128(self.cfg.source));
         if higher {
+            self.master_address = Some(adv.src);
             if self.cfg.higher_prio_send_advert {
                 self.send_advert(self.priority);
             }
@@ -495,7 +546,7 @@ impl Instance {
 
     fn start(&mut self, now: Instant) {
         if self.own_fault() || self.group_fault {
-            self.set_state(State::Fault, Reason::Fault);
+            self.set_state(now, State::Fault, Reason::Fault);
         } else if self.priority == OWNER_PRIORITY && !self.in_sync_group {
             self.become_master(now, Reason::Owner);
         } else {
@@ -536,7 +587,8 @@ impl Instance {
         self.garp_extra_timer = self.cfg.garp_extra.as_ref().map(|e| now + e.interval);
         self.adver_timer = Some(now + self.cfg.advert_interval);
         self.stats.became_master += 1;
-        self.set_state(State::Master, reason);
+        self.master_address = Some(self.cfg.source);
+        self.set_state(now, State::Master, reason);
     }
 
     fn become_backup(&mut self, now: Instant, reason: Reason) {
@@ -551,7 +603,7 @@ impl Instance {
         self.preempt_until = None;
         self.wants_master = false;
         self.master_down_timer = Some(now + self.master_down_interval());
-        self.set_state(State::Backup, reason);
+        self.set_state(now, State::Backup, reason);
     }
 
     /// Sends priority 0 and removes the addresses.
@@ -571,12 +623,13 @@ impl Instance {
         self.wants_master = false;
     }
 
-    fn set_state(&mut self, to: State, reason: Reason) {
+    fn set_state(&mut self, now: Instant, to: State, reason: Reason) {
         let from = self.state;
         if from == to {
             return;
         }
         self.state = to;
+        self.last_transition = Some(now);
         DebugEvent::StateChange {
             instance: &self.cfg.name,
             from,
@@ -593,7 +646,7 @@ impl Instance {
     }
 
     fn own_fault(&self) -> bool {
-        self.cfg.config_fault || self.trackers.iter().any(Tracker::faulted)
+        self.cfg.config_fault || self.io_fault || self.trackers.iter().any(Tracker::faulted)
     }
 
     /// Enters or leaves FAULT after a tracker or sync-group change.
@@ -605,7 +658,7 @@ impl Instance {
                     self.release_master();
                 }
                 self.clear_timers();
-                self.set_state(State::Fault, Reason::Fault);
+                self.set_state(now, State::Fault, Reason::Fault);
             }
             (State::Fault, false) => {
                 if self.priority == OWNER_PRIORITY && !self.in_sync_group {

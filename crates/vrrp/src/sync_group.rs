@@ -143,6 +143,22 @@ impl SyncGroup {
         result
     }
 
+    /// Reports whether the driver can carry member `index`'s traffic (see
+    /// [`Instance::set_io_fault`]); a faulted member puts the group in FAULT.
+    pub fn set_io_fault(&mut self, now: Instant, index: usize, fault: bool) {
+        if let Some(m) = self.members.get_mut(index) {
+            m.set_io_fault(now, fault);
+        }
+        self.reconcile(now);
+    }
+
+    /// Changes member `index`'s advert source address (see [`Instance::set_source`]).
+    pub fn set_source(&mut self, index: usize, source: IpAddr) {
+        if let Some(m) = self.members.get_mut(index) {
+            m.set_source(source);
+        }
+    }
+
     /// Resets the counters of every member.
     pub fn clear_stats(&mut self) {
         for m in &mut self.members {

@@ -27,6 +27,10 @@ use super::unit::{Out, Unit};
 /// How often a dropped-advert warning may be logged per instance.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
+/// How often an instance that cannot carry its traffic (no socket, no source address) tries
+/// again.
+const IO_RETRY_EVERY: Duration = Duration::from_secs(1);
+
 /// What carrying out actions may undo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Release {
@@ -96,6 +100,10 @@ impl HostView for HostSnapshot {
     fn interface_up(&self, ifname: &str) -> bool {
         self.links.get(ifname).is_some_and(|(_, up)| *up)
     }
+
+    fn interface_exists(&self, ifname: &str) -> bool {
+        self.links.contains_key(ifname)
+    }
 }
 
 /// The running VRRP engine.
@@ -132,6 +140,10 @@ pub struct Engine {
     deadlines: Deadlines,
     /// While handling a timeout: when it was due and when it fired (debug timing log).
     fired: Option<(Instant, Instant)>,
+    /// Why each socket that could not be opened was refused (logged once per change).
+    socket_errors: HashMap<SocketKey, String>,
+    /// When instances that cannot carry their traffic try again (none while all can).
+    io_retry: Option<Instant>,
 }
 
 impl Engine {
@@ -162,6 +174,8 @@ impl Engine {
             timer: WakeTimer::new(),
             deadlines: Deadlines::default(),
             fired: None,
+            socket_errors: HashMap::new(),
+            io_retry: None,
             config,
         };
         let g = &engine.config.global.simple;
@@ -350,6 +364,99 @@ impl Engine {
                 *s = None;
             }
         }
+        for u in self.refresh_io_faults(Instant::now()) {
+            self.drain(u).await;
+        }
+    }
+
+    /// Tells each core whether its instance can carry its traffic: without a socket or a
+    /// source address it cannot advertise, and a router that cannot advertise must not hold
+    /// the addresses (its peers would take them too: split brain), so it is in FAULT until
+    /// [`Engine::retry_io`] succeeds. Returns the units whose core was told something new.
+    fn refresh_io_faults(&mut self, now: Instant) -> Vec<usize> {
+        let mut touched = Vec::new();
+        for (u, unit) in self.units.iter_mut().enumerate() {
+            for (m, member) in unit.members.iter_mut().enumerate() {
+                let problem = if member.plan.source_missing {
+                    let family = if member.plan.socket.ipv6 {
+                        "IPv6"
+                    } else {
+                        "IPv4"
+                    };
+                    Some(format!("no {family} address for interface"))
+                } else if member.socket.is_none() {
+                    let key = &member.plan.socket;
+                    Some(
+                        self.socket_errors
+                            .get(key)
+                            .cloned()
+                            .unwrap_or_else(|| format!("no VRRP socket on {}", key.ifname)),
+                    )
+                } else {
+                    None
+                };
+                if problem == member.io_problem {
+                    continue;
+                }
+                let name = &member.plan.core.name;
+                match &problem {
+                    // keepalived 2.2.7's wording for the missing address.
+                    Some(p) => tracing::warn!("({name}) entering FAULT state ({p})"),
+                    None => tracing::info!(
+                        "({name}) can advertise on {} again - leaving FAULT",
+                        member.plan.socket.ifname
+                    ),
+                }
+                unit.core.set_io_fault(now, m, problem.is_some());
+                member.io_problem = problem;
+                if !touched.contains(&u) {
+                    touched.push(u);
+                }
+            }
+        }
+        let waiting = self
+            .units
+            .iter()
+            .any(|u| u.members.iter().any(|m| m.io_problem.is_some()));
+        self.io_retry = match (waiting, self.io_retry) {
+            (false, _) => None,
+            (true, Some(t)) => Some(t),
+            (true, None) => Some(now + IO_RETRY_EVERY),
+        };
+        touched
+    }
+
+    /// Tries again for every instance that cannot carry its traffic: looks for a source
+    /// address where one was missing, reopens missing sockets.
+    async fn retry_io(&mut self) {
+        self.io_retry = None;
+        let missing_source = self
+            .units
+            .iter()
+            .any(|u| u.members.iter().any(|m| m.plan.source_missing));
+        if missing_source {
+            let snap = HostSnapshot::take(self.host.netif()).await;
+            for unit in &mut self.units {
+                for (m, member) in unit.members.iter_mut().enumerate() {
+                    if !member.plan.source_missing {
+                        continue;
+                    }
+                    let vips: Vec<IpAddr> = member.plan.vips.iter().map(|v| v.spec.addr).collect();
+                    let ifname = &member.plan.interface;
+                    if let Some(a) = snap.source_address(ifname, member.plan.socket.ipv6, &vips) {
+                        tracing::info!(
+                            "({}) {ifname} has address {a} - advertising from it",
+                            member.plan.core.name
+                        );
+                        member.plan.core.source = a;
+                        member.plan.source_missing = false;
+                        unit.core.set_source(m, a);
+                    }
+                }
+            }
+        }
+        // Reopens what is missing and reports the outcome to the cores.
+        self.attach_sockets().await;
     }
 
     async fn socket_for(&mut self, key: &SocketKey, group: Option<IpAddr>) -> Option<usize> {
@@ -360,7 +467,10 @@ impl Engine {
         let slot = match existing {
             Some(i) => i,
             None => {
-                let ifindex = self.host.ifindex(&key.ifname).await?;
+                let Some(ifindex) = self.host.ifindex(&key.ifname).await else {
+                    self.socket_refused(key, format!("interface {} not found", key.ifname));
+                    return None;
+                };
                 let slot = self
                     .sockets
                     .iter()
@@ -373,10 +483,16 @@ impl Engine {
                         } else {
                             self.sockets[slot] = Some(s);
                         }
+                        if self.socket_errors.remove(key).is_some() {
+                            tracing::info!("VRRP socket on {} open", key.ifname);
+                        }
                         slot
                     }
                     Err(e) => {
-                        tracing::error!("cannot open the VRRP socket on {}: {e}", key.ifname);
+                        self.socket_refused(
+                            key,
+                            format!("cannot open the VRRP socket on {}: {e}", key.ifname),
+                        );
                         return None;
                     }
                 }
@@ -388,6 +504,14 @@ impl Engine {
             }
         }
         Some(slot)
+    }
+
+    /// Records why the socket for `key` could not be opened, logging it when it is new.
+    fn socket_refused(&mut self, key: &SocketKey, why: String) {
+        if self.socket_errors.get(key) != Some(&why) {
+            tracing::error!("{why} - retrying every {}s", IO_RETRY_EVERY.as_secs());
+            self.socket_errors.insert(key.clone(), why);
+        }
     }
 
     fn start_trackers(&mut self) {
@@ -457,12 +581,14 @@ impl Engine {
                 .deadlines
                 .next()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let retry = self.io_retry;
             tokio::select! {
                 biased;
                 ev = control.recv() => return ev.unwrap_or(Control::Stop),
                 () = self.timer.wait_until(deadline) => self.on_timeout(deadline).await,
                 Some(d) = self.pkt_rx.recv() => self.on_datagram(d).await,
                 Some(t) = self.track_rx.recv() => self.on_track(t).await,
+                () = sleep_until_some(retry) => self.retry_io().await,
             }
         }
     }
@@ -674,6 +800,10 @@ impl Engine {
                     let _ = core.track_update(now, m, n, false);
                 })
                 .await;
+                // Instances that do not track the interface cannot advertise either.
+                for u in self.refresh_io_faults(now) {
+                    self.drain(u).await;
+                }
             }
             TrackEvent::Process { name, up } => {
                 let key = format!("process:{name}");
@@ -1274,6 +1404,14 @@ fn apply_file(
     };
     if let Err(e) = r {
         tracing::debug!("{e}");
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -119,6 +119,10 @@ pub struct InstancePlan {
     pub unicast: bool,
     /// Why the instance is in FAULT for good (keepalived's "config faults"), as logged.
     pub config_faults: Vec<String>,
+    /// The interface exists but has no address to advertise from (`core.source` is then the
+    /// unspecified address): the instance stays in FAULT until one appears, as keepalived's
+    /// "no IPv4 address for interface".
+    pub source_missing: bool,
     /// What the nftables `no_accept` filter drops while the instance holds its addresses
     /// (empty in accept mode).
     pub firewall: Vec<super::firewall::FwElement>,
@@ -181,6 +185,9 @@ pub trait HostView {
     }
     /// Whether `ifname` exists and is operationally up.
     fn interface_up(&self, ifname: &str) -> bool;
+
+    /// Whether `ifname` exists (up or down).
+    fn interface_exists(&self, ifname: &str) -> bool;
 
     /// Whether a socket can be bound to `addr` (`Err` holds the reason): keepalived binds its
     /// unicast socket to `unicast_src_ip`, and an address the host does not have puts the
@@ -271,11 +278,15 @@ fn plan_instance(
         .chain(&inst.virtual_ipaddress_excluded)
         .map(|a| a.prefix.addr)
         .collect();
-    let source = match inst.src_ip {
-        Some(a) => a,
-        None => host
-            .source_address(&interface, ipv6, &all_vips)
-            .ok_or_else(|| PlanError::NoSource(inst.name.clone(), interface.clone()))?,
+    let (source, source_missing) = match inst.src_ip {
+        Some(a) => (a, false),
+        None => match host.source_address(&interface, ipv6, &all_vips) {
+            Some(a) => (a, false),
+            // keepalived 2.2.7 (observed): an existing interface without an address puts the
+            // instance in FAULT until an address appears.
+            None if host.interface_exists(&interface) => (unspecified(ipv6), true),
+            None => return Err(PlanError::NoSource(inst.name.clone(), interface.clone())),
+        },
     };
     let auth = match (&inst.authentication, inst.version) {
         (Some(a), 2) if !ipv6 => match a.kind {
@@ -520,7 +531,17 @@ fn plan_instance(
         unicast: inst.is_unicast(),
         firewall,
         config_faults: faults,
+        source_missing,
     })
+}
+
+/// The unspecified address of a family: the source of an instance still waiting for one.
+fn unspecified(ipv6: bool) -> IpAddr {
+    if ipv6 {
+        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
 }
 
 /// `garp_extra_if [all] SECS` (instance, else global `vrrp_garp_extra_if`): the addresses
@@ -724,6 +745,9 @@ mod tests {
         fn interface_up(&self, ifname: &str) -> bool {
             ifname == "eth1"
         }
+        fn interface_exists(&self, ifname: &str) -> bool {
+            ifname.starts_with("eth")
+        }
         fn can_bind(&self, _ifname: &str, addr: IpAddr) -> Result<(), String> {
             if addr == "10.0.0.1".parse::<IpAddr>().expect("addr") {
                 Ok(())
@@ -782,12 +806,33 @@ mod tests {
     #[test]
     fn instance_without_source_is_reported() {
         let c = load(
-            "vrrp_instance VI_1 {\n interface eth9\n virtual_router_id 5\n\
+            "vrrp_instance VI_1 {\n interface nic9\n virtual_router_id 5\n\
              virtual_ipaddress {\n 10.0.0.100\n }\n}\n",
         );
         let (plans, errors) = plan_instances(&c, &FakeHost);
         assert!(plans.is_empty());
         assert!(matches!(errors[0], PlanError::NoSource(..)));
+    }
+
+    #[test]
+    fn an_interface_without_address_waits_for_one() {
+        let c = load(
+            "vrrp_instance VI_1 {\n interface eth9\n virtual_router_id 5\n\
+             virtual_ipaddress {\n 10.0.0.100\n }\n}\n",
+        );
+        let (plans, errors) = plan_instances(&c, &FakeHost);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(plans[0].source_missing);
+        assert!(plans[0].core.source.is_unspecified());
+        assert!(plans[0].config_faults.is_empty());
+        let (plans, _) = plan_instances(
+            &load(
+                "vrrp_instance VI_1 {\n interface eth1\n virtual_router_id 5\n\
+                 virtual_ipaddress {\n 10.0.0.100\n }\n}\n",
+            ),
+            &FakeHost,
+        );
+        assert!(!plans[0].source_missing);
     }
 
     #[test]

@@ -79,6 +79,22 @@ impl Core {
         }
     }
 
+    /// Reports whether the driver can carry member `index`'s traffic (FAULT while not).
+    pub fn set_io_fault(&mut self, now: Instant, index: usize, fault: bool) {
+        match self {
+            Core::Single(i) => i.set_io_fault(now, fault),
+            Core::Group(g) => g.set_io_fault(now, index, fault),
+        }
+    }
+
+    /// Changes member `index`'s advert source address.
+    pub fn set_source(&mut self, index: usize, source: IpAddr) {
+        match self {
+            Core::Single(i) => i.set_source(source),
+            Core::Group(g) => g.set_source(index, source),
+        }
+    }
+
     /// Resets every member's counters.
     pub fn clear_stats(&mut self) {
         match self {
@@ -136,6 +152,9 @@ pub struct Member {
     pub quiet_master: bool,
     /// When a dropped-advert warning was last logged, and the drop count then.
     pub drop_log: Option<(Instant, u64)>,
+    /// Why the instance cannot carry its traffic (no socket, no source address), as reported
+    /// to the core (FAULT while set).
+    pub io_problem: Option<String>,
 }
 
 /// A standalone instance or a sync group.
@@ -183,6 +202,7 @@ impl Unit {
                 holds_vips: false,
                 quiet_master: false,
                 drop_log: None,
+                io_problem: None,
             })
             .collect();
         Ok(Unit {
