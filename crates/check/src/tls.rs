@@ -27,7 +27,9 @@ pub struct TlsFiles {
     pub certificate: Option<std::path::PathBuf>,
     /// Client private key (PEM).
     pub key: Option<std::path::PathBuf>,
-    /// Password of the key; encrypted keys are not supported, so a password is refused.
+    /// `password`: decrypts the private key when it is an encrypted PKCS#8 PEM
+    /// (`ENCRYPTED PRIVATE KEY`, as `openssl genpkey -aes256` or `openssl pkcs8 -topk8` write).
+    /// An unencrypted key is used as is, as OpenSSL does.
     pub password: Option<String>,
 }
 
@@ -83,11 +85,58 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> 
     Ok(certs)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
-    let f = File::open(path).map_err(|e| file_error(path, e))?;
-    rustls_pemfile::private_key(&mut BufReader::new(f))
+/// The PEM label of an encrypted PKCS#8 key.
+const ENCRYPTED_LABEL: &str = "ENCRYPTED PRIVATE KEY";
+
+/// The private key of `path`: an unencrypted PEM key (PKCS#1, SEC1 or PKCS#8), else an
+/// encrypted PKCS#8 key decrypted with `password`. The legacy OpenSSL encryption of PKCS#1
+/// keys (`Proc-Type: 4,ENCRYPTED`) is refused with a hint to convert the key.
+fn read_key(path: &Path, password: Option<&str>) -> Result<PrivateKeyDer<'static>, ConfigError> {
+    let pem = std::fs::read(path).map_err(|e| file_error(path, e))?;
+    let text = String::from_utf8_lossy(&pem);
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(file_error(
+            path,
+            "legacy OpenSSL key encryption is not supported: convert the key with \
+             `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+        ));
+    }
+    if let Some(key) = rustls_pemfile::private_key(&mut BufReader::new(pem.as_slice()))
         .map_err(|e| file_error(path, e))?
-        .ok_or_else(|| file_error(path, "no unencrypted PEM private key found"))
+    {
+        return Ok(key);
+    }
+    let begin = format!("-----BEGIN {ENCRYPTED_LABEL}-----");
+    let end = format!("-----END {ENCRYPTED_LABEL}-----");
+    let Some(start) = text.find(&begin) else {
+        return Err(file_error(path, "no PEM private key found"));
+    };
+    let block = match text[start..].find(&end) {
+        Some(e) => &text[start..start + e + end.len()],
+        None => return Err(file_error(path, "unterminated encrypted PEM private key")),
+    };
+    let Some(password) = password else {
+        return Err(file_error(
+            path,
+            "the private key is encrypted and the SSL block has no password",
+        ));
+    };
+    decrypt_pkcs8(block, password).map_err(|e| file_error(path, e))
+}
+
+/// Decrypts one `ENCRYPTED PRIVATE KEY` PEM block into a PKCS#8 key.
+fn decrypt_pkcs8(block: &str, password: &str) -> Result<PrivateKeyDer<'static>, String> {
+    let (label, der) = pkcs8::der::pem::decode_vec(block.as_bytes())
+        .map_err(|e| format!("invalid encrypted private key: {e}"))?;
+    if label != ENCRYPTED_LABEL {
+        return Err(format!("unexpected PEM label {label:?}"));
+    }
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+        .map_err(|e| format!("invalid encrypted private key: {e}"))?;
+    let doc = info
+        .decrypt(password.as_bytes())
+        .map_err(|e| format!("cannot decrypt the private key (wrong password?): {e}"))?;
+    Ok(PrivateKeyDer::Pkcs8(doc.as_bytes().to_vec().into()))
 }
 
 /// Build the rustls client configuration for SSL_GET.
@@ -115,16 +164,11 @@ pub fn client_config(files: &TlsFiles) -> Result<ClientConfig, ConfigError> {
         .map_err(|e| ConfigError::Tls(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    if files.password.is_some() {
-        return Err(ConfigError::Tls(
-            "encrypted private keys (SSL password) are not supported".into(),
-        ));
-    }
     match (&files.certificate, &files.key) {
         (Some(cert), key) => {
             let chain = read_certs(cert)?;
             // keepalived reads the key from the certificate file when no key file is given.
-            let key = read_key(key.as_deref().unwrap_or(cert))?;
+            let key = read_key(key.as_deref().unwrap_or(cert), files.password.as_deref())?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| ConfigError::Tls(e.to_string()))
@@ -224,5 +268,110 @@ mod tests {
             c.server_name("127.0.0.1".parse().expect("ip")),
             ServerName::IpAddress(_)
         ));
+    }
+
+    /// A self-signed certificate and its key as PKCS#8 DER, written to `dir`.
+    fn cert_and_key(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["client.test".into()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let cert_path = dir.join("client.crt");
+        std::fs::write(&cert_path, cert.pem()).expect("write cert");
+        (cert_path, key.serialize_der())
+    }
+
+    fn encrypted_pem(der: &[u8], password: &str) -> String {
+        use pkcs8::der::pem::LineEnding;
+        let params =
+            pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, b"saltsalt", &[7u8; 16])
+                .expect("params");
+        let info = pkcs8::PrivateKeyInfo::try_from(der).expect("pkcs8");
+        let doc = info.encrypt_with_params(params, password).expect("encrypt");
+        doc.to_pem(ENCRYPTED_LABEL, LineEnding::LF)
+            .expect("pem")
+            .to_string()
+    }
+
+    #[test]
+    fn an_encrypted_key_is_decrypted_with_the_password() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, der) = cert_and_key(dir.path());
+        let key = dir.path().join("client.key");
+        std::fs::write(&key, encrypted_pem(&der, "s3cret")).expect("write key");
+        let mut files = TlsFiles {
+            certificate: Some(cert),
+            key: Some(key.clone()),
+            password: Some("s3cret".into()),
+            ..TlsFiles::default()
+        };
+        let config = client_config(&files).expect("decrypted");
+        assert!(config.client_auth_cert_resolver.has_certs());
+        let decrypted = read_key(&key, Some("s3cret")).expect("key");
+        assert_eq!(decrypted.secret_der(), der.as_slice());
+
+        files.password = Some("wrong".into());
+        let e = client_config(&files)
+            .expect_err("wrong password")
+            .to_string();
+        assert!(
+            e.contains("cannot decrypt") && e.contains("client.key"),
+            "{e}"
+        );
+        files.password = None;
+        let e = client_config(&files).expect_err("no password").to_string();
+        assert!(e.contains("has no password"), "{e}");
+    }
+
+    #[test]
+    fn a_plain_key_ignores_the_password_and_legacy_encryption_is_explained() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, der) = cert_and_key(dir.path());
+        let key = dir.path().join("plain.key");
+        let pem =
+            pkcs8::der::pem::encode_string("PRIVATE KEY", pkcs8::der::pem::LineEnding::LF, &der)
+                .expect("pem");
+        std::fs::write(&key, pem).expect("write");
+        let files = TlsFiles {
+            certificate: Some(cert),
+            key: Some(key),
+            password: Some("unused".into()),
+            ..TlsFiles::default()
+        };
+        assert!(client_config(&files).is_ok());
+        let legacy = dir.path().join("legacy.key");
+        std::fs::write(
+            &legacy,
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+        )
+        .expect("write");
+        let e = read_key(&legacy, Some("x")).expect_err("legacy");
+        assert!(e.to_string().contains("openssl pkcs8 -topk8"), "{e}");
+    }
+
+    /// Interoperability: a key encrypted by the openssl command line (when installed).
+    #[test]
+    fn an_openssl_encrypted_key_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("ossl.key");
+        let made = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-aes-256-cbc", "-pass", "pass:topsecret", "-out"])
+            .arg(&key)
+            .status();
+        if !matches!(made, Ok(s) if s.success()) {
+            eprintln!("SKIPPED: openssl is not available");
+            return;
+        }
+        let k = read_key(&key, Some("topsecret")).expect("openssl key");
+        assert!(matches!(k, PrivateKeyDer::Pkcs8(_)));
+        assert!(read_key(&key, Some("nope")).is_err());
     }
 }
