@@ -97,7 +97,9 @@ pub struct BodyRegex {
 
 impl BodyRegex {
     /// Compile `pattern` with keepalived's (PCRE2-named) options. Options that only tune PCRE2
-    /// (JIT, optimisation, callouts) are accepted and have no effect here.
+    /// (JIT, optimisation, callouts) are accepted and have no effect here, as is `regex_stack`:
+    /// the Rust regex engine needs no JIT stack (its memory is bounded by the compiled-size limit
+    /// set here and by the body bytes kept).
     pub fn new<S: AsRef<str>>(
         pattern: &str,
         options: &[S],
@@ -561,17 +563,105 @@ pub fn evaluate(url: &UrlCheck, resp: &HttpResponse) -> ProbeResult {
     up()
 }
 
+/// Where an HTTP_GET / SSL_GET checker stands in its `url` list. keepalived 2.2.7 checks
+/// one url per run, not all of them at once (observed in the VM with three urls, `delay_loop 4`,
+/// `delay_before_retry 1`, `retry 2`):
+///
+/// - a run checks the current url; a failure is retried on that same url after
+///   `delay_before_retry`, `retry` times, then the checker is down and the next run (after
+///   `delay_loop`) starts again with that failed url;
+/// - once the failed url passes, a full pass starts from the first url (so with `/a` failing,
+///   the runs go `/a` fail, `/a` ok, `/a`, `/b`, `/c`); the checker comes up when the last url
+///   of that pass succeeds;
+/// - while the checker is up, every url is checked in turn, one per `delay_loop`;
+/// - at start (before a full pass) and while down, the next url is due after `delay_loop`,
+///   or at once with `fast_recovery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UrlCursor {
+    next: usize,
+    restart_after_success: bool,
+}
+
+/// What a passed url means for the checker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlStep {
+    /// The last url of a pass succeeded: the checker passes (comes up if it was down).
+    PassComplete,
+    /// More urls of the pass remain to be checked: no verdict change.
+    Continue,
+}
+
+impl UrlCursor {
+    /// The index of the url the next run checks (always below the count given to
+    /// [`UrlCursor::on_success`], or 0).
+    pub fn current(&self) -> usize {
+        self.next
+    }
+
+    /// The url of [`UrlCursor::current`] passed; `urls` is the number of urls.
+    pub fn on_success(&mut self, urls: usize) -> UrlStep {
+        if self.restart_after_success {
+            self.restart_after_success = false;
+            self.next = 0;
+            return UrlStep::Continue;
+        }
+        self.next += 1;
+        if self.next >= urls {
+            self.next = 0;
+            UrlStep::PassComplete
+        } else {
+            UrlStep::Continue
+        }
+    }
+
+    /// The current url failed and its retries are exhausted (the checker is now down): the
+    /// next run checks it again, and its success starts a full pass.
+    pub fn on_failure(&mut self) {
+        self.restart_after_success = true;
+    }
+
+    /// The delay before the run after a passed url: `delay_loop`, except while a pass is under
+    /// way before the first full pass (`has_run` false) or while the checker is down, where
+    /// `fast_recovery` makes it immediate.
+    pub fn delay_after_success(
+        step: UrlStep,
+        checker_up: bool,
+        has_run: bool,
+        fast_recovery: bool,
+        delay_loop: Duration,
+    ) -> Duration {
+        let recovering = !checker_up || !has_run;
+        if step == UrlStep::Continue && recovering && fast_recovery {
+            Duration::ZERO
+        } else {
+            delay_loop
+        }
+    }
+}
+
+/// Check one url (`index` into [`HttpParams::urls`], as a [`UrlCursor`] gives it): request,
+/// then status, digest and regex.
+pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
+    let Some(url) = p.urls.get(index) else {
+        return Err(Failure::new(format!(
+            "url #{index} does not exist ({} configured)",
+            p.urls.len()
+        )));
+    };
+    let vhost = url.virtualhost.as_deref().or(p.virtualhost.as_deref());
+    let host = host_header(vhost, p.connect.target);
+    let req = request(&url.path, &host, p.version);
+    let need_body = url.digest.is_some() || url.regex.is_some();
+    let resp = fetch(&p.connect, p.tls.as_ref(), &req, &p.limits, need_body)
+        .await
+        .map_err(|e| Failure::new(format!("{}: {e}", url.path)))?;
+    evaluate(url, &resp)
+}
+
 /// Check every url in turn; the first failure fails the probe.
 pub async fn probe(p: &HttpParams) -> ProbeResult {
-    for url in &p.urls {
-        let vhost = url.virtualhost.as_deref().or(p.virtualhost.as_deref());
-        let host = host_header(vhost, p.connect.target);
-        let req = request(&url.path, &host, p.version);
-        let need_body = url.digest.is_some() || url.regex.is_some();
-        let resp = fetch(&p.connect, p.tls.as_ref(), &req, &p.limits, need_body)
-            .await
-            .map_err(|e| Failure::new(format!("{}: {e}", url.path)))?;
-        evaluate(url, &resp)?;
+    for index in 0..p.urls.len() {
+        probe_url(p, index).await?;
     }
     up()
 }
@@ -669,6 +759,93 @@ mod tests {
         assert!(e.reason.contains("matched"), "{}", e.reason);
         url.regex = Some(BodyRegex::new("o.", &[] as &[&str], false).expect("regex"));
         assert!(evaluate(&url, &response(200, b"ok")).is_ok());
+    }
+
+    /// Replays a run sequence: `results` are the url outcomes in order, each `false` being a
+    /// failure whose retries are exhausted. Returns the url indexes checked and where the
+    /// passes completed.
+    fn replay(urls: usize, results: &[bool]) -> (Vec<usize>, Vec<usize>) {
+        let mut c = UrlCursor::default();
+        let mut checked = Vec::new();
+        let mut complete = Vec::new();
+        for (run, &ok) in results.iter().enumerate() {
+            checked.push(c.current());
+            if ok {
+                if c.on_success(urls) == UrlStep::PassComplete {
+                    complete.push(run);
+                }
+            } else {
+                c.on_failure();
+            }
+        }
+        (checked, complete)
+    }
+
+    #[test]
+    fn url_cursor_follows_keepalived_order() {
+        // Start: /a /b /c, a pass, then on one url per run.
+        let (checked, complete) = replay(3, &[true, true, true, true, true]);
+        assert_eq!(checked, vec![0, 1, 2, 0, 1]);
+        assert_eq!(complete, vec![2]);
+        // /b fails (down), is checked again and passes, then a full pass /a /b /c
+        // (keepalived 2.2.7: "/b FAIL; /b ok; /a ok; /b ok; /c ok" and up after /c).
+        let (checked, complete) = replay(3, &[true, false, true, true, true, true]);
+        assert_eq!(checked, vec![0, 1, 1, 0, 1, 2]);
+        assert_eq!(complete, vec![5]);
+        // The first url failing at start: "/a fail; /a ok; /a; /b; /c" as observed.
+        let (checked, complete) = replay(3, &[false, true, true, true, true]);
+        assert_eq!(checked, vec![0, 0, 0, 1, 2]);
+        assert_eq!(complete, vec![4]);
+        // A single url.
+        let (checked, complete) = replay(1, &[true, true, false, true, true]);
+        assert_eq!(checked, vec![0, 0, 0, 0, 0]);
+        assert_eq!(complete, vec![0, 1, 4]);
+    }
+
+    #[test]
+    fn url_pacing_with_and_without_fast_recovery() {
+        let dl = Duration::from_secs(4);
+        let d = UrlCursor::delay_after_success;
+        // Up and run: one url per delay_loop whatever fast_recovery says.
+        assert_eq!(d(UrlStep::Continue, true, true, true, dl), dl);
+        assert_eq!(d(UrlStep::Continue, true, true, false, dl), dl);
+        // Down, or before the first pass: at once with fast_recovery only.
+        assert_eq!(d(UrlStep::Continue, false, true, true, dl), Duration::ZERO);
+        assert_eq!(d(UrlStep::Continue, true, false, true, dl), Duration::ZERO);
+        assert_eq!(d(UrlStep::Continue, false, true, false, dl), dl);
+        // A completed pass always waits delay_loop.
+        assert_eq!(d(UrlStep::PassComplete, false, true, true, dl), dl);
+    }
+
+    #[tokio::test]
+    async fn probe_url_checks_only_the_given_url() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let srv = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut req = vec![0u8; 512];
+            let n = s.read(&mut req).await.expect("read");
+            let line = String::from_utf8_lossy(&req[..n])
+                .lines()
+                .next()
+                .map(str::to_string);
+            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .expect("write");
+            line
+        });
+        let mut connect = ConnectOpts::new(addr);
+        connect.connect_timeout = Duration::from_secs(2);
+        let p = HttpParams::new(connect, vec![UrlCheck::new("/a"), UrlCheck::new("/b")]);
+        assert!(probe_url(&p, 1).await.is_ok());
+        assert_eq!(
+            srv.await.expect("server").as_deref(),
+            Some("GET /b HTTP/1.0")
+        );
+        let e = probe_url(&p, 2).await.expect_err("no third url");
+        assert!(e.reason.contains("does not exist"), "{}", e.reason);
     }
 
     #[tokio::test]

@@ -108,7 +108,9 @@ pub struct Url {
     pub regex_no_match: bool,
     /// `regex_options`: PCRE2 option names.
     pub regex_options: Vec<RegexOption>,
-    /// `regex_stack START MAX`: JIT stack sizes in bytes.
+    /// `regex_stack START MAX`: PCRE2 JIT stack sizes in bytes. Accepted for compatibility
+    /// and unused: the Rust regex engine runs without a JIT stack (its memory is bounded by
+    /// its compiled-size limit instead).
     pub regex_stack: Option<(u32, u32)>,
     /// `regex_min_offset`.
     pub regex_min_offset: Option<u32>,
