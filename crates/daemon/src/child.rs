@@ -170,7 +170,17 @@ async fn forward_signals(cli: Cli, tx: mpsc::Sender<Control>, reloads: SharedRel
     }
     while let Some(k) = ev_rx.recv().await {
         let ev = if k == SignalKind::hangup() {
-            match load_config(&cli) {
+            // Parsing a large configuration takes a while: do it off the runtime that drives
+            // the VRRP timers, so a reload delays no advert.
+            let reload_cli = cli.clone();
+            let loaded = match tokio::task::spawn_blocking(move || load_config(&reload_cli)).await {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    tracing::error!("reload: reading the configuration failed: {e}");
+                    None
+                }
+            };
+            match loaded {
                 Some(c) => {
                     record_reload(&reloads, true);
                     Control::Reload(Box::new(c))
