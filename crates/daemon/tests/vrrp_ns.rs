@@ -2026,3 +2026,90 @@ fn scenario_no_address_then_address(a: Impl, b: Impl) {
 fn no_address_then_address() {
     matrix("no_address_then_address", scenario_no_address_then_address);
 }
+
+impl Lab {
+    /// Like [`Lab::start`], with a private `/tmp`: the directory `<host>.tmp` of the lab is
+    /// bound over it and holds the configuration and pidfiles; the dumps land there too.
+    fn start_with_own_tmp(&mut self, host: &str, imp: Impl, conf: &str) -> PathBuf {
+        let tmp = self.path(&format!("{host}.tmp"));
+        fs::create_dir_all(&tmp).expect("tmp dir");
+        fs::write(tmp.join("k.conf"), conf).expect("write conf");
+        let log = fs::File::create(self.path(&format!("{host}.log"))).expect("log");
+        let ns = self.ns(host);
+        let cmd = format!(
+            "mount --bind {} /tmp && exec {} -n -l -P -f /tmp/k.conf -p /tmp/k.pid \
+             -r /tmp/v.pid -c /tmp/c.pid",
+            tmp.display(),
+            imp.program(),
+        );
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns, "unshare", "-m", "sh", "-c"])
+            .arg(cmd)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        self.daemons.push((host.to_owned(), child));
+        tmp
+    }
+}
+
+/// The backup knows its master: the data dump shows `Master router` and `Master priority`,
+/// the JSON dump `master_priority` and `last_transition` (seconds since the epoch), as
+/// keepalived 2.2.7 writes them; the master shows neither address nor priority.
+fn scenario_backup_knows_master(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let tmp_a = lab.start_with_own_tmp("a", a, &v3(150, ""));
+    let tmp_b = lab.start_with_own_tmp("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| l.is_master("a"));
+    thread::sleep(Duration::from_millis(500));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    for (host, tmp) in [("a", &tmp_a), ("b", &tmp_b)] {
+        let pid = lab.main_pid(host).expect("pid");
+        Lab::signal(pid, nix::sys::signal::Signal::SIGUSR1);
+        // SIGRTMIN+2 (the JSON dump) has no name in nix: kill(1) sends it.
+        run(
+            "kill",
+            &[&format!("-{}", libc::SIGRTMIN() + 2), &pid.to_string()],
+        );
+        let data_path = tmp.join("keepalived.data");
+        let json_path = tmp.join("keepalived.json");
+        lab.wait(Duration::from_secs(5), "dumps written", |_| {
+            data_path.exists() && json_path.exists()
+        });
+        thread::sleep(Duration::from_millis(300));
+        let data = fs::read_to_string(&data_path).expect("data");
+        let json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&json_path).expect("json")).expect("json");
+        let d = &json[0]["data"];
+        let last = d["last_transition"].as_f64().expect("last_transition");
+        assert!(
+            (now - 10.0..now + 1.0).contains(&last),
+            "{host}: last_transition {last}, now {now}"
+        );
+        assert!(data.contains("   Last transition = "), "{host}: {data}");
+        if host == "b" {
+            assert!(data.contains("   Master router = 10.9.0.1\n"), "{data}");
+            assert!(data.contains("   Master priority = 150\n"), "{data}");
+            assert_eq!(d["master_priority"], 150, "{json}");
+        } else {
+            assert!(!data.contains("Master router"), "{data}");
+            assert_eq!(d["master_priority"], 0, "{json}");
+        }
+    }
+}
+
+#[test]
+fn backup_knows_its_master() {
+    matrix_with(
+        "backup_knows_its_master",
+        scenario_backup_knows_master,
+        &[
+            (Impl::Rust, Impl::Rust),
+            (Impl::Keepalived, Impl::Keepalived),
+        ],
+    );
+}

@@ -99,6 +99,8 @@ pub struct Instance {
     /// The address of the current master: the source of the last advert accepted as BACKUP,
     /// our own source while MASTER.
     master_address: Option<IpAddr>,
+    /// The current master's priority, known with [`Instance::master_address`].
+    master_priority: Option<u8>,
     /// When the state last changed (time as given by the driver).
     last_transition: Option<Instant>,
 }
@@ -139,6 +141,7 @@ impl Instance {
             group_fault: false,
             io_fault: false,
             master_address: None,
+            master_priority: None,
             last_transition: None,
             cfg,
         };
@@ -176,6 +179,12 @@ impl Instance {
     /// last one seen; `None` before any).
     pub fn master_address(&self) -> Option<IpAddr> {
         self.master_address
+    }
+
+    /// The current master's priority as last known (see [`Instance::master_address`]; our
+    /// effective priority when we became MASTER).
+    pub fn master_priority(&self) -> Option<u8> {
+        self.master_priority
     }
 
     /// When the state last changed, in the driver's time (`None` while still in INIT).
@@ -491,6 +500,7 @@ impl Instance {
         };
         if accept {
             self.master_address = Some(adv.src);
+            self.master_priority = Some(prio);
             if self.cfg.version == Version::V3 {
                 self.master_adver_interval =
                     Duration::from_millis(u64::from(adv.repr.interval_cs) * 10);
@@ -512,6 +522,7 @@ impl Instance {
             || (prio == self.priority && ip_as_u128(adv.src) > ip_as_u128(self.cfg.source));
         if higher {
             self.master_address = Some(adv.src);
+            self.master_priority = Some(prio);
             if self.cfg.higher_prio_send_advert {
                 self.send_advert(self.priority);
             }
@@ -588,6 +599,7 @@ impl Instance {
         self.adver_timer = Some(now + self.cfg.advert_interval);
         self.stats.became_master += 1;
         self.master_address = Some(self.cfg.source);
+        self.master_priority = Some(self.priority);
         self.set_state(now, State::Master, reason);
     }
 

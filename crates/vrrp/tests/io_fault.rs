@@ -90,6 +90,8 @@ fn the_backup_knows_the_master_address_and_when_it_changed_state() {
     net.run_until(10 * S);
     assert_eq!(net.instance(a).master_address(), Some(v4(1)));
     assert_eq!(net.instance(b).master_address(), Some(v4(1)));
+    assert_eq!(net.instance(b).master_priority(), Some(150));
+    assert_eq!(net.instance(a).master_priority(), Some(150));
     assert_eq!(
         net.instance(a).last_transition(),
         Some(net.start + v2_down(150))

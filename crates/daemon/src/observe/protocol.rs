@@ -197,9 +197,20 @@ pub struct InstanceStatus {
     pub vrid: u8,
     /// The interface.
     pub interface: String,
-    /// The master's address when known: our own source address while MASTER.
+    /// The master's address when known: our own source address while MASTER, the source of
+    /// the adverts we accept while BACKUP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_address: Option<String>,
+    /// The master's priority, known with `master_address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_priority: Option<u8>,
+    /// When the state last changed, seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_unix: Option<f64>,
+    /// Why the instance cannot advertise (no VRRP socket, no address on its interface): it
+    /// is in FAULT until this clears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_reason: Option<String>,
     /// The sync group it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_group: Option<String>,

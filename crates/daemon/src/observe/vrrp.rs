@@ -52,10 +52,14 @@ pub fn status(units: &[Unit], foreign_drops: u64) -> VrrpStatus {
             let c = &member.plan.core;
             let state = unit.state(m);
             states.push(state);
-            let (effective, stats) = match unit.core.member(m) {
+            let inst = unit.core.member(m);
+            let (effective, stats) = match inst {
                 Some(i) => (i.priority(), *i.stats()),
                 None => (c.priority, Stats::default()),
             };
+            let master = inst
+                .filter(|i| matches!(i.state(), State::Master | State::Backup))
+                .and_then(|i| Some((i.master_address()?, i.master_priority()?)));
             out.instances.push(InstanceStatus {
                 name: c.name.clone(),
                 state: state.as_str().to_string(),
@@ -63,7 +67,12 @@ pub fn status(units: &[Unit], foreign_drops: u64) -> VrrpStatus {
                 effective_priority: effective,
                 vrid: c.vrid,
                 interface: member.plan.interface.clone(),
-                master_address: (state == State::Master).then(|| c.source.to_string()),
+                master_address: master.map(|(a, _)| a.to_string()),
+                master_priority: master.map(|(_, p)| p),
+                last_transition_unix: inst
+                    .and_then(rka_vrrp::Instance::last_transition)
+                    .map(crate::vrrp::dump::unix_seconds),
+                fault_reason: member.io_problem.clone(),
                 sync_group: unit.group.as_ref().map(|g| g.name.clone()),
                 holds_vips: member.holds_vips,
                 vips: member

@@ -11,6 +11,7 @@
 //! Files are created with the process umask (0177 unless `-u`/`umask`), as keepalived's.
 
 use std::fmt::Write as _;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rka_config::Config;
 use serde_json::{json, Value};
@@ -30,6 +31,62 @@ fn write(path: &str, text: &str) {
     if let Err(e) = std::fs::write(path, text) {
         tracing::error!("cannot write {path}: {e}");
     }
+}
+
+/// The wall-clock time of `t`, an engine [`Instant`], in seconds since the Unix epoch
+/// (keepalived prints its transition times so, with microseconds).
+pub fn unix_seconds(t: Instant) -> f64 {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let at = if t <= now {
+        wall.checked_sub(now - t)
+    } else {
+        wall.checked_add(t - now)
+    };
+    at.and_then(|w| w.duration_since(UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `SECS.MICROS (Sun Nov 22 09:45:01.911596 2026)`, as keepalived's data dump prints a time
+/// (UTC here; keepalived uses the local time zone).
+fn time_text(unix: f64) -> String {
+    let micros = (unix * 1e6).round() as i64;
+    let (secs, frac) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
+    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MO: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{secs}.{frac:06} ({} {} {d:2} {:02}:{:02}:{:02}.{frac:06} {y})",
+        WD[days.rem_euclid(7) as usize],
+        MO[(m as usize).saturating_sub(1) % 12],
+        day_secs / 3600,
+        (day_secs / 60) % 60,
+        day_secs % 60,
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The current master's address and priority as keepalived reports them: known only while
+/// BACKUP (a MASTER reports priority 0 and no address).
+fn master_seen(i: &rka_vrrp::Instance) -> Option<(std::net::IpAddr, u8)> {
+    if i.state() != rka_vrrp::State::Backup {
+        return None;
+    }
+    Some((i.master_address()?, i.master_priority()?))
 }
 
 fn yes(b: bool) -> &'static str {
@@ -249,7 +306,14 @@ pub fn data_text(engine: &Engine) -> String {
             let _ = writeln!(out, " VRRP Instance = {}", c.name);
             let _ = writeln!(out, "   VRRP Version = {}", c.version.number());
             let _ = writeln!(out, "   State = {}", state.as_str());
+            if let Some((addr, prio)) = inst.and_then(master_seen) {
+                let _ = writeln!(out, "   Master router = {addr}");
+                let _ = writeln!(out, "   Master priority = {prio}");
+            }
             let _ = writeln!(out, "   Wantstate = {}", state.as_str());
+            if let Some(t) = inst.and_then(rka_vrrp::Instance::last_transition) {
+                let _ = writeln!(out, "   Last transition = {}", time_text(unix_seconds(t)));
+            }
             if let Some(i) = inst {
                 let _ = writeln!(
                     out,
@@ -577,7 +641,8 @@ pub fn json_value(engine: &Engine) -> Value {
                     "strict_mode": u8::from(c.strict),
                     "vmac_ifname": member.plan.vmac.as_ref().map(|v| v.name.clone()).unwrap_or_default(),
                     "ifp_ifname": member.plan.interface,
-                    "master_priority": 0,
+                    "master_priority": master_seen(i).map_or(0, |(_, p)| p),
+                    "last_transition": i.last_transition().map_or(0.0, unix_seconds),
                     "garp_delay": c.garp.master_delay.as_secs(),
                     "garp_refresh": c.garp.master_refresh.map(|d| d.as_secs()).unwrap_or(0),
                     "garp_rep": c.garp.master_repeat,
@@ -672,6 +737,26 @@ mod tests {
             .collect();
         assert!(lo.contains(&"   IPv4 address = 127.0.0.1"), "{text}");
         assert!(lo.contains(&"     VI_1, weight 0"), "{text}");
+    }
+
+    #[test]
+    fn times_print_as_keepalived() {
+        assert_eq!(
+            time_text(1_795_340_701.911_596),
+            "1795340701.911596 (Sun Nov 22 09:45:01.911596 2026)"
+        );
+        assert_eq!(time_text(0.0), "0.000000 (Thu Jan  1 00:00:00.000000 1970)");
+        assert_eq!(
+            time_text(951_782_400.5),
+            "951782400.500000 (Tue Feb 29 00:00:00.500000 2000)"
+        );
+        let now = Instant::now();
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        let back = unix_seconds(now - std::time::Duration::from_secs(10));
+        assert!((wall - 10.0 - back).abs() < 0.5, "{wall} {back}");
     }
 
     #[test]
