@@ -183,6 +183,7 @@ fn guest() {
         "/usr/sbin/rkeepalivedctl",
         "/usr/lib/systemd/system/rkeepalived.service",
         "/usr/share/man/man8/rkeepalived.8.gz",
+        "/usr/share/man/man8/rkeepalivedctl.8.gz",
         "/etc/default/rkeepalived",
         "/usr/share/doc/rkeepalived/examples/keepalived.conf",
     ] {
@@ -194,6 +195,7 @@ fn guest() {
     assert!(ok("dpkg-query -W -f '${Conffiles}' rkeepalived").contains("/etc/default/rkeepalived"));
     assert!(ok("dpkg-query -W -f '${Depends}' rkeepalived").contains("iproute2"));
     ok("man -l /usr/share/man/man8/rkeepalived.8.gz | grep -q SIGNALS");
+    ok("man -l /usr/share/man/man8/rkeepalivedctl.8.gz | grep -q undrain");
     // Installed, not enabled nor started: starting it would stop a running keepalived.
     assert_eq!(sh("systemctl is-enabled rkeepalived").1.trim(), "disabled");
     assert_eq!(sh("systemctl is-active rkeepalived").1.trim(), "inactive");

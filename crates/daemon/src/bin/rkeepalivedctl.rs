@@ -337,7 +337,62 @@ fn not_running(results: &[(ChildKind, Result<ChildStatus, String>)]) -> Failure 
     Failure { code: 1, message }
 }
 
+/// Hand-written roff appended to the generated page.
+const MAN_EXTRA: &str = r#".SH EXIT STATUS
+.TP
+\fB0\fR
+Done.
+.TP
+\fB1\fR
+rkeepalived, or the child the request needs, is not running or did not answer.
+.TP
+\fB2\fR
+Bad usage.
+.TP
+\fB3\fR
+The daemon refused the request (for example an unknown virtual or real server).
+.SH FILES
+.TP
+\fI/run/rkeepalived/vrrp.sock\fR, \fI/run/rkeepalived/checker.sock\fR
+The children's control sockets (with \fB\-s\fR or \fB\-i\fR, the namespace and id are part of
+the name).
+.SH SEE ALSO
+\fBrkeepalived\fR(8)
+"#;
+
+/// `rkeepalivedctl --rka-generate-man DIR` (hidden, used by scripts/package): writes
+/// `DIR/rkeepalivedctl.8` from the command line definition.
+fn generate_man(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Args::command())
+        .section("8")
+        .render(&mut page)?;
+    page.extend_from_slice(MAN_EXTRA.as_bytes());
+    let path = dir.join("rkeepalivedctl.8");
+    std::fs::write(&path, page)?;
+    Ok(path)
+}
+
 fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "--rka-generate-man") {
+        let Some(dir) = argv.get(2) else {
+            eprintln!("rkeepalivedctl: --rka-generate-man needs a directory");
+            return ExitCode::from(2);
+        };
+        return match generate_man(std::path::Path::new(dir)) {
+            Ok(path) => {
+                println!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rkeepalivedctl: {}: {e}", dir.to_string_lossy());
+                ExitCode::from(1)
+            }
+        };
+    }
     let args = Args::parse();
     match run(&args) {
         Ok(text) => {
@@ -373,6 +428,23 @@ mod tests {
         assert!(matches!(a.command, Command::Drain { .. }));
         assert!(Args::try_parse_from(["rkeepalivedctl", "drain", "x"]).is_err());
         assert!(Args::try_parse_from(["rkeepalivedctl", "show", "everything"]).is_err());
+    }
+
+    #[test]
+    fn the_man_page_lists_every_command_and_the_exit_codes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = generate_man(dir.path()).expect("written");
+        let page = std::fs::read_to_string(path).expect("read");
+        for word in [
+            "rkeepalivedctl",
+            "show",
+            "drain",
+            "undrain",
+            "config\\-id",
+            "EXIT STATUS",
+        ] {
+            assert!(page.contains(word), "{word} missing from the page");
+        }
     }
 
     #[test]
