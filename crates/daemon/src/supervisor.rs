@@ -38,7 +38,10 @@ pub fn roles_for(cli: &Cli, config: &rka_config::Config) -> Vec<Role> {
     // A subsystem runs when the configuration has something for it (or `--all`); `-P`/`-C`
     // only rule the other one out, as keepalived does (`-C` without virtual servers leaves
     // the parent alone).
-    let want_vrrp = cli.all || !config.vrrp.instances.is_empty();
+    // An instance refused for good (no VRID) still counts: keepalived starts its VRRP child,
+    // which then exits with the permanent configuration error.
+    let want_vrrp =
+        cli.all || !config.vrrp.instances.is_empty() || !config.vrrp.permanent_errors.is_empty();
     let want_check = cli.all || !config.lvs.virtual_servers.is_empty();
     // -P alone means VRRP only, -C alone checkers only; both or neither means "as needed".
     let only_vrrp = cli.vrrp && !cli.check;
@@ -332,12 +335,12 @@ async fn supervise(cli: Cli, mut config: rka_config::Config) -> ExitCode {
                 let mut dead = Vec::new();
                 for (key, (role, r)) in running.iter_mut() {
                     if let Ok(Some(status)) = r.child.try_wait() {
-                        dead.push((*key, *role, status.code(), r.started.elapsed(), r.backoff));
+                        dead.push((*key, *role, status.code(), r.started.elapsed(), r.backoff, r.pid));
                         // A killed child leaves its pidfile: remove it if it still names it.
                         pidfile::remove_if_owned_by(&child_pidfile(&cli, *role), r.pid);
                     }
                 }
-                for (key, role, code, lived, backoff) in dead {
+                for (key, role, code, lived, backoff, pid) in dead {
                     running.remove(key);
                     if code == Some(i32::from(EXIT_CHILD_FATAL)) {
                         tracing::error!("{} child exited with a permanent error. Terminating", role_key(role));
@@ -345,7 +348,8 @@ async fn supervise(cli: Cli, mut config: rka_config::Config) -> ExitCode {
                         return ExitCode::from(1);
                     }
                     if code == Some(i32::from(EXIT_CONFIG)) {
-                        tracing::error!("{} child exited with a permanent configuration error. Terminating", role_key(role));
+                        // keepalived 2.2.7's wording.
+                        tracing::error!("pid {pid} exited with permanent error CONFIG. Terminating");
                         stop_all(&mut running).await;
                         return ExitCode::from(EXIT_CHILD_CONFIG);
                     }
@@ -494,5 +498,8 @@ mod tests {
         assert_eq!(roles(&[], VRRP), vec![Role::Vrrp]);
         assert_eq!(roles(&["--all"], VRRP), vec![Role::Vrrp, Role::Checker]);
         assert_eq!(roles(&["--all", "-P"], LVS), vec![Role::Vrrp]);
+        // An instance refused for its VRID: the VRRP child starts and reports it.
+        let no_vrid = "vrrp_instance V {\n interface lo\n priority 100\n}\n";
+        assert_eq!(roles(&[], no_vrid), vec![Role::Vrrp]);
     }
 }

@@ -2113,3 +2113,61 @@ fn backup_knows_its_master() {
         ],
     );
 }
+
+/// An instance without a valid VRID, or a missing interface without `dynamic_interfaces`, is
+/// a permanent configuration error of the VRRP child: the daemon logs why and exits with
+/// status 2, as keepalived 2.2.7 does; with `dynamic_interfaces` the missing interface is
+/// waited for.
+fn scenario_permanent_config_error(imp: Impl, _other: Impl) {
+    let mut lab = Lab::new(&["a"]);
+    let no_vrid = v3(150, "").replace("  virtual_router_id 51\n", "");
+    let missing_if = v3(150, "").replace("interface eth0", "interface nope0");
+    for (conf, line) in [
+        (no_vrid, "(VI_1) the virtual router id must be set"),
+        (
+            missing_if.clone(),
+            "Non-existent interface specified in configuration",
+        ),
+    ] {
+        lab.start("a", imp, &conf);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let code = loop {
+            let i = lab.daemons.iter().rposition(|(h, _)| h == "a").expect("a");
+            if let Ok(Some(s)) = lab.daemons[i].1.try_wait() {
+                lab.daemons.remove(i);
+                break s.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running:\n{}",
+                lab.log("a")
+            );
+            thread::sleep(Duration::from_millis(50));
+        };
+        let log = lab.log("a");
+        assert_eq!(code, Some(2), "{log}");
+        assert!(log.contains(line), "{log}");
+        assert!(
+            log.contains("exited with permanent error CONFIG. Terminating"),
+            "{log}"
+        );
+        assert!(!lab.is_master("a"));
+    }
+    let dynamic = format!("global_defs {{\n  dynamic_interfaces\n}}\n{missing_if}");
+    lab.start("a", imp, &dynamic);
+    lab.hold(Duration::from_secs(2), "still running", |l| {
+        l.daemons.iter().any(|(h, _)| h == "a") && !l.log("a").contains("Terminating")
+    });
+}
+
+#[test]
+fn permanent_config_error_exits_2() {
+    matrix_with(
+        "permanent_config_error_exits_2",
+        scenario_permanent_config_error,
+        &[
+            (Impl::Rust, Impl::Rust),
+            (Impl::Keepalived, Impl::Keepalived),
+        ],
+    );
+}

@@ -283,8 +283,13 @@ fn plan_instance(
         None => match host.source_address(&interface, ipv6, &all_vips) {
             Some(a) => (a, false),
             // keepalived 2.2.7 (observed): an existing interface without an address puts the
-            // instance in FAULT until an address appears.
-            None if host.interface_exists(&interface) => (unspecified(ipv6), true),
+            // instance in FAULT until an address appears; so does a missing interface with
+            // `dynamic_interfaces` (without, the VRRP child does not run at all).
+            None if host.interface_exists(&interface)
+                || config.global.dynamic_interfaces.is_some() =>
+            {
+                (unspecified(ipv6), true)
+            }
             None => return Err(PlanError::NoSource(inst.name.clone(), interface.clone())),
         },
     };
@@ -825,6 +830,16 @@ mod tests {
         assert!(plans[0].source_missing);
         assert!(plans[0].core.source.is_unspecified());
         assert!(plans[0].config_faults.is_empty());
+        let (plans, errors) = plan_instances(
+            &load(
+                "global_defs {\n dynamic_interfaces\n}\n\
+                 vrrp_instance VI_1 {\n interface nic9\n virtual_router_id 5\n\
+                 virtual_ipaddress {\n 10.0.0.100\n }\n}\n",
+            ),
+            &FakeHost,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(plans[0].source_missing);
         let (plans, _) = plan_instances(
             &load(
                 "vrrp_instance VI_1 {\n interface eth1\n virtual_router_id 5\n\

@@ -25,6 +25,9 @@ use crate::child::{Control, RoleContext};
 
 /// Runs the VRRP child until it is told to stop. Returns the process exit code.
 pub async fn run(mut ctx: RoleContext) -> u8 {
+    if refuses_to_run(&ctx.config.vrrp.permanent_errors) {
+        return crate::child::EXIT_CONFIG;
+    }
     let netif = match rka_netif::Netif::connect() {
         Ok(n) => n,
         Err(e) => {
@@ -45,4 +48,40 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
     }
     engine.stop(!ctx.cli.dont_release_vrrp).await;
     0
+}
+
+/// Whether the configuration has an error keepalived 2.2.7's VRRP child treats as permanent
+/// (observed: an instance without a valid VRID, a missing interface without
+/// `dynamic_interfaces`): it logs why and stops, and the daemon exits with status 2. The
+/// missing interface was already reported while loading.
+fn refuses_to_run(errors: &[rka_config::model::vrrp::PermanentError]) -> bool {
+    use rka_config::model::vrrp::PermanentError;
+    for e in errors {
+        if matches!(e, PermanentError::NoVrid(_)) {
+            tracing::error!("{e}");
+        }
+    }
+    if errors.is_empty() {
+        return false;
+    }
+    tracing::info!("Stopped");
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use rka_config::model::vrrp::PermanentError;
+
+    #[test]
+    fn permanent_errors_stop_the_child() {
+        assert!(!super::refuses_to_run(&[]));
+        assert!(super::refuses_to_run(&[PermanentError::NoVrid(
+            "VI_1".into()
+        )]));
+        assert!(super::refuses_to_run(&[PermanentError::MissingInterface]));
+        assert_eq!(
+            PermanentError::NoVrid("VI_1".into()).to_string(),
+            "(VI_1) the virtual router id must be set"
+        );
+    }
 }

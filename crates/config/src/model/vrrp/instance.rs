@@ -367,7 +367,14 @@ fn bool_opt(ctx: &mut Ctx<'_>, c: &Node, slot: &mut bool, explicit: &mut bool) {
 /// Parses `vrrp_instance NAME { ... }`.
 ///
 /// `next_pref` is the preference keepalived gives the next rule written without one.
-pub fn parse_instance(ctx: &mut Ctx<'_>, node: &Node, next_pref: &mut u32) -> Option<VrrpInstance> {
+/// An instance without a valid VRID is left out and recorded in `permanent` (keepalived's
+/// VRRP child refuses to run then).
+pub fn parse_instance(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    next_pref: &mut u32,
+    permanent: &mut Vec<super::PermanentError>,
+) -> Option<VrrpInstance> {
     let name = ctx.string(node)?;
     let mut v = VrrpInstance::new(name, node.origin.clone());
     for c in node.children() {
@@ -378,6 +385,7 @@ pub fn parse_instance(ctx: &mut Ctx<'_>, node: &Node, next_pref: &mut u32) -> Op
             node,
             format!("({}) the virtual router id must be set - removing", v.name),
         );
+        permanent.push(super::PermanentError::NoVrid(v.name));
         return None;
     }
     Some(v)

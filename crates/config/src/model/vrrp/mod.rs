@@ -46,6 +46,31 @@ pub struct VrrpConfig {
     /// The preference keepalived gives the next rule written without one (16384, counting
     /// down), kept while parsing.
     pub next_rule_preference: u32,
+    /// What keepalived 2.2.7's VRRP child treats as a permanent configuration error (it exits
+    /// and the daemon with it, status 2), while `-t` only warns.
+    pub permanent_errors: Vec<PermanentError>,
+}
+
+/// A configuration keepalived's VRRP child refuses to run at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PermanentError {
+    /// `vrrp_instance NAME` without a valid `virtual_router_id` (the instance is left out of
+    /// [`VrrpConfig::instances`]).
+    NoVrid(String),
+    /// An instance, tracked interface, address or route names an interface the host does not
+    /// have, without `dynamic_interfaces`.
+    MissingInterface,
+}
+
+impl std::fmt::Display for PermanentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PermanentError::NoVrid(name) => write!(f, "({name}) the virtual router id must be set"),
+            PermanentError::MissingInterface => {
+                f.write_str("Non-existent interface specified in configuration")
+            }
+        }
+    }
 }
 
 impl Default for VrrpConfig {
@@ -62,6 +87,7 @@ impl Default for VrrpConfig {
             static_routes: Vec::new(),
             static_rules: Vec::new(),
             next_rule_preference: 16384,
+            permanent_errors: Vec::new(),
         }
     }
 }
@@ -89,6 +115,7 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, v: &mut VrrpConfig) -> bool {
             ctx,
             node,
             &mut v.next_rule_preference,
+            &mut v.permanent_errors,
         )),
         "track_group" => v
             .static_track_groups

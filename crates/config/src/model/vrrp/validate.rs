@@ -44,8 +44,13 @@ pub fn run(ctx: &mut Ctx<'_>, cfg: &mut Config) {
     }
     if !ctx.opts.skip_host_checks {
         // keepalived -t stops at a missing interface, before its script security check.
-        if !host_checks(ctx, vrrp) && !vrrp.instances.is_empty() {
-            script_security(ctx, global, vrrp);
+        if !host_checks(ctx, vrrp) {
+            if !vrrp.instances.is_empty() {
+                script_security(ctx, global, vrrp);
+            }
+        } else if global.dynamic_interfaces.is_none() {
+            vrrp.permanent_errors
+                .push(super::PermanentError::MissingInterface);
         }
     }
     track_refs(ctx, vrrp);
