@@ -16,7 +16,7 @@ use crate::child::Control;
 use super::mapping::{
     self, notify_scripts, HostView, InstancePlan, RoutePlan, SocketKey, Tracked, VipPlan,
 };
-use super::netops::HostOps;
+use super::netops::{GarpPacing, HostOps};
 use super::notify::{Event, Notifier, Subject};
 use super::socket::{advert_vrid, Datagram, OpenSocket};
 use super::syncd::{self, IpvsSink, SyncdHandle};
@@ -178,9 +178,7 @@ impl Engine {
             io_retry: None,
             config,
         };
-        let g = &engine.config.global.simple;
-        let spacing = (g.vrrp_garp_interval, g.vrrp_gna_interval);
-        engine.host.set_spacing(spacing.0, spacing.1);
+        engine.apply_garp_pacing();
         engine.install_statics().await;
         let units = engine.build_units(&engine.config.clone()).await;
         engine.units = units;
@@ -204,6 +202,48 @@ impl Engine {
         }
         engine.syncd_refresh();
         engine
+    }
+
+    /// Gives the host side the gratuitous ARP / NA pacing of the configuration: global
+    /// intervals per interface, shared ones per `garp_group` (a VMAC interface follows the
+    /// group of its base interface).
+    fn apply_garp_pacing(&mut self) {
+        let g = &self.config.global.simple;
+        let vmacs: Vec<(String, String)> = self
+            .config
+            .vrrp
+            .instances
+            .iter()
+            .filter_map(|i| {
+                let v = i.use_vmac.as_ref()?;
+                let name = v
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("vrrp.{}", i.virtual_router_id));
+                Some((name, i.interface.clone()?))
+            })
+            .collect();
+        let groups: Vec<GarpPacing> = self
+            .config
+            .vrrp
+            .garp_groups
+            .iter()
+            .map(|gg| {
+                let mut interfaces = gg.interfaces.clone();
+                for (vmac, base) in &vmacs {
+                    if gg.interfaces.contains(base) {
+                        interfaces.push(vmac.clone());
+                    }
+                }
+                GarpPacing {
+                    interfaces,
+                    garp_interval: gg.garp_interval,
+                    gna_interval: gg.gna_interval,
+                }
+            })
+            .collect();
+        self.host
+            .set_spacing(g.vrrp_garp_interval, g.vrrp_gna_interval, &groups);
     }
 
     /// The standalone instances and sync groups (read-only: status and metrics).
@@ -1105,9 +1145,7 @@ impl Engine {
         let old_statics = std::mem::take(&mut self.statics);
         self.config = config.clone();
         self.notifier = Notifier::new(&config);
-        let g = &config.global.simple;
-        self.host
-            .set_spacing(g.vrrp_garp_interval, g.vrrp_gna_interval);
+        self.apply_garp_pacing();
         self.install_statics().await;
         let gone_vips: Vec<VipPlan> = old_statics
             .0

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rka_netif::{Error as NetifError, Netif};
 use rka_sys::net::FrameSocket;
@@ -24,8 +24,53 @@ pub struct HostOps {
     /// trip per address before the one that installs it. Forgotten when an interface goes
     /// away ([`HostOps::forget_frames`]) or an operation reports that the device is gone.
     indexes: RefCell<HashMap<String, u32>>,
-    /// Delay between gratuitous ARPs (`vrrp_garp_interval`) and NAs (`vrrp_gna_interval`).
+    /// Delays between gratuitous ARPs and between NAs on an interface outside any
+    /// `garp_group` (`vrrp_garp_interval`, `vrrp_gna_interval`).
     spacing: (Duration, Duration),
+    /// The pace of each `garp_group` and of each interface outside one (made when first used).
+    paces: Vec<Pace>,
+    /// Which pace an interface follows.
+    pace_of: HashMap<String, usize>,
+}
+
+/// The pace of gratuitous messages shared by the interfaces of one `garp_group` (or one
+/// interface outside any group): at least `arp_gap` between two ARPs and `na_gap` between two
+/// NAs, whatever instance sends them.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Pace {
+    arp_gap: Duration,
+    na_gap: Duration,
+    next_arp: Option<Instant>,
+    next_na: Option<Instant>,
+}
+
+impl Pace {
+    /// Reserves the time at which the next ARP (or NA, `ipv6`) may leave, at `now` or later.
+    fn reserve(&mut self, now: Instant, ipv6: bool) -> Instant {
+        let (gap, next) = if ipv6 {
+            (self.na_gap, &mut self.next_na)
+        } else {
+            (self.arp_gap, &mut self.next_arp)
+        };
+        if gap.is_zero() {
+            return now;
+        }
+        let at = next.map_or(now, |n| n.max(now));
+        *next = Some(at + gap);
+        at
+    }
+}
+
+/// A `garp_group`: its interfaces and intervals (unset means none, as keepalived 2.2.7: the
+/// global intervals apply only to interfaces outside every group).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GarpPacing {
+    /// The interfaces sharing the pace.
+    pub interfaces: Vec<String>,
+    /// `garp_interval`.
+    pub garp_interval: Option<Duration>,
+    /// `gna_interval`.
+    pub gna_interval: Option<Duration>,
 }
 
 /// Whether a netlink answer means success for an add (exists) or a delete (not found).
@@ -45,6 +90,8 @@ impl HostOps {
             frames: HashMap::new(),
             indexes: RefCell::new(HashMap::new()),
             spacing: (Duration::ZERO, Duration::ZERO),
+            paces: Vec::new(),
+            pace_of: HashMap::new(),
         }
     }
 
@@ -256,25 +303,22 @@ impl HostOps {
                 }
             },
         };
+        let now = Instant::now();
+        let pace = self.pace_index(ifname);
         let mut frames = Vec::new();
         for _ in 0..count {
             for a in addresses {
-                let (frame, gap) = match a {
-                    IpAddr::V4(v4) => (
-                        GratuitousArp { mac, address: *v4 }.to_frame(),
-                        self.spacing.0,
-                    ),
-                    IpAddr::V6(v6) => (
-                        UnsolicitedNa {
-                            mac,
-                            address: *v6,
-                            router,
-                        }
-                        .to_frame(),
-                        self.spacing.1,
-                    ),
+                let frame = match a {
+                    IpAddr::V4(v4) => GratuitousArp { mac, address: *v4 }.to_frame(),
+                    IpAddr::V6(v6) => UnsolicitedNa {
+                        mac,
+                        address: *v6,
+                        router,
+                    }
+                    .to_frame(),
                 };
-                frames.push((*a, frame, gap));
+                let at = self.paces[pace].reserve(now, a.is_ipv6());
+                frames.push((*a, frame, at));
             }
         }
         let send = |sock: &FrameSocket, a: &IpAddr, frame: &[u8]| {
@@ -282,31 +326,88 @@ impl HostOps {
                 tracing::debug!("gratuitous message for {a}: {e}");
             }
         };
-        if frames.iter().all(|(_, _, gap)| gap.is_zero()) {
-            for (a, frame, _) in &frames {
-                send(&sock, a, frame);
-            }
+        // What may leave now goes at once; the rest, paced, from a task so the engine never
+        // waits (the reservations above already keep later bursts behind this one).
+        let (now_frames, later): (Vec<_>, Vec<_>) =
+            frames.into_iter().partition(|(_, _, at)| *at <= now);
+        for (a, frame, _) in &now_frames {
+            send(&sock, a, frame);
+        }
+        if later.is_empty() {
             return;
         }
-        // Spaced out: a task sends them so the engine never waits.
+        let mut later = later;
+        later.sort_by_key(|(_, _, at)| *at);
         tokio::spawn(async move {
-            for (i, (a, frame, gap)) in frames.iter().enumerate() {
-                if i > 0 && !gap.is_zero() {
-                    tokio::time::sleep(*gap).await;
-                }
-                send(&sock, a, frame);
+            for (a, frame, at) in later {
+                tokio::time::sleep_until(at.into()).await;
+                send(&sock, &a, &frame);
             }
         });
     }
 
-    /// Sets the delays between gratuitous ARPs and between unsolicited NAs.
-    pub fn set_spacing(&mut self, garp: Duration, gna: Duration) {
+    /// The pace `ifname` follows: its `garp_group`'s, else its own at the global intervals.
+    fn pace_index(&mut self, ifname: &str) -> usize {
+        if let Some(i) = self.pace_of.get(ifname) {
+            return *i;
+        }
+        self.paces.push(Pace {
+            arp_gap: self.spacing.0,
+            na_gap: self.spacing.1,
+            ..Pace::default()
+        });
+        let i = self.paces.len() - 1;
+        self.pace_of.insert(ifname.to_owned(), i);
+        i
+    }
+
+    /// Sets the delays between gratuitous ARPs and between unsolicited NAs: `garp` and `gna`
+    /// on each interface outside `groups` (`vrrp_garp_interval`, `vrrp_gna_interval`); the
+    /// interfaces of a group share its pace. Pending reservations are forgotten.
+    pub fn set_spacing(&mut self, garp: Duration, gna: Duration, groups: &[GarpPacing]) {
         self.spacing = (garp, gna);
+        self.paces.clear();
+        self.pace_of.clear();
+        for g in groups {
+            self.paces.push(Pace {
+                arp_gap: g.garp_interval.unwrap_or(Duration::ZERO),
+                na_gap: g.gna_interval.unwrap_or(Duration::ZERO),
+                ..Pace::default()
+            });
+            let i = self.paces.len() - 1;
+            for ifname in &g.interfaces {
+                self.pace_of.entry(ifname.clone()).or_insert(i);
+            }
+        }
     }
 
     /// Forgets cached packet sockets and interface indexes (an interface went away).
     pub fn forget_frames(&mut self) {
         self.frames.clear();
         self.indexes.borrow_mut().clear();
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::*;
+
+    #[test]
+    fn a_pace_spaces_each_kind_and_lets_unpaced_kinds_through() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut p = Pace {
+            arp_gap: ms(300),
+            ..Pace::default()
+        };
+        assert_eq!(p.reserve(t0, false), t0);
+        assert_eq!(p.reserve(t0, false), t0 + ms(300));
+        // A later burst queues behind the first one...
+        assert_eq!(p.reserve(t0 + ms(100), false), t0 + ms(600));
+        // ...and once the pace has caught up, goes at once.
+        assert_eq!(p.reserve(t0 + ms(5000), false), t0 + ms(5000));
+        // No NA interval: NAs are not held back.
+        assert_eq!(p.reserve(t0, true), t0);
+        assert_eq!(p.reserve(t0, true), t0);
     }
 }
