@@ -19,17 +19,29 @@ use crate::outcome::ProbeResult;
 use crate::probe::Probe;
 use crate::schedule::Schedule;
 use crate::state::{CheckerEvent, CheckerState};
+use crate::tcp::{Connected, Connector, Started};
 
 /// One checker of a [`CheckerPool`].
 #[derive(Debug)]
 struct PoolEntry {
     state: CheckerState,
     probe: Arc<Probe>,
-    /// The probe in flight, aborted when the checker is removed.
-    running: Option<AbortHandle>,
+    /// The probe in flight, stopped when the checker is removed.
+    running: Running,
     /// How long the last finished probe took, in microseconds (saturating); 0 before the
     /// first one finishes (a finished probe counts at least 1).
     last_micros: u32,
+}
+
+/// How a pooled checker's probe in flight runs.
+#[derive(Debug)]
+enum Running {
+    /// No probe in flight.
+    Idle,
+    /// A task of the pool's [`JoinSet`].
+    Task(AbortHandle),
+    /// A TCP_CHECK connect of the pool's [`Connector`], under this key.
+    Connect(u64),
 }
 
 /// The last finished probe of a pooled checker (see [`CheckerPool::last_probe`]).
@@ -133,6 +145,11 @@ pub struct CheckerPool {
     /// Due instants; an entry is stale (skipped) when its checker is gone or has moved on.
     due: DueQueue,
     running: JoinSet<Finished>,
+    /// TCP_CHECK connects (no task each); `None` if its epoll instance could not be made
+    /// (TCP probes then run as tasks).
+    tcp: Option<Connector>,
+    /// Connects just finished, before they are recorded.
+    connected: Vec<Connected>,
     events: VecDeque<(u64, CheckerEvent)>,
     /// The one timer, armed for the earliest due instant.
     timer: Pin<Box<tokio::time::Sleep>>,
@@ -143,7 +160,7 @@ impl std::fmt::Debug for CheckerPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckerPool")
             .field("checkers", &self.entries.len())
-            .field("running", &self.running.len())
+            .field("running", &self.in_flight())
             .field("events", &self.events.len())
             .finish()
     }
@@ -162,6 +179,12 @@ impl CheckerPool {
             entries: IdMap::default(),
             due: DueQueue::default(),
             running: JoinSet::new(),
+            tcp: Connector::new()
+                .inspect_err(|e| {
+                    tracing::warn!("TCP_CHECK probes run as tasks (no epoll instance: {e})")
+                })
+                .ok(),
+            connected: Vec::new(),
             events: VecDeque::new(),
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             armed: None,
@@ -194,7 +217,7 @@ impl CheckerPool {
             PoolEntry {
                 state,
                 probe: Arc::new(probe),
-                running: None,
+                running: Running::Idle,
                 last_micros: 0,
             },
         );
@@ -203,8 +226,14 @@ impl CheckerPool {
     /// Removes checker `id`, aborting its probe in flight; its pending events are dropped.
     pub fn remove(&mut self, id: u64) {
         if let Some(e) = self.entries.remove(&id) {
-            if let Some(h) = e.running {
-                h.abort();
+            match e.running {
+                Running::Idle => {}
+                Running::Task(h) => h.abort(),
+                Running::Connect(key) => {
+                    if let Some(t) = &mut self.tcp {
+                        t.cancel(key);
+                    }
+                }
             }
             self.events.retain(|(i, _)| *i != id);
         }
@@ -221,6 +250,10 @@ impl CheckerPool {
         self.entries.clear();
         self.due = DueQueue::default();
         self.running.abort_all();
+        if let Some(t) = &mut self.tcp {
+            t.clear();
+        }
+        self.connected.clear();
         self.events.clear();
     }
 
@@ -246,7 +279,7 @@ impl CheckerPool {
 
     /// How many probes are in flight.
     pub fn in_flight(&self) -> usize {
-        self.running.len()
+        self.running.len() + self.tcp.as_ref().map_or(0, Connector::in_flight)
     }
 
     /// Starts every probe due at `now`.
@@ -262,8 +295,15 @@ impl CheckerPool {
             if e.state.poll_timeout() != Some(at) || !e.state.handle_timeout(now) {
                 continue;
             }
+            if let (Probe::Tcp(c), Some(tcp)) = (&*e.probe, &mut self.tcp) {
+                match tcp.start(id, c, now) {
+                    Started::InFlight(key) => e.running = Running::Connect(key),
+                    Started::Done(done) => self.connected.push(done),
+                }
+                continue;
+            }
             let probe = Arc::clone(&e.probe);
-            e.running = Some(self.running.spawn(async move {
+            e.running = Running::Task(self.running.spawn(async move {
                 let started = Instant::now();
                 // TCP_CHECK is bounded by its connect timeout and small enough to run inline;
                 // the other kinds are boxed so that a running TCP probe stays small.
@@ -274,22 +314,42 @@ impl CheckerPool {
                 (id, result, started.elapsed())
             }));
         }
+        self.record_connected();
+    }
+
+    /// Records the connects collected in `self.connected`.
+    fn record_connected(&mut self) {
+        let mut done = std::mem::take(&mut self.connected);
+        for (id, result, took) in done.drain(..) {
+            // Removing a checker cancels its connect: a result is always for the checker
+            // of that id, waiting for it (immediate results never got a key).
+            let waiting = self.entries.get(&id).is_some_and(|e| {
+                e.state.poll_timeout().is_none() && !matches!(e.running, Running::Task(_))
+            });
+            if waiting {
+                self.finish(id, result, took);
+            }
+        }
+        self.connected = done;
     }
 
     /// Takes a probe task's outcome. A probe that panicked counts as a failed probe (its
     /// checker goes on); one aborted belonged to a checker already removed.
-    fn joined(&mut self, done: Result<Finished, tokio::task::JoinError>) {
+    fn joined(&mut self, done: Result<(tokio::task::Id, Finished), tokio::task::JoinError>) {
+        let is_task = |entry: &PoolEntry, task: tokio::task::Id| matches!(&entry.running, Running::Task(h) if h.id() == task);
         match done {
-            Ok((id, result, took)) => self.finish(id, result, took),
+            Ok((task, (id, result, took))) => {
+                // A task aborted too late still delivers: only the checker's current one counts.
+                if self.entries.get(&id).is_some_and(|e| is_task(e, task)) {
+                    self.finish(id, result, took);
+                }
+            }
             Err(e) if e.is_panic() => {
                 let task = e.id();
-                let id = self.entries.iter().find_map(|(id, entry)| {
-                    entry
-                        .running
-                        .as_ref()
-                        .is_some_and(|h| h.id() == task)
-                        .then_some(*id)
-                });
+                let id = self
+                    .entries
+                    .iter()
+                    .find_map(|(id, entry)| is_task(entry, task).then_some(*id));
                 if let Some(id) = id {
                     tracing::error!("checker {id}: the probe panicked - counted as failed");
                     self.finish(
@@ -308,7 +368,7 @@ impl CheckerPool {
         let Some(e) = self.entries.get_mut(&id) else {
             return;
         };
-        e.running = None;
+        e.running = Running::Idle;
         e.last_micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX).max(1);
         let now = Instant::now();
         e.state.handle_result(now, result);
@@ -328,7 +388,14 @@ impl CheckerPool {
             if let Some(e) = self.events.pop_front() {
                 return e;
             }
-            self.start_due(Instant::now());
+            let now = Instant::now();
+            if let Some(t) = &mut self.tcp {
+                t.expire(now, &mut self.connected);
+            }
+            self.start_due(now);
+            if !self.events.is_empty() {
+                continue;
+            }
             let next = loop {
                 match self.due.first() {
                     Some((from, at, id))
@@ -343,6 +410,11 @@ impl CheckerPool {
                     None => break None,
                 }
             };
+            let deadline = self.tcp.as_ref().and_then(Connector::next_deadline);
+            let next = match (next, deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             if let Some(at) = next {
                 if self.armed != Some(at) {
                     self.timer.as_mut().reset(at.into());
@@ -350,15 +422,25 @@ impl CheckerPool {
                 }
             }
             let timer_on = next.is_some();
+            let connecting = self.tcp.as_ref().is_some_and(|t| t.in_flight() > 0);
+            let tcp = self.tcp.as_mut();
             tokio::select! {
-                done = self.running.join_next(), if !self.running.is_empty() => {
+                done = self.running.join_next_with_id(), if !self.running.is_empty() => {
                     if let Some(done) = done {
                         self.joined(done);
                     }
                     // Drain what else finished, without waiting.
-                    while let Some(done) = self.running.try_join_next() {
+                    while let Some(done) = self.running.try_join_next_with_id() {
                         self.joined(done);
                     }
+                }
+                () = async {
+                    match tcp {
+                        Some(t) => t.finished(&mut self.connected).await,
+                        None => std::future::pending().await,
+                    }
+                }, if connecting => {
+                    self.record_connected();
                 }
                 () = self.timer.as_mut(), if timer_on => {
                     self.armed = None;
@@ -575,7 +657,7 @@ mod tests {
             }
             (3, crate::outcome::up(), Duration::ZERO)
         });
-        pool.entries.get_mut(&3).expect("entry").running = Some(h);
+        pool.entries.get_mut(&3).expect("entry").running = Running::Task(h);
         let (id, e) = next(&mut pool).await;
         assert_eq!(id, 3);
         assert!(

@@ -7,10 +7,17 @@
 //! thousands of checks a second no longer accumulates them (HAProxy's checks close the same
 //! way). The server sees its accepted connection reset, which it must handle anyway.
 
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::time::{Duration, Instant};
 
-use crate::net::ConnectOpts;
-use crate::outcome::{up, ProbeResult};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use socket2::{Protocol, Socket, Type};
+use tokio::io::unix::AsyncFd;
+
+use crate::net::{fmt_duration, ConnectOpts};
+use crate::outcome::{up, Failure, ProbeResult};
 
 /// Open a connection to `opts.target` and reset it at once.
 pub async fn probe(opts: &ConnectOpts) -> ProbeResult {
@@ -21,10 +28,290 @@ pub async fn probe(opts: &ConnectOpts) -> ProbeResult {
     up()
 }
 
+/// The epoll instance of a [`Connector`], watched by tokio as one readable descriptor.
+#[derive(Debug)]
+struct EpollFd(Epoll);
+
+impl AsRawFd for EpollFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0 .0.as_raw_fd()
+    }
+}
+
+/// A connect in flight.
+#[derive(Debug)]
+struct Pending {
+    /// The caller's token (the pool's checker id).
+    token: u64,
+    sock: Socket,
+    target: SocketAddr,
+    started: Instant,
+    timeout: Duration,
+}
+
+/// A finished connect: the caller's token, the result, how long it took.
+pub(crate) type Connected = (u64, ProbeResult, Duration);
+
+/// What [`Connector::start`] did.
+#[derive(Debug)]
+pub(crate) enum Started {
+    /// The connect is in flight under this key (for [`Connector::cancel`]).
+    InFlight(u64),
+    /// The result is already known.
+    Done(Connected),
+}
+
+/// How many readiness events are read per `epoll_wait`.
+const EVENT_BATCH: usize = 256;
+
+/// Runs many TCP_CHECK connects without a task, a tokio registration or a timer each: every
+/// socket is added to one epoll instance of its own (which tokio watches as a single
+/// descriptor) and closing the socket removes it (no `EPOLL_CTL_DEL`); the verdict is read
+/// from the readiness flags (`SO_ERROR` is read only on failure, for its reason); timeouts sit
+/// in per-duration FIFO queues. Per probe: socket, connect, epoll_ctl, setsockopt (linger),
+/// close, and a share of one epoll_wait.
+#[derive(Debug)]
+pub(crate) struct Connector {
+    epoll: AsyncFd<EpollFd>,
+    /// Connects in flight by slot; the epoll data and the deadlines carry `slot | gen << 32`.
+    slots: Vec<Option<(u32, Pending)>>,
+    free: Vec<u32>,
+    generation: u32,
+    in_flight: usize,
+    /// Deadlines, one FIFO per connect timeout (sorted by construction).
+    deadlines: Vec<(Duration, VecDeque<(Instant, u64)>)>,
+    events: Vec<EpollEvent>,
+}
+
+impl Connector {
+    /// A connector; must be created inside a tokio runtime with I/O enabled.
+    pub(crate) fn new() -> std::io::Result<Self> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        // `AsyncFd`'s safe constructors are deprecated for types that could hand out another
+        // descriptor over time; `EpollFd` owns its descriptor for its whole life, which is
+        // the contract of the `unsafe` replacement (and `unsafe` is kept to crates/sys).
+        #[allow(deprecated)]
+        let epoll = AsyncFd::with_interest(EpollFd(epoll), tokio::io::Interest::READABLE)?;
+        Ok(Connector {
+            epoll,
+            slots: Vec::new(),
+            free: Vec::new(),
+            generation: 0,
+            in_flight: 0,
+            deadlines: Vec::new(),
+            events: vec![EpollEvent::empty(); EVENT_BATCH],
+        })
+    }
+
+    /// How many connects are in flight.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Starts a connect for `token`. Returns its result at once when it is already known (the
+    /// socket cannot be set up, or the connect finished or failed immediately); otherwise the
+    /// result comes from [`ready`](Self::ready) or [`expire`](Self::expire), under `token`.
+    pub(crate) fn start(&mut self, token: u64, opts: &ConnectOpts, now: Instant) -> Started {
+        let quick = |r: ProbeResult| Started::Done((token, r, now.elapsed()));
+        let target = match opts.resolved_target() {
+            Ok(t) => t,
+            Err(f) => return quick(Err(f)),
+        };
+        let sock = match opts.socket(Type::STREAM, Some(Protocol::TCP)) {
+            Ok(s) => s,
+            Err(f) => return quick(Err(f)),
+        };
+        match sock.connect(&target.into()) {
+            Ok(()) => {
+                reset_close(sock);
+                return quick(up());
+            }
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EINPROGRESS as i32) => {}
+            Err(e) => return quick(Err(connect_failed(target, &e))),
+        }
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                let Ok(s) = u32::try_from(self.slots.len()) else {
+                    return quick(Err(Failure::new("too many connects in flight")));
+                };
+                self.slots.push(None);
+                s
+            }
+        };
+        self.generation = self.generation.wrapping_add(1);
+        let key = u64::from(slot) | (u64::from(self.generation) << 32);
+        let interest = EpollFlags::EPOLLOUT | EpollFlags::EPOLLET;
+        if let Err(e) = self
+            .epoll
+            .get_ref()
+            .0
+            .add(sock.as_fd(), EpollEvent::new(interest, key))
+        {
+            self.free.push(slot);
+            return quick(Err(Failure::new(format!(
+                "cannot watch the connection: {e}"
+            ))));
+        }
+        let deadline = now + opts.connect_timeout;
+        push_deadline(&mut self.deadlines, opts.connect_timeout, deadline, key);
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = Some((
+                self.generation,
+                Pending {
+                    token,
+                    sock,
+                    target,
+                    started: now,
+                    timeout: opts.connect_timeout,
+                },
+            ));
+        }
+        self.in_flight += 1;
+        Started::InFlight(key)
+    }
+
+    /// Takes the connect of `key` out of its slot, if it is still the one in flight.
+    fn take(&mut self, key: u64) -> Option<Pending> {
+        let slot = (key & 0xffff_ffff) as usize;
+        let generation = (key >> 32) as u32;
+        let cell = self.slots.get_mut(slot)?;
+        if cell.as_ref().is_none_or(|(g, _)| *g != generation) {
+            return None;
+        }
+        let (_, p) = cell.take()?;
+        self.free.push(slot as u32);
+        self.in_flight -= 1;
+        Some(p)
+    }
+
+    /// Abandons the connect started under `key` (its checker is gone), if still in flight.
+    pub(crate) fn cancel(&mut self, key: u64) {
+        // Closing the socket removes it from the epoll set; its deadline goes stale.
+        drop(self.take(key));
+    }
+
+    /// Abandons every connect in flight.
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+        self.deadlines.clear();
+        self.in_flight = 0;
+    }
+
+    /// The earliest deadline of a connect in flight (stale entries may make it early).
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines
+            .iter()
+            .filter_map(|(_, q)| q.front().map(|&(at, _)| at))
+            .min()
+    }
+
+    /// Fails every connect whose timeout has passed at `now`, into `out`.
+    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Connected>) {
+        for qi in 0..self.deadlines.len() {
+            while let Some(&(at, key)) = self.deadlines.get(qi).and_then(|(_, q)| q.front()) {
+                if at > now {
+                    break;
+                }
+                if let Some((_, q)) = self.deadlines.get_mut(qi) {
+                    q.pop_front();
+                }
+                if let Some(p) = self.take(key) {
+                    let reason = format!(
+                        "connection to {} timed out after {}",
+                        p.target,
+                        fmt_duration(p.timeout)
+                    );
+                    out.push((p.token, Err(Failure::new(reason)), p.started.elapsed()));
+                }
+            }
+        }
+        self.deadlines.retain(|(_, q)| !q.is_empty());
+    }
+
+    /// Waits until connects have finished and collects them into `out` (cancel-safe: nothing
+    /// is taken before the wait ends). Pending forever if the runtime is shutting down.
+    pub(crate) async fn finished(&mut self, out: &mut Vec<Connected>) {
+        let n = {
+            let Ok(mut guard) = self.epoll.readable().await else {
+                return std::future::pending().await;
+            };
+            let n = loop {
+                match guard
+                    .get_inner()
+                    .0
+                    .wait(&mut self.events, EpollTimeout::ZERO)
+                {
+                    Ok(n) => break n,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        tracing::error!("TCP_CHECK: epoll_wait: {e}");
+                        break 0;
+                    }
+                }
+            };
+            if n < self.events.len() {
+                // The ready list is empty: the next connect to finish makes a new edge. With
+                // a full batch the readiness stays, and the next call reads on.
+                guard.clear_ready();
+            }
+            n
+        };
+        for i in 0..n {
+            let Some(ev) = self.events.get(i).copied() else {
+                break;
+            };
+            let Some(p) = self.take(ev.data()) else {
+                continue;
+            };
+            let failed = ev
+                .events()
+                .intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP);
+            let result = if failed {
+                Err(match p.sock.take_error() {
+                    Ok(Some(e)) | Err(e) => connect_failed(p.target, &e),
+                    Ok(None) => Failure::new(format!("connection to {} failed: closed", p.target)),
+                })
+            } else {
+                up()
+            };
+            let took = p.started.elapsed();
+            reset_close(p.sock);
+            out.push((p.token, result, took));
+        }
+    }
+}
+
+/// Adds `key`'s deadline to the FIFO of its timeout.
+fn push_deadline(
+    queues: &mut Vec<(Duration, VecDeque<(Instant, u64)>)>,
+    timeout: Duration,
+    at: Instant,
+    key: u64,
+) {
+    if let Some((_, q)) = queues.iter_mut().find(|(d, _)| *d == timeout) {
+        // Same timeout, started no earlier: stays sorted. A clock that went backwards only
+        // makes this deadline fire late by the difference.
+        q.push_back((at, key));
+    } else {
+        queues.push((timeout, VecDeque::from([(at, key)])));
+    }
+}
+
+fn connect_failed(target: SocketAddr, e: &std::io::Error) -> Failure {
+    Failure::new(format!("connection to {target} failed: {e}"))
+}
+
+/// Closes a probe's connection with a reset (see the module documentation).
+fn reset_close(sock: Socket) {
+    let _ = sock.set_linger(Some(Duration::ZERO));
+    drop(sock);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn tcp_up_and_down() {
@@ -53,6 +340,91 @@ mod tests {
             .expect("the prober's close reached the server");
         let e = r.expect_err("reset, not an orderly close");
         assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+    }
+
+    /// Runs `c` until `token`'s result comes, at most 3 s.
+    async fn result_of(c: &mut Connector, token: u64, started: Started) -> ProbeResult {
+        if let Started::Done((t, r, _)) = started {
+            assert_eq!(t, token);
+            return r;
+        }
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(3), async {
+            while out.is_empty() {
+                c.finished(&mut out).await;
+            }
+        })
+        .await
+        .expect("a result");
+        let (t, r, took) = out.pop().expect("one");
+        assert_eq!(t, token);
+        assert!(took < Duration::from_secs(3));
+        r
+    }
+
+    #[tokio::test]
+    async fn connector_passes_resets_and_fails() {
+        use tokio::io::AsyncReadExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let opts = ConnectOpts::new(l.local_addr().expect("addr"));
+        let mut c = Connector::new().expect("connector");
+        let started = c.start(1, &opts, Instant::now());
+        assert!(result_of(&mut c, 1, started).await.is_ok());
+        assert_eq!(c.in_flight(), 0);
+        let (mut server, _) = l.accept().await.expect("accept");
+        let mut buf = [0u8; 4];
+        let e = server.read(&mut buf).await.expect_err("reset");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+        drop(l);
+        let started = c.start(2, &opts, Instant::now());
+        let f = result_of(&mut c, 2, started).await.expect_err("refused");
+        assert!(f.reason.contains("refused"), "{}", f.reason);
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn connector_times_out_and_cancels() {
+        // A listener whose accept queue is full drops further SYNs: connects hang.
+        let l = socket2::Socket::new(socket2::Domain::IPV4, Type::STREAM, None).expect("sock");
+        l.bind(&"127.0.0.1:0".parse::<SocketAddr>().expect("addr").into())
+            .expect("bind");
+        l.listen(0).expect("listen");
+        let addr = l.local_addr().expect("local").as_socket().expect("inet");
+        let mut fill = Vec::new();
+        for _ in 0..4 {
+            let s = socket2::Socket::new(socket2::Domain::IPV4, Type::STREAM.nonblocking(), None)
+                .expect("sock");
+            let _ = s.connect(&addr.into());
+            fill.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut opts = ConnectOpts::new(addr);
+        opts.connect_timeout = Duration::from_millis(200);
+        let mut c = Connector::new().expect("connector");
+        let t0 = Instant::now();
+        let Started::InFlight(_) = c.start(7, &opts, t0) else {
+            panic!("the connect should hang");
+        };
+        let Started::InFlight(cancelled) = c.start(8, &opts, t0) else {
+            panic!("the connect should hang");
+        };
+        c.cancel(cancelled);
+        assert_eq!(c.in_flight(), 1);
+        let at = c.next_deadline().expect("deadline");
+        assert_eq!(at, t0 + opts.connect_timeout);
+        let mut out = Vec::new();
+        c.expire(t0 + Duration::from_millis(100), &mut out);
+        assert!(out.is_empty());
+        c.expire(at, &mut out);
+        assert_eq!(out.len(), 1, "only the connect not cancelled times out");
+        let (token, r, _) = out.pop().expect("one");
+        assert_eq!(token, 7);
+        let f = r.expect_err("timed out");
+        assert!(f.reason.contains("timed out after 0.2s"), "{}", f.reason);
+        assert_eq!(c.in_flight(), 0);
+        assert_eq!(c.next_deadline(), None);
     }
 
     #[tokio::test]
