@@ -2250,3 +2250,71 @@ fn garp_group_paces_its_interfaces_together() {
         ],
     );
 }
+
+/// The dumps list a no_accept instance's addresses as keepalived 2.2.7 does: `scope`, `set`
+/// while held and `nftable_set` while in the nftables drop set, the excluded ones apart
+/// (`Virtual IP Excluded`, JSON `evips`).
+fn scenario_dump_marks_nftables_vips(a: Impl, _b: Impl) {
+    let mut lab = Lab::new(&["a"]);
+    let conf = format!(
+        "global_defs {{\n  nftables rka_test\n}}\n{}",
+        Inst {
+            name: "VI_1",
+            vrid: 51,
+            priority: 150,
+            interval: "1",
+            vips: &["10.9.0.100/24", "10.9.0.101/24"],
+            extra: "  no_accept\n  virtual_ipaddress_excluded {\n    10.9.0.150/24\n  }",
+        }
+        .text()
+    );
+    let tmp = lab.start_with_own_tmp("a", a, &conf);
+    lab.wait(Duration::from_secs(6), "a master", |l| l.is_master("a"));
+    thread::sleep(Duration::from_millis(500));
+    let pid = lab.main_pid("a").expect("pid");
+    Lab::signal(pid, nix::sys::signal::Signal::SIGUSR1);
+    run(
+        "kill",
+        &[&format!("-{}", libc::SIGRTMIN() + 2), &pid.to_string()],
+    );
+    let (data_path, json_path) = (tmp.join("keepalived.data"), tmp.join("keepalived.json"));
+    lab.wait(Duration::from_secs(5), "dumps written", |_| {
+        data_path.exists() && json_path.exists()
+    });
+    thread::sleep(Duration::from_millis(300));
+    let data = fs::read_to_string(&data_path).expect("data");
+    let expected = "   Virtual IP (2):\n\
+                    \x20    10.9.0.100/24 dev eth0 scope global set nftable_set\n\
+                    \x20    10.9.0.101/24 dev eth0 scope global set nftable_set\n\
+                    \x20  Virtual IP Excluded :\n\
+                    \x20    10.9.0.150/24 dev eth0 scope global set nftable_set\n";
+    assert!(data.contains(expected), "{data}");
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json_path).expect("json")).expect("json");
+    let d = &json[0]["data"];
+    assert_eq!(
+        d["vips"],
+        serde_json::json!([
+            "10.9.0.100/24 dev eth0 scope global set nftable_set",
+            "10.9.0.101/24 dev eth0 scope global set nftable_set"
+        ]),
+        "{json}"
+    );
+    assert_eq!(
+        d["evips"],
+        serde_json::json!(["10.9.0.150/24 dev eth0 scope global set nftable_set"]),
+        "{json}"
+    );
+}
+
+#[test]
+fn dump_marks_nftables_vips() {
+    matrix_with(
+        "dump_marks_nftables_vips",
+        scenario_dump_marks_nftables_vips,
+        &[
+            (Impl::Rust, Impl::Rust),
+            (Impl::Keepalived, Impl::Keepalived),
+        ],
+    );
+}

@@ -89,6 +89,59 @@ fn master_seen(i: &rka_vrrp::Instance) -> Option<(std::net::IpAddr, u8)> {
     Some((i.master_address()?, i.master_priority()?))
 }
 
+/// An address as keepalived's dumps show it: `ADDR/LEN dev IF scope SCOPE`, then `set`
+/// while installed and `nftable_set` while also in the no_accept nftables set.
+fn vip_text(v: &super::mapping::VipPlan, held: bool, in_nft_set: bool) -> String {
+    let scope = match v.spec.scope {
+        rka_netif::Scope::Global => "global".to_string(),
+        rka_netif::Scope::Site => "site".to_string(),
+        rka_netif::Scope::Link => "link".to_string(),
+        rka_netif::Scope::Host => "host".to_string(),
+        rka_netif::Scope::Nowhere => "nowhere".to_string(),
+        rka_netif::Scope::Other(n) => n.to_string(),
+    };
+    format!(
+        "{}/{} dev {} scope {scope}{}{}",
+        v.spec.addr,
+        v.spec.prefix_len,
+        v.ifname,
+        if held { " set" } else { "" },
+        if held && in_nft_set {
+            " nftable_set"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The `virtual_ipaddress` and `virtual_ipaddress_excluded` lines of an instance.
+fn vip_lines(
+    member: &super::unit::Member,
+    model: Option<&rka_config::model::vrrp::instance::VrrpInstance>,
+) -> (Vec<String>, Vec<String>) {
+    let held = member.holds_vips;
+    // Every address of a no_accept instance is in the drop set while held.
+    let nft = !member.plan.firewall.is_empty();
+    let excluded = |a: std::net::IpAddr| {
+        model.is_some_and(|m| {
+            m.virtual_ipaddress_excluded
+                .iter()
+                .any(|x| x.prefix.addr == a)
+                && !m.virtual_ipaddress.iter().any(|x| x.prefix.addr == a)
+        })
+    };
+    let (mut vips, mut evips) = (Vec::new(), Vec::new());
+    for v in &member.plan.vips {
+        let line = vip_text(v, held, nft);
+        if excluded(v.spec.addr) {
+            evips.push(line);
+        } else {
+            vips.push(line);
+        }
+    }
+    (vips, evips)
+}
+
 fn yes(b: bool) -> &'static str {
     if b {
         "true"
@@ -417,17 +470,17 @@ pub fn data_text(engine: &Engine) -> String {
                 );
             }
             let _ = writeln!(out, "   Authentication type = {}", auth_name(&c.auth).0);
-            if !member.plan.vips.is_empty() {
-                let _ = writeln!(out, "   Virtual IP ({}):", member.plan.vips.len());
-                for v in &member.plan.vips {
-                    let _ = writeln!(
-                        out,
-                        "     {}/{} dev {}{}",
-                        v.spec.addr,
-                        v.spec.prefix_len,
-                        v.ifname,
-                        if member.holds_vips { " set" } else { "" }
-                    );
+            let (vips, evips) = vip_lines(member, model);
+            if !vips.is_empty() {
+                let _ = writeln!(out, "   Virtual IP ({}):", vips.len());
+                for v in &vips {
+                    let _ = writeln!(out, "     {v}");
+                }
+            }
+            if !evips.is_empty() {
+                out.push_str("   Virtual IP Excluded :\n");
+                for v in &evips {
+                    let _ = writeln!(out, "     {v}");
                 }
             }
             let key = member.plan.interface.clone();
@@ -618,22 +671,9 @@ pub fn json_value(engine: &Engine) -> Value {
             let model = model(engine, &c.name);
             let s = i.stats();
             let d = &s.dropped;
-            let vips: Vec<Value> = member
-                .plan
-                .vips
-                .iter()
-                .map(|v| {
-                    Value::from(format!(
-                        "{}/{} dev {}{}",
-                        v.spec.addr,
-                        v.spec.prefix_len,
-                        v.ifname,
-                        if member.holds_vips { " set" } else { "" }
-                    ))
-                })
-                .collect();
+            let (vips, evips) = vip_lines(member, model);
             let state = state_code(i.state());
-            items.push(json!({
+            let mut item = json!({
                 "data": {
                     "iname": c.name,
                     "dont_track_primary": u8::from(model.is_some_and(|m| m.dont_track_primary)),
@@ -685,7 +725,11 @@ pub fn json_value(engine: &Engine) -> Value {
                     "pri_zero_rcvd": s.priority_zero_received,
                     "pri_zero_sent": s.priority_zero_sent,
                 },
-            }));
+            });
+            if !evips.is_empty() {
+                item["data"]["evips"] = json!(evips);
+            }
+            items.push(item);
         }
     }
     Value::Array(items)
@@ -757,6 +801,35 @@ mod tests {
             .as_secs_f64();
         let back = unix_seconds(now - std::time::Duration::from_secs(10));
         assert!((wall - 10.0 - back).abs() < 0.5, "{wall} {back}");
+    }
+
+    #[test]
+    fn addresses_print_as_keepalived() {
+        let c = load(
+            "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 5\n no_accept\n\
+             virtual_ipaddress {\n 10.0.0.100/24\n 10.0.0.101 scope link\n }\n\
+             virtual_ipaddress_excluded {\n 10.0.0.150/24\n }\n}\n",
+        );
+        let inst = &c.vrrp.instances[0];
+        let dev = "eth0";
+        let vips: Vec<_> = inst
+            .virtual_ipaddress
+            .iter()
+            .chain(&inst.virtual_ipaddress_excluded)
+            .map(|a| super::super::mapping::vip_plan(a, dev))
+            .collect();
+        assert_eq!(
+            vip_text(&vips[0], true, true),
+            "10.0.0.100/24 dev eth0 scope global set nftable_set"
+        );
+        assert_eq!(
+            vip_text(&vips[1], false, true),
+            "10.0.0.101/32 dev eth0 scope link"
+        );
+        assert_eq!(
+            vip_text(&vips[2], true, false),
+            "10.0.0.150/24 dev eth0 scope global set"
+        );
     }
 
     #[test]
