@@ -360,6 +360,33 @@ async fn deliver_once(settings: &SmtpSettings, alert: &Alert) -> Result<(), Smtp
     Err(SmtpError::Connect(last))
 }
 
+/// Alerts of the whole process (every mailer it had, across reloads), by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailTotals {
+    /// Alerts the server accepted.
+    pub sent: u64,
+    /// Alerts that failed (refused, timed out, unreachable).
+    pub failed: u64,
+    /// Alerts dropped because the queue was full.
+    pub dropped: u64,
+}
+
+/// The process-wide counters behind [`totals`]: a reload replaces the mailer, not these.
+static TOTALS: MailerStats = MailerStats {
+    sent: AtomicU64::new(0),
+    failed: AtomicU64::new(0),
+    dropped: AtomicU64::new(0),
+};
+
+/// What this process's mailers have done since it started (metrics of either child).
+pub fn totals() -> MailTotals {
+    MailTotals {
+        sent: TOTALS.sent.load(Ordering::Relaxed),
+        failed: TOTALS.failed.load(Ordering::Relaxed),
+        dropped: TOTALS.dropped.load(Ordering::Relaxed),
+    }
+}
+
 /// What the mailer has done since it started.
 #[derive(Debug, Default)]
 pub struct MailerStats {
@@ -426,6 +453,7 @@ impl Mailer {
                 match deliver(&settings, &alert).await {
                     Ok(()) => {
                         task_stats.sent.fetch_add(1, Ordering::Relaxed);
+                        TOTALS.sent.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(
                             "SMTP alert sent to {}: {}",
                             settings.server_label(),
@@ -434,6 +462,7 @@ impl Mailer {
                     }
                     Err(e) => {
                         task_stats.failed.fetch_add(1, Ordering::Relaxed);
+                        TOTALS.failed.fetch_add(1, Ordering::Relaxed);
                         if let Ok(mut log) = task_errors.lock() {
                             log.report(format_args!(
                                 "SMTP alert '{}' not sent to {}: {e}",
@@ -461,6 +490,7 @@ impl Mailer {
     pub fn send(&self, alert: Alert) {
         if let Err(e) = self.tx.try_send(alert) {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            TOTALS.dropped.fetch_add(1, Ordering::Relaxed);
             let subject = match &e {
                 mpsc::error::TrySendError::Full(a) | mpsc::error::TrySendError::Closed(a) => {
                     a.subject.clone()
@@ -849,6 +879,7 @@ mod tests {
             .port();
         let mut s = settings();
         s.port = port;
+        let before = totals();
         let mailer = Mailer::spawn(s).expect("mailer");
         mailer.send(alert());
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -857,6 +888,34 @@ mod tests {
         }
         assert_eq!(mailer.stats().failed.load(Ordering::Relaxed), 1);
         assert_eq!(mailer.stats().sent.load(Ordering::Relaxed), 0);
+        // The process totals (metrics) count it too; other tests may add to them meanwhile.
+        assert!(totals().failed > before.failed);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts() {
+        // A server that accepts and then says nothing holds the first alert for the whole
+        // conversation timeout; the queue fills behind it.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let _hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((c, _)) = listener.accept().await {
+                held.push(c);
+            }
+        });
+        let mut s = settings();
+        s.port = port;
+        let before = totals();
+        let mailer = Mailer::spawn(s).expect("mailer");
+        for _ in 0..QUEUE_DEPTH + 3 {
+            mailer.send(alert());
+        }
+        let dropped = mailer.stats().dropped.load(Ordering::Relaxed);
+        assert!(dropped >= 2, "{dropped}");
+        assert!(totals().dropped >= before.dropped + dropped);
     }
 
     #[test]

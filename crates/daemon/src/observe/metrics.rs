@@ -90,6 +90,11 @@ pub fn render(
         "rkeepalived_child_start_timestamp_seconds",
         "When the child started, seconds since the Unix epoch",
     );
+    let smtp = counter(
+        &mut reg,
+        "rkeepalived_smtp_alerts",
+        "smtp_alert mails by result (sent, failed, dropped: queue full) since the child started",
+    );
     let vrrp = VrrpFamilies::new(&mut reg);
     let lvs = CheckerFamilies::new(&mut reg);
     if let Some(p) = parent {
@@ -120,6 +125,15 @@ pub fn render(
         started
             .get_or_create(&labels(&[("child", child)]))
             .set(st.started_unix);
+        let mail = &st.smtp;
+        for (result, n) in [
+            ("sent", mail.sent),
+            ("failed", mail.failed),
+            ("dropped", mail.dropped),
+        ] {
+            smtp.get_or_create(&labels(&[("child", child), ("result", result)]))
+                .inc_by(n);
+        }
         if let Some(v) = &st.vrrp {
             vrrp.fill(&mut reg, v);
         }
@@ -427,6 +441,11 @@ mod tests {
                 foreign_drops: 5,
             }),
             checker: None,
+            smtp: SmtpStatus {
+                sent: 3,
+                failed: 1,
+                dropped: 0,
+            },
         }
     }
 
@@ -464,6 +483,7 @@ mod tests {
                     failing: BTreeMap::new(),
                 },
             }),
+            smtp: SmtpStatus::default(),
         }
     }
 
@@ -485,6 +505,18 @@ mod tests {
             Some(&parent),
         );
         has(&text, "rkeepalived_up{child=\"vrrp\"} 1");
+        has(
+            &text,
+            "rkeepalived_smtp_alerts_total{child=\"vrrp\",result=\"sent\"} 3",
+        );
+        has(
+            &text,
+            "rkeepalived_smtp_alerts_total{child=\"vrrp\",result=\"failed\"} 1",
+        );
+        has(
+            &text,
+            "rkeepalived_smtp_alerts_total{child=\"checker\",result=\"dropped\"} 0",
+        );
         has(&text, "rkeepalived_up{child=\"checker\"} 1");
         has(
             &text,

@@ -169,6 +169,30 @@ pub struct ChildStatus {
     /// The checker child's virtual servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checker: Option<CheckerStatus>,
+    /// The child's `smtp_alert` mails.
+    #[serde(default)]
+    pub smtp: SmtpStatus,
+}
+
+/// `smtp_alert` mails of a child since it started, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpStatus {
+    /// Accepted by the SMTP server.
+    pub sent: u64,
+    /// Refused, timed out or unreachable.
+    pub failed: u64,
+    /// Dropped: the queue was full.
+    pub dropped: u64,
+}
+
+impl From<crate::smtp::MailTotals> for SmtpStatus {
+    fn from(t: crate::smtp::MailTotals) -> Self {
+        SmtpStatus {
+            sent: t.sent,
+            failed: t.failed,
+            dropped: t.dropped,
+        }
+    }
 }
 
 /// The VRRP child's state.
@@ -466,6 +490,7 @@ mod tests {
                 last_ok: Some(false),
             },
             vrrp: None,
+            smtp: SmtpStatus::default(),
             checker: Some(CheckerStatus {
                 virtual_servers: vec![VirtualServerStatus {
                     name: "[10.0.0.1]:tcp:80".into(),
@@ -520,6 +545,7 @@ mod tests {
             reloads: ReloadStats::default(),
             vrrp: Some(VrrpStatus::default()),
             checker: None,
+            smtp: SmtpStatus::default(),
         };
         let v = merged_status(&[
             (ChildKind::Vrrp, Ok(st)),

@@ -208,6 +208,7 @@ fn child_status(
         reloads: shared.reloads.lock().map(|r| r.clone()).unwrap_or_default(),
         vrrp,
         checker,
+        smtp: crate::smtp::totals().into(),
     }
 }
 
