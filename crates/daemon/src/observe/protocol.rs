@@ -185,16 +185,6 @@ pub struct SmtpStatus {
     pub dropped: u64,
 }
 
-impl From<crate::smtp::MailTotals> for SmtpStatus {
-    fn from(t: crate::smtp::MailTotals) -> Self {
-        SmtpStatus {
-            sent: t.sent,
-            failed: t.failed,
-            dropped: t.dropped,
-        }
-    }
-}
-
 /// The VRRP child's state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VrrpStatus {

@@ -208,7 +208,14 @@ fn child_status(
         reloads: shared.reloads.lock().map(|r| r.clone()).unwrap_or_default(),
         vrrp,
         checker,
-        smtp: crate::smtp::totals().into(),
+        smtp: {
+            let t = crate::smtp::totals();
+            protocol::SmtpStatus {
+                sent: t.sent,
+                failed: t.failed,
+                dropped: t.dropped,
+            }
+        },
     }
 }
 
