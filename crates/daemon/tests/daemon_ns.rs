@@ -1167,20 +1167,13 @@ fn checker_dump_vm() {
             "{who}"
         );
     }
-    // The sections keepalived writes, in its order (ours has its Global definitions only in
-    // the parent's file, see the report).
-    let wanted: Vec<String> = sections(&theirs)
-        .into_iter()
-        .filter(|s| !s.contains("Global definitions"))
-        .collect();
+    // The sections keepalived writes, in its order, Global definitions first.
+    let wanted: Vec<String> = sections(&theirs);
     let found: Vec<String> = sections(&ours)
         .into_iter()
         .filter(|s| wanted.contains(s))
         .collect();
-    assert!(
-        wanted.iter().all(|w| found.contains(w)),
-        "{found:?} vs {wanted:?}"
-    );
+    assert_eq!(found, wanted, "checker data file sections");
     // Same file names for the data dump; keepalived's checker writes no stats or JSON file.
     assert!(
         our_files.contains(&"keepalived_check.data".to_string()),
