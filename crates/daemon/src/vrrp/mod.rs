@@ -35,11 +35,12 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
             return 1;
         }
     };
-    let mut engine = engine::Engine::start(ctx.config.clone(), netif).await;
+    let config = vrrp_part(std::mem::take(&mut ctx.config));
+    let mut engine = engine::Engine::start(config, netif).await;
     loop {
         match engine.step(&mut ctx.control).await {
             Control::Stop => break,
-            Control::Reload(cfg) => engine.reload(*cfg).await,
+            Control::Reload(cfg) => engine.reload(vrrp_part(*cfg)).await,
             Control::DumpData => dump::write_data(&engine),
             Control::DumpStats { clear } => dump::write_stats(&mut engine, clear),
             Control::DumpJson => dump::write_json(&engine),
@@ -48,6 +49,19 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
     }
     engine.stop(!ctx.cli.dont_release_vrrp).await;
     0
+}
+
+/// The part of a configuration the VRRP child runs: everything but the virtual servers
+/// (the checker child's), whose memory goes back to the system.
+fn vrrp_part(mut config: rka_config::Config) -> rka_config::Config {
+    let lvs = std::mem::take(&mut config.lvs);
+    let bfd = std::mem::take(&mut config.bfd);
+    let had_lvs = !lvs.virtual_servers.is_empty();
+    drop((lvs, bfd));
+    if had_lvs {
+        rka_sys::alloc::release_free_memory();
+    }
+    config
 }
 
 /// Whether the configuration has an error keepalived 2.2.7's VRRP child treats as permanent
@@ -71,6 +85,23 @@ fn refuses_to_run(errors: &[rka_config::model::vrrp::PermanentError]) -> bool {
 #[cfg(test)]
 mod tests {
     use rka_config::model::vrrp::PermanentError;
+
+    #[test]
+    fn the_vrrp_child_drops_the_virtual_servers() {
+        let text = "global_defs {\n router_id lb1\n}\n\
+                    vrrp_instance V {\n interface lo\n virtual_router_id 1\n}\n\
+                    virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n }\n}\n";
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        let full = rka_config::load_str("t.conf", text, &opts).config;
+        assert_eq!(full.lvs.virtual_servers.len(), 1);
+        let kept = super::vrrp_part(full.clone());
+        assert!(kept.lvs.virtual_servers.is_empty());
+        assert_eq!(kept.vrrp, full.vrrp);
+        assert_eq!(kept.global, full.global);
+    }
 
     #[test]
     fn permanent_errors_stop_the_child() {
