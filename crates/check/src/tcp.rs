@@ -207,8 +207,19 @@ impl Connector {
             .min()
     }
 
-    /// Fails every connect whose timeout has passed at `now`, into `out`.
+    /// Fails every connect whose timeout has passed at `now`, into `out`. Connects that
+    /// finished meanwhile are collected first (the event loop may have been busy): only a
+    /// connect still pending at `now` times out.
     pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Connected>) {
+        if self.next_deadline().is_some_and(|at| at <= now) {
+            loop {
+                let n = wait_now(&self.epoll.get_ref().0, &mut self.events);
+                self.collect(n, out);
+                if n < self.events.len() {
+                    break;
+                }
+            }
+        }
         for qi in 0..self.deadlines.len() {
             while let Some(&(at, key)) = self.deadlines.get(qi).and_then(|(_, q)| q.front()) {
                 if at > now {
@@ -237,20 +248,7 @@ impl Connector {
             let Ok(mut guard) = self.epoll.readable().await else {
                 return std::future::pending().await;
             };
-            let n = loop {
-                match guard
-                    .get_inner()
-                    .0
-                    .wait(&mut self.events, EpollTimeout::ZERO)
-                {
-                    Ok(n) => break n,
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => {
-                        tracing::error!("TCP_CHECK: epoll_wait: {e}");
-                        break 0;
-                    }
-                }
-            };
+            let n = wait_now(&guard.get_inner().0, &mut self.events);
             if n < self.events.len() {
                 // The ready list is empty: the next connect to finish makes a new edge. With
                 // a full batch the readiness stays, and the next call reads on.
@@ -258,6 +256,11 @@ impl Connector {
             }
             n
         };
+        self.collect(n, out);
+    }
+
+    /// Records the first `n` readiness events of `self.events` as finished connects.
+    fn collect(&mut self, n: usize, out: &mut Vec<Connected>) {
         for i in 0..n {
             let Some(ev) = self.events.get(i).copied() else {
                 break;
@@ -279,6 +282,20 @@ impl Connector {
             let took = p.started.elapsed();
             reset_close(p.sock);
             out.push((p.token, result, took));
+        }
+    }
+}
+
+/// Reads `epoll`'s ready list into `events` without waiting; how many were read.
+fn wait_now(epoll: &Epoll, events: &mut [EpollEvent]) -> usize {
+    loop {
+        match epoll.wait(events, EpollTimeout::ZERO) {
+            Ok(n) => return n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                tracing::error!("TCP_CHECK: epoll_wait: {e}");
+                return 0;
+            }
         }
     }
 }
@@ -382,6 +399,25 @@ mod tests {
         let f = result_of(&mut c, 2, started).await.expect_err("refused");
         assert!(f.reason.contains("refused"), "{}", f.reason);
         assert_eq!(c.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_finished_connect_is_not_timed_out_by_a_busy_loop() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut opts = ConnectOpts::new(l.local_addr().expect("addr"));
+        opts.connect_timeout = Duration::from_millis(50);
+        let mut c = Connector::new().expect("connector");
+        let t0 = Instant::now();
+        let Started::InFlight(_) = c.start(4, &opts, t0) else {
+            panic!("a loopback connect is in progress at first");
+        };
+        // The loop was busy past the deadline without reading readiness.
+        std::thread::sleep(Duration::from_millis(100));
+        let mut out = Vec::new();
+        c.expire(Instant::now(), &mut out);
+        let (token, r, _) = out.pop().expect("a result");
+        assert_eq!(token, 4);
+        assert!(r.is_ok(), "{r:?}");
     }
 
     #[tokio::test]
