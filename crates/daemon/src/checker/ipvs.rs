@@ -406,10 +406,19 @@ impl<B: Backend> Worker<B> {
 
     /// Applies the difference between the wanted table and our model of the kernel.
     fn sync(&mut self) {
+        let started = Instant::now();
         let keys: Vec<ServiceKey> = self.desired.table.services.keys().copied().collect();
         self.adopt(&keys);
         let ops = diff(&self.desired.table, &self.current, &self.owned);
+        let diffed = started.elapsed();
+        let count = ops.len();
         self.execute(ops);
+        tracing::debug!(
+            "IPVS: whole table of {} service(s) compared in {} ms, {count} operation(s) sent in {} ms",
+            keys.len(),
+            diffed.as_millis(),
+            (started.elapsed() - diffed).as_millis()
+        );
     }
 
     /// Applies the difference for some services only.

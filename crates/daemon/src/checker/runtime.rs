@@ -550,10 +550,17 @@ impl Runtime {
 
     /// Applies a new configuration (SIGHUP).
     pub fn reload(&mut self, config: &Config) {
+        let started = std::time::Instant::now();
         self.notifier = LvsNotifier::new(config);
         let plan = Plan::from_config(config);
+        let mapped = started.elapsed();
         self.install(plan);
         tracing::info!("checker configuration reloaded");
+        tracing::debug!(
+            "reload: plan mapped in {} ms, installed in {} ms",
+            mapped.as_millis(),
+            (started.elapsed() - mapped).as_millis()
+        );
     }
 
     /// Stops every probe, announces `omega` shutdowns, and releases IPVS as `mode` says.
@@ -590,5 +597,135 @@ fn set_inits(spec: &mut DirectorSpec, slots: &[Slot], up: bool, weight: Option<i
                 mode: c.mode,
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod reload_cost_tests {
+    //! What a reload of a large configuration costs: kernel operations (exactly the change)
+    //! and, with `--ignored --nocapture`, the host time of each step at the benchmark's scale.
+
+    use std::time::Instant;
+
+    use rka_ipvs::Request;
+
+    use super::super::ipvs::fake::Fake;
+    use super::Runtime;
+
+    /// The benchmark's configuration (bench/reload/gen.py): `vss` x `rss` TCP_CHECKs; variant
+    /// b adds one virtual server and sets the first real server's weight to 5.
+    fn config_text(vss: u32, rss: u32, b: bool) -> String {
+        let mut s = String::from("global_defs {\n router_id t\n}\n");
+        for v in 0..vss {
+            s.push_str(&format!(
+                "virtual_server 10.100.{}.{} 80 {{\n protocol TCP\n lb_algo wrr\n delay_loop 3600\n",
+                v / 256,
+                v % 256
+            ));
+            for r in 0..rss {
+                let w = if b && v == 0 && r == 0 { 5 } else { 1 };
+                s.push_str(&format!(
+                    " real_server 127.{}.{}.{} 8080 {{\n  weight {w}\n  TCP_CHECK {{\n   connect_timeout 3\n  }}\n }}\n",
+                    16 + r,
+                    v / 256,
+                    v % 256
+                ));
+            }
+            s.push_str("}\n");
+        }
+        if b {
+            s.push_str(
+                "virtual_server 10.99.0.1 80 {\n protocol TCP\n lb_algo rr\n delay_loop 3600\n \
+                 real_server 127.99.0.1 8080 {\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n}\n",
+            );
+        }
+        s
+    }
+
+    fn parse(text: &str) -> rka_config::Config {
+        let loaded = rka_config::load_str("bench.conf", text, &Default::default());
+        assert!(!loaded.diagnostics.is_fatal());
+        loaded.config
+    }
+
+    /// Reloads a -> b on the model kernel: returns the requests the reload sent.
+    async fn reload_ops(vss: u32, rss: u32) -> Vec<Request> {
+        let (ta, tb) = (config_text(vss, rss, false), config_text(vss, rss, true));
+        let fake = Fake::default();
+        let t = Instant::now();
+        let a = parse(&ta);
+        let parsed = t.elapsed();
+        let mut rt = Runtime::start(&a, fake.clone()).expect("start");
+        drop(a);
+        rt.ipvs.sync().await;
+        let started = t.elapsed();
+        let before = fake.0.lock().expect("lock").log.len();
+        assert_eq!(
+            before,
+            (vss * (rss + 1)) as usize,
+            "cold start programs everything"
+        );
+        let t = Instant::now();
+        let b = parse(&tb);
+        let parsed_b = t.elapsed();
+        rt.reload(&b);
+        let reloaded = t.elapsed();
+        drop(b);
+        rt.ipvs.sync().await;
+        let synced = t.elapsed();
+        println!(
+            "{} RS: cold start {} ms (parse {} ms); reload: parse {} ms, plan + install {} ms, \
+             IPVS compare and send {} ms, total {} ms",
+            vss * rss,
+            started.as_millis(),
+            parsed.as_millis(),
+            parsed_b.as_millis(),
+            (reloaded - parsed_b).as_millis(),
+            (synced - reloaded).as_millis(),
+            synced.as_millis()
+        );
+        let log = fake.0.lock().expect("lock").log.split_off(before);
+        rt.stop(super::StopMode::Keep).await;
+        log
+    }
+
+    fn kinds(ops: &[Request]) -> Vec<&'static str> {
+        let mut k: Vec<&'static str> = ops
+            .iter()
+            .map(|r| match r {
+                Request::AddService(_) => "add service",
+                Request::EditService(_) => "edit service",
+                Request::DelService(_) => "del service",
+                Request::AddDest(..) => "add dest",
+                Request::EditDest(..) => "edit dest",
+                Request::DelDest(..) => "del dest",
+                _ => "other",
+            })
+            .collect();
+        k.sort_unstable();
+        k
+    }
+
+    #[tokio::test]
+    async fn a_reload_sends_only_the_change() {
+        let ops = reload_ops(40, 4).await;
+        assert_eq!(
+            kinds(&ops),
+            ["add dest", "add service", "edit dest"],
+            "{ops:?}"
+        );
+    }
+
+    /// The benchmark's scale on the host: `cargo test -p rkeepalived --release reload_cost --
+    /// --ignored --nocapture`.
+    #[tokio::test]
+    #[ignore = "timing at 36,800 real servers: run by hand"]
+    async fn reload_cost_at_benchmark_scale() {
+        let ops = reload_ops(2300, 16).await;
+        assert_eq!(
+            kinds(&ops),
+            ["add dest", "add service", "edit dest"],
+            "{ops:?}"
+        );
     }
 }
