@@ -9,3 +9,4 @@ pub mod host;
 pub mod net;
 pub mod netns;
 pub mod proc_events;
+pub mod sched;
