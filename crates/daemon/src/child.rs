@@ -87,6 +87,7 @@ pub fn main(cli: Cli, role: Role) -> ExitCode {
     let Some(config) = load_config(&cli) else {
         return ExitCode::from(EXIT_CONFIG);
     };
+    crate::procattr::apply(&config.global, role);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

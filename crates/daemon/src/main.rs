@@ -10,6 +10,7 @@ mod logging;
 mod manpage;
 mod observe;
 mod pidfile;
+mod procattr;
 mod sdnotify;
 mod smtp;
 mod supervisor;
