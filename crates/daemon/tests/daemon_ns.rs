@@ -1258,3 +1258,153 @@ fn scenario_all_without_virtual_servers(imp: Impl) {
 fn all_without_virtual_servers_keeps_the_checker_idle() {
     each(&BOTH, scenario_all_without_virtual_servers);
 }
+
+/// One task's scheduling attributes from `/proc/PID/task/TID/stat` and `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TaskAttrs {
+    nice: i64,
+    rt_priority: i64,
+    policy: i64,
+    cpus: String,
+}
+
+fn task_attrs(pid: i32, tid: &str) -> Option<TaskAttrs> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    // The fields after the command name, which may hold spaces: state is field 3.
+    let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |n: usize| rest.get(n - 3).and_then(|v| v.parse::<i64>().ok());
+    let status = fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
+    let cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?
+        .trim()
+        .to_string();
+    Some(TaskAttrs {
+        nice: field(19)?,
+        rt_priority: field(40)?,
+        policy: field(41)?,
+        cpus,
+    })
+}
+
+/// Every task (thread) of `pid` with its attributes.
+fn all_task_attrs(pid: i32) -> Vec<(String, TaskAttrs)> {
+    let mut tids: Vec<String> = fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    tids.sort();
+    tids.into_iter()
+        .filter_map(|t| task_attrs(pid, &t).map(|a| (t, a)))
+        .collect()
+}
+
+/// `RLIMIT_RTTIME` (soft, hard) of `pid` as `/proc/PID/limits` shows it.
+fn rttime_limits(pid: i32) -> (String, String) {
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+    let line = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max realtime timeout"))
+        .unwrap_or_default();
+    let mut words = line.split_whitespace();
+    (
+        words.next().unwrap_or_default().to_string(),
+        words.next().unwrap_or_default().to_string(),
+    )
+}
+
+/// The process keywords of `global_defs` (issue 6 part 1): the VRRP child gets a nice value,
+/// locked memory, its CPU and its name; the checker child (idle: `--all` without virtual
+/// servers) SCHED_RR with its RLIMIT_RTTIME (soft = half the hard limit), its CPU and its
+/// name, its nice keyword not applied since a real-time priority is set. Every thread of the
+/// child carries the per-thread attributes. The parent gets none of them.
+fn scenario_process_attributes(imp: Impl) {
+    let two = rka_sys::sched::configured_cpus() >= 2;
+    let (vrrp_cpu, checker_cpu) = if two { ("1", "0") } else { ("0", "0") };
+    let global = format!(
+        "  process_names\n  vrrp_priority -5\n  checker_priority 7\n  vrrp_no_swap\n  \
+         vrrp_cpu_affinity {vrrp_cpu}\n  checker_cpu_affinity {checker_cpu}\n  \
+         checker_rt_priority 10\n  checker_rlimit_rttime 50000\n"
+    );
+    let mut lab = Lab::new();
+    let d = lab.start_plain(imp, &conf(&global, &[VIP]), &["--all"]);
+    let child_pid = |name: &str| pid_in(fs::read_to_string(lab.path(name)).ok());
+    wait(&d, SECS(15), "both children named", || {
+        let named = |f: &str, want: &str| {
+            child_pid(f).is_some_and(|p| {
+                fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == want)
+            })
+        };
+        named("v.pid", "keepalived_vrrp") && named("c.pid", "keepalived_lvs")
+    });
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    let vrrp = child_pid("v.pid").expect("vrrp pid");
+    let checker = child_pid("c.pid").expect("checker pid");
+    let vrrp_tasks = all_task_attrs(vrrp);
+    assert!(!vrrp_tasks.is_empty(), "{imp:?}: no task of {vrrp}");
+    for (tid, a) in &vrrp_tasks {
+        assert_eq!(
+            a,
+            &TaskAttrs {
+                nice: -5,
+                rt_priority: 0,
+                policy: i64::from(libc::SCHED_OTHER),
+                cpus: vrrp_cpu.to_string(),
+            },
+            "{imp:?}: VRRP child task {tid}"
+        );
+    }
+    let locked: u64 = proc_status(vrrp, "VmLck:")
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(locked > 0, "{imp:?}: vrrp_no_swap left VmLck at 0");
+    assert_eq!(
+        rttime_limits(vrrp),
+        ("unlimited".to_string(), "unlimited".to_string()),
+        "{imp:?}: no real-time priority, no RLIMIT_RTTIME"
+    );
+    // The checker's nice keyword is not applied: it keeps the nice value it inherited.
+    let own_nice = task_attrs(std::process::id() as i32, &std::process::id().to_string())
+        .expect("own attributes")
+        .nice;
+    for (tid, a) in all_task_attrs(checker) {
+        assert_eq!(
+            a,
+            TaskAttrs {
+                nice: own_nice,
+                rt_priority: 10,
+                policy: i64::from(libc::SCHED_RR),
+                cpus: checker_cpu.to_string(),
+            },
+            "{imp:?}: checker child task {tid}"
+        );
+    }
+    assert_eq!(proc_status(checker, "VmLck:"), "0 kB", "{imp:?}");
+    assert_eq!(
+        rttime_limits(checker),
+        ("25000".to_string(), "50000".to_string()),
+        "{imp:?}"
+    );
+    // The parent keeps what it inherited from the test: nice value, policy, CPUs.
+    let parent = task_attrs(d.pid, &d.pid.to_string()).expect("parent");
+    let own = task_attrs(std::process::id() as i32, &std::process::id().to_string())
+        .expect("own attributes");
+    assert_eq!(
+        (parent.nice, parent.policy, &parent.cpus),
+        (own.nice, own.policy, &own.cpus),
+        "{imp:?}"
+    );
+    assert_eq!(proc_status(d.pid, "VmLck:"), "0 kB", "{imp:?}");
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(15)), Some(0), "{imp:?}");
+}
+
+#[test]
+fn process_keywords_set_the_children_attributes() {
+    each(&BOTH, scenario_process_attributes);
+}
