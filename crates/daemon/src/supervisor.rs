@@ -116,6 +116,9 @@ pub fn main(cli: Cli) -> ExitCode {
         tracing::error!("the configuration cannot be run - exiting");
         return ExitCode::from(1);
     };
+    // `process_names` / `process_name`: the parent takes only its name (keepalived applies no
+    // scheduling attributes to its parent).
+    crate::procattr::apply(&config.global, Role::Parent);
     // `net_namespace NAME` in the configuration does what `-s NAME` does (which wins).
     let mut cli = cli;
     if cli.namespace.is_none() {

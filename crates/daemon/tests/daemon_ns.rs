@@ -1400,6 +1400,14 @@ fn scenario_process_attributes(imp: Impl) {
         "{imp:?}"
     );
     assert_eq!(proc_status(d.pid, "VmLck:"), "0 kB", "{imp:?}");
+    // ... but takes its name from process_names.
+    assert_eq!(
+        fs::read_to_string(format!("/proc/{}/comm", d.pid))
+            .unwrap_or_default()
+            .trim(),
+        "keepalived",
+        "{imp:?}: parent name"
+    );
     d.signal(libc::SIGTERM);
     assert_eq!(lab.wait_exit(&d, SECS(15)), Some(0), "{imp:?}");
 }
