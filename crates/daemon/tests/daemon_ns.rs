@@ -22,7 +22,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -214,7 +214,20 @@ impl Lab {
         let index = self.daemons.len();
         let log_path = self.path(&format!("daemon{index}.log"));
         let log = fs::File::create(&log_path).expect("log");
-        let mut setup = String::from("mount -t tmpfs tmpfs /tmp");
+        // The daemon gets a private tmpfs on /tmp. When the binary or the lab directory live
+        // under /tmp (a checkout in /tmp, as CI may use), their top directories are bound back
+        // into it through /mnt, so the daemon still finds them.
+        let keep = tmp_roots(&[Path::new(RKEEPALIVED), self.dir.path()]);
+        let mut setup = String::new();
+        if !keep.is_empty() {
+            setup.push_str("mount --bind /tmp /mnt && ");
+        }
+        setup.push_str("mount -t tmpfs tmpfs /tmp");
+        for k in &keep {
+            setup.push_str(&format!(
+                " && mkdir -p '/tmp/{k}' && mount --bind '/mnt/{k}' '/tmp/{k}'"
+            ));
+        }
         if wrap.private_run {
             setup.push_str(" && mount -t tmpfs tmpfs /run");
         }
@@ -323,6 +336,19 @@ impl Drop for Lab {
         self.stop.store(true, Ordering::Relaxed);
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
     }
+}
+
+/// The names of the top directories under `/tmp` that hold any of `paths`.
+fn tmp_roots(paths: &[&Path]) -> Vec<String> {
+    let mut roots: Vec<String> = paths
+        .iter()
+        .filter_map(|p| p.strip_prefix("/tmp").ok())
+        .filter_map(|rest| rest.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    roots.sort();
+    roots.dedup();
+    roots
 }
 
 impl Daemon {
