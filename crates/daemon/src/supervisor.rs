@@ -297,6 +297,16 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                 if k == SignalKind::hangup() {
                     tracing::info!("Reloading");
                     crate::sdnotify::reloading();
+                    // Without reload_check_config the children need no verdict from the
+                    // parent (each refuses a configuration that cannot run, with the same
+                    // rules): tell them now, so their parse runs alongside the parent's
+                    // instead of after it.
+                    let early = config.global.reload_check_config.is_none();
+                    if early {
+                        for (_, (_, r)) in running.iter() {
+                            signal_child(&r.child, libc::SIGHUP);
+                        }
+                    }
                     match reload_config(&cli, &config) {
                         None => {
                             tracing::error!("reload: the new configuration cannot be run - keeping the running one");
@@ -306,7 +316,7 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                             let want = roles_for(&cli, &new);
                             config = parent_part(new);
                             for (_, (role, r)) in running.iter() {
-                                if want.contains(role) {
+                                if !early && want.contains(role) {
                                     signal_child(&r.child, libc::SIGHUP);
                                 }
                             }
