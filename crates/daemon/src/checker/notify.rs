@@ -201,6 +201,14 @@ impl CheckerAlerts {
     /// a real server) its virtual server's own `smtp_alert`, as keepalived 2.2.7 decides
     /// (observed); nothing without an `smtp_server` and a `notification_email`.
     fn build(config: &Config, starting: bool) -> CheckerAlerts {
+        // Without an smtp_server and a notification_email no mail can ever be sent: keep
+        // nothing per server (this runs at every reload, over every real server).
+        if config.global.smtp_server.is_none() || config.global.notification_email.is_empty() {
+            return CheckerAlerts {
+                mailer: None,
+                services: HashMap::new(),
+            };
+        }
         let g = &config.global.simple;
         let on = |own| crate::smtp::alert_enabled(own, g.smtp_alert_checker, g.smtp_alert);
         let mut services = HashMap::new();
@@ -226,8 +234,16 @@ impl CheckerAlerts {
                         alert,
                         weight: rs.weight,
                         up,
-                        down_body: rs_body(rs, false),
-                        up_body: rs_body(rs, true),
+                        down_body: if alert {
+                            rs_body(rs, false)
+                        } else {
+                            String::new()
+                        },
+                        up_body: if alert {
+                            rs_body(rs, true)
+                        } else {
+                            String::new()
+                        },
                     };
                     (rs_label, state)
                 })
