@@ -682,6 +682,29 @@ fn parse_cpus(ctx: &mut Ctx<'_>, node: &Node) -> Vec<u32> {
     if v.is_empty() && node.args().is_empty() {
         ctx.warn(node, format!("{} requires a value", node.keyword()));
     }
+    // As keepalived 2.2.7: a CPU this host does not have makes the whole list void.
+    if !ctx.opts.skip_host_checks {
+        let cpus = rka_sys::sched::configured_cpus();
+        if let Some(bad) = v.iter().copied().find(|&n| n as usize >= cpus) {
+            let process = node
+                .keyword()
+                .strip_suffix("_cpu_affinity")
+                .unwrap_or("vrrp")
+                .to_string();
+            ctx.warn(
+                node,
+                format!(
+                    "number '{bad}' outside range [0, {}]",
+                    cpus.saturating_sub(1)
+                ),
+            );
+            ctx.warn(
+                node,
+                format!("Invalid cpu_id:{bad} specified for {process} process"),
+            );
+            v.clear();
+        }
+    }
     v
 }
 
