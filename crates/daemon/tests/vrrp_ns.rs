@@ -2036,11 +2036,16 @@ impl Lab {
         fs::write(tmp.join("k.conf"), conf).expect("write conf");
         let log = fs::File::create(self.path(&format!("{host}.log"))).expect("log");
         let ns = self.ns(host);
+        // A binary under /tmp (a checkout in /tmp, as CI may use) would be hidden by the bind:
+        // the host's /tmp stays reachable through /mnt in this mount namespace.
+        let (keep, program) = match imp.program().strip_prefix("/tmp/") {
+            Some(rest) => ("mount --bind /tmp /mnt && ", format!("/mnt/{rest}")),
+            None => ("", imp.program().to_string()),
+        };
         let cmd = format!(
-            "mount --bind {} /tmp && exec {} -n -l -P -f /tmp/k.conf -p /tmp/k.pid \
+            "{keep}mount --bind {} /tmp && exec {program} -n -l -P -f /tmp/k.conf -p /tmp/k.pid \
              -r /tmp/v.pid -c /tmp/c.pid",
             tmp.display(),
-            imp.program(),
         );
         let child = Command::new("ip")
             .args(["netns", "exec", &ns, "unshare", "-m", "sh", "-c"])
