@@ -14,6 +14,8 @@ mod procattr;
 mod sdnotify;
 mod smtp;
 mod supervisor;
+#[cfg(test)]
+mod testutil;
 mod vrrp;
 
 use std::io::Write;

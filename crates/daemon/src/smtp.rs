@@ -690,16 +690,7 @@ mod tests {
         assert!(alert_enabled(Some(true), Some(false), Some(false)));
     }
 
-    fn load(text: &str) -> Config {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("k.conf");
-        std::fs::write(&path, text).expect("write");
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        rka_config::load(&path, &opts).config
-    }
+    use crate::testutil::config as load;
 
     #[test]
     fn settings_need_a_server_and_recipients() {

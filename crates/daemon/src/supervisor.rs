@@ -502,13 +502,7 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn config(text: &str) -> rka_config::Config {
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        rka_config::load_str("t.conf", text, &opts).config
-    }
+    use crate::testutil::config;
 
     fn roles(args: &[&str], text: &str) -> Vec<Role> {
         let mut argv = vec!["rkeepalived"];

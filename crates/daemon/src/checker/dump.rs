@@ -183,13 +183,7 @@ mod tests {
     use super::*;
     use crate::checker::ipvs::StopMode;
 
-    fn config(text: &str) -> rka_config::Config {
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        rka_config::load_str("t.conf", text, &opts).config
-    }
+    use crate::testutil::config;
 
     #[tokio::test]
     async fn the_data_file_starts_with_the_global_definitions() {

@@ -199,13 +199,7 @@ pub fn stop_mode(dont_release: bool, flush: Option<LvsFlushOnStop>) -> ipvs::Sto
 mod start_tests {
     use super::start_runtime;
 
-    fn load(text: &str) -> rka_config::Config {
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        rka_config::load_str("t.conf", text, &opts).config
-    }
+    use crate::testutil::config as load;
 
     #[tokio::test]
     async fn no_virtual_server_runs_idle_without_ipvs() {
@@ -236,13 +230,7 @@ mod start_tests {
 mod syncd_tests {
     use super::sync_daemons_without_instance;
 
-    fn load(text: &str) -> rka_config::Config {
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        rka_config::load_str("t.conf", text, &opts).config
-    }
+    use crate::testutil::config as load;
 
     #[test]
     fn the_checker_child_leaves_instance_driven_sync_daemons_to_vrrp() {

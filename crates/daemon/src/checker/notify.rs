@@ -376,16 +376,7 @@ mod tests {
         );
     }
 
-    fn load(text: &str) -> Config {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("k.conf");
-        std::fs::write(&path, text).expect("write");
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        rka_config::load(&path, &opts).config
-    }
+    use crate::testutil::config as load;
 
     fn server(check: &str) -> RealServer {
         let c = load(&format!(

@@ -312,11 +312,7 @@ mod tests {
         let text = "virtual_server 10.0.0.1 80 {\n lb_kind NAT\n protocol TCP\n \
                     real_server 10.0.0.2 8080 {\n  weight 4\n }\n \
                     real_server 10.0.0.3 8080 {\n  weight 6\n }\n}\n";
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        Plan::from_config(&rka_config::load_str("t.conf", text, &opts).config)
+        Plan::from_config(&crate::testutil::config(text))
     }
 
     #[test]

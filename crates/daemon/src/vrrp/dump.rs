@@ -746,13 +746,7 @@ pub fn write_json(engine: &Engine) {
 mod tests {
     use super::*;
 
-    fn load(text: &str) -> Config {
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        rka_config::load_str("t.conf", text, &opts).config
-    }
+    use crate::testutil::config as load;
 
     #[test]
     fn global_definitions_as_keepalived_labels_them() {

@@ -91,11 +91,7 @@ mod tests {
         let text = "global_defs {\n router_id lb1\n}\n\
                     vrrp_instance V {\n interface lo\n virtual_router_id 1\n}\n\
                     virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n }\n}\n";
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        let full = rka_config::load_str("t.conf", text, &opts).config;
+        let full = crate::testutil::config(text);
         assert_eq!(full.lvs.virtual_servers.len(), 1);
         let kept = super::vrrp_part(full.clone());
         assert!(kept.lvs.virtual_servers.is_empty());

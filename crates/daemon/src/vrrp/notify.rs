@@ -386,16 +386,7 @@ mod tests {
         assert!(smtp_alert(Subject::Group("G1"), State::Init).is_none());
     }
 
-    fn load(text: &str) -> Config {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("k.conf");
-        std::fs::write(&path, text).expect("write");
-        let opts = rka_config::LoadOptions {
-            skip_host_checks: true,
-            ..Default::default()
-        };
-        rka_config::load(&path, &opts).config
-    }
+    use crate::testutil::config as load;
 
     /// The instances and groups that mail, for `global` (inside `global_defs`), `group` (inside
     /// the sync group `G1`) and `inst` (inside `VI_1`; `VI_2` never sets its own).
