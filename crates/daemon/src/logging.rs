@@ -195,26 +195,16 @@ impl<S: Subscriber> Layer<S> for Sinks {
 
 /// keepalived's console timestamp: `Sun Nov 22 05:53:45 2026`.
 fn console_time() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let days = now / 86_400;
-    let secs = now % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    let t = crate::utc::Utc::now();
     format!(
         "{} {} {:2} {:02}:{:02}:{:02} {}",
-        WD[(days % 7) as usize],
-        MO[(m - 1) as usize],
-        d,
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60,
-        y
+        t.weekday_name(),
+        t.month_name(),
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.year
     )
 }
 
@@ -223,20 +213,6 @@ fn syslog_time() -> String {
     // `Sun Nov 22 05:53:45 2026` -> `Nov 22 05:53:45`.
     let full = console_time();
     full.get(4..19).unwrap_or(&full).to_string()
-}
-
-/// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (UTC).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Installs the global logger for `role` from the command line.
@@ -322,12 +298,5 @@ mod tests {
         assert_eq!(facility_code(Some("5")), Ok(21));
         assert_eq!(facility_code(Some("user")), Ok(1));
         assert!(facility_code(Some("local9")).is_err());
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_414), (2025, 11, 22));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

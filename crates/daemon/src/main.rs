@@ -16,6 +16,7 @@ mod smtp;
 mod supervisor;
 #[cfg(test)]
 mod testutil;
+mod utc;
 mod vrrp;
 
 use std::io::Write;

@@ -121,29 +121,16 @@ pub fn format_message(settings: &SmtpSettings, alert: &Alert, date: &str) -> Str
 
 /// An RFC 5322 date for `unix_secs`, in UTC: `Sun, 22 Nov 2026 08:31:03 +0000`.
 pub fn rfc5322_date(unix_secs: u64) -> String {
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = unix_secs / 86_400;
-    let secs = unix_secs % 86_400;
-    // Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = crate::utc::Utc::from_unix(i64::try_from(unix_secs).unwrap_or(i64::MAX));
     format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
-        WD[(days % 7) as usize],
-        MO[(month - 1) as usize],
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
+        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+        t.weekday_name(),
+        t.day,
+        t.month_name(),
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
     )
 }
 

@@ -51,33 +51,17 @@ pub fn unix_seconds(t: Instant) -> f64 {
 fn time_text(unix: f64) -> String {
     let micros = (unix * 1e6).round() as i64;
     let (secs, frac) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
-    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    let t = crate::utc::Utc::from_unix(secs);
     format!(
-        "{secs}.{frac:06} ({} {} {d:2} {:02}:{:02}:{:02}.{frac:06} {y})",
-        WD[days.rem_euclid(7) as usize],
-        MO[(m as usize).saturating_sub(1) % 12],
-        day_secs / 3600,
-        (day_secs / 60) % 60,
-        day_secs % 60,
+        "{secs}.{frac:06} ({} {} {:2} {:02}:{:02}:{:02}.{frac:06} {})",
+        t.weekday_name(),
+        t.month_name(),
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.year,
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// The current master's address and priority as keepalived reports them: known only while
