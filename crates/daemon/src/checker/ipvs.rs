@@ -1,18 +1,12 @@
 //! The IPVS manager: a thread of its own owns the (blocking) netlink client, so probes never
-//! wait on the kernel for large work. It receives wanted tables, applies the minimal
-//! difference at once, retries what the kernel refused (naming the virtual server in the log),
-//! and on stop removes what it owns.
-//!
-//! A small update (a verdict touching a few virtual servers) is applied inline, on the
-//! caller's thread, when the manager thread is idle with nothing queued: a failing verdict
-//! reaches the kernel without waiting for another thread to be scheduled (measured in
-//! bench/checkers verdict-run). Whole tables, large updates, and updates arriving while the
-//! thread is busy go through the thread, in order.
+//! wait on the kernel. It receives wanted tables, applies the minimal difference at once,
+//! retries what the kernel refused (naming the virtual server in the log), and on stop removes
+//! what it owns. Every change reaches the kernel through this one thread, in the order it was
+//! handed over.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rka_ipvs::reconcile::Owned;
@@ -94,71 +88,14 @@ enum Msg {
     Update(Box<Desired>),
     Sync(oneshot::Sender<()>),
     Stop(StopMode, oneshot::Sender<()>),
-    /// An inline update scheduled a retry: the thread re-reads when to wake.
-    Wake,
-}
-
-/// Updates touching at most this many kernel services may be applied inline.
-const INLINE_MAX_SERVICES: usize = 8;
-
-/// The worker shared by the manager thread and inline updates.
-struct Shared<B> {
-    worker: Mutex<Worker<B>>,
-    /// Table changes sent to the thread and not merged yet: inline updates wait for zero, so
-    /// that an older change can never be applied after a newer one.
-    queued: AtomicUsize,
-}
-
-impl<B> Shared<B> {
-    fn lock(&self) -> MutexGuard<'_, Worker<B>> {
-        self.worker.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// What [`Manager`] needs of the shared worker, whatever its backend.
-trait Inline: Send + Sync {
-    /// Applies `partial` now if the thread is idle with nothing queued; `Err` gives it back.
-    /// `Ok(true)` when a retry was scheduled (the thread must be woken to honour it).
-    fn try_update(&self, partial: Desired) -> Result<bool, Desired>;
-    /// Counts a table change sent to the thread.
-    fn queued(&self);
-}
-
-impl<B: Backend> Inline for Shared<B> {
-    fn try_update(&self, partial: Desired) -> Result<bool, Desired> {
-        if partial.table.services.len() > INLINE_MAX_SERVICES
-            || self.queued.load(Ordering::Acquire) != 0
-        {
-            return Err(partial);
-        }
-        let Ok(mut w) = self.worker.try_lock() else {
-            return Err(partial);
-        };
-        let mut scope = Scope::default();
-        w.merge(Msg::Update(Box::new(partial)), &mut scope);
-        w.sync_keys(&scope.keys);
-        Ok(w.retry_at.is_some())
-    }
-
-    fn queued(&self) {
-        self.queued.fetch_add(1, Ordering::AcqRel);
-    }
 }
 
 /// Handle to the manager thread.
+#[derive(Debug)]
 pub struct Manager {
     tx: std_mpsc::Sender<Msg>,
-    shared: Arc<dyn Inline>,
     status: Arc<Mutex<Status>>,
     thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for Manager {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Manager")
-            .field("status", &self.status())
-            .finish()
-    }
 }
 
 impl Manager {
@@ -167,17 +104,12 @@ impl Manager {
     pub fn start<B: Backend>(backend: B, opts: StartOptions) -> std::io::Result<Manager> {
         let (tx, rx) = std_mpsc::channel();
         let status = Arc::new(Mutex::new(Status::default()));
-        let shared = Arc::new(Shared {
-            worker: Mutex::new(Worker::new(backend, status.clone())),
-            queued: AtomicUsize::new(0),
-        });
-        let sh = shared.clone();
+        let st = status.clone();
         let thread = std::thread::Builder::new()
             .name("ipvs".into())
-            .spawn(move || run(&sh, &opts, &rx))?;
+            .spawn(move || Worker::new(backend, st).run(&opts, &rx))?;
         Ok(Manager {
             tx,
-            shared,
             status,
             thread: Some(thread),
         })
@@ -185,26 +117,16 @@ impl Manager {
 
     /// Hands over a new wanted table (never blocks; older ones still queued are skipped).
     pub fn apply(&self, desired: Desired) {
-        self.shared.queued();
         if self.tx.send(Msg::Desired(Box::new(desired))).is_err() {
             tracing::error!("IPVS manager thread is gone - table not applied");
         }
     }
 
     /// Hands over the wanted state of some services only (those in `partial`); the others keep
-    /// what was handed over before. Only these services are compared with the kernel. A small
-    /// update is applied before this returns when the manager thread is idle; otherwise the
-    /// thread applies it (this never waits for the thread).
+    /// what was handed over before. Only these services are compared with the kernel. Never
+    /// blocks: the thread applies it after everything handed over before.
     pub fn update(&self, partial: Desired) {
-        let sent = match self.shared.try_update(partial) {
-            Ok(false) => return,
-            Ok(true) => self.tx.send(Msg::Wake).is_ok(),
-            Err(partial) => {
-                self.shared.queued();
-                self.tx.send(Msg::Update(Box::new(partial))).is_ok()
-            }
-        };
-        if !sent {
+        if self.tx.send(Msg::Update(Box::new(partial))).is_err() {
             tracing::error!("IPVS manager thread is gone - table not applied");
         }
     }
@@ -230,83 +152,6 @@ impl Manager {
         }
         if let Some(t) = self.thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
-        }
-    }
-}
-
-/// The manager thread: waits for table changes (or the next retry) and applies them.
-fn run<B: Backend>(shared: &Shared<B>, opts: &StartOptions, rx: &std_mpsc::Receiver<Msg>) {
-    shared.lock().start(opts);
-    // A message taken while draining a batch, handled on the next turn.
-    let mut carried: Option<Msg> = None;
-    loop {
-        let msg = match carried.take() {
-            Some(m) => Some(m),
-            None => {
-                let retry_at = shared.lock().retry_at;
-                match retry_at {
-                    Some(at) => {
-                        let wait = at.saturating_duration_since(Instant::now());
-                        match rx.recv_timeout(wait) {
-                            Ok(m) => Some(m),
-                            Err(std_mpsc::RecvTimeoutError::Timeout) => None,
-                            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-                        }
-                    }
-                    None => match rx.recv() {
-                        Ok(m) => Some(m),
-                        Err(_) => return,
-                    },
-                }
-            }
-        };
-        match msg {
-            None => {
-                let mut w = shared.lock();
-                // An inline update may have cleared or moved the retry meanwhile.
-                if w.retry_at.is_some_and(|at| at <= Instant::now()) {
-                    // Retry: the kernel may have changed under us; read it again.
-                    w.refresh();
-                    w.sync();
-                }
-            }
-            Some(m @ (Msg::Desired(_) | Msg::Update(_))) => {
-                let mut w = shared.lock();
-                // Merge every table change already queued, then sync once.
-                let mut scope = Scope::default();
-                w.merge(m, &mut scope);
-                shared.queued.fetch_sub(1, Ordering::AcqRel);
-                while let Ok(m) = rx.try_recv() {
-                    match m {
-                        m @ (Msg::Desired(_) | Msg::Update(_)) => {
-                            w.merge(m, &mut scope);
-                            shared.queued.fetch_sub(1, Ordering::AcqRel);
-                        }
-                        other => {
-                            carried = Some(other);
-                            break;
-                        }
-                    }
-                }
-                if scope.full {
-                    w.sync();
-                    drop(w);
-                    // A whole table replaced the previous one: give what it freed back.
-                    rka_sys::alloc::release_free_memory();
-                } else {
-                    w.sync_keys(&scope.keys);
-                }
-            }
-            // Answered without the worker locked: the caller may update inline at once.
-            Some(Msg::Sync(reply)) => {
-                let _ = reply.send(());
-            }
-            Some(Msg::Wake) => {}
-            Some(Msg::Stop(mode, reply)) => {
-                shared.lock().stop(mode);
-                let _ = reply.send(());
-                return;
-            }
         }
     }
 }
@@ -343,6 +188,66 @@ impl<B: Backend> Worker<B> {
             retry_at: None,
             backoff: RETRY_MIN,
             status,
+        }
+    }
+
+    /// The thread's loop: waits for table changes (or the next retry) and applies them.
+    fn run(mut self, opts: &StartOptions, rx: &std_mpsc::Receiver<Msg>) {
+        self.start(opts);
+        // A message taken while draining a batch, handled on the next turn.
+        let mut carried: Option<Msg> = None;
+        loop {
+            let msg = match (carried.take(), self.retry_at) {
+                (Some(m), _) => Some(m),
+                (None, Some(at)) => {
+                    let wait = at.saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(wait) {
+                        Ok(m) => Some(m),
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                (None, None) => match rx.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => return,
+                },
+            };
+            match msg {
+                None => {
+                    // Retry: the kernel may have changed under us; read it again.
+                    self.refresh();
+                    self.sync();
+                }
+                Some(m @ (Msg::Desired(_) | Msg::Update(_))) => {
+                    // Merge every table change already queued, then sync once.
+                    let mut scope = Scope::default();
+                    self.merge(m, &mut scope);
+                    while let Ok(m) = rx.try_recv() {
+                        match m {
+                            m @ (Msg::Desired(_) | Msg::Update(_)) => self.merge(m, &mut scope),
+                            other => {
+                                carried = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    if scope.full {
+                        self.sync();
+                        // A whole table replaced the previous one: give what it freed back.
+                        rka_sys::alloc::release_free_memory();
+                    } else {
+                        self.sync_keys(&scope.keys);
+                    }
+                }
+                Some(Msg::Sync(reply)) => {
+                    let _ = reply.send(());
+                }
+                Some(Msg::Stop(mode, reply)) => {
+                    self.stop(mode);
+                    let _ = reply.send(());
+                    return;
+                }
+            }
         }
     }
 
@@ -724,26 +629,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_small_update_reaches_the_kernel_before_update_returns() {
+    async fn an_update_changes_only_its_services() {
         let fake = Fake::default();
         let m = Manager::start(fake.clone(), StartOptions::default()).expect("start");
         m.apply(wanted(&[1, 2], &[8001, 8002]));
         m.sync().await;
         assert_eq!(ports_in(&fake, 1), [8001, 8002]);
-        // The thread is idle with nothing queued: the verdict is applied inline.
         m.update(wanted(&[1], &[8002]));
+        m.sync().await;
         assert_eq!(ports_in(&fake, 1), [8002]);
         assert_eq!(ports_in(&fake, 2), [8001, 8002], "other services untouched");
         m.stop(StopMode::Keep).await;
     }
 
     #[tokio::test]
-    async fn updates_are_applied_in_order_whichever_way_they_go() {
+    async fn updates_are_applied_in_order() {
         let fake = Fake::default();
         let m = Manager::start(fake.clone(), StartOptions::default()).expect("start");
         m.apply(wanted(&[1], &[8001, 8002, 8003]));
-        // A large update goes through the thread; the small ones after it must not overtake
-        // it, inline or not.
+        // A large update, then small ones: the last one handed over wins for service 1.
         let many: Vec<u8> = (1..=20).collect();
         m.update(wanted(&many, &[8001]));
         for p in [8002, 8003, 8004] {
@@ -756,7 +660,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_inline_update_is_retried_by_the_thread() {
+    async fn a_refused_update_is_retried_by_the_thread() {
         let fake = Fake::default();
         fake.0
             .lock()
@@ -766,6 +670,7 @@ mod tests {
         let m = Manager::start(fake.clone(), StartOptions::default()).expect("start");
         m.sync().await;
         m.update(wanted(&[1], &[8001]));
+        m.sync().await;
         assert!(m.status().failing.contains_key("vs1"), "{:?}", m.status());
         // The scheduler "loads": the thread's retry (1 s later) programs the service.
         fake.0.lock().expect("lock").missing_schedulers.clear();
