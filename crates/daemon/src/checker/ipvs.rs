@@ -330,17 +330,26 @@ impl<B: Backend> Worker<B> {
     fn sync_keys(&mut self, keys: &BTreeSet<ServiceKey>) {
         let keys: Vec<ServiceKey> = keys.iter().copied().collect();
         self.adopt(&keys);
+        // These services are moved into two small tables for the comparison and moved back
+        // (no copy of their real servers per verdict).
         let mut want = Table::new();
         let mut cur = Table::new();
         for k in &keys {
-            if let Some(v) = self.desired.table.services.get(k) {
-                want.services.insert(*k, v.clone());
+            if let Some(v) = self.desired.table.services.remove(k) {
+                want.services.insert(*k, v);
             }
-            if let Some(v) = self.current.services.get(k) {
-                cur.services.insert(*k, v.clone());
+            if let Some(v) = self.current.services.remove(k) {
+                cur.services.insert(*k, v);
             }
         }
         let ops = diff(&want, &cur, &self.owned);
+        // One insert per key (not `append`, which rebuilds the whole map).
+        for (k, v) in want.services {
+            self.desired.table.services.insert(k, v);
+        }
+        for (k, v) in cur.services {
+            self.current.services.insert(k, v);
+        }
         self.execute(ops);
     }
 
@@ -592,7 +601,7 @@ pub mod fake {
 mod tests {
     use super::fake::Fake;
     use super::*;
-    use rka_ipvs::{Destination, ForwardMethod, Protocol, Service};
+    use rka_ipvs::{DestKey, Destination, ForwardMethod, Protocol, Service};
     use std::net::{IpAddr, Ipv4Addr};
 
     fn key(last: u8) -> ServiceKey {
@@ -639,6 +648,35 @@ mod tests {
         m.sync().await;
         assert_eq!(ports_in(&fake, 1), [8002]);
         assert_eq!(ports_in(&fake, 2), [8001, 8002], "other services untouched");
+        m.stop(StopMode::Keep).await;
+    }
+
+    #[tokio::test]
+    async fn each_update_sends_only_its_change() {
+        let fake = Fake::default();
+        let m = Manager::start(fake.clone(), StartOptions::default()).expect("start");
+        m.apply(wanted(&[1, 2], &[8001, 8002]));
+        m.sync().await;
+        let sent = |from: usize| fake.0.lock().expect("lock").log[from..].to_vec();
+        let before = fake.0.lock().expect("lock").log.len();
+        m.update(wanted(&[1], &[8002]));
+        m.sync().await;
+        let dest_8001 = DestKey {
+            addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8001,
+        };
+        assert_eq!(sent(before), [Request::DelDest(key(1), dest_8001)]);
+        // The compared services went back into the thread's tables: the next verdict on the
+        // same service is again only its change (no re-add of the service).
+        let before = fake.0.lock().expect("lock").log.len();
+        m.update(wanted(&[1], &[8001, 8002]));
+        m.sync().await;
+        let ops = sent(before);
+        assert!(
+            matches!(&ops[..], [Request::AddDest(k, d)] if *k == key(1) && d.key == dest_8001),
+            "{ops:?}"
+        );
+        assert_eq!(ports_in(&fake, 2), [8001, 8002]);
         m.stop(StopMode::Keep).await;
     }
 
