@@ -4,13 +4,19 @@
 //! multiplied by the weight (negated with `reverse`); with `dynamic` that product is reported
 //! as the weight to add to the real server's, and a product at or below -2^31 is a failure.
 //! A file without a leading number reads as 0, like C's `strtol`.
+//!
+//! [`FileWatcher`] follows a file for FILE_CHECK and the VRRP `track_file` alike (keepalived
+//! 2.2.7 uses one mechanism for both): it wakes when the writer closes the file, not on each
+//! write.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd as _, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 use crate::outcome::{Failure, ProbeResult, Success};
 
@@ -104,6 +110,11 @@ pub async fn probe(p: &FileParams) -> ProbeResult {
     evaluate(p, first_number(&String::from_utf8_lossy(&buf)))
 }
 
+/// How often a followed file is read while its directory cannot be watched (no inotify
+/// instance left, or the directory does not exist yet).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// `Inotify` as tokio's `AsyncFd` wants it.
 #[derive(Debug)]
 struct InotifyFd(Inotify);
 
@@ -113,16 +124,101 @@ impl AsRawFd for InotifyFd {
     }
 }
 
-/// Waits for changes of a file, watching its directory so that files replaced by rename or
-/// created later are seen too.
+/// What a [`DirWatch`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WatchEvent {
+    /// The file may hold something new.
+    Changed,
+    /// The directory went away (deleted, moved, unmounted): the watch is gone.
+    Lost,
+}
+
+/// One inotify watch on the directory of a file. Watching the directory, not the file, sees
+/// the file created, written, replaced by a rename or deleted.
+#[derive(Debug)]
+struct DirWatch {
+    fd: AsyncFd<InotifyFd>,
+}
+
+impl DirWatch {
+    /// Watches `dir`; fails when inotify is unavailable or `dir` is not a directory.
+    fn new(dir: &Path) -> std::io::Result<DirWatch> {
+        let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        ino.add_watch(
+            dir,
+            // Written files are read when closed, not on every write: keepalived 2.2.7 does
+            // the same (observed), so a writer that truncates first causes no 0 blip.
+            AddWatchFlags::IN_CLOSE_WRITE
+                | AddWatchFlags::IN_CREATE
+                | AddWatchFlags::IN_DELETE
+                | AddWatchFlags::IN_MOVED_FROM
+                | AddWatchFlags::IN_MOVED_TO
+                | AddWatchFlags::IN_DELETE_SELF
+                | AddWatchFlags::IN_MOVE_SELF
+                | AddWatchFlags::IN_ONLYDIR,
+        )?;
+        // `AsyncFd`'s safe constructors are deprecated for types that could hand out another
+        // descriptor over time; `InotifyFd` owns its descriptor for its whole life, which is
+        // the contract of the `unsafe` replacement (and `unsafe` is kept to crates/sys).
+        #[allow(deprecated)]
+        let fd = AsyncFd::with_interest(InotifyFd(ino), Interest::READABLE)?;
+        Ok(DirWatch { fd })
+    }
+
+    /// Waits for an event that concerns the file `name` (events about its neighbours are
+    /// skipped; a lost event queue counts as a change).
+    async fn next(&mut self, name: &OsStr) -> WatchEvent {
+        let gone = AddWatchFlags::IN_DELETE_SELF
+            | AddWatchFlags::IN_MOVE_SELF
+            | AddWatchFlags::IN_IGNORED
+            | AddWatchFlags::IN_UNMOUNT;
+        loop {
+            let Ok(mut guard) = self.fd.readable().await else {
+                return WatchEvent::Lost;
+            };
+            let events = match guard.try_io(|fd| fd.get_ref().0.read_events().map_err(Into::into)) {
+                Ok(Ok(events)) => events,
+                Ok(Err(_)) => return WatchEvent::Lost,
+                Err(_would_block) => continue,
+            };
+            let mut changed = false;
+            for ev in events {
+                if ev.mask.intersects(gone) {
+                    return WatchEvent::Lost;
+                }
+                if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW)
+                    || ev.name.as_deref() == Some(name)
+                {
+                    changed = true;
+                }
+            }
+            if changed {
+                return WatchEvent::Changed;
+            }
+        }
+    }
+}
+
+/// Follows a file for FILE_CHECK and `track_file`: [`FileWatcher::changed`] returns whenever
+/// the file may hold something new. The file's directory is watched with inotify, so a change
+/// is seen as soon as the writer closes the file, a rename puts a new file in place, or the
+/// file is created or deleted. While the directory cannot be watched (it does not exist yet,
+/// it went away, or inotify is exhausted) the file is read every [`POLL_INTERVAL`] instead,
+/// and the watch is tried again each time.
+///
+/// Create the watcher, then read the file, then wait: no change between the two is missed.
 #[derive(Debug)]
 pub struct FileWatcher {
-    fd: AsyncFd<InotifyFd>,
+    path: PathBuf,
+    dir: PathBuf,
     name: OsString,
+    watch: Option<DirWatch>,
+    warned: bool,
 }
 
 impl FileWatcher {
-    /// Watch `path` (its directory must exist).
+    /// Follows `path`, watching its directory at once when it can. Fails only when `path`
+    /// names no file (`/`, `..`).
     pub fn new(path: &Path) -> std::io::Result<Self> {
         let name = path
             .file_name()
@@ -132,46 +228,56 @@ impl FileWatcher {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-        ino.add_watch(
-            dir,
-            AddWatchFlags::IN_CLOSE_WRITE
-                | AddWatchFlags::IN_MOVED_TO
-                | AddWatchFlags::IN_CREATE
-                | AddWatchFlags::IN_DELETE
-                | AddWatchFlags::IN_MODIFY,
-        )?;
-        // `InotifyFd` owns its descriptor for its whole life, which is what registration
-        // requires; the replacement constructor is `unsafe`, forbidden in this crate.
-        #[allow(deprecated)]
-        let fd = AsyncFd::new(InotifyFd(ino))?;
-        Ok(FileWatcher { fd, name })
+        let mut w = FileWatcher {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+            name,
+            watch: None,
+            warned: false,
+        };
+        w.watch_directory();
+        Ok(w)
     }
 
-    /// Wait until the watched file changes.
-    pub async fn changed(&mut self) -> std::io::Result<()> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| fd.get_ref().0.read_events().map_err(std::io::Error::from)) {
-                Ok(Ok(events)) => {
-                    if events
-                        .iter()
-                        .any(|e| e.name.as_deref() == Some(self.name.as_os_str()))
-                    {
-                        return Ok(());
-                    }
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
+    /// Tries to watch the directory; the first failure is logged.
+    fn watch_directory(&mut self) {
+        match DirWatch::new(&self.dir) {
+            Ok(w) => self.watch = Some(w),
+            Err(e) if !self.warned => {
+                self.warned = true;
+                tracing::warn!(
+                    "cannot watch {} ({e}) - reading it every {}ms",
+                    self.path.display(),
+                    POLL_INTERVAL.as_millis()
+                );
             }
+            Err(_) => {}
         }
+    }
+
+    /// Waits until the file may have changed; read it after each return. It does not fail
+    /// (a lost watch falls back to reading every [`POLL_INTERVAL`]): the `Result` is kept for
+    /// callers that propagate it.
+    pub async fn changed(&mut self) -> std::io::Result<()> {
+        match self.watch.as_mut() {
+            Some(w) => {
+                if w.next(&self.name).await == WatchEvent::Lost {
+                    // Read once more now: the file may have changed with its directory.
+                    self.watch = None;
+                }
+            }
+            None => tokio::time::sleep(POLL_INTERVAL).await,
+        }
+        if self.watch.is_none() {
+            self.watch_directory();
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn numbers() {
@@ -221,5 +327,80 @@ mod tests {
             .expect("rename seen")
             .expect("inotify");
         assert_eq!(probe(&p).await, Ok(Success { weight: Some(9) }));
+    }
+
+    #[tokio::test]
+    async fn directory_watch_sees_only_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("prio");
+        let name = OsStr::new("prio");
+        let mut w = DirWatch::new(dir.path()).expect("watch");
+        let quiet = Duration::from_millis(200);
+        // A neighbour changing wakes nobody.
+        std::fs::write(dir.path().join("other"), "1").expect("write");
+        assert!(tokio::time::timeout(quiet, w.next(name)).await.is_err());
+        // Created, rewritten, replaced by a rename, deleted: each one is seen.
+        std::fs::write(&path, "5\n").expect("write");
+        assert_eq!(w.next(name).await, WatchEvent::Changed);
+        let tmp = dir.path().join("prio.tmp");
+        std::fs::write(&tmp, "7\n").expect("write");
+        std::fs::rename(&tmp, &path).expect("rename");
+        assert_eq!(w.next(name).await, WatchEvent::Changed);
+        std::fs::remove_file(&path).expect("rm");
+        assert_eq!(w.next(name).await, WatchEvent::Changed);
+        // The directory itself going away ends the watch.
+        drop(dir);
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(2), w.next(name))
+                .await
+                .expect("event"),
+            WatchEvent::Lost
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_is_polled_until_its_directory_can_be_watched() {
+        let top = tempfile::tempdir().expect("tempdir");
+        let dir = top.path().join("later");
+        let path = dir.join("status");
+        let mut w = FileWatcher::new(&path).expect("watcher");
+        assert!(w.watch.is_none(), "no directory yet");
+        // Unwatched: woken every poll interval, not sooner.
+        let start = std::time::Instant::now();
+        tokio::time::timeout(Duration::from_secs(2), w.changed())
+            .await
+            .expect("poll")
+            .expect("changed");
+        assert!(start.elapsed() >= POLL_INTERVAL);
+        // The directory appears: the next wake-up watches it, and changes are seen at once.
+        std::fs::create_dir(&dir).expect("mkdir");
+        tokio::time::timeout(Duration::from_secs(2), w.changed())
+            .await
+            .expect("poll")
+            .expect("changed");
+        assert!(w.watch.is_some(), "watched once the directory exists");
+        std::fs::write(&path, "3").expect("write");
+        tokio::time::timeout(Duration::from_millis(300), w.changed())
+            .await
+            .expect("seen before the next poll")
+            .expect("changed");
+        // The directory goes away: woken at once, then polled again.
+        std::fs::remove_file(&path).expect("rm");
+        std::fs::remove_dir(&dir).expect("rmdir");
+        for _ in 0..3 {
+            if w.watch.is_none() {
+                break;
+            }
+            tokio::time::timeout(Duration::from_millis(300), w.changed())
+                .await
+                .expect("woken")
+                .expect("changed");
+        }
+        assert!(w.watch.is_none(), "watch lost with the directory");
+    }
+
+    #[test]
+    fn a_path_without_a_file_name_is_refused() {
+        assert!(FileWatcher::new(Path::new("/")).is_err());
     }
 }

@@ -1,17 +1,17 @@
 //! Tracked objects: `vrrp_script` runners (interval, timeout, rise, fall), `track_file`
-//! readers (inotify on the file's directory) and interface link events. Each runs as its own task and reports changes to the
-//! engine over a channel, so nothing here ever blocks the protocol.
+//! readers (rka-check's [`FileWatcher`], shared with FILE_CHECK) and interface link events.
+//! Each runs as its own task and reports changes to the engine over a channel, so nothing here
+//! ever blocks the protocol.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+use rka_check::file::{FileWatcher, POLL_INTERVAL};
 use rka_config::model::vrrp::track::ParamMatch;
 use rka_config::model::vrrp::{TrackFile, TrackProcess, VrrpScript};
 use rka_netif::LinkEvent;
@@ -181,103 +181,6 @@ pub fn parse_track_value(text: &str) -> i64 {
     t[..end].parse().unwrap_or(0)
 }
 
-/// How often a track file is read when its directory cannot be watched (no inotify instance
-/// left, or the directory does not exist yet).
-const FILE_POLL: Duration = Duration::from_millis(500);
-
-/// An inotify watch on the directory of a track file: watching the directory (not the file)
-/// sees the file created, written, replaced by a rename, or deleted.
-pub struct FileWatch {
-    fd: AsyncFd<InotifyFd>,
-    name: OsString,
-}
-
-/// `Inotify` as tokio's `AsyncFd` wants it.
-struct InotifyFd(Inotify);
-
-impl AsRawFd for InotifyFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.as_fd().as_raw_fd()
-    }
-}
-
-/// What a [`FileWatch`] saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileChange {
-    /// The file may hold a new value.
-    Changed,
-    /// The directory went away (deleted, moved, unmounted): the watch is gone.
-    WatchLost,
-}
-
-impl FileWatch {
-    /// Watches the directory of `path`. Fails when inotify is unavailable, `path` has no file
-    /// name or its directory does not exist.
-    pub fn new(path: &Path) -> std::io::Result<FileWatch> {
-        let name = path
-            .file_name()
-            .ok_or_else(|| std::io::Error::other("no file name"))?
-            .to_owned();
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-        ino.add_watch(
-            dir,
-            // Written files are read when closed, not on every write: keepalived 2.2.7 does
-            // the same (observed), so a writer that truncates first causes no 0 blip.
-            AddWatchFlags::IN_CLOSE_WRITE
-                | AddWatchFlags::IN_CREATE
-                | AddWatchFlags::IN_DELETE
-                | AddWatchFlags::IN_MOVED_FROM
-                | AddWatchFlags::IN_MOVED_TO
-                | AddWatchFlags::IN_DELETE_SELF
-                | AddWatchFlags::IN_MOVE_SELF
-                | AddWatchFlags::IN_ONLYDIR,
-        )?;
-        // `AsyncFd`'s safe constructors are deprecated for types that could hand out another
-        // descriptor over time; `InotifyFd` owns its descriptor for its whole life, which is
-        // the contract of the `unsafe` replacement (and `unsafe` is kept to crates/sys).
-        #[allow(deprecated)]
-        let fd = AsyncFd::with_interest(InotifyFd(ino), Interest::READABLE)?;
-        Ok(FileWatch { fd, name })
-    }
-
-    /// Waits for an event that concerns the file (events about its neighbours are skipped).
-    pub async fn next(&mut self) -> FileChange {
-        loop {
-            let mut guard = match self.fd.readable().await {
-                Ok(g) => g,
-                Err(_) => return FileChange::WatchLost,
-            };
-            let events = match guard.try_io(|fd| fd.get_ref().0.read_events().map_err(Into::into)) {
-                Ok(Ok(ev)) => ev,
-                Ok(Err(_)) => return FileChange::WatchLost,
-                Err(_would_block) => continue,
-            };
-            let mut changed = false;
-            for ev in events {
-                let gone = AddWatchFlags::IN_DELETE_SELF
-                    | AddWatchFlags::IN_MOVE_SELF
-                    | AddWatchFlags::IN_IGNORED
-                    | AddWatchFlags::IN_UNMOUNT;
-                if ev.mask.intersects(gone) {
-                    return FileChange::WatchLost;
-                }
-                if ev.mask.contains(AddWatchFlags::IN_Q_OVERFLOW)
-                    || ev.name.as_deref() == Some(self.name.as_os_str())
-                {
-                    changed = true;
-                }
-            }
-            if changed {
-                return FileChange::Changed;
-            }
-        }
-    }
-}
-
 /// The value of a track file as keepalived 2.2.7 reads it: a missing or unreadable file, or
 /// text that does not start with a number, counts as 0 (observed).
 pub async fn read_track_file(path: &Path) -> i64 {
@@ -304,34 +207,29 @@ fn init_track_file(file: &TrackFile, path: &Path) {
 }
 
 /// Starts the reader of `file`: it reports the value at start and whenever it changes. The
-/// file's directory is watched with inotify, so a change is seen as soon as it is made; when
-/// the directory cannot be watched (it does not exist, or inotify is exhausted) the file is
-/// read every 500 ms until it can. With `init_file`, the file is created (or overwritten with
-/// `overwrite`) holding the initial value.
+/// file is followed by a [`FileWatcher`], so a change is seen as soon as the writer closes the
+/// file; while the file's directory cannot be watched (it does not exist, or inotify is
+/// exhausted) the file is read every 500 ms until it can. With `init_file`, the file is
+/// created (or overwritten with `overwrite`) holding the initial value.
 pub fn spawn_file(file: &TrackFile, tx: mpsc::UnboundedSender<TrackEvent>) -> JoinHandle<()> {
     let name = file.name.clone();
     let path = PathBuf::from(&file.file);
     init_track_file(file, &path);
     tokio::spawn(async move {
-        let mut last = None;
-        let mut watch: Option<FileWatch> = None;
-        let mut warned = false;
-        loop {
-            if watch.is_none() {
-                // Watch first, then read, so no change between the two is missed.
-                match FileWatch::new(&path) {
-                    Ok(w) => watch = Some(w),
-                    Err(e) if !warned => {
-                        warned = true;
-                        tracing::warn!(
-                            "track_file {name}: cannot watch {} ({e}) - reading it every {}ms",
-                            path.display(),
-                            FILE_POLL.as_millis()
-                        );
-                    }
-                    Err(_) => {}
-                }
+        // Watch first, then read, so no change between the two is missed.
+        let mut watcher = match FileWatcher::new(&path) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(
+                    "track_file {name}: cannot watch {} ({e}) - reading it every {}ms",
+                    path.display(),
+                    POLL_INTERVAL.as_millis()
+                );
+                None
             }
+        };
+        let mut last = None;
+        loop {
             let value = read_track_file(&path).await;
             if last != Some(value) {
                 last = Some(value);
@@ -345,13 +243,17 @@ pub fn spawn_file(file: &TrackFile, tx: mpsc::UnboundedSender<TrackEvent>) -> Jo
                     return;
                 }
             }
-            match watch.as_mut() {
+            match watcher.as_mut() {
                 Some(w) => {
-                    if w.next().await == FileChange::WatchLost {
-                        watch = None;
+                    if let Err(e) = w.changed().await {
+                        tracing::warn!(
+                            "track_file {name}: {e} - reading it every {}ms",
+                            POLL_INTERVAL.as_millis()
+                        );
+                        watcher = None;
                     }
                 }
-                None => tokio::time::sleep(FILE_POLL).await,
+                None => tokio::time::sleep(POLL_INTERVAL).await,
             }
         }
     })
@@ -493,7 +395,8 @@ pub fn spawn_process(t: &TrackProcess, tx: mpsc::UnboundedSender<TrackEvent>) ->
     let t = t.clone();
     tokio::spawn(async move {
         // `AsyncFd`'s safe constructors are deprecated for types that could hand out another
-        // descriptor; `ProcEventsFd` owns its socket for its whole life (see FileWatch).
+        // descriptor; `ProcEventsFd` owns its socket for its whole life, which is the
+        // contract of the `unsafe` replacement (and `unsafe` is kept to crates/sys).
         #[allow(deprecated)]
         let events = rka_sys::proc_events::ProcEvents::subscribe()
             .and_then(|e| AsyncFd::with_interest(ProcEventsFd(e), Interest::READABLE));
@@ -749,11 +652,23 @@ mod tests {
         assert_eq!(q.deadline(), None);
     }
 
+    /// The next event reported within `within` (tests pick a bound below the tracker's poll
+    /// period, so that only the event-driven path can meet it).
+    async fn next_event(
+        rx: &mut mpsc::UnboundedReceiver<TrackEvent>,
+        within: Duration,
+    ) -> TrackEvent {
+        match tokio::time::timeout(within, rx.recv()).await {
+            Ok(Some(event)) => event,
+            other => panic!("no event within {within:?}: {other:?}"),
+        }
+    }
+
     /// The next process status reported, well within the 500 ms scan period.
     async fn next_process(rx: &mut mpsc::UnboundedReceiver<TrackEvent>) -> bool {
-        match tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
-            Ok(Some(TrackEvent::Process { up, .. })) => up,
-            other => panic!("no process event: {other:?}"),
+        match next_event(rx, Duration::from_millis(300)).await {
+            TrackEvent::Process { up, .. } => up,
+            other => panic!("not a process event: {other:?}"),
         }
     }
 
@@ -793,39 +708,11 @@ mod tests {
         assert_eq!(parse_track_value(""), 0);
     }
 
-    #[tokio::test]
-    async fn file_watch_sees_only_its_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("prio");
-        let mut w = FileWatch::new(&path).expect("watch");
-        let quiet = Duration::from_millis(200);
-        // A neighbour changing wakes nobody.
-        std::fs::write(dir.path().join("other"), "1").expect("write");
-        assert!(tokio::time::timeout(quiet, w.next()).await.is_err());
-        // Created, rewritten, replaced by a rename, deleted: each one is seen.
-        std::fs::write(&path, "5\n").expect("write");
-        assert_eq!(w.next().await, FileChange::Changed);
-        let tmp = dir.path().join("prio.tmp");
-        std::fs::write(&tmp, "7\n").expect("write");
-        std::fs::rename(&tmp, &path).expect("rename");
-        assert_eq!(w.next().await, FileChange::Changed);
-        std::fs::remove_file(&path).expect("rm");
-        assert_eq!(w.next().await, FileChange::Changed);
-        // The directory itself going away ends the watch.
-        drop(dir);
-        assert_eq!(
-            tokio::time::timeout(Duration::from_secs(2), w.next())
-                .await
-                .expect("event"),
-            FileChange::WatchLost
-        );
-    }
-
     /// The next value reported, well within the 500 ms fallback poll (inotify sees it).
     async fn next_value(rx: &mut mpsc::UnboundedReceiver<TrackEvent>) -> i64 {
-        match tokio::time::timeout(Duration::from_millis(400), rx.recv()).await {
-            Ok(Some(TrackEvent::File { value, .. })) => value,
-            other => panic!("no track_file event: {other:?}"),
+        match next_event(rx, Duration::from_millis(400)).await {
+            TrackEvent::File { value, .. } => value,
+            other => panic!("not a track_file event: {other:?}"),
         }
     }
 
