@@ -1,6 +1,7 @@
 //! Process-level settings of keepalived's command line and `global_defs`: the umask (`-u`,
 //! `umask`), core dumps (`-m`, `-M`), the network namespace (`-s`), and the parent's
-//! `startup_script` / `shutdown_script` with their timeouts.
+//! `startup_script` / `shutdown_script` with their timeouts. [`run_with_timeout`] is the one
+//! runner of scripts that are waited for (these two and every `vrrp_script` run).
 
 use std::fs;
 use std::io;
@@ -157,7 +158,9 @@ pub async fn run_parent_script(which: ParentScript, config: &Config) -> Option<S
     Some(outcome)
 }
 
-/// Runs `argv` in its own process group as `user`, waiting up to `timeout`.
+/// Runs `argv` as `user` in its own process group with stdin, stdout and stderr on /dev/null,
+/// waiting up to `timeout`; at the timeout the whole process group is killed. `NotRun`
+/// messages start with the program's name.
 pub async fn run_with_timeout(
     argv: &[String],
     user: Option<&(String, Option<String>)>,
@@ -175,7 +178,7 @@ pub async fn run_with_timeout(
         .kill_on_drop(true);
     if let Some((u, g)) = user {
         if let Err(e) = crate::vrrp::notify::apply_user(&mut cmd, u, g.as_deref()) {
-            return ScriptOutcome::NotRun(e);
+            return ScriptOutcome::NotRun(format!("{program}: {e}"));
         }
     }
     let mut child = match cmd.spawn() {
@@ -185,7 +188,7 @@ pub async fn run_with_timeout(
     match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(status)) if status.success() => ScriptOutcome::Succeeded,
         Ok(Ok(status)) => ScriptOutcome::Failed(status.code()),
-        Ok(Err(e)) => ScriptOutcome::NotRun(e.to_string()),
+        Ok(Err(e)) => ScriptOutcome::NotRun(format!("{program}: {e}")),
         Err(_) => {
             if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);

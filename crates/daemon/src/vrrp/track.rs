@@ -15,6 +15,8 @@ use rka_check::file::{FileWatcher, POLL_INTERVAL};
 use rka_config::model::vrrp::track::ParamMatch;
 use rka_config::model::vrrp::{TrackFile, TrackProcess, VrrpScript};
 use rka_netif::LinkEvent;
+
+use crate::lifecycle::{run_with_timeout, ScriptOutcome};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -128,44 +130,16 @@ pub async fn run_once(
     timeout: Duration,
     user: Option<&(String, Option<String>)>,
 ) -> bool {
-    let Some((program, args)) = argv.split_first() else {
-        return false;
-    };
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some((u, g)) = user {
-        if let Err(e) = super::notify::apply_user(&mut cmd, u, g.as_deref()) {
-            tracing::error!("script {program}: {e}");
-            return false;
-        }
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!("cannot run script {program}: {e}");
-            return false;
-        }
-    };
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(st)) => st.success(),
-        Ok(Err(e)) => {
-            tracing::warn!("script {program}: {e}");
+    match run_with_timeout(argv, user, timeout).await {
+        ScriptOutcome::Succeeded => true,
+        ScriptOutcome::Failed(_) => false,
+        ScriptOutcome::TimedOut => {
+            let program = argv.first().map_or("", String::as_str);
+            tracing::warn!("script {program} timed out - killed");
             false
         }
-        Err(_) => {
-            tracing::warn!("script {program} timed out - killing it");
-            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            let _ = child.wait().await;
+        ScriptOutcome::NotRun(e) => {
+            tracing::warn!("cannot run script {e}");
             false
         }
     }
