@@ -649,7 +649,7 @@ impl Engine {
         // over from a master it has in fact heard. Bounded by what is queued now, so a flood
         // cannot starve the timers; skipped for masters' advert timers (no syscalls there).
         let now = Instant::now();
-        let backup_due = self.deadlines.due(now).into_iter().any(|u| {
+        let backup_due = self.deadlines.due_units(now).any(|u| {
             self.units
                 .get(u)
                 .is_some_and(|unit| (0..unit.members.len()).any(|m| unit.state(m) == State::Backup))

@@ -162,12 +162,16 @@ impl Deadlines {
     }
 
     /// The units due at `now`, earliest first.
-    pub fn due(&self, now: Instant) -> Vec<usize> {
+    pub fn due_units(&self, now: Instant) -> impl Iterator<Item = usize> + '_ {
         self.ordered
             .iter()
-            .take_while(|(t, _)| *t <= now)
+            .take_while(move |(t, _)| *t <= now)
             .map(|(_, u)| *u)
-            .collect()
+    }
+
+    /// [`Deadlines::due_units`], collected (for a caller that changes the deadlines as it goes).
+    pub fn due(&self, now: Instant) -> Vec<usize> {
+        self.due_units(now).collect()
     }
 }
 
