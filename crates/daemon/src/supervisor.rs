@@ -245,7 +245,7 @@ fn signal_child(c: &Child, signo: i32) {
 }
 
 async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
-    let _http = crate::observe::http::spawn(&cli, &config);
+    let http = crate::observe::http::spawn(&cli, &config);
     let mut running: HashMap<&'static str, (Role, Running)> = HashMap::new();
     let (sig_tx, mut sig_rx) = mpsc::unbounded_channel::<SignalKind>();
     for k in [
@@ -385,6 +385,9 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                 pending = later;
                 for (role, _, next) in due {
                     start(&mut running, role, next);
+                    if let Some(h) = &http {
+                        h.child_restarted(role);
+                    }
                     crate::sdnotify::status(&crate::sdnotify::running_status(running.keys().copied()));
                 }
             }

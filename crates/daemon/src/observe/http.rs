@@ -25,8 +25,6 @@ use crate::logging::Role;
 
 /// How long a child may take to answer one scrape.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often the children's pidfiles are read to count restarts.
-const RESTART_POLL: Duration = Duration::from_millis(250);
 
 /// The children the endpoint asks, with their sockets.
 #[derive(Debug, Clone)]
@@ -53,58 +51,39 @@ pub fn child_sockets(cli: &Cli, config: &rka_config::Config) -> Vec<(ChildKind, 
         .collect()
 }
 
+/// The running endpoint: the supervisor tells it what only the parent knows.
+#[derive(Debug)]
+pub struct Endpoint {
+    parent: Arc<Mutex<ParentStats>>,
+    _task: JoinHandle<()>,
+}
+
+impl Endpoint {
+    /// The supervisor restarted the child of `role`.
+    pub fn child_restarted(&self, role: Role) {
+        let kind = match role {
+            Role::Vrrp => ChildKind::Vrrp,
+            Role::Checker => ChildKind::Checker,
+            Role::Parent => return,
+        };
+        if let Ok(mut s) = self.parent.lock() {
+            *s.restarts.entry(kind).or_insert(0) += 1;
+        }
+    }
+}
+
 /// Starts the endpoint when the configuration asks for one. Must run inside a tokio runtime.
-pub fn spawn(cli: &Cli, config: &rka_config::Config) -> Option<JoinHandle<()>> {
+pub fn spawn(cli: &Cli, config: &rka_config::Config) -> Option<Endpoint> {
     let addr = config.global.rkeepalived_http_listen?;
     let targets = Targets {
         children: child_sockets(cli, config),
         parent: Arc::default(),
     };
-    let pidfiles: Vec<(ChildKind, PathBuf)> = targets
-        .children
-        .iter()
-        .map(|(k, _)| {
-            let (given, role) = match k {
-                ChildKind::Vrrp => (&cli.vrrp_pid, Role::Vrrp),
-                ChildKind::Checker => (&cli.checkers_pid, Role::Checker),
-            };
-            (
-                *k,
-                given
-                    .clone()
-                    .unwrap_or_else(|| crate::pidfile::default_path(role)),
-            )
-        })
-        .collect();
     let parent = targets.parent.clone();
-    Some(tokio::spawn(async move {
-        let watcher = tokio::spawn(count_restarts(pidfiles, parent));
-        serve(addr, targets).await;
-        watcher.abort();
-    }))
-}
-
-/// Counts the children's restarts: every new pid in a child's pidfile after the first one.
-/// A respawn waits at least a second, longer than the poll interval, so none is missed.
-async fn count_restarts(pidfiles: Vec<(ChildKind, PathBuf)>, stats: Arc<Mutex<ParentStats>>) {
-    let mut last: Vec<Option<u32>> = vec![None; pidfiles.len()];
-    loop {
-        for (i, (kind, path)) in pidfiles.iter().enumerate() {
-            let pid = tokio::fs::read_to_string(path)
-                .await
-                .ok()
-                .and_then(|t| t.trim().parse::<u32>().ok());
-            if let Some(pid) = pid {
-                if last[i].is_some_and(|old| old != pid) {
-                    if let Ok(mut s) = stats.lock() {
-                        *s.restarts.entry(*kind).or_insert(0) += 1;
-                    }
-                }
-                last[i] = Some(pid);
-            }
-        }
-        tokio::time::sleep(RESTART_POLL).await;
-    }
+    Some(Endpoint {
+        parent,
+        _task: tokio::spawn(serve(addr, targets)),
+    })
 }
 
 async fn serve(addr: SocketAddr, targets: Targets) {
@@ -232,5 +211,26 @@ async fn status_of(path: &std::path::Path) -> Result<ChildStatus, String> {
         _ => Err(reply
             .error
             .unwrap_or_else(|| "no status in the reply".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_supervisors_restarts_are_counted_per_child() {
+        let e = Endpoint {
+            parent: Arc::default(),
+            _task: tokio::spawn(async {}),
+        };
+        e.child_restarted(Role::Checker);
+        e.child_restarted(Role::Checker);
+        e.child_restarted(Role::Vrrp);
+        e.child_restarted(Role::Parent);
+        let s = e.parent.lock().expect("stats");
+        assert_eq!(s.restarts.get(&ChildKind::Checker), Some(&2));
+        assert_eq!(s.restarts.get(&ChildKind::Vrrp), Some(&1));
+        assert_eq!(s.restarts.len(), 2);
     }
 }
