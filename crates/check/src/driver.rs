@@ -208,7 +208,7 @@ impl CheckerPool {
         start: std::time::Duration,
     ) {
         self.remove(id);
-        let state = CheckerState::new(schedule, now, start);
+        let state = CheckerState::for_probe(&probe, schedule, now, start);
         if let Some(at) = state.poll_timeout() {
             self.due.push(at, id, None);
         }
@@ -303,13 +303,14 @@ impl CheckerPool {
                 continue;
             }
             let probe = Arc::clone(&e.probe);
+            let url = e.state.url();
             e.running = Running::Task(self.running.spawn(async move {
                 let started = Instant::now();
                 // TCP_CHECK is bounded by its connect timeout and small enough to run inline;
                 // the other kinds are boxed so that a running TCP probe stays small.
                 let result = match &*probe {
                     Probe::Tcp(c) => crate::tcp::probe(c).await,
-                    other => Box::pin(other.probe()).await,
+                    other => Box::pin(other.probe(url)).await,
                 };
                 (id, result, started.elapsed())
             }));
@@ -455,13 +456,13 @@ impl CheckerPool {
 /// Abort the task to stop the checker.
 pub async fn run_checker(probe: Probe, schedule: Schedule, events: mpsc::Sender<CheckerEvent>) {
     let start = schedule.random_warmup();
-    let mut state = CheckerState::new(schedule, Instant::now(), start);
+    let mut state = CheckerState::for_probe(&probe, schedule, Instant::now(), start);
     loop {
         if let Some(at) = state.poll_timeout() {
             tokio::time::sleep_until(at.into()).await;
         }
         if state.handle_timeout(Instant::now()) {
-            let result = probe.probe().await;
+            let result = probe.probe(state.url()).await;
             state.handle_result(Instant::now(), result);
         }
         while let Some(e) = state.poll_event() {

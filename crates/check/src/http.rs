@@ -1,5 +1,6 @@
-//! HTTP_GET and SSL_GET: one `GET` per `url`, then status code, MD5 digest of the raw body,
-//! and regular expression, in that order.
+//! HTTP_GET and SSL_GET: one `GET` per run for one `url` (a [`UrlCursor`] walks the list as
+//! keepalived 2.2.7 does), then status code, MD5 digest of the raw body, and regular
+//! expression, in that order.
 //!
 //! The digest covers the bytes after the blank line ending the headers, up to
 //! `Content-Length` when the server sends one, else up to the end of the connection; a chunked
@@ -251,7 +252,8 @@ pub struct HttpParams {
     pub connect: ConnectOpts,
     /// `http_protocol`.
     pub version: HttpVersion,
-    /// The `url` blocks, all of which must pass.
+    /// The `url` blocks, checked one per run ([`UrlCursor`]); the checker passes once all of
+    /// them have passed in turn.
     pub urls: Vec<UrlCheck>,
     /// The checker's (or real/virtual server's) `virtualhost`.
     pub virtualhost: Option<String>,
@@ -259,6 +261,9 @@ pub struct HttpParams {
     pub tls: Option<TlsClient>,
     /// Memory and time bounds.
     pub limits: HttpLimits,
+    /// `fast_recovery`: before the first full pass and while the checker is down, the next
+    /// url is checked at once instead of after `delay_loop`.
+    pub fast_recovery: bool,
 }
 
 impl HttpParams {
@@ -272,6 +277,7 @@ impl HttpParams {
             virtualhost: None,
             tls: None,
             limits,
+            fast_recovery: false,
         }
     }
 }
@@ -656,14 +662,6 @@ pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
         .await
         .map_err(|e| Failure::new(format!("{}: {e}", url.path)))?;
     evaluate(url, &resp)
-}
-
-/// Check every url in turn; the first failure fails the probe.
-pub async fn probe(p: &HttpParams) -> ProbeResult {
-    for index in 0..p.urls.len() {
-        probe_url(p, index).await?;
-    }
-    up()
 }
 
 #[cfg(test)]

@@ -102,7 +102,8 @@ impl Probe {
         !matches!(self, Probe::Bfd { .. })
     }
 
-    /// An upper bound on one probe's duration, enforced by [`Probe::probe`].
+    /// An upper bound on one probe's duration (one url of HTTP_GET / SSL_GET), enforced by
+    /// [`Probe::probe`].
     pub fn hard_timeout(&self) -> Duration {
         let slack = Duration::from_secs(1);
         match self {
@@ -116,12 +117,14 @@ impl Probe {
         }
     }
 
-    /// Run one probe, never longer than [`Probe::hard_timeout`].
-    pub async fn probe(&self) -> ProbeResult {
+    /// Run one probe, never longer than [`Probe::hard_timeout`]. HTTP_GET / SSL_GET check one
+    /// url per probe: `url` is its index, as [`CheckerState::url`](crate::CheckerState::url)
+    /// gives it; the other kinds ignore it.
+    pub async fn probe(&self, url: usize) -> ProbeResult {
         let work = async {
             match self {
                 Probe::Tcp(c) => crate::tcp::probe(c).await,
-                Probe::Http(p) => crate::http::probe(p).await,
+                Probe::Http(p) => crate::http::probe_url(p, url).await,
                 Probe::Smtp(p) => crate::smtp::probe(p).await,
                 Probe::Dns(p) => crate::dns::probe(p).await,
                 Probe::Misc(p) => crate::misc::probe(p).await,
@@ -154,7 +157,7 @@ mod tests {
         let p = Probe::Bfd { name: "b1".into() };
         assert!(!p.is_supported());
         assert_eq!(p.kind().keyword(), "BFD_CHECK");
-        let e = p.probe().await.expect_err("unsupported");
+        let e = p.probe(0).await.expect_err("unsupported");
         assert!(e.reason.contains("not supported"));
     }
 
@@ -165,6 +168,6 @@ mod tests {
             .expect("bind");
         let p = Probe::Tcp(ConnectOpts::new(l.local_addr().expect("addr")));
         assert_eq!(p.kind(), CheckKind::Tcp);
-        assert!(p.probe().await.is_ok());
+        assert!(p.probe(0).await.is_ok());
     }
 }

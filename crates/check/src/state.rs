@@ -4,11 +4,17 @@
 //! call [`CheckerState::handle_timeout`], which returns `true` when a probe must start; when the
 //! probe ends, hand its result to [`CheckerState::handle_result`]; then drain
 //! [`CheckerState::poll_event`].
+//!
+//! An HTTP_GET / SSL_GET checker ([`CheckerState::for_probe`]) checks one url per probe: the
+//! probe started must check [`CheckerState::url`], and only a completed pass of its urls
+//! brings it up (see [`UrlCursor`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::http::{UrlCursor, UrlStep};
 use crate::outcome::ProbeResult;
+use crate::probe::Probe;
 use crate::schedule::Schedule;
 
 /// Something the owner of a checker should act on or log.
@@ -41,12 +47,26 @@ pub enum CheckerEvent {
     },
 }
 
+/// Where an HTTP_GET / SSL_GET checker is in its urls.
+#[derive(Debug, Clone, Copy)]
+struct UrlPacing {
+    cursor: UrlCursor,
+    /// How many urls the checker has.
+    count: usize,
+    /// `fast_recovery`.
+    fast_recovery: bool,
+    /// A full pass of the urls has completed.
+    passed: bool,
+}
+
 /// The scheduling and verdict state of one checker.
 #[derive(Debug, Clone)]
 pub struct CheckerState {
     schedule: Schedule,
     up: bool,
     has_run: bool,
+    /// `Some` for HTTP_GET / SSL_GET: one url per probe.
+    urls: Option<UrlPacing>,
     retries_done: u32,
     next_probe: Instant,
     in_flight: bool,
@@ -64,6 +84,7 @@ impl CheckerState {
             schedule,
             up,
             has_run: false,
+            urls: None,
             retries_done: 0,
             next_probe: now + start_delay,
             in_flight: false,
@@ -71,6 +92,38 @@ impl CheckerState {
             last_failure: None,
             events: VecDeque::new(),
         }
+    }
+
+    /// The state of a checker running `probe`, as [`CheckerState::new`]; an HTTP_GET / SSL_GET
+    /// checker paces its urls (one per probe, see [`CheckerState::url`]).
+    pub fn for_probe(
+        probe: &Probe,
+        schedule: Schedule,
+        now: Instant,
+        start_delay: Duration,
+    ) -> Self {
+        let state = CheckerState::new(schedule, now, start_delay);
+        match probe {
+            Probe::Http(p) => state.pacing_urls(p.urls.len(), p.fast_recovery),
+            _ => state,
+        }
+    }
+
+    /// Paces `count` urls, one per probe.
+    fn pacing_urls(mut self, count: usize, fast_recovery: bool) -> Self {
+        self.urls = Some(UrlPacing {
+            cursor: UrlCursor::default(),
+            count,
+            fast_recovery,
+            passed: false,
+        });
+        self
+    }
+
+    /// The index of the url the next probe (or the one running) checks, for an HTTP_GET /
+    /// SSL_GET checker made by [`CheckerState::for_probe`]; 0 for the other kinds.
+    pub fn url(&self) -> usize {
+        self.urls.map_or(0, |u| u.cursor.current())
     }
 
     /// Whether the checker currently passes.
@@ -120,7 +173,24 @@ impl CheckerState {
             Ok(success) => {
                 self.retries_done = 0;
                 self.last_failure = None;
-                self.next_probe = now + self.schedule.delay_loop;
+                // A url checker passes only when the last url of a pass does; a url before it
+                // changes neither the verdict nor the down state.
+                let (step, delay) = match &mut self.urls {
+                    None => (UrlStep::PassComplete, self.schedule.delay_loop),
+                    Some(u) => {
+                        let step = u.cursor.on_success(u.count);
+                        let delay = UrlCursor::delay_after_success(
+                            step,
+                            self.up,
+                            u.passed,
+                            u.fast_recovery,
+                            self.schedule.delay_loop,
+                        );
+                        u.passed |= step == UrlStep::PassComplete;
+                        (step, delay)
+                    }
+                };
+                self.next_probe = now + delay;
                 if let Some(w) = success.weight {
                     if self.weight != Some(w) {
                         self.weight = Some(w);
@@ -128,7 +198,7 @@ impl CheckerState {
                             .push_back(CheckerEvent::WeightChanged { weight: w });
                     }
                 }
-                if !self.up {
+                if step == UrlStep::PassComplete && !self.up {
                     self.up = true;
                     self.events.push_back(CheckerEvent::Up {
                         reason: "check succeeded".to_string(),
@@ -150,6 +220,9 @@ impl CheckerState {
                 } else {
                     self.retries_done = 0;
                     self.next_probe = now + self.schedule.delay_loop;
+                    if let Some(u) = &mut self.urls {
+                        u.cursor.on_failure();
+                    }
                     if self.up {
                         self.up = false;
                         let reason = if self.schedule.retry > 0 {
@@ -195,8 +268,33 @@ mod tests {
         Ok(Success::default())
     }
 
-    /// Drives the state machine on a virtual clock: at each wake-up, the probe result is taken
-    /// from `results`; returns the probe instants (seconds from start) and the events.
+    /// One probe run by [`drive`]: when it started (seconds from `t0`), the url it checked and
+    /// the events its result produced.
+    struct Run {
+        at: u64,
+        url: usize,
+        events: Vec<CheckerEvent>,
+    }
+
+    /// Drives `st` on a virtual clock: at each wake-up, the probe result is taken from
+    /// `results`.
+    fn drive(st: &mut CheckerState, t0: Instant, results: Vec<ProbeResult>) -> Vec<Run> {
+        let mut runs = Vec::new();
+        for r in results {
+            let now = st.poll_timeout().expect("idle");
+            assert!(!st.handle_timeout(now - Duration::from_millis(1)));
+            assert!(st.handle_timeout(now));
+            assert_eq!(st.poll_timeout(), None);
+            let (at, url) = ((now - t0).as_secs(), st.url());
+            st.handle_result(now, r);
+            let events = std::iter::from_fn(|| st.poll_event()).collect();
+            runs.push(Run { at, url, events });
+        }
+        runs
+    }
+
+    /// [`drive`] for a checker of schedule `s` starting after `start_delay` seconds; returns the
+    /// probe instants (seconds from start), the events and the final verdict.
     fn simulate(
         s: Schedule,
         start_delay: u64,
@@ -204,19 +302,9 @@ mod tests {
     ) -> (Vec<u64>, Vec<CheckerEvent>, bool) {
         let t0 = Instant::now();
         let mut st = CheckerState::new(s, t0, Duration::from_secs(start_delay));
-        let mut times = Vec::new();
-        let mut events = Vec::new();
-        for r in results {
-            let now = st.poll_timeout().expect("idle");
-            assert!(!st.handle_timeout(now - Duration::from_millis(1)));
-            assert!(st.handle_timeout(now));
-            assert_eq!(st.poll_timeout(), None);
-            times.push((now - t0).as_secs());
-            st.handle_result(now, r);
-            while let Some(e) = st.poll_event() {
-                events.push(e);
-            }
-        }
+        let runs = drive(&mut st, t0, results);
+        let times = runs.iter().map(|r| r.at).collect();
+        let events = runs.into_iter().flat_map(|r| r.events).collect();
         (times, events, st.is_up())
     }
 
@@ -333,5 +421,104 @@ mod tests {
         let (times, _, up) = simulate(s, 0, vec![fail(), fail()]);
         assert_eq!(times, vec![0, 3]);
         assert!(!up);
+    }
+
+    /// An HTTP_GET checker of three urls with `fast_recovery` as given.
+    fn url_checker(s: Schedule, fast_recovery: bool, t0: Instant) -> CheckerState {
+        CheckerState::new(s, t0, Duration::ZERO).pacing_urls(3, fast_recovery)
+    }
+
+    /// Up from the start; /b fails through its retries (down), fails once more, passes;
+    /// then the full pass /a /b /c brings the checker up.
+    fn down_and_recover() -> Vec<ProbeResult> {
+        let mut r = vec![ok(), ok(), ok(), ok()];
+        r.extend([fail(), fail(), fail(), fail()]);
+        r.extend([ok(), ok(), ok(), ok(), ok()]);
+        r
+    }
+
+    /// The indexes of the runs whose result produced `Up` / `Down`.
+    fn verdicts(runs: &[Run]) -> (Vec<usize>, Vec<usize>) {
+        let with = |f: fn(&CheckerEvent) -> bool| -> Vec<usize> {
+            let hit = |(i, r): (usize, &Run)| r.events.iter().any(f).then_some(i);
+            runs.iter().enumerate().filter_map(hit).collect()
+        };
+        (
+            with(|e| matches!(e, CheckerEvent::Up { .. })),
+            with(|e| matches!(e, CheckerEvent::Down { .. })),
+        )
+    }
+
+    #[test]
+    fn url_checker_checks_one_url_per_probe() {
+        let t0 = Instant::now();
+        let mut st = url_checker(sched(2, false), false, t0);
+        let runs = drive(&mut st, t0, down_and_recover());
+        let urls: Vec<usize> = runs.iter().map(|r| r.url).collect();
+        assert_eq!(urls, vec![0, 1, 2, 0, 1, 1, 1, 1, 1, 0, 1, 2, 0]);
+        let times: Vec<u64> = runs.iter().map(|r| r.at).collect();
+        assert_eq!(
+            times,
+            vec![0, 10, 20, 30, 40, 42, 44, 54, 64, 74, 84, 94, 104]
+        );
+        // Down when /b's retries are exhausted; the passes of /b, /a and /b after it leave it
+        // down; up when /c completes the pass.
+        assert_eq!(verdicts(&runs), (vec![11], vec![6]));
+        assert!(st.is_up());
+    }
+
+    #[test]
+    fn fast_recovery_checks_the_next_url_at_once_only_while_recovering() {
+        let t0 = Instant::now();
+        let mut st = url_checker(sched(2, false), true, t0);
+        let runs = drive(&mut st, t0, down_and_recover());
+        let urls: Vec<usize> = runs.iter().map(|r| r.url).collect();
+        assert_eq!(urls, vec![0, 1, 2, 0, 1, 1, 1, 1, 1, 0, 1, 2, 0]);
+        let times: Vec<u64> = runs.iter().map(|r| r.at).collect();
+        // The first pass at once; up: one url per delay_loop; retries after
+        // delay_before_retry; down: the failed url after delay_loop, then at once.
+        assert_eq!(times, vec![0, 0, 0, 10, 20, 22, 24, 34, 44, 44, 44, 44, 54]);
+        assert_eq!(verdicts(&runs), (vec![11], vec![6]));
+    }
+
+    #[test]
+    fn alpha_url_checker_comes_up_after_the_whole_first_pass() {
+        let t0 = Instant::now();
+        let mut st = url_checker(sched(1, true), false, t0);
+        assert!(!st.is_up());
+        let runs = drive(&mut st, t0, vec![ok(), ok(), ok()]);
+        assert_eq!(
+            runs.iter().map(|r| r.url).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert_eq!(verdicts(&runs), (vec![2], vec![]));
+        assert!(st.is_up());
+    }
+
+    #[test]
+    fn for_probe_paces_http_urls_only() {
+        use crate::http::{HttpParams, UrlCheck};
+        use crate::net::ConnectOpts;
+        let t0 = Instant::now();
+        let target = "127.0.0.1:80".parse().expect("addr");
+        let mut p = HttpParams::new(
+            ConnectOpts::new(target),
+            vec![UrlCheck::new("/a"), UrlCheck::new("/b")],
+        );
+        p.fast_recovery = true;
+        let mut http =
+            CheckerState::for_probe(&Probe::Http(p), sched(1, false), t0, Duration::ZERO);
+        let runs = drive(&mut http, t0, vec![ok(), ok(), ok()]);
+        assert_eq!(
+            runs.iter().map(|r| (r.at, r.url)).collect::<Vec<_>>(),
+            vec![(0, 0), (0, 1), (10, 0)]
+        );
+        let tcp = Probe::Tcp(ConnectOpts::new(target));
+        let mut st = CheckerState::for_probe(&tcp, sched(1, false), t0, Duration::ZERO);
+        let runs = drive(&mut st, t0, vec![ok(), ok()]);
+        assert_eq!(
+            runs.iter().map(|r| (r.at, r.url)).collect::<Vec<_>>(),
+            vec![(0, 0), (10, 0)]
+        );
     }
 }

@@ -1,14 +1,15 @@
-//! HTTP_GET / SSL_GET against real and misbehaving servers on loopback, and genhash compared
-//! with Debian's genhash.
+//! HTTP_GET / SSL_GET against real and misbehaving servers on loopback, the url order and
+//! pacing of a pooled checker, and genhash compared with Debian's genhash.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
+use rka_check::driver::CheckerPool;
 use rka_check::http::{self, HttpParams, UrlCheck};
 use rka_check::tls::{TlsClient, TlsFiles};
-use rka_check::ConnectOpts;
+use rka_check::{CheckKind, CheckerEvent, ConnectOpts, Probe, Schedule};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -53,7 +54,9 @@ async fn good_page_and_chunked_digest_is_raw() {
         })
     })
     .await;
-    assert!(http::probe(&params(addr, Some(b"hello"))).await.is_ok());
+    assert!(http::probe_url(&params(addr, Some(b"hello")), 0)
+        .await
+        .is_ok());
     let addr = server(1, |mut s| {
         Box::pin(async move {
             let _ = s
@@ -63,11 +66,13 @@ async fn good_page_and_chunked_digest_is_raw() {
         })
     })
     .await;
-    assert!(http::probe(&params(addr, Some(CHUNKED))).await.is_ok());
+    assert!(http::probe_url(&params(addr, Some(CHUNKED)), 0)
+        .await
+        .is_ok());
 }
 
 async fn failure(addr: SocketAddr, digest: Option<&[u8]>) -> String {
-    http::probe(&params(addr, digest))
+    http::probe_url(&params(addr, digest), 0)
         .await
         .expect_err("must fail")
         .reason
@@ -174,7 +179,7 @@ async fn hundred_megabyte_body_is_bounded() {
     .await;
     let mut p = params(huge, Some(b"a"));
     p.limits.total_timeout = Duration::from_secs(20);
-    let e = http::probe(&p).await.expect_err("too large");
+    let e = http::probe_url(&p, 0).await.expect_err("too large");
     assert!(e.reason.contains("body exceeds"), "{}", e.reason);
 }
 
@@ -219,7 +224,7 @@ async fn ssl_get_with_and_without_ca_and_sni() {
     });
     let mut p = params(addr, Some(b"ok"));
     p.tls = Some(TlsClient::new(&TlsFiles::default(), None).expect("tls"));
-    assert!(http::probe(&p).await.is_ok());
+    assert!(http::probe_url(&p, 0).await.is_ok());
     assert_eq!(sni_rx.recv().await.expect("sni"), None);
     let dir = tempfile::tempdir().expect("tmp");
     let ca = dir.path().join("ca.pem");
@@ -229,7 +234,7 @@ async fn ssl_get_with_and_without_ca_and_sni() {
         ..TlsFiles::default()
     };
     p.tls = Some(TlsClient::new(&files, Some("checker.test".into())).expect("tls"));
-    assert!(http::probe(&p).await.is_ok());
+    assert!(http::probe_url(&p, 0).await.is_ok());
     assert_eq!(
         sni_rx.recv().await.expect("sni").as_deref(),
         Some("checker.test")
@@ -247,7 +252,7 @@ async fn ssl_get_fails_on_handshake_errors() {
     .await;
     let mut p = params(plain, None);
     p.tls = Some(TlsClient::new(&TlsFiles::default(), None).expect("tls"));
-    let e = http::probe(&p).await.expect_err("handshake");
+    let e = http::probe_url(&p, 0).await.expect_err("handshake");
     assert!(e.reason.contains("TLS handshake"), "{}", e.reason);
     // A CA that did not sign the server's certificate.
     let (cfg, _) = tls_server_config();
@@ -274,7 +279,7 @@ async fn ssl_get_fails_on_handshake_errors() {
         )
         .expect("tls"),
     );
-    let e = http::probe(&p).await.expect_err("untrusted");
+    let e = http::probe_url(&p, 0).await.expect_err("untrusted");
     assert!(e.reason.contains("TLS handshake"), "{}", e.reason);
 }
 
@@ -391,5 +396,143 @@ fn genhash_matches_debian_genhash() {
             theirs.stderr.is_empty(),
             "stderr presence for {case}"
         );
+    }
+}
+
+/// A server answering its requests, in their order, with `statuses` (then 200), one
+/// connection at a time; each request's path and arrival instant are sent to the receiver.
+async fn scripted_server(
+    statuses: Vec<u16>,
+) -> (
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+) {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut statuses = statuses.into_iter();
+        loop {
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let path = head.split(' ').nth(1).unwrap_or("?").to_string();
+            if tx.send((path, Instant::now())).is_err() {
+                return;
+            }
+            let status = statuses.next().unwrap_or(200);
+            let resp = format!("HTTP/1.0 {status} X\r\nContent-Length: 0\r\n\r\n");
+            let _ = s.write_all(resp.as_bytes()).await;
+        }
+    });
+    (addr, rx)
+}
+
+/// Runs an HTTP_GET checker of urls /a, /b, /c in a [`CheckerPool`] against `addr` until
+/// `requests` requests have arrived; returns what happened in order (the paths requested,
+/// `UP` and `DOWN`) and the gap before each request after the first.
+async fn pool_log(
+    addr: SocketAddr,
+    mut requests: tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+    count: usize,
+    schedule: Schedule,
+    fast_recovery: bool,
+) -> (Vec<String>, Vec<Duration>) {
+    let mut c = ConnectOpts::new(addr);
+    c.connect_timeout = Duration::from_secs(1);
+    let urls = ["/a", "/b", "/c"].map(UrlCheck::new).to_vec();
+    let mut p = HttpParams::new(c, urls);
+    p.fast_recovery = fast_recovery;
+    let mut pool = CheckerPool::new();
+    pool.insert(1, Probe::Http(p), schedule);
+    let mut log = Vec::new();
+    let mut gaps = Vec::new();
+    let mut last: Option<Instant> = None;
+    let work = async {
+        while gaps.len() + 1 < count {
+            tokio::select! {
+                (id, e) = pool.next_event() => {
+                    assert_eq!(id, 1);
+                    log.push(match e {
+                        CheckerEvent::Up { .. } => "UP".to_string(),
+                        CheckerEvent::Down { .. } => "DOWN".to_string(),
+                        other => format!("{other:?}"),
+                    });
+                }
+                Some((path, at)) = requests.recv() => {
+                    if let Some(l) = last {
+                        gaps.push(at - l);
+                    }
+                    last = Some(at);
+                    log.push(path);
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .expect("requests");
+    (log, gaps)
+}
+
+/// Up from the start; /b fails through its 2 retries (down) and once more, then passes.
+const DOWN_AND_RECOVER: [u16; 8] = [200, 200, 200, 200, 500, 500, 500, 500];
+
+/// The same sequence as keepalived 2.2.7: one url per run, /b retried then down, checked
+/// again after delay_loop, and up only once /b then a full pass /a /b /c have passed.
+const EXPECTED: [&str; 15] = [
+    "/a", "/b", "/c", "/a", "/b", "/b", "/b", "DOWN", "/b", "/b", "/a", "/b", "/c", "UP", "/a",
+];
+
+fn url_schedule(delay_loop: Duration) -> Schedule {
+    let mut s = Schedule::defaults_for(CheckKind::Http);
+    s.delay_loop = delay_loop;
+    s.delay_before_retry = Duration::from_millis(100);
+    s.retry = 2;
+    s.warmup = Duration::ZERO;
+    s
+}
+
+#[tokio::test]
+async fn pool_checks_one_url_per_delay_loop() {
+    let dl = Duration::from_millis(300);
+    let (addr, rx) = scripted_server(DOWN_AND_RECOVER.to_vec()).await;
+    let (log, gaps) = pool_log(addr, rx, 13, url_schedule(dl), false).await;
+    assert_eq!(log, EXPECTED);
+    // Before request i+1: delay_before_retry for the two retries of /b, else delay_loop
+    // (also between the urls of the recovery pass, without fast_recovery).
+    for (i, gap) in gaps.iter().enumerate() {
+        let want = if i == 4 || i == 5 {
+            Duration::from_millis(100)
+        } else {
+            dl
+        };
+        assert!(*gap >= want, "gap {i}: {gap:?} < {want:?} ({gaps:?})");
+    }
+}
+
+#[tokio::test]
+async fn pool_fast_recovery_skips_delay_loop_only_while_recovering() {
+    let dl = Duration::from_millis(800);
+    let (addr, rx) = scripted_server(DOWN_AND_RECOVER.to_vec()).await;
+    let (log, gaps) = pool_log(addr, rx, 13, url_schedule(dl), true).await;
+    assert_eq!(log, EXPECTED);
+    // At once: /b and /c of the first pass, and /a /b /c after /b recovered; retries after
+    // delay_before_retry; delay_loop otherwise (up after a full pass, and after a failure).
+    let at_once = [0, 1, 8, 9, 10];
+    for (i, gap) in gaps.iter().enumerate() {
+        if at_once.contains(&i) {
+            assert!(*gap < dl / 2, "gap {i}: {gap:?} not at once ({gaps:?})");
+        } else {
+            let want = if i == 4 || i == 5 {
+                Duration::from_millis(100)
+            } else {
+                dl
+            };
+            assert!(*gap >= want, "gap {i}: {gap:?} < {want:?} ({gaps:?})");
+        }
     }
 }

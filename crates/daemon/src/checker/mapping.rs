@@ -491,6 +491,7 @@ fn probe(config: &Config, target: SocketAddr, c: &Checker) -> Result<Probe, Stri
                 rka_config::model::lvs::http::HttpProtocol::Http11 => http::HttpVersion::Http11,
             };
             p.virtualhost = h.virtualhost.clone();
+            p.fast_recovery = h.fast_recovery;
             if h.ssl {
                 let ssl = config.lvs.ssl.clone().unwrap_or_default();
                 let files = rka_check::tls::TlsFiles {
@@ -590,4 +591,34 @@ fn probe(config: &Config, target: SocketAddr, c: &Checker) -> Result<Probe, Stri
             name: b.name.clone(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_url_count_and_fast_recovery_reach_the_probe() {
+        let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n \
+                    real_server 127.0.0.1 8080 {\n  HTTP_GET {\n   url {\n    path /a\n   }\n   \
+                    url {\n    path /b\n   }\n   fast_recovery\n  }\n }\n \
+                    real_server 127.0.0.2 8080 {\n  SSL_GET {\n   url {\n    path /c\n   }\n  }\n \
+                    }\n}\n";
+        let loaded = rka_config::load_str("test.conf", text, &Default::default());
+        assert!(
+            loaded.diagnostics.items().is_empty(),
+            "{:?}",
+            loaded.diagnostics.items()
+        );
+        let plan = Plan::from_config(&loaded.config);
+        let http: Vec<(usize, bool, bool)> = plan
+            .probes
+            .iter()
+            .map(|p| match &p.probe {
+                Ok(Probe::Http(h)) => (h.urls.len(), h.fast_recovery, h.tls.is_some()),
+                other => panic!("not an HTTP probe: {other:?}"),
+            })
+            .collect();
+        assert_eq!(http, vec![(2, true, false), (1, false, true)]);
+    }
 }
