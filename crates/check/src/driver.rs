@@ -516,13 +516,17 @@ mod tests {
     use crate::probe::CheckKind;
     use std::time::Duration;
 
-    #[tokio::test]
-    async fn tcp_checker_goes_down_then_up() {
+    /// A loopback address nothing listens on (until the test binds it again).
+    async fn closed_port() -> std::net::SocketAddr {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let addr = l.local_addr().expect("addr");
-        drop(l);
+        l.local_addr().expect("addr")
+    }
+
+    #[tokio::test]
+    async fn tcp_checker_goes_down_then_up() {
+        let addr = closed_port().await;
         let mut s = Schedule::defaults_for(CheckKind::Tcp);
         s.delay_loop = Duration::from_millis(100);
         s.delay_before_retry = Duration::from_millis(50);
@@ -557,11 +561,7 @@ mod tests {
 
     #[tokio::test]
     async fn pool_checker_goes_down_then_up() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = l.local_addr().expect("addr");
-        drop(l);
+        let addr = closed_port().await;
         let mut pool = CheckerPool::new();
         pool.insert(7, Probe::Tcp(ConnectOpts::new(addr)), fast(100));
         assert_eq!(pool.len(), 1);
@@ -587,11 +587,7 @@ mod tests {
 
     #[tokio::test]
     async fn pool_runs_many_checkers_and_forgets_removed_ones() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = l.local_addr().expect("addr");
-        drop(l);
+        let addr = closed_port().await;
         let mut pool = CheckerPool::new();
         for id in 0..50 {
             pool.insert(id, Probe::Tcp(ConnectOpts::new(addr)), fast(100));
@@ -616,11 +612,7 @@ mod tests {
 
     #[tokio::test]
     async fn pool_survives_being_cancelled_between_events() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = l.local_addr().expect("addr");
-        drop(l);
+        let addr = closed_port().await;
         let mut pool = CheckerPool::new();
         let mut s = fast(100);
         s.retry = 0;
