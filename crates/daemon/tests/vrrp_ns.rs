@@ -10,59 +10,21 @@
 //!
 //! Needs root; skipped with a message otherwise (a failure under `CI=true`).
 
+mod common;
+
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
+use common::{run, Impl};
+
 const VIP: &str = "10.9.0.100";
 const VIP2: &str = "10.9.0.101";
-
-/// The daemon under test on one director.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Impl {
-    Rust,
-    Keepalived,
-}
-
-impl Impl {
-    fn program(self) -> &'static str {
-        match self {
-            Impl::Rust => RKEEPALIVED,
-            Impl::Keepalived => "keepalived",
-        }
-    }
-}
-
-/// Whether the suite can run; probed once (the probe namespace's name is per process, so
-/// concurrent probes would trip over each other).
-fn privileged() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        if !rka_sys::netns::privileged_tests_available("vrrp_ns") {
-            return false;
-        }
-        let keepalived = Command::new("keepalived")
-            .arg("-v")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if !keepalived {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "vrrp_ns: keepalived 2.2.7 is needed as the reference under CI=true"
-            );
-            eprintln!("vrrp_ns: SKIPPED: keepalived is not installed");
-        }
-        keepalived
-    })
-}
 
 static LAB_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -72,20 +34,6 @@ struct Lab {
     hosts: Vec<String>,
     dir: tempfile::TempDir,
     daemons: Vec<(String, Child)>,
-}
-
-fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Lab {
@@ -115,29 +63,46 @@ impl Lab {
         lab
     }
 
-    /// Connects `host` to the bridge with a fresh veth `eth0` holding 10.9.0.`last`/24.
-    fn plug(&self, h: &str, last: usize) {
-        let ns = self.ns(h);
-        let tmp = format!("{}{h}", self.prefix);
-        let peer = format!("p{h}");
+    /// A fresh veth from `host` to the bridge: `dev` on the host (still down), `peer` on the
+    /// bridge (up); `tmp` is a name unique on the machine for the moment of creation.
+    fn veth_to_bridge(&self, host: &str, dev: &str, tmp: &str, peer: &str) {
+        let (ns, sw) = (self.ns(host), self.ns("sw"));
         run(
             "ip",
             &[
-                "link",
-                "add",
-                &tmp,
-                "netns",
-                &ns,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &peer,
-                "netns",
-                &self.ns("sw"),
+                "link", "add", tmp, "netns", &ns, "type", "veth", "peer", "name", peer, "netns",
+                &sw,
             ],
         );
-        run("ip", &["-n", &ns, "link", "set", &tmp, "name", "eth0"]);
+        self.ip(host, &["link", "set", tmp, "name", dev]);
+        self.ip("sw", &["link", "set", peer, "master", "br0"]);
+        self.ip("sw", &["link", "set", peer, "up"]);
+    }
+
+    /// Starts capturing ARP on the client `c` for `secs` seconds (from half a second on).
+    fn capture_arp(&self, secs: u32) -> Child {
+        let capture = Command::new("ip")
+            .args(["netns", "exec", &self.ns("c"), "timeout", &secs.to_string()])
+            .args(["tcpdump", "-l", "-n", "-tt", "-i", "eth0", "arp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump");
+        thread::sleep(Duration::from_millis(500));
+        capture
+    }
+
+    /// A second link from `host` to the bridge, as `eth1` (up, no address).
+    fn add_eth1(&self, host: &str) {
+        let tmp = format!("{}x1", self.prefix);
+        self.veth_to_bridge(host, "eth1", &tmp, &format!("p{host}1"));
+        self.ip(host, &["link", "set", "eth1", "up"]);
+    }
+
+    /// Connects `host` to the bridge with a fresh veth `eth0` holding 10.9.0.`last`/24.
+    fn plug(&self, h: &str, last: usize) {
+        let ns = self.ns(h);
+        self.veth_to_bridge(h, "eth0", &format!("{}{h}", self.prefix), &format!("p{h}"));
         for k in [
             "net.ipv6.conf.all.accept_dad=0",
             "net.ipv6.conf.default.accept_dad=0",
@@ -146,11 +111,6 @@ impl Lab {
         ] {
             run("ip", &["netns", "exec", &ns, "sysctl", "-qw", k]);
         }
-        run(
-            "ip",
-            &["-n", &self.ns("sw"), "link", "set", &peer, "master", "br0"],
-        );
-        run("ip", &["-n", &self.ns("sw"), "link", "set", &peer, "up"]);
         run("ip", &["-n", &ns, "link", "set", "lo", "up"]);
         run("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
         let addr = format!("10.9.0.{last}/24");
@@ -190,19 +150,41 @@ impl Lab {
     fn start_with(&mut self, host: &str, imp: Impl, conf: &str, extra: &[&str]) {
         let conf_path = self.path(&format!("{host}.conf"));
         fs::write(&conf_path, conf).expect("write conf");
-        let log = fs::File::create(self.path(&format!("{host}.log"))).expect("log");
-        let ns = self.ns(host);
+        let mut cmd = vec![
+            imp.program().to_owned(),
+            "-n".into(),
+            "-l".into(),
+            "-P".into(),
+        ];
+        cmd.extend(self.daemon_files(host, &conf_path.display().to_string()));
+        cmd.extend(extra.iter().map(|a| a.to_string()));
+        self.spawn(host, &cmd);
+    }
+
+    /// `-f conf` and the pidfiles of the daemon of `host` (`<host>.pid`, `.vpid`, `.cpid`).
+    fn daemon_files(&self, host: &str, conf: &str) -> Vec<String> {
         let p = |s: &str| self.path(&format!("{host}.{s}")).display().to_string();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns, imp.program()])
-            .args(["-n", "-l", "-P", "-f"])
-            .arg(&conf_path)
-            .args(["-p", &p("pid"), "-r", &p("vpid"), "-c", &p("cpid")])
-            .args(extra)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn daemon");
+        [
+            "-f",
+            conf,
+            "-p",
+            &p("pid"),
+            "-r",
+            &p("vpid"),
+            "-c",
+            &p("cpid"),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    /// Runs `cmd` in the namespace of `host` as the daemon of `host`, logging to `<host>.log`.
+    fn spawn(&mut self, host: &str, cmd: &[String]) {
+        let ns = self.ns(host);
+        let child = common::spawn_logged(
+            Command::new("ip").args(["netns", "exec", &ns]).args(cmd),
+            &self.path(&format!("{host}.log")),
+        );
         self.daemons.push((host.to_owned(), child));
     }
 
@@ -212,6 +194,17 @@ impl Lab {
             .rev()
             .find(|(h, _)| h == host)
             .and_then(|(_, c)| i32::try_from(c.id()).ok())
+    }
+
+    /// Whether the daemon last started on `host` is still running (not exited, not a zombie).
+    fn running(&self, host: &str) -> bool {
+        self.main_pid(host).is_some_and(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The state follows the command name, which is in parentheses.
+                stat.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+            })
+        })
     }
 
     fn vrrp_pid(&self, host: &str) -> Option<i32> {
@@ -349,6 +342,26 @@ impl Lab {
     }
 }
 
+/// The output of a capture begun by [`Lab::capture_arp`], once it ended.
+fn capture_text(capture: Child) -> String {
+    let out = capture.wait_with_output().expect("tcpdump output");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The times (tcpdump `-tt`) of the gratuitous ARPs for any of `vips` in `text`, in order.
+fn garp_times(text: &str, vips: &[&str]) -> Vec<f64> {
+    let mut times: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            vips.iter()
+                .any(|v| l.contains(&format!("who-has {v} ")) && l.contains(&format!("tell {v},")))
+        })
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times
+}
+
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s
         .lines()
@@ -398,7 +411,7 @@ fn matrix(name: &str, scenario: fn(Impl, Impl)) {
 
 /// Runs `scenario` for the given combinations, concurrently.
 fn matrix_with(name: &str, scenario: fn(Impl, Impl), combos: &[(Impl, Impl)]) {
-    if !privileged() {
+    if !common::privileged("vrrp_ns") {
         return;
     }
     let handles: Vec<_> = combos
@@ -1488,7 +1501,7 @@ fn fifo_story(a: Impl, b: Impl) -> String {
 /// story.
 #[test]
 fn fifo_story_matches_keepalived() {
-    if !privileged() {
+    if !common::privileged("vrrp_ns") {
         return;
     }
     let theirs = thread::spawn(|| fifo_story(Impl::Keepalived, Impl::Rust));
@@ -1585,7 +1598,7 @@ fn normalise_startup(lines: &str) -> (Vec<String>, Vec<String>) {
 /// Differential: the same sync group story gives the same FIFO lines as keepalived.
 #[test]
 fn group_fifo_story_matches_keepalived() {
-    if !privileged() {
+    if !common::privileged("vrrp_ns") {
         return;
     }
     let theirs = thread::spawn(|| group_fifo_story(Impl::Keepalived, Impl::Rust));
@@ -1823,7 +1836,7 @@ fn nft_no_accept_ruleset(imp: Impl) -> String {
 
 #[test]
 fn nftables_no_accept_like_keepalived() {
-    if !privileged() {
+    if !common::privileged("vrrp_ns") {
         return;
     }
     let ours = thread::spawn(|| nft_no_accept_ruleset(Impl::Rust));
@@ -1862,29 +1875,7 @@ fn unicast_src_missing() {
 /// MASTER (seen from a third namespace); the instance's own interface gets no extra ones.
 fn scenario_garp_extra_if(a: Impl, _b: Impl) {
     let mut lab = Lab::new(&["a"]);
-    // A second link from a to the bridge, as eth1.
-    let (tmp, peer) = (format!("{}x1", lab.prefix), "pa1".to_owned());
-    run(
-        "ip",
-        &[
-            "link",
-            "add",
-            &tmp,
-            "netns",
-            &lab.ns("a"),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &peer,
-            "netns",
-            &lab.ns("sw"),
-        ],
-    );
-    lab.ip("a", &["link", "set", &tmp, "name", "eth1"]);
-    lab.ip("a", &["link", "set", "eth1", "up"]);
-    lab.ip("sw", &["link", "set", &peer, "master", "br0"]);
-    lab.ip("sw", &["link", "set", &peer, "up"]);
+    lab.add_eth1("a");
     let mut conf = String::from("global_defs {\n  vrrp_version 3\n}\n");
     conf.push_str(
         &Inst {
@@ -1897,27 +1888,12 @@ fn scenario_garp_extra_if(a: Impl, _b: Impl) {
         }
         .text(),
     );
-    let capture = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("c"), "timeout", "11", "tcpdump"])
-        .args(["-l", "-n", "-tt", "-i", "eth0", "arp"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpdump");
-    thread::sleep(Duration::from_millis(500));
+    let capture = lab.capture_arp(11);
     lab.start("a", a, &conf);
-    let out = capture.wait_with_output().expect("tcpdump output");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let garps = |vip: &str| -> Vec<f64> {
-        let (asks, tells) = (format!("who-has {vip} "), format!("tell {vip},"));
-        text.lines()
-            .filter(|l| l.contains(&asks) && l.contains(&tells))
-            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-            .collect()
-    };
-    let own = garps(VIP);
+    let text = capture_text(capture);
+    let own = garp_times(&text, &[VIP]);
     assert_eq!(own.len(), 5, "one burst on the own interface: {text}");
-    let extra = garps("10.9.0.200");
+    let extra = garp_times(&text, &["10.9.0.200"]);
     assert!(extra.len() >= 5 + 3, "burst then one every 2 s: {text}");
     for w in extra[4..].windows(2) {
         let gap = w[1] - w[0];
@@ -1942,33 +1918,10 @@ impl Lab {
     fn start_without_net_raw(&mut self, host: &str, imp: Impl, conf: &str) {
         let conf_path = self.path(&format!("{host}.conf"));
         fs::write(&conf_path, conf).expect("write conf");
-        let log = fs::File::create(self.path(&format!("{host}.log"))).expect("log");
-        let ns = self.ns(host);
-        let p = |s: &str| self.path(&format!("{host}.{s}")).display().to_string();
-        let cmd = format!(
-            "exec {} -n -l -P -f {} -p {} -r {} -c {}",
-            imp.program(),
-            conf_path.display(),
-            p("pid"),
-            p("vpid"),
-            p("cpid")
-        );
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns,
-                "capsh",
-                "--drop=cap_net_raw",
-                "--",
-                "-c",
-            ])
-            .arg(cmd)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn daemon");
-        self.daemons.push((host.to_owned(), child));
+        let files = self.daemon_files(host, &conf_path.display().to_string());
+        let shell = format!("exec {} -n -l -P {}", imp.program(), files.join(" "));
+        let cmd = ["capsh", "--drop=cap_net_raw", "--", "-c", &shell];
+        self.spawn(host, &cmd.map(str::to_owned));
     }
 }
 
@@ -2034,28 +1987,39 @@ impl Lab {
         let tmp = self.path(&format!("{host}.tmp"));
         fs::create_dir_all(&tmp).expect("tmp dir");
         fs::write(tmp.join("k.conf"), conf).expect("write conf");
-        let log = fs::File::create(self.path(&format!("{host}.log"))).expect("log");
-        let ns = self.ns(host);
-        // A binary under /tmp (a checkout in /tmp, as CI may use) would be hidden by the bind:
-        // the host's /tmp stays reachable through /mnt in this mount namespace.
-        let (keep, program) = match imp.program().strip_prefix("/tmp/") {
-            Some(rest) => ("mount --bind /tmp /mnt && ", format!("/mnt/{rest}")),
-            None => ("", imp.program().to_string()),
-        };
-        let cmd = format!(
-            "{keep}mount --bind {} /tmp && exec {program} -n -l -P -f /tmp/k.conf -p /tmp/k.pid \
-             -r /tmp/v.pid -c /tmp/c.pid",
-            tmp.display(),
+        // The binary stays reachable when it lives under /tmp (a checkout in /tmp, as CI may
+        // use).
+        let setup = common::private_tmp(Some(&tmp), &[Path::new(imp.program())]);
+        let shell = format!(
+            "{setup} && exec {} -n -l -P -f /tmp/k.conf -p /tmp/k.pid -r /tmp/v.pid \
+             -c /tmp/c.pid",
+            imp.program()
         );
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns, "unshare", "-m", "sh", "-c"])
-            .arg(cmd)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn daemon");
-        self.daemons.push((host.to_owned(), child));
+        self.spawn(
+            host,
+            &["unshare", "-m", "sh", "-c", &shell].map(str::to_owned),
+        );
         tmp
+    }
+
+    /// Asks the daemon of `host` for its data dump (SIGUSR1) and JSON dump (SIGRTMIN+2), which
+    /// it writes to its private `/tmp`, the lab's directory `tmp`; both, once written.
+    fn dumps(&self, host: &str, tmp: &Path) -> (String, serde_json::Value) {
+        let pid = self.main_pid(host).expect("pid");
+        Lab::signal(pid, nix::sys::signal::Signal::SIGUSR1);
+        // SIGRTMIN+2 (the JSON dump) has no name in nix: kill(1) sends it.
+        run(
+            "kill",
+            &[&format!("-{}", libc::SIGRTMIN() + 2), &pid.to_string()],
+        );
+        let (data_path, json_path) = (tmp.join("keepalived.data"), tmp.join("keepalived.json"));
+        self.wait(Duration::from_secs(5), "dumps written", |_| {
+            data_path.exists() && json_path.exists()
+        });
+        thread::sleep(Duration::from_millis(300));
+        let data = fs::read_to_string(&data_path).expect("data");
+        let json = fs::read_to_string(&json_path).expect("json");
+        (data, serde_json::from_str(&json).expect("json"))
     }
 }
 
@@ -2073,22 +2037,7 @@ fn scenario_backup_knows_master(a: Impl, b: Impl) {
         .expect("clock")
         .as_secs_f64();
     for (host, tmp) in [("a", &tmp_a), ("b", &tmp_b)] {
-        let pid = lab.main_pid(host).expect("pid");
-        Lab::signal(pid, nix::sys::signal::Signal::SIGUSR1);
-        // SIGRTMIN+2 (the JSON dump) has no name in nix: kill(1) sends it.
-        run(
-            "kill",
-            &[&format!("-{}", libc::SIGRTMIN() + 2), &pid.to_string()],
-        );
-        let data_path = tmp.join("keepalived.data");
-        let json_path = tmp.join("keepalived.json");
-        lab.wait(Duration::from_secs(5), "dumps written", |_| {
-            data_path.exists() && json_path.exists()
-        });
-        thread::sleep(Duration::from_millis(300));
-        let data = fs::read_to_string(&data_path).expect("data");
-        let json: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(&json_path).expect("json")).expect("json");
+        let (data, json) = lab.dumps(host, tmp);
         let d = &json[0]["data"];
         let last = d["last_transition"].as_f64().expect("last_transition");
         assert!(
@@ -2161,7 +2110,7 @@ fn scenario_permanent_config_error(imp: Impl, _other: Impl) {
     let dynamic = format!("global_defs {{\n  dynamic_interfaces\n}}\n{missing_if}");
     lab.start("a", imp, &dynamic);
     lab.hold(Duration::from_secs(2), "still running", |l| {
-        l.daemons.iter().any(|(h, _)| h == "a") && !l.log("a").contains("Terminating")
+        l.running("a") && !l.log("a").contains("Terminating")
     });
 }
 
@@ -2182,20 +2131,7 @@ fn permanent_config_error_exits_2() {
 /// namespace.
 fn scenario_garp_group(a: Impl, _b: Impl) {
     let mut lab = Lab::new(&["a"]);
-    // A second link from a to the bridge, as eth1.
-    let (tmp, peer) = (format!("{}x1", lab.prefix), "pa1".to_owned());
-    let (ns_a, ns_sw) = (lab.ns("a"), lab.ns("sw"));
-    run(
-        "ip",
-        &[
-            "link", "add", &tmp, "netns", &ns_a, "type", "veth", "peer", "name", &peer, "netns",
-            &ns_sw,
-        ],
-    );
-    lab.ip("a", &["link", "set", &tmp, "name", "eth1"]);
-    lab.ip("a", &["link", "set", "eth1", "up"]);
-    lab.ip("sw", &["link", "set", &peer, "master", "br0"]);
-    lab.ip("sw", &["link", "set", &peer, "up"]);
+    lab.add_eth1("a");
     let mut conf = String::from(
         "global_defs {\n  vrrp_version 3\n}\n\
          garp_group {\n  garp_interval 0.3\n  interfaces {\n    eth0\n    eth1\n  }\n}\n",
@@ -2211,28 +2147,11 @@ fn scenario_garp_group(a: Impl, _b: Impl) {
         }
         .text(),
     );
-    let capture = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("c"), "timeout", "7", "tcpdump"])
-        .args(["-l", "-n", "-tt", "-i", "eth0", "arp"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpdump");
-    thread::sleep(Duration::from_millis(500));
+    let capture = lab.capture_arp(7);
     lab.start("a", a, &conf);
     lab.wait(Duration::from_secs(3), "a master", |l| l.is_master("a"));
-    let out = capture.wait_with_output().expect("tcpdump output");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut times: Vec<f64> = text
-        .lines()
-        .filter(|l| {
-            ["10.9.0.100", "10.9.0.200"]
-                .iter()
-                .any(|v| l.contains(&format!("who-has {v} ")) && l.contains(&format!("tell {v},")))
-        })
-        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-        .collect();
-    times.sort_by(f64::total_cmp);
+    let text = capture_text(capture);
+    let times = garp_times(&text, &["10.9.0.100", "10.9.0.200"]);
     // keepalived 2.2.7 loses the queued rest after 3 (observed); rkeepalived sends all 10.
     match a {
         Impl::Rust => assert_eq!(times.len(), 10, "5 per address: {text}"),
@@ -2276,26 +2195,13 @@ fn scenario_dump_marks_nftables_vips(a: Impl, _b: Impl) {
     let tmp = lab.start_with_own_tmp("a", a, &conf);
     lab.wait(Duration::from_secs(6), "a master", |l| l.is_master("a"));
     thread::sleep(Duration::from_millis(500));
-    let pid = lab.main_pid("a").expect("pid");
-    Lab::signal(pid, nix::sys::signal::Signal::SIGUSR1);
-    run(
-        "kill",
-        &[&format!("-{}", libc::SIGRTMIN() + 2), &pid.to_string()],
-    );
-    let (data_path, json_path) = (tmp.join("keepalived.data"), tmp.join("keepalived.json"));
-    lab.wait(Duration::from_secs(5), "dumps written", |_| {
-        data_path.exists() && json_path.exists()
-    });
-    thread::sleep(Duration::from_millis(300));
-    let data = fs::read_to_string(&data_path).expect("data");
+    let (data, json) = lab.dumps("a", &tmp);
     let expected = "   Virtual IP (2):\n\
                     \x20    10.9.0.100/24 dev eth0 scope global set nftable_set\n\
                     \x20    10.9.0.101/24 dev eth0 scope global set nftable_set\n\
                     \x20  Virtual IP Excluded :\n\
                     \x20    10.9.0.150/24 dev eth0 scope global set nftable_set\n";
     assert!(data.contains(expected), "{data}");
-    let json: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&json_path).expect("json")).expect("json");
     let d = &json[0]["data"];
     assert_eq!(
         d["vips"],

@@ -1,11 +1,13 @@
 //! Running one test of this binary inside a rka-vmtest VM (Debian's stock kernel, with IPVS),
 //! next to Debian's keepalived. Shared by the IPVS and sync-daemon VM suites.
 //!
-//! The test calls [`run_self_in_vm`]; outside the VM it boots the guest and runs the same test
+//! The test calls [`vm_test`]; outside the VM it boots the guest and runs the same test
 //! binary there with `RKA_VM=1`, where [`in_vm`] is true and the test does its real work.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use super::skip;
 
 /// True inside the guest.
 pub fn in_vm() -> bool {
@@ -37,11 +39,25 @@ fn rka_vm() -> Option<PathBuf> {
     (ok && bin.exists()).then_some(bin)
 }
 
-/// A suite that cannot run says why and passes, except under `CI=true`, where it fails.
-fn skip(suite: &str, reason: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!ci, "{suite} cannot run with CI=true: {reason}");
-    eprintln!("skipping {suite}: {reason}");
+/// The whole of a VM test named `test`: inside the guest runs `guest` (which prints
+/// `done_marker` once every check passed); outside, boots the VM (`rka-vm` options in
+/// `vm_args`) and runs this test there, see [`run_self_in_vm`].
+pub fn vm_test(suite: &str, test: &str, vm_args: &[&str], done_marker: &str, guest: fn()) {
+    if in_vm() {
+        guest();
+    } else {
+        run_self_in_vm(suite, test, vm_args, done_marker);
+    }
+}
+
+/// Runs `cmd` with `sh -c`; its standard output (the exit status is not looked at).
+pub fn sh(cmd: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("run sh");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Boots the VM and runs test `test` of this binary inside it (`rka-vm` options in
@@ -62,12 +78,7 @@ pub fn run_self_in_vm(suite: &str, test: &str, vm_args: &[&str], done_marker: &s
         );
         return;
     }
-    if Command::new("keepalived")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        skip(suite, "keepalived 2.2.7 is not installed");
+    if !super::keepalived_installed(suite) {
         return;
     }
     let exe = std::env::current_exe().expect("test binary");
