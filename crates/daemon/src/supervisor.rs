@@ -245,7 +245,7 @@ fn signal_child(c: &Child, signo: i32) {
 }
 
 async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
-    let http = crate::observe::http::spawn(&cli, &config);
+    let http = crate::observe::http::spawn(&cli, &config, &roles_for(&cli, &config));
     let mut running: HashMap<&'static str, (Role, Running)> = HashMap::new();
     let (sig_tx, mut sig_rx) = mpsc::unbounded_channel::<SignalKind>();
     for k in [
@@ -314,6 +314,9 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                         }
                         Some(new) => {
                             let want = roles_for(&cli, &new);
+                            if let Some(h) = &http {
+                                h.set_roles(&cli, &want);
+                            }
                             config = parent_part(new);
                             for (_, (role, r)) in running.iter() {
                                 if !early && want.contains(role) {

@@ -546,6 +546,8 @@ pub mod fake {
         pub batches: usize,
         /// Every request received.
         pub log: Vec<Request>,
+        /// When each batch was received.
+        pub received_at: Vec<Instant>,
     }
 
     /// A fake kernel handle (clone it to look inside from the test).
@@ -566,6 +568,7 @@ pub mod fake {
                 .lock()
                 .map_err(|_| IpvsError::Protocol("poisoned".into()))?;
             s.batches += 1;
+            s.received_at.push(Instant::now());
             let mut out = Vec::new();
             for r in requests {
                 s.log.push(r.clone());
@@ -717,6 +720,49 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(ports_in(&fake, 1), [8001]);
+        m.stop(StopMode::Keep).await;
+    }
+
+    /// The hand-off of a verdict to the thread: from `update` to the batch reaching the
+    /// (model) kernel, the thread parked in between as it is between verdicts.
+    /// `cargo test -p rkeepalived --release --bin rkeepalived handoff -- --ignored --nocapture`.
+    #[tokio::test]
+    #[ignore = "timing: run by hand"]
+    async fn handoff_latency() {
+        let fake = Fake::default();
+        let m = Manager::start(fake.clone(), StartOptions::default()).expect("start");
+        let all: Vec<u16> = (20001..20051).collect();
+        m.apply(wanted(&[1], &all));
+        m.sync().await;
+        let mut lat = Vec::new();
+        for i in 0..400 {
+            // Let the thread park (as between verdicts).
+            std::thread::sleep(Duration::from_millis(2));
+            let before = fake.0.lock().expect("lock").received_at.len();
+            let ports: Vec<u16> = all.iter().copied().filter(|p| *p != all[i % 50]).collect();
+            let t0 = Instant::now();
+            m.update(wanted(&[1], &ports));
+            let arrived = loop {
+                if let Some(t) = fake.0.lock().expect("lock").received_at.get(before) {
+                    break *t;
+                }
+                std::hint::spin_loop();
+            };
+            lat.push(arrived.duration_since(t0));
+        }
+        lat.sort_unstable();
+        let pct = |p: usize| lat[(lat.len() - 1) * p / 100].as_micros();
+        println!(
+            "update -> kernel batch, 50 real servers, {} verdicts: p50 {} us, p90 {} us, \
+             p99 {} us, max {} us",
+            lat.len(),
+            pct(50),
+            pct(90),
+            pct(99),
+            pct(100)
+        );
+        m.sync().await;
+        assert_eq!(ports_in(&fake, 1).len(), 49, "every verdict applied");
         m.stop(StopMode::Keep).await;
     }
 }

@@ -26,17 +26,17 @@ use crate::logging::Role;
 /// How long a child may take to answer one scrape.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The children the endpoint asks, with their sockets.
-#[derive(Debug, Clone)]
+/// The children the endpoint asks, with their sockets, and what the parent counts.
+#[derive(Debug, Clone, Default)]
 struct Targets {
-    children: Vec<(ChildKind, PathBuf)>,
+    children: Arc<Mutex<Vec<(ChildKind, PathBuf)>>>,
     parent: Arc<Mutex<ParentStats>>,
 }
 
-/// The control socket of each child `cli` and `config` run.
-pub fn child_sockets(cli: &Cli, config: &rka_config::Config) -> Vec<(ChildKind, PathBuf)> {
-    crate::supervisor::roles_for(cli, config)
-        .into_iter()
+/// The control socket of each child among `roles`.
+fn child_sockets(cli: &Cli, roles: &[Role]) -> Vec<(ChildKind, PathBuf)> {
+    roles
+        .iter()
         .filter_map(|r| match r {
             Role::Vrrp => Some(ChildKind::Vrrp),
             Role::Checker => Some(ChildKind::Checker),
@@ -54,11 +54,18 @@ pub fn child_sockets(cli: &Cli, config: &rka_config::Config) -> Vec<(ChildKind, 
 /// The running endpoint: the supervisor tells it what only the parent knows.
 #[derive(Debug)]
 pub struct Endpoint {
-    parent: Arc<Mutex<ParentStats>>,
+    targets: Targets,
     _task: JoinHandle<()>,
 }
 
 impl Endpoint {
+    /// The children running now (at start, and after a reload that starts or stops one).
+    pub fn set_roles(&self, cli: &Cli, roles: &[Role]) {
+        if let Ok(mut c) = self.targets.children.lock() {
+            *c = child_sockets(cli, roles);
+        }
+    }
+
     /// The supervisor restarted the child of `role`.
     pub fn child_restarted(&self, role: Role) {
         let kind = match role {
@@ -66,24 +73,23 @@ impl Endpoint {
             Role::Checker => ChildKind::Checker,
             Role::Parent => return,
         };
-        if let Ok(mut s) = self.parent.lock() {
+        if let Ok(mut s) = self.targets.parent.lock() {
             *s.restarts.entry(kind).or_insert(0) += 1;
         }
     }
 }
 
-/// Starts the endpoint when the configuration asks for one. Must run inside a tokio runtime.
-pub fn spawn(cli: &Cli, config: &rka_config::Config) -> Option<Endpoint> {
+/// Starts the endpoint when the configuration asks for one, asking the children of `roles`.
+/// Must run inside a tokio runtime.
+pub fn spawn(cli: &Cli, config: &rka_config::Config, roles: &[Role]) -> Option<Endpoint> {
     let addr = config.global.rkeepalived_http_listen?;
-    let targets = Targets {
-        children: child_sockets(cli, config),
-        parent: Arc::default(),
-    };
-    let parent = targets.parent.clone();
-    Some(Endpoint {
-        parent,
+    let targets = Targets::default();
+    let e = Endpoint {
+        targets: targets.clone(),
         _task: tokio::spawn(serve(addr, targets)),
-    })
+    };
+    e.set_roles(cli, roles);
+    Some(e)
 }
 
 async fn serve(addr: SocketAddr, targets: Targets) {
@@ -146,7 +152,12 @@ async fn handle(
             "GET only\n".into(),
         ));
     }
-    let results = ask_all(&targets.children).await;
+    let children = targets
+        .children
+        .lock()
+        .map(|c| c.clone())
+        .unwrap_or_default();
+    let results = ask_all(&children).await;
     if path == "/metrics" {
         let parent = targets.parent.lock().map(|p| p.clone()).unwrap_or_default();
         let children: Vec<(ChildKind, Option<&ChildStatus>)> =
@@ -221,16 +232,35 @@ mod tests {
     #[tokio::test]
     async fn the_supervisors_restarts_are_counted_per_child() {
         let e = Endpoint {
-            parent: Arc::default(),
+            targets: Targets::default(),
             _task: tokio::spawn(async {}),
         };
         e.child_restarted(Role::Checker);
         e.child_restarted(Role::Checker);
         e.child_restarted(Role::Vrrp);
         e.child_restarted(Role::Parent);
-        let s = e.parent.lock().expect("stats");
+        let s = e.targets.parent.lock().expect("stats");
         assert_eq!(s.restarts.get(&ChildKind::Checker), Some(&2));
         assert_eq!(s.restarts.get(&ChildKind::Vrrp), Some(&1));
         assert_eq!(s.restarts.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_children_asked_follow_the_running_roles() {
+        let cli = <Cli as clap::Parser>::parse_from(["rkeepalived", "-i", "lb1"]);
+        let e = Endpoint {
+            targets: Targets::default(),
+            _task: tokio::spawn(async {}),
+        };
+        e.set_roles(&cli, &[Role::Vrrp]);
+        let kinds = |e: &Endpoint| -> Vec<ChildKind> {
+            let c = e.targets.children.lock().expect("children");
+            c.iter().map(|(k, _)| *k).collect()
+        };
+        assert_eq!(kinds(&e), vec![ChildKind::Vrrp]);
+        e.set_roles(&cli, &[Role::Parent, Role::Vrrp, Role::Checker]);
+        assert_eq!(kinds(&e), vec![ChildKind::Vrrp, ChildKind::Checker]);
+        let c = e.targets.children.lock().expect("children");
+        assert!(c[1].1.to_string_lossy().contains("lb1"), "{:?}", c[1].1);
     }
 }
