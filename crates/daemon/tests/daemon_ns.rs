@@ -29,55 +29,17 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
+use common::{run, tail, Impl, RKEEPALIVED};
+
 const VIP: &str = "10.8.0.100";
 const VIP2: &str = "10.8.0.101";
 const VIP3: &str = "10.8.0.102";
 
-/// The daemon under test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Impl {
-    Rust,
-    Keepalived,
-}
-
-impl Impl {
-    fn program(self) -> &'static str {
-        match self {
-            Impl::Rust => RKEEPALIVED,
-            Impl::Keepalived => "keepalived",
-        }
-    }
-}
-
 const BOTH: [Impl; 2] = [Impl::Rust, Impl::Keepalived];
-
-fn privileged() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        if !rka_sys::netns::privileged_tests_available("daemon_ns") {
-            return false;
-        }
-        let keepalived = Command::new("keepalived")
-            .arg("-v")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if !keepalived {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "daemon_ns: keepalived 2.2.7 is needed as the reference under CI=true"
-            );
-            eprintln!("daemon_ns: SKIPPED: keepalived is not installed");
-        }
-        keepalived
-    })
-}
 
 /// Runs `scenario` for each implementation in its own thread; fails if any fails.
 fn each(imps: &[Impl], scenario: fn(Impl)) {
-    if !privileged() {
+    if !common::privileged("daemon_ns") {
         return;
     }
     let handles: Vec<_> = imps
@@ -89,20 +51,6 @@ fn each(imps: &[Impl], scenario: fn(Impl)) {
         .filter_map(|(i, h)| h.join().is_err().then(|| format!("{i:?}")))
         .collect();
     assert!(failed.is_empty(), "failed for {}", failed.join(", "));
-}
-
-fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -217,17 +165,7 @@ impl Lab {
         // The daemon gets a private tmpfs on /tmp. When the binary or the lab directory live
         // under /tmp (a checkout in /tmp, as CI may use), their top directories are bound back
         // into it through /mnt, so the daemon still finds them.
-        let keep = tmp_roots(&[Path::new(RKEEPALIVED), self.dir.path()]);
-        let mut setup = String::new();
-        if !keep.is_empty() {
-            setup.push_str("mount --bind /tmp /mnt && ");
-        }
-        setup.push_str("mount -t tmpfs tmpfs /tmp");
-        for k in &keep {
-            setup.push_str(&format!(
-                " && mkdir -p '/tmp/{k}' && mount --bind '/mnt/{k}' '/tmp/{k}'"
-            ));
-        }
+        let mut setup = common::private_tmp(None, &[Path::new(RKEEPALIVED), self.dir.path()]);
         if wrap.private_run {
             setup.push_str(" && mount -t tmpfs tmpfs /run");
         }
@@ -338,19 +276,6 @@ impl Drop for Lab {
     }
 }
 
-/// The names of the top directories under `/tmp` that hold any of `paths`.
-fn tmp_roots(paths: &[&Path]) -> Vec<String> {
-    let mut roots: Vec<String> = paths
-        .iter()
-        .filter_map(|p| p.strip_prefix("/tmp").ok())
-        .filter_map(|rest| rest.components().next())
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    roots.sort();
-    roots.dedup();
-    roots
-}
-
 impl Daemon {
     fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
@@ -368,11 +293,6 @@ impl Daemon {
 
 fn signal(pid: i32, signo: i32) {
     let _ = rka_sys::host::send_signal(pid as u32, signo);
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Waits until `f` holds; panics with the daemon's log after `limit`.
@@ -431,7 +351,7 @@ fn SECS(n: u64) -> Duration {
 
 #[test]
 fn signum_prints_keepalived_numbers() {
-    if !privileged() {
+    if !common::privileged("daemon_ns") {
         return;
     }
     for name in [
@@ -467,7 +387,7 @@ fn signum_prints_keepalived_numbers() {
 
 #[test]
 fn missing_configuration_file_exits_6() {
-    if !privileged() {
+    if !common::privileged("daemon_ns") {
         return;
     }
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
@@ -674,7 +594,7 @@ fn keys(v: &serde_json::Value) -> BTreeSet<String> {
 
 #[test]
 fn dumps_have_keepalived_names_and_shape() {
-    if !privileged() {
+    if !common::privileged("daemon_ns") {
         return;
     }
     let ours = thread::spawn(|| dumps(Impl::Rust));
@@ -765,7 +685,7 @@ fn dont_respawn_stops_with_the_child() {
 
 #[test]
 fn respawn_backs_off_and_term_during_back_off_is_prompt() {
-    if !privileged() {
+    if !common::privileged("daemon_ns") {
         return;
     }
     let mut lab = Lab::new();
@@ -804,7 +724,7 @@ fn respawn_backs_off_and_term_during_back_off_is_prompt() {
 
 #[test]
 fn log_file_detail_and_dump_conf() {
-    if !privileged() {
+    if !common::privileged("daemon_ns") {
         return;
     }
     let mut lab = Lab::new();
@@ -1214,15 +1134,12 @@ fn checker_dump_vm() {
 
 #[test]
 fn checker_dump_in_vm() {
-    if common::vm::in_vm() {
-        checker_dump_vm();
-        return;
-    }
-    common::vm::run_self_in_vm(
+    common::vm::vm_test(
         "daemon_ns checker dump",
         "checker_dump_in_vm",
         &["--timeout", "300"],
         "CHECKER-DUMP-OK",
+        checker_dump_vm,
     );
 }
 
@@ -1398,7 +1315,9 @@ fn scenario_process_attributes(imp: Impl) {
     let own_nice = task_attrs(std::process::id() as i32, &std::process::id().to_string())
         .expect("own attributes")
         .nice;
-    for (tid, a) in all_task_attrs(checker) {
+    let checker_tasks = all_task_attrs(checker);
+    assert!(!checker_tasks.is_empty(), "{imp:?}: no task of {checker}");
+    for (tid, a) in checker_tasks {
         assert_eq!(
             a,
             TaskAttrs {

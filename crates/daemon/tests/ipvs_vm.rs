@@ -17,10 +17,12 @@ mod common;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
+use common::vm::sh;
+use common::{daemon_file, start_daemon, terminate, RKEEPALIVED};
+
 const FOREIGN: &str = "-A -t 192.0.2.1:25 -s rr";
 const LIVE: u16 = 8001;
 
@@ -200,15 +202,6 @@ fn missing_scheduler_config() -> String {
     c
 }
 
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .output()
-        .expect("run sh");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn table() -> Vec<String> {
     let mut v: Vec<String> = sh("ipvsadm -S -n").lines().map(str::to_string).collect();
     v.sort();
@@ -233,49 +226,26 @@ fn settle(quiet: Duration, limit: Duration) -> Vec<String> {
     last
 }
 
+/// A daemon run `-C` (checkers only), its files `/tmp/<tag>.*`.
 struct Daemon {
     child: Child,
-    log: PathBuf,
+    files: PathBuf,
 }
 
 fn start(program: &str, conf: &Path, tag: &str) -> Daemon {
-    let log = PathBuf::from(format!("/tmp/{tag}.log"));
-    let out = std::fs::File::create(&log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    let child = Command::new(program)
-        .args(["-C", "-n", "-l", "-D", "-f"])
-        .arg(conf)
-        .args([
-            "-p",
-            &format!("/tmp/{tag}.pid"),
-            "-c",
-            &format!("/tmp/{tag}-c.pid"),
-            "-r",
-            &format!("/tmp/{tag}-v.pid"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("start daemon");
-    Daemon { child, log }
+    let files = PathBuf::from(format!("/tmp/{tag}"));
+    let child = start_daemon(None, program, &["-C", "-n", "-l", "-D"], conf, &files);
+    Daemon { child, files }
 }
 
+/// Stops the daemon (it must stop on SIGTERM); its log.
 fn stop(mut d: Daemon) -> String {
-    let pid = d.child.id().to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(Some(_)) = d.child.try_wait() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = d.child.kill();
-            panic!("daemon {pid} did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::fs::read_to_string(&d.log).unwrap_or_default()
+    let pid = d.child.id();
+    assert!(
+        terminate(&mut d.child, Duration::from_secs(15)),
+        "daemon {pid} did not stop on SIGTERM"
+    );
+    std::fs::read_to_string(daemon_file(&d.files, ".log")).unwrap_or_default()
 }
 
 fn fresh_table() {
@@ -528,14 +498,11 @@ fn fifo_run(program: &str, live: &mut Option<TcpListener>) -> Vec<String> {
 
 #[test]
 fn ipvs_tables_match_keepalived() {
-    if common::vm::in_vm() {
-        in_vm();
-        return;
-    }
-    common::vm::run_self_in_vm(
+    common::vm::vm_test(
         "IPVS VM test",
         "ipvs_tables_match_keepalived",
         &["--timeout", "900"],
         "all IPVS VM checks passed",
+        in_vm,
     );
 }

@@ -567,14 +567,11 @@ fn checker_drain_body() {
 
 #[test]
 fn checker_drain_in_vm() {
-    if common::vm::in_vm() {
-        checker_drain_body();
-        return;
-    }
-    common::vm::run_self_in_vm(
+    common::vm::vm_test(
         "observe VM test",
         "checker_drain_in_vm",
         &["--timeout", "600"],
         "all observe VM checks passed",
+        checker_drain_body,
     );
 }

@@ -41,17 +41,15 @@ fn deb_installs_and_runs_under_systemd() {
         guest();
         return;
     }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let has_cargo_deb = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["deb", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_cargo_deb {
-        assert!(
-            !ci,
-            "package test cannot run with CI=true: cargo-deb is missing (cargo install cargo-deb --locked)"
+        common::skip(
+            "the package test",
+            "cargo-deb is missing (cargo install cargo-deb --locked)",
         );
-        eprintln!("skipping the package test: cargo-deb is missing");
         return;
     }
     let dir = package_dir();

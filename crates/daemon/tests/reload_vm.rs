@@ -35,12 +35,13 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
+use common::vm::sh;
+use common::{spawn_logged, start_daemon, terminate, RKEEPALIVED};
 
 /// How many reloads (the broken configuration comes on top, half-way).
 const RELOADS: usize = 100;
@@ -222,15 +223,6 @@ fn expected_vips(b: bool) -> BTreeSet<String> {
     v
 }
 
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .output()
-        .expect("run sh");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// One look at the lab, in a single shell (process start-up is slow under TCG).
 struct Snapshot {
     /// `ipvsadm -S -n` in `dir`.
@@ -298,27 +290,17 @@ fn shows(snap: &Snapshot, b: bool) -> bool {
 }
 
 fn spawn_in(ns: &str, program: &str, args: &[&str], log: &str) -> Child {
-    let out = std::fs::File::create(log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    Command::new("ip")
-        .args(["netns", "exec", ns, program])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("spawn")
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, program]).args(args);
+    spawn_logged(&mut cmd, Path::new(log))
 }
 
-fn start_daemon(ns: &str, conf: &Path, extra: &[&str]) -> Child {
-    let conf = conf.to_str().expect("utf-8 path");
+/// Starts rkeepalived in namespace `ns` with `extra` options; its files are `/tmp/<ns>.*`.
+fn start_rkeepalived(ns: &str, conf: &Path, extra: &[&str]) -> Child {
     let mut args = vec!["-n", "-l", "-D"];
     args.extend_from_slice(extra);
-    let p = format!("/tmp/{ns}.pid");
-    let c = format!("/tmp/{ns}-c.pid");
-    let r = format!("/tmp/{ns}-v.pid");
-    args.extend_from_slice(&["-f", conf, "-p", &p, "-c", &c, "-r", &r]);
-    spawn_in(ns, RKEEPALIVED, &args, &format!("/tmp/{ns}.log"))
+    let files = format!("/tmp/{ns}");
+    start_daemon(Some(ns), RKEEPALIVED, &args, conf, Path::new(&files))
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -328,15 +310,7 @@ fn signal(child: &Child, sig: &str) {
 }
 
 fn stop(mut child: Child) {
-    signal(&child, "-TERM");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
+    terminate(&mut child, Duration::from_secs(15));
 }
 
 /// Waits until `pred` holds, at most `limit`; returns whether it did.
@@ -475,8 +449,8 @@ fn in_vm() {
         &["-i", "eth0", "-n", "-tt", "-l", "ip proto 112"],
         "/tmp/adverts.txt",
     );
-    let bak = start_daemon("bak", bconf, &["-P"]);
-    let dir = start_daemon("dir", dconf, &[]);
+    let bak = start_rkeepalived("bak", bconf, &["-P"]);
+    let dir = start_rkeepalived("dir", dconf, &[]);
     let ready = wait_until(Duration::from_secs(30), || shows(&snapshot(), false));
     assert!(
         ready,
@@ -713,11 +687,7 @@ fn in_vm() {
 
 #[test]
 fn reload_torture_keeps_vip_state_and_ipvs() {
-    if common::vm::in_vm() {
-        in_vm();
-        return;
-    }
-    common::vm::run_self_in_vm(
+    common::vm::vm_test(
         "reload torture VM test",
         "reload_torture_keeps_vip_state_and_ipvs",
         &[
@@ -727,5 +697,6 @@ fn reload_torture_keeps_vip_state_and_ipvs() {
             "ip_vs,ip_vs_rr,ip_vs_wrr,veth,bridge",
         ],
         "all reload torture checks passed",
+        in_vm,
     );
 }

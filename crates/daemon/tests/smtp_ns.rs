@@ -25,13 +25,13 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
+use common::{start_daemon, terminate, RKEEPALIVED};
 
 /// One complete mail as the sink received it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -273,64 +273,18 @@ fn check_shape(who: &str, m: &Mail, to: &[&str], helo: &str, from: &str) {
     );
 }
 
-/// Starts `program` with `conf` (extra arguments select the children), logs in `dir`.
+/// Starts `program` with `dir/keepalived.conf` (extra arguments select the children); its
+/// pidfiles and log are `dir/<tag>.*`.
 fn start(ns: Option<&str>, program: &str, dir: &Path, tag: &str, args: &[&str]) -> Child {
-    let log = std::fs::File::create(dir.join(format!("{tag}.log"))).expect("log");
-    let p = |s: &str| dir.join(format!("{tag}.{s}")).display().to_string();
-    let mut cmd = match ns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, program]);
-            c
-        }
-        None => Command::new(program),
-    };
-    cmd.args(["-n", "-l", "-D"])
-        .args(args)
-        .arg("-f")
-        .arg(dir.join("keepalived.conf"))
-        .args(["-p", &p("pid"), "-r", &p("vpid"), "-c", &p("cpid")])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("spawn daemon")
-}
-
-/// SIGTERM, then waits for the exit (SIGKILL after 10 s).
-fn stop(mut child: Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn keepalived_installed() -> bool {
-    let ok = Command::new("keepalived")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "smtp_ns: keepalived 2.2.7 is needed as the reference under CI=true"
-        );
-        eprintln!("smtp_ns: SKIPPED: keepalived is not installed");
-    }
-    ok
+    let mut all = vec!["-n", "-l", "-D"];
+    all.extend_from_slice(args);
+    start_daemon(
+        ns,
+        program,
+        &all,
+        &dir.join("keepalived.conf"),
+        &dir.join(tag),
+    )
 }
 
 /// Runs each implementation with the configuration `conf(port)` until `expected` mails
@@ -351,13 +305,13 @@ fn run_both(
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("keepalived.conf"), conf).expect("conf");
         sink.take();
-        let child = start(ns, program, dir.path(), who, args);
+        let mut child = start(ns, program, dir.path(), who, args);
         act();
         let got = sink.wait_for(expected, Duration::from_secs(30));
         // A moment for any extra (unexpected) mail to show up.
         thread::sleep(Duration::from_millis(1500));
         let mails = sink.take();
-        stop(child);
+        terminate(&mut child, Duration::from_secs(10));
         let log =
             std::fs::read_to_string(dir.path().join(format!("{who}.log"))).unwrap_or_default();
         assert_eq!(
@@ -397,7 +351,7 @@ fn check(
 
 #[test]
 fn vrrp_transition_mails_match_keepalived() {
-    if !rka_sys::netns::privileged_tests_available("smtp_ns") || !keepalived_installed() {
+    if !common::privileged("smtp_ns") {
         return;
     }
     let ns = rka_sys::netns::ScratchNs::create(&format!("rks{}", std::process::id()))
@@ -567,14 +521,11 @@ virtual_server 10.78.0.100 80 {{
 
 #[test]
 fn checker_failure_mails_match_keepalived() {
-    if common::vm::in_vm() {
-        checker_in_vm();
-        return;
-    }
-    common::vm::run_self_in_vm(
+    common::vm::vm_test(
         "smtp_ns checker",
         "checker_failure_mails_match_keepalived",
         &["--timeout", "600"],
         "smtp checker VM checks passed",
+        checker_in_vm,
     );
 }

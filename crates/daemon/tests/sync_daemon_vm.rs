@@ -15,10 +15,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-const RKEEPALIVED: &str = env!("CARGO_BIN_EXE_rkeepalived");
+use common::vm::sh;
+use common::{start_daemon, terminate, RKEEPALIVED};
 
 const CONF: &str = "global_defs {
   router_id syncd
@@ -35,15 +36,6 @@ vrrp_instance VI_1 {
   }
 }
 ";
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .output()
-        .expect("run sh");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The sync daemons running, one normalised line each, sorted.
 fn daemons() -> Vec<String> {
@@ -72,44 +64,26 @@ fn only(role: &'static str) -> impl Fn(&[String]) -> bool {
     move |d: &[String]| d.len() == 1 && d[0].starts_with(role)
 }
 
+/// Starts `program` `-P` (VRRP only) with `extra` options; its files are `/tmp/<tag>.*`.
 fn start(program: &str, conf: &Path, extra: &[&str], tag: &str) -> Child {
-    let log = PathBuf::from(format!("/tmp/{tag}.log"));
-    let out = std::fs::File::create(&log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    Command::new(program)
-        .args(["-P", "-n", "-l", "-D"])
-        .args(extra)
-        .arg("-f")
-        .arg(conf)
-        .args([
-            "-p",
-            &format!("/tmp/{tag}.pid"),
-            "-c",
-            &format!("/tmp/{tag}-c.pid"),
-            "-r",
-            &format!("/tmp/{tag}-v.pid"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("start daemon")
+    let mut args = vec!["-P", "-n", "-l", "-D"];
+    args.extend_from_slice(extra);
+    start_daemon(
+        None,
+        program,
+        &args,
+        conf,
+        Path::new(&format!("/tmp/{tag}")),
+    )
 }
 
+/// Stops the daemon; it must stop on SIGTERM.
 fn stop(mut child: Child) {
-    let pid = child.id().to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("daemon {pid} did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let pid = child.id();
+    assert!(
+        terminate(&mut child, Duration::from_secs(15)),
+        "daemon {pid} did not stop on SIGTERM"
+    );
 }
 
 /// Every observation of one program, labelled.
@@ -211,14 +185,11 @@ fn in_vm() {
 
 #[test]
 fn sync_daemon_follows_the_instance_like_keepalived() {
-    if common::vm::in_vm() {
-        in_vm();
-        return;
-    }
-    common::vm::run_self_in_vm(
+    common::vm::vm_test(
         "sync daemon VM test",
         "sync_daemon_follows_the_instance_like_keepalived",
         &["--timeout", "600", "--modules", "ip_vs,veth"],
         "all sync daemon VM checks passed",
+        in_vm,
     );
 }
