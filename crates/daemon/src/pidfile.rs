@@ -36,10 +36,31 @@ pub fn default_path_in(role: Role, namespace: Option<&str>) -> PathBuf {
     }
 }
 
-/// An owned pidfile, removed when dropped.
+/// The directory keepalived keeps namespaced pidfiles in (`/run/keepalived/NAME/`).
+pub const PID_DIR: &str = "/run/keepalived";
+
+/// An owned pidfile, removed when dropped, with the directories keepalived removes with it.
 #[derive(Debug)]
 pub struct PidFile {
     path: PathBuf,
+    /// Directories to remove (when empty) after the file, innermost first: those between the
+    /// file and [`PID_DIR`], that directory included. keepalived 2.2.7 removes
+    /// `/run/keepalived/NAME` and then `/run/keepalived` itself when it is empty (observed,
+    /// even when `/run/keepalived` existed before it started).
+    prune: Vec<PathBuf>,
+}
+
+/// The directories between `path` and `root` (both included, innermost first) when `path`
+/// lies under `root`; nothing otherwise (a pidfile given with `-p`/`-r`/`-c` elsewhere).
+fn dirs_to_prune(path: &Path, root: &Path) -> Vec<PathBuf> {
+    if !path.starts_with(root) || path == root {
+        return Vec::new();
+    }
+    path.ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(root))
+        .map(Path::to_path_buf)
+        .collect()
 }
 
 /// Why a pidfile could not be created.
@@ -81,6 +102,12 @@ pub fn running_pid(path: &Path) -> Option<i32> {
 impl PidFile {
     /// Writes our pid to `path`, refusing when a live daemon already owns it.
     pub fn create(path: &Path) -> Result<PidFile, PidFileError> {
+        PidFile::create_pruning(path, Path::new(PID_DIR))
+    }
+
+    /// [`PidFile::create`]; when `path` lies under `root`, the directories up to `root` are
+    /// removed with the file when they are left empty.
+    pub fn create_pruning(path: &Path, root: &Path) -> Result<PidFile, PidFileError> {
         if let Some(pid) = running_pid(path) {
             return Err(PidFileError::AlreadyRunning {
                 pid,
@@ -99,6 +126,7 @@ impl PidFile {
         fs::set_permissions(path, fs::Permissions::from_mode(0o644)).map_err(io_err)?;
         Ok(PidFile {
             path: path.to_path_buf(),
+            prune: dirs_to_prune(path, root),
         })
     }
 
@@ -130,6 +158,13 @@ impl Drop for PidFile {
         {
             let _ = fs::remove_file(&self.path);
         }
+        // A directory still holding another process's pidfile (a child's, the parent's)
+        // stays: the last one out removes it.
+        for d in &self.prune {
+            if fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
     }
 }
 
@@ -149,6 +184,35 @@ mod tests {
             );
         }
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn the_namespace_directories_go_with_the_last_pidfile() {
+        let run = tempfile::tempdir().expect("tempdir");
+        let root = run.path().join("keepalived");
+        let ns = root.join("blue");
+        let parent = PidFile::create_pruning(&ns.join("keepalived.pid"), &root).expect("create");
+        let child = PidFile::create_pruning(&ns.join("vrrp.pid"), &root).expect("create");
+        drop(child);
+        assert!(ns.is_dir(), "the parent's pidfile is still there");
+        drop(parent);
+        assert!(
+            !root.exists(),
+            "keepalived removes /run/keepalived/NAME and /run/keepalived"
+        );
+        // Another daemon's files keep /run/keepalived; a pidfile elsewhere prunes nothing.
+        fs::create_dir_all(&root).expect("mkdir");
+        fs::write(root.join("other.pid"), "1\n").expect("write");
+        drop(PidFile::create_pruning(&ns.join("keepalived.pid"), &root).expect("create"));
+        assert!(!ns.exists() && root.is_dir());
+        let outside = run.path().join("k.pid");
+        drop(PidFile::create_pruning(&outside, &root).expect("create"));
+        assert!(run.path().is_dir() && root.is_dir());
+        assert_eq!(dirs_to_prune(&root, &root), Vec::<PathBuf>::new());
+        assert_eq!(
+            dirs_to_prune(&root.join("k.pid"), &root),
+            vec![root.clone()]
+        );
     }
 
     #[test]

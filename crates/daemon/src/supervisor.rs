@@ -245,7 +245,7 @@ fn signal_child(c: &Child, signo: i32) {
 }
 
 async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
-    let http = crate::observe::http::spawn(&cli, &config, &roles_for(&cli, &config));
+    let mut http = crate::observe::http::start(&cli, &config, &roles_for(&cli, &config)).await;
     let mut running: HashMap<&'static str, (Role, Running)> = HashMap::new();
     let (sig_tx, mut sig_rx) = mpsc::unbounded_channel::<SignalKind>();
     for k in [
@@ -314,9 +314,10 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                         }
                         Some(new) => {
                             let want = roles_for(&cli, &new);
-                            if let Some(h) = &http {
-                                h.set_roles(&cli, &want);
-                            }
+                            http.set_roles(&cli, &want);
+                            // The endpoint follows rkeepalived_http_listen of the new
+                            // configuration (moved, opened or closed).
+                            http.listen(new.global.rkeepalived_http_listen).await;
                             config = parent_part(new);
                             for (_, (role, r)) in running.iter() {
                                 if !early && want.contains(role) {
@@ -388,9 +389,7 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                 pending = later;
                 for (role, _, next) in due {
                     start(&mut running, role, next);
-                    if let Some(h) = &http {
-                        h.child_restarted(role);
-                    }
+                    http.child_restarted(role);
                     crate::sdnotify::status(&crate::sdnotify::running_status(running.keys().copied()));
                 }
             }

@@ -26,7 +26,8 @@ struct Args {
     /// The daemon's configuration id (its `-i ID`).
     #[arg(short = 'i', long = "config-id", value_name = "ID")]
     config_id: Option<String>,
-    /// The daemon's network namespace (its `-s NAME`).
+    /// The daemon's network namespace: its `-s NAME`, or NAME of `ip netns exec NAME` when
+    /// it was started there without `-s`.
     #[arg(short = 's', long = "namespace", value_name = "NAME")]
     namespace: Option<String>,
     #[command(subcommand)]
@@ -88,7 +89,7 @@ impl From<ClientError> for Failure {
 }
 
 fn ask(args: &Args, kind: ChildKind, req: &Request) -> Result<Reply, Failure> {
-    let path = protocol::socket_path(kind, args.namespace.as_deref(), args.config_id.as_deref());
+    let path = socket_of(args, kind);
     let reply = protocol::request_blocking(&path, kind, req, TIMEOUT)?;
     if reply.ok {
         Ok(reply)
@@ -101,6 +102,34 @@ fn ask(args: &Args, kind: ChildKind, req: &Request) -> Result<Reply, Failure> {
                 reply.error.unwrap_or_else(|| "request refused".into())
             ),
         })
+    }
+}
+
+/// The control socket of `kind`: the one of a daemon started with `-s NAME` when it exists,
+/// else, for a daemon started inside namespace NAME without `-s` (`ip netns exec NAME`), the
+/// one named after that namespace's inode.
+fn socket_of(args: &Args, kind: ChildKind) -> std::path::PathBuf {
+    let id = args.config_id.as_deref();
+    let path = protocol::socket_path(kind, args.namespace.as_deref(), id);
+    if path.exists() {
+        return path;
+    }
+    let by_inode = args
+        .namespace
+        .as_deref()
+        .and_then(protocol::named_netns_inode)
+        .map(|inode| {
+            protocol::socket_path_in(
+                std::path::Path::new(protocol::SOCKET_DIR),
+                kind,
+                None,
+                Some(inode),
+                id,
+            )
+        });
+    match by_inode {
+        Some(p) if p.exists() => p,
+        _ => path,
     }
 }
 
@@ -355,7 +384,9 @@ The daemon refused the request (for example an unknown virtual or real server).
 .TP
 \fI/run/rkeepalived/vrrp.sock\fR, \fI/run/rkeepalived/checker.sock\fR
 The children's control sockets (with \fB\-s\fR or \fB\-i\fR, the namespace and id are part of
-the name).
+the name; a daemon started without \fB\-s\fR in a network namespace other than the host's adds
+that namespace's inode, \fIvrrp@netns=INODE.sock\fR: run rkeepalivedctl in the same namespace, or
+give \fB\-s\fR the namespace's name).
 .SH SEE ALSO
 \fBrkeepalived\fR(8)
 "#;

@@ -3,6 +3,12 @@
 //! asking the children over their control sockets. Served by the parent so that it survives
 //! child respawns; a child that does not answer within [`CHILD_TIMEOUT`] is reported down
 //! (`rkeepalived_up` 0) and the answer is partial, never late.
+//!
+//! A reload (SIGHUP) that changes `rkeepalived_http_listen` moves the endpoint: the new
+//! address is bound first (then the old one is closed); when the new address can only be had
+//! once the old socket is closed (same port, wildcard address), the old one is closed first,
+//! and when the new address cannot be bound at all the old one is kept (logged). Removing the
+//! keyword closes the endpoint, adding it opens one. Connections in progress finish.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -51,11 +57,12 @@ fn child_sockets(cli: &Cli, roles: &[Role]) -> Vec<(ChildKind, PathBuf)> {
         .collect()
 }
 
-/// The running endpoint: the supervisor tells it what only the parent knows.
+/// The endpoint: the supervisor tells it what only the parent knows and where to listen.
 #[derive(Debug)]
 pub struct Endpoint {
     targets: Targets,
-    _task: JoinHandle<()>,
+    /// The address listened on and the task accepting there.
+    listening: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
 impl Endpoint {
@@ -77,30 +84,89 @@ impl Endpoint {
             *s.restarts.entry(kind).or_insert(0) += 1;
         }
     }
-}
 
-/// Starts the endpoint when the configuration asks for one, asking the children of `roles`.
-/// Must run inside a tokio runtime.
-pub fn spawn(cli: &Cli, config: &rka_config::Config, roles: &[Role]) -> Option<Endpoint> {
-    let addr = config.global.rkeepalived_http_listen?;
-    let targets = Targets::default();
-    let e = Endpoint {
-        targets: targets.clone(),
-        _task: tokio::spawn(serve(addr, targets)),
-    };
-    e.set_roles(cli, roles);
-    Some(e)
-}
+    /// The address listened on, if any.
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.listening.as_ref().map(|(a, _)| *a)
+    }
 
-async fn serve(addr: SocketAddr, targets: Targets) {
-    let listener = match TcpListener::bind(addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!("rkeepalived_http_listen {addr}: cannot listen: {e}");
+    /// Listens on `addr` (`rkeepalived_http_listen` of the running configuration), or stops
+    /// listening when `None`; nothing changes when it is the address already listened on.
+    pub async fn listen(&mut self, addr: Option<SocketAddr>) {
+        if addr == self.address() {
             return;
         }
+        let Some(addr) = addr else {
+            if let Some((old, task)) = self.listening.take() {
+                close(task).await;
+                tracing::info!("HTTP endpoint on {old} closed (rkeepalived_http_listen removed)");
+            }
+            return;
+        };
+        let listener = match TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(first) => match self.listening.take() {
+                // The old socket may hold the port (0.0.0.0:P -> 127.0.0.1:P): close it and
+                // try again, and take the old address back if the new one still fails.
+                Some((old, task)) => {
+                    close(task).await;
+                    match TcpListener::bind(addr).await {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!(
+                                "rkeepalived_http_listen {addr}: cannot listen: {e} - keeping {old}"
+                            );
+                            match TcpListener::bind(old).await {
+                                Ok(l) => self.serve_on(old, l),
+                                Err(e) => tracing::error!(
+                                    "HTTP endpoint: cannot listen on {old} again: {e}"
+                                ),
+                            }
+                            return;
+                        }
+                    }
+                }
+                None => {
+                    tracing::error!("rkeepalived_http_listen {addr}: cannot listen: {first}");
+                    return;
+                }
+            },
+        };
+        if let Some((_, task)) = self.listening.take() {
+            close(task).await;
+        }
+        self.serve_on(addr, listener);
+    }
+
+    fn serve_on(&mut self, addr: SocketAddr, listener: TcpListener) {
+        // The address actually bound (port 0 asks the kernel for one).
+        let bound = listener.local_addr().unwrap_or(addr);
+        tracing::info!("HTTP endpoint listening on {bound} (/metrics, /status)");
+        let task = tokio::spawn(serve(listener, self.targets.clone()));
+        self.listening = Some((addr, task));
+    }
+}
+
+/// Stops an accepting task and waits until its socket is closed.
+async fn close(task: JoinHandle<()>) {
+    task.abort();
+    let _ = task.await;
+}
+
+/// The endpoint of the parent, asking the children of `roles`, listening where the
+/// configuration says (nowhere without `rkeepalived_http_listen`). Must run inside a tokio
+/// runtime.
+pub async fn start(cli: &Cli, config: &rka_config::Config, roles: &[Role]) -> Endpoint {
+    let mut e = Endpoint {
+        targets: Targets::default(),
+        listening: None,
     };
-    tracing::info!("HTTP endpoint listening on {addr} (/metrics, /status)");
+    e.set_roles(cli, roles);
+    e.listen(config.global.rkeepalived_http_listen).await;
+    e
+}
+
+async fn serve(listener: TcpListener, targets: Targets) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
@@ -233,7 +299,7 @@ mod tests {
     async fn the_supervisors_restarts_are_counted_per_child() {
         let e = Endpoint {
             targets: Targets::default(),
-            _task: tokio::spawn(async {}),
+            listening: None,
         };
         e.child_restarted(Role::Checker);
         e.child_restarted(Role::Checker);
@@ -245,12 +311,56 @@ mod tests {
         assert_eq!(s.restarts.len(), 2);
     }
 
+    /// A port free on the loopback now.
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("ephemeral port")
+            .port()
+    }
+
+    async fn answers(addr: SocketAddr) -> bool {
+        tokio::net::TcpStream::connect(addr).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_reload_moves_opens_and_closes_the_listener() {
+        let mut e = Endpoint {
+            targets: Targets::default(),
+            listening: None,
+        };
+        let a: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let b: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        e.listen(Some(a)).await;
+        assert_eq!(e.address(), Some(a));
+        assert!(answers(a).await);
+        // Moved: the new address answers, the old one no longer does.
+        e.listen(Some(b)).await;
+        assert_eq!(e.address(), Some(b));
+        assert!(answers(b).await);
+        assert!(!answers(a).await);
+        // The same port on the wildcard address: only free once the old socket is closed.
+        let wide: SocketAddr = ([0, 0, 0, 0], b.port()).into();
+        e.listen(Some(wide)).await;
+        assert_eq!(e.address(), Some(wide));
+        assert!(answers(b).await);
+        // An address this host does not have cannot be bound: the old one is kept.
+        let foreign: SocketAddr = ([192, 0, 2, 1], b.port()).into();
+        e.listen(Some(foreign)).await;
+        assert_eq!(e.address(), Some(wide));
+        assert!(answers(b).await);
+        // Removed from the configuration: closed.
+        e.listen(None).await;
+        assert_eq!(e.address(), None);
+        assert!(!answers(b).await);
+    }
+
     #[tokio::test]
     async fn the_children_asked_follow_the_running_roles() {
         let cli = <Cli as clap::Parser>::parse_from(["rkeepalived", "-i", "lb1"]);
         let e = Endpoint {
             targets: Targets::default(),
-            _task: tokio::spawn(async {}),
+            listening: None,
         };
         e.set_roles(&cli, &[Role::Vrrp]);
         let kinds = |e: &Endpoint| -> Vec<ChildKind> {

@@ -56,21 +56,53 @@ fn file_safe(s: &str) -> String {
 
 /// The control socket of `kind` for a daemon started with `-s namespace` / `-i config_id`:
 /// `/run/rkeepalived/vrrp.sock`, `/run/rkeepalived/checker@ns=NS,id=ID.sock`, ...
+///
+/// A daemon started without `-s` inside a network namespace other than the host's (`ip netns
+/// exec NAME rkeepalived`, a container sharing `/run`) gets that namespace's inode in the
+/// name (`vrrp@netns=4026532281.sock`, see [`own_netns_inode`]): two daemons in different
+/// namespaces never share a socket, and a client started in the same namespace finds it.
 pub fn socket_path(kind: ChildKind, namespace: Option<&str>, config_id: Option<&str>) -> PathBuf {
-    socket_path_in(Path::new(SOCKET_DIR), kind, namespace, config_id)
+    let netns = match namespace {
+        Some(_) => None,
+        None => own_netns_inode(),
+    };
+    socket_path_in(Path::new(SOCKET_DIR), kind, namespace, netns, config_id)
 }
 
-/// [`socket_path`] under another directory.
+/// The inode of this process's network namespace when it is not the one of process 1 (the
+/// host's, or the container's own); `None` in that namespace, or when either cannot be read.
+pub fn own_netns_inode() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let own = std::fs::metadata("/proc/self/ns/net").ok()?.ino();
+    let init = std::fs::metadata("/proc/1/ns/net").ok()?.ino();
+    (own != init).then_some(own)
+}
+
+/// The inode of the named network namespace `/run/netns/NAME` (as `ip netns` names them).
+pub fn named_netns_inode(name: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    if name.is_empty() || name.contains('/') {
+        return None;
+    }
+    std::fs::metadata(Path::new("/run/netns").join(name))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// [`socket_path`] under another directory, with the namespace inode given.
 pub fn socket_path_in(
     dir: &Path,
     kind: ChildKind,
     namespace: Option<&str>,
+    netns: Option<u64>,
     config_id: Option<&str>,
 ) -> PathBuf {
     let mut name = kind.name().to_string();
     let mut parts = Vec::new();
     if let Some(ns) = namespace {
         parts.push(format!("ns={}", file_safe(ns)));
+    } else if let Some(inode) = netns {
+        parts.push(format!("netns={inode}"));
     }
     if let Some(id) = config_id {
         parts.push(format!("id={}", file_safe(id)));
@@ -512,18 +544,34 @@ mod tests {
     #[test]
     fn socket_names_keep_namespace_and_config_id_apart() {
         let dir = Path::new("/run/rkeepalived");
+        let at = |ns, netns, id| socket_path_in(dir, ChildKind::Vrrp, ns, netns, id);
+        assert_eq!(at(None, None, None), dir.join("vrrp.sock"));
         assert_eq!(
-            socket_path(ChildKind::Vrrp, None, None),
-            dir.join("vrrp.sock")
-        );
-        assert_eq!(
-            socket_path(ChildKind::Checker, Some("blue"), Some("lb/1")),
+            socket_path_in(dir, ChildKind::Checker, Some("blue"), None, Some("lb/1")),
             dir.join("checker@ns=blue,id=lb_1.sock")
         );
-        assert_ne!(
-            socket_path(ChildKind::Vrrp, Some("a"), None),
-            socket_path(ChildKind::Vrrp, None, Some("a"))
+        assert_ne!(at(Some("a"), None, None), at(None, None, Some("a")));
+        // Without -s, a daemon in another network namespace is told apart by its inode;
+        // -s names the namespace itself and wins.
+        assert_eq!(
+            at(None, Some(4026532281), Some("x")),
+            dir.join("vrrp@netns=4026532281,id=x.sock")
         );
+        assert_ne!(at(None, Some(1), None), at(None, Some(2), None));
+        assert_eq!(at(Some("b"), Some(7), None), dir.join("vrrp@ns=b.sock"));
+    }
+
+    #[test]
+    fn the_host_namespace_adds_nothing_to_the_socket_name() {
+        // These tests run in the namespace of process 1 unless started in another one: the
+        // name follows whichever it is.
+        let expected = match own_netns_inode() {
+            None => PathBuf::from("/run/rkeepalived/vrrp.sock"),
+            Some(i) => PathBuf::from(format!("/run/rkeepalived/vrrp@netns={i}.sock")),
+        };
+        assert_eq!(socket_path(ChildKind::Vrrp, None, None), expected);
+        assert_eq!(named_netns_inode("../x"), None);
+        assert_eq!(named_netns_inode(""), None);
     }
 
     #[test]
@@ -551,7 +599,7 @@ mod tests {
     #[test]
     fn a_missing_socket_means_not_running() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let p = socket_path_in(dir.path(), ChildKind::Vrrp, None, None);
+        let p = socket_path_in(dir.path(), ChildKind::Vrrp, None, None, None);
         let e = request_blocking(
             &p,
             ChildKind::Vrrp,
