@@ -2229,3 +2229,45 @@ fn dump_marks_nftables_vips() {
         ],
     );
 }
+
+/// A daemon killed while MASTER leaves its VIP behind; when it starts again and another router
+/// is master, it removes that VIP at start-up (keepalived does too) and settles as BACKUP.
+fn scenario_crash_leftover_removed(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "b master alone", |l| {
+        l.is_master("b")
+    });
+    let vpid = lab.vrrp_pid("b").expect("b's VRRP pid");
+    lab.kill("b");
+    assert!(
+        lab.is_master("b"),
+        "SIGKILL left the VIP on b (the premise)"
+    );
+    // The orphaned VRRP child is reaped by the sandbox's init, which may take a moment; until
+    // then both daemons rightly report "already running".
+    lab.wait(
+        Duration::from_secs(10),
+        "b's killed VRRP child reaped",
+        |_| !Path::new(&format!("/proc/{vpid}")).exists(),
+    );
+    lab.start("a", a, &v3(150, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| l.is_master("a"));
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(
+        Duration::from_secs(5),
+        "b removes the VIP left by its crash",
+        |l| !l.is_master("b"),
+    );
+    lab.hold(Duration::from_secs(2), "a master, b backup", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+}
+
+#[test]
+fn vip_left_by_a_crash_is_removed_at_restart() {
+    matrix(
+        "vip_left_by_a_crash_is_removed_at_restart",
+        scenario_crash_leftover_removed,
+    );
+}
