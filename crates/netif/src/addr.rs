@@ -147,7 +147,7 @@ impl AddressSpec {
         m
     }
 
-    fn from_message(m: &AddressMessage) -> Option<AddressSpec> {
+    pub(crate) fn from_message(m: &AddressMessage) -> Option<AddressSpec> {
         let mut local = None;
         let mut address = None;
         let mut s = AddressSpec::new(

@@ -2,15 +2,18 @@
 //!
 //! This crate alone talks rtnetlink (holo's design): the VRRP engine asks it to add or remove
 //! virtual addresses, routes and rules, to create `use_vmac` macvlan interfaces, and listens to
-//! its link events for `track_interface`. Everything is async on tokio.
+//! its link and address events (`track_interface`, the source address of the adverts,
+//! addresses removed by hand). Everything is async on tokio.
 
 mod addr;
 mod error;
+mod events;
 mod link;
 mod route;
 
 pub use addr::{AddressSpec, Scope};
 pub use error::Error;
+pub use events::{AddressEvent, InterfaceEvent};
 pub use link::{LinkEvent, LinkInfo};
 pub use route::{RouteKind, RouteSpec, RuleActionKind, RuleSpec};
 

@@ -1,13 +1,10 @@
-//! Links: listing, `use_vmac` macvlan interfaces, and link events for `track_interface`.
+//! Links: listing, `use_vmac` macvlan interfaces, and what link events carry.
 
-use futures_util::{StreamExt, TryStreamExt};
-use rtnetlink::packet_core::NetlinkPayload;
+use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::{
     InfoKind, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage, MacVlanMode, State,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::{LinkMacVlan, LinkUnspec, MulticastGroup};
-use tokio::sync::mpsc;
+use rtnetlink::{LinkMacVlan, LinkUnspec};
 
 use crate::{Error, Netif};
 
@@ -123,35 +120,6 @@ impl Netif {
             .execute()
             .await
             .map_err(Error::from_rtnl)
-    }
-
-    /// Subscribes to link changes. Events arrive on the returned channel until it is dropped.
-    pub fn link_events() -> Result<mpsc::UnboundedReceiver<LinkEvent>, Error> {
-        let (conn, _handle, mut messages) =
-            rtnetlink::new_multicast_connection(&[MulticastGroup::Link]).map_err(Error::Io)?;
-        tokio::spawn(conn);
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Some((msg, _)) = messages.next().await {
-                let ev = match msg.payload {
-                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) => {
-                        LinkEvent::Changed(LinkInfo::from_message(&m))
-                    }
-                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(m)) => {
-                        let l = LinkInfo::from_message(&m);
-                        LinkEvent::Removed {
-                            index: l.index,
-                            name: l.name,
-                        }
-                    }
-                    _ => continue,
-                };
-                if tx.send(ev).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(rx)
     }
 
     /// Every link of a given kind (e.g. `macvlan`), for cleanup of VMACs left by a crash.

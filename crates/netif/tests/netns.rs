@@ -4,7 +4,9 @@ use std::net::IpAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use rka_netif::{AddressSpec, Error, LinkEvent, Netif, RouteSpec, RuleSpec, Scope};
+use rka_netif::{
+    AddressEvent, AddressSpec, Error, InterfaceEvent, LinkEvent, Netif, RouteSpec, RuleSpec, Scope,
+};
 use rka_sys::netns::{enter_named, privileged_tests_available, ScratchNs};
 
 /// Runs an async test body on a thread inside namespace `ns`.
@@ -169,7 +171,7 @@ fn vmac_and_link_events() {
     let name = ns.name().to_string();
     in_ns(&ns, || async {
         let nl = Netif::connect().expect("connect");
-        let mut events = Netif::link_events().expect("events");
+        let mut events = Netif::interface_events().expect("events");
         let eth0 = nl.link_by_name("eth0").await.expect("links").expect("eth0");
         assert!(eth0.oper_up);
         let mac = [0x00, 0x00, 0x5e, 0x00, 0x01, 51];
@@ -190,7 +192,7 @@ fn vmac_and_link_events() {
         nl.set_link_up(eth0.index, false).await.expect("down");
         let down = tokio::time::timeout(Duration::from_secs(5), async {
             while let Some(ev) = events.recv().await {
-                if let LinkEvent::Changed(l) = ev {
+                if let InterfaceEvent::Link(LinkEvent::Changed(l)) = ev {
                     if l.name == "eth0" && !l.admin_up {
                         return l;
                     }
@@ -205,4 +207,48 @@ fn vmac_and_link_events() {
         assert!(nl.link_by_name("vrrp.51").await.expect("get").is_none());
     });
     assert!(!ip_out(&name, &["link"]).contains("vrrp.51"));
+}
+
+/// Address events: an address added and removed by `ip` is announced with its interface,
+/// prefix and options, in order.
+#[test]
+fn address_events() {
+    if !privileged_tests_available("rka-netif") {
+        return;
+    }
+    let ns = lab("addrev");
+    in_ns(&ns, || async {
+        let nl = Netif::connect().expect("connect");
+        let mut events = Netif::interface_events().expect("events");
+        let eth0 = nl.link_by_name("eth0").await.expect("links").expect("eth0");
+        let ip = |args: &[&str]| {
+            let st = Command::new("ip").args(args).status().expect("ip");
+            assert!(st.success(), "ip {args:?}");
+        };
+        ip(&["addr", "add", "198.51.100.7/28", "dev", "eth0"]);
+        ip(&["addr", "del", "198.51.100.7/28", "dev", "eth0"]);
+        ip(&["addr", "add", "2001:db8:7::7/64", "dev", "eth0", "nodad"]);
+        let want: [(bool, IpAddr, u8); 3] = [
+            (true, "198.51.100.7".parse().expect("ip"), 28),
+            (false, "198.51.100.7".parse().expect("ip"), 28),
+            (true, "2001:db8:7::7".parse().expect("ip"), 64),
+        ];
+        for (added, addr, prefix) in want {
+            let ev = tokio::time::timeout(Duration::from_secs(5), async {
+                while let Some(ev) = events.recv().await {
+                    if let InterfaceEvent::Address(a) = ev {
+                        if a.spec().addr == addr {
+                            return a;
+                        }
+                    }
+                }
+                panic!("event stream ended");
+            })
+            .await
+            .expect("address event");
+            assert_eq!(matches!(ev, AddressEvent::Added(_)), added, "{ev:?}");
+            assert_eq!(ev.spec().ifindex, eth0.index);
+            assert_eq!(ev.spec().prefix_len, prefix);
+        }
+    });
 }

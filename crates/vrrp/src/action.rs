@@ -54,6 +54,8 @@ pub enum Reason {
     FaultCleared,
     /// A sync group peer changed state.
     SyncGroup,
+    /// One of the MASTER's virtual addresses was removed from the host by someone else.
+    AddressRemoved,
     /// `shutdown` was called.
     Shutdown,
 }

@@ -402,6 +402,20 @@ impl Instance {
         self.become_master(now, Reason::Startup);
     }
 
+    /// Reports that one of the addresses a MASTER holds was removed from the host by someone
+    /// else (the driver saw it go). keepalived 2.2.7 (observed) gives mastership up at once:
+    /// it sends priority 0, removes its other addresses and waits in BACKUP for only
+    /// Skew_Time, so that it normally wins the election again a moment later and puts every
+    /// address back, unless a peer took over meanwhile. Ignored in any other state.
+    pub fn address_lost(&mut self, now: Instant) {
+        if self.state != State::Master {
+            return;
+        }
+        self.send_advert(0);
+        self.become_backup(now, Reason::AddressRemoved);
+        self.master_down_timer = Some(now + self.skew_time());
+    }
+
     /// Stops the instance: a MASTER sends priority 0 and removes its addresses (RFC 5798
     /// section 6.4.3, "Shutdown" event). Idempotent.
     pub fn shutdown(&mut self, now: Instant) {

@@ -159,6 +159,15 @@ impl SyncGroup {
         }
     }
 
+    /// Reports that one of member `index`'s addresses was removed while it was MASTER (see
+    /// [`Instance::address_lost`]); the group follows the member out of MASTER.
+    pub fn address_lost(&mut self, now: Instant, index: usize) {
+        if let Some(m) = self.members.get_mut(index) {
+            m.address_lost(now);
+        }
+        self.reconcile(now);
+    }
+
     /// Resets the counters of every member.
     pub fn clear_stats(&mut self) {
         for m in &mut self.members {

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use rka_config::Config;
-use rka_netif::{LinkEvent, Netif, RuleSpec};
+use rka_netif::{AddressEvent, LinkEvent, Netif, RuleSpec};
 use rka_vrrp::{Action, State};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -27,8 +27,10 @@ use super::unit::{Out, Unit};
 /// How often a dropped-advert warning may be logged per instance.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// How often an instance that cannot carry its traffic (no socket, no source address) tries
-/// again.
+/// How often an instance that cannot carry its traffic tries again: reopening a socket the
+/// kernel refused (nothing announces that it would now succeed), and looking for a source
+/// address when address events cannot be had. A missing address is otherwise waited for
+/// through the kernel's address events, so an idle engine has no periodic wake-up.
 const IO_RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// What carrying out actions may undo.
@@ -55,6 +57,8 @@ struct HostSnapshot {
     links: HashMap<String, (u32, bool)>,
     v4: HashMap<u32, Vec<IpAddr>>,
     v6_link_local: HashMap<u32, Vec<IpAddr>>,
+    /// Every address of each interface (IPv6 global ones included).
+    all: HashMap<u32, Vec<IpAddr>>,
 }
 
 impl HostSnapshot {
@@ -71,6 +75,7 @@ impl HostSnapshot {
         match netif.addresses(None).await {
             Ok(addrs) => {
                 for a in addrs {
+                    snap.all.entry(a.ifindex).or_default().push(a.addr);
                     match a.addr {
                         IpAddr::V4(_) => snap.v4.entry(a.ifindex).or_default().push(a.addr),
                         IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => snap
@@ -85,6 +90,27 @@ impl HostSnapshot {
             Err(e) => tracing::error!("cannot list addresses: {e}"),
         }
         snap
+    }
+
+    /// Whether `ifname` holds `addr` (`None` when the interface does not exist).
+    fn has_address(&self, ifname: &str, addr: IpAddr) -> Option<bool> {
+        let (index, _) = self.links.get(ifname)?;
+        Some(self.all.get(index).is_some_and(|l| l.contains(&addr)))
+    }
+
+    /// The address member `plan` should advertise from: the first usable one of its interface
+    /// that is not one of its own virtual addresses (keepalived 2.2.7, observed: an interface
+    /// left with only a VIP has no address for the instance), or for an address owner its own
+    /// address.
+    fn source_for(&self, plan: &InstancePlan) -> Option<IpAddr> {
+        let vips: Vec<IpAddr> = plan.vips.iter().map(|v| v.spec.addr).collect();
+        let ipv6 = plan.socket.ipv6;
+        if plan.core.priority == 255 {
+            return self.source_address(&plan.interface, ipv6, &vips);
+        }
+        self.source_addresses(&plan.interface, ipv6)
+            .into_iter()
+            .find(|a| !vips.contains(a))
     }
 }
 
@@ -122,7 +148,10 @@ pub struct Engine {
     track_tx: mpsc::UnboundedSender<TrackEvent>,
     track_rx: mpsc::UnboundedReceiver<TrackEvent>,
     tracker_tasks: Vec<JoinHandle<()>>,
+    /// Forwards link and address events (`None` if the kernel refused the subscription).
     link_task: Option<JoinHandle<()>>,
+    /// Whether address events arrive (else a missing source address is polled for).
+    address_events: bool,
     statuses: HashMap<String, TrackStatus>,
     /// Datagrams dropped before reaching an instance (unknown VRID, unreadable, foreign
     /// source).
@@ -151,7 +180,7 @@ impl Engine {
     pub async fn start(config: Config, netif: Netif) -> Engine {
         let (pkt_tx, pkt_rx) = mpsc::unbounded_channel();
         let (track_tx, track_rx) = mpsc::unbounded_channel();
-        let link_task = track::spawn_links(track_tx.clone());
+        let link_task = track::spawn_interface_events(track_tx.clone());
         let notifier = Notifier::new(&config);
         let mut engine = Engine {
             host: HostOps::new(netif),
@@ -164,6 +193,7 @@ impl Engine {
             track_tx,
             track_rx,
             tracker_tasks: Vec::new(),
+            address_events: link_task.is_some(),
             link_task,
             statuses: HashMap::new(),
             foreign_drops: 0,
@@ -454,10 +484,12 @@ impl Engine {
                 }
             }
         }
-        let waiting = self
-            .units
-            .iter()
-            .any(|u| u.members.iter().any(|m| m.io_problem.is_some()));
+        // A missing address is waited for through address events; only what no event
+        // announces is polled for.
+        let waiting =
+            self.units.iter().flat_map(|u| &u.members).any(|m| {
+                m.io_problem.is_some() && (!m.plan.source_missing || !self.address_events)
+            });
         self.io_retry = match (waiting, self.io_retry) {
             (false, _) => None,
             (true, Some(t)) => Some(t),
@@ -476,22 +508,117 @@ impl Engine {
             .any(|u| u.members.iter().any(|m| m.plan.source_missing));
         if missing_source {
             let snap = HostSnapshot::take(self.host.netif()).await;
-            for unit in &mut self.units {
-                for (m, member) in unit.members.iter_mut().enumerate() {
-                    if !member.plan.source_missing {
-                        continue;
-                    }
-                    let vips: Vec<IpAddr> = member.plan.vips.iter().map(|v| v.spec.addr).collect();
-                    let ifname = &member.plan.interface;
-                    if let Some(a) = snap.source_address(ifname, member.plan.socket.ipv6, &vips) {
-                        tracing::info!(
-                            "({}) {ifname} has address {a} - advertising from it",
-                            member.plan.core.name
-                        );
-                        member.plan.core.source = a;
-                        member.plan.source_missing = false;
+            self.check_addresses(&snap).await;
+        } else {
+            // Reopens what is missing and reports the outcome to the cores.
+            self.attach_sockets().await;
+        }
+    }
+
+    /// Whether an address event can matter: an address appeared while an instance has none
+    /// to advertise from, or an address went that an instance advertises from or holds as
+    /// MASTER. Everything else (the engine's own address changes among them) is ignored
+    /// without asking the kernel anything.
+    fn address_event_matters(&self, ev: &AddressEvent) -> bool {
+        let mut members = self.units.iter().flat_map(|u| &u.members);
+        match ev {
+            AddressEvent::Added(_) => members.any(|m| m.plan.source_missing),
+            AddressEvent::Removed(spec) => members.any(|m| {
+                (!m.plan.source_missing && m.plan.core.source == spec.addr)
+                    || (m.holds_vips && m.plan.vips.iter().any(|v| v.spec.addr == spec.addr))
+            }),
+        }
+    }
+
+    /// Brings every instance in line with the addresses the host has now (`snap`, read after
+    /// the event that led here, so an event that is already stale changes nothing), as
+    /// keepalived 2.2.7 does (observed):
+    /// - a MASTER one of whose virtual addresses is gone gives mastership up
+    ///   ([`rka_vrrp::Instance::address_lost`]);
+    /// - an instance whose source address is gone advertises from another address of its
+    ///   interface, or with none left is in FAULT until one appears;
+    /// - an instance in FAULT for want of an address advertises from the first that appears.
+    ///
+    /// A source given in the configuration (`mcast_src_ip`, `unicast_src_ip`) is left alone.
+    async fn check_addresses(&mut self, snap: &HostSnapshot) {
+        let now = Instant::now();
+        // Virtual addresses first: the priority 0 still goes out from the old source.
+        let mut lost = Vec::new();
+        for (u, unit) in self.units.iter().enumerate() {
+            for (m, member) in unit.members.iter().enumerate() {
+                if !member.holds_vips
+                    || member.plan.core.priority == 255
+                    || unit.state(m) != State::Master
+                {
+                    continue;
+                }
+                let gone = member
+                    .plan
+                    .vips
+                    .iter()
+                    .find(|v| snap.has_address(&v.ifname, v.spec.addr) == Some(false));
+                if let Some(v) = gone {
+                    tracing::warn!(
+                        "({}) {} was removed from {} - leaving MASTER",
+                        member.plan.core.name,
+                        v.spec.addr,
+                        v.ifname
+                    );
+                    lost.push((u, m));
+                }
+            }
+        }
+        for (u, m) in lost {
+            self.units[u].core.address_lost(now, m);
+            self.drain(u).await;
+        }
+        let configured: HashSet<&str> = self
+            .config
+            .vrrp
+            .instances
+            .iter()
+            .filter(|i| i.src_ip.is_some())
+            .map(|i| i.name.as_str())
+            .collect();
+        for unit in &mut self.units {
+            for (m, member) in unit.members.iter_mut().enumerate() {
+                let plan = &mut member.plan;
+                if configured.contains(plan.core.name.as_str())
+                    || !snap.interface_exists(&plan.interface)
+                {
+                    continue;
+                }
+                let ifname = &plan.interface;
+                let old = plan.core.source;
+                if !plan.source_missing
+                    && snap
+                        .source_addresses(ifname, plan.socket.ipv6)
+                        .contains(&old)
+                {
+                    continue;
+                }
+                match snap.source_for(plan) {
+                    Some(a) => {
+                        if plan.source_missing {
+                            // keepalived 2.2.7's wording.
+                            tracing::info!("Assigned address {a} for interface {ifname}");
+                        } else {
+                            tracing::info!(
+                                "({}) {old} is gone from {ifname} - advertising from {a}",
+                                plan.core.name
+                            );
+                        }
+                        plan.core.source = a;
+                        plan.source_missing = false;
                         unit.core.set_source(m, a);
                     }
+                    None if !plan.source_missing => {
+                        // keepalived 2.2.7's wording; the FAULT follows from
+                        // `refresh_io_faults` (a MASTER's priority 0 from the old source).
+                        tracing::info!("Deassigned address {old} from interface {ifname}");
+                        plan.source_missing = true;
+                    }
+                    None => {}
                 }
             }
         }
@@ -844,6 +971,18 @@ impl Engine {
                 for u in self.refresh_io_faults(now) {
                     self.drain(u).await;
                 }
+            }
+            TrackEvent::Address(ev) => {
+                if self.address_event_matters(&ev) {
+                    let snap = HostSnapshot::take(self.host.netif()).await;
+                    self.check_addresses(&snap).await;
+                }
+            }
+            TrackEvent::InterfacesOverrun => {
+                tracing::warn!("interface events were lost - reading the interfaces again");
+                self.host.forget_frames();
+                let snap = HostSnapshot::take(self.host.netif()).await;
+                self.check_addresses(&snap).await;
             }
             TrackEvent::Process { name, up } => {
                 let key = format!("process:{name}");

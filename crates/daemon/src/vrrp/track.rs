@@ -1,5 +1,6 @@
 //! Tracked objects: `vrrp_script` runners (interval, timeout, rise, fall), `track_file`
-//! readers (rka-check's [`FileWatcher`], shared with FILE_CHECK) and interface link events.
+//! readers (rka-check's [`FileWatcher`], shared with FILE_CHECK) and interface events (links
+//! and addresses).
 //! Each runs as its own task and reports changes to the engine over a channel, so nothing here
 //! ever blocks the protocol.
 
@@ -14,7 +15,7 @@ use tokio::io::Interest;
 use rka_check::file::{FileWatcher, POLL_INTERVAL};
 use rka_config::model::vrrp::track::ParamMatch;
 use rka_config::model::vrrp::{TrackFile, TrackProcess, VrrpScript};
-use rka_netif::LinkEvent;
+use rka_netif::{AddressEvent, InterfaceEvent, LinkEvent};
 
 use crate::lifecycle::{run_with_timeout, ScriptOutcome};
 use tokio::sync::mpsc;
@@ -25,6 +26,10 @@ use tokio::task::JoinHandle;
 pub enum TrackEvent {
     /// A link changed or went away.
     Link(LinkEvent),
+    /// An address was added or removed.
+    Address(AddressEvent),
+    /// Interface events were lost (the kernel's buffer overflowed): read the host again.
+    InterfacesOverrun,
     /// A `vrrp_script` changed status.
     Script {
         /// Script name.
@@ -488,9 +493,10 @@ async fn poll_processes(t: TrackProcess, tx: mpsc::UnboundedSender<TrackEvent>) 
     }
 }
 
-/// Forwards link events to the engine.
-pub fn spawn_links(tx: mpsc::UnboundedSender<TrackEvent>) -> Option<JoinHandle<()>> {
-    let mut rx = match rka_netif::Netif::link_events() {
+/// Forwards link and address events to the engine; `None` (logged) when the kernel refuses
+/// the subscription.
+pub fn spawn_interface_events(tx: mpsc::UnboundedSender<TrackEvent>) -> Option<JoinHandle<()>> {
+    let mut rx = match rka_netif::Netif::interface_events() {
         Ok(rx) => rx,
         Err(e) => {
             tracing::error!("cannot watch interfaces: {e}");
@@ -499,7 +505,12 @@ pub fn spawn_links(tx: mpsc::UnboundedSender<TrackEvent>) -> Option<JoinHandle<(
     };
     Some(tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
-            if tx.send(TrackEvent::Link(ev)).is_err() {
+            let ev = match ev {
+                InterfaceEvent::Link(l) => TrackEvent::Link(l),
+                InterfaceEvent::Address(a) => TrackEvent::Address(a),
+                InterfaceEvent::Overrun => TrackEvent::InterfacesOverrun,
+            };
+            if tx.send(ev).is_err() {
                 return;
             }
         }

@@ -95,6 +95,14 @@ impl Core {
         }
     }
 
+    /// Reports that one of member `index`'s addresses was removed while it was MASTER.
+    pub fn address_lost(&mut self, now: Instant, index: usize) {
+        match self {
+            Core::Single(i) => i.address_lost(now),
+            Core::Group(g) => g.address_lost(now, index),
+        }
+    }
+
     /// Resets every member's counters.
     pub fn clear_stats(&mut self) {
         match self {
