@@ -81,9 +81,15 @@ impl Lab {
 
     /// Starts capturing ARP on the client `c` for `secs` seconds (from half a second on).
     fn capture_arp(&self, secs: u32) -> Child {
+        self.capture(secs, "arp")
+    }
+
+    /// Starts capturing what tcpdump's `filter` selects on the client `c` for `secs` seconds
+    /// (from half a second on).
+    fn capture(&self, secs: u32, filter: &str) -> Child {
         let capture = Command::new("ip")
             .args(["netns", "exec", &self.ns("c"), "timeout", &secs.to_string()])
-            .args(["tcpdump", "-l", "-n", "-tt", "-i", "eth0", "arp"])
+            .args(["tcpdump", "-l", "-n", "-tt", "-i", "eth0", filter])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -1951,9 +1957,14 @@ fn no_raw_socket_means_no_vip() {
     matrix("no_raw_socket_means_no_vip", scenario_no_raw_socket);
 }
 
+/// Master_Down_Interval of `v3(150, ..)`: 3 x 0.2 s + (256 - 150) x 0.2 s / 256.
+const V3_150_DOWN: Duration = Duration::from_micros(682_813);
+
 /// The higher-priority director's interface has no address at start: FAULT ("no IPv4 address
 /// for interface", as keepalived 2.2.7 logs it), no VIP; once an address is added it
-/// advertises from it and takes over.
+/// advertises from it at once (the address event, not a poll) and takes over one
+/// Master_Down_Interval later (keepalived 2.2.7: 0.70-0.75 s after `ip addr add`; a 1 s
+/// poll took up to 1.7 s).
 fn scenario_no_address_then_address(a: Impl, b: Impl) {
     let mut lab = Lab::new(&["a", "b"]);
     lab.ip("a", &["addr", "flush", "dev", "eth0"]);
@@ -1968,16 +1979,153 @@ fn scenario_no_address_then_address(a: Impl, b: Impl) {
             .contains("(VI_1) entering FAULT state (no IPv4 address for interface)")
     });
     lab.ip("a", &["addr", "add", "10.9.0.1/24", "dev", "eth0"]);
-    lab.wait(
+    let took = lab.wait(
         Duration::from_secs(6),
         "a master once it has an address",
         |l| l.is_master("a") && !l.is_master("b"),
+    );
+    assert!(
+        took < V3_150_DOWN + Duration::from_millis(300),
+        "{a:?}: master {took:?} after the address appeared"
     );
 }
 
 #[test]
 fn no_address_then_address() {
     matrix("no_address_then_address", scenario_no_address_then_address);
+}
+
+/// The VRRP adverts in a capture, in order: (source, priority).
+fn adverts(text: &str) -> Vec<(String, u8)> {
+    text.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let src = w.get(2)?.to_string();
+            let at = w.iter().position(|x| *x == "prio")?;
+            let prio = w.get(at + 1)?.trim_end_matches(',').parse().ok()?;
+            Some((src, prio))
+        })
+        .collect()
+}
+
+/// A VIP deleted by hand from the MASTER: keepalived 2.2.7 (observed) sends priority 0,
+/// enters BACKUP with only its Skew_Time to wait, so it is MASTER again about 0.1 s later,
+/// before the peer (whose skew is longer) takes over, and puts the VIP back.
+fn scenario_vip_removed_by_hand(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("b", b, &v3(100, ""));
+    lab.start("a", a, &v3(150, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    lab.hold(Duration::from_millis(500), "a master", |l| l.is_master("a"));
+    let capture = lab.capture(3, "vrrp");
+    lab.ip("a", &["addr", "del", "10.9.0.100/24", "dev", "eth0"]);
+    let took = lab.wait(Duration::from_secs(2), "a master again", |l| {
+        l.is_master("a")
+    });
+    assert!(
+        took < Duration::from_millis(500),
+        "{a:?}: VIP back after {took:?}"
+    );
+    lab.hold(Duration::from_millis(1500), "a master, b backup", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    let text = capture_text(capture);
+    let seen = adverts(&text);
+    let zero = seen
+        .iter()
+        .position(|(src, p)| src == "10.9.0.1" && *p == 0)
+        .unwrap_or_else(|| panic!("{a:?}: no priority 0 from a: {text}"));
+    assert!(
+        seen[zero..]
+            .iter()
+            .any(|(src, p)| src == "10.9.0.1" && *p == 150),
+        "{a:?}: a advertises again: {text}"
+    );
+    assert!(
+        !seen.iter().any(|(src, _)| src == "10.9.0.2"),
+        "{a:?}: b never advertised: {text}"
+    );
+}
+
+#[test]
+fn vip_removed_by_hand_from_master() {
+    matrix(
+        "vip_removed_by_hand_from_master",
+        scenario_vip_removed_by_hand,
+    );
+}
+
+/// The address an instance advertises from is deleted, as keepalived 2.2.7 handles it
+/// (observed): the MASTER's primary address goes (and the VIP, its secondary, with it): it
+/// gives up with priority 0 and comes back advertising from another address of the
+/// interface; with no address left but the VIP it is in FAULT and the peer takes over; a
+/// BACKUP without an address is in FAULT too and does not take over when the master leaves;
+/// an address added again ends the FAULT.
+fn scenario_source_address_removed(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("b", b, &v3(100, ""));
+    lab.start("a", a, &v3(150, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    lab.ip("a", &["addr", "add", "10.8.0.1/24", "dev", "eth0"]);
+    let capture = lab.capture(3, "vrrp");
+    lab.ip("a", &["addr", "del", "10.9.0.1/24", "dev", "eth0"]);
+    lab.wait(Duration::from_secs(2), "a master again", |l| {
+        l.is_master("a")
+    });
+    lab.hold(Duration::from_millis(1500), "a master, b backup", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    let text = capture_text(capture);
+    let seen = adverts(&text);
+    let zero = seen
+        .iter()
+        .position(|(src, p)| src == "10.9.0.1" && *p == 0)
+        .unwrap_or_else(|| panic!("{a:?}: no priority 0 from a: {text}"));
+    assert!(
+        seen[zero..]
+            .iter()
+            .any(|(src, p)| src == "10.8.0.1" && *p == 150),
+        "{a:?}: a advertises from its other address: {text}"
+    );
+    // Only the VIP is left: FAULT, b takes over.
+    lab.ip("a", &["addr", "del", "10.8.0.1/24", "dev", "eth0"]);
+    lab.wait(Duration::from_secs(3), "b master, a in FAULT", |l| {
+        l.is_master("b") && !l.is_master("a")
+    });
+    lab.hold(Duration::from_secs(1), "b master, a in FAULT", |l| {
+        l.is_master("b") && !l.is_master("a")
+    });
+    // An address again: a is BACKUP at once and takes over one down interval later.
+    lab.ip("a", &["addr", "add", "10.9.0.1/24", "dev", "eth0"]);
+    let took = lab.wait(Duration::from_secs(3), "a master again", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    assert!(
+        took < V3_150_DOWN + Duration::from_millis(300),
+        "{a:?}: master {took:?} after the address appeared"
+    );
+    // b, BACKUP, loses its address: FAULT, so it does not take over when a leaves.
+    lab.ip("b", &["addr", "del", "10.9.0.2/24", "dev", "eth0"]);
+    thread::sleep(Duration::from_millis(300));
+    lab.stop("a");
+    lab.hold(Duration::from_secs(2), "nobody master", |l| {
+        !l.is_master("b") && !l.is_master("a")
+    });
+    lab.ip("b", &["addr", "add", "10.9.0.2/24", "dev", "eth0"]);
+    lab.wait(
+        Duration::from_secs(3),
+        "b master once it has an address",
+        |l| l.is_master("b"),
+    );
+}
+
+#[test]
+fn source_address_removed() {
+    matrix("source_address_removed", scenario_source_address_removed);
 }
 
 impl Lab {
