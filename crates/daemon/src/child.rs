@@ -131,6 +131,10 @@ fn control_socket(
         Role::Parent => return None,
     };
     let path = socket_path(kind, cli.namespace.as_deref(), cli.config_id.as_deref());
+    if kind == ChildKind::Checker {
+        // Operator drains outlive a restart of this child (the parent removes the file).
+        crate::observe::checker::set_drain_file(crate::observe::protocol::drains_path(&path));
+    }
     match crate::observe::server::spawn(path.clone(), kind, tx, reloads) {
         Ok(s) => Some(s),
         Err(e) => {

@@ -271,6 +271,8 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
             Err(e) => tracing::error!("cannot handle signal {}: {e}", k.as_raw_value()),
         }
     }
+    // Drains belong to one run of the daemon: a killed predecessor's are not ours.
+    forget_drains(&cli);
     // Signals are caught from here on: one arriving during the startup script waits for it.
     lifecycle::run_parent_script(ParentScript::Startup, &config).await;
     for role in roles_for(&cli, &config) {
@@ -290,6 +292,7 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                     tracing::info!("Stopping");
                     crate::sdnotify::stopping();
                     stop_all(&mut running).await;
+                    forget_drains(&cli);
                     lifecycle::run_parent_script(ParentScript::Shutdown, &config).await;
                     tracing::info!("Stopped");
                     return ExitCode::SUCCESS;
@@ -331,6 +334,9 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                                     let _ = tokio::time::timeout(Duration::from_secs(5), r.child.wait()).await;
                                 }
                             }
+                            if !want.contains(&Role::Checker) {
+                                forget_drains(&cli);
+                            }
                             pending.retain(|(role, _, _)| want.contains(role));
                             for role in want {
                                 let waiting = pending.iter().any(|(r, _, _)| *r == role);
@@ -364,18 +370,21 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                     if code == Some(i32::from(EXIT_CHILD_FATAL)) {
                         tracing::error!("{} child exited with a permanent error. Terminating", role_key(role));
                         stop_all(&mut running).await;
+                        forget_drains(&cli);
                         return ExitCode::from(1);
                     }
                     if code == Some(i32::from(EXIT_CONFIG)) {
                         // keepalived 2.2.7's wording.
                         tracing::error!("pid {pid} exited with permanent error CONFIG. Terminating");
                         stop_all(&mut running).await;
+                        forget_drains(&cli);
                         return ExitCode::from(EXIT_CHILD_CONFIG);
                     }
                     if cli.dont_respawn {
                         // keepalived stops the other child and exits successfully.
                         tracing::error!("{} child exited ({code:?}) and -R is set: Exiting", role_key(role));
                         stop_all(&mut running).await;
+                        forget_drains(&cli);
                         lifecycle::run_parent_script(ParentScript::Shutdown, &config).await;
                         return ExitCode::SUCCESS;
                     }
@@ -394,6 +403,25 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Forgets the operator drains the checker child kept for its successor (see
+/// [`crate::observe::checker`]): at start (a previous daemon that was killed), when the daemon
+/// stops, and when it no longer runs a checker child.
+fn forget_drains(cli: &Cli) {
+    use crate::observe::protocol::{drains_path, socket_path, ChildKind};
+    let socket = socket_path(
+        ChildKind::Checker,
+        cli.namespace.as_deref(),
+        cli.config_id.as_deref(),
+    );
+    let path = drains_path(&socket);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!("cannot remove {}: {e}", path.display());
+        }
+        _ => {}
     }
 }
 

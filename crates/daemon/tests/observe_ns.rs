@@ -4,11 +4,16 @@
 //!
 //! - `vrrp_metrics_status_and_ctl`: a VRRP instance in a network namespace with a veth; it
 //!   becomes MASTER and every view (metrics, status, `rkeepalivedctl show`) says so; reload
-//!   results are counted; a child that is not running gives a clear error and exit code.
+//!   results are counted; a child that is not running gives a clear error and exit code. A
+//!   second daemon with the same `-i` in another namespace (both started with `ip netns exec`,
+//!   no `-s`) gets its own control socket, named after its namespace's inode, reached with
+//!   `rkeepalivedctl -s NAME` or from inside the namespace. A reload that changes
+//!   `rkeepalived_http_listen` moves the endpoint.
 //! - `checker_drain_in_vm`: the checker child needs IPVS, which this host's kernel may lack,
 //!   so the test re-runs itself in the rka-vmtest VM (Debian's kernel): a real server that is
 //!   a local TCP listener comes up, `rkeepalivedctl drain` puts it to weight 0 in IPVS (kept in
-//!   the table, still up), a reload keeps it drained, `undrain` gives its weight back.
+//!   the table, still up), a reload keeps it drained, so does a restart of the checker child
+//!   (killed), `undrain` gives its weight back; the drain state file goes with the daemon.
 //!
 //! Needs root; skipped with a message otherwise (a failure under `CI=true`).
 
@@ -139,6 +144,31 @@ fn ctl(id: &str, args: &[&str]) -> Output {
         .expect("run rkeepalivedctl")
 }
 
+/// `rkeepalivedctl -s ns -i id args...` from this namespace.
+fn ctl_ns(ns: &str, id: &str, args: &[&str]) -> Output {
+    Command::new(CTL)
+        .args(["-s", ns, "-i", id])
+        .args(args)
+        .output()
+        .expect("run rkeepalivedctl")
+}
+
+/// `rkeepalivedctl -i id args...` run inside namespace `ns`.
+fn ctl_inside(ns: &str, id: &str, args: &[&str]) -> Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns, CTL, "-i", id])
+        .args(args)
+        .output()
+        .expect("run rkeepalivedctl")
+}
+
+/// The inode of the named network namespace.
+fn netns_inode(ns: &str) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(
+        &std::fs::metadata(Path::new("/run/netns").join(ns)).expect("named namespace"),
+    )
+}
+
 fn text(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -253,6 +283,11 @@ fn socket(kind: &str, id: &str) -> PathBuf {
     Path::new("/run/rkeepalived").join(format!("{kind}@id={id}.sock"))
 }
 
+/// The control socket of a daemon started with `ip netns exec ns` (no `-s`) and `-i id`.
+fn socket_in(kind: &str, ns: &str, id: &str) -> PathBuf {
+    Path::new("/run/rkeepalived").join(format!("{kind}@netns={},id={id}.sock", netns_inode(ns)))
+}
+
 #[test]
 fn vrrp_metrics_status_and_ctl() {
     if !rka_sys::netns::privileged_tests_available("observe_ns") {
@@ -360,14 +395,21 @@ fn vrrp_metrics_status_and_ctl() {
         Some(404)
     );
 
-    // The control socket is private and named after -i.
-    let sock = socket("vrrp", &id);
+    // The control socket is private and named after -i and the namespace (the daemon was
+    // started inside it without -s).
+    let sock = socket_in("vrrp", &a, &id);
+    assert!(!socket("vrrp", &id).exists());
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(&sock).expect("socket").permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
 
+    // From this namespace without -s: not that daemon.
     let o = ctl(&id, &["show", "instances"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = ctl_inside(&a, &id, &["show", "instances"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ctl_ns(&a, &id, &["show", "instances"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let row = out
@@ -384,13 +426,13 @@ fn vrrp_metrics_status_and_ctl() {
     ] {
         assert!(row.split_whitespace().any(|c| c == cell), "{cell} in {row}");
     }
-    let o = ctl(&id, &["show", "json"]);
+    let o = ctl_ns(&a, &id, &["show", "json"]);
     assert!(o.status.success(), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(j["vrrp"]["vrrp"]["instances"][0]["state"], "MASTER");
     assert_eq!(j["up"]["checker"], false);
     // The checker child does not run (-P): a clear error, exit code 1.
-    let o = ctl(&id, &["drain", "10.0.0.1:80/tcp", "10.0.0.2:80"]);
+    let o = ctl_ns(&a, &id, &["drain", "10.0.0.1:80/tcp", "10.0.0.2:80"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("checker child is not running"),
@@ -414,9 +456,57 @@ fn vrrp_metrics_status_and_ctl() {
             .is_some_and(|t| t > 1.0e9)
     });
 
+    // A second daemon with the same -i in the other namespace: its own socket, no conflict.
+    let mut other = Lab::new();
+    let conf_b = format!(
+        "global_defs {{\n  router_id obs2\n}}\n\
+         vrrp_instance VI_B {{\n  state BACKUP\n  interface peer0\n  virtual_router_id 62\n  \
+         priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    10.9.8.200/24\n  }}\n}}\n"
+    );
+    other.start(Some(&b), &conf_b, &["-P", "-i", &id]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let found = loop {
+        let o = ctl_ns(&b, &id, &["show", "json"]);
+        if o.status.success() || Instant::now() > deadline {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(found.status.success(), "{}\n{}", text(&found), other.log());
+    let j: serde_json::Value = serde_json::from_slice(&found.stdout).expect("json");
+    assert_eq!(j["vrrp"]["vrrp"]["instances"][0]["name"], "VI_B");
+    assert!(socket_in("vrrp", &b, &id).exists() && sock.exists());
+    let o = ctl_ns(&a, &id, &["show", "json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(j["vrrp"]["vrrp"]["instances"][0]["name"], "VI_OBS");
+    for log in [lab.log(), other.log()] {
+        assert!(!log.contains("in use"), "{log}");
+    }
+    other.stop();
+
+    // A reload that changes rkeepalived_http_listen moves the endpoint.
+    let moved = port + 10;
+    std::fs::write(
+        lab.dir.path().join("keepalived.conf"),
+        conf.replace(&format!(":{port}"), &format!(":{moved}")),
+    )
+    .expect("rewrite the configuration");
+    lab.signal("HUP");
+    wait_metrics(Some(&a), moved, "the endpoint on its new port", |s| {
+        value(
+            s,
+            "rkeepalived_reloads_total",
+            &[("child", "vrrp"), ("result", "ok")],
+        ) == Some(2.0)
+    });
+    assert!(
+        http_get(Some(&a), port, "/metrics").is_none(),
+        "the old port is closed"
+    );
+
     lab.stop();
     assert!(!sock.exists(), "socket removed on stop:\n{}", lab.log());
-    let o = ctl(&id, &["show"]);
+    let o = ctl_ns(&a, &id, &["show"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("not running"),
@@ -550,9 +640,34 @@ fn checker_drain_body() {
         Some(0.0)
     );
 
+    // A restart of the checker child (killed: nothing cleaned up) keeps the drain: the new
+    // child reads the state file before it programs IPVS, so the weight never comes back.
+    let drains = Path::new("/run/rkeepalived").join(format!("checker@id={id}.drains"));
+    assert!(drains.exists(), "drain state file");
+    let old_pid = std::fs::read_to_string(lab.pidfile("checker.pid")).expect("checker pidfile");
+    let ok = Command::new("kill")
+        .args(["-KILL", old_pid.trim()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill the checker child");
+    wait_metrics(None, port, "a new checker child, drained and up", |s| {
+        value(
+            s,
+            "rkeepalived_child_restarts_total",
+            &[("child", "checker")],
+        ) == Some(1.0)
+            && value(s, "rkeepalived_real_server_drained", &labels) == Some(1.0)
+            && value(s, "rkeepalived_real_server_up", &labels) == Some(1.0)
+    });
+    for _ in 0..10 {
+        assert_eq!(ipvs_weight(rs), Some(0), "drained across the restart");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     let o = ctl(id, &["undrain", "10.0.0.50:80/tcp", rs]);
     assert!(o.status.success(), "{}", text(&o));
     wait_for("weight 5 again", &lab, || ipvs_weight(rs) == Some(5));
+    assert!(!drains.exists(), "nothing drained: no state file");
     let s = wait_metrics(None, port, "undrained", |s| {
         value(s, "rkeepalived_real_server_drained", &labels) == Some(0.0)
     });
@@ -560,8 +675,13 @@ fn checker_drain_body() {
         value(&s, "rkeepalived_real_server_weight", &labels),
         Some(5.0)
     );
+    // A drain does not outlive the daemon.
+    let o = ctl(id, &["drain", "10.0.0.50:80/tcp", rs]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(drains.exists());
     lab.stop();
     assert!(!socket("checker", id).exists());
+    assert!(!drains.exists(), "drains forgotten when the daemon stops");
     println!("all observe VM checks passed");
 }
 

@@ -4,9 +4,18 @@
 //! across reloads, until it is undrained. Drains are kept by keepalived's name of the virtual
 //! server and the real server's address and port, so they survive reloads that renumber
 //! the virtual servers.
+//!
+//! Drains also survive a restart of the checker child by the supervisor (a crash): every
+//! change is written to a state file beside the child's control socket
+//! ([`super::protocol::drains_path`], `/run/rkeepalived/checker.drains`), which a new
+//! checker child of the same daemon reads before it programs IPVS. The parent removes the
+//! file when the daemon stops or no longer runs a checker child, so a new daemon starts
+//! without drains.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rka_check::CheckerEvent;
 use rka_ipvs::DestKey;
@@ -22,14 +31,101 @@ use crate::checker::table::Desired;
 /// A drained real server: virtual server name, real server address and port.
 type DrainKey = (String, IpAddr, u16);
 
+/// The drain state file of this checker child, set once when its control socket opens.
+static DRAIN_FILE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Makes this process keep its drains in `path` (the checker child, at start). Until then
+/// (tests, the other processes) drains live in memory only.
+pub fn set_drain_file(path: PathBuf) {
+    let _ = DRAIN_FILE.set(path);
+}
+
+/// One drain as the state file keeps it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SavedDrain {
+    vs: String,
+    addr: IpAddr,
+    port: u16,
+}
+
+/// Reads the drains saved in `path`: none when it is missing; an unreadable file is logged
+/// and ignored (drains are an operator's convenience, never a reason not to start).
+fn load_drains(path: &Path) -> BTreeSet<DrainKey> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return BTreeSet::new(),
+        Err(e) => {
+            tracing::error!("drains: cannot read {}: {e}", path.display());
+            return BTreeSet::new();
+        }
+    };
+    match serde_json::from_str::<Vec<SavedDrain>>(&text) {
+        Ok(list) => list.into_iter().map(|d| (d.vs, d.addr, d.port)).collect(),
+        Err(e) => {
+            tracing::error!("drains: {} is not a drain list: {e}", path.display());
+            BTreeSet::new()
+        }
+    }
+}
+
+/// Writes `drained` to `path` (through a temporary file and a rename, so a crash never
+/// leaves half a list); an empty set removes the file.
+fn save_drains(path: &Path, drained: &BTreeSet<DrainKey>) -> std::io::Result<()> {
+    if drained.is_empty() {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let list: Vec<SavedDrain> = drained
+        .iter()
+        .map(|(vs, addr, port)| SavedDrain {
+            vs: vs.clone(),
+            addr: *addr,
+            port: *port,
+        })
+        .collect();
+    let text = serde_json::to_string(&list).map_err(std::io::Error::other)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".new");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
 /// What the checker runtime keeps for observability: operator drains and failure counts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Observed {
     drained: BTreeSet<DrainKey>,
     failures: HashMap<u64, u64>,
+    /// Where drains are saved ([`set_drain_file`]); `None`: in memory only.
+    file: Option<PathBuf>,
+}
+
+impl Default for Observed {
+    /// The drains a previous checker child of this daemon left in the state file (see the
+    /// module documentation), none when there is no such file or none was set.
+    fn default() -> Self {
+        Observed::restored(DRAIN_FILE.get().cloned())
+    }
 }
 
 impl Observed {
+    /// The drains saved in `file` (none without one), kept there from now on.
+    pub fn restored(file: Option<PathBuf>) -> Observed {
+        let drained = file.as_deref().map(load_drains).unwrap_or_default();
+        if !drained.is_empty() {
+            tracing::info!(
+                "{} drained real server(s) kept from the previous checker process",
+                drained.len()
+            );
+        }
+        Observed {
+            drained,
+            failures: HashMap::new(),
+            file,
+        }
+    }
+
     /// Counts a failed probe of checker `id` (a verdict of failure or a retry).
     pub fn record(&mut self, id: u64, ev: &CheckerEvent) {
         if matches!(
@@ -50,13 +146,26 @@ impl Observed {
         self.drained.contains(&(vs.to_string(), addr, port))
     }
 
-    /// Sets or clears a drain; true when that changed something.
+    /// Sets or clears a drain; true when that changed something. A change is saved to the
+    /// state file at once.
     pub fn set(&mut self, key: DrainKey, drained: bool) -> bool {
-        if drained {
+        let changed = if drained {
             self.drained.insert(key)
         } else {
             self.drained.remove(&key)
+        };
+        if changed {
+            if let Some(f) = &self.file {
+                if let Err(e) = save_drains(f, &self.drained) {
+                    tracing::error!(
+                        "drains: cannot save to {} (a restarted checker process would not \
+                         keep them): {e}",
+                        f.display()
+                    );
+                }
+            }
         }
+        changed
     }
 
     /// Puts every drained real server present in `desired` to weight 0.
@@ -343,6 +452,35 @@ mod tests {
             .is_err_and(|e| e.contains("no real server")));
         assert!(resolve(&plan, "10.0.0.1:81/tcp", "10.0.0.2:8080")
             .is_err_and(|e| e.contains("unknown virtual server")));
+    }
+
+    #[test]
+    fn drains_outlive_the_process_through_the_state_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("checker.drains");
+        let ip: IpAddr = "10.0.0.2".parse().expect("ip");
+        let v6: IpAddr = "2001:db8::2".parse().expect("ip");
+        let mut first = Observed::restored(Some(file.clone()));
+        assert!(first.set(("FWM 7".to_string(), ip, 80), true));
+        assert!(first.set(("[10.0.0.1]:tcp:80".to_string(), v6, 8080), true));
+        // A new checker process (the old one crashed): the same drains, before any request.
+        let mut second = Observed::restored(Some(file.clone()));
+        assert!(second.is_drained("FWM 7", ip, 80));
+        assert!(second.is_drained("[10.0.0.1]:tcp:80", v6, 8080));
+        assert!(!second.is_drained("FWM 7", ip, 81));
+        // Undrained in the new process: saved too; the last undrain removes the file.
+        assert!(second.set(("FWM 7".to_string(), ip, 80), false));
+        let third = Observed::restored(Some(file.clone()));
+        assert!(!third.is_drained("FWM 7", ip, 80));
+        assert!(third.is_drained("[10.0.0.1]:tcp:80", v6, 8080));
+        assert!(second.set(("[10.0.0.1]:tcp:80".to_string(), v6, 8080), false));
+        assert!(!file.exists());
+        // A damaged file is ignored, not fatal; without a file drains stay in memory.
+        std::fs::write(&file, "{not json").expect("write");
+        assert!(Observed::restored(Some(file.clone())).drained.is_empty());
+        let mut memory = Observed::restored(None);
+        assert!(memory.set(("FWM 1".to_string(), ip, 1), true));
+        assert!(Observed::restored(None).drained.is_empty());
     }
 
     #[test]

@@ -70,12 +70,23 @@ pub fn socket_path(kind: ChildKind, namespace: Option<&str>, config_id: Option<&
 }
 
 /// The inode of this process's network namespace when it is not the one of process 1 (the
-/// host's, or the container's own); `None` in that namespace, or when either cannot be read.
+/// host's, or the container's own); `None` in that namespace. When process 1's namespace
+/// cannot be read (a container without ptrace rights on it), a namespace `ip netns` names in
+/// `/run/netns` counts as another one and any other as the host's.
 pub fn own_netns_inode() -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
     let own = std::fs::metadata("/proc/self/ns/net").ok()?.ino();
-    let init = std::fs::metadata("/proc/1/ns/net").ok()?.ino();
-    (own != init).then_some(own)
+    match std::fs::metadata("/proc/1/ns/net") {
+        Ok(init) => (own != init.ino()).then_some(own),
+        Err(_) => {
+            let named = std::fs::read_dir("/run/netns")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| std::fs::metadata(e.path()).is_ok_and(|m| m.ino() == own));
+            named.then_some(own)
+        }
+    }
 }
 
 /// The inode of the named network namespace `/run/netns/NAME` (as `ip netns` names them).
@@ -113,6 +124,12 @@ pub fn socket_path_in(
     }
     name.push_str(".sock");
     dir.join(name)
+}
+
+/// The checker child's drain state file beside its control socket `socket`
+/// (`checker@ns=NS.sock` -> `checker@ns=NS.drains`).
+pub fn drains_path(socket: &Path) -> PathBuf {
+    socket.with_extension("drains")
 }
 
 /// A request to a child.
