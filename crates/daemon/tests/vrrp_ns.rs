@@ -2419,3 +2419,42 @@ fn vip_left_by_a_crash_is_removed_at_restart() {
         scenario_crash_leftover_removed,
     );
 }
+
+/// VRRPv3 unicast with keepalived's old checksum: `old_unicast_checksum` on A makes its adverts
+/// carry the pre-1.3.6 checksum; B, with the default, recognises it (logging keepalived's
+/// line), stays BACKUP under A, and takes over on A's priority 0.
+fn scenario_old_unicast_checksum(a: Impl, b: Impl) {
+    let uc = |me: &str, peer: &str, extra: &str| {
+        format!("  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n{extra}")
+    };
+    let mut lab = Lab::new(&["a", "b"]);
+    lab.start("b", b, &v3(100, &uc("10.9.0.2", "10.9.0.1", "")));
+    lab.start(
+        "a",
+        a,
+        &v3(150, &uc("10.9.0.1", "10.9.0.2", "  old_unicast_checksum")),
+    );
+    lab.wait(Duration::from_secs(10), "a master", |l| l.is_master("a"));
+    lab.hold(Duration::from_millis(1500), "a master, b backup", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    let line = "(VI_1) Setting unicast VRRPv3 checksum to old version";
+    assert!(
+        lab.log("b").contains(line),
+        "b: {}",
+        tail(&lab.log("b"), 20)
+    );
+    lab.stop("a");
+    let took = lab.wait(Duration::from_secs(3), "b master after a stopped", |l| {
+        l.is_master("b")
+    });
+    assert!(
+        took < Duration::from_millis(2500),
+        "clean takeover took {took:?}"
+    );
+}
+
+#[test]
+fn v3_unicast_old_checksum() {
+    matrix("v3_unicast_old_checksum", scenario_old_unicast_checksum);
+}

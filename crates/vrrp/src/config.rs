@@ -116,6 +116,10 @@ pub struct InstanceConfig {
     pub unicast_ttl: u8,
     /// VRRPv3-over-IPv4 checksum mode.
     pub v3_checksum: V3ChecksumMode,
+    /// With unicast peers and [`V3ChecksumMode::PseudoHeader`], also accept adverts carrying
+    /// the old unicast checksum ([`V3ChecksumMode::OldUnicast`]) and log it once, as keepalived
+    /// 2.2.7 does unless `old_unicast_checksum never`. Our own adverts keep the configured mode.
+    pub detect_old_checksum: bool,
     /// `strict_mode` / `vrrp_strict`: also check TTL on unicast.
     pub strict: bool,
     /// `skip_check_adv_addr`: do not compare the address list of received adverts.
@@ -169,6 +173,7 @@ impl InstanceConfig {
             multicast_group: None,
             unicast_ttl: VRRP_TTL,
             v3_checksum: V3ChecksumMode::PseudoHeader,
+            detect_old_checksum: true,
             strict: false,
             skip_check_adv_addr: false,
             lower_prio_no_advert: false,

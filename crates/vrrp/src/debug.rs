@@ -29,6 +29,12 @@ pub enum Debug<'a> {
         /// Which check.
         reason: DropReason,
     },
+    /// A unicast advert carried the pre-1.3.6 VRRPv3 checksum and was accepted (logged the
+    /// first time only).
+    OldUnicastChecksum {
+        /// Instance name.
+        instance: &'a str,
+    },
     /// An advert could not be encoded (a configuration the validator should have refused).
     EncodeFailed {
         /// Instance name.
@@ -58,6 +64,9 @@ impl Debug<'_> {
                 reason,
             } => {
                 tracing::debug!(%instance, %src, ?reason, "({instance}) dropped advert");
+            }
+            Debug::OldUnicastChecksum { instance } => {
+                tracing::info!("({instance}) Setting unicast VRRPv3 checksum to old version");
             }
             Debug::EncodeFailed { instance, error } => {
                 tracing::error!(%instance, %error, "({instance}) cannot encode advert");

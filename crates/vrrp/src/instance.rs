@@ -18,7 +18,7 @@ use crate::action::{Action, Reason, State};
 use crate::config::InstanceConfig;
 use crate::debug::Debug as DebugEvent;
 use crate::error::{ConfigError, UnknownTracker};
-use crate::packet::{decode_advert, encode_advert, ReceivedAdvert, SendParams};
+use crate::packet::{decode_advert, encode_advert, ReceivedAdvert, SendParams, V3ChecksumMode};
 use crate::stats::{DropReason, Stats};
 use crate::wire::vrrp::{self, Family, Repr, Version, AUTH_DATA_LEN, VRRP_TTL};
 
@@ -103,6 +103,8 @@ pub struct Instance {
     master_priority: Option<u8>,
     /// When the state last changed (time as given by the driver).
     last_transition: Option<Instant>,
+    /// A peer's advert with the old unicast checksum was accepted (logged once).
+    old_checksum_seen: bool,
 }
 
 impl Instance {
@@ -143,6 +145,7 @@ impl Instance {
             master_address: None,
             master_priority: None,
             last_transition: None,
+            old_checksum_seen: false,
             cfg,
         };
         instance.priority = instance.compute_priority();
@@ -315,7 +318,16 @@ impl Instance {
     /// Handles received bytes: the IPv4 datagram (header included) or the IPv6 VRRP message,
     /// from `src`, with the TTL / hop limit the socket reported (IPv4 uses the header's).
     pub fn handle_packet(&mut self, now: Instant, src: IpAddr, ttl: u8, bytes: &[u8]) {
-        match self.check_packet(src, ttl, bytes) {
+        let mut old_checksum = false;
+        let checked = self.check_packet(src, ttl, bytes, &mut old_checksum);
+        if old_checksum && checked.is_ok() && !self.old_checksum_seen {
+            self.old_checksum_seen = true;
+            DebugEvent::OldUnicastChecksum {
+                instance: &self.cfg.name,
+            }
+            .log();
+        }
+        match checked {
             Ok(adv) => {
                 self.stats.adverts_received += 1;
                 if adv.repr.priority == 0 {
@@ -431,12 +443,25 @@ impl Instance {
 
     // ----- receive path -----
 
+    /// Whether an advert failing the checksum is retried with the old unicast one: VRRPv3 over
+    /// IPv4 to unicast peers with the default checksum, unless `old_unicast_checksum never`.
+    fn accepts_old_checksum(&self) -> bool {
+        self.cfg.detect_old_checksum
+            && self.cfg.version == Version::V3
+            && self.cfg.family == Family::Ipv4
+            && !self.cfg.unicast_peers.is_empty()
+            && self.cfg.v3_checksum == V3ChecksumMode::PseudoHeader
+    }
+
     /// RFC 3768 / RFC 5798 section 7.1 receive checks.
+    ///
+    /// `old_checksum` is set when the advert verified only with the old unicast checksum.
     fn check_packet(
         &self,
         src: IpAddr,
         ttl: u8,
         bytes: &[u8],
+        old_checksum: &mut bool,
     ) -> Result<ReceivedAdvert, DropReason> {
         let multicast = self.cfg.unicast_peers.is_empty();
         let ipv6_dst = match self.cfg.multicast_group() {
@@ -453,14 +478,16 @@ impl Instance {
                 return Err(DropReason::VersionMismatch);
             }
         }
-        let (adv, header_ttl) = decode_advert(
-            self.cfg.family,
-            src,
-            bytes,
-            &self.cfg.auth,
-            self.cfg.v3_checksum,
-            ipv6_dst,
-        )?;
+        let decode =
+            |mode| decode_advert(self.cfg.family, src, bytes, &self.cfg.auth, mode, ipv6_dst);
+        let (adv, header_ttl) = match decode(self.cfg.v3_checksum) {
+            Err(DropReason::BadChecksum) if self.accepts_old_checksum() => {
+                let decoded = decode(V3ChecksumMode::OldUnicast)?;
+                *old_checksum = true;
+                decoded
+            }
+            other => other?,
+        };
         let ttl = if self.cfg.family == Family::Ipv4 {
             header_ttl
         } else {

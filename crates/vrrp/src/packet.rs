@@ -21,6 +21,10 @@ pub enum V3ChecksumMode {
     PseudoHeader,
     /// Over the VRRP message only, as in VRRPv2 (what some other implementations do).
     AsV2,
+    /// With the IPv4 pseudo-header, but the VRRP multicast group (224.0.0.18) as its
+    /// destination even for unicast adverts: keepalived's checksum before 1.3.6, which 2.2.7
+    /// sends with `old_unicast_checksum` (and recognises on receipt unless told `never`).
+    OldUnicast,
 }
 
 /// Per-datagram parameters of an advert to send.
@@ -50,6 +54,12 @@ pub fn checksum_scope(
     match (version, src, dst) {
         (Version::V3, IpAddr::V4(src), IpAddr::V4(dst)) if mode == V3ChecksumMode::PseudoHeader => {
             ChecksumScope::Ipv4Pseudo { src, dst }
+        }
+        (Version::V3, IpAddr::V4(src), IpAddr::V4(_)) if mode == V3ChecksumMode::OldUnicast => {
+            ChecksumScope::Ipv4Pseudo {
+                src,
+                dst: vrrp::MULTICAST_V4,
+            }
         }
         (Version::V3, IpAddr::V6(src), IpAddr::V6(dst)) => ChecksumScope::Ipv6Pseudo { src, dst },
         _ => ChecksumScope::Message,

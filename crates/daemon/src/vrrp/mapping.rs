@@ -450,9 +450,13 @@ fn plan_instance(
     core.unicast_ttl = inst.unicast_ttl;
     core.v3_checksum = if inst.v3_checksum_as_v2 {
         V3ChecksumMode::AsV2
+    } else if inst.old_unicast_checksum == Some(cfg::instance::OldChecksum::Use) {
+        // Only kept for unicast instances by the config model.
+        V3ChecksumMode::OldUnicast
     } else {
         V3ChecksumMode::PseudoHeader
     };
+    core.detect_old_checksum = inst.old_unicast_checksum != Some(cfg::instance::OldChecksum::Never);
     core.strict = inst.strict_mode;
     core.skip_check_adv_addr = inst.skip_check_adv_addr;
     core.lower_prio_no_advert = inst.lower_prio_no_advert;
@@ -763,6 +767,32 @@ mod tests {
     }
 
     use crate::testutil::config as load;
+
+    #[test]
+    fn old_unicast_checksum_reaches_the_core() {
+        let conf = |extra: &str| {
+            load(&format!(
+                "global_defs {{\n vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n interface eth1\n\
+                 virtual_router_id 51\n priority 150\n unicast_src_ip 10.0.0.1\n\
+                 unicast_peer {{\n 10.0.0.2\n }}\n{extra}\n virtual_ipaddress {{\n 10.0.0.100/24\n }}\n}}\n"
+            ))
+        };
+        let core = |extra: &str| {
+            let (plans, errors) = plan_instances(&conf(extra), &FakeHost);
+            assert!(errors.is_empty(), "{errors:?}");
+            let c = &plans[0].core;
+            (c.v3_checksum, c.detect_old_checksum)
+        };
+        assert_eq!(core(""), (V3ChecksumMode::PseudoHeader, true));
+        assert_eq!(
+            core(" old_unicast_checksum"),
+            (V3ChecksumMode::OldUnicast, true)
+        );
+        assert_eq!(
+            core(" old_unicast_checksum never"),
+            (V3ChecksumMode::PseudoHeader, false)
+        );
+    }
 
     #[test]
     fn maps_an_instance_with_trackers_and_vmac() {
