@@ -102,7 +102,7 @@ pub fn main(cli: Cli, role: Role) -> ExitCode {
         let (tx, rx) = mpsc::channel(16);
         let reloads = SharedReloads::default();
         let _socket = control_socket(&cli, role, tx.clone(), reloads.clone());
-        let signals = tokio::spawn(forward_signals(cli.clone(), tx, reloads));
+        let signals = tokio::spawn(forward_signals(cli.clone(), role, tx, reloads));
         let ctx = RoleContext {
             cli,
             config,
@@ -145,7 +145,7 @@ fn control_socket(
 }
 
 /// Turns signals into control events until the runtime stops listening.
-async fn forward_signals(cli: Cli, tx: mpsc::Sender<Control>, reloads: SharedReloads) {
+async fn forward_signals(cli: Cli, role: Role, tx: mpsc::Sender<Control>, reloads: SharedReloads) {
     let kinds = [
         SignalKind::hangup(),
         SignalKind::terminate(),
@@ -188,6 +188,8 @@ async fn forward_signals(cli: Cli, tx: mpsc::Sender<Control>, reloads: SharedRel
             match loaded {
                 Some(c) => {
                     record_reload(&reloads, true);
+                    // On the runtime's thread, as keepalived's reload does (procattr docs).
+                    crate::procattr::reapply(&c.global, role);
                     Control::Reload(Box::new(c))
                 }
                 None => {

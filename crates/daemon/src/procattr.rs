@@ -18,6 +18,22 @@
 //!
 //! The attributes are applied on the child's main thread before its runtime starts, so every
 //! thread created later (blocking pool, checker pool) inherits the per-thread ones.
+//!
+//! A reload applies them again ([`reapply`]), as keepalived 2.2.7 does (observed on its VRRP
+//! child across successive reloads, and on its parent's name):
+//! - a nice value is set; one that is no longer configured (or replaced by a real-time
+//!   priority) goes back to 0;
+//! - a real-time priority is set with its `RLIMIT_RTTIME`; keepalived leaves the limit at
+//!   0/0 after a reload (observed: a hard limit of 0 µs would have the kernel kill a child
+//!   that ran 1 tick without sleeping), we set the configured one;
+//! - `*_no_swap` locks, its removal unlocks (`munlockall`);
+//! - a CPU list is set; its removal leaves the affinity as it is;
+//! - a name is set; a name no longer configured gives the process its original name back;
+//!   a process that never had one is left alone.
+//! The nice value and the real-time policy are per thread: they are set on the thread that
+//! reloads, the child's runtime thread (the one that runs VRRP or the checkers); helper
+//! threads started before the reload keep theirs, threads started afterwards inherit the new
+//! ones. The CPU list is set on every thread of the process.
 
 use rka_config::model::global::GlobalDefs;
 use rka_sys::sched;
@@ -188,10 +204,19 @@ impl ProcessAttrs {
     }
 }
 
+/// The name the process had before any `*process_name*` keyword (restored on reload).
+static ORIGINAL_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// The attributes last applied to this process (the base of the next reload).
+static APPLIED: std::sync::Mutex<Option<ProcessAttrs>> = std::sync::Mutex::new(None);
+
 /// Applies the process keywords of `global` for `role` to the calling process, logging every
 /// failure (never fatal, as keepalived). Call on the main thread before other threads start.
 pub fn apply(global: &GlobalDefs, role: Role) {
+    let _ = ORIGINAL_NAME.get_or_init(|| sched::thread_name().unwrap_or_default());
     let attrs = ProcessAttrs::for_role(global, role);
+    if let Ok(mut a) = APPLIED.lock() {
+        *a = Some(attrs.clone());
+    }
     if attrs.is_empty() {
         return;
     }
@@ -199,6 +224,197 @@ pub fn apply(global: &GlobalDefs, role: Role) {
         tracing::error!("{}: cannot apply: {}", f.keyword, f.reason);
     }
     tracing::debug!("process attributes applied: {attrs:?}");
+}
+
+/// A process name change on reload.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NameChange {
+    /// Nothing to do (no name configured before or now).
+    #[default]
+    Keep,
+    /// Take this name.
+    Set(String),
+    /// The name is no longer configured: back to the process's original name.
+    Restore,
+}
+
+/// What a reload changes in the attributes of one process (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reapply {
+    /// Which keyword family (`vrrp`, `checker`, `parent`), for messages.
+    pub role: &'static str,
+    /// The process name.
+    pub name: NameChange,
+    /// A nice value to set.
+    pub nice: Option<i32>,
+    /// Real-time scheduling to set.
+    pub realtime: Option<Realtime>,
+    /// The real-time priority was removed: back to the normal policy.
+    pub leave_realtime: bool,
+    /// Lock (`true`) or unlock (`false`) the process's memory.
+    pub lock_memory: Option<bool>,
+    /// CPUs for every thread; empty: unchanged.
+    pub cpus: Vec<u32>,
+}
+
+impl Reapply {
+    /// The changes from `old` (applied at start or by the previous reload) to `new`.
+    pub fn between(old: &ProcessAttrs, new: &ProcessAttrs) -> Reapply {
+        let name = match (&new.name, &old.name) {
+            (Some(n), _) => NameChange::Set(n.clone()),
+            (None, Some(_)) => NameChange::Restore,
+            (None, None) => NameChange::Keep,
+        };
+        let had_nice = old.nice.is_some() || old.realtime.is_some();
+        let nice = match (new.realtime, new.nice) {
+            (None, Some(n)) => Some(n),
+            _ if had_nice && old.nice.is_some_and(|n| n != 0) => Some(0),
+            (None, None) if old.realtime.is_some() => Some(0),
+            _ => None,
+        };
+        let lock_memory = (new.lock_memory != old.lock_memory).then_some(new.lock_memory);
+        Reapply {
+            role: new.role,
+            name,
+            nice,
+            realtime: new.realtime,
+            leave_realtime: old.realtime.is_some() && new.realtime.is_none(),
+            lock_memory,
+            cpus: new.cpus.clone(),
+        }
+    }
+
+    /// True when the reload changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.name == NameChange::Keep
+            && self.nice.is_none()
+            && self.realtime.is_none()
+            && !self.leave_realtime
+            && self.lock_memory.is_none()
+            && self.cpus.is_empty()
+    }
+
+    /// Applies the changes to the calling thread (nice value, policy, name) and the process
+    /// (limits, memory lock, CPUs of every thread). Returns what failed.
+    pub fn apply(&self) -> Vec<Failure> {
+        let role = self.role;
+        let mut failed = Vec::new();
+        let mut fail = |keyword: String, reason: String| {
+            failed.push(Failure { keyword, reason });
+        };
+        if let Some(rt) = self.realtime {
+            match sched::set_round_robin(rt.priority) {
+                Ok(()) => {
+                    if let Err(e) = sched::ignore_cpu_time_signal() {
+                        fail(format!("{role}_rlimit_rttime"), format!("SIGXCPU: {e}"));
+                    }
+                    let hard = u64::from(rt.rlimit_rttime_us);
+                    if let Err(e) = sched::set_rlimit_rttime(hard / 2, hard) {
+                        fail(format!("{role}_rlimit_rttime"), e.to_string());
+                    }
+                }
+                Err(e) => fail(format!("{role}_rt_priority"), e.to_string()),
+            }
+        }
+        if self.leave_realtime {
+            // rka-sys has no call back to SCHED_OTHER yet: say so rather than pretend.
+            fail(
+                format!("{role}_rt_priority"),
+                "removed by the reload, but the process keeps SCHED_RR until it restarts"
+                    .to_string(),
+            );
+        }
+        if let Some(n) = self.nice {
+            if let Err(e) = sched::set_nice(n) {
+                fail(format!("{role}_priority"), e.to_string());
+            }
+        }
+        match self.lock_memory {
+            Some(true) => {
+                if let Err(e) = sched::lock_all_memory() {
+                    fail(format!("{role}_no_swap"), e.to_string());
+                }
+            }
+            Some(false) => {
+                if let Err(e) = nix::sys::mman::munlockall() {
+                    fail(format!("{role}_no_swap"), format!("munlockall: {e}"));
+                }
+            }
+            None => {}
+        }
+        if !self.cpus.is_empty() {
+            if let Err(reason) = set_process_cpus(&self.cpus) {
+                fail(format!("{role}_cpu_affinity"), reason);
+            }
+        }
+        let name = match &self.name {
+            NameChange::Keep => None,
+            NameChange::Set(n) => Some(n.as_str()),
+            NameChange::Restore => ORIGINAL_NAME.get().map(String::as_str),
+        };
+        if let Some(name) = name {
+            let keyword = match role {
+                "parent" => "process_name".to_string(),
+                _ => format!("{role}_process_name"),
+            };
+            if let Err(e) = sched::set_thread_name(name) {
+                fail(keyword, e.to_string());
+            }
+        }
+        failed
+    }
+}
+
+/// Restricts every thread of this process to `cpus` (a CPU the system lacks voids the list).
+fn set_process_cpus(cpus: &[u32]) -> Result<(), String> {
+    use nix::sched::CpuSet;
+    let have = sched::configured_cpus();
+    let mut set = CpuSet::new();
+    for &c in cpus {
+        let ok = usize::try_from(c).is_ok_and(|c| c < have && set.set(c).is_ok());
+        if !ok {
+            return Err(format!(
+                "CPU {c} does not exist (CPUs 0-{}): affinity unchanged",
+                have - 1
+            ));
+        }
+    }
+    let tasks = std::fs::read_dir("/proc/self/task").map_err(|e| e.to_string())?;
+    for t in tasks.flatten() {
+        let Some(tid) = t.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        match nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(tid), &set) {
+            // A thread that ended meanwhile needs nothing.
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => return Err(format!("thread {tid}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Applies the process keywords of a reloaded configuration (`global`) for `role`, from
+/// those applied at start or by the previous reload, logging every failure. Call on the
+/// runtime's thread.
+pub fn reapply(global: &GlobalDefs, role: Role) {
+    let new = ProcessAttrs::for_role(global, role);
+    let Ok(mut applied) = APPLIED.lock() else {
+        return;
+    };
+    let old = applied.clone().unwrap_or_else(|| ProcessAttrs {
+        role: new.role,
+        ..ProcessAttrs::default()
+    });
+    let change = Reapply::between(&old, &new);
+    *applied = Some(new);
+    drop(applied);
+    if change.is_empty() {
+        return;
+    }
+    for f in change.apply() {
+        tracing::error!("{}: cannot apply: {}", f.keyword, f.reason);
+    }
+    tracing::debug!("process attributes applied on reload: {change:?}");
 }
 
 #[cfg(test)]
@@ -381,5 +597,93 @@ mod tests {
         });
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].keyword, "process_name");
+    }
+
+    #[test]
+    fn a_reload_changes_what_keepalived_changes() {
+        let attrs = |text: &str| ProcessAttrs::for_role(&global(text), Role::Vrrp);
+        let none = attrs("");
+        // Nice -5 -> -10 with no_swap, a CPU and a name.
+        let first = attrs(" vrrp_priority -5\n");
+        let second = attrs(
+            " vrrp_priority -10\n vrrp_no_swap\n vrrp_cpu_affinity 1\n vrrp_process_name vx\n",
+        );
+        let r = Reapply::between(&first, &second);
+        assert_eq!(r.nice, Some(-10));
+        assert_eq!(r.lock_memory, Some(true));
+        assert_eq!(r.cpus, vec![1]);
+        assert_eq!(r.name, NameChange::Set("vx".into()));
+        assert!(!r.leave_realtime && r.realtime.is_none());
+        // Then a real-time priority alone: nice back to 0, unlocked, name restored, CPUs
+        // left as they are.
+        let rt = attrs(" vrrp_rt_priority 30\n");
+        let r = Reapply::between(&second, &rt);
+        assert_eq!(r.nice, Some(0));
+        assert_eq!(r.lock_memory, Some(false));
+        assert_eq!(r.name, NameChange::Restore);
+        assert!(r.cpus.is_empty());
+        assert_eq!(
+            r.realtime,
+            Some(Realtime {
+                priority: 30,
+                rlimit_rttime_us: DEFAULT_RLIMIT_RTTIME_US
+            })
+        );
+        // Then nothing: the real-time policy is left.
+        let r = Reapply::between(&rt, &none);
+        assert!(r.leave_realtime);
+        assert_eq!(r.nice, Some(0));
+        // Nothing before, nothing now: nothing at all (a nice value given by `nice` stays).
+        assert!(Reapply::between(&none, &none).is_empty());
+        // The same configuration again: only what is configured is set again.
+        let r = Reapply::between(&first, &first);
+        assert_eq!(r.nice, Some(-5));
+        assert_eq!(r.lock_memory, None);
+        assert_eq!(r.name, NameChange::Keep);
+    }
+
+    #[test]
+    fn a_reload_applies_nice_name_and_cpus_on_the_thread_and_process() {
+        let cpus = sched::cpu_affinity().expect("cpus");
+        let first = cpus[0];
+        let (failed, name, nice) = std::thread::spawn(move || {
+            let nice = (sched::nice().expect("nice") + 1).min(19);
+            let failed = Reapply {
+                role: "checker",
+                name: NameChange::Set("reloaded".into()),
+                nice: Some(nice),
+                ..Reapply::default()
+            }
+            .apply();
+            (
+                failed,
+                sched::thread_name().expect("name"),
+                (nice, sched::nice().expect("nice")),
+            )
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(failed, vec![]);
+        assert_eq!(name, "reloaded");
+        assert_eq!(nice.0, nice.1);
+        // A CPU list is checked before any thread is touched.
+        let missing = u32::try_from(sched::configured_cpus()).expect("cpus");
+        let failed = Reapply {
+            role: "vrrp",
+            cpus: vec![first, missing],
+            ..Reapply::default()
+        }
+        .apply();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].keyword, "vrrp_cpu_affinity");
+        assert_eq!(sched::cpu_affinity().expect("cpus"), cpus);
+        // Leaving real time is reported, not pretended.
+        let failed = Reapply {
+            role: "vrrp",
+            leave_realtime: true,
+            ..Reapply::default()
+        }
+        .apply();
+        assert_eq!(failed[0].keyword, "vrrp_rt_priority");
     }
 }

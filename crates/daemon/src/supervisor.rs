@@ -317,6 +317,8 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                         }
                         Some(new) => {
                             let want = roles_for(&cli, &new);
+                            // The parent's name follows process_name(s), as keepalived's.
+                            crate::procattr::reapply(&new.global, Role::Parent);
                             http.set_roles(&cli, &want);
                             // The endpoint follows rkeepalived_http_listen of the new
                             // configuration (moved, opened or closed).

@@ -1,8 +1,8 @@
 //! keepalived's operational contract (issue 6, parts 1-2), in network namespaces: pidfiles and
 //! "already running", signals (HUP reload, TERM/INT stop, USR1/USR2/RTMIN+2/RTMAX-1 dumps),
 //! `--signum`, `-P`/`-C`, `-R`, respawn with back-off, logging (`-l`, `-g`, `-G`, `-d`, syslog
-//! identities), `-s`, `-u`, `-m`, startup/shutdown scripts, `reload_check_config` and
-//! `vrrp_startup_delay`.
+//! identities), `-s`, `-u`, `-m`, startup/shutdown scripts, `reload_check_config`,
+//! `vrrp_startup_delay`, and the process keywords at start and on reload.
 //!
 //! Each scenario takes the daemon as a parameter and most run against both rkeepalived and
 //! Debian's keepalived 2.2.7, concurrently: the same assertions hold for both. Every test has
@@ -1360,4 +1360,89 @@ fn scenario_process_attributes(imp: Impl) {
 #[test]
 fn process_keywords_set_the_children_attributes() {
     each(&BOTH, scenario_process_attributes);
+}
+
+/// The process keywords on reload (keepalived 2.2.7 applies them again): nice -5 -> -10 with
+/// memory locked, a CPU, the VRRP child's name removed (back to the program's own) and the
+/// parent renamed; then a real-time priority alone: SCHED_RR with its RLIMIT_RTTIME, the nice
+/// value back to 0, memory unlocked, the CPU list left as it was. Checked on the VRRP child's
+/// main thread (the one that runs VRRP) and, for the CPUs, on all its threads.
+fn scenario_process_attributes_on_reload(imp: Impl) {
+    let cpu = if rka_sys::sched::configured_cpus() >= 2 {
+        "1"
+    } else {
+        "0"
+    };
+    let own_name = match imp {
+        Impl::Rust => "rkeepalived",
+        Impl::Keepalived => "keepalived",
+    };
+    let mut lab = Lab::new();
+    let d = lab.start_vrrp(
+        imp,
+        &conf("  vrrp_priority -5\n  vrrp_process_name abc\n", &[VIP]),
+        &[],
+    );
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    let vrrp = pid_in(fs::read_to_string(lab.path("v.pid")).ok()).expect("vrrp pid");
+    let main = |pid: i32| task_attrs(pid, &pid.to_string());
+    let comm = |pid: i32| {
+        fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(main(vrrp).map(|a| a.nice), Some(-5), "{imp:?}");
+    assert_eq!(comm(vrrp), "abc", "{imp:?}");
+
+    lab.write(
+        "keepalived.conf",
+        &conf(
+            &format!(
+                "  vrrp_priority -10\n  vrrp_no_swap\n  vrrp_cpu_affinity {cpu}\n  \
+                 process_name pp2\n"
+            ),
+            &[VIP],
+        ),
+    );
+    d.signal(libc::SIGHUP);
+    wait(&d, SECS(10), "nice -10 after the reload", || {
+        main(vrrp).is_some_and(|a| a.nice == -10)
+    });
+    thread::sleep(Duration::from_millis(300));
+    let locked: u64 = proc_status(vrrp, "VmLck:")
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(locked > 0, "{imp:?}: vrrp_no_swap added by a reload");
+    for (tid, a) in all_task_attrs(vrrp) {
+        assert_eq!(a.cpus, cpu, "{imp:?}: task {tid}");
+    }
+    assert_eq!(comm(vrrp), own_name, "{imp:?}: the child's name back");
+    assert_eq!(comm(d.pid), "pp2", "{imp:?}: the parent renamed");
+
+    lab.write("keepalived.conf", &conf("  vrrp_rt_priority 30\n", &[VIP]));
+    d.signal(libc::SIGHUP);
+    wait(&d, SECS(10), "SCHED_RR after the reload", || {
+        main(vrrp).is_some_and(|a| a.policy == i64::from(libc::SCHED_RR))
+    });
+    thread::sleep(Duration::from_millis(300));
+    let a = main(vrrp).expect("main task");
+    assert_eq!((a.rt_priority, a.nice), (30, 0), "{imp:?}");
+    assert_eq!(proc_status(vrrp, "VmLck:"), "0 kB", "{imp:?}: unlocked");
+    assert_eq!(
+        rttime_limits(vrrp),
+        ("5000".to_string(), "10000".to_string()),
+        "{imp:?}"
+    );
+    for (tid, a) in all_task_attrs(vrrp) {
+        assert_eq!(a.cpus, cpu, "{imp:?}: task {tid}: CPUs left as they were");
+    }
+    assert!(!lab.exited(&d), "{imp:?}");
+}
+
+#[test]
+fn process_keywords_follow_a_reload() {
+    each(&BOTH, scenario_process_attributes_on_reload);
 }
