@@ -87,7 +87,16 @@ pub fn parse_sync_group(ctx: &mut Ctx<'_>, node: &Node) -> Option<SyncGroup> {
             "track_process" => g.track_process.extend(parse_track_list(ctx, c, 254)),
             "track_bfd" => g.track_bfd.extend(parse_track_list(ctx, c, 253)),
             "smtp_alert" => g.smtp_alert = ctx.flag(c).or(g.smtp_alert),
-            "global_tracking" => g.global_tracking = true,
+            "global_tracking" => {
+                ctx.diags.info(
+                    Some(&c.origin),
+                    format!(
+                        "({}) global_tracking is deprecated. Use track_interface/script/file on the sync group",
+                        g.name
+                    ),
+                );
+                g.global_tracking = true;
+            }
             "sync_group_tracking_weight" => g.sync_group_tracking_weight = true,
             _ => ctx.unknown(c),
         }

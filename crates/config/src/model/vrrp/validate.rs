@@ -55,12 +55,18 @@ pub fn run(ctx: &mut Ctx<'_>, cfg: &mut Config) {
     }
     track_refs(ctx, vrrp);
     sync_groups(ctx, vrrp);
+    sync_group_weights(ctx, vrrp);
     static_track_groups(ctx, vrrp);
     vrid_clashes(ctx, vrrp);
 }
 
 fn note(ctx: &mut Ctx<'_>, msg: String) {
     ctx.diags.push(Severity::Warning, None, msg);
+}
+
+/// A message keepalived logs while checking the configuration without failing `-t`.
+fn info_note(ctx: &mut Ctx<'_>, msg: String) {
+    ctx.diags.info(None, msg);
 }
 
 /// Fills the settings an instance inherits from `global_defs` and normalises the advert
@@ -377,6 +383,49 @@ fn track_refs(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
             ok
         });
     };
+    let dedupe = |ctx: &mut Ctx<'_>, owner: &str, what: &str, l: &mut Vec<TrackRef>| {
+        let mut seen = HashSet::new();
+        l.retain(|r| {
+            let first = seen.insert(r.name.clone());
+            if !first {
+                // keepalived 2.2.7 logs it without failing `-t`.
+                ctx.diags.info(
+                    Some(&r.origin),
+                    format!("({owner}) duplicate track_{what} {} - ignoring", r.name),
+                );
+            }
+            first
+        });
+    };
+    for i in &mut vrrp.instances {
+        dedupe(ctx, &i.name, "script", &mut i.track_script);
+        dedupe(ctx, &i.name, "interface", &mut i.track_interface);
+        dedupe(ctx, &i.name, "file", &mut i.track_file);
+        dedupe(ctx, &i.name, "process", &mut i.track_process);
+        dedupe(ctx, &i.name, "bfd", &mut i.track_bfd);
+    }
+    for g in &mut vrrp.sync_groups {
+        dedupe(ctx, &g.name, "script", &mut g.track_script);
+        dedupe(ctx, &g.name, "interface", &mut g.track_interface);
+        dedupe(ctx, &g.name, "file", &mut g.track_file);
+        dedupe(ctx, &g.name, "process", &mut g.track_process);
+        dedupe(ctx, &g.name, "bfd", &mut g.track_bfd);
+    }
+    for i in &mut vrrp.instances {
+        if let Some(own) = i.interface.clone() {
+            let name = i.name.clone();
+            i.track_interface.retain(|t| {
+                let keep = t.name != own;
+                if !keep {
+                    info_note(
+                        ctx,
+                        format!("({name}) Ignoring track_interface {own} since own interface"),
+                    );
+                }
+                keep
+            });
+        }
+    }
     for i in &mut vrrp.instances {
         check(ctx, &i.name, "script", &scripts, &mut i.track_script);
         check(ctx, &i.name, "file", &files, &mut i.track_file);
@@ -429,6 +478,77 @@ fn sync_groups(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
         }
     }
     vrrp.sync_groups.retain(|g| !g.members.is_empty());
+}
+
+/// In a sync group without `sync_group_tracking_weight` (or the older `global_tracking`) a
+/// member's trackers must have weight 0, as keepalived 2.2.7 enforces: a weighted
+/// `track_interface` entry keeps tracking with weight 0, weighted scripts and files are dropped
+/// (a failure then changes nothing). Weighted processes are left alone, as keepalived leaves them.
+fn sync_group_weights(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {
+    let strict_groups: HashSet<&str> = vrrp
+        .sync_groups
+        .iter()
+        .filter(|g| !g.sync_group_tracking_weight && !g.global_tracking)
+        .flat_map(|g| g.members.iter().map(|(m, _)| m.as_str()))
+        .collect();
+    let script_weight: HashMap<&str, i32> = vrrp
+        .scripts
+        .iter()
+        .map(|s| (s.name.as_str(), s.weight))
+        .collect();
+    let file_weight: HashMap<&str, i32> = vrrp
+        .track_files
+        .iter()
+        .map(|f| (f.name.as_str(), f.weight))
+        .collect();
+    for i in &mut vrrp.instances {
+        if !strict_groups.contains(i.name.as_str()) {
+            continue;
+        }
+        let name = &i.name;
+        for t in &mut i.track_interface {
+            if t.weight.is_some_and(|w| w != 0) {
+                info_note(
+                    ctx,
+                    format!(
+                        "({name}) ignoring {} tracked interface weight due to SYNC group",
+                        t.name
+                    ),
+                );
+                t.weight = Some(0);
+            }
+        }
+        i.track_script.retain(|t| {
+            let w = t
+                .weight
+                .unwrap_or_else(|| script_weight.get(t.name.as_str()).copied().unwrap_or(0));
+            if w != 0 {
+                info_note(
+                    ctx,
+                    format!(
+                        "({name}) ignoring tracked script {} with weights due to SYNC group",
+                        t.name
+                    ),
+                );
+            }
+            w == 0
+        });
+        i.track_file.retain(|t| {
+            let w = t
+                .weight
+                .unwrap_or_else(|| file_weight.get(t.name.as_str()).copied().unwrap_or(0));
+            if w != 0 {
+                info_note(
+                    ctx,
+                    format!(
+                        "({name}) ignoring tracked file {} with weight {w} due to SYNC group",
+                        t.name
+                    ),
+                );
+            }
+            w == 0
+        });
+    }
 }
 
 fn static_track_groups(ctx: &mut Ctx<'_>, vrrp: &mut VrrpConfig) {

@@ -392,3 +392,104 @@ fn empty_groups_are_removed() {
         0
     );
 }
+
+/// Two instances in sync group G1 (`group_extra` in the group), VI_1 with `extra`.
+fn synced(extra: &str, group_extra: &str) -> String {
+    format!(
+        "vrrp_script chk {{\n script /bin/true\n weight -20\n}}\n\
+         vrrp_script chk0 {{\n script /bin/true\n}}\n\
+         vrrp_track_file tf {{\n file /tmp/tf\n weight 5\n}}\n\
+         vrrp_track_file tf0 {{\n file /tmp/tf0\n weight 0\n}}\n\
+         vrrp_sync_group G1 {{\n group {{\n  VI_1\n  VI_2\n }}\n{group_extra}\n}}\n\
+         {}vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 52\n virtual_ipaddress {{\n  192.0.2.2/24\n }}\n}}\n",
+        instance(extra)
+    )
+}
+
+#[test]
+fn duplicate_track_entries_keep_the_first() {
+    // keepalived: 0, "(t.conf: Line N) (VI_1) duplicate track_script chk0 - ignoring" and the
+    // same for interfaces, files and processes; the first entry stays.
+    let l = load(&synced(
+        " track_script {\n  chk0\n  chk0 weight 7\n }\n track_interface {\n  eth1\n  eth1 weight 3\n }\n\
+         track_file {\n  tf0\n }\n track_file {\n  tf0 weight 9\n }",
+        "",
+    ));
+    assert_eq!(l.diagnostics.exit_code(), 0, "{:?}", l.diagnostics.items());
+    assert!(has(&l, "(VI_1) duplicate track_script chk0 - ignoring"));
+    assert!(has(&l, "(VI_1) duplicate track_interface eth1 - ignoring"));
+    assert!(has(&l, "(VI_1) duplicate track_file tf0 - ignoring"));
+    let v = &l.config.vrrp.instances[0];
+    assert_eq!(v.track_script.len(), 1);
+    assert_eq!(v.track_script[0].weight, None);
+    assert_eq!(v.track_interface.len(), 1);
+    assert_eq!(v.track_interface[0].weight, None);
+    assert_eq!(v.track_file.len(), 1, "{:?}", l.diagnostics.items());
+    assert_eq!(v.track_file[0].weight, None);
+}
+
+#[test]
+fn the_own_interface_is_not_tracked_twice() {
+    // keepalived: 0, "(VI_1) Ignoring track_interface eth0 since own interface".
+    let l = load(&instance(
+        " track_interface {\n  eth0 weight 10\n  eth1\n }",
+    ));
+    assert_eq!(l.diagnostics.exit_code(), 0, "{:?}", l.diagnostics.items());
+    assert!(has(
+        &l,
+        "(VI_1) Ignoring track_interface eth0 since own interface"
+    ));
+    let names: Vec<&str> = l.config.vrrp.instances[0]
+        .track_interface
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(names, ["eth1"]);
+}
+
+#[test]
+fn a_sync_group_member_tracks_without_weights() {
+    // keepalived: 0; a weighted interface keeps tracking with weight 0, weighted scripts and
+    // files are dropped, unweighted ones stay (observed in its data dump).
+    let extra =
+        " track_interface {\n  eth1 weight 10\n  eth2\n }\n track_script {\n  chk\n  chk0\n }\n\
+                 track_file {\n  tf\n  tf0\n }";
+    let l = load(&synced(extra, ""));
+    assert_eq!(l.diagnostics.exit_code(), 0, "{:?}", l.diagnostics.items());
+    assert!(has(
+        &l,
+        "(VI_1) ignoring eth1 tracked interface weight due to SYNC group"
+    ));
+    assert!(has(
+        &l,
+        "(VI_1) ignoring tracked script chk with weights due to SYNC group"
+    ));
+    assert!(has(
+        &l,
+        "(VI_1) ignoring tracked file tf with weight 5 due to SYNC group"
+    ));
+    let v = &l.config.vrrp.instances[0];
+    let weights: Vec<(&str, Option<i32>)> = v
+        .track_interface
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight))
+        .collect();
+    assert_eq!(weights, [("eth1", Some(0)), ("eth2", None)]);
+    assert_eq!(v.track_script.len(), 1);
+    assert_eq!(v.track_script[0].name, "chk0");
+    assert_eq!(v.track_file.len(), 1);
+    assert_eq!(v.track_file[0].name, "tf0");
+    // sync_group_tracking_weight (or the deprecated global_tracking) keeps the weights.
+    for kw in [" sync_group_tracking_weight", " global_tracking"] {
+        let l = load(&synced(extra, kw));
+        assert_eq!(l.diagnostics.exit_code(), 0, "{:?}", l.diagnostics.items());
+        let v = &l.config.vrrp.instances[0];
+        assert_eq!(v.track_script.len(), 2, "{kw}");
+        assert_eq!(v.track_file.len(), 2, "{kw}");
+        assert_eq!(v.track_interface[0].weight, Some(10), "{kw}");
+    }
+    assert!(has(
+        &load(&synced(extra, " global_tracking")),
+        "(G1) global_tracking is deprecated"
+    ));
+}
