@@ -245,11 +245,7 @@ impl Engine {
             .instances
             .iter()
             .filter_map(|i| {
-                let v = i.use_vmac.as_ref()?;
-                let name = v
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("vrrp.{}", i.virtual_router_id));
+                let name = super::mapping::vmac_name(&self.config, i)?;
                 Some((name, i.interface.clone()?))
             })
             .collect();

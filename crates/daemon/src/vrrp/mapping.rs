@@ -314,10 +314,7 @@ fn plan_instance(
             }
         }
         VmacPlan {
-            name: v
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("vrrp.{}", inst.virtual_router_id)),
+            name: vmac_name(config, inst).unwrap_or_default(),
             mac,
             base: interface.clone(),
         }
@@ -545,6 +542,21 @@ fn plan_instance(
 }
 
 /// The unspecified address of a family: the source of an instance still waiting for one.
+/// The name of `inst`'s VMAC interface when it uses one: `use_vmac NAME`, else `vmac_prefix`
+/// (default `vrrp`), a dot and the VRID, as keepalived names it.
+pub fn vmac_name(config: &Config, inst: &VrrpInstance) -> Option<String> {
+    let v = inst.use_vmac.as_ref()?;
+    Some(v.name.clone().unwrap_or_else(|| {
+        let prefix = config
+            .global
+            .simple
+            .vmac_prefix
+            .as_deref()
+            .unwrap_or("vrrp");
+        format!("{prefix}.{}", inst.virtual_router_id)
+    }))
+}
+
 fn unspecified(ipv6: bool) -> IpAddr {
     if ipv6 {
         IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
@@ -568,13 +580,7 @@ fn garp_extra(
         .vrrp
         .instances
         .iter()
-        .filter_map(|i| {
-            i.use_vmac.as_ref().map(|v| {
-                v.name
-                    .clone()
-                    .unwrap_or_else(|| format!("vrrp.{}", i.virtual_router_id))
-            })
-        })
+        .filter_map(|i| vmac_name(config, i))
         .collect();
     let mut addresses: Vec<IpAddr> = vips
         .iter()
@@ -767,6 +773,26 @@ mod tests {
     }
 
     use crate::testutil::config as load;
+
+    #[test]
+    fn vmac_prefix_names_the_vmac() {
+        let conf = |global: &str, vmac: &str| {
+            load(&format!(
+                "global_defs {{\n{global}\n}}\nvrrp_instance VI_1 {{\n interface eth1\n\
+                 virtual_router_id 51\n {vmac}\n virtual_ipaddress {{\n 10.0.0.100/24\n }}\n}}\n"
+            ))
+        };
+        for (global, vmac, name) in [
+            ("", "use_vmac", "vrrp.51"),
+            (" vmac_prefix vm", "use_vmac", "vm.51"),
+            (" vmac_prefix vm", "use_vmac mine", "mine"),
+        ] {
+            let (plans, errors) = plan_instances(&conf(global, vmac), &FakeHost);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(plans[0].socket.ifname, name);
+            assert_eq!(plans[0].vips[0].ifname, name);
+        }
+    }
 
     #[test]
     fn old_unicast_checksum_reaches_the_core() {
