@@ -134,17 +134,53 @@ fn yes(b: bool) -> &'static str {
     }
 }
 
-fn script_line(s: &rka_config::model::global::UserScript) -> String {
+/// A script's argv as keepalived's dump quotes it; `resolve` shows the program by its real
+/// path, as keepalived does for the startup and shutdown scripts (`/usr/bin/true` for
+/// `/bin/true` on a merged-/usr system).
+fn script_line(s: &rka_config::model::global::UserScript, resolve: bool) -> String {
     s.command
         .argv
         .iter()
-        .map(|a| format!("'{a}'"))
+        .enumerate()
+        .map(|(i, a)| {
+            let shown = (resolve && i == 0)
+                .then(|| std::fs::canonicalize(a).ok())
+                .flatten()
+                .map_or_else(|| a.clone(), |p| p.display().to_string());
+            format!("'{shown}'")
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// The `Global definitions` section every process's data dump starts with. `parent` adds
-/// what only the parent acts on (startup and shutdown scripts).
+/// `UID:GID` of `user` (its primary group unless `group` is given), `0:0` when unknown, as
+/// keepalived prints who runs a script or owns a FIFO.
+fn uid_gid(user: Option<&(String, Option<String>)>) -> String {
+    let Some((name, group)) = user else {
+        return "0:0".to_string();
+    };
+    let Some(u) = nix::unistd::User::from_name(name).ok().flatten() else {
+        return "0:0".to_string();
+    };
+    let gid = group
+        .as_deref()
+        .and_then(|g| nix::unistd::Group::from_name(g).ok().flatten())
+        .map_or(u.gid, |g| g.gid);
+    format!("{}:{}", u.uid, gid)
+}
+
+/// Seconds with keepalived's six decimals (`0.500000`).
+fn secs6(d: std::time::Duration) -> String {
+    format!("{:.6}", d.as_secs_f64())
+}
+
+/// The `Global definitions` section every process's data dump starts with, with keepalived
+/// 2.2.7's labels and order (compared with its dumps of a minimal and of a configuration
+/// setting every keyword). `parent` is the parent's variant: its startup and shutdown
+/// scripts, the configured `default_interface` and GARP lower-priority values only (a child
+/// shows them resolved). Lines for features rkeepalived does not have say what is true of it
+/// (SNMP and DBus disabled); keepalived's libnftnl version line has no counterpart and is
+/// left out.
 pub fn global_text(config: &Config, parent: bool) -> String {
     let g = &config.global;
     let s = &g.simple;
@@ -154,18 +190,61 @@ pub fn global_text(config: &Config, parent: bool) -> String {
         out.push_str(&t);
         out.push('\n');
     };
+    let hostname = || {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let default_user = crate::vrrp::notify::default_script_user(config);
     line(format!(
         "Network namespace = {}",
         s.net_namespace.as_deref().unwrap_or("(default)")
     ));
     line(format!(
-        "Router ID = {}",
-        s.router_id.clone().unwrap_or_else(|| {
-            nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
+        "Network namespace ipvs = {}",
+        g.net_namespace_ipvs
+            .as_ref()
+            .and_then(|n| n.as_deref())
+            .unwrap_or("(main namespace)")
     ));
+    let named = |own: &Option<String>, default: &str| {
+        own.clone()
+            .or_else(|| s.process_names.then(|| default.to_string()))
+    };
+    for (label, name) in [
+        ("VRRP", named(&s.vrrp_process_name, "keepalived_vrrp")),
+        ("LVS", named(&s.checker_process_name, "keepalived_lvs")),
+        ("BFD", named(&s.bfd_process_name, "keepalived_bfd")),
+    ] {
+        if let Some(n) = name {
+            line(format!("{label} process name = {n}"));
+        }
+    }
+    line(format!(
+        "Router ID = {}",
+        s.router_id.clone().unwrap_or_else(hostname)
+    ));
+    if let Some(smtp) = &g.smtp_server {
+        line(format!("Smtp server = {}", smtp.host));
+        line(format!("Smtp server port = {}", smtp.port));
+        line(format!(
+            "Smtp HELO name = {}",
+            s.smtp_helo_name.clone().unwrap_or_else(hostname)
+        ));
+        line(format!(
+            "Smtp server connection timeout = {}",
+            s.smtp_connect_timeout.as_secs()
+        ));
+    }
+    if let Some(from) = &s.notification_email_from {
+        line(format!("Email notification from = {from}"));
+    }
+    if !g.notification_email.is_empty() {
+        line("Email notification to:".into());
+        for to in &g.notification_email {
+            line(format!("  {to}"));
+        }
+    }
     let alert = |v: Option<bool>| match v {
         None => "unset",
         Some(true) => "on",
@@ -192,17 +271,25 @@ pub fn global_text(config: &Config, parent: bool) -> String {
         )),
     }
     if parent {
+        // The parent's scripts run as root unless they name a user.
+        let who = |sc: &rka_config::model::global::UserScript| {
+            let own = sc.user.clone().map(|u| (u, sc.group.clone()));
+            uid_gid(own.as_ref())
+        };
         if let Some(sc) = &s.startup_script {
             line(format!(
-                "Startup script = {}, timeout {}",
-                script_line(sc),
+                "Startup script = {}, uid:gid {}, timeout {}",
+                script_line(sc, true),
+                who(sc),
                 s.startup_script_timeout
             ));
         }
         if let Some(sc) = &s.shutdown_script {
+            // keepalived writes no comma before this one's timeout.
             line(format!(
-                "Shutdown script = {}, timeout {}",
-                script_line(sc),
+                "Shutdown script = {}, uid:gid {} timeout {}",
+                script_line(sc, true),
+                who(sc),
                 s.shutdown_script_timeout
             ));
         }
@@ -211,22 +298,74 @@ pub fn global_text(config: &Config, parent: bool) -> String {
         "Dynamic interfaces = {}",
         yes(g.dynamic_interfaces.is_some())
     ));
-    if let Some(i) = &s.default_interface {
-        line(format!("Default interface = {i}"));
+    if let Some(allow) = g.dynamic_interfaces {
+        line(format!("Allow interface changes = {}", yes(allow)));
+    }
+    if !parent {
+        line(format!(
+            "Default interface = {}",
+            s.default_interface.as_deref().unwrap_or("eth0")
+        ));
+    }
+    if s.no_email_faults {
+        line("Send emails for fault transitions = off".into());
+    }
+    if let Some(t) = &g.lvs_timeouts {
+        if let Some(v) = t.tcp {
+            line(format!("LVS TCP timeout = {v}"));
+        }
+        if let Some(v) = t.tcp_fin {
+            line(format!("LVS TCP FIN timeout = {v}"));
+        }
+        if let Some(v) = t.udp {
+            // keepalived 2.2.7 labels the UDP timeout so too.
+            line(format!("LVS TCP timeout = {v}"));
+        }
     }
     line(format!(
         "Disable local IGMP = {}",
         if s.disable_local_igmp { "yes" } else { "no" }
     ));
+    if let Some(d) = &g.lvs_sync_daemon {
+        if let Some(i) = &d.instance {
+            line(format!("LVS syncd vrrp name = {i}"));
+        }
+        line(format!("LVS syncd interface = {}", d.interface));
+        if let Some(id) = d.sync_id {
+            line(format!("LVS syncd syncid = {id}"));
+        }
+    }
     line(format!("LVS flush = {}", yes(s.lvs_flush)));
     line(format!(
         "LVS flush on stop = {}",
-        if g.lvs_flush_on_stop.is_some() {
-            "enabled"
-        } else {
-            "disabled"
+        match g.lvs_flush_on_stop {
+            None => "disabled",
+            Some(rka_config::model::global::LvsFlushOnStop::All) => "enabled",
+            Some(rka_config::model::global::LvsFlushOnStop::VirtualServers) => "VS",
         }
     ));
+    for (label, fifo, script) in [
+        ("Global", &s.notify_fifo, &s.notify_fifo_script),
+        ("VRRP", &s.vrrp_notify_fifo, &s.vrrp_notify_fifo_script),
+        ("LVS", &s.lvs_notify_fifo, &s.lvs_notify_fifo_script),
+    ] {
+        if let Some(f) = fifo {
+            let own = f.user.clone().map(|u| (u, f.group.clone()));
+            line(format!(
+                "{label} notify fifo = {}, uid:gid {}",
+                f.path,
+                uid_gid(own.as_ref().or(default_user.as_ref()))
+            ));
+        }
+        if let Some(sc) = script {
+            let own = sc.user.clone().map(|u| (u, sc.group.clone()));
+            line(format!(
+                "{label} notify fifo script = {}, uid:gid {}",
+                script_line(sc, false),
+                uid_gid(own.as_ref().or(default_user.as_ref()))
+            ));
+        }
+    }
     line(format!(
         "FIFO write vrrp states on reload = {}",
         yes(s.fifo_write_vrrp_states_on_reload)
@@ -253,13 +392,80 @@ pub fn global_text(config: &Config, parent: bool) -> String {
         "Gratuitous ARP refresh repeat = {}",
         s.vrrp_garp_master_refresh_repeat
     ));
+    // The parent shows what was configured (keepalived's "unset" is u32::MAX); a child the
+    // value in force (the master delay and repeat by default).
+    let (lower_delay, lower_repeat) = if parent {
+        (
+            s.vrrp_garp_lower_prio_delay
+                .map_or(u64::from(u32::MAX), |d| d.as_secs()),
+            s.vrrp_garp_lower_prio_repeat.unwrap_or(u32::MAX),
+        )
+    } else {
+        (
+            s.vrrp_garp_lower_prio_delay
+                .unwrap_or(s.vrrp_garp_master_delay)
+                .as_secs(),
+            s.vrrp_garp_lower_prio_repeat
+                .unwrap_or(s.vrrp_garp_master_repeat),
+        )
+    };
+    line(format!(
+        "Gratuitous ARP lower priority delay = {lower_delay}"
+    ));
+    line(format!(
+        "Gratuitous ARP lower priority repeat = {lower_repeat}"
+    ));
     line(format!(
         "Num adverts before down = {}",
         s.vrrp_down_timer_adverts
     ));
+    let (extra_kind, extra_secs) = match &g.vrrp_garp_extra_if {
+        Some(e) => (if e.all { "i/f" } else { "VMAC" }, e.interval.as_secs()),
+        None => ("VMAC", 0),
+    };
+    line(format!(
+        "Gratuitous ARP for each secondary {extra_kind} = {extra_secs}s"
+    ));
+    line(format!(
+        "Send advert after receive lower priority advert = {}",
+        yes(!s.vrrp_lower_prio_no_advert.unwrap_or(false))
+    ));
+    line(format!(
+        "Send advert after receive higher priority advert = {}",
+        yes(s.vrrp_higher_prio_send_advert.unwrap_or(false))
+    ));
+    line(format!(
+        "Gratuitous ARP interval = {}",
+        secs6(s.vrrp_garp_interval)
+    ));
+    line(format!(
+        "Gratuitous NA interval = {}",
+        secs6(s.vrrp_gna_interval)
+    ));
     line(format!(
         "VRRP default protocol version = {}",
         s.vrrp_version
+    ));
+    if let Some(t) = &g.nftables {
+        line(format!(
+            "nftables table name = {}",
+            t.name.as_deref().unwrap_or("keepalived")
+        ));
+        line(format!(
+            "nftables base chain priority = {}",
+            s.nftables_priority.unwrap_or(-1)
+        ));
+        if s.nftables_ifindex {
+            line("nftables force use ifindex for link local IPv6".into());
+        }
+    }
+    line(format!(
+        "nftables {} counters",
+        if s.nftables_counters {
+            "with"
+        } else {
+            "without"
+        }
     ));
     line(format!(
         "VRRP check unicast_src = {}",
@@ -275,6 +481,63 @@ pub fn global_text(config: &Config, parent: bool) -> String {
         g.max_auto_priority.unwrap_or(0)
     ));
     line(format!(
+        "Min auto priority delay = {} usecs",
+        s.min_auto_priority_delay.unwrap_or(1_000_000)
+    ));
+    for (label, nice, no_swap, rt, cpus, rttime) in [
+        (
+            "VRRP",
+            s.vrrp_priority,
+            s.vrrp_no_swap,
+            s.vrrp_rt_priority,
+            &g.vrrp_cpu_affinity,
+            s.vrrp_rlimit_rttime,
+        ),
+        (
+            "Checker",
+            s.checker_priority,
+            s.checker_no_swap,
+            s.checker_rt_priority,
+            &g.checker_cpu_affinity,
+            s.checker_rlimit_rttime,
+        ),
+        (
+            "BFD",
+            s.bfd_priority,
+            s.bfd_no_swap,
+            s.bfd_rt_priority,
+            &g.bfd_cpu_affinity,
+            s.bfd_rlimit_rttime,
+        ),
+    ] {
+        line(format!("{label} process priority = {}", nice.unwrap_or(0)));
+        line(format!("{label} don't swap = {}", yes(no_swap)));
+        line(format!("{label} realtime priority = {}", rt.unwrap_or(0)));
+        if !cpus.is_empty() {
+            let list: String = cpus.iter().map(|c| format!("{c} ")).collect();
+            line(format!("{label} CPU Affinity = {list}"));
+        }
+        line(format!(
+            "{label} realtime limit = {}",
+            rttime.unwrap_or(crate::procattr::DEFAULT_RLIMIT_RTTIME_US)
+        ));
+    }
+    // rkeepalived has no SNMP agent and no DBus interface, whatever the configuration says.
+    for what in ["vrrp", "checker", "RFCv2", "RFCv3", "traps"] {
+        line(format!("SNMP {what} disabled"));
+    }
+    line(format!(
+        "SNMP socket = {}",
+        s.snmp_socket
+            .clone()
+            .unwrap_or_else(|| "default (unix:/var/agentx/master)".to_string())
+    ));
+    line("DBus disabled".into());
+    line(format!(
+        "DBus service name = {}",
+        s.dbus_service_name.as_deref().unwrap_or("")
+    ));
+    line(format!(
         "Script security {}",
         if s.enable_script_security {
             "enabled"
@@ -282,10 +545,67 @@ pub fn global_text(config: &Config, parent: bool) -> String {
             "disabled"
         }
     ));
+    line(format!(
+        "Default script uid:gid {}",
+        uid_gid(default_user.as_ref())
+    ));
+    let bufs = |v: Option<u32>| v.unwrap_or(0);
+    for (name, size, force) in [
+        (
+            "vrrp_netlink_cmd_rcv_bufs",
+            s.vrrp_netlink_cmd_rcv_bufs,
+            s.vrrp_netlink_cmd_rcv_bufs_force,
+        ),
+        (
+            "vrrp_netlink_monitor_rcv_bufs",
+            s.vrrp_netlink_monitor_rcv_bufs,
+            s.vrrp_netlink_monitor_rcv_bufs_force,
+        ),
+        (
+            "process_monitor_rcv_bufs",
+            s.process_monitor_rcv_bufs,
+            s.process_monitor_rcv_bufs_force,
+        ),
+        (
+            "lvs_netlink_cmd_rcv_bufs",
+            s.lvs_netlink_cmd_rcv_bufs,
+            s.lvs_netlink_cmd_rcv_bufs_force,
+        ),
+        (
+            "lvs_netlink_monitor_rcv_bufs",
+            s.lvs_netlink_monitor_rcv_bufs,
+            s.lvs_netlink_monitor_rcv_bufs_force,
+        ),
+    ] {
+        line(format!("{name} = {}", bufs(size)));
+        line(format!("{name}_force = {}", u8::from(force)));
+    }
+    line(format!(
+        "rs_init_notifies = {}",
+        u8::from(s.rs_init_notifies)
+    ));
+    line(format!(
+        "no_checker_emails = {}",
+        u8::from(s.no_checker_emails)
+    ));
     line(format!("rx_bufs_multiples = {}", s.vrrp_rx_bufs_multiplier));
     let mask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     nix::sys::stat::umask(mask);
     line(format!("umask = 0{:o}", mask.bits()));
+    if let Some(d) = s.vrrp_startup_delay {
+        let secs = d.as_secs_f64();
+        line(if d.subsec_nanos() == 0 {
+            format!("vrrp_startup_delay = {}", d.as_secs())
+        } else {
+            format!("vrrp_startup_delay = {secs:.6}")
+        });
+    }
+    if s.log_unknown_vrids {
+        line("log_unknown_vrids".into());
+    }
+    if let Some(p) = &s.vmac_prefix {
+        line(format!("VMAC prefix = {p}"));
+    }
     out
 }
 
@@ -333,7 +653,8 @@ fn model<'a>(
 pub fn data_text(engine: &Engine) -> String {
     let mut out = global_text(&engine.config, false);
     out.push_str("------< VRRP Topology >------\n");
-    let mut sockets: Vec<(String, Vec<(String, u8)>)> = Vec::new();
+    // keepalived's socket pool: one entry per interface, family and unicast/multicast.
+    let mut sockets: Vec<(SockKey, Vec<(String, u8)>)> = Vec::new();
     for unit in &engine.units {
         for (m, member) in unit.members.iter().enumerate() {
             let c = &member.plan.core;
@@ -342,6 +663,9 @@ pub fn data_text(engine: &Engine) -> String {
             let model = model(engine, &c.name);
             let _ = writeln!(out, " VRRP Instance = {}", c.name);
             let _ = writeln!(out, "   VRRP Version = {}", c.version.number());
+            if let Some(g) = &unit.group {
+                let _ = writeln!(out, "   Sync group = {}", g.name);
+            }
             let _ = writeln!(out, "   State = {}", state.as_str());
             if let Some((addr, prio)) = inst.and_then(master_seen) {
                 let _ = writeln!(out, "   Master router = {addr}");
@@ -467,11 +791,37 @@ pub fn data_text(engine: &Engine) -> String {
                     let _ = writeln!(out, "     {v}");
                 }
             }
-            let key = member.plan.interface.clone();
+            let key = SockKey {
+                interface: member.plan.interface.clone(),
+                ipv6: c.family == rka_vrrp::Family::Ipv6,
+                unicast: member.plan.unicast,
+                ah: matches!(c.auth, rka_vrrp::Authentication::Ah(_)),
+            };
             match sockets.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push((c.name.clone(), c.vrid)),
                 None => sockets.push((key, vec![(c.name.clone(), c.vrid)])),
             }
+        }
+    }
+    out.push_str("------< VRRP Sockpool >------\n");
+    for (key, members) in &sockets {
+        let _ = writeln!(out, " Interface = {}", key.interface);
+        let _ = writeln!(
+            out,
+            "   Family = {}",
+            if key.ipv6 { "IPv6" } else { "IPv4" }
+        );
+        if !key.ah {
+            out.push_str("   Protocol = VRRP\n");
+        }
+        let _ = writeln!(
+            out,
+            "   Type = {}",
+            if key.unicast { "Unicast" } else { "Multicast" }
+        );
+        let _ = writeln!(out, "   VRRP instances");
+        for (name, vrid) in members {
+            let _ = writeln!(out, "     {name} vrid {vrid}");
         }
     }
     let mut groups = false;
@@ -487,22 +837,67 @@ pub fn data_text(engine: &Engine) -> String {
                 g.name,
                 unit.state(0).as_str()
             );
-            let _ = writeln!(out, "   VRRP member instances = {}", g.members.len());
+            let count = |want: rka_vrrp::State| {
+                (0..unit.members.len())
+                    .filter(|&m| unit.state(m) == want)
+                    .count()
+            };
+            let _ = writeln!(
+                out,
+                "   Num member fault {}, num member init {}",
+                count(rka_vrrp::State::Fault),
+                count(rka_vrrp::State::Init)
+            );
+            out.push_str("   VRRP member instances :\n");
             for m in &g.members {
                 let _ = writeln!(out, "     {m}");
             }
         }
     }
-    out.push_str("------< VRRP Sockpool >------\n");
-    for (ifname, members) in &sockets {
-        let _ = writeln!(out, " Interface = {ifname}");
-        let _ = writeln!(out, "   VRRP instances");
-        for (name, vrid) in members {
-            let _ = writeln!(out, "     {name} vrid {vrid}");
+    // Interfaces an instance tracks (`track_interface`, its own or its sync group's) list
+    // it with the tracking weight; the interface it runs on with weight 0.
+    let mut trackers: Vec<(String, Vec<(String, i32)>)> = Vec::new();
+    let mut add = |ifname: &str, inst: &str, weight: i32| match trackers
+        .iter_mut()
+        .find(|(k, _)| k == ifname)
+    {
+        Some((_, v)) => {
+            if !v.iter().any(|(n, _)| n == inst) {
+                v.push((inst.to_string(), weight));
+            }
+        }
+        None => trackers.push((ifname.to_string(), vec![(inst.to_string(), weight)])),
+    };
+    for (key, members) in &sockets {
+        let ifname = &key.interface;
+        for (name, _) in members {
+            if let Some(m) = model(engine, name) {
+                for t in &m.track_interface {
+                    add(&t.name, name, t.weight.unwrap_or(0));
+                }
+            }
+            for g in &engine.config.vrrp.sync_groups {
+                if g.members.iter().any(|(n, _)| n == name) {
+                    for t in &g.track_interface {
+                        add(&t.name, name, t.weight.unwrap_or(0));
+                    }
+                }
+            }
+            add(ifname, name, 0);
         }
     }
-    out.push_str(&interfaces_text(&sockets));
+    out.push_str(&interfaces_text(&trackers));
     out
+}
+
+/// What keepalived's socket pool tells its sockets apart by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SockKey {
+    interface: String,
+    ipv6: bool,
+    unicast: bool,
+    /// IPsec AH (IP protocol 51) rather than VRRP (112).
+    ah: bool,
 }
 
 /// One interface as the `Interfaces` section shows it.
@@ -510,14 +905,56 @@ pub fn data_text(engine: &Engine) -> String {
 struct Interface {
     name: String,
     v4: Option<std::net::Ipv4Addr>,
+    /// The first link-local address (keepalived shows only that one).
     v6: Option<std::net::Ipv6Addr>,
     mac: Option<[u8; 6]>,
+    mac_broadcast: Option<[u8; 6]>,
     flags: Option<nix::net::if_::InterfaceFlags>,
 }
 
+/// A link-layer address as keepalived prints one.
+fn mac_text(mac: &[u8]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// keepalived's name of an ARPHRD_* hardware type.
+fn hw_type_name(t: u32) -> &'static str {
+    match t {
+        1 => "ETHERNET",
+        772 => "LOOPBACK",
+        _ => "UNKNOWN",
+    }
+}
+
+/// MTU and hardware type of `name` from `/sys/class/net`, only when that sysfs shows this
+/// process's network namespace: its entry must have the interface's index and MAC (after
+/// `-s`, `/sys` still shows the namespace it was mounted in, and a value of another
+/// namespace's interface would be wrong). `None` when unknown.
+fn sysfs_link(name: &str, index: Option<u32>, mac: Option<[u8; 6]>) -> Option<(u32, u32)> {
+    if name.contains('/') || name.starts_with('.') {
+        return None;
+    }
+    let dir = std::path::Path::new("/sys/class/net").join(name);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    let number = |f: &str| read(f).and_then(|t| t.trim().parse::<u32>().ok());
+    if number("ifindex")? != index? {
+        return None;
+    }
+    let shown = read("address").unwrap_or_default();
+    let ours = mac.map_or_else(|| "00:00:00:00:00:00".to_string(), |m| mac_text(&m));
+    if !shown.trim().eq_ignore_ascii_case(&ours) {
+        return None;
+    }
+    Some((number("mtu")?, number("type")?))
+}
+
 /// The `Interfaces` section: every interface of the namespace (from getifaddrs, which reads
-/// the current network namespace even under `-s`), with the instances using it.
-fn interfaces_text(users: &[(String, Vec<(String, u8)>)]) -> String {
+/// the current network namespace even under `-s`), with the instances that use or track it
+/// and their weights.
+fn interfaces_text(users: &[(String, Vec<(String, i32)>)]) -> String {
     use nix::net::if_::InterfaceFlags as F;
     let mut list: Vec<Interface> = Vec::new();
     if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
@@ -538,10 +975,18 @@ fn interfaces_text(users: &[(String, Vec<(String, u8)>)]) -> String {
             if let Some(v4) = addr.as_sockaddr_in() {
                 entry.v4.get_or_insert(v4.ip());
             } else if let Some(v6) = addr.as_sockaddr_in6() {
-                entry.v6.get_or_insert(v6.ip());
+                let ip = v6.ip();
+                if ip.segments()[0] & 0xffc0 == 0xfe80 {
+                    entry.v6.get_or_insert(ip);
+                }
             } else if let Some(link) = addr.as_link_addr() {
                 if let Some(mac) = link.addr().filter(|m| m.iter().any(|b| *b != 0)) {
                     entry.mac = Some(mac);
+                    entry.mac_broadcast = a
+                        .broadcast
+                        .as_ref()
+                        .and_then(|b| b.as_link_addr())
+                        .and_then(|l| l.addr());
                 }
             }
         }
@@ -549,8 +994,9 @@ fn interfaces_text(users: &[(String, Vec<(String, u8)>)]) -> String {
     let mut out = String::from("------< Interfaces >------\n");
     for i in &list {
         let flags = i.flags.unwrap_or(F::empty());
+        let index = rka_sys::host::interface_index(&i.name);
         let _ = writeln!(out, " Name = {}", i.name);
-        if let Some(index) = rka_sys::host::interface_index(&i.name) {
+        if let Some(index) = index {
             let _ = writeln!(out, "   index = {index}");
         }
         let none = || "(none)".to_string();
@@ -565,8 +1011,10 @@ fn interfaces_text(users: &[(String, Vec<(String, u8)>)]) -> String {
             i.v6.map(|a| a.to_string()).unwrap_or_else(none)
         );
         if let Some(mac) = i.mac {
-            let hex: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-            let _ = writeln!(out, "   MAC = {}", hex.join(":"));
+            let _ = writeln!(out, "   MAC = {}", mac_text(&mac));
+            if let Some(b) = i.mac_broadcast {
+                let _ = writeln!(out, "   MAC broadcast = {}", mac_text(&b));
+            }
         }
         let mut state = vec![if flags.contains(F::IFF_UP) {
             "UP"
@@ -576,14 +1024,26 @@ fn interfaces_text(users: &[(String, Vec<(String, u8)>)]) -> String {
         if flags.contains(F::IFF_RUNNING) {
             state.push("RUNNING");
         }
+        if !flags.contains(F::IFF_BROADCAST) {
+            state.push("no broadcast");
+        }
         if flags.contains(F::IFF_LOOPBACK) {
             state.push("loopback");
         }
+        if !flags.contains(F::IFF_MULTICAST) {
+            state.push("no multicast");
+        }
         let _ = writeln!(out, "   State = {}", state.join(", "));
+        if let Some((mtu, hw)) = sysfs_link(&i.name, index, i.mac) {
+            let _ = writeln!(out, "   MTU = {mtu}");
+            let _ = writeln!(out, "   HW Type = {}", hw_type_name(hw));
+        }
+        // Link state comes from rka-netif's netlink link events, never from polling.
+        out.push_str("   NIC netlink status update\n");
         if let Some((_, members)) = users.iter().find(|(n, _)| *n == i.name) {
             let _ = writeln!(out, "   Tracking VRRP instances :");
-            for (name, _) in members {
-                let _ = writeln!(out, "     {name}, weight 0");
+            for (name, weight) in members {
+                let _ = writeln!(out, "     {name}, weight {weight}");
             }
         }
     }
@@ -743,14 +1203,80 @@ mod tests {
         assert!(child.contains(" No test config before reload\n"));
         assert!(!child.contains("Startup script"));
         let parent = global_text(&cfg, true);
-        assert!(parent.contains(" Startup script = '/s.sh' 'arg1', timeout 3\n"));
-        assert!(parent.contains(" Shutdown script = '/t.sh', timeout 10\n"));
+        assert!(parent.contains(" Startup script = '/s.sh' 'arg1', uid:gid 0:0, timeout 3\n"));
+        assert!(parent.contains(" Shutdown script = '/t.sh', uid:gid 0:0 timeout 10\n"));
         assert!(parent.contains(" umask = 0"));
     }
 
     #[test]
+    fn global_definitions_carry_keepalived_lines_with_the_configured_values() {
+        let cfg = load(
+            "global_defs {\n router_id r1\n notification_email {\n  a@x\n  b@x\n }\n \
+             notification_email_from lb@x\n smtp_server 10.0.0.5 2525\n smtp_helo_name h\n \
+             smtp_connect_timeout 20\n dynamic_interfaces allow_if_changes\n \
+             lvs_timeouts tcp 100 tcpfin 20 udp 30\n lvs_flush_on_stop VS\n \
+             vrrp_garp_lower_prio_delay 7\n vrrp_garp_interval 0.5\n \
+             vrrp_garp_extra_if all 30\n nftables kd\n nftables_counters\n \
+             min_auto_priority_delay 2000\n checker_rt_priority 20\n \
+             checker_rlimit_rttime 20000\n checker_cpu_affinity 0\n process_names\n \
+             vrrp_netlink_cmd_rcv_bufs 100000\n vrrp_netlink_cmd_rcv_bufs_force\n \
+             rs_init_notifies\n vrrp_startup_delay 2\n log_unknown_vrids\n vmac_prefix vx\n \
+             dbus_service_name x.y\n}\n",
+        );
+        let child = global_text(&cfg, false);
+        for want in [
+            " Network namespace ipvs = (main namespace)\n",
+            " VRRP process name = keepalived_vrrp\n LVS process name = keepalived_lvs\n",
+            " Router ID = r1\n Smtp server = 10.0.0.5\n Smtp server port = 2525\n",
+            " Smtp HELO name = h\n Smtp server connection timeout = 20\n",
+            " Email notification from = lb@x\n Email notification to:\n   a@x\n   b@x\n",
+            " Dynamic interfaces = true\n Allow interface changes = true\n",
+            " Default interface = eth0\n",
+            " LVS TCP timeout = 100\n LVS TCP FIN timeout = 20\n LVS TCP timeout = 30\n",
+            " LVS flush on stop = VS\n",
+            " Gratuitous ARP lower priority delay = 7\n Gratuitous ARP lower priority repeat = 5\n",
+            " Gratuitous ARP for each secondary i/f = 30s\n",
+            " Gratuitous ARP interval = 0.500000\n Gratuitous NA interval = 0.000000\n",
+            " nftables table name = kd\n nftables base chain priority = -1\n nftables with counters\n",
+            " Min auto priority delay = 2000 usecs\n",
+            " Checker realtime priority = 20\n Checker CPU Affinity = 0 \n Checker realtime limit = 20000\n",
+            " SNMP vrrp disabled\n",
+            " DBus disabled\n DBus service name = x.y\n",
+            " Default script uid:gid 0:0\n",
+            " vrrp_netlink_cmd_rcv_bufs = 100000\n vrrp_netlink_cmd_rcv_bufs_force = 1\n",
+            " rs_init_notifies = 1\n no_checker_emails = 0\n rx_bufs_multiples = 3\n",
+            " vrrp_startup_delay = 2\n log_unknown_vrids\n VMAC prefix = vx\n",
+        ] {
+            assert!(child.contains(want), "{want:?} in\n{child}");
+        }
+        // The parent: no default interface line, the lower-priority values as configured
+        // (keepalived's "unset" for the repeat).
+        let parent = global_text(&cfg, true);
+        assert!(!parent.contains("Default interface"), "{parent}");
+        assert!(
+            parent.contains(" Gratuitous ARP lower priority repeat = 4294967295\n"),
+            "{parent}"
+        );
+        // A minimal configuration: keepalived's defaults, no optional line.
+        let min = global_text(&load(""), false);
+        for absent in [
+            "Smtp",
+            "Email",
+            "Allow interface",
+            "LVS TCP",
+            "nftables table",
+            "VMAC prefix",
+        ] {
+            assert!(!min.contains(absent), "{absent} in\n{min}");
+        }
+        assert!(min.contains(" Gratuitous ARP for each secondary VMAC = 0s\n"));
+        assert!(min.contains(" nftables without counters\n"));
+        assert!(min.contains(" VRRP realtime limit = 10000\n"));
+    }
+
+    #[test]
     fn interfaces_section_lists_loopback_with_its_users() {
-        let text = interfaces_text(&[("lo".to_string(), vec![("VI_1".to_string(), 1)])]);
+        let text = interfaces_text(&[("lo".to_string(), vec![("VI_1".to_string(), 0)])]);
         assert!(text.starts_with("------< Interfaces >------\n"), "{text}");
         let lo: Vec<&str> = text
             .lines()
@@ -758,6 +1284,14 @@ mod tests {
             .take_while(|l| *l == " Name = lo" || !l.starts_with(" Name = "))
             .collect();
         assert!(lo.contains(&"   IPv4 address = 127.0.0.1"), "{text}");
+        // keepalived shows link-local IPv6 addresses only, and lo's flags and type so.
+        assert!(lo.contains(&"   IPv6 address = (none)"), "{text}");
+        assert!(
+            lo.contains(&"   State = UP, RUNNING, no broadcast, loopback, no multicast"),
+            "{text}"
+        );
+        assert!(lo.contains(&"   HW Type = LOOPBACK"), "{text}");
+        assert!(lo.iter().any(|l| l.starts_with("   MTU = ")), "{text}");
         assert!(lo.contains(&"     VI_1, weight 0"), "{text}");
     }
 
