@@ -113,8 +113,10 @@ pub fn main(cli: Cli) -> ExitCode {
         return ExitCode::from(EXIT_CONFIG_MISSING);
     }
     let Some(config) = load_config(&cli) else {
+        // keepalived 2.2.7 starts its children, which stop with their configuration error;
+        // the parent then terminates with 2 ("exited with permanent error CONFIG").
         tracing::error!("the configuration cannot be run - exiting");
-        return ExitCode::from(1);
+        return ExitCode::from(EXIT_CHILD_CONFIG);
     };
     // `process_names` / `process_name`: the parent takes only its name (keepalived applies no
     // scheduling attributes to its parent).

@@ -10,6 +10,7 @@ pub mod instance;
 pub mod track;
 pub mod validate;
 
+use crate::diag::Origin;
 use crate::dump::Dumper;
 use crate::tree::Node;
 
@@ -49,6 +50,9 @@ pub struct VrrpConfig {
     /// What keepalived 2.2.7's VRRP child treats as a permanent configuration error (it exits
     /// and the daemon with it, status 2), while `-t` only warns.
     pub permanent_errors: Vec<PermanentError>,
+    /// `static_ipaddress` entries written without `dev` (index, line): validation gives them
+    /// `default_interface` (eth0 unless set), which must exist.
+    pub static_without_dev: Vec<(usize, Origin)>,
 }
 
 /// A configuration keepalived's VRRP child refuses to run at all.
@@ -88,6 +92,7 @@ impl Default for VrrpConfig {
             static_rules: Vec::new(),
             next_rule_preference: 16384,
             permanent_errors: Vec::new(),
+            static_without_dev: Vec::new(),
         }
     }
 }
@@ -125,6 +130,10 @@ pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, v: &mut VrrpConfig) -> bool {
             for c in node.children() {
                 if let Some(a) = parse_ip_address(ctx, c, true) {
                     validate::check_addr_dev(ctx, c, &a);
+                    if a.dev.is_none() {
+                        v.static_without_dev
+                            .push((v.static_ipaddress.len(), c.origin.clone()));
+                    }
                     v.static_ipaddress.push(a);
                 }
             }

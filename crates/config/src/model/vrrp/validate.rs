@@ -53,6 +53,7 @@ pub fn run(ctx: &mut Ctx<'_>, cfg: &mut Config) {
                 .push(super::PermanentError::MissingInterface);
         }
     }
+    statics_default_interface(ctx, global, vrrp);
     track_refs(ctx, vrrp);
     sync_groups(ctx, vrrp);
     sync_group_weights(ctx, vrrp);
@@ -355,6 +356,40 @@ fn strict_checks(ctx: &mut Ctx<'_>, v: &mut VrrpInstance) {
             format!("({name}) Strict mode cannot clear lower_prio_no_advert"),
         );
         v.lower_prio_no_advert = true;
+    }
+}
+
+/// A `static_ipaddress` entry without `dev` goes on `default_interface` (eth0 unless set). When
+/// that interface does not exist keepalived 2.2.7 refuses the configuration: `-t` exits 4 and
+/// the daemon stops with its configuration error.
+fn statics_default_interface(ctx: &mut Ctx<'_>, global: &GlobalDefs, vrrp: &mut VrrpConfig) {
+    let dev = global
+        .simple
+        .default_interface
+        .clone()
+        .unwrap_or_else(|| "eth0".to_owned());
+    let missing = !ctx.opts.skip_host_checks && rka_sys::host::interface_index(&dev).is_none();
+    let mut reported = false;
+    for (i, origin) in std::mem::take(&mut vrrp.static_without_dev) {
+        let Some(a) = vrrp.static_ipaddress.get_mut(i) else {
+            continue;
+        };
+        if missing {
+            ctx.diags.fatal(
+                Some(&origin),
+                format!(
+                    "Static address {} requires either an interface or default interface must exist",
+                    a.prefix
+                ),
+            );
+            if !reported {
+                reported = true;
+                ctx.diags
+                    .fatal(None, "Non-existent interface specified in configuration");
+            }
+        } else {
+            a.dev = Some(dev.clone());
+        }
     }
 }
 

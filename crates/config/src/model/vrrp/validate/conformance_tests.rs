@@ -493,3 +493,29 @@ fn a_sync_group_member_tracks_without_weights() {
         "(G1) global_tracking is deprecated"
     ));
 }
+
+#[test]
+fn a_static_address_without_dev_goes_on_the_default_interface() {
+    let text = |global: &str| {
+        format!("global_defs {{\n{global}\n}}\nstatic_ipaddress {{\n 10.66.0.1/24\n}}\n")
+    };
+    // keepalived: 4, "(t.conf: Line 5) Static address 10.66.0.1/24 requires either an interface
+    // or default interface must exist" and "Non-existent interface specified in configuration";
+    // its daemon stops with exit 2.
+    let l = load_with(&text(" default_interface nosuch9"), false);
+    assert_eq!(l.diagnostics.exit_code(), 4, "{:?}", l.diagnostics.items());
+    assert!(has(
+        &l,
+        "Static address 10.66.0.1/24 requires either an interface or default interface must exist"
+    ));
+    assert!(has(&l, "Non-existent interface specified in configuration"));
+    let l = load_with(&text(" default_interface lo"), false);
+    assert_eq!(l.diagnostics.exit_code(), 0, "{:?}", l.diagnostics.items());
+    assert_eq!(l.config.vrrp.static_ipaddress[0].dev.as_deref(), Some("lo"));
+    // Without default_interface: eth0 (not looked up here).
+    let l = load(&text(""));
+    assert_eq!(
+        l.config.vrrp.static_ipaddress[0].dev.as_deref(),
+        Some("eth0")
+    );
+}
