@@ -30,6 +30,7 @@
 //! - a CPU list is set; its removal leaves the affinity as it is;
 //! - a name is set; a name no longer configured gives the process its original name back;
 //!   a process that never had one is left alone.
+//!
 //! The nice value and the real-time policy are per thread: they are set on the thread that
 //! reloads, the child's runtime thread (the one that runs VRRP or the checkers); helper
 //! threads started before the reload keep theirs, threads started afterwards inherit the new

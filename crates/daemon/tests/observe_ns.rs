@@ -458,12 +458,10 @@ fn vrrp_metrics_status_and_ctl() {
 
     // A second daemon with the same -i in the other namespace: its own socket, no conflict.
     let mut other = Lab::new();
-    let conf_b = format!(
-        "global_defs {{\n  router_id obs2\n}}\n\
-         vrrp_instance VI_B {{\n  state BACKUP\n  interface peer0\n  virtual_router_id 62\n  \
-         priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    10.9.8.200/24\n  }}\n}}\n"
-    );
-    other.start(Some(&b), &conf_b, &["-P", "-i", &id]);
+    let conf_b = "global_defs {\n  router_id obs2\n}\n\
+         vrrp_instance VI_B {\n  state BACKUP\n  interface peer0\n  virtual_router_id 62\n  \
+         priority 100\n  advert_int 1\n  virtual_ipaddress {\n    10.9.8.200/24\n  }\n}\n";
+    other.start(Some(&b), conf_b, &["-P", "-i", &id]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let found = loop {
         let o = ctl_ns(&b, &id, &["show", "json"]);
