@@ -119,42 +119,56 @@ struct SmtpAlerts {
     mailer: Option<Mailer>,
     instances: HashSet<String>,
     groups: HashSet<String>,
+    /// `no_email_faults`: FAULT entries of instances and groups send nothing.
+    no_faults: bool,
 }
 
 impl SmtpAlerts {
     /// Each object's own `smtp_alert`, else `smtp_alert_vrrp`, else `smtp_alert`; nothing at
     /// all without an `smtp_server` and a `notification_email`.
     fn new(config: &Config) -> SmtpAlerts {
-        let g = &config.global.simple;
-        let on = |own| crate::smtp::alert_enabled(own, g.smtp_alert_vrrp, g.smtp_alert);
-        let instances: HashSet<String> = config
-            .vrrp
-            .instances
-            .iter()
-            .filter(|i| on(i.smtp_alert))
-            .map(|i| i.name.clone())
-            .collect();
-        let groups: HashSet<String> = config
-            .vrrp
-            .sync_groups
-            .iter()
-            .filter(|sg| on(sg.smtp_alert))
-            .map(|sg| sg.name.clone())
-            .collect();
-        if instances.is_empty() && groups.is_empty() {
+        let selected = SmtpAlerts::select(config);
+        if selected.instances.is_empty() && selected.groups.is_empty() {
             return SmtpAlerts::default();
         }
         match SmtpSettings::from_config(config).and_then(Mailer::spawn) {
             Some(mailer) => SmtpAlerts {
                 mailer: Some(mailer),
-                instances,
-                groups,
+                ..selected
             },
             None => SmtpAlerts::default(),
         }
     }
 
-    fn wanted(&self, subject: Subject<'_>) -> bool {
+    /// Which objects mail, without a mailer.
+    fn select(config: &Config) -> SmtpAlerts {
+        let g = &config.global.simple;
+        let on = |own| crate::smtp::alert_enabled(own, g.smtp_alert_vrrp, g.smtp_alert);
+        SmtpAlerts {
+            mailer: None,
+            instances: config
+                .vrrp
+                .instances
+                .iter()
+                .filter(|i| on(i.smtp_alert))
+                .map(|i| i.name.clone())
+                .collect(),
+            groups: config
+                .vrrp
+                .sync_groups
+                .iter()
+                .filter(|sg| on(sg.smtp_alert))
+                .map(|sg| sg.name.clone())
+                .collect(),
+            no_faults: g.no_email_faults,
+        }
+    }
+
+    /// Whether entering `state` mails for `subject`.
+    fn wanted(&self, subject: Subject<'_>, state: State) -> bool {
+        if self.no_faults && state == State::Fault {
+            return false;
+        }
         match subject {
             Subject::Instance(n) => self.instances.contains(n),
             Subject::Group(n) => self.groups.contains(n),
@@ -165,9 +179,11 @@ impl SmtpAlerts {
         let Some(mailer) = &self.mailer else {
             return;
         };
-        if let (Event::Entered(state), true) = (event, self.wanted(subject)) {
-            if let Some(a) = smtp_alert(subject, state) {
-                mailer.send(a);
+        if let Event::Entered(state) = event {
+            if self.wanted(subject, state) {
+                if let Some(a) = smtp_alert(subject, state) {
+                    mailer.send(a);
+                }
             }
         }
     }
@@ -361,6 +377,29 @@ mod tests {
             ),
             ["/bin/n", "x"]
         );
+    }
+
+    #[test]
+    fn no_email_faults_mutes_fault_entries_only() {
+        let text = |extra: &str| {
+            crate::testutil::config(&format!(
+                "global_defs {{\n smtp_alert\n{extra}\n}}\nvrrp_sync_group G1 {{\n group {{\n  VI_1\n  VI_2\n }}\n}}\n\
+                 vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {{\n  10.0.0.1/24\n }}\n}}\n\
+                 vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 52\n virtual_ipaddress {{\n  10.0.0.2/24\n }}\n}}\n"
+            ))
+        };
+        let all = SmtpAlerts::select(&text(""));
+        let muted = SmtpAlerts::select(&text(" no_email_faults"));
+        for subject in [Subject::Instance("VI_1"), Subject::Group("G1")] {
+            for st in [State::Master, State::Backup, State::Fault] {
+                assert!(all.wanted(subject, st), "{subject:?} {st:?}");
+                assert_eq!(
+                    muted.wanted(subject, st),
+                    st != State::Fault,
+                    "{subject:?} {st:?}"
+                );
+            }
+        }
     }
 
     #[test]
