@@ -3,17 +3,30 @@
 # the table, lets the checks run for WINDOW seconds, and reports the checker process' CPU time
 # over that window, its memory at the end (rss_kb) and at its peak (hwm_kb), how many real
 # servers were still in the table, and how long the table took to fill (fill_s).
+# When nginx.conf (gen.py --nginx) sits beside CONF, nginx answers the checks and its counters
+# give the checks done over the window (tcp_checks = connections that sent no request,
+# http_checks = requests); otherwise a Python listener on 8080 answers TCP connects.
 # usage: inner.sh CONF WANT_DESTS WINDOW PROGRAM...
 conf=$1; want=$2; window=$3; shift 3
+dir=$(dirname "$conf")
 hz=$(getconf CLK_TCK)
-python3 -c '
+echo "# clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
+if [ -f "$dir/nginx.conf" ]; then
+  nginx -p "$dir" -e "$dir/nginx-error.log" -c "$dir/nginx.conf" &
+  lpid=$!
+  i=0; until curl -sf http://127.0.0.1:8090/ >/dev/null || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done
+else
+  python3 -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 8080)); s.listen(4096)
 while True:
     c, _ = s.accept(); c.close()
 ' &
-lpid=$!
+  lpid=$!
+fi
+# "accepts requests" from nginx's counters (empty without nginx).
+served() { [ -f "$dir/nginx.conf" ] && curl -s http://127.0.0.1:8090/ | awk 'NR==3 {print $1, $3}'; }
 dests() { grep -c -- '->' /proc/net/ip_vs; }
 ticks() { set -- $(cut -d' ' -f14,15 /proc/$1/stat); echo $(( $1 + $2 )); }
 for prog in "$@"; do
@@ -31,15 +44,23 @@ for prog in "$@"; do
     fi
   done
   cpid=$(cat /tmp/$tag-c.pid)
+  s0=$(served)
   a=$(ticks $cpid)
   sleep "$window"
   b=$(ticks $cpid)
+  s1=$(served)
+  counts=""
+  if [ -n "$s0" ] && [ -n "$s1" ]; then
+    set -- $s0 $s1
+    # Each counter read is one accepted connection and one request of its own.
+    counts=" tcp_checks=$(( ($3 - $1) - ($4 - $2) )) http_checks=$(( $4 - $2 - 1 ))"
+  fi
   up=$(( $(dests) - 1 ))
   hwm=$(awk '/VmHWM/ {print $2}' /proc/$cpid/status)
   rss=$(awk '/VmRSS/ {print $2}' /proc/$cpid/status)
   kill -TERM $pid; wait $pid
   cp /tmp/$tag.log "$(dirname "$conf")/" 2>/dev/null
-  echo "RESULT $tag cpu_ms=$(( (b - a) * 1000 / hz )) rss_kb=$rss hwm_kb=$hwm up=$up fill_s=$((i / 10))"
+  echo "RESULT $tag cpu_ms=$(( (b - a) * 1000 / hz )) rss_kb=$rss hwm_kb=$hwm up=$up fill_s=$((i / 10))$counts"
 done
-kill $lpid
+kill $lpid; wait $lpid 2>/dev/null
 ipvsadm -C

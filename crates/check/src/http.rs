@@ -292,19 +292,24 @@ pub fn host_header(virtualhost: Option<&str>, target: SocketAddr) -> String {
 
 /// The request bytes, exactly as keepalived sends them.
 pub fn request(path: &str, host: &str, version: HttpVersion) -> Vec<u8> {
-    let (v, close) = match version {
-        HttpVersion::Http10 => ("1.0", false),
-        HttpVersion::Http10Close => ("1.0", true),
-        HttpVersion::Http11 => ("1.1", true),
+    let (v, close): (&[u8], bool) = match version {
+        HttpVersion::Http10 => (b"1.0", false),
+        HttpVersion::Http10Close => (b"1.0", true),
+        HttpVersion::Http11 => (b"1.1", true),
     };
-    let mut r = format!("GET {path} HTTP/{v}\r\nUser-Agent: KeepAliveClient\r\n");
+    let mut r = Vec::with_capacity(96 + path.len() + host.len());
+    r.extend_from_slice(b"GET ");
+    r.extend_from_slice(path.as_bytes());
+    r.extend_from_slice(b" HTTP/");
+    r.extend_from_slice(v);
+    r.extend_from_slice(b"\r\nUser-Agent: KeepAliveClient\r\n");
     if close {
-        r.push_str("Connection: close\r\n");
+        r.extend_from_slice(b"Connection: close\r\n");
     }
-    r.push_str("Host: ");
-    r.push_str(host);
-    r.push_str("\r\n\r\n");
-    r.into_bytes()
+    r.extend_from_slice(b"Host: ");
+    r.extend_from_slice(host.as_bytes());
+    r.extend_from_slice(b"\r\n\r\n");
+    r
 }
 
 /// What came back from the server.
@@ -364,6 +369,11 @@ pub enum FetchError {
     TotalTimeout(String),
 }
 
+/// Bytes made room for before each read of the headers.
+const READ_CHUNK: usize = 4 << 10;
+/// Bytes made room for before each read of the body after the headers.
+const BODY_CHUNK: usize = 16 << 10;
+
 fn find_header_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
@@ -420,34 +430,38 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         Err(_) => return Err(FetchError::HeaderTimeout(secs)),
     }
     let _ = tokio::time::timeout(op_timeout, stream.flush()).await;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = vec![0u8; 16 << 10];
+    // Reads land in the spare capacity of `buf` (nothing zeroed, nothing copied): the
+    // headers stay in it and become `header`; body bytes are hashed where they land.
+    let mut buf = Vec::with_capacity(READ_CHUNK);
+    let mut searched = 0;
     let header_end = loop {
-        if let Some(end) = find_header_end(&buf) {
-            break end;
+        if let Some(end) = find_header_end(&buf[searched..]) {
+            break searched + end;
         }
+        searched = buf.len().saturating_sub(3);
         if buf.len() > limits.max_header {
             return Err(FetchError::HeaderTooLarge(limits.max_header));
         }
-        let r = match tokio::time::timeout(op_timeout, stream.read(&mut chunk)).await {
+        buf.reserve(READ_CHUNK);
+        let r = match tokio::time::timeout(op_timeout, stream.read_buf(&mut buf)).await {
             Ok(r) => r,
             Err(_) => return Err(FetchError::HeaderTimeout(secs)),
         };
         if is_eof(&r) {
             return Err(FetchError::NoHeader(buf.len()));
         }
-        match r {
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if buf.is_empty() => return Err(FetchError::Read(e)),
-            Err(_) => return Err(FetchError::NoHeader(buf.len())),
+        if let Err(e) = r {
+            if buf.is_empty() {
+                return Err(FetchError::Read(e));
+            }
+            return Err(FetchError::NoHeader(buf.len()));
         }
     };
     if header_end > limits.max_header {
         return Err(FetchError::HeaderTooLarge(limits.max_header));
     }
-    let header = buf[..header_end].to_vec();
-    let status = parse_status(&header);
-    let wanted = content_length(&header);
+    let status = parse_status(&buf[..header_end]);
+    let wanted = content_length(&buf[..header_end]);
     let mut hasher = Md5::new();
     let mut body = Vec::new();
     let mut body_len = 0u64;
@@ -466,9 +480,14 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(wanted.is_some_and(|w| *body_len >= w))
     };
     let mut done = take(&buf[header_end..], &mut body_len)?;
-    drop(buf);
+    buf.truncate(header_end);
+    let header = buf;
+    // A second buffer only when the body did not come with the headers.
+    let mut chunk = Vec::new();
     while need_body && !done {
-        let r = match tokio::time::timeout(op_timeout, stream.read(&mut chunk)).await {
+        chunk.clear();
+        chunk.reserve(BODY_CHUNK);
+        let r = match tokio::time::timeout(op_timeout, stream.read_buf(&mut chunk)).await {
             Ok(r) => r,
             Err(_) => return Err(FetchError::BodyTimeout(secs)),
         };
@@ -476,7 +495,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
         match r {
-            Ok(n) => done = take(&chunk[..n], &mut body_len)?,
+            Ok(_) => done = take(&chunk, &mut body_len)?,
             // A reset after some body: what arrived is the body, as with an EOF.
             Err(_) => break,
         }
@@ -658,7 +677,16 @@ pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
     let host = host_header(vhost, p.connect.target);
     let req = request(&url.path, &host, p.version);
     let need_body = url.digest.is_some() || url.regex.is_some();
-    let resp = fetch(&p.connect, p.tls.as_ref(), &req, &p.limits, need_body)
+    // Body bytes are kept only for a regex; the digest is computed as they arrive.
+    let limits = HttpLimits {
+        keep_body: if url.regex.is_some() {
+            p.limits.keep_body
+        } else {
+            0
+        },
+        ..p.limits.clone()
+    };
+    let resp = fetch(&p.connect, p.tls.as_ref(), &req, &limits, need_body)
         .await
         .map_err(|e| Failure::new(format!("{}: {e}", url.path)))?;
     evaluate(url, &resp)
@@ -871,5 +899,95 @@ mod tests {
         assert_eq!(r.status, Some(200));
         assert_eq!(digest_hex(&r.digest), "6f5902ac237024bdd0c176cb93063dc4");
         assert_eq!(r.body, b"hello world\n");
+    }
+}
+
+/// By-hand cost measurement of the HTTP_GET probe path (ignored by default).
+#[cfg(test)]
+mod load {
+    use super::*;
+    use crate::driver::CheckerPool;
+    use crate::{CheckKind, Probe, Schedule};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn cpu_ticks() -> u64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let get = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        get(11) + get(12)
+    }
+
+    /// nginx's stub_status "requests" counter at `addr`.
+    fn served(addr: &str) -> u64 {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).expect("stub_status");
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("write");
+        let mut text = String::new();
+        s.read_to_string(&mut text).expect("read");
+        let line = text.lines().find(|l| l.starts_with(' ')).expect("counters");
+        line.split_whitespace()
+            .nth(2)
+            .and_then(|v| v.parse().ok())
+            .expect("requests")
+    }
+
+    /// Runs `pool` for `secs`, printing any event but a checker coming up.
+    async fn run(secs: u64, pool: &mut CheckerPool) {
+        let events = async {
+            loop {
+                let (id, ev) = pool.next_event().await;
+                if !matches!(ev, crate::CheckerEvent::Up { .. }) {
+                    println!("checker {id}: {ev:?}");
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(secs), events).await;
+    }
+
+    /// `RKA_HTTP_LOAD=N,WINDOW_S,PORT,STATUS_ADDR cargo test --release -p rka-check
+    /// http_probe_cost -- --ignored --nocapture` inside a namespace where bench/checkers'
+    /// nginx runs (gen.py --nginx): N HTTP_GET checkers at delay_loop 1 on
+    /// 127.80+r.x.y:PORT, `/check` with its digest; prints the process CPU per request served.
+    #[test]
+    #[ignore]
+    fn http_probe_cost() {
+        let spec =
+            std::env::var("RKA_HTTP_LOAD").unwrap_or_else(|_| "500,10,8081,127.0.0.1:8090".into());
+        let f: Vec<&str> = spec.split(',').collect();
+        let n: u32 = f[0].parse().expect("N");
+        let window: u64 = f[1].parse().expect("WINDOW");
+        let port: u16 = f[2].parse().expect("PORT");
+        let status = f[3].to_string();
+        let digest = parse_digest("9d93838ffc6958bf1f993bd0825220e0").expect("digest");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let mut pool = CheckerPool::new();
+            for i in 0..n {
+                let ip = Ipv4Addr::new(127, 80 + (i % 20) as u8, (i / 20 / 256) as u8, (i / 20) as u8);
+                let mut c = ConnectOpts::new(SocketAddr::new(IpAddr::V4(ip), port));
+                c.connect_timeout = Duration::from_secs(3);
+                let mut url = UrlCheck::new("/check");
+                url.digest = Some(digest);
+                let mut s = Schedule::defaults_for(CheckKind::Http);
+                s.delay_loop = Duration::from_secs(1);
+                s.warmup = Duration::from_secs(1);
+                pool.insert(u64::from(i), Probe::Http(HttpParams::new(c, vec![url])), s);
+            }
+            run(3, &mut pool).await;
+            let (t0, r0) = (cpu_ticks(), served(&status));
+            run(window, &mut pool).await;
+            let (t1, r1) = (cpu_ticks(), served(&status));
+            let probes = r1 - r0 - 1;
+            let ms = (t1 - t0) * 10;
+            println!(
+                "{n} HTTP_GET checkers, {window} s: {probes} probes ({} /s), {ms} ms CPU, {:.1} us/probe",
+                probes / window,
+                ms as f64 * 1000.0 / probes as f64
+            );
+        });
     }
 }

@@ -5,7 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::io::Interest;
+use tokio::net::TcpStream;
 
 use crate::outcome::Failure;
 
@@ -106,18 +107,45 @@ impl ConnectOpts {
     }
 
     /// Open a TCP connection within `connect_timeout`.
+    ///
+    /// The verdict comes from the readiness flags: a connect that completes reports only
+    /// "writable", one that fails also reports an error or a hang-up, and only then is
+    /// `SO_ERROR` read, for the reason (tokio's `TcpSocket::connect` reads it every time: one
+    /// system call more per probe).
     pub async fn tcp_connect(&self) -> Result<TcpStream, Failure> {
         let target = self.resolved_target()?;
         let sock = self.socket(Type::STREAM, Some(Protocol::TCP))?;
-        let sock = TcpSocket::from_std_stream(std::net::TcpStream::from(sock));
-        match tokio::time::timeout(self.connect_timeout, sock.connect(target)).await {
-            Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(e)) => Err(Failure::new(format!("connection to {target} failed: {e}"))),
-            Err(_) => Err(Failure::new(format!(
-                "connection to {target} timed out after {}",
-                fmt_duration(self.connect_timeout)
-            ))),
+        let failed =
+            |e: &std::io::Error| Failure::new(format!("connection to {target} failed: {e}"));
+        match sock.connect(&SockAddr::from(target)) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
+            Err(e) => return Err(failed(&e)),
         }
+        let stream = TcpStream::from_std(std::net::TcpStream::from(sock))
+            .map_err(|e| Failure::new(format!("cannot watch the connection: {e}")))?;
+        let ready = match tokio::time::timeout(
+            self.connect_timeout,
+            stream.ready(Interest::WRITABLE),
+        )
+        .await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Err(failed(&e)),
+            Err(_) => {
+                return Err(Failure::new(format!(
+                    "connection to {target} timed out after {}",
+                    fmt_duration(self.connect_timeout)
+                )))
+            }
+        };
+        if ready.is_error() || ready.is_write_closed() {
+            return Err(match stream.take_error() {
+                Ok(Some(e)) | Err(e) => failed(&e),
+                Ok(None) => Failure::new(format!("connection to {target} failed: closed")),
+            });
+        }
+        Ok(stream)
     }
 }
 
@@ -151,6 +179,50 @@ mod tests {
         drop(listener);
         let err = opts.tcp_connect().await.expect_err("refused");
         assert!(err.reason.contains("refused"), "{}", err.reason);
+    }
+
+    #[tokio::test]
+    async fn connect_failures_keep_their_reasons() {
+        // Refused: the reason is the kernel's error, read only because the connect failed.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let err = ConnectOpts::new(addr)
+            .tcp_connect()
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            err.reason,
+            format!("connection to {addr} failed: Connection refused (os error 111)")
+        );
+        // No answer at all (a TEST-NET-1 address is never routed here, or unreachable).
+        let mut opts = ConnectOpts::new("192.0.2.1:9".parse().expect("addr"));
+        opts.connect_timeout = Duration::from_millis(200);
+        let err = opts.tcp_connect().await.expect_err("no answer");
+        assert!(
+            err.reason == "connection to 192.0.2.1:9 timed out after 0.2s"
+                || err.reason.starts_with("connection to 192.0.2.1:9 failed: "),
+            "{}",
+            err.reason
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_with_data_waiting_is_up() {
+        use tokio::io::AsyncReadExt;
+        // The server writes and closes before the prober looks: still a successful connect.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut s, _) = listener.accept().expect("accept");
+            s.write_all(b"hi").expect("write");
+        });
+        let mut s = ConnectOpts::new(addr).tcp_connect().await.expect("connect");
+        server.join().expect("server");
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.expect("read");
+        assert_eq!(buf, b"hi");
     }
 
     #[tokio::test]

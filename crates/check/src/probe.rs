@@ -103,7 +103,8 @@ impl Probe {
     }
 
     /// An upper bound on one probe's duration (one url of HTTP_GET / SSL_GET), enforced by
-    /// [`Probe::probe`].
+    /// [`Probe::probe`] (TCP_CHECK, HTTP_GET and SSL_GET stop within it by their own
+    /// timeouts).
     pub fn hard_timeout(&self) -> Duration {
         let slack = Duration::from_secs(1);
         match self {
@@ -123,6 +124,8 @@ impl Probe {
     pub async fn probe(&self, url: usize) -> ProbeResult {
         let work = async {
             match self {
+                // TCP_CHECK and HTTP_GET / SSL_GET bound themselves within the hard timeout
+                // (connect timeout; whole-exchange timeout): they skip the second timer below.
                 Probe::Tcp(c) => crate::tcp::probe(c).await,
                 Probe::Http(p) => crate::http::probe_url(p, url).await,
                 Probe::Smtp(p) => crate::smtp::probe(p).await,
@@ -136,6 +139,9 @@ impl Probe {
                 ))),
             }
         };
+        if matches!(self, Probe::Tcp(_) | Probe::Http(_)) {
+            return work.await;
+        }
         let limit = self.hard_timeout();
         match tokio::time::timeout(limit, work).await {
             Ok(r) => r,
