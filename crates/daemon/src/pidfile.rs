@@ -25,13 +25,31 @@ pub fn default_path(role: Role) -> PathBuf {
 
 /// [`default_path`] for an explicit namespace.
 pub fn default_path_in(role: Role, namespace: Option<&str>) -> PathBuf {
-    let name = match role {
-        Role::Parent => "keepalived.pid",
-        Role::Vrrp => "vrrp.pid",
-        Role::Checker => "checkers.pid",
+    default_path_for(role, namespace, None, false)
+}
+
+/// keepalived 2.2.7's default pidfile of `role` given the `-s` namespace, the `instance NAME`
+/// keyword and `use_pid_dir` (observed): `instance foo` names the files `keepalived_foo.pid`,
+/// `vrrp_foo.pid`, `checkers_foo.pid` and puts them in `/run/keepalived/` (as `use_pid_dir`
+/// does with the usual names); a namespace puts them in `/run/keepalived/NAME/`.
+pub fn default_path_for(
+    role: Role,
+    namespace: Option<&str>,
+    instance: Option<&str>,
+    use_pid_dir: bool,
+) -> PathBuf {
+    let stem = match role {
+        Role::Parent => "keepalived",
+        Role::Vrrp => "vrrp",
+        Role::Checker => "checkers",
+    };
+    let name = match instance {
+        Some(i) => format!("{stem}_{i}.pid"),
+        None => format!("{stem}.pid"),
     };
     match namespace {
-        Some(ns) => Path::new("/run/keepalived").join(ns).join(name),
+        Some(ns) => Path::new(PID_DIR).join(ns).join(name),
+        None if instance.is_some() || use_pid_dir => Path::new(PID_DIR).join(name),
         None => Path::new("/run").join(name),
     }
 }
@@ -212,6 +230,31 @@ mod tests {
         assert_eq!(
             dirs_to_prune(&root.join("k.pid"), &root),
             vec![root.clone()]
+        );
+    }
+
+    #[test]
+    fn instance_and_use_pid_dir_name_and_place_the_pidfiles() {
+        let p = |role, ns, inst, dir| default_path_for(role, ns, inst, dir);
+        assert_eq!(
+            p(Role::Parent, None, Some("foo"), false),
+            PathBuf::from("/run/keepalived/keepalived_foo.pid")
+        );
+        assert_eq!(
+            p(Role::Checker, None, Some("foo"), false),
+            PathBuf::from("/run/keepalived/checkers_foo.pid")
+        );
+        assert_eq!(
+            p(Role::Vrrp, None, None, true),
+            PathBuf::from("/run/keepalived/vrrp.pid")
+        );
+        assert_eq!(
+            p(Role::Vrrp, Some("blue"), Some("foo"), true),
+            PathBuf::from("/run/keepalived/blue/vrrp_foo.pid")
+        );
+        assert_eq!(
+            p(Role::Vrrp, None, None, false),
+            PathBuf::from("/run/vrrp.pid")
         );
     }
 

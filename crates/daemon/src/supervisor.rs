@@ -123,6 +123,7 @@ pub fn main(cli: Cli) -> ExitCode {
     crate::procattr::apply(&config.global, Role::Parent);
     // `net_namespace NAME` in the configuration does what `-s NAME` does (which wins).
     let mut cli = cli;
+    let mut child_args: Vec<String> = Vec::new();
     if cli.namespace.is_none() {
         if let Some(ns) = config.global.simple.net_namespace.clone() {
             if let Err(e) = lifecycle::enter_namespace(&ns) {
@@ -135,20 +136,38 @@ pub fn main(cli: Cli) -> ExitCode {
             );
             logging::set_namespace(&ns);
             // The children learn it from their command line.
-            let _ = CHILD_EXTRA_ARGS.set(vec!["-s".into(), ns.clone()]);
+            child_args.extend(["-s".to_string(), ns.clone()]);
             cli.namespace = Some(ns);
         }
     }
     pidfile::set_namespace(cli.namespace.as_deref());
+    // `instance NAME` / `use_pid_dir` rename or move the default pidfiles: the children,
+    // which create theirs before reading the configuration, are given their paths.
+    let instance = config.global.simple.instance.clone();
+    let pid_dir = config.global.simple.use_pid_dir;
+    let default_pid = |role| {
+        pidfile::default_path_for(role, cli.namespace.as_deref(), instance.as_deref(), pid_dir)
+    };
+    if instance.is_some() || pid_dir {
+        for (role, flag) in [(Role::Vrrp, "-r"), (Role::Checker, "-c")] {
+            let given = match role {
+                Role::Vrrp => &mut cli.vrrp_pid,
+                _ => &mut cli.checkers_pid,
+            };
+            if given.is_none() {
+                let path = default_pid(role);
+                child_args.extend([flag.to_string(), path.display().to_string()]);
+                *given = Some(path);
+            }
+        }
+    }
+    let _ = CHILD_EXTRA_ARGS.set(child_args);
     if cli_umask.is_none() {
         if let Some(m) = config.global.umask {
             lifecycle::set_umask(lifecycle::effective_umask(None, Some(m)));
         }
     }
-    let pid_path = cli
-        .pid
-        .clone()
-        .unwrap_or_else(|| pidfile::default_path(Role::Parent));
+    let pid_path = cli.pid.clone().unwrap_or_else(|| default_pid(Role::Parent));
     // Like keepalived, a live process named in any of our pidfiles means "already running"
     // (a second daemon given another -p but the same -r would fight over the VIPs).
     for role in [Role::Vrrp, Role::Checker] {
@@ -219,7 +238,8 @@ fn detach() -> ExitCode {
     }
 }
 
-/// Arguments the children get beyond the parent's own (`-s NAME` from `net_namespace`).
+/// Arguments the children get beyond the parent's own (`-s NAME` from `net_namespace`, the
+/// pidfiles `instance` / `use_pid_dir` give them).
 static CHILD_EXTRA_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 fn spawn_child(role: Role) -> std::io::Result<Child> {

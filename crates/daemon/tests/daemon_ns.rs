@@ -450,6 +450,60 @@ fn default_pidfiles_already_running_and_term() {
     each(&BOTH, scenario_default_pidfiles);
 }
 
+/// `instance NAME` (and `use_pid_dir`): the default pidfiles are named after the instance in
+/// /run/keepalived/, which goes with them on stop (seen from a process kept in the daemon's
+/// private mount namespace).
+fn scenario_instance_pidfiles(imp: Impl) {
+    for (keyword, parent, vrrp) in [
+        (
+            "instance foo",
+            "/run/keepalived/keepalived_foo.pid",
+            "/run/keepalived/vrrp_foo.pid",
+        ),
+        (
+            "use_pid_dir",
+            "/run/keepalived/keepalived.pid",
+            "/run/keepalived/vrrp.pid",
+        ),
+    ] {
+        let mut lab = Lab::new();
+        let text = format!("{keyword}\n{}", conf("", &[VIP]));
+        let conf = lab.write("keepalived.conf", &text);
+        let args = ["-n", "-l", "-P", "-f", &conf];
+        let wrap = Wrap {
+            private_run: true,
+            ..Wrap::default()
+        };
+        let d = lab.start(imp, &args, wrap);
+        wait(&d, SECS(10), "the VRRP pidfile", || {
+            pid_in(d.file(vrrp)).is_some()
+        });
+        assert_eq!(pid_in(d.file(parent)), Some(d.pid), "{imp:?} {keyword}");
+        assert!(d.file("/run/keepalived.pid").is_none(), "{imp:?} {keyword}");
+        let mut keeper = Command::new("nsenter")
+            .args(["-t", &d.pid.to_string(), "-m", "sleep", "30"])
+            .spawn()
+            .expect("a process in the daemon's mount namespace");
+        thread::sleep(Duration::from_millis(200));
+        let run = format!("/proc/{}/root/run", keeper.id());
+        assert!(
+            Path::new(&run).join(&parent[5..]).exists(),
+            "{imp:?} {keyword}: the keeper sees the daemon's /run"
+        );
+        d.signal(libc::SIGTERM);
+        assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0), "{imp:?} {keyword}");
+        let left = Path::new(&run).join("keepalived").exists();
+        let _ = keeper.kill();
+        let _ = keeper.wait();
+        assert!(!left, "{imp:?} {keyword}: /run/keepalived left behind");
+    }
+}
+
+#[test]
+fn instance_and_use_pid_dir_pidfiles() {
+    each(&BOTH, scenario_instance_pidfiles);
+}
+
 fn scenario_custom_pidfiles_int(imp: Impl) {
     let mut lab = Lab::new();
     let d = lab.start_vrrp(imp, &conf("", &[VIP]), &[]);

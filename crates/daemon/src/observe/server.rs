@@ -57,7 +57,21 @@ impl Drop for ControlSocket {
     fn drop(&mut self) {
         self.task.abort();
         let _ = std::fs::remove_file(&self.path);
+        // The last socket out leaves no empty directory behind (as keepalived leaves no
+        // /run/keepalived); one still holding another socket stays.
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
+}
+
+/// Creates `dir` when missing, reachable by anyone (the sockets in it are 0600).
+fn make_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
 }
 
 /// What every connection needs.
@@ -78,11 +92,7 @@ pub fn spawn(
     reloads: SharedReloads,
 ) -> std::io::Result<ControlSocket> {
     if let Some(dir) = path.parent() {
-        if !dir.exists() {
-            std::fs::create_dir_all(dir)?;
-            // Reachable by anyone (whatever the umask); the sockets themselves are 0600.
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-        }
+        make_dir(dir)?;
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(&path).is_ok() {
@@ -96,7 +106,16 @@ pub fn spawn(
         }
         std::fs::remove_file(&path)?;
     }
-    let listener = UnixListener::bind(&path)?;
+    let listener = match UnixListener::bind(&path) {
+        // The other child's socket went and took the directory with it meanwhile.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                make_dir(dir)?;
+            }
+            UnixListener::bind(&path)?
+        }
+        other => other?,
+    };
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     let shared = Shared {
         kind,
@@ -324,8 +343,15 @@ mod tests {
         assert!(!drain.ok);
         assert_eq!(drain.error.as_deref(), Some("no real servers here"));
 
+        // Two sockets in one directory: the directory goes with the last one.
+        let (tx3, _rx3) = mpsc::channel(1);
+        let other = dir.path().join("sub").join("checker.sock");
+        let sock2 = spawn(other.clone(), ChildKind::Checker, tx3, Arc::default()).expect("binds");
         drop(sock);
         assert!(!path.exists(), "the socket is removed on drop");
+        assert!(other.exists());
+        drop(sock2);
+        assert!(!dir.path().join("sub").exists(), "no empty directory left");
     }
 
     #[tokio::test]
