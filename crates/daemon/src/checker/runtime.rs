@@ -614,7 +614,7 @@ mod reload_cost_tests {
 
     /// The benchmark's configuration (bench/reload/gen.py): `vss` x `rss` TCP_CHECKs; variant
     /// b adds one virtual server and sets the first real server's weight to 5.
-    fn config_text(vss: u32, rss: u32, b: bool) -> String {
+    pub(super) fn config_text(vss: u32, rss: u32, b: bool) -> String {
         let mut s = String::from("global_defs {\n router_id t\n}\n");
         for v in 0..vss {
             s.push_str(&format!(
@@ -642,7 +642,7 @@ mod reload_cost_tests {
         s
     }
 
-    fn parse(text: &str) -> rka_config::Config {
+    pub(super) fn parse(text: &str) -> rka_config::Config {
         let loaded = rka_config::load_str("bench.conf", text, &Default::default());
         assert!(!loaded.diagnostics.is_fatal());
         loaded.config
@@ -727,5 +727,149 @@ mod reload_cost_tests {
             ["add dest", "add service", "edit dest"],
             "{ops:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    //! Where the checker child's memory goes at the benchmark's scale (36,800 TCP_CHECK real
+    //! servers): `cargo test -p rkeepalived --release memory_profile -- --ignored --nocapture
+    //! --test-threads 1`, one test per run (each reads the process's resident set).
+
+    use rka_ipvs::{IpvsError, Request, Table};
+    use rka_sys::alloc::{heap_usage, release_free_memory, HeapUsage};
+
+    use super::super::ipvs::{Backend, StopMode};
+    use super::Runtime;
+
+    /// A kernel that accepts every request and keeps nothing: its table is the kernel's
+    /// memory, not the checker's.
+    struct Sink;
+
+    impl Backend for Sink {
+        fn dump(&mut self) -> Result<Table, IpvsError> {
+            Ok(Table::new())
+        }
+
+        fn execute(
+            &mut self,
+            requests: &[Request],
+        ) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
+            Ok(requests.iter().map(|_| Ok(())).collect())
+        }
+    }
+
+    /// `(VmRSS, VmHWM)` of this process in kB.
+    fn rss_kb() -> (u64, u64) {
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    fn mb(bytes: usize) -> f64 {
+        bytes as f64 / 1e6
+    }
+
+    /// Prints the heap and the resident set after `phase`; returns the heap.
+    fn show(phase: &str) -> HeapUsage {
+        let h = heap_usage();
+        let (rss, hwm) = rss_kb();
+        println!(
+            "{phase:<44} live {:>7.1} MB  pages {:>7.1} MB  rss {:>7.1} MB  hwm {:>7.1} MB",
+            mb(h.live),
+            mb(h.committed),
+            rss as f64 / 1e3,
+            hwm as f64 / 1e3
+        );
+        h
+    }
+
+    /// Prints how much live heap dropping `what` gave back.
+    fn freed(what: &str, before: HeapUsage) -> HeapUsage {
+        let after = heap_usage();
+        println!(
+            "  {what:<42} {:>7.1} MB live ({:.0} B per real server)",
+            mb(before.live.saturating_sub(after.live)),
+            before.live.saturating_sub(after.live) as f64 / 36_800.0
+        );
+        after
+    }
+
+    /// The checker child's start as `child::main` and `checker::run` do it, the
+    /// configuration parsed on the calling thread (`threaded` false) or on a thread of its
+    /// own that ends once it has returned the model; then the live data taken apart.
+    async fn memory_profile(threaded: bool) {
+        show("start");
+        let text = super::reload_cost_tests::config_text(2300, 16, false);
+        let parse = move || super::reload_cost_tests::parse(&text);
+        let config = if threaded {
+            std::thread::spawn(parse).join().expect("parser thread")
+        } else {
+            parse()
+        };
+        let model = show("configuration parsed");
+        let plan = super::Plan::from_config(&config);
+        let with_plan = heap_usage();
+        println!(
+            "  plan alone (mapped, not installed)         {:>7.1} MB live",
+            mb(with_plan.live.saturating_sub(model.live))
+        );
+        drop(plan);
+        let mut rt = Runtime::start(&config, Sink).expect("start");
+        rt.ipvs.sync().await;
+        show("runtime started, IPVS programmed");
+        drop(config);
+        release_free_memory();
+        show("model dropped, memory released");
+        // What the step loop would do next; then the live data, piece by piece.
+        let h = show("steady state");
+        let h = {
+            let probes = std::mem::take(&mut rt.probes);
+            drop(probes);
+            freed("probe records (runtime.probes)", h)
+        };
+        let h = {
+            rt.pool.clear();
+            let pool = std::mem::take(&mut rt.pool);
+            drop(pool);
+            freed("checker pool", h)
+        };
+        let h = {
+            rt.director = rka_check::Director::new(Default::default());
+            freed("director", h)
+        };
+        let h = {
+            rt.plan = super::Plan {
+                services: Vec::new(),
+                probes: Vec::new(),
+                director: Default::default(),
+            };
+            freed("plan (services, destinations)", h)
+        };
+        rt.ipvs.stop(StopMode::Keep).await;
+        let h = freed("IPVS manager (its tables)", h);
+        let _ = h;
+        drop(rt.observe);
+        release_free_memory();
+        show("all dropped, memory released");
+    }
+
+    #[tokio::test]
+    #[ignore = "memory at 36,800 real servers: run by hand, one test per process"]
+    async fn memory_profile_parse_on_main_thread() {
+        memory_profile(false).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "memory at 36,800 real servers: run by hand, one test per process"]
+    async fn memory_profile_parse_on_own_thread() {
+        memory_profile(true).await;
     }
 }
