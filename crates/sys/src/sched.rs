@@ -1,6 +1,7 @@
 //! Scheduling and memory attributes of the calling process or thread: nice value, the
 //! `SCHED_RR` real-time policy, `RLIMIT_RTTIME`, `mlockall`, CPU affinity and the thread name
-//! (`comm`).
+//! (`comm`), per thread where the kernel keeps them so; and the local-time conversions a
+//! scheduled reload (`reload_time_file`) needs from the C library.
 //!
 //! Linux keeps the nice value, the scheduling policy, the CPU affinity and the name per
 //! thread; a thread created later inherits them from its creator. Callers that want a whole
@@ -16,13 +17,7 @@ pub const MAX_NAME_LEN: usize = 15;
 /// Sets the nice value (-20..=19) of the calling thread (`setpriority(PRIO_PROCESS, 0, n)`).
 /// Lowering it below the current value needs `CAP_SYS_NICE` (or `RLIMIT_NICE`).
 pub fn set_nice(nice: i32) -> io::Result<()> {
-    // SAFETY: setpriority takes plain integers and touches no memory of ours.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    set_thread_nice(0, nice)
 }
 
 /// The nice value of the calling thread.
@@ -40,18 +35,70 @@ pub fn nice() -> io::Result<i32> {
 /// Puts the calling thread under the `SCHED_RR` real-time policy at `priority` (1..=99 on
 /// Linux). Needs `CAP_SYS_NICE` (or a sufficient `RLIMIT_RTPRIO`).
 pub fn set_round_robin(priority: u32) -> io::Result<()> {
-    let priority = i32::try_from(priority)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "priority out of range"))?;
-    let param = libc::sched_param {
-        sched_priority: priority,
-    };
-    // SAFETY: `param` is a valid sched_param that outlives the call; the kernel only reads it.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
+    set_thread_round_robin(0, priority)
+}
+
+/// Sets the nice value (-20..=19) of the thread `tid` of this process (0: the calling
+/// thread), as [`set_nice`] does for the calling one.
+pub fn set_thread_nice(tid: i32, nice: i32) -> io::Result<()> {
+    let who = libc::id_t::try_from(tid)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "thread id out of range"))?;
+    // SAFETY: setpriority takes plain integers and touches no memory of ours.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, who, nice) };
     if rc == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Puts the thread `tid` (0: the calling thread) under `policy` at `priority`.
+fn set_thread_policy(tid: i32, policy: i32, priority: i32) -> io::Result<()> {
+    if tid < 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "thread id out of range",
+        ));
+    }
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` is a valid sched_param that outlives the call; the kernel only reads it.
+    let rc = unsafe { libc::sched_setscheduler(tid, policy, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Puts the thread `tid` of this process (0: the calling thread) under `SCHED_RR` at
+/// `priority`, as [`set_round_robin`] does for the calling one.
+pub fn set_thread_round_robin(tid: i32, priority: u32) -> io::Result<()> {
+    let priority = i32::try_from(priority)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "priority out of range"))?;
+    set_thread_policy(tid, libc::SCHED_RR, priority)
+}
+
+/// Returns the calling thread to the normal time-sharing policy (`SCHED_OTHER`, priority 0),
+/// leaving a real-time policy. Needs no privilege.
+pub fn set_normal_policy() -> io::Result<()> {
+    set_thread_normal_policy(0)
+}
+
+/// Returns the thread `tid` of this process (0: the calling thread) to `SCHED_OTHER`.
+pub fn set_thread_normal_policy(tid: i32) -> io::Result<()> {
+    set_thread_policy(tid, libc::SCHED_OTHER, 0)
+}
+
+/// The ids of this process's threads (`/proc/self/task`), for the per-thread setters.
+pub fn thread_ids() -> io::Result<Vec<i32>> {
+    let mut ids: Vec<i32> = std::fs::read_dir("/proc/self/task")?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// The scheduling policy (`libc::SCHED_*`) and real-time priority of the calling thread.
@@ -176,6 +223,71 @@ pub fn thread_name() -> io::Result<String> {
     Ok(c.to_string_lossy().into_owned())
 }
 
+/// A calendar date and time of day, without a time zone (a scheduled reload's time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CivilTime {
+    /// The year (e.g. 2026).
+    pub year: i32,
+    /// The month, 1..=12.
+    pub month: u32,
+    /// The day of the month, 1..=31.
+    pub day: u32,
+    /// The hour, 0..=23.
+    pub hour: u32,
+    /// The minute, 0..=59.
+    pub minute: u32,
+    /// The second, 0..=60.
+    pub second: u32,
+}
+
+/// Seconds since the epoch of `t` read as the local time of the process's time zone
+/// (`mktime`, daylight saving time decided by the C library). `None` when the C library
+/// cannot represent it. Fields out of range are normalised by `mktime`: validate first.
+pub fn local_to_epoch(t: &CivilTime) -> Option<i64> {
+    // SAFETY: an all-zero `tm` is a valid value (integers and a null zone pointer).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    tm.tm_year = t.year.checked_sub(1900)?;
+    tm.tm_mon = i32::try_from(t.month).ok()?.checked_sub(1)?;
+    tm.tm_mday = i32::try_from(t.day).ok()?;
+    tm.tm_hour = i32::try_from(t.hour).ok()?;
+    tm.tm_min = i32::try_from(t.minute).ok()?;
+    tm.tm_sec = i32::try_from(t.second).ok()?;
+    tm.tm_isdst = -1;
+    // SAFETY: `tm` is a valid, writable tm for the duration of the call; mktime reads the
+    // time zone itself (it calls tzset).
+    let v = unsafe { libc::mktime(&mut tm) };
+    // -1 is also a valid time (one second before the epoch), never a date we schedule.
+    (v != -1).then_some(v)
+}
+
+/// The local calendar time (the process's time zone) of `epoch` seconds (`localtime_r`).
+pub fn epoch_to_local(epoch: i64) -> Option<CivilTime> {
+    let t: libc::time_t = epoch;
+    // SAFETY: an all-zero `tm` is a valid value (integers and a null zone pointer).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    extern "C" {
+        /// POSIX `tzset`: (re)reads the time zone (`TZ`, /etc/localtime).
+        fn tzset();
+    }
+    // SAFETY: tzset takes no arguments and only updates the C library's zone state;
+    // localtime_r may skip reading the zone otherwise.
+    unsafe { tzset() };
+    // SAFETY: `t` and `tm` are valid for the duration of the call; localtime_r writes only
+    // into `tm` and returns null on failure.
+    let r = unsafe { libc::localtime_r(&t, &mut tm) };
+    if r.is_null() {
+        return None;
+    }
+    Some(CivilTime {
+        year: tm.tm_year.checked_add(1900)?,
+        month: u32::try_from(tm.tm_mon.checked_add(1)?).ok()?,
+        day: u32::try_from(tm.tm_mday).ok()?,
+        hour: u32::try_from(tm.tm_hour).ok()?,
+        minute: u32::try_from(tm.tm_min).ok()?,
+        second: u32::try_from(tm.tm_sec).ok()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +360,34 @@ mod tests {
         }
         // A priority outside what the kernel accepts is an error, not a panic.
         assert!(on_thread(|| set_round_robin(1000)).is_err());
+    }
+    #[test]
+    fn local_time_round_trips() {
+        let now = 1_780_000_000_i64;
+        let local = epoch_to_local(now).expect("local time");
+        assert_eq!(local_to_epoch(&local), Some(now));
+        assert!((1..=12).contains(&local.month) && local.hour < 24);
+    }
+
+    #[test]
+    fn per_thread_setters_reach_another_thread() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            tx.send(nix::unistd::gettid().as_raw()).expect("send");
+            done_rx.recv().expect("recv");
+            nice().expect("nice")
+        });
+        let tid = rx.recv().expect("tid");
+        assert!(thread_ids().expect("threads").contains(&tid));
+        let want = (nice().expect("nice") + 2).min(19);
+        set_thread_nice(tid, want).expect("raising another thread's nice value");
+        // Back to the normal policy is allowed without privilege (already there: no change).
+        set_thread_normal_policy(tid).expect("SCHED_OTHER");
+        done_tx.send(()).expect("send");
+        assert_eq!(worker.join().expect("thread"), want);
+        assert!(set_thread_nice(-1, 0).is_err());
+        assert!(set_thread_round_robin(-1, 10).is_err());
+        assert!(on_thread(set_normal_policy).is_ok());
     }
 }
