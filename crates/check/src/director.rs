@@ -47,7 +47,7 @@ pub struct CheckerInit {
 /// One real server as the director sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealServerSpec {
-    /// A label for logs, e.g. `[10.0.0.2]:tcp:80`.
+    /// A label for logs, e.g. `[10.0.0.2]:tcp:80` (the director itself does not keep it).
     pub label: String,
     /// The configured weight.
     pub weight: u32,
@@ -137,11 +137,16 @@ struct CheckerSlot {
     mode: WeightMode,
 }
 
+/// A real server's state: a few bytes and one small allocation each (a director holds tens
+/// of thousands); its label stays with the owner's plan.
 #[derive(Debug, Clone)]
 struct RealServer {
-    spec: RealServerSpec,
-    checkers: Vec<CheckerSlot>,
+    /// The configured weight.
+    weight: u32,
+    /// `inhibit_on_failure`.
+    inhibit: bool,
     up: bool,
+    checkers: Box<[CheckerSlot]>,
 }
 
 impl RealServer {
@@ -151,7 +156,7 @@ impl RealServer {
 
     /// The weight with dynamic reports applied, clamped to what IPVS accepts.
     fn effective_weight(&self) -> u32 {
-        let mut w = i64::from(self.spec.weight);
+        let mut w = i64::from(self.weight);
         for c in &self.checkers {
             match (c.mode, c.weight) {
                 (WeightMode::Replace, Some(x)) => w = x,
@@ -215,7 +220,8 @@ impl Director {
                             })
                             .collect();
                         let mut rs = RealServer {
-                            spec: r,
+                            weight: r.weight,
+                            inhibit: r.inhibit,
                             checkers,
                             up: false,
                         };
@@ -255,11 +261,6 @@ impl Director {
     /// The label of a virtual server.
     pub fn service_label(&self, vs: usize) -> Option<&str> {
         self.services.get(vs).map(|s| s.spec_label.as_str())
-    }
-
-    /// The label of a real server.
-    pub fn real_server_label(&self, vs: usize, rs: usize) -> Option<&str> {
-        self.rs(vs, rs).map(|r| r.spec.label.as_str())
     }
 
     /// The number of real servers of a virtual server.
@@ -304,7 +305,7 @@ impl Director {
         }
         if r.up {
             Some(r.effective_weight())
-        } else if r.spec.inhibit {
+        } else if r.inhibit {
             Some(0)
         } else {
             None

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::file::FileWatcher;
+use crate::net::ConnectOpts;
 use crate::outcome::ProbeResult;
 use crate::probe::Probe;
 use crate::schedule::Schedule;
@@ -24,13 +25,26 @@ use crate::tcp::{Connected, Connector, Started};
 /// One checker of a [`CheckerPool`].
 #[derive(Debug)]
 struct PoolEntry {
+    /// Its id.
+    id: u64,
     state: CheckerState,
-    probe: Arc<Probe>,
+    probe: PoolProbe,
     /// The probe in flight, stopped when the checker is removed.
     running: Running,
     /// How long the last finished probe took, in microseconds (saturating); 0 before the
     /// first one finishes (a finished probe counts at least 1).
     last_micros: u32,
+}
+
+/// What a pooled checker probes. A TCP_CHECK connected by the pool's [`Connector`] keeps its
+/// options inline (no allocation per checker: most pools are all TCP_CHECKs); the other kinds
+/// are shared with the task that runs each probe.
+#[derive(Debug)]
+enum PoolProbe {
+    /// A TCP_CHECK for the pool's connector.
+    Connect(ConnectOpts),
+    /// Any probe, run as a task.
+    Task(Arc<Probe>),
 }
 
 /// How a pooled checker's probe in flight runs.
@@ -141,7 +155,12 @@ type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
 /// time; await [`next_event`](Self::next_event) (cancel-safe, fit for `select!`) to run them and
 /// receive their events.
 pub struct CheckerPool {
-    entries: IdMap<PoolEntry>,
+    /// The checkers, densely: a removed checker's place goes to the last one.
+    entries: Vec<PoolEntry>,
+    /// Each checker's place in `entries`, by id.
+    index: IdMap<usize>,
+    /// One schedule per distinct timing, shared by the checkers' states.
+    schedules: HashMap<Schedule, Arc<Schedule>>,
     /// Due instants; an entry is stale (skipped) when its checker is gone or has moved on.
     due: DueQueue,
     running: JoinSet<Finished>,
@@ -176,7 +195,9 @@ impl CheckerPool {
     /// An empty pool. Must be created inside a tokio runtime with time enabled.
     pub fn new() -> Self {
         CheckerPool {
-            entries: IdMap::default(),
+            entries: Vec::new(),
+            index: IdMap::default(),
+            schedules: HashMap::new(),
             due: DueQueue::default(),
             running: JoinSet::new(),
             tcp: Connector::new()
@@ -208,35 +229,77 @@ impl CheckerPool {
         start: std::time::Duration,
     ) {
         self.remove(id);
+        let schedule = self.shared(schedule);
         let state = CheckerState::for_probe(&probe, schedule, now, start);
         if let Some(at) = state.poll_timeout() {
             self.due.push(at, id, None);
         }
-        self.entries.insert(
+        let probe = match probe {
+            Probe::Tcp(c) if self.tcp.is_some() => PoolProbe::Connect(c),
+            other => PoolProbe::Task(Arc::new(other)),
+        };
+        self.index.insert(id, self.entries.len());
+        self.entries.push(PoolEntry {
             id,
-            PoolEntry {
-                state,
-                probe: Arc::new(probe),
-                running: Running::Idle,
-                last_micros: 0,
-            },
-        );
+            state,
+            probe,
+            running: Running::Idle,
+            last_micros: 0,
+        });
+    }
+
+    /// The shared copy of `schedule`.
+    fn shared(&mut self, schedule: Schedule) -> Arc<Schedule> {
+        if let Some(s) = self.schedules.get(&schedule) {
+            return Arc::clone(s);
+        }
+        let s = Arc::new(schedule.clone());
+        self.schedules.insert(schedule, Arc::clone(&s));
+        s
+    }
+
+    /// Makes room for `additional` more checkers at once (a configuration being installed),
+    /// instead of growing step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve_exact(additional);
+        self.index.reserve(additional);
+    }
+
+    /// Gives back the room of checkers removed or reserved and not used, and forgets the
+    /// timings no checker uses any more. Call after a batch of changes (a reload).
+    pub fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        self.index.shrink_to_fit();
+        self.schedules.retain(|_, s| Arc::strong_count(s) > 1);
+    }
+
+    /// Checker `id`.
+    fn entry(&self, id: u64) -> Option<&PoolEntry> {
+        self.index.get(&id).and_then(|&i| self.entries.get(i))
     }
 
     /// Removes checker `id`, aborting its probe in flight; its pending events are dropped.
     pub fn remove(&mut self, id: u64) {
-        if let Some(e) = self.entries.remove(&id) {
-            match e.running {
-                Running::Idle => {}
-                Running::Task(h) => h.abort(),
-                Running::Connect(key) => {
-                    if let Some(t) = &mut self.tcp {
-                        t.cancel(key);
-                    }
+        let Some(i) = self.index.remove(&id) else {
+            return;
+        };
+        if i >= self.entries.len() {
+            return;
+        }
+        let e = self.entries.swap_remove(i);
+        if let Some(moved) = self.entries.get(i) {
+            self.index.insert(moved.id, i);
+        }
+        match e.running {
+            Running::Idle => {}
+            Running::Task(h) => h.abort(),
+            Running::Connect(key) => {
+                if let Some(t) = &mut self.tcp {
+                    t.cancel(key);
                 }
             }
-            self.events.retain(|(i, _)| *i != id);
         }
+        self.events.retain(|(i, _)| *i != id);
     }
 
     /// An event already waiting, without running anything (to drain a batch after
@@ -248,6 +311,8 @@ impl CheckerPool {
     /// Removes every checker, aborting the probes in flight.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.index.clear();
+        self.schedules.clear();
         self.due = DueQueue::default();
         self.running.abort_all();
         if let Some(t) = &mut self.tcp {
@@ -270,7 +335,7 @@ impl CheckerPool {
     /// The last finished probe of checker `id`: its duration and, when it failed, the
     /// reason. `None` for an unknown checker or before its first probe has finished.
     pub fn last_probe(&self, id: u64) -> Option<ProbeReport<'_>> {
-        let e = self.entries.get(&id)?;
+        let e = self.entry(id)?;
         (e.last_micros > 0).then(|| ProbeReport {
             duration: std::time::Duration::from_micros(u64::from(e.last_micros)),
             failure: e.state.last_failure(),
@@ -289,20 +354,24 @@ impl CheckerPool {
                 break;
             }
             self.due.pop(from);
-            let Some(e) = self.entries.get_mut(&id) else {
+            let Some(e) = self.index.get(&id).and_then(|&i| self.entries.get_mut(i)) else {
                 continue;
             };
             if e.state.poll_timeout() != Some(at) || !e.state.handle_timeout(now) {
                 continue;
             }
-            if let (Probe::Tcp(c), Some(tcp)) = (&*e.probe, &mut self.tcp) {
-                match tcp.start(id, c, now) {
-                    Started::InFlight(key) => e.running = Running::Connect(key),
-                    Started::Done(done) => self.connected.push(done),
+            let probe = match (&e.probe, &mut self.tcp) {
+                (PoolProbe::Connect(c), Some(tcp)) => {
+                    match tcp.start(id, c, now) {
+                        Started::InFlight(key) => e.running = Running::Connect(key),
+                        Started::Done(done) => self.connected.push(done),
+                    }
+                    continue;
                 }
-                continue;
-            }
-            let probe = Arc::clone(&e.probe);
+                // Not made: the pool keeps a connector for as long as it holds such checkers.
+                (PoolProbe::Connect(c), None) => Arc::new(Probe::Tcp(c.clone())),
+                (PoolProbe::Task(p), _) => Arc::clone(p),
+            };
             let url = e.state.url();
             e.running = Running::Task(self.running.spawn(async move {
                 let started = Instant::now();
@@ -324,7 +393,7 @@ impl CheckerPool {
         for (id, result, took) in done.drain(..) {
             // Removing a checker cancels its connect: a result is always for the checker
             // of that id, waiting for it (immediate results never got a key).
-            let waiting = self.entries.get(&id).is_some_and(|e| {
+            let waiting = self.entry(id).is_some_and(|e| {
                 e.state.poll_timeout().is_none() && !matches!(e.running, Running::Task(_))
             });
             if waiting {
@@ -341,7 +410,7 @@ impl CheckerPool {
         match done {
             Ok((task, (id, result, took))) => {
                 // A task aborted too late still delivers: only the checker's current one counts.
-                if self.entries.get(&id).is_some_and(|e| is_task(e, task)) {
+                if self.entry(id).is_some_and(|e| is_task(e, task)) {
                     self.finish(id, result, took);
                 }
             }
@@ -350,7 +419,7 @@ impl CheckerPool {
                 let id = self
                     .entries
                     .iter()
-                    .find_map(|(id, entry)| is_task(entry, task).then_some(*id));
+                    .find_map(|entry| is_task(entry, task).then_some(entry.id));
                 if let Some(id) = id {
                     tracing::error!("checker {id}: the probe panicked - counted as failed");
                     self.finish(
@@ -366,7 +435,7 @@ impl CheckerPool {
 
     /// Records a finished probe and queues its events.
     fn finish(&mut self, id: u64, result: ProbeResult, took: std::time::Duration) {
-        let Some(e) = self.entries.get_mut(&id) else {
+        let Some(e) = self.index.get(&id).and_then(|&i| self.entries.get_mut(i)) else {
             return;
         };
         e.running = Running::Idle;
@@ -401,8 +470,7 @@ impl CheckerPool {
                 match self.due.first() {
                     Some((from, at, id))
                         if self
-                            .entries
-                            .get(&id)
+                            .entry(id)
                             .is_none_or(|e| e.state.poll_timeout() != Some(at)) =>
                     {
                         self.due.pop(from);
@@ -611,6 +679,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pool_shares_schedules_and_keeps_ids_through_removals() {
+        let addr = closed_port().await;
+        let mut pool = CheckerPool::new();
+        pool.reserve(6);
+        for id in 10..16 {
+            // Two timings: ids 10..13 one, 13..16 the other.
+            let s = fast(if id < 13 { 100_000 } else { 200_000 });
+            pool.insert(id, Probe::Tcp(ConnectOpts::new(addr)), s);
+        }
+        assert_eq!(
+            pool.schedules.len(),
+            2,
+            "one shared copy per distinct timing"
+        );
+        let first = Arc::clone(&pool.entry(10).expect("10").state.schedule_shared());
+        assert!(Arc::ptr_eq(
+            &first,
+            &pool.entry(12).expect("12").state.schedule_shared()
+        ));
+        // Removing from the middle moves the last checker into the gap: every id still
+        // finds its own checker.
+        pool.remove(11);
+        pool.remove(10);
+        assert_eq!(pool.len(), 4);
+        for id in 12..16 {
+            let e = pool.entry(id).expect("still there");
+            assert_eq!(e.id, id);
+            let delay = if id < 13 { 100_000 } else { 200_000 };
+            assert_eq!(e.state.schedule().delay_loop, Duration::from_millis(delay));
+        }
+        assert!(pool.entry(10).is_none() && pool.entry(11).is_none());
+        // Once the last checker of a timing goes, its shared copy goes at the next shrink.
+        pool.remove(12);
+        drop(first);
+        pool.shrink_to_fit();
+        assert_eq!(pool.schedules.len(), 1);
+        // TCP_CHECKs keep their options inline; other kinds are shared with their task.
+        let e = pool.entry(13).expect("13");
+        assert!(matches!(e.probe, PoolProbe::Connect(_)), "{:?}", e.probe);
+        pool.insert(20, Probe::Ping(ConnectOpts::new(addr)), fast(100_000));
+        let e = pool.entry(20).expect("20");
+        assert!(matches!(e.probe, PoolProbe::Task(_)), "{:?}", e.probe);
+    }
+
+    #[tokio::test]
     async fn pool_survives_being_cancelled_between_events() {
         let addr = closed_port().await;
         let mut pool = CheckerPool::new();
@@ -641,7 +754,7 @@ mod tests {
             s,
         );
         // Stand in for the probe the pool would start: one that panics.
-        let e = pool.entries.get_mut(&3).expect("entry");
+        let e = pool.entries.get_mut(pool.index[&3]).expect("entry");
         let at = e.state.poll_timeout().expect("due");
         assert!(e.state.handle_timeout(at.max(Instant::now())));
         let h = pool.running.spawn(async {
@@ -650,7 +763,8 @@ mod tests {
             }
             (3, crate::outcome::up(), Duration::ZERO)
         });
-        pool.entries.get_mut(&3).expect("entry").running = Running::Task(h);
+        let i = pool.index[&3];
+        pool.entries.get_mut(i).expect("entry").running = Running::Task(h);
         let (id, e) = next(&mut pool).await;
         assert_eq!(id, 3);
         assert!(
@@ -658,7 +772,7 @@ mod tests {
             "{e:?}"
         );
         // Rescheduled: the checker is idle again with a next probe due.
-        assert!(pool.entries[&3].state.poll_timeout().is_some());
+        assert!(pool.entry(3).expect("entry").state.poll_timeout().is_some());
         let last = pool.last_probe(3).expect("reported");
         assert!(last.failure.is_some_and(|r| r.contains("panicked")));
     }

@@ -6,7 +6,7 @@ use crate::probe::CheckKind;
 
 /// When a checker probes and how failures count (`delay_loop`, `retry`, `delay_before_retry`,
 /// `warmup`, `alpha`, `log_all_failures`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Schedule {
     /// Time between two probes while nothing is being retried.
     pub delay_loop: Duration,

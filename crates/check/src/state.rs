@@ -9,7 +9,7 @@
 //! probe started must check [`CheckerState::url`], and only a completed pass of its urls
 //! brings it up (see [`UrlCursor`]).
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::http::{UrlCursor, UrlStep};
@@ -60,25 +60,32 @@ struct UrlPacing {
 }
 
 /// The scheduling and verdict state of one checker.
+///
+/// Kept small (a pool holds one per checker, tens of thousands of them): the schedule is
+/// shared with every checker of the same timing, the url pacing of HTTP_GET / SSL_GET is
+/// boxed, and the events queue is empty between two probes.
 #[derive(Debug, Clone)]
 pub struct CheckerState {
-    schedule: Schedule,
+    schedule: Arc<Schedule>,
     up: bool,
     has_run: bool,
-    /// `Some` for HTTP_GET / SSL_GET: one url per probe.
-    urls: Option<UrlPacing>,
-    retries_done: u32,
-    next_probe: Instant,
     in_flight: bool,
+    retries_done: u32,
+    /// `Some` for HTTP_GET / SSL_GET: one url per probe.
+    urls: Option<Box<UrlPacing>>,
+    next_probe: Instant,
     weight: Option<i64>,
-    last_failure: Option<String>,
-    events: VecDeque<CheckerEvent>,
+    last_failure: Option<Box<str>>,
+    /// Oldest first; a probe queues at most a weight change and a verdict.
+    events: Vec<CheckerEvent>,
 }
 
 impl CheckerState {
     /// A checker created at `now` whose first probe starts after `start_delay` (pass
     /// [`Schedule::random_warmup`] in production). With `alpha` it starts down, else up.
-    pub fn new(schedule: Schedule, now: Instant, start_delay: Duration) -> Self {
+    /// Pass an `Arc<Schedule>` to share one schedule between many checkers.
+    pub fn new(schedule: impl Into<Arc<Schedule>>, now: Instant, start_delay: Duration) -> Self {
+        let schedule = schedule.into();
         let up = !schedule.alpha;
         CheckerState {
             schedule,
@@ -90,7 +97,7 @@ impl CheckerState {
             in_flight: false,
             weight: None,
             last_failure: None,
-            events: VecDeque::new(),
+            events: Vec::new(),
         }
     }
 
@@ -98,7 +105,7 @@ impl CheckerState {
     /// checker paces its urls (one per probe, see [`CheckerState::url`]).
     pub fn for_probe(
         probe: &Probe,
-        schedule: Schedule,
+        schedule: impl Into<Arc<Schedule>>,
         now: Instant,
         start_delay: Duration,
     ) -> Self {
@@ -111,19 +118,19 @@ impl CheckerState {
 
     /// Paces `count` urls, one per probe.
     fn pacing_urls(mut self, count: usize, fast_recovery: bool) -> Self {
-        self.urls = Some(UrlPacing {
+        self.urls = Some(Box::new(UrlPacing {
             cursor: UrlCursor::default(),
             count,
             fast_recovery,
             passed: false,
-        });
+        }));
         self
     }
 
     /// The index of the url the next probe (or the one running) checks, for an HTTP_GET /
     /// SSL_GET checker made by [`CheckerState::for_probe`]; 0 for the other kinds.
     pub fn url(&self) -> usize {
-        self.urls.map_or(0, |u| u.cursor.current())
+        self.urls.as_ref().map_or(0, |u| u.cursor.current())
     }
 
     /// Whether the checker currently passes.
@@ -143,6 +150,11 @@ impl CheckerState {
 
     /// The schedule in use.
     pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The schedule in use, as shared with other checkers of the same timing.
+    pub fn schedule_shared(&self) -> &Arc<Schedule> {
         &self.schedule
     }
 
@@ -194,24 +206,23 @@ impl CheckerState {
                 if let Some(w) = success.weight {
                     if self.weight != Some(w) {
                         self.weight = Some(w);
-                        self.events
-                            .push_back(CheckerEvent::WeightChanged { weight: w });
+                        self.events.push(CheckerEvent::WeightChanged { weight: w });
                     }
                 }
                 if step == UrlStep::PassComplete && !self.up {
                     self.up = true;
-                    self.events.push_back(CheckerEvent::Up {
+                    self.events.push(CheckerEvent::Up {
                         reason: "check succeeded".to_string(),
                     });
                 }
             }
             Err(failure) => {
-                self.last_failure = Some(failure.reason.clone());
+                self.last_failure = Some(failure.reason.as_str().into());
                 if counts_retries && self.retries_done < self.schedule.retry {
                     self.retries_done += 1;
                     self.next_probe = now + self.schedule.delay_before_retry;
                     if self.schedule.log_all_failures {
-                        self.events.push_back(CheckerEvent::Retrying {
+                        self.events.push(CheckerEvent::Retrying {
                             reason: failure.reason,
                             attempt: self.retries_done,
                             retry: self.schedule.retry,
@@ -230,7 +241,7 @@ impl CheckerState {
                         } else {
                             failure.reason
                         };
-                        self.events.push_back(CheckerEvent::Down { reason });
+                        self.events.push(CheckerEvent::Down { reason });
                     }
                 }
             }
@@ -239,7 +250,8 @@ impl CheckerState {
 
     /// The next event to act on, oldest first.
     pub fn poll_event(&mut self) -> Option<CheckerEvent> {
-        self.events.pop_front()
+        // At most two events wait: removing the first shifts at most one.
+        (!self.events.is_empty()).then(|| self.events.remove(0))
     }
 }
 

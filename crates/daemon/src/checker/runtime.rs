@@ -22,12 +22,12 @@ use crate::child::Control;
 /// A running probe and what it last reported.
 #[derive(Debug)]
 pub struct ProbeTask {
-    /// Its parameter key.
-    pub key: std::sync::Arc<str>,
+    /// A digest of its parameter key ([`ProbeKey`]): what a reload compares.
+    pub key: ProbeKey,
     /// Its label.
     pub label: String,
     /// The slots it reports to.
-    pub slots: Vec<Slot>,
+    pub slots: ProbeSlots,
     /// Whether it passes.
     pub up: bool,
     /// Its dynamic weight.
@@ -37,6 +37,66 @@ pub struct ProbeTask {
     /// Transitions seen (up + down).
     pub transitions: u64,
     running: Running,
+}
+
+/// A 128-bit digest of a probe's parameter key ([`ProbePlan::key`]): equal keys give equal
+/// digests, and two different keys collide with a probability of about 2^-128 per pair, so a
+/// reload matches probes by digest without keeping each key's text (a few hundred bytes per
+/// probe, tens of thousands of probes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProbeKey(u128);
+
+impl ProbeKey {
+    /// The digest of `key`: two SipHash passes (std's fixed-key hasher) told apart by a prefix.
+    pub fn of<K: std::hash::Hash + ?Sized>(key: &K) -> ProbeKey {
+        use std::hash::{DefaultHasher, Hasher};
+        let half = |salt: u8| {
+            let mut h = DefaultHasher::new();
+            h.write_u8(salt);
+            key.hash(&mut h);
+            h.finish()
+        };
+        ProbeKey((u128::from(half(0)) << 64) | u128::from(half(1)))
+    }
+}
+
+/// The slots a probe reports to: almost always one (identical checks of several real servers
+/// share a probe), kept without an allocation of its own then. Reads as a slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeSlots {
+    /// A single slot.
+    One(Slot),
+    /// Several slots.
+    Many(Box<[Slot]>),
+}
+
+impl From<Vec<Slot>> for ProbeSlots {
+    fn from(slots: Vec<Slot>) -> Self {
+        match slots[..] {
+            [one] => ProbeSlots::One(one),
+            _ => ProbeSlots::Many(slots.into_boxed_slice()),
+        }
+    }
+}
+
+impl std::ops::Deref for ProbeSlots {
+    type Target = [Slot];
+
+    fn deref(&self) -> &[Slot] {
+        match self {
+            ProbeSlots::One(s) => std::slice::from_ref(s),
+            ProbeSlots::Many(v) => v,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ProbeSlots {
+    type Item = &'a Slot;
+    type IntoIter = std::slice::Iter<'a, Slot>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }
 
 /// How a probe runs.
@@ -64,7 +124,9 @@ pub struct Runtime {
     /// they live on in `probes`, the pool and `director`.
     pub(super) plan: Plan,
     pub(super) director: Director,
-    pub(super) probes: HashMap<u64, ProbeTask>,
+    /// The probes by id, each boxed: the map's spare buckets then cost a pointer, not a
+    /// record.
+    pub(super) probes: HashMap<u64, Box<ProbeTask>>,
     /// The scheduled probes.
     pool: CheckerPool,
     events_tx: mpsc::Sender<(u64, CheckerEvent)>,
@@ -246,31 +308,31 @@ impl Runtime {
         check_fd_limit(plan.probes.len());
         // The plan's probes and director spec move into the tasks, the pool and the director
         // (nothing keeps a second copy: with tens of thousands of checkers it counts).
-        let mut old: HashMap<std::sync::Arc<str>, u64> = self
-            .probes
-            .iter()
-            .map(|(id, p)| (p.key.clone(), *id))
-            .collect();
+        let mut old: HashMap<ProbeKey, u64> =
+            self.probes.iter().map(|(id, p)| (p.key, *id)).collect();
+        let keys: Vec<ProbeKey> = plan.probes.iter().map(|p| ProbeKey::of(&p.key)).collect();
+        // Room for the new checkers at once: no doubling growth of the pool at start-up.
+        self.pool
+            .reserve(keys.iter().filter(|k| !old.contains_key(k)).count());
         let mut keep = HashMap::with_capacity(plan.probes.len());
         let mut spec = std::mem::take(&mut plan.director);
-        for pp in std::mem::take(&mut plan.probes) {
-            match old.remove(&pp.key) {
+        for (pp, key) in std::mem::take(&mut plan.probes).into_iter().zip(keys) {
+            match old.remove(&key) {
                 Some(id) => {
                     if let Some(mut t) = self.probes.remove(&id) {
                         set_inits(&mut spec, &pp.slots, t.up, t.weight);
-                        t.key = pp.key;
-                        t.slots = pp.slots;
+                        t.slots = pp.slots.into();
                         keep.insert(id, t);
                     }
                 }
                 None => {
                     let id = self.next_id;
                     self.next_id += 1;
-                    let task = self.start_probe(id, pp);
+                    let task = self.start_probe(id, key, pp);
                     if matches!(task.running, Running::Not) {
                         set_inits(&mut spec, &task.slots, false, None);
                     }
-                    keep.insert(id, task);
+                    keep.insert(id, Box::new(task));
                 }
             }
         }
@@ -281,6 +343,7 @@ impl Runtime {
         if stopped > 0 {
             tracing::info!("{stopped} checker(s) no longer configured - stopped");
         }
+        self.pool.shrink_to_fit();
         self.probes = keep;
         self.director = Director::new(spec);
         self.plan = plan;
@@ -322,7 +385,7 @@ impl Runtime {
         self.flush_table();
     }
 
-    fn start_probe(&mut self, id: u64, pp: ProbePlan) -> ProbeTask {
+    fn start_probe(&mut self, id: u64, key: ProbeKey, pp: ProbePlan) -> ProbeTask {
         let (running, up, reason) = match pp.probe {
             Ok(Probe::File(p)) => (
                 Running::Watcher(spawn_file_watcher(id, p, self.events_tx.clone())),
@@ -340,9 +403,9 @@ impl Runtime {
             }
         };
         ProbeTask {
-            key: pp.key,
+            key,
             label: pp.label,
-            slots: pp.slots,
+            slots: pp.slots.into(),
             up,
             weight: None,
             last_reason: reason,
@@ -448,7 +511,7 @@ impl Runtime {
             }
         }
         let slots = p.slots.clone();
-        for s in slots {
+        for &s in &slots {
             self.director.handle_checker(s, &ev);
             self.touched.insert(s.vs);
         }
@@ -536,7 +599,7 @@ impl Runtime {
     }
 
     /// The running probes by id (read-only: status).
-    pub fn probes(&self) -> &HashMap<u64, ProbeTask> {
+    pub fn probes(&self) -> &HashMap<u64, Box<ProbeTask>> {
         &self.probes
     }
 
@@ -597,6 +660,41 @@ fn set_inits(spec: &mut DirectorSpec, slots: &[Slot], up: bool, weight: Option<i
                 mode: c.mode,
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(vs: usize, rs: usize) -> Slot {
+        Slot { vs, rs, check: 0 }
+    }
+
+    #[test]
+    fn probe_slots_read_as_the_slots_given() {
+        let one = ProbeSlots::from(vec![slot(1, 2)]);
+        assert!(matches!(one, ProbeSlots::One(_)));
+        assert_eq!(&one[..], &[slot(1, 2)]);
+        let many = ProbeSlots::from(vec![slot(0, 0), slot(3, 1)]);
+        assert_eq!(many.len(), 2);
+        assert_eq!(
+            (&many).into_iter().copied().collect::<Vec<_>>(),
+            vec![slot(0, 0), slot(3, 1)]
+        );
+        assert!(ProbeSlots::from(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn probe_keys_match_equal_parameters_only() {
+        let a: std::sync::Arc<str> = "127.0.0.1:80|Tcp|3s".into();
+        let same: std::sync::Arc<str> = "127.0.0.1:80|Tcp|3s".into();
+        assert_eq!(ProbeKey::of(&a), ProbeKey::of(&same));
+        assert_ne!(ProbeKey::of(&a), ProbeKey::of("127.0.0.1:81|Tcp|3s"));
+        assert_ne!(ProbeKey::of(&a), ProbeKey::of("127.0.0.1:80|Tcp|4s"));
+        // Both halves carry the key.
+        let k = ProbeKey::of(&a).0;
+        assert_ne!(k >> 64, k & u128::from(u64::MAX));
     }
 }
 
