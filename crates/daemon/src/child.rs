@@ -84,10 +84,14 @@ pub fn main(cli: Cli, role: Role) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let Some(config) = load_config(&cli) else {
+    let config = load_config(&cli);
+    // The parent removes the reload_file once every reader is done.
+    crate::supervisor::report_config_read();
+    let Some(config) = config else {
         return ExitCode::from(EXIT_CONFIG);
     };
     crate::procattr::apply(&config.global, role);
+    crate::vrrp::dump::set_data_naming(&config.global);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -178,7 +182,12 @@ async fn forward_signals(cli: Cli, role: Role, tx: mpsc::Sender<Control>, reload
             // Parsing a large configuration takes a while: do it off the runtime that drives
             // the VRRP timers, so a reload delays no advert.
             let reload_cli = cli.clone();
-            let loaded = match tokio::task::spawn_blocking(move || load_config(&reload_cli)).await {
+            let read = move || {
+                let loaded = load_config(&reload_cli);
+                crate::supervisor::report_config_read();
+                loaded
+            };
+            let loaded = match tokio::task::spawn_blocking(read).await {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     tracing::error!("reload: reading the configuration failed: {e}");
@@ -190,6 +199,7 @@ async fn forward_signals(cli: Cli, role: Role, tx: mpsc::Sender<Control>, reload
                     record_reload(&reloads, true);
                     // On the runtime's thread, as keepalived's reload does (procattr docs).
                     crate::procattr::reapply(&c.global, role);
+                    crate::vrrp::dump::set_data_naming(&c.global);
                     Control::Reload(Box::new(c))
                 }
                 None => {

@@ -1,7 +1,8 @@
 //! Process-level settings of keepalived's command line and `global_defs`: the umask (`-u`,
 //! `umask`), core dumps (`-m`, `-M`), the network namespace (`-s`), and the parent's
 //! `startup_script` / `shutdown_script` with their timeouts. [`run_with_timeout`] is the one
-//! runner of scripts that are waited for (these two and every `vrrp_script` run).
+//! runner of scripts that are waited for (these two and every `vrrp_script` run), and the
+//! reloads `reload_time_file` schedules ([`ScheduledReload`]).
 
 use std::fs;
 use std::io;
@@ -199,6 +200,301 @@ pub async fn run_with_timeout(
     }
 }
 
+/// Why the content of a `reload_time_file` schedules nothing (keepalived 2.2.7's wording).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReloadTimeError {
+    /// Not one of the accepted formats.
+    #[error("Reload time {0} format is incorrect - ignoring")]
+    Format(String),
+    /// A date and time already past.
+    #[error("Reload time {0} is in the past - ignoring")]
+    Past(String),
+}
+
+/// Days from 1970-01-01 to the proleptic Gregorian date (`day` may run past the month's end:
+/// it counts on into the next).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since the epoch of `t`, read as UTC (`utc`) or as local time.
+fn civil_to_epoch(t: &rka_sys::sched::CivilTime, utc: bool) -> Option<i64> {
+    if !utc {
+        return rka_sys::sched::local_to_epoch(t);
+    }
+    let days = days_from_civil(i64::from(t.year), t.month, t.day);
+    Some(days * 86_400 + i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second))
+}
+
+/// The calendar date and time of `epoch`, in UTC (`utc`) or local time.
+fn epoch_to_civil(epoch: i64, utc: bool) -> Option<rka_sys::sched::CivilTime> {
+    if !utc {
+        return rka_sys::sched::epoch_to_local(epoch);
+    }
+    let u = crate::utc::Utc::from_unix(epoch);
+    Some(rka_sys::sched::CivilTime {
+        year: i32::try_from(u.year).ok()?,
+        month: u.month,
+        day: u.day,
+        hour: u.hour,
+        minute: u.minute,
+        second: u.second,
+    })
+}
+
+/// `YYYY-MM-DD HH:MM:SS` of `epoch` in local time, as keepalived logs a scheduled reload.
+pub fn local_time_text(epoch: i64) -> String {
+    match epoch_to_civil(epoch, false) {
+        Some(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        ),
+        None => format!("@{epoch}"),
+    }
+}
+
+/// Parses fixed-width ASCII digits.
+fn digits(text: &str) -> Option<u32> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// `HH:MM:SS` (hour 0-23, minute 0-59, second 0-60 as the C library's `%S`).
+fn parse_clock(text: &str) -> Option<(u32, u32, u32)> {
+    let b = text.as_bytes();
+    if b.len() != 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    let (h, m, s) = (
+        digits(&text[0..2])?,
+        digits(&text[3..5])?,
+        digits(&text[6..8])?,
+    );
+    (h < 24 && m < 60 && s <= 60).then_some((h, m, s))
+}
+
+/// `YY-MM-DD` (years 69-99 are 19YY, others 20YY, as `%y`) or `YYYY-MM-DD`; the day may be
+/// 1-31 whatever the month (it then counts on into the next, as `mktime` does).
+fn parse_date(text: &str) -> Option<(i32, u32, u32)> {
+    let (year, rest) = match text.len() {
+        8 => {
+            let yy = i32::try_from(digits(&text[0..2])?).ok()?;
+            (if yy >= 69 { 1900 + yy } else { 2000 + yy }, &text[2..])
+        }
+        10 => (i32::try_from(digits(&text[0..4])?).ok()?, &text[4..]),
+        _ => return None,
+    };
+    let b = rest.as_bytes();
+    if b[0] != b'-' || b[3] != b'-' {
+        return None;
+    }
+    let (month, day) = (digits(&rest[1..3])?, digits(&rest[4..6])?);
+    ((1..=12).contains(&month) && (1..=31).contains(&day)).then_some((year, month, day))
+}
+
+/// The time (seconds since the epoch) a `reload_time_file` line asks for, `now` being the
+/// current time: `HH:MM:SS` (the next such time, today or tomorrow), `YY-MM-DD HH:MM:SS` or
+/// `YYYY-MM-DD HH:MM:SS` (which must lie ahead), each in local time or, with a trailing `Z`,
+/// in UTC. Nothing else is accepted: no surrounding blanks, one space between date and time.
+pub fn parse_reload_time(line: &str, now: i64) -> Result<i64, ReloadTimeError> {
+    let bad = || ReloadTimeError::Format(line.to_string());
+    let (text, utc) = match line.strip_suffix('Z') {
+        Some(t) => (t, true),
+        None => (line, false),
+    };
+    let (date, clock) = match text.split_once(' ') {
+        Some((d, c)) => (Some(parse_date(d).ok_or_else(bad)?), c),
+        None => (None, text),
+    };
+    let (hour, minute, second) = parse_clock(clock).ok_or_else(bad)?;
+    let at = |year, month, day| {
+        let t = rka_sys::sched::CivilTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+        };
+        civil_to_epoch(&t, utc).ok_or_else(bad)
+    };
+    match date {
+        Some((year, month, day)) => {
+            let when = at(year, month, day)?;
+            if when <= now {
+                return Err(ReloadTimeError::Past(line.to_string()));
+            }
+            Ok(when)
+        }
+        None => {
+            let today = epoch_to_civil(now, utc).ok_or_else(bad)?;
+            let when = at(today.year, today.month, today.day)?;
+            if when > now {
+                Ok(when)
+            } else {
+                // The same time tomorrow (day 32 and the like count on into the next month).
+                at(today.year, today.month, today.day + 1)
+            }
+        }
+    }
+}
+
+/// The current time in seconds since the epoch.
+fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `reload_time_file PATH` (with `reload_repeat`): a reload scheduled by the first line of a
+/// file, which is followed as keepalived 2.2.7 follows it (observed): read at start and
+/// after every reload, read again whenever it is written, created, renamed or removed
+/// (removal or a bad line cancels the scheduled reload), and removed when the reload
+/// happens unless `reload_repeat` (then a time without a date reloads again the next day).
+/// The messages are keepalived's.
+#[derive(Debug)]
+pub struct ScheduledReload {
+    path: PathBuf,
+    repeat: bool,
+    /// The scheduled time: seconds since the epoch, and the same as a timer deadline.
+    at: Option<(i64, tokio::time::Instant)>,
+    changes: tokio::sync::mpsc::UnboundedReceiver<()>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ScheduledReload {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+impl ScheduledReload {
+    /// Follows the `reload_time_file` of `global`, if any, and schedules what it holds. Call
+    /// within the runtime.
+    pub fn start(global: &rka_config::model::global::GlobalDefs) -> Option<ScheduledReload> {
+        let path = PathBuf::from(global.simple.reload_time_file.as_deref()?);
+        let (tx, changes) = tokio::sync::mpsc::unbounded_channel();
+        let mut watcher = match rka_check::file::FileWatcher::new(&path) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("reload_time_file {}: {e}", path.display());
+                return None;
+            }
+        };
+        let watcher = tokio::spawn(async move {
+            loop {
+                let _ = watcher.changed().await;
+                if tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut s = ScheduledReload {
+            path,
+            repeat: global.simple.reload_repeat,
+            at: None,
+            changes,
+            watcher,
+        };
+        s.read();
+        Some(s)
+    }
+
+    /// The scheduled time (seconds since the epoch), if any.
+    pub fn scheduled(&self) -> Option<i64> {
+        self.at.map(|(epoch, _)| epoch)
+    }
+
+    /// Reads the file again and schedules (or cancels) accordingly.
+    fn read(&mut self) {
+        let content = match fs::read_to_string(&self.path) {
+            Ok(c) => Some(c),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => {
+                tracing::warn!("reload_time_file {}: {e}", self.path.display());
+                None
+            }
+        };
+        let now = now_epoch();
+        let wanted = content.map(|c| {
+            let line = c.split('\n').next().unwrap_or_default().to_string();
+            match parse_reload_time(&line, now) {
+                Ok(at) => Some(at),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    match e {
+                        ReloadTimeError::Format(_) => {
+                            tracing::error!("Invalid reload time '{line}' specified - ignoring")
+                        }
+                        ReloadTimeError::Past(_) => {
+                            tracing::error!("Reload date/time is in the past - ignoring")
+                        }
+                    }
+                    None
+                }
+            }
+        });
+        let wanted = wanted.flatten();
+        if wanted == self.scheduled() {
+            return;
+        }
+        if let Some(old) = self.scheduled() {
+            tracing::info!("Cancelling reload scheduled for {}", local_time_text(old));
+            self.at = None;
+        }
+        if let Some(at) = wanted {
+            tracing::info!("Scheduling reload for {}", local_time_text(at));
+            let wait = u64::try_from(at.saturating_sub(now)).unwrap_or(0);
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+            self.at = Some((at, deadline));
+        }
+    }
+
+    /// Waits for the scheduled time, following the file meanwhile. Cancel-safe (for
+    /// `select!`): the schedule lives in `self`.
+    pub async fn due(&mut self) {
+        loop {
+            let deadline = self.at.map(|(_, d)| d);
+            tokio::select! {
+                Some(()) = self.changes.recv() => self.read(),
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.at = None;
+                    // A time without a date would otherwise be read again after the reload
+                    // and reload again tomorrow: the file goes, unless reload_repeat.
+                    if !self.repeat {
+                        if let Err(e) = fs::remove_file(&self.path) {
+                            if e.kind() != io::ErrorKind::NotFound {
+                                tracing::warn!("cannot remove {}: {e}", self.path.display());
+                            }
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// [`ScheduledReload::due`] of a reload that may not be configured (then never).
+pub async fn scheduled_reload_due(s: Option<&mut ScheduledReload>) {
+    match s {
+        Some(s) => s.due().await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +606,129 @@ mod tests {
         let (s, t) = ParentScript::Shutdown.of(&cfg).expect("shutdown");
         assert_eq!(s.command.argv, vec!["/bin/false"]);
         assert_eq!(t, Duration::from_secs(10));
+    }
+
+    /// 2026-11-22 12:00:00 UTC.
+    const NOON: i64 = 1_795_348_800;
+
+    #[test]
+    fn reload_times_in_utc() {
+        assert_eq!(days_from_civil(2026, 11, 22) * 86_400, NOON - 12 * 3600);
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        // A time ahead today, or tomorrow once past.
+        assert_eq!(parse_reload_time("12:00:05Z", NOON), Ok(NOON + 5));
+        assert_eq!(parse_reload_time("11:59:59Z", NOON), Ok(NOON + 86_399));
+        assert_eq!(parse_reload_time("12:00:00Z", NOON), Ok(NOON + 86_400));
+        // Dates, with two- and four-digit years.
+        assert_eq!(
+            parse_reload_time("2026-11-23 00:00:00Z", NOON),
+            Ok(NOON + 12 * 3600)
+        );
+        assert_eq!(
+            parse_reload_time("26-11-23 00:00:00Z", NOON),
+            Ok(NOON + 12 * 3600)
+        );
+        // The last day of the month, then the day after it counted into the next month.
+        assert_eq!(
+            parse_reload_time("2026-11-31 12:00:00Z", NOON),
+            parse_reload_time("2026-12-01 12:00:00Z", NOON)
+        );
+        // Past dates are refused as such.
+        for past in [
+            "2020-01-01 10:00:00Z",
+            "26-11-22 12:00:00Z",
+            "99-01-01 00:00:00Z",
+        ] {
+            assert_eq!(
+                parse_reload_time(past, NOON),
+                Err(ReloadTimeError::Past(past.to_string()))
+            );
+        }
+    }
+
+    #[test]
+    fn reload_time_formats_are_exact() {
+        for bad in [
+            "12:23",
+            " 12:00:05Z",
+            "12:00:05Z ",
+            "12:00:05X",
+            "12:00:05 Z",
+            "2026-11-23  00:00:00",
+            "2026-11-23T00:00:00",
+            "2026-13-01 00:00:00",
+            "2026-00-01 00:00:00",
+            "2026-11-32 00:00:00",
+            "24:00:00",
+            "12:60:00",
+            "1:02:03",
+            "+1:02:03",
+            "2026-1-01 00:00:00",
+            "",
+            "Z",
+        ] {
+            assert_eq!(
+                parse_reload_time(bad, NOON),
+                Err(ReloadTimeError::Format(bad.to_string())),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            ReloadTimeError::Format("12:23".into()).to_string(),
+            "Reload time 12:23 format is incorrect - ignoring"
+        );
+    }
+
+    #[test]
+    fn reload_times_in_local_time_follow_the_c_library() {
+        let now = now_epoch();
+        let local = epoch_to_civil(now + 3600, false).expect("local time");
+        let line = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            local.year, local.month, local.day, local.hour, local.minute, local.second
+        );
+        assert_eq!(parse_reload_time(&line, now), Ok(now + 3600));
+        assert_eq!(local_time_text(now + 3600), line);
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_reload_follows_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("reload_at");
+        let text = format!("global_defs {{\n reload_time_file {}\n}}\n", file.display());
+        let loaded = rka_config::load_str("t.conf", &text, &rka_config::LoadOptions::default());
+        let global = loaded.config.global;
+        let mut s = ScheduledReload::start(&global).expect("configured");
+        assert_eq!(s.scheduled(), None);
+        // Written: scheduled; rewritten with a bad line: cancelled; a time 1 s ahead: due.
+        let later = crate::utc::Utc::from_unix(now_epoch() + 3600);
+        fs::write(
+            &file,
+            format!(
+                "{:02}:{:02}:{:02}Z\nignored\n",
+                later.hour, later.minute, later.second
+            ),
+        )
+        .expect("write");
+        let _ = tokio::time::timeout(Duration::from_millis(600), s.due()).await;
+        assert!(s
+            .scheduled()
+            .is_some_and(|at| (at - now_epoch() - 3600).abs() <= 2));
+        fs::write(&file, "soon\n").expect("write");
+        let _ = tokio::time::timeout(Duration::from_millis(600), s.due()).await;
+        assert_eq!(s.scheduled(), None);
+        let soon = crate::utc::Utc::from_unix(now_epoch() + 2);
+        fs::write(
+            &file,
+            format!("{:02}:{:02}:{:02}Z", soon.hour, soon.minute, soon.second),
+        )
+        .expect("write");
+        tokio::time::timeout(Duration::from_secs(5), s.due())
+            .await
+            .expect("the reload comes due");
+        assert!(
+            !file.exists(),
+            "the file goes after the reload without reload_repeat"
+        );
     }
 }

@@ -16,6 +16,11 @@ pub fn set_namespace(name: Option<&str>) {
     let _ = NAMESPACE.set(name.map(str::to_string));
 }
 
+/// The network namespace recorded by [`set_namespace`] (`-s` or `net_namespace`).
+pub fn namespace() -> Option<String> {
+    NAMESPACE.get().cloned().flatten()
+}
+
 /// keepalived 2.2.7's (Debian) default pidfile of each process: `/run/keepalived.pid`,
 /// `/run/vrrp.pid`, `/run/checkers.pid`, or the same names in `/run/keepalived/NAME/` when
 /// running in network namespace NAME (`-s`).

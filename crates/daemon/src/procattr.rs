@@ -17,7 +17,8 @@
 //! - The parent gets none of the scheduling attributes. A failure is logged, never fatal.
 //!
 //! The attributes are applied on the child's main thread before its runtime starts, so every
-//! thread created later (blocking pool, checker pool) inherits the per-thread ones.
+//! thread created later (blocking pool, checker pool) inherits the per-thread ones; threads
+//! that already exist then (the allocator's, if any) get them too.
 //!
 //! A reload applies them again ([`reapply`]), as keepalived 2.2.7 does (observed on its VRRP
 //! child across successive reloads, and on its parent's name):
@@ -25,16 +26,17 @@
 //!   priority) goes back to 0;
 //! - a real-time priority is set with its `RLIMIT_RTTIME`; keepalived leaves the limit at
 //!   0/0 after a reload (observed: a hard limit of 0 µs would have the kernel kill a child
-//!   that ran 1 tick without sleeping), we set the configured one;
+//!   that ran 1 tick without sleeping), we set the configured one; a real-time priority no
+//!   longer configured returns the child to `SCHED_OTHER` (observed: policy 0, nice 0 or the
+//!   configured nice value);
 //! - `*_no_swap` locks, its removal unlocks (`munlockall`);
 //! - a CPU list is set; its removal leaves the affinity as it is;
 //! - a name is set; a name no longer configured gives the process its original name back;
 //!   a process that never had one is left alone.
 //!
-//! The nice value and the real-time policy are per thread: they are set on the thread that
-//! reloads, the child's runtime thread (the one that runs VRRP or the checkers); helper
-//! threads started before the reload keep theirs, threads started afterwards inherit the new
-//! ones. The CPU list is set on every thread of the process.
+//! The nice value, the policy and the CPU list are per thread in Linux: they are set on every
+//! thread of the process (`/proc/self/task`), so that the runtime thread and its helpers
+//! (blocking pool, checker pool) all carry them, as keepalived's single-threaded children do.
 
 use rka_config::model::global::GlobalDefs;
 use rka_sys::sched;
@@ -147,7 +149,7 @@ impl ProcessAttrs {
         };
         let role = self.role;
         if let Some(rt) = self.realtime {
-            match sched::set_round_robin(rt.priority) {
+            match every_thread(|tid| sched::set_thread_round_robin(tid, rt.priority)) {
                 Ok(()) => {
                     // Past the soft limit the kernel sends SIGXCPU, whose default action would
                     // end the child at half the configured time: only the hard limit kills.
@@ -159,11 +161,11 @@ impl ProcessAttrs {
                         fail(format!("{role}_rlimit_rttime"), e.to_string());
                     }
                 }
-                Err(e) => fail(format!("{role}_rt_priority"), e.to_string()),
+                Err(e) => fail(format!("{role}_rt_priority"), e),
             }
         } else if let Some(n) = self.nice {
-            if let Err(e) = sched::set_nice(n) {
-                fail(format!("{role}_priority"), e.to_string());
+            if let Err(e) = every_thread(|tid| sched::set_thread_nice(tid, n)) {
+                fail(format!("{role}_priority"), e);
             }
         }
         if self.lock_memory {
@@ -304,7 +306,7 @@ impl Reapply {
             failed.push(Failure { keyword, reason });
         };
         if let Some(rt) = self.realtime {
-            match sched::set_round_robin(rt.priority) {
+            match every_thread(|tid| sched::set_thread_round_robin(tid, rt.priority)) {
                 Ok(()) => {
                     if let Err(e) = sched::ignore_cpu_time_signal() {
                         fail(format!("{role}_rlimit_rttime"), format!("SIGXCPU: {e}"));
@@ -314,20 +316,21 @@ impl Reapply {
                         fail(format!("{role}_rlimit_rttime"), e.to_string());
                     }
                 }
-                Err(e) => fail(format!("{role}_rt_priority"), e.to_string()),
+                Err(e) => fail(format!("{role}_rt_priority"), e),
             }
         }
         if self.leave_realtime {
-            // rka-sys has no call back to SCHED_OTHER yet: say so rather than pretend.
-            fail(
-                format!("{role}_rt_priority"),
-                "removed by the reload, but the process keeps SCHED_RR until it restarts"
-                    .to_string(),
-            );
+            // Back to time sharing, as keepalived's child goes (observed: policy 0).
+            if let Err(e) = every_thread(sched::set_thread_normal_policy) {
+                fail(
+                    format!("{role}_rt_priority"),
+                    format!("back to SCHED_OTHER: {e}"),
+                );
+            }
         }
         if let Some(n) = self.nice {
-            if let Err(e) = sched::set_nice(n) {
-                fail(format!("{role}_priority"), e.to_string());
+            if let Err(e) = every_thread(|tid| sched::set_thread_nice(tid, n)) {
+                fail(format!("{role}_priority"), e);
             }
         }
         match self.lock_memory {
@@ -380,14 +383,22 @@ fn set_process_cpus(cpus: &[u32]) -> Result<(), String> {
             ));
         }
     }
-    let tasks = std::fs::read_dir("/proc/self/task").map_err(|e| e.to_string())?;
-    for t in tasks.flatten() {
-        let Some(tid) = t.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        match nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(tid), &set) {
-            // A thread that ended meanwhile needs nothing.
-            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+    every_thread(|tid| {
+        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(tid), &set)
+            .map_err(std::io::Error::from)
+    })
+}
+
+/// Runs `set` for every thread of this process (`/proc/self/task`): the per-thread
+/// attributes (nice value, policy, CPUs) reach the whole child, as they reach keepalived's
+/// single-threaded ones. A thread that ended meanwhile is skipped; the first other error
+/// stops and is returned.
+fn every_thread(set: impl Fn(i32) -> std::io::Result<()>) -> Result<(), String> {
+    let tids = sched::thread_ids().map_err(|e| format!("/proc/self/task: {e}"))?;
+    for tid in tids {
+        match set(tid) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
             Err(e) => return Err(format!("thread {tid}: {e}")),
         }
     }
@@ -678,13 +689,46 @@ mod tests {
         assert_eq!(failed.len(), 1, "{failed:?}");
         assert_eq!(failed[0].keyword, "vrrp_cpu_affinity");
         assert_eq!(sched::cpu_affinity().expect("cpus"), cpus);
-        // Leaving real time is reported, not pretended.
-        let failed = Reapply {
-            role: "vrrp",
-            leave_realtime: true,
-            ..Reapply::default()
-        }
-        .apply();
-        assert_eq!(failed[0].keyword, "vrrp_rt_priority");
+        // Leaving real time needs no privilege: SCHED_OTHER on every thread.
+        let (failed, policy) = std::thread::spawn(|| {
+            let failed = Reapply {
+                role: "vrrp",
+                leave_realtime: true,
+                ..Reapply::default()
+            }
+            .apply();
+            (failed, sched::policy().expect("policy"))
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(failed, vec![]);
+        assert_eq!(policy, (libc::SCHED_OTHER, 0));
+    }
+
+    #[test]
+    fn every_thread_visits_threads_started_before_and_skips_ended_ones() {
+        // A helper thread started before the change, as the runtime's pool threads are.
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let helper = std::thread::spawn(move || {
+            tid_tx.send(nix::unistd::gettid().as_raw()).expect("send");
+            go_rx.recv().expect("go");
+        });
+        let helper_tid = tid_rx.recv().expect("tid");
+        let seen = std::sync::Mutex::new(Vec::new());
+        let r = every_thread(|tid| {
+            seen.lock().expect("lock").push(tid);
+            // A thread that ended between the listing and the call is not an error.
+            Err(std::io::Error::from_raw_os_error(libc::ESRCH))
+        });
+        assert_eq!(r, Ok(()));
+        let seen = seen.into_inner().expect("lock");
+        assert!(seen.contains(&helper_tid), "{seen:?}");
+        assert!(seen.contains(&nix::unistd::gettid().as_raw()), "{seen:?}");
+        go_tx.send(()).expect("send");
+        helper.join().expect("thread");
+        // A failure names the thread.
+        let r = every_thread(|_| Err(std::io::Error::from_raw_os_error(libc::EPERM)));
+        assert!(r.is_err_and(|e| e.starts_with("thread ")));
     }
 }

@@ -141,6 +141,7 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     }
     pidfile::set_namespace(cli.namespace.as_deref());
+    crate::vrrp::dump::set_data_naming(&config.global);
     // `instance NAME` / `use_pid_dir` rename or move the default pidfiles: the children,
     // which create theirs before reading the configuration, are given their paths.
     let instance = config.global.simple.instance.clone();
@@ -297,9 +298,20 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
     forget_drains(&cli);
     // Signals are caught from here on: one arriving during the startup script waits for it.
     lifecycle::run_parent_script(ParentScript::Startup, &config).await;
+    let read_reports = bind_read_reports();
+    // reload_time_file: a reload at the time the file names.
+    let mut scheduled = lifecycle::ScheduledReload::start(&config.global);
     for role in roles_for(&cli, &config) {
         start(&mut running, role, Duration::from_secs(1));
     }
+    // keepalived removes the reload file once the configuration is read at start (observed;
+    // it does not create one then): here once the children have read it too.
+    let mut reload_file =
+        reload_file_path(&config.global, cli.namespace.as_deref()).map(|path| ReloadFileWait {
+            path,
+            waiting: running.values().map(|(_, r)| r.pid).collect(),
+            since: Instant::now(),
+        });
     // The children read the configuration themselves: keep only what the parent acts on.
     let mut config = parent_part(config);
     crate::sdnotify::ready(&crate::sdnotify::running_status(running.keys().copied()));
@@ -308,7 +320,21 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
     // here rather than slept on, so that signals (a TERM during a 30 s back-off) stay prompt.
     let mut pending: Vec<(Role, Instant, Duration)> = Vec::new();
     loop {
+        if reload_file.as_mut().is_some_and(|w| w.done(&running)) {
+            if let Some(w) = reload_file.take() {
+                remove_reload_file(&w.path);
+            }
+        }
         tokio::select! {
+            () = lifecycle::scheduled_reload_due(scheduled.as_mut()) => {
+                // The same reload as SIGHUP's.
+                let _ = sig_tx.send(SignalKind::hangup());
+            }
+            Some(pid) = next_read_report(read_reports.as_ref()) => {
+                if let Some(w) = reload_file.as_mut() {
+                    w.waiting.remove(&pid);
+                }
+            }
             Some(k) = sig_rx.recv() => {
                 if k == SignalKind::terminate() || k == SignalKind::interrupt() {
                     tracing::info!("Stopping");
@@ -322,6 +348,12 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                 if k == SignalKind::hangup() {
                     tracing::info!("Reloading");
                     crate::sdnotify::reloading();
+                    // reload_file: created or truncated before anyone reads the files, removed
+                    // when all have (a previous wait is superseded).
+                    reload_file = reload_file_path(&config.global, cli.namespace.as_deref()).map(|path| {
+                        truncate_reload_file(&path);
+                        ReloadFileWait { path, waiting: Default::default(), since: Instant::now() }
+                    });
                     // Without reload_check_config the children need no verdict from the
                     // parent (each refuses a configuration that cannot run, with the same
                     // rules): tell them now, so their parse runs alongside the parent's
@@ -330,6 +362,9 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                     if early {
                         for (_, (_, r)) in running.iter() {
                             signal_child(&r.child, libc::SIGHUP);
+                            if let Some(w) = reload_file.as_mut() {
+                                w.waiting.insert(r.pid);
+                            }
                         }
                     }
                     match reload_config(&cli, &config) {
@@ -341,6 +376,9 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                             let want = roles_for(&cli, &new);
                             // The parent's name follows process_name(s), as keepalived's.
                             crate::procattr::reapply(&new.global, Role::Parent);
+                            crate::vrrp::dump::set_data_naming(&new.global);
+                            // The reload time file is read again (and followed anew).
+                            scheduled = lifecycle::ScheduledReload::start(&new.global);
                             http.set_roles(&cli, &want);
                             // The endpoint follows rkeepalived_http_listen of the new
                             // configuration (moved, opened or closed).
@@ -349,6 +387,9 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                             for (_, (role, r)) in running.iter() {
                                 if !early && want.contains(role) {
                                     signal_child(&r.child, libc::SIGHUP);
+                                    if let Some(w) = reload_file.as_mut() {
+                                        w.waiting.insert(r.pid);
+                                    }
                                 }
                             }
                             let stale: Vec<&'static str> = running.iter().filter(|(_, (role, _))| !want.contains(role)).map(|(k, _)| *k).collect();
@@ -366,6 +407,10 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                                 let waiting = pending.iter().any(|(r, _, _)| *r == role);
                                 if !running.contains_key(role_key(role)) && !waiting {
                                     start(&mut running, role, Duration::from_secs(1));
+                                    // A child the reload starts reads the files too.
+                                    if let (Some(w), Some((_, r))) = (reload_file.as_mut(), running.get(role_key(role))) {
+                                        w.waiting.insert(r.pid);
+                                    }
                                 }
                             }
                             crate::sdnotify::ready(&crate::sdnotify::running_status(running.keys().copied()));
@@ -551,6 +596,135 @@ async fn stop_all(running: &mut HashMap<&'static str, (Role, Running)>) {
             tracing::warn!("{} child did not stop in time - killing it", role_key(role));
             let _ = r.child.kill().await;
         }
+    }
+}
+
+/// `reload_file [PATH]`: the file through which an update process learns that the
+/// configuration files are being read (man 5 keepalived.conf). `PATH` or, without one,
+/// `keepalived.reload` in the pid directory (`/run`, `/run/keepalived` with `instance` or
+/// `use_pid_dir`, `/run/keepalived/NS` in a namespace).
+pub fn reload_file_path(
+    global: &rka_config::model::global::GlobalDefs,
+    namespace: Option<&str>,
+) -> Option<std::path::PathBuf> {
+    match global.reload_file.as_ref()? {
+        Some(path) => Some(std::path::PathBuf::from(path)),
+        None => {
+            let pid = pidfile::default_path_for(
+                Role::Parent,
+                namespace,
+                global.simple.instance.as_deref(),
+                global.simple.use_pid_dir,
+            );
+            Some(pid.with_file_name("keepalived.reload"))
+        }
+    }
+}
+
+/// Creates or truncates the reload file before the configuration is read (a reload), so an
+/// update process that wrote something there sees reading begin. A failure is logged.
+fn truncate_reload_file(path: &std::path::Path) {
+    if let Err(e) = std::fs::File::create(path) {
+        tracing::warn!("cannot create reload file {}: {e}", path.display());
+    }
+}
+
+/// Removes the reload file once reading is done. A failure other than "absent" is logged.
+fn remove_reload_file(path: &std::path::Path) {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!("cannot remove reload file {}: {e}", path.display());
+        }
+        _ => tracing::debug!("configuration read: {} removed", path.display()),
+    }
+}
+
+/// The longest the reload file waits for a child's "configuration read" report.
+const READ_REPORT_LIMIT: Duration = Duration::from_secs(60);
+
+/// The reload file, waiting for everyone who reads the configuration files: the parent and,
+/// since rkeepalived's children read the files themselves (keepalived's read a copy the
+/// parent made), each child that was started or signalled. Removed when all have reported
+/// (or died, or after [`READ_REPORT_LIMIT`]).
+#[derive(Debug)]
+struct ReloadFileWait {
+    path: std::path::PathBuf,
+    /// Children (pids) still reading.
+    waiting: std::collections::HashSet<u32>,
+    since: Instant,
+}
+
+impl ReloadFileWait {
+    /// True once no live child is left reading (or the wait is too long).
+    fn done(&mut self, running: &HashMap<&'static str, (Role, Running)>) -> bool {
+        self.waiting
+            .retain(|pid| running.values().any(|(_, r)| r.pid == *pid));
+        self.waiting.is_empty() || self.since.elapsed() >= READ_REPORT_LIMIT
+    }
+}
+
+/// The abstract socket name on which the parent `parent` hears its children's "configuration
+/// read" reports (abstract names live in the network namespace, which parent and children
+/// share).
+fn read_report_name(parent: u32) -> String {
+    format!("rkeepalived-read-{parent}")
+}
+
+/// The parent's end of the "configuration read" reports; `None` (logged) when it cannot be
+/// bound: the reload file then goes as soon as the parent has read.
+fn bind_read_reports() -> Option<tokio::net::UnixDatagram> {
+    use std::os::linux::net::SocketAddrExt;
+    let name = read_report_name(std::process::id());
+    let bound = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+        .and_then(|a| std::os::unix::net::UnixDatagram::bind_addr(&a))
+        .and_then(|s| {
+            s.set_nonblocking(true)?;
+            tokio::net::UnixDatagram::from_std(s)
+        });
+    match bound {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("cannot open the configuration read reports socket: {e}");
+            None
+        }
+    }
+}
+
+/// The next child that reports having read the configuration (its pid); never returns
+/// without a socket.
+async fn next_read_report(sock: Option<&tokio::net::UnixDatagram>) -> Option<u32> {
+    let Some(sock) = sock else {
+        return std::future::pending().await;
+    };
+    let mut buf = [0u8; 32];
+    match sock.recv(&mut buf).await {
+        Ok(n) => std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok(),
+        Err(e) => {
+            tracing::debug!("configuration read report: {e}");
+            // Do not spin on a persistent error.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        }
+    }
+}
+
+/// Called by a child once it has read the configuration files (at start and on each
+/// reload, whether or not they could run): tells the parent, which removes the reload file
+/// when every reader is done. Best effort: nothing listens under keepalived's own parent.
+pub fn report_config_read() {
+    use std::os::linux::net::SocketAddrExt;
+    let parent = nix::unistd::getppid().as_raw();
+    let Ok(parent) = u32::try_from(parent) else {
+        return;
+    };
+    let sent =
+        std::os::unix::net::SocketAddr::from_abstract_name(read_report_name(parent).as_bytes())
+            .and_then(|addr| {
+                let s = std::os::unix::net::UnixDatagram::unbound()?;
+                s.send_to_addr(std::process::id().to_string().as_bytes(), &addr)
+            });
+    if let Err(e) = sent {
+        tracing::debug!("cannot report the configuration read to the parent: {e}");
     }
 }
 

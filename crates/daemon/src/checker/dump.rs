@@ -165,7 +165,10 @@ pub fn data_file_text(global: &str, rt: &Runtime) -> String {
 
 /// Writes the data dump.
 pub fn write_data(global: &str, rt: &Runtime) {
-    write(DATA_FILE, &data_file_text(global, rt));
+    write(
+        &crate::vrrp::dump::data_path(DATA_FILE),
+        &data_file_text(global, rt),
+    );
 }
 
 /// Writes the statistics; `clear` resets the counters afterwards.

@@ -9,6 +9,11 @@
 //! - SIGRTMIN+2: `/tmp/keepalived.json`, an array of `{"data": ..., "stats": ...}`.
 //!
 //! Files are created with the process umask (0177 unless `-u`/`umask`), as keepalived's.
+//!
+//! `data_use_instance` puts the instance name and the network namespace into the names of the
+//! `.data` files (only those), as keepalived 2.2.7 does (observed): `instance foo` gives
+//! `keepalived.foo.data`, namespace `ns` `keepalived.ns.data`, both `keepalived.ns_foo.data`
+//! (`keepalived_parent.…`, `keepalived_check.…` alike); `-i ID` plays no part.
 
 use std::fmt::Write as _;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -26,6 +31,58 @@ pub const PARENT_DATA_FILE: &str = "/tmp/keepalived_parent.data";
 pub const STATS_FILE: &str = "/tmp/keepalived.stats";
 /// Where the JSON dump goes.
 pub const JSON_FILE: &str = "/tmp/keepalived.json";
+
+/// What `data_use_instance` inserts into the `.data` file names of this process (see the
+/// module documentation); `None`: keepalived's plain names.
+static DATA_NAME: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The part of the `.data` file names that `data_use_instance` adds for `instance` and
+/// `namespace`, as keepalived 2.2.7 names them; `None` without the keyword or without either.
+pub fn data_name_part(
+    data_use_instance: bool,
+    instance: Option<&str>,
+    namespace: Option<&str>,
+) -> Option<String> {
+    if !data_use_instance {
+        return None;
+    }
+    match (namespace, instance) {
+        (Some(ns), Some(i)) => Some(format!("{ns}_{i}")),
+        (Some(ns), None) => Some(ns.to_string()),
+        (None, Some(i)) => Some(i.to_string()),
+        (None, None) => None,
+    }
+}
+
+/// `base` (`/tmp/NAME.data`) with `part` inserted before `.data`.
+pub fn data_file_named(base: &str, part: Option<&str>) -> String {
+    match (part, base.strip_suffix(".data")) {
+        (Some(part), Some(stem)) => format!("{stem}.{part}.data"),
+        _ => base.to_string(),
+    }
+}
+
+/// Records how this process names its `.data` files, from the configuration it loaded (at
+/// start and on each reload) and its network namespace (`-s` / `net_namespace`).
+pub fn set_data_naming(global: &rka_config::model::global::GlobalDefs) {
+    let namespace = crate::pidfile::namespace();
+    let part = data_name_part(
+        global.simple.data_use_instance,
+        global.simple.instance.as_deref(),
+        namespace
+            .as_deref()
+            .or(global.simple.net_namespace.as_deref()),
+    );
+    if let Ok(mut d) = DATA_NAME.lock() {
+        *d = part;
+    }
+}
+
+/// The path of the `.data` file `base` for this process (see [`set_data_naming`]).
+pub fn data_path(base: &str) -> String {
+    let part = DATA_NAME.lock().ok().and_then(|d| d.clone());
+    data_file_named(base, part.as_deref())
+}
 
 fn write(path: &str, text: &str) {
     if let Err(e) = std::fs::write(path, text) {
@@ -611,7 +668,7 @@ pub fn global_text(config: &Config, parent: bool) -> String {
 
 /// Writes the parent's data dump (SIGUSR1 to the parent).
 pub fn write_parent_data(config: &Config) {
-    write(PARENT_DATA_FILE, &global_text(config, true));
+    write(&data_path(PARENT_DATA_FILE), &global_text(config, true));
 }
 
 fn auth_name(a: &rka_vrrp::Authentication) -> (&'static str, u8) {
@@ -1052,7 +1109,7 @@ fn interfaces_text(users: &[(String, Vec<(String, i32)>)]) -> String {
 
 /// Writes the data dump.
 pub fn write_data(engine: &Engine) {
-    write(DATA_FILE, &data_text(engine));
+    write(&data_path(DATA_FILE), &data_text(engine));
 }
 
 /// The statistics of every instance, in keepalived's layout. Our finer drop reasons are
@@ -1351,5 +1408,36 @@ mod tests {
             interval_text(std::time::Duration::from_millis(250)),
             "250 milli-sec"
         );
+    }
+
+    #[test]
+    fn data_use_instance_names_the_data_files_as_keepalived() {
+        let named = |use_it, instance, ns| {
+            let part = data_name_part(use_it, instance, ns);
+            [DATA_FILE, PARENT_DATA_FILE, "/tmp/keepalived_check.data"]
+                .map(|f| data_file_named(f, part.as_deref()))
+        };
+        // Names keepalived 2.2.7 wrote under a private /tmp.
+        assert_eq!(
+            named(true, Some("foo"), None),
+            [
+                "/tmp/keepalived.foo.data",
+                "/tmp/keepalived_parent.foo.data",
+                "/tmp/keepalived_check.foo.data"
+            ]
+        );
+        assert_eq!(
+            named(true, None, Some("ns1"))[0],
+            "/tmp/keepalived.ns1.data"
+        );
+        assert_eq!(
+            named(true, Some("foo"), Some("ns1"))[1],
+            "/tmp/keepalived_parent.ns1_foo.data"
+        );
+        // Without the keyword, or with nothing to add, the plain names.
+        assert_eq!(named(false, Some("foo"), Some("ns1"))[0], DATA_FILE);
+        assert_eq!(named(true, None, None)[1], PARENT_DATA_FILE);
+        // Only .data files take the part.
+        assert_eq!(data_file_named(STATS_FILE, Some("foo")), STATS_FILE);
     }
 }
