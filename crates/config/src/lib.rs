@@ -37,6 +37,22 @@ pub struct LoadOptions {
     pub all_config: bool,
     /// Seed for `${_RANDOM}`, so that a load can be repeated exactly (tests, fuzzing).
     pub random_seed: Option<u64>,
+    /// Leave the virtual servers out (`virtual_server`, `virtual_server_group` and `SSL`
+    /// blocks, see [`model::lvs::TOP_KEYWORDS`]): they are neither modelled nor checked, only
+    /// their braces are counted. For the VRRP child, which never runs them; keepalived's VRRP
+    /// process does not read them either (and reports none of their problems).
+    pub skip_lvs: bool,
+}
+
+impl LoadOptions {
+    /// The top-level keywords whose blocks these options leave out.
+    fn skipped(&self) -> &'static [&'static str] {
+        if self.skip_lvs {
+            model::lvs::TOP_KEYWORDS
+        } else {
+            &[]
+        }
+    }
 }
 
 /// The result of reading a configuration: the model and everything said about it.
@@ -61,7 +77,7 @@ fn preprocessor(opts: &LoadOptions) -> preprocess::Preprocessor<'_> {
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let lines = preprocessor(opts).run(path, &mut diagnostics);
-    let nodes = tree::build(&lines, &mut diagnostics);
+    let nodes = tree::build_skipping(&lines, opts.skipped(), &mut diagnostics);
     // The lines are not needed once the tree holds the words: free them before the model is
     // built, which lowers the peak memory of large configurations.
     drop(lines);
@@ -77,10 +93,64 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
 pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let lines = preprocessor(opts).run_str(name, text, &mut diagnostics);
-    let nodes = tree::build(&lines, &mut diagnostics);
+    let nodes = tree::build_skipping(&lines, opts.skipped(), &mut diagnostics);
     let config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
     Loaded {
         config,
         diagnostics,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIXED: &str = "global_defs {\n router_id lb1\n}\n\
+        vrrp_instance VI_1 {\n state MASTER\n interface lo\n virtual_router_id 51\n \
+        priority 100\n virtual_ipaddress {\n  10.0.0.100\n }\n}\n\
+        virtual_server_group G {\n 10.0.0.9 80\n}\n\
+        virtual_server 10.0.0.1 80\n{\n lb_algo nope\n real_server 10.0.0.2 80 {\n  \
+        TCP_CHECK {\n  }\n }\n}\n\
+        SSL {\n ca /nonexistent\n}\n\
+        vrrp_script chk {\n script /bin/true\n}\n";
+
+    #[test]
+    fn skip_lvs_keeps_everything_else() {
+        let opts = LoadOptions {
+            config_id: Some("lb1".into()),
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        let full = load_str("t.conf", MIXED, &opts);
+        let part = load_str(
+            "t.conf",
+            MIXED,
+            &LoadOptions {
+                skip_lvs: true,
+                ..opts.clone()
+            },
+        );
+        assert_eq!(full.config.lvs.virtual_servers.len(), 1);
+        assert!(part.config.lvs.virtual_servers.is_empty());
+        assert!(part.config.lvs.groups.is_empty() && part.config.lvs.ssl.is_none());
+        // The rest is the same model: compare its canonical text.
+        let mut without_lvs = full.config;
+        without_lvs.lvs = Default::default();
+        assert_eq!(part.config.dump(), without_lvs.dump());
+        // The virtual servers' problems (the unknown scheduler) are not reported.
+        assert!(full
+            .diagnostics
+            .items()
+            .iter()
+            .any(|d| d.message.contains("nope")));
+        assert!(
+            !part
+                .diagnostics
+                .items()
+                .iter()
+                .any(|d| d.message.contains("nope")),
+            "{:?}",
+            part.diagnostics
+        );
     }
 }

@@ -59,11 +59,32 @@ struct Frame {
 /// Builds the statement tree. Unbalanced braces are reported with file and line; the tree is
 /// still built from what can be understood.
 pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
+    build_skipping(lines, &[], diags)
+}
+
+/// A top-level statement being left out by [`build_skipping`].
+struct Skipped {
+    /// Where it starts and its keyword, for a "not closed" report.
+    origin: Origin,
+    keyword: String,
+    /// Blocks open inside it; 0 between the keyword line and a `{` starting a later line.
+    depth: usize,
+    /// True until the end of the line of its keyword: words there are its arguments.
+    keyword_line: bool,
+}
+
+/// As [`build`], but the top-level statements whose keyword is in `skip` are left out with
+/// everything in their blocks: their words are never stored, only their braces are counted,
+/// so unbalanced braces are reported as [`build`] reports them. A process that does not run a
+/// part of the configuration (the VRRP child and the virtual servers) reads it at the cost of
+/// splitting its lines.
+pub fn build_skipping(lines: &[Line], skip: &[&str], diags: &mut Diagnostics) -> Vec<Node> {
     let mut stack: Vec<Frame> = vec![Frame {
         nodes: Vec::new(),
         owner: None,
     }];
     let mut too_deep = 0usize; // blocks opened past MAX_DEPTH, skipped wholesale
+    let mut skipped: Option<Skipped> = None;
     for line in lines {
         let mut stmt: Vec<Word> = Vec::new();
         let tokenized = tokenize_report(&line.text);
@@ -74,9 +95,43 @@ pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
             );
         }
         for tok in tokenized.tokens {
+            if let Some(sk) = skipped.as_mut() {
+                match tok {
+                    Token::Open => {
+                        sk.depth += 1;
+                        if sk.depth == MAX_DEPTH + 1 {
+                            diags.error(
+                                &line.origin,
+                                format!("blocks nested deeper than {MAX_DEPTH} levels - skipped"),
+                            );
+                        }
+                        continue;
+                    }
+                    Token::Close if sk.depth > 0 => {
+                        sk.depth -= 1;
+                        if sk.depth == 0 {
+                            skipped = None;
+                        }
+                        continue;
+                    }
+                    // Words of the skipped statement (its keyword line) or of its block.
+                    Token::Word(_) if sk.depth > 0 || sk.keyword_line => continue,
+                    // The keyword line ended without a block: this token starts something new.
+                    _ => skipped = None,
+                }
+            }
             match tok {
                 Token::Word(w) => {
                     if too_deep == 0 {
+                        if stack.len() == 1 && stmt.is_empty() && skip.contains(&w.text.as_str()) {
+                            skipped = Some(Skipped {
+                                origin: line.origin.clone(),
+                                keyword: w.text,
+                                depth: 0,
+                                keyword_line: true,
+                            });
+                            continue;
+                        }
                         stmt.push(w)
                     }
                 }
@@ -145,6 +200,17 @@ pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
             }
         }
         flush(&mut stack, &mut stmt, &line.origin);
+        if let Some(sk) = skipped.as_mut() {
+            // After its keyword line only a `{` (at depth 0: the block of the statement, as
+            // in `build`) or the rest of its block still belongs to the skipped statement.
+            sk.keyword_line = false;
+        }
+    }
+    if let Some(sk) = skipped.filter(|sk| sk.depth > 0) {
+        diags.error(
+            &sk.origin,
+            format!("missing '}}' - block '{}' is not closed", sk.keyword),
+        );
     }
     while stack.len() > 1 {
         if let Some(Some(owner)) = stack.last().map(|f| &f.owner) {
@@ -255,6 +321,69 @@ mod tests {
         let mut d = Diagnostics::default();
         build(&lines("a {\n b {\n"), &mut d);
         assert_eq!(d.items().len(), 2);
+    }
+
+    /// `build_skipping` gives `build`'s tree without the skipped top-level statements, and
+    /// the same brace diagnostics (lines included).
+    fn skips_like_build(text: &str) {
+        let mut full_d = Diagnostics::default();
+        let full = build(&lines(text), &mut full_d);
+        let mut d = Diagnostics::default();
+        let skipped = build_skipping(&lines(text), &["vs", "grp"], &mut d);
+        let kept: Vec<Node> = full
+            .into_iter()
+            .filter(|n| !matches!(n.keyword(), "vs" | "grp"))
+            .collect();
+        assert_eq!(shape(&skipped), shape(&kept), "{text:?}");
+        let lines_of = |d: &Diagnostics| -> Vec<Option<u32>> {
+            d.items()
+                .iter()
+                .map(|i| i.origin.as_ref().map(|o| o.line))
+                .collect()
+        };
+        let mut want = lines_of(&full_d);
+        let mut got = lines_of(&d);
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{text:?}: {d:?} vs {full_d:?}");
+    }
+
+    #[test]
+    fn skipped_statements_leave_the_rest_as_build_does() {
+        for text in [
+            "a 1\nvs 10.0.0.1 80 {\n rs x {\n  w 1\n }\n}\nb 2\n",
+            "vs x {\n}\nvs y { a { b } }\nc { d }\n",
+            "vs x\n{\n a\n}\nb\n",
+            "vs x\nb\n",
+            "vs x\nb {\n c\n}\n",
+            "vs x { a } b { c }\n",
+            "vs x { a }\n}\nb\n",
+            "a {\n vs x { b }\n}\n",
+            "grp g { 1 2 }\nvs v { }\n{\n z\n}\n",
+            "vs\n",
+            "x vs { y }\n",
+        ] {
+            skips_like_build(text);
+        }
+    }
+
+    #[test]
+    fn an_unclosed_skipped_block_is_reported_at_its_keyword() {
+        let mut d = Diagnostics::default();
+        // `build` also names the inner blocks; what is skipped is reported as one block.
+        let t = build_skipping(&lines("b\nvs x {\n a {\n"), &["vs"], &mut d);
+        assert_eq!(shape(&t), "b;");
+        assert_eq!(d.items().len(), 1, "{d:?}");
+        assert_eq!(d.items()[0].origin.as_ref().map(|o| o.line), Some(2));
+    }
+
+    #[test]
+    fn skipped_deep_nesting_is_bounded() {
+        let mut d = Diagnostics::default();
+        let text = "vs {".repeat(10_000) + &"}".repeat(10_000) + "\nb\n";
+        let t = build_skipping(&lines(&text), &["vs"], &mut d);
+        assert!(!d.is_clean());
+        assert_eq!(shape(&t), "b;");
     }
 
     #[test]

@@ -54,7 +54,15 @@ pub struct RoleContext {
 
 /// Loads the configuration, logging every diagnostic. `None` when it cannot run.
 pub fn load_config(cli: &Cli) -> Option<Config> {
-    let opts = crate::load_options(cli);
+    load_config_as(cli, Role::Parent)
+}
+
+/// [`load_config`] for `role`: the VRRP child leaves the virtual servers out (they are the
+/// checker child's), as keepalived's VRRP process does, which spares it most of the parse of
+/// a large LVS configuration on every reload.
+fn load_config_as(cli: &Cli, role: Role) -> Option<Config> {
+    let mut opts = crate::load_options(cli);
+    opts.skip_lvs = role == Role::Vrrp;
     let loaded = rka_config::load(&cli.use_file, &opts);
     for d in loaded.diagnostics.items() {
         match d.severity {
@@ -84,7 +92,7 @@ pub fn main(cli: Cli, role: Role) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let config = load_config(&cli);
+    let config = load_config_as(&cli, role);
     // The parent removes the reload_file once every reader is done.
     crate::supervisor::report_config_read();
     let Some(config) = config else {
@@ -182,12 +190,13 @@ async fn forward_signals(cli: Cli, role: Role, tx: mpsc::Sender<Control>, reload
             // Parsing a large configuration takes a while: do it off the runtime that drives
             // the VRRP timers, so a reload delays no advert.
             let reload_cli = cli.clone();
-            let read = move || {
-                let loaded = load_config(&reload_cli);
+            let loaded = match tokio::task::spawn_blocking(move || {
+                let loaded = load_config_as(&reload_cli, role);
                 crate::supervisor::report_config_read();
                 loaded
-            };
-            let loaded = match tokio::task::spawn_blocking(read).await {
+            })
+            .await
+            {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     tracing::error!("reload: reading the configuration failed: {e}");

@@ -94,6 +94,9 @@ fn start_runtime(config: &rka_config::Config) -> Option<runtime::Runtime> {
     let started = if config.lvs.virtual_servers.is_empty() {
         tracing::debug!("no virtual server: the checker child runs idle, without IPVS");
         runtime::Runtime::start(config, NoIpvs)
+    } else if std::env::var_os(DRY_RUN_ENV).is_some() {
+        tracing::warn!("IPVS dry run ({DRY_RUN_ENV} is set): nothing is sent to the kernel");
+        runtime::Runtime::start(config, DryRunIpvs)
     } else {
         match ipvs::Kernel::connect() {
             Ok(k) => runtime::Runtime::start(config, k),
@@ -132,6 +135,29 @@ impl ipvs::Backend for NoIpvs {
             "IPVS not in use (no virtual server): {} request(s) not sent",
             requests.len()
         );
+        Ok(requests.iter().map(|_| Ok(())).collect())
+    }
+}
+
+/// The environment variable that makes the checker child run on [`DryRunIpvs`].
+pub const DRY_RUN_ENV: &str = "RKA_BENCH_IPVS_DRY_RUN";
+
+/// The IPVS backend of a benchmark run on a host without IPVS (`RKA_BENCH_IPVS_DRY_RUN` set,
+/// see bench/reload/host): the manager compares and computes every request as with the kernel,
+/// and this backend accepts them without sending them. Never selected otherwise.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DryRunIpvs;
+
+impl ipvs::Backend for DryRunIpvs {
+    fn dump(&mut self) -> Result<rka_ipvs::Table, rka_ipvs::IpvsError> {
+        Ok(rka_ipvs::Table::new())
+    }
+
+    fn execute(
+        &mut self,
+        requests: &[rka_ipvs::Request],
+    ) -> Result<Vec<Result<(), rka_ipvs::IpvsError>>, rka_ipvs::IpvsError> {
+        tracing::debug!("IPVS dry run: {} request(s) not sent", requests.len());
         Ok(requests.iter().map(|_| Ok(())).collect())
     }
 }

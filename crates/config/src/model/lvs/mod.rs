@@ -66,7 +66,11 @@ impl LvsConfig {
     }
 }
 
+/// The top-level keywords [`parse_top`] reads.
+pub const TOP_KEYWORDS: &[&str] = &["SSL", "virtual_server_group", "virtual_server"];
+
 /// Claims the top-level statements this module owns. Returns false for anything else.
+
 pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, l: &mut LvsConfig) -> bool {
     match node.keyword() {
         "SSL" => {
