@@ -2,7 +2,8 @@
 //! "already running", signals (HUP reload, TERM/INT stop, USR1/USR2/RTMIN+2/RTMAX-1 dumps),
 //! `--signum`, `-P`/`-C`, `-R`, respawn with back-off, logging (`-l`, `-g`, `-G`, `-d`, syslog
 //! identities), `-s`, `-u`, `-m`, startup/shutdown scripts, `reload_check_config`,
-//! `vrrp_startup_delay`, and the process keywords at start and on reload.
+//! `vrrp_startup_delay`, the process keywords at start and on reload, `reload_file`,
+//! `reload_time_file` and `data_use_instance`.
 //!
 //! The data dump's Global definitions and Interfaces sections are compared with keepalived's
 //! line by line (labels, and values where both run the same configuration).
@@ -1480,8 +1481,8 @@ fn process_keywords_set_the_children_attributes() {
 /// The process keywords on reload (keepalived 2.2.7 applies them again): nice -5 -> -10 with
 /// memory locked, a CPU, the VRRP child's name removed (back to the program's own) and the
 /// parent renamed; then a real-time priority alone: SCHED_RR with its RLIMIT_RTTIME, the nice
-/// value back to 0, memory unlocked, the CPU list left as it was. Checked on the VRRP child's
-/// main thread (the one that runs VRRP) and, for the CPUs, on all its threads.
+/// value back to 0, memory unlocked, the CPU list left as it was; then a nice value instead of
+/// the real-time priority: SCHED_OTHER again. Checked on every thread of the VRRP child.
 fn scenario_process_attributes_on_reload(imp: Impl) {
     let cpu = if rka_sys::sched::configured_cpus() >= 2 {
         "1"
@@ -1553,6 +1554,29 @@ fn scenario_process_attributes_on_reload(imp: Impl) {
     );
     for (tid, a) in all_task_attrs(vrrp) {
         assert_eq!(a.cpus, cpu, "{imp:?}: task {tid}: CPUs left as they were");
+        // Every thread, not only the one that reloaded.
+        assert_eq!(
+            (a.policy, a.rt_priority, a.nice),
+            (i64::from(libc::SCHED_RR), 30, 0),
+            "{imp:?}: task {tid}"
+        );
+    }
+
+    // The real-time priority removed, a nice value instead: back to SCHED_OTHER everywhere.
+    lab.write("keepalived.conf", &conf("  vrrp_priority -3\n", &[VIP]));
+    d.signal(libc::SIGHUP);
+    wait(&d, SECS(10), "SCHED_OTHER after the reload", || {
+        main(vrrp).is_some_and(|a| a.policy == i64::from(libc::SCHED_OTHER))
+    });
+    thread::sleep(Duration::from_millis(300));
+    let tasks = all_task_attrs(vrrp);
+    assert!(!tasks.is_empty(), "{imp:?}");
+    for (tid, a) in tasks {
+        assert_eq!(
+            (a.policy, a.rt_priority, a.nice),
+            (i64::from(libc::SCHED_OTHER), 0, -3),
+            "{imp:?}: task {tid}"
+        );
     }
     assert!(!lab.exited(&d), "{imp:?}");
 }
@@ -1560,4 +1584,132 @@ fn scenario_process_attributes_on_reload(imp: Impl) {
 #[test]
 fn process_keywords_follow_a_reload() {
     each(&BOTH, scenario_process_attributes_on_reload);
+}
+
+/// Events inotify reports for `path` until it is deleted (or `limit`): (modified, deleted).
+fn watch_file(path: &Path, limit: Duration) -> thread::JoinHandle<(bool, bool)> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let ino = Inotify::init(InitFlags::IN_NONBLOCK).expect("inotify");
+    ino.add_watch(
+        path,
+        AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_DELETE_SELF,
+    )
+    .expect("watch");
+    thread::spawn(move || {
+        let (mut modified, mut deleted) = (false, false);
+        let start = Instant::now();
+        while !deleted && start.elapsed() < limit {
+            match ino.read_events() {
+                Ok(events) => {
+                    for e in events {
+                        modified |= e.mask.contains(AddWatchFlags::IN_MODIFY);
+                        deleted |= e.mask.contains(AddWatchFlags::IN_DELETE_SELF);
+                    }
+                }
+                Err(_) => thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        (modified, deleted)
+    })
+}
+
+/// `reload_file PATH`: the file an update process touches before HUP is removed once the
+/// configuration has been read (at start too). keepalived 2.2.7 only removes it (observed:
+/// no truncation despite its man page); rkeepalived also truncates it when reading begins.
+fn scenario_reload_file(imp: Impl) {
+    let mut lab = Lab::new();
+    let reload = lab.path("my.reload");
+    fs::write(&reload, "before start\n").expect("write");
+    let global = format!("  reload_file {}", reload.display());
+    let d = lab.start_vrrp(imp, &conf(&global, &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    wait(&d, SECS(5), "the reload file removed after start", || {
+        !reload.exists()
+    });
+    fs::write(&reload, "update in progress\n").expect("write");
+    let watcher = watch_file(&reload, SECS(10));
+    lab.write("keepalived.conf", &conf(&global, &[VIP2]));
+    d.signal(libc::SIGHUP);
+    let (modified, deleted) = watcher.join().expect("watcher");
+    assert!(deleted, "{imp:?}: the reload file was not removed");
+    if imp == Impl::Rust {
+        assert!(
+            modified,
+            "the reload file was not truncated when reading began"
+        );
+    }
+    wait(&d, SECS(10), "the new VIP", || {
+        lab.has_addr(VIP2) && !lab.has_addr(VIP)
+    });
+    assert!(!lab.exited(&d), "{imp:?}");
+}
+
+#[test]
+fn reload_file_goes_when_the_configuration_is_read() {
+    each(&BOTH, scenario_reload_file);
+}
+
+/// `reload_time_file`: a UTC time 3 s ahead schedules a reload then; the file is removed
+/// when it happens (no `reload_repeat`).
+fn scenario_reload_time_file(imp: Impl) {
+    let mut lab = Lab::new();
+    let at_file = lab.path("reload_at");
+    let global = format!("  reload_time_file {}", at_file.display());
+    let d = lab.start_vrrp(imp, &conf(&global, &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    lab.write("keepalived.conf", &conf(&global, &[VIP2]));
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 3;
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    let started = Instant::now();
+    fs::write(&at_file, format!("{h:02}:{m:02}:{s:02}Z\n")).expect("write");
+    wait(&d, SECS(5), "the reload scheduled", || {
+        d.log_text().contains("Scheduling reload for")
+    });
+    thread::sleep(Duration::from_millis(1000));
+    assert!(lab.has_addr(VIP), "{imp:?}: reloaded before the time");
+    wait(&d, SECS(10), "the scheduled reload", || {
+        lab.has_addr(VIP2) && !lab.has_addr(VIP)
+    });
+    let took = started.elapsed();
+    assert!(took >= SECS(2), "{imp:?}: reloaded after {took:?}");
+    assert!(!at_file.exists(), "{imp:?}: the time file was kept");
+    assert!(!lab.exited(&d), "{imp:?}");
+}
+
+#[test]
+fn reload_time_file_schedules_a_reload() {
+    each(&BOTH, scenario_reload_time_file);
+}
+
+/// `data_use_instance` with `instance foo`: the .data files (only they) carry the name.
+fn scenario_data_use_instance(imp: Impl) {
+    let mut lab = Lab::new();
+    let text = format!("instance foo\n{}", conf("  data_use_instance", &[VIP]));
+    let d = lab.start_vrrp(imp, &text, &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    d.signal(libc::SIGUSR1);
+    d.signal(libc::SIGUSR2);
+    wait(&d, SECS(10), "the named dumps", || {
+        [
+            "/tmp/keepalived.foo.data",
+            "/tmp/keepalived_parent.foo.data",
+        ]
+        .iter()
+        .all(|f| d.file(f).is_some_and(|t| t.ends_with('\n')))
+    });
+    wait(&d, SECS(5), "the stats", || {
+        d.file("/tmp/keepalived.stats").is_some()
+    });
+    for plain in ["/tmp/keepalived.data", "/tmp/keepalived_parent.data"] {
+        assert!(d.file(plain).is_none(), "{imp:?}: {plain} written");
+    }
+}
+
+#[test]
+fn data_use_instance_names_the_data_files() {
+    each(&BOTH, scenario_data_use_instance);
 }
