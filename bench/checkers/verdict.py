@@ -2,24 +2,54 @@
 """Verdict-to-kernel latency of a health-checking daemon (runs inside the VM, see verdict-run).
 
 Real servers 127.0.0.1:BASE+i (one listener each, answered here) with TCP_CHECK, retry 0. For
-each transition one listener is closed (or reopened); the next probe's SYN to that port is seen
-on the loopback with a kernel timestamp (AF_PACKET, SO_TIMESTAMPNS): with the port closed the
-kernel answers it with a reset at once, so the SYN's time is the time the probe fails. The IPVS
-table (/proc/net/ip_vs) is then read in a tight loop until the real server leaves it (or comes
-back, for up transitions, where the time is that of the SYN the listener answers). The latency
-is table change minus SYN time; both clocks are CLOCK_REALTIME.
+each transition one listener is closed (or reopened) and the daemon's next probe of that port
+decides the real server's fate. Every instant is taken from the kernel's own trace (ftrace,
+clock `mono`), so neither this script's polling nor its CPU use enters the numbers:
+
+  syn     the probe's socket leaves CLOSE for SYN_SENT (sock:inet_sock_set_state: the SYN);
+  result  it leaves SYN_SENT for CLOSE (the reset of the closed port: the probe has failed) or
+          for ESTABLISHED (the listener answered: the probe has passed);
+  enter   the daemon's IPVS command enters the kernel (kprobe on ip_vs_genl_set_cmd, or on
+          do_ip_vs_set_ctl for the older socket-option interface);
+  done    that command returns (kretprobe): the table has changed.
+
+Reported per direction: total = done - syn (the issue's "from a check's failing result to the
+IPVS change"), and its parts: probe = result - syn (the kernel's loopback handshake), reaction =
+enter - result (the daemon: noticing the result, deciding, handing the change to the kernel),
+kernel = done - enter. /proc/net/ip_vs is only read, at leisure, to confirm each change.
+
+With TRACE_DETAIL=DIR, scheduler events and every system call of the daemon's processes are
+traced too, and each transition's trace is written to DIR/TAG-K-DIRECTION.trace (for reading
+where the reaction time goes; the tracing itself slows the daemon down).
 
 usage: verdict.py write-conf FILE N BASE
-       verdict.py measure N BASE TRANSITIONS TAG  (a daemon is running on the config)
+       verdict.py measure N BASE TRANSITIONS TAG [PIDFILE]  (a daemon is running on the config;
+                                                  PIDFILE: its checker's, for TRACE_DETAIL)
 """
+import os
+import re
 import select
 import socket
-import struct
+import subprocess
 import sys
 import time
 
-ETH_P_ALL = 0x0003
-SO_TIMESTAMPNS = 35
+TRACING = "/sys/kernel/tracing"
+TCP_ESTABLISHED, TCP_SYN_SENT, TCP_CLOSE = 1, 2, 7
+# IPVS entry points: generic netlink (keepalived 2.2.7 and rkeepalived), the socket option
+# interface (builds without libnl).
+PROBES = [
+    ("ipvs_nl", "ip_vs:ip_vs_genl_set_cmd"),
+    ("ipvs_so", "ip_vs:do_ip_vs_set_ctl"),
+]
+# Points inside rkeepalived (uprobes, when its binary has the symbols): the pool records a
+# finished probe; a verdict is handed to the IPVS thread.
+UPROBES = [
+    ("pool_finish", "rka_check::driver::CheckerPool::finish"),
+    ("handoff", "rkeepalived::checker::ipvs::Manager::update"),
+]
+LINE = re.compile(r"^\s*(?P<task>.+?)-(?P<pid>\d+)\s+\[\d+\]\s+\S+\s+(?P<ts>\d+\.\d+):\s+"
+                  r"(?P<event>\w+):\s*(?P<rest>.*)$")
 
 
 def write_conf(path, n, base):
@@ -53,23 +83,6 @@ def listener(port):
     return s
 
 
-def syn_port(frame):
-    """Destination port of a TCP SYN (no ACK) in an Ethernet frame on lo, else None."""
-    if len(frame) < 14 + 20 + 14 or frame[12:14] != b"\x08\x00":
-        return None
-    ip = frame[14:]
-    if ip[9] != 6:
-        return None
-    ihl = (ip[0] & 0x0F) * 4
-    tcp = ip[ihl:]
-    if len(tcp) < 14:
-        return None
-    flags = tcp[13]
-    if flags & 0x02 and not flags & 0x10:
-        return struct.unpack("!H", tcp[2:4])[0]
-    return None
-
-
 def pct(values, p):
     v = sorted(values)
     if not v:
@@ -78,18 +91,158 @@ def pct(values, p):
     return v[k]
 
 
-def measure(n, base, transitions, tag):
+def tw(name, value):
+    with open(os.path.join(TRACING, name), "w") as f:
+        f.write(value)
+
+
+def file_offsets(exe, names):
+    """File offsets of the functions `names` (demangled) in ELF `exe`, by name."""
+    try:
+        syms = subprocess.run(["nm", "-C", exe], capture_output=True, text=True,
+                              check=True).stdout
+        phdrs = subprocess.run(["readelf", "-lW", exe], capture_output=True, text=True,
+                               check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    loads = []
+    for line in phdrs.splitlines():
+        f = line.split()
+        if f and f[0] == "LOAD":
+            loads.append((int(f[2], 16), int(f[1], 16), int(f[5], 16)))  # vaddr, off, memsz
+    out = {}
+    for line in syms.splitlines():
+        f = line.split(" ", 2)
+        if len(f) == 3 and f[1] in "tT" and f[2] in names:
+            addr = int(f[0], 16)
+            for vaddr, off, size in loads:
+                if vaddr <= addr < vaddr + size:
+                    out[f[2]] = addr - vaddr + off
+    return out
+
+
+def setup_tracing(base, n, pids, exe):
+    """Arms the trace points; returns the kprobe names armed."""
+    if not os.path.exists(os.path.join(TRACING, "trace")):
+        os.system(f"mount -t tracefs nodev {TRACING}")
+    tw("tracing_on", "0")
+    tw("events/enable", "0")
+    tw("kprobe_events", "")
+    tw("uprobe_events", "")
+    armed = []
+    # Appended without a seek (tracefs refuses the one Python's "a" mode makes).
+    fd = os.open(os.path.join(TRACING, "kprobe_events"), os.O_WRONLY | os.O_APPEND)
+    try:
+        for name, sym in PROBES:
+            try:
+                os.write(fd, f"p:rka/{name}_enter {sym}\n".encode())
+                os.write(fd, f"r:rka/{name}_done {sym}\n".encode())
+                armed.append(name)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    if not armed:
+        raise SystemExit("no IPVS entry point can be traced (kprobes)")
+    if exe:
+        offsets = file_offsets(exe, {sym for _, sym in UPROBES})
+        fd = os.open(os.path.join(TRACING, "uprobe_events"), os.O_WRONLY | os.O_APPEND)
+        try:
+            for name, sym in UPROBES:
+                if sym in offsets:
+                    try:
+                        os.write(fd, f"p:rkau/{name} {exe}:{offsets[sym]:#x}\n".encode())
+                    except OSError as e:
+                        print(f"# uprobe {name}: {e}")
+        finally:
+            os.close(fd)
+        if os.path.isdir(os.path.join(TRACING, "events/rkau")):
+            tw("events/rkau/enable", "1")
+    tw("events/rka/enable", "1")
+    tw("events/sock/inet_sock_set_state/filter",
+       f"dport >= {base} && dport < {base + n} && protocol == 6")
+    tw("events/sock/inet_sock_set_state/enable", "1")
+    if os.environ.get("TRACE_DETAIL") and pids:
+        only = " || ".join(f"common_pid == {p}" for p in pids)
+        for ev in ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit"):
+            tw(f"events/{ev}/filter", only)
+            tw(f"events/{ev}/enable", "1")
+        tw("events/sched/sched_switch/enable", "1")
+        tw("events/sched/sched_wakeup/enable", "1")
+        tw("buffer_size_kb", "8192")
+    tw("trace_clock", "mono")
+    tw("trace", "")
+    tw("tracing_on", "1")
+    return armed
+
+
+def teardown_tracing():
+    tw("tracing_on", "0")
+    tw("events/enable", "0")
+    tw("kprobe_events", "")
+    tw("uprobe_events", "")
+    tw("trace", "")
+
+
+def read_trace():
+    with open(os.path.join(TRACING, "trace")) as f:
+        return f.read()
+
+
+def timings(text, direction):
+    """The instants (seconds) of one transition from its trace: a dict with syn, result, enter,
+    done, and when rkeepalived's uprobes fired, pool_finish (the first after the result) and
+    handoff (the last before enter); None when the trace is incomplete."""
+    want = TCP_CLOSE if direction == "down" else TCP_ESTABLISHED
+    t = {}
+    for line in text.splitlines():
+        m = LINE.match(line)
+        if not m:
+            continue
+        ev, ts, rest = m.group("event"), float(m.group("ts")), m.group("rest")
+        if ev == "inet_sock_set_state":
+            if "result" in t:
+                continue
+            if "oldstate=TCP_CLOSE " in rest and "newstate=TCP_SYN_SENT" in rest:
+                t = {"syn": ts}
+            elif "oldstate=TCP_SYN_SENT" in rest and "syn" in t:
+                new = TCP_CLOSE if "newstate=TCP_CLOSE" in rest else (
+                    TCP_ESTABLISHED if "newstate=TCP_ESTABLISHED" in rest else None)
+                if new == want:
+                    t["result"] = ts
+                else:
+                    t = {}  # that probe ended otherwise: wait for the next one
+        elif "result" not in t:
+            continue
+        elif ev == "pool_finish":
+            t.setdefault("pool_finish", ts)
+        elif ev == "handoff" and "enter" not in t:
+            t["handoff"] = ts
+        elif ev.startswith("ipvs_") and ev.endswith("_enter") and "enter" not in t:
+            t["enter"] = ts
+        elif ev.startswith("ipvs_") and ev.endswith("_done") and "enter" in t:
+            t["done"] = ts
+            return t
+    return None
+
+
+def threads(pidfile):
+    """Thread ids of the process named in `pidfile` (none if it cannot be read)."""
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().split()[0])
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except (OSError, ValueError, IndexError):
+        return []
+
+
+def measure(n, base, transitions, tag, pidfile):
     socks = {base + i: listener(base + i) for i in range(n)}
-    pkt = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    pkt.bind(("lo", 0))
-    pkt.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    pkt.setblocking(False)
     want = set(socks)
 
-    def serve():
-        for s in socks.values():
-            if s is None:
-                continue
+    def serve(timeout):
+        ready, _, _ = select.select([s for s in socks.values() if s], [], [], timeout)
+        for s in ready:
             try:
                 while True:
                     c, _ = s.accept()
@@ -97,70 +250,92 @@ def measure(n, base, transitions, tag):
             except (BlockingIOError, InterruptedError):
                 pass
 
-    def drain_packets(port):
-        """Kernel time (ns) of the first SYN to `port` among the queued packets, or None."""
-        found = None
-        while True:
-            try:
-                data, anc, _, _ = pkt.recvmsg(256, 64)
-            except BlockingIOError:
-                return found
-            if found is None and syn_port(data) == port:
-                for level, typ, val in anc:
-                    if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
-                        sec, nsec = struct.unpack("qq", val[:16])
-                        found = sec * 1_000_000_000 + nsec
-
     deadline = time.time() + 600
     while dests() != want:
-        serve()
+        serve(0.05)
         if time.time() > deadline:
             print(f"RESULT {tag} error=table-never-complete have={len(dests())}")
             return
-        time.sleep(0.05)
-    down, up = [], []
-    for k in range(transitions):
-        port = base + (k % n)
-        for direction in ("down", "up"):
-            if direction == "down":
-                socks[port].close()
-                socks[port] = None
-            else:
-                socks[port] = listener(port)
-            drain_packets(-1)  # forget older packets
-            syn = None
-            changed = None
-            limit = time.time() + 10
-            while time.time() < limit:
-                serve()
-                if syn is None:
-                    syn = drain_packets(port)
-                present = port in dests()
-                if (direction == "down" and not present) or (direction == "up" and present):
-                    changed = time.time_ns()
-                    if syn is None:
-                        syn = drain_packets(port)
-                    break
-                select.select([pkt], [], [], 0.0002)
-            if syn is None or changed is None:
-                print(f"# {tag} transition {k} {direction}: syn={syn} changed={changed}")
-                continue
-            (down if direction == "down" else up).append((changed - syn) / 1e6)
-    for name, vals in (("down", down), ("up", up)):
-        print(
-            f"RESULT {tag} {name} n={len(vals)} p50_ms={pct(vals, 50):.2f} "
-            f"p90_ms={pct(vals, 90):.2f} p99_ms={pct(vals, 99):.2f} max_ms={max(vals or [0]):.2f}"
-        )
-    print(f"# {tag} down_ms={sorted(round(v, 2) for v in down)}")
-    print(f"# {tag} up_ms={sorted(round(v, 2) for v in up)}")
+    pids = threads(pidfile) if pidfile else []
+    exe = None
+    if pids:
+        try:
+            exe = os.readlink(f"/proc/{min(pids)}/exe")
+        except OSError:
+            pass
+    setup_tracing(base, n, pids, exe)
+    detail = os.environ.get("TRACE_DETAIL")
+    rows = {"down": [], "up": []}
+    try:
+        for k in range(transitions):
+            port = base + (k % n)
+            for direction in ("down", "up"):
+                tw("events/sock/inet_sock_set_state/filter",
+                   f"dport == {port} && protocol == 6")
+                tw("trace", "")
+                if direction == "down":
+                    socks[port].close()
+                    socks[port] = None
+                else:
+                    socks[port] = listener(port)
+                # Sleep through the next probe (delay_loop 1 s) instead of polling: on one
+                # emulated CPU this script's own work would delay the daemon it measures.
+                time.sleep(1.2)
+                limit = time.time() + 10
+                changed = False
+                while time.time() < limit:
+                    serve(0)
+                    present = port in dests()
+                    if present == (direction == "up"):
+                        changed = True
+                        break
+                    time.sleep(0.2)
+                text = read_trace()
+                if detail:
+                    with open(os.path.join(detail, f"{tag}-{k}-{direction}.trace"), "w") as f:
+                        f.write(text)
+                t = timings(text, direction) if changed else None
+                if t is None:
+                    print(f"# {tag} transition {k} {direction}: changed={changed}, "
+                          "no complete trace")
+                    continue
+                rows[direction].append(t)
+    finally:
+        teardown_tracing()
+    for name in ("down", "up"):
+        report(tag, name, rows[name])
+
+
+def ms(t, a, b):
+    return (t[b] - t[a]) * 1e3 if a in t and b in t else None
+
+
+def report(tag, name, rows):
+    total = [ms(t, "syn", "done") for t in rows]
+    print(
+        f"RESULT {tag} {name} n={len(total)} p50_ms={pct(total, 50):.2f} "
+        f"p90_ms={pct(total, 90):.2f} p99_ms={pct(total, 99):.2f} "
+        f"max_ms={max(total or [0]):.2f}"
+    )
+    parts = [("probe", "syn", "result"), ("reaction", "result", "enter"),
+             ("kernel", "enter", "done")]
+    if rows and all("handoff" in t and "pool_finish" in t for t in rows):
+        parts[1:2] = [("pool", "result", "pool_finish"), ("runtime", "pool_finish", "handoff"),
+                      ("ipvs-thread", "handoff", "enter")]
+    for part, a, b in parts:
+        vals = [v for v in (ms(t, a, b) for t in rows) if v is not None]
+        print(f"# {tag} {name} {part}: p50_ms={pct(vals, 50):.3f} "
+              f"p90_ms={pct(vals, 90):.3f} p99_ms={pct(vals, 99):.3f} "
+              f"max_ms={max(vals or [0]):.3f}")
+    print(f"# {tag} {name}_ms={sorted(round(v, 2) for v in total)}")
 
 
 def main():
     a = sys.argv[1:]
     if len(a) == 4 and a[0] == "write-conf":
         write_conf(a[1], int(a[2]), int(a[3]))
-    elif len(a) == 5 and a[0] == "measure":
-        measure(int(a[1]), int(a[2]), int(a[3]), a[4])
+    elif len(a) in (5, 6) and a[0] == "measure":
+        measure(int(a[1]), int(a[2]), int(a[3]), a[4], a[5] if len(a) > 5 else None)
     else:
         print(__doc__, file=sys.stderr)
         return 2
