@@ -600,9 +600,10 @@ async fn stop_all(running: &mut HashMap<&'static str, (Role, Running)>) {
 }
 
 /// `reload_file [PATH]`: the file through which an update process learns that the
-/// configuration files are being read (man 5 keepalived.conf). `PATH` or, without one,
-/// `keepalived.reload` in the pid directory (`/run`, `/run/keepalived` with `instance` or
-/// `use_pid_dir`, `/run/keepalived/NS` in a namespace).
+/// configuration files are being read (man 5 keepalived.conf). `PATH` or, without one, the
+/// default parent pidfile with `.reload` for `.pid`, as keepalived 2.2.7 (observed):
+/// `/run/keepalived.reload`, `/run/keepalived/keepalived.reload` with `use_pid_dir`,
+/// `/run/keepalived/keepalived_foo.reload` with `instance foo`.
 pub fn reload_file_path(
     global: &rka_config::model::global::GlobalDefs,
     namespace: Option<&str>,
@@ -616,7 +617,7 @@ pub fn reload_file_path(
                 global.simple.instance.as_deref(),
                 global.simple.use_pid_dir,
             );
-            Some(pid.with_file_name("keepalived.reload"))
+            Some(pid.with_extension("reload"))
         }
     }
 }
@@ -772,5 +773,31 @@ mod tests {
         // An instance refused for its VRID: the VRRP child starts and reports it.
         let no_vrid = "vrrp_instance V {\n interface lo\n priority 100\n}\n";
         assert_eq!(roles(&[], no_vrid), vec![Role::Vrrp]);
+    }
+
+    #[test]
+    fn reload_file_defaults_beside_the_parent_pidfile() {
+        let path = |text: &str, ns| {
+            reload_file_path(&config(text).global, ns).map(|p| p.display().to_string())
+        };
+        assert_eq!(path("global_defs {\n}\n", None), None);
+        assert_eq!(
+            path("global_defs {\n reload_file /var/run/x.rl\n}\n", None).as_deref(),
+            Some("/var/run/x.rl")
+        );
+        let g = "global_defs {\n reload_file\n}\n";
+        assert_eq!(path(g, None).as_deref(), Some("/run/keepalived.reload"));
+        assert_eq!(
+            path(&format!("use_pid_dir\n{g}"), None).as_deref(),
+            Some("/run/keepalived/keepalived.reload")
+        );
+        assert_eq!(
+            path(&format!("instance foo\n{g}"), None).as_deref(),
+            Some("/run/keepalived/keepalived_foo.reload")
+        );
+        assert_eq!(
+            path(g, Some("ns1")).as_deref(),
+            Some("/run/keepalived/ns1/keepalived.reload")
+        );
     }
 }
