@@ -117,6 +117,7 @@ impl Plan {
         let mut probes: Vec<ProbePlan> = Vec::new();
         let mut by_key: HashMap<Arc<str>, usize> = HashMap::new();
         let mut director = DirectorSpec::default();
+        let mut params = ParamsText::default();
         for (vi, vs) in config.lvs.virtual_servers.iter().enumerate() {
             let keys = service_keys(config, vs);
             let label = vs_label(vs);
@@ -124,8 +125,9 @@ impl Plan {
             let mut rs_specs = Vec::new();
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 let (method, tunnel) = forwarding(rs.forwarding);
+                let rs_label = addr_label(rs.addr, vs.protocol, rs.port);
                 real_servers.push(DestPlan {
-                    label: addr_label(rs.addr, vs.protocol, rs.port),
+                    label: rs_label.clone(),
                     addr: rs.addr,
                     port: rs.port,
                     method,
@@ -142,7 +144,7 @@ impl Plan {
                         rs: ri,
                         check: ci,
                     };
-                    let plan = probe_plan(config, rs.addr, rs.port, c);
+                    let plan = probe_plan(config, rs.addr, rs.port, c, &mut params);
                     inits.push(CheckerInit {
                         up: !plan.schedule.alpha,
                         weight: None,
@@ -160,7 +162,7 @@ impl Plan {
                     }
                 }
                 rs_specs.push(RealServerSpec {
-                    label: addr_label(rs.addr, vs.protocol, rs.port),
+                    label: rs_label,
                     weight: rs.weight,
                     inhibit: rs.inhibit_on_failure,
                     checkers: inits,
@@ -404,8 +406,44 @@ fn sorry_plan(vs: &VirtualServer, s: &SorryServer) -> DestPlan {
     }
 }
 
+/// The parameter part of probe keys (everything but the target), rendered once for a run of
+/// checkers with the same parameters: the checkers of a virtual server are usually alike, and
+/// formatting the same parameter set for each of tens of thousands of real servers was a
+/// large part of mapping a reload.
+#[derive(Default)]
+struct ParamsText {
+    last: Option<(Checker, Schedule, String)>,
+}
+
+impl ParamsText {
+    /// `kind|connect|connect_timeout|schedule` of `c` (Debug forms): the same text for equal
+    /// parameters, so equal keys still mean equal probes.
+    fn of(&mut self, c: &Checker, schedule: &Schedule) -> &str {
+        let same = self.last.as_ref().is_some_and(|(l, ls, _)| {
+            l.kind == c.kind
+                && l.connect == c.connect
+                && l.connect_timeout == c.connect_timeout
+                && ls == schedule
+        });
+        if !same {
+            let text = format!(
+                "{:?}|{:?}|{:?}|{:?}",
+                c.kind, c.connect, c.connect_timeout, schedule
+            );
+            self.last = Some((c.clone(), schedule.clone(), text));
+        }
+        self.last.as_ref().map_or("", |(_, _, t)| t.as_str())
+    }
+}
+
 /// The probe of one configured checker of the real server `addr:port`.
-fn probe_plan(config: &Config, addr: IpAddr, port: u16, c: &Checker) -> ProbePlan {
+fn probe_plan(
+    config: &Config,
+    addr: IpAddr,
+    port: u16,
+    c: &Checker,
+    params: &mut ParamsText,
+) -> ProbePlan {
     let target = SocketAddr::new(
         c.connect.connect_ip.unwrap_or(addr),
         c.connect.connect_port.unwrap_or(port),
@@ -418,10 +456,7 @@ fn probe_plan(config: &Config, addr: IpAddr, port: u16, c: &Checker) -> ProbePla
         alpha: c.alpha,
         log_all_failures: c.log_all_failures.unwrap_or(false),
     };
-    let key = Arc::from(format!(
-        "{target}|{:?}|{:?}|{:?}|{:?}",
-        c.kind, c.connect, c.connect_timeout, schedule
-    ));
+    let key = Arc::from(format!("{target}|{}", params.of(c, &schedule)));
     let label = format!("{} {target}", c.kind.keyword());
     let mode = match &c.kind {
         CheckerKind::Misc(m) if m.dynamic => WeightMode::Replace,
@@ -596,6 +631,45 @@ fn probe(config: &Config, target: SocketAddr, c: &Checker) -> Result<Probe, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_keys_are_the_whole_parameter_set_of_each_checker() {
+        // Alike, different and alike again: the rendered parameters must follow each change.
+        let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n delay_loop 10\n \
+                    real_server 127.0.0.1 8080 {\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n \
+                    real_server 127.0.0.2 8080 {\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n \
+                    real_server 127.0.0.3 8080 {\n  TCP_CHECK {\n   connect_timeout 4\n  }\n  \
+                    PING_CHECK {\n  }\n }\n \
+                    real_server 127.0.0.4 8080 {\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n}\n\
+                    virtual_server 10.0.0.2 80 {\n protocol TCP\n delay_loop 20\n \
+                    real_server 127.0.0.1 8080 {\n  TCP_CHECK {\n   connect_timeout 3\n  }\n }\n}\n";
+        let loaded = rka_config::load_str("test.conf", text, &Default::default());
+        let plan = Plan::from_config(&loaded.config);
+        let mut want = Vec::new();
+        for vs in &loaded.config.lvs.virtual_servers {
+            for rs in &vs.real_servers {
+                for c in &rs.checkers {
+                    let target = SocketAddr::new(rs.addr, rs.port);
+                    let schedule = Schedule {
+                        delay_loop: c.delay_loop,
+                        retry: c.retry,
+                        delay_before_retry: c.delay_before_retry,
+                        warmup: c.warmup,
+                        alpha: c.alpha,
+                        log_all_failures: c.log_all_failures.unwrap_or(false),
+                    };
+                    want.push(format!(
+                        "{target}|{:?}|{:?}|{:?}|{:?}",
+                        c.kind, c.connect, c.connect_timeout, schedule
+                    ));
+                }
+            }
+        }
+        assert_eq!(want.len(), 6);
+        let got: Vec<&str> = plan.probes.iter().map(|p| &*p.key).collect();
+        // Every checker is its own probe here (different targets or delay_loop).
+        assert_eq!(got, want.iter().map(String::as_str).collect::<Vec<_>>());
+    }
 
     #[test]
     fn http_url_count_and_fast_recovery_reach_the_probe() {
