@@ -1,6 +1,8 @@
 //! The supervising parent, keepalived's process model: a parent that starts a VRRP child and a
 //! health-checker child from the same binary, forwards signals to them, validates the
 //! configuration before a reload, and respawns a child that dies (with back-off, unless `-R`).
+//! It keeps `reload_file` (truncated when a reload begins, removed once the parent and every
+//! child have read the files) and runs the reloads `reload_time_file` schedules.
 //!
 //! Why processes rather than threads: a checker storm, a runaway script or a crash on the
 //! checker side cannot delay or kill VRRP, and operators keep keepalived's three pidfiles.
