@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use rka_config::Config;
-use rka_netif::{AddressEvent, LinkEvent, Netif, RuleSpec};
+use rka_netif::{AddressEvent, LinkEvent, LinkInfo, Netif, RuleSpec};
 use rka_vrrp::{Action, State};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -894,79 +894,122 @@ impl Engine {
         }
     }
 
+    /// A link appeared or changed: tracked status, VMACs and sockets that went with it.
+    async fn on_link_changed(&mut self, now: Instant, info: LinkInfo) {
+        let name = format!("interface:{}", info.name);
+        self.statuses
+            .insert(name.clone(), TrackStatus::Up(info.oper_up));
+        // A base interface came back: recreate the VMACs that went with it.
+        let lost_vmacs: Vec<(String, super::mapping::VmacPlan, bool)> = self
+            .units
+            .iter()
+            .flat_map(|u| u.members.iter())
+            .filter_map(|m| {
+                let v = m.plan.vmac.as_ref()?;
+                (v.base == info.name && m.socket.is_none()).then(|| {
+                    (
+                        m.plan.core.name.clone(),
+                        v.clone(),
+                        m.plan.core.family == rka_vrrp::Family::Ipv6,
+                    )
+                })
+            })
+            .collect();
+        if info.oper_up && !lost_vmacs.is_empty() {
+            let snap = HostSnapshot::take(self.host.netif()).await;
+            for (who, v, ipv6) in lost_vmacs {
+                let ll = ipv6
+                    .then(|| snap.source_addresses(&v.base, true).first().copied())
+                    .flatten();
+                if self.host.ifindex(&v.name).await.is_none() {
+                    tracing::info!("({who}) recreating VMAC {}", v.name);
+                    self.host.create_vmac(&who, &v, ll).await;
+                }
+            }
+        }
+        let needs_socket = self.units.iter().any(|u| {
+            u.members
+                .iter()
+                .any(|m| m.socket.is_none() && m.plan.socket.ifname == info.name)
+        });
+        if info.oper_up && needs_socket {
+            tracing::info!("interface {} is back - reopening sockets", info.name);
+            self.attach_sockets().await;
+        }
+        self.update_all(now, &name, |core, m, n| {
+            let _ = core.track_update(now, m, n, info.oper_up);
+        })
+        .await;
+    }
+
+    /// A link went away: its sockets close, trackers and instances on it are told.
+    async fn on_link_removed(&mut self, now: Instant, name: String) {
+        let key = format!("interface:{name}");
+        self.statuses.insert(key.clone(), TrackStatus::Up(false));
+        for s in &mut self.sockets {
+            if s.as_ref().is_some_and(|s| s.key.ifname == name) {
+                *s = None;
+            }
+        }
+        for unit in &mut self.units {
+            for m in &mut unit.members {
+                if m.plan.socket.ifname == name {
+                    m.socket = None;
+                }
+            }
+        }
+        self.host.forget_frames();
+        self.update_all(now, &key, |core, m, n| {
+            let _ = core.track_update(now, m, n, false);
+        })
+        .await;
+        // Instances that do not track the interface cannot advertise either.
+        for u in self.refresh_io_faults(now) {
+            self.drain(u).await;
+        }
+    }
+
+    /// Interface events were lost: every link is read again and handled as if announced
+    /// (the interfaces the instances use or track that are gone as removed), then the
+    /// addresses are checked.
+    async fn resync_interfaces(&mut self, now: Instant) {
+        tracing::warn!("interface events were lost - reading the interfaces again");
+        self.host.forget_frames();
+        let links = match self.host.netif().links().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("cannot list interfaces: {e}");
+                return;
+            }
+        };
+        let mut used: HashSet<String> = HashSet::new();
+        for m in self.units.iter().flat_map(|u| &u.members) {
+            used.insert(m.plan.interface.clone());
+            used.insert(m.plan.socket.ifname.clone());
+            for t in &m.plan.trackers {
+                if let Tracked::Interface(i) = t {
+                    used.insert(i.clone());
+                }
+            }
+        }
+        for name in used {
+            if !links.iter().any(|l| l.name == name) {
+                self.on_link_removed(now, name).await;
+            }
+        }
+        for l in links {
+            self.on_link_changed(now, l).await;
+        }
+        let snap = HostSnapshot::take(self.host.netif()).await;
+        self.check_addresses(&snap).await;
+    }
+
     async fn on_track(&mut self, ev: TrackEvent) {
         let now = Instant::now();
         match ev {
-            TrackEvent::Link(LinkEvent::Changed(info)) => {
-                let name = format!("interface:{}", info.name);
-                self.statuses
-                    .insert(name.clone(), TrackStatus::Up(info.oper_up));
-                // A base interface came back: recreate the VMACs that went with it.
-                let lost_vmacs: Vec<(String, super::mapping::VmacPlan, bool)> = self
-                    .units
-                    .iter()
-                    .flat_map(|u| u.members.iter())
-                    .filter_map(|m| {
-                        let v = m.plan.vmac.as_ref()?;
-                        (v.base == info.name && m.socket.is_none()).then(|| {
-                            (
-                                m.plan.core.name.clone(),
-                                v.clone(),
-                                m.plan.core.family == rka_vrrp::Family::Ipv6,
-                            )
-                        })
-                    })
-                    .collect();
-                if info.oper_up && !lost_vmacs.is_empty() {
-                    let snap = HostSnapshot::take(self.host.netif()).await;
-                    for (who, v, ipv6) in lost_vmacs {
-                        let ll = ipv6
-                            .then(|| snap.source_addresses(&v.base, true).first().copied())
-                            .flatten();
-                        if self.host.ifindex(&v.name).await.is_none() {
-                            tracing::info!("({who}) recreating VMAC {}", v.name);
-                            self.host.create_vmac(&who, &v, ll).await;
-                        }
-                    }
-                }
-                let needs_socket = self.units.iter().any(|u| {
-                    u.members
-                        .iter()
-                        .any(|m| m.socket.is_none() && m.plan.socket.ifname == info.name)
-                });
-                if info.oper_up && needs_socket {
-                    tracing::info!("interface {} is back - reopening sockets", info.name);
-                    self.attach_sockets().await;
-                }
-                self.update_all(now, &name, |core, m, n| {
-                    let _ = core.track_update(now, m, n, info.oper_up);
-                })
-                .await;
-            }
+            TrackEvent::Link(LinkEvent::Changed(info)) => self.on_link_changed(now, info).await,
             TrackEvent::Link(LinkEvent::Removed { name, .. }) => {
-                let key = format!("interface:{name}");
-                self.statuses.insert(key.clone(), TrackStatus::Up(false));
-                for s in &mut self.sockets {
-                    if s.as_ref().is_some_and(|s| s.key.ifname == name) {
-                        *s = None;
-                    }
-                }
-                for unit in &mut self.units {
-                    for m in &mut unit.members {
-                        if m.plan.socket.ifname == name {
-                            m.socket = None;
-                        }
-                    }
-                }
-                self.host.forget_frames();
-                self.update_all(now, &key, |core, m, n| {
-                    let _ = core.track_update(now, m, n, false);
-                })
-                .await;
-                // Instances that do not track the interface cannot advertise either.
-                for u in self.refresh_io_faults(now) {
-                    self.drain(u).await;
-                }
+                self.on_link_removed(now, name).await;
             }
             TrackEvent::Address(ev) => {
                 if self.address_event_matters(&ev) {
@@ -974,12 +1017,7 @@ impl Engine {
                     self.check_addresses(&snap).await;
                 }
             }
-            TrackEvent::InterfacesOverrun => {
-                tracing::warn!("interface events were lost - reading the interfaces again");
-                self.host.forget_frames();
-                let snap = HostSnapshot::take(self.host.netif()).await;
-                self.check_addresses(&snap).await;
-            }
+            TrackEvent::InterfacesOverrun => self.resync_interfaces(now).await,
             TrackEvent::Process { name, up } => {
                 let key = format!("process:{name}");
                 self.statuses.insert(key.clone(), TrackStatus::Up(up));
