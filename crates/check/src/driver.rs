@@ -693,10 +693,10 @@ mod tests {
             2,
             "one shared copy per distinct timing"
         );
-        let first = Arc::clone(&pool.entry(10).expect("10").state.schedule_shared());
+        let first = Arc::clone(pool.entry(10).expect("10").state.schedule_shared());
         assert!(Arc::ptr_eq(
             &first,
-            &pool.entry(12).expect("12").state.schedule_shared()
+            pool.entry(12).expect("12").state.schedule_shared()
         ));
         // Removing from the middle moves the last checker into the gap: every id still
         // finds its own checker.
