@@ -70,7 +70,6 @@ impl LvsConfig {
 pub const TOP_KEYWORDS: &[&str] = &["SSL", "virtual_server_group", "virtual_server"];
 
 /// Claims the top-level statements this module owns. Returns false for anything else.
-
 pub fn parse_top(ctx: &mut Ctx<'_>, node: &Node, l: &mut LvsConfig) -> bool {
     match node.keyword() {
         "SSL" => {
