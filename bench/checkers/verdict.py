@@ -164,7 +164,8 @@ def setup_tracing(base, n, pids, exe):
     tw("events/sock/inet_sock_set_state/enable", "1")
     if os.environ.get("TRACE_DETAIL") and pids:
         only = " || ".join(f"common_pid == {p}" for p in pids)
-        for ev in ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit"):
+        for ev in ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit",
+                   "exceptions/page_fault_user"):
             tw(f"events/{ev}/filter", only)
             tw(f"events/{ev}/enable", "1")
         tw("events/sched/sched_switch/enable", "1")
