@@ -73,15 +73,21 @@ fn preprocessor(opts: &LoadOptions) -> preprocess::Preprocessor<'_> {
     }
 }
 
+/// How many of the statements `skip_lvs` left out are `virtual_server` blocks.
+fn count_virtual_servers(left_out: &[String]) -> usize {
+    left_out.iter().filter(|k| *k == "virtual_server").count()
+}
+
 /// Reads, preprocesses, parses and validates the configuration at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let lines = preprocessor(opts).run(path, &mut diagnostics);
-    let nodes = tree::build_skipping(&lines, opts.skipped(), &mut diagnostics);
+    let (nodes, left_out) = tree::build_skipping_report(&lines, opts.skipped(), &mut diagnostics);
     // The lines are not needed once the tree holds the words: free them before the model is
     // built, which lowers the peak memory of large configurations.
     drop(lines);
-    let config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
+    let mut config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
+    config.lvs.skipped_virtual_servers = count_virtual_servers(&left_out);
     Loaded {
         config,
         diagnostics,
@@ -93,8 +99,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
 pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let lines = preprocessor(opts).run_str(name, text, &mut diagnostics);
-    let nodes = tree::build_skipping(&lines, opts.skipped(), &mut diagnostics);
-    let config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
+    let (nodes, left_out) = tree::build_skipping_report(&lines, opts.skipped(), &mut diagnostics);
+    let mut config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
+    config.lvs.skipped_virtual_servers = count_virtual_servers(&left_out);
     Loaded {
         config,
         diagnostics,
@@ -133,6 +140,9 @@ mod tests {
         assert_eq!(full.config.lvs.virtual_servers.len(), 1);
         assert!(part.config.lvs.virtual_servers.is_empty());
         assert!(part.config.lvs.groups.is_empty() && part.config.lvs.ssl.is_none());
+        // It still counts the virtual servers it left out (the group and SSL blocks not).
+        assert_eq!(part.config.lvs.skipped_virtual_servers, 1);
+        assert_eq!(full.config.lvs.skipped_virtual_servers, 0);
         // The rest is the same model: compare its canonical text.
         let mut without_lvs = full.config;
         without_lvs.lvs = Default::default();

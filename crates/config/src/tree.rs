@@ -79,6 +79,16 @@ struct Skipped {
 /// part of the configuration (the VRRP child and the virtual servers) reads it at the cost of
 /// splitting its lines.
 pub fn build_skipping(lines: &[Line], skip: &[&str], diags: &mut Diagnostics) -> Vec<Node> {
+    build_skipping_report(lines, skip, diags).0
+}
+
+/// [`build_skipping`], also giving the keyword of every statement it left out, in order.
+pub fn build_skipping_report(
+    lines: &[Line],
+    skip: &[&str],
+    diags: &mut Diagnostics,
+) -> (Vec<Node>, Vec<String>) {
+    let mut left_out: Vec<String> = Vec::new();
     let mut stack: Vec<Frame> = vec![Frame {
         nodes: Vec::new(),
         owner: None,
@@ -124,6 +134,7 @@ pub fn build_skipping(lines: &[Line], skip: &[&str], diags: &mut Diagnostics) ->
                 Token::Word(w) => {
                     if too_deep == 0 {
                         if stack.len() == 1 && stmt.is_empty() && skip.contains(&w.text.as_str()) {
+                            left_out.push(w.text.clone());
                             skipped = Some(Skipped {
                                 origin: line.origin.clone(),
                                 keyword: w.text,
@@ -222,7 +233,7 @@ pub fn build_skipping(lines: &[Line], skip: &[&str], diags: &mut Diagnostics) ->
         }
         close_frame(&mut stack);
     }
-    stack.pop().map(|f| f.nodes).unwrap_or_default()
+    (stack.pop().map(|f| f.nodes).unwrap_or_default(), left_out)
 }
 
 /// Moves the words out into a vector of exactly their number, keeping `stmt`'s buffer for the

@@ -62,7 +62,10 @@ pub fn load_config(cli: &Cli) -> Option<Config> {
 /// a large LVS configuration on every reload.
 fn load_config_as(cli: &Cli, role: Role) -> Option<Config> {
     let mut opts = crate::load_options(cli);
-    opts.skip_lvs = role == Role::Vrrp;
+    // The parent leaves them out too: it only needs to know whether there are any (to start
+    // the checker child), and keepalived's parent does not report their problems either.
+    // A reload with `reload_check_config` reads everything (supervisor::reload_config).
+    opts.skip_lvs = matches!(role, Role::Vrrp | Role::Parent);
     let loaded = rka_config::load(&cli.use_file, &opts);
     for d in loaded.diagnostics.items() {
         match d.severity {

@@ -44,7 +44,8 @@ pub fn roles_for(cli: &Cli, config: &rka_config::Config) -> Vec<Role> {
     // which then exits with the permanent configuration error.
     let want_vrrp =
         cli.all || !config.vrrp.instances.is_empty() || !config.vrrp.permanent_errors.is_empty();
-    let want_check = cli.all || !config.lvs.virtual_servers.is_empty();
+    let want_check =
+        cli.all || !config.lvs.virtual_servers.is_empty() || config.lvs.skipped_virtual_servers > 0;
     // -P alone means VRRP only, -C alone checkers only; both or neither means "as needed".
     let only_vrrp = cli.vrrp && !cli.check;
     let only_check = cli.check && !cli.vrrp;
@@ -758,6 +759,22 @@ mod tests {
         assert_eq!(kept.global, full.global);
         assert!(kept.vrrp.instances.is_empty());
         assert!(kept.lvs.virtual_servers.is_empty());
+    }
+
+    #[test]
+    fn the_parent_starts_the_checker_for_virtual_servers_it_did_not_model() {
+        // The parent reads with skip_lvs (child::load_config_as): the count decides.
+        let opts = rka_config::LoadOptions {
+            skip_lvs: true,
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        let cli = Cli::try_parse_from(["rkeepalived"]).expect("cli");
+        let skipped = rka_config::load_str("t.conf", &format!("{VRRP}{LVS}"), &opts).config;
+        assert!(skipped.lvs.virtual_servers.is_empty());
+        assert_eq!(roles_for(&cli, &skipped), vec![Role::Vrrp, Role::Checker]);
+        let vrrp_only = rka_config::load_str("t.conf", VRRP, &opts).config;
+        assert_eq!(roles_for(&cli, &vrrp_only), vec![Role::Vrrp]);
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct LvsConfig {
     pub groups: Vec<VsGroup>,
     /// `virtual_server ... { ... }` blocks, in file order.
     pub virtual_servers: Vec<VirtualServer>,
+    /// `virtual_server` blocks read but not modelled ([`crate::LoadOptions::skip_lvs`]): a
+    /// process that leaves them to the checker still knows there are some.
+    pub skipped_virtual_servers: usize,
 }
 
 impl LvsConfig {
