@@ -302,6 +302,16 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
     // Signals are caught from here on: one arriving during the startup script waits for it.
     lifecycle::run_parent_script(ParentScript::Startup, &config).await;
     let read_reports = bind_read_reports();
+    // A child's death is noticed through SIGCHLD (installed before any child starts), not by
+    // polling: an idle parent sleeps until a signal, a restart that is due, or a reload-file
+    // deadline.
+    let mut sigchld = match signal(SignalKind::child()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("cannot catch SIGCHLD ({e}): children are polled every second");
+            None
+        }
+    };
     // reload_time_file: a reload at the time the file names.
     let mut scheduled = lifecycle::ScheduledReload::start(&config.global);
     for role in roles_for(&cli, &config) {
@@ -318,7 +328,13 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
     // The children read the configuration themselves: keep only what the parent acts on.
     let mut config = parent_part(config);
     crate::sdnotify::ready(&crate::sdnotify::running_status(running.keys().copied()));
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    // Without SIGCHLD, a poll; with it, a rare safety check only.
+    let check_every = if sigchld.is_some() {
+        Duration::from_secs(30)
+    } else {
+        Duration::from_secs(1)
+    };
+    let mut safety = tokio::time::interval(check_every);
     // Children waiting to be restarted: (role, when, back-off to use after that start). Kept
     // here rather than slept on, so that signals (a TERM during a 30 s back-off) stay prompt.
     let mut pending: Vec<(Role, Instant, Duration)> = Vec::new();
@@ -428,54 +444,129 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                     signal_child(&r.child, k.as_raw_value());
                 }
             }
-            _ = tick.tick() => {
-                let mut dead = Vec::new();
-                for (key, (role, r)) in running.iter_mut() {
-                    if let Ok(Some(status)) = r.child.try_wait() {
-                        dead.push((*key, *role, status.code(), r.started.elapsed(), r.backoff, r.pid));
-                        // A killed child leaves its pidfile: remove it if it still names it.
-                        pidfile::remove_if_owned_by(&child_pidfile(&cli, *role), r.pid);
-                    }
+            () = wake_at(next_deadline(&pending, reload_file.as_ref())) => {
+                // A restart is due or the reload-file wait ran out: handled below and at the
+                // top of the loop.
+                if let Err(code) = reap(&mut running, &mut pending, &cli, &config, &mut http).await {
+                    return code;
                 }
-                for (key, role, code, lived, backoff, pid) in dead {
-                    running.remove(key);
-                    if code == Some(i32::from(EXIT_CHILD_FATAL)) {
-                        tracing::error!("{} child exited with a permanent error. Terminating", role_key(role));
-                        stop_all(&mut running).await;
-                        forget_drains(&cli);
-                        return ExitCode::from(1);
-                    }
-                    if code == Some(i32::from(EXIT_CONFIG)) {
-                        // keepalived 2.2.7's wording.
-                        tracing::error!("pid {pid} exited with permanent error CONFIG. Terminating");
-                        stop_all(&mut running).await;
-                        forget_drains(&cli);
-                        return ExitCode::from(EXIT_CHILD_CONFIG);
-                    }
-                    if cli.dont_respawn {
-                        // keepalived stops the other child and exits successfully.
-                        tracing::error!("{} child exited ({code:?}) and -R is set: Exiting", role_key(role));
-                        stop_all(&mut running).await;
-                        forget_drains(&cli);
-                        lifecycle::run_parent_script(ParentScript::Shutdown, &config).await;
-                        return ExitCode::SUCCESS;
-                    }
-                    let delay = if lived >= STABLE_AFTER { Duration::from_secs(1) } else { backoff };
-                    tracing::warn!("{} child exited ({code:?}) - restarting in {delay:?}", role_key(role));
-                    crate::sdnotify::status(&format!("{} child exited ({code:?}) - restarting in {delay:?}", role_key(role)));
-                    pending.push((role, Instant::now() + delay, (delay * 2).min(MAX_BACKOFF)));
+            }
+            _ = safety.tick() => {
+                if let Err(code) = reap(&mut running, &mut pending, &cli, &config, &mut http).await {
+                    return code;
                 }
-                let now = Instant::now();
-                let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(_, at, _)| *at <= now);
-                pending = later;
-                for (role, _, next) in due {
-                    start(&mut running, role, next);
-                    http.child_restarted(role);
-                    crate::sdnotify::status(&crate::sdnotify::running_status(running.keys().copied()));
+            }
+            Some(()) = async {
+                match sigchld.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Err(code) = reap(&mut running, &mut pending, &cli, &config, &mut http).await {
+                    return code;
                 }
             }
         }
     }
+}
+
+/// When the parent must wake without a signal: the earliest pending restart, or the end of
+/// the wait for the children's "configuration read" reports.
+fn next_deadline(
+    pending: &[(Role, Instant, Duration)],
+    reload_file: Option<&ReloadFileWait>,
+) -> Option<Instant> {
+    let restart = pending.iter().map(|(_, at, _)| *at).min();
+    let read = reload_file.map(|w| w.since + READ_REPORT_LIMIT);
+    restart.into_iter().chain(read).min()
+}
+
+/// Sleeps until `at`, or for ever.
+async fn wake_at(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Notices dead children (restarting them after their back-off, or ending the daemon as
+/// keepalived does for a permanent error) and starts the restarts that are due. `Err` carries
+/// the daemon's exit code.
+async fn reap(
+    running: &mut HashMap<&'static str, (Role, Running)>,
+    pending: &mut Vec<(Role, Instant, Duration)>,
+    cli: &Cli,
+    config: &rka_config::Config,
+    http: &mut crate::observe::http::Endpoint,
+) -> Result<(), ExitCode> {
+    let mut dead = Vec::new();
+    for (key, (role, r)) in running.iter_mut() {
+        if let Ok(Some(status)) = r.child.try_wait() {
+            dead.push((
+                *key,
+                *role,
+                status.code(),
+                r.started.elapsed(),
+                r.backoff,
+                r.pid,
+            ));
+            // A killed child leaves its pidfile: remove it if it still names it.
+            pidfile::remove_if_owned_by(&child_pidfile(cli, *role), r.pid);
+        }
+    }
+    for (key, role, code, lived, backoff, pid) in dead {
+        running.remove(key);
+        if code == Some(i32::from(EXIT_CHILD_FATAL)) {
+            tracing::error!(
+                "{} child exited with a permanent error. Terminating",
+                role_key(role)
+            );
+            stop_all(running).await;
+            forget_drains(cli);
+            return Err(ExitCode::from(1));
+        }
+        if code == Some(i32::from(EXIT_CONFIG)) {
+            // keepalived 2.2.7's wording.
+            tracing::error!("pid {pid} exited with permanent error CONFIG. Terminating");
+            stop_all(running).await;
+            forget_drains(cli);
+            return Err(ExitCode::from(EXIT_CHILD_CONFIG));
+        }
+        if cli.dont_respawn {
+            // keepalived stops the other child and exits successfully.
+            tracing::error!(
+                "{} child exited ({code:?}) and -R is set: Exiting",
+                role_key(role)
+            );
+            stop_all(running).await;
+            forget_drains(cli);
+            lifecycle::run_parent_script(ParentScript::Shutdown, config).await;
+            return Err(ExitCode::SUCCESS);
+        }
+        let delay = if lived >= STABLE_AFTER {
+            Duration::from_secs(1)
+        } else {
+            backoff
+        };
+        tracing::warn!(
+            "{} child exited ({code:?}) - restarting in {delay:?}",
+            role_key(role)
+        );
+        crate::sdnotify::status(&format!(
+            "{} child exited ({code:?}) - restarting in {delay:?}",
+            role_key(role)
+        ));
+        pending.push((role, Instant::now() + delay, (delay * 2).min(MAX_BACKOFF)));
+    }
+    let now = Instant::now();
+    let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(_, at, _)| *at <= now);
+    *pending = later;
+    for (role, _, next) in due {
+        start(running, role, next);
+        http.child_restarted(role);
+        crate::sdnotify::status(&crate::sdnotify::running_status(running.keys().copied()));
+    }
+    Ok(())
 }
 
 /// Forgets the operator drains the checker child kept for its successor (see
