@@ -1,7 +1,14 @@
 //! PING_CHECK: one ICMP or ICMPv6 echo over a ping socket (`SOCK_DGRAM` + `IPPROTO_ICMP`),
-//! which needs no raw-socket privilege (the group must be in `net.ipv4.ping_group_range`).
+//! which needs no raw-socket privilege but our group in `net.ipv4.ping_group_range`.
+//!
+//! As keepalived 2.2.7 (observed: the kernel's default `1 0` becomes `0 0` while it runs as
+//! root with PING_CHECKs, and `1 0` again once it stopped), the first probe widens the range
+//! to take our group in when it does not, and [`restore_group_range`] puts the old range back
+//! when the checkers stop.
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Mutex;
 
 use socket2::{Protocol, SockAddr, Type};
 use tokio::net::UdpSocket;
@@ -30,8 +37,95 @@ fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
+/// The sysctl naming the groups that may open ping sockets (one range for IPv4 and IPv6).
+const GROUP_RANGE: &str = "/proc/sys/net/ipv4/ping_group_range";
+
+/// The ping group range as PING_CHECK found and changed it.
+#[derive(Debug)]
+struct GroupRange {
+    /// `None` before the first probe; then the text found (to restore) when it had to be
+    /// widened, or no text when it already held our group.
+    change: Mutex<Option<Option<String>>>,
+}
+
+impl GroupRange {
+    const fn new() -> Self {
+        GroupRange {
+            change: Mutex::new(None),
+        }
+    }
+
+    /// Widens the range in `file` for `gid`, the first time only.
+    fn widen(&self, file: &Path, gid: u32) {
+        let Ok(mut change) = self.change.lock() else {
+            return;
+        };
+        if change.is_some() {
+            return;
+        }
+        let old = std::fs::read_to_string(file).unwrap_or_default();
+        let Some(new) = widened_range(&old, gid) else {
+            *change = Some(None);
+            return;
+        };
+        match std::fs::write(file, format!("{new}\n")) {
+            Ok(()) => {
+                tracing::info!(
+                    "ping_group_range set to {new} (was {}) for PING_CHECK",
+                    old.split_whitespace().collect::<Vec<_>>().join(" ")
+                );
+                *change = Some(Some(old));
+            }
+            Err(e) => {
+                // Not fatal: the probe reports the socket error, naming the sysctl.
+                tracing::warn!("cannot widen {} for PING_CHECK: {e}", file.display());
+                *change = Some(None);
+            }
+        }
+    }
+
+    /// Puts the range found back into `file` if it was widened; the next probe looks again.
+    fn restore(&self, file: &Path) {
+        let Ok(mut change) = self.change.lock() else {
+            return;
+        };
+        if let Some(Some(old)) = change.take() {
+            if let Err(e) = std::fs::write(file, old.as_bytes()) {
+                tracing::warn!("cannot restore {}: {e}", file.display());
+            }
+        }
+    }
+}
+
+/// This process's change to [`GROUP_RANGE`].
+static PROCESS_GROUP_RANGE: GroupRange = GroupRange::new();
+
+/// The range `text` ("MIN MAX") widened to take in `gid`; `None` when it already does, or when
+/// `text` is not a range.
+pub fn widened_range(text: &str, gid: u32) -> Option<String> {
+    let mut parts = text.split_whitespace().map(str::parse::<u32>);
+    let (Some(Ok(min)), Some(Ok(max)), None) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    if min <= gid && gid <= max {
+        return None;
+    }
+    if min > max {
+        // An empty range (the kernel's default, `1 0`): our group alone.
+        return Some(format!("{gid} {gid}"));
+    }
+    Some(format!("{} {}", min.min(gid), max.max(gid)))
+}
+
+/// Puts back the ping group range found before the first PING_CHECK probe widened it (call
+/// when the checkers stop). Does nothing when it was not changed.
+pub fn restore_group_range() {
+    PROCESS_GROUP_RANGE.restore(Path::new(GROUP_RANGE));
+}
+
 /// Send one echo request to `opts.target` (port ignored) and wait for its reply.
 pub async fn probe(opts: &ConnectOpts) -> ProbeResult {
+    PROCESS_GROUP_RANGE.widen(Path::new(GROUP_RANGE), nix::unistd::getegid().as_raw());
     let mut target = opts.resolved_target()?;
     target.set_port(0);
     let v4 = target.is_ipv4();
@@ -102,6 +196,38 @@ fn display_ip(a: SocketAddr) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn group_range_widened_only_when_needed() {
+        assert_eq!(widened_range("1\t0\n", 0), Some("0 0".to_string()));
+        assert_eq!(widened_range("1 0", 1000), Some("1000 1000".to_string()));
+        assert_eq!(widened_range("0 2147483647", 0), None);
+        assert_eq!(widened_range("100 200", 150), None);
+        assert_eq!(widened_range("100 200", 0), Some("0 200".to_string()));
+        assert_eq!(widened_range("100 200", 300), Some("100 300".to_string()));
+        assert_eq!(widened_range("garbage", 0), None);
+        assert_eq!(widened_range("1 2 3", 0), None);
+    }
+
+    #[test]
+    fn group_range_widened_once_and_restored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("ping_group_range");
+        std::fs::write(&file, "1\t0\n").expect("write");
+        let range = GroupRange::new();
+        range.widen(&file, 0);
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "0 0\n");
+        // Someone else changes it: a later probe leaves it alone.
+        std::fs::write(&file, "5 5\n").expect("write");
+        range.widen(&file, 0);
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "5 5\n");
+        range.restore(&file);
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "1\t0\n");
+        // Restoring twice does nothing more.
+        std::fs::write(&file, "7 7\n").expect("write");
+        range.restore(&file);
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), "7 7\n");
+    }
 
     #[test]
     fn checksum_of_known_packet() {
