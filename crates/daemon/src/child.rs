@@ -95,27 +95,7 @@ pub fn main(cli: Cli, role: Role) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    // Parsed on a thread that ends with the parse: the model then sits on that thread's own
-    // allocator pages, given back whole when the model is dropped, not interleaved with what
-    // the child keeps (checker child at 36,800 real servers: 8 MB less resident, lower peak).
-    let parsed = std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("config".into())
-            .stack_size(8 << 20)
-            .spawn_scoped(s, || load_config_as(&cli, role))
-            .map(|h| h.join())
-    });
-    let config = match parsed {
-        Ok(Ok(config)) => config,
-        Ok(Err(_)) => {
-            tracing::error!("reading the configuration failed (the parser panicked)");
-            None
-        }
-        Err(e) => {
-            tracing::warn!("no thread for the configuration parse ({e}): parsing here");
-            load_config_as(&cli, role)
-        }
-    };
+    let config = load_config_as(&cli, role);
     // The parent removes the reload_file once every reader is done.
     crate::supervisor::report_config_read();
     let Some(config) = config else {
