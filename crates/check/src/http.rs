@@ -149,6 +149,22 @@ impl BodyRegex {
         })
     }
 
+    /// Whether the expression matches a response as keepalived 2.2.7 matches it (observed in
+    /// the VM against nginx): over the whole response as received, status line and headers
+    /// included (`^HTTP/1` and `Content-Type` match, `^` before the body does not), and with
+    /// `$` never matching at the end of the data (`fine$` does not match a body ending in
+    /// `fine\n`: PCRE2's NOTEOL, more data could follow). The offsets count from the start of
+    /// the response.
+    pub fn matches_response(&self, header: &[u8], body: &[u8]) -> bool {
+        let mut subject = Vec::with_capacity(header.len() + body.len() + 1);
+        subject.extend_from_slice(header);
+        subject.extend_from_slice(body);
+        // A newline after the data: a final `$` cannot match at the end of the data any
+        // more, while `$` in multiline mode still matches before a newline, as with NOTEOL.
+        subject.push(b'\n');
+        self.is_match(&subject)
+    }
+
     /// Whether the expression matches `body` within the offsets.
     pub fn is_match(&self, body: &[u8]) -> bool {
         let Some(subject) = body.get(self.min_offset..) else {
@@ -576,11 +592,11 @@ pub fn evaluate(url: &UrlCheck, resp: &HttpResponse) -> ProbeResult {
         }
     }
     if let Some(re) = &url.regex {
-        let matched = re.is_match(&resp.body);
+        let matched = re.matches_response(&resp.header, &resp.body);
         if matched == re.no_match {
             let what = if matched { "matched" } else { "did not match" };
             return Err(Failure::new(format!(
-                "{path}: regex {:?} {what} the body",
+                "{path}: regex {:?} {what} the response",
                 re.as_str()
             )));
         }
@@ -767,6 +783,27 @@ mod tests {
             digest: Md5::digest(body).into(),
             elapsed: Duration::ZERO,
         }
+    }
+
+    #[test]
+    fn regex_sees_the_whole_response_as_keepalived() {
+        // What keepalived 2.2.7 did against nginx serving "version 1: the real server is
+        // fine\n": which expressions let the real server up.
+        let header: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\n\
+              Content-Length: 35\r\n\r\n";
+        let body: &[u8] = b"version 1: the real server is fine\n";
+        for (pattern, up) in [
+            ("^version 1:", false),
+            ("version 1:", true),
+            ("^HTTP/1", true),
+            ("Content-Type", true),
+            ("fine$", false),
+        ] {
+            let re = BodyRegex::new(pattern, &[] as &[&str], false).expect("regex");
+            assert_eq!(re.matches_response(header, body), up, "{pattern}");
+        }
+        let re = BodyRegex::new("fine$", &["multiline"], false).expect("regex");
+        assert!(re.matches_response(header, body));
     }
 
     #[test]
