@@ -81,6 +81,9 @@ pub(crate) struct Connector {
     /// Deadlines, one FIFO per connect timeout (sorted by construction).
     deadlines: Vec<(Duration, VecDeque<(Instant, u64)>)>,
     events: Vec<EpollEvent>,
+    /// Sockets of finished connects, closed by [`close_deferred`](Self::close_deferred):
+    /// the caller hands the verdicts on first (the closes cost a system call or two each).
+    closing: Vec<Socket>,
 }
 
 impl Connector {
@@ -100,6 +103,7 @@ impl Connector {
             in_flight: 0,
             deadlines: Vec::new(),
             events: vec![EpollEvent::empty(); EVENT_BATCH],
+            closing: Vec::new(),
         })
     }
 
@@ -197,6 +201,26 @@ impl Connector {
         self.free.clear();
         self.deadlines.clear();
         self.in_flight = 0;
+        self.close_deferred();
+    }
+
+    /// Closes (with a reset) the sockets of the connects collected since the last call.
+    pub(crate) fn close_deferred(&mut self) {
+        for s in self.closing.drain(..) {
+            reset_close(s);
+        }
+    }
+
+    /// Collects the connects already finished, without waiting (e.g. those decided inside
+    /// `connect()` itself, as on loopback).
+    pub(crate) fn collect_now(&mut self, out: &mut Vec<Connected>) {
+        loop {
+            let n = wait_now(&self.epoll.get_ref().0, &mut self.events);
+            self.collect(n, out);
+            if n < self.events.len() {
+                break;
+            }
+        }
     }
 
     /// The earliest deadline of a connect in flight (stale entries may make it early).
@@ -212,13 +236,7 @@ impl Connector {
     /// connect still pending at `now` times out.
     pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Connected>) {
         if self.next_deadline().is_some_and(|at| at <= now) {
-            loop {
-                let n = wait_now(&self.epoll.get_ref().0, &mut self.events);
-                self.collect(n, out);
-                if n < self.events.len() {
-                    break;
-                }
-            }
+            self.collect_now(out);
         }
         for qi in 0..self.deadlines.len() {
             while let Some(&(at, key)) = self.deadlines.get(qi).and_then(|(_, q)| q.front()) {
@@ -259,7 +277,8 @@ impl Connector {
         self.collect(n, out);
     }
 
-    /// Records the first `n` readiness events of `self.events` as finished connects.
+    /// Records the first `n` readiness events of `self.events` as finished connects; their
+    /// sockets wait in `closing` for [`close_deferred`](Self::close_deferred).
     fn collect(&mut self, n: usize, out: &mut Vec<Connected>) {
         // One clock read for the batch: the connects finished by the same epoll_wait.
         let now = Instant::now();
@@ -282,8 +301,8 @@ impl Connector {
                 up()
             };
             let took = now.saturating_duration_since(p.started);
-            reset_close(p.sock);
             out.push((p.token, result, took));
+            self.closing.push(p.sock);
         }
     }
 }
@@ -392,6 +411,7 @@ mod tests {
         let started = c.start(1, &opts, Instant::now());
         assert!(result_of(&mut c, 1, started).await.is_ok());
         assert_eq!(c.in_flight(), 0);
+        c.close_deferred();
         let (mut server, _) = l.accept().await.expect("accept");
         let mut buf = [0u8; 4];
         let e = server.read(&mut buf).await.expect_err("reset");
