@@ -210,6 +210,26 @@ fn config() -> String {
                     8080,
                 ),
             ),
+            // keepalived matches the whole response: the body unanchored, the status line
+            // anchored, a header.
+            (
+                "192.168.10.5 80",
+                http("        path /page.html\n        regex \"version 1:\"\n", 8080),
+            ),
+            (
+                "192.168.10.6 80",
+                http(
+                    "        path /page.html\n        regex \"^HTTP/1.1 200\"\n",
+                    8080,
+                ),
+            ),
+            (
+                "192.168.10.7 80",
+                http(
+                    "        path /page.html\n        regex \"Content-Type: text/plain\"\n        regex_no_match\n",
+                    8080,
+                ),
+            ),
         ],
     ));
     c.push_str(&vs(
