@@ -148,6 +148,9 @@ pub struct Runtime {
     release_pending: bool,
     /// While the actions of a failing probe's verdict are announced: its reason.
     cause: Option<String>,
+    /// Announcements logged and not yet notified: the notifiers (FIFO, scripts, mail) run
+    /// after the table has been handed to IPVS, in this order.
+    to_notify: Vec<Action>,
 }
 
 /// A background task stopped with its owner.
@@ -294,11 +297,13 @@ impl Runtime {
             observe: Default::default(),
             release_pending: false,
             cause: None,
+            to_notify: Vec::new(),
         };
         rt.install(plan);
         for a in rt.director.start_actions() {
             rt.announce(&a);
         }
+        rt.run_notifiers();
         Ok(rt)
     }
 
@@ -423,7 +428,9 @@ impl Runtime {
         self.ipvs.apply(d);
     }
 
-    /// Hands over the virtual servers touched since the last call, if the table changed.
+    /// Hands over the virtual servers touched since the last call, if the table changed, then
+    /// runs the notifiers of the announcements queued meanwhile (a notify script's fork or a
+    /// FIFO write does not delay the IPVS change).
     fn flush_table(&mut self) {
         let touched = std::mem::take(&mut self.touched);
         if std::mem::take(&mut self.table_dirty) {
@@ -431,6 +438,7 @@ impl Runtime {
             self.observe.apply_drains(&self.plan, &mut d);
             self.ipvs.update(d);
         }
+        self.run_notifiers();
     }
 
     /// Waits for the next control event, handling checker verdicts meanwhile.
@@ -481,7 +489,8 @@ impl Runtime {
         self.flush_table();
     }
 
-    /// Applies one probe's event to every slot it serves.
+    /// Applies one probe's event to every slot it serves. The announcements are logged at once
+    /// and notified at the next hand-over of the table.
     pub fn handle_event(&mut self, id: u64, ev: CheckerEvent) {
         self.observe.record(id, &ev);
         let Some(p) = self.probes.get_mut(&id) else {
@@ -544,7 +553,66 @@ impl Runtime {
         }
     }
 
+    /// Logs `a` and queues it for the notifiers ([`run_notifiers`](Self::run_notifiers)).
     fn announce(&mut self, a: &Action) {
+        if self.log_action(a) {
+            self.to_notify.push(a.clone());
+        }
+    }
+
+    /// Runs the notifiers of the queued announcements, in order.
+    fn run_notifiers(&mut self) {
+        let mut queued = std::mem::take(&mut self.to_notify);
+        for a in queued.drain(..) {
+            self.notify_action(&a);
+        }
+        // Keep the room for the next batch.
+        self.to_notify = queued;
+    }
+
+    /// Logs an announcement; whether it is one the notifiers tell.
+    fn log_action(&self, a: &Action) -> bool {
+        match *a {
+            Action::RealServerUp { vs, rs } | Action::RealServerDown { vs, rs } => {
+                let up = matches!(a, Action::RealServerUp { .. });
+                let (Some(sp), Some(dp)) = (
+                    self.plan.services.get(vs),
+                    self.plan
+                        .services
+                        .get(vs)
+                        .and_then(|s| s.real_servers.get(rs)),
+                ) else {
+                    return false;
+                };
+                tracing::info!(
+                    "{} real server {} of virtual server {}",
+                    if up { "Enabling" } else { "Disabling" },
+                    dp.label,
+                    sp.label
+                );
+                if let Some(cause) = self.cause() {
+                    tracing::debug!("real server {} down because: {cause}", dp.label);
+                }
+                true
+            }
+            Action::QuorumUp { vs } | Action::QuorumDown { vs } => {
+                let up = matches!(a, Action::QuorumUp { .. });
+                let Some(sp) = self.plan.services.get(vs) else {
+                    return false;
+                };
+                tracing::info!(
+                    "virtual server {}: quorum {}",
+                    sp.label,
+                    if up { "gained" } else { "lost" }
+                );
+                true
+            }
+            Action::TableChanged => false,
+        }
+    }
+
+    /// Tells the notifiers (FIFO lines, notify scripts, `smtp_alert` mail) about `a`.
+    fn notify_action(&mut self, a: &Action) {
         match *a {
             Action::RealServerUp { vs, rs } | Action::RealServerDown { vs, rs } => {
                 let up = matches!(a, Action::RealServerUp { .. });
@@ -557,15 +625,6 @@ impl Runtime {
                 ) else {
                     return;
                 };
-                tracing::info!(
-                    "{} real server {} of virtual server {}",
-                    if up { "Enabling" } else { "Disabling" },
-                    dp.label,
-                    sp.label
-                );
-                if let Some(cause) = self.cause() {
-                    tracing::debug!("real server {} down because: {cause}", dp.label);
-                }
                 let script = if up { &dp.notify_up } else { &dp.notify_down };
                 self.notifier
                     .notify(&rs_line(&dp.label, &sp.label, up), script.as_deref());
@@ -575,11 +634,6 @@ impl Runtime {
                 let Some(sp) = self.plan.services.get(vs) else {
                     return;
                 };
-                tracing::info!(
-                    "virtual server {}: quorum {}",
-                    sp.label,
-                    if up { "gained" } else { "lost" }
-                );
                 let script = if up { &sp.quorum_up } else { &sp.quorum_down };
                 self.notifier
                     .notify(&vs_line(&sp.label, up), script.as_ref());
@@ -641,6 +695,7 @@ impl Runtime {
                 self.announce(&a);
             }
         }
+        self.run_notifiers();
         self.ipvs.stop(mode).await;
     }
 }
@@ -666,6 +721,63 @@ fn set_inits(spec: &mut DirectorSpec, slots: &[Slot], up: bool, weight: Option<i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn notifiers_run_after_the_table_is_handed_over() {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let fifo = dir.path().join("lvs.fifo");
+        let text = format!(
+            "global_defs {{\n lvs_notify_fifo {}\n}}\n\
+             virtual_server 10.0.0.1 80 {{\n protocol TCP\n delay_loop 3600\n\
+              real_server 127.0.0.1 9 {{\n  TCP_CHECK {{\n  }}\n }}\n}}\n",
+            fifo.display()
+        );
+        let config = reload_cost_tests::parse(&text);
+        let fake = super::super::ipvs::fake::Fake::default();
+        let mut rt = Runtime::start(&config, fake.clone()).expect("start");
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .expect("open fifo");
+        let mut buf = vec![0u8; 4096];
+        let mut read = |f: &mut std::fs::File| match f.read(&mut buf) {
+            Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => String::new(),
+            Err(e) => panic!("read fifo: {e}"),
+        };
+        assert_eq!(
+            read(&mut f),
+            "VS [10.0.0.1]:tcp:80 UP\n",
+            "start: told at once"
+        );
+        let id = *rt.probes.keys().next().expect("one probe");
+        rt.handle_event(
+            id,
+            CheckerEvent::Down {
+                reason: "refused".into(),
+            },
+        );
+        // Decided and logged, not told yet: the table goes first.
+        assert_eq!(read(&mut f), "");
+        assert_eq!(rt.to_notify.len(), 2);
+        rt.take_queued_events();
+        assert!(rt.to_notify.is_empty());
+        assert_eq!(
+            read(&mut f),
+            "RS [127.0.0.1]:tcp:9 [10.0.0.1]:tcp:80 DOWN\nVS [10.0.0.1]:tcp:80 DOWN\n"
+        );
+        rt.ipvs.sync().await;
+        let gone = fake
+            .0
+            .lock()
+            .map(|s| s.table.services.values().all(|v| v.dests.is_empty()))
+            .expect("lock");
+        assert!(gone, "the real server left the table");
+        rt.stop(StopMode::Keep).await;
+    }
 
     fn slot(vs: usize, rs: usize) -> Slot {
         Slot { vs, rs, check: 0 }
