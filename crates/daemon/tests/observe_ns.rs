@@ -441,8 +441,12 @@ fn vrrp_metrics_status_and_ctl() {
     );
 
     // Reloads are counted, with their time.
+    let counter =
+        |s: &[Sample], name: &str| value(s, name, &[("instance", "VI_OBS")]).unwrap_or(-1.0);
+    let sent_before = counter(&samples, "rkeepalived_vrrp_adverts_sent_total");
+    let transitions_before = counter(&samples, "rkeepalived_vrrp_transitions_total");
     lab.signal("HUP");
-    wait_metrics(Some(&a), port, "one reload counted", |s| {
+    let after = wait_metrics(Some(&a), port, "one reload counted", |s| {
         value(
             s,
             "rkeepalived_reloads_total",
@@ -455,6 +459,16 @@ fn vrrp_metrics_status_and_ctl() {
             )
             .is_some_and(|t| t > 1.0e9)
     });
+    // The instance the reload kept goes on counting; staying MASTER is no transition.
+    assert!(
+        counter(&after, "rkeepalived_vrrp_adverts_sent_total") >= sent_before,
+        "adverts counter went back after the reload"
+    );
+    assert_eq!(
+        counter(&after, "rkeepalived_vrrp_transitions_total"),
+        transitions_before,
+        "the reload counted a transition"
+    );
 
     // A second daemon with the same -i in the other namespace: its own socket, no conflict.
     let mut other = Lab::new();

@@ -58,6 +58,9 @@ pub enum Reason {
     AddressRemoved,
     /// `shutdown` was called.
     Shutdown,
+    /// A configuration reload re-created the instance in the state it had
+    /// ([`crate::Instance::mark_resumed`]): no transition happened on the wire.
+    Reload,
 }
 
 /// One thing for the driver to do, in order.

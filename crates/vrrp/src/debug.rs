@@ -54,6 +54,12 @@ impl Debug<'_> {
                 to,
                 reason,
             } => {
+                if *reason == Reason::Reload {
+                    // Not a transition: keepalived logs nothing for the instances a reload
+                    // keeps, and log watchers must not see "Entering MASTER STATE".
+                    tracing::debug!("({instance}) {to} kept across the reload");
+                    return;
+                }
                 // keepalived's wording, which people grep their logs for; the details at debug.
                 tracing::info!("({instance}) Entering {to} STATE");
                 tracing::debug!("({instance}) {from} -> {to}: {reason:?}");

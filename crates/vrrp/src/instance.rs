@@ -105,6 +105,9 @@ pub struct Instance {
     last_transition: Option<Instant>,
     /// A peer's advert with the old unicast checksum was accepted (logged once).
     old_checksum_seen: bool,
+    /// Re-created by a reload in this state: leaving INIT for it is [`Reason::Reload`], not a
+    /// transition (not counted, not logged as one).
+    resumed: Option<State>,
 }
 
 impl Instance {
@@ -146,6 +149,7 @@ impl Instance {
             master_priority: None,
             last_transition: None,
             old_checksum_seen: false,
+            resumed: None,
             cfg,
         };
         instance.priority = instance.compute_priority();
@@ -229,6 +233,14 @@ impl Instance {
     /// Resets the counters (keepalived's "stats with clear" signal).
     pub fn clear_stats(&mut self) {
         self.stats = Stats::default();
+    }
+
+    /// Continues the counters of the instance a configuration reload replaced (so that they
+    /// do not restart from zero on every reload). Ignored unless the instance is in INIT.
+    pub fn carry_stats(&mut self, stats: Stats) {
+        if self.state == State::Init {
+            self.stats = stats;
+        }
     }
 
     /// Skew_Time: v2 (RFC 3768 section 6.1) `(256 - priority) / 256` s; v3 (RFC 5798 section
@@ -402,6 +414,16 @@ impl Instance {
         tracker.offset = Some(offset);
         self.refresh_priority(now);
         Ok(())
+    }
+
+    /// Marks a freshly created instance as the continuation of one a configuration reload
+    /// replaced, which was in `state`: leaving INIT for that same state is then logged and
+    /// reported with [`Reason::Reload`] and not counted as a transition (keepalived logs
+    /// nothing for the instances a reload keeps). Ignored unless the instance is in INIT.
+    pub fn mark_resumed(&mut self, state: State) {
+        if self.state == State::Init {
+            self.resumed = Some(state);
+        }
     }
 
     /// Starts a freshly created instance directly as MASTER, for a configuration reload of
@@ -625,6 +647,9 @@ impl Instance {
 
     /// RFC 5798 section 6.4.1 / 6.4.2: advert first, then addresses, then gratuitous ARPs.
     fn become_master(&mut self, now: Instant, reason: Reason) {
+        if !(self.resumed == Some(State::Master) && self.state == State::Init) {
+            self.stats.became_master += 1;
+        }
         self.master_down_timer = None;
         self.preempt_until = None;
         self.wants_master = false;
@@ -638,7 +663,6 @@ impl Instance {
         self.garp_refresh_timer = garp.master_refresh.map(|p| now + p);
         self.garp_extra_timer = self.cfg.garp_extra.as_ref().map(|e| now + e.interval);
         self.adver_timer = Some(now + self.cfg.advert_interval);
-        self.stats.became_master += 1;
         self.master_address = Some(self.cfg.source);
         self.master_priority = Some(self.priority);
         self.set_state(now, State::Master, reason);
@@ -681,6 +705,11 @@ impl Instance {
         if from == to {
             return;
         }
+        let reason = if self.resumed.take() == Some(to) && from == State::Init {
+            Reason::Reload
+        } else {
+            reason
+        };
         self.state = to;
         self.last_transition = Some(now);
         DebugEvent::StateChange {
@@ -956,6 +985,46 @@ mod tests {
         j.handle_timeout(now);
         j.resume_as_master(now);
         assert_eq!(j.state(), State::Backup);
+    }
+
+    fn reasons(actions: &[Action]) -> Vec<(State, Reason)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::StateChanged { to, reason, .. } => Some((*to, *reason)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_resumed_state_is_not_a_transition() {
+        let now = Instant::now();
+        // MASTER kept across a reload: no became_master, reason Reload.
+        let mut m = Instance::new(config(), now).expect("valid");
+        m.mark_resumed(State::Master);
+        m.resume_as_master(now);
+        assert_eq!(reasons(&drain(&mut m)), [(State::Master, Reason::Reload)]);
+        assert_eq!(m.stats().became_master, 0);
+        // BACKUP kept: leaving INIT for BACKUP is the reload too.
+        let mut b = Instance::new(config(), now).expect("valid");
+        b.mark_resumed(State::Backup);
+        b.handle_timeout(now);
+        assert_eq!(reasons(&drain(&mut b)), [(State::Backup, Reason::Reload)]);
+        // Later transitions are real ones.
+        let t = b.poll_timeout().expect("master-down timer");
+        b.handle_timeout(t);
+        assert_eq!(
+            reasons(&drain(&mut b)),
+            [(State::Master, Reason::MasterDown)]
+        );
+        assert_eq!(b.stats().became_master, 1);
+        // Marked BACKUP but starting elsewhere (here MASTER): a transition, counted.
+        let mut c = Instance::new(config(), now).expect("valid");
+        c.mark_resumed(State::Backup);
+        c.resume_as_master(now);
+        assert_eq!(reasons(&drain(&mut c)), [(State::Master, Reason::Startup)]);
+        assert_eq!(c.stats().became_master, 1);
     }
 
     #[test]

@@ -187,6 +187,20 @@ impl SyncGroup {
         self.reconcile(now);
     }
 
+    /// Continues member `index`'s counters ([`Instance::carry_stats`]).
+    pub fn carry_stats(&mut self, index: usize, stats: crate::Stats) {
+        if let Some(m) = self.members.get_mut(index) {
+            m.carry_stats(stats);
+        }
+    }
+
+    /// Marks every member as re-created by a reload in `state` ([`Instance::mark_resumed`]).
+    pub fn mark_resumed(&mut self, state: State) {
+        for m in &mut self.members {
+            m.mark_resumed(state);
+        }
+    }
+
     /// Shuts every member down.
     pub fn shutdown(&mut self, now: Instant) {
         for m in &mut self.members {

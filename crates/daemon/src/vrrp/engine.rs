@@ -1291,8 +1291,12 @@ impl Engine {
         let mut old_masters: HashSet<(u8, bool, String, bool)> = HashSet::new();
         let mut old_backups: HashSet<(u8, bool, String, bool)> = HashSet::new();
         let mut old_held: Vec<(String, VipPlan, Vec<RoutePlan>, Vec<RuleSpec>)> = Vec::new();
+        let mut old_stats: HashMap<(u8, bool, String, bool), rka_vrrp::Stats> = HashMap::new();
         for unit in &old_units {
             for (m, member) in unit.members.iter().enumerate() {
+                if let Some(i) = unit.core.member(m) {
+                    old_stats.insert(member.plan.identity(), *i.stats());
+                }
                 match unit.state(m) {
                     State::Master => {
                         old_masters.insert(member.plan.identity());
@@ -1362,6 +1366,14 @@ impl Engine {
             .iter()
             .flat_map(|u| u.members.iter().filter_map(|m| m.plan.vmac.clone()))
             .collect();
+        // Counters continue across the reload for the instances it keeps.
+        for unit in &mut units {
+            for m in 0..unit.members.len() {
+                if let Some(st) = old_stats.remove(&unit.members[m].plan.identity()) {
+                    unit.core.carry_stats(m, st);
+                }
+            }
+        }
         // A unit whose every member was MASTER before stays MASTER: it advertises at once and
         // keeps its addresses (no MASTER notification: nothing changed).
         for unit in &mut units {
@@ -1373,6 +1385,7 @@ impl Engine {
                 for m in &mut unit.members {
                     m.quiet_master = true;
                 }
+                unit.core.mark_resumed(rka_vrrp::State::Master);
                 unit.core.resume_as_master(now);
             }
         }
@@ -1386,6 +1399,12 @@ impl Engine {
                     .all(|m| old_backups.contains(&m.plan.identity()))
             })
             .collect();
+        for (unit, backup) in units.iter_mut().zip(&were_backup) {
+            if *backup {
+                // Its BACKUP state is logged as kept, not entered.
+                unit.core.mark_resumed(rka_vrrp::State::Backup);
+            }
+        }
         self.units = units;
         self.attach_sockets().await;
         self.start_trackers();

@@ -111,6 +111,24 @@ impl Core {
         }
     }
 
+    /// Continues member `index`'s counters from the instance a reload replaced.
+    pub fn carry_stats(&mut self, index: usize, stats: rka_vrrp::Stats) {
+        match self {
+            Core::Single(i) if index == 0 => i.carry_stats(stats),
+            Core::Single(_) => {}
+            Core::Group(g) => g.carry_stats(index, stats),
+        }
+    }
+
+    /// Marks a fresh unit as the continuation of one a reload replaced (its first state is
+    /// not a transition).
+    pub fn mark_resumed(&mut self, state: rka_vrrp::State) {
+        match self {
+            Core::Single(i) => i.mark_resumed(state),
+            Core::Group(g) => g.mark_resumed(state),
+        }
+    }
+
     /// Starts a fresh unit directly as MASTER (reload of a unit that was MASTER).
     pub fn resume_as_master(&mut self, now: Instant) {
         match self {
