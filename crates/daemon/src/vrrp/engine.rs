@@ -818,6 +818,13 @@ impl Engine {
             return;
         };
         let Some(&(u, m)) = self.demux.get(&(d.socket, vrid)) else {
+            if self.config.global.simple.log_unknown_vrids {
+                // keepalived 2.2.7's line, for every such advert (observed).
+                tracing::info!(
+                    "Unknown VRID({vrid}) received on interface({}). ignoring...",
+                    sock.key.ifname
+                );
+            }
             self.foreign(format!(
                 "advert for VRID {vrid} from {} on {}: no instance",
                 d.info.src, sock.key.ifname
