@@ -370,6 +370,12 @@ impl Director {
                 }
                 c.weight = Some(*weight);
             }
+            CheckerEvent::WeightReset => {
+                if c.mode == WeightMode::Static {
+                    return;
+                }
+                c.weight = None;
+            }
             CheckerEvent::Retrying { .. } => return,
         }
         let was_up = r.up;
@@ -669,6 +675,10 @@ mod tests {
         // The same weight again changes nothing.
         d.handle_checker(slot(0, 0, 0), &CheckerEvent::WeightChanged { weight: 7 });
         assert!(drain(&mut d).is_empty());
+        // misc_dynamic exit 0: back to the configured weight (keepalived 2.2.7).
+        d.handle_checker(slot(0, 0, 0), &CheckerEvent::WeightReset);
+        assert_eq!(d.real_server_weight(0, 0), Some(2));
+        assert_eq!(drain(&mut d), vec![Action::TableChanged]);
     }
 
     #[test]

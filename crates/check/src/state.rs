@@ -45,6 +45,9 @@ pub enum CheckerEvent {
         /// The new weight.
         weight: i64,
     },
+    /// A dynamic checker that had reported a weight now reports none: the real server's
+    /// configured weight applies again (`misc_dynamic` exit 0, as keepalived 2.2.7).
+    WeightReset,
 }
 
 /// Where an HTTP_GET / SSL_GET checker is in its urls.
@@ -203,11 +206,16 @@ impl CheckerState {
                     }
                 };
                 self.next_probe = now + delay;
-                if let Some(w) = success.weight {
-                    if self.weight != Some(w) {
+                match success.weight {
+                    Some(w) if self.weight != Some(w) => {
                         self.weight = Some(w);
                         self.events.push(CheckerEvent::WeightChanged { weight: w });
                     }
+                    None if self.weight.is_some() => {
+                        self.weight = None;
+                        self.events.push(CheckerEvent::WeightReset);
+                    }
+                    _ => {}
                 }
                 if step == UrlStep::PassComplete && !self.up {
                     self.up = true;
@@ -423,6 +431,25 @@ mod tests {
             vec![
                 CheckerEvent::WeightChanged { weight: 5 },
                 CheckerEvent::WeightChanged { weight: 7 }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_weightless_success_after_a_weight_resets_it_once() {
+        let w = |x| Ok(Success { weight: Some(x) });
+        let none = || Ok(Success { weight: None });
+        let (_, events, _) = simulate(
+            sched(0, false),
+            0,
+            vec![none(), w(10), none(), none(), w(4)],
+        );
+        assert_eq!(
+            events,
+            vec![
+                CheckerEvent::WeightChanged { weight: 10 },
+                CheckerEvent::WeightReset,
+                CheckerEvent::WeightChanged { weight: 4 }
             ]
         );
     }

@@ -54,6 +54,7 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
                     // The first virtual servers: IPVS is opened now, as at a start with them.
                     rt.stop(ipvs::StopMode::Keep).await;
                     let Some(started) = start_runtime(&cfg) else {
+                        rka_check::ping::restore_group_range();
                         if let Some(h) = syncd {
                             h.finish(true).await;
                         }
@@ -81,6 +82,8 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
     }
     rt.stop(stop_mode(ctx.cli.dont_release_ipvs, flush_on_stop))
         .await;
+    // PING_CHECK widened net.ipv4.ping_group_range: put it back, as keepalived 2.2.7 does.
+    rka_check::ping::restore_group_range();
     if let Some(h) = syncd {
         h.finish(true).await;
     }

@@ -518,6 +518,10 @@ impl Runtime {
                 p.weight = Some(*weight);
                 tracing::info!("{}: weight {weight}", p.label);
             }
+            CheckerEvent::WeightReset => {
+                p.weight = None;
+                tracing::info!("{}: configured weight", p.label);
+            }
         }
         let slots = p.slots.clone();
         for &s in &slots {
