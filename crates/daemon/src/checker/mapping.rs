@@ -460,7 +460,7 @@ fn probe_plan(
     let label = format!("{} {target}", c.kind.keyword());
     let mode = match &c.kind {
         CheckerKind::Misc(m) if m.dynamic => WeightMode::Replace,
-        CheckerKind::File(f) if f.weight != 0 => WeightMode::Add,
+        CheckerKind::File(f) if file_weight(config, f).0 != 0 => WeightMode::Add,
         _ => WeightMode::Static,
     };
     ProbePlan {
@@ -470,6 +470,20 @@ fn probe_plan(
         schedule,
         mode,
         slots: Vec::new(),
+    }
+}
+
+/// A FILE_CHECK's weight and `reverse`: its own, else its `track_file` block's (keepalived
+/// 2.2.7: with `track_file X { weight 0 }` a value of 1 takes the real server down).
+fn file_weight(config: &Config, f: &rka_config::model::lvs::checker::FileCheck) -> (i32, bool) {
+    match f.weight {
+        Some(w) => (w, f.reverse),
+        None => config
+            .vrrp
+            .track_files
+            .iter()
+            .find(|t| t.name == f.track_file)
+            .map_or((1, false), |t| (t.weight, t.weight_reverse)),
     }
 }
 
@@ -616,10 +630,11 @@ fn probe(config: &Config, target: SocketAddr, c: &Checker) -> Result<Probe, Stri
             else {
                 return Err(format!("track_file {} is not defined", f.track_file));
             };
+            let (weight, reverse) = file_weight(config, f);
             let mut p = rka_check::file::FileParams::new(&tf.file);
-            p.weight = i64::from(f.weight);
-            p.reverse = f.reverse;
-            p.dynamic = f.weight != 0;
+            p.weight = i64::from(weight);
+            p.reverse = reverse;
+            p.dynamic = weight != 0;
             Probe::File(p)
         }
         CheckerKind::Bfd(b) => Probe::Bfd {
@@ -694,5 +709,34 @@ mod tests {
             })
             .collect();
         assert_eq!(http, vec![(2, true, false), (1, false, true)]);
+    }
+
+    #[test]
+    fn file_check_weight_defaults_to_its_track_file() {
+        let text = "track_file zero {\n file /tmp/rka-fc-zero\n weight 0\n}\n\
+                    track_file rev {\n file /tmp/rka-fc-rev\n weight 3 reverse\n}\n\
+                    virtual_server 10.0.0.1 80 {\n protocol TCP\n \
+                    real_server 127.0.0.1 8080 {\n  FILE_CHECK {\n   track_file zero\n  }\n }\n \
+                    real_server 127.0.0.2 8080 {\n  FILE_CHECK {\n   track_file rev\n  }\n }\n \
+                    real_server 127.0.0.3 8080 {\n  FILE_CHECK {\n   track_file zero\n   weight 2\n  }\n }\n}\n";
+        let loaded = rka_config::load_str("test.conf", text, &Default::default());
+        let plan = Plan::from_config(&loaded.config);
+        let files: Vec<(i64, bool, WeightMode)> = plan
+            .probes
+            .iter()
+            .map(|p| match &p.probe {
+                Ok(Probe::File(f)) => (f.weight, f.reverse, p.mode),
+                other => panic!("not a FILE_CHECK probe: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            files,
+            vec![
+                // weight 0 from the track_file: the value is a status, no weight added.
+                (0, false, WeightMode::Static),
+                (3, true, WeightMode::Add),
+                (2, false, WeightMode::Add),
+            ]
+        );
     }
 }

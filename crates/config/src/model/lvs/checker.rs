@@ -338,8 +338,9 @@ pub struct UdpCheck {
 pub struct FileCheck {
     /// `track_file`: the name of the `track_file` block read.
     pub track_file: String,
-    /// `weight`: multiplier of the value read (default 1).
-    pub weight: i32,
+    /// `weight`: multiplier of the value read; `None`: the `track_file` block's own weight
+    /// and `reverse` apply (keepalived 2.2.7, observed).
+    pub weight: Option<i32>,
     /// `weight ... reverse`.
     pub reverse: bool,
 }
@@ -397,7 +398,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<Checker> {
         "PING_CHECK" => CheckerKind::Ping,
         "FILE_CHECK" => CheckerKind::File(FileCheck {
             track_file: String::new(),
-            weight: 1,
+            weight: None,
             reverse: false,
         }),
         "BFD_CHECK" => CheckerKind::Bfd(BfdCheck {
@@ -606,7 +607,7 @@ fn parse_file_kw(ctx: &mut Ctx<'_>, n: &Node, f: &mut FileCheck) -> bool {
         }
         "weight" => {
             if let Some(w) = ctx.int_in(n, 0, -i32::MAX, i32::MAX) {
-                f.weight = w;
+                f.weight = Some(w);
             }
             f.reverse = n.arg(1) == Some("reverse");
         }
@@ -718,10 +719,12 @@ impl Checker {
                 }
                 CheckerKind::File(f) => {
                     d.kv("track_file", &f.track_file);
-                    if f.reverse {
-                        d.words(&["weight".to_string(), f.weight.to_string(), "reverse".into()]);
-                    } else {
-                        d.kv("weight", f.weight);
+                    match f.weight {
+                        Some(w) if f.reverse => {
+                            d.words(&["weight".to_string(), w.to_string(), "reverse".into()])
+                        }
+                        Some(w) => d.kv("weight", w),
+                        None => {}
                     }
                 }
                 CheckerKind::Bfd(b) => d.kv("name", &b.name),

@@ -775,7 +775,7 @@ fn misc_file_and_bfd_accept_only_their_options() {
     };
     assert_eq!(
         (f.track_file.as_str(), f.weight, f.reverse),
-        ("tf", 4, false)
+        ("tf", Some(4), false)
     );
 }
 
