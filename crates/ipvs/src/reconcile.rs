@@ -1,20 +1,82 @@
 //! From the table in the kernel to the desired one with the fewest operations.
 //!
-//! The reconciler only removes what it owns (entries it programmed before), so services
+//! The reconciler only removes what it owns (entries it programmed or adopted before, marked
+//! [`VirtualService::owned`] / [`DestEntry::owned`] in its model of the kernel), so services
 //! and real servers added by another tool (`ipvsadm`, a second daemon) survive.
+//!
+//! Tables hold configuration only: a daemon keeps one entry per real server of its whole
+//! configuration (tens of thousands), so the counters of a dump are not kept.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::request::Request;
-use crate::types::{DestKey, Destination, Service, ServiceKey};
+use crate::types::{DestKey, Destination, ForwardMethod, Service, ServiceKey, Tunnel};
 
 /// A virtual service with its real servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualService {
     /// The service configuration (no counters).
     pub service: Service,
-    /// Its real servers by address and port (no counters).
-    pub dests: BTreeMap<DestKey, Destination>,
+    /// Its real servers by address and port.
+    pub dests: BTreeMap<DestKey, DestEntry>,
+    /// In a model of the kernel: the reconciler programmed or adopted the service, so it may
+    /// remove it. Always false in a wanted table and in a dump.
+    pub owned: bool,
+}
+
+/// A real server as a table holds it: what NEW/SET_DEST program, without the counters of
+/// [`Destination`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DestEntry {
+    /// Address and port.
+    pub key: DestKey,
+    /// Forwarding method.
+    pub method: ForwardMethod,
+    /// Weight (0 = quiesced).
+    pub weight: u32,
+    /// Upper connection threshold (0 = none).
+    pub upper_threshold: u32,
+    /// Lower connection threshold.
+    pub lower_threshold: u32,
+    /// Tunnel settings (None means plain IP-in-IP).
+    pub tunnel: Option<Tunnel>,
+    /// In a model of the kernel: the reconciler programmed or adopted the real server, so it
+    /// may remove it. Always false in a wanted table and in a dump.
+    pub owned: bool,
+}
+
+impl DestEntry {
+    /// The configuration of `d` (counters dropped), not owned.
+    pub fn of(d: &Destination) -> Self {
+        DestEntry {
+            key: d.key,
+            method: d.method,
+            weight: d.weight,
+            upper_threshold: d.upper_threshold,
+            lower_threshold: d.lower_threshold,
+            tunnel: d.tunnel,
+            owned: false,
+        }
+    }
+
+    /// The destination to send (no counters).
+    pub fn destination(&self) -> Destination {
+        let mut d = Destination::new(self.key.addr, self.key.port, self.method, self.weight);
+        d.upper_threshold = self.upper_threshold;
+        d.lower_threshold = self.lower_threshold;
+        d.tunnel = self.tunnel;
+        d
+    }
+
+    /// Whether both program the same real server the same way (ownership aside).
+    pub fn config_eq(&self, other: &DestEntry) -> bool {
+        self.key == other.key
+            && self.method == other.method
+            && self.weight == other.weight
+            && self.upper_threshold == other.upper_threshold
+            && self.lower_threshold == other.lower_threshold
+            && self.tunnel == other.tunnel
+    }
 }
 
 /// An IPVS table: configuration only, counters stripped.
@@ -29,17 +91,6 @@ fn service_config(s: &Service) -> Service {
     Service {
         stats: None,
         ..s.clone()
-    }
-}
-
-/// Drops the runtime fields of a destination.
-fn dest_config(d: &Destination) -> Destination {
-    Destination {
-        active_conns: 0,
-        inactive_conns: 0,
-        persist_conns: 0,
-        stats: None,
-        ..d.clone()
     }
 }
 
@@ -69,26 +120,95 @@ impl Table {
         Self::default()
     }
 
-    /// Adds or replaces a service (keeping its real servers).
+    /// Adds a service, or replaces its configuration (keeping its real servers and
+    /// ownership).
     pub fn insert_service(&mut self, s: &Service) {
-        let entry = self
-            .services
-            .entry(s.key)
-            .or_insert_with(|| VirtualService {
-                service: service_config(s),
-                dests: BTreeMap::new(),
-            });
-        entry.service = service_config(s);
+        match self.services.get_mut(&s.key) {
+            Some(vs) => vs.service = service_config(s),
+            None => {
+                self.services.insert(
+                    s.key,
+                    VirtualService {
+                        service: service_config(s),
+                        dests: BTreeMap::new(),
+                        owned: false,
+                    },
+                );
+            }
+        }
     }
 
-    /// Adds or replaces a real server; false when the service is not in the table.
+    /// Adds a real server, or replaces its configuration (keeping its ownership); false when
+    /// the service is not in the table.
     pub fn insert_dest(&mut self, key: &ServiceKey, d: &Destination) -> bool {
-        match self.services.get_mut(key) {
-            Some(vs) => {
-                vs.dests.insert(d.key, dest_config(d));
-                true
+        let Some(vs) = self.services.get_mut(key) else {
+            return false;
+        };
+        let owned = vs.dests.get(&d.key).is_some_and(|e| e.owned);
+        vs.dests.insert(
+            d.key,
+            DestEntry {
+                owned,
+                ..DestEntry::of(d)
+            },
+        );
+        true
+    }
+
+    /// Marks as owned every entry of this table (a model of the kernel) that `wanted` also
+    /// has: keepalived treats "exists" as success, so what the configuration asks for and
+    /// finds already there becomes ours (removed on stop, or when the configuration drops it).
+    pub fn adopt(&mut self, wanted: &Table) {
+        for (key, want) in &wanted.services {
+            let Some(cur) = self.services.get_mut(key) else {
+                continue;
+            };
+            cur.owned = true;
+            for dkey in want.dests.keys() {
+                if let Some(d) = cur.dests.get_mut(dkey) {
+                    d.owned = true;
+                }
             }
-            None => false,
+        }
+    }
+
+    /// The owned part of this model of the kernel, ownership marks cleared: after a
+    /// successful reconciliation, what was wanted.
+    pub fn owned_part(&self) -> Table {
+        let mut t = Table::new();
+        for (key, vs) in &self.services {
+            if !vs.owned {
+                continue;
+            }
+            let dests = vs
+                .dests
+                .iter()
+                .filter(|(_, d)| d.owned)
+                .map(|(k, d)| (*k, DestEntry { owned: false, ..*d }))
+                .collect();
+            t.services.insert(
+                *key,
+                VirtualService {
+                    service: vs.service.clone(),
+                    dests,
+                    owned: false,
+                },
+            );
+        }
+        t
+    }
+
+    /// Copies the ownership marks of `model` onto the same entries of this table (a fresh
+    /// dump replacing the model).
+    pub fn keep_ownership(&mut self, model: &Table) {
+        for (key, vs) in &mut self.services {
+            let Some(old) = model.services.get(key) else {
+                continue;
+            };
+            vs.owned = old.owned;
+            for (dkey, d) in &mut vs.dests {
+                d.owned = old.dests.get(dkey).is_some_and(|o| o.owned);
+            }
         }
     }
 
@@ -113,12 +233,15 @@ impl Table {
                 if vs.dests.contains_key(&d.key) {
                     return Err(ModelError::Exists);
                 }
-                vs.dests.insert(d.key, dest_config(d));
+                vs.dests.insert(d.key, DestEntry::of(d));
             }
             Request::EditDest(k, d) => {
                 let vs = self.services.get_mut(k).ok_or(ModelError::NoService)?;
                 let slot = vs.dests.get_mut(&d.key).ok_or(ModelError::NoDest)?;
-                *slot = dest_config(d);
+                *slot = DestEntry {
+                    owned: slot.owned,
+                    ..DestEntry::of(d)
+                };
             }
             Request::DelDest(k, d) => {
                 let vs = self.services.get_mut(k).ok_or(ModelError::NoService)?;
@@ -134,45 +257,23 @@ impl Table {
     }
 }
 
-/// The entries a reconciler programmed earlier and may therefore remove.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Owned {
-    /// Services we created.
-    pub services: BTreeSet<ServiceKey>,
-    /// Real servers we added, with their service.
-    pub dests: BTreeSet<(ServiceKey, DestKey)>,
-}
-
-impl Owned {
-    /// Everything in `table` (what we own after programming it).
-    pub fn from_table(table: &Table) -> Self {
-        let mut o = Owned::default();
-        for (k, vs) in &table.services {
-            o.services.insert(*k);
-            for d in vs.dests.keys() {
-                o.dests.insert((*k, *d));
-            }
-        }
-        o
-    }
-}
-
-/// The operations that take `current` to `desired`, removing only `owned` entries.
+/// The operations that take `current` (a model of the kernel) to `desired`, removing only
+/// the entries `current` marks owned.
 ///
 /// Order: deletions first (services, then real servers), then for each wanted service
 /// its add or edit followed by its real servers' adds and edits.
-pub fn diff(desired: &Table, current: &Table, owned: &Owned) -> Vec<Request> {
+pub fn diff(desired: &Table, current: &Table) -> Vec<Request> {
     let mut deletes = Vec::new();
     let mut rest = Vec::new();
     for (key, cur) in &current.services {
         let want = desired.services.get(key);
-        if want.is_none() && owned.services.contains(key) {
+        if want.is_none() && cur.owned {
             deletes.push(Request::DelService(*key));
             continue;
         }
-        for dkey in cur.dests.keys() {
+        for (dkey, d) in &cur.dests {
             let wanted = want.is_some_and(|w| w.dests.contains_key(dkey));
-            if !wanted && owned.dests.contains(&(*key, *dkey)) {
+            if !wanted && d.owned {
                 deletes.push(Request::DelDest(*key, *dkey));
             }
         }
@@ -188,8 +289,8 @@ pub fn diff(desired: &Table, current: &Table, owned: &Owned) -> Vec<Request> {
         }
         for (dkey, d) in &want.dests {
             match cur.and_then(|c| c.dests.get(dkey)) {
-                None => rest.push(Request::AddDest(*key, d.clone())),
-                Some(cd) if !cd.config_eq(d) => rest.push(Request::EditDest(*key, d.clone())),
+                None => rest.push(Request::AddDest(*key, d.destination())),
+                Some(cd) if !cd.config_eq(d) => rest.push(Request::EditDest(*key, d.destination())),
                 Some(_) => {}
             }
         }
@@ -276,12 +377,15 @@ mod tests {
     proptest! {
         #[test]
         fn owning_everything_reaches_desired(current in arb_table(), desired in arb_table()) {
-            let owned = Owned::from_table(&current);
-            let ops = diff(&desired, &current, &owned);
+            let mut model = current.clone();
+            model.adopt(&current);
+            let ops = diff(&desired, &model);
             let mut kernel = current.clone();
             apply_all(&mut kernel, &ops);
             prop_assert_eq!(&kernel, &desired);
-            prop_assert!(diff(&desired, &kernel, &Owned::from_table(&desired)).is_empty());
+            let mut model = kernel.clone();
+            model.adopt(&desired);
+            prop_assert!(diff(&desired, &model).is_empty());
         }
 
         #[test]
@@ -293,22 +397,25 @@ mod tests {
                     current.insert_service(&vs.service);
                 }
                 for d in vs.dests.values() {
-                    current.insert_dest(k, d);
+                    current.insert_dest(k, &d.destination());
                 }
             }
             // We own only what we added that the other tool did not already have.
-            let mut owned = Owned::default();
+            let mut owned_services = Vec::new();
             for (k, vs) in &previous.services {
-                if !foreign.services.contains_key(k) {
-                    owned.services.insert(*k);
+                let foreign_vs = foreign.services.get(k);
+                let Some(cur) = current.services.get_mut(k) else { continue };
+                cur.owned = foreign_vs.is_none();
+                if cur.owned {
+                    owned_services.push(*k);
                 }
                 for dk in vs.dests.keys() {
-                    if !foreign.services.get(k).is_some_and(|f| f.dests.contains_key(dk)) {
-                        owned.dests.insert((*k, *dk));
+                    if let Some(d) = cur.dests.get_mut(dk) {
+                        d.owned = !foreign_vs.is_some_and(|f| f.dests.contains_key(dk));
                     }
                 }
             }
-            let ops = diff(&desired, &current, &owned);
+            let ops = diff(&desired, &current);
             let mut kernel = current.clone();
             apply_all(&mut kernel, &ops);
             // Every desired entry is there with the desired configuration.
@@ -318,7 +425,8 @@ mod tests {
                 if let Some(got) = got {
                     prop_assert_eq!(&got.service, &vs.service);
                     for (dk, d) in &vs.dests {
-                        prop_assert_eq!(got.dests.get(dk), Some(d));
+                        let same = got.dests.get(dk).is_some_and(|g| g.config_eq(d));
+                        prop_assert!(same, "{dk}: {:?} for {d:?}", got.dests.get(dk));
                     }
                 }
             }
@@ -333,12 +441,76 @@ mod tests {
                 }
             }
             // Owned entries not desired are gone.
-            for k in &owned.services {
+            for k in &owned_services {
                 prop_assert_eq!(kernel.services.contains_key(k), desired.services.contains_key(k));
             }
             // A second pass has nothing left to do.
-            prop_assert!(diff(&desired, &kernel, &owned).is_empty());
+            kernel.keep_ownership(&current);
+            kernel.adopt(&desired);
+            prop_assert!(diff(&desired, &kernel).is_empty());
         }
+    }
+
+    proptest! {
+        #[test]
+        fn the_owned_part_of_a_reconciled_model_is_what_was_wanted(
+            foreign in arb_table(),
+            desired in arb_table(),
+        ) {
+            // Nothing owned yet: another tool's entries only.
+            let ops = diff(&desired, &foreign);
+            let mut model = foreign.clone();
+            apply_all(&mut model, &ops);
+            model.adopt(&desired);
+            prop_assert_eq!(model.owned_part(), desired.clone());
+            // A dump of the same kernel (no marks) takes the model's marks back.
+            let mut dump = foreign.clone();
+            apply_all(&mut dump, &ops);
+            dump.keep_ownership(&model);
+            prop_assert_eq!(&dump, &model);
+        }
+    }
+
+    #[test]
+    fn ownership_survives_edits_and_is_dropped_with_the_entry() {
+        let s = Service::new(svc_key(1), "rr");
+        let d = Destination::new(
+            IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)),
+            80,
+            ForwardMethod::Masq,
+            1,
+        );
+        let mut want = Table::new();
+        want.insert_service(&s);
+        want.insert_dest(&s.key, &d);
+        let mut model = want.clone();
+        model.adopt(&want);
+        // A new weight (as the manager records an accepted edit) keeps the mark.
+        model.insert_dest(
+            &s.key,
+            &Destination {
+                weight: 7,
+                ..d.clone()
+            },
+        );
+        model.insert_service(&Service::new(svc_key(1), "wrr"));
+        let vs = &model.services[&s.key];
+        assert!(vs.owned && vs.dests[&d.key].owned);
+        assert_eq!(vs.dests[&d.key].weight, 7);
+        // Unwanted now: both are removed, the service first.
+        assert_eq!(
+            diff(&Table::new(), &model),
+            vec![Request::DelService(s.key)]
+        );
+        // Not owned: left alone.
+        let foreign = want.clone();
+        assert!(diff(&Table::new(), &foreign).is_empty());
+        // A table entry keeps the configuration only: what is sent is what was inserted.
+        assert_eq!(
+            vs.dests[&d.key].destination(),
+            Destination { weight: 7, ..d }
+        );
+        assert!(std::mem::size_of::<DestEntry>() * 3 < std::mem::size_of::<Destination>());
     }
 
     #[test]
@@ -359,7 +531,9 @@ mod tests {
             ..d.clone()
         };
         want.insert_dest(&s.key, &d2);
-        let ops = diff(&want, &cur, &Owned::from_table(&cur));
+        let mut model = cur.clone();
+        model.adopt(&cur);
+        let ops = diff(&want, &model);
         assert_eq!(ops, vec![Request::EditDest(s.key, d2)]);
     }
 

@@ -4,12 +4,12 @@
 //! what it owns. Every change reaches the kernel through this one thread, in the order it was
 //! handed over.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rka_ipvs::reconcile::Owned;
+use rka_ipvs::reconcile::VirtualService;
 use rka_ipvs::{diff, Client, IpvsError, Request, ServiceKey, Table, Timeouts};
 use tokio::sync::oneshot;
 
@@ -165,25 +165,54 @@ impl Manager {
     }
 }
 
-/// What a batch of table changes touches.
+/// The table changes of one batch (every hand-off already queued), merged: the last one
+/// handed over wins for each service.
 #[derive(Default)]
-struct Scope {
-    /// A whole table was handed over.
+struct Batch {
+    /// A whole table was handed over: `wanted` is the whole wanted table.
     full: bool,
-    /// Services of partial updates.
-    keys: BTreeSet<ServiceKey>,
+    /// The wanted state of the services handed over.
+    wanted: Desired,
     /// When the oldest partial update of the batch was handed over.
     since: Option<Instant>,
+}
+
+impl Batch {
+    /// Takes a whole or partial wanted table.
+    fn merge(&mut self, m: Msg) {
+        match m {
+            Msg::Desired(d) => {
+                self.wanted = *d;
+                self.full = true;
+            }
+            Msg::Update(d, at) => {
+                self.since.get_or_insert(at);
+                let d = *d;
+                for (k, vs) in d.table.services {
+                    self.wanted.table.services.insert(k, vs);
+                }
+                self.wanted.labels.extend(d.labels);
+            }
+            _ => {}
+        }
+    }
 }
 
 const RETRY_MIN: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
+/// The thread's state. The wanted table is not kept once applied: after a successful
+/// reconciliation, the owned entries of the kernel model are exactly what was wanted
+/// (wanted entries found or added are owned, owned ones not wanted are deleted), so only the
+/// wanted state of the services the kernel refused something for is kept, in `pending`.
 struct Worker<B> {
     backend: B,
+    /// Our model of the kernel's table, entries we may remove marked owned.
     current: Table,
-    owned: Owned,
-    desired: Desired,
+    /// Services the last attempt failed for, and what is wanted of them (None: their removal).
+    pending: BTreeMap<ServiceKey, Option<VirtualService>>,
+    /// Virtual server label by kernel service (to name them in errors).
+    labels: BTreeMap<ServiceKey, String>,
     retry_at: Option<Instant>,
     backoff: Duration,
     status: Arc<Mutex<Status>>,
@@ -194,8 +223,8 @@ impl<B: Backend> Worker<B> {
         Worker {
             backend,
             current: Table::new(),
-            owned: Owned::default(),
-            desired: Desired::default(),
+            pending: BTreeMap::new(),
+            labels: BTreeMap::new(),
             retry_at: None,
             backoff: RETRY_MIN,
             status,
@@ -224,30 +253,28 @@ impl<B: Backend> Worker<B> {
                 },
             };
             match msg {
-                None => {
-                    // Retry: the kernel may have changed under us; read it again.
-                    self.refresh();
-                    self.sync();
-                }
+                None => self.retry(),
                 Some(m @ (Msg::Desired(_) | Msg::Update(..))) => {
                     // Merge every table change already queued, then sync once.
-                    let mut scope = Scope::default();
-                    self.merge(m, &mut scope);
+                    let mut batch = Batch::default();
+                    batch.merge(m);
                     while let Ok(m) = rx.try_recv() {
                         match m {
-                            m @ (Msg::Desired(_) | Msg::Update(..)) => self.merge(m, &mut scope),
+                            m @ (Msg::Desired(_) | Msg::Update(..)) => batch.merge(m),
                             other => {
                                 carried = Some(other);
                                 break;
                             }
                         }
                     }
-                    if scope.full {
-                        self.sync();
+                    if batch.full {
+                        self.labels = batch.wanted.labels;
+                        self.sync(batch.wanted.table);
                         // A whole table replaced the previous one: give what it freed back.
                         rka_sys::alloc::release_free_memory();
                     } else {
-                        self.sync_keys(&scope.keys, scope.since);
+                        self.labels.extend(batch.wanted.labels);
+                        self.sync_keys(batch.wanted.table, batch.since);
                     }
                 }
                 Some(Msg::Sync(reply)) => {
@@ -259,26 +286,6 @@ impl<B: Backend> Worker<B> {
                     return;
                 }
             }
-        }
-    }
-
-    /// Takes a whole or partial wanted table into `self.desired`.
-    fn merge(&mut self, m: Msg, scope: &mut Scope) {
-        match m {
-            Msg::Desired(d) => {
-                self.desired = *d;
-                scope.full = true;
-            }
-            Msg::Update(d, at) => {
-                scope.since.get_or_insert(at);
-                let d = *d;
-                for (k, vs) in d.table.services {
-                    scope.keys.insert(k);
-                    self.desired.table.services.insert(k, vs);
-                }
-                self.desired.labels.extend(d.labels);
-            }
-            _ => {}
         }
     }
 
@@ -306,72 +313,82 @@ impl<B: Backend> Worker<B> {
         self.refresh();
     }
 
+    /// Reads the kernel's table again, keeping what we own.
     fn refresh(&mut self) {
         match self.backend.dump() {
-            Ok(t) => self.current = t,
+            Ok(mut t) => {
+                t.keep_ownership(&self.current);
+                self.current = t;
+            }
             Err(e) => tracing::error!("IPVS: cannot read the table: {e}"),
         }
     }
 
+    /// A retry: the kernel may have changed under us, so its table is read again and the
+    /// whole wanted table (rebuilt from the owned entries and the pending services) compared.
+    fn retry(&mut self) {
+        let mut wanted = self.current.owned_part();
+        for (k, vs) in std::mem::take(&mut self.pending) {
+            match vs {
+                Some(vs) => wanted.services.insert(k, vs),
+                None => wanted.services.remove(&k),
+            };
+        }
+        self.refresh();
+        self.sync(wanted);
+    }
+
     fn label(&self, key: &ServiceKey) -> String {
-        self.desired
-            .labels
+        self.labels
             .get(key)
             .cloned()
             .unwrap_or_else(|| key.to_string())
     }
 
-    /// Applies the difference between the wanted table and our model of the kernel.
-    fn sync(&mut self) {
+    /// Applies the difference between the whole wanted table and our model of the kernel.
+    fn sync(&mut self, wanted: Table) {
         let started = Instant::now();
-        let keys: Vec<ServiceKey> = self.desired.table.services.keys().copied().collect();
-        self.adopt(&keys);
-        let ops = diff(&self.desired.table, &self.current, &self.owned);
+        self.current.adopt(&wanted);
+        let ops = diff(&wanted, &self.current);
         let diffed = started.elapsed();
         let count = ops.len();
-        self.execute(ops);
+        self.pending.clear();
+        self.execute(ops, &wanted);
         tracing::debug!(
             "IPVS: whole table of {} service(s) compared in {} ms, {count} operation(s) sent in {} ms",
-            keys.len(),
+            wanted.services.len(),
             diffed.as_millis(),
             (started.elapsed() - diffed).as_millis()
         );
     }
 
-    /// Applies the difference for some services only.
+    /// Applies the difference for the services of `wanted` only.
     /// `since`: when the oldest of the partial updates was handed over (debug timings).
-    fn sync_keys(&mut self, keys: &BTreeSet<ServiceKey>, since: Option<Instant>) {
+    fn sync_keys(&mut self, wanted: Table, since: Option<Instant>) {
         let started = Instant::now();
-        let keys: Vec<ServiceKey> = keys.iter().copied().collect();
-        self.adopt(&keys);
-        // These services are moved into two small tables for the comparison and moved back
-        // (no copy of their real servers per verdict).
-        let mut want = Table::new();
+        self.current.adopt(&wanted);
+        // These services of the model are moved into a small table for the comparison and
+        // moved back (no copy of their real servers per verdict).
         let mut cur = Table::new();
-        for k in &keys {
-            if let Some(v) = self.desired.table.services.remove(k) {
-                want.services.insert(*k, v);
-            }
+        for k in wanted.services.keys() {
             if let Some(v) = self.current.services.remove(k) {
                 cur.services.insert(*k, v);
             }
+            self.pending.remove(k);
         }
-        let ops = diff(&want, &cur, &self.owned);
+        let ops = diff(&wanted, &cur);
         // One insert per key (not `append`, which rebuilds the whole map).
-        for (k, v) in want.services {
-            self.desired.table.services.insert(k, v);
-        }
         for (k, v) in cur.services {
             self.current.services.insert(k, v);
         }
         let count = ops.len();
         let compared = Instant::now();
-        self.execute(ops);
+        self.execute(ops, &wanted);
         if let Some(since) = since {
             tracing::debug!(
                 "IPVS: {count} operation(s) for {} service(s): thread woke {} us after the \
                  hand-off, compared in {} us, kernel answered in {} us",
-                keys.len(),
+                wanted.services.len(),
                 started.saturating_duration_since(since).as_micros(),
                 compared.saturating_duration_since(started).as_micros(),
                 compared.elapsed().as_micros()
@@ -379,9 +396,18 @@ impl<B: Backend> Worker<B> {
         }
     }
 
-    /// Sends `ops`, records what the kernel accepted, reports and schedules retries.
-    fn execute(&mut self, ops: Vec<Request>) {
+    /// Keeps the wanted state of `key` for the retry.
+    fn keep_pending(&mut self, key: ServiceKey, wanted: &Table) {
+        self.pending
+            .entry(key)
+            .or_insert_with(|| wanted.services.get(&key).cloned());
+    }
+
+    /// Sends `ops` (the difference towards `wanted`), records what the kernel accepted,
+    /// reports and schedules retries.
+    fn execute(&mut self, ops: Vec<Request>, wanted: &Table) {
         if ops.is_empty() {
+            self.report(0, 0, BTreeMap::new());
             self.done_ok();
             return;
         }
@@ -389,6 +415,9 @@ impl<B: Backend> Worker<B> {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("IPVS: {e} - will retry");
+                for k in ops.iter().filter_map(op_key) {
+                    self.keep_pending(k, wanted);
+                }
                 self.schedule_retry();
                 return;
             }
@@ -401,6 +430,9 @@ impl<B: Backend> Worker<B> {
                 Err(e) if benign(op, &e) => true,
                 Err(e) => {
                     let key = op_key(op);
+                    if let Some(k) = key {
+                        self.keep_pending(k, wanted);
+                    }
                     let label = key.map_or_else(|| "IPVS".to_string(), |k| self.label(&k));
                     let entry = failing.entry(label).or_insert_with(|| (e.to_string(), 0));
                     entry.1 += 1;
@@ -423,18 +455,11 @@ impl<B: Backend> Worker<B> {
             }
         }
         let all_ok = failing.is_empty();
-        let status = self.status.clone();
-        if let Ok(mut s) = status.lock() {
-            s.applied += applied;
-            s.batches += 1;
-            for label in s.failing.keys() {
-                if !failing.contains_key(label) {
-                    tracing::info!("IPVS: virtual server {label} programmed");
-                }
-            }
-            s.failing = failing.into_iter().map(|(k, (e, _))| (k, e)).collect();
-            s.owned_services = self.owned.services.len();
-        }
+        self.report(
+            applied,
+            1,
+            failing.into_iter().map(|(k, (e, _))| (k, e)).collect(),
+        );
         if all_ok {
             self.done_ok();
         } else {
@@ -442,28 +467,38 @@ impl<B: Backend> Worker<B> {
         }
     }
 
-    /// Entries of the wanted table already in the kernel are ours from now on, as keepalived
-    /// treats "exists" as success: they are removed on stop or when the configuration drops them.
-    fn adopt(&mut self, keys: &[ServiceKey]) {
-        for key in keys {
-            let (Some(want), Some(cur)) = (
-                self.desired.table.services.get(key),
-                self.current.services.get(key),
-            ) else {
+    /// Updates the status after a batch: `failing` are this batch's refusals by label;
+    /// services refused earlier and not part of it are still failing, the others are
+    /// reported programmed.
+    fn report(&mut self, applied: u64, batches: u64, mut failing: BTreeMap<String, String>) {
+        let still: Vec<String> = self.pending.keys().map(|k| self.label(k)).collect();
+        let owned = self.current.services.values().filter(|v| v.owned).count();
+        let Ok(mut s) = self.status.lock() else {
+            return;
+        };
+        s.applied += applied;
+        s.batches += batches;
+        for (label, err) in std::mem::take(&mut s.failing) {
+            if failing.contains_key(&label) {
                 continue;
-            };
-            self.owned.services.insert(*key);
-            for dkey in want.dests.keys() {
-                if cur.dests.contains_key(dkey) {
-                    self.owned.dests.insert((*key, *dkey));
-                }
+            }
+            if still.contains(&label) {
+                failing.insert(label, err);
+            } else {
+                tracing::info!("IPVS: virtual server {label} programmed");
             }
         }
+        s.failing = failing;
+        s.owned_services = owned;
     }
 
+    /// This batch went through: no retry, unless services refused earlier still wait for
+    /// theirs.
     fn done_ok(&mut self) {
-        self.retry_at = None;
-        self.backoff = RETRY_MIN;
+        if self.pending.is_empty() {
+            self.retry_at = None;
+            self.backoff = RETRY_MIN;
+        }
     }
 
     fn schedule_retry(&mut self) {
@@ -471,31 +506,36 @@ impl<B: Backend> Worker<B> {
         self.backoff = (self.backoff * 2).min(RETRY_MAX);
     }
 
-    /// Updates our model of the kernel and what we own after an accepted operation.
+    /// Updates our model of the kernel (and what we own in it) after an accepted operation.
     fn record(&mut self, op: &Request) {
         match op {
             Request::AddService(s) | Request::EditService(s) => {
                 self.current.insert_service(s);
-                self.owned.services.insert(s.key);
+                if let Some(vs) = self.current.services.get_mut(&s.key) {
+                    vs.owned = true;
+                }
             }
             Request::DelService(k) => {
                 self.current.services.remove(k);
-                self.owned.services.remove(k);
-                self.owned.dests.retain(|(s, _)| s != k);
             }
             Request::AddDest(k, d) | Request::EditDest(k, d) => {
                 self.current.insert_dest(k, d);
-                self.owned.dests.insert((*k, d.key));
+                if let Some(e) = self
+                    .current
+                    .services
+                    .get_mut(k)
+                    .and_then(|vs| vs.dests.get_mut(&d.key))
+                {
+                    e.owned = true;
+                }
             }
             Request::DelDest(k, d) => {
                 if let Some(vs) = self.current.services.get_mut(k) {
                     vs.dests.remove(d);
                 }
-                self.owned.dests.remove(&(*k, *d));
             }
             Request::Flush => {
                 self.current = Table::new();
-                self.owned = Owned::default();
             }
             _ => {}
         }
@@ -506,10 +546,11 @@ impl<B: Backend> Worker<B> {
             StopMode::Keep => return,
             StopMode::Flush => vec![Request::Flush],
             StopMode::RemoveOwned => self
-                .owned
+                .current
                 .services
                 .iter()
-                .map(|k| Request::DelService(*k))
+                .filter(|(_, v)| v.owned)
+                .map(|(k, _)| Request::DelService(*k))
                 .collect(),
         };
         if ops.is_empty() {
@@ -746,6 +787,113 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(ports_in(&fake, 1), [8001]);
+        m.stop(StopMode::Keep).await;
+    }
+
+    /// The retry after a refusal compares the whole wanted table, rebuilt from what the
+    /// thread owns and what was refused, with a fresh dump: a refused service is programmed
+    /// once the kernel accepts it, drift in the others is repaired, another tool's entries
+    /// stay; a verdict applied meanwhile does not cancel the retry.
+    #[tokio::test]
+    async fn a_retry_rebuilds_the_wanted_table_from_what_is_owned() {
+        let fake = Fake::default();
+        let foreign = ServiceKey::Addr {
+            addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            protocol: Protocol::Tcp,
+            port: 25,
+        };
+        let other = Destination::new(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            9999,
+            ForwardMethod::Masq,
+            1,
+        );
+        {
+            let mut st = fake.0.lock().expect("lock");
+            st.missing_schedulers.push("sh".into());
+            st.table.insert_service(&Service::new(foreign, "lc"));
+        }
+        let m = Manager::start(fake.clone(), StartOptions::default()).expect("start");
+        let mut d = wanted(&[1, 2], &[8001, 8002]);
+        d.table.insert_service(&Service::new(key(3), "sh"));
+        d.labels.insert(key(3), "vs3".into());
+        m.apply(d);
+        m.sync().await;
+        assert!(m.status().failing.contains_key("vs3"), "{:?}", m.status());
+        assert_eq!(m.status().owned_services, 2);
+        {
+            // Drift: a real server of ours removed, another tool's one added, by hand.
+            let mut st = fake.0.lock().expect("lock");
+            let vs1 = st.table.services.get_mut(&key(1)).expect("vs1");
+            vs1.dests.retain(|k, _| k.port != 8001);
+            st.table.insert_dest(&key(2), &other);
+        }
+        // A verdict for vs1 goes through meanwhile; vs3's retry stays scheduled.
+        m.update(wanted(&[1], &[8002, 8003]));
+        m.sync().await;
+        assert_eq!(ports_in(&fake, 1), [8002, 8003]);
+        fake.0.lock().expect("lock").missing_schedulers.clear();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !m.status().failing.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(m.status().failing.is_empty(), "{:?}", m.status());
+        let st = fake.0.lock().expect("lock").table.clone();
+        assert!(
+            st.services.contains_key(&key(3)),
+            "refused service programmed"
+        );
+        assert_eq!(
+            ports_in(&fake, 1),
+            [8002, 8003],
+            "the verdict is what is wanted"
+        );
+        assert_eq!(
+            ports_in(&fake, 2),
+            [8001, 8002, 9999],
+            "foreign real server kept"
+        );
+        assert!(st.services.contains_key(&foreign));
+        assert_eq!(m.status().owned_services, 3);
+        // On stop, only ours go.
+        m.stop(StopMode::RemoveOwned).await;
+        let left: Vec<ServiceKey> = fake
+            .0
+            .lock()
+            .expect("lock")
+            .table
+            .services
+            .keys()
+            .copied()
+            .collect();
+        assert_eq!(left, [foreign]);
+    }
+
+    /// A retry repairs a real server of ours removed by hand while a refusal was pending.
+    #[tokio::test]
+    async fn a_retry_repairs_owned_entries() {
+        let fake = Fake::default();
+        fake.0
+            .lock()
+            .expect("lock")
+            .missing_schedulers
+            .push("sh".into());
+        let m = Manager::start(fake.clone(), StartOptions::default()).expect("start");
+        let mut d = wanted(&[1], &[8001, 8002]);
+        d.table.insert_service(&Service::new(key(3), "sh"));
+        m.apply(d);
+        m.sync().await;
+        {
+            let mut st = fake.0.lock().expect("lock");
+            let vs1 = st.table.services.get_mut(&key(1)).expect("vs1");
+            vs1.dests.retain(|k, _| k.port != 8001);
+            st.missing_schedulers.clear();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ports_in(&fake, 1) != [8001, 8002] && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(ports_in(&fake, 1), [8001, 8002]);
         m.stop(StopMode::Keep).await;
     }
 

@@ -4,7 +4,7 @@
 //! out to every real server that configured them: the key of a probe is its whole parameter set,
 //! which is also what a reload compares to decide whether a running checker can be kept.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -81,12 +81,29 @@ pub struct ServicePlan {
     pub suspend_on: Option<IpAddr>,
 }
 
+/// The whole parameter set of a probe: its target and the rest of its parameters as text,
+/// that text shared by every probe with the same parameters (the checkers of a virtual server
+/// are usually alike: tens of thousands of probes, a few parameter sets). Equal keys mean the
+/// same probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProbeParams {
+    /// Where the probe connects.
+    pub target: SocketAddr,
+    /// Everything else (`kind|connect|connect_timeout|schedule`, Debug forms).
+    pub params: Arc<str>,
+}
+
+impl std::fmt::Display for ProbeParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}|{}", self.target, self.params)
+    }
+}
+
 /// One probe, shared by every slot with the same parameters.
 #[derive(Debug, Clone)]
 pub struct ProbePlan {
-    /// Its whole parameter set; equal keys = same probe (shared, not copied, by the
-    /// deduplication map and the running task).
-    pub key: Arc<str>,
+    /// Its whole parameter set; equal keys = same probe.
+    pub key: ProbeParams,
     /// A label for logs and dumps, e.g. `TCP_CHECK 10.0.0.2:80`.
     pub label: String,
     /// The probe, or why it cannot run (it then counts as failing).
@@ -115,7 +132,7 @@ impl Plan {
     pub fn from_config(config: &Config) -> Plan {
         let mut services = Vec::new();
         let mut probes: Vec<ProbePlan> = Vec::new();
-        let mut by_key: HashMap<Arc<str>, usize> = HashMap::new();
+        let mut by_key: HashMap<ProbeParams, usize> = HashMap::new();
         let mut director = DirectorSpec::default();
         let mut params = ParamsText::default();
         for (vi, vs) in config.lvs.virtual_servers.iter().enumerate() {
@@ -412,13 +429,16 @@ fn sorry_plan(vs: &VirtualServer, s: &SorryServer) -> DestPlan {
 /// large part of mapping a reload.
 #[derive(Default)]
 struct ParamsText {
-    last: Option<(Checker, Schedule, String)>,
+    last: Option<(Checker, Schedule, Arc<str>)>,
+    /// Every text rendered so far, so that alternating parameter sets are shared too.
+    interned: HashSet<Arc<str>>,
 }
 
 impl ParamsText {
     /// `kind|connect|connect_timeout|schedule` of `c` (Debug forms): the same text for equal
-    /// parameters, so equal keys still mean equal probes.
-    fn of(&mut self, c: &Checker, schedule: &Schedule) -> &str {
+    /// parameters, so equal keys still mean equal probes; one shared text for a run of alike
+    /// checkers.
+    fn of(&mut self, c: &Checker, schedule: &Schedule) -> Arc<str> {
         let same = self.last.as_ref().is_some_and(|(l, ls, _)| {
             l.kind == c.kind
                 && l.connect == c.connect
@@ -430,9 +450,19 @@ impl ParamsText {
                 "{:?}|{:?}|{:?}|{:?}",
                 c.kind, c.connect, c.connect_timeout, schedule
             );
+            let text = match self.interned.get(text.as_str()) {
+                Some(t) => t.clone(),
+                None => {
+                    let t: Arc<str> = Arc::from(text);
+                    self.interned.insert(t.clone());
+                    t
+                }
+            };
             self.last = Some((c.clone(), schedule.clone(), text));
         }
-        self.last.as_ref().map_or("", |(_, _, t)| t.as_str())
+        self.last
+            .as_ref()
+            .map_or_else(|| Arc::from(""), |(_, _, t)| t.clone())
     }
 }
 
@@ -456,7 +486,10 @@ fn probe_plan(
         alpha: c.alpha,
         log_all_failures: c.log_all_failures.unwrap_or(false),
     };
-    let key = Arc::from(format!("{target}|{}", params.of(c, &schedule)));
+    let key = ProbeParams {
+        target,
+        params: params.of(c, &schedule),
+    };
     let label = format!("{} {target}", c.kind.keyword());
     let mode = match &c.kind {
         CheckerKind::Misc(m) if m.dynamic => WeightMode::Replace,
@@ -681,9 +714,23 @@ mod tests {
             }
         }
         assert_eq!(want.len(), 6);
-        let got: Vec<&str> = plan.probes.iter().map(|p| &*p.key).collect();
+        let got: Vec<String> = plan.probes.iter().map(|p| p.key.to_string()).collect();
         // Every checker is its own probe here (different targets or delay_loop).
-        assert_eq!(got, want.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(got, want);
+        // Alike checkers share one parameter text (not one copy per probe).
+        assert!(Arc::ptr_eq(
+            &plan.probes[0].key.params,
+            &plan.probes[1].key.params
+        ));
+        assert!(!Arc::ptr_eq(
+            &plan.probes[1].key.params,
+            &plan.probes[2].key.params
+        ));
+        // ... also after another parameter set in between (127.0.0.4 after 127.0.0.3's).
+        assert!(Arc::ptr_eq(
+            &plan.probes[0].key.params,
+            &plan.probes[4].key.params
+        ));
     }
 
     #[test]
