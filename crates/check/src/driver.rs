@@ -359,9 +359,10 @@ impl CheckerPool {
     }
 
     /// Starts the probes due at `now`, at most [`MAX_STARTS_PER_TURN`]; the results known at
-    /// once go to `self.connected`.
-    fn start_due(&mut self, now: Instant) {
+    /// once go to `self.connected`. Returns how many connects it left in flight.
+    fn start_due(&mut self, now: Instant) -> usize {
         let mut started = 0;
+        let mut connects = 0;
         while let Some((from, at, id)) = self.due.first() {
             if at > now || started >= MAX_STARTS_PER_TURN {
                 break;
@@ -377,7 +378,10 @@ impl CheckerPool {
             let probe = match (&e.probe, &mut self.tcp) {
                 (PoolProbe::Connect(c), Some(tcp)) => {
                     match tcp.start(id, c, now) {
-                        Started::InFlight(key) => e.running = Running::Connect(key),
+                        Started::InFlight(key) => {
+                            e.running = Running::Connect(key);
+                            connects += 1;
+                        }
                         Started::Done(done) => self.connected.push(done),
                     }
                     continue;
@@ -398,6 +402,7 @@ impl CheckerPool {
                 (id, result, started.elapsed())
             }));
         }
+        connects
     }
 
     /// Records the connects collected in `self.connected`.
@@ -484,9 +489,8 @@ impl CheckerPool {
             if let Some(t) = &mut self.tcp {
                 t.expire(now, &mut self.connected);
             }
-            self.start_due(now);
-            if let Some(t) = &mut self.tcp {
-                if t.in_flight() > 0 {
+            if self.start_due(now) > 0 {
+                if let Some(t) = &mut self.tcp {
                     t.collect_now(&mut self.connected);
                 }
             }
@@ -508,12 +512,12 @@ impl CheckerPool {
                 }
             };
             if next.is_some_and(|at| at <= now) {
-                // Due probes left over by the cap: take the probe tasks already finished, let
-                // other tasks run, then start them.
+                // Due probes left over by the cap: take the probe tasks already finished, then
+                // start them (without going through the runtime: a yield would cost a poll
+                // of its driver per turn).
                 while let Some(done) = self.running.try_join_next_with_id() {
                     self.joined(done);
                 }
-                tokio::task::yield_now().await;
                 continue;
             }
             let deadline = self.tcp.as_ref().and_then(Connector::next_deadline);
