@@ -146,6 +146,10 @@ struct RealServer {
     /// `inhibit_on_failure`.
     inhibit: bool,
     up: bool,
+    /// Its state was announced (notify scripts, FIFO): true once it changed, or from the
+    /// start when it starts up. An `alpha` real server starts down unannounced; its first
+    /// failed verdict announces the DOWN without changing the table (keepalived 2.2.7).
+    announced: bool,
     checkers: Box<[CheckerSlot]>,
 }
 
@@ -224,8 +228,10 @@ impl Director {
                             inhibit: r.inhibit,
                             checkers,
                             up: false,
+                            announced: false,
                         };
                         rs.up = rs.all_pass();
+                        rs.announced = rs.up;
                         rs
                     })
                     .collect();
@@ -382,7 +388,17 @@ impl Director {
         r.up = r.all_pass();
         let weight_changed = r.effective_weight() != before_weight;
         let mut table_changed = false;
+        if !r.up && !was_up && !r.announced && matches!(event, CheckerEvent::Down { .. }) {
+            // The first verdict of a real server that started down (alpha): announced, the
+            // table is unchanged.
+            r.announced = true;
+            self.actions.push_back(Action::RealServerDown {
+                vs: slot.vs,
+                rs: slot.rs,
+            });
+        }
         if r.up != was_up {
+            r.announced = true;
             self.actions.push_back(if r.up {
                 Action::RealServerUp {
                     vs: slot.vs,
@@ -679,6 +695,34 @@ mod tests {
         d.handle_checker(slot(0, 0, 0), &CheckerEvent::WeightReset);
         assert_eq!(d.real_server_weight(0, 0), Some(2));
         assert_eq!(drain(&mut d), vec![Action::TableChanged]);
+    }
+
+    #[test]
+    fn an_alpha_real_server_announces_its_first_down_verdict_only() {
+        let mut d = Director::new(DirectorSpec {
+            services: vec![svc(0, 0, vec![rs("a", 1, vec![init(false)])])],
+        });
+        drain(&mut d);
+        d.handle_checker(slot(0, 0, 0), &down());
+        assert_eq!(drain(&mut d), vec![Action::RealServerDown { vs: 0, rs: 0 }]);
+        d.handle_checker(slot(0, 0, 0), &down());
+        assert!(drain(&mut d).is_empty());
+        d.handle_checker(slot(0, 0, 0), &up());
+        assert_eq!(
+            drain(&mut d),
+            vec![
+                Action::RealServerUp { vs: 0, rs: 0 },
+                Action::QuorumUp { vs: 0 },
+                Action::TableChanged
+            ]
+        );
+        // A real server that starts up announces nothing until it changes.
+        let mut e = Director::new(DirectorSpec {
+            services: vec![svc(0, 0, vec![rs("b", 1, vec![init(true)])])],
+        });
+        drain(&mut e);
+        e.handle_checker(slot(0, 0, 0), &up());
+        assert!(drain(&mut e).is_empty());
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub struct CheckerState {
     urls: Option<Box<UrlPacing>>,
     next_probe: Instant,
     weight: Option<i64>,
+    /// A verdict (Up or Down) was reported: an `alpha` checker that starts down reports its
+    /// first failed verdict once, as keepalived 2.2.7 runs `notify_down` then.
+    verdict_given: bool,
     last_failure: Option<Box<str>>,
     /// Oldest first; a probe queues at most a weight change and a verdict.
     events: Vec<CheckerEvent>,
@@ -93,6 +96,7 @@ impl CheckerState {
         CheckerState {
             schedule,
             up,
+            verdict_given: false,
             has_run: false,
             urls: None,
             retries_done: 0,
@@ -219,6 +223,7 @@ impl CheckerState {
                 }
                 if step == UrlStep::PassComplete && !self.up {
                     self.up = true;
+                    self.verdict_given = true;
                     self.events.push(CheckerEvent::Up {
                         reason: "check succeeded".to_string(),
                     });
@@ -242,8 +247,9 @@ impl CheckerState {
                     if let Some(u) = &mut self.urls {
                         u.cursor.on_failure();
                     }
-                    if self.up {
+                    if self.up || !self.verdict_given {
                         self.up = false;
+                        self.verdict_given = true;
                         let reason = if self.schedule.retry > 0 {
                             format!("{} (after {} retries)", failure.reason, self.schedule.retry)
                         } else {
@@ -391,13 +397,22 @@ mod tests {
     }
 
     #[test]
-    fn alpha_failures_retry_then_settle_without_a_down_event() {
+    fn alpha_failures_retry_then_report_the_first_verdict_once() {
+        // keepalived 2.2.7 runs notify_down for an alpha real server whose first verdict is a
+        // failure (observed); later failures, already down, report nothing.
         let (times, events, up) = simulate(sched(1, true), 0, vec![fail(), fail(), fail()]);
         assert_eq!(times, vec![0, 2, 12]);
         assert!(!up);
-        assert!(events
+        let verdicts: Vec<&CheckerEvent> = events
             .iter()
-            .all(|e| !matches!(e, CheckerEvent::Down { .. })));
+            .filter(|e| !matches!(e, CheckerEvent::Retrying { .. }))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [&CheckerEvent::Down {
+                reason: "boom (after 1 retries)".into()
+            }]
+        );
     }
 
     #[test]
