@@ -149,20 +149,7 @@ impl ProcessAttrs {
         };
         let role = self.role;
         if let Some(rt) = self.realtime {
-            match every_thread(|tid| sched::set_thread_round_robin(tid, rt.priority)) {
-                Ok(()) => {
-                    // Past the soft limit the kernel sends SIGXCPU, whose default action would
-                    // end the child at half the configured time: only the hard limit kills.
-                    if let Err(e) = sched::ignore_cpu_time_signal() {
-                        fail(format!("{role}_rlimit_rttime"), format!("SIGXCPU: {e}"));
-                    }
-                    let hard = u64::from(rt.rlimit_rttime_us);
-                    if let Err(e) = sched::set_rlimit_rttime(hard / 2, hard) {
-                        fail(format!("{role}_rlimit_rttime"), e.to_string());
-                    }
-                }
-                Err(e) => fail(format!("{role}_rt_priority"), e),
-            }
+            set_realtime(role, rt, &mut fail);
         } else if let Some(n) = self.nice {
             if let Err(e) = every_thread(|tid| sched::set_thread_nice(tid, n)) {
                 fail(format!("{role}_priority"), e);
@@ -306,18 +293,7 @@ impl Reapply {
             failed.push(Failure { keyword, reason });
         };
         if let Some(rt) = self.realtime {
-            match every_thread(|tid| sched::set_thread_round_robin(tid, rt.priority)) {
-                Ok(()) => {
-                    if let Err(e) = sched::ignore_cpu_time_signal() {
-                        fail(format!("{role}_rlimit_rttime"), format!("SIGXCPU: {e}"));
-                    }
-                    let hard = u64::from(rt.rlimit_rttime_us);
-                    if let Err(e) = sched::set_rlimit_rttime(hard / 2, hard) {
-                        fail(format!("{role}_rlimit_rttime"), e.to_string());
-                    }
-                }
-                Err(e) => fail(format!("{role}_rt_priority"), e),
-            }
+            set_realtime(role, rt, &mut fail);
         }
         if self.leave_realtime {
             // Back to time sharing, as keepalived's child goes (observed: policy 0).
@@ -393,6 +369,25 @@ fn set_process_cpus(cpus: &[u32]) -> Result<(), String> {
 /// attributes (nice value, policy, CPUs) reach the whole child, as they reach keepalived's
 /// single-threaded ones. A thread that ended meanwhile is skipped; the first other error
 /// stops and is returned.
+/// SCHED_RR at `rt.priority` on every thread, with its `RLIMIT_RTTIME`; failures go to `fail`
+/// under the keyword they concern. Used at start and on reload.
+fn set_realtime(role: &str, rt: Realtime, fail: &mut impl FnMut(String, String)) {
+    match every_thread(|tid| sched::set_thread_round_robin(tid, rt.priority)) {
+        Ok(()) => {
+            // Past the soft limit the kernel sends SIGXCPU, whose default action would end the
+            // child at half the configured time: only the hard limit kills.
+            if let Err(e) = sched::ignore_cpu_time_signal() {
+                fail(format!("{role}_rlimit_rttime"), format!("SIGXCPU: {e}"));
+            }
+            let hard = u64::from(rt.rlimit_rttime_us);
+            if let Err(e) = sched::set_rlimit_rttime(hard / 2, hard) {
+                fail(format!("{role}_rlimit_rttime"), e.to_string());
+            }
+        }
+        Err(e) => fail(format!("{role}_rt_priority"), e),
+    }
+}
+
 fn every_thread(set: impl Fn(i32) -> std::io::Result<()>) -> Result<(), String> {
     let tids = sched::thread_ids().map_err(|e| format!("/proc/self/task: {e}"))?;
     for tid in tids {

@@ -215,7 +215,7 @@ mod tests {
     async fn without_virtual_servers_only_the_global_definitions_are_written() {
         let cfg = config("global_defs {\n router_id idle\n}\n");
         let global = crate::vrrp::dump::global_text(&cfg, false);
-        let rt = Runtime::start(&cfg, crate::checker::NoIpvs).expect("start");
+        let rt = Runtime::start(&cfg, crate::checker::NoIpvs::UNUSED).expect("start");
         let text = data_file_text(&global, &rt);
         assert_eq!(text, global);
         assert!(!text.contains("LVS Topology") && !text.contains("Health checkers"));

@@ -91,15 +91,15 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
 }
 
 /// The runtime for `config`: on the kernel's IPVS when there are virtual servers, else on
-/// [`NoIpvs`]. `None` (logged) when IPVS is needed but cannot be opened, or the IPVS thread
+/// [`NoIpvs::UNUSED`]. `None` (logged) when IPVS is needed but cannot be opened, or the IPVS thread
 /// cannot start.
 fn start_runtime(config: &rka_config::Config) -> Option<runtime::Runtime> {
     let started = if config.lvs.virtual_servers.is_empty() {
         tracing::debug!("no virtual server: the checker child runs idle, without IPVS");
-        runtime::Runtime::start(config, NoIpvs)
+        runtime::Runtime::start(config, NoIpvs::UNUSED)
     } else if std::env::var_os(DRY_RUN_ENV).is_some() {
         tracing::warn!("IPVS dry run ({DRY_RUN_ENV} is set): nothing is sent to the kernel");
-        runtime::Runtime::start(config, DryRunIpvs)
+        runtime::Runtime::start(config, NoIpvs::DRY_RUN)
     } else {
         match ipvs::Kernel::connect() {
             Ok(k) => runtime::Runtime::start(config, k),
@@ -118,12 +118,29 @@ fn start_runtime(config: &rka_config::Config) -> Option<runtime::Runtime> {
     }
 }
 
-/// The IPVS backend of a checker child without virtual servers. keepalived does not open IPVS
-/// then, and neither do we: the table is empty and nothing is ever sent to the kernel (with no
-/// virtual server the runtime only has start-up options, such as `lvs_flush`, to apply, and
-/// keepalived leaves those alone too).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoIpvs;
+/// An IPVS backend that sends nothing and accepts every request: the table starts empty.
+/// - [`NoIpvs::UNUSED`]: a checker child without virtual servers. keepalived does not open
+///   IPVS then, and neither do we (with no virtual server the runtime only has start-up options,
+///   such as `lvs_flush`, to apply, and keepalived leaves those alone too).
+/// - [`NoIpvs::DRY_RUN`]: a benchmark on a host without IPVS (`RKA_BENCH_IPVS_DRY_RUN` set, see
+///   bench/reload/host): the manager compares and computes every request as with the kernel.
+///   Never selected otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct NoIpvs {
+    /// Why nothing is sent, for the debug log.
+    why: &'static str,
+}
+
+impl NoIpvs {
+    /// No virtual server: IPVS is not used.
+    pub const UNUSED: NoIpvs = NoIpvs {
+        why: "IPVS not in use (no virtual server)",
+    };
+    /// A benchmark's dry run ([`DRY_RUN_ENV`]).
+    pub const DRY_RUN: NoIpvs = NoIpvs {
+        why: "IPVS dry run",
+    };
+}
 
 impl ipvs::Backend for NoIpvs {
     fn dump(&mut self) -> Result<rka_ipvs::Table, rka_ipvs::IpvsError> {
@@ -134,36 +151,13 @@ impl ipvs::Backend for NoIpvs {
         &mut self,
         requests: &[rka_ipvs::Request],
     ) -> Result<Vec<Result<(), rka_ipvs::IpvsError>>, rka_ipvs::IpvsError> {
-        tracing::debug!(
-            "IPVS not in use (no virtual server): {} request(s) not sent",
-            requests.len()
-        );
+        tracing::debug!("{}: {} request(s) not sent", self.why, requests.len());
         Ok(requests.iter().map(|_| Ok(())).collect())
     }
 }
 
-/// The environment variable that makes the checker child run on [`DryRunIpvs`].
+/// The environment variable that makes the checker child run on [`NoIpvs::DRY_RUN`].
 pub const DRY_RUN_ENV: &str = "RKA_BENCH_IPVS_DRY_RUN";
-
-/// The IPVS backend of a benchmark run on a host without IPVS (`RKA_BENCH_IPVS_DRY_RUN` set,
-/// see bench/reload/host): the manager compares and computes every request as with the kernel,
-/// and this backend accepts them without sending them. Never selected otherwise.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DryRunIpvs;
-
-impl ipvs::Backend for DryRunIpvs {
-    fn dump(&mut self) -> Result<rka_ipvs::Table, rka_ipvs::IpvsError> {
-        Ok(rka_ipvs::Table::new())
-    }
-
-    fn execute(
-        &mut self,
-        requests: &[rka_ipvs::Request],
-    ) -> Result<Vec<Result<(), rka_ipvs::IpvsError>>, rka_ipvs::IpvsError> {
-        tracing::debug!("IPVS dry run: {} request(s) not sent", requests.len());
-        Ok(requests.iter().map(|_| Ok(())).collect())
-    }
-}
 
 /// `lvs_sync_daemon` naming no VRRP instance: keepalived's checker process runs both the master
 /// and the backup sync daemon for as long as it runs, and removes them on stop (the VRRP child

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::ipvs::{Backend, Manager, StartOptions, StopMode};
-use super::mapping::{Plan, ProbePlan};
+use super::mapping::{DestPlan, Plan, ProbePlan, ServicePlan};
 use super::notify::{rs_line, vs_line, LvsNotifier};
 use super::table::{desired, desired_for};
 use crate::child::Control;
@@ -254,6 +254,12 @@ fn spawn_file_watcher(
         };
         tokio::join!(run, forward);
     })
+}
+
+/// The plan of virtual server `vs` and of its real server `rs`.
+fn rs_plan(plan: &Plan, vs: usize, rs: usize) -> Option<(&ServicePlan, &DestPlan)> {
+    let sp = plan.services.get(vs)?;
+    Some((sp, sp.real_servers.get(rs)?))
 }
 
 impl Runtime {
@@ -579,13 +585,7 @@ impl Runtime {
         match *a {
             Action::RealServerUp { vs, rs } | Action::RealServerDown { vs, rs } => {
                 let up = matches!(a, Action::RealServerUp { .. });
-                let (Some(sp), Some(dp)) = (
-                    self.plan.services.get(vs),
-                    self.plan
-                        .services
-                        .get(vs)
-                        .and_then(|s| s.real_servers.get(rs)),
-                ) else {
+                let Some((sp, dp)) = rs_plan(&self.plan, vs, rs) else {
                     return false;
                 };
                 tracing::info!(
@@ -620,13 +620,7 @@ impl Runtime {
         match *a {
             Action::RealServerUp { vs, rs } | Action::RealServerDown { vs, rs } => {
                 let up = matches!(a, Action::RealServerUp { .. });
-                let (Some(sp), Some(dp)) = (
-                    self.plan.services.get(vs),
-                    self.plan
-                        .services
-                        .get(vs)
-                        .and_then(|s| s.real_servers.get(rs)),
-                ) else {
+                let Some((sp, dp)) = rs_plan(&self.plan, vs, rs) else {
                     return;
                 };
                 let script = if up { &dp.notify_up } else { &dp.notify_down };
