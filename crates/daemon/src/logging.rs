@@ -195,17 +195,7 @@ impl<S: Subscriber> Layer<S> for Sinks {
 
 /// keepalived's console timestamp: `Sun Nov 22 05:53:45 2026`.
 fn console_time() -> String {
-    let t = crate::utc::Utc::now();
-    format!(
-        "{} {} {:2} {:02}:{:02}:{:02} {}",
-        t.weekday_name(),
-        t.month_name(),
-        t.day,
-        t.hour,
-        t.minute,
-        t.second,
-        t.year
-    )
+    crate::utc::Utc::now().ctime(None)
 }
 
 /// The RFC 3164 timestamp syslog lines carry: `Nov 22 05:53:45`.

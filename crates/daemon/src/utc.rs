@@ -64,6 +64,22 @@ impl Utc {
     pub fn month_name(&self) -> &'static str {
         MONTHS[(self.month as usize).saturating_sub(1) % 12]
     }
+
+    /// keepalived's time of day, `Sun Nov 22 05:53:45 2026`, with `.micros` after the seconds
+    /// when given (`Sun Nov 22 05:53:45.123456 2026`).
+    pub fn ctime(&self, micros: Option<i64>) -> String {
+        let frac = micros.map_or(String::new(), |m| format!(".{m:06}"));
+        format!(
+            "{} {} {:2} {:02}:{:02}:{:02}{frac} {}",
+            self.weekday_name(),
+            self.month_name(),
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            self.year
+        )
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian calendar (Howard

@@ -70,12 +70,8 @@ impl DestEntry {
 
     /// Whether both program the same real server the same way (ownership aside).
     pub fn config_eq(&self, other: &DestEntry) -> bool {
-        self.key == other.key
-            && self.method == other.method
-            && self.weight == other.weight
-            && self.upper_threshold == other.upper_threshold
-            && self.lower_threshold == other.lower_threshold
-            && self.tunnel == other.tunnel
+        let unowned = |d: &DestEntry| DestEntry { owned: false, ..*d };
+        unowned(self) == unowned(other)
     }
 }
 

@@ -467,6 +467,18 @@ impl ParamsText {
 }
 
 /// The probe of one configured checker of the real server `addr:port`.
+/// A checker's timing: `delay_loop`, retries, warmup, alpha, `log_all_failures`.
+fn schedule_of(c: &Checker) -> Schedule {
+    Schedule {
+        delay_loop: c.delay_loop,
+        retry: c.retry,
+        delay_before_retry: c.delay_before_retry,
+        warmup: c.warmup,
+        alpha: c.alpha,
+        log_all_failures: c.log_all_failures.unwrap_or(false),
+    }
+}
+
 fn probe_plan(
     config: &Config,
     addr: IpAddr,
@@ -478,14 +490,7 @@ fn probe_plan(
         c.connect.connect_ip.unwrap_or(addr),
         c.connect.connect_port.unwrap_or(port),
     );
-    let schedule = Schedule {
-        delay_loop: c.delay_loop,
-        retry: c.retry,
-        delay_before_retry: c.delay_before_retry,
-        warmup: c.warmup,
-        alpha: c.alpha,
-        log_all_failures: c.log_all_failures.unwrap_or(false),
-    };
+    let schedule = schedule_of(c);
     let key = ProbeParams {
         target,
         params: params.of(c, &schedule),
@@ -698,14 +703,7 @@ mod tests {
             for rs in &vs.real_servers {
                 for c in &rs.checkers {
                     let target = SocketAddr::new(rs.addr, rs.port);
-                    let schedule = Schedule {
-                        delay_loop: c.delay_loop,
-                        retry: c.retry,
-                        delay_before_retry: c.delay_before_retry,
-                        warmup: c.warmup,
-                        alpha: c.alpha,
-                        log_all_failures: c.log_all_failures.unwrap_or(false),
-                    };
+                    let schedule = schedule_of(c);
                     want.push(format!(
                         "{target}|{:?}|{:?}|{:?}|{:?}",
                         c.kind, c.connect, c.connect_timeout, schedule

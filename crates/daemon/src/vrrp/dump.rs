@@ -109,16 +109,7 @@ fn time_text(unix: f64) -> String {
     let micros = (unix * 1e6).round() as i64;
     let (secs, frac) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
     let t = crate::utc::Utc::from_unix(secs);
-    format!(
-        "{secs}.{frac:06} ({} {} {:2} {:02}:{:02}:{:02}.{frac:06} {})",
-        t.weekday_name(),
-        t.month_name(),
-        t.day,
-        t.hour,
-        t.minute,
-        t.second,
-        t.year,
-    )
+    format!("{secs}.{frac:06} ({})", t.ctime(Some(frac)))
 }
 
 /// The current master's address and priority as keepalived reports them: known only while
