@@ -1040,6 +1040,8 @@ mod memory_tests {
         drop(config);
         release_free_memory();
         show("model dropped, memory released");
+        // The profile is of a whole install: every real server's checker has its probe.
+        assert_eq!(rt.probes.len(), 2300 * 16, "probes installed");
         // What the step loop would do next; then the live data, piece by piece.
         let h = show("steady state");
         let h = {
@@ -1066,8 +1068,7 @@ mod memory_tests {
             freed("plan (services, destinations)", h)
         };
         rt.ipvs.stop(StopMode::Keep).await;
-        let h = freed("IPVS manager (its tables)", h);
-        let _ = h;
+        freed("IPVS manager (its tables)", h);
         drop(rt.observe);
         release_free_memory();
         show("all dropped, memory released");
