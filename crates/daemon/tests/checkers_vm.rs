@@ -52,9 +52,12 @@ const SLACK: Duration = Duration::from_millis(1500);
 /// `connect_timeout 2` + `delay_loop 1`), a phase anywhere in 0-3 s for either of them.
 const TIMEOUT_CYCLE_SLACK: Duration = Duration::from_millis(3500);
 
+/// The step after which the PING_CHECK real server comes back (its allowance is the cycle).
+const PING_ADDED: &str = "pinged address added";
+
 /// How much later than keepalived's an entry may change after step `name`.
 fn slack_for(name: &str) -> Duration {
-    if name == "pinged address added" {
+    if name == PING_ADDED {
         TIMEOUT_CYCLE_SLACK
     } else {
         SLACK
@@ -474,10 +477,7 @@ fn story() -> Vec<(&'static str, Vec<Act>)> {
             "smtp and dns started",
             vec![Start(Server::Smtp), Start(Server::Dns)],
         ),
-        (
-            "pinged address added",
-            vec![Sh("ip addr add 10.99.0.5/32 dev dum0")],
-        ),
+        (PING_ADDED, vec![Sh("ip addr add 10.99.0.5/32 dev dum0")]),
         (
             "pinged address removed",
             vec![Sh("ip addr del 10.99.0.5/32 dev dum0")],
