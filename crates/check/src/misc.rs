@@ -22,10 +22,6 @@ pub struct MiscParams {
     pub timeout: Duration,
     /// `misc_dynamic`.
     pub dynamic: bool,
-    /// The real server's configured weight, which exit status 0 restores under `misc_dynamic`
-    /// (keepalived 2.2.7, observed: exit 12 gives weight 10, a later exit 0 the configured
-    /// weight again, not 10). `None` leaves the weight alone on exit 0.
-    pub configured_weight: Option<i64>,
     /// `user`: uid to run as.
     pub uid: Option<u32>,
     /// `user`'s group, or the given group: gid to run as.
@@ -42,7 +38,6 @@ impl MiscParams {
             argv,
             timeout,
             dynamic: false,
-            configured_weight: None,
             uid: None,
             gid: None,
         })
@@ -108,18 +103,12 @@ pub fn split_command(line: &str) -> Vec<String> {
     args
 }
 
-/// Translate an exit status into a result; `configured_weight` is reported on exit 0 under
-/// `misc_dynamic` (see [`MiscParams::configured_weight`]).
-pub fn judge(
-    code: Option<i32>,
-    signal: Option<i32>,
-    dynamic: bool,
-    configured_weight: Option<i64>,
-) -> ProbeResult {
+/// Translate an exit status into a result. Under `misc_dynamic` exit 0 reports no weight:
+/// the real server's configured weight applies again (keepalived 2.2.7, observed: exit 12
+/// gives weight 10, a later exit 0 the configured weight, not 10; the checker state turns it
+/// into [`crate::CheckerEvent::WeightReset`]).
+pub fn judge(code: Option<i32>, signal: Option<i32>, dynamic: bool) -> ProbeResult {
     match (code, signal) {
-        (Some(0), _) if dynamic => Ok(Success {
-            weight: configured_weight,
-        }),
         (Some(0), _) => Ok(Success::default()),
         (Some(1), _) => Err(Failure::new("MISC_CHECK program exited with status 1")),
         (Some(c @ 2..=255), _) if dynamic => Ok(Success {
@@ -161,12 +150,7 @@ pub async fn probe(p: &MiscParams) -> ProbeResult {
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw);
     match tokio::time::timeout(p.timeout, child.wait()).await {
-        Ok(Ok(status)) => judge(
-            status.code(),
-            status.signal(),
-            p.dynamic,
-            p.configured_weight,
-        ),
+        Ok(Ok(status)) => judge(status.code(), status.signal(), p.dynamic),
         Ok(Err(e)) => Err(Failure::new(format!("waiting for {prog} failed: {e}"))),
         Err(_) => {
             if let Some(pg) = pgid {
@@ -198,28 +182,22 @@ mod tests {
 
     #[test]
     fn judge_statuses() {
-        assert_eq!(judge(Some(0), None, false, None), Ok(Success::default()));
-        assert_eq!(judge(Some(0), None, false, Some(3)), Ok(Success::default()));
-        assert!(judge(Some(1), None, true, Some(3)).is_err());
-        assert!(judge(Some(12), None, false, None).is_err());
+        assert_eq!(judge(Some(0), None, false), Ok(Success::default()));
+        assert_eq!(judge(Some(0), None, false), Ok(Success::default()));
+        assert!(judge(Some(1), None, true).is_err());
+        assert!(judge(Some(12), None, false).is_err());
         assert_eq!(
-            judge(Some(12), None, true, Some(3)),
+            judge(Some(12), None, true),
             Ok(Success { weight: Some(10) })
         );
-        assert_eq!(
-            judge(Some(2), None, true, None),
-            Ok(Success { weight: Some(0) })
-        );
-        assert!(judge(None, Some(9), true, None).is_err());
+        assert_eq!(judge(Some(2), None, true), Ok(Success { weight: Some(0) }));
+        assert!(judge(None, Some(9), true).is_err());
     }
 
     #[test]
-    fn dynamic_exit_zero_restores_the_configured_weight() {
-        assert_eq!(
-            judge(Some(0), None, true, Some(3)),
-            Ok(Success { weight: Some(3) })
-        );
-        assert_eq!(judge(Some(0), None, true, None), Ok(Success::default()));
+    fn dynamic_exit_zero_reports_no_weight() {
+        // The configured weight then applies again (state.rs: WeightReset; director.rs).
+        assert_eq!(judge(Some(0), None, true), Ok(Success { weight: None }));
     }
 
     #[test]
