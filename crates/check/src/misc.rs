@@ -183,7 +183,6 @@ mod tests {
     #[test]
     fn judge_statuses() {
         assert_eq!(judge(Some(0), None, false), Ok(Success::default()));
-        assert_eq!(judge(Some(0), None, false), Ok(Success::default()));
         assert!(judge(Some(1), None, true).is_err());
         assert!(judge(Some(12), None, false).is_err());
         assert_eq!(
