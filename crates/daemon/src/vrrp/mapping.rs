@@ -266,6 +266,17 @@ fn plan_instance(
     host: &dyn HostView,
 ) -> Result<InstancePlan, PlanError> {
     let g = &config.global.simple;
+    // Accepted by the configuration but not run yet: said once, not silently dropped.
+    for (set, keyword) in [
+        (inst.promote_secondaries, "promote_secondaries"),
+        (inst.use_ipvlan.is_some(), "use_ipvlan"),
+        (inst.use_vmac_addr, "use_vmac_addr"),
+        (inst.vrf.is_some(), "vrf"),
+    ] {
+        if set {
+            tracing::warn!("({}) {keyword} is not supported yet - ignored", inst.name);
+        }
+    }
     let interface = inst
         .interface
         .clone()
