@@ -2528,3 +2528,44 @@ fn scenario_old_unicast_checksum(a: Impl, b: Impl) {
 fn v3_unicast_old_checksum() {
     matrix("v3_unicast_old_checksum", scenario_old_unicast_checksum);
 }
+
+/// `promote_secondaries`: the instance's interface gets the setting from the start (before any
+/// transition), an instance without the keyword leaves its interface alone, and a clean stop
+/// puts the original value back (keepalived 2.2.7, observed).
+fn scenario_promote_secondaries(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let setting = |l: &Lab, host: &str| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &l.ns(host), "cat"])
+            .arg("/proc/sys/net/ipv4/conf/eth0/promote_secondaries")
+            .output()
+            .expect("ip netns exec");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(
+        setting(&lab, "a"),
+        "0",
+        "the lab starts with the kernel's default"
+    );
+    lab.start("a", a, &v3(150, "  promote_secondaries"));
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a sets promote_secondaries", |l| {
+        setting(l, "a") == "1"
+    });
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    assert_eq!(setting(&lab, "a"), "1");
+    assert_eq!(setting(&lab, "b"), "0", "b has no promote_secondaries");
+    lab.stop("a");
+    assert_eq!(
+        setting(&lab, "a"),
+        "0",
+        "a put the original value back at exit"
+    );
+}
+
+#[test]
+fn promote_secondaries_set_and_restored() {
+    matrix("promote_secondaries", scenario_promote_secondaries);
+}

@@ -1,7 +1,7 @@
 //! The event loop: timers from the cores, datagrams from the sockets, tracker reports and
 //! control events, each turned into core calls whose actions are carried out in order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -173,6 +173,10 @@ pub struct Engine {
     socket_errors: HashMap<SocketKey, String>,
     /// When instances that cannot carry their traffic try again (none while all can).
     io_retry: Option<Instant>,
+    /// Interfaces whose `promote_secondaries` setting an instance turned on, with the value
+    /// each had before: put back at exit (as keepalived does; a reload that drops the keyword
+    /// leaves it on until then).
+    promoted: BTreeMap<String, String>,
 }
 
 impl Engine {
@@ -206,6 +210,7 @@ impl Engine {
             fired: None,
             socket_errors: HashMap::new(),
             io_retry: None,
+            promoted: BTreeMap::new(),
             config,
         };
         engine.apply_garp_pacing();
@@ -346,6 +351,21 @@ impl Engine {
         let (plans, errors) = mapping::plan_instances(config, &snap);
         for e in errors {
             tracing::error!("{e}");
+        }
+        for inst in config
+            .vrrp
+            .instances
+            .iter()
+            .filter(|i| i.promote_secondaries)
+        {
+            let Some(plan) = plans.iter().find(|p| p.core.name == inst.name) else {
+                continue;
+            };
+            if !self.promoted.contains_key(&plan.interface) {
+                if let Some(original) = self.host.promote_secondaries(&inst.name, &plan.interface) {
+                    self.promoted.insert(plan.interface.clone(), original);
+                }
+            }
         }
         let groups = mapping::plan_groups(config, &plans);
         let now = Instant::now();
@@ -1568,6 +1588,9 @@ impl Engine {
         }
         if release {
             self.firewall.stop().await;
+        }
+        for (ifname, original) in std::mem::take(&mut self.promoted) {
+            self.host.restore_promote_secondaries(&ifname, &original);
         }
         // keepalived removes the sync daemons whatever -I / -V say.
         if let Some(h) = self.syncd.take() {

@@ -268,7 +268,6 @@ fn plan_instance(
     let g = &config.global.simple;
     // Accepted by the configuration but not run yet: said once, not silently dropped.
     for (set, keyword) in [
-        (inst.promote_secondaries, "promote_secondaries"),
         (inst.use_ipvlan.is_some(), "use_ipvlan"),
         (inst.use_vmac_addr, "use_vmac_addr"),
         (inst.vrf.is_some(), "vrf"),

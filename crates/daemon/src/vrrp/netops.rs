@@ -264,6 +264,38 @@ impl HostOps {
         Some(index)
     }
 
+    /// Sets `net.ipv4.conf.IFNAME.promote_secondaries` to 1 (an instance's
+    /// `promote_secondaries`) and returns the value it had, to be put back by
+    /// [`restore_promote_secondaries`](Self::restore_promote_secondaries) at exit; `None` if the
+    /// setting cannot be read (no such interface: nothing to restore).
+    pub fn promote_secondaries(&self, who: &str, ifname: &str) -> Option<String> {
+        let path = format!("/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries");
+        let original = match std::fs::read_to_string(&path) {
+            Ok(v) => v.trim().to_string(),
+            Err(e) => {
+                tracing::warn!("({who}) cannot read {path}: {e}");
+                return None;
+            }
+        };
+        if original != "1" {
+            if let Err(e) = std::fs::write(&path, "1") {
+                tracing::warn!("({who}) cannot set {path}: {e}");
+            }
+        }
+        Some(original)
+    }
+
+    /// Puts back the `promote_secondaries` setting of `ifname` that
+    /// [`promote_secondaries`](Self::promote_secondaries) changed.
+    pub fn restore_promote_secondaries(&self, ifname: &str, original: &str) {
+        let path = format!("/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries");
+        if original != "1" {
+            if let Err(e) = std::fs::write(&path, original) {
+                tracing::debug!("{path}: {e}");
+            }
+        }
+    }
+
     /// Removes a VMAC interface.
     pub async fn remove_vmac(&self, who: &str, v: &VmacPlan) {
         self.indexes.borrow_mut().remove(&v.name);
