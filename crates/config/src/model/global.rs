@@ -162,15 +162,158 @@ pub struct GarpExtraIf {
     pub interval: Duration,
 }
 
-/// Reads `[all] SECS`.
+/// Reads `[all] SECS` as keepalived 2.2.7 does (observed with `-t` and the data dump): the
+/// words come in any order (`30 all`, `all 30 all`), each `all` sets the flag, every other word
+/// is a decimal number of seconds and the last one wins (`30 40` is 40). A word that is not a
+/// number in range (1..=86400 for the global `vrrp_garp_extra_if`, 0..=86400 for an instance's
+/// `garp_extra_if`) or a line without a number is ignored with a warning; the global keyword
+/// keeps an `all` read before the bad word (keepalived's dump then shows `i/f = 0s`), which
+/// sends nothing since the interval is 0.
 pub fn parse_garp_extra_if(ctx: &mut Ctx<'_>, node: &Node) -> Option<GarpExtraIf> {
-    let all = node.arg(0) == Some("all");
-    let idx = usize::from(all);
-    let secs = ctx.u64_in(node, idx, 0, 86400)?;
+    let keyword = node.keyword();
+    let global = keyword == "vrrp_garp_extra_if";
+    let min = u64::from(global);
+    let mut all = false;
+    let mut secs = None;
+    let flag_only = |all: bool| {
+        (global && all).then_some(GarpExtraIf {
+            all,
+            interval: Duration::ZERO,
+        })
+    };
+    for word in node.args() {
+        let w = word.text.as_str();
+        if w == "all" {
+            all = true;
+            continue;
+        }
+        match parse_u64(w) {
+            Some(v) if (min..=86400).contains(&v) => secs = Some(v),
+            parsed => {
+                ctx.warn(
+                    node,
+                    match parsed {
+                        Some(_) => format!("number '{w}' outside range [{min}, 86400]"),
+                        None => format!("invalid number '{w}'"),
+                    },
+                );
+                ctx.warn(node, format!("{keyword} '{w}' invalid - ignoring"));
+                return flag_only(all);
+            }
+        }
+    }
+    let Some(secs) = secs else {
+        ctx.warn(node, format!("{keyword} specified without time - ignoring"));
+        return flag_only(all);
+    };
     Some(GarpExtraIf {
         all,
         interval: Duration::from_secs(secs),
     })
+}
+
+#[cfg(test)]
+mod garp_extra_if_tests {
+    use super::GarpExtraIf;
+    use crate::{load_str, LoadOptions};
+    use std::time::Duration;
+
+    /// The global value, the instance's, and the diagnostics of a load.
+    fn read(global: &str, instance: &str) -> (Option<GarpExtraIf>, Option<GarpExtraIf>, String) {
+        let text = format!(
+            "global_defs {{\n vrrp_garp_extra_if {global}\n}}\nvrrp_instance V {{\n \
+             interface d0\n virtual_router_id 5\n garp_extra_if {instance}\n \
+             virtual_ipaddress {{\n 10.9.9.9\n }}\n}}\n"
+        );
+        let opts = LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        let l = load_str("k.conf", &text, &opts);
+        let diags: Vec<String> = l
+            .diagnostics
+            .items()
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        let inst = l
+            .config
+            .vrrp
+            .instances
+            .first()
+            .and_then(|v| v.garp_extra_if);
+        (l.config.global.vrrp_garp_extra_if, inst, diags.join("|"))
+    }
+
+    fn extra(all: bool, secs: u64) -> Option<GarpExtraIf> {
+        Some(GarpExtraIf {
+            all,
+            interval: Duration::from_secs(secs),
+        })
+    }
+
+    #[test]
+    fn words_in_any_order_the_last_number_wins() {
+        // keepalived 2.2.7's dump: "30 all" and "all 30 all" are "i/f = 30s", "30 40" is
+        // "VMAC = 40s", "30 all 40" is "i/f = 40s"; -t is silent for all of them.
+        for (words, want) in [
+            ("30 all", extra(true, 30)),
+            ("all 30", extra(true, 30)),
+            ("all 30 all", extra(true, 30)),
+            ("30 40", extra(false, 40)),
+            ("30 all 40", extra(true, 40)),
+            ("030", extra(false, 30)),
+            ("+30", extra(false, 30)),
+        ] {
+            let (g, _, diags) = read(words, "all 5");
+            assert_eq!(g, want, "{words}");
+            assert_eq!(diags, "", "{words}");
+        }
+    }
+
+    #[test]
+    fn bad_words_ignore_the_line_with_keepalived_warnings() {
+        let (g, _, d) = read("30 foo", "all 5");
+        assert_eq!(g, None);
+        assert_eq!(
+            d,
+            "invalid number 'foo'|vrrp_garp_extra_if 'foo' invalid - ignoring"
+        );
+        // The global range starts at 1; an `all` read before the bad word stays (dump
+        // "i/f = 0s"), with nothing to send.
+        let (g, _, d) = read("all 0", "all 5");
+        assert_eq!(g, extra(true, 0));
+        assert_eq!(
+            d,
+            "number '0' outside range [1, 86400]|vrrp_garp_extra_if '0' invalid - ignoring"
+        );
+        let (g, _, d) = read("foo all", "all 5");
+        assert_eq!(g, None);
+        assert!(
+            d.ends_with("vrrp_garp_extra_if 'foo' invalid - ignoring"),
+            "{d}"
+        );
+        let (g, _, d) = read("all", "all 5");
+        assert_eq!(g, extra(true, 0));
+        assert_eq!(d, "vrrp_garp_extra_if specified without time - ignoring");
+        let (_, _, d) = read("86401", "all 5");
+        assert!(
+            d.starts_with("number '86401' outside range [1, 86400]"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn an_instance_accepts_zero() {
+        // keepalived 2.2.7 -t: an instance's "garp_extra_if 0" and "all 0" are silent.
+        assert_eq!(read("30", "0").1, extra(false, 0));
+        assert_eq!(read("30", "all 0").1, extra(true, 0));
+        assert_eq!(read("30", "9 all").1, extra(true, 9));
+        // Ignored: the global default applies.
+        let (_, i, d) = read("30", "all");
+        assert_eq!(i, extra(false, 30));
+        assert_eq!(d, "garp_extra_if specified without time - ignoring");
+    }
 }
 
 /// Writes `key [all] SECS`.
