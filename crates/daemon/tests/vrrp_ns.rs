@@ -2569,3 +2569,71 @@ fn scenario_promote_secondaries(a: Impl, b: Impl) {
 fn promote_secondaries_set_and_restored() {
     matrix("promote_secondaries", scenario_promote_secondaries);
 }
+
+/// `use_vmac_addr` and `use_vmac` on an address: addresses on another interface than the
+/// instance's get VMACs of their own on that interface (the virtual MAC, named
+/// `vmac_addr_prefix`.VRID, numbered once a name is taken), made at start, holding the
+/// addresses while MASTER, removed at stop (keepalived 2.2.7, observed).
+fn scenario_address_vmacs(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    for host in ["a", "b"] {
+        for dev in ["x1", "y1"] {
+            let peer = format!("{}2", &dev[..1]);
+            let add = ["link", "add", dev, "type", "veth", "peer", "name", &peer];
+            lab.ip(host, &add);
+            lab.ip(host, &["link", "set", dev, "up"]);
+            lab.ip(host, &["link", "set", &peer, "up"]);
+        }
+    }
+    let conf = |p: u8, extra: &str| {
+        format!(
+            "global_defs {{\n  vrrp_version 3\n  vmac_addr_prefix vx\n}}\n{}",
+            Inst {
+                name: "VI_1",
+                vrid: 51,
+                priority: p,
+                interval: "0.2",
+                vips: &[
+                    "10.9.0.100/24",
+                    "10.8.0.5/24 dev x1",
+                    "10.8.0.6/24 dev x1",
+                    "10.7.0.5/24 dev y1 use_vmac",
+                ],
+                extra,
+            }
+            .text()
+        )
+    };
+    lab.start("a", a, &conf(150, "  use_vmac_addr"));
+    lab.start("b", b, &conf(100, "  use_vmac_addr"));
+    let links = |l: &Lab| l.ip("a", &["-o", "link"]);
+    lab.wait(Duration::from_secs(5), "a's address VMACs", |l| {
+        let t = links(l);
+        t.contains("vx.51@x1") && t.contains("vx1.51@y1")
+    });
+    lab.wait(Duration::from_secs(5), "a master", |l| {
+        l.is_master("a") && !l.is_master("b")
+    });
+    lab.wait(Duration::from_secs(3), "addresses on the VMACs", |l| {
+        l.has_addr("a", "vx.51", "10.8.0.5")
+            && l.has_addr("a", "vx.51", "10.8.0.6")
+            && l.has_addr("a", "vx1.51", "10.7.0.5")
+    });
+    assert!(
+        !lab.has_addr("a", "x1", "10.8.0.5"),
+        "not on the base interface"
+    );
+    assert_eq!(lab.mac("a", "vx.51"), "00:00:5e:00:01:33");
+    assert_eq!(lab.mac("a", "vx1.51"), "00:00:5e:00:01:33");
+    lab.stop("a");
+    let t = links(&lab);
+    assert!(
+        !t.contains("vx.51") && !t.contains("vx1.51"),
+        "VMACs left: {t}"
+    );
+}
+
+#[test]
+fn address_vmacs() {
+    matrix("address_vmacs", scenario_address_vmacs);
+}

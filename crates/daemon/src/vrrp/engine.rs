@@ -244,15 +244,10 @@ impl Engine {
     /// group of its base interface).
     fn apply_garp_pacing(&mut self) {
         let g = &self.config.global.simple;
-        let vmacs: Vec<(String, String)> = self
-            .config
-            .vrrp
-            .instances
-            .iter()
-            .filter_map(|i| {
-                let name = super::mapping::vmac_name(&self.config, i)?;
-                Some((name, i.interface.clone()?))
-            })
+        let names = super::mapping::VmacNames::of(&self.config);
+        let vmacs: Vec<(String, String)> = names
+            .all(&self.config)
+            .map(|(name, base)| (name.to_string(), base.to_string()))
             .collect();
         let groups: Vec<GarpPacing> = self
             .config
@@ -325,25 +320,26 @@ impl Engine {
     /// Maps `config` into units (creating VMACs first so their interfaces exist).
     async fn build_units(&mut self, config: &Config) -> Vec<Unit> {
         // VMAC interfaces must exist before the snapshot so sockets and sources resolve.
-        for inst in &config.vrrp.instances {
-            if inst.use_vmac.is_some() {
-                let pre = HostSnapshot::take(self.host.netif()).await;
-                let (plans, _) = mapping::plan_instances(
-                    &Config {
-                        vrrp: rka_config::model::vrrp::VrrpConfig {
-                            instances: vec![inst.clone()],
-                            ..Default::default()
-                        },
-                        ..config.clone()
-                    },
-                    &pre,
-                );
-                if let Some(v) = plans.first().and_then(|p| p.vmac.clone()) {
-                    let link_local = inst
-                        .is_ipv6()
+        let uses_vmacs = config.vrrp.instances.iter().any(|i| {
+            i.use_vmac.is_some()
+                || i.use_vmac_addr
+                || i.virtual_ipaddress
+                    .iter()
+                    .chain(&i.virtual_ipaddress_excluded)
+                    .any(|a| a.use_vmac.is_some())
+        });
+        if uses_vmacs {
+            let pre = HostSnapshot::take(self.host.netif()).await;
+            let (plans, _) = mapping::plan_instances(config, &pre);
+            for plan in &plans {
+                let ipv6 = plan.core.family == rka_vrrp::Family::Ipv6;
+                for v in plan.vmacs() {
+                    // An IPv6 instance's own VMAC takes its base's link-local address.
+                    let own = plan.vmac.as_ref() == Some(v);
+                    let link_local = (ipv6 && own)
                         .then(|| pre.source_addresses(&v.base, true).first().copied())
                         .flatten();
-                    self.host.create_vmac(&inst.name, &v, link_local).await;
+                    self.host.create_vmac(&plan.core.name, v, link_local).await;
                 }
             }
         }
@@ -931,15 +927,14 @@ impl Engine {
             .units
             .iter()
             .flat_map(|u| u.members.iter())
-            .filter_map(|m| {
-                let v = m.plan.vmac.as_ref()?;
-                (v.base == info.name && m.socket.is_none()).then(|| {
-                    (
-                        m.plan.core.name.clone(),
-                        v.clone(),
-                        m.plan.core.family == rka_vrrp::Family::Ipv6,
-                    )
-                })
+            .flat_map(|m| {
+                let base = info.name.as_str();
+                let ipv6 = m.plan.core.family == rka_vrrp::Family::Ipv6;
+                let own = m.plan.vmac.as_ref();
+                m.plan
+                    .vmacs()
+                    .filter(move |v| v.base == base && (m.socket.is_none() || Some(*v) != own))
+                    .map(move |v| (m.plan.core.name.clone(), v.clone(), ipv6 && Some(v) == own))
             })
             .collect();
         if info.oper_up && !lost_vmacs.is_empty() {
@@ -1391,7 +1386,7 @@ impl Engine {
         let old_vmacs: Vec<_> = self
             .units
             .iter()
-            .flat_map(|u| u.members.iter().filter_map(|m| m.plan.vmac.clone()))
+            .flat_map(|u| u.members.iter().flat_map(|m| m.plan.vmacs().cloned()))
             .collect();
         // Counters continue across the reload for the instances it keeps.
         for unit in &mut units {
@@ -1496,7 +1491,7 @@ impl Engine {
         let vmacs_now: Vec<String> = self
             .units
             .iter()
-            .flat_map(|u| u.members.iter().filter_map(|m| m.plan.vmac.as_ref()))
+            .flat_map(|u| u.members.iter().flat_map(|m| m.plan.vmacs()))
             .map(|v| v.name.clone())
             .collect();
         for v in old_vmacs {
@@ -1580,7 +1575,7 @@ impl Engine {
             let vmacs: Vec<_> = self
                 .units
                 .iter()
-                .flat_map(|u| u.members.iter().filter_map(|m| m.plan.vmac.clone()))
+                .flat_map(|u| u.members.iter().flat_map(|m| m.plan.vmacs().cloned()))
                 .collect();
             for v in vmacs {
                 self.host.remove_vmac("stop", &v).await;

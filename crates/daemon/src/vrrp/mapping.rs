@@ -2,6 +2,7 @@
 //! `rka_vrrp` configuration plus what the daemon itself needs: interface, socket, addresses,
 //! routes, rules, trackers and notify scripts).
 
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -98,6 +99,9 @@ pub struct InstancePlan {
     pub socket: SocketKey,
     /// `use_vmac`.
     pub vmac: Option<VmacPlan>,
+    /// The VMACs of addresses on other interfaces (`use_vmac_addr`, or `use_vmac` on the
+    /// address): one per interface, the addresses in `vips` name them as their interface.
+    pub addr_vmacs: Vec<VmacPlan>,
     /// `check_unicast_src`: drop adverts whose source is not a unicast peer.
     pub check_unicast_src: bool,
     /// Accepted TTL range per unicast peer (`min_ttl`, `max_ttl`).
@@ -129,6 +133,11 @@ pub struct InstancePlan {
 }
 
 impl InstancePlan {
+    /// Every VMAC interface of the instance: its own, then its addresses'.
+    pub fn vmacs(&self) -> impl Iterator<Item = &VmacPlan> {
+        self.vmac.iter().chain(&self.addr_vmacs)
+    }
+
     /// Whether an advert from `src` with `ttl` passes `check_unicast_src` (and the peer's
     /// `min_ttl` / `max_ttl`). Always true for multicast instances or without the check.
     pub fn unicast_source_ok(&self, src: IpAddr, ttl: Option<u8>) -> bool {
@@ -231,8 +240,9 @@ pub enum PlanError {
 pub fn plan_instances(config: &Config, host: &dyn HostView) -> (Vec<InstancePlan>, Vec<PlanError>) {
     let mut plans = Vec::new();
     let mut errors = Vec::new();
+    let names = VmacNames::of(config);
     for inst in &config.vrrp.instances {
-        match plan_instance(config, inst, host) {
+        match plan_instance(config, inst, host, &names) {
             Ok(p) => plans.push(p),
             Err(e) => errors.push(e),
         }
@@ -264,12 +274,12 @@ fn plan_instance(
     config: &Config,
     inst: &VrrpInstance,
     host: &dyn HostView,
+    names: &VmacNames,
 ) -> Result<InstancePlan, PlanError> {
     let g = &config.global.simple;
     // Accepted by the configuration but not run yet: said once, not silently dropped.
     for (set, keyword) in [
         (inst.use_ipvlan.is_some(), "use_ipvlan"),
-        (inst.use_vmac_addr, "use_vmac_addr"),
         (inst.vrf.is_some(), "vrf"),
     ] {
         if set {
@@ -324,7 +334,7 @@ fn plan_instance(
             }
         }
         VmacPlan {
-            name: vmac_name(config, inst).unwrap_or_default(),
+            name: names.own(&inst.name).unwrap_or_default().to_string(),
             mac,
             base: interface.clone(),
         }
@@ -346,6 +356,35 @@ fn plan_instance(
         .chain(&inst.virtual_ipaddress_excluded)
         .map(|a| vip_plan(a, &vip_if))
         .collect();
+    let mut addr_vmacs: Vec<VmacPlan> = Vec::new();
+    for (a, v) in inst
+        .virtual_ipaddress
+        .iter()
+        .chain(&inst.virtual_ipaddress_excluded)
+        .zip(vips.iter_mut())
+    {
+        let Some(dev) = a.dev.as_ref().filter(|d| **d != interface) else {
+            continue;
+        };
+        if !(inst.use_vmac_addr || a.use_vmac.is_some()) {
+            continue;
+        }
+        let Some(name) = names.address(&inst.name, dev) else {
+            continue;
+        };
+        if !addr_vmacs.iter().any(|m| m.name == name) {
+            let mut mac = [0x00, 0x00, 0x5e, 0x00, 0x01, inst.virtual_router_id];
+            if a.prefix.addr.is_ipv6() {
+                mac[4] = 0x02;
+            }
+            addr_vmacs.push(VmacPlan {
+                name: name.to_string(),
+                mac,
+                base: dev.clone(),
+            });
+        }
+        v.ifname = name.to_string();
+    }
     vips.dedup();
 
     let mut trackers = Vec::new();
@@ -484,7 +523,7 @@ fn plan_instance(
         master_refresh: (!inst.garp_master_refresh.is_zero()).then_some(inst.garp_master_refresh),
         master_refresh_repeat: inst.garp_master_refresh_repeat,
     };
-    core.garp_extra = garp_extra(config, inst, &vips, &vip_if);
+    core.garp_extra = garp_extra(config, inst, &vips, &vip_if, names);
     core.startup_delay = g.vrrp_startup_delay.unwrap_or(Duration::ZERO);
     core.trackers = core_trackers;
     let mut faults = Vec::new();
@@ -529,6 +568,7 @@ fn plan_instance(
             protocol,
         },
         vmac,
+        addr_vmacs,
         check_unicast_src: inst.check_unicast_src,
         peer_ttl: inst
             .unicast_peers
@@ -552,19 +592,114 @@ fn plan_instance(
 }
 
 /// The unspecified address of a family: the source of an instance still waiting for one.
-/// The name of `inst`'s VMAC interface when it uses one: `use_vmac NAME`, else `vmac_prefix`
-/// (default `vrrp`), a dot and the VRID, as keepalived names it.
-pub fn vmac_name(config: &Config, inst: &VrrpInstance) -> Option<String> {
-    let v = inst.use_vmac.as_ref()?;
-    Some(v.name.clone().unwrap_or_else(|| {
-        let prefix = config
-            .global
-            .simple
-            .vmac_prefix
-            .as_deref()
-            .unwrap_or("vrrp");
-        format!("{prefix}.{}", inst.virtual_router_id)
-    }))
+/// The names of a configuration's VMAC interfaces, as keepalived gives them: an instance's
+/// `use_vmac NAME`, else `vmac_prefix` (default `vrrp`), a dot and the VRID; an address's VMAC
+/// (`use_vmac_addr`, or `use_vmac` on an address with `dev`) `use_vmac NAME` of the address,
+/// else `vmac_addr_prefix` (default the `vmac_prefix`) the same way. A generated name already
+/// given to an earlier VMAC (in configuration order: an instance's own, then its addresses')
+/// gets a number after the prefix: `vrrp.51`, `vrrp1.51`, `vrrp2.51` (keepalived 2.2.7,
+/// observed).
+#[derive(Debug, Default)]
+pub struct VmacNames {
+    own: HashMap<String, String>,
+    /// By (instance, interface of the address).
+    addresses: HashMap<(String, String), String>,
+}
+
+impl VmacNames {
+    /// Names every VMAC of `config`.
+    pub fn of(config: &Config) -> VmacNames {
+        let g = &config.global.simple;
+        let prefix = g.vmac_prefix.as_deref().unwrap_or("vrrp");
+        let addr_prefix = g.vmac_addr_prefix.as_deref().unwrap_or(prefix);
+        let mut used: HashSet<String> = HashSet::new();
+        for inst in &config.vrrp.instances {
+            used.extend(inst.use_vmac.as_ref().and_then(|v| v.name.clone()));
+            for a in inst
+                .virtual_ipaddress
+                .iter()
+                .chain(&inst.virtual_ipaddress_excluded)
+            {
+                if let Some(Some(n)) = &a.use_vmac {
+                    used.insert(n.clone());
+                }
+            }
+        }
+        let generate = |prefix: &str, vrid: u8, used: &mut HashSet<String>| {
+            let name = (0u32..)
+                .map(|n| match n {
+                    0 => format!("{prefix}.{vrid}"),
+                    n => format!("{prefix}{n}.{vrid}"),
+                })
+                .find(|name| !used.contains(name))
+                .unwrap_or_default();
+            used.insert(name.clone());
+            name
+        };
+        let mut names = VmacNames::default();
+        for inst in &config.vrrp.instances {
+            let vrid = inst.virtual_router_id;
+            if let Some(v) = &inst.use_vmac {
+                let name = match &v.name {
+                    Some(n) => n.clone(),
+                    None => generate(prefix, vrid, &mut used),
+                };
+                names.own.insert(inst.name.clone(), name);
+            }
+            for a in inst
+                .virtual_ipaddress
+                .iter()
+                .chain(&inst.virtual_ipaddress_excluded)
+            {
+                let Some(dev) = a
+                    .dev
+                    .as_ref()
+                    .filter(|d| inst.interface.as_ref() != Some(*d))
+                else {
+                    continue;
+                };
+                if !(inst.use_vmac_addr || a.use_vmac.is_some()) {
+                    continue;
+                }
+                let key = (inst.name.clone(), dev.clone());
+                if names.addresses.contains_key(&key) {
+                    continue;
+                }
+                let name = match &a.use_vmac {
+                    Some(Some(n)) => n.clone(),
+                    _ => generate(addr_prefix, vrid, &mut used),
+                };
+                names.addresses.insert(key, name);
+            }
+        }
+        names
+    }
+
+    /// The name of `instance`'s own VMAC (`use_vmac`).
+    pub fn own(&self, instance: &str) -> Option<&str> {
+        self.own.get(instance).map(String::as_str)
+    }
+
+    /// The name of the VMAC `instance` puts its addresses on `dev` on.
+    pub fn address(&self, instance: &str, dev: &str) -> Option<&str> {
+        self.addresses
+            .get(&(instance.to_string(), dev.to_string()))
+            .map(String::as_str)
+    }
+
+    /// Every VMAC name with its base interface: `(name, base)`.
+    pub fn all<'a>(&'a self, config: &'a Config) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let own = config
+            .vrrp
+            .instances
+            .iter()
+            .filter_map(|i| Some((self.own(&i.name)?, i.interface.as_deref()?)));
+        let addresses = self
+            .addresses
+            .iter()
+            .map(|((_, dev), name)| (name.as_str(), dev.as_str()));
+        own.chain(addresses)
+    }
 }
 
 fn unspecified(ipv6: bool) -> IpAddr {
@@ -584,17 +719,13 @@ fn garp_extra(
     inst: &VrrpInstance,
     vips: &[VipPlan],
     own_if: &str,
+    names: &VmacNames,
 ) -> Option<rka_vrrp::GarpExtra> {
     let extra = inst.garp_extra_if.filter(|e| !e.interval.is_zero())?;
-    let vmacs: Vec<String> = config
-        .vrrp
-        .instances
-        .iter()
-        .filter_map(|i| vmac_name(config, i))
-        .collect();
+    let vmacs: Vec<&str> = names.all(config).map(|(name, _)| name).collect();
     let mut addresses: Vec<IpAddr> = vips
         .iter()
-        .filter(|v| v.ifname != own_if && (extra.all || vmacs.contains(&v.ifname)))
+        .filter(|v| v.ifname != own_if && (extra.all || vmacs.contains(&v.ifname.as_str())))
         .map(|v| v.spec.addr)
         .collect();
     addresses.dedup();
@@ -783,6 +914,59 @@ mod tests {
     }
 
     use crate::testutil::config as load;
+
+    #[test]
+    fn vmacs_are_numbered_once_a_name_is_taken_and_addresses_get_their_own() {
+        let text = "global_defs {\n vmac_addr_prefix vx\n}\n\
+             vrrp_instance A {\n interface eth1\n virtual_router_id 51\n use_vmac\n\
+             virtual_ipaddress {\n 10.0.0.100/24\n }\n}\n\
+             vrrp_instance B {\n interface eth1\n virtual_router_id 51\n use_vmac\n\
+             use_vmac_addr\n virtual_ipaddress {\n 10.1.0.100/24\n 10.2.0.5/24 dev eth2\n\
+             10.2.0.6/24 dev eth2\n 10.3.0.5/24 dev eth3 use_vmac mine\n }\n}\n\
+             vrrp_instance C {\n interface eth1\n virtual_router_id 52\n\
+             virtual_ipaddress {\n 10.0.0.101/24\n 10.2.0.7/24 dev eth2 use_vmac\n\
+             10.2.0.8/24 dev eth3\n }\n}\n";
+        let config = load(text);
+        let names = VmacNames::of(&config);
+        assert_eq!(names.own("A"), Some("vrrp.51"));
+        assert_eq!(names.own("B"), Some("vrrp1.51"));
+        assert_eq!(names.address("B", "eth2"), Some("vx.51"));
+        assert_eq!(names.address("B", "eth3"), Some("mine"));
+        assert_eq!(names.own("C"), None);
+        assert_eq!(names.address("C", "eth2"), Some("vx.52"));
+        assert_eq!(
+            names.address("C", "eth3"),
+            None,
+            "no use_vmac_addr, no use_vmac"
+        );
+        let (plans, errors) = plan_instances(&config, &FakeHost);
+        assert!(errors.is_empty(), "{errors:?}");
+        let b = plans.iter().find(|p| p.core.name == "B").expect("B");
+        let on = |addr: &str| {
+            let addr: IpAddr = addr.parse().expect("address");
+            b.vips
+                .iter()
+                .find(|v| v.spec.addr == addr)
+                .map(|v| v.ifname.clone())
+        };
+        assert_eq!(on("10.1.0.100").as_deref(), Some("vrrp1.51"));
+        assert_eq!(on("10.2.0.5").as_deref(), Some("vx.51"));
+        assert_eq!(on("10.2.0.6").as_deref(), Some("vx.51"));
+        assert_eq!(on("10.3.0.5").as_deref(), Some("mine"));
+        let vmacs: Vec<(&str, &str, [u8; 6])> = b
+            .vmacs()
+            .map(|v| (v.name.as_str(), v.base.as_str(), v.mac))
+            .collect();
+        let mac = [0, 0, 0x5e, 0, 1, 51];
+        assert_eq!(
+            vmacs,
+            [
+                ("vrrp1.51", "eth1", mac),
+                ("vx.51", "eth2", mac),
+                ("mine", "eth3", mac)
+            ]
+        );
+    }
 
     #[test]
     fn vmac_prefix_names_the_vmac() {
