@@ -1,5 +1,8 @@
-//! Boots a stock Debian kernel in qemu (TCG) with the host root shared read-only over
-//! virtio-9p, loads the ip_vs modules, runs a command inside and returns its output.
+//! Boots a stock Debian kernel in qemu with the host root shared read-only over virtio-9p,
+//! loads the ip_vs modules, runs a command inside and returns its output.
+//!
+//! The accelerator is KVM when `/dev/kvm` opens and a probe boot of the guest works there,
+//! TCG (emulation) otherwise; `RKA_VM_ACCEL=kvm|tcg` forces one (see [`Accel`]).
 //!
 //! ```no_run
 //! let Some(vm) = rka_vmtest::require_vm() else { return };
@@ -56,6 +59,16 @@ pub enum VmError {
     /// The guest stopped without reporting the command's exit status.
     #[error("VM ended without a status; console:\n{0}")]
     NoStatus(String),
+    /// An environment setting has a value this crate does not know.
+    #[error("{name}={value}: {expected}")]
+    Setting {
+        /// The variable's name.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it may be.
+        expected: &'static str,
+    },
 }
 
 impl VmError {
@@ -89,16 +102,47 @@ impl Output {
 /// Modules loaded at boot (the kernel's helper loads any others on demand).
 pub const DEFAULT_MODULES: &[&str] = &["ip_vs", "ip_vs_rr", "ip_vs_wrr"];
 
+/// How qemu runs the guest's instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// qemu's own translator: works everywhere, many times slower than the host.
+    Tcg,
+    /// The host kernel's hypervisor (`/dev/kvm`) with the host's CPU model.
+    Kvm,
+}
+
+impl Accel {
+    /// The name qemu's `-accel` knows it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Tcg => "tcg",
+            Accel::Kvm => "kvm",
+        }
+    }
+
+    /// qemu's `-accel` and `-cpu` values for a guest of `cpus` virtual CPUs.
+    fn qemu_args(self, cpus: u32) -> [String; 4] {
+        let (accel, cpu) = match self {
+            // One host thread per vCPU (MTTCG) so that a 2-vCPU guest can use two host cores.
+            Accel::Tcg if cpus > 1 => ("tcg,thread=multi", "max"),
+            Accel::Tcg => ("tcg", "max"),
+            Accel::Kvm => ("kvm", "host"),
+        };
+        ["-accel".into(), accel.into(), "-cpu".into(), cpu.into()]
+    }
+}
+
 /// A bootable VM configuration; each [`Vm::run`] boots a fresh guest.
 #[derive(Debug, Clone)]
 pub struct Vm {
     kernel: Kernel,
     qemu: PathBuf,
     memory_mb: u32,
+    cpus: u32,
     timeout: Duration,
     scratch: Option<PathBuf>,
     modules: Vec<String>,
-    accel: String,
+    accel: Accel,
     systemd: bool,
 }
 
@@ -159,16 +203,136 @@ impl Vm {
             .and_then(|s| s.parse().ok())
             .map(Duration::from_secs)
             .unwrap_or(Duration::from_secs(180));
-        Ok(Self {
+        let cpus = match std::env::var("RKA_VM_CPUS") {
+            Err(_) => 1,
+            Ok(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or(VmError::Setting {
+                    name: "RKA_VM_CPUS",
+                    value: v,
+                    expected: "a number of virtual CPUs from 1 to 64",
+                })?,
+        };
+        let mut vm = Self {
             kernel,
             qemu,
             memory_mb: 1024,
+            cpus,
             timeout,
             scratch: None,
             modules: DEFAULT_MODULES.iter().map(|s| s.to_string()).collect(),
-            accel: std::env::var("RKA_VM_ACCEL").unwrap_or_else(|_| "tcg".into()),
+            accel: Accel::Tcg,
             systemd: false,
-        })
+        };
+        vm.accel = match std::env::var("RKA_VM_ACCEL").as_deref() {
+            Ok("tcg") => Accel::Tcg,
+            Ok("kvm") => Accel::Kvm,
+            Err(_) | Ok("auto") | Ok("") => {
+                let _guard = PREPARE.lock().unwrap_or_else(|p| p.into_inner());
+                vm.auto_accel()
+            }
+            Ok(other) => {
+                return Err(VmError::Setting {
+                    name: "RKA_VM_ACCEL",
+                    value: other.to_string(),
+                    expected: "auto (default), kvm or tcg",
+                })
+            }
+        };
+        Ok(vm)
+    }
+
+    /// KVM when `/dev/kvm` opens and a guest boots on it, else TCG. The probe boot's verdict
+    /// is kept in the cache directory, keyed by the host kernel, the guest kernel and the
+    /// qemu binary, so it costs one boot per machine (delete `accel-*` there to probe again).
+    ///
+    /// Opening `/dev/kvm` is not enough: a nested or software hypervisor can offer it and
+    /// still be unable to run a stock kernel (e.g. PVM, which runs only guest kernels built
+    /// for it: a Debian kernel stops there with an emulation failure).
+    fn auto_accel(&self) -> Accel {
+        if std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+            .is_err()
+        {
+            return Accel::Tcg;
+        }
+        let verdict = cache_dir().join(format!("accel-{:016x}", self.accel_key()));
+        if let Ok(text) = std::fs::read_to_string(&verdict) {
+            match text.lines().next() {
+                Some("kvm") => return Accel::Kvm,
+                Some("tcg") => return Accel::Tcg,
+                _ => {}
+            }
+        }
+        let probe_timeout = std::env::var("RKA_VM_PROBE_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(60));
+        let mut probe = self.clone().with_timeout(probe_timeout);
+        probe.accel = Accel::Kvm;
+        probe.cpus = 1;
+        probe.systemd = false;
+        probe.scratch = None;
+        let (accel, why) = match probe.run("true") {
+            Ok(out) if out.success() => (Accel::Kvm, format!("booted in {:?}", out.elapsed)),
+            Ok(out) => (Accel::Tcg, format!("probe exited {}", out.status)),
+            Err(e) => (Accel::Tcg, probe_failure(&e)),
+        };
+        if accel == Accel::Tcg {
+            eprintln!(
+                "rka-vmtest: /dev/kvm is there but a guest did not boot on it ({why}); using TCG \
+                 (verdict kept in {}; RKA_VM_ACCEL=kvm|tcg overrides)",
+                verdict.display()
+            );
+        }
+        let tmp = verdict.with_extension(format!("tmp-{}", std::process::id()));
+        if std::fs::write(&tmp, format!("{}\n{why}\n", accel.name())).is_ok() {
+            let _ = std::fs::rename(&tmp, &verdict);
+        }
+        accel
+    }
+
+    /// What the accelerator probe's verdict depends on: host kernel, guest kernel, qemu.
+    fn accel_key(&self) -> u64 {
+        let host = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let qemu = std::fs::metadata(&self.qemu)
+            .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
+            .unwrap_or_default();
+        let parts = [
+            host.trim(),
+            &self.kernel.release,
+            &self.qemu.to_string_lossy(),
+            &qemu,
+        ];
+        parts
+            .iter()
+            .flat_map(|p| p.bytes().chain([0]))
+            .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            })
+    }
+
+    /// The accelerator guests of this configuration run on.
+    pub fn accel(&self) -> Accel {
+        self.accel
+    }
+
+    /// Runs guests on `accel` instead of the one chosen by [`Vm::prepare`].
+    pub fn with_accel(mut self, accel: Accel) -> Self {
+        self.accel = accel;
+        self
+    }
+
+    /// Gives the guest `cpus` virtual CPUs (default 1, or `RKA_VM_CPUS`). Under TCG each
+    /// runs on its own host thread.
+    pub fn with_cpus(mut self, cpus: u32) -> Self {
+        self.cpus = cpus.max(1);
+        self
     }
 
     /// The kernel this VM boots.
@@ -263,11 +427,10 @@ impl Vm {
         write("modprobe", include_str!("modprobe.sh"))?;
         set_executable(&ctl.join("modprobe"))?;
 
-        let mut args: Vec<String> = vec![
-            "-accel".into(),
-            self.accel.clone(),
-            "-cpu".into(),
-            "max".into(),
+        let mut args: Vec<String> = self.accel.qemu_args(self.cpus).to_vec();
+        args.extend([
+            "-smp".into(),
+            self.cpus.to_string(),
             "-m".into(),
             format!("{}M", self.memory_mb),
             "-nographic".into(),
@@ -292,7 +455,7 @@ impl Vm {
                 "local,path={},mount_tag=rkactl,security_model=none",
                 virtfs_path(ctl)?
             ),
-        ];
+        ]);
         if let Some(w) = &hostwork {
             args.push("-virtfs".into());
             args.push(format!(
@@ -387,6 +550,23 @@ impl Vm {
             console,
             elapsed,
         })
+    }
+}
+
+/// One line saying why the KVM probe boot failed: the hypervisor's own complaint when the
+/// console has one (`KVM internal error`, `emulation failure`), else the error's first line.
+fn probe_failure(e: &VmError) -> String {
+    let text = e.to_string();
+    // The rest of the line from `needle` on (qemu's message may follow the BIOS's text).
+    let from = |needle: &str| {
+        text.find(needle)
+            .map(|at| text[at..].lines().next().unwrap_or_default().trim())
+    };
+    let first = text.lines().next().unwrap_or("no output").trim();
+    match (from("KVM internal error"), from("emulation failure")) {
+        (Some(k), Some(e)) => format!("{k}, {e}"),
+        (Some(k), None) => k.to_string(),
+        (None, _) => first.to_string(),
     }
 }
 
@@ -495,6 +675,38 @@ mod tests {
         assert_eq!(text, "SeaBIOS\nRKA-VM-EXIT 3\n");
         assert_eq!(status_from_console(&text), Some(3));
         assert_eq!(status_from_console("nothing here"), None);
+    }
+
+    #[test]
+    fn probe_failure_names_the_hypervisor_complaint() {
+        let hung = VmError::Timeout(
+            Duration::from_secs(60),
+            "SeaBIOS\nBooting from ROM..KVM internal error. Suberror: 1\nextra data[0]: 0x1\n\
+             emulation failure\nRAX=0\n"
+                .into(),
+        );
+        assert_eq!(
+            probe_failure(&hung),
+            "KVM internal error. Suberror: 1, emulation failure"
+        );
+        let silent = VmError::Timeout(Duration::from_secs(60), "SeaBIOS\n".into());
+        assert_eq!(probe_failure(&silent), "VM timed out after 60s; console:");
+    }
+
+    #[test]
+    fn accelerator_arguments() {
+        assert_eq!(
+            Accel::Tcg.qemu_args(1),
+            ["-accel", "tcg", "-cpu", "max"].map(String::from)
+        );
+        assert_eq!(
+            Accel::Tcg.qemu_args(2),
+            ["-accel", "tcg,thread=multi", "-cpu", "max"].map(String::from)
+        );
+        assert_eq!(
+            Accel::Kvm.qemu_args(2),
+            ["-accel", "kvm", "-cpu", "host"].map(String::from)
+        );
     }
 
     #[test]

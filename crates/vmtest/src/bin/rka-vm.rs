@@ -1,6 +1,6 @@
 //! `rka-vm`: runs a shell command in a throw-away VM booted on Debian's stock kernel.
 //!
-//! Usage: `rka-vm [--scratch DIR] [--timeout SECS] [--modules a,b] [--systemd] [--prepare] [--] CMD...`
+//! Usage: `rka-vm [--scratch DIR] [--timeout SECS] [--cpus N] [--modules a,b] [--systemd] [--prepare] [--] CMD...`
 //! (`--systemd`: systemd as PID 1 on a writable overlay root, see [`rka_vmtest::Vm::with_systemd`])
 //! Prints the command's stdout and stderr, and exits with its status.
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: rka-vm [--scratch DIR] [--timeout SECS] [--modules m1,m2] [--systemd] [--console] [--prepare] [--] CMD..."
+        "usage: rka-vm [--scratch DIR] [--timeout SECS] [--cpus N] [--modules m1,m2] [--systemd] [--console] [--prepare] [--] CMD..."
     );
     ExitCode::from(2)
 }
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut scratch = None;
     let mut timeout = None;
+    let mut cpus = None;
     let mut modules: Option<Vec<String>> = None;
     let mut prepare_only = false;
     let mut console = false;
@@ -30,6 +31,10 @@ fn main() -> ExitCode {
             "--timeout" => match args.next().and_then(|s| s.parse::<u64>().ok()) {
                 Some(t) => timeout = Some(Duration::from_secs(t)),
                 None => return usage(),
+            },
+            "--cpus" => match args.next().and_then(|s| s.parse::<u32>().ok()) {
+                Some(n) if n >= 1 => cpus = Some(n),
+                _ => return usage(),
             },
             "--modules" => {
                 modules = args.next().map(|s| {
@@ -61,9 +66,10 @@ fn main() -> ExitCode {
     };
     if prepare_only {
         println!(
-            "kernel {} ready in {}",
+            "kernel {} ready in {} (accelerator {})",
             vm.kernel().release,
-            vm.kernel().root.display()
+            vm.kernel().root.display(),
+            vm.accel().name()
         );
         return ExitCode::SUCCESS;
     }
@@ -75,6 +81,9 @@ fn main() -> ExitCode {
     }
     if let Some(t) = timeout {
         vm = vm.with_timeout(t);
+    }
+    if let Some(n) = cpus {
+        vm = vm.with_cpus(n);
     }
     if let Some(m) = modules {
         vm = vm.with_modules(m);
