@@ -65,56 +65,116 @@ pub fn tokenize(line: &str) -> Vec<Token> {
 
 /// Splits `line` into tokens and reports an unmatched quote.
 pub fn tokenize_report(line: &str) -> Tokenized {
-    let mut out = Tokenized::default();
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    let mut start: Option<usize> = None; // start of the plain word being read
-    let flush = |start: &mut Option<usize>, end: usize, out: &mut Vec<Token>| {
-        if let Some(s) = start.take() {
-            let text = line[s..end].to_string();
-            out.push(Token::Word(Word {
-                text,
-                quoted: false,
-            }));
-        }
-    };
-    // Every delimiter is ASCII, so byte positions of delimiters are char boundaries.
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => flush(&mut start, i, &mut out.tokens),
-            b'{' | b'}' => {
-                flush(&mut start, i, &mut out.tokens);
-                out.tokens
-                    .push(if b == b'{' { Token::Open } else { Token::Close });
-            }
-            b'"' => {
-                flush(&mut start, i, &mut out.tokens);
-                match line[i + 1..].find('"') {
-                    Some(len) => {
-                        let end = i + 1 + len;
-                        out.tokens.push(Token::Word(Word {
-                            text: line[i + 1..end].to_string(),
-                            quoted: true,
-                        }));
-                        i = end;
-                    }
-                    None => {
-                        out.unmatched_quote = true;
-                        return out;
-                    }
-                }
-            }
-            _ => {
-                if start.is_none() {
-                    start = Some(i);
-                }
-            }
-        }
-        i += 1;
+    let mut words = RawTokens::new(line);
+    let tokens = words.by_ref().map(RawToken::to_token).collect();
+    Tokenized {
+        tokens,
+        unmatched_quote: words.unmatched_quote(),
     }
-    flush(&mut start, line.len(), &mut out.tokens);
-    out
+}
+
+/// A token of a line, borrowed from it: what [`RawTokens`] yields. Nothing is copied until a
+/// caller keeps the word ([`RawToken::to_token`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawToken<'a> {
+    /// A word (quotes removed) and whether it was quoted.
+    Word(&'a str, bool),
+    /// `{` outside quotes.
+    Open,
+    /// `}` outside quotes.
+    Close,
+}
+
+impl RawToken<'_> {
+    /// The owned token.
+    pub fn to_token(self) -> Token {
+        match self {
+            RawToken::Word(text, quoted) => Token::Word(Word {
+                text: text.to_string(),
+                quoted,
+            }),
+            RawToken::Open => Token::Open,
+            RawToken::Close => Token::Close,
+        }
+    }
+}
+
+/// The tokens of one line, in order, without copying them ([`tokenize_report`] owns them).
+#[derive(Clone, Debug)]
+pub struct RawTokens<'a> {
+    line: &'a str,
+    pos: usize,
+    unmatched_quote: bool,
+}
+
+impl<'a> RawTokens<'a> {
+    /// The tokens of `line`.
+    pub fn new(line: &'a str) -> Self {
+        RawTokens {
+            line,
+            pos: 0,
+            unmatched_quote: false,
+        }
+    }
+
+    /// True once a `"` was found without its closing partner (the text after it is dropped);
+    /// keepalived reports this as `Unmatched quote: 'LINE'`.
+    pub fn unmatched_quote(&self) -> bool {
+        self.unmatched_quote
+    }
+}
+
+impl<'a> Iterator for RawTokens<'a> {
+    type Item = RawToken<'a>;
+
+    fn next(&mut self) -> Option<RawToken<'a>> {
+        let line = self.line;
+        let bytes = line.as_bytes();
+        // Every delimiter is ASCII, so byte positions of delimiters are char boundaries.
+        let mut i = self.pos;
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+            i += 1;
+        }
+        let Some(&b) = bytes.get(i) else {
+            self.pos = i;
+            return None;
+        };
+        match b {
+            b'{' | b'}' => {
+                self.pos = i + 1;
+                Some(if b == b'{' {
+                    RawToken::Open
+                } else {
+                    RawToken::Close
+                })
+            }
+            b'"' => match line.get(i + 1..).and_then(|rest| rest.find('"')) {
+                Some(len) => {
+                    let end = i + 1 + len;
+                    self.pos = end + 1;
+                    Some(RawToken::Word(line.get(i + 1..end).unwrap_or(""), true))
+                }
+                None => {
+                    self.unmatched_quote = true;
+                    self.pos = bytes.len();
+                    None
+                }
+            },
+            _ => {
+                let start = i;
+                while i < bytes.len()
+                    && !matches!(
+                        bytes[i],
+                        b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'{' | b'}' | b'"'
+                    )
+                {
+                    i += 1;
+                }
+                self.pos = i;
+                Some(RawToken::Word(line.get(start..i).unwrap_or(""), false))
+            }
+        }
+    }
 }
 
 /// True when [`tokenize`] can give `s` back as one word: keepalived's syntax has no way to
@@ -208,6 +268,22 @@ mod tests {
     }
 
     #[test]
+    fn a_quote_is_unmatched_exactly_when_their_number_is_odd() {
+        for line in [
+            r#"a "b" c"#,
+            r#"a "b c"#,
+            r#""""#,
+            r#"""""#,
+            r#"x"y"z"q"#,
+            "no quotes",
+            r#"{"}"}"#,
+        ] {
+            let odd = line.bytes().filter(|&b| b == b'"').count() % 2 == 1;
+            assert_eq!(tokenize_report(line).unmatched_quote, odd, "{line:?}");
+        }
+    }
+
+    #[test]
     fn braces_anywhere() {
         assert_eq!(
             words("global_defs { router_id x }"),
@@ -270,6 +346,12 @@ mod tests {
         #[test]
         fn tokenize_never_panics(s in any::<String>()) {
             let _ = tokenize_report(&s);
+        }
+
+        #[test]
+        fn unmatched_quote_is_an_odd_number_of_quotes(s in "[a \"{}]{0,12}") {
+            let odd = s.bytes().filter(|&b| b == b'"').count() % 2 == 1;
+            prop_assert_eq!(tokenize_report(&s).unmatched_quote, odd);
         }
     }
 }

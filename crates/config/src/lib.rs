@@ -23,6 +23,7 @@ pub use diag::{Diagnostic, Diagnostics, Origin, Severity};
 pub use model::Config;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Options that change how a configuration is read.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +64,39 @@ pub struct Loaded {
     pub config: Config,
     /// Every warning and error, in the order found.
     pub diagnostics: Diagnostics,
+    /// How long each stage of the load took (logged under `-D` by the daemon).
+    pub timings: LoadTimings,
+}
+
+/// The time one load spent in each stage of the pipeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadTimings {
+    /// Reading the files and preprocessing them into lines.
+    pub preprocess: Duration,
+    /// Splitting the lines into words and building the statement tree.
+    pub tree: Duration,
+    /// Building the typed model from the tree and validating it.
+    pub model: Duration,
+}
+
+impl LoadTimings {
+    /// The whole load.
+    pub fn total(&self) -> Duration {
+        self.preprocess + self.tree + self.model
+    }
+}
+
+impl std::fmt::Display for LoadTimings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ms (preprocess {} ms, tree {} ms, model and checks {} ms)",
+            self.total().as_millis(),
+            self.preprocess.as_millis(),
+            self.tree.as_millis(),
+            self.model.as_millis()
+        )
+    }
 }
 
 fn preprocessor(opts: &LoadOptions) -> preprocess::Preprocessor<'_> {
@@ -81,30 +115,45 @@ fn count_virtual_servers(left_out: &[String]) -> usize {
 /// Reads, preprocesses, parses and validates the configuration at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
+    let start = Instant::now();
     let lines = preprocessor(opts).run(path, &mut diagnostics);
-    let (nodes, left_out) = tree::build_skipping_report(&lines, opts.skipped(), &mut diagnostics);
-    // The lines are not needed once the tree holds the words: free them before the model is
-    // built, which lowers the peak memory of large configurations.
-    drop(lines);
-    let mut config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
-    config.lvs.skipped_virtual_servers = count_virtual_servers(&left_out);
-    Loaded {
-        config,
-        diagnostics,
-    }
+    finish(lines, start, opts, diagnostics)
 }
 
 /// Parses configuration text that did not come from a file (tests, fuzzing, dumps). `name` is
 /// used as the file name in diagnostics; `include` is resolved against the current directory.
 pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
+    let start = Instant::now();
     let lines = preprocessor(opts).run_str(name, text, &mut diagnostics);
+    finish(lines, start, opts, diagnostics)
+}
+
+/// The stages after preprocessing, `start` being when the load began.
+fn finish(
+    lines: Vec<preprocess::Line>,
+    start: Instant,
+    opts: &LoadOptions,
+    mut diagnostics: Diagnostics,
+) -> Loaded {
+    let preprocessed = Instant::now();
     let (nodes, left_out) = tree::build_skipping_report(&lines, opts.skipped(), &mut diagnostics);
+    // The lines are not needed once the tree holds the words: free them before the model is
+    // built, which lowers the peak memory of large configurations.
+    drop(lines);
+    let built = Instant::now();
     let mut config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
     config.lvs.skipped_virtual_servers = count_virtual_servers(&left_out);
+    drop(nodes);
+    let modelled = Instant::now();
     Loaded {
         config,
         diagnostics,
+        timings: LoadTimings {
+            preprocess: preprocessed - start,
+            tree: built - preprocessed,
+            model: modelled - built,
+        },
     }
 }
 

@@ -6,7 +6,7 @@
 //! on one line is the same as the usual three lines.
 
 use crate::diag::{Diagnostics, Origin};
-use crate::lexer::{tokenize_report, Token, Word};
+use crate::lexer::{RawToken, RawTokens, Word};
 use crate::preprocess::Line;
 
 /// Deepest block nesting accepted; deeper input is reported, not recursed into.
@@ -97,17 +97,18 @@ pub fn build_skipping_report(
     let mut skipped: Option<Skipped> = None;
     for line in lines {
         let mut stmt: Vec<Word> = Vec::new();
-        let tokenized = tokenize_report(&line.text);
-        if tokenized.unmatched_quote {
+        // Quotes pair up in order, so one is left open exactly when their number is odd (the
+        // lexer then drops the rest of the line). Reported before the line's other problems.
+        if line.text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
             diags.warn(
                 &line.origin,
                 format!("Unmatched quote: '{}'", line.text.trim()),
             );
         }
-        for tok in tokenized.tokens {
+        for tok in RawTokens::new(&line.text) {
             if let Some(sk) = skipped.as_mut() {
                 match tok {
-                    Token::Open => {
+                    RawToken::Open => {
                         sk.depth += 1;
                         if sk.depth == MAX_DEPTH + 1 {
                             diags.error(
@@ -117,7 +118,7 @@ pub fn build_skipping_report(
                         }
                         continue;
                     }
-                    Token::Close if sk.depth > 0 => {
+                    RawToken::Close if sk.depth > 0 => {
                         sk.depth -= 1;
                         if sk.depth == 0 {
                             skipped = None;
@@ -125,28 +126,31 @@ pub fn build_skipping_report(
                         continue;
                     }
                     // Words of the skipped statement (its keyword line) or of its block.
-                    Token::Word(_) if sk.depth > 0 || sk.keyword_line => continue,
+                    RawToken::Word(..) if sk.depth > 0 || sk.keyword_line => continue,
                     // The keyword line ended without a block: this token starts something new.
                     _ => skipped = None,
                 }
             }
             match tok {
-                Token::Word(w) => {
+                RawToken::Word(text, quoted) => {
                     if too_deep == 0 {
-                        if stack.len() == 1 && stmt.is_empty() && skip.contains(&w.text.as_str()) {
-                            left_out.push(w.text.clone());
+                        if stack.len() == 1 && stmt.is_empty() && skip.contains(&text) {
+                            left_out.push(text.to_string());
                             skipped = Some(Skipped {
                                 origin: line.origin.clone(),
-                                keyword: w.text,
+                                keyword: text.to_string(),
                                 depth: 0,
                                 keyword_line: true,
                             });
                             continue;
                         }
-                        stmt.push(w)
+                        stmt.push(Word {
+                            text: text.to_string(),
+                            quoted,
+                        })
                     }
                 }
-                Token::Open => {
+                RawToken::Open => {
                     if too_deep > 0 {
                         too_deep += 1;
                         continue;
@@ -196,7 +200,7 @@ pub fn build_skipping_report(
                         owner,
                     });
                 }
-                Token::Close => {
+                RawToken::Close => {
                     if too_deep > 0 {
                         too_deep -= 1;
                         continue;

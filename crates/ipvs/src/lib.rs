@@ -17,7 +17,7 @@ pub mod types;
 pub use client::Client;
 pub use error::IpvsError;
 pub use message::{Command, IpvsMessage};
-pub use reconcile::{diff, Table};
+pub use reconcile::{diff, DestEntry, Dests, Table};
 pub use request::Request;
 pub use types::{
     DaemonState, DestKey, Destination, Family, ForwardMethod, Info, Protocol, Service, ServiceKey,

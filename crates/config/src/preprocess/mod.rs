@@ -381,8 +381,8 @@ impl<'a> Preprocessor<'a> {
             return;
         }
         let builtins = Builtins {
-            pwd: file.pwd.clone(),
-            instance: self.instance.clone(),
+            pwd: &file.pwd,
+            instance: &self.instance,
         };
         match self.params.substitute_once(t, &builtins) {
             None => self.emit(t, origin, diags),

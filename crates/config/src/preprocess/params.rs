@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use crate::lexer::is_space;
 
 /// The values the built-in parameters take.
-#[derive(Debug, Clone)]
-pub struct Builtins {
+#[derive(Debug, Clone, Copy)]
+pub struct Builtins<'a> {
     /// `${_PWD}`: directory of the file being read.
-    pub pwd: String,
+    pub pwd: &'a str,
     /// `${_INSTANCE}`.
-    pub instance: String,
+    pub instance: &'a str,
 }
 
 /// The parameters defined so far.
@@ -95,12 +95,12 @@ impl Params {
     }
 
     /// The value of the reference `inner` (the text of `${inner}` or the name of `$inner`).
-    fn lookup(&mut self, inner: &str, b: &Builtins) -> Option<String> {
+    fn lookup(&mut self, inner: &str, b: &Builtins<'_>) -> Option<String> {
         let mut words = inner.split(is_space).filter(|w| !w.is_empty());
         let first = words.next()?;
         match first {
-            "_PWD" => Some(b.pwd.clone()),
-            "_INSTANCE" => Some(b.instance.clone()),
+            "_PWD" => Some(b.pwd.to_string()),
+            "_INSTANCE" => Some(b.instance.to_string()),
             "_HASH" => Some("#".into()),
             "_BANG" => Some("!".into()),
             "_RANDOM" => {
@@ -132,7 +132,7 @@ impl Params {
     /// Replaces every parameter reference of `line` once (values are not rescanned: the
     /// caller processes the result again, which gives recursive substitution with a bound).
     /// Returns `None` when nothing was replaced.
-    pub fn substitute_once(&mut self, line: &str, b: &Builtins) -> Option<String> {
+    pub fn substitute_once(&mut self, line: &str, b: &Builtins<'_>) -> Option<String> {
         let mut pos = memchr_dollar(line, 0)?;
         let mut out: Option<String> = None;
         let mut copied = 0;
@@ -185,10 +185,10 @@ fn memchr_dollar(s: &str, from: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn b() -> Builtins {
+    fn b() -> Builtins<'static> {
         Builtins {
-            pwd: "/etc/keepalived".into(),
-            instance: "node1".into(),
+            pwd: "/etc/keepalived",
+            instance: "node1",
         }
     }
 
