@@ -10,13 +10,19 @@
 conf=$1; want=$2; window=$3; shift 3
 dir=$(dirname "$conf")
 hz=$(getconf CLK_TCK)
-echo "# clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
+echo "# clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null) cpus $(nproc)"
+# With two or more CPUs the listener gets the last one to itself and the daemon the others.
+cpus=$(nproc)
+pin_listener=""; pin_daemon=""
+if [ "$cpus" -ge 2 ]; then
+  pin_listener="taskset -c $((cpus - 1))"; pin_daemon="taskset -c 0-$((cpus - 2))"
+fi
 if [ -f "$dir/nginx.conf" ]; then
-  nginx -p "$dir" -e "$dir/nginx-error.log" -c "$dir/nginx.conf" &
+  $pin_listener nginx -p "$dir" -e "$dir/nginx-error.log" -c "$dir/nginx.conf" &
   lpid=$!
   i=0; until curl -sf http://127.0.0.1:8090/ >/dev/null || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done
 else
-  python3 -c '
+  $pin_listener python3 -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 8080)); s.listen(4096)
@@ -33,7 +39,7 @@ for prog in "$@"; do
   tag=$(basename "$prog")
   ipvsadm -C
   rm -f /tmp/$tag-c.pid
-  "$prog" -C -n ${LOGARGS:-} -f "$conf" -p /tmp/$tag.pid -c /tmp/$tag-c.pid -r /tmp/$tag-v.pid >/tmp/$tag.log 2>&1 &
+  $pin_daemon "$prog" -C -n ${LOGARGS:-} -f "$conf" -p /tmp/$tag.pid -c /tmp/$tag-c.pid -r /tmp/$tag-v.pid >/tmp/$tag.log 2>&1 &
   pid=$!
   i=0
   # Memory of the checker child every second while the table fills (start-up peak).
