@@ -194,6 +194,82 @@ impl ProcessAttrs {
     }
 }
 
+/// `max_auto_priority` and `min_auto_priority_delay`: each time the process wakes up at least
+/// the delay (default 1 s) after a timer was due, it raises its `SCHED_RR` priority by one, up
+/// to the maximum, logging "Set realtime priority N" as keepalived does (observed: a VRRP child
+/// stopped for 2.5 s came back at 1, then 2, then 3). Off when the maximum is not above 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoPriority {
+    max: u32,
+    min_delay: std::time::Duration,
+    /// The real-time priority now (0: normal policy).
+    current: u32,
+    rlimit_rttime_us: u32,
+    role: &'static str,
+}
+
+impl AutoPriority {
+    /// The automatic priority increase `global` asks for the process of `role` (whose
+    /// configured real-time priority, if any, is where it starts).
+    pub fn for_role(global: &GlobalDefs, role: Role) -> AutoPriority {
+        let g = &global.simple;
+        let attrs = ProcessAttrs::for_role(global, role);
+        AutoPriority {
+            max: global
+                .max_auto_priority
+                .and_then(|m| u32::try_from(m).ok())
+                .unwrap_or(0),
+            min_delay: std::time::Duration::from_micros(u64::from(
+                g.min_auto_priority_delay.unwrap_or(1_000_000),
+            )),
+            current: attrs.realtime.map_or(0, |r| r.priority),
+            rlimit_rttime_us: attrs
+                .realtime
+                .map_or(DEFAULT_RLIMIT_RTTIME_US, |r| r.rlimit_rttime_us),
+            role: attrs.role,
+        }
+    }
+
+    /// The next priority if a timer fired `lateness` after it was due, or `None` when it
+    /// stays (on time, at the maximum, or off).
+    pub fn next(&self, lateness: std::time::Duration) -> Option<u32> {
+        (lateness >= self.min_delay && self.current < self.max).then(|| self.current + 1)
+    }
+
+    /// Called when a timer fired `lateness` after it was due: raises the priority if it
+    /// should, on every thread of the process.
+    pub fn woke_late(&mut self, lateness: std::time::Duration) {
+        let Some(priority) = self.next(lateness) else {
+            return;
+        };
+        self.current = priority;
+        let rt = Realtime {
+            priority,
+            rlimit_rttime_us: self.rlimit_rttime_us,
+        };
+        let mut failed = Vec::new();
+        set_realtime(self.role, rt, &mut |k, r| failed.push(format!("{k}: {r}")));
+        if failed.is_empty() {
+            tracing::info!("Set realtime priority {priority}");
+        } else {
+            tracing::warn!(
+                "cannot set realtime priority {priority}: {}",
+                failed.join(", ")
+            );
+            // Do not try again at every late wake-up.
+            self.max = 0;
+        }
+    }
+}
+
+/// keepalived's start-up notice when no `max_auto_priority` is configured (0 or absent; -1
+/// silences it), logged by the parent after reading the configuration.
+pub fn auto_priority_notice(global: &GlobalDefs) -> Option<&'static str> {
+    matches!(global.max_auto_priority, None | Some(0)).then_some(
+        "NOTICE: setting config option max_auto_priority should result in better keepalived performance",
+    )
+}
+
 /// The name the process had before any `*process_name*` keyword (restored on reload).
 static ORIGINAL_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// The attributes last applied to this process (the base of the next reload).
@@ -725,5 +801,35 @@ mod tests {
         // A failure names the thread.
         let r = every_thread(|_| Err(std::io::Error::from_raw_os_error(libc::EPERM)));
         assert!(r.is_err_and(|e| e.starts_with("thread ")));
+    }
+
+    #[test]
+    fn auto_priority_steps_up_on_late_wake_ups_to_the_maximum() {
+        let global =
+            |text: &str| crate::testutil::config(&format!("global_defs {{\n{text}\n}}\n")).global;
+        let late = std::time::Duration::from_millis(1500);
+        let early = std::time::Duration::from_millis(200);
+        let mut a = AutoPriority::for_role(&global(" max_auto_priority 2"), Role::Vrrp);
+        assert_eq!(a.next(early), None, "on time (under the default 1 s)");
+        assert_eq!(a.next(late), Some(1));
+        a.current = 2;
+        assert_eq!(a.next(late), None, "at the maximum");
+        let a = AutoPriority::for_role(
+            &global(" max_auto_priority 50\n min_auto_priority_delay 100000\n vrrp_rt_priority 7"),
+            Role::Vrrp,
+        );
+        assert_eq!(
+            a.next(early),
+            Some(8),
+            "from the configured priority, 100 ms delay"
+        );
+        for off in ["", " max_auto_priority 0", " max_auto_priority -1"] {
+            let a = AutoPriority::for_role(&global(off), Role::Vrrp);
+            assert_eq!(a.next(late), None, "{off:?}");
+        }
+        assert!(auto_priority_notice(&global("")).is_some());
+        assert!(auto_priority_notice(&global(" max_auto_priority 0")).is_some());
+        assert!(auto_priority_notice(&global(" max_auto_priority -1")).is_none());
+        assert!(auto_priority_notice(&global(" max_auto_priority")).is_none());
     }
 }

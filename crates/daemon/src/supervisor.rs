@@ -124,6 +124,9 @@ pub fn main(cli: Cli) -> ExitCode {
     // `process_names` / `process_name`: the parent takes only its name (keepalived applies no
     // scheduling attributes to its parent).
     crate::procattr::apply(&config.global, Role::Parent);
+    if let Some(notice) = crate::procattr::auto_priority_notice(&config.global) {
+        tracing::info!("{notice}");
+    }
     // `net_namespace NAME` in the configuration does what `-s NAME` does (which wins).
     let mut cli = cli;
     let mut child_args: Vec<String> = Vec::new();

@@ -2637,3 +2637,94 @@ fn scenario_address_vmacs(a: Impl, b: Impl) {
 fn address_vmacs() {
     matrix("address_vmacs", scenario_address_vmacs);
 }
+
+/// `max_auto_priority`: a VRRP child that wakes up late (stopped past
+/// `min_auto_priority_delay`) raises its real-time priority by one each time, up to the
+/// maximum, with keepalived's log line, under SCHED_RR reset on fork (keepalived 2.2.7,
+/// observed); keepalived's start-up notice is logged only without the keyword.
+fn scenario_max_auto_priority(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let prefix = "global_defs {\n  vrrp_version 3\n  max_auto_priority 2\n  min_auto_priority_delay 300000\n}\n";
+    let conf = v3(150, "").replacen("global_defs {\n  vrrp_version 3\n}\n", prefix, 1);
+    assert!(conf.contains("max_auto_priority"), "{conf}");
+    lab.start("a", a, &conf);
+    lab.start("b", b, &v3(100, ""));
+    lab.wait(Duration::from_secs(5), "a master", |l| l.is_master("a"));
+    let pid = lab.vrrp_pid("a").expect("vrrp pid");
+    // The policy as sched_getscheduler reports it (with the reset-on-fork flag) and the
+    // real-time priority from /proc.
+    let sched = |pid: i32| {
+        let policy = unsafe_free_policy(pid);
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        (policy, fields.get(37).and_then(|f| f.parse::<i64>().ok()))
+    };
+    assert_eq!(
+        sched(pid),
+        (Some(libc::SCHED_OTHER), Some(0)),
+        "{a:?} at start"
+    );
+    for want in [1, 2, 2] {
+        Lab::signal(pid, nix::sys::signal::Signal::SIGSTOP);
+        thread::sleep(Duration::from_millis(700));
+        Lab::signal(pid, nix::sys::signal::Signal::SIGCONT);
+        lab.wait(Duration::from_secs(3), "the priority follows", |_| {
+            sched(pid) == (Some(libc::SCHED_RR | libc::SCHED_RESET_ON_FORK), Some(want))
+        });
+    }
+    let log = lab.log("a");
+    for n in [1, 2] {
+        assert!(
+            log.contains(&format!("Set realtime priority {n}")),
+            "{a:?}: {log}"
+        );
+    }
+    assert!(!log.contains("Set realtime priority 3"), "{a:?}: {log}");
+    assert!(
+        !log.contains("NOTICE: setting config option max_auto_priority"),
+        "{a:?}"
+    );
+    assert!(
+        lab.log("b")
+            .contains("NOTICE: setting config option max_auto_priority should result in better keepalived performance"),
+        "{b:?}: the notice without the keyword"
+    );
+}
+
+/// sched_getscheduler(2) of `pid` through `chrt -p` (tests hold no unsafe code): the policy
+/// number with SCHED_RESET_ON_FORK as chrt names it.
+fn unsafe_free_policy(pid: i32) -> Option<i32> {
+    let out = Command::new("chrt")
+        .args(["-p", &pid.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("scheduling policy"))?;
+    let policy = line.rsplit(':').next()?.trim();
+    let mut n = 0;
+    for part in policy.split('|') {
+        n |= match part {
+            "SCHED_OTHER" => libc::SCHED_OTHER,
+            "SCHED_RR" => libc::SCHED_RR,
+            "SCHED_FIFO" => libc::SCHED_FIFO,
+            "SCHED_RESET_ON_FORK" => libc::SCHED_RESET_ON_FORK,
+            _ => return None,
+        };
+    }
+    Some(n)
+}
+
+#[test]
+fn max_auto_priority_raises_late_children() {
+    matrix_with(
+        "max_auto_priority",
+        scenario_max_auto_priority,
+        &[
+            (Impl::Rust, Impl::Rust),
+            (Impl::Keepalived, Impl::Keepalived),
+        ],
+    );
+}

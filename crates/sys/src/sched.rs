@@ -77,7 +77,8 @@ fn set_thread_policy(tid: i32, policy: i32, priority: i32) -> io::Result<()> {
 pub fn set_thread_round_robin(tid: i32, priority: u32) -> io::Result<()> {
     let priority = i32::try_from(priority)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "priority out of range"))?;
-    set_thread_policy(tid, libc::SCHED_RR, priority)
+    // Reset on fork, as keepalived: scripts the daemon starts run under the normal policy.
+    set_thread_policy(tid, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, priority)
 }
 
 /// Returns the calling thread to the normal time-sharing policy (`SCHED_OTHER`, priority 0),

@@ -177,6 +177,8 @@ pub struct Engine {
     /// each had before: put back at exit (as keepalived does; a reload that drops the keyword
     /// leaves it on until then).
     promoted: BTreeMap<String, String>,
+    /// `max_auto_priority`: late wake-ups raise the real-time priority.
+    auto_priority: crate::procattr::AutoPriority,
 }
 
 impl Engine {
@@ -211,6 +213,10 @@ impl Engine {
             socket_errors: HashMap::new(),
             io_retry: None,
             promoted: BTreeMap::new(),
+            auto_priority: crate::procattr::AutoPriority::for_role(
+                &config.global,
+                crate::logging::Role::Vrrp,
+            ),
             config,
         };
         engine.apply_garp_pacing();
@@ -812,6 +818,8 @@ impl Engine {
         }
         let now = Instant::now();
         self.fired = Some((due, now));
+        self.auto_priority
+            .woke_late(now.saturating_duration_since(due));
         for u in self.deadlines.due(now) {
             let Some(unit) = self.units.get_mut(u) else {
                 continue;
