@@ -490,7 +490,13 @@ fn probe_plan(
         c.connect.connect_ip.unwrap_or(addr),
         c.connect.connect_port.unwrap_or(port),
     );
-    let schedule = schedule_of(c);
+    // keepalived 2.2.7 (observed): the global `checker_log_all_failures` turns it on even for
+    // a checker that says `log_all_failures off`.
+    let schedule = Schedule {
+        log_all_failures: c.log_all_failures.unwrap_or(false)
+            || config.global.simple.checker_log_all_failures,
+        ..schedule_of(c)
+    };
     let key = ProbeParams {
         target,
         params: params.of(c, &schedule),

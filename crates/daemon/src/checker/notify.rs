@@ -1,6 +1,8 @@
 //! LVS notifications: FIFO lines (`VS [10.0.0.1]:tcp:80 UP`,
 //! `RS [10.0.0.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN`), the `notify_up`/`notify_down`/
-//! `quorum_up`/`quorum_down` scripts and the checker `smtp_alert` mails.
+//! `quorum_up`/`quorum_down` scripts and the checker `smtp_alert` mails, with keepalived
+//! 2.2.7's start-up announcements (`rs_init_notifies`), `no_checker_emails` and mail bodies
+//! worded by what failed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -8,9 +10,14 @@ use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rka_check::director::Action;
+use rka_check::{CheckerEvent, Director, Slot};
+use rka_config::model::lvs::checker::Checker;
 use rka_config::model::lvs::virtual_server::{VirtualServer, VsAddress};
 use rka_config::model::lvs::{CheckerKind, LvsScript, RealServer};
 use rka_config::Config;
+
+use super::mapping::Plan;
 
 use crate::smtp::{Alert, Mailer, SmtpSettings};
 
@@ -68,49 +75,119 @@ fn vs_label(vs: &VirtualServer) -> String {
     }
 }
 
-/// The body of a real server's mail, from its (first) checker, worded as keepalived 2.2.7
-/// words it (observed for each checker; the reason of an HTTP or SMTP failure is not known
-/// here, so the connection failure's is used).
-pub fn rs_body(rs: &RealServer, up: bool) -> String {
-    let (failed, succeeded) = match rs.checkers.first().map(|c| (&c.kind, c)) {
-        Some((CheckerKind::Tcp, _)) => (
-            "TCP CHECK failed on service".to_owned(),
-            "TCP CHECK succeed on service",
-        ),
-        Some((CheckerKind::Misc(_), _)) => (
-            "MISC CHECK failed on service".to_owned(),
-            "MISC CHECK succeeded on service",
-        ),
-        Some((CheckerKind::Udp(_), _)) => (
-            "UDP CHECK failed on service".to_owned(),
-            "UDP CHECK succeed on service",
-        ),
-        Some((CheckerKind::Ping, _)) => (
-            "ICMP CHECK failed on service".to_owned(),
-            "ICMP CHECK succeed on service",
-        ),
-        Some((CheckerKind::Dns(_), _)) => (
-            "DNS_CHECK: failed on service".to_owned(),
-            "DNS_CHECK: succeed on service",
-        ),
-        Some((CheckerKind::Http(_), _)) => (
-            "CHECK failed on service : HTTP request failed".to_owned(),
-            "CHECK succeed on service",
-        ),
-        Some((CheckerKind::Smtp(_), c)) => (
-            format!(
-                "CHECK failed on service : Could not connect to server [{}]:{}",
-                c.connect.connect_ip.unwrap_or(rs.addr),
-                c.connect.connect_port.unwrap_or(rs.port)
+/// How a checker words the body of its mails (keepalived 2.2.7, observed for each checker kind
+/// and each way of failing: only SMTP_CHECK and MISC_CHECK say why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Wording {
+    Tcp,
+    /// HTTP_GET and SSL_GET: whatever failed, "HTTP request failed".
+    Http,
+    /// SMTP_CHECK, naming the server it talks to (`[ip]:port`).
+    Smtp {
+        server: String,
+    },
+    Misc,
+    Udp,
+    Ping,
+    Dns,
+    /// FILE_CHECK, BFD_CHECK.
+    Other,
+}
+
+impl Wording {
+    fn of(c: &Checker, rs: &RealServer) -> Wording {
+        match &c.kind {
+            CheckerKind::Tcp => Wording::Tcp,
+            CheckerKind::Http(_) => Wording::Http,
+            CheckerKind::Smtp(_) => Wording::Smtp {
+                server: format!(
+                    "[{}]:{}",
+                    c.connect.connect_ip.unwrap_or(rs.addr),
+                    c.connect.connect_port.unwrap_or(rs.port)
+                ),
+            },
+            CheckerKind::Misc(_) => Wording::Misc,
+            CheckerKind::Udp(_) => Wording::Udp,
+            CheckerKind::Ping => Wording::Ping,
+            CheckerKind::Dns(_) => Wording::Dns,
+            _ => Wording::Other,
+        }
+    }
+
+    /// The body of a mail about this checker passing (`up`) or failing for `reason`.
+    fn body(&self, up: bool, reason: Option<&str>) -> String {
+        let text = match (self, up) {
+            (Wording::Tcp, true) => "TCP CHECK succeed on service".to_owned(),
+            (Wording::Tcp, false) => "TCP CHECK failed on service".to_owned(),
+            (Wording::Http | Wording::Smtp { .. } | Wording::Other, true) => {
+                "CHECK succeed on service".to_owned()
+            }
+            (Wording::Http, false) => "CHECK failed on service : HTTP request failed".to_owned(),
+            (Wording::Smtp { server }, false) => format!(
+                "CHECK failed on service : {} {server}",
+                smtp_failure(reason.unwrap_or_default())
             ),
-            "CHECK succeed on service",
-        ),
-        _ => (
-            "CHECK failed on service".to_owned(),
-            "CHECK succeed on service",
-        ),
-    };
-    format!("=> {} <=", if up { succeeded } else { failed.as_str() })
+            (Wording::Misc, true) => "MISC CHECK succeeded on service".to_owned(),
+            (Wording::Misc, false) => format!(
+                "MISC CHECK {} on service",
+                if reason.is_some_and(misc_timed_out) {
+                    "timed out"
+                } else {
+                    "failed"
+                }
+            ),
+            (Wording::Udp, true) => "UDP CHECK succeed on service".to_owned(),
+            (Wording::Udp, false) => "UDP CHECK failed on service".to_owned(),
+            (Wording::Ping, true) => "ICMP CHECK succeed on service".to_owned(),
+            (Wording::Ping, false) => "ICMP CHECK failed on service".to_owned(),
+            (Wording::Dns, true) => "DNS_CHECK: succeed on service".to_owned(),
+            (Wording::Dns, false) => "DNS_CHECK: failed on service".to_owned(),
+            (Wording::Other, false) => "CHECK failed on service".to_owned(),
+        };
+        format!("=> {text} <=")
+    }
+}
+
+/// keepalived's words for an SMTP_CHECK failure (observed: "Could not connect to server",
+/// "Connection timeout to server", "Bad greeting banner from server", "Bad HELO response from
+/// server", "Read timeout from server"), from the reason rka-check's SMTP probe and its TCP
+/// connect give (`crates/check/src/smtp.rs`, `net.rs`; the tests below pin each one).
+fn smtp_failure(reason: &str) -> &'static str {
+    if let Some(rest) = reason.strip_prefix("connection to ") {
+        if rest.contains(" timed out after ") {
+            "Connection timeout to server"
+        } else {
+            "Could not connect to server"
+        }
+    } else if reason.starts_with("cannot ") || reason.starts_with("interface ") {
+        // The socket could not be made ready (bind, interface, fwmark).
+        "Error connecting to server"
+    } else if reason.starts_with("SMTP greeting") || reason.starts_with("malformed SMTP reply") {
+        "Bad greeting banner from server"
+    } else if reason.starts_with("SMTP HELO answered") {
+        "Bad HELO response from server"
+    } else if reason.starts_with("SMTP reply timed out")
+        || reason.starts_with("SMTP dialogue took too long")
+    {
+        "Read timeout from server"
+    } else if reason.starts_with("SMTP read failed")
+        || reason.starts_with("SMTP server closed")
+        || reason.starts_with("SMTP reply longer")
+    {
+        "Read failure from server"
+    } else if reason.starts_with("SMTP write timed out") {
+        "Write timeout to server"
+    } else if reason.starts_with("SMTP write failed") {
+        "Write failure to server"
+    } else {
+        "Unknown connection error to server"
+    }
+}
+
+/// Whether a MISC_CHECK failed by outliving `misc_timeout` (rka-check's reason
+/// "PROGRAM timed out after N", `crates/check/src/misc.rs`).
+fn misc_timed_out(reason: &str) -> bool {
+    reason.contains(" timed out after ")
 }
 
 /// The mail of a real server's change.
@@ -126,7 +203,8 @@ pub fn rs_alert(rs_label: &str, vs_label: &str, up: bool, body: String) -> Alert
 
 /// The mail of a virtual server's quorum change; `weight` is the live weight. keepalived
 /// prints `QUORUM+HYSTERESIS=SUM <= WEIGHT` in both directions; `starting` is the mail it
-/// sends for a service that starts with its quorum met.
+/// sends for each service as it starts (`Starting with quorum up`, or `down` when no real
+/// server counts yet, e.g. all `alpha`).
 pub fn vs_alert(
     vs_label: &str,
     up: bool,
@@ -137,8 +215,9 @@ pub fn vs_alert(
 ) -> Alert {
     let what = match (up, starting) {
         (true, true) => "Starting with quorum up",
+        (false, true) => "Starting with quorum down",
         (true, false) => "Gained quorum",
-        (false, _) => "Lost quorum",
+        (false, false) => "Lost quorum",
     };
     Alert {
         subject: format!(
@@ -152,14 +231,64 @@ pub fn vs_alert(
     }
 }
 
+/// What the start of the checker child announces, service by service, as keepalived 2.2.7
+/// (observed): with `rs_init_notifies`, each real server that starts up (not `alpha`; with or
+/// without checkers, `inhibit_on_failure` or not) in configuration order, then the service's
+/// quorum, up or down, whatever `rs_init_notifies` says. These run the notify scripts and
+/// write the FIFO lines; of them only the quorum sends mail ("Starting with quorum ...").
+pub fn start_actions(plan: &Plan, director: &Director, rs_init_notifies: bool) -> Vec<Action> {
+    let mut out = Vec::new();
+    for (vs, sp) in plan.services.iter().enumerate() {
+        if rs_init_notifies {
+            out.extend(
+                (0..sp.real_servers.len())
+                    .filter(|&rs| director.is_up(vs, rs))
+                    .map(|rs| Action::RealServerUp { vs, rs }),
+            );
+        }
+        out.push(if director.has_quorum(vs) {
+            Action::QuorumUp { vs }
+        } else {
+            Action::QuorumDown { vs }
+        });
+    }
+    out
+}
+
+/// A real server slot's state before a checker verdict is applied: what
+/// [`LvsNotifier::checker_verdict`] compares with the state after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotState {
+    checker_up: Option<bool>,
+    server_up: bool,
+}
+
+impl SlotState {
+    /// The state of `slot` in `director` now.
+    pub fn of(director: &Director, slot: Slot) -> SlotState {
+        SlotState {
+            checker_up: director.checker_up(slot),
+            server_up: director.is_up(slot.vs, slot.rs),
+        }
+    }
+}
+
+/// A slot's state after a checker verdict, and the verdict's reason when it is a failure.
+#[derive(Debug, Clone, Copy)]
+struct Verdict<'a> {
+    checker_up: Option<bool>,
+    server_up: bool,
+    reason: Option<&'a str>,
+}
+
 /// One real server as the mails see it.
 #[derive(Debug)]
 struct RsState {
     alert: bool,
     weight: u32,
     up: bool,
-    down_body: String,
-    up_body: String,
+    /// How each of its checkers words its mails (empty when it does not alert).
+    checkers: Box<[Wording]>,
 }
 
 /// One virtual server as the mails see it: its real servers by label, to know the live
@@ -170,8 +299,8 @@ struct VsState {
     quorum: u32,
     hysteresis: u32,
     servers: HashMap<String, RsState>,
-    /// Nothing happened to it yet since the checker child started: a quorum gained now is
-    /// the runtime's start-up announcement.
+    /// No quorum was announced yet since the checker child started: the next one is the
+    /// runtime's start-up announcement.
     starting: bool,
 }
 
@@ -190,6 +319,9 @@ impl VsState {
 struct CheckerAlerts {
     mailer: Option<Mailer>,
     services: HashMap<String, VsState>,
+    /// `no_checker_emails`: a real server mails only when it goes up or down, not each time
+    /// one of its checkers changes.
+    no_checker_emails: bool,
 }
 
 /// Set once the first notifier of the process was built: later ones come from reloads,
@@ -204,10 +336,7 @@ impl CheckerAlerts {
         // Without an smtp_server and a notification_email no mail can ever be sent: keep
         // nothing per server (this runs at every reload, over every real server).
         if config.global.smtp_server.is_none() || config.global.notification_email.is_empty() {
-            return CheckerAlerts {
-                mailer: None,
-                services: HashMap::new(),
-            };
+            return CheckerAlerts::default();
         }
         let g = &config.global.simple;
         let on = |own| crate::smtp::alert_enabled(own, g.smtp_alert_checker, g.smtp_alert);
@@ -220,8 +349,6 @@ impl CheckerAlerts {
                 .iter()
                 .map(|rs| {
                     let rs_label = super::mapping::addr_label(rs.addr, vs.protocol, rs.port);
-                    // As the runtime starts it: down with alpha, up otherwise.
-                    let up = !rs.alpha;
                     // Observed: a real server's own setting, else the global defaults, else
                     // its virtual server's own setting.
                     let alert = crate::smtp::alert_enabled(
@@ -230,20 +357,17 @@ impl CheckerAlerts {
                         vs.smtp_alert,
                     );
                     any |= alert;
+                    let checkers = if alert {
+                        rs.checkers.iter().map(|c| Wording::of(c, rs)).collect()
+                    } else {
+                        Box::default()
+                    };
                     let state = RsState {
                         alert,
                         weight: rs.weight,
-                        up,
-                        down_body: if alert {
-                            rs_body(rs, false)
-                        } else {
-                            String::new()
-                        },
-                        up_body: if alert {
-                            rs_body(rs, true)
-                        } else {
-                            String::new()
-                        },
+                        // As the runtime starts it: down with alpha, up otherwise.
+                        up: !rs.alpha,
+                        checkers,
                     };
                     (rs_label, state)
                 })
@@ -266,37 +390,38 @@ impl CheckerAlerts {
         } else {
             None
         };
-        CheckerAlerts { mailer, services }
+        CheckerAlerts {
+            mailer,
+            services,
+            no_checker_emails: g.no_checker_emails,
+        }
     }
 
     /// [`CheckerAlerts::build`]; the first one of the process words the start-up quorum
-    /// announcements as keepalived does (`Starting with quorum up`).
+    /// announcements as keepalived does (`Starting with quorum up`/`down`).
     fn new(config: &Config) -> CheckerAlerts {
         CheckerAlerts::build(config, !STARTED.swap(true, Ordering::Relaxed))
     }
 
-    /// Follows `event` and mails it when its object alerts.
+    /// Follows `event` (the live weight of quorum mails) and mails a quorum change when its
+    /// service alerts. Real servers are mailed from their checkers' verdicts
+    /// ([`CheckerAlerts::verdict`]).
     fn event(&mut self, event: &LvsEvent) {
         match &event.about {
             About::RealServer { rs, vs } => {
-                let Some(v) = self.services.get_mut(vs) else {
-                    return;
-                };
-                v.starting = false;
-                let Some(r) = v.servers.get_mut(rs) else {
-                    return;
-                };
-                r.up = event.up;
-                if let (true, Some(m)) = (r.alert, &self.mailer) {
-                    let body = if event.up { &r.up_body } else { &r.down_body };
-                    m.send(rs_alert(rs, vs, event.up, body.clone()));
+                if let Some(r) = self
+                    .services
+                    .get_mut(vs)
+                    .and_then(|v| v.servers.get_mut(rs))
+                {
+                    r.up = event.up;
                 }
             }
             About::VirtualServer { vs } => {
                 let Some(v) = self.services.get_mut(vs) else {
                     return;
                 };
-                let starting = std::mem::take(&mut v.starting) && event.up;
+                let starting = std::mem::take(&mut v.starting);
                 if let (true, Some(m)) = (v.alert, &self.mailer) {
                     let weight = v.live_weight();
                     m.send(vs_alert(
@@ -310,6 +435,38 @@ impl CheckerAlerts {
                 }
             }
         }
+    }
+
+    /// Checker number `check` of real server `rs` of `vs` gave a verdict (`now`, after
+    /// `before`). As keepalived 2.2.7 (observed): each change of a checker's state mails,
+    /// the subject giving the real server's state and the body the checker's (a checker that
+    /// recovers while another still fails mails "Realserver ... - DOWN" / "... succeed ...");
+    /// with `no_checker_emails` only a change of the real server's state mails. A verdict that
+    /// changes nothing (an `alpha` server's first failure) mails nothing.
+    fn verdict(&self, vs: &str, rs: &str, check: usize, before: SlotState, now: Verdict<'_>) {
+        let Some(m) = &self.mailer else {
+            return;
+        };
+        let wanted = if self.no_checker_emails {
+            before.server_up != now.server_up
+        } else {
+            before.checker_up != now.checker_up
+        };
+        let Some(checker_up) = now.checker_up.filter(|_| wanted) else {
+            return;
+        };
+        let Some(r) = self.services.get(vs).and_then(|v| v.servers.get(rs)) else {
+            return;
+        };
+        if !r.alert {
+            return;
+        }
+        let body = r
+            .checkers
+            .get(check)
+            .unwrap_or(&Wording::Other)
+            .body(checker_up, now.reason);
+        m.send(rs_alert(rs, vs, now.server_up, body));
     }
 }
 
@@ -340,7 +497,7 @@ impl LvsNotifier {
     }
 
     /// Writes the event's line to every FIFO, runs `script` in the background, then queues
-    /// the mail when the server has `smtp_alert`.
+    /// the mail of a quorum change when the service has `smtp_alert`.
     pub fn notify(&mut self, event: &LvsEvent, script: Option<&LvsScript>) {
         let line = event.to_string();
         for (path, f) in &mut self.fifos {
@@ -357,6 +514,45 @@ impl LvsNotifier {
             crate::vrrp::notify::spawn_script(s.command.argv.clone(), user.as_ref());
         }
         self.smtp.event(event);
+    }
+
+    /// A checker's verdict `ev` was applied to `slot` of `plan`'s director, whose state was
+    /// `before`: queues the `smtp_alert` mail it calls for (see [`CheckerAlerts::verdict`]).
+    /// Called for every slot of every verdict: returns at once when nothing mails.
+    pub fn checker_verdict(
+        &self,
+        plan: &Plan,
+        director: &Director,
+        slot: Slot,
+        before: SlotState,
+        ev: &CheckerEvent,
+    ) {
+        if self.smtp.mailer.is_none() {
+            return;
+        }
+        let reason = match ev {
+            CheckerEvent::Down { reason } => Some(reason.as_str()),
+            CheckerEvent::Up { .. } => None,
+            _ => return,
+        };
+        let Some(sp) = plan.services.get(slot.vs) else {
+            return;
+        };
+        let Some(dp) = sp.real_servers.get(slot.rs) else {
+            return;
+        };
+        let now = SlotState::of(director, slot);
+        self.smtp.verdict(
+            &sp.label,
+            &dp.label,
+            slot.check,
+            before,
+            Verdict {
+                checker_up: now.checker_up,
+                server_up: now.server_up,
+                reason,
+            },
+        );
     }
 }
 
@@ -386,8 +582,19 @@ mod tests {
         c.lvs.virtual_servers[0].real_servers[0].clone()
     }
 
+    /// The body of a mail about the real server's first checker.
+    fn body(rs: &RealServer, up: bool, reason: Option<&str>) -> String {
+        rs.checkers
+            .first()
+            .map_or(Wording::Other, |c| Wording::of(c, rs))
+            .body(up, reason)
+    }
+
     #[test]
     fn real_server_bodies_follow_the_checker() {
+        // keepalived 2.2.7's mails, observed in the VM for each checker kind (HTTP_GET and
+        // SSL_GET say "HTTP request failed" whether refused, timed out, wrong status, digest
+        // mismatch, reset or garbage).
         let cases = [
             (
                 "TCP_CHECK {\n}",
@@ -435,10 +642,125 @@ mod tests {
                 "=> CHECK succeed on service <=",
             ),
         ];
+        let refused = "connection to 10.0.0.7:8080 failed: Connection refused (os error 111)";
         for (check, down, up) in cases {
             let rs = server(check);
-            assert_eq!(rs_body(&rs, false), down, "{check}");
-            assert_eq!(rs_body(&rs, true), up, "{check}");
+            assert_eq!(body(&rs, false, Some(refused)), down, "{check}");
+            assert_eq!(body(&rs, true, None), up, "{check}");
+        }
+    }
+
+    #[test]
+    fn smtp_and_misc_bodies_say_what_failed() {
+        let smtp = server("SMTP_CHECK {\n}");
+        let at = "[10.0.0.2]:8080";
+        // Each reason as rka-check words it, and keepalived's words (observed).
+        for (reason, words) in [
+            (
+                "connection to 10.0.0.2:8080 timed out after 2s",
+                "Connection timeout to server",
+            ),
+            (
+                "connection to 10.0.0.2:8080 failed: Connection refused (os error 111)",
+                "Could not connect to server",
+            ),
+            (
+                "SMTP greeting 554, expected 220",
+                "Bad greeting banner from server",
+            ),
+            (
+                "SMTP HELO answered 500, expected 250",
+                "Bad HELO response from server",
+            ),
+            ("SMTP reply timed out after 2s", "Read timeout from server"),
+            (
+                "SMTP reply timed out after 2s (after 1 retries)",
+                "Read timeout from server",
+            ),
+            (
+                "SMTP server closed the connection",
+                "Read failure from server",
+            ),
+            ("SMTP write timed out", "Write timeout to server"),
+        ] {
+            assert_eq!(
+                body(&smtp, false, Some(reason)),
+                format!("=> CHECK failed on service : {words} {at} <="),
+                "{reason}"
+            );
+        }
+        let v6 = load(
+            "virtual_server 2001:db8::1 25 {\n protocol TCP\n\
+             real_server 2001:db8::2 25 {\n SMTP_CHECK {\n }\n }\n}\n",
+        );
+        let rs = &v6.lvs.virtual_servers[0].real_servers[0];
+        assert_eq!(
+            body(rs, false, Some("SMTP greeting 421, expected 220")),
+            "=> CHECK failed on service : Bad greeting banner from server [2001:db8::2]:25 <="
+        );
+        let misc = server("MISC_CHECK {\n misc_path /bin/true\n}");
+        assert_eq!(
+            body(&misc, false, Some("/bin/sleep timed out after 2s")),
+            "=> MISC CHECK timed out on service <="
+        );
+        assert_eq!(
+            body(
+                &misc,
+                false,
+                Some("MISC_CHECK program exited with status 1")
+            ),
+            "=> MISC CHECK failed on service <="
+        );
+    }
+
+    /// The reasons rka-check's SMTP probe really gives, against misbehaving servers, are the
+    /// ones [`smtp_failure`] knows.
+    #[tokio::test]
+    async fn smtp_probe_reasons_map_to_keepalived_words() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        async fn serve(script: &'static [&'static [u8]]) -> std::net::SocketAddr {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let at = l.local_addr().expect("addr");
+            tokio::spawn(async move {
+                if let Ok((mut c, _)) = l.accept().await {
+                    let mut buf = [0u8; 512];
+                    for (i, line) in script.iter().enumerate() {
+                        if i > 0 && c.read(&mut buf).await.is_err() {
+                            return;
+                        }
+                        let _ = c.write_all(line).await;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+            });
+            at
+        }
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr");
+        let cases: [(&'static [&'static [u8]], &str); 4] = [
+            (&[b"554 go away\r\n"], "Bad greeting banner from server"),
+            (
+                &[b"220 hi\r\n", b"500 no\r\n"],
+                "Bad HELO response from server",
+            ),
+            (&[b""], "Read timeout from server"),
+            (&[], "Could not connect to server"),
+        ];
+        for (script, words) in cases {
+            let at = if script.is_empty() {
+                closed
+            } else {
+                serve(script).await
+            };
+            let mut connect = rka_check::ConnectOpts::new(at);
+            connect.connect_timeout = std::time::Duration::from_millis(300);
+            let p = rka_check::smtp::SmtpParams::new(connect);
+            let reason = rka_check::smtp::probe(&p).await.expect_err("fails").reason;
+            assert_eq!(smtp_failure(&reason), words, "{reason}");
         }
     }
 
@@ -526,38 +848,120 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn verdicts_are_mailed_with_the_live_weight() {
-        let (port, mails) = crate::smtp::test_sink::start().await;
-        let mut n = LvsNotifier {
-            smtp: CheckerAlerts::build(&config("smtp_alert", "", "", port), true),
-            ..Default::default()
-        };
-        // 10.0.0.2 starts up, 10.0.0.3 (alpha) down: weight 1 < quorum 2, no start-up
-        // announcement; the first gain is an ordinary one.
-        n.notify(
-            &rs_line("[10.0.0.3]:tcp:8080", "[10.0.0.1]:tcp:80", true),
-            None,
-        );
-        n.notify(&vs_line("[10.0.0.1]:tcp:80", true), None);
-        n.notify(
-            &rs_line("[10.0.0.2]:tcp:8080", "[10.0.0.1]:tcp:80", false),
-            None,
-        );
-        n.notify(&vs_line("[10.0.0.1]:tcp:80", false), None);
-        let got = crate::smtp::test_sink::wait_for(&mails, 4).await;
-        let seen: Vec<(String, String)> = got
+    /// The runtime's part around the notifier: a plan, its director, verdicts applied as the
+    /// runtime applies them and the director's announcements notified.
+    struct Rig {
+        plan: Plan,
+        director: Director,
+        n: LvsNotifier,
+    }
+
+    impl Rig {
+        fn new(c: &Config) -> Rig {
+            let mut plan = Plan::from_config(c);
+            let director = Director::new(std::mem::take(&mut plan.director));
+            Rig {
+                plan,
+                director,
+                n: LvsNotifier {
+                    smtp: CheckerAlerts::build(c, true),
+                    ..Default::default()
+                },
+            }
+        }
+
+        fn announce(&mut self, a: Action) {
+            match a {
+                Action::RealServerUp { vs, rs } | Action::RealServerDown { vs, rs } => {
+                    let sp = &self.plan.services[vs];
+                    let up = matches!(a, Action::RealServerUp { .. });
+                    self.n
+                        .notify(&rs_line(&sp.real_servers[rs].label, &sp.label, up), None);
+                }
+                Action::QuorumUp { vs } | Action::QuorumDown { vs } => {
+                    let up = matches!(a, Action::QuorumUp { .. });
+                    self.n
+                        .notify(&vs_line(&self.plan.services[vs].label, up), None);
+                }
+                Action::TableChanged => {}
+            }
+        }
+
+        fn start(&mut self, init_notifies: bool) {
+            for a in start_actions(&self.plan, &self.director, init_notifies) {
+                self.announce(a);
+            }
+        }
+
+        /// Checker `check` of real server `rs` of the first service passes or fails.
+        fn verdict(&mut self, rs: usize, check: usize, up: bool) {
+            let ev = if up {
+                CheckerEvent::Up {
+                    reason: "ok".into(),
+                }
+            } else {
+                CheckerEvent::Down {
+                    reason: "connection to 10.0.0.2:8080 failed: Connection refused".into(),
+                }
+            };
+            let s = Slot { vs: 0, rs, check };
+            let before = SlotState::of(&self.director, s);
+            self.director.handle_checker(s, &ev);
+            self.n
+                .checker_verdict(&self.plan, &self.director, s, before, &ev);
+            while let Some(a) = self.director.poll_action() {
+                self.announce(a);
+            }
+        }
+    }
+
+    /// Exactly `n` mails arrive: their (subject, first body line).
+    async fn mails(
+        store: &std::sync::Arc<std::sync::Mutex<Vec<crate::smtp::test_sink::Mail>>>,
+        n: usize,
+    ) -> Vec<(String, String)> {
+        crate::smtp::test_sink::wait_for(store, n).await;
+        // Anything more would have come by now.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let got = store.lock().expect("mails").clone();
+        assert!(got
             .iter()
+            .all(|m| m.to == ["ops@example.com"] && m.from == "k@example.net"));
+        got.iter()
             .map(|m| {
                 (
                     m.header("Subject").unwrap_or_default().to_owned(),
                     m.body().first().copied().unwrap_or_default().to_owned(),
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    fn pairs(want: &[(&str, &str)]) -> Vec<(String, String)> {
+        want.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    const RS2: &str = "[R1] Realserver [10.0.0.2]:tcp:8080 of virtual server [10.0.0.1]:tcp:80";
+    const RS3: &str = "[R1] Realserver [10.0.0.3]:tcp:8080 of virtual server [10.0.0.1]:tcp:80";
+
+    #[tokio::test]
+    async fn verdicts_are_mailed_with_the_live_weight() {
+        let (port, store) = crate::smtp::test_sink::start().await;
+        let mut r = Rig::new(&config("smtp_alert", "", "", port));
+        // 10.0.0.2 starts up, 10.0.0.3 (alpha) down: weight 1 < quorum 2, announced at start;
+        // the alpha server's first success is its change.
+        r.start(false);
+        r.verdict(1, 0, true);
+        r.verdict(0, 0, false);
         let want = [
             (
-                "[R1] Realserver [10.0.0.3]:tcp:8080 of virtual server [10.0.0.1]:tcp:80 - UP",
+                "[R1] Virtualserver [10.0.0.1]:tcp:80 - DOWN",
+                "=> Starting with quorum down 2+0=2 <= 1 <=",
+            ),
+            (
+                &format!("{RS3} - UP")[..],
                 "=> TCP CHECK succeed on service <=",
             ),
             (
@@ -565,7 +969,7 @@ mod tests {
                 "=> Gained quorum 2+0=2 <= 2 <=",
             ),
             (
-                "[R1] Realserver [10.0.0.2]:tcp:8080 of virtual server [10.0.0.1]:tcp:80 - DOWN",
+                &format!("{RS2} - DOWN")[..],
                 "=> TCP CHECK failed on service <=",
             ),
             (
@@ -573,14 +977,120 @@ mod tests {
                 "=> Lost quorum 2+0=2 <= 1 <=",
             ),
         ];
-        let want: Vec<(String, String)> = want
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
-        assert_eq!(seen, want);
-        assert!(got
-            .iter()
-            .all(|m| m.to == ["ops@example.com"] && m.from == "k@example.net"));
+        assert_eq!(mails(&store, want.len()).await, pairs(&want));
+    }
+
+    #[tokio::test]
+    async fn an_alpha_server_failing_first_announces_without_mail() {
+        let (port, store) = crate::smtp::test_sink::start().await;
+        let mut r = Rig::new(&config("smtp_alert", "quorum 1", "", port));
+        r.start(false);
+        // keepalived 2.2.7: notify_down and the FIFO line, no mail.
+        r.verdict(1, 0, false);
+        r.verdict(1, 0, true);
+        let want = [
+            (
+                "[R1] Virtualserver [10.0.0.1]:tcp:80 - UP",
+                "=> Starting with quorum up 1+0=1 <= 1 <=",
+            ),
+            (
+                &format!("{RS3} - UP")[..],
+                "=> TCP CHECK succeed on service <=",
+            ),
+        ];
+        assert_eq!(mails(&store, want.len()).await, pairs(&want));
+    }
+
+    /// Two TCP checkers on 10.0.0.2: both fail, then both recover.
+    async fn two_checkers(global: &str) -> Vec<(String, String)> {
+        let (port, store) = crate::smtp::test_sink::start().await;
+        // The virtual server does not mail: only the real server's mails are looked at.
+        let c = config(
+            global,
+            "smtp_alert off",
+            "TCP_CHECK {\n connect_port 81\n }",
+            port,
+        );
+        let mut r = Rig::new(&c);
+        r.verdict(0, 0, false);
+        r.verdict(0, 1, false);
+        r.verdict(0, 0, true);
+        r.verdict(0, 1, true);
+        let n = if global.contains("no_checker_emails") {
+            2
+        } else {
+            4
+        };
+        mails(&store, n).await
+    }
+
+    #[tokio::test]
+    async fn each_checker_change_mails_unless_no_checker_emails() {
+        // keepalived 2.2.7 (observed): the subject is the server's state, the body the
+        // checker's.
+        let down = &format!("{RS2} - DOWN")[..];
+        let up = &format!("{RS2} - UP")[..];
+        let (failed, succeed) = (
+            "=> TCP CHECK failed on service <=",
+            "=> TCP CHECK succeed on service <=",
+        );
+        assert_eq!(
+            two_checkers("smtp_alert").await,
+            pairs(&[
+                (down, failed),
+                (down, failed),
+                (down, succeed),
+                (up, succeed)
+            ])
+        );
+        assert_eq!(
+            two_checkers("smtp_alert\n no_checker_emails").await,
+            pairs(&[(down, failed), (up, succeed)])
+        );
+    }
+
+    #[tokio::test]
+    async fn start_announcements_with_and_without_rs_init_notifies() {
+        let c = config("", "quorum 1", "", 25);
+        let r = Rig::new(&c);
+        assert_eq!(
+            start_actions(&r.plan, &r.director, false),
+            vec![Action::QuorumUp { vs: 0 }]
+        );
+        // The alpha server (10.0.0.3) is not announced.
+        assert_eq!(
+            start_actions(&r.plan, &r.director, true),
+            vec![
+                Action::RealServerUp { vs: 0, rs: 0 },
+                Action::QuorumUp { vs: 0 }
+            ]
+        );
+        let c = config("", "quorum 5", "inhibit_on_failure", 25);
+        let r = Rig::new(&c);
+        assert_eq!(
+            start_actions(&r.plan, &r.director, true),
+            vec![
+                Action::RealServerUp { vs: 0, rs: 0 },
+                Action::QuorumDown { vs: 0 }
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn init_notifies_mail_nothing_but_the_quorum() {
+        let (port, store) = crate::smtp::test_sink::start().await;
+        let mut r = Rig::new(&config(
+            "smtp_alert\n rs_init_notifies",
+            "quorum 1",
+            "",
+            port,
+        ));
+        r.start(true);
+        let want = [(
+            "[R1] Virtualserver [10.0.0.1]:tcp:80 - UP",
+            "=> Starting with quorum up 1+0=1 <= 1 <=",
+        )];
+        assert_eq!(mails(&store, want.len()).await, pairs(&want));
     }
 
     #[tokio::test]

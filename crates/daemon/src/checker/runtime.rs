@@ -306,7 +306,8 @@ impl Runtime {
             to_notify: Vec::new(),
         };
         rt.install(plan);
-        for a in rt.director.start_actions() {
+        let init_notifies = config.global.simple.rs_init_notifies;
+        for a in super::notify::start_actions(&rt.plan, &rt.director, init_notifies) {
             rt.announce(&a);
         }
         rt.run_notifiers();
@@ -531,8 +532,11 @@ impl Runtime {
         }
         let slots = p.slots.clone();
         for &s in &slots {
+            let before = super::notify::SlotState::of(&self.director, s);
             self.director.handle_checker(s, &ev);
             self.touched.insert(s.vs);
+            self.notifier
+                .checker_verdict(&self.plan, &self.director, s, before, &ev);
         }
         if let CheckerEvent::Down { reason } = ev {
             self.cause = Some(reason);
