@@ -272,3 +272,91 @@ mod syncd_tests {
         assert!(sync_daemons_without_instance(&cfg, None).is_none());
     }
 }
+
+#[cfg(test)]
+mod log_all_failures_tests {
+    use std::time::Duration;
+
+    use rka_check::driver::CheckerPool;
+    use rka_check::CheckerEvent;
+
+    use super::mapping::Plan;
+    use crate::testutil::config as load;
+
+    /// A closed port: bound, then released.
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    }
+
+    /// One TCP_CHECK (with `own` in its block) under `global`: the schedule's flag.
+    fn flag(global: &str, own: &str) -> bool {
+        let plan = Plan::from_config(&load(&format!(
+            "global_defs {{\n {global}\n}}\nvirtual_server 10.0.0.1 80 {{\n protocol TCP\n \
+             real_server 127.0.0.1 {} {{\n  TCP_CHECK {{\n   {own}\n  }}\n }}\n}}\n",
+            closed_port()
+        )));
+        plan.probes[0].schedule.log_all_failures
+    }
+
+    #[test]
+    fn the_global_default_and_its_override() {
+        // keepalived 2.2.7 (observed): the global setting logs the failures of every checker,
+        // even one that says `log_all_failures off`.
+        assert!(!flag("", ""));
+        assert!(flag("", "log_all_failures"));
+        assert!(!flag("", "log_all_failures off"));
+        assert!(flag("checker_log_all_failures", ""));
+        assert!(flag("checker_log_all_failures", "log_all_failures off"));
+        assert!(!flag("checker_log_all_failures off", ""));
+    }
+
+    /// A failing TCP_CHECK with `retry 2`, driven until it is down: its events.
+    async fn failing_check(global: &str) -> Vec<CheckerEvent> {
+        let mut plan = Plan::from_config(&load(&format!(
+            "global_defs {{\n {global}\n}}\nvirtual_server 10.0.0.1 80 {{\n protocol TCP\n \
+             delay_loop 1\n real_server 127.0.0.1 {} {{\n  TCP_CHECK {{\n   retry 2\n   \
+             delay_before_retry 0.05\n   connect_timeout 1\n  }}\n }}\n}}\n",
+            closed_port()
+        )));
+        let p = plan.probes.remove(0);
+        let mut schedule = p.schedule;
+        schedule.warmup = Duration::ZERO;
+        let mut pool = CheckerPool::new();
+        pool.insert(0, p.probe.expect("a runnable probe"), schedule);
+        let mut events = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let (_, e) = pool.next_event().await;
+                let down = matches!(e, CheckerEvent::Down { .. });
+                events.push(e);
+                if down {
+                    break;
+                }
+            }
+        })
+        .await
+        .expect("the check goes down");
+        events
+    }
+
+    #[tokio::test]
+    async fn a_failing_check_reports_every_failure_under_the_global() {
+        let retries = |ev: &[CheckerEvent]| {
+            ev.iter()
+                .filter(|e| matches!(e, CheckerEvent::Retrying { .. }))
+                .count()
+        };
+        // Each failed attempt before the verdict is reported (and logged by the runtime as
+        // "failed: REASON (retry N/2)"), then the verdict.
+        let ev = failing_check("checker_log_all_failures").await;
+        assert_eq!(retries(&ev), 2, "{ev:?}");
+        assert!(matches!(ev.last(), Some(CheckerEvent::Down { .. })));
+        // Without it the retries are silent.
+        let ev = failing_check("").await;
+        assert_eq!(retries(&ev), 0, "{ev:?}");
+        assert!(matches!(ev.last(), Some(CheckerEvent::Down { .. })));
+    }
+}
