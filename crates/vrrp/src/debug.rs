@@ -61,7 +61,14 @@ impl Debug<'_> {
                     return;
                 }
                 // keepalived's wording, which people grep their logs for; the details at debug.
-                tracing::info!("({instance}) Entering {to} STATE");
+                // keepalived marks the first BACKUP "(init)" and says nothing of the stop.
+                match (to, reason) {
+                    (State::Stop, _) => {}
+                    (State::Backup, Reason::Startup) => {
+                        tracing::info!("({instance}) Entering {to} STATE (init)");
+                    }
+                    _ => tracing::info!("({instance}) Entering {to} STATE"),
+                }
                 tracing::debug!("({instance}) {from} -> {to}: {reason:?}");
             }
             Debug::AdvertDropped {

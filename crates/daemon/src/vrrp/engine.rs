@@ -1315,7 +1315,7 @@ impl Engine {
     /// interface and unicast/multicast; a matched MASTER stays MASTER, addresses still wanted
     /// are never removed, the difference is removed or added.
     pub async fn reload(&mut self, config: Config) {
-        tracing::info!("reloading the VRRP configuration");
+        tracing::info!("Reloading");
         let now = Instant::now();
         let old_units = std::mem::take(&mut self.units);
         let mut old_masters: HashSet<(u8, bool, String, bool)> = HashSet::new();

@@ -48,6 +48,8 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
         }
     }
     engine.stop(!ctx.cli.dont_release_vrrp).await;
+    // keepalived's VRRP child's last line.
+    tracing::info!("Stopped");
     0
 }
 
