@@ -40,6 +40,9 @@ pub fn load_options(cli: &Cli) -> rka_config::LoadOptions {
 }
 
 fn main() -> ExitCode {
+    // The heap in small pages: freed memory can go back to the system (a checker child drops
+    // its configuration model; huge pages kept 20 MB more resident at 36,800 real servers).
+    rka_sys::alloc::use_small_pages();
     // genhash mode takes genhash's own options (-s -p -u -S -V ... clash with keepalived's).
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(pos) = args.iter().position(|a| a == "-T" || a == "--genhash") {

@@ -21,6 +21,101 @@ pub fn release_free_memory() {
     unsafe { mi::mi_collect(true) }
 }
 
+/// mimalloc v3's number for `mi_option_allow_thp` (its `mimalloc.h`; libmimalloc-sys only
+/// names the v2 options). Checked against its default by a test.
+const MI_OPTION_ALLOW_THP: mi::mi_option_t = 43;
+
+/// Keeps the daemon's heap in small pages, so that memory it frees can go back to the system.
+///
+/// mimalloc reserves its arena before `main` and asks the kernel for transparent huge pages
+/// over it (`MADV_HUGEPAGE`): with THP in `madvise` mode (Debian's default) every 2 MiB of the
+/// heap that is touched becomes resident at once, and stays so while any object lives in it.
+/// Measured in the checker child with 36,800 real servers: 28 MB of huge pages, 62 MB resident
+/// for 41 MB of live heap; 53 MB with small pages. This turns the hint off for the arenas to
+/// come and takes it back (`MADV_NOHUGEPAGE`) over the arena already reserved. Processes the
+/// daemon runs (scripts) are not affected: nothing is inherited.
+///
+/// Call first thing in `main`. Best effort: a failure leaves the allocator as it was.
+pub fn use_small_pages() {
+    // SAFETY: setting an option has no precondition; mimalloc reads it at its next arena
+    // reservation.
+    unsafe { mi::mi_option_set(MI_OPTION_ALLOW_THP, 0) };
+    // SAFETY: a block from mi_malloc (or null), freed below; only its address is used.
+    let probe = unsafe { mi::mi_malloc(16) };
+    if probe.is_null() {
+        return;
+    }
+    let addr = probe as usize;
+    if let Some((start, end)) = mapping_containing(addr) {
+        // SAFETY: [start, end) is a whole mapping of this process (the arena holding `probe`):
+        // MADV_NOHUGEPAGE only changes how later faults in it are served, never its contents.
+        unsafe {
+            libc::madvise(start as *mut c_void, end - start, libc::MADV_NOHUGEPAGE);
+        }
+    }
+    // SAFETY: `probe` came from mi_malloc above and is freed once.
+    unsafe { mi::mi_free(probe) };
+}
+
+/// The bounds of the mapping holding `addr`, from `/proc/self/maps`.
+fn mapping_containing(addr: usize) -> Option<(usize, usize)> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|line| {
+        let range = line.split_whitespace().next()?;
+        let (lo, hi) = range.split_once('-')?;
+        let lo = usize::from_str_radix(lo, 16).ok()?;
+        let hi = usize::from_str_radix(hi, 16).ok()?;
+        (lo <= addr && addr < hi).then_some((lo, hi))
+    })
+}
+
+/// The resident memory of this process by kind of mapping, from `/proc/self/smaps`: what a
+/// memory profile shows beside the heap's own figures ([`heap_usage`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResidentByMapping {
+    /// Resident bytes per mapping name: a file's name (with its permissions), `[stack]`,
+    /// `[anon]` for anonymous memory (mimalloc's arenas, thread stacks)... largest first.
+    pub mappings: Vec<(String, usize)>,
+    /// Of the anonymous memory, the bytes in transparent huge pages.
+    pub huge: usize,
+}
+
+/// Reads `/proc/self/smaps` ([`ResidentByMapping`]); empty when it cannot be read.
+pub fn resident_by_mapping() -> ResidentByMapping {
+    let Ok(text) = std::fs::read_to_string("/proc/self/smaps") else {
+        return ResidentByMapping::default();
+    };
+    let mut sums: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut huge = 0;
+    let mut current = String::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let Some(first) = words.next() else {
+            continue;
+        };
+        let kb = |w: Option<&str>| w.and_then(|v| v.parse::<usize>().ok()).unwrap_or(0) * 1024;
+        match first {
+            "Rss:" => *sums.entry(current.clone()).or_default() += kb(words.next()),
+            "AnonHugePages:" => huge += kb(words.next()),
+            _ if first.contains('-') && !first.ends_with(':') => {
+                let perms = words.next().unwrap_or("");
+                let name = words.nth(3).unwrap_or("");
+                current = match name {
+                    "" => "[anon]".to_string(),
+                    n if n.starts_with('/') => {
+                        format!("{} {perms}", n.rsplit('/').next().unwrap_or(n))
+                    }
+                    n => n.to_string(),
+                };
+            }
+            _ => {}
+        }
+    }
+    let mut mappings: Vec<(String, usize)> = sums.into_iter().filter(|(_, b)| *b > 0).collect();
+    mappings.sort_by_key(|m| std::cmp::Reverse(m.1));
+    ResidentByMapping { mappings, huge }
+}
+
 /// What mimalloc's heap holds, from a walk over its pages (see [`heap_usage`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HeapUsage {
@@ -74,6 +169,9 @@ pub fn heap_usage() -> HeapUsage {
 mod tests {
     use super::*;
 
+    /// mimalloc v3's number for `mi_option_purge_delay`: a second check of the numbering.
+    const MI_OPTION_PURGE_DELAY: mi::mi_option_t = 15;
+
     #[test]
     fn releasing_after_freeing_mimalloc_memory_is_safe_and_repeatable() {
         // Allocate and free through mimalloc itself (the test binary's global allocator is
@@ -88,6 +186,44 @@ mod tests {
         }
         release_free_memory();
         release_free_memory();
+    }
+
+    #[test]
+    fn small_pages_are_asked_for_and_the_resident_set_is_read_by_mapping() {
+        // The option numbers are mimalloc v3's: both options at their documented defaults
+        // (unless the environment overrides them) before they are set.
+        // SAFETY: reading an option has no precondition.
+        let (delay, thp) = unsafe {
+            (
+                mi::mi_option_get(MI_OPTION_PURGE_DELAY),
+                mi::mi_option_get(MI_OPTION_ALLOW_THP),
+            )
+        };
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            assert_eq!(delay, 1000, "mi_option_purge_delay");
+        }
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+            assert_eq!(thp, 1, "mi_option_allow_thp");
+        }
+        use_small_pages();
+        // SAFETY: reading an option has no precondition.
+        assert_eq!(unsafe { mi::mi_option_get(MI_OPTION_ALLOW_THP) }, 0);
+        let r = resident_by_mapping();
+        assert!(
+            r.mappings.iter().any(|(n, b)| n == "[stack]" && *b > 0),
+            "{r:?}"
+        );
+        let total: usize = r.mappings.iter().map(|(_, b)| b).sum();
+        assert!(total > 0 && r.huge <= total, "{r:?}");
+        assert!(
+            r.mappings.windows(2).all(|w| w[0].1 >= w[1].1),
+            "largest first"
+        );
+        let block = Box::new(0u8);
+        let addr = std::ptr::addr_of!(*block) as usize;
+        let (lo, hi) = mapping_containing(addr).expect("the heap block's mapping");
+        assert!(lo <= addr && addr < hi);
+        assert_eq!(mapping_containing(0), None);
     }
 
     #[test]
