@@ -121,6 +121,11 @@ impl Diagnostics {
         self.push(Severity::Info, origin, message);
     }
 
+    /// Moves every diagnostic of `other` after these.
+    pub fn append(&mut self, mut other: Diagnostics) {
+        self.items.append(&mut other.items);
+    }
+
     /// All diagnostics, in the order they were found.
     pub fn items(&self) -> &[Diagnostic] {
         &self.items

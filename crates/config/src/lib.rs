@@ -71,10 +71,9 @@ pub struct Loaded {
 /// The time one load spent in each stage of the pipeline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadTimings {
-    /// Reading the files and preprocessing them into lines.
-    pub preprocess: Duration,
-    /// Splitting the lines into words and building the statement tree.
-    pub tree: Duration,
+    /// Reading the files, preprocessing them into lines and splitting those into the words
+    /// and blocks of the statement tree: one pass, each line goes to the tree as it is made.
+    pub read: Duration,
     /// Building the typed model from the tree and validating it.
     pub model: Duration,
 }
@@ -82,7 +81,7 @@ pub struct LoadTimings {
 impl LoadTimings {
     /// The whole load.
     pub fn total(&self) -> Duration {
-        self.preprocess + self.tree + self.model
+        self.read + self.model
     }
 }
 
@@ -90,10 +89,9 @@ impl std::fmt::Display for LoadTimings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} ms (preprocess {} ms, tree {} ms, model and checks {} ms)",
+            "{} ms (read and split {} ms, model and checks {} ms)",
             self.total().as_millis(),
-            self.preprocess.as_millis(),
-            self.tree.as_millis(),
+            self.read.as_millis(),
             self.model.as_millis()
         )
     }
@@ -116,8 +114,9 @@ fn count_virtual_servers(left_out: &[String]) -> usize {
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let start = Instant::now();
-    let lines = preprocessor(opts).run(path, &mut diagnostics);
-    finish(lines, start, opts, diagnostics)
+    let mut builder = tree::TreeBuilder::new(opts.skipped());
+    preprocessor(opts).run_into(path, &mut diagnostics, &mut builder);
+    finish(builder, start, opts, diagnostics)
 }
 
 /// Parses configuration text that did not come from a file (tests, fuzzing, dumps). `name` is
@@ -125,34 +124,30 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
 pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let start = Instant::now();
-    let lines = preprocessor(opts).run_str(name, text, &mut diagnostics);
-    finish(lines, start, opts, diagnostics)
+    let mut builder = tree::TreeBuilder::new(opts.skipped());
+    preprocessor(opts).run_str_into(name, text, &mut diagnostics, &mut builder);
+    finish(builder, start, opts, diagnostics)
 }
 
-/// The stages after preprocessing, `start` being when the load began.
+/// The stages after reading, `start` being when the load began. The preprocessor hands each
+/// line to the tree builder as it goes, so no copy of the whole text is kept.
 fn finish(
-    lines: Vec<preprocess::Line>,
+    builder: tree::TreeBuilder<'_>,
     start: Instant,
     opts: &LoadOptions,
     mut diagnostics: Diagnostics,
 ) -> Loaded {
-    let preprocessed = Instant::now();
-    let (nodes, left_out) = tree::build_skipping_report(&lines, opts.skipped(), &mut diagnostics);
-    // The lines are not needed once the tree holds the words: free them before the model is
-    // built, which lowers the peak memory of large configurations.
-    drop(lines);
-    let built = Instant::now();
+    let (nodes, left_out) = builder.finish(&mut diagnostics);
+    let read = Instant::now();
     let mut config = model::Config::from_nodes(&nodes, opts, &mut diagnostics);
     config.lvs.skipped_virtual_servers = count_virtual_servers(&left_out);
     drop(nodes);
-    let modelled = Instant::now();
     Loaded {
         config,
         diagnostics,
         timings: LoadTimings {
-            preprocess: preprocessed - start,
-            tree: built - preprocessed,
-            model: modelled - built,
+            read: read - start,
+            model: read.elapsed(),
         },
     }
 }
@@ -169,6 +164,43 @@ mod tests {
         TCP_CHECK {\n  }\n }\n}\n\
         SSL {\n ca /nonexistent\n}\n\
         vrrp_script chk {\n script /bin/true\n}\n";
+
+    /// Streaming the preprocessor's lines into the tree builder gives what the two stages
+    /// one after the other give: the same model and the same diagnostics, in the same order
+    /// (the preprocessor's first, then the tree's, then the model's).
+    #[test]
+    fn streamed_load_matches_the_staged_pipeline() {
+        let texts = [
+            MIXED.to_string(),
+            // Preprocessor, tree and model problems mixed, on interleaved lines.
+            "$X=1\n@nothere global_defs {\nglobal_defs {\n router_id \"a b\n}\n}\n\
+             vrrp_instance V {\n priority $X \\\n ~SEQ(i,1,1,2) virtual_router_id $i\n\
+             include /nonexistent/*.conf\n}\n}\nvirtual_server 1.2.3.4 80 {\n real_server\n"
+                .to_string(),
+        ];
+        for skip_lvs in [false, true] {
+            let opts = LoadOptions {
+                config_id: Some("lb1".into()),
+                skip_host_checks: true,
+                random_seed: Some(7),
+                skip_lvs,
+                ..Default::default()
+            };
+            for (i, text) in texts.iter().enumerate() {
+                let streamed = load_str("t.conf", text, &opts);
+                let mut diags = Diagnostics::default();
+                let lines = preprocessor(&opts).run_str("t.conf", text, &mut diags);
+                let (nodes, left_out) =
+                    tree::build_skipping_report(&lines, opts.skipped(), &mut diags);
+                let mut config = model::Config::from_nodes(&nodes, &opts, &mut diags);
+                config.lvs.skipped_virtual_servers = count_virtual_servers(&left_out);
+                assert_eq!(streamed.diagnostics.items(), diags.items(), "{text}");
+                // The second text has problems at every stage.
+                assert!(i == 0 || diags.items().len() >= 4, "{:?}", diags.items());
+                assert_eq!(streamed.config, config);
+            }
+        }
+    }
 
     #[test]
     fn skip_lvs_keeps_everything_else() {

@@ -7,7 +7,7 @@
 
 use crate::diag::{Diagnostics, Origin};
 use crate::lexer::{RawToken, RawTokens, Word};
-use crate::preprocess::Line;
+use crate::preprocess::{Line, LineSink};
 
 /// Deepest block nesting accepted; deeper input is reported, not recursed into.
 pub const MAX_DEPTH: usize = 64;
@@ -88,31 +88,88 @@ pub fn build_skipping_report(
     skip: &[&str],
     diags: &mut Diagnostics,
 ) -> (Vec<Node>, Vec<String>) {
-    let mut left_out: Vec<String> = Vec::new();
-    let mut stack: Vec<Frame> = vec![Frame {
-        nodes: Vec::new(),
-        owner: None,
-    }];
-    let mut too_deep = 0usize; // blocks opened past MAX_DEPTH, skipped wholesale
-    let mut skipped: Option<Skipped> = None;
+    let mut builder = TreeBuilder::new(skip);
     for line in lines {
-        let mut stmt: Vec<Word> = Vec::new();
+        builder.line(&line.origin, &line.text);
+    }
+    builder.finish(diags)
+}
+
+/// Builds the tree one line at a time, as the preprocessor produces them (it is a
+/// [`LineSink`]): nothing but the words kept in the tree is copied. [`TreeBuilder::finish`]
+/// gives the tree, and the problems found, after any the caller recorded meanwhile (the
+/// preprocessor's), so the diagnostics keep the order of [`build_skipping_report`].
+pub struct TreeBuilder<'s> {
+    skip: &'s [&'s str],
+    left_out: Vec<String>,
+    stack: Vec<Frame>,
+    /// Blocks opened past MAX_DEPTH, skipped wholesale.
+    too_deep: usize,
+    skipped: Option<Skipped>,
+    /// The words of the statement being read (its buffer reused from one to the next).
+    stmt: Vec<Word>,
+    diags: Diagnostics,
+}
+
+impl std::fmt::Debug for TreeBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeBuilder")
+            .field("skip", &self.skip)
+            .field("depth", &self.stack.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LineSink for TreeBuilder<'_> {
+    fn line(&mut self, origin: &Origin, text: &str) {
+        self.add_line(origin, text);
+    }
+}
+
+impl<'s> TreeBuilder<'s> {
+    /// A builder leaving out the top-level statements whose keyword is in `skip` (see
+    /// [`build_skipping`]).
+    pub fn new(skip: &'s [&'s str]) -> Self {
+        TreeBuilder {
+            skip,
+            left_out: Vec::new(),
+            stack: vec![Frame {
+                nodes: Vec::new(),
+                owner: None,
+            }],
+            too_deep: 0,
+            skipped: None,
+            stmt: Vec::new(),
+            diags: Diagnostics::default(),
+        }
+    }
+
+    /// Adds one line.
+    fn add_line(&mut self, origin: &Origin, text: &str) {
+        let TreeBuilder {
+            skip,
+            left_out,
+            stack,
+            too_deep,
+            skipped,
+            stmt,
+            diags,
+        } = self;
+        let skip: &[&str] = skip;
+        // Every statement ends with its line (flushed below): the buffer starts empty.
         // Quotes pair up in order, so one is left open exactly when their number is odd (the
         // lexer then drops the rest of the line). Reported before the line's other problems.
-        if line.text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
-            diags.warn(
-                &line.origin,
-                format!("Unmatched quote: '{}'", line.text.trim()),
-            );
+        if text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+            diags.warn(origin, format!("Unmatched quote: '{}'", text.trim()));
         }
-        for tok in RawTokens::new(&line.text) {
+        for tok in RawTokens::new(text) {
             if let Some(sk) = skipped.as_mut() {
                 match tok {
                     RawToken::Open => {
                         sk.depth += 1;
                         if sk.depth == MAX_DEPTH + 1 {
                             diags.error(
-                                &line.origin,
+                                origin,
                                 format!("blocks nested deeper than {MAX_DEPTH} levels - skipped"),
                             );
                         }
@@ -121,23 +178,23 @@ pub fn build_skipping_report(
                     RawToken::Close if sk.depth > 0 => {
                         sk.depth -= 1;
                         if sk.depth == 0 {
-                            skipped = None;
+                            *skipped = None;
                         }
                         continue;
                     }
                     // Words of the skipped statement (its keyword line) or of its block.
                     RawToken::Word(..) if sk.depth > 0 || sk.keyword_line => continue,
                     // The keyword line ended without a block: this token starts something new.
-                    _ => skipped = None,
+                    _ => *skipped = None,
                 }
             }
             match tok {
                 RawToken::Word(text, quoted) => {
-                    if too_deep == 0 {
+                    if *too_deep == 0 {
                         if stack.len() == 1 && stmt.is_empty() && skip.contains(&text) {
                             left_out.push(text.to_string());
-                            skipped = Some(Skipped {
-                                origin: line.origin.clone(),
+                            *skipped = Some(Skipped {
+                                origin: origin.clone(),
                                 keyword: text.to_string(),
                                 depth: 0,
                                 keyword_line: true,
@@ -151,8 +208,8 @@ pub fn build_skipping_report(
                     }
                 }
                 RawToken::Open => {
-                    if too_deep > 0 {
-                        too_deep += 1;
+                    if *too_deep > 0 {
+                        *too_deep += 1;
                         continue;
                     }
                     let owner = if stmt.is_empty() {
@@ -161,36 +218,36 @@ pub fn build_skipping_report(
                         match top.and_then(|n| n.pop()) {
                             Some(prev) if prev.children.is_none() => Some(prev),
                             Some(prev) => {
-                                diags.error(&line.origin, "'{' without a keyword before it");
+                                diags.error(origin, "'{' without a keyword before it");
                                 if let Some(f) = stack.last_mut() {
                                     f.nodes.push(prev);
                                 }
                                 None
                             }
                             None => {
-                                diags.error(&line.origin, "'{' without a keyword before it");
+                                diags.error(origin, "'{' without a keyword before it");
                                 None
                             }
                         }
                     } else {
                         Some(Node {
-                            origin: line.origin.clone(),
-                            words: take_exact(&mut stmt),
+                            origin: origin.clone(),
+                            words: take_exact(stmt),
                             children: None,
                         })
                     };
                     if stack.len() > MAX_DEPTH {
                         diags.error(
-                            &line.origin,
+                            origin,
                             format!("blocks nested deeper than {MAX_DEPTH} levels - skipped"),
                         );
-                        too_deep = 1;
+                        *too_deep = 1;
                         continue;
                     }
                     // A brace with no owner still opens a block, so the matching '}' balances.
                     let owner = owner.or_else(|| {
                         Some(Node {
-                            origin: line.origin.clone(),
+                            origin: origin.clone(),
                             words: Vec::new(),
                             children: None,
                         })
@@ -201,43 +258,56 @@ pub fn build_skipping_report(
                     });
                 }
                 RawToken::Close => {
-                    if too_deep > 0 {
-                        too_deep -= 1;
+                    if *too_deep > 0 {
+                        *too_deep -= 1;
                         continue;
                     }
-                    flush(&mut stack, &mut stmt, &line.origin);
+                    flush(stack, stmt, origin);
                     if stack.len() == 1 {
-                        diags.error(&line.origin, "unexpected '}' - no block is open");
+                        diags.error(origin, "unexpected '}' - no block is open");
                         continue;
                     }
-                    close_frame(&mut stack);
+                    close_frame(stack);
                 }
             }
         }
-        flush(&mut stack, &mut stmt, &line.origin);
+        flush(stack, stmt, origin);
         if let Some(sk) = skipped.as_mut() {
             // After its keyword line only a `{` (at depth 0: the block of the statement, as
             // in `build`) or the rest of its block still belongs to the skipped statement.
             sk.keyword_line = false;
         }
     }
-    if let Some(sk) = skipped.filter(|sk| sk.depth > 0) {
-        diags.error(
-            &sk.origin,
-            format!("missing '}}' - block '{}' is not closed", sk.keyword),
-        );
-    }
-    while stack.len() > 1 {
-        if let Some(Some(owner)) = stack.last().map(|f| &f.owner) {
-            let kw = owner.words.first().map(|w| w.text.as_str()).unwrap_or("{");
+
+    /// The tree and the keywords of the statements left out; the problems found are added to
+    /// `diags` after those already there.
+    pub fn finish(self, diags: &mut Diagnostics) -> (Vec<Node>, Vec<String>) {
+        let TreeBuilder {
+            left_out,
+            mut stack,
+            skipped,
+            diags: mine,
+            ..
+        } = self;
+        diags.append(mine);
+        if let Some(sk) = skipped.filter(|sk| sk.depth > 0) {
             diags.error(
-                &owner.origin,
-                format!("missing '}}' - block '{kw}' is not closed"),
+                &sk.origin,
+                format!("missing '}}' - block '{}' is not closed", sk.keyword),
             );
         }
-        close_frame(&mut stack);
+        while stack.len() > 1 {
+            if let Some(Some(owner)) = stack.last().map(|f| &f.owner) {
+                let kw = owner.words.first().map(|w| w.text.as_str()).unwrap_or("{");
+                diags.error(
+                    &owner.origin,
+                    format!("missing '}}' - block '{kw}' is not closed"),
+                );
+            }
+            close_frame(&mut stack);
+        }
+        (stack.pop().map(|f| f.nodes).unwrap_or_default(), left_out)
     }
-    (stack.pop().map(|f| f.nodes).unwrap_or_default(), left_out)
 }
 
 /// Moves the words out into a vector of exactly their number, keeping `stmt`'s buffer for the

@@ -229,7 +229,7 @@ impl FromIterator<DestEntry> for Dests {
     fn from_iter<I: IntoIterator<Item = DestEntry>>(iter: I) -> Self {
         let mut v: Vec<DestEntry> = iter.into_iter().collect();
         // Stable: equal keys keep their order, and the last of each run wins below.
-        v.sort_by(|a, b| a.key.cmp(&b.key));
+        v.sort_by_key(|e| e.key);
         let mut out: Vec<DestEntry> = Vec::with_capacity(v.len());
         for e in v {
             match out.last_mut() {
@@ -702,6 +702,77 @@ mod tests {
             Destination { weight: 7, ..d }
         );
         assert!(std::mem::size_of::<DestEntry>() * 3 < std::mem::size_of::<Destination>());
+    }
+
+    fn entry(last: u8, weight: u32) -> DestEntry {
+        DestEntry::of(&Destination::new(
+            IpAddr::V4(Ipv4Addr::new(192, 168, 0, last)),
+            80,
+            ForwardMethod::Masq,
+            weight,
+        ))
+    }
+
+    #[test]
+    fn dests_stay_sorted_and_unique_whatever_the_order() {
+        let mut d = Dests::new();
+        for (i, last) in [5u8, 1, 9, 3, 7].into_iter().enumerate() {
+            assert_eq!(d.insert(entry(last, i as u32)), None);
+        }
+        // Replacing gives the old entry back and keeps one entry per key.
+        assert_eq!(d.insert(entry(3, 42)).map(|e| e.weight), Some(3));
+        let keys: Vec<u8> = d
+            .keys()
+            .map(|k| match k.addr {
+                IpAddr::V4(a) => a.octets()[3],
+                IpAddr::V6(_) => 0,
+            })
+            .collect();
+        assert_eq!(keys, vec![1, 3, 5, 7, 9]);
+        assert_eq!(d.len(), 5);
+        assert_eq!(d[&entry(3, 0).key].weight, 42);
+        assert!(d.contains_key(&entry(9, 0).key) && !d.contains_key(&entry(4, 0).key));
+        assert_eq!(d.remove(&entry(1, 0).key).map(|e| e.weight), Some(1));
+        assert_eq!(d.remove(&entry(1, 0).key), None);
+        d.retain(|k, _| *k != entry(9, 0).key);
+        assert_eq!(d.len(), 3);
+        // Collected from any order: sorted, the last of equal keys kept.
+        let c: Dests = [entry(2, 1), entry(1, 1), entry(2, 5)]
+            .into_iter()
+            .collect();
+        assert_eq!(c.values().map(|e| e.weight).collect::<Vec<_>>(), vec![1, 5]);
+        assert!(c.iter().all(|(k, e)| *k == e.key));
+    }
+
+    proptest! {
+        #[test]
+        fn dests_read_like_a_map(ops in prop::collection::vec((0u8..12, 0u32..4, any::<bool>()), 0..40)) {
+            let mut d = Dests::new();
+            let mut m = BTreeMap::new();
+            for (last, w, remove) in ops {
+                let e = entry(last, w);
+                if remove {
+                    prop_assert_eq!(d.remove(&e.key), m.remove(&e.key));
+                } else {
+                    prop_assert_eq!(d.insert(e), m.insert(e.key, e));
+                }
+            }
+            prop_assert!(d.iter().map(|(k, e)| (*k, *e)).eq(m.iter().map(|(k, e)| (*k, *e))));
+            // The merge walk meets every key of either side once, in order.
+            let other: Dests = (0u8..12).step_by(3).map(|i| entry(i, 0)).collect();
+            let mut seen = Vec::new();
+            Dests::merge(&d, &other, |a, b| {
+                let k = a.or(b).map(|e| e.key);
+                if let (Some(a), Some(b)) = (a, b) {
+                    assert_eq!(a.key, b.key);
+                }
+                seen.push(k);
+            });
+            let mut want: Vec<_> = d.keys().chain(other.keys()).map(|k| Some(*k)).collect();
+            want.sort();
+            want.dedup();
+            prop_assert_eq!(seen, want);
+        }
     }
 
     #[test]

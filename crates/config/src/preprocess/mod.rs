@@ -75,6 +75,22 @@ pub struct Line {
     pub text: String,
 }
 
+/// Where the preprocessor hands its lines, one at a time and in order.
+pub trait LineSink {
+    /// Takes the line `text` (comments removed, parameters substituted) that came from
+    /// `origin`.
+    fn line(&mut self, origin: &Origin, text: &str);
+}
+
+impl LineSink for Vec<Line> {
+    fn line(&mut self, origin: &Origin, text: &str) {
+        self.push(Line {
+            origin: origin.clone(),
+            text: text.to_string(),
+        });
+    }
+}
+
 /// A `$NAME= \` definition being collected.
 #[derive(Debug)]
 struct Multi {
@@ -104,7 +120,8 @@ pub struct Preprocessor<'a> {
     /// `None` outside it. keepalived 2.2.7 knows `include_check` only in `global_defs`.
     global_depth: Option<i32>,
     params: Params,
-    out: Vec<Line>,
+    /// Lines handed to the sink so far.
+    lines: usize,
     stack: Vec<PathBuf>,
     aborted: bool,
     out_bytes: usize,
@@ -139,7 +156,7 @@ impl<'a> Preprocessor<'a> {
             include_check: 0,
             global_depth: None,
             params: Params::new(time_seed()),
-            out: Vec::new(),
+            lines: 0,
             stack: Vec::new(),
             aborted: false,
             out_bytes: 0,
@@ -166,32 +183,58 @@ impl<'a> Preprocessor<'a> {
     }
 
     /// Reads the file at `path` and everything it includes.
-    pub fn run(mut self, path: &Path, diags: &mut Diagnostics) -> Vec<Line> {
+    pub fn run(self, path: &Path, diags: &mut Diagnostics) -> Vec<Line> {
+        let mut lines = Vec::new();
+        self.run_into(path, diags, &mut lines);
+        lines
+    }
+
+    /// Preprocesses text that did not come from a file; `include` and `${_PWD}` use the
+    /// current directory.
+    pub fn run_str(self, name: &str, text: &str, diags: &mut Diagnostics) -> Vec<Line> {
+        let mut lines = Vec::new();
+        self.run_str_into(name, text, diags, &mut lines);
+        lines
+    }
+
+    /// [`Preprocessor::run`], handing each line to `sink` as soon as it is produced instead
+    /// of collecting them: the reader (the tree builder) keeps what it needs, and no copy of
+    /// the whole configuration's text is held.
+    pub fn run_into(mut self, path: &Path, diags: &mut Diagnostics, sink: &mut dyn LineSink) {
         let name = path.display().to_string();
         match std::fs::read(path) {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
                 self.stack.push(canonical(path));
                 let file = file_ctx(&name, path.parent().unwrap_or(Path::new(".")));
-                self.process(&file, &text, diags);
+                self.process(&file, &text, diags, sink);
             }
             Err(e) => diags.fatal(
                 None,
                 format!("Configuration file '{name}' cannot be read: {e}"),
             ),
         }
-        self.out
     }
 
-    /// Preprocesses text that did not come from a file; `include` and `${_PWD}` use the
-    /// current directory.
-    pub fn run_str(mut self, name: &str, text: &str, diags: &mut Diagnostics) -> Vec<Line> {
+    /// [`Preprocessor::run_str`], handing each line to `sink`.
+    pub fn run_str_into(
+        mut self,
+        name: &str,
+        text: &str,
+        diags: &mut Diagnostics,
+        sink: &mut dyn LineSink,
+    ) {
         let file = file_ctx(name, Path::new("."));
-        self.process(&file, text, diags);
-        self.out
+        self.process(&file, text, diags, sink);
     }
 
-    fn process(&mut self, file: &FileCtx, text: &str, diags: &mut Diagnostics) {
+    fn process(
+        &mut self,
+        file: &FileCtx,
+        text: &str,
+        diags: &mut Diagnostics,
+        sink: &mut dyn LineSink,
+    ) {
         let mut multi: Option<(Multi, Origin)> = None;
         for (idx, raw) in text.split('\n').enumerate() {
             if self.aborted {
@@ -234,7 +277,7 @@ impl<'a> Preprocessor<'a> {
             if let Some(checks) = include::include_keyword(first) {
                 let pattern = t[first.len()..].trim_matches(is_space);
                 if !pattern.is_empty() {
-                    self.include(pattern, checks, file, &origin, diags);
+                    self.include(pattern, checks, file, &origin, diags, sink);
                     continue;
                 }
             }
@@ -268,7 +311,7 @@ impl<'a> Preprocessor<'a> {
                 continue;
             }
             let t = comment::join_trailing_backslash(t);
-            self.logical(&t, file, &origin, 0, diags);
+            self.logical(&t, file, &origin, 0, diags, sink);
         }
         if let Some((m, o)) = multi.take() {
             self.finish_multi(m, &o, diags);
@@ -326,6 +369,7 @@ impl<'a> Preprocessor<'a> {
         origin: &Origin,
         depth: usize,
         diags: &mut Diagnostics,
+        sink: &mut dyn LineSink,
     ) {
         if self.aborted {
             return;
@@ -370,7 +414,7 @@ impl<'a> Preprocessor<'a> {
                         for (var, value) in exp.vars.iter().zip(pass) {
                             self.params.set(var, value.as_str());
                         }
-                        self.logical(exp.rest, file, origin, depth + 1, diags);
+                        self.logical(exp.rest, file, origin, depth + 1, diags, sink);
                         if self.aborted {
                             return;
                         }
@@ -385,7 +429,7 @@ impl<'a> Preprocessor<'a> {
             instance: &self.instance,
         };
         match self.params.substitute_once(t, &builtins) {
-            None => self.emit(t, origin, diags),
+            None => self.emit(t, origin, diags, sink),
             Some(s) if s.len() > MAX_LINE_LEN.max(t.len()) => diags.error(
                 origin,
                 format!("parameter substitution makes a line longer than {MAX_LINE_LEN} bytes - line ignored"),
@@ -404,7 +448,7 @@ impl<'a> Preprocessor<'a> {
                     return;
                 }
                 for line in s.split('\n') {
-                    self.logical(line, file, origin, depth + 1, diags);
+                    self.logical(line, file, origin, depth + 1, diags, sink);
                     if self.aborted {
                         return;
                     }
@@ -413,9 +457,15 @@ impl<'a> Preprocessor<'a> {
         }
     }
 
-    fn emit(&mut self, text: &str, origin: &Origin, diags: &mut Diagnostics) {
+    fn emit(
+        &mut self,
+        text: &str,
+        origin: &Origin,
+        diags: &mut Diagnostics,
+        sink: &mut dyn LineSink,
+    ) {
         self.out_bytes += text.len();
-        if self.out.len() >= MAX_LINES || self.out_bytes > MAX_TOTAL_BYTES {
+        if self.lines >= MAX_LINES || self.out_bytes > MAX_TOTAL_BYTES {
             diags.fatal(
                 Some(origin),
                 format!("the configuration expands to more than {MAX_LINES} lines or {MAX_TOTAL_BYTES} bytes - stopped"),
@@ -423,10 +473,8 @@ impl<'a> Preprocessor<'a> {
             self.aborted = true;
             return;
         }
-        self.out.push(Line {
-            origin: origin.clone(),
-            text: text.to_string(),
-        });
+        self.lines += 1;
+        sink.line(origin, text);
     }
 
     /// Reports an include problem: fatal (and reading stops, as keepalived stops) when
@@ -453,6 +501,7 @@ impl<'a> Preprocessor<'a> {
         file: &FileCtx,
         origin: &Origin,
         diags: &mut Diagnostics,
+        sink: &mut dyn LineSink,
     ) {
         let mut level = self.include_check | checks;
         if self.all_config {
@@ -549,7 +598,7 @@ impl<'a> Preprocessor<'a> {
                         let inner = file_ctx(&shown, dir);
                         let saved = self.include_check;
                         self.stack.push(key);
-                        self.process(&inner, &text, diags);
+                        self.process(&inner, &text, diags, sink);
                         self.stack.pop();
                         self.include_check = saved;
                     }
