@@ -67,6 +67,7 @@ fn load_config_as(cli: &Cli, role: Role) -> Option<Config> {
     // A reload with `reload_check_config` reads everything (supervisor::reload_config).
     opts.skip_lvs = matches!(role, Role::Vrrp | Role::Parent);
     let loaded = rka_config::load(&cli.use_file, &opts);
+    let logged = std::time::Instant::now();
     for d in loaded.diagnostics.items() {
         match d.severity {
             rka_config::Severity::Info => tracing::info!("{d}"),
@@ -74,6 +75,12 @@ fn load_config_as(cli: &Cli, role: Role) -> Option<Config> {
             _ => tracing::error!("{d}"),
         }
     }
+    tracing::debug!(
+        "configuration read in {}, {} diagnostic(s) logged in {} ms",
+        loaded.timings,
+        loaded.diagnostics.items().len(),
+        logged.elapsed().as_millis()
+    );
     (!loaded.diagnostics.is_fatal()).then_some(loaded.config)
 }
 

@@ -354,6 +354,8 @@ impl<B: Backend> Worker<B> {
         let count = ops.len();
         self.pending.clear();
         self.execute(ops, &wanted);
+        // The model grew one real server at a time: keep only what it holds.
+        self.current.shrink_to_fit();
         tracing::debug!(
             "IPVS: whole table of {} service(s) compared in {} ms, {count} operation(s) sent in {} ms",
             wanted.services.len(),
