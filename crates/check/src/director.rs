@@ -137,8 +137,48 @@ struct CheckerSlot {
     mode: WeightMode,
 }
 
-/// A real server's state: a few bytes and one small allocation each (a director holds tens
-/// of thousands); its label stays with the owner's plan.
+/// A real server's checkers: almost always one, kept inline then (no allocation).
+#[derive(Debug, Clone)]
+enum Checkers {
+    One(CheckerSlot),
+    Many(Box<[CheckerSlot]>),
+}
+
+impl Checkers {
+    fn new(mut slots: Vec<CheckerSlot>) -> Self {
+        match (slots.pop(), slots.is_empty()) {
+            (Some(one), true) => Checkers::One(one),
+            (Some(last), false) => {
+                slots.push(last);
+                Checkers::Many(slots.into_boxed_slice())
+            }
+            (None, _) => Checkers::Many(Box::default()),
+        }
+    }
+}
+
+impl std::ops::Deref for Checkers {
+    type Target = [CheckerSlot];
+
+    fn deref(&self) -> &[CheckerSlot] {
+        match self {
+            Checkers::One(c) => std::slice::from_ref(c),
+            Checkers::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Checkers {
+    fn deref_mut(&mut self) -> &mut [CheckerSlot] {
+        match self {
+            Checkers::One(c) => std::slice::from_mut(c),
+            Checkers::Many(v) => v,
+        }
+    }
+}
+
+/// A real server's state: a few bytes each, its checker inline (a director holds tens of
+/// thousands); its label stays with the owner's plan.
 #[derive(Debug, Clone)]
 struct RealServer {
     /// The configured weight.
@@ -150,7 +190,7 @@ struct RealServer {
     /// start when it starts up. An `alpha` real server starts down unannounced; its first
     /// failed verdict announces the DOWN without changing the table (keepalived 2.2.7).
     announced: bool,
-    checkers: Box<[CheckerSlot]>,
+    checkers: Checkers,
 }
 
 impl RealServer {
@@ -161,7 +201,7 @@ impl RealServer {
     /// The weight with dynamic reports applied, clamped to what IPVS accepts.
     fn effective_weight(&self) -> u32 {
         let mut w = i64::from(self.weight);
-        for c in &self.checkers {
+        for c in self.checkers.iter() {
             match (c.mode, c.weight) {
                 (WeightMode::Replace, Some(x)) => w = x,
                 (WeightMode::Add, Some(x)) => w += x,
@@ -206,53 +246,49 @@ impl Director {
     /// start up; the virtual server starts with its quorum when the live weight reaches
     /// `quorum + hysteresis`, without running scripts.
     pub fn new(spec: DirectorSpec) -> Self {
-        let services = spec
-            .services
-            .into_iter()
-            .map(|s| {
-                let real_servers: Vec<RealServer> = s
-                    .real_servers
-                    .into_iter()
-                    .map(|r| {
-                        let checkers = r
-                            .checkers
-                            .iter()
-                            .map(|c| CheckerSlot {
-                                up: c.up,
-                                weight: c.weight,
-                                mode: c.mode,
-                            })
-                            .collect();
-                        let mut rs = RealServer {
-                            weight: r.weight,
-                            inhibit: r.inhibit,
-                            checkers,
-                            up: false,
-                            announced: false,
-                        };
-                        rs.up = rs.all_pass();
-                        rs.announced = rs.up;
-                        rs
-                    })
-                    .collect();
-                let mut svc = Service {
-                    spec_label: s.label,
-                    quorum: s.quorum,
-                    hysteresis: s.hysteresis,
-                    sorry: s.sorry,
-                    real_servers,
-                    quorum_up: true,
-                    suspended: false,
-                    held: Vec::new(),
+        // Built into vectors of their own size: collecting the specs' vectors in place would
+        // keep the specs' larger allocations (the real server specs are twice the size).
+        let mut services = Vec::with_capacity(spec.services.len());
+        services.extend(spec.services.into_iter().map(|s| {
+            let mut real_servers = Vec::with_capacity(s.real_servers.len());
+            real_servers.extend(s.real_servers.into_iter().map(|r| {
+                let checkers = Checkers::new(
+                    r.checkers
+                        .iter()
+                        .map(|c| CheckerSlot {
+                            up: c.up,
+                            weight: c.weight,
+                            mode: c.mode,
+                        })
+                        .collect(),
+                );
+                let mut rs = RealServer {
+                    weight: r.weight,
+                    inhibit: r.inhibit,
+                    checkers,
+                    up: false,
+                    announced: false,
                 };
-                // keepalived starts a virtual server with its quorum only at the upper
-                // threshold (observed: weight 3, quorum 3, hysteresis 1 starts down).
-                let live = svc.live_weight();
-                svc.quorum_up =
-                    live > 0 && live >= u64::from(svc.quorum) + u64::from(svc.hysteresis);
-                svc
-            })
-            .collect();
+                rs.up = rs.all_pass();
+                rs.announced = rs.up;
+                rs
+            }));
+            let mut svc = Service {
+                spec_label: s.label,
+                quorum: s.quorum,
+                hysteresis: s.hysteresis,
+                sorry: s.sorry,
+                real_servers,
+                quorum_up: true,
+                suspended: false,
+                held: Vec::new(),
+            };
+            // keepalived starts a virtual server with its quorum only at the upper
+            // threshold (observed: weight 3, quorum 3, hysteresis 1 starts down).
+            let live = svc.live_weight();
+            svc.quorum_up = live > 0 && live >= u64::from(svc.quorum) + u64::from(svc.hysteresis);
+            svc
+        }));
         Director {
             services,
             actions: VecDeque::new(),
@@ -571,6 +607,31 @@ mod tests {
         assert!(d.has_quorum(1));
         assert!(d.poll_action().is_none());
         assert_eq!(d.start_actions(), vec![Action::QuorumUp { vs: 1 }]);
+    }
+
+    #[test]
+    fn a_real_server_keeps_one_checker_inline_and_its_own_size_of_room() {
+        let spec = DirectorSpec {
+            services: vec![ServiceSpec {
+                label: "vs".into(),
+                quorum: 1,
+                hysteresis: 0,
+                sorry: None,
+                real_servers: vec![
+                    rs("a", 1, vec![init(true)]),
+                    rs("b", 1, vec![init(true), init(false)]),
+                    rs("c", 1, vec![]),
+                ],
+            }],
+        };
+        let d = Director::new(spec);
+        let s = &d.services[0];
+        assert_eq!(s.real_servers.capacity(), 3, "not the specs' allocation");
+        assert!(matches!(s.real_servers[0].checkers, Checkers::One(_)));
+        assert_eq!(s.real_servers[1].checkers.len(), 2);
+        assert!(s.real_servers[2].checkers.is_empty());
+        assert!(d.is_up(0, 0) && !d.is_up(0, 1) && d.is_up(0, 2));
+        assert!(std::mem::size_of::<RealServer>() <= 40);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,12 +38,17 @@ struct PoolEntry {
 }
 
 /// What a pooled checker probes. A TCP_CHECK connected by the pool's [`Connector`] keeps its
-/// options inline (no allocation per checker: most pools are all TCP_CHECKs); the other kinds
-/// are shared with the task that runs each probe.
+/// target inline and shares the rest of its options with every checker of the same options
+/// (no allocation per checker: most pools are all TCP_CHECKs, with a few option sets); the
+/// other kinds are shared with the task that runs each probe.
 #[derive(Debug)]
 enum PoolProbe {
-    /// A TCP_CHECK for the pool's connector.
-    Connect(ConnectOpts),
+    /// A TCP_CHECK for the pool's connector: `opts` apply to `target` (their own target is
+    /// not used).
+    Connect {
+        target: SocketAddr,
+        opts: Arc<ConnectOpts>,
+    },
     /// Any probe, run as a task.
     Task(Arc<Probe>),
 }
@@ -74,10 +80,24 @@ type Finished = (u64, ProbeResult, std::time::Duration);
 /// `delay_before_retry`) and a heap for the random first starts. A checker rescheduled after
 /// `period` from "now" lands behind every checker rescheduled earlier with the same period, so
 /// each queue is sorted by construction: O(1) per probe instead of a heap's O(log n).
-#[derive(Debug, Default)]
+///
+/// An entry is 16 bytes (one per checker): its instant as nanoseconds from the queue's
+/// `epoch` (an instant before it counts as the epoch itself: due at once) and the id.
+#[derive(Debug)]
 struct DueQueue {
-    periods: Vec<(std::time::Duration, VecDeque<(Instant, u64)>)>,
-    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    epoch: Instant,
+    periods: Vec<(std::time::Duration, VecDeque<(u64, u64)>)>,
+    heap: BinaryHeap<Reverse<(u64, u64)>>,
+}
+
+impl Default for DueQueue {
+    fn default() -> Self {
+        DueQueue {
+            epoch: Instant::now(),
+            periods: Vec::new(),
+            heap: BinaryHeap::new(),
+        }
+    }
 }
 
 /// Beyond this many distinct periods, entries go to the heap (the queues' fronts are scanned).
@@ -87,6 +107,7 @@ impl DueQueue {
     /// Schedules `id` at `at`; `period` is `at - now` when `at` was computed from the current
     /// time (rescheduling), `None` for an arbitrary instant.
     fn push(&mut self, at: Instant, id: u64, period: Option<std::time::Duration>) {
+        let at = self.tick(at);
         if let Some(p) = period {
             if let Some((_, q)) = self.periods.iter_mut().find(|(d, _)| *d == p) {
                 if q.back().is_none_or(|&(last, _)| last <= at) {
@@ -101,8 +122,23 @@ impl DueQueue {
         self.heap.push(Reverse((at, id)));
     }
 
-    /// The earliest entry: `(queue index or None for the heap, at, id)`.
-    fn first(&self) -> Option<(Option<usize>, Instant, u64)> {
+    /// `at` as an entry's instant.
+    fn tick(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The instant of an entry's `tick`.
+    fn instant(&self, tick: u64) -> Instant {
+        self.epoch + std::time::Duration::from_nanos(tick)
+    }
+
+    /// Whether an entry of instant `tick` is the checker's current due instant `due`.
+    fn is_current(&self, tick: u64, due: Option<Instant>) -> bool {
+        due.is_some_and(|d| self.tick(d) == tick)
+    }
+
+    /// The earliest entry: `(queue index or None for the heap, its tick, id)`.
+    fn first(&self) -> Option<(Option<usize>, u64, u64)> {
         let mut best = self.heap.peek().map(|&Reverse((at, id))| (None, at, id));
         for (i, (_, q)) in self.periods.iter().enumerate() {
             if let Some(&(at, id)) = q.front() {
@@ -124,8 +160,18 @@ impl DueQueue {
             }
             None => {
                 self.heap.pop();
+                // The random first starts fill the heap once: give its room back as it empties.
+                if self.heap.capacity() > 64 && self.heap.len() < self.heap.capacity() / 4 {
+                    self.heap.shrink_to(self.heap.len() * 2);
+                }
             }
         }
+    }
+
+    /// Forgets every entry.
+    fn clear(&mut self) {
+        self.periods = Vec::new();
+        self.heap = BinaryHeap::new();
     }
 }
 
@@ -140,38 +186,19 @@ impl DueQueue {
 /// `epoll_wait` without waiting, the clock) stay a small share.
 const MAX_STARTS_PER_TURN: usize = 8;
 
-/// A cheap hasher for the pool's `u64` ids (Fibonacci hashing; ids are not attacker-chosen).
-#[derive(Debug, Default, Clone, Copy)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
-
 /// Scheduled checkers driven together; see the [module documentation](self).
 ///
 /// Polling contract: [`insert`](Self::insert) and [`remove`](Self::remove) checkers at any
 /// time; await [`next_event`](Self::next_event) (cancel-safe, fit for `select!`) to run them and
 /// receive their events.
 pub struct CheckerPool {
-    /// The checkers, densely: a removed checker's place goes to the last one.
+    /// The checkers, sorted by id (found by binary search: no index beside them).
     entries: Vec<PoolEntry>,
-    /// Each checker's place in `entries`, by id.
-    index: IdMap<usize>,
     /// One schedule per distinct timing, shared by the checkers' states.
     schedules: HashMap<Schedule, Arc<Schedule>>,
+    /// One copy of each distinct set of TCP_CHECK options (their target unspecified), shared
+    /// by the checkers' [`PoolProbe::Connect`].
+    connect_opts: HashMap<ConnectOpts, Arc<ConnectOpts>>,
     /// Due instants; an entry is stale (skipped) when its checker is gone or has moved on.
     due: DueQueue,
     running: JoinSet<Finished>,
@@ -207,8 +234,8 @@ impl CheckerPool {
     pub fn new() -> Self {
         CheckerPool {
             entries: Vec::new(),
-            index: IdMap::default(),
             schedules: HashMap::new(),
+            connect_opts: HashMap::new(),
             due: DueQueue::default(),
             running: JoinSet::new(),
             tcp: Connector::new()
@@ -239,24 +266,53 @@ impl CheckerPool {
         now: Instant,
         start: std::time::Duration,
     ) {
-        self.remove(id);
         let schedule = self.shared(schedule);
         let state = CheckerState::for_probe(&probe, schedule, now, start);
         if let Some(at) = state.poll_timeout() {
             self.due.push(at, id, None);
         }
         let probe = match probe {
-            Probe::Tcp(c) if self.tcp.is_some() => PoolProbe::Connect(c),
+            Probe::Tcp(c) if self.tcp.is_some() => {
+                let target = c.target;
+                PoolProbe::Connect {
+                    target,
+                    opts: self.shared_connect(c),
+                }
+            }
             other => PoolProbe::Task(Arc::new(other)),
         };
-        self.index.insert(id, self.entries.len());
-        self.entries.push(PoolEntry {
+        let entry = PoolEntry {
             id,
             state,
             probe,
             running: Running::Idle,
             last_micros: 0,
-        });
+        };
+        // Ids usually come in increasing order: the new checker goes last.
+        if self.entries.last().is_none_or(|last| last.id < id) {
+            self.entries.push(entry);
+            return;
+        }
+        match self.entries.binary_search_by_key(&id, |e| e.id) {
+            Ok(i) => {
+                if let Some(slot) = self.entries.get_mut(i) {
+                    let old = std::mem::replace(slot, entry);
+                    self.stop(old);
+                }
+            }
+            Err(i) => self.entries.insert(i, entry),
+        }
+    }
+
+    /// The shared copy of `opts` without its target.
+    fn shared_connect(&mut self, mut opts: ConnectOpts) -> Arc<ConnectOpts> {
+        opts.target = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        if let Some(o) = self.connect_opts.get(&opts) {
+            return Arc::clone(o);
+        }
+        let o = Arc::new(opts.clone());
+        self.connect_opts.insert(opts, Arc::clone(&o));
+        o
     }
 
     /// The shared copy of `schedule`.
@@ -273,34 +329,66 @@ impl CheckerPool {
     /// instead of growing step by step.
     pub fn reserve(&mut self, additional: usize) {
         self.entries.reserve_exact(additional);
-        self.index.reserve(additional);
     }
 
     /// Gives back the room of checkers removed or reserved and not used, and forgets the
-    /// timings no checker uses any more. Call after a batch of changes (a reload).
+    /// timings and options no checker uses any more. Call after a batch of changes (a reload).
     pub fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
-        self.index.shrink_to_fit();
         self.schedules.retain(|_, s| Arc::strong_count(s) > 1);
+        self.connect_opts.retain(|_, o| Arc::strong_count(o) > 1);
     }
 
     /// Checker `id`.
     fn entry(&self, id: u64) -> Option<&PoolEntry> {
-        self.index.get(&id).and_then(|&i| self.entries.get(i))
+        let i = self.entries.binary_search_by_key(&id, |e| e.id).ok()?;
+        self.entries.get(i)
+    }
+
+    /// Checker `id`, to change it.
+    #[cfg(test)]
+    fn entry_mut(&mut self, id: u64) -> Option<&mut PoolEntry> {
+        let i = self.entries.binary_search_by_key(&id, |e| e.id).ok()?;
+        self.entries.get_mut(i)
     }
 
     /// Removes checker `id`, aborting its probe in flight; its pending events are dropped.
+    /// Costs a move of the checkers after it: remove many with [`remove_many`](Self::remove_many).
     pub fn remove(&mut self, id: u64) {
-        let Some(i) = self.index.remove(&id) else {
+        let Ok(i) = self.entries.binary_search_by_key(&id, |e| e.id) else {
             return;
         };
-        if i >= self.entries.len() {
+        let e = self.entries.remove(i);
+        self.stop(e);
+        self.events.retain(|(i, _)| *i != id);
+    }
+
+    /// Removes every checker of `ids` (unknown ids are ignored), in one pass over the pool.
+    pub fn remove_many(&mut self, ids: impl IntoIterator<Item = u64>) {
+        let mut gone: Vec<u64> = ids.into_iter().collect();
+        if gone.is_empty() {
             return;
         }
-        let e = self.entries.swap_remove(i);
-        if let Some(moved) = self.entries.get(i) {
-            self.index.insert(moved.id, i);
+        gone.sort_unstable();
+        let is_gone = |id: &u64| gone.binary_search(id).is_ok();
+        let mut stopped = Vec::new();
+        let mut kept = Vec::with_capacity(self.entries.len());
+        for e in std::mem::take(&mut self.entries) {
+            if is_gone(&e.id) {
+                stopped.push(e);
+            } else {
+                kept.push(e);
+            }
         }
+        self.entries = kept;
+        for e in stopped {
+            self.stop(e);
+        }
+        self.events.retain(|(id, _)| !is_gone(id));
+    }
+
+    /// Stops the probe in flight of a checker taken out of the pool.
+    fn stop(&mut self, e: PoolEntry) {
         match e.running {
             Running::Idle => {}
             Running::Task(h) => h.abort(),
@@ -310,7 +398,6 @@ impl CheckerPool {
                 }
             }
         }
-        self.events.retain(|(i, _)| *i != id);
     }
 
     /// An event already waiting, without running anything (to drain a batch after
@@ -322,9 +409,9 @@ impl CheckerPool {
     /// Removes every checker, aborting the probes in flight.
     pub fn clear(&mut self) {
         self.entries.clear();
-        self.index.clear();
         self.schedules.clear();
-        self.due = DueQueue::default();
+        self.connect_opts.clear();
+        self.due.clear();
         self.running.abort_all();
         if let Some(t) = &mut self.tcp {
             t.clear();
@@ -363,21 +450,25 @@ impl CheckerPool {
     fn start_due(&mut self, now: Instant) -> usize {
         let mut started = 0;
         let mut connects = 0;
+        let now_tick = self.due.tick(now);
         while let Some((from, at, id)) = self.due.first() {
-            if at > now || started >= MAX_STARTS_PER_TURN {
+            if at > now_tick || started >= MAX_STARTS_PER_TURN {
                 break;
             }
             self.due.pop(from);
-            let Some(e) = self.index.get(&id).and_then(|&i| self.entries.get_mut(i)) else {
+            let Ok(i) = self.entries.binary_search_by_key(&id, |e| e.id) else {
                 continue;
             };
-            if e.state.poll_timeout() != Some(at) || !e.state.handle_timeout(now) {
+            let Some(e) = self.entries.get_mut(i) else {
+                continue;
+            };
+            if !self.due.is_current(at, e.state.poll_timeout()) || !e.state.handle_timeout(now) {
                 continue;
             }
             started += 1;
             let probe = match (&e.probe, &mut self.tcp) {
-                (PoolProbe::Connect(c), Some(tcp)) => {
-                    match tcp.start(id, c, now) {
+                (PoolProbe::Connect { target, opts }, Some(tcp)) => {
+                    match tcp.start(id, *target, opts, now) {
                         Started::InFlight(key) => {
                             e.running = Running::Connect(key);
                             connects += 1;
@@ -387,7 +478,10 @@ impl CheckerPool {
                     continue;
                 }
                 // Not made: the pool keeps a connector for as long as it holds such checkers.
-                (PoolProbe::Connect(c), None) => Arc::new(Probe::Tcp(c.clone())),
+                (PoolProbe::Connect { target, opts }, None) => Arc::new(Probe::Tcp(ConnectOpts {
+                    target: *target,
+                    ..ConnectOpts::clone(opts)
+                })),
                 (PoolProbe::Task(p), _) => Arc::clone(p),
             };
             let url = e.state.url();
@@ -453,7 +547,10 @@ impl CheckerPool {
 
     /// Records a finished probe and queues its events.
     fn finish(&mut self, id: u64, result: ProbeResult, took: std::time::Duration) {
-        let Some(e) = self.index.get(&id).and_then(|&i| self.entries.get_mut(i)) else {
+        let Ok(i) = self.entries.binary_search_by_key(&id, |e| e.id) else {
+            return;
+        };
+        let Some(e) = self.entries.get_mut(i) else {
             return;
         };
         e.running = Running::Idle;
@@ -503,11 +600,11 @@ impl CheckerPool {
                     Some((from, at, id))
                         if self
                             .entry(id)
-                            .is_none_or(|e| e.state.poll_timeout() != Some(at)) =>
+                            .is_none_or(|e| !self.due.is_current(at, e.state.poll_timeout())) =>
                     {
                         self.due.pop(from);
                     }
-                    Some((_, at, _)) => break Some(at),
+                    Some((_, at, _)) => break Some(self.due.instant(at)),
                     None => break None,
                 }
             };
@@ -739,8 +836,7 @@ mod tests {
             &first,
             pool.entry(12).expect("12").state.schedule_shared()
         ));
-        // Removing from the middle moves the last checker into the gap: every id still
-        // finds its own checker.
+        // Removing from the middle: every id still finds its own checker.
         pool.remove(11);
         pool.remove(10);
         assert_eq!(pool.len(), 4);
@@ -756,12 +852,130 @@ mod tests {
         drop(first);
         pool.shrink_to_fit();
         assert_eq!(pool.schedules.len(), 1);
-        // TCP_CHECKs keep their options inline; other kinds are shared with their task.
+        // TCP_CHECKs keep their target inline and share their other options; other kinds
+        // are shared with their task.
         let e = pool.entry(13).expect("13");
-        assert!(matches!(e.probe, PoolProbe::Connect(_)), "{:?}", e.probe);
+        assert!(
+            matches!(&e.probe, PoolProbe::Connect { target, .. } if *target == addr),
+            "{:?}",
+            e.probe
+        );
         pool.insert(20, Probe::Ping(ConnectOpts::new(addr)), fast(100_000));
         let e = pool.entry(20).expect("20");
         assert!(matches!(e.probe, PoolProbe::Task(_)), "{:?}", e.probe);
+    }
+
+    /// The shared options of checker `id`'s TCP_CHECK.
+    fn connect_opts(pool: &CheckerPool, id: u64) -> Arc<ConnectOpts> {
+        match &pool.entry(id).expect("checker").probe {
+            PoolProbe::Connect { opts, .. } => Arc::clone(opts),
+            other => panic!("not a connect: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn tcp_checks_share_their_options_and_keep_their_own_target() {
+        let mut pool = CheckerPool::new();
+        let mut slow = ConnectOpts::new("127.0.0.1:1".parse().expect("addr"));
+        slow.connect_timeout = Duration::from_secs(9);
+        for id in 0..6u16 {
+            let mut c = if id < 4 {
+                ConnectOpts::new("127.0.0.1:1".parse().expect("addr"))
+            } else {
+                slow.clone()
+            };
+            c.target.set_port(1000 + id);
+            pool.insert(u64::from(id), Probe::Tcp(c), fast(100_000));
+        }
+        assert_eq!(pool.connect_opts.len(), 2, "two option sets");
+        assert!(Arc::ptr_eq(
+            &connect_opts(&pool, 0),
+            &connect_opts(&pool, 3)
+        ));
+        assert!(!Arc::ptr_eq(
+            &connect_opts(&pool, 0),
+            &connect_opts(&pool, 4)
+        ));
+        assert_eq!(
+            connect_opts(&pool, 5).connect_timeout,
+            Duration::from_secs(9)
+        );
+        for id in 0..6u16 {
+            let e = pool.entry(u64::from(id)).expect("checker");
+            assert!(
+                matches!(&e.probe, PoolProbe::Connect { target, .. } if target.port() == 1000 + id)
+            );
+        }
+        // The last checkers of an option set gone, the set goes at the next shrink.
+        pool.remove_many([4, 5, 77]);
+        assert_eq!(pool.len(), 4);
+        pool.shrink_to_fit();
+        assert_eq!(pool.connect_opts.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn checkers_are_kept_in_id_order_whatever_the_insertion_order() {
+        let addr = closed_port().await;
+        let mut pool = CheckerPool::new();
+        for id in [5, 1, 9, 3, 7, 3] {
+            pool.insert(id, Probe::Tcp(ConnectOpts::new(addr)), fast(100_000));
+        }
+        let ids: Vec<u64> = pool.entries.iter().map(|e| e.id).collect();
+        assert_eq!(
+            ids,
+            [1, 3, 5, 7, 9],
+            "sorted, the second 3 replacing the first"
+        );
+        pool.remove_many([9, 1]);
+        pool.remove(5);
+        let ids: Vec<u64> = pool.entries.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [3, 7]);
+        assert!(pool.entry(5).is_none() && pool.entry(7).is_some());
+    }
+
+    #[test]
+    fn a_pooled_checker_is_small() {
+        // Tens of thousands of them: the state, the target, shared options and timing.
+        let sizes = (
+            std::mem::size_of::<PoolEntry>(),
+            std::mem::size_of::<CheckerState>(),
+            std::mem::size_of::<PoolProbe>(),
+        );
+        println!("PoolEntry, CheckerState, PoolProbe: {sizes:?}");
+        assert!(sizes.0 <= 152 && sizes.1 <= 80 && sizes.2 <= 40, "{sizes:?}");
+    }
+
+    #[test]
+    fn due_entries_are_small_and_the_heap_gives_its_room_back() {
+        let t0 = Instant::now();
+        let mut q = DueQueue::default();
+        assert_eq!(std::mem::size_of::<Reverse<(u64, u64)>>(), 16);
+        for id in 0..1000u64 {
+            q.push(t0 + Duration::from_millis(1000 - id), id, None);
+        }
+        let full = q.heap.capacity();
+        // Earliest first (the last pushed), instants kept to the nanosecond.
+        let (from, at, id) = q.first().expect("first");
+        assert_eq!((from, id), (None, 999));
+        assert_eq!(q.instant(at), t0 + Duration::from_millis(1));
+        for _ in 0..990 {
+            let (from, _, _) = q.first().expect("entry");
+            q.pop(from);
+        }
+        assert_eq!(q.heap.len(), 10);
+        assert!(
+            q.heap.capacity() < full / 4,
+            "{} of {full}",
+            q.heap.capacity()
+        );
+        // An instant before the queue's epoch is due at once, and still recognised.
+        let early = q.epoch - Duration::from_secs(1);
+        q.push(early, 5000, None);
+        let (_, at, id) = q.first().expect("first");
+        assert_eq!((at, id), (0, 5000));
+        assert!(q.is_current(at, Some(early)));
+        assert!(!q.is_current(at, Some(q.epoch + Duration::from_nanos(1))));
+        assert!(!q.is_current(at, None));
     }
 
     /// Whether checker `id` has not started a probe yet.
@@ -857,7 +1071,7 @@ mod tests {
             s,
         );
         // Stand in for the probe the pool would start: one that panics.
-        let e = pool.entries.get_mut(pool.index[&3]).expect("entry");
+        let e = pool.entry_mut(3).expect("entry");
         let at = e.state.poll_timeout().expect("due");
         assert!(e.state.handle_timeout(at.max(Instant::now())));
         let h = pool.running.spawn(async {
@@ -866,8 +1080,7 @@ mod tests {
             }
             (3, crate::outcome::up(), Duration::ZERO)
         });
-        let i = pool.index[&3];
-        pool.entries.get_mut(i).expect("entry").running = Running::Task(h);
+        pool.entry_mut(3).expect("entry").running = Running::Task(h);
         let (id, e) = next(&mut pool).await;
         assert_eq!(id, 3);
         assert!(

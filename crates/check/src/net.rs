@@ -12,7 +12,7 @@ use crate::outcome::Failure;
 
 /// Where and how a checker connects (`connect_ip`, `connect_port`, `bindto`, `bind_port`,
 /// `bind_if`, `fwmark`, `connect_timeout`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConnectOpts {
     /// The address probed (the real server's, or `connect_ip`/`connect_port`).
     pub target: SocketAddr,
@@ -44,7 +44,12 @@ impl ConnectOpts {
 
     /// The target, with the scope of an IPv6 link-local address filled from `bind_if`.
     pub fn resolved_target(&self) -> Result<SocketAddr, Failure> {
-        let mut target = self.target;
+        self.resolve(self.target)
+    }
+
+    /// `target` with the scope of an IPv6 link-local address filled from `bind_if`: these
+    /// options applied to another target (options shared by several targets).
+    pub fn resolve(&self, mut target: SocketAddr) -> Result<SocketAddr, Failure> {
         if let SocketAddr::V6(v6) = &mut target {
             let link_local = (v6.ip().segments()[0] & 0xffc0) == 0xfe80;
             if link_local && v6.scope_id() == 0 {
@@ -60,7 +65,18 @@ impl ConnectOpts {
 
     /// A non-blocking socket of the target's family, bound and marked as configured.
     pub fn socket(&self, ty: Type, protocol: Option<Protocol>) -> Result<Socket, Failure> {
-        let domain = if self.target.is_ipv4() {
+        self.socket_to(self.target, ty, protocol)
+    }
+
+    /// A non-blocking socket for `target` (of its family), bound and marked as these options
+    /// say: [`socket`](Self::socket) for options shared by several targets.
+    pub fn socket_to(
+        &self,
+        target: SocketAddr,
+        ty: Type,
+        protocol: Option<Protocol>,
+    ) -> Result<Socket, Failure> {
+        let domain = if target.is_ipv4() {
             Domain::IPV4
         } else {
             Domain::IPV6
@@ -78,7 +94,7 @@ impl ConnectOpts {
                 .map_err(|e| Failure::new(format!("cannot bind to interface {ifname}: {e}")))?;
         }
         if self.bindto.is_some() || self.bind_port.is_some() {
-            let ip = match (self.bindto, self.target) {
+            let ip = match (self.bindto, target) {
                 (Some(ip), t) if ip.is_ipv4() != t.is_ipv4() => {
                     return Err(Failure::new(format!(
                         "bindto {ip} and target {t} are of different address families"

@@ -62,11 +62,17 @@ struct UrlPacing {
     passed: bool,
 }
 
+/// Events waiting for [`CheckerState::poll_event`], oldest first (boxed in the state: a
+/// pointer while none waits).
+#[derive(Debug, Clone, Default)]
+struct EventQueue(Vec<CheckerEvent>);
+
 /// The scheduling and verdict state of one checker.
 ///
 /// Kept small (a pool holds one per checker, tens of thousands of them): the schedule is
 /// shared with every checker of the same timing, the url pacing of HTTP_GET / SSL_GET is
-/// boxed, and the events queue is empty between two probes.
+/// boxed, and the events queue exists only while events wait (between a result and the
+/// owner's [`poll_event`](Self::poll_event) calls).
 #[derive(Debug, Clone)]
 pub struct CheckerState {
     schedule: Arc<Schedule>,
@@ -77,13 +83,15 @@ pub struct CheckerState {
     /// `Some` for HTTP_GET / SSL_GET: one url per probe.
     urls: Option<Box<UrlPacing>>,
     next_probe: Instant,
-    weight: Option<i64>,
+    /// The last weight reported by a dynamic checker, meaningful while `has_weight`.
+    weight: i64,
+    has_weight: bool,
     /// A verdict (Up or Down) was reported: an `alpha` checker that starts down reports its
     /// first failed verdict once, as keepalived 2.2.7 runs `notify_down` then.
     verdict_given: bool,
     last_failure: Option<Box<str>>,
     /// Oldest first; a probe queues at most a weight change and a verdict.
-    events: Vec<CheckerEvent>,
+    events: Option<Box<EventQueue>>,
 }
 
 impl CheckerState {
@@ -102,9 +110,10 @@ impl CheckerState {
             retries_done: 0,
             next_probe: now + start_delay,
             in_flight: false,
-            weight: None,
+            weight: 0,
+            has_weight: false,
             last_failure: None,
-            events: Vec::new(),
+            events: None,
         }
     }
 
@@ -147,7 +156,7 @@ impl CheckerState {
 
     /// The last weight reported by a dynamic checker.
     pub fn weight(&self) -> Option<i64> {
-        self.weight
+        self.has_weight.then_some(self.weight)
     }
 
     /// The reason of the last failed probe, if the last probe failed.
@@ -211,20 +220,21 @@ impl CheckerState {
                 };
                 self.next_probe = now + delay;
                 match success.weight {
-                    Some(w) if self.weight != Some(w) => {
-                        self.weight = Some(w);
-                        self.events.push(CheckerEvent::WeightChanged { weight: w });
+                    Some(w) if self.weight() != Some(w) => {
+                        self.weight = w;
+                        self.has_weight = true;
+                        self.push_event(CheckerEvent::WeightChanged { weight: w });
                     }
-                    None if self.weight.is_some() => {
-                        self.weight = None;
-                        self.events.push(CheckerEvent::WeightReset);
+                    None if self.has_weight => {
+                        self.has_weight = false;
+                        self.push_event(CheckerEvent::WeightReset);
                     }
                     _ => {}
                 }
                 if step == UrlStep::PassComplete && !self.up {
                     self.up = true;
                     self.verdict_given = true;
-                    self.events.push(CheckerEvent::Up {
+                    self.push_event(CheckerEvent::Up {
                         reason: "check succeeded".to_string(),
                     });
                 }
@@ -235,7 +245,7 @@ impl CheckerState {
                     self.retries_done += 1;
                     self.next_probe = now + self.schedule.delay_before_retry;
                     if self.schedule.log_all_failures {
-                        self.events.push(CheckerEvent::Retrying {
+                        self.push_event(CheckerEvent::Retrying {
                             reason: failure.reason,
                             attempt: self.retries_done,
                             retry: self.schedule.retry,
@@ -255,7 +265,7 @@ impl CheckerState {
                         } else {
                             failure.reason
                         };
-                        self.events.push(CheckerEvent::Down { reason });
+                        self.push_event(CheckerEvent::Down { reason });
                     }
                 }
             }
@@ -265,7 +275,20 @@ impl CheckerState {
     /// The next event to act on, oldest first.
     pub fn poll_event(&mut self) -> Option<CheckerEvent> {
         // At most two events wait: removing the first shifts at most one.
-        (!self.events.is_empty()).then(|| self.events.remove(0))
+        let queue = &mut self.events.as_mut()?.0;
+        let first = (!queue.is_empty()).then(|| queue.remove(0));
+        if queue.is_empty() {
+            self.events = None;
+        }
+        first
+    }
+
+    /// Queues an event for [`poll_event`](Self::poll_event).
+    fn push_event(&mut self, event: CheckerEvent) {
+        self.events
+            .get_or_insert_with(|| Box::new(EventQueue(Vec::with_capacity(2))))
+            .0
+            .push(event);
     }
 }
 

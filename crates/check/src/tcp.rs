@@ -112,16 +112,24 @@ impl Connector {
         self.in_flight
     }
 
-    /// Starts a connect for `token`. Returns its result at once when it is already known (the
-    /// socket cannot be set up, or the connect finished or failed immediately); otherwise the
-    /// result comes from [`ready`](Self::ready) or [`expire`](Self::expire), under `token`.
-    pub(crate) fn start(&mut self, token: u64, opts: &ConnectOpts, now: Instant) -> Started {
+    /// Starts a connect for `token` to `target` with the rest of `opts` (its own target is not
+    /// used: the options may be shared by many targets). Returns its result at once when it
+    /// is already known (the socket cannot be set up, or the connect finished or failed
+    /// immediately); otherwise the result comes from [`finished`](Self::finished) or
+    /// [`expire`](Self::expire), under `token`.
+    pub(crate) fn start(
+        &mut self,
+        token: u64,
+        target: SocketAddr,
+        opts: &ConnectOpts,
+        now: Instant,
+    ) -> Started {
         let quick = |r: ProbeResult| Started::Done((token, r, now.elapsed()));
-        let target = match opts.resolved_target() {
+        let target = match opts.resolve(target) {
             Ok(t) => t,
             Err(f) => return quick(Err(f)),
         };
-        let sock = match opts.socket(Type::STREAM, Some(Protocol::TCP)) {
+        let sock = match opts.socket_to(target, Type::STREAM, Some(Protocol::TCP)) {
             Ok(s) => s,
             Err(f) => return quick(Err(f)),
         };
@@ -408,7 +416,7 @@ mod tests {
             .expect("bind");
         let opts = ConnectOpts::new(l.local_addr().expect("addr"));
         let mut c = Connector::new().expect("connector");
-        let started = c.start(1, &opts, Instant::now());
+        let started = c.start(1, opts.target, &opts, Instant::now());
         assert!(result_of(&mut c, 1, started).await.is_ok());
         assert_eq!(c.in_flight(), 0);
         c.close_deferred();
@@ -417,7 +425,7 @@ mod tests {
         let e = server.read(&mut buf).await.expect_err("reset");
         assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
         drop(l);
-        let started = c.start(2, &opts, Instant::now());
+        let started = c.start(2, opts.target, &opts, Instant::now());
         let f = result_of(&mut c, 2, started).await.expect_err("refused");
         assert!(f.reason.contains("refused"), "{}", f.reason);
         assert_eq!(c.in_flight(), 0);
@@ -430,7 +438,7 @@ mod tests {
         opts.connect_timeout = Duration::from_millis(50);
         let mut c = Connector::new().expect("connector");
         let t0 = Instant::now();
-        let Started::InFlight(_) = c.start(4, &opts, t0) else {
+        let Started::InFlight(_) = c.start(4, opts.target, &opts, t0) else {
             panic!("a loopback connect is in progress at first");
         };
         // The loop was busy past the deadline without reading readiness.
@@ -462,10 +470,10 @@ mod tests {
         opts.connect_timeout = Duration::from_millis(200);
         let mut c = Connector::new().expect("connector");
         let t0 = Instant::now();
-        let Started::InFlight(_) = c.start(7, &opts, t0) else {
+        let Started::InFlight(_) = c.start(7, opts.target, &opts, t0) else {
             panic!("the connect should hang");
         };
-        let Started::InFlight(cancelled) = c.start(8, &opts, t0) else {
+        let Started::InFlight(cancelled) = c.start(8, opts.target, &opts, t0) else {
             panic!("the connect should hang");
         };
         c.cancel(cancelled);

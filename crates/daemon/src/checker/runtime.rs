@@ -42,9 +42,10 @@ pub struct ProbeTask {
 /// A 128-bit digest of a probe's parameter key ([`ProbePlan::key`]): equal keys give equal
 /// digests, and two different keys collide with a probability of about 2^-128 per pair, so a
 /// reload matches probes by digest without keeping each key's text (a few hundred bytes per
-/// probe, tens of thousands of probes).
+/// probe, tens of thousands of probes). Two halves: 8-byte aligned, where a `u128` would pad
+/// every record holding it to 16.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ProbeKey(u128);
+pub struct ProbeKey([u64; 2]);
 
 impl ProbeKey {
     /// The digest of `key`: two SipHash passes (std's fixed-key hasher) told apart by a prefix.
@@ -56,7 +57,87 @@ impl ProbeKey {
             key.hash(&mut h);
             h.finish()
         };
-        ProbeKey((u128::from(half(0)) << 64) | u128::from(half(1)))
+        ProbeKey([half(0), half(1)])
+    }
+}
+
+/// The running probes by id, in one vector sorted by id (ids grow as probes start: a new
+/// probe goes last, and a probe is found by binary search). Reads as a map of `id -> probe`.
+#[derive(Debug, Default)]
+pub struct ProbeTable(Vec<(u64, ProbeTask)>);
+
+/// The iterator of `(id, probe)` pairs of a [`ProbeTable`].
+pub type ProbeIter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (u64, ProbeTask)>,
+    fn(&'a (u64, ProbeTask)) -> (&'a u64, &'a ProbeTask),
+>;
+
+impl ProbeTable {
+    /// A table of `probes`, in any order (their ids must differ).
+    fn from_unsorted(mut probes: Vec<(u64, ProbeTask)>) -> Self {
+        probes.sort_unstable_by_key(|(id, _)| *id);
+        ProbeTable(probes)
+    }
+
+    /// How many probes run.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no probe runs.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Probe `id`.
+    pub fn get(&self, id: &u64) -> Option<&ProbeTask> {
+        let i = self.0.binary_search_by_key(id, |(k, _)| *k).ok()?;
+        self.0.get(i).map(|(_, p)| p)
+    }
+
+    /// Probe `id`, to change it.
+    pub fn get_mut(&mut self, id: &u64) -> Option<&mut ProbeTask> {
+        let i = self.0.binary_search_by_key(id, |(k, _)| *k).ok()?;
+        self.0.get_mut(i).map(|(_, p)| p)
+    }
+
+    /// The ids, in increasing order.
+    pub fn keys(&self) -> impl Iterator<Item = &u64> {
+        self.0.iter().map(|(id, _)| id)
+    }
+
+    /// The probes, by increasing id.
+    pub fn values(&self) -> impl Iterator<Item = &ProbeTask> {
+        self.0.iter().map(|(_, p)| p)
+    }
+
+    /// The probes, by increasing id, to change them.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut ProbeTask> {
+        self.0.iter_mut().map(|(_, p)| p)
+    }
+
+    /// `(id, probe)` pairs by increasing id.
+    pub fn iter(&self) -> ProbeIter<'_> {
+        fn pair((id, p): &(u64, ProbeTask)) -> (&u64, &ProbeTask) {
+            (id, p)
+        }
+        self.0
+            .iter()
+            .map(pair as fn(&(u64, ProbeTask)) -> (&u64, &ProbeTask))
+    }
+
+    /// Stops every probe.
+    pub fn clear(&mut self) {
+        self.0 = Vec::new();
+    }
+}
+
+impl<'a> IntoIterator for &'a ProbeTable {
+    type Item = (&'a u64, &'a ProbeTask);
+    type IntoIter = ProbeIter<'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }
 
@@ -124,9 +205,8 @@ pub struct Runtime {
     /// they live on in `probes`, the pool and `director`.
     pub(super) plan: Plan,
     pub(super) director: Director,
-    /// The probes by id, each boxed: the map's spare buckets then cost a pointer, not a
-    /// record.
-    pub(super) probes: HashMap<u64, Box<ProbeTask>>,
+    /// The probes by id.
+    pub(super) probes: ProbeTable,
     /// The scheduled probes.
     pool: CheckerPool,
     events_tx: mpsc::Sender<(u64, CheckerEvent)>,
@@ -289,7 +369,7 @@ impl Runtime {
                 director: DirectorSpec::default(),
             },
             director,
-            probes: HashMap::new(),
+            probes: ProbeTable::default(),
             pool: CheckerPool::new(),
             events_tx,
             events_rx,
@@ -320,21 +400,29 @@ impl Runtime {
         check_fd_limit(plan.probes.len());
         // The plan's probes and director spec move into the tasks, the pool and the director
         // (nothing keeps a second copy: with tens of thousands of checkers it counts).
-        let mut old: HashMap<ProbeKey, u64> =
-            self.probes.iter().map(|(id, p)| (p.key, *id)).collect();
+        let mut running: Vec<Option<(u64, ProbeTask)>> = std::mem::take(&mut self.probes.0)
+            .into_iter()
+            .map(Some)
+            .collect();
+        // Each running probe's place in `running`, by key.
+        let mut old: HashMap<ProbeKey, usize> = running
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_ref().map(|(_, p)| (p.key, i)))
+            .collect();
         let keys: Vec<ProbeKey> = plan.probes.iter().map(|p| ProbeKey::of(&p.key)).collect();
         // Room for the new checkers at once: no doubling growth of the pool at start-up.
         self.pool
             .reserve(keys.iter().filter(|k| !old.contains_key(k)).count());
-        let mut keep = HashMap::with_capacity(plan.probes.len());
+        let mut keep = Vec::with_capacity(plan.probes.len());
         let mut spec = std::mem::take(&mut plan.director);
         for (pp, key) in std::mem::take(&mut plan.probes).into_iter().zip(keys) {
             match old.remove(&key) {
-                Some(id) => {
-                    if let Some(mut t) = self.probes.remove(&id) {
+                Some(i) => {
+                    if let Some((id, mut t)) = running.get_mut(i).and_then(Option::take) {
                         set_inits(&mut spec, &pp.slots, t.up, t.weight);
                         t.slots = pp.slots.into();
-                        keep.insert(id, t);
+                        keep.push((id, t));
                     }
                 }
                 None => {
@@ -344,19 +432,21 @@ impl Runtime {
                     if matches!(task.running, Running::Not) {
                         set_inits(&mut spec, &task.slots, false, None);
                     }
-                    keep.insert(id, Box::new(task));
+                    keep.push((id, task));
                 }
             }
         }
-        let stopped = self.probes.len();
-        for id in self.probes.keys() {
-            self.pool.remove(*id);
+        // The probes not kept stop here (a FILE_CHECK watcher is aborted as its task drops).
+        let stopped: Vec<u64> = running.into_iter().flatten().map(|(id, _)| id).collect();
+        if !stopped.is_empty() {
+            tracing::info!(
+                "{} checker(s) no longer configured - stopped",
+                stopped.len()
+            );
         }
-        if stopped > 0 {
-            tracing::info!("{stopped} checker(s) no longer configured - stopped");
-        }
+        self.pool.remove_many(stopped);
         self.pool.shrink_to_fit();
-        self.probes = keep;
+        self.probes = ProbeTable::from_unsorted(keep);
         self.director = Director::new(spec);
         self.plan = plan;
         let wants_addrs = self.plan.services.iter().any(|s| s.suspend_on.is_some());
@@ -655,7 +745,7 @@ impl Runtime {
     }
 
     /// The running probes by id (read-only: status).
-    pub fn probes(&self) -> &HashMap<u64, Box<ProbeTask>> {
+    pub fn probes(&self) -> &ProbeTable {
         &self.probes
     }
 
@@ -807,8 +897,45 @@ mod tests {
         assert_ne!(ProbeKey::of(&a), ProbeKey::of("127.0.0.1:81|Tcp|3s"));
         assert_ne!(ProbeKey::of(&a), ProbeKey::of("127.0.0.1:80|Tcp|4s"));
         // Both halves carry the key.
-        let k = ProbeKey::of(&a).0;
-        assert_ne!(k >> 64, k & u128::from(u64::MAX));
+        let [high, low] = ProbeKey::of(&a).0;
+        assert_ne!(high, low);
+    }
+
+    fn task(key: u64) -> ProbeTask {
+        ProbeTask {
+            key: ProbeKey([key, key]),
+            label: format!("probe {key}"),
+            slots: ProbeSlots::One(slot(0, 0)),
+            up: true,
+            weight: None,
+            last_reason: None,
+            transitions: 0,
+            running: Running::Pooled,
+        }
+    }
+
+    #[test]
+    fn the_probe_table_reads_as_a_map_by_id() {
+        let mut t = ProbeTable::from_unsorted(vec![(7, task(7)), (2, task(2)), (5, task(5))]);
+        assert_eq!(t.len(), 3);
+        assert!(!t.is_empty());
+        assert_eq!(t.keys().copied().collect::<Vec<_>>(), [2, 5, 7]);
+        assert_eq!(t.get(&5).map(|p| p.label.as_str()), Some("probe 5"));
+        assert!(t.get(&3).is_none() && t.get_mut(&8).is_none());
+        if let Some(p) = t.get_mut(&7) {
+            p.transitions = 4;
+        }
+        for p in t.values_mut() {
+            p.transitions += 1;
+        }
+        let pairs: Vec<(u64, u64)> = (&t)
+            .into_iter()
+            .map(|(id, p)| (*id, p.transitions))
+            .collect();
+        assert_eq!(pairs, [(2, 1), (5, 1), (7, 5)]);
+        assert_eq!(t.values().filter(|p| p.up).count(), 3);
+        t.clear();
+        assert!(t.is_empty());
     }
 }
 
@@ -1003,6 +1130,29 @@ mod memory_tests {
         h
     }
 
+    /// Prints the resident memory that is not live heap, by mapping: the heap's pages beyond
+    /// their live blocks, the rest of the anonymous memory (arena metadata, freed pages not yet
+    /// returned, thread stacks) and the files mapped (the binary, libraries).
+    fn show_mappings(heap: HeapUsage) {
+        let r = rka_sys::alloc::resident_by_mapping();
+        let anon: usize = r
+            .mappings
+            .iter()
+            .filter(|(n, _)| n == "[anon]")
+            .map(|(_, b)| b)
+            .sum();
+        println!(
+            "  not live heap: {:.1} MB in heap pages, {:.1} MB other anonymous ({:.1} MB in \
+             huge pages)",
+            mb(heap.committed.saturating_sub(heap.live)),
+            mb(anon.saturating_sub(heap.committed)),
+            mb(r.huge)
+        );
+        for (name, bytes) in r.mappings.iter().filter(|(n, _)| n != "[anon]").take(6) {
+            println!("    {name:<40} {:>7.1} MB", mb(*bytes));
+        }
+    }
+
     /// Prints how much live heap dropping `what` gave back.
     fn freed(what: &str, before: HeapUsage) -> HeapUsage {
         let after = heap_usage();
@@ -1018,7 +1168,9 @@ mod memory_tests {
     /// configuration parsed on the calling thread (`threaded` false) or on a thread of its
     /// own that ends once it has returned the model; then the live data taken apart.
     async fn memory_profile(threaded: bool) {
-        show("start");
+        // As the daemon's `main` does.
+        rka_sys::alloc::use_small_pages();
+        show_mappings(show("start"));
         let text = super::reload_cost_tests::config_text(2300, 16, false);
         let parse = move || super::reload_cost_tests::parse(&text);
         let config = if threaded {
@@ -1048,6 +1200,7 @@ mod memory_tests {
         assert_eq!(rt.probes.len(), 2300 * 16, "probes installed");
         // What the step loop would do next; then the live data, piece by piece.
         let h = show("steady state");
+        show_mappings(h);
         let h = {
             let probes = std::mem::take(&mut rt.probes);
             drop(probes);
@@ -1075,7 +1228,7 @@ mod memory_tests {
         freed("IPVS manager (its tables)", h);
         drop(rt.observe);
         release_free_memory();
-        show("all dropped, memory released");
+        show_mappings(show("all dropped, memory released"));
     }
 
     #[tokio::test]
