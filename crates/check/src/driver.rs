@@ -186,6 +186,11 @@ impl DueQueue {
 /// `epoll_wait` without waiting, the clock) stay a small share.
 const MAX_STARTS_PER_TURN: usize = 8;
 
+/// Turns cut short by [`MAX_STARTS_PER_TURN`] in a row after which
+/// [`CheckerPool::next_event`] yields to the runtime once, so that probe tasks, timers and
+/// the I/O driver still run while probes are always due (overload).
+const YIELD_EVERY_CAPPED_TURNS: u32 = 4;
+
 /// Scheduled checkers driven together; see the [module documentation](self).
 ///
 /// Polling contract: [`insert`](Self::insert) and [`remove`](Self::remove) checkers at any
@@ -575,6 +580,7 @@ impl CheckerPool {
     /// finished connects' sockets are closed at the next call, once the caller has had the
     /// verdicts (and handed them on).
     pub async fn next_event(&mut self) -> (u64, CheckerEvent) {
+        let mut capped_turns = 0u32;
         loop {
             if let Some(e) = self.events.pop_front() {
                 return e;
@@ -614,6 +620,13 @@ impl CheckerPool {
                 // of its driver per turn).
                 while let Some(done) = self.running.try_join_next_with_id() {
                     self.joined(done);
+                }
+                // But not forever: under overload probes are always due, and without a yield
+                // the runtime would never poll the probe tasks (HTTP_GET, SMTP...), its timers
+                // or its I/O driver again.
+                capped_turns += 1;
+                if capped_turns % YIELD_EVERY_CAPPED_TURNS == 0 {
+                    tokio::task::yield_now().await;
                 }
                 continue;
             }
@@ -1038,6 +1051,40 @@ mod tests {
         assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
         assert_eq!((0..50).filter(|&id| not_started(&pool, id)).count(), 0);
         assert_eq!(pool.in_flight(), 0);
+    }
+
+    #[test]
+    fn tasks_beside_the_pool_run_while_probes_are_always_due() {
+        // 100 checkers on a closed port with delay_loop 0: after their first verdicts more
+        // probes are due than a turn starts, at every turn (overload). A task spawned beside
+        // the pool (as a probe task, a timer or a signal handler is) must still run.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let addr = closed_port().await;
+                let mut pool = CheckerPool::new();
+                let t0 = Instant::now();
+                for id in 0..100 {
+                    let mut s = fast(0);
+                    s.retry = 0;
+                    pool.insert_at(id, Probe::Tcp(ConnectOpts::new(addr)), s, t0, Duration::ZERO);
+                }
+                tokio::spawn(async move {
+                    let _ = tx.send(());
+                });
+                loop {
+                    let _ = pool.next_event().await;
+                }
+            });
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the task beside an overloaded pool never ran"
+        );
     }
 
     #[tokio::test]
