@@ -6,6 +6,8 @@
 # When nginx.conf (gen.py --nginx) sits beside CONF, nginx answers the checks and its counters
 # give the checks done over the window (tcp_checks = connections that sent no request,
 # http_checks = requests); otherwise a Python listener on 8080 answers TCP connects.
+# PERF=1 (environment): also samples the checker process with `perf record -g` over the window
+# and writes the report to DIR/TAG.perf.txt (the sampling costs CPU: do not read cpu_ms then).
 # usage: inner.sh CONF WANT_DESTS WINDOW PROGRAM...
 conf=$1; want=$2; window=$3; shift 3
 dir=$(dirname "$conf")
@@ -52,7 +54,11 @@ for prog in "$@"; do
   cpid=$(cat /tmp/$tag-c.pid)
   s0=$(served)
   a=$(ticks $cpid)
-  sleep "$window"
+  if [ -n "${PERF:-}" ]; then
+    perf record -q -F 499 -g -p "$cpid" -o /tmp/$tag.perf.data -- sleep "$window" 2>/dev/null
+  else
+    sleep "$window"
+  fi
   b=$(ticks $cpid)
   s1=$(served)
   counts=""
@@ -65,6 +71,12 @@ for prog in "$@"; do
   hwm=$(awk '/VmHWM/ {print $2}' /proc/$cpid/status)
   rss=$(awk '/VmRSS/ {print $2}' /proc/$cpid/status)
   kill -TERM $pid; wait $pid
+  if [ -n "${PERF:-}" ]; then
+    perf report -i /tmp/$tag.perf.data --stdio --no-children --percent-limit 0.7 \
+      --sort dso,symbol -g none > "$dir/$tag.perf.txt" 2>/dev/null
+    perf report -i /tmp/$tag.perf.data --stdio --no-children --sort dso -g none \
+      > "$dir/$tag.perf-dso.txt" 2>/dev/null
+  fi
   cp /tmp/$tag.log "$(dirname "$conf")/" 2>/dev/null
   echo "RESULT $tag cpu_ms=$(( (b - a) * 1000 / hz )) rss_kb=$rss hwm_kb=$hwm up=$up fill_s=$((i / 10))$counts"
 done
