@@ -361,7 +361,7 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                 if k == SignalKind::terminate() || k == SignalKind::interrupt() {
                     tracing::info!("Stopping");
                     crate::sdnotify::stopping();
-                    stop_all(&mut running).await;
+                    stop_all(&mut running, child_wait(&config)).await;
                     forget_drains(&cli);
                     lifecycle::run_parent_script(ParentScript::Shutdown, &config).await;
                     tracing::info!("Stopped");
@@ -416,9 +416,10 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                             }
                             let stale: Vec<&'static str> = running.iter().filter(|(_, (role, _))| !want.contains(role)).map(|(k, _)| *k).collect();
                             for k in stale {
-                                if let Some((_, mut r)) = running.remove(k) {
+                                if let Some((role, mut r)) = running.remove(k) {
                                     signal_child(&r.child, libc::SIGTERM);
-                                    let _ = tokio::time::timeout(Duration::from_secs(5), r.child.wait()).await;
+                                    let deadline = tokio::time::Instant::now() + child_wait(&config);
+                                    stop_child(role, &mut r.child, deadline).await;
                                 }
                             }
                             if !want.contains(&Role::Checker) {
@@ -524,14 +525,14 @@ async fn reap(
                 "{} child exited with a permanent error. Terminating",
                 role_key(role)
             );
-            stop_all(running).await;
+            stop_all(running, child_wait(config)).await;
             forget_drains(cli);
             return Err(ExitCode::from(1));
         }
         if code == Some(i32::from(EXIT_CONFIG)) {
             // keepalived 2.2.7's wording.
             tracing::error!("pid {pid} exited with permanent error CONFIG. Terminating");
-            stop_all(running).await;
+            stop_all(running, child_wait(config)).await;
             forget_drains(cli);
             return Err(ExitCode::from(EXIT_CHILD_CONFIG));
         }
@@ -541,7 +542,7 @@ async fn reap(
                 "{} child exited ({code:?}) and -R is set: Exiting",
                 role_key(role)
             );
-            stop_all(running).await;
+            stop_all(running, child_wait(config)).await;
             forget_drains(cli);
             lifecycle::run_parent_script(ParentScript::Shutdown, config).await;
             return Err(ExitCode::SUCCESS);
@@ -681,18 +682,46 @@ fn start(running: &mut HashMap<&'static str, (Role, Running)>, role: Role, backo
     }
 }
 
-async fn stop_all(running: &mut HashMap<&'static str, (Role, Running)>) {
+/// `child_wait_time SECS` (top level; 5 s by default): how long the parent gives its children
+/// to exit once told to stop.
+fn child_wait(config: &rka_config::Config) -> Duration {
+    Duration::from_secs(u64::from(config.global.simple.child_wait_time))
+}
+
+/// keepalived's name of a child process in its "failed to die" message.
+fn process_name(role: Role) -> &'static str {
+    match role {
+        Role::Vrrp => "vrrp",
+        Role::Checker => "checker",
+        Role::Parent => "parent",
+    }
+}
+
+/// Tells every child to stop (SIGTERM) and waits for them, all under one deadline `wait` from
+/// now; a child still there then is killed (SIGKILL). As keepalived 2.2.7 (observed: a VRRP child
+/// stopped by SIGSTOP keeps the parent `child_wait_time` seconds, default 5, 0 kills at once,
+/// then "vrrp process failed to die - forcing termination").
+async fn stop_all(running: &mut HashMap<&'static str, (Role, Running)>, wait: Duration) {
     for (_, (_, r)) in running.iter() {
         signal_child(&r.child, libc::SIGTERM);
     }
+    let deadline = tokio::time::Instant::now() + wait;
     for (_, (role, mut r)) in running.drain() {
-        if tokio::time::timeout(Duration::from_secs(5), r.child.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("{} child did not stop in time - killing it", role_key(role));
-            let _ = r.child.kill().await;
-        }
+        stop_child(role, &mut r.child, deadline).await;
+    }
+}
+
+/// Waits until `deadline` for a child already told to stop, then kills it.
+async fn stop_child(role: Role, child: &mut Child, deadline: tokio::time::Instant) {
+    if tokio::time::timeout_at(deadline, child.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{} process failed to die - forcing termination",
+            process_name(role)
+        );
+        let _ = child.kill().await;
     }
 }
 

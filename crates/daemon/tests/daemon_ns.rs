@@ -1713,3 +1713,40 @@ fn scenario_data_use_instance(imp: Impl) {
 fn data_use_instance_names_the_data_files() {
     each(&BOTH, scenario_data_use_instance);
 }
+
+/// `child_wait_time SECS` (a top-level keyword in keepalived 2.2.7): TERM while the VRRP child
+/// is stopped (SIGSTOP) keeps the parent SECS seconds, then it kills the child, logs
+/// "vrrp process failed to die - forcing termination" and exits 0.
+fn scenario_child_wait_time(imp: Impl) {
+    let mut lab = Lab::new();
+    let text = format!("child_wait_time 2\n{}", conf("", &[VIP]));
+    let d = lab.start_vrrp(imp, &text, &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    let vrrp = pid_in(fs::read_to_string(lab.path("v.pid")).ok()).expect("vrrp pid");
+    signal(vrrp, libc::SIGSTOP);
+    let asked = Instant::now();
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    let took = asked.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_millis(3500),
+        "{imp:?}: the parent stopped after {took:?}\n{}",
+        tail(&d.log_text(), 20)
+    );
+    assert!(
+        d.log_text()
+            .contains("vrrp process failed to die - forcing termination"),
+        "{imp:?}\n{}",
+        tail(&d.log_text(), 20)
+    );
+    assert!(
+        !Path::new(&format!("/proc/{vrrp}")).exists()
+            || proc_status(vrrp, "State:").starts_with('Z'),
+        "{imp:?}: the stopped VRRP child was not killed"
+    );
+}
+
+#[test]
+fn child_wait_time_bounds_the_wait_for_a_stuck_child() {
+    each(&BOTH, scenario_child_wait_time);
+}
