@@ -1948,7 +1948,8 @@ fn scenario_no_raw_socket(a: Impl, b: Impl) {
             log.contains("(VI_1) entering FAULT state (cannot open the VRRP socket on eth0"),
             "{log}"
         );
-        assert!(log.contains("Entering FAULT STATE"), "{log}");
+        // keepalived's pair of lines for an instance that starts in FAULT.
+        assert!(log.contains("(VI_1) entering FAULT state\n"), "{log}");
     }
 }
 
@@ -2727,4 +2728,80 @@ fn max_auto_priority_raises_late_children() {
             (Impl::Keepalived, Impl::Keepalived),
         ],
     );
+}
+
+/// A `vrrp_script` (without `init_fail`) is neither up nor down until its first run: an
+/// instance whose script fails at start goes straight to FAULT (notified), never through
+/// BACKUP, and a script that passes first starts it in BACKUP; each change of the script's
+/// exit status is logged as keepalived logs it (keepalived 2.2.7, observed).
+fn scenario_script_first_result(a: Impl, b: Impl) {
+    let mut lab = Lab::new(&["a", "b"]);
+    let script = lab.path("notify.sh");
+    let out = lab.path("notify.out");
+    let flag = lab.path("ok");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+    )
+    .expect("script");
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let mut conf_a = format!(
+        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_script chk {{\n  script \"/usr/bin/test -f {}\"\n  interval 1\n  rise 2\n  fall 2\n}}\n",
+        flag.display()
+    );
+    conf_a.push_str(
+        &Inst {
+            name: "VI_1",
+            vrid: 51,
+            priority: 150,
+            interval: "0.2",
+            vips: &["10.9.0.100/24"],
+            extra: &format!(
+                "  notify {}\n  track_script {{\n    chk\n  }}",
+                script.display()
+            ),
+        }
+        .text(),
+    );
+    lab.start("b", b, &v3(100, ""));
+    lab.start("a", a, &conf_a);
+    lab.wait(Duration::from_secs(5), "FAULT notified", |_| {
+        fs::read_to_string(&out).is_ok_and(|s| s.contains("INSTANCE VI_1 FAULT"))
+    });
+    fs::write(&flag, "").expect("flag");
+    lab.wait(
+        Duration::from_secs(8),
+        "a master once the script passes",
+        |l| l.is_master("a"),
+    );
+    lab.stop("a");
+    let notified: Vec<String> = fs::read_to_string(&out)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split_whitespace().nth(2).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        notified,
+        ["FAULT", "BACKUP", "MASTER", "STOP"],
+        "{a:?}: notify order"
+    );
+    let log = lab.log("a");
+    for line in [
+        "Script `chk` now returning 1",
+        "VRRP_Script(chk) failed (exited with status 1)",
+        "Script `chk` now returning 0",
+        "VRRP_Script(chk) succeeded",
+    ] {
+        assert!(log.contains(line), "{a:?}: no {line:?} in {log}");
+    }
+    assert!(
+        !log.contains("Entering BACKUP STATE (init)"),
+        "{a:?}: {log}"
+    );
+}
+
+#[test]
+fn script_first_result_decides_the_start() {
+    matrix("script_first_result", scenario_script_first_result);
 }

@@ -41,6 +41,9 @@ impl std::fmt::Display for State {
 pub enum Reason {
     /// Leaving INIT.
     Startup,
+    /// Leaving INIT once the trackers whose status was unknown at start have reported
+    /// ([`crate::TrackerConfig::pending`]).
+    TrackersReported,
     /// Priority 255: address owner (RFC 5798 section 6.4.1).
     Owner,
     /// The master-down timer fired (RFC 5798 section 6.4.2).

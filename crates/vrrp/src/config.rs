@@ -76,6 +76,11 @@ pub struct TrackerConfig {
     pub reverse: bool,
     /// Status before the first report.
     pub initially_up: bool,
+    /// The status is unknown until the first report (a `vrrp_script` without `init_fail`,
+    /// as keepalived 2.2.7 runs it, observed): the instance stays in INIT until every such
+    /// tracker has reported, then starts in the state the reports give (straight to FAULT
+    /// on a failure, never BACKUP first).
+    pub pending: bool,
 }
 
 /// Everything an [`crate::Instance`] needs.

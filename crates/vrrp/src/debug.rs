@@ -62,10 +62,14 @@ impl Debug<'_> {
                 }
                 // keepalived's wording, which people grep their logs for; the details at debug.
                 // keepalived marks the first BACKUP "(init)" and says nothing of the stop.
-                match (to, reason) {
-                    (State::Stop, _) => {}
-                    (State::Backup, Reason::Startup) => {
+                // A start straight into FAULT is worded in lower case.
+                match (from, to, reason) {
+                    (_, State::Stop, _) => {}
+                    (_, State::Backup, Reason::Startup) => {
                         tracing::info!("({instance}) Entering {to} STATE (init)");
+                    }
+                    (State::Init, State::Fault, _) => {
+                        tracing::info!("({instance}) entering FAULT state");
                     }
                     _ => tracing::info!("({instance}) Entering {to} STATE"),
                 }

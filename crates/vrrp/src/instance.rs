@@ -33,6 +33,8 @@ struct Tracker {
     weight: i32,
     reverse: bool,
     up: bool,
+    /// No report yet of a status unknown at start ([`TrackerConfig::pending`]).
+    pending: bool,
     /// A value-driven contribution (`track_file`), replacing the weight rule when set.
     offset: Option<i64>,
 }
@@ -108,6 +110,8 @@ pub struct Instance {
     /// Re-created by a reload in this state: leaving INIT for it is [`Reason::Reload`], not a
     /// transition (not counted, not logged as one).
     resumed: Option<State>,
+    /// The start waited for a pending tracker's first report.
+    waited_for_trackers: bool,
 }
 
 impl Instance {
@@ -122,6 +126,7 @@ impl Instance {
                 weight: t.weight,
                 reverse: t.reverse,
                 up: t.initially_up,
+                pending: t.pending,
                 offset: None,
             })
             .collect();
@@ -150,6 +155,7 @@ impl Instance {
             last_transition: None,
             old_checksum_seen: false,
             resumed: None,
+            waited_for_trackers: false,
             cfg,
         };
         instance.priority = instance.compute_priority();
@@ -261,7 +267,8 @@ impl Instance {
     /// The next time [`Instance::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.state == State::Init {
-            return Some(self.start_at);
+            // Waiting for a tracker's first report: no timer until it comes.
+            return (!self.awaits_trackers()).then_some(self.start_at);
         }
         [
             self.adver_timer,
@@ -283,8 +290,13 @@ impl Instance {
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.state == State::Init {
-            if now >= self.start_at {
-                self.start(now);
+            if now >= self.start_at && !self.awaits_trackers() {
+                let reason = if self.waited_for_trackers {
+                    Reason::TrackersReported
+                } else {
+                    Reason::Startup
+                };
+                self.start(now, reason);
             }
             return;
         }
@@ -371,12 +383,18 @@ impl Instance {
         up: bool,
     ) -> Result<(), UnknownTracker> {
         let tracker = self.tracker_mut(name)?;
-        if tracker.up == up {
-            return Ok(());
+        let was_pending = std::mem::take(&mut tracker.pending);
+        if tracker.up != up {
+            tracker.up = up;
+            self.refresh_priority(now);
         }
-        tracker.up = up;
-        self.refresh_priority(now);
+        self.waited_for_trackers |= was_pending;
         Ok(())
+    }
+
+    /// Whether a tracker whose status was unknown at start has not reported yet.
+    fn awaits_trackers(&self) -> bool {
+        self.trackers.iter().any(|t| t.pending)
     }
 
     fn tracker_mut(&mut self, name: &str) -> Result<&mut Tracker, UnknownTracker> {
@@ -408,11 +426,12 @@ impl Instance {
         offset: i64,
     ) -> Result<(), UnknownTracker> {
         let tracker = self.tracker_mut(name)?;
-        if tracker.offset == Some(offset) {
-            return Ok(());
+        let was_pending = std::mem::take(&mut tracker.pending);
+        if tracker.offset != Some(offset) {
+            tracker.offset = Some(offset);
+            self.refresh_priority(now);
         }
-        tracker.offset = Some(offset);
-        self.refresh_priority(now);
+        self.waited_for_trackers |= was_pending;
         Ok(())
     }
 
@@ -618,13 +637,13 @@ impl Instance {
 
     // ----- transitions -----
 
-    fn start(&mut self, now: Instant) {
+    fn start(&mut self, now: Instant, reason: Reason) {
         if self.own_fault() || self.group_fault {
             self.set_state(now, State::Fault, Reason::Fault);
         } else if self.priority == OWNER_PRIORITY && !self.in_sync_group {
             self.become_master(now, Reason::Owner);
         } else {
-            self.become_backup(now, Reason::Startup);
+            self.become_backup(now, reason);
             if self.priority == OWNER_PRIORITY {
                 // In a sync group the owner still waits for its peers.
                 self.wants_master = true;
@@ -934,6 +953,7 @@ mod tests {
             weight: 1,
             reverse: false,
             initially_up: false,
+            pending: false,
         });
         c
     }
@@ -963,6 +983,54 @@ mod tests {
         assert_eq!(i.state(), State::Backup);
         assert_eq!(i.priority(), 100);
         assert!(i.track_offset(now, "nope", 1).is_err());
+    }
+
+    #[test]
+    fn a_pending_tracker_holds_the_start_until_its_first_report() {
+        let pending = |name: &str| TrackerConfig {
+            name: name.into(),
+            weight: 0,
+            reverse: false,
+            initially_up: true,
+            pending: true,
+        };
+        let now = Instant::now();
+        // A failing first report: straight to FAULT, never BACKUP.
+        let mut c = config();
+        c.trackers.push(pending("script:chk"));
+        let mut i = Instance::new(c.clone(), now).expect("valid");
+        assert_eq!(i.poll_timeout(), None, "no start timer while waiting");
+        i.handle_timeout(now + Duration::from_secs(5));
+        assert_eq!(i.state(), State::Init);
+        let later = now + Duration::from_secs(1);
+        i.track_update(later, "script:chk", false).expect("known");
+        assert_eq!(i.state(), State::Init, "the start runs from the timer");
+        assert_eq!(i.poll_timeout(), Some(now), "due at once");
+        i.handle_timeout(later);
+        assert_eq!(i.state(), State::Fault);
+        assert!(
+            !drain(&mut i).iter().any(|a| matches!(
+                a,
+                Action::StateChanged {
+                    to: State::Backup,
+                    ..
+                }
+            )),
+            "no BACKUP on the way"
+        );
+        // A passing first report: BACKUP, not marked as the plain start.
+        let mut i = Instance::new(c, now).expect("valid");
+        i.track_update(later, "script:chk", true).expect("known");
+        i.handle_timeout(later);
+        assert_eq!(i.state(), State::Backup);
+        assert!(drain(&mut i).iter().any(|a| matches!(
+            a,
+            Action::StateChanged {
+                to: State::Backup,
+                reason: Reason::TrackersReported,
+                ..
+            }
+        )));
     }
 
     #[test]

@@ -271,6 +271,7 @@ fn sync_group_members_move_together() {
         weight: 0,
         reverse: false,
         initially_up: true,
+        pending: false,
     });
     let r1 = net.add_group("G1", members);
     let r2 = net.add_group("G1", vec![cfg(1, 2, 100), cfg(2, 2, 100)]);
@@ -328,12 +329,14 @@ fn tracking_weights_move_mastership_and_weight_zero_faults() {
         weight: -60,
         reverse: false,
         initially_up: true,
+        pending: false,
     });
     ca.trackers.push(TrackerConfig {
         name: "link".into(),
         weight: 0,
         reverse: false,
         initially_up: true,
+        pending: false,
     });
     let a = net.add(ca);
     let b = net.add(cfg(1, 2, 100));
@@ -374,12 +377,14 @@ fn priority_is_clamped() {
         weight: 50,
         reverse: false,
         initially_up: true,
+        pending: false,
     });
     c.trackers.push(TrackerConfig {
         name: "down".into(),
         weight: -253,
         reverse: false,
         initially_up: true,
+        pending: false,
     });
     let a = net.add(c);
     assert_eq!(net.instance(a).priority(), 254);
@@ -392,6 +397,7 @@ fn priority_is_clamped() {
         weight: -100,
         reverse: false,
         initially_up: false,
+        pending: false,
     });
     let o = net.add(owner);
     assert_eq!(net.instance(o).priority(), 255);
@@ -478,6 +484,7 @@ fn config_fault_keeps_the_instance_in_fault_for_good() {
         weight: 0,
         reverse: false,
         initially_up: true,
+        pending: false,
     });
     let a = net.add(ca);
     let b = net.add(cfg(1, 2, 100));
@@ -510,6 +517,7 @@ fn garp_extra_if_repeats_while_master_only() {
         weight: -100,
         reverse: false,
         initially_up: true,
+        pending: false,
     });
     let a = net.add(ca);
     let b = net.add(cfg(1, 2, 100));

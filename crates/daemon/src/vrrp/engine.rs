@@ -354,6 +354,18 @@ impl Engine {
         for e in errors {
             tracing::error!("{e}");
         }
+        // The interfaces' status as first seen, so that a change is told from a repeat.
+        for plan in &plans {
+            let tracked = plan.trackers.iter().filter_map(|t| match t {
+                Tracked::Interface(i) => Some(i),
+                _ => None,
+            });
+            for ifname in std::iter::once(&plan.interface).chain(tracked) {
+                self.statuses
+                    .entry(format!("interface:{ifname}"))
+                    .or_insert(TrackStatus::Up(snap.interface_up(ifname)));
+            }
+        }
         for inst in config
             .vrrp
             .instances
@@ -928,8 +940,21 @@ impl Engine {
     /// A link appeared or changed: tracked status, VMACs and sockets that went with it.
     async fn on_link_changed(&mut self, now: Instant, info: LinkInfo) {
         let name = format!("interface:{}", info.name);
-        self.statuses
+        let before = self
+            .statuses
             .insert(name.clone(), TrackStatus::Up(info.oper_up));
+        let watched = self.units.iter().flat_map(|u| u.members.iter()).any(|m| {
+            m.plan.interface == info.name
+                || m.plan
+                    .trackers
+                    .iter()
+                    .any(|t| matches!(t, Tracked::Interface(i) if *i == info.name))
+        });
+        if watched && before.is_some_and(|b| b != TrackStatus::Up(info.oper_up)) {
+            // keepalived's line for a change of an interface it uses.
+            let state = if info.oper_up { "up" } else { "down" };
+            tracing::info!("Netlink reports {} {state}", info.name);
+        }
         // A base interface came back: recreate the VMACs that went with it.
         let lost_vmacs: Vec<(String, super::mapping::VmacPlan, bool)> = self
             .units

@@ -389,15 +389,25 @@ fn plan_instance(
 
     let mut trackers = Vec::new();
     let mut core_trackers = Vec::new();
+    // A script without init_fail is neither up nor down until its first run.
     let mut add = |t: Tracked, weight: i32, reverse: bool, up: bool| {
         if trackers.contains(&t) {
             return;
         }
+        let pending = match &t {
+            Tracked::Script(name) => config
+                .vrrp
+                .scripts
+                .iter()
+                .any(|s| &s.name == name && !s.init_fail),
+            _ => false,
+        };
         core_trackers.push(TrackerConfig {
             name: t.core_name(),
             weight,
             reverse,
             initially_up: up,
+            pending,
         });
         trackers.push(t);
     };

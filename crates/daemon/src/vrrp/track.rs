@@ -61,6 +61,8 @@ pub struct RiseFall {
     fall: u32,
     up: bool,
     run: u32,
+    /// No result yet and no status to start from: the first result decides.
+    unknown: bool,
 }
 
 impl RiseFall {
@@ -71,11 +73,25 @@ impl RiseFall {
             fall: fall.max(1),
             up,
             run: 0,
+            unknown: false,
         }
     }
 
-    /// Records one result; returns the new status when it changed.
+    /// Starts with no status: the first result gives it, whatever `rise` and `fall` say
+    /// (keepalived 2.2.7 with a script without `init_fail`, observed).
+    pub fn unknown(rise: u32, fall: u32) -> RiseFall {
+        RiseFall {
+            unknown: true,
+            ..RiseFall::new(rise, fall, false)
+        }
+    }
+
+    /// Records one result; returns the new status when it changed (or was first given).
     pub fn record(&mut self, ok: bool) -> Option<bool> {
+        if std::mem::take(&mut self.unknown) {
+            self.up = ok;
+            return Some(ok);
+        }
         if ok == self.up {
             self.run = 0;
             return None;
@@ -103,16 +119,36 @@ pub fn spawn_script(
 ) -> JoinHandle<()> {
     let s = script.clone();
     tokio::spawn(async move {
-        let mut state = RiseFall::new(s.rise, s.fall, initial.unwrap_or(!s.init_fail));
+        let mut state = match initial {
+            Some(up) => RiseFall::new(s.rise, s.fall, up),
+            None if s.init_fail => RiseFall::new(s.rise, s.fall, false),
+            None => RiseFall::unknown(s.rise, s.fall),
+        };
         let timeout = s.timeout.unwrap_or(s.interval);
+        // keepalived logs each change of the exit status, from 0.
+        let mut last_status = Some(0);
         loop {
-            let ok = run_once(&s.script.argv, timeout, user.as_ref()).await;
+            let outcome = run_script(&s.script.argv, timeout, user.as_ref()).await;
+            let status = match outcome {
+                ScriptOutcome::Succeeded => Some(0),
+                ScriptOutcome::Failed(code) => code,
+                _ => None,
+            };
+            if status != last_status {
+                if let Some(code) = status {
+                    tracing::info!("Script `{}` now returning {code}", s.name);
+                }
+                last_status = status;
+            }
+            let ok = matches!(outcome, ScriptOutcome::Succeeded);
             if let Some(up) = state.record(ok) {
-                tracing::info!(
-                    "VRRP_Script({}) {}",
-                    s.name,
-                    if up { "succeeded" } else { "failed" }
-                );
+                match (up, status) {
+                    (true, _) => tracing::info!("VRRP_Script({}) succeeded", s.name),
+                    (false, Some(code)) if code != 0 => {
+                        tracing::info!("VRRP_Script({}) failed (exited with status {code})", s.name)
+                    }
+                    (false, _) => tracing::info!("VRRP_Script({}) failed", s.name),
+                }
                 if tx
                     .send(TrackEvent::Script {
                         name: s.name.clone(),
@@ -128,26 +164,22 @@ pub fn spawn_script(
     })
 }
 
-/// Runs a script once: true when it exits 0 within `timeout` (on timeout its process group is
-/// killed and the run counts as a failure).
-pub async fn run_once(
+/// Runs a script once and returns how it ended, logging a timeout or a failure to start.
+async fn run_script(
     argv: &[String],
     timeout: Duration,
     user: Option<&(String, Option<String>)>,
-) -> bool {
-    match run_with_timeout(argv, user, timeout).await {
-        ScriptOutcome::Succeeded => true,
-        ScriptOutcome::Failed(_) => false,
+) -> ScriptOutcome {
+    let outcome = run_with_timeout(argv, user, timeout).await;
+    match &outcome {
         ScriptOutcome::TimedOut => {
             let program = argv.first().map_or("", String::as_str);
             tracing::warn!("script {program} timed out - killed");
-            false
         }
-        ScriptOutcome::NotRun(e) => {
-            tracing::warn!("cannot run script {e}");
-            false
-        }
+        ScriptOutcome::NotRun(e) => tracing::warn!("cannot run script {e}"),
+        ScriptOutcome::Succeeded | ScriptOutcome::Failed(_) => {}
     }
+    outcome
 }
 
 /// The number in a track file's text (keepalived reads a leading integer; anything else is 0).
@@ -522,6 +554,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unknown_status_is_given_by_the_first_result() {
+        for first in [true, false] {
+            let mut r = RiseFall::unknown(3, 3);
+            assert_eq!(r.record(first), Some(first), "whatever rise and fall say");
+            assert_eq!(r.record(first), None);
+            // Then the usual counting.
+            assert_eq!(r.record(!first), None);
+            assert_eq!(r.record(!first), None);
+            assert_eq!(r.record(!first), Some(!first));
+        }
+    }
+
+    #[test]
     fn rise_and_fall_need_consecutive_results() {
         let mut r = RiseFall::new(2, 3, true);
         assert_eq!(r.record(false), None);
@@ -773,9 +818,18 @@ mod tests {
     async fn script_timeout_is_a_failure() {
         let argv = vec!["/bin/sleep".to_owned(), "5".to_owned()];
         let start = std::time::Instant::now();
-        assert!(!run_once(&argv, Duration::from_millis(100), None).await);
+        assert_eq!(
+            run_script(&argv, Duration::from_millis(100), None).await,
+            ScriptOutcome::TimedOut
+        );
         assert!(start.elapsed() < Duration::from_secs(2));
-        assert!(run_once(&["/bin/true".to_owned()], Duration::from_secs(5), None).await);
-        assert!(!run_once(&["/bin/false".to_owned()], Duration::from_secs(5), None).await);
+        assert_eq!(
+            run_script(&["/bin/true".to_owned()], Duration::from_secs(5), None).await,
+            ScriptOutcome::Succeeded
+        );
+        assert_eq!(
+            run_script(&["/bin/false".to_owned()], Duration::from_secs(5), None).await,
+            ScriptOutcome::Failed(Some(1))
+        );
     }
 }
