@@ -625,7 +625,7 @@ impl CheckerPool {
                 // the runtime would never poll the probe tasks (HTTP_GET, SMTP...), its timers
                 // or its I/O driver again.
                 capped_turns += 1;
-                if capped_turns % YIELD_EVERY_CAPPED_TURNS == 0 {
+                if capped_turns.is_multiple_of(YIELD_EVERY_CAPPED_TURNS) {
                     tokio::task::yield_now().await;
                 }
                 continue;
