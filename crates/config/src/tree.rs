@@ -109,6 +109,8 @@ pub struct TreeBuilder<'s> {
     /// The words of the statement being read (its buffer reused from one to the next).
     stmt: Vec<Word>,
     diags: Diagnostics,
+    /// Takes each top-level statement once it is complete, instead of the tree keeping it.
+    on_statement: Option<Box<dyn FnMut(Node) + 's>>,
 }
 
 impl std::fmt::Debug for TreeBuilder<'_> {
@@ -123,6 +125,9 @@ impl std::fmt::Debug for TreeBuilder<'_> {
 impl LineSink for TreeBuilder<'_> {
     fn line(&mut self, origin: &Origin, text: &str) {
         self.add_line(origin, text);
+        if self.stack.len() == 1 {
+            self.hand_over(false);
+        }
     }
 }
 
@@ -141,6 +146,32 @@ impl<'s> TreeBuilder<'s> {
             skipped: None,
             stmt: Vec::new(),
             diags: Diagnostics::default(),
+            on_statement: None,
+        }
+    }
+
+    /// Hands every top-level statement to `take` as soon as nothing later can change it
+    /// (its block closed and another statement begun, or the end), in order; the tree that
+    /// [`TreeBuilder::finish`] gives then holds none. A large configuration is then never
+    /// held whole as a tree: the model is built, and the words freed, one block at a time.
+    pub fn on_statement(mut self, take: impl FnMut(Node) + 's) -> Self {
+        self.on_statement = Some(Box::new(take));
+        self
+    }
+
+    /// Hands the complete top-level statements over, when someone takes them. The last one
+    /// stays while a `{` at the start of a later line could still give it its block.
+    fn hand_over(&mut self, all: bool) {
+        let Some(take) = self.on_statement.as_mut() else {
+            return;
+        };
+        let Some(top) = self.stack.first_mut() else {
+            return;
+        };
+        let open = usize::from(!all && top.nodes.last().is_some_and(|n| n.children.is_none()));
+        let done = top.nodes.len().saturating_sub(open);
+        for node in top.nodes.drain(..done) {
+            take(node);
         }
     }
 
@@ -154,6 +185,7 @@ impl<'s> TreeBuilder<'s> {
             skipped,
             stmt,
             diags,
+            on_statement: _,
         } = self;
         let skip: &[&str] = skip;
         // Every statement ends with its line (flushed below): the buffer starts empty.
@@ -281,12 +313,16 @@ impl<'s> TreeBuilder<'s> {
 
     /// The tree and the keywords of the statements left out; the problems found are added to
     /// `diags` after those already there.
-    pub fn finish(self, diags: &mut Diagnostics) -> (Vec<Node>, Vec<String>) {
+    pub fn finish(mut self, diags: &mut Diagnostics) -> (Vec<Node>, Vec<String>) {
+        // No line follows: every top-level statement is complete. (Blocks left open are
+        // closed below and join the top level after these.)
+        self.hand_over(true);
         let TreeBuilder {
             left_out,
             mut stack,
             skipped,
             diags: mine,
+            mut on_statement,
             ..
         } = self;
         diags.append(mine);
@@ -306,7 +342,13 @@ impl<'s> TreeBuilder<'s> {
             }
             close_frame(&mut stack);
         }
-        (stack.pop().map(|f| f.nodes).unwrap_or_default(), left_out)
+        let mut nodes = stack.pop().map(|f| f.nodes).unwrap_or_default();
+        if let Some(take) = on_statement.as_mut() {
+            for node in nodes.drain(..) {
+                take(node);
+            }
+        }
+        (nodes, left_out)
     }
 }
 

@@ -38,25 +38,11 @@ pub struct Config {
 impl Config {
     /// Builds the model from the statement tree, reporting every problem to `diags`.
     pub fn from_nodes(nodes: &[Node], opts: &LoadOptions, diags: &mut Diagnostics) -> Config {
-        let mut cfg = Config::default();
-        let mut ctx = Ctx::new(diags, opts);
+        let mut builder = ModelBuilder::new(opts);
         for node in nodes {
-            if ctx.missing_parameter(node, required::TOP) {
-                continue;
-            }
-            if global::parse_top(&mut ctx, node, &mut cfg.global)
-                || vrrp::parse_top(&mut ctx, node, &mut cfg.vrrp)
-                || lvs::parse_top(&mut ctx, node, &mut cfg.lvs)
-                || bfd::parse_top(&mut ctx, node, &mut cfg.bfd)
-            {
-                continue;
-            }
-            ctx.unknown(node);
+            builder.add(node);
         }
-        global::validate(&mut ctx, &mut cfg);
-        vrrp::validate(&mut ctx, &mut cfg);
-        lvs::validate(&mut ctx, &mut cfg);
-        cfg
+        builder.finish(diags)
     }
 
     /// The canonical text of this configuration (`rkeepalived -d`).
@@ -67,5 +53,61 @@ impl Config {
         self.lvs.dump(&mut d);
         self.bfd.dump(&mut d);
         d.finish()
+    }
+}
+
+/// Builds the model one top-level statement at a time, as the tree builder completes them
+/// ([`crate::tree::TreeBuilder::on_statement`]), so that the tree of a large configuration is
+/// never held whole: each statement is modelled, then freed.
+#[derive(Debug)]
+pub struct ModelBuilder<'o> {
+    cfg: Config,
+    opts: &'o LoadOptions,
+    /// The problems found while modelling; [`ModelBuilder::finish`] puts them after those
+    /// already reported (the preprocessor's and the tree's), as a staged load orders them.
+    diags: Diagnostics,
+}
+
+impl<'o> ModelBuilder<'o> {
+    /// An empty model for a load with `opts`.
+    pub fn new(opts: &'o LoadOptions) -> Self {
+        ModelBuilder {
+            cfg: Config::default(),
+            opts,
+            diags: Diagnostics::default(),
+        }
+    }
+
+    /// Models one top-level statement.
+    pub fn add(&mut self, node: &Node) {
+        let mut ctx = Ctx::new(&mut self.diags, self.opts);
+        if ctx.missing_parameter(node, required::TOP) {
+            return;
+        }
+        let cfg = &mut self.cfg;
+        if global::parse_top(&mut ctx, node, &mut cfg.global)
+            || vrrp::parse_top(&mut ctx, node, &mut cfg.vrrp)
+            || lvs::parse_top(&mut ctx, node, &mut cfg.lvs)
+            || bfd::parse_top(&mut ctx, node, &mut cfg.bfd)
+        {
+            return;
+        }
+        ctx.unknown(node);
+    }
+
+    /// Appends the modelling problems to `diags`, then checks the whole model (cross
+    /// references, host checks), reporting to `diags`.
+    pub fn finish(self, diags: &mut Diagnostics) -> Config {
+        let ModelBuilder {
+            mut cfg,
+            opts,
+            diags: mine,
+        } = self;
+        diags.append(mine);
+        let mut ctx = Ctx::new(diags, opts);
+        global::validate(&mut ctx, &mut cfg);
+        vrrp::validate(&mut ctx, &mut cfg);
+        lvs::validate(&mut ctx, &mut cfg);
+        cfg
     }
 }
