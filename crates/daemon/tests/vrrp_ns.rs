@@ -394,6 +394,20 @@ impl Drop for Lab {
 }
 
 impl Lab {
+    /// A notify script that appends its arguments to a file: `(script, output file)`.
+    fn notify_script(&self) -> (PathBuf, PathBuf) {
+        let script = self.path("notify.sh");
+        let out = self.path("notify.out");
+        fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+        )
+        .expect("script");
+        fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        (script, out)
+    }
+
     fn vrrp_pid_now(&self, host: &str) -> Option<i32> {
         fs::read_to_string(self.path(&format!("{host}.vpid")))
             .ok()
@@ -724,15 +738,7 @@ fn scenario_track_interface(a: Impl, b: Impl) {
 /// Notify script arguments and FIFO lines.
 fn scenario_notify(a: Impl, b: Impl) {
     let mut lab = Lab::new(&["a", "b"]);
-    let script = lab.path("notify.sh");
-    let out = lab.path("notify.out");
-    fs::write(
-        &script,
-        format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
-    )
-    .expect("script");
-    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    let (script, out) = lab.notify_script();
     let fifo = lab.path("notify.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
     let mut reader = fs::OpenOptions::new()
@@ -2736,16 +2742,8 @@ fn max_auto_priority_raises_late_children() {
 /// exit status is logged as keepalived logs it (keepalived 2.2.7, observed).
 fn scenario_script_first_result(a: Impl, b: Impl) {
     let mut lab = Lab::new(&["a", "b"]);
-    let script = lab.path("notify.sh");
-    let out = lab.path("notify.out");
+    let (script, out) = lab.notify_script();
     let flag = lab.path("ok");
-    fs::write(
-        &script,
-        format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
-    )
-    .expect("script");
-    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
     let mut conf_a = format!(
         "global_defs {{\n  vrrp_version 3\n}}\nvrrp_script chk {{\n  script \"/usr/bin/test -f {}\"\n  interval 1\n  rise 2\n  fall 2\n}}\n",
         flag.display()
@@ -2775,7 +2773,17 @@ fn scenario_script_first_result(a: Impl, b: Impl) {
         "a master once the script passes",
         |l| l.is_master("a"),
     );
+    // Notify scripts run in parallel: each is waited for before the next change.
+    let notified = |state: &str| {
+        fs::read_to_string(&out).is_ok_and(|s| s.contains(&format!("INSTANCE VI_1 {state}")))
+    };
+    lab.wait(Duration::from_secs(3), "MASTER notified", |_| {
+        notified("MASTER")
+    });
     lab.stop("a");
+    lab.wait(Duration::from_secs(3), "STOP notified", |_| {
+        notified("STOP")
+    });
     let notified: Vec<String> = fs::read_to_string(&out)
         .unwrap_or_default()
         .lines()
