@@ -89,10 +89,8 @@ pub fn main(cli: Cli) -> ExitCode {
     if let Err(e) = logging::init(&cli, Role::Parent) {
         eprintln!("{e}");
     }
-    tracing::info!(
-        "Starting rkeepalived v{} (keepalived 2.2.7 compatible)",
-        env!("CARGO_PKG_VERSION")
-    );
+    tracing::info!("Starting {}", version_text());
+    log_start_lines();
     if cli.core_dump || cli.core_dump_pattern.is_some() {
         if let Err(e) = lifecycle::enable_core_dumps() {
             tracing::error!("cannot lift the core file size limit: {e}");
@@ -115,6 +113,7 @@ pub fn main(cli: Cli) -> ExitCode {
         tracing::error!("Config file missing '{}'", cli.use_file.display());
         return ExitCode::from(EXIT_CONFIG_MISSING);
     }
+    tracing::info!("Configuration file {}", cli.use_file.display());
     let Some(config) = load_config(&cli) else {
         // keepalived 2.2.7 starts its children, which stop with their configuration error;
         // the parent then terminates with 2 ("exited with permanent error CONFIG").
@@ -218,6 +217,29 @@ pub fn main(cli: Cli) -> ExitCode {
         }
     };
     rt.block_on(supervise(cli, config))
+}
+
+/// The daemon's name and version, as the first and last log lines give them.
+fn version_text() -> String {
+    format!(
+        "rkeepalived v{} (keepalived 2.2.7 compatible)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// keepalived's start-up lines after the first: the kernel it runs on and its command line
+/// (each argument quoted).
+fn log_start_lines() {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    tracing::info!("Running on Linux {} {}", read("osrelease"), read("version"));
+    let args: Vec<String> = std::env::args()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    tracing::info!("Command line: {}", args.join(" "));
 }
 
 /// Starts a copy of ourselves in the background with the same arguments, and returns.
@@ -330,6 +352,7 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
         });
     // The children read the configuration themselves: keep only what the parent acts on.
     let mut config = parent_part(config);
+    tracing::info!("Startup complete");
     crate::sdnotify::ready(&crate::sdnotify::running_status(running.keys().copied()));
     // Without SIGCHLD, a poll; with it, a rare safety check only.
     let check_every = if sigchld.is_some() {
@@ -364,11 +387,11 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                     stop_all(&mut running, child_wait(&config)).await;
                     forget_drains(&cli);
                     lifecycle::run_parent_script(ParentScript::Shutdown, &config).await;
-                    tracing::info!("Stopped");
+                    tracing::info!("Stopped {}", version_text());
                     return ExitCode::SUCCESS;
                 }
                 if k == SignalKind::hangup() {
-                    tracing::info!("Reloading");
+                    tracing::info!("Reloading ...");
                     crate::sdnotify::reloading();
                     // reload_file: created or truncated before anyone reads the files, removed
                     // when all have (a previous wait is superseded).
@@ -389,6 +412,7 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                             }
                         }
                     }
+                    tracing::info!("Configuration file {}", cli.use_file.display());
                     match reload_config(&cli, &config) {
                         None => {
                             tracing::error!("reload: the new configuration cannot be run - keeping the running one");
@@ -436,6 +460,7 @@ async fn supervise(cli: Cli, config: rka_config::Config) -> ExitCode {
                                     }
                                 }
                             }
+                            tracing::info!("Reload complete");
                             crate::sdnotify::ready(&crate::sdnotify::running_status(running.keys().copied()));
                         }
                     }
@@ -552,10 +577,14 @@ async fn reap(
         } else {
             backoff
         };
-        tracing::warn!(
-            "{} child exited ({code:?}) - restarting in {delay:?}",
-            role_key(role)
+        // keepalived's lines (its first restart is immediate; ours waits the back-off).
+        tracing::info!("{} child process({pid}) died: Respawning", role_key(role));
+        tracing::info!(
+            "Restart of {} process delayed {} seconds to limit respawn rate",
+            role_key(role),
+            delay.as_secs()
         );
+        tracing::debug!("{} child exited ({code:?})", role_key(role));
         crate::sdnotify::status(&format!(
             "{} child exited ({code:?}) - restarting in {delay:?}",
             role_key(role)

@@ -833,7 +833,14 @@ fn respawn_backs_off_and_term_during_back_off_is_prompt() {
         asked.elapsed()
     );
     assert!(!lab.path("v.pid").exists() && !lab.path("k.pid").exists());
-    assert!(d.log_text().contains("restarting in"));
+    // keepalived's lines for a child that died.
+    let log = d.log_text();
+    assert!(log.contains("VRRP child process("), "{log}");
+    assert!(log.contains(") died: Respawning"), "{log}");
+    assert!(
+        log.contains("Restart of VRRP process delayed 2 seconds to limit respawn rate"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -1749,4 +1756,53 @@ fn scenario_child_wait_time(imp: Impl) {
 #[test]
 fn child_wait_time_bounds_the_wait_for_a_stuck_child() {
     each(&BOTH, scenario_child_wait_time);
+}
+
+/// The parent's lifecycle lines, which log watchers key on, in keepalived 2.2.7's order
+/// (observed): start, kernel, command line, configuration file, child start, "Startup
+/// complete"; a reload's "Reloading ...", configuration file, "Reload complete"; "Stopping"
+/// and the last line, "Stopped" with the daemon's name and version.
+fn scenario_lifecycle_log_lines(imp: Impl) {
+    let mut lab = Lab::new();
+    let d = lab.start_vrrp(imp, &conf("", &[VIP]), &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    d.signal(libc::SIGHUP);
+    wait(&d, SECS(10), "the reload", || {
+        d.log_text().contains("Reload complete")
+    });
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    let log = d.log_text();
+    let messages: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once(": ").map(|(_, m)| m))
+        .collect();
+    let mut at = 0;
+    for want in [
+        "Starting ",
+        "Running on Linux ",
+        "Command line: '",
+        "Configuration file ",
+        "Starting VRRP child process, pid=",
+        "Startup complete",
+        "Reloading ...",
+        "Configuration file ",
+        "Reload complete",
+        "Stopping",
+        "Stopped ",
+    ] {
+        match messages[at..].iter().position(|m| m.starts_with(want)) {
+            Some(i) => at += i + 1,
+            None => panic!("{imp:?}: no {want:?} after line {at} of\n{log}"),
+        }
+    }
+    assert!(
+        messages.last().is_some_and(|m| m.starts_with("Stopped ")),
+        "{imp:?}: the last line\n{log}"
+    );
+}
+
+#[test]
+fn lifecycle_log_lines() {
+    each(&BOTH, scenario_lifecycle_log_lines);
 }
