@@ -11,6 +11,12 @@
 //!    values validated; problems become [`Diagnostic`]s, never panics.
 //! 5. [`dump`]: the model -> canonical keepalived.conf text (`rkeepalived -d`); parsing a dump
 //!    and dumping again gives the same text.
+//!
+//! [`load`] runs stages 1-4 as one pass: each line goes to the tree builder as the
+//! preprocessor makes it, and each top-level statement to the model as soon as it is
+//! complete, so a large configuration is never held whole as text or as a tree (the reload
+//! of 36,800 real servers, `bench/reload`). The diagnostics come out in the order of the
+//! stages run one after the other.
 
 pub mod diag;
 pub mod dump;
