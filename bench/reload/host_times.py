@@ -13,11 +13,15 @@ the moment every child has applied the new configuration. A marker that never sh
 as "-" and the line starts with "FAIL".
 
 Markers (log lines the daemons write themselves):
-  (a marker matches a message that starts with it, the console timestamp left out)
+  (a marker matches a message that starts with it, the console timestamp left out;
+   "Reloading" only the whole message; a count N takes the Nth match after the SIGHUP)
   rkeepalived  parent   "Reloading"                          SIGHUP handled by the parent
-               vrrp     "reloading the VRRP configuration"   the VRRP child has read the new
+               vrrp     "Reloading", its 2nd occurrence      the VRRP child has read the new
                                                               file and applies it (in-memory
-                                                              diff, no parse left)
+                                                              diff, no parse left); it logs
+                                                              keepalived's word, after the
+                                                              parent's (which is logged before
+                                                              the children are signalled)
                checker  "checker configuration reloaded"     plan mapped and installed
                ipvs     "IPVS: whole table of"               the IPVS thread compared the
                                                               table and sent the change (a dry
@@ -29,13 +33,13 @@ import sys
 MARKERS = {
     "rka-all": [
         ("parent", "Reloading"),
-        ("vrrp", "reloading the VRRP configuration"),
+        ("vrrp", "Reloading", 2),
         ("checker", "checker configuration reloaded"),
         ("ipvs", "IPVS: whole table of"),
     ],
     "rka-vrrp": [
         ("parent", "Reloading"),
-        ("vrrp", "reloading the VRRP configuration"),
+        ("vrrp", "Reloading", 2),
     ],
     "ka-vrrp": [
         ("parent", "Reloading ..."),
@@ -75,14 +79,19 @@ def main() -> int:
     for i, (n, variant, t0) in enumerate(hups):
         t1 = hups[i + 1][2] if i + 1 < len(hups) else float("inf")
         got = {}
-        for key, needle in markers:
+        for key, needle, *nth in markers:
+            seen = 0
             for t, text in log:
-                if t0 <= t < t1 and message(text).startswith(needle):
-                    got[key] = t - t0
-                    break
-        missing = [k for k, _ in markers if k not in got]
-        cells = " ".join(
-            "%s=%s" % (k, "%.0f" % got[k] if k in got else "-") for k, _ in markers)
+                if t0 <= t < t1 and message(text) == needle or (
+                        t0 <= t < t1 and needle != "Reloading"
+                        and message(text).startswith(needle)):
+                    seen += 1
+                    if seen == (nth[0] if nth else 1):
+                        got[key] = t - t0
+                        break
+        keys = [m[0] for m in markers]
+        missing = [k for k in keys if k not in got]
+        cells = " ".join("%s=%s" % (k, "%.0f" % got[k] if k in got else "-") for k in keys)
         total = "-" if missing else "%.0f" % max(got.values())
         print("%s %d %s %s all=%s" % ("FAIL" if missing else "RELOAD", n, variant, cells, total))
     return 0
