@@ -47,8 +47,6 @@ pub struct CheckerInit {
 /// One real server as the director sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealServerSpec {
-    /// A label for logs, e.g. `[10.0.0.2]:tcp:80` (the director itself does not keep it).
-    pub label: String,
     /// The configured weight.
     pub weight: u32,
     /// `inhibit_on_failure`: weight 0 instead of removal when down.
@@ -88,15 +86,41 @@ pub struct DirectorSpec {
     pub services: Vec<ServiceSpec>,
 }
 
-/// Where a checker's verdict lands: virtual server, real server and checker indices.
+/// Where a checker's verdict lands: virtual server, real server and checker indices, kept
+/// as 32-bit numbers (12 bytes: a runtime keeps one per checker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Slot {
+    vs: u32,
+    rs: u32,
+    check: u32,
+}
+
+impl Slot {
+    /// The slot of checker `check` of real server `rs` of virtual server `vs`. An index beyond
+    /// 32 bits (never in a configuration) becomes one that matches nothing.
+    pub fn new(vs: usize, rs: usize, check: usize) -> Slot {
+        let n = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+        Slot {
+            vs: n(vs),
+            rs: n(rs),
+            check: n(check),
+        }
+    }
+
     /// Index of the virtual server.
-    pub vs: usize,
-    /// Index of the real server within it.
-    pub rs: usize,
-    /// Index of the checker within the real server.
-    pub check: usize,
+    pub fn vs(self) -> usize {
+        self.vs as usize
+    }
+
+    /// Index of the real server within its virtual server.
+    pub fn rs(self) -> usize {
+        self.rs as usize
+    }
+
+    /// Index of the checker within its real server.
+    pub fn check(self) -> usize {
+        self.check as usize
+    }
 }
 
 /// Something the owner of the director must act on.
@@ -321,9 +345,9 @@ impl Director {
 
     /// Whether a checker passes.
     pub fn checker_up(&self, slot: Slot) -> Option<bool> {
-        self.rs(slot.vs, slot.rs)?
+        self.rs(slot.vs(), slot.rs())?
             .checkers
-            .get(slot.check)
+            .get(slot.check())
             .map(|c| c.up)
     }
 
@@ -389,18 +413,18 @@ impl Director {
 
     /// Applies a checker event to one slot. Unknown slots are ignored.
     pub fn handle_checker(&mut self, slot: Slot, event: &CheckerEvent) {
-        let Some(s) = self.services.get_mut(slot.vs) else {
+        let Some(s) = self.services.get_mut(slot.vs()) else {
             return;
         };
         if s.suspended {
             s.held.push((slot, event.clone()));
             return;
         }
-        let Some(r) = s.real_servers.get_mut(slot.rs) else {
+        let Some(r) = s.real_servers.get_mut(slot.rs()) else {
             return;
         };
         let before_weight = r.effective_weight();
-        let Some(c) = r.checkers.get_mut(slot.check) else {
+        let Some(c) = r.checkers.get_mut(slot.check()) else {
             return;
         };
         match event {
@@ -429,28 +453,28 @@ impl Director {
             // table is unchanged.
             r.announced = true;
             self.actions.push_back(Action::RealServerDown {
-                vs: slot.vs,
-                rs: slot.rs,
+                vs: slot.vs(),
+                rs: slot.rs(),
             });
         }
         if r.up != was_up {
             r.announced = true;
             self.actions.push_back(if r.up {
                 Action::RealServerUp {
-                    vs: slot.vs,
-                    rs: slot.rs,
+                    vs: slot.vs(),
+                    rs: slot.rs(),
                 }
             } else {
                 Action::RealServerDown {
-                    vs: slot.vs,
-                    rs: slot.rs,
+                    vs: slot.vs(),
+                    rs: slot.rs(),
                 }
             });
             table_changed = true;
         } else if weight_changed && r.up {
             table_changed = true;
         }
-        if self.update_quorum(slot.vs) {
+        if self.update_quorum(slot.vs()) {
             table_changed = true;
         }
         if table_changed {
@@ -528,7 +552,7 @@ mod tests {
     }
     fn down() -> CheckerEvent {
         CheckerEvent::Down {
-            reason: "refused".into(),
+            reason: Failure::new("refused").into(),
         }
     }
     fn init(up: bool) -> CheckerInit {
@@ -538,9 +562,8 @@ mod tests {
             mode: WeightMode::Static,
         }
     }
-    fn rs(label: &str, weight: u32, checkers: Vec<CheckerInit>) -> RealServerSpec {
+    fn rs(weight: u32, checkers: Vec<CheckerInit>) -> RealServerSpec {
         RealServerSpec {
-            label: label.into(),
             weight,
             inhibit: false,
             checkers,
@@ -559,13 +582,13 @@ mod tests {
         std::iter::from_fn(|| d.poll_action()).collect()
     }
     fn slot(vs: usize, rs: usize, check: usize) -> Slot {
-        Slot { vs, rs, check }
+        Slot::new(vs, rs, check)
     }
 
     #[test]
     fn a_real_server_is_up_only_while_all_its_checkers_pass() {
         let mut d = Director::new(DirectorSpec {
-            services: vec![svc(1, 0, vec![rs("a", 3, vec![init(true), init(true)])])],
+            services: vec![svc(1, 0, vec![rs(3, vec![init(true), init(true)])])],
         });
         assert_eq!(d.real_server_weight(0, 0), Some(3));
         d.handle_checker(slot(0, 0, 1), &down());
@@ -599,8 +622,8 @@ mod tests {
     fn the_quorum_starts_up_only_at_the_upper_threshold() {
         let mut d = Director::new(DirectorSpec {
             services: vec![
-                svc(3, 1, vec![rs("a", 3, vec![])]),
-                svc(3, 1, vec![rs("a", 4, vec![])]),
+                svc(3, 1, vec![rs(3, vec![])]),
+                svc(3, 1, vec![rs(4, vec![])]),
             ],
         });
         assert!(!d.has_quorum(0));
@@ -618,9 +641,9 @@ mod tests {
                 hysteresis: 0,
                 sorry: None,
                 real_servers: vec![
-                    rs("a", 1, vec![init(true)]),
-                    rs("b", 1, vec![init(true), init(false)]),
-                    rs("c", 1, vec![]),
+                    rs(1, vec![init(true)]),
+                    rs(1, vec![init(true), init(false)]),
+                    rs(1, vec![]),
                 ],
             }],
         };
@@ -637,7 +660,7 @@ mod tests {
     #[test]
     fn a_real_server_without_checkers_is_always_up() {
         let d = Director::new(DirectorSpec {
-            services: vec![svc(1, 0, vec![rs("a", 1, vec![])])],
+            services: vec![svc(1, 0, vec![rs(1, vec![])])],
         });
         assert!(d.is_up(0, 0));
         assert!(d.has_quorum(0));
@@ -645,10 +668,10 @@ mod tests {
 
     #[test]
     fn inhibit_on_failure_keeps_the_server_with_weight_zero() {
-        let mut r = rs("a", 5, vec![init(true)]);
+        let mut r = rs(5, vec![init(true)]);
         r.inhibit = true;
         let mut d = Director::new(DirectorSpec {
-            services: vec![svc(1, 0, vec![r, rs("b", 1, vec![])])],
+            services: vec![svc(1, 0, vec![r, rs(1, vec![])])],
         });
         d.handle_checker(slot(0, 0, 0), &down());
         assert_eq!(d.real_server_weight(0, 0), Some(0));
@@ -657,7 +680,7 @@ mod tests {
 
     #[test]
     fn alpha_starts_down_and_the_sorry_server_serves() {
-        let mut s = svc(1, 0, vec![rs("a", 1, vec![init(false)])]);
+        let mut s = svc(1, 0, vec![rs(1, vec![init(false)])]);
         s.sorry = Some(SorrySpec {
             inhibit: false,
             weight: 1,
@@ -681,7 +704,7 @@ mod tests {
 
     #[test]
     fn sorry_server_inhibit_keeps_it_at_weight_zero() {
-        let mut s = svc(1, 0, vec![rs("a", 1, vec![init(true)])]);
+        let mut s = svc(1, 0, vec![rs(1, vec![init(true)])]);
         s.sorry = Some(SorrySpec {
             inhibit: true,
             weight: 1,
@@ -695,9 +718,7 @@ mod tests {
     #[test]
     fn quorum_with_hysteresis() {
         // Four servers of weight 1, quorum 3, hysteresis 1: down below 2, up again at 4.
-        let servers = (0..4)
-            .map(|i| rs(&format!("r{i}"), 1, vec![init(true)]))
-            .collect();
+        let servers = (0..4).map(|_| rs(1, vec![init(true)])).collect();
         let mut d = Director::new(DirectorSpec {
             services: vec![svc(3, 1, servers)],
         });
@@ -735,11 +756,7 @@ mod tests {
             mode: WeightMode::Add,
         };
         let mut d = Director::new(DirectorSpec {
-            services: vec![svc(
-                1,
-                0,
-                vec![rs("a", 2, vec![misc]), rs("b", 2, vec![file])],
-            )],
+            services: vec![svc(1, 0, vec![rs(2, vec![misc]), rs(2, vec![file])])],
         });
         d.handle_checker(slot(0, 0, 0), &CheckerEvent::WeightChanged { weight: 7 });
         d.handle_checker(slot(0, 1, 0), &CheckerEvent::WeightChanged { weight: -5 });
@@ -761,7 +778,7 @@ mod tests {
     #[test]
     fn an_alpha_real_server_announces_its_first_down_verdict_only() {
         let mut d = Director::new(DirectorSpec {
-            services: vec![svc(0, 0, vec![rs("a", 1, vec![init(false)])])],
+            services: vec![svc(0, 0, vec![rs(1, vec![init(false)])])],
         });
         drain(&mut d);
         d.handle_checker(slot(0, 0, 0), &down());
@@ -779,7 +796,7 @@ mod tests {
         );
         // A real server that starts up announces nothing until it changes.
         let mut e = Director::new(DirectorSpec {
-            services: vec![svc(0, 0, vec![rs("b", 1, vec![init(true)])])],
+            services: vec![svc(0, 0, vec![rs(1, vec![init(true)])])],
         });
         drain(&mut e);
         e.handle_checker(slot(0, 0, 0), &up());
@@ -789,7 +806,7 @@ mod tests {
     #[test]
     fn static_checkers_ignore_weight_reports() {
         let mut d = Director::new(DirectorSpec {
-            services: vec![svc(1, 0, vec![rs("a", 2, vec![init(true)])])],
+            services: vec![svc(1, 0, vec![rs(2, vec![init(true)])])],
         });
         d.handle_checker(slot(0, 0, 0), &CheckerEvent::WeightChanged { weight: 9 });
         assert_eq!(d.real_server_weight(0, 0), Some(2));
@@ -799,7 +816,7 @@ mod tests {
     #[test]
     fn ha_suspend_holds_verdicts_until_resumed() {
         let mut d = Director::new(DirectorSpec {
-            services: vec![svc(1, 0, vec![rs("a", 1, vec![init(true)])])],
+            services: vec![svc(1, 0, vec![rs(1, vec![init(true)])])],
         });
         d.set_suspended(0, true);
         d.handle_checker(slot(0, 0, 0), &down());
@@ -816,7 +833,7 @@ mod tests {
             services: vec![svc(
                 1,
                 0,
-                vec![rs("a", 1, vec![init(true)]), rs("b", 1, vec![init(false)])],
+                vec![rs(1, vec![init(true)]), rs(1, vec![init(false)])],
             )],
         });
         assert_eq!(
@@ -852,8 +869,8 @@ mod tests {
         let fan_out = [slot(0, 0, 0), slot(1, 0, 0)];
         let mut d = Director::new(DirectorSpec {
             services: vec![
-                svc(1, 0, vec![rs("a", 1, vec![init(true)])]),
-                svc(1, 0, vec![rs("a", 1, vec![init(true)])]),
+                svc(1, 0, vec![rs(1, vec![init(true)])]),
+                svc(1, 0, vec![rs(1, vec![init(true)])]),
             ],
         });
         // The server answers until t=10 s, then refuses.

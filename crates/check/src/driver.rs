@@ -70,7 +70,7 @@ pub struct ProbeReport<'a> {
     /// How long it took, from its start to its result (to the microsecond, at most ~71 min).
     pub duration: std::time::Duration,
     /// Why it failed; `None` when it passed.
-    pub failure: Option<&'a str>,
+    pub failure: Option<&'a crate::outcome::Failure>,
 }
 
 /// A probe task's output: the checker's id, the result, how long the probe took.
@@ -713,7 +713,7 @@ pub async fn run_file_checker(
                     reason: format!("{} read", params.path.display()),
                 }),
                 Err(f) if last.is_none_or(|l| l.0) => {
-                    out.push(CheckerEvent::Down { reason: f.reason })
+                    out.push(CheckerEvent::Down { reason: f.into() })
                 }
                 _ => {}
             }
@@ -792,7 +792,7 @@ mod tests {
         assert!(failed.duration > Duration::ZERO);
         assert!(failed.duration < Duration::from_secs(3), "{failed:?}");
         assert!(
-            failed.failure.is_some_and(|r| r.contains("refused")),
+            failed.failure.is_some_and(|r| r.reason.contains("refused")),
             "{failed:?}"
         );
         let _l = tokio::net::TcpListener::bind(addr).await.expect("rebind");
@@ -955,7 +955,10 @@ mod tests {
             std::mem::size_of::<PoolProbe>(),
         );
         println!("PoolEntry, CheckerState, PoolProbe: {sizes:?}");
-        assert!(sizes.0 <= 152 && sizes.1 <= 80 && sizes.2 <= 40, "{sizes:?}");
+        assert!(
+            sizes.0 <= 152 && sizes.1 <= 80 && sizes.2 <= 40,
+            "{sizes:?}"
+        );
     }
 
     #[test]
@@ -1071,7 +1074,13 @@ mod tests {
                 for id in 0..100 {
                     let mut s = fast(0);
                     s.retry = 0;
-                    pool.insert_at(id, Probe::Tcp(ConnectOpts::new(addr)), s, t0, Duration::ZERO);
+                    pool.insert_at(
+                        id,
+                        Probe::Tcp(ConnectOpts::new(addr)),
+                        s,
+                        t0,
+                        Duration::ZERO,
+                    );
                 }
                 tokio::spawn(async move {
                     let _ = tx.send(());
@@ -1137,7 +1146,7 @@ mod tests {
         // Rescheduled: the checker is idle again with a next probe due.
         assert!(pool.entry(3).expect("entry").state.poll_timeout().is_some());
         let last = pool.last_probe(3).expect("reported");
-        assert!(last.failure.is_some_and(|r| r.contains("panicked")));
+        assert!(last.failure.is_some_and(|r| r.reason.contains("panicked")));
     }
 
     #[tokio::test]

@@ -10,8 +10,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{Group, Pid, User};
 
 use crate::error::ConfigError;
-use crate::net::fmt_duration;
-use crate::outcome::{Failure, ProbeResult, Success};
+use crate::outcome::{Failure, ProbeResult, Reason, Success};
 
 /// The MISC_CHECK parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,17 +109,13 @@ pub fn split_command(line: &str) -> Vec<String> {
 pub fn judge(code: Option<i32>, signal: Option<i32>, dynamic: bool) -> ProbeResult {
     match (code, signal) {
         (Some(0), _) => Ok(Success::default()),
-        (Some(1), _) => Err(Failure::new("MISC_CHECK program exited with status 1")),
+        (Some(1), _) => Err(Reason::MiscExit { status: 1 }.into()),
         (Some(c @ 2..=255), _) if dynamic => Ok(Success {
             weight: Some(i64::from(c) - 2),
         }),
-        (Some(c), _) => Err(Failure::new(format!(
-            "MISC_CHECK program exited with status {c}"
-        ))),
-        (None, Some(s)) => Err(Failure::new(format!(
-            "MISC_CHECK program killed by signal {s}"
-        ))),
-        (None, None) => Err(Failure::new("MISC_CHECK program ended without a status")),
+        (Some(c), _) => Err(Reason::MiscExit { status: c }.into()),
+        (None, Some(s)) => Err(Reason::MiscSignal { signal: s }.into()),
+        (None, None) => Err(Reason::MiscNoStatus.into()),
     }
 }
 
@@ -157,10 +152,11 @@ pub async fn probe(p: &MiscParams) -> ProbeResult {
                 let _ = killpg(pg, Signal::SIGKILL);
             }
             let _ = child.kill().await;
-            Err(Failure::new(format!(
-                "{prog} timed out after {}",
-                fmt_duration(p.timeout)
-            )))
+            Err(Reason::MiscTimeout {
+                program: prog.as_str().into(),
+                after: p.timeout,
+            }
+            .into())
         }
     }
 }

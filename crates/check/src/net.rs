@@ -8,7 +8,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::outcome::Failure;
+use crate::outcome::{Failure, Reason};
 
 /// Where and how a checker connects (`connect_ip`, `connect_port`, `bindto`, `bind_port`,
 /// `bind_if`, `fwmark`, `connect_timeout`).
@@ -55,7 +55,7 @@ impl ConnectOpts {
             if link_local && v6.scope_id() == 0 {
                 if let Some(ifname) = &self.bind_if {
                     let index = nix::net::if_::if_nametoindex(ifname.as_str())
-                        .map_err(|e| Failure::new(format!("interface {ifname}: {e}")))?;
+                        .map_err(|e| Failure::socket(format!("interface {ifname}: {e}")))?;
                     v6.set_scope_id(index);
                 }
             }
@@ -84,14 +84,14 @@ impl ConnectOpts {
         // Non-blocking and close-on-exec from the start (SOCK_NONBLOCK | SOCK_CLOEXEC): one
         // system call where setting the flags afterwards takes four more per probe.
         let sock = Socket::new(domain, ty.nonblocking(), protocol)
-            .map_err(|e| Failure::new(format!("cannot create socket: {e}")))?;
+            .map_err(|e| Failure::socket(format!("cannot create socket: {e}")))?;
         if let Some(mark) = self.fwmark {
             sock.set_mark(mark)
-                .map_err(|e| Failure::new(format!("cannot set fwmark {mark}: {e}")))?;
+                .map_err(|e| Failure::socket(format!("cannot set fwmark {mark}: {e}")))?;
         }
         if let Some(ifname) = &self.bind_if {
             sock.bind_device(Some(ifname.as_bytes()))
-                .map_err(|e| Failure::new(format!("cannot bind to interface {ifname}: {e}")))?;
+                .map_err(|e| Failure::socket(format!("cannot bind to interface {ifname}: {e}")))?;
         }
         if self.bindto.is_some() || self.bind_port.is_some() {
             let ip = match (self.bindto, target) {
@@ -117,7 +117,7 @@ impl ConnectOpts {
                 let _ = sock.set_reuse_address(true);
             }
             sock.bind(&SockAddr::from(src))
-                .map_err(|e| Failure::new(format!("cannot bind to {src}: {e}")))?;
+                .map_err(|e| Failure::socket(format!("cannot bind to {src}: {e}")))?;
         }
         Ok(sock)
     }
@@ -131,15 +131,14 @@ impl ConnectOpts {
     pub async fn tcp_connect(&self) -> Result<TcpStream, Failure> {
         let target = self.resolved_target()?;
         let sock = self.socket(Type::STREAM, Some(Protocol::TCP))?;
-        let failed =
-            |e: &std::io::Error| Failure::new(format!("connection to {target} failed: {e}"));
+        let failed = |e: &std::io::Error| Failure::connect(target, e);
         match sock.connect(&SockAddr::from(target)) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
             Err(e) => return Err(failed(&e)),
         }
         let stream = TcpStream::from_std(std::net::TcpStream::from(sock))
-            .map_err(|e| Failure::new(format!("cannot watch the connection: {e}")))?;
+            .map_err(|e| Failure::socket(format!("cannot watch the connection: {e}")))?;
         let ready = match tokio::time::timeout(
             self.connect_timeout,
             stream.ready(Interest::WRITABLE),
@@ -149,16 +148,17 @@ impl ConnectOpts {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => return Err(failed(&e)),
             Err(_) => {
-                return Err(Failure::new(format!(
-                    "connection to {target} timed out after {}",
-                    fmt_duration(self.connect_timeout)
-                )))
+                return Err(Reason::ConnectTimeout {
+                    target,
+                    after: self.connect_timeout,
+                }
+                .into())
             }
         };
         if ready.is_error() || ready.is_write_closed() {
             return Err(match stream.take_error() {
                 Ok(Some(e)) | Err(e) => failed(&e),
-                Ok(None) => Failure::new(format!("connection to {target} failed: closed")),
+                Ok(None) => Reason::ConnectClosed { target }.into(),
             });
         }
         Ok(stream)
@@ -209,17 +209,26 @@ mod tests {
             .expect_err("refused");
         assert_eq!(
             err.reason,
+            Reason::ConnectFailed {
+                target: addr,
+                cause: crate::outcome::IoCause::Os(111)
+            }
+        );
+        assert_eq!(
+            err.to_string(),
             format!("connection to {addr} failed: Connection refused (os error 111)")
         );
         // No answer at all (a TEST-NET-1 address is never routed here, or unreachable).
         let mut opts = ConnectOpts::new("192.0.2.1:9".parse().expect("addr"));
         opts.connect_timeout = Duration::from_millis(200);
         let err = opts.tcp_connect().await.expect_err("no answer");
+        let text = err.to_string();
         assert!(
-            err.reason == "connection to 192.0.2.1:9 timed out after 0.2s"
-                || err.reason.starts_with("connection to 192.0.2.1:9 failed: "),
-            "{}",
-            err.reason
+            (matches!(err.reason, Reason::ConnectTimeout { .. })
+                && text == "connection to 192.0.2.1:9 timed out after 0.2s")
+                || (matches!(err.reason, Reason::ConnectFailed { .. })
+                    && text.starts_with("connection to 192.0.2.1:9 failed: ")),
+            "{text}"
         );
     }
 

@@ -1,4 +1,14 @@
 //! The result of one probe.
+//!
+//! A failure is kept as data ([`Reason`]: the stage the probe reached, what went wrong there
+//! and the address involved), not as text: its words are rendered only when shown (logs,
+//! dumps, JSON), and the checker mails pick their wording from the kind.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::probe::CheckKind;
 
 /// A passed probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -8,20 +18,229 @@ pub struct Success {
     pub weight: Option<i64>,
 }
 
-/// A failed probe, with a reason fit for the log.
+/// An I/O error as a failure keeps it: the system's error number when there is one (rendered
+/// as the standard library renders it, `Connection refused (os error 111)`), else its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IoCause {
+    /// An `errno` value.
+    Os(i32),
+    /// An error that is not the system's, in words.
+    Text(Box<str>),
+}
+
+impl From<&std::io::Error> for IoCause {
+    fn from(e: &std::io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(n) => IoCause::Os(n),
+            None => IoCause::Text(e.to_string().into()),
+        }
+    }
+}
+
+impl From<std::io::Error> for IoCause {
+    fn from(e: std::io::Error) -> Self {
+        IoCause::from(&e)
+    }
+}
+
+impl fmt::Display for IoCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IoCause::Os(n) => write!(f, "{}", std::io::Error::from_raw_os_error(*n)),
+            IoCause::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// Why a probe failed: the stage it reached and what went wrong there. Printed, it is the
+/// reason logged, dumped and reported over the control socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The connection to `target` failed (refused, unreachable, reset...).
+    ConnectFailed {
+        /// Where the probe connected.
+        target: SocketAddr,
+        /// What the system said.
+        cause: IoCause,
+    },
+    /// The connection to `target` was closed as it was made.
+    ConnectClosed {
+        /// Where the probe connected.
+        target: SocketAddr,
+    },
+    /// No answer to the connect within `connect_timeout`.
+    ConnectTimeout {
+        /// Where the probe connected.
+        target: SocketAddr,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The socket could not be made ready (created, bound, marked, watched, its interface
+    /// found): the words say which step.
+    Socket(Box<str>),
+    /// SMTP_CHECK: the server's greeting was not 220.
+    SmtpBanner {
+        /// The code it sent.
+        code: u16,
+    },
+    /// SMTP_CHECK: the reply to HELO was not 250.
+    SmtpHelo {
+        /// The code it sent.
+        code: u16,
+    },
+    /// SMTP_CHECK: a reply that does not start with a code (its first line, trimmed).
+    SmtpMalformed(Box<str>),
+    /// SMTP_CHECK: no (whole) reply within the timeout.
+    SmtpReadTimeout {
+        /// The timeout.
+        after: Duration,
+    },
+    /// SMTP_CHECK: reading a reply failed.
+    SmtpReadFailed(IoCause),
+    /// SMTP_CHECK: the server closed the connection before replying.
+    SmtpClosed,
+    /// SMTP_CHECK: a reply longer than the probe accepts.
+    SmtpTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// SMTP_CHECK: sending HELO did not finish within the timeout.
+    SmtpWriteTimeout,
+    /// SMTP_CHECK: sending HELO failed.
+    SmtpWriteFailed(IoCause),
+    /// SMTP_CHECK: the whole dialogue outlived its bound.
+    SmtpTooSlow,
+    /// MISC_CHECK: the program exited with a failing status.
+    MiscExit {
+        /// Its exit status.
+        status: i32,
+    },
+    /// MISC_CHECK: the program was killed by a signal.
+    MiscSignal {
+        /// The signal's number.
+        signal: i32,
+    },
+    /// MISC_CHECK: the program ended with neither a status nor a signal.
+    MiscNoStatus,
+    /// MISC_CHECK: the program outlived `misc_timeout` and was killed.
+    MiscTimeout {
+        /// The program.
+        program: Box<str>,
+        /// `misc_timeout`.
+        after: Duration,
+    },
+    /// A probe outlived its hard bound (the checker kind's own timeouts did not end it).
+    TimedOut {
+        /// The checker kind.
+        kind: CheckKind,
+        /// The bound.
+        after: Duration,
+    },
+    /// Any other failure, in words (HTTP_GET / SSL_GET, DNS_CHECK, UDP_CHECK, PING_CHECK,
+    /// FILE_CHECK...).
+    Other(Box<str>),
+}
+
+impl Reason {
+    /// Whether the words of this reason contain `text`.
+    pub fn contains(&self, text: &str) -> bool {
+        self.to_string().contains(text)
+    }
+
+    /// The address the probe talked to, for the stages that name it.
+    pub fn target(&self) -> Option<SocketAddr> {
+        match self {
+            Reason::ConnectFailed { target, .. }
+            | Reason::ConnectClosed { target }
+            | Reason::ConnectTimeout { target, .. } => Some(*target),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::ConnectFailed { target, cause } => {
+                write!(f, "connection to {target} failed: {cause}")
+            }
+            Reason::ConnectClosed { target } => write!(f, "connection to {target} failed: closed"),
+            Reason::ConnectTimeout { target, after } => write!(
+                f,
+                "connection to {target} timed out after {}",
+                crate::net::fmt_duration(*after)
+            ),
+            Reason::Socket(t) | Reason::Other(t) => f.write_str(t),
+            Reason::SmtpBanner { code } => write!(f, "SMTP greeting {code}, expected 220"),
+            Reason::SmtpHelo { code } => write!(f, "SMTP HELO answered {code}, expected 250"),
+            Reason::SmtpMalformed(line) => write!(f, "malformed SMTP reply {line:?}"),
+            Reason::SmtpReadTimeout { after } => write!(
+                f,
+                "SMTP reply timed out after {}",
+                crate::net::fmt_duration(*after)
+            ),
+            Reason::SmtpReadFailed(e) => write!(f, "SMTP read failed: {e}"),
+            Reason::SmtpClosed => f.write_str("SMTP server closed the connection"),
+            Reason::SmtpTooLong { limit } => write!(f, "SMTP reply longer than {limit} bytes"),
+            Reason::SmtpWriteTimeout => f.write_str("SMTP write timed out"),
+            Reason::SmtpWriteFailed(e) => write!(f, "SMTP write failed: {e}"),
+            Reason::SmtpTooSlow => f.write_str("SMTP dialogue took too long"),
+            Reason::MiscExit { status } => {
+                write!(f, "MISC_CHECK program exited with status {status}")
+            }
+            Reason::MiscSignal { signal } => {
+                write!(f, "MISC_CHECK program killed by signal {signal}")
+            }
+            Reason::MiscNoStatus => f.write_str("MISC_CHECK program ended without a status"),
+            Reason::MiscTimeout { program, after } => write!(
+                f,
+                "{program} timed out after {}",
+                crate::net::fmt_duration(*after)
+            ),
+            Reason::TimedOut { kind, after } => write!(
+                f,
+                "{} did not finish within {}",
+                kind.keyword(),
+                crate::net::fmt_duration(*after)
+            ),
+        }
+    }
+}
+
+/// A failed probe: why, as data ([`Reason`]); it prints as the reason logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
 pub struct Failure {
-    /// Why the probe failed, in words.
-    pub reason: String,
+    /// Why the probe failed.
+    pub reason: Reason,
 }
 
 impl Failure {
-    /// A failure with the given reason.
+    /// A failure told in words only ([`Reason::Other`]).
     pub fn new(reason: impl Into<String>) -> Self {
         Failure {
-            reason: reason.into(),
+            reason: Reason::Other(reason.into().into_boxed_str()),
         }
+    }
+
+    /// A socket that could not be made ready ([`Reason::Socket`]).
+    pub fn socket(words: impl Into<String>) -> Self {
+        Reason::Socket(words.into().into_boxed_str()).into()
+    }
+
+    /// A connection to `target` that failed with `e`.
+    pub fn connect(target: SocketAddr, e: &std::io::Error) -> Self {
+        Reason::ConnectFailed {
+            target,
+            cause: e.into(),
+        }
+        .into()
+    }
+}
+
+impl From<Reason> for Failure {
+    fn from(reason: Reason) -> Self {
+        Failure { reason }
     }
 }
 
@@ -31,4 +250,135 @@ pub type ProbeResult = Result<Success, Failure>;
 /// A plain success with no weight change.
 pub(crate) fn up() -> ProbeResult {
     Ok(Success::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(r: Reason) -> String {
+        Failure::from(r).to_string()
+    }
+
+    #[test]
+    fn each_reason_reads_as_the_probe_words_it() {
+        let t: SocketAddr = "10.0.0.2:8080".parse().expect("addr");
+        let t6: SocketAddr = "[2001:db8::2]:25".parse().expect("addr");
+        let s2 = Duration::from_secs(2);
+        let cases = [
+            (
+                Reason::ConnectFailed {
+                    target: t,
+                    cause: IoCause::Os(111),
+                },
+                "connection to 10.0.0.2:8080 failed: Connection refused (os error 111)",
+            ),
+            (
+                Reason::ConnectFailed {
+                    target: t6,
+                    cause: IoCause::Text("broken".into()),
+                },
+                "connection to [2001:db8::2]:25 failed: broken",
+            ),
+            (
+                Reason::ConnectClosed { target: t },
+                "connection to 10.0.0.2:8080 failed: closed",
+            ),
+            (
+                Reason::ConnectTimeout {
+                    target: t,
+                    after: Duration::from_millis(1500),
+                },
+                "connection to 10.0.0.2:8080 timed out after 1.5s",
+            ),
+            (
+                Reason::Socket("cannot set fwmark 3: EPERM".into()),
+                "cannot set fwmark 3: EPERM",
+            ),
+            (
+                Reason::SmtpBanner { code: 554 },
+                "SMTP greeting 554, expected 220",
+            ),
+            (
+                Reason::SmtpHelo { code: 500 },
+                "SMTP HELO answered 500, expected 250",
+            ),
+            (
+                Reason::SmtpMalformed("hello".into()),
+                "malformed SMTP reply \"hello\"",
+            ),
+            (
+                Reason::SmtpReadTimeout { after: s2 },
+                "SMTP reply timed out after 2s",
+            ),
+            (
+                Reason::SmtpReadFailed(IoCause::Os(104)),
+                "SMTP read failed: Connection reset by peer (os error 104)",
+            ),
+            (Reason::SmtpClosed, "SMTP server closed the connection"),
+            (
+                Reason::SmtpTooLong { limit: 4096 },
+                "SMTP reply longer than 4096 bytes",
+            ),
+            (Reason::SmtpWriteTimeout, "SMTP write timed out"),
+            (
+                Reason::SmtpWriteFailed(IoCause::Os(32)),
+                "SMTP write failed: Broken pipe (os error 32)",
+            ),
+            (Reason::SmtpTooSlow, "SMTP dialogue took too long"),
+            (
+                Reason::MiscExit { status: 3 },
+                "MISC_CHECK program exited with status 3",
+            ),
+            (
+                Reason::MiscSignal { signal: 9 },
+                "MISC_CHECK program killed by signal 9",
+            ),
+            (
+                Reason::MiscNoStatus,
+                "MISC_CHECK program ended without a status",
+            ),
+            (
+                Reason::MiscTimeout {
+                    program: "/bin/sleep".into(),
+                    after: s2,
+                },
+                "/bin/sleep timed out after 2s",
+            ),
+            (
+                Reason::TimedOut {
+                    kind: CheckKind::Dns,
+                    after: Duration::from_secs(4),
+                },
+                "DNS_CHECK did not finish within 4s",
+            ),
+            (
+                Reason::Other("/: HTTP status 500".into()),
+                "/: HTTP status 500",
+            ),
+        ];
+        for (reason, words) in cases {
+            assert_eq!(text(reason), words);
+        }
+    }
+
+    #[test]
+    fn targets_and_constructors() {
+        let t: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        let refused = std::io::Error::from_raw_os_error(111);
+        let f = Failure::connect(t, &refused);
+        assert_eq!(f.reason.target(), Some(t));
+        assert!(f.reason.contains("refused"));
+        let custom = std::io::Error::other("odd");
+        assert_eq!(
+            Failure::connect(t, &custom).to_string(),
+            "connection to 127.0.0.1:9 failed: odd"
+        );
+        assert_eq!(Failure::new("words").reason, Reason::Other("words".into()));
+        assert_eq!(
+            Failure::socket("cannot x").reason,
+            Reason::Socket("cannot x".into())
+        );
+        assert_eq!(Reason::SmtpClosed.target(), None);
+    }
 }

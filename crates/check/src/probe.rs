@@ -7,7 +7,7 @@ use crate::file::FileParams;
 use crate::http::HttpParams;
 use crate::misc::MiscParams;
 use crate::net::ConnectOpts;
-use crate::outcome::{Failure, ProbeResult};
+use crate::outcome::{Failure, ProbeResult, Reason};
 use crate::smtp::SmtpParams;
 use crate::udp::UdpParams;
 
@@ -145,11 +145,11 @@ impl Probe {
         let limit = self.hard_timeout();
         match tokio::time::timeout(limit, work).await {
             Ok(r) => r,
-            Err(_) => Err(Failure::new(format!(
-                "{} did not finish within {}",
-                self.kind().keyword(),
-                crate::net::fmt_duration(limit)
-            ))),
+            Err(_) => Err(Reason::TimedOut {
+                kind: self.kind(),
+                after: limit,
+            }
+            .into()),
         }
     }
 }

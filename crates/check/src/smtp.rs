@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
-use crate::net::{fmt_duration, ConnectOpts};
-use crate::outcome::{up, Failure, ProbeResult};
+use crate::net::ConnectOpts;
+use crate::outcome::{up, Failure, ProbeResult, Reason};
 
 /// keepalived's default `helo_name`.
 pub const DEFAULT_HELO: &str = "smtpchecker.keepalived.org";
@@ -45,30 +45,22 @@ async fn read_reply<R: AsyncRead + Unpin>(
             limited.read_until(b'\n', &mut line).await
         })
         .await
-        .map_err(|_| {
-            Failure::new(format!(
-                "SMTP reply timed out after {}",
-                fmt_duration(timeout)
-            ))
-        })?
-        .map_err(|e| Failure::new(format!("SMTP read failed: {e}")))?;
+        .map_err(|_| Failure::from(Reason::SmtpReadTimeout { after: timeout }))?
+        .map_err(|e| Failure::from(Reason::SmtpReadFailed(e.into())))?;
         if read == 0 {
-            return Err(Failure::new("SMTP server closed the connection"));
+            return Err(Reason::SmtpClosed.into());
         }
         total += read;
         if total > MAX_REPLY {
-            return Err(Failure::new(format!(
-                "SMTP reply longer than {MAX_REPLY} bytes"
-            )));
+            return Err(Reason::SmtpTooLong { limit: MAX_REPLY }.into());
         }
         let code = line
             .get(..3)
             .and_then(|c| std::str::from_utf8(c).ok())
             .and_then(|c| c.parse::<u16>().ok())
             .ok_or_else(|| {
-                Failure::new(format!(
-                    "malformed SMTP reply {:?}",
-                    String::from_utf8_lossy(&line).trim_end()
+                Failure::from(Reason::SmtpMalformed(
+                    String::from_utf8_lossy(&line).trim_end().into(),
                 ))
             })?;
         // "250-..." continues a reply, "250 ..." (or a bare code) ends it.
@@ -86,7 +78,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     let mut r = BufReader::new(stream);
     let code = read_reply(&mut r, timeout).await?;
     if code != 220 {
-        return Err(Failure::new(format!("SMTP greeting {code}, expected 220")));
+        return Err(Reason::SmtpBanner { code }.into());
     }
     let send = |cmd: String| cmd.into_bytes();
     tokio::time::timeout(
@@ -94,13 +86,11 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
         r.get_mut().write_all(&send(format!("HELO {helo}\r\n"))),
     )
     .await
-    .map_err(|_| Failure::new("SMTP write timed out"))?
-    .map_err(|e| Failure::new(format!("SMTP write failed: {e}")))?;
+    .map_err(|_| Failure::from(Reason::SmtpWriteTimeout))?
+    .map_err(|e| Failure::from(Reason::SmtpWriteFailed(e.into())))?;
     let code = read_reply(&mut r, timeout).await?;
     if code != 250 {
-        return Err(Failure::new(format!(
-            "SMTP HELO answered {code}, expected 250"
-        )));
+        return Err(Reason::SmtpHelo { code }.into());
     }
     // The verdict is settled; QUIT is a courtesy.
     let _ = tokio::time::timeout(timeout, r.get_mut().write_all(b"QUIT\r\n")).await;
@@ -113,7 +103,7 @@ pub async fn probe(p: &SmtpParams) -> ProbeResult {
     let t = p.connect.connect_timeout;
     match tokio::time::timeout(t.saturating_mul(4), converse(stream, &p.helo_name, t)).await {
         Ok(r) => r,
-        Err(_) => Err(Failure::new("SMTP dialogue took too long")),
+        Err(_) => Err(Reason::SmtpTooSlow.into()),
     }
 }
 

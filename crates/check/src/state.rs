@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::http::{UrlCursor, UrlStep};
-use crate::outcome::ProbeResult;
+use crate::outcome::{Failure, ProbeResult};
 use crate::probe::Probe;
 use crate::schedule::Schedule;
 
@@ -27,14 +27,14 @@ pub enum CheckerEvent {
     },
     /// The checker now fails.
     Down {
-        /// The reason given by the probe that took it down.
-        reason: String,
+        /// The failure of the probe that took it down, after its retries.
+        reason: DownReason,
     },
     /// A probe failed while the checker is up and a retry is scheduled (only reported with
     /// `log_all_failures`).
     Retrying {
-        /// The probe's reason.
-        reason: String,
+        /// The probe's failure.
+        reason: Failure,
         /// This retry's number, from 1.
         attempt: u32,
         /// The configured `retry` count.
@@ -48,6 +48,42 @@ pub enum CheckerEvent {
     /// A dynamic checker that had reported a weight now reports none: the real server's
     /// configured weight applies again (`misc_dynamic` exit 0, as keepalived 2.2.7).
     WeightReset,
+}
+
+/// Why a checker went down: the failure of its last probe and the retries before it. It
+/// prints as logged: the failure's words, then `(after N retries)` when there were some.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownReason {
+    /// The last probe's failure.
+    pub failure: Failure,
+    /// How many retries failed before it (the configured `retry`).
+    pub retries: u32,
+}
+
+impl DownReason {
+    /// Whether the words of this reason contain `text`.
+    pub fn contains(&self, text: &str) -> bool {
+        self.to_string().contains(text)
+    }
+}
+
+impl From<Failure> for DownReason {
+    fn from(failure: Failure) -> Self {
+        DownReason {
+            failure,
+            retries: 0,
+        }
+    }
+}
+
+impl std::fmt::Display for DownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.failure)?;
+        if self.retries > 0 {
+            write!(f, " (after {} retries)", self.retries)?;
+        }
+        Ok(())
+    }
 }
 
 /// Where an HTTP_GET / SSL_GET checker is in its urls.
@@ -89,7 +125,8 @@ pub struct CheckerState {
     /// A verdict (Up or Down) was reported: an `alpha` checker that starts down reports its
     /// first failed verdict once, as keepalived 2.2.7 runs `notify_down` then.
     verdict_given: bool,
-    last_failure: Option<Box<str>>,
+    /// Boxed: a pointer while the checker passes.
+    last_failure: Option<Box<Failure>>,
     /// Oldest first; a probe queues at most a weight change and a verdict.
     events: Option<Box<EventQueue>>,
 }
@@ -160,7 +197,7 @@ impl CheckerState {
     }
 
     /// The reason of the last failed probe, if the last probe failed.
-    pub fn last_failure(&self) -> Option<&str> {
+    pub fn last_failure(&self) -> Option<&Failure> {
         self.last_failure.as_deref()
     }
 
@@ -240,13 +277,13 @@ impl CheckerState {
                 }
             }
             Err(failure) => {
-                self.last_failure = Some(failure.reason.as_str().into());
+                self.last_failure = Some(Box::new(failure.clone()));
                 if counts_retries && self.retries_done < self.schedule.retry {
                     self.retries_done += 1;
                     self.next_probe = now + self.schedule.delay_before_retry;
                     if self.schedule.log_all_failures {
                         self.push_event(CheckerEvent::Retrying {
-                            reason: failure.reason,
+                            reason: failure,
                             attempt: self.retries_done,
                             retry: self.schedule.retry,
                         });
@@ -260,10 +297,9 @@ impl CheckerState {
                     if self.up || !self.verdict_given {
                         self.up = false;
                         self.verdict_given = true;
-                        let reason = if self.schedule.retry > 0 {
-                            format!("{} (after {} retries)", failure.reason, self.schedule.retry)
-                        } else {
-                            failure.reason
+                        let reason = DownReason {
+                            failure,
+                            retries: self.schedule.retry,
                         };
                         self.push_event(CheckerEvent::Down { reason });
                     }
@@ -433,9 +469,15 @@ mod tests {
         assert_eq!(
             verdicts,
             [&CheckerEvent::Down {
-                reason: "boom (after 1 retries)".into()
+                reason: DownReason {
+                    failure: Failure::new("boom"),
+                    retries: 1
+                }
             }]
         );
+        if let CheckerEvent::Down { reason } = verdicts[0] {
+            assert_eq!(reason.to_string(), "boom (after 1 retries)");
+        }
     }
 
     #[test]
@@ -446,9 +488,12 @@ mod tests {
         assert_eq!(
             events,
             vec![CheckerEvent::Down {
-                reason: "boom".into()
+                reason: Failure::new("boom").into()
             }]
         );
+        if let Some(CheckerEvent::Down { reason }) = events.first() {
+            assert_eq!(reason.to_string(), "boom");
+        }
     }
 
     #[test]

@@ -16,8 +16,8 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use socket2::{Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use crate::net::{fmt_duration, ConnectOpts};
-use crate::outcome::{up, Failure, ProbeResult};
+use crate::net::ConnectOpts;
+use crate::outcome::{up, Failure, ProbeResult, Reason};
 
 /// Open a connection to `opts.target` and reset it at once.
 pub async fn probe(opts: &ConnectOpts) -> ProbeResult {
@@ -161,7 +161,7 @@ impl Connector {
             .add(sock.as_fd(), EpollEvent::new(interest, key))
         {
             self.free.push(slot);
-            return quick(Err(Failure::new(format!(
+            return quick(Err(Failure::socket(format!(
                 "cannot watch the connection: {e}"
             ))));
         }
@@ -255,12 +255,11 @@ impl Connector {
                     q.pop_front();
                 }
                 if let Some(p) = self.take(key) {
-                    let reason = format!(
-                        "connection to {} timed out after {}",
-                        p.target,
-                        fmt_duration(p.timeout)
-                    );
-                    out.push((p.token, Err(Failure::new(reason)), p.started.elapsed()));
+                    let reason = Reason::ConnectTimeout {
+                        target: p.target,
+                        after: p.timeout,
+                    };
+                    out.push((p.token, Err(reason.into()), p.started.elapsed()));
                 }
             }
         }
@@ -303,7 +302,7 @@ impl Connector {
             let result = if failed {
                 Err(match p.sock.take_error() {
                     Ok(Some(e)) | Err(e) => connect_failed(p.target, &e),
-                    Ok(None) => Failure::new(format!("connection to {} failed: closed", p.target)),
+                    Ok(None) => Reason::ConnectClosed { target: p.target }.into(),
                 })
             } else {
                 up()
@@ -346,7 +345,7 @@ fn push_deadline(
 }
 
 fn connect_failed(target: SocketAddr, e: &std::io::Error) -> Failure {
-    Failure::new(format!("connection to {target} failed: {e}"))
+    Failure::connect(target, e)
 }
 
 /// Closes a probe's connection with a reset (see the module documentation).

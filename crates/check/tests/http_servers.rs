@@ -75,7 +75,7 @@ async fn failure(addr: SocketAddr, digest: Option<&[u8]>) -> String {
     http::probe_url(&params(addr, digest), 0)
         .await
         .expect_err("must fail")
-        .reason
+        .to_string()
 }
 
 #[tokio::test]

@@ -70,7 +70,7 @@ pub fn data_text(rt: &Runtime) -> String {
             let _ = writeln!(
                 s,
                 "   sorry server = {} ({})",
-                sorry.label,
+                sp.dest_label(sorry),
                 match rt.director.sorry_weight(vi) {
                     Some(w) => format!("in table, weight {w}"),
                     None => "not in table".to_string(),
@@ -92,12 +92,13 @@ pub fn data_text(rt: &Runtime) -> String {
             let _ = writeln!(s, "   alive = {}", u8::from(alive));
             let _ = writeln!(s, "   RS set = {}", u8::from(weight.is_some()));
             let mut failed = 0;
+            let rs_label = sp.dest_label(dp);
             for p in rt.probes.values() {
-                for slot in p.slots.iter().filter(|s| s.vs == vi && s.rs == ri) {
+                for slot in p.slots.iter().filter(|s| s.vs() == vi && s.rs() == ri) {
                     failed += usize::from(!p.up);
-                    let _ = writeln!(checkers, " {} -> {}", sp.label, dp.label);
+                    let _ = writeln!(checkers, " {} -> {}", sp.label, rs_label);
                     let _ = writeln!(checkers, "   Up = {}", yes_no(p.up));
-                    let _ = writeln!(checkers, "   Checker = {} {}", slot.check, p.label);
+                    let _ = writeln!(checkers, "   Checker = {} {}", slot.check(), p.name);
                     if p.slots.len() > 1 {
                         let _ = writeln!(
                             checkers,
@@ -130,13 +131,17 @@ pub fn data_text(rt: &Runtime) -> String {
 /// Per-probe statistics.
 pub fn stats_text(rt: &Runtime) -> String {
     let mut s = String::from("------< Health checker statistics >------\n");
-    let mut probes: Vec<_> = rt.probes.values().collect();
-    probes.sort_by(|a, b| a.label.cmp(&b.label));
-    for p in probes {
+    let mut probes: Vec<_> = rt
+        .probes
+        .values()
+        .map(|p| (p.name.to_string(), p))
+        .collect();
+    probes.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, p) in probes {
         let _ = writeln!(
             s,
             " {}: {} state changes, serving {} real server(s), {}",
-            p.label,
+            name,
             p.transitions,
             p.slots.len(),
             if p.up { "passing" } else { "failing" }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rka_check::director::{
     CheckerInit, DirectorSpec, RealServerSpec, ServiceSpec, Slot, SorrySpec, WeightMode,
 };
-use rka_check::{http, Probe, Schedule};
+use rka_check::{http, CheckKind, Probe, Schedule};
 use rka_config::model::lvs::checker::{Checker, CheckerKind, ConnectOpts as CfgConnect};
 use rka_config::model::lvs::real_server::SorryServer;
 use rka_config::model::lvs::virtual_server::VsAddress;
@@ -24,11 +24,10 @@ use rka_config::Config;
 use rka_ipvs::types::svc_flags;
 use rka_ipvs::{Family, ForwardMethod, Protocol, Service, ServiceKey, Tunnel, TunnelType};
 
-/// How one real server (or sorry server) is programmed.
+/// How one real server (or sorry server) is programmed. Its label (`[addr]:proto:port`) is
+/// built when shown: [`ServicePlan::dest_label`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestPlan {
-    /// `[addr]:proto:port`, as the LVS FIFO writes it.
-    pub label: String,
     /// Its address.
     pub addr: IpAddr,
     /// Its configured port (NAT); DR and TUN use the service's port instead.
@@ -66,6 +65,8 @@ pub struct ServicePlan {
     pub label: String,
     /// Every kernel service it stands for (several for a group).
     pub services: Vec<Service>,
+    /// The protocol its real servers' labels name (`none` for a firewall mark without one).
+    pub protocol: Option<CfgProtocol>,
     /// The real servers, in configuration order (director indices).
     pub real_servers: Vec<DestPlan>,
     /// The sorry server.
@@ -79,6 +80,50 @@ pub struct ServicePlan {
     /// With `ha_suspend`: the virtual address whose absence from this host suspends the
     /// checkers.
     pub suspend_on: Option<IpAddr>,
+}
+
+impl ServicePlan {
+    /// `[addr]:proto:port` of one of its real servers (or its sorry server), as keepalived's
+    /// logs and the LVS FIFO name it.
+    pub fn dest_label(&self, d: &DestPlan) -> String {
+        addr_label(d.addr, self.protocol, d.port)
+    }
+
+    /// The label of its real server `rs`.
+    pub fn rs_label(&self, rs: usize) -> Option<String> {
+        self.real_servers.get(rs).map(|d| self.dest_label(d))
+    }
+}
+
+/// What a probe is called in logs, dumps and status (`TCP_CHECK 10.0.0.2:80`): its kind and
+/// target, 20 bytes, printed when shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeName {
+    kind: CheckKind,
+    addr: IpAddr,
+    port: u16,
+}
+
+impl ProbeName {
+    /// The name of a `kind` probe of `target`.
+    pub fn new(kind: CheckKind, target: SocketAddr) -> ProbeName {
+        ProbeName {
+            kind,
+            addr: target.ip(),
+            port: target.port(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}",
+            self.kind.keyword(),
+            SocketAddr::new(self.addr, self.port)
+        )
+    }
 }
 
 /// The whole parameter set of a probe: its target and the rest of its parameters as text,
@@ -104,8 +149,8 @@ impl std::fmt::Display for ProbeParams {
 pub struct ProbePlan {
     /// Its whole parameter set; equal keys = same probe.
     pub key: ProbeParams,
-    /// A label for logs and dumps, e.g. `TCP_CHECK 10.0.0.2:80`.
-    pub label: String,
+    /// Its name for logs and dumps, e.g. `TCP_CHECK 10.0.0.2:80`.
+    pub name: ProbeName,
     /// The probe, or why it cannot run (it then counts as failing).
     pub probe: Result<Probe, String>,
     /// Its timing.
@@ -142,9 +187,7 @@ impl Plan {
             let mut rs_specs = Vec::new();
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 let (method, tunnel) = forwarding(rs.forwarding);
-                let rs_label = addr_label(rs.addr, vs.protocol, rs.port);
                 real_servers.push(DestPlan {
-                    label: rs_label.clone(),
                     addr: rs.addr,
                     port: rs.port,
                     method,
@@ -156,11 +199,7 @@ impl Plan {
                 });
                 let mut inits = Vec::new();
                 for (ci, c) in rs.checkers.iter().enumerate() {
-                    let slot = Slot {
-                        vs: vi,
-                        rs: ri,
-                        check: ci,
-                    };
+                    let slot = Slot::new(vi, ri, ci);
                     let plan = probe_plan(config, rs.addr, rs.port, c, &mut params);
                     inits.push(CheckerInit {
                         up: !plan.schedule.alpha,
@@ -179,13 +218,12 @@ impl Plan {
                     }
                 }
                 rs_specs.push(RealServerSpec {
-                    label: rs_label,
                     weight: rs.weight,
                     inhibit: rs.inhibit_on_failure,
                     checkers: inits,
                 });
             }
-            let sorry = vs.sorry_server.as_ref().map(|s| sorry_plan(vs, s));
+            let sorry = vs.sorry_server.as_ref().map(sorry_plan);
             // As keepalived: a quorum above the total weight could never be reached.
             let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight)).sum();
             let quorum = if u64::from(vs.quorum) > total {
@@ -212,6 +250,7 @@ impl Plan {
             services.push(ServicePlan {
                 label,
                 services: keys.iter().map(|k| service(vs, *k)).collect(),
+                protocol: vs.protocol,
                 real_servers,
                 sorry,
                 quorum_up: vs.quorum_up.clone(),
@@ -227,7 +266,7 @@ impl Plan {
             if p.slots.len() > 1 {
                 tracing::info!(
                     "{}: one probe shared by {} real servers",
-                    p.label,
+                    p.name,
                     p.slots.len()
                 );
             }
@@ -408,10 +447,25 @@ fn forwarding(m: ForwardingMethod) -> (ForwardMethod, Option<Tunnel>) {
     }
 }
 
-fn sorry_plan(vs: &VirtualServer, s: &SorryServer) -> DestPlan {
+/// The kind of a configured checker, as the probes name it (HTTP_GET with `ssl` is SSL_GET).
+fn probe_kind(k: &CheckerKind) -> CheckKind {
+    match k {
+        CheckerKind::Tcp => CheckKind::Tcp,
+        CheckerKind::Http(h) if h.ssl => CheckKind::Ssl,
+        CheckerKind::Http(_) => CheckKind::Http,
+        CheckerKind::Smtp(_) => CheckKind::Smtp,
+        CheckerKind::Dns(_) => CheckKind::Dns,
+        CheckerKind::Misc(_) => CheckKind::Misc,
+        CheckerKind::Udp(_) => CheckKind::Udp,
+        CheckerKind::Ping => CheckKind::Ping,
+        CheckerKind::File(_) => CheckKind::File,
+        CheckerKind::Bfd(_) => CheckKind::Bfd,
+    }
+}
+
+fn sorry_plan(s: &SorryServer) -> DestPlan {
     let (method, tunnel) = forwarding(s.forwarding);
     DestPlan {
-        label: addr_label(s.addr, vs.protocol, s.port),
         addr: s.addr,
         port: s.port,
         method,
@@ -501,7 +555,7 @@ fn probe_plan(
         target,
         params: params.of(c, &schedule),
     };
-    let label = format!("{} {target}", c.kind.keyword());
+    let name = ProbeName::new(probe_kind(&c.kind), target);
     let mode = match &c.kind {
         CheckerKind::Misc(m) if m.dynamic => WeightMode::Replace,
         CheckerKind::File(f) if file_weight(config, f).0 != 0 => WeightMode::Add,
@@ -509,7 +563,7 @@ fn probe_plan(
     };
     ProbePlan {
         key,
-        label,
+        name,
         probe: probe(config, target, c),
         schedule,
         mode,

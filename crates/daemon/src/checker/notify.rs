@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rka_check::director::Action;
-use rka_check::{CheckerEvent, Director, Slot};
+use rka_check::{CheckerEvent, Director, Reason, Slot};
 use rka_config::model::lvs::checker::Checker;
 use rka_config::model::lvs::virtual_server::{VirtualServer, VsAddress};
 use rka_config::model::lvs::{CheckerKind, LvsScript, RealServer};
@@ -115,7 +115,7 @@ impl Wording {
     }
 
     /// The body of a mail about this checker passing (`up`) or failing for `reason`.
-    fn body(&self, up: bool, reason: Option<&str>) -> String {
+    fn body(&self, up: bool, reason: Option<&Reason>) -> String {
         let text = match (self, up) {
             (Wording::Tcp, true) => "TCP CHECK succeed on service".to_owned(),
             (Wording::Tcp, false) => "TCP CHECK failed on service".to_owned(),
@@ -125,12 +125,12 @@ impl Wording {
             (Wording::Http, false) => "CHECK failed on service : HTTP request failed".to_owned(),
             (Wording::Smtp { server }, false) => format!(
                 "CHECK failed on service : {} {server}",
-                smtp_failure(reason.unwrap_or_default())
+                reason.map_or("Unknown connection error to server", smtp_failure)
             ),
             (Wording::Misc, true) => "MISC CHECK succeeded on service".to_owned(),
             (Wording::Misc, false) => format!(
                 "MISC CHECK {} on service",
-                if reason.is_some_and(misc_timed_out) {
+                if matches!(reason, Some(Reason::MiscTimeout { .. })) {
                     "timed out"
                 } else {
                     "failed"
@@ -150,44 +150,30 @@ impl Wording {
 
 /// keepalived's words for an SMTP_CHECK failure (observed: "Could not connect to server",
 /// "Connection timeout to server", "Bad greeting banner from server", "Bad HELO response from
-/// server", "Read timeout from server"), from the reason rka-check's SMTP probe and its TCP
-/// connect give (`crates/check/src/smtp.rs`, `net.rs`; the tests below pin each one).
-fn smtp_failure(reason: &str) -> &'static str {
-    if let Some(rest) = reason.strip_prefix("connection to ") {
-        if rest.contains(" timed out after ") {
-            "Connection timeout to server"
-        } else {
+/// server", "Read timeout from server"), chosen by the stage and cause of the failure.
+fn smtp_failure(reason: &Reason) -> &'static str {
+    match reason {
+        Reason::ConnectTimeout { .. } => "Connection timeout to server",
+        Reason::ConnectFailed { .. } | Reason::ConnectClosed { .. } => {
             "Could not connect to server"
         }
-    } else if reason.starts_with("cannot ") || reason.starts_with("interface ") {
         // The socket could not be made ready (bind, interface, fwmark).
-        "Error connecting to server"
-    } else if reason.starts_with("SMTP greeting") || reason.starts_with("malformed SMTP reply") {
-        "Bad greeting banner from server"
-    } else if reason.starts_with("SMTP HELO answered") {
-        "Bad HELO response from server"
-    } else if reason.starts_with("SMTP reply timed out")
-        || reason.starts_with("SMTP dialogue took too long")
-    {
-        "Read timeout from server"
-    } else if reason.starts_with("SMTP read failed")
-        || reason.starts_with("SMTP server closed")
-        || reason.starts_with("SMTP reply longer")
-    {
-        "Read failure from server"
-    } else if reason.starts_with("SMTP write timed out") {
-        "Write timeout to server"
-    } else if reason.starts_with("SMTP write failed") {
-        "Write failure to server"
-    } else {
-        "Unknown connection error to server"
+        Reason::Socket(_) => "Error connecting to server",
+        Reason::SmtpBanner { .. } | Reason::SmtpMalformed(_) => "Bad greeting banner from server",
+        Reason::SmtpHelo { .. } => "Bad HELO response from server",
+        Reason::SmtpReadTimeout { .. } | Reason::SmtpTooSlow => "Read timeout from server",
+        Reason::SmtpReadFailed(_) | Reason::SmtpClosed | Reason::SmtpTooLong { .. } => {
+            "Read failure from server"
+        }
+        Reason::SmtpWriteTimeout => "Write timeout to server",
+        Reason::SmtpWriteFailed(_) => "Write failure to server",
+        Reason::MiscExit { .. }
+        | Reason::MiscSignal { .. }
+        | Reason::MiscNoStatus
+        | Reason::MiscTimeout { .. }
+        | Reason::TimedOut { .. }
+        | Reason::Other(_) => "Unknown connection error to server",
     }
-}
-
-/// Whether a MISC_CHECK failed by outliving `misc_timeout` (rka-check's reason
-/// "PROGRAM timed out after N", `crates/check/src/misc.rs`).
-fn misc_timed_out(reason: &str) -> bool {
-    reason.contains(" timed out after ")
 }
 
 /// The mail of a real server's change.
@@ -268,7 +254,7 @@ impl SlotState {
     pub fn of(director: &Director, slot: Slot) -> SlotState {
         SlotState {
             checker_up: director.checker_up(slot),
-            server_up: director.is_up(slot.vs, slot.rs),
+            server_up: director.is_up(slot.vs(), slot.rs()),
         }
     }
 }
@@ -278,7 +264,7 @@ impl SlotState {
 struct Verdict<'a> {
     checker_up: Option<bool>,
     server_up: bool,
-    reason: Option<&'a str>,
+    reason: Option<&'a Reason>,
 }
 
 /// One real server as the mails see it.
@@ -531,21 +517,21 @@ impl LvsNotifier {
             return;
         }
         let reason = match ev {
-            CheckerEvent::Down { reason } => Some(reason.as_str()),
+            CheckerEvent::Down { reason } => Some(&reason.failure.reason),
             CheckerEvent::Up { .. } => None,
             _ => return,
         };
-        let Some(sp) = plan.services.get(slot.vs) else {
+        let Some(sp) = plan.services.get(slot.vs()) else {
             return;
         };
-        let Some(dp) = sp.real_servers.get(slot.rs) else {
+        let Some(rs_label) = sp.rs_label(slot.rs()) else {
             return;
         };
         let now = SlotState::of(director, slot);
         self.smtp.verdict(
             &sp.label,
-            &dp.label,
-            slot.check,
+            &rs_label,
+            slot.check(),
             before,
             Verdict {
                 checker_up: now.checker_up,
@@ -583,7 +569,7 @@ mod tests {
     }
 
     /// The body of a mail about the real server's first checker.
-    fn body(rs: &RealServer, up: bool, reason: Option<&str>) -> String {
+    fn body(rs: &RealServer, up: bool, reason: Option<&Reason>) -> String {
         rs.checkers
             .first()
             .map_or(Wording::Other, |c| Wording::of(c, rs))
@@ -642,10 +628,13 @@ mod tests {
                 "=> CHECK succeed on service <=",
             ),
         ];
-        let refused = "connection to 10.0.0.7:8080 failed: Connection refused (os error 111)";
+        let refused = Reason::ConnectFailed {
+            target: "10.0.0.7:8080".parse().expect("addr"),
+            cause: rka_check::IoCause::Os(111),
+        };
         for (check, down, up) in cases {
             let rs = server(check);
-            assert_eq!(body(&rs, false, Some(refused)), down, "{check}");
+            assert_eq!(body(&rs, false, Some(&refused)), down, "{check}");
             assert_eq!(body(&rs, true, None), up, "{check}");
         }
     }
@@ -654,37 +643,70 @@ mod tests {
     fn smtp_and_misc_bodies_say_what_failed() {
         let smtp = server("SMTP_CHECK {\n}");
         let at = "[10.0.0.2]:8080";
-        // Each reason as rka-check words it, and keepalived's words (observed).
+        let target: std::net::SocketAddr = "10.0.0.2:8080".parse().expect("addr");
+        let s2 = std::time::Duration::from_secs(2);
+        // Each way an SMTP probe fails, and keepalived's words for it (observed).
         for (reason, words) in [
             (
-                "connection to 10.0.0.2:8080 timed out after 2s",
+                Reason::ConnectTimeout { target, after: s2 },
                 "Connection timeout to server",
             ),
             (
-                "connection to 10.0.0.2:8080 failed: Connection refused (os error 111)",
+                Reason::ConnectFailed {
+                    target,
+                    cause: rka_check::IoCause::Os(111),
+                },
                 "Could not connect to server",
             ),
             (
-                "SMTP greeting 554, expected 220",
+                Reason::ConnectClosed { target },
+                "Could not connect to server",
+            ),
+            (
+                Reason::Socket("cannot bind to 10.9.9.9:0: EADDRNOTAVAIL".into()),
+                "Error connecting to server",
+            ),
+            (
+                Reason::SmtpBanner { code: 554 },
                 "Bad greeting banner from server",
             ),
             (
-                "SMTP HELO answered 500, expected 250",
+                Reason::SmtpMalformed("hello".into()),
+                "Bad greeting banner from server",
+            ),
+            (
+                Reason::SmtpHelo { code: 500 },
                 "Bad HELO response from server",
             ),
-            ("SMTP reply timed out after 2s", "Read timeout from server"),
             (
-                "SMTP reply timed out after 2s (after 1 retries)",
+                Reason::SmtpReadTimeout { after: s2 },
                 "Read timeout from server",
             ),
+            (Reason::SmtpTooSlow, "Read timeout from server"),
+            (Reason::SmtpClosed, "Read failure from server"),
             (
-                "SMTP server closed the connection",
+                Reason::SmtpReadFailed(rka_check::IoCause::Os(104)),
                 "Read failure from server",
             ),
-            ("SMTP write timed out", "Write timeout to server"),
+            (
+                Reason::SmtpTooLong { limit: 4096 },
+                "Read failure from server",
+            ),
+            (Reason::SmtpWriteTimeout, "Write timeout to server"),
+            (
+                Reason::SmtpWriteFailed(rka_check::IoCause::Os(32)),
+                "Write failure to server",
+            ),
+            (
+                Reason::TimedOut {
+                    kind: rka_check::CheckKind::Smtp,
+                    after: s2,
+                },
+                "Unknown connection error to server",
+            ),
         ] {
             assert_eq!(
-                body(&smtp, false, Some(reason)),
+                body(&smtp, false, Some(&reason)),
                 format!("=> CHECK failed on service : {words} {at} <="),
                 "{reason}"
             );
@@ -695,20 +717,23 @@ mod tests {
         );
         let rs = &v6.lvs.virtual_servers[0].real_servers[0];
         assert_eq!(
-            body(rs, false, Some("SMTP greeting 421, expected 220")),
+            body(rs, false, Some(&Reason::SmtpBanner { code: 421 })),
             "=> CHECK failed on service : Bad greeting banner from server [2001:db8::2]:25 <="
         );
         let misc = server("MISC_CHECK {\n misc_path /bin/true\n}");
         assert_eq!(
-            body(&misc, false, Some("/bin/sleep timed out after 2s")),
-            "=> MISC CHECK timed out on service <="
-        );
-        assert_eq!(
             body(
                 &misc,
                 false,
-                Some("MISC_CHECK program exited with status 1")
+                Some(&Reason::MiscTimeout {
+                    program: "/bin/sleep".into(),
+                    after: s2
+                })
             ),
+            "=> MISC CHECK timed out on service <="
+        );
+        assert_eq!(
+            body(&misc, false, Some(&Reason::MiscExit { status: 1 })),
             "=> MISC CHECK failed on service <="
         );
     }
@@ -875,8 +900,10 @@ mod tests {
                 Action::RealServerUp { vs, rs } | Action::RealServerDown { vs, rs } => {
                     let sp = &self.plan.services[vs];
                     let up = matches!(a, Action::RealServerUp { .. });
-                    self.n
-                        .notify(&rs_line(&sp.real_servers[rs].label, &sp.label, up), None);
+                    self.n.notify(
+                        &rs_line(&sp.dest_label(&sp.real_servers[rs]), &sp.label, up),
+                        None,
+                    );
                 }
                 Action::QuorumUp { vs } | Action::QuorumDown { vs } => {
                     let up = matches!(a, Action::QuorumUp { .. });
@@ -901,10 +928,14 @@ mod tests {
                 }
             } else {
                 CheckerEvent::Down {
-                    reason: "connection to 10.0.0.2:8080 failed: Connection refused".into(),
+                    reason: rka_check::Failure::connect(
+                        "10.0.0.2:8080".parse().expect("addr"),
+                        &std::io::Error::from_raw_os_error(111),
+                    )
+                    .into(),
                 }
             };
-            let s = Slot { vs: 0, rs, check };
+            let s = Slot::new(0, rs, check);
             let before = SlotState::of(&self.director, s);
             self.director.handle_checker(s, &ev);
             self.n

@@ -8,34 +8,36 @@ use std::net::IpAddr;
 
 use rka_check::director::{Action, CheckerInit, DirectorSpec};
 use rka_check::driver::{run_file_checker, CheckerPool};
-use rka_check::{CheckerEvent, Director, Probe, Slot};
+use rka_check::{CheckerEvent, Director, DownReason, Failure, Probe, Slot};
 use rka_config::Config;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::ipvs::{Backend, Manager, StartOptions, StopMode};
-use super::mapping::{DestPlan, Plan, ProbePlan, ServicePlan};
+use super::mapping::{DestPlan, Plan, ProbeName, ProbePlan, ServicePlan};
 use super::notify::{rs_line, vs_line, LvsNotifier};
 use super::table::{desired, desired_for};
 use crate::child::Control;
 
-/// A running probe and what it last reported.
+/// A running probe and what it last reported: one per checker (tens of thousands), so kept
+/// small: its name is its kind and target (printed when shown), its failure a boxed
+/// [`DownReason`] that exists only while it fails.
 #[derive(Debug)]
 pub struct ProbeTask {
     /// A digest of its parameter key ([`ProbeKey`]): what a reload compares.
     pub key: ProbeKey,
-    /// Its label.
-    pub label: String,
+    /// Its name (`TCP_CHECK 10.0.0.2:80`).
+    pub name: ProbeName,
     /// The slots it reports to.
     pub slots: ProbeSlots,
-    /// Whether it passes.
-    pub up: bool,
     /// Its dynamic weight.
     pub weight: Option<i64>,
-    /// Why it last failed.
-    pub last_reason: Option<String>,
+    /// Why it went down, while it is down after a failing verdict.
+    pub last_reason: Option<Box<DownReason>>,
     /// Transitions seen (up + down).
     pub transitions: u64,
+    /// Whether it passes.
+    pub up: bool,
     running: Running,
 }
 
@@ -147,15 +149,18 @@ impl<'a> IntoIterator for &'a ProbeTable {
 pub enum ProbeSlots {
     /// A single slot.
     One(Slot),
-    /// Several slots.
-    Many(Box<[Slot]>),
+    /// Several slots (behind one thin pointer: 16 bytes for either form).
+    Many(Box<Vec<Slot>>),
 }
 
 impl From<Vec<Slot>> for ProbeSlots {
-    fn from(slots: Vec<Slot>) -> Self {
+    fn from(mut slots: Vec<Slot>) -> Self {
         match slots[..] {
             [one] => ProbeSlots::One(one),
-            _ => ProbeSlots::Many(slots.into_boxed_slice()),
+            _ => {
+                slots.shrink_to_fit();
+                ProbeSlots::Many(Box::new(slots))
+            }
         }
     }
 }
@@ -227,7 +232,7 @@ pub struct Runtime {
     /// mapped from has been dropped by then, and the allocator is asked to give it back.
     release_pending: bool,
     /// While the actions of a failing probe's verdict are announced: its reason.
-    cause: Option<String>,
+    cause: Option<DownReason>,
     /// Announcements logged and not yet notified: the notifiers (FIFO, scripts, mail) run
     /// after the table has been handed to IPVS, in this order.
     to_notify: Vec<Action>,
@@ -327,7 +332,8 @@ fn spawn_file_watcher(
             if let Err(e) = run_file_checker(params, tx.clone()).await {
                 let _ = tx
                     .send(CheckerEvent::Down {
-                        reason: format!("cannot watch {}: {e}", path.display()),
+                        reason: Failure::new(format!("cannot watch {}: {e}", path.display()))
+                            .into(),
                     })
                     .await;
             }
@@ -500,13 +506,17 @@ impl Runtime {
                 (Running::Pooled, up, None)
             }
             Err(e) => {
-                tracing::error!("{}: cannot run: {e} - counted as failing", pp.label);
-                (Running::Not, false, Some(e))
+                tracing::error!("{}: cannot run: {e} - counted as failing", pp.name);
+                (
+                    Running::Not,
+                    false,
+                    Some(Box::new(DownReason::from(Failure::new(e)))),
+                )
             }
         };
         ProbeTask {
             key,
-            label: pp.label,
+            name: pp.name,
             slots: pp.slots.into(),
             up,
             weight: None,
@@ -598,33 +608,33 @@ impl Runtime {
                 p.up = true;
                 p.last_reason = None;
                 p.transitions += 1;
-                tracing::info!("{}: success ({reason})", p.label);
+                tracing::info!("{}: success ({reason})", p.name);
             }
             CheckerEvent::Down { reason } => {
                 p.up = false;
-                p.last_reason = Some(reason.clone());
+                p.last_reason = Some(Box::new(reason.clone()));
                 p.transitions += 1;
-                tracing::info!("{}: failed: {reason}", p.label);
+                tracing::info!("{}: failed: {reason}", p.name);
             }
             CheckerEvent::Retrying {
                 reason,
                 attempt,
                 retry,
-            } => tracing::info!("{}: failed: {reason} (retry {attempt}/{retry})", p.label),
+            } => tracing::info!("{}: failed: {reason} (retry {attempt}/{retry})", p.name),
             CheckerEvent::WeightChanged { weight } => {
                 p.weight = Some(*weight);
-                tracing::info!("{}: weight {weight}", p.label);
+                tracing::info!("{}: weight {weight}", p.name);
             }
             CheckerEvent::WeightReset => {
                 p.weight = None;
-                tracing::info!("{}: configured weight", p.label);
+                tracing::info!("{}: configured weight", p.name);
             }
         }
         let slots = p.slots.clone();
         for &s in &slots {
             let before = super::notify::SlotState::of(&self.director, s);
             self.director.handle_checker(s, &ev);
-            self.touched.insert(s.vs);
+            self.touched.insert(s.vs());
             self.notifier
                 .checker_verdict(&self.plan, &self.director, s, before, &ev);
         }
@@ -637,8 +647,8 @@ impl Runtime {
 
     /// While a failing probe's verdict is being announced (real server or quorum down), the
     /// probe's reason: what the notifiers can tell (e.g. in an `smtp_alert` mail body).
-    pub fn cause(&self) -> Option<&str> {
-        self.cause.as_deref()
+    pub fn cause(&self) -> Option<&DownReason> {
+        self.cause.as_ref()
     }
 
     /// The last finished probe of probe `id` (duration, and reason when it failed); `None`
@@ -682,14 +692,15 @@ impl Runtime {
                 let Some((sp, dp)) = rs_plan(&self.plan, vs, rs) else {
                     return false;
                 };
+                let rs_label = sp.dest_label(dp);
                 tracing::info!(
                     "{} real server {} of virtual server {}",
                     if up { "Enabling" } else { "Disabling" },
-                    dp.label,
+                    rs_label,
                     sp.label
                 );
                 if let Some(cause) = self.cause() {
-                    tracing::debug!("real server {} down because: {cause}", dp.label);
+                    tracing::debug!("real server {rs_label} down because: {cause}");
                 }
                 true
             }
@@ -718,8 +729,10 @@ impl Runtime {
                     return;
                 };
                 let script = if up { &dp.notify_up } else { &dp.notify_down };
-                self.notifier
-                    .notify(&rs_line(&dp.label, &sp.label, up), script.as_deref());
+                self.notifier.notify(
+                    &rs_line(&sp.dest_label(dp), &sp.label, up),
+                    script.as_deref(),
+                );
             }
             Action::QuorumUp { vs } | Action::QuorumDown { vs } => {
                 let up = matches!(a, Action::QuorumUp { .. });
@@ -797,9 +810,9 @@ fn set_inits(spec: &mut DirectorSpec, slots: &[Slot], up: bool, weight: Option<i
     for s in slots {
         if let Some(c) = spec
             .services
-            .get_mut(s.vs)
-            .and_then(|v| v.real_servers.get_mut(s.rs))
-            .and_then(|r| r.checkers.get_mut(s.check))
+            .get_mut(s.vs())
+            .and_then(|v| v.real_servers.get_mut(s.rs()))
+            .and_then(|r| r.checkers.get_mut(s.check()))
         {
             *c = CheckerInit {
                 up,
@@ -849,7 +862,7 @@ mod tests {
         rt.handle_event(
             id,
             CheckerEvent::Down {
-                reason: "refused".into(),
+                reason: rka_check::Failure::new("refused").into(),
             },
         );
         // Decided and logged, not told yet: the table goes first.
@@ -872,7 +885,7 @@ mod tests {
     }
 
     fn slot(vs: usize, rs: usize) -> Slot {
-        Slot { vs, rs, check: 0 }
+        Slot::new(vs, rs, 0)
     }
 
     #[test]
@@ -904,7 +917,10 @@ mod tests {
     fn task(key: u64) -> ProbeTask {
         ProbeTask {
             key: ProbeKey([key, key]),
-            label: format!("probe {key}"),
+            name: ProbeName::new(
+                rka_check::CheckKind::Tcp,
+                std::net::SocketAddr::from(([127, 0, 0, 1], key as u16)),
+            ),
             slots: ProbeSlots::One(slot(0, 0)),
             up: true,
             weight: None,
@@ -920,7 +936,10 @@ mod tests {
         assert_eq!(t.len(), 3);
         assert!(!t.is_empty());
         assert_eq!(t.keys().copied().collect::<Vec<_>>(), [2, 5, 7]);
-        assert_eq!(t.get(&5).map(|p| p.label.as_str()), Some("probe 5"));
+        assert_eq!(
+            t.get(&5).map(|p| p.name.to_string()).as_deref(),
+            Some("TCP_CHECK 127.0.0.1:5")
+        );
         assert!(t.get(&3).is_none() && t.get_mut(&8).is_none());
         if let Some(p) = t.get_mut(&7) {
             p.transitions = 4;

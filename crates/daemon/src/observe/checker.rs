@@ -306,14 +306,18 @@ pub fn status(rt: &Runtime) -> CheckerStatus {
     let mut checks: HashMap<(usize, usize), BTreeMap<usize, CheckStatus>> = HashMap::new();
     for (id, p) in rt.probes() {
         for s in &p.slots {
-            checks.entry((s.vs, s.rs)).or_default().insert(
-                s.check,
+            checks.entry((s.vs(), s.rs())).or_default().insert(
+                s.check(),
                 CheckStatus {
-                    name: p.label.clone(),
+                    name: p.name.to_string(),
                     up: p.up,
                     failures: rt.observe.failures(*id),
                     latency_seconds: rt.last_probe(*id).map(|r| r.duration.as_secs_f64()),
-                    reason: if p.up { None } else { p.last_reason.clone() },
+                    reason: if p.up {
+                        None
+                    } else {
+                        p.last_reason.as_ref().map(|r| r.to_string())
+                    },
                 },
             );
         }
@@ -332,7 +336,7 @@ pub fn status(rt: &Runtime) -> CheckerStatus {
                 .real_server_weight(vi, ri)
                 .map(|w| if drained { 0 } else { w });
             vs.real_servers.push(RealServerStatus {
-                name: dp.label.clone(),
+                name: sp.dest_label(dp),
                 address: address(dp.addr, dp.port),
                 up: director.is_up(vi, ri),
                 weight,
@@ -406,12 +410,17 @@ mod tests {
         o.record(
             1,
             &CheckerEvent::Retrying {
-                reason: "r".into(),
+                reason: rka_check::Failure::new("r"),
                 attempt: 1,
                 retry: 2,
             },
         );
-        o.record(1, &CheckerEvent::Down { reason: "d".into() });
+        o.record(
+            1,
+            &CheckerEvent::Down {
+                reason: rka_check::Failure::new("d").into(),
+            },
+        );
         o.record(1, &CheckerEvent::WeightChanged { weight: 3 });
         assert_eq!(o.failures(1), 2);
         assert_eq!(o.failures(2), 0);
