@@ -177,6 +177,7 @@ pub async fn run_with_timeout(
         .stderr(std::process::Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
+    rka_sys::sched::normal_policy_on_exec(cmd.as_std_mut());
     if let Some((u, g)) = user {
         if let Err(e) = crate::vrrp::notify::apply_user(&mut cmd, u, g.as_deref()) {
             return ScriptOutcome::NotRun(format!("{program}: {e}"));

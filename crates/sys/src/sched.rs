@@ -77,8 +77,28 @@ fn set_thread_policy(tid: i32, policy: i32, priority: i32) -> io::Result<()> {
 pub fn set_thread_round_robin(tid: i32, priority: u32) -> io::Result<()> {
     let priority = i32::try_from(priority)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "priority out of range"))?;
-    // Reset on fork, as keepalived: scripts the daemon starts run under the normal policy.
-    set_thread_policy(tid, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, priority)
+    // Not reset on fork: threads started later (the runtime's) must inherit the policy; the
+    // scripts the daemon runs leave it instead ([`normal_policy_on_exec`]).
+    set_thread_policy(tid, libc::SCHED_RR, priority)
+}
+
+/// Makes `cmd`'s process leave a real-time policy before it executes its program, so that
+/// scripts started by a real-time daemon run under the normal policy (keepalived's children
+/// get the same effect from `SCHED_RESET_ON_FORK`, which would also reset our threads).
+pub fn normal_policy_on_exec(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the hook runs in the child between fork and exec; it only makes the
+    // async-signal-safe sched_setscheduler system call on a stack value and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            let param = libc::sched_param { sched_priority: 0 };
+            if libc::sched_getscheduler(0) != libc::SCHED_OTHER {
+                // Leaving a real-time policy needs no privilege; a failure leaves it as is.
+                libc::sched_setscheduler(0, libc::SCHED_OTHER, &param);
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Returns the calling thread to the normal time-sharing policy (`SCHED_OTHER`, priority 0),
@@ -390,5 +410,14 @@ mod tests {
         assert!(set_thread_nice(-1, 0).is_err());
         assert!(set_thread_round_robin(-1, 10).is_err());
         assert!(on_thread(set_normal_policy).is_ok());
+    }
+
+    #[test]
+    fn a_command_leaves_a_real_time_policy_before_exec() {
+        // Unprivileged here: the hook must at least keep a normal process normal and run.
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", "exit 0"]);
+        normal_policy_on_exec(&mut cmd);
+        assert!(cmd.status().expect("sh").success());
     }
 }

@@ -272,6 +272,7 @@ pub fn spawn_script(argv: Vec<String>, user: Option<&(String, Option<String>)>) 
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
+    rka_sys::sched::normal_policy_on_exec(cmd.as_std_mut());
     if let Some((u, g)) = user {
         if let Err(e) = apply_user(&mut cmd, u, g.as_deref()) {
             tracing::error!("script {program}: {e} - not run");
