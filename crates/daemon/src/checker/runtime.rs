@@ -150,17 +150,14 @@ pub enum ProbeSlots {
     /// A single slot.
     One(Slot),
     /// Several slots (behind one thin pointer: 16 bytes for either form).
-    Many(Box<Vec<Slot>>),
+    Many(Box<Box<[Slot]>>),
 }
 
 impl From<Vec<Slot>> for ProbeSlots {
-    fn from(mut slots: Vec<Slot>) -> Self {
+    fn from(slots: Vec<Slot>) -> Self {
         match slots[..] {
             [one] => ProbeSlots::One(one),
-            _ => {
-                slots.shrink_to_fit();
-                ProbeSlots::Many(Box::new(slots))
-            }
+            _ => ProbeSlots::Many(Box::new(slots.into_boxed_slice())),
         }
     }
 }
@@ -900,6 +897,18 @@ mod tests {
             vec![slot(0, 0), slot(3, 1)]
         );
         assert!(ProbeSlots::from(Vec::new()).is_empty());
+    }
+
+    /// One probe record per checker (36,800 in issue 5's benchmark): the sizes that keep it
+    /// small (bench/checker-memory/README.md).
+    #[test]
+    fn probe_records_stay_small() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Slot>(), 12);
+        assert_eq!(size_of::<ProbeSlots>(), 16);
+        assert_eq!(size_of::<ProbeName>(), 20);
+        assert_eq!(size_of::<Option<Box<DownReason>>>(), 8);
+        assert!(size_of::<ProbeTask>() <= 104, "{}", size_of::<ProbeTask>());
     }
 
     #[test]
