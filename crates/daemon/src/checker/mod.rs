@@ -10,6 +10,7 @@
 
 pub mod dump;
 pub mod ipvs;
+pub mod logline;
 pub mod mapping;
 pub mod notify;
 pub mod runtime;
