@@ -14,7 +14,9 @@ as "-" and the line starts with "FAIL".
 
 Markers (log lines the daemons write themselves):
   (a marker matches a message that starts with it, the console timestamp left out;
-   "Reloading" only the whole message; a count N takes the Nth match after the SIGHUP)
+   "Reloading" only the whole message; a count N takes the Nth match after the SIGHUP; of
+   two markers for one key the first found counts: builds before 902f20f logged
+   "reloading the VRRP configuration")
   rkeepalived  parent   "Reloading"                          SIGHUP handled by the parent
                vrrp     "Reloading", its 2nd occurrence      the VRRP child has read the new
                                                               file and applies it (in-memory
@@ -34,12 +36,14 @@ MARKERS = {
     "rka-all": [
         ("parent", "Reloading"),
         ("vrrp", "Reloading", 2),
+        ("vrrp", "reloading the VRRP configuration"),
         ("checker", "checker configuration reloaded"),
         ("ipvs", "IPVS: whole table of"),
     ],
     "rka-vrrp": [
         ("parent", "Reloading"),
         ("vrrp", "Reloading", 2),
+        ("vrrp", "reloading the VRRP configuration"),
     ],
     "ka-vrrp": [
         ("parent", "Reloading ..."),
@@ -80,6 +84,8 @@ def main() -> int:
         t1 = hups[i + 1][2] if i + 1 < len(hups) else float("inf")
         got = {}
         for key, needle, *nth in markers:
+            if key in got:
+                continue
             seen = 0
             for t, text in log:
                 if t0 <= t < t1 and message(text) == needle or (
@@ -89,7 +95,7 @@ def main() -> int:
                     if seen == (nth[0] if nth else 1):
                         got[key] = t - t0
                         break
-        keys = [m[0] for m in markers]
+        keys = list(dict.fromkeys(m[0] for m in markers))
         missing = [k for k in keys if k not in got]
         cells = " ".join("%s=%s" % (k, "%.0f" % got[k] if k in got else "-") for k in keys)
         total = "-" if missing else "%.0f" % max(got.values())
