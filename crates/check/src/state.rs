@@ -114,6 +114,10 @@ pub struct CheckerState {
     schedule: Arc<Schedule>,
     up: bool,
     has_run: bool,
+    /// Whether `retry` applies to the very first probe. keepalived 2.2.7 (observed) settles a
+    /// first failing TCP_CHECK, UDP_CHECK, PING_CHECK or DNS_CHECK at once; HTTP_GET, SSL_GET,
+    /// SMTP_CHECK and MISC_CHECK retry it.
+    retry_first_run: bool,
     in_flight: bool,
     retries_done: u32,
     /// `Some` for HTTP_GET / SSL_GET: one url per probe.
@@ -143,6 +147,7 @@ impl CheckerState {
             up,
             verdict_given: false,
             has_run: false,
+            retry_first_run: true,
             urls: None,
             retries_done: 0,
             next_probe: now + start_delay,
@@ -162,7 +167,11 @@ impl CheckerState {
         now: Instant,
         start_delay: Duration,
     ) -> Self {
-        let state = CheckerState::new(schedule, now, start_delay);
+        let mut state = CheckerState::new(schedule, now, start_delay);
+        state.retry_first_run = !matches!(
+            probe,
+            Probe::Tcp(_) | Probe::Udp(_) | Probe::Ping(_) | Probe::Dns(_)
+        );
         match probe {
             Probe::Http(p) => state.pacing_urls(p.urls.len(), p.fast_recovery),
             _ => state,
@@ -231,8 +240,9 @@ impl CheckerState {
     pub fn handle_result(&mut self, now: Instant, result: ProbeResult) {
         self.in_flight = false;
         // Before the first probe has run, a failure counts as a failure of an up checker, even
-        // in alpha mode: the retries apply, then the verdict is settled.
-        let counts_retries = self.up || !self.has_run;
+        // in alpha mode: the retries apply (for the kinds that retry a first probe, see
+        // `retry_first_run`), then the verdict is settled.
+        let counts_retries = (self.up || !self.has_run) && (self.has_run || self.retry_first_run);
         self.has_run = true;
         match result {
             Ok(success) => {
@@ -478,6 +488,36 @@ mod tests {
         if let CheckerEvent::Down { reason } = verdicts[0] {
             assert_eq!(reason.to_string(), "boom (after 1 retries)");
         }
+    }
+
+    #[test]
+    fn a_first_failing_tcp_probe_is_settled_without_retries() {
+        // keepalived 2.2.7 (observed, retry 1, log_all_failures): a TCP_CHECK that fails its
+        // very first probe is down at once; HTTP_GET retries it; once a TCP_CHECK has run,
+        // its retries apply again.
+        let t0 = Instant::now();
+        let tcp = Probe::Tcp(crate::net::ConnectOpts::new(
+            "127.0.0.1:1".parse().expect("addr"),
+        ));
+        let mut st = CheckerState::for_probe(&tcp, sched(1, false), t0, Duration::ZERO);
+        assert!(st.handle_timeout(t0));
+        st.handle_result(t0, fail());
+        assert!(!st.is_up());
+        assert!(matches!(st.poll_event(), Some(CheckerEvent::Down { .. })));
+        // Up again, then a failure: retried first.
+        let t1 = t0 + Duration::from_secs(10);
+        assert!(st.handle_timeout(t1));
+        st.handle_result(t1, ok());
+        assert!(st.is_up());
+        let t2 = t1 + Duration::from_secs(10);
+        assert!(st.handle_timeout(t2));
+        st.handle_result(t2, fail());
+        assert!(st.is_up(), "one retry before the verdict");
+        // The other kinds keep retrying the first probe.
+        let mut st = CheckerState::new(sched(1, false), t0, Duration::ZERO);
+        assert!(st.handle_timeout(t0));
+        st.handle_result(t0, fail());
+        assert!(st.is_up(), "retried");
     }
 
     #[test]
