@@ -337,11 +337,14 @@ impl CheckerAlerts {
                     let rs_label = super::mapping::addr_label(rs.addr, vs.protocol, rs.port);
                     // Observed: a real server's own setting, else the global defaults, else
                     // its virtual server's own setting.
-                    let alert = crate::smtp::alert_enabled(
-                        rs.smtp_alert,
-                        g.smtp_alert_checker.or(g.smtp_alert),
-                        vs.smtp_alert,
-                    );
+                    // Unset everywhere, a real server mails (keepalived 2.2.7, observed in the
+                    // VM: notification_email and smtp_server alone mail a real server's DOWN,
+                    // not its service's quorum).
+                    let alert = rs
+                        .smtp_alert
+                        .or(g.smtp_alert_checker.or(g.smtp_alert))
+                        .or(vs.smtp_alert)
+                        .unwrap_or(true);
                     any |= alert;
                     let checkers = if alert {
                         rs.checkers.iter().map(|c| Wording::of(c, rs)).collect()
@@ -839,10 +842,11 @@ mod tests {
 
     #[test]
     fn smtp_enabling_rules() {
-        assert_eq!(flags("", "", ""), (false, false, false));
+        // Unset everywhere: the real servers mail, the service does not (observed).
+        assert_eq!(flags("", "", ""), (false, true, true));
         assert_eq!(flags("smtp_alert", "", ""), (true, true, true));
         assert_eq!(flags("smtp_alert_checker", "", ""), (true, true, true));
-        assert_eq!(flags("smtp_alert_vrrp", "", ""), (false, false, false));
+        assert_eq!(flags("smtp_alert_vrrp", "", ""), (false, true, true));
         assert_eq!(
             flags("smtp_alert on\n smtp_alert_checker off", "", ""),
             (false, false, false)
@@ -858,7 +862,8 @@ mod tests {
             flags("", "smtp_alert on", "smtp_alert off"),
             (true, false, true)
         );
-        assert_eq!(flags("", "", "smtp_alert on"), (false, true, false));
+        assert_eq!(flags("", "", "smtp_alert on"), (false, true, true));
+        assert_eq!(flags("", "", "smtp_alert off"), (false, false, true));
         assert_eq!(
             flags("smtp_alert", "smtp_alert off", "smtp_alert off"),
             (false, false, true)
