@@ -34,19 +34,63 @@ pub struct DestPlan {
     pub port: u16,
     /// Forwarding method.
     pub method: ForwardMethod,
+    /// The settings most real servers leave unset, boxed only when one is set (one plan per
+    /// real server: 32 bytes instead of 56).
+    pub rare: Option<Box<DestRare>>,
+}
+
+/// The settings of a real server that most configurations leave unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestRare {
     /// Tunnel settings (TUN with GUE or GRE).
     pub tunnel: Option<Tunnel>,
     /// `uthreshold`.
     pub upper_threshold: u32,
     /// `lthreshold`.
     pub lower_threshold: u32,
-    /// `notify_up` (boxed: rarely set, and there is one plan per real server).
-    pub notify_up: Option<Box<LvsScript>>,
-    /// `notify_down` (boxed, as `notify_up`).
-    pub notify_down: Option<Box<LvsScript>>,
+    /// `notify_up`.
+    pub notify_up: Option<LvsScript>,
+    /// `notify_down`.
+    pub notify_down: Option<LvsScript>,
 }
 
 impl DestPlan {
+    /// A destination at `addr:port` forwarded by `method`, with `rare` settings (kept only
+    /// when one differs from the defaults).
+    pub fn new(addr: IpAddr, port: u16, method: ForwardMethod, rare: DestRare) -> DestPlan {
+        DestPlan {
+            addr,
+            port,
+            method,
+            rare: (rare != DestRare::default()).then(|| Box::new(rare)),
+        }
+    }
+
+    /// Tunnel settings (TUN with GUE or GRE).
+    pub fn tunnel(&self) -> Option<Tunnel> {
+        self.rare.as_ref().and_then(|r| r.tunnel)
+    }
+
+    /// `uthreshold` (0: none).
+    pub fn upper_threshold(&self) -> u32 {
+        self.rare.as_ref().map_or(0, |r| r.upper_threshold)
+    }
+
+    /// `lthreshold` (0: none).
+    pub fn lower_threshold(&self) -> u32 {
+        self.rare.as_ref().map_or(0, |r| r.lower_threshold)
+    }
+
+    /// `notify_up` or `notify_down`.
+    pub fn notify_script(&self, up: bool) -> Option<&LvsScript> {
+        let r = self.rare.as_ref()?;
+        if up {
+            r.notify_up.as_ref()
+        } else {
+            r.notify_down.as_ref()
+        }
+    }
+
     /// The port the destination gets in the service `key`: DR and TUN keep the service's port
     /// (0 for a firewall mark).
     pub fn port_in(&self, key: &ServiceKey) -> u16 {
@@ -187,16 +231,18 @@ impl Plan {
             let mut rs_specs = Vec::new();
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 let (method, tunnel) = forwarding(rs.forwarding);
-                real_servers.push(DestPlan {
-                    addr: rs.addr,
-                    port: rs.port,
+                real_servers.push(DestPlan::new(
+                    rs.addr,
+                    rs.port,
                     method,
-                    tunnel,
-                    upper_threshold: rs.uthreshold,
-                    lower_threshold: rs.lthreshold,
-                    notify_up: rs.notify_up.clone().map(Box::new),
-                    notify_down: rs.notify_down.clone().map(Box::new),
-                });
+                    DestRare {
+                        tunnel,
+                        upper_threshold: rs.uthreshold,
+                        lower_threshold: rs.lthreshold,
+                        notify_up: rs.notify_up.clone(),
+                        notify_down: rs.notify_down.clone(),
+                    },
+                ));
                 let mut inits = Vec::new();
                 for (ci, c) in rs.checkers.iter().enumerate() {
                     let slot = Slot::new(vi, ri, ci);
@@ -465,16 +511,15 @@ fn probe_kind(k: &CheckerKind) -> CheckKind {
 
 fn sorry_plan(s: &SorryServer) -> DestPlan {
     let (method, tunnel) = forwarding(s.forwarding);
-    DestPlan {
-        addr: s.addr,
-        port: s.port,
+    DestPlan::new(
+        s.addr,
+        s.port,
         method,
-        tunnel,
-        upper_threshold: 0,
-        lower_threshold: 0,
-        notify_up: None,
-        notify_down: None,
-    }
+        DestRare {
+            tunnel,
+            ..DestRare::default()
+        },
+    )
 }
 
 /// The parameter part of probe keys (everything but the target), rendered once for a run of
@@ -789,6 +834,39 @@ mod tests {
             &plan.probes[0].key.params,
             &plan.probes[4].key.params
         ));
+    }
+
+    #[test]
+    fn rare_real_server_settings_are_kept_apart() {
+        assert_eq!(std::mem::size_of::<DestPlan>(), 32);
+        let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_kind NAT\n \
+                    real_server 127.0.0.1 8080 {\n }\n \
+                    real_server 127.0.0.2 8080 {\n  uthreshold 9\n  lthreshold 2\n  \
+                    notify_down /bin/true\n }\n \
+                    real_server 127.0.0.3 8080 {\n }\n}\n\
+                    virtual_server 10.0.0.9 80 {\n protocol TCP\n lb_kind TUN type gue port 6080\n \
+                    real_server 127.0.0.4 80 {\n }\n}\n";
+        let loaded = rka_config::load_str("test.conf", text, &Default::default());
+        let plan = Plan::from_config(&loaded.config);
+        let sp = &plan.services[0];
+        let [plain, limited, _] = &sp.real_servers[..] else {
+            panic!("three real servers: {:?}", sp.real_servers);
+        };
+        assert!(plain.rare.is_none(), "nothing set, nothing boxed");
+        assert_eq!((plain.upper_threshold(), plain.lower_threshold()), (0, 0));
+        assert!(plain.notify_script(false).is_none() && plain.tunnel().is_none());
+        assert_eq!(
+            (limited.upper_threshold(), limited.lower_threshold()),
+            (9, 2)
+        );
+        assert!(limited.notify_script(false).is_some());
+        assert!(limited.notify_script(true).is_none());
+        let tunnelled = &plan.services[1].real_servers[0];
+        assert_eq!(tunnelled.tunnel().map(|t| t.port), Some(6080));
+        assert!(tunnelled.notify_script(true).is_none());
+        assert_eq!(sp.dest_label(limited), "[127.0.0.2]:tcp:8080");
+        assert_eq!(sp.rs_label(2).as_deref(), Some("[127.0.0.3]:tcp:8080"));
+        assert_eq!(sp.rs_label(3), None);
     }
 
     #[test]

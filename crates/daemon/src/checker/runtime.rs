@@ -725,10 +725,9 @@ impl Runtime {
                 let Some((sp, dp)) = rs_plan(&self.plan, vs, rs) else {
                     return;
                 };
-                let script = if up { &dp.notify_up } else { &dp.notify_down };
                 self.notifier.notify(
                     &rs_line(&sp.dest_label(dp), &sp.label, up),
-                    script.as_deref(),
+                    dp.notify_script(up),
                 );
             }
             Action::QuorumUp { vs } | Action::QuorumDown { vs } => {

@@ -19,9 +19,9 @@ pub struct Desired {
 
 fn destination(d: &DestPlan, key: &ServiceKey, weight: u32) -> Destination {
     let mut dest = Destination::new(d.addr, d.port_in(key), d.method, weight);
-    dest.upper_threshold = d.upper_threshold;
-    dest.lower_threshold = d.lower_threshold;
-    dest.tunnel = d.tunnel;
+    dest.upper_threshold = d.upper_threshold();
+    dest.lower_threshold = d.lower_threshold();
+    dest.tunnel = d.tunnel();
     dest
 }
 
