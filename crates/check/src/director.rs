@@ -356,6 +356,17 @@ impl Director {
         self.services.get(vs).is_some_and(|s| s.quorum_up)
     }
 
+    /// `quorum` and `hysteresis` of a virtual server.
+    pub fn quorum_of(&self, vs: usize) -> Option<(u32, u32)> {
+        self.services.get(vs).map(|s| (s.quorum, s.hysteresis))
+    }
+
+    /// Whether a real server stays in the table with weight 0 while down
+    /// (`inhibit_on_failure`).
+    pub fn inhibits(&self, vs: usize, rs: usize) -> bool {
+        self.rs(vs, rs).is_some_and(|r| r.inhibit)
+    }
+
     /// The sum of the weights of the live real servers.
     pub fn live_weight(&self, vs: usize) -> u64 {
         self.services.get(vs).map_or(0, Service::live_weight)

@@ -62,6 +62,8 @@ pub enum VirtualServerName<'a> {
     Fwmark(u32),
     /// A `virtual_server_group` service: `[NAME]:0`.
     Group(&'a str),
+    /// A service named by its plan's label, already in keepalived's form.
+    Label(&'a str),
 }
 
 impl fmt::Display for VirtualServerName<'_> {
@@ -70,6 +72,7 @@ impl fmt::Display for VirtualServerName<'_> {
             VirtualServerName::Addr(s) => s.fmt(f),
             VirtualServerName::Fwmark(m) => write!(f, "FWM {m}"),
             VirtualServerName::Group(g) => write!(f, "[{g}]:0"),
+            VirtualServerName::Label(l) => f.write_str(l),
         }
     }
 }

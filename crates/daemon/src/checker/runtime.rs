@@ -344,6 +344,15 @@ fn spawn_file_watcher(
     })
 }
 
+/// A real or sorry server of `sp` as keepalived's lines name it.
+fn logline_server(sp: &ServicePlan, d: &DestPlan) -> super::logline::Server {
+    super::logline::Server {
+        addr: d.addr,
+        port: d.port,
+        protocol: sp.protocol,
+    }
+}
+
 /// The plan of virtual server `vs` and of its real server `rs`.
 fn rs_plan(plan: &Plan, vs: usize, rs: usize) -> Option<(&ServicePlan, &DestPlan)> {
     let sp = plan.services.get(vs)?;
@@ -397,7 +406,14 @@ impl Runtime {
         rt.install(plan);
         let init_notifies = config.global.simple.rs_init_notifies;
         for a in super::notify::start_actions(&rt.plan, &rt.director, init_notifies) {
-            rt.announce(&a);
+            // At start keepalived logs "Gained quorum" for the services that start up, and
+            // nothing for the others or for the real servers (observed).
+            if let Action::QuorumUp { vs } = a {
+                if let Some(sp) = rt.plan.services.get(vs) {
+                    rt.log_quorum(vs, sp, super::logline::QuorumChange::Gained);
+                }
+            }
+            rt.to_notify.push(a);
         }
         rt.run_notifiers();
         Ok(rt)
@@ -689,21 +705,26 @@ impl Runtime {
 
     /// Logs an announcement; whether it is one the notifiers tell.
     fn log_action(&self, a: &Action) -> bool {
+        use super::logline::{self, QuorumChange, ServerChange, VirtualServerName};
         match *a {
             Action::RealServerUp { vs, rs } | Action::RealServerDown { vs, rs } => {
                 let up = matches!(a, Action::RealServerUp { .. });
                 let Some((sp, dp)) = rs_plan(&self.plan, vs, rs) else {
                     return false;
                 };
-                let rs_label = sp.dest_label(dp);
-                tracing::info!(
-                    "{} real server {} of virtual server {}",
-                    if up { "Enabling" } else { "Disabling" },
-                    rs_label,
-                    sp.label
-                );
+                // keepalived's lines: the table gains or loses the server, or (with
+                // inhibit_on_failure) keeps it at weight 0.
+                let change = match (up, self.director.inhibits(vs, rs)) {
+                    (true, false) => ServerChange::Added,
+                    (false, false) => ServerChange::Removed,
+                    (true, true) => ServerChange::Enabled,
+                    (false, true) => ServerChange::Disabled,
+                };
+                let server = logline_server(sp, dp);
+                let name = VirtualServerName::Label(&sp.label);
+                tracing::info!("{}", logline::server_change(change, &server, &name));
                 if let Some(cause) = self.cause() {
-                    tracing::debug!("real server {rs_label} down because: {cause}");
+                    tracing::debug!("real server {server} down because: {cause}");
                 }
                 true
             }
@@ -712,14 +733,40 @@ impl Runtime {
                 let Some(sp) = self.plan.services.get(vs) else {
                     return false;
                 };
-                tracing::info!(
-                    "virtual server {}: quorum {}",
-                    sp.label,
-                    if up { "gained" } else { "lost" }
+                self.log_quorum(
+                    vs,
+                    sp,
+                    if up {
+                        QuorumChange::Gained
+                    } else {
+                        QuorumChange::Lost
+                    },
                 );
                 true
             }
             Action::TableChanged => false,
+        }
+    }
+
+    /// keepalived's quorum line of service `vs`, and the sorry server's lines that follow it.
+    fn log_quorum(&self, vs: usize, sp: &ServicePlan, change: super::logline::QuorumChange) {
+        use super::logline::{self, QuorumChange, VirtualServerName};
+        let (quorum, hysteresis) = self.director.quorum_of(vs).unwrap_or((1, 0));
+        let weight = i64::try_from(self.director.live_weight(vs)).unwrap_or(i64::MAX);
+        let name = VirtualServerName::Label(&sp.label);
+        tracing::info!(
+            "{}",
+            logline::quorum(change, quorum, hysteresis, weight, &name)
+        );
+        if let Some(sorry) = &sp.sorry {
+            let server = logline_server(sp, sorry);
+            let lines = match change {
+                QuorumChange::Lost => logline::sorry_server_in(&server, &name),
+                _ => logline::sorry_server_out(&server, &name),
+            };
+            for l in lines {
+                tracing::info!("{l}");
+            }
         }
     }
 

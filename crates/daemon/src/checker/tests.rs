@@ -435,3 +435,79 @@ async fn ha_suspend_holds_checkers_of_an_absent_address() {
     assert!(!rt.director.is_suspended(0));
     rt.stop(StopMode::RemoveOwned).await;
 }
+
+/// What the runtime logs, captured for one test (a subscriber of this thread only).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn table_changes_are_logged_in_keepalived_words() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let live_port = live.local_addr().expect("addr").port();
+    let dead_port = free_port();
+    let cfg = config(&tcp_vs(1, &[live_port, dead_port], ""));
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&cfg, fake.clone()).expect("start");
+    assert!(
+        drive_until(&mut rt, &fake, Duration::from_secs(10), |t| {
+            !has_dest(t, vip(1, 80), dest(dead_port))
+        })
+        .await
+    );
+    let _back = std::net::TcpListener::bind(("127.0.0.1", dead_port)).expect("rebind");
+    assert!(
+        drive_until(&mut rt, &fake, Duration::from_secs(10), |t| {
+            has_dest(t, vip(1, 80), dest(dead_port))
+        })
+        .await
+    );
+    rt.stop(StopMode::RemoveOwned).await;
+    let log = captured.text();
+    let lines: Vec<&str> = log.lines().map(str::trim).collect();
+    let at = |want: &str| {
+        lines
+            .iter()
+            .position(|l| *l == want)
+            .unwrap_or_else(|| panic!("no {want:?} in\n{log}"))
+    };
+    let gained = at("Gained quorum 1+0=1 <= 2 for VS [10.0.0.1]:tcp:80");
+    let removed = at(&format!(
+        "Removing service [127.0.0.1]:tcp:{dead_port} from VS [10.0.0.1]:tcp:80"
+    ));
+    let added = at(&format!(
+        "Adding service [127.0.0.1]:tcp:{dead_port} to VS [10.0.0.1]:tcp:80"
+    ));
+    assert!(gained < removed && removed < added, "{log}");
+}
