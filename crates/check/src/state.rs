@@ -56,7 +56,8 @@ pub enum CheckerEvent {
 pub struct DownReason {
     /// The last probe's failure.
     pub failure: Failure,
-    /// How many retries failed before it (the configured `retry`).
+    /// How many retries failed before it (the configured `retry`, 0 for a first probe that
+    /// is settled at once).
     pub retries: u32,
 }
 
@@ -299,7 +300,7 @@ impl CheckerState {
                         });
                     }
                 } else {
-                    self.retries_done = 0;
+                    let retried = std::mem::take(&mut self.retries_done);
                     self.next_probe = now + self.schedule.delay_loop;
                     if let Some(u) = &mut self.urls {
                         u.cursor.on_failure();
@@ -309,7 +310,7 @@ impl CheckerState {
                         self.verdict_given = true;
                         let reason = DownReason {
                             failure,
-                            retries: self.schedule.retry,
+                            retries: retried,
                         };
                         self.push_event(CheckerEvent::Down { reason });
                     }

@@ -137,6 +137,42 @@ pub enum Cause {
     MiscTimeout,
 }
 
+impl Cause {
+    /// The cause of a probe's failure, as far as its reason tells it (the reasons still in
+    /// words, `Reason::Other`, give `None`: see the mapping above).
+    pub fn of(kind: CheckKind, reason: &rka_check::outcome::Reason) -> Option<Cause> {
+        use rka_check::outcome::{IoCause, Reason as R};
+        let errno = |c: &IoCause| match c {
+            IoCause::Os(n) => *n,
+            IoCause::Text(_) => 0,
+        };
+        Some(match reason {
+            R::ConnectFailed { cause, .. } => Cause::ConnectFailed {
+                errno: errno(cause),
+            },
+            R::ConnectClosed { .. } => Cause::ReadError,
+            R::ConnectTimeout { .. } => Cause::ConnectTimeout,
+            R::Socket(_) => Cause::ConnectFailed { errno: 0 },
+            R::SmtpBanner { .. } => Cause::SmtpBanner,
+            R::SmtpHelo { .. } => Cause::SmtpHelo,
+            R::SmtpMalformed(_) => Cause::SmtpBanner,
+            R::SmtpReadTimeout { .. } | R::SmtpTooSlow => Cause::ReadTimeout,
+            R::SmtpReadFailed(_)
+            | R::SmtpClosed
+            | R::SmtpTooLong { .. }
+            | R::SmtpWriteTimeout
+            | R::SmtpWriteFailed(_) => Cause::ReadError,
+            R::MiscExit { status } => Cause::MiscExit(*status),
+            R::MiscSignal { signal } => Cause::MiscSignal(*signal),
+            R::MiscNoStatus => Cause::MiscExit(1),
+            R::MiscTimeout { .. } => Cause::MiscTimeout,
+            R::TimedOut { .. } if kind == CheckKind::Misc => Cause::MiscTimeout,
+            R::TimedOut { .. } => Cause::ReadTimeout,
+            R::Other(_) => return None,
+        })
+    }
+}
+
 /// What an HTTP_GET/SSL_GET url checked last, naming its success line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UrlTest {

@@ -157,6 +157,11 @@ impl ProbeName {
             port: target.port(),
         }
     }
+
+    /// The probe's kind.
+    pub fn kind(&self) -> CheckKind {
+        self.kind
+    }
 }
 
 impl std::fmt::Display for ProbeName {

@@ -353,6 +353,52 @@ fn logline_server(sp: &ServicePlan, d: &DestPlan) -> super::logline::Server {
     }
 }
 
+/// Logs keepalived's line(s) for checker event `ev` of a `kind` probe reporting to `slots`
+/// (one per real server it checks, as keepalived has one checker each); whether it could.
+/// MISC_CHECK's lines name the program, which the runtime does not keep: ours stand in.
+fn self_told(plan: &Plan, kind: rka_check::CheckKind, slots: &[Slot], ev: &CheckerEvent) -> bool {
+    use super::logline::{self, Cause, Check, VirtualServerName};
+    if kind == rka_check::CheckKind::Misc {
+        return false;
+    }
+    let mut told = false;
+    for &s in slots {
+        let Some((sp, dp)) = rs_plan(plan, s.vs(), s.rs()) else {
+            continue;
+        };
+        let check = Check {
+            kind,
+            rs: logline_server(sp, dp),
+            vs: VirtualServerName::Label(&sp.label),
+            program: "",
+        };
+        let mut say = |line: Option<String>| {
+            if let Some(l) = line {
+                tracing::info!("{l}");
+                told = true;
+            }
+        };
+        match ev {
+            CheckerEvent::Up { .. } => say(logline::checker_up(&check)),
+            CheckerEvent::Down { reason } => {
+                let cause = Cause::of(kind, &reason.failure.reason);
+                if logline::detail_always_logged(kind) {
+                    say(cause.and_then(|c| logline::failure_detail(kind, &check.rs, c)));
+                }
+                say(logline::checker_down(
+                    &check,
+                    cause.unwrap_or(Cause::ReadError),
+                    reason.retries,
+                ));
+            }
+            CheckerEvent::Retrying { reason, .. } => say(Cause::of(kind, &reason.reason)
+                .and_then(|c| logline::failure_detail(kind, &check.rs, c))),
+            CheckerEvent::WeightChanged { .. } | CheckerEvent::WeightReset => {}
+        }
+    }
+    told
+}
+
 /// The plan of virtual server `vs` and of its real server `rs`.
 fn rs_plan(plan: &Plan, vs: usize, rs: usize) -> Option<(&ServicePlan, &DestPlan)> {
     let sp = plan.services.get(vs)?;
@@ -622,24 +668,43 @@ impl Runtime {
         let Some(p) = self.probes.get_mut(&id) else {
             return;
         };
+        let kind = p.name.kind();
+        // keepalived's lines for the checker (below) at info; ours, with the probe's own
+        // words, at debug, or at info where keepalived's line cannot be told.
+        let slots = p.slots.clone();
+        let told = self_told(&self.plan, kind, &slots, &ev);
+        let p = match self.probes.get_mut(&id) {
+            Some(p) => p,
+            None => return,
+        };
+        let ours = |line: String| {
+            if told {
+                tracing::debug!("{line}");
+            } else {
+                tracing::info!("{line}");
+            }
+        };
         match &ev {
             CheckerEvent::Up { reason } => {
                 p.up = true;
                 p.last_reason = None;
                 p.transitions += 1;
-                tracing::info!("{}: success ({reason})", p.name);
+                ours(format!("{}: success ({reason})", p.name));
             }
             CheckerEvent::Down { reason } => {
                 p.up = false;
                 p.last_reason = Some(Box::new(reason.clone()));
                 p.transitions += 1;
-                tracing::info!("{}: failed: {reason}", p.name);
+                ours(format!("{}: failed: {reason}", p.name));
             }
             CheckerEvent::Retrying {
                 reason,
                 attempt,
                 retry,
-            } => tracing::info!("{}: failed: {reason} (retry {attempt}/{retry})", p.name),
+            } => ours(format!(
+                "{}: failed: {reason} (retry {attempt}/{retry})",
+                p.name
+            )),
             CheckerEvent::WeightChanged { weight } => {
                 p.weight = Some(*weight);
                 tracing::info!("{}: weight {weight}", p.name);

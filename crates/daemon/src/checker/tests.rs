@@ -510,4 +510,15 @@ async fn table_changes_are_logged_in_keepalived_words() {
         "Adding service [127.0.0.1]:tcp:{dead_port} to VS [10.0.0.1]:tcp:80"
     ));
     assert!(gained < removed && removed < added, "{log}");
+    // The checker's own line comes first: a first failing TCP_CHECK is settled at once.
+    let failed = at(&format!(
+        "TCP_CHECK on service [127.0.0.1]:tcp:{dead_port} failed."
+    ));
+    let success = at(&format!(
+        "TCP connection to [127.0.0.1]:tcp:{dead_port} success."
+    ));
+    assert!(
+        failed < removed && removed < success && success < added,
+        "{log}"
+    );
 }
