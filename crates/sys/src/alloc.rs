@@ -35,9 +35,12 @@ const MI_OPTION_PURGE_DELAY: mi::mi_option_t = 15;
 /// mimalloc defers each purge and pushes the deadline back a little whenever more pages
 /// become free, so in a process that keeps allocating and freeing at a steady pace (the
 /// checker child: a thousand probes a second) the default second never expires and the
-/// freed pages stay resident. Measured in the checker child with 36,800 real servers: 27.0 MB
-/// of heap resident with the default, 21.6 MB with 100 ms (21.3 MB with 0), and the start-up
-/// peak 95 -> 90 MB; CPU time unchanged within noise (bench/checker-memory/README.md).
+/// freed pages stay resident. Measured in the checker child with 36,800 real servers
+/// (bench/checker-memory/README.md): only an arena reserved in small pages from the start
+/// (`MIMALLOC_ALLOW_THP=0` in the environment) gives its freed pages back at all; there, set
+/// when the checker runtime starts, 100 ms takes the steady resident set from 36.5 to 34.4 MB,
+/// and `MIMALLOC_PURGE_DELAY=100` in the environment (in force before the first allocation)
+/// to 30.0 MB; CPU time unchanged within noise.
 pub fn purge_freed_pages_within(delay: std::time::Duration) {
     let ms = std::ffi::c_long::try_from(delay.as_millis()).unwrap_or(std::ffi::c_long::MAX);
     // SAFETY: setting an option has no precondition; mimalloc reads it at its next purge.
