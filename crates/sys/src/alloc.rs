@@ -231,9 +231,7 @@ mod tests {
         purge_freed_pages_within(std::time::Duration::from_millis(100));
         // SAFETY: reading an option has no precondition.
         assert_eq!(unsafe { mi::mi_option_get(MI_OPTION_PURGE_DELAY) }, 100);
-        purge_freed_pages_within(std::time::Duration::from_millis(
-            delay.unsigned_abs().into(),
-        ));
+        purge_freed_pages_within(std::time::Duration::from_millis(delay.unsigned_abs()));
         let r = resident_by_mapping();
         assert!(
             r.mappings.iter().any(|(n, b)| n == "[stack]" && *b > 0),
