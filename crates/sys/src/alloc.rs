@@ -25,28 +25,6 @@ pub fn release_free_memory() {
 /// names the v2 options). Checked against its default by a test.
 const MI_OPTION_ALLOW_THP: mi::mi_option_t = 43;
 
-/// mimalloc v3's number for `mi_option_purge_delay` (milliseconds). Checked against its
-/// default (1000) by a test.
-const MI_OPTION_PURGE_DELAY: mi::mi_option_t = 15;
-
-/// Has mimalloc give the pages it frees back to the system `delay` after they became free
-/// (default: one second), for the rest of the process.
-///
-/// mimalloc defers each purge and pushes the deadline back a little whenever more pages
-/// become free, so in a process that keeps allocating and freeing at a steady pace (the
-/// checker child: a thousand probes a second) the default second never expires and the
-/// freed pages stay resident. Measured in the checker child with 36,800 real servers
-/// (bench/checker-memory/README.md): only an arena reserved in small pages from the start
-/// (`MIMALLOC_ALLOW_THP=0` in the environment) gives its freed pages back at all; there, set
-/// when the checker runtime starts, 100 ms takes the steady resident set from 36.5 to 34.4 MB,
-/// and `MIMALLOC_PURGE_DELAY=100` in the environment (in force before the first allocation)
-/// to 30.0 MB; CPU time unchanged within noise.
-pub fn purge_freed_pages_within(delay: std::time::Duration) {
-    let ms = std::ffi::c_long::try_from(delay.as_millis()).unwrap_or(std::ffi::c_long::MAX);
-    // SAFETY: setting an option has no precondition; mimalloc reads it at its next purge.
-    unsafe { mi::mi_option_set(MI_OPTION_PURGE_DELAY, ms) };
-}
-
 /// Keeps the daemon's heap in small pages, so that memory it frees can go back to the system.
 ///
 /// mimalloc reserves its arena before `main` and asks the kernel for transparent huge pages
@@ -191,6 +169,9 @@ pub fn heap_usage() -> HeapUsage {
 mod tests {
     use super::*;
 
+    /// mimalloc v3's number for `mi_option_purge_delay`: a second check of the numbering.
+    const MI_OPTION_PURGE_DELAY: mi::mi_option_t = 15;
+
     #[test]
     fn releasing_after_freeing_mimalloc_memory_is_safe_and_repeatable() {
         // Allocate and free through mimalloc itself (the test binary's global allocator is
@@ -227,11 +208,6 @@ mod tests {
         use_small_pages();
         // SAFETY: reading an option has no precondition.
         assert_eq!(unsafe { mi::mi_option_get(MI_OPTION_ALLOW_THP) }, 0);
-        // Set and put back within this test: no other test reads the purge delay.
-        purge_freed_pages_within(std::time::Duration::from_millis(100));
-        // SAFETY: reading an option has no precondition.
-        assert_eq!(unsafe { mi::mi_option_get(MI_OPTION_PURGE_DELAY) }, 100);
-        purge_freed_pages_within(std::time::Duration::from_millis(delay.unsigned_abs()));
         let r = resident_by_mapping();
         assert!(
             r.mappings.iter().any(|(n, b)| n == "[stack]" && *b > 0),

@@ -244,11 +244,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// How soon the checker child's allocator gives freed pages back to the system (see
-/// [`rka_sys::alloc::purge_freed_pages_within`]: with mimalloc's default second, the steady
-/// churn of probes keeps postponing every purge).
-const PURGE_FREED_PAGES_WITHIN: std::time::Duration = std::time::Duration::from_millis(100);
-
 /// How often the host's addresses are read while some virtual server has `ha_suspend`.
 const ADDRESS_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -409,7 +404,6 @@ impl Runtime {
     /// Maps the configuration, starts the IPVS manager on `backend`, starts every probe and
     /// programs the initial table.
     pub fn start<B: Backend>(config: &Config, backend: B) -> std::io::Result<Runtime> {
-        rka_sys::alloc::purge_freed_pages_within(PURGE_FREED_PAGES_WITHIN);
         let plan = Plan::from_config(config);
         let g = &config.global;
         let timeouts = g.lvs_timeouts.map(|t| rka_ipvs::Timeouts {
