@@ -2770,7 +2770,7 @@ fn scenario_script_first_result(a: Impl, b: Impl) {
     let (script, out) = lab.notify_script();
     let flag = lab.path("ok");
     let mut conf_a = format!(
-        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_script chk {{\n  script \"/usr/bin/test -f {}\"\n  interval 1\n  rise 2\n  fall 2\n}}\n",
+        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_script chk {{\n  script \"/usr/bin/test -f {}\"\n  interval 1\n  rise 2\n  fall 2\n}}\nvrrp_script spare {{\n  script /bin/true\n}}\n",
         flag.display()
     );
     conf_a.push_str(
@@ -2830,6 +2830,10 @@ fn scenario_script_first_result(a: Impl, b: Impl) {
     }
     assert!(
         !log.contains("Entering BACKUP STATE (init)"),
+        "{a:?}: {log}"
+    );
+    assert!(
+        log.contains("Warning - script spare is not used"),
         "{a:?}: {log}"
     );
 }

@@ -738,6 +738,10 @@ impl Engine {
         }
         let user = super::notify::default_script_user(&self.config);
         for s in &self.config.vrrp.scripts {
+            if !scripts.contains(&s.name) {
+                // keepalived's line for a vrrp_script no instance tracks.
+                tracing::info!("Warning - script {} is not used", s.name);
+            }
             if scripts.contains(&s.name) {
                 let initial = match self.statuses.get(&format!("script:{}", s.name)) {
                     Some(TrackStatus::Up(up)) => Some(*up),
