@@ -172,8 +172,19 @@ mod tests {
     /// mimalloc v3's number for `mi_option_purge_delay`: a second check of the numbering.
     const MI_OPTION_PURGE_DELAY: mi::mi_option_t = 15;
 
+    /// mimalloc's statistics are the process's: the tests that allocate through it or read
+    /// them run one at a time (the test harness runs tests on parallel threads).
+    static MIMALLOC: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        MIMALLOC
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     #[test]
     fn releasing_after_freeing_mimalloc_memory_is_safe_and_repeatable() {
+        let _serial = serial();
         // Allocate and free through mimalloc itself (the test binary's global allocator is
         // the system's), then release twice.
         let blocks: Vec<*mut std::ffi::c_void> =
@@ -190,6 +201,7 @@ mod tests {
 
     #[test]
     fn small_pages_are_asked_for_and_the_resident_set_is_read_by_mapping() {
+        let _serial = serial();
         // The option numbers are mimalloc v3's: both options at their documented defaults
         // (unless the environment overrides them) before they are set.
         // SAFETY: reading an option has no precondition.
@@ -228,6 +240,7 @@ mod tests {
 
     #[test]
     fn heap_usage_counts_live_mimalloc_blocks() {
+        let _serial = serial();
         // The test binary's global allocator is the system's: only these blocks are mimalloc's.
         let before = heap_usage();
         let blocks: Vec<*mut c_void> =
