@@ -131,6 +131,8 @@ pub async fn probe(p: &MiscParams) -> ProbeResult {
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
+    // Under `checker_rt_priority` the program runs under the normal policy, as keepalived's.
+    rka_sys::sched::normal_policy_on_exec(cmd.as_std_mut());
     if let Some(gid) = p.gid {
         cmd.gid(gid);
     }
