@@ -709,6 +709,14 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// Waits, up to 5 s, for `done` (the thread's retry comes 1 s after a refusal).
+    async fn wait_until(mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     #[tokio::test]
     async fn an_update_changes_only_its_services() {
         let fake = Fake::default();
@@ -784,10 +792,7 @@ mod tests {
         assert!(m.status().failing.contains_key("vs1"), "{:?}", m.status());
         // The scheduler "loads": the thread's retry (1 s later) programs the service.
         fake.0.lock().expect("lock").missing_schedulers.clear();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while ports_in(&fake, 1).is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(|| !ports_in(&fake, 1).is_empty()).await;
         assert_eq!(ports_in(&fake, 1), [8001]);
         m.stop(StopMode::Keep).await;
     }
@@ -835,10 +840,7 @@ mod tests {
         m.sync().await;
         assert_eq!(ports_in(&fake, 1), [8002, 8003]);
         fake.0.lock().expect("lock").missing_schedulers.clear();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !m.status().failing.is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(|| m.status().failing.is_empty()).await;
         assert!(m.status().failing.is_empty(), "{:?}", m.status());
         let st = fake.0.lock().expect("lock").table.clone();
         assert!(
@@ -891,10 +893,7 @@ mod tests {
             vs1.dests.retain(|k, _| k.port != 8001);
             st.missing_schedulers.clear();
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while ports_in(&fake, 1) != [8001, 8002] && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(|| ports_in(&fake, 1) == [8001, 8002]).await;
         assert_eq!(ports_in(&fake, 1), [8001, 8002]);
         m.stop(StopMode::Keep).await;
     }
