@@ -175,6 +175,16 @@ impl DueQueue {
     }
 }
 
+/// The copy of `value` shared through `map`, made and kept there when it is new.
+fn intern<T: std::hash::Hash + Eq + Clone>(map: &mut HashMap<T, Arc<T>>, value: T) -> Arc<T> {
+    if let Some(v) = map.get(&value) {
+        return Arc::clone(v);
+    }
+    let v = Arc::new(value.clone());
+    map.insert(value, Arc::clone(&v));
+    v
+}
+
 /// At most this many due probes start per turn of [`CheckerPool::next_event`]; the others
 /// start on the next turn, at once. Starting a probe costs a few system calls (socket,
 /// connect, epoll_ctl: ~10 us on hardware, 0.3-0.5 ms under emulation), and probes coalesce
@@ -312,22 +322,12 @@ impl CheckerPool {
     /// The shared copy of `opts` without its target.
     fn shared_connect(&mut self, mut opts: ConnectOpts) -> Arc<ConnectOpts> {
         opts.target = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-        if let Some(o) = self.connect_opts.get(&opts) {
-            return Arc::clone(o);
-        }
-        let o = Arc::new(opts.clone());
-        self.connect_opts.insert(opts, Arc::clone(&o));
-        o
+        intern(&mut self.connect_opts, opts)
     }
 
     /// The shared copy of `schedule`.
     fn shared(&mut self, schedule: Schedule) -> Arc<Schedule> {
-        if let Some(s) = self.schedules.get(&schedule) {
-            return Arc::clone(s);
-        }
-        let s = Arc::new(schedule.clone());
-        self.schedules.insert(schedule, Arc::clone(&s));
-        s
+        intern(&mut self.schedules, schedule)
     }
 
     /// Makes room for `additional` more checkers at once (a configuration being installed),
@@ -344,23 +344,28 @@ impl CheckerPool {
         self.connect_opts.retain(|_, o| Arc::strong_count(o) > 1);
     }
 
+    /// The place of checker `id` in `entries` (sorted by id).
+    fn position(&self, id: u64) -> Option<usize> {
+        self.entries.binary_search_by_key(&id, |e| e.id).ok()
+    }
+
     /// Checker `id`.
     fn entry(&self, id: u64) -> Option<&PoolEntry> {
-        let i = self.entries.binary_search_by_key(&id, |e| e.id).ok()?;
+        let i = self.position(id)?;
         self.entries.get(i)
     }
 
     /// Checker `id`, to change it.
     #[cfg(test)]
     fn entry_mut(&mut self, id: u64) -> Option<&mut PoolEntry> {
-        let i = self.entries.binary_search_by_key(&id, |e| e.id).ok()?;
+        let i = self.position(id)?;
         self.entries.get_mut(i)
     }
 
     /// Removes checker `id`, aborting its probe in flight; its pending events are dropped.
     /// Costs a move of the checkers after it: remove many with [`remove_many`](Self::remove_many).
     pub fn remove(&mut self, id: u64) {
-        let Ok(i) = self.entries.binary_search_by_key(&id, |e| e.id) else {
+        let Some(i) = self.position(id) else {
             return;
         };
         let e = self.entries.remove(i);
@@ -461,7 +466,7 @@ impl CheckerPool {
                 break;
             }
             self.due.pop(from);
-            let Ok(i) = self.entries.binary_search_by_key(&id, |e| e.id) else {
+            let Some(i) = self.position(id) else {
                 continue;
             };
             let Some(e) = self.entries.get_mut(i) else {
@@ -552,7 +557,7 @@ impl CheckerPool {
 
     /// Records a finished probe and queues its events.
     fn finish(&mut self, id: u64, result: ProbeResult, took: std::time::Duration) {
-        let Ok(i) = self.entries.binary_search_by_key(&id, |e| e.id) else {
+        let Some(i) = self.position(id) else {
             return;
         };
         let Some(e) = self.entries.get_mut(i) else {
