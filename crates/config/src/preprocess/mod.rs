@@ -204,7 +204,7 @@ impl<'a> Preprocessor<'a> {
         let name = path.display().to_string();
         match std::fs::read(path) {
             Ok(bytes) => {
-                let text = file_text(&bytes);
+                let text = String::from_utf8_lossy(&bytes);
                 self.stack.push(canonical(path));
                 let file = file_ctx(&name, path.parent().unwrap_or(Path::new(".")));
                 self.process(&file, &text, diags, sink);
@@ -593,7 +593,7 @@ impl<'a> Preprocessor<'a> {
                 }
                 match std::fs::read(&path) {
                     Ok(bytes) => {
-                        let text = file_text(&bytes);
+                        let text = String::from_utf8_lossy(&bytes);
                         let dir = path.parent().unwrap_or(Path::new("."));
                         let inner = file_ctx(&shown, dir);
                         let saved = self.include_check;
@@ -613,15 +613,6 @@ impl<'a> Preprocessor<'a> {
                 return;
             }
         }
-    }
-}
-
-/// The text of a file: as it is when it is valid UTF-8 (checked at memory speed), otherwise
-/// with the invalid bytes replaced.
-fn file_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
