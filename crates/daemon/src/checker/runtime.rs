@@ -662,15 +662,9 @@ impl Runtime {
         let Some(p) = self.probes.get_mut(&id) else {
             return;
         };
-        let kind = p.name.kind();
         // keepalived's lines for the checker (below) at info; ours, with the probe's own
         // words, at debug, or at info where keepalived's line cannot be told.
-        let slots = p.slots.clone();
-        let told = self_told(&self.plan, kind, &slots, &ev);
-        let p = match self.probes.get_mut(&id) {
-            Some(p) => p,
-            None => return,
-        };
+        let told = self_told(&self.plan, p.name.kind(), &p.slots, &ev);
         let ours = |line: String| {
             if told {
                 tracing::debug!("{line}");
@@ -708,8 +702,8 @@ impl Runtime {
                 tracing::info!("{}: configured weight", p.name);
             }
         }
-        let slots = p.slots.clone();
-        for &s in &slots {
+        // The fields borrowed apart: no copy of the slots.
+        for &s in p.slots.iter() {
             let before = super::notify::SlotState::of(&self.director, s);
             self.director.handle_checker(s, &ev);
             self.touched.insert(s.vs());
