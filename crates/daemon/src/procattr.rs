@@ -230,6 +230,23 @@ impl AutoPriority {
         }
     }
 
+    /// Takes the maximum and the delay of a reloaded configuration; counting goes on from the
+    /// priority the calling thread has now (a raised one kept, or what the reload's
+    /// [`reapply`] set).
+    pub fn reconfigure(&mut self, global: &GlobalDefs, role: Role) {
+        let new = AutoPriority::for_role(global, role);
+        self.max = new.max;
+        self.min_delay = new.min_delay;
+        self.rlimit_rttime_us = new.rlimit_rttime_us;
+        self.current = match sched::policy() {
+            Ok((policy, priority)) if policy & !libc::SCHED_RESET_ON_FORK == libc::SCHED_RR => {
+                u32::try_from(priority).unwrap_or(0)
+            }
+            Ok(_) => 0,
+            Err(_) => new.current,
+        };
+    }
+
     /// The next priority if a timer fired `lateness` after it was due, or `None` when it
     /// stays (on time, at the maximum, or off).
     pub fn next(&self, lateness: std::time::Duration) -> Option<u32> {
@@ -831,5 +848,20 @@ mod tests {
         assert!(auto_priority_notice(&global(" max_auto_priority 0")).is_some());
         assert!(auto_priority_notice(&global(" max_auto_priority -1")).is_none());
         assert!(auto_priority_notice(&global(" max_auto_priority")).is_none());
+    }
+
+    #[test]
+    fn a_reload_takes_the_new_maximum_and_counts_from_the_policy_now() {
+        let global =
+            |text: &str| crate::testutil::config(&format!("global_defs {{\n{text}\n}}\n")).global;
+        let late = std::time::Duration::from_millis(1500);
+        let mut a = AutoPriority::for_role(&global(""), Role::Vrrp);
+        assert_eq!(a.next(late), None, "off before the reload");
+        // This test thread runs under the normal policy: counting starts at 0.
+        a.current = 4;
+        a.reconfigure(&global(" max_auto_priority 5"), Role::Vrrp);
+        assert_eq!(a.next(late), Some(1));
+        a.reconfigure(&global(" max_auto_priority -1"), Role::Vrrp);
+        assert_eq!(a.next(late), None, "off again");
     }
 }

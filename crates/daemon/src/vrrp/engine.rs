@@ -326,15 +326,7 @@ impl Engine {
     /// Maps `config` into units (creating VMACs first so their interfaces exist).
     async fn build_units(&mut self, config: &Config) -> Vec<Unit> {
         // VMAC interfaces must exist before the snapshot so sockets and sources resolve.
-        let uses_vmacs = config.vrrp.instances.iter().any(|i| {
-            i.use_vmac.is_some()
-                || i.use_vmac_addr
-                || i.virtual_ipaddress
-                    .iter()
-                    .chain(&i.virtual_ipaddress_excluded)
-                    .any(|a| a.use_vmac.is_some())
-        });
-        if uses_vmacs {
+        if !mapping::VmacNames::of(config).is_empty() {
             let pre = HostSnapshot::take(self.host.netif()).await;
             let (plans, _) = mapping::plan_instances(config, &pre);
             for plan in &plans {
@@ -741,8 +733,7 @@ impl Engine {
             if !scripts.contains(&s.name) {
                 // keepalived's line for a vrrp_script no instance tracks.
                 tracing::info!("Warning - script {} is not used", s.name);
-            }
-            if scripts.contains(&s.name) {
+            } else {
                 let initial = match self.statuses.get(&format!("script:{}", s.name)) {
                     Some(TrackStatus::Up(up)) => Some(*up),
                     _ => None,
@@ -1380,6 +1371,8 @@ impl Engine {
         // Undo the old static configuration that is gone.
         let old_statics = std::mem::take(&mut self.statics);
         self.config = config.clone();
+        self.auto_priority
+            .reconfigure(&self.config.global, crate::logging::Role::Vrrp);
         self.notifier = Notifier::new(&config);
         self.apply_garp_pacing();
         self.install_statics().await;

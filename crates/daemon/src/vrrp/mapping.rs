@@ -685,6 +685,11 @@ impl VmacNames {
         names
     }
 
+    /// Whether the configuration has no VMAC at all.
+    pub fn is_empty(&self) -> bool {
+        self.own.is_empty() && self.addresses.is_empty()
+    }
+
     /// The name of `instance`'s own VMAC (`use_vmac`).
     pub fn own(&self, instance: &str) -> Option<&str> {
         self.own.get(instance).map(String::as_str)
