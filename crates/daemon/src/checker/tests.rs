@@ -82,8 +82,10 @@ fn has_dest(t: &rka_ipvs::Table, k: ServiceKey, d: DestKey) -> bool {
     t.services.get(&k).is_some_and(|v| v.dests.contains_key(&d))
 }
 
+/// The story also checks that the table changes are logged in keepalived's words.
 #[tokio::test]
 async fn a_dead_real_server_leaves_the_table_and_comes_back() {
+    let (captured, _guard) = Captured::start();
     let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let live_port = live.local_addr().expect("addr").port();
     let dead_port = free_port();
@@ -107,6 +109,33 @@ async fn a_dead_real_server_leaves_the_table_and_comes_back() {
     assert!(ok, "server never came back");
     rt.stop(StopMode::RemoveOwned).await;
     assert!(fake.0.lock().expect("lock").table.services.is_empty());
+    let log = captured.text();
+    let lines: Vec<&str> = log.lines().map(str::trim).collect();
+    let at = |want: &str| {
+        lines
+            .iter()
+            .position(|l| *l == want)
+            .unwrap_or_else(|| panic!("no {want:?} in\n{log}"))
+    };
+    let gained = at("Gained quorum 1+0=1 <= 2 for VS [10.0.0.1]:tcp:80");
+    let removed = at(&format!(
+        "Removing service [127.0.0.1]:tcp:{dead_port} from VS [10.0.0.1]:tcp:80"
+    ));
+    let added = at(&format!(
+        "Adding service [127.0.0.1]:tcp:{dead_port} to VS [10.0.0.1]:tcp:80"
+    ));
+    assert!(gained < removed && removed < added, "{log}");
+    // The checker's own line comes first: a first failing TCP_CHECK is settled at once.
+    let failed = at(&format!(
+        "TCP_CHECK on service [127.0.0.1]:tcp:{dead_port} failed."
+    ));
+    let success = at(&format!(
+        "TCP connection to [127.0.0.1]:tcp:{dead_port} success."
+    ));
+    assert!(
+        failed < removed && removed < success && success < added,
+        "{log}"
+    );
 }
 
 #[tokio::test]
@@ -454,71 +483,24 @@ impl std::io::Write for Captured {
 }
 
 impl Captured {
+    /// Captures what this thread logs from now on, until the guard is dropped.
+    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .with_level(false)
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
     fn text(&self) -> String {
         self.0
             .lock()
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .unwrap_or_default()
     }
-}
-
-#[tokio::test]
-async fn table_changes_are_logged_in_keepalived_words() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .with_level(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let live_port = live.local_addr().expect("addr").port();
-    let dead_port = free_port();
-    let cfg = config(&tcp_vs(1, &[live_port, dead_port], ""));
-    let fake = Fake::default();
-    let mut rt = Runtime::start(&cfg, fake.clone()).expect("start");
-    assert!(
-        drive_until(&mut rt, &fake, Duration::from_secs(10), |t| {
-            !has_dest(t, vip(1, 80), dest(dead_port))
-        })
-        .await
-    );
-    let _back = std::net::TcpListener::bind(("127.0.0.1", dead_port)).expect("rebind");
-    assert!(
-        drive_until(&mut rt, &fake, Duration::from_secs(10), |t| {
-            has_dest(t, vip(1, 80), dest(dead_port))
-        })
-        .await
-    );
-    rt.stop(StopMode::RemoveOwned).await;
-    let log = captured.text();
-    let lines: Vec<&str> = log.lines().map(str::trim).collect();
-    let at = |want: &str| {
-        lines
-            .iter()
-            .position(|l| *l == want)
-            .unwrap_or_else(|| panic!("no {want:?} in\n{log}"))
-    };
-    let gained = at("Gained quorum 1+0=1 <= 2 for VS [10.0.0.1]:tcp:80");
-    let removed = at(&format!(
-        "Removing service [127.0.0.1]:tcp:{dead_port} from VS [10.0.0.1]:tcp:80"
-    ));
-    let added = at(&format!(
-        "Adding service [127.0.0.1]:tcp:{dead_port} to VS [10.0.0.1]:tcp:80"
-    ));
-    assert!(gained < removed && removed < added, "{log}");
-    // The checker's own line comes first: a first failing TCP_CHECK is settled at once.
-    let failed = at(&format!(
-        "TCP_CHECK on service [127.0.0.1]:tcp:{dead_port} failed."
-    ));
-    let success = at(&format!(
-        "TCP connection to [127.0.0.1]:tcp:{dead_port} success."
-    ));
-    assert!(
-        failed < removed && removed < success && success < added,
-        "{log}"
-    );
 }
