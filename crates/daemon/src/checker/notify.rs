@@ -259,14 +259,6 @@ impl SlotState {
     }
 }
 
-/// A slot's state after a checker verdict, and the verdict's reason when it is a failure.
-#[derive(Debug, Clone, Copy)]
-struct Verdict<'a> {
-    checker_up: Option<bool>,
-    server_up: bool,
-    reason: Option<&'a Reason>,
-}
-
 /// One real server as the mails see it.
 #[derive(Debug)]
 struct RsState {
@@ -432,7 +424,16 @@ impl CheckerAlerts {
     /// recovers while another still fails mails "Realserver ... - DOWN" / "... succeed ...");
     /// with `no_checker_emails` only a change of the real server's state mails. A verdict that
     /// changes nothing (an `alpha` server's first failure) mails nothing.
-    fn verdict(&self, vs: &str, rs: &str, check: usize, before: SlotState, now: Verdict<'_>) {
+    /// `reason` is the verdict's when it is a failure.
+    fn verdict(
+        &self,
+        vs: &str,
+        rs: &str,
+        check: usize,
+        before: SlotState,
+        now: SlotState,
+        reason: Option<&Reason>,
+    ) {
         let Some(m) = &self.mailer else {
             return;
         };
@@ -454,7 +455,7 @@ impl CheckerAlerts {
             .checkers
             .get(check)
             .unwrap_or(&Wording::Other)
-            .body(checker_up, now.reason);
+            .body(checker_up, reason);
         m.send(rs_alert(rs, vs, now.server_up, body));
     }
 }
@@ -531,17 +532,8 @@ impl LvsNotifier {
             return;
         };
         let now = SlotState::of(director, slot);
-        self.smtp.verdict(
-            &sp.label,
-            &rs_label,
-            slot.check(),
-            before,
-            Verdict {
-                checker_up: now.checker_up,
-                server_up: now.server_up,
-                reason,
-            },
-        );
+        self.smtp
+            .verdict(&sp.label, &rs_label, slot.check(), before, now, reason);
     }
 }
 
