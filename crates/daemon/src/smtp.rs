@@ -336,7 +336,8 @@ async fn deliver_once(settings: &SmtpSettings, alert: &Alert) -> Result<(), Smtp
     for addr in addrs {
         match tokio::time::timeout(settings.timeout, tokio::net::TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
-                tracing::debug!("remote SMTP server {} connected", settings.server_label());
+                // keepalived's -D lines (both children's mails).
+                tracing::debug!("{}", crate::checker::logline::smtp_alert_connected(addr));
                 let message = format_message(settings, alert, &now_date());
                 return converse(stream, settings, &message).await;
             }
@@ -439,6 +440,7 @@ impl Mailer {
             while let Some(alert) = rx.recv().await {
                 match deliver(&settings, &alert).await {
                     Ok(()) => {
+                        tracing::debug!("{}", crate::checker::logline::smtp_alert_sent());
                         task_stats.sent.fetch_add(1, Ordering::Relaxed);
                         TOTALS.sent.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(
