@@ -456,6 +456,7 @@ impl Runtime {
             rt.to_notify.push(a);
         }
         rt.run_notifiers();
+        rt.log_activating();
         Ok(rt)
     }
 
@@ -872,6 +873,25 @@ impl Runtime {
         self.flush_table();
     }
 
+    /// keepalived's lines once the checkers run (at start and after a reload): one per checker
+    /// of each real server, in configuration order, then the BFD line.
+    fn log_activating(&self) {
+        use super::logline::{activating, activating_bfd, VirtualServerName};
+        let mut slots: Vec<Slot> = self
+            .probes
+            .values()
+            .flat_map(|p| p.slots.iter().copied())
+            .collect();
+        slots.sort_unstable_by_key(|s| (s.vs(), s.rs(), s.check()));
+        for s in slots {
+            if let Some((sp, dp)) = rs_plan(&self.plan, s.vs(), s.rs()) {
+                let name = VirtualServerName::Label(&sp.label);
+                tracing::info!("{}", activating(&logline_server(sp, dp), &name));
+            }
+        }
+        tracing::info!("{}", activating_bfd());
+    }
+
     /// Applies a new configuration (SIGHUP).
     pub fn reload(&mut self, config: &Config) {
         let started = std::time::Instant::now();
@@ -880,6 +900,7 @@ impl Runtime {
         let mapped = started.elapsed();
         self.install(plan);
         tracing::info!("checker configuration reloaded");
+        self.log_activating();
         tracing::debug!(
             "reload: plan mapped in {} ms, installed in {} ms",
             mapped.as_millis(),
@@ -891,6 +912,14 @@ impl Runtime {
     pub async fn stop(mut self, mode: StopMode) {
         self.pool.clear();
         self.probes.clear();
+        // keepalived's line for every real server, in configuration order.
+        for sp in &self.plan.services {
+            let name = super::logline::VirtualServerName::Label(&sp.label);
+            for dp in &sp.real_servers {
+                let rs = logline_server(sp, dp);
+                tracing::info!("{}", super::logline::shutting_down(&rs, &name));
+            }
+        }
         for a in self.director.shutdown_actions() {
             let omega = match a {
                 Action::RealServerDown { vs, .. } | Action::QuorumDown { vs } => {

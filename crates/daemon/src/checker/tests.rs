@@ -136,6 +136,20 @@ async fn a_dead_real_server_leaves_the_table_and_comes_back() {
         failed < removed && removed < success && success < added,
         "{log}"
     );
+    // One activating line per checker at start, in configuration order, then BFD's; one
+    // shutting-down line per real server at stop.
+    let live_on = at(&format!(
+        "Activating healthchecker for service [127.0.0.1]:tcp:{live_port} for VS [10.0.0.1]:tcp:80"
+    ));
+    let dead_on = at(&format!(
+        "Activating healthchecker for service [127.0.0.1]:tcp:{dead_port} for VS [10.0.0.1]:tcp:80"
+    ));
+    let bfd = at("Activating BFD healthchecker");
+    assert!(live_on < dead_on && dead_on < bfd, "{log}");
+    let down = at(&format!(
+        "Shutting down service [127.0.0.1]:tcp:{dead_port} from VS [10.0.0.1]:tcp:80"
+    ));
+    assert!(added < down, "{log}");
 }
 
 #[tokio::test]
