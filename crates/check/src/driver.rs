@@ -7,7 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,7 +23,7 @@ use crate::schedule::Schedule;
 use crate::state::{CheckerEvent, CheckerState};
 use crate::tcp::{Connected, Connector, Started};
 
-/// One checker of a [`CheckerPool`].
+/// One checker of a [`CheckerPool`]: 72 bytes (tens of thousands of them).
 #[derive(Debug)]
 struct PoolEntry {
     /// Its id.
@@ -37,31 +37,74 @@ struct PoolEntry {
     last_micros: u32,
 }
 
-/// What a pooled checker probes. A TCP_CHECK connected by the pool's [`Connector`] keeps its
-/// target inline and shares the rest of its options with every checker of the same options
-/// (no allocation per checker: most pools are all TCP_CHECKs, with a few option sets); the
-/// other kinds are shared with the task that runs each probe.
+/// What a pooled checker probes, in 16 bytes. A TCP_CHECK connected by the pool's
+/// [`Connector`] keeps an IPv4 target inline (an IPv6 one, with its scope, in a box of its
+/// own) and shares the rest of its options with every checker of the same options (most
+/// pools are all TCP_CHECKs, with a few option sets); the other kinds are shared with the
+/// task that runs each probe.
 #[derive(Debug)]
 enum PoolProbe {
-    /// A TCP_CHECK for the pool's connector: `opts` apply to `target` (their own target is
-    /// not used).
-    Connect {
-        target: SocketAddr,
+    /// A TCP_CHECK of an IPv4 target for the pool's connector: `opts` apply to `ip:port`
+    /// (their own target is not used).
+    Connect4 {
+        ip: Ipv4Addr,
+        port: u16,
         opts: Arc<ConnectOpts>,
     },
+    /// A TCP_CHECK of an IPv6 target for the pool's connector, as `Connect4`.
+    Connect6(Box<(SocketAddrV6, Arc<ConnectOpts>)>),
     /// Any probe, run as a task.
     Task(Arc<Probe>),
 }
 
-/// How a pooled checker's probe in flight runs.
-#[derive(Debug)]
-enum Running {
+impl PoolProbe {
+    /// A TCP_CHECK of `opts.target` for the pool's connector, its options shared through
+    /// `shared` (which is given them without their target).
+    fn connect(opts: ConnectOpts, shared: impl FnOnce(ConnectOpts) -> Arc<ConnectOpts>) -> Self {
+        match opts.target {
+            SocketAddr::V4(t) => PoolProbe::Connect4 {
+                ip: *t.ip(),
+                port: t.port(),
+                opts: shared(opts),
+            },
+            SocketAddr::V6(t) => PoolProbe::Connect6(Box::new((t, shared(opts)))),
+        }
+    }
+
+    /// The target and the shared options of a TCP_CHECK for the pool's connector.
+    fn connect_target(&self) -> Option<(SocketAddr, &Arc<ConnectOpts>)> {
+        match self {
+            PoolProbe::Connect4 { ip, port, opts } => {
+                Some((SocketAddr::V4(SocketAddrV4::new(*ip, *port)), opts))
+            }
+            PoolProbe::Connect6(b) => Some((SocketAddr::V6(b.0), &b.1)),
+            PoolProbe::Task(_) => None,
+        }
+    }
+}
+
+/// How a pooled checker's probe in flight runs, in 8 bytes: idle, a task (its handle kept
+/// in [`CheckerPool::tasks`] while it runs) or a connect of the pool's [`Connector`] under
+/// its key. A connector key is a slot index and a generation, 32 bits each: the two values
+/// reserved here would need four billion slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Running(u64);
+
+impl Running {
     /// No probe in flight.
-    Idle,
+    const IDLE: Running = Running(u64::MAX);
     /// A task of the pool's [`JoinSet`].
-    Task(AbortHandle),
-    /// A TCP_CHECK connect of the pool's [`Connector`], under this key.
-    Connect(u64),
+    const TASK: Running = Running(u64::MAX - 1);
+
+    /// A TCP_CHECK connect of the pool's [`Connector`], under `key`.
+    fn connect(key: u64) -> Running {
+        Running(key)
+    }
+
+    /// The connector key of a connect in flight.
+    fn connect_key(self) -> Option<u64> {
+        (self != Running::IDLE && self != Running::TASK).then_some(self.0)
+    }
 }
 
 /// The last finished probe of a pooled checker (see [`CheckerPool::last_probe`]).
@@ -212,11 +255,14 @@ pub struct CheckerPool {
     /// One schedule per distinct timing, shared by the checkers' states.
     schedules: HashMap<Schedule, Arc<Schedule>>,
     /// One copy of each distinct set of TCP_CHECK options (their target unspecified), shared
-    /// by the checkers' [`PoolProbe::Connect`].
+    /// by the checkers' [`PoolProbe::Connect4`] and [`PoolProbe::Connect6`].
     connect_opts: HashMap<ConnectOpts, Arc<ConnectOpts>>,
     /// Due instants; an entry is stale (skipped) when its checker is gone or has moved on.
     due: DueQueue,
     running: JoinSet<Finished>,
+    /// The probe tasks in flight, by checker id (their checkers' `running` is
+    /// [`Running::TASK`]).
+    tasks: HashMap<u64, AbortHandle>,
     /// TCP_CHECK connects (no task each); `None` if its epoll instance could not be made
     /// (TCP probes then run as tasks).
     tcp: Option<Connector>,
@@ -253,6 +299,7 @@ impl CheckerPool {
             connect_opts: HashMap::new(),
             due: DueQueue::default(),
             running: JoinSet::new(),
+            tasks: HashMap::new(),
             tcp: Connector::new()
                 .inspect_err(|e| {
                     tracing::warn!("TCP_CHECK probes run as tasks (no epoll instance: {e})")
@@ -288,11 +335,7 @@ impl CheckerPool {
         }
         let probe = match probe {
             Probe::Tcp(c) if self.tcp.is_some() => {
-                let target = c.target;
-                PoolProbe::Connect {
-                    target,
-                    opts: self.shared_connect(c),
-                }
+                PoolProbe::connect(c, |c| self.shared_connect(c))
             }
             other => PoolProbe::Task(Arc::new(other)),
         };
@@ -300,7 +343,7 @@ impl CheckerPool {
             id,
             state,
             probe,
-            running: Running::Idle,
+            running: Running::IDLE,
             last_micros: 0,
         };
         // Ids usually come in increasing order: the new checker goes last.
@@ -399,13 +442,13 @@ impl CheckerPool {
 
     /// Stops the probe in flight of a checker taken out of the pool.
     fn stop(&mut self, e: PoolEntry) {
-        match e.running {
-            Running::Idle => {}
-            Running::Task(h) => h.abort(),
-            Running::Connect(key) => {
-                if let Some(t) = &mut self.tcp {
-                    t.cancel(key);
-                }
+        if e.running == Running::TASK {
+            if let Some(h) = self.tasks.remove(&e.id) {
+                h.abort();
+            }
+        } else if let Some(key) = e.running.connect_key() {
+            if let Some(t) = &mut self.tcp {
+                t.cancel(key);
             }
         }
     }
@@ -423,6 +466,7 @@ impl CheckerPool {
         self.connect_opts.clear();
         self.due.clear();
         self.running.abort_all();
+        self.tasks.clear();
         if let Some(t) = &mut self.tcp {
             t.clear();
         }
@@ -476,11 +520,11 @@ impl CheckerPool {
                 continue;
             }
             started += 1;
-            let probe = match (&e.probe, &mut self.tcp) {
-                (PoolProbe::Connect { target, opts }, Some(tcp)) => {
-                    match tcp.start(id, *target, opts, now) {
+            let probe = match (&e.probe, e.probe.connect_target(), &mut self.tcp) {
+                (_, Some((target, opts)), Some(tcp)) => {
+                    match tcp.start(id, target, opts, now) {
                         Started::InFlight(key) => {
-                            e.running = Running::Connect(key);
+                            e.running = Running::connect(key);
                             connects += 1;
                         }
                         Started::Done(done) => self.connected.push(done),
@@ -488,14 +532,17 @@ impl CheckerPool {
                     continue;
                 }
                 // Not made: the pool keeps a connector for as long as it holds such checkers.
-                (PoolProbe::Connect { target, opts }, None) => Arc::new(Probe::Tcp(ConnectOpts {
-                    target: *target,
+                (_, Some((target, opts)), None) => Arc::new(Probe::Tcp(ConnectOpts {
+                    target,
                     ..ConnectOpts::clone(opts)
                 })),
-                (PoolProbe::Task(p), _) => Arc::clone(p),
+                (PoolProbe::Task(p), None, _) => Arc::clone(p),
+                // A connect target is never a task: nothing to start.
+                (_, None, _) => continue,
             };
             let url = e.state.url();
-            e.running = Running::Task(self.running.spawn(async move {
+            e.running = Running::TASK;
+            let handle = self.running.spawn(async move {
                 let started = Instant::now();
                 // TCP_CHECK is bounded by its connect timeout and small enough to run inline;
                 // the other kinds are boxed so that a running TCP probe stays small.
@@ -504,7 +551,8 @@ impl CheckerPool {
                     other => Box::pin(other.probe(url)).await,
                 };
                 (id, result, started.elapsed())
-            }));
+            });
+            self.tasks.insert(id, handle);
         }
         connects
     }
@@ -515,9 +563,9 @@ impl CheckerPool {
         for (id, result, took) in done.drain(..) {
             // Removing a checker cancels its connect: a result is always for the checker
             // of that id, waiting for it (immediate results never got a key).
-            let waiting = self.entry(id).is_some_and(|e| {
-                e.state.poll_timeout().is_none() && !matches!(e.running, Running::Task(_))
-            });
+            let waiting = self
+                .entry(id)
+                .is_some_and(|e| e.state.poll_timeout().is_none() && e.running != Running::TASK);
             if waiting {
                 self.finish(id, result, took);
             }
@@ -528,20 +576,19 @@ impl CheckerPool {
     /// Takes a probe task's outcome. A probe that panicked counts as a failed probe (its
     /// checker goes on); one aborted belonged to a checker already removed.
     fn joined(&mut self, done: Result<(tokio::task::Id, Finished), tokio::task::JoinError>) {
-        let is_task = |entry: &PoolEntry, task: tokio::task::Id| matches!(&entry.running, Running::Task(h) if h.id() == task);
         match done {
             Ok((task, (id, result, took))) => {
                 // A task aborted too late still delivers: only the checker's current one counts.
-                if self.entry(id).is_some_and(|e| is_task(e, task)) {
+                if self.tasks.get(&id).is_some_and(|h| h.id() == task) {
                     self.finish(id, result, took);
                 }
             }
             Err(e) if e.is_panic() => {
                 let task = e.id();
                 let id = self
-                    .entries
+                    .tasks
                     .iter()
-                    .find_map(|entry| is_task(entry, task).then_some(entry.id));
+                    .find_map(|(id, h)| (h.id() == task).then_some(*id));
                 if let Some(id) = id {
                     tracing::error!("checker {id}: the probe panicked - counted as failed");
                     self.finish(
@@ -563,7 +610,10 @@ impl CheckerPool {
         let Some(e) = self.entries.get_mut(i) else {
             return;
         };
-        e.running = Running::Idle;
+        if e.running == Running::TASK {
+            self.tasks.remove(&id);
+        }
+        e.running = Running::IDLE;
         e.last_micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX).max(1);
         let now = Instant::now();
         e.state.handle_result(now, result);
@@ -874,7 +924,9 @@ mod tests {
         // are shared with their task.
         let e = pool.entry(13).expect("13");
         assert!(
-            matches!(&e.probe, PoolProbe::Connect { target, .. } if *target == addr),
+            e.probe
+                .connect_target()
+                .is_some_and(|(target, _)| target == addr),
             "{:?}",
             e.probe
         );
@@ -885,9 +937,10 @@ mod tests {
 
     /// The shared options of checker `id`'s TCP_CHECK.
     fn connect_opts(pool: &CheckerPool, id: u64) -> Arc<ConnectOpts> {
-        match &pool.entry(id).expect("checker").probe {
-            PoolProbe::Connect { opts, .. } => Arc::clone(opts),
-            other => panic!("not a connect: {other:?}"),
+        let probe = &pool.entry(id).expect("checker").probe;
+        match probe.connect_target() {
+            Some((_, opts)) => Arc::clone(opts),
+            None => panic!("not a connect: {probe:?}"),
         }
     }
 
@@ -920,9 +973,10 @@ mod tests {
         );
         for id in 0..6u16 {
             let e = pool.entry(u64::from(id)).expect("checker");
-            assert!(
-                matches!(&e.probe, PoolProbe::Connect { target, .. } if target.port() == 1000 + id)
-            );
+            assert!(e
+                .probe
+                .connect_target()
+                .is_some_and(|(t, _)| t.port() == 1000 + id));
         }
         // The last checkers of an option set gone, the set goes at the next shrink.
         pool.remove_many([4, 5, 77]);
@@ -960,10 +1014,25 @@ mod tests {
             std::mem::size_of::<PoolProbe>(),
         );
         println!("PoolEntry, CheckerState, PoolProbe: {sizes:?}");
-        assert!(
-            sizes.0 <= 152 && sizes.1 <= 80 && sizes.2 <= 40,
-            "{sizes:?}"
-        );
+        assert!(sizes.0 <= 72 && sizes.1 <= 32 && sizes.2 <= 16, "{sizes:?}");
+        assert_eq!(std::mem::size_of::<Running>(), 8);
+    }
+
+    #[test]
+    fn a_connect_keeps_its_whole_target_either_family() {
+        let shared = Arc::new(ConnectOpts::new("0.0.0.0:0".parse().expect("addr")));
+        let v6 = SocketAddrV6::new("fe80::1".parse().expect("ip"), 8080, 7, 3);
+        for target in [SocketAddr::from(([10, 0, 0, 2], 80)), SocketAddr::V6(v6)] {
+            let p = PoolProbe::connect(ConnectOpts::new(target), |_| Arc::clone(&shared));
+            let (t, opts) = p.connect_target().expect("a connect");
+            assert_eq!(t, target);
+            assert!(Arc::ptr_eq(opts, &shared));
+        }
+        let task = PoolProbe::Task(Arc::new(Probe::Ping(ConnectOpts::new(v6.into()))));
+        assert!(task.connect_target().is_none());
+        assert_eq!(Running::connect(5).connect_key(), Some(5));
+        assert_eq!(Running::IDLE.connect_key(), None);
+        assert_eq!(Running::TASK.connect_key(), None);
     }
 
     #[test]
@@ -1002,7 +1071,7 @@ mod tests {
     /// Whether checker `id` has not started a probe yet.
     fn not_started(pool: &CheckerPool, id: u64) -> bool {
         pool.entry(id)
-            .is_some_and(|e| e.last_micros == 0 && matches!(e.running, Running::Idle))
+            .is_some_and(|e| e.last_micros == 0 && e.running == Running::IDLE)
     }
 
     #[tokio::test]
@@ -1141,7 +1210,8 @@ mod tests {
             }
             (3, crate::outcome::up(), Duration::ZERO)
         });
-        pool.entry_mut(3).expect("entry").running = Running::Task(h);
+        pool.entry_mut(3).expect("entry").running = Running::TASK;
+        pool.tasks.insert(3, h);
         let (id, e) = next(&mut pool).await;
         assert_eq!(id, 3);
         assert!(

@@ -99,41 +99,94 @@ struct UrlPacing {
     passed: bool,
 }
 
-/// Events waiting for [`CheckerState::poll_event`], oldest first (boxed in the state: a
-/// pointer while none waits).
+/// What only some checkers hold, or hold only for a while: boxed in the state, which is a
+/// null pointer for a checker that has none of it (a passing TCP_CHECK, the common case).
 #[derive(Debug, Clone, Default)]
-struct EventQueue(Vec<CheckerEvent>);
+struct Extra {
+    /// HTTP_GET / SSL_GET: one url per probe.
+    urls: Option<UrlPacing>,
+    /// The last weight reported by a dynamic checker.
+    weight: Option<i64>,
+    /// The failure of the last probe, while the last probe failed.
+    last_failure: Option<Failure>,
+    /// Events waiting for [`CheckerState::poll_event`], oldest first; a probe queues at
+    /// most a weight change and a verdict.
+    events: Vec<CheckerEvent>,
+}
+
+impl Extra {
+    /// Whether the box can go.
+    fn is_empty(&self) -> bool {
+        self.urls.is_none()
+            && self.weight.is_none()
+            && self.last_failure.is_none()
+            && self.events.is_empty()
+    }
+}
+
+/// The checker passes.
+const UP: u8 = 1;
+/// A probe has finished.
+const HAS_RUN: u8 = 1 << 1;
+/// `retry` applies to the very first probe. keepalived 2.2.7 (observed) settles a first
+/// failing TCP_CHECK, UDP_CHECK, PING_CHECK or DNS_CHECK at once; HTTP_GET, SSL_GET,
+/// SMTP_CHECK and MISC_CHECK retry it.
+const RETRY_FIRST_RUN: u8 = 1 << 2;
+/// A probe is running.
+const IN_FLIGHT: u8 = 1 << 3;
+/// A verdict (Up or Down) was reported: an `alpha` checker that starts down reports its
+/// first failed verdict once, as keepalived 2.2.7 runs `notify_down` then.
+const VERDICT_GIVEN: u8 = 1 << 4;
+
+/// The origin of the checkers' instants, fixed at its first use in the process.
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// An instant as signed nanoseconds from [`EPOCH`] (8 bytes where an `Instant` takes 16),
+/// exact both ways; saturates 292 years away.
+fn tick(at: Instant) -> i64 {
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    match at.checked_duration_since(epoch) {
+        Some(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
+        None => {
+            let before = epoch.saturating_duration_since(at).as_nanos();
+            i64::try_from(before).map_or(i64::MIN, |b| -b)
+        }
+    }
+}
+
+/// The instant of a [`tick`].
+fn instant(tick: i64) -> Instant {
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let offset = Duration::from_nanos(tick.unsigned_abs());
+    let at = if tick >= 0 {
+        epoch.checked_add(offset)
+    } else {
+        epoch.checked_sub(offset)
+    };
+    at.unwrap_or(epoch)
+}
+
+/// `at` plus `delay`, as ticks (saturating).
+fn tick_after(at: Instant, delay: Duration) -> i64 {
+    tick(at).saturating_add(i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX))
+}
 
 /// The scheduling and verdict state of one checker.
 ///
-/// Kept small (a pool holds one per checker, tens of thousands of them): the schedule is
-/// shared with every checker of the same timing, the url pacing of HTTP_GET / SSL_GET is
-/// boxed, and the events queue exists only while events wait (between a result and the
-/// owner's [`poll_event`](Self::poll_event) calls).
+/// Kept small (a pool holds one per checker, tens of thousands of them; 32 bytes): the
+/// schedule is shared with every checker of the same timing, the next probe's instant is
+/// 8 bytes of ticks, the flags one byte, and what only some checkers hold (url pacing,
+/// dynamic weight, last failure, waiting events) one box that exists only while needed.
 #[derive(Debug, Clone)]
 pub struct CheckerState {
     schedule: Arc<Schedule>,
-    up: bool,
-    has_run: bool,
-    /// Whether `retry` applies to the very first probe. keepalived 2.2.7 (observed) settles a
-    /// first failing TCP_CHECK, UDP_CHECK, PING_CHECK or DNS_CHECK at once; HTTP_GET, SSL_GET,
-    /// SMTP_CHECK and MISC_CHECK retry it.
-    retry_first_run: bool,
-    in_flight: bool,
+    /// When the next probe is due ([`tick`]).
+    next_probe: i64,
+    /// `None` while empty (see [`Extra`]).
+    extra: Option<Box<Extra>>,
     retries_done: u32,
-    /// `Some` for HTTP_GET / SSL_GET: one url per probe.
-    urls: Option<Box<UrlPacing>>,
-    next_probe: Instant,
-    /// The last weight reported by a dynamic checker, meaningful while `has_weight`.
-    weight: i64,
-    has_weight: bool,
-    /// A verdict (Up or Down) was reported: an `alpha` checker that starts down reports its
-    /// first failed verdict once, as keepalived 2.2.7 runs `notify_down` then.
-    verdict_given: bool,
-    /// Boxed: a pointer while the checker passes.
-    last_failure: Option<Box<Failure>>,
-    /// Oldest first; a probe queues at most a weight change and a verdict.
-    events: Option<Box<EventQueue>>,
+    /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`].
+    flags: u8,
 }
 
 impl CheckerState {
@@ -142,21 +195,13 @@ impl CheckerState {
     /// Pass an `Arc<Schedule>` to share one schedule between many checkers.
     pub fn new(schedule: impl Into<Arc<Schedule>>, now: Instant, start_delay: Duration) -> Self {
         let schedule = schedule.into();
-        let up = !schedule.alpha;
+        let up = if schedule.alpha { 0 } else { UP };
         CheckerState {
             schedule,
-            up,
-            verdict_given: false,
-            has_run: false,
-            retry_first_run: true,
-            urls: None,
+            next_probe: tick_after(now, start_delay),
+            extra: None,
             retries_done: 0,
-            next_probe: now + start_delay,
-            in_flight: false,
-            weight: 0,
-            has_weight: false,
-            last_failure: None,
-            events: None,
+            flags: up | RETRY_FIRST_RUN,
         }
     }
 
@@ -169,10 +214,11 @@ impl CheckerState {
         start_delay: Duration,
     ) -> Self {
         let mut state = CheckerState::new(schedule, now, start_delay);
-        state.retry_first_run = !matches!(
+        let retry_first_run = !matches!(
             probe,
             Probe::Tcp(_) | Probe::Udp(_) | Probe::Ping(_) | Probe::Dns(_)
         );
+        state.set(RETRY_FIRST_RUN, retry_first_run);
         match probe {
             Probe::Http(p) => state.pacing_urls(p.urls.len(), p.fast_recovery),
             _ => state,
@@ -181,34 +227,65 @@ impl CheckerState {
 
     /// Paces `count` urls, one per probe.
     fn pacing_urls(mut self, count: usize, fast_recovery: bool) -> Self {
-        self.urls = Some(Box::new(UrlPacing {
+        self.extra_mut().urls = Some(UrlPacing {
             cursor: UrlCursor::default(),
             count,
             fast_recovery,
             passed: false,
-        }));
+        });
         self
+    }
+
+    /// Whether `flag` is set.
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Sets or clears `flag`.
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
+    /// The extra state, made when missing.
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// Drops the extra state once it holds nothing.
+    fn tidy(&mut self) {
+        if self.extra.as_ref().is_some_and(|x| x.is_empty()) {
+            self.extra = None;
+        }
+    }
+
+    /// The url pacing of an HTTP_GET / SSL_GET checker.
+    fn urls(&self) -> Option<&UrlPacing> {
+        self.extra.as_ref()?.urls.as_ref()
     }
 
     /// The index of the url the next probe (or the one running) checks, for an HTTP_GET /
     /// SSL_GET checker made by [`CheckerState::for_probe`]; 0 for the other kinds.
     pub fn url(&self) -> usize {
-        self.urls.as_ref().map_or(0, |u| u.cursor.current())
+        self.urls().map_or(0, |u| u.cursor.current())
     }
 
     /// Whether the checker currently passes.
     pub fn is_up(&self) -> bool {
-        self.up
+        self.has(UP)
     }
 
     /// The last weight reported by a dynamic checker.
     pub fn weight(&self) -> Option<i64> {
-        self.has_weight.then_some(self.weight)
+        self.extra.as_ref()?.weight
     }
 
     /// The reason of the last failed probe, if the last probe failed.
     pub fn last_failure(&self) -> Option<&Failure> {
-        self.last_failure.as_deref()
+        self.extra.as_ref()?.last_failure.as_ref()
     }
 
     /// The schedule in use.
@@ -224,74 +301,79 @@ impl CheckerState {
     /// When [`handle_timeout`](Self::handle_timeout) must next be called; `None` while a probe is
     /// running.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        (!self.in_flight).then_some(self.next_probe)
+        (!self.has(IN_FLIGHT)).then(|| instant(self.next_probe))
     }
 
     /// Advance the clock to `now`; returns `true` when a probe must start now.
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
-        if self.in_flight || now < self.next_probe {
+        if self.has(IN_FLIGHT) || tick(now) < self.next_probe {
             return false;
         }
-        self.in_flight = true;
+        self.set(IN_FLIGHT, true);
         true
     }
 
     /// Record the result of the probe started by the last [`handle_timeout`](Self::handle_timeout)
     /// that returned `true`, finished at `now`.
     pub fn handle_result(&mut self, now: Instant, result: ProbeResult) {
-        self.in_flight = false;
+        self.set(IN_FLIGHT, false);
+        let (up, has_run) = (self.has(UP), self.has(HAS_RUN));
         // Before the first probe has run, a failure counts as a failure of an up checker, even
         // in alpha mode: the retries apply (for the kinds that retry a first probe, see
-        // `retry_first_run`), then the verdict is settled.
-        let counts_retries = (self.up || !self.has_run) && (self.has_run || self.retry_first_run);
-        self.has_run = true;
+        // `RETRY_FIRST_RUN`), then the verdict is settled.
+        let counts_retries = (up || !has_run) && (has_run || self.has(RETRY_FIRST_RUN));
+        self.set(HAS_RUN, true);
         match result {
             Ok(success) => {
                 self.retries_done = 0;
-                self.last_failure = None;
+                if let Some(x) = &mut self.extra {
+                    x.last_failure = None;
+                }
                 // A url checker passes only when the last url of a pass does; a url before it
                 // changes neither the verdict nor the down state.
-                let (step, delay) = match &mut self.urls {
-                    None => (UrlStep::PassComplete, self.schedule.delay_loop),
+                let delay_loop = self.schedule.delay_loop;
+                let urls = self.extra.as_mut().and_then(|x| x.urls.as_mut());
+                let (step, delay) = match urls {
+                    None => (UrlStep::PassComplete, delay_loop),
                     Some(u) => {
                         let step = u.cursor.on_success(u.count);
                         let delay = UrlCursor::delay_after_success(
                             step,
-                            self.up,
+                            up,
                             u.passed,
                             u.fast_recovery,
-                            self.schedule.delay_loop,
+                            delay_loop,
                         );
                         u.passed |= step == UrlStep::PassComplete;
                         (step, delay)
                     }
                 };
-                self.next_probe = now + delay;
+                self.next_probe = tick_after(now, delay);
                 match success.weight {
                     Some(w) if self.weight() != Some(w) => {
-                        self.weight = w;
-                        self.has_weight = true;
+                        self.extra_mut().weight = Some(w);
                         self.push_event(CheckerEvent::WeightChanged { weight: w });
                     }
-                    None if self.has_weight => {
-                        self.has_weight = false;
+                    None if self.weight().is_some() => {
+                        self.extra_mut().weight = None;
                         self.push_event(CheckerEvent::WeightReset);
                     }
                     _ => {}
                 }
-                if step == UrlStep::PassComplete && !self.up {
-                    self.up = true;
-                    self.verdict_given = true;
+                if step == UrlStep::PassComplete && !up {
+                    self.set(UP, true);
+                    self.set(VERDICT_GIVEN, true);
                     self.push_event(CheckerEvent::Up {
                         reason: "check succeeded".to_string(),
                     });
                 }
+                self.tidy();
             }
             Err(failure) => {
-                self.last_failure = Some(Box::new(failure.clone()));
+                self.extra_mut().last_failure = Some(failure.clone());
                 if counts_retries && self.retries_done < self.schedule.retry {
                     self.retries_done += 1;
-                    self.next_probe = now + self.schedule.delay_before_retry;
+                    self.next_probe = tick_after(now, self.schedule.delay_before_retry);
                     if self.schedule.log_all_failures {
                         self.push_event(CheckerEvent::Retrying {
                             reason: failure,
@@ -301,13 +383,13 @@ impl CheckerState {
                     }
                 } else {
                     let retried = std::mem::take(&mut self.retries_done);
-                    self.next_probe = now + self.schedule.delay_loop;
-                    if let Some(u) = &mut self.urls {
+                    self.next_probe = tick_after(now, self.schedule.delay_loop);
+                    if let Some(u) = self.extra.as_mut().and_then(|x| x.urls.as_mut()) {
                         u.cursor.on_failure();
                     }
-                    if self.up || !self.verdict_given {
-                        self.up = false;
-                        self.verdict_given = true;
+                    if up || !self.has(VERDICT_GIVEN) {
+                        self.set(UP, false);
+                        self.set(VERDICT_GIVEN, true);
                         let reason = DownReason {
                             failure,
                             retries: retried,
@@ -321,21 +403,28 @@ impl CheckerState {
 
     /// The next event to act on, oldest first.
     pub fn poll_event(&mut self) -> Option<CheckerEvent> {
-        // At most two events wait: removing the first shifts at most one.
-        let queue = &mut self.events.as_mut()?.0;
-        let first = (!queue.is_empty()).then(|| queue.remove(0));
-        if queue.is_empty() {
-            self.events = None;
+        let x = self.extra.as_mut()?;
+        if x.events.is_empty() {
+            return None;
         }
-        first
+        // At most two events wait: removing the first shifts at most one.
+        let first = x.events.remove(0);
+        if x.events.is_empty() {
+            // Its room goes with it (a checker holds it only between a result and its events'
+            // polling).
+            x.events = Vec::new();
+            self.tidy();
+        }
+        Some(first)
     }
 
     /// Queues an event for [`poll_event`](Self::poll_event).
     fn push_event(&mut self, event: CheckerEvent) {
-        self.events
-            .get_or_insert_with(|| Box::new(EventQueue(Vec::with_capacity(2))))
-            .0
-            .push(event);
+        let events = &mut self.extra_mut().events;
+        if events.capacity() == 0 {
+            events.reserve_exact(2);
+        }
+        events.push(event);
     }
 }
 
@@ -402,6 +491,46 @@ mod tests {
         let times = runs.iter().map(|r| r.at).collect();
         let events = runs.into_iter().flat_map(|r| r.events).collect();
         (times, events, st.is_up())
+    }
+
+    #[test]
+    fn ticks_give_back_the_exact_instant_on_either_side_of_the_epoch() {
+        let now = Instant::now();
+        let epoch = *EPOCH.get_or_init(Instant::now);
+        for at in [
+            now,
+            epoch,
+            epoch + Duration::from_nanos(1),
+            now + Duration::from_secs(86_400 * 365),
+        ] {
+            assert_eq!(instant(tick(at)), at);
+        }
+        // Instants before the epoch (a caller's clock read before the first checker).
+        if let Some(before) = epoch.checked_sub(Duration::from_millis(1500)) {
+            assert_eq!(tick(before), -1_500_000_000);
+            assert_eq!(instant(tick(before)), before);
+        }
+        // A delay beyond any clock saturates instead of overflowing.
+        assert_eq!(tick_after(now, Duration::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn a_state_is_small_and_its_box_exists_only_while_needed() {
+        assert_eq!(std::mem::size_of::<CheckerState>(), 32);
+        let t0 = Instant::now();
+        let mut st = CheckerState::new(sched(0, false), t0, Duration::ZERO);
+        assert!(st.extra.is_none());
+        assert!(st.handle_timeout(t0));
+        st.handle_result(t0, fail());
+        assert!(st.last_failure().is_some());
+        assert!(matches!(st.poll_event(), Some(CheckerEvent::Down { .. })));
+        assert!(st.extra.is_some(), "the failure is kept");
+        let t1 = st.poll_timeout().expect("due");
+        assert!(st.handle_timeout(t1));
+        st.handle_result(t1, ok());
+        assert!(matches!(st.poll_event(), Some(CheckerEvent::Up { .. })));
+        assert!(st.poll_event().is_none());
+        assert!(st.extra.is_none(), "nothing left to keep: {:?}", st.extra);
     }
 
     #[test]
