@@ -8,8 +8,9 @@ use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::http::{self, FetchError, HttpLimits, HttpVersion};
+use crate::http::{self, HttpLimits, HttpVersion};
 use crate::net::ConnectOpts;
+use crate::outcome::HttpError;
 use crate::tls::{TlsClient, TlsFiles};
 
 const USAGE: &str = "\
@@ -169,19 +170,19 @@ fn parse(args: &[String]) -> Result<Options, Usage> {
 }
 
 /// What genhash writes for a failed exchange: (to stdout?, line).
-fn error_line(e: &FetchError) -> (bool, String) {
+fn error_line(e: &HttpError) -> (bool, String) {
     match e {
-        FetchError::Connect(_) => (true, "Connection failed".into()),
-        FetchError::Tls { .. } => (
+        HttpError::Connect(_) => (true, "Connection failed".into()),
+        HttpError::Tls { .. } => (
             true,
             "SSL handshake/communication error connecting to".into(),
         ),
-        FetchError::Write(_) | FetchError::Read(_) => (true, "Read error with".into()),
-        FetchError::HeaderTimeout(_) => (true, "Timeout WEB read".into()),
-        FetchError::BodyTimeout(_) | FetchError::TotalTimeout(_) => {
+        HttpError::Write(_) | HttpError::Read(_) => (true, "Read error with".into()),
+        HttpError::HeaderTimeout(_) => (true, "Timeout WEB read".into()),
+        HttpError::BodyTimeout(_) | HttpError::TotalTimeout(_) => {
             (true, "Timeout HTTP read".into())
         }
-        FetchError::NoHeader(_) => (false, "no data received from remote webserver".into()),
+        HttpError::NoHeader(_) => (false, "no data received from remote webserver".into()),
         other => (false, other.to_string()),
     }
 }

@@ -15,8 +15,8 @@ use md5::{Digest, Md5};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::ConfigError;
-use crate::net::{fmt_duration, ConnectOpts};
-use crate::outcome::{up, Failure, ProbeResult};
+use crate::net::ConnectOpts;
+use crate::outcome::{up, Failure, HttpError, IoCause, ProbeResult};
 use crate::tls::TlsClient;
 
 /// `http_protocol`: the request line's version and whether `Connection: close` is sent.
@@ -345,46 +345,6 @@ pub struct HttpResponse {
     pub elapsed: Duration,
 }
 
-/// Why an exchange produced no response.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// The TCP connection could not be opened.
-    #[error("{0}")]
-    Connect(Failure),
-    /// The TLS handshake failed.
-    #[error("TLS handshake with {target} failed: {reason}")]
-    Tls {
-        /// The server.
-        target: SocketAddr,
-        /// The TLS library's reason.
-        reason: String,
-    },
-    /// The request could not be sent.
-    #[error("sending the request failed: {0}")]
-    Write(std::io::Error),
-    /// The server sent nothing, or the connection broke before any byte arrived.
-    #[error("reading the response failed: {0}")]
-    Read(std::io::Error),
-    /// No data came within the timeout before the end of the headers.
-    #[error("timed out after {0} waiting for the response headers")]
-    HeaderTimeout(String),
-    /// The body stalled longer than the timeout.
-    #[error("timed out after {0} reading the response body")]
-    BodyTimeout(String),
-    /// The connection ended before a blank line ended the headers.
-    #[error("no complete HTTP header received ({0} bytes)")]
-    NoHeader(usize),
-    /// The headers exceed the limit.
-    #[error("response headers exceed {0} bytes")]
-    HeaderTooLarge(usize),
-    /// The body exceeds the limit.
-    #[error("response body exceeds {0} bytes")]
-    BodyTooLarge(u64),
-    /// The whole exchange took too long.
-    #[error("the exchange took longer than {0}")]
-    TotalTimeout(String),
-}
-
 /// Bytes made room for before each read of the headers.
 const READ_CHUNK: usize = 4 << 10;
 /// Bytes made room for before each read of the body after the headers.
@@ -437,13 +397,12 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     op_timeout: Duration,
     limits: &HttpLimits,
     need_body: bool,
-) -> Result<HttpResponse, FetchError> {
+) -> Result<HttpResponse, HttpError> {
     let start = Instant::now();
-    let secs = fmt_duration(op_timeout);
     match tokio::time::timeout(op_timeout, stream.write_all(req)).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(FetchError::Write(e)),
-        Err(_) => return Err(FetchError::HeaderTimeout(secs)),
+        Ok(Err(e)) => return Err(HttpError::Write(IoCause::from(e))),
+        Err(_) => return Err(HttpError::HeaderTimeout(op_timeout)),
     }
     let _ = tokio::time::timeout(op_timeout, stream.flush()).await;
     // Reads land in the spare capacity of `buf` (nothing zeroed, nothing copied): the
@@ -456,32 +415,32 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         }
         searched = buf.len().saturating_sub(3);
         if buf.len() > limits.max_header {
-            return Err(FetchError::HeaderTooLarge(limits.max_header));
+            return Err(HttpError::HeaderTooLarge(limits.max_header));
         }
         buf.reserve(READ_CHUNK);
         let r = match tokio::time::timeout(op_timeout, stream.read_buf(&mut buf)).await {
             Ok(r) => r,
-            Err(_) => return Err(FetchError::HeaderTimeout(secs)),
+            Err(_) => return Err(HttpError::HeaderTimeout(op_timeout)),
         };
         if is_eof(&r) {
-            return Err(FetchError::NoHeader(buf.len()));
+            return Err(HttpError::NoHeader(buf.len()));
         }
         if let Err(e) = r {
             if buf.is_empty() {
-                return Err(FetchError::Read(e));
+                return Err(HttpError::Read(IoCause::from(e)));
             }
-            return Err(FetchError::NoHeader(buf.len()));
+            return Err(HttpError::NoHeader(buf.len()));
         }
     };
     if header_end > limits.max_header {
-        return Err(FetchError::HeaderTooLarge(limits.max_header));
+        return Err(HttpError::HeaderTooLarge(limits.max_header));
     }
     let status = parse_status(&buf[..header_end]);
     let wanted = content_length(&buf[..header_end]);
     let mut hasher = Md5::new();
     let mut body = Vec::new();
     let mut body_len = 0u64;
-    let mut take = |data: &[u8], body_len: &mut u64| -> Result<bool, FetchError> {
+    let mut take = |data: &[u8], body_len: &mut u64| -> Result<bool, HttpError> {
         let room = wanted.map_or(data.len() as u64, |w| w.saturating_sub(*body_len));
         let data = &data[..data.len().min(room.min(usize::MAX as u64) as usize)];
         hasher.update(data);
@@ -490,7 +449,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         *body_len += data.len() as u64;
         if let Some(max) = limits.max_body {
             if *body_len > max {
-                return Err(FetchError::BodyTooLarge(max));
+                return Err(HttpError::BodyTooLarge(max));
             }
         }
         Ok(wanted.is_some_and(|w| *body_len >= w))
@@ -505,7 +464,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         chunk.reserve(BODY_CHUNK);
         let r = match tokio::time::timeout(op_timeout, stream.read_buf(&mut chunk)).await {
             Ok(r) => r,
-            Err(_) => return Err(FetchError::BodyTimeout(secs)),
+            Err(_) => return Err(HttpError::BodyTimeout(op_timeout)),
         };
         if is_eof(&r) {
             break;
@@ -534,9 +493,12 @@ pub async fn fetch(
     req: &[u8],
     limits: &HttpLimits,
     need_body: bool,
-) -> Result<HttpResponse, FetchError> {
+) -> Result<HttpResponse, HttpError> {
     let work = async {
-        let mut tcp = connect.tcp_connect().await.map_err(FetchError::Connect)?;
+        let mut tcp = connect
+            .tcp_connect()
+            .await
+            .map_err(|f| HttpError::Connect(Box::new(f.reason)))?;
         let op = connect.connect_timeout;
         match tls {
             None => exchange(&mut tcp, req, op, limits, need_body).await,
@@ -548,15 +510,16 @@ pub async fn fetch(
                 {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
-                        return Err(FetchError::Tls {
+                        return Err(HttpError::Tls {
                             target,
-                            reason: e.to_string(),
+                            reason: e.to_string().into(),
                         })
                     }
                     Err(_) => {
-                        return Err(FetchError::Tls {
+                        return Err(HttpError::Tls {
                             target,
-                            reason: format!("timed out after {}", fmt_duration(op)),
+                            reason: format!("timed out after {}", crate::net::fmt_duration(op))
+                                .into(),
                         })
                     }
                 };
@@ -566,39 +529,33 @@ pub async fn fetch(
     };
     match tokio::time::timeout(limits.total_timeout, work).await {
         Ok(r) => r,
-        Err(_) => Err(FetchError::TotalTimeout(fmt_duration(limits.total_timeout))),
+        Err(_) => Err(HttpError::TotalTimeout(limits.total_timeout)),
     }
 }
 
 /// Judge a response against a url's expectations: status, then digest, then regex.
 pub fn evaluate(url: &UrlCheck, resp: &HttpResponse) -> ProbeResult {
-    let path = &url.path;
+    let fail = |error| Err(Failure::http(&url.path, error));
     match resp.status {
         Some(code) if url.status_codes.contains(code) => {}
-        Some(code) => {
-            return Err(Failure::new(format!(
-                "{path}: HTTP status {code} is not an expected status code"
-            )))
-        }
-        None => return Err(Failure::new(format!("{path}: invalid HTTP status line"))),
+        Some(code) => return fail(HttpError::Status(code)),
+        None => return fail(HttpError::BadStatusLine),
     }
     if let Some(expected) = &url.digest {
         if &resp.digest != expected {
-            return Err(Failure::new(format!(
-                "{path}: MD5 digest mismatch (got {}, expected {})",
-                digest_hex(&resp.digest),
-                digest_hex(expected)
-            )));
+            return fail(HttpError::Digest {
+                got: resp.digest,
+                expected: *expected,
+            });
         }
     }
     if let Some(re) = &url.regex {
         let matched = re.matches_response(&resp.header, &resp.body);
         if matched == re.no_match {
-            let what = if matched { "matched" } else { "did not match" };
-            return Err(Failure::new(format!(
-                "{path}: regex {:?} {what} the response",
-                re.as_str()
-            )));
+            return fail(HttpError::Regex {
+                pattern: re.as_str().into(),
+                matched,
+            });
         }
     }
     up()
@@ -704,7 +661,7 @@ pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
     };
     let resp = fetch(&p.connect, p.tls.as_ref(), &req, &limits, need_body)
         .await
-        .map_err(|e| Failure::new(format!("{}: {e}", url.path)))?;
+        .map_err(|e| Failure::http(&url.path, e))?;
     evaluate(url, &resp)
 }
 
@@ -811,15 +768,41 @@ mod tests {
         let mut url = UrlCheck::new("/");
         url.digest = Some(Md5::digest(b"ok").into());
         url.regex = Some(BodyRegex::new("nope", &[] as &[&str], false).expect("regex"));
+        let kind = |e: Failure| match e.reason {
+            crate::Reason::Http { path, error } if &*path == "/" => error,
+            other => panic!("not an HTTP failure of /: {other:?}"),
+        };
         let e = evaluate(&url, &response(500, b"zz")).expect_err("status");
-        assert!(e.reason.contains("status 500"), "{}", e.reason);
+        assert_eq!(kind(e), HttpError::Status(500));
         let e = evaluate(&url, &response(200, b"zz")).expect_err("digest");
-        assert!(e.reason.contains("digest"), "{}", e.reason);
+        assert_eq!(
+            kind(e),
+            HttpError::Digest {
+                got: Md5::digest(b"zz").into(),
+                expected: Md5::digest(b"ok").into()
+            }
+        );
         let e = evaluate(&url, &response(200, b"ok")).expect_err("regex");
-        assert!(e.reason.contains("did not match"), "{}", e.reason);
+        assert_eq!(
+            kind(e),
+            HttpError::Regex {
+                pattern: "nope".into(),
+                matched: false
+            }
+        );
         url.regex = Some(BodyRegex::new("ok", &[] as &[&str], true).expect("regex"));
         let e = evaluate(&url, &response(200, b"ok")).expect_err("no_match");
-        assert!(e.reason.contains("matched"), "{}", e.reason);
+        assert_eq!(
+            kind(e),
+            HttpError::Regex {
+                pattern: "ok".into(),
+                matched: true
+            }
+        );
+        let mut no_line = response(200, b"ok");
+        no_line.status = None;
+        let e = evaluate(&url, &no_line).expect_err("no status line");
+        assert_eq!(kind(e), HttpError::BadStatusLine);
         url.regex = Some(BodyRegex::new("o.", &[] as &[&str], false).expect("regex"));
         assert!(evaluate(&url, &response(200, b"ok")).is_ok());
     }

@@ -136,9 +136,117 @@ pub enum Reason {
         /// The bound.
         after: Duration,
     },
-    /// Any other failure, in words (HTTP_GET / SSL_GET, DNS_CHECK, UDP_CHECK, PING_CHECK,
-    /// FILE_CHECK...).
+    /// HTTP_GET / SSL_GET: checking the url `path` failed at the stage `error` says.
+    Http {
+        /// The url's `path`, as requested.
+        path: Box<str>,
+        /// What went wrong.
+        error: HttpError,
+    },
+    /// Any other failure, in words (DNS_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK...).
     Other(Box<str>),
+}
+
+/// What went wrong in one HTTP_GET / SSL_GET exchange: the stage it reached and, where it
+/// matters, what was received. Printed, it is the reason's text after the url's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    /// The TCP connection could not be opened (a connect [`Reason`]: refused, closed, timed
+    /// out, or the socket could not be made ready).
+    Connect(Box<Reason>),
+    /// SSL_GET: the TLS handshake failed or did not finish in time.
+    Tls {
+        /// The server.
+        target: SocketAddr,
+        /// The TLS library's reason, or the timeout.
+        reason: Box<str>,
+    },
+    /// The request could not be sent.
+    Write(IoCause),
+    /// The connection broke before any byte of the response arrived.
+    Read(IoCause),
+    /// No data within the read timeout before the end of the headers.
+    HeaderTimeout(Duration),
+    /// The body stalled longer than the read timeout.
+    BodyTimeout(Duration),
+    /// The connection ended before a blank line ended the headers (after this many bytes;
+    /// 0: closed without a byte).
+    NoHeader(usize),
+    /// The headers exceed this many bytes.
+    HeaderTooLarge(usize),
+    /// The body exceeds this many bytes.
+    BodyTooLarge(u64),
+    /// The whole exchange outlived this bound.
+    TotalTimeout(Duration),
+    /// The status code is not one `status_code` accepts.
+    Status(u16),
+    /// The response does not start with a status line `HTTP/x.y NNN`.
+    BadStatusLine,
+    /// The body's MD5 digest is not the configured `digest`.
+    Digest {
+        /// The digest of the body received.
+        got: [u8; 16],
+        /// The configured one.
+        expected: [u8; 16],
+    },
+    /// `regex` did not match (or, with `regex_no_match`, did).
+    Regex {
+        /// The expression as configured.
+        pattern: Box<str>,
+        /// Whether it matched.
+        matched: bool,
+    },
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = |t: &Duration| crate::net::fmt_duration(*t);
+        match self {
+            HttpError::Connect(r) => r.fmt(f),
+            HttpError::Tls { target, reason } => {
+                write!(f, "TLS handshake with {target} failed: {reason}")
+            }
+            HttpError::Write(e) => write!(f, "sending the request failed: {e}"),
+            HttpError::Read(e) => write!(f, "reading the response failed: {e}"),
+            HttpError::HeaderTimeout(t) => {
+                write!(
+                    f,
+                    "timed out after {} waiting for the response headers",
+                    d(t)
+                )
+            }
+            HttpError::BodyTimeout(t) => {
+                write!(f, "timed out after {} reading the response body", d(t))
+            }
+            HttpError::NoHeader(n) => write!(f, "no complete HTTP header received ({n} bytes)"),
+            HttpError::HeaderTooLarge(n) => write!(f, "response headers exceed {n} bytes"),
+            HttpError::BodyTooLarge(n) => write!(f, "response body exceeds {n} bytes"),
+            HttpError::TotalTimeout(t) => write!(f, "the exchange took longer than {}", d(t)),
+            HttpError::Status(code) => {
+                write!(f, "HTTP status {code} is not an expected status code")
+            }
+            HttpError::BadStatusLine => f.write_str("invalid HTTP status line"),
+            HttpError::Digest { got, expected } => write!(
+                f,
+                "MD5 digest mismatch (got {}, expected {})",
+                Hex(got),
+                Hex(expected)
+            ),
+            HttpError::Regex { pattern, matched } => {
+                let what = if *matched { "matched" } else { "did not match" };
+                write!(f, "regex {pattern:?} {what} the response")
+            }
+        }
+    }
+}
+
+/// A digest printed as lowercase hexadecimal digits.
+struct Hex<'a>(&'a [u8; 16]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
 }
 
 impl Reason {
@@ -153,6 +261,14 @@ impl Reason {
             Reason::ConnectFailed { target, .. }
             | Reason::ConnectClosed { target }
             | Reason::ConnectTimeout { target, .. } => Some(*target),
+            Reason::Http {
+                error: HttpError::Connect(inner),
+                ..
+            } => inner.target(),
+            Reason::Http {
+                error: HttpError::Tls { target, .. },
+                ..
+            } => Some(*target),
             _ => None,
         }
     }
@@ -197,6 +313,7 @@ impl fmt::Display for Reason {
                 "{program} timed out after {}",
                 crate::net::fmt_duration(*after)
             ),
+            Reason::Http { path, error } => write!(f, "{path}: {error}"),
             Reason::TimedOut { kind, after } => write!(
                 f,
                 "{} did not finish within {}",
@@ -226,6 +343,15 @@ impl Failure {
     /// A socket that could not be made ready ([`Reason::Socket`]).
     pub fn socket(words: impl Into<String>) -> Self {
         Reason::Socket(words.into().into_boxed_str()).into()
+    }
+
+    /// HTTP_GET / SSL_GET: checking the url `path` failed with `error`.
+    pub fn http(path: &str, error: HttpError) -> Self {
+        Reason::Http {
+            path: path.into(),
+            error,
+        }
+        .into()
     }
 
     /// A connection to `target` that failed with `e`.
@@ -353,13 +479,117 @@ mod tests {
                 "DNS_CHECK did not finish within 4s",
             ),
             (
-                Reason::Other("/: HTTP status 500".into()),
-                "/: HTTP status 500",
+                Reason::Other("DNS_CHECK: no reply".into()),
+                "DNS_CHECK: no reply",
             ),
         ];
         for (reason, words) in cases {
             assert_eq!(text(reason), words);
         }
+    }
+
+    #[test]
+    fn http_failures_read_as_before_they_were_data() {
+        let s2 = Duration::from_secs(2);
+        let t: SocketAddr = "10.0.0.2:443".parse().expect("addr");
+        let http = |error| Reason::Http {
+            path: "/health".into(),
+            error,
+        };
+        let mut digest = [0u8; 16];
+        digest[0] = 0xab;
+        let cases = [
+            (
+                HttpError::Connect(Box::new(Reason::ConnectFailed {
+                    target: t,
+                    cause: IoCause::Os(111),
+                })),
+                "connection to 10.0.0.2:443 failed: Connection refused (os error 111)",
+            ),
+            (
+                HttpError::Tls {
+                    target: t,
+                    reason: "received corrupt message".into(),
+                },
+                "TLS handshake with 10.0.0.2:443 failed: received corrupt message",
+            ),
+            (
+                HttpError::Write(IoCause::Os(32)),
+                "sending the request failed: Broken pipe (os error 32)",
+            ),
+            (
+                HttpError::Read(IoCause::Os(104)),
+                "reading the response failed: Connection reset by peer (os error 104)",
+            ),
+            (
+                HttpError::HeaderTimeout(s2),
+                "timed out after 2s waiting for the response headers",
+            ),
+            (
+                HttpError::BodyTimeout(s2),
+                "timed out after 2s reading the response body",
+            ),
+            (
+                HttpError::NoHeader(0),
+                "no complete HTTP header received (0 bytes)",
+            ),
+            (
+                HttpError::HeaderTooLarge(65536),
+                "response headers exceed 65536 bytes",
+            ),
+            (
+                HttpError::BodyTooLarge(1 << 20),
+                "response body exceeds 1048576 bytes",
+            ),
+            (
+                HttpError::TotalTimeout(Duration::from_secs(8)),
+                "the exchange took longer than 8s",
+            ),
+            (
+                HttpError::Status(500),
+                "HTTP status 500 is not an expected status code",
+            ),
+            (HttpError::BadStatusLine, "invalid HTTP status line"),
+            (
+                HttpError::Digest {
+                    got: digest,
+                    expected: [0xff; 16],
+                },
+                "MD5 digest mismatch (got ab000000000000000000000000000000, \
+                 expected ffffffffffffffffffffffffffffffff)",
+            ),
+            (
+                HttpError::Regex {
+                    pattern: "ok$".into(),
+                    matched: false,
+                },
+                "regex \"ok$\" did not match the response",
+            ),
+            (
+                HttpError::Regex {
+                    pattern: "error".into(),
+                    matched: true,
+                },
+                "regex \"error\" matched the response",
+            ),
+        ];
+        for (error, words) in cases {
+            assert_eq!(text(http(error)), format!("/health: {words}"));
+        }
+        let refused = Failure::http(
+            "/",
+            HttpError::Connect(Box::new(Reason::ConnectTimeout {
+                target: t,
+                after: s2,
+            })),
+        );
+        assert_eq!(refused.reason.target(), Some(t));
+        let tls = http(HttpError::Tls {
+            target: t,
+            reason: "x".into(),
+        });
+        assert_eq!(tls.target(), Some(t));
+        assert_eq!(http(HttpError::Status(404)).target(), None);
     }
 
     #[test]

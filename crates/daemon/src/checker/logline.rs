@@ -99,11 +99,13 @@ impl fmt::Display for VirtualServerName<'_> {
 ///   [`Cause::MiscTimeout`]; `MiscSignal` -> [`Cause::MiscSignal`]; `MiscNoStatus` ->
 ///   [`Cause::MiscExit`] with status 1;
 /// - `TimedOut` of another kind -> [`Cause::ReadTimeout`];
-/// - the reasons still in words (`Other`) need their own variants in `Reason` for: an HTTP
-///   status not accepted or no status line ([`Cause::HttpStatus`]), a digest mismatch
-///   ([`Cause::HttpDigest`]), a regex mismatch ([`Cause::HttpRegex`]), a TLS handshake failure
-///   ([`Cause::Tls`]), a read error or early close ([`Cause::ReadError`]), a read timeout /
-///   no reply (HTTP, UDP, DNS including replies with a foreign id, PING loss:
+/// - `Http` (HTTP_GET/SSL_GET, by its `HttpError`): `Connect` as the connect reason it
+///   holds; `Tls` -> [`Cause::Tls`]; `Status` / `BadStatusLine` -> [`Cause::HttpStatus`];
+///   `Digest` -> [`Cause::HttpDigest`]; `Regex` -> [`Cause::HttpRegex`]; `Write`, `Read`,
+///   `NoHeader` and the size limits -> [`Cause::ReadError`]; the read and exchange timeouts ->
+///   [`Cause::ReadTimeout`];
+/// - the reasons still in words (`Other`) need their own variants in `Reason` for: a read
+///   timeout / no reply (UDP, DNS including replies with a foreign id, PING loss:
 ///   [`Cause::ReadTimeout`]), a DNS RCODE ([`Cause::DnsRcode`]), a UDP reply that does not
 ///   match `require_reply` ([`Cause::UdpReplyMismatch`]), ICMP unreachable on UDP/DNS
 ///   ([`Cause::ConnectFailed`] with ECONNREFUSED);
@@ -178,7 +180,29 @@ impl Cause {
             R::MiscTimeout { .. } => Cause::MiscTimeout,
             R::TimedOut { .. } if kind == CheckKind::Misc => Cause::MiscTimeout,
             R::TimedOut { .. } => Cause::ReadTimeout,
+            R::Http { error, .. } => return Cause::of_http(kind, error),
             R::Other(_) => return None,
+        })
+    }
+
+    /// The cause of an HTTP_GET/SSL_GET failure. keepalived 2.2.7 (observed) words a reply
+    /// without a status line as a status error, a connection closed before any reply as a read
+    /// error, and a stalled reply as a read timeout; our own limits (header and body sizes,
+    /// the bound on the whole exchange) are told as the read error or timeout they end.
+    fn of_http(kind: CheckKind, error: &rka_check::outcome::HttpError) -> Option<Cause> {
+        use rka_check::outcome::HttpError as H;
+        Some(match error {
+            H::Connect(inner) => return Cause::of(kind, inner),
+            H::Tls { .. } => Cause::Tls,
+            H::Write(_)
+            | H::Read(_)
+            | H::NoHeader(_)
+            | H::HeaderTooLarge(_)
+            | H::BodyTooLarge(_) => Cause::ReadError,
+            H::HeaderTimeout(_) | H::BodyTimeout(_) | H::TotalTimeout(_) => Cause::ReadTimeout,
+            H::Status(_) | H::BadStatusLine => Cause::HttpStatus,
+            H::Digest { .. } => Cause::HttpDigest,
+            H::Regex { .. } => Cause::HttpRegex,
         })
     }
 }
@@ -198,8 +222,8 @@ pub enum UrlTest {
 #[cfg_attr(not(test), allow(dead_code))]
 impl UrlTest {
     /// The test a url's success line names: the last one configured, in keepalived's order
-    /// status, digest, regex (status-only, digest and regex observed; both digest and regex
-    /// not observed).
+    /// status, digest, regex (observed: status only, digest, regex, and digest with regex
+    /// naming the regex).
     pub fn of(has_digest: bool, has_regex: bool) -> UrlTest {
         if has_regex {
             UrlTest::Regex
@@ -375,7 +399,8 @@ pub fn detail_always_logged(kind: CheckKind) -> bool {
 /// TCP_CHECK, UDP_CHECK and PING_CHECK on every failed probe under `log_all_failures` only;
 /// for HTTP_GET/SSL_GET under `log_all_failures`, once, just before [`checker_down`]'s line.
 /// `None` when keepalived has no such line (MISC_CHECK: the cause is in its down line) or
-/// when its wording was not observed (HTTP regex, SMTP read error, UDP without reply...).
+/// when its wording was not observed (SMTP read error, UDP without reply...). An HTTP
+/// `regex_no_match` that matches is worded as a regex that does not ("Regex match failed").
 pub fn failure_detail(kind: CheckKind, rs: &Server, cause: Cause) -> Option<String> {
     use Cause as C;
     Some(match (kind, cause) {
@@ -389,6 +414,7 @@ pub fn failure_detail(kind: CheckKind, rs: &Server, cause: Cause) -> Option<Stri
             C::ReadTimeout => format!("Timeout WEB read server {rs}."),
             C::HttpStatus => format!("HTTP status code error to server {rs}."),
             C::HttpDigest => format!("MD5 digest error to server {rs}."),
+            C::HttpRegex => format!("Regex match failed server {rs}."),
             _ => return None,
         },
         (CheckKind::Smtp, c) => {
@@ -691,10 +717,29 @@ mod tests {
             "http-regex-mismatch.log",
             &checker_down(&c8, Cause::HttpRegex, 0).expect("down"),
         );
-        assert_eq!(
-            failure_detail(CheckKind::Http, &lo(8001), Cause::HttpRegex),
-            None
+        let r = "http-recovery.log";
+        // regex, and regex_no_match that matched: the same line.
+        seen(
+            r,
+            &failure_detail(CheckKind::Http, &lo(8605), Cause::HttpRegex).expect("regex"),
         );
+        seen(
+            r,
+            &failure_detail(CheckKind::Http, &lo(8606), Cause::HttpRegex).expect("no_match"),
+        );
+        seen(
+            r,
+            &failure_detail(CheckKind::Http, &lo(8610), Cause::HttpDigest).expect("digest"),
+        );
+        // digest and regex both: the regex names the success line.
+        seen(
+            r,
+            &http_url_success(&lo(8607), UrlTest::of(true, true), "/"),
+        );
+        // Each url of a recovery pass has its line.
+        for path in ["/a", "/b"] {
+            seen(r, &http_url_success(&lo(8604), UrlTest::Status, path));
+        }
         let f = "log-all-failures-http.log";
         let d = |k, port, cause| failure_detail(k, &lo(port), cause).expect("detail");
         seen(f, &d(CheckKind::Ssl, 8001, Cause::Tls));
@@ -728,6 +773,131 @@ mod tests {
             f,
             &checker_down(&ssl, Cause::ConnectFailed { errno: 111 }, 1).expect("down"),
         );
+    }
+
+    /// The HTTP_GET/SSL_GET failures the probes report, through `Cause::of`, give the lines
+    /// keepalived logged for the same misbehaving servers.
+    #[test]
+    fn http_failure_kinds_give_keepalived_lines() {
+        use rka_check::outcome::{HttpError as H, IoCause, Reason};
+        use std::time::Duration;
+        let lo_addr = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let far: std::net::SocketAddr = "10.99.0.5:8103".parse().expect("addr");
+        let s2 = Duration::from_secs(2);
+        let http = |error| Reason::Http {
+            path: "/".into(),
+            error,
+        };
+        let cases = [
+            // (capture, kind, real server, the probe's reason)
+            (
+                "log-all-failures-http.log",
+                CheckKind::Http,
+                lo(8010),
+                http(H::Status(500)),
+            ),
+            (
+                "log-all-failures-http.log",
+                CheckKind::Http,
+                lo(8014),
+                http(H::BadStatusLine),
+            ),
+            (
+                "log-all-failures-http.log",
+                CheckKind::Http,
+                lo(8013),
+                http(H::NoHeader(0)),
+            ),
+            (
+                "log-all-failures-http.log",
+                CheckKind::Http,
+                lo(8012),
+                http(H::HeaderTimeout(s2)),
+            ),
+            (
+                "log-all-failures-http.log",
+                CheckKind::Http,
+                lo(8011),
+                http(H::Digest {
+                    got: [0; 16],
+                    expected: [1; 16],
+                }),
+            ),
+            (
+                "log-all-failures-http.log",
+                CheckKind::Http,
+                lo(8102),
+                http(H::Connect(Box::new(Reason::ConnectFailed {
+                    target: lo_addr(8102),
+                    cause: IoCause::Os(111),
+                }))),
+            ),
+            (
+                "log-all-failures-http.log",
+                CheckKind::Ssl,
+                lo(8104),
+                http(H::Connect(Box::new(Reason::ConnectFailed {
+                    target: lo_addr(8104),
+                    cause: IoCause::Os(111),
+                }))),
+            ),
+            (
+                "log-all-failures-http.log",
+                CheckKind::Http,
+                Server {
+                    addr: far.ip(),
+                    ..lo(8103)
+                },
+                http(H::Connect(Box::new(Reason::ConnectTimeout {
+                    target: far,
+                    after: s2,
+                }))),
+            ),
+            (
+                "log-all-failures-http.log",
+                CheckKind::Ssl,
+                lo(8001),
+                http(H::Tls {
+                    target: lo_addr(8001),
+                    reason: "received corrupt message".into(),
+                }),
+            ),
+            (
+                "http-recovery.log",
+                CheckKind::Http,
+                lo(8605),
+                http(H::Regex {
+                    pattern: "nomatch".into(),
+                    matched: false,
+                }),
+            ),
+            (
+                "http-recovery.log",
+                CheckKind::Http,
+                lo(8606),
+                http(H::Regex {
+                    pattern: "hello".into(),
+                    matched: true,
+                }),
+            ),
+        ];
+        for (capture, kind, rs, reason) in cases {
+            let cause = Cause::of(kind, &reason).expect("an HTTP cause");
+            let line = failure_detail(kind, &rs, cause).expect("a detail line");
+            seen(capture, &line);
+        }
+        // Our own limits end the exchange as keepalived's read error or timeout would.
+        for (error, cause) in [
+            (H::Read(IoCause::Os(104)), Cause::ReadError),
+            (H::Write(IoCause::Os(32)), Cause::ReadError),
+            (H::NoHeader(12), Cause::ReadError),
+            (H::HeaderTooLarge(1), Cause::ReadError),
+            (H::BodyTooLarge(1), Cause::ReadError),
+            (H::BodyTimeout(s2), Cause::ReadTimeout),
+            (H::TotalTimeout(s2), Cause::ReadTimeout),
+        ] {
+            assert_eq!(Cause::of(CheckKind::Http, &http(error)), Some(cause));
+        }
     }
 
     #[test]
