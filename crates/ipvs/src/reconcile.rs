@@ -702,6 +702,12 @@ mod tests {
             Destination { weight: 7, ..d }
         );
         assert!(std::mem::size_of::<DestEntry>() * 3 < std::mem::size_of::<Destination>());
+        // A service without counters: their box, not the counters, in every table entry.
+        assert!(
+            std::mem::size_of::<Service>() <= 88,
+            "{}",
+            std::mem::size_of::<Service>()
+        );
     }
 
     fn entry(last: u8, weight: u32) -> DestEntry {

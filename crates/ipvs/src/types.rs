@@ -292,8 +292,9 @@ pub struct Service {
     pub prefix_len: u8,
     /// Persistence engine (`sip`), if any.
     pub pe_name: Option<String>,
-    /// Counters (dumps only; ignored when sending).
-    pub stats: Option<Stats>,
+    /// Counters (dumps only; ignored when sending). Boxed: a table of configuration keeps
+    /// one service per virtual server and none of them has counters (8 bytes, not 88).
+    pub stats: Option<Box<Stats>>,
 }
 
 impl Service {
@@ -381,7 +382,7 @@ impl Service {
             timeout,
             prefix_len,
             pe_name: pe_name.filter(|s| !s.is_empty()),
-            stats: stats64.or(stats),
+            stats: stats64.or(stats).map(Box::new),
         })
     }
 }
