@@ -567,17 +567,29 @@ pub fn evaluate(url: &UrlCheck, resp: &HttpResponse) -> ProbeResult {
 ///
 /// - a run checks the current url; a failure is retried on that same url after
 ///   `delay_before_retry`, `retry` times, then the checker is down and the next run (after
-///   `delay_loop`) starts again with that failed url;
+///   [`UrlCursor::delay_after_failure`]) starts again with that failed url;
 /// - once the failed url passes, a full pass starts from the first url (so with `/a` failing,
 ///   the runs go `/a` fail, `/a` ok, `/a`, `/b`, `/c`); the checker comes up when the last url
-///   of that pass succeeds;
+///   of that pass succeeds. With one url: two passing runs after the failure (the
+///   "... success to ... url(/)" line twice before "Remote Web server ... succeed");
+/// - a failure during that recovery (the checker still down) does not start it over: `/`
+///   fail (down), `/` ok, `/` fail, `/` ok brings the checker up (observed with HTTP_GET and
+///   SSL_GET, `retry` 0); the failed url is checked again and the pass goes on from it;
+/// - the same holds whatever `retry` and `delay_before_retry` (0 to 3 and 1 to 5 s observed),
+///   for SSL_GET as for HTTP_GET, and for an `alpha` checker whose first run fails (two passes
+///   after it); an `alpha` checker whose first run passes comes up after one pass;
 /// - while the checker is up, every url is checked in turn, one per `delay_loop`;
 /// - at start (before a full pass) and while down, the next url is due after `delay_loop`,
 ///   or at once with `fast_recovery`.
+///
+/// The captures are `http-recovery*.log` (with the configurations, servers and the servers'
+/// request logs) in the daemon's `tests/data/keepalived-checker-logs/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UrlCursor {
     next: usize,
     restart_after_success: bool,
+    /// A failure took the checker down and no full pass has completed since.
+    recovering: bool,
 }
 
 /// What a passed url means for the checker.
@@ -606,16 +618,31 @@ impl UrlCursor {
         self.next += 1;
         if self.next >= urls {
             self.next = 0;
+            self.recovering = false;
             UrlStep::PassComplete
         } else {
             UrlStep::Continue
         }
     }
 
-    /// The current url failed and its retries are exhausted (the checker is now down): the
-    /// next run checks it again, and its success starts a full pass.
+    /// The current url failed and its retries are exhausted (the checker is now down, or
+    /// still is): the next run checks it again. After the failure that took the checker
+    /// down, that url's success starts a full pass; a failure during the recovery that
+    /// follows does not start it over.
     pub fn on_failure(&mut self) {
-        self.restart_after_success = true;
+        if !self.recovering {
+            self.recovering = true;
+            self.restart_after_success = true;
+        }
+    }
+
+    /// The delay before the run after a failure whose retries are exhausted (and after each
+    /// failed run while the checker is down): `delay_loop`, or `delay_before_retry` when that
+    /// is longer. Observed on keepalived 2.2.7 with `delay_loop` 2 s: `delay_before_retry`
+    /// 1 s gives 2 s, 3 s (the HTTP default) gives 3 s, 5 s gives 5 s, whatever `retry`
+    /// (0 to 3), for HTTP_GET and SSL_GET.
+    pub fn delay_after_failure(delay_loop: Duration, delay_before_retry: Duration) -> Duration {
+        delay_loop.max(delay_before_retry)
     }
 
     /// The delay before the run after a passed url: `delay_loop`, except while a pass is under
@@ -846,6 +873,30 @@ mod tests {
         let (checked, complete) = replay(1, &[true, true, false, true, true]);
         assert_eq!(checked, vec![0, 0, 0, 0, 0]);
         assert_eq!(complete, vec![0, 1, 4]);
+        // A failure during the recovery does not start it over (keepalived 2.2.7: "/ ok;
+        // / FAIL (down); / ok; / FAIL; / ok" is up at the last run, http-recovery.log 8609).
+        let (_, complete) = replay(1, &[true, false, true, false, true, true]);
+        assert_eq!(complete, vec![0, 4, 5]);
+        // Failing again and again while down changes nothing: two passes after the first.
+        let (_, complete) = replay(1, &[false, false, false, true, true]);
+        assert_eq!(complete, vec![4]);
+        // Two urls, /b failing (http-recovery.log 8604): /b ok, /a ok, /b ok, then up.
+        let (checked, complete) = replay(2, &[true, false, false, true, true, true]);
+        assert_eq!(checked, vec![0, 1, 1, 1, 0, 1]);
+        assert_eq!(complete, vec![5]);
+        // After a completed recovery the next failure restarts one again.
+        let (_, complete) = replay(1, &[false, true, true, false, true, true]);
+        assert_eq!(complete, vec![2, 5]);
+    }
+
+    #[test]
+    fn delay_after_a_failure_is_the_longer_of_the_two() {
+        let s = Duration::from_secs;
+        let d = UrlCursor::delay_after_failure;
+        // http-recovery.log / http-recovery2.log, delay_loop 2 s.
+        assert_eq!(d(s(2), s(1)), s(2));
+        assert_eq!(d(s(2), s(3)), s(3));
+        assert_eq!(d(s(2), s(5)), s(5));
     }
 
     #[test]
