@@ -372,6 +372,13 @@ impl Director {
         self.services.get(vs).map_or(0, Service::live_weight)
     }
 
+    /// A real server's weight with its checkers' dynamic reports applied (clamped to 0 and
+    /// up), whether or not it is up: the weight keepalived's "Changing weight from N to M"
+    /// lines print. `None` for an unknown real server.
+    pub fn effective_weight(&self, vs: usize, rs: usize) -> Option<u32> {
+        self.rs(vs, rs).map(RealServer::effective_weight)
+    }
+
     /// The weight a real server has in the table, `None` when it must not be there.
     pub fn real_server_weight(&self, vs: usize, rs: usize) -> Option<u32> {
         let s = self.services.get(vs)?;
@@ -773,10 +780,18 @@ mod tests {
         d.handle_checker(slot(0, 1, 0), &CheckerEvent::WeightChanged { weight: -5 });
         assert_eq!(d.real_server_weight(0, 0), Some(7));
         assert_eq!(d.real_server_weight(0, 1), Some(0), "clamped at 0");
+        assert_eq!(d.effective_weight(0, 1), Some(0));
         assert_eq!(
             drain(&mut d),
             vec![Action::TableChanged, Action::TableChanged]
         );
+        // The weight keepalived's lines print does not depend on the server being up.
+        d.handle_checker(slot(0, 0, 0), &down());
+        assert_eq!(d.real_server_weight(0, 0), None);
+        assert_eq!(d.effective_weight(0, 0), Some(7));
+        d.handle_checker(slot(0, 0, 0), &up());
+        drain(&mut d);
+        assert_eq!(d.effective_weight(9, 0), None);
         // The same weight again changes nothing.
         d.handle_checker(slot(0, 0, 0), &CheckerEvent::WeightChanged { weight: 7 });
         assert!(drain(&mut d).is_empty());

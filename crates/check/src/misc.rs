@@ -102,6 +102,37 @@ pub fn split_command(line: &str) -> Vec<String> {
     args
 }
 
+/// The program a MISC_CHECK runs as keepalived 2.2.7 names it in its log lines: the command's
+/// first word, looked up in `PATH` when it has no `/`, with its directory's symbolic links
+/// resolved but not the file's own (observed on a merged-/usr system: `/bin/false` shows as
+/// `/usr/bin/false`, `/bin/sh` as `/usr/bin/sh` although it links to `dash`). A path that
+/// cannot be resolved is shown as given.
+pub fn program_path(program: &str) -> String {
+    let found = if program.contains('/') {
+        Some(std::path::PathBuf::from(program))
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|p| is_executable(p))
+    };
+    let Some(found) = found else {
+        return program.to_string();
+    };
+    match (found.parent(), found.file_name()) {
+        (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => std::fs::canonicalize(dir)
+            .map(|d| d.join(name).to_string_lossy().into_owned())
+            .unwrap_or_else(|_| found.to_string_lossy().into_owned()),
+        _ => found.to_string_lossy().into_owned(),
+    }
+}
+
+/// Whether `path` is a regular file (after links) with an execute bit set.
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 /// Translate an exit status into a result. Under `misc_dynamic` exit 0 reports no weight:
 /// the real server's configured weight applies again (keepalived 2.2.7, observed: exit 12
 /// gives weight 10, a later exit 0 the configured weight, not 10; the checker state turns it
@@ -195,6 +226,25 @@ mod tests {
     fn dynamic_exit_zero_reports_no_weight() {
         // The configured weight then applies again (state.rs: WeightReset; director.rs).
         assert_eq!(judge(Some(0), None, true), Ok(Success { weight: None }));
+    }
+
+    #[test]
+    fn program_paths_resolve_the_directory_not_the_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).expect("mkdir");
+        let prog = script(&dir, "real/prog", "exit 0");
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).expect("dir link");
+        std::os::unix::fs::symlink(&prog, real.join("alias")).expect("file link");
+        let canonical = std::fs::canonicalize(&real).expect("canonical");
+        let shown = program_path(&dir.path().join("link/alias").to_string_lossy());
+        assert_eq!(shown, canonical.join("alias").to_string_lossy());
+        // A path that does not resolve, and a name found nowhere, are shown as given.
+        assert_eq!(program_path("/no/such/dir/prog"), "/no/such/dir/prog");
+        assert_eq!(program_path("no-such-program-xyz"), "no-such-program-xyz");
+        // A bare name is looked up in PATH.
+        let sh = program_path("sh");
+        assert!(sh.starts_with('/') && sh.ends_with("/sh"), "{sh}");
     }
 
     #[test]

@@ -222,6 +222,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan with nothing in it (a runtime before its first install).
+    pub fn empty() -> Plan {
+        Plan {
+            services: Vec::new(),
+            probes: Vec::new(),
+            director: DirectorSpec::default(),
+        }
+    }
+
     /// Maps the configuration.
     pub fn from_config(config: &Config) -> Plan {
         let mut services = Vec::new();

@@ -172,6 +172,7 @@ fn smtp_failure(reason: &Reason) -> &'static str {
         | Reason::MiscNoStatus
         | Reason::MiscTimeout { .. }
         | Reason::TimedOut { .. }
+        | Reason::Http { .. }
         | Reason::Other(_) => "Unknown connection error to server",
     }
 }
@@ -458,6 +459,32 @@ impl CheckerAlerts {
             .body(checker_up, reason);
         m.send(rs_alert(rs, vs, now.server_up, body));
     }
+
+    /// A MISC_CHECK's first probe passed while its checker was already up: keepalived 2.2.7
+    /// mails the real server's state with the checker's success body then (observed: a
+    /// `misc_dynamic` check exiting 3 at start mailed "Realserver ... - UP" / "=> MISC CHECK
+    /// succeeded on service <="), although nothing changed. Not under `no_checker_emails`,
+    /// which keeps the mails to real server changes.
+    fn first_success(&self, vs: &str, rs: &str, check: usize, now: SlotState) {
+        let Some(m) = &self.mailer else {
+            return;
+        };
+        if self.no_checker_emails {
+            return;
+        }
+        let Some(r) = self.services.get(vs).and_then(|v| v.servers.get(rs)) else {
+            return;
+        };
+        if !r.alert {
+            return;
+        }
+        let body = r
+            .checkers
+            .get(check)
+            .unwrap_or(&Wording::Other)
+            .body(true, None);
+        m.send(rs_alert(rs, vs, now.server_up, body));
+    }
 }
 
 /// Writes LVS FIFO lines, runs LVS scripts and queues `smtp_alert` mails.
@@ -534,6 +561,24 @@ impl LvsNotifier {
         let now = SlotState::of(director, slot);
         self.smtp
             .verdict(&sp.label, &rs_label, slot.check(), before, now, reason);
+    }
+
+    /// The first probe of a MISC_CHECK that starts up (no `alpha`) passed: queues the mail
+    /// keepalived sends then (see [`CheckerAlerts::first_success`]). Called for every slot of
+    /// such a probe; returns at once when nothing mails.
+    pub fn misc_first_success(&self, plan: &Plan, director: &Director, slot: Slot) {
+        if self.smtp.mailer.is_none() {
+            return;
+        }
+        let Some(sp) = plan.services.get(slot.vs()) else {
+            return;
+        };
+        let Some(rs_label) = sp.rs_label(slot.rs()) else {
+            return;
+        };
+        let now = SlotState::of(director, slot);
+        self.smtp
+            .first_success(&sp.label, &rs_label, slot.check(), now);
     }
 }
 
@@ -1027,6 +1072,37 @@ mod tests {
             ),
         ];
         assert_eq!(mails(&store, want.len()).await, pairs(&want));
+    }
+
+    /// The mails of a MISC_CHECK's first success on 10.0.0.2 under `global`.
+    async fn misc_first_success(global: &str) -> Vec<(String, String)> {
+        let (port, store) = crate::smtp::test_sink::start().await;
+        let c = load(&format!(
+            "global_defs {{\n router_id R1\n notification_email {{\n ops@example.com\n }}\n\
+             notification_email_from k@example.net\n smtp_server 127.0.0.1 {port}\n {global}\n}}\n\
+             virtual_server 10.0.0.1 80 {{\n protocol TCP\n\
+             real_server 10.0.0.2 8080 {{\n MISC_CHECK {{\n misc_path \"/bin/sh -c 'exit 3'\"\n\
+             misc_dynamic\n }}\n }}\n}}\n"
+        ));
+        let r = Rig::new(&c);
+        r.n.misc_first_success(&r.plan, &r.director, Slot::new(0, 0, 0));
+        // Unknown slots mail nothing.
+        r.n.misc_first_success(&r.plan, &r.director, Slot::new(0, 5, 0));
+        r.n.misc_first_success(&r.plan, &r.director, Slot::new(3, 0, 0));
+        let n = usize::from(!global.contains("no_checker_emails"));
+        mails(&store, n).await
+    }
+
+    #[tokio::test]
+    async fn a_misc_check_mails_its_first_success() {
+        // keepalived 2.2.7 (observed: "/bin/sh -c 'exit 3'" under misc_dynamic, a server that
+        // starts up): the real server's UP with the MISC_CHECK success body.
+        let want = [(
+            "[R1] Realserver [10.0.0.2]:tcp:8080 of virtual server [10.0.0.1]:tcp:80 - UP",
+            "=> MISC CHECK succeeded on service <=",
+        )];
+        assert_eq!(misc_first_success("").await, pairs(&want));
+        assert!(misc_first_success("no_checker_emails").await.is_empty());
     }
 
     /// Two TCP checkers on 10.0.0.2: both fail, then both recover.

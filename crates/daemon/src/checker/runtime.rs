@@ -233,6 +233,9 @@ pub struct Runtime {
     /// Announcements logged and not yet notified: the notifiers (FIFO, scripts, mail) run
     /// after the table has been handed to IPVS, in this order.
     to_notify: Vec<Action>,
+    /// The program of each MISC_CHECK probe by id, as keepalived's lines name it (only MISC
+    /// probes have an entry: nothing is kept for the others).
+    misc_programs: HashMap<u64, Box<str>>,
 }
 
 /// A background task stopped with its owner.
@@ -350,12 +353,18 @@ fn logline_server(sp: &ServicePlan, d: &DestPlan) -> super::logline::Server {
 
 /// Logs keepalived's line(s) for checker event `ev` of a `kind` probe reporting to `slots`
 /// (one per real server it checks, as keepalived has one checker each); whether it could.
-/// MISC_CHECK's lines name the program, which the runtime does not keep: ours stand in.
-fn self_told(plan: &Plan, kind: rka_check::CheckKind, slots: &[Slot], ev: &CheckerEvent) -> bool {
+/// `program` is a MISC_CHECK's program as its lines name it ([`rka_check::misc::program_path`]).
+/// An `Up` of a probe that passes already (its first success, see [`Runtime::handle_event`])
+/// is logged as any other: keepalived logs a checker's first success whether or not it
+/// started up.
+fn self_told(
+    plan: &Plan,
+    kind: rka_check::CheckKind,
+    program: &str,
+    slots: &[Slot],
+    ev: &CheckerEvent,
+) -> bool {
     use super::logline::{self, Cause, Check, VirtualServerName};
-    if kind == rka_check::CheckKind::Misc {
-        return false;
-    }
     let mut told = false;
     for &s in slots {
         let Some((sp, dp)) = rs_plan(plan, s.vs(), s.rs()) else {
@@ -365,7 +374,7 @@ fn self_told(plan: &Plan, kind: rka_check::CheckKind, slots: &[Slot], ev: &Check
             kind,
             rs: logline_server(sp, dp),
             vs: VirtualServerName::Label(&sp.label),
-            program: "",
+            program,
         };
         let mut say = |line: Option<String>| {
             if let Some(l) = line {
@@ -392,6 +401,55 @@ fn self_told(plan: &Plan, kind: rka_check::CheckKind, slots: &[Slot], ev: &Check
         }
     }
     told
+}
+
+/// keepalived's "Changing weight from N to M for [in]active service ..." line when the
+/// weight of the real server of slot `s` changed from `before` (its weight before the event
+/// was applied to `director`); "inactive" while the real server is down (observed).
+fn log_weight_change(plan: &Plan, director: &Director, vs: usize, rs: usize, before: Option<u32>) {
+    let (Some(from), Some(to)) = (before, director.effective_weight(vs, rs)) else {
+        return;
+    };
+    if from == to {
+        return;
+    }
+    let Some((sp, dp)) = rs_plan(plan, vs, rs) else {
+        return;
+    };
+    tracing::info!(
+        "{}",
+        weight_line(
+            from,
+            to,
+            &logline_server(sp, dp),
+            &sp.label,
+            director.is_up(vs, rs)
+        )
+    );
+}
+
+/// keepalived's weight change line; `active`: whether the real server is up.
+fn weight_line(
+    from: u32,
+    to: u32,
+    rs: &super::logline::Server,
+    vs_label: &str,
+    active: bool,
+) -> String {
+    use super::logline::{weight_changed, VirtualServerName};
+    let line = weight_changed(
+        i64::from(from),
+        i64::from(to),
+        rs,
+        &VirtualServerName::Label(vs_label),
+    );
+    if active {
+        line
+    } else {
+        // keepalived words a down real server's change "for inactive service" (observed in
+        // the VM); logline's function has the active form only.
+        line.replacen("for active service", "for inactive service", 1)
+    }
 }
 
 /// The plan of virtual server `vs` and of its real server `rs`.
@@ -421,11 +479,7 @@ impl Runtime {
         let (events_tx, events_rx) = mpsc::channel(1024);
         let director = Director::new(DirectorSpec::default());
         let mut rt = Runtime {
-            plan: Plan {
-                services: Vec::new(),
-                probes: Vec::new(),
-                director: DirectorSpec::default(),
-            },
+            plan: Plan::empty(),
             director,
             probes: ProbeTable::default(),
             pool: CheckerPool::new(),
@@ -442,15 +496,18 @@ impl Runtime {
             release_pending: false,
             cause: None,
             to_notify: Vec::new(),
+            misc_programs: HashMap::new(),
         };
         rt.install(plan);
         let init_notifies = config.global.simple.rs_init_notifies;
         for a in super::notify::start_actions(&rt.plan, &rt.director, init_notifies) {
             // At start keepalived logs "Gained quorum" for the services that start up, and
             // nothing for the others or for the real servers (observed).
+            // No sorry server line then (observed: a service with a sorry server that starts
+            // up logs its quorum line alone).
             if let Action::QuorumUp { vs } = a {
                 if let Some(sp) = rt.plan.services.get(vs) {
-                    rt.log_quorum(vs, sp, super::logline::QuorumChange::Gained);
+                    rt.log_quorum(vs, sp, super::logline::QuorumChange::Gained, false);
                 }
             }
             rt.to_notify.push(a);
@@ -510,6 +567,9 @@ impl Runtime {
                 stopped.len()
             );
         }
+        for id in &stopped {
+            self.misc_programs.remove(id);
+        }
         self.pool.remove_many(stopped);
         self.pool.shrink_to_fit();
         self.probes = ProbeTable::from_unsorted(keep);
@@ -562,7 +622,21 @@ impl Runtime {
             ),
             Ok(p) => {
                 let up = !pp.schedule.alpha;
-                self.pool.insert(id, p, pp.schedule);
+                if let Probe::Misc(m) = &p {
+                    if let Some(program) = m.argv.first() {
+                        self.misc_programs
+                            .insert(id, rka_check::misc::program_path(program).into());
+                    }
+                }
+                // The pool's state starts every checker down, as `alpha` does, so that it
+                // reports the first success: keepalived logs a checker's first success even
+                // when it started up (and a MISC_CHECK's mails). The director starts the
+                // checker as configured; before its first verdict a checker is probed and
+                // retried alike either way (see CheckerState::handle_result), and an `Up` for
+                // a probe already up changes nothing but these lines (handle_event).
+                let mut schedule = pp.schedule;
+                schedule.alpha = true;
+                self.pool.insert(id, p, schedule);
                 (Running::Pooled, up, None)
             }
             Err(e) => {
@@ -658,14 +732,24 @@ impl Runtime {
 
     /// Applies one probe's event to every slot it serves. The announcements are logged at once
     /// and notified at the next hand-over of the table.
+    ///
+    /// An `Up` for a probe that passes already is its first success (the pool starts every
+    /// checker down to report it, see `start_probe`): it changes no state, but keepalived logs
+    /// the checker's success line then, and a MISC_CHECK mails the real server's state. A
+    /// weight report logs keepalived's "Changing weight" line for each real server whose
+    /// weight it changed, before the checker's own line (the weight comes first in the
+    /// probe's events).
     pub fn handle_event(&mut self, id: u64, ev: CheckerEvent) {
         self.observe.record(id, &ev);
         let Some(p) = self.probes.get_mut(&id) else {
             return;
         };
+        let kind = p.name.kind();
+        let program = self.misc_programs.get(&id).map_or("", |s| &**s);
+        let first_success = p.up && matches!(ev, CheckerEvent::Up { .. });
         // keepalived's lines for the checker (below) at info; ours, with the probe's own
         // words, at debug, or at info where keepalived's line cannot be told.
-        let told = self_told(&self.plan, p.name.kind(), &p.slots, &ev);
+        let told = self_told(&self.plan, kind, program, &p.slots, &ev);
         let ours = |line: String| {
             if told {
                 tracing::debug!("{line}");
@@ -674,6 +758,9 @@ impl Runtime {
             }
         };
         match &ev {
+            CheckerEvent::Up { reason } if first_success => {
+                ours(format!("{}: first probe passed ({reason})", p.name));
+            }
             CheckerEvent::Up { reason } => {
                 p.up = true;
                 p.last_reason = None;
@@ -694,20 +781,34 @@ impl Runtime {
                 "{}: failed: {reason} (retry {attempt}/{retry})",
                 p.name
             )),
+            // keepalived's line for each real server whose weight changes: below.
             CheckerEvent::WeightChanged { weight } => {
                 p.weight = Some(*weight);
-                tracing::info!("{}: weight {weight}", p.name);
+                tracing::debug!("{}: weight {weight}", p.name);
             }
             CheckerEvent::WeightReset => {
                 p.weight = None;
-                tracing::info!("{}: configured weight", p.name);
+                tracing::debug!("{}: configured weight", p.name);
             }
         }
+        let weighs = matches!(
+            ev,
+            CheckerEvent::WeightChanged { .. } | CheckerEvent::WeightReset
+        );
+        let misc_first = first_success && kind == rka_check::CheckKind::Misc;
         // The fields borrowed apart: no copy of the slots.
         for &s in p.slots.iter() {
             let before = super::notify::SlotState::of(&self.director, s);
+            let weight_before = self.director.effective_weight(s.vs(), s.rs());
             self.director.handle_checker(s, &ev);
             self.touched.insert(s.vs());
+            if weighs {
+                log_weight_change(&self.plan, &self.director, s.vs(), s.rs(), weight_before);
+            }
+            if misc_first {
+                self.notifier
+                    .misc_first_success(&self.plan, &self.director, s);
+            }
             self.notifier
                 .checker_verdict(&self.plan, &self.director, s, before, &ev);
         }
@@ -795,6 +896,7 @@ impl Runtime {
                     } else {
                         QuorumChange::Lost
                     },
+                    true,
                 );
                 true
             }
@@ -802,8 +904,15 @@ impl Runtime {
         }
     }
 
-    /// keepalived's quorum line of service `vs`, and the sorry server's lines that follow it.
-    fn log_quorum(&self, vs: usize, sp: &ServicePlan, change: super::logline::QuorumChange) {
+    /// keepalived's quorum line of service `vs`, and with `sorry_lines` the sorry server's
+    /// lines that follow it when the quorum changes while running (not at start: observed).
+    fn log_quorum(
+        &self,
+        vs: usize,
+        sp: &ServicePlan,
+        change: super::logline::QuorumChange,
+        sorry_lines: bool,
+    ) {
         use super::logline::{self, QuorumChange, VirtualServerName};
         let (quorum, hysteresis) = self.director.quorum_of(vs).unwrap_or((1, 0));
         let weight = i64::try_from(self.director.live_weight(vs)).unwrap_or(i64::MAX);
@@ -812,7 +921,7 @@ impl Runtime {
             "{}",
             logline::quorum(change, quorum, hysteresis, weight, &name)
         );
-        if let Some(sorry) = &sp.sorry {
+        if let Some(sorry) = sp.sorry.as_ref().filter(|_| sorry_lines) {
             let server = logline_server(sp, sorry);
             let lines = match change {
                 QuorumChange::Lost => logline::sorry_server_in(&server, &name),
@@ -898,7 +1007,14 @@ impl Runtime {
         self.notifier = LvsNotifier::new(config);
         let plan = Plan::from_config(config);
         let mapped = started.elapsed();
+        // The previous plan and director, kept until the reload's lines are logged (install
+        // replaces them; both existed together there already).
+        let old_plan = std::mem::replace(&mut self.plan, Plan::empty());
+        let old_director =
+            std::mem::replace(&mut self.director, Director::new(DirectorSpec::default()));
         self.install(plan);
+        self.log_reload(&old_plan, &old_director);
+        drop((old_plan, old_director));
         tracing::info!("checker configuration reloaded");
         self.log_activating();
         tracing::debug!(
@@ -906,6 +1022,105 @@ impl Runtime {
             mapped.as_millis(),
             (started.elapsed() - mapped).as_millis()
         );
+    }
+
+    /// keepalived's lines for what a reload changed, as keepalived 2.2.7 logs them (observed
+    /// in the VM), from the previous plan and director to the ones in force:
+    /// 1. for each real server the new configuration drops from a virtual server it keeps
+    ///    (virtual servers by label, real servers by address and port), in the previous
+    ///    order, "service ... no longer exist", then "Removing service ..." when it was in
+    ///    the table;
+    /// 2. for each virtual server in the new order: "Changing weight ..." for each real
+    ///    server kept whose weight changed (its configured weight), then the quorum line:
+    ///    "Gained quorum" for a new service that starts up or a kept one that regains it,
+    ///    "Starting with quorum down" for a kept one that loses it; nothing for a new
+    ///    service that starts down, as at start.
+    fn log_reload(&self, old_plan: &Plan, old: &Director) {
+        use super::logline::{self, QuorumChange, ServerChange, VirtualServerName};
+        let old_by_label: HashMap<&str, usize> = old_plan
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.label.as_str(), i))
+            .collect();
+        // The services kept, as (new index, old index, new real server -> old real server).
+        let mut kept: Vec<(usize, usize, Vec<Option<usize>>)> = self
+            .plan
+            .services
+            .iter()
+            .enumerate()
+            .filter_map(|(n, sp)| {
+                let o = *old_by_label.get(sp.label.as_str())?;
+                let old_sp = old_plan.services.get(o)?;
+                Some((
+                    n,
+                    o,
+                    match_real_servers(&old_sp.real_servers, &sp.real_servers),
+                ))
+            })
+            .collect();
+        kept.sort_unstable_by_key(|(_, o, _)| *o);
+        for (_, o, matched) in &kept {
+            let Some(old_sp) = old_plan.services.get(*o) else {
+                continue;
+            };
+            let mut still = vec![false; old_sp.real_servers.len()];
+            for ori in matched.iter().flatten() {
+                if let Some(s) = still.get_mut(*ori) {
+                    *s = true;
+                }
+            }
+            let name = VirtualServerName::Label(&old_sp.label);
+            for (ori, dp) in old_sp.real_servers.iter().enumerate() {
+                if still.get(ori).copied().unwrap_or(true) {
+                    continue;
+                }
+                let server = logline_server(old_sp, dp);
+                tracing::info!("{}", logline::no_longer_exists(&server));
+                if old.real_server_weight(*o, ori).is_some() {
+                    tracing::info!(
+                        "{}",
+                        logline::server_change(ServerChange::Removed, &server, &name)
+                    );
+                }
+            }
+        }
+        kept.sort_unstable_by_key(|(n, _, _)| *n);
+        let mut kept = kept.into_iter().peekable();
+        for (n, sp) in self.plan.services.iter().enumerate() {
+            let was_up = match kept.next_if(|(kn, _, _)| *kn == n) {
+                Some((_, o, matched)) => {
+                    for (ri, ori) in matched.iter().enumerate() {
+                        if let (Some(ori), Some(dp)) = (ori, sp.real_servers.get(ri)) {
+                            let from = old.effective_weight(o, *ori);
+                            let to = self.director.effective_weight(n, ri);
+                            if let (Some(from), Some(to)) = (from, to) {
+                                if from != to {
+                                    tracing::info!(
+                                        "{}",
+                                        weight_line(
+                                            from,
+                                            to,
+                                            &logline_server(sp, dp),
+                                            &sp.label,
+                                            self.director.is_up(n, ri)
+                                        )
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    Some(old.has_quorum(o))
+                }
+                None => None,
+            };
+            let change = match (was_up, self.director.has_quorum(n)) {
+                (Some(true), false) => QuorumChange::StartingDown,
+                (Some(false) | None, true) => QuorumChange::Gained,
+                _ => continue,
+            };
+            self.log_quorum(n, sp, change, false);
+        }
     }
 
     /// Stops every probe, announces `omega` shutdowns, and releases IPVS as `mode` says.
@@ -934,6 +1149,23 @@ impl Runtime {
         self.run_notifiers();
         self.ipvs.stop(mode).await;
     }
+}
+
+/// For each real server of `new`, its index in `old` (same address and port), if any. Lists
+/// in the same order (the usual reload) are matched without a map.
+fn match_real_servers(old: &[DestPlan], new: &[DestPlan]) -> Vec<Option<usize>> {
+    let same = |a: &DestPlan, b: &DestPlan| a.addr == b.addr && a.port == b.port;
+    if old.len() == new.len() && old.iter().zip(new).all(|(a, b)| same(a, b)) {
+        return (0..new.len()).map(Some).collect();
+    }
+    let by_addr: HashMap<(IpAddr, u16), usize> = old
+        .iter()
+        .enumerate()
+        .map(|(i, d)| ((d.addr, d.port), i))
+        .collect();
+    new.iter()
+        .map(|d| by_addr.get(&(d.addr, d.port)).copied())
+        .collect()
 }
 
 /// Sets the starting state of every slot of a probe.

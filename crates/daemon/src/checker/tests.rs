@@ -479,6 +479,199 @@ async fn ha_suspend_holds_checkers_of_an_absent_address() {
     rt.stop(StopMode::RemoveOwned).await;
 }
 
+/// Asserts that `want` are lines of `log` (trimmed), in this order (each found after the
+/// previous one).
+fn assert_in_order(log: &str, want: &[&str]) {
+    let mut lines = log.lines().map(str::trim);
+    for w in want {
+        assert!(lines.any(|l| l == *w), "no {w:?} in order in\n{log}");
+    }
+}
+
+/// MISC_CHECK `misc_dynamic` as keepalived 2.2.7 logs it (misc-dynamic.log, and the VM run
+/// of this session for a server that is down): the weight line before the checker's, named
+/// program, "inactive" while down, the first success logged and mailed though the server
+/// started up.
+#[tokio::test]
+async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
+    let (captured, _guard) = Captured::start();
+    let (smtp_port, mails) = crate::smtp::test_sink::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let script = dir.path().join("dyn.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("script");
+    // keepalived names the program with its directory resolved.
+    let shown = std::fs::canonicalize(dir.path())
+        .expect("canonical")
+        .join("dyn.sh");
+    let port = free_port();
+    let text = format!(
+        "global_defs {{\n router_id R\n notification_email {{\n  ops@example.com\n }}\n\
+         notification_email_from k@example.net\n smtp_server 127.0.0.1 {smtp_port}\n}}\n\
+         virtual_server 10.0.0.1 80 {{\n protocol TCP\n delay_loop 3600\n\
+          real_server 127.0.0.1 {port} {{\n  MISC_CHECK {{\n   misc_path \"{} a\"\n\
+            misc_dynamic\n  }}\n }}\n}}\n",
+        script.display()
+    );
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
+    let id = *rt.probes.keys().next().expect("one probe");
+    let rs = format!("[127.0.0.1]:tcp:{port}");
+    let vs = "[10.0.0.1]:tcp:80";
+    let misc = format!("Misc check for [{rs} VS {vs}] by [{}]", shown.display());
+    use rka_check::CheckerEvent as E;
+    let up = || E::Up {
+        reason: "check succeeded".into(),
+    };
+    // Exit 5 at the first probe: weight 3, then the first success.
+    rt.handle_event(id, E::WeightChanged { weight: 3 });
+    rt.handle_event(id, up());
+    let mail = crate::smtp::test_sink::wait_for(&mails, 1).await;
+    assert_eq!(
+        mail[0].header("Subject"),
+        Some(&format!("[R] Realserver {rs} of virtual server {vs} - UP")[..])
+    );
+    assert_eq!(mail[0].body()[0], "=> MISC CHECK succeeded on service <=");
+    // Exit 1: down; exit 7 while down; exit 0: up with the configured weight.
+    rt.handle_event(
+        id,
+        E::Down {
+            reason: rka_check::Failure::from(rka_check::Reason::MiscExit { status: 1 }).into(),
+        },
+    );
+    rt.handle_event(id, E::WeightChanged { weight: 5 });
+    rt.handle_event(id, E::WeightReset);
+    rt.handle_event(id, up());
+    // Hands the table over (as the event loop does after the verdicts it took).
+    rt.refresh_service(0);
+    rt.ipvs.sync().await;
+    let weight = fake.0.lock().ok().and_then(|s| {
+        Some(
+            s.table
+                .services
+                .get(&vip(1, 80))?
+                .dests
+                .get(&dest(port))?
+                .weight,
+        )
+    });
+    assert_eq!(weight, Some(1), "back at the configured weight");
+    rt.stop(StopMode::RemoveOwned).await;
+    let log = captured.text();
+    assert_in_order(
+        &log,
+        &[
+            &format!("Changing weight from 1 to 3 for active service {rs} of VS {vs}"),
+            &format!("{misc} succeeded."),
+            &format!("{misc} failed with retry disabled (exited with status 1)."),
+            &format!("Removing service {rs} from VS {vs}"),
+            &format!("Lost quorum 1-0=1 > 0 for VS {vs}"),
+            &format!("Changing weight from 3 to 5 for inactive service {rs} of VS {vs}"),
+            &format!("Changing weight from 5 to 1 for inactive service {rs} of VS {vs}"),
+            &format!("Adding service {rs} to VS {vs}"),
+            &format!("Gained quorum 1+0=1 <= 1 for VS {vs}"),
+        ],
+    );
+    // The second success is a change: logged once more, after the weight lines.
+    assert_eq!(
+        log.matches(&format!("{misc} succeeded.")).count(),
+        2,
+        "{log}"
+    );
+}
+
+/// keepalived logs the first success of a checker that starts up (no `alpha`), and no table
+/// line with it: the pool reports it though nothing changes.
+#[tokio::test]
+async fn the_first_success_of_a_checker_that_starts_up_is_logged() {
+    let (captured, _guard) = Captured::start();
+    let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = live.local_addr().expect("addr").port();
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&tcp_vs(1, &[port], "")), fake.clone()).expect("start");
+    let line = format!("TCP connection to [127.0.0.1]:tcp:{port} success.");
+    let (_tx, mut rx) = tokio::sync::mpsc::channel::<Control>(1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !captured.text().contains(&line) && tokio::time::Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(100), rt.step(&mut rx)).await;
+    }
+    // A few more rounds: logged once, not at every passing probe.
+    drive_until(&mut rt, &fake, Duration::from_millis(2500), |_| false).await;
+    // Not a transition: the checker passed from the start.
+    assert!(rt.probes.values().all(|p| p.up && p.transitions == 0));
+    rt.stop(StopMode::Keep).await;
+    let log = captured.text();
+    assert_eq!(log.matches(&line).count(), 1, "{log}");
+    assert!(!log.contains("Adding service"), "{log}");
+}
+
+/// What a reload changes, logged as keepalived 2.2.7 logs it (reload.log and this session's
+/// VM run): the dropped real servers first ("no longer exist", "Removing" only for one in the
+/// table), then per virtual server the weight changes and the quorum line.
+#[tokio::test]
+async fn a_reload_logs_dropped_servers_weights_and_quorum_changes() {
+    let dead = free_port();
+    let a = format!(
+        "virtual_server 10.0.0.1 80 {{\n protocol TCP\n\
+          real_server 127.0.0.1 81 {{\n  weight 2\n }}\n\
+          real_server 127.0.0.1 82 {{\n }}\n\
+          real_server 127.0.0.1 {dead} {{\n  TCP_CHECK {{\n   alpha\n  }}\n }}\n}}\n\
+         virtual_server 10.0.0.2 80 {{\n protocol TCP\n quorum 2\n\
+          real_server 127.0.0.1 81 {{\n }}\n\
+          real_server 127.0.0.1 82 {{\n }}\n}}\n"
+    );
+    let b = format!(
+        "virtual_server 10.0.0.1 80 {{\n protocol TCP\n\
+          real_server 127.0.0.1 81 {{\n  weight 5\n }}\n}}\n\
+         virtual_server 10.0.0.2 80 {{\n protocol TCP\n quorum 2\n\
+          real_server 127.0.0.1 81 {{\n  TCP_CHECK {{\n   alpha\n   delay_loop 3600\n  }}\n }}\n\
+          real_server 127.0.0.1 82 {{\n }}\n}}\n\
+         virtual_server 10.0.0.3 80 {{\n protocol TCP\n\
+          real_server 127.0.0.1 82 {{\n }}\n}}\n\
+         virtual_server 10.0.0.4 80 {{\n protocol TCP\n\
+          real_server 127.0.0.1 {dead} {{\n  TCP_CHECK {{\n   alpha\n  }}\n }}\n}}\n"
+    );
+    let (captured, _guard) = Captured::start();
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&a), fake.clone()).expect("start");
+    rt.ipvs.sync().await;
+    let before = captured.text().len();
+    rt.reload(&config(&b));
+    rt.ipvs.sync().await;
+    let log = captured.text().split_off(before);
+    assert_in_order(
+        &log,
+        &[
+            "service [127.0.0.1]:tcp:82 no longer exist",
+            "Removing service [127.0.0.1]:tcp:82 from VS [10.0.0.1]:tcp:80",
+            &format!("service [127.0.0.1]:tcp:{dead} no longer exist"),
+            "Changing weight from 2 to 5 for active service [127.0.0.1]:tcp:81 of VS \
+             [10.0.0.1]:tcp:80",
+            "Starting with quorum down 2-0=2 > 1 for VS [10.0.0.2]:tcp:80",
+            "Gained quorum 1+0=1 <= 1 for VS [10.0.0.3]:tcp:80",
+            "checker configuration reloaded",
+            "Activating BFD healthchecker",
+        ],
+    );
+    // The dead server was not in the table: nothing removed; the new service that starts
+    // down says nothing, as at start.
+    assert!(
+        !log.contains(&format!("Removing service [127.0.0.1]:tcp:{dead}")),
+        "{log}"
+    );
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("quorum") && l.contains("10.0.0.4")),
+        "{log}"
+    );
+    // Services whose quorum did not change say nothing.
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("quorum") && l.contains("10.0.0.1")),
+        "{log}"
+    );
+    rt.stop(StopMode::Keep).await;
+}
+
 /// What the runtime logs, captured for one test (a subscriber of this thread only).
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
