@@ -268,7 +268,6 @@ pub fn shutting_down(rs: &Server, vs: &VirtualServerName<'_>) -> String {
 
 /// When: a reload drops a real server that was in the table, before its [`ServerChange::Removed`]
 /// line (keepalived's own grammar kept).
-#[cfg_attr(not(test), allow(dead_code))]
 pub fn no_longer_exists(rs: &Server) -> String {
     format!("service {rs} no longer exist")
 }
@@ -298,7 +297,6 @@ pub fn server_change(change: ServerChange, rs: &Server, vs: &VirtualServerName<'
 }
 
 /// A change of a virtual server's quorum state.
-#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuorumChange {
     /// The live weight reached quorum + hysteresis; also at start (and for a service a reload
@@ -353,7 +351,6 @@ pub fn sorry_server_out(sorry: &Server, vs: &VirtualServerName<'_>) -> [String; 
 /// When: a dynamic checker changes a real server's weight (`misc_dynamic` exit 2..255 and
 /// back to the configured weight on exit 0; a FILE_CHECK value, weight 0 included: keepalived
 /// then logs no [`server_change`], only the quorum line). Before the checker's own line.
-#[cfg_attr(not(test), allow(dead_code))]
 pub fn weight_changed(from: i64, to: i64, rs: &Server, vs: &VirtualServerName<'_>) -> String {
     format!("Changing weight from {from} to {to} for active service {rs} of VS {vs}")
 }
