@@ -1251,6 +1251,57 @@ mod tests {
         Slot::new(vs, rs, 0)
     }
 
+    /// keepalived 2.2.7's log of tests/data/keepalived-reload-weights (see its README).
+    fn captured_log() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/keepalived-reload-weights/keepalived.log"
+        ))
+        .expect("capture")
+    }
+
+    #[test]
+    fn weight_lines_say_whether_the_server_is_active() {
+        let log = captured_log();
+        let rs = |port| super::super::logline::Server {
+            addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            port,
+            protocol: Some(rka_config::model::lvs::Protocol::Tcp),
+        };
+        for line in [
+            weight_line(2, 3, &rs(8604), "[10.0.2.4]:tcp:80", true),
+            weight_line(3, 7, &rs(8604), "[10.0.2.4]:tcp:80", false),
+            weight_line(2, 5, &rs(8606), "[10.0.2.6]:tcp:80", true),
+        ] {
+            assert!(log.lines().any(|l| l == line), "{line:?} not in\n{log}");
+        }
+    }
+
+    fn dests(ports: &[u16]) -> Vec<DestPlan> {
+        ports
+            .iter()
+            .map(|&p| {
+                DestPlan::new(
+                    std::net::Ipv4Addr::LOCALHOST.into(),
+                    p,
+                    rka_ipvs::ForwardMethod::Masq,
+                    Default::default(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reload_matches_real_servers_by_address_and_port() {
+        let same = match_real_servers(&dests(&[1, 2, 3]), &dests(&[1, 2, 3]));
+        assert_eq!(same, [Some(0), Some(1), Some(2)]);
+        // Reordered, one dropped (2), one added (9).
+        let moved = match_real_servers(&dests(&[1, 2, 3]), &dests(&[3, 9, 1]));
+        assert_eq!(moved, [Some(2), None, Some(0)]);
+        assert!(match_real_servers(&dests(&[1]), &[]).is_empty());
+        assert_eq!(match_real_servers(&[], &dests(&[4])), [None]);
+    }
+
     #[test]
     fn probe_slots_read_as_the_slots_given() {
         let one = ProbeSlots::from(vec![slot(1, 2)]);

@@ -488,10 +488,10 @@ fn assert_in_order(log: &str, want: &[&str]) {
     }
 }
 
-/// MISC_CHECK `misc_dynamic` as keepalived 2.2.7 logs it (misc-dynamic.log, and the VM run
-/// of this session for a server that is down): the weight line before the checker's, named
-/// program, "inactive" while down, the first success logged and mailed though the server
-/// started up.
+/// MISC_CHECK `misc_dynamic` as keepalived 2.2.7 logs it (misc-dynamic.log, and
+/// tests/data/keepalived-reload-weights for a server that is down): the weight line before the
+/// checker's, the program named, "inactive" while down, the first success logged and mailed
+/// though the server started up.
 #[tokio::test]
 async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
     let (captured, _guard) = Captured::start();
@@ -604,8 +604,8 @@ async fn the_first_success_of_a_checker_that_starts_up_is_logged() {
     assert!(!log.contains("Adding service"), "{log}");
 }
 
-/// What a reload changes, logged as keepalived 2.2.7 logs it (reload.log and this session's
-/// VM run): the dropped real servers first ("no longer exist", "Removing" only for one in the
+/// What a reload changes, logged as keepalived 2.2.7 logs it (reload.log, and
+/// tests/data/keepalived-reload-weights): the dropped real servers first ("no longer exist", "Removing" only for one in the
 /// table), then per virtual server the weight changes and the quorum line.
 #[tokio::test]
 async fn a_reload_logs_dropped_servers_weights_and_quorum_changes() {
