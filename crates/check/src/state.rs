@@ -383,10 +383,13 @@ impl CheckerState {
                     }
                 } else {
                     let retried = std::mem::take(&mut self.retries_done);
-                    self.next_probe = tick_after(now, self.schedule.delay_loop);
+                    let mut delay = self.schedule.delay_loop;
                     if let Some(u) = self.extra.as_mut().and_then(|x| x.urls.as_mut()) {
                         u.cursor.on_failure();
+                        delay =
+                            UrlCursor::delay_after_failure(delay, self.schedule.delay_before_retry);
                     }
+                    self.next_probe = tick_after(now, delay);
                     if up || !self.has(VERDICT_GIVEN) {
                         self.set(UP, false);
                         self.set(VERDICT_GIVEN, true);
@@ -771,6 +774,26 @@ mod tests {
         // delay_before_retry; down: the failed url after delay_loop, then at once.
         assert_eq!(times, vec![0, 0, 0, 10, 20, 22, 24, 34, 44, 44, 44, 44, 54]);
         assert_eq!(verdicts(&runs), (vec![11], vec![6]));
+    }
+
+    #[test]
+    fn a_failed_url_checker_waits_the_longer_of_delay_loop_and_delay_before_retry() {
+        // keepalived 2.2.7 (observed, see UrlCursor::delay_after_failure): after a failure
+        // whose retries are exhausted, and after each failed run while down, an HTTP_GET
+        // waits max(delay_loop, delay_before_retry); other kinds wait delay_loop.
+        let mut s = sched(1, false);
+        s.delay_loop = Duration::from_secs(2);
+        s.delay_before_retry = Duration::from_secs(5);
+        let t0 = Instant::now();
+        let mut st = url_checker(s.clone(), false, t0);
+        let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), ok()]);
+        let times: Vec<u64> = runs.iter().map(|r| r.at).collect();
+        // Retry after 5 s, down at 5, then 5 s after each failed run.
+        assert_eq!(times, vec![0, 5, 10, 15]);
+        let mut plain = CheckerState::new(s, t0, Duration::ZERO);
+        let runs = drive(&mut plain, t0, vec![fail(), fail(), fail()]);
+        let times: Vec<u64> = runs.iter().map(|r| r.at).collect();
+        assert_eq!(times, vec![0, 5, 7]);
     }
 
     #[test]
