@@ -983,12 +983,14 @@ impl Runtime {
     }
 
     /// keepalived's lines once the checkers run (at start and after a reload): one per checker
-    /// of each real server, in configuration order, then the BFD line.
+    /// of each real server but its FILE_CHECKs, in configuration order, then the BFD line.
     fn log_activating(&self) {
         use super::logline::{activating, activating_bfd, VirtualServerName};
+        // keepalived has no such line for a FILE_CHECK (observed: file-check-weight*.log).
         let mut slots: Vec<Slot> = self
             .probes
             .values()
+            .filter(|p| p.name.kind() != rka_check::CheckKind::File)
             .flat_map(|p| p.slots.iter().copied())
             .collect();
         slots.sort_unstable_by_key(|s| (s.vs(), s.rs(), s.check()));

@@ -579,6 +579,46 @@ async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
     );
 }
 
+/// FILE_CHECK weights as keepalived 2.2.7 logs them (file-check-weight1.log: weight 5, values
+/// 3, -7, 0): a weight of 0 keeps the server in the table but loses the quorum.
+#[tokio::test]
+async fn file_check_weights_are_logged_as_keepalived() {
+    let (captured, _guard) = Captured::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("tf1");
+    std::fs::write(&file, "0\n").expect("file");
+    let text = format!(
+        "track_file tf1 {{\n file {}\n weight 1\n}}\n\
+         virtual_server 10.0.1.22 80 {{\n protocol TCP\n\
+          real_server 127.0.0.1 8506 {{\n  weight 5\n  FILE_CHECK {{\n   track_file tf1\n  }}\n }}\n}}\n",
+        file.display()
+    );
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
+    let id = *rt.probes.keys().next().expect("one probe");
+    for w in [3, -7, 0] {
+        rt.handle_event(id, rka_check::CheckerEvent::WeightChanged { weight: w });
+    }
+    rt.stop(StopMode::Keep).await;
+    let log = captured.text();
+    let want = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/keepalived-checker-logs/file-check-weight1.log"
+    ))
+    .expect("capture");
+    // keepalived's lines from the start-up quorum to the stop, in order, and nothing else
+    // about the server or its service.
+    let of_interest =
+        |l: &&str| l.contains("weight") || l.contains("quorum") || l.contains("service");
+    let ours: Vec<&str> = log.lines().map(str::trim).filter(of_interest).collect();
+    let theirs: Vec<&str> = want
+        .lines()
+        .filter(of_interest)
+        .filter(|l| !l.contains("no scheduler set"))
+        .collect();
+    assert_eq!(ours, theirs, "{log}");
+}
+
 /// keepalived logs the first success of a checker that starts up (no `alpha`), and no table
 /// line with it: the pool reports it though nothing changes.
 #[tokio::test]
