@@ -404,8 +404,8 @@ fn self_told(
 }
 
 /// keepalived's "Changing weight from N to M for [in]active service ..." line when the
-/// weight of the real server of slot `s` changed from `before` (its weight before the event
-/// was applied to `director`); "inactive" while the real server is down (observed).
+/// weight of real server `rs` of virtual server `vs` changed from `before` (its weight before
+/// the event was applied to `director`); "inactive" while the real server is down (observed).
 fn log_weight_change(plan: &Plan, director: &Director, vs: usize, rs: usize, before: Option<u32>) {
     let (Some(from), Some(to)) = (before, director.effective_weight(vs, rs)) else {
         return;
@@ -426,6 +426,20 @@ fn log_weight_change(plan: &Plan, director: &Director, vs: usize, rs: usize, bef
             director.is_up(vs, rs)
         )
     );
+}
+
+/// [`log_weight_change`] across a reload: real server `ri` of the new plan's service `n`, which
+/// was `ori` of the old plan's service `o`.
+fn log_weight_across(
+    old: &Director,
+    o: usize,
+    ori: usize,
+    new: (&Plan, &Director),
+    n: usize,
+    ri: usize,
+) {
+    let (plan, director) = new;
+    log_weight_change(plan, director, n, ri, old.effective_weight(o, ori));
 }
 
 /// keepalived's weight change line; `active`: whether the real server is up.
@@ -758,8 +772,10 @@ impl Runtime {
             }
         };
         match &ev {
+            // Not a change: ours at debug whatever keepalived says (it says nothing for a
+            // DNS_CHECK or a FILE_CHECK).
             CheckerEvent::Up { reason } if first_success => {
-                ours(format!("{}: first probe passed ({reason})", p.name));
+                tracing::debug!("{}: first probe passed ({reason})", p.name);
             }
             CheckerEvent::Up { reason } => {
                 p.up = true;
@@ -1034,9 +1050,9 @@ impl Runtime {
     ///    the table;
     /// 2. for each virtual server in the new order: "Changing weight ..." for each real
     ///    server kept whose weight changed (its configured weight), then the quorum line:
-    ///    "Gained quorum" for a new service that starts up or a kept one that regains it,
-    ///    "Starting with quorum down" for a kept one that loses it; nothing for a new
-    ///    service that starts down, as at start.
+    ///    "Gained quorum" for a new service that starts up or a kept one that regains it
+    ///    (that case not observed), "Starting with quorum down" for a kept one that loses
+    ///    it; nothing for a new service that starts down, as at start.
     fn log_reload(&self, old_plan: &Plan, old: &Director) {
         use super::logline::{self, QuorumChange, ServerChange, VirtualServerName};
         let old_by_label: HashMap<&str, usize> = old_plan
@@ -1093,23 +1109,9 @@ impl Runtime {
             let was_up = match kept.next_if(|(kn, _, _)| *kn == n) {
                 Some((_, o, matched)) => {
                     for (ri, ori) in matched.iter().enumerate() {
-                        if let (Some(ori), Some(dp)) = (ori, sp.real_servers.get(ri)) {
-                            let from = old.effective_weight(o, *ori);
-                            let to = self.director.effective_weight(n, ri);
-                            if let (Some(from), Some(to)) = (from, to) {
-                                if from != to {
-                                    tracing::info!(
-                                        "{}",
-                                        weight_line(
-                                            from,
-                                            to,
-                                            &logline_server(sp, dp),
-                                            &sp.label,
-                                            self.director.is_up(n, ri)
-                                        )
-                                    );
-                                }
-                            }
+                        if let Some(ori) = ori {
+                            let new = (&self.plan, &self.director);
+                            log_weight_across(old, o, *ori, new, n, ri);
                         }
                     }
                     Some(old.has_quorum(o))
