@@ -619,6 +619,24 @@ async fn file_check_weights_are_logged_as_keepalived() {
     assert_eq!(ours, theirs, "{log}");
 }
 
+/// At start a service with a sorry server that starts up logs its quorum line alone
+/// (full-debug.log: "Gained quorum 2+0=2 <= 2 for VS [10.0.1.5]:tcp:80", no sorry server line);
+/// the sorry server's lines follow quorum changes only.
+#[tokio::test]
+async fn the_start_up_quorum_line_has_no_sorry_server_lines() {
+    let (captured, _guard) = Captured::start();
+    let text = "virtual_server 10.0.1.5 80 {\n protocol TCP\n quorum 2\n\
+                sorry_server 127.0.0.1 8999\n real_server 127.0.0.1 8405 {\n }\n\
+                real_server 127.0.0.1 8406 {\n }\n}\n";
+    let fake = Fake::default();
+    let rt = Runtime::start(&config(text), fake.clone()).expect("start");
+    rt.stop(StopMode::Keep).await;
+    let log = captured.text();
+    assert_in_order(&log, &["Gained quorum 2+0=2 <= 2 for VS [10.0.1.5]:tcp:80"]);
+    assert!(!log.contains("sorry server"), "{log}");
+    assert!(!log.contains("alive servers"), "{log}");
+}
+
 /// keepalived logs the first success of a checker that starts up (no `alpha`), and no table
 /// line with it: the pool reports it though nothing changes.
 #[tokio::test]
