@@ -733,6 +733,27 @@ mod tests {
             r,
             &http_url_success(&lo(8607), UrlTest::of(true, true), "/"),
         );
+        // A first probe failing at start is settled at once but worded with the configured
+        // retry count (http-recovery2-requests.log: one request before the line).
+        let c10 = check(
+            CheckKind::Http,
+            lo(8610),
+            vs([10, 0, 3, 10], 80, CfgProtocol::Tcp),
+        );
+        seen(
+            "http-recovery2.log",
+            &checker_down(&c10, Cause::HttpStatus, 3).expect("down"),
+        );
+        let ssl = check(
+            CheckKind::Ssl,
+            lo(8603),
+            vs([10, 0, 3, 3], 80, CfgProtocol::Tcp),
+        );
+        seen("http-recovery2.log", &checker_up(&ssl).expect("up"));
+        seen(
+            "http-recovery2.log",
+            &http_url_success(&lo(8603), UrlTest::Status, "/"),
+        );
         // Each url of a recovery pass has its line.
         for path in ["/a", "/b"] {
             seen(r, &http_url_success(&lo(8604), UrlTest::Status, path));
