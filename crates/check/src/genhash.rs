@@ -173,7 +173,7 @@ fn parse(args: &[String]) -> Result<Options, Usage> {
 fn error_line(e: &HttpError) -> (bool, String) {
     match e {
         HttpError::Connect(_) => (true, "Connection failed".into()),
-        HttpError::Tls { .. } => (
+        HttpError::Tls { .. } | HttpError::TlsTimeout { .. } => (
             true,
             "SSL handshake/communication error connecting to".into(),
         ),

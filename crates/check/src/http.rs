@@ -4,7 +4,9 @@
 //!
 //! The digest covers the bytes after the blank line ending the headers, up to
 //! `Content-Length` when the server sends one, else up to the end of the connection; a chunked
-//! body is hashed as sent (never decoded), as keepalived and `genhash` do.
+//! body is hashed as sent (never decoded), as keepalived and `genhash` do. A response ends
+//! when the server closes the connection, as keepalived 2.2.7 reads it: a server that keeps it
+//! open after a whole response fails the check with a read timeout.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -389,8 +391,10 @@ fn is_eof(r: &std::io::Result<usize>) -> bool {
     }
 }
 
-/// Send `req` on `stream` and read the response within the limits; each read and the write
-/// must finish within `op_timeout`.
+/// Send `req` on `stream` and read the response until the server closes the connection,
+/// within the limits; each read and the write must finish within `op_timeout`. With
+/// `need_body` the body is hashed (and kept up to [`HttpLimits::keep_body`]); without, it is
+/// read and dropped.
 pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     req: &[u8],
@@ -440,26 +444,36 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     let mut hasher = Md5::new();
     let mut body = Vec::new();
     let mut body_len = 0u64;
-    let mut take = |data: &[u8], body_len: &mut u64| -> Result<bool, HttpError> {
+    let mut received = 0u64;
+    // Hashes (and keeps, for a regex) the body bytes up to Content-Length; counts every byte
+    // received after the headers against the body limit.
+    let mut take = |data: &[u8], body_len: &mut u64| -> Result<(), HttpError> {
+        received += data.len() as u64;
+        if let Some(max) = limits.max_body {
+            if received > max {
+                return Err(HttpError::BodyTooLarge(max));
+            }
+        }
+        if !need_body {
+            return Ok(());
+        }
         let room = wanted.map_or(data.len() as u64, |w| w.saturating_sub(*body_len));
         let data = &data[..data.len().min(room.min(usize::MAX as u64) as usize)];
         hasher.update(data);
         let keep = limits.keep_body.saturating_sub(body.len()).min(data.len());
         body.extend_from_slice(&data[..keep]);
         *body_len += data.len() as u64;
-        if let Some(max) = limits.max_body {
-            if *body_len > max {
-                return Err(HttpError::BodyTooLarge(max));
-            }
-        }
-        Ok(wanted.is_some_and(|w| *body_len >= w))
+        Ok(())
     };
-    let mut done = take(&buf[header_end..], &mut body_len)?;
+    take(&buf[header_end..], &mut body_len)?;
     buf.truncate(header_end);
     let header = buf;
-    // A second buffer only when the body did not come with the headers.
+    // The response ends when the server closes the connection, whatever Content-Length says:
+    // keepalived 2.2.7 fails a server that sends a whole response and keeps the connection
+    // open ("Timeout HTTP read server ...", observed with and without a digest). A second
+    // buffer only when more than the headers' read arrives.
     let mut chunk = Vec::new();
-    while need_body && !done {
+    loop {
         chunk.clear();
         chunk.reserve(BODY_CHUNK);
         let r = match tokio::time::timeout(op_timeout, stream.read_buf(&mut chunk)).await {
@@ -470,7 +484,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
         match r {
-            Ok(_) => done = take(&chunk, &mut body_len)?,
+            Ok(_) => take(&chunk, &mut body_len)?,
             // A reset after some body: what arrived is the body, as with an EOF.
             Err(_) => break,
         }
@@ -515,13 +529,7 @@ pub async fn fetch(
                             reason: e.to_string().into(),
                         })
                     }
-                    Err(_) => {
-                        return Err(HttpError::Tls {
-                            target,
-                            reason: format!("timed out after {}", crate::net::fmt_duration(op))
-                                .into(),
-                        })
-                    }
+                    Err(_) => return Err(HttpError::TlsTimeout { target, after: op }),
                 };
                 exchange(&mut stream, req, op, limits, need_body).await
             }
@@ -943,6 +951,41 @@ mod tests {
         );
         let e = probe_url(&p, 2).await.expect_err("no third url");
         assert!(e.reason.contains("does not exist"), "{}", e.reason);
+    }
+
+    #[tokio::test]
+    async fn a_response_ends_when_the_server_closes() {
+        // keepalived 2.2.7 (http-misbehaving.log 8703, 8709): a whole response on a connection
+        // the server keeps open fails with a read timeout, digest or not.
+        let limits = HttpLimits::for_timeout(Duration::from_secs(2));
+        for need_body in [true, false] {
+            let (mut client, mut server) = tokio::io::duplex(1024);
+            let srv = tokio::spawn(async move {
+                let mut req = [0u8; 200];
+                let _ = server.read(&mut req).await;
+                server
+                    .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n")
+                    .await
+                    .expect("write");
+                // Kept open until the client is done.
+                let _ = server.read(&mut req).await;
+            });
+            let e = exchange(
+                &mut client,
+                b"GET / HTTP/1.0\r\n\r\n",
+                Duration::from_millis(100),
+                &limits,
+                need_body,
+            )
+            .await
+            .expect_err("no close, no response");
+            assert!(
+                matches!(e, HttpError::BodyTimeout(t) if t == Duration::from_millis(100)),
+                "{e:?}"
+            );
+            drop(client);
+            srv.await.expect("server");
+        }
     }
 
     #[tokio::test]

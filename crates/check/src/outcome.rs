@@ -154,12 +154,20 @@ pub enum HttpError {
     /// The TCP connection could not be opened (a connect [`Reason`]: refused, closed, timed
     /// out, or the socket could not be made ready).
     Connect(Box<Reason>),
-    /// SSL_GET: the TLS handshake failed or did not finish in time.
+    /// SSL_GET: the TLS handshake failed.
     Tls {
         /// The server.
         target: SocketAddr,
-        /// The TLS library's reason, or the timeout.
+        /// The TLS library's reason.
         reason: Box<str>,
+    },
+    /// SSL_GET: the TLS handshake did not finish within the timeout (keepalived 2.2.7 words
+    /// it as a connection timeout).
+    TlsTimeout {
+        /// The server.
+        target: SocketAddr,
+        /// The timeout.
+        after: Duration,
     },
     /// The request could not be sent.
     Write(IoCause),
@@ -206,6 +214,11 @@ impl fmt::Display for HttpError {
             HttpError::Tls { target, reason } => {
                 write!(f, "TLS handshake with {target} failed: {reason}")
             }
+            HttpError::TlsTimeout { target, after } => write!(
+                f,
+                "TLS handshake with {target} failed: timed out after {}",
+                d(after)
+            ),
             HttpError::Write(e) => write!(f, "sending the request failed: {e}"),
             HttpError::Read(e) => write!(f, "reading the response failed: {e}"),
             HttpError::HeaderTimeout(t) => {
@@ -266,7 +279,7 @@ impl Reason {
                 ..
             } => inner.target(),
             Reason::Http {
-                error: HttpError::Tls { target, .. },
+                error: HttpError::Tls { target, .. } | HttpError::TlsTimeout { target, .. },
                 ..
             } => Some(*target),
             _ => None,
@@ -512,6 +525,13 @@ mod tests {
                     reason: "received corrupt message".into(),
                 },
                 "TLS handshake with 10.0.0.2:443 failed: received corrupt message",
+            ),
+            (
+                HttpError::TlsTimeout {
+                    target: t,
+                    after: s2,
+                },
+                "TLS handshake with 10.0.0.2:443 failed: timed out after 2s",
             ),
             (
                 HttpError::Write(IoCause::Os(32)),

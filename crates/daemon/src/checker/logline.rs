@@ -100,10 +100,12 @@ impl fmt::Display for VirtualServerName<'_> {
 ///   [`Cause::MiscExit`] with status 1;
 /// - `TimedOut` of another kind -> [`Cause::ReadTimeout`];
 /// - `Http` (HTTP_GET/SSL_GET, by its `HttpError`): `Connect` as the connect reason it
-///   holds; `Tls` -> [`Cause::Tls`]; `Status` / `BadStatusLine` -> [`Cause::HttpStatus`];
-///   `Digest` -> [`Cause::HttpDigest`]; `Regex` -> [`Cause::HttpRegex`]; `Write`, `Read`,
-///   `NoHeader` and the size limits -> [`Cause::ReadError`]; the read and exchange timeouts ->
-///   [`Cause::ReadTimeout`];
+///   holds; `Tls` -> [`Cause::Tls`]; `TlsTimeout` -> [`Cause::ConnectTimeout`]; `Status` /
+///   `BadStatusLine` -> [`Cause::HttpStatus`]; `Digest` -> [`Cause::HttpDigest`]; `Regex` ->
+///   [`Cause::HttpRegex`]; `Write`, `Read`, `NoHeader(0)` and the size limits ->
+///   [`Cause::ReadError`]; `NoHeader` after some bytes -> [`Cause::HttpIncompleteHeader`];
+///   `HeaderTimeout` -> [`Cause::ReadTimeout`]; `BodyTimeout`, `TotalTimeout` ->
+///   [`Cause::HttpBodyTimeout`];
 /// - the reasons still in words (`Other`) need their own variants in `Reason` for: a read
 ///   timeout / no reply (UDP, DNS including replies with a foreign id, PING loss:
 ///   [`Cause::ReadTimeout`]), a DNS RCODE ([`Cause::DnsRcode`]), a UDP reply that does not
@@ -127,6 +129,12 @@ pub enum Cause {
     ReadError,
     /// No (whole) reply in time: HTTP read, SMTP reply, DNS or UDP reply, ICMP echo reply.
     ReadTimeout,
+    /// HTTP_GET/SSL_GET: the connection ended inside the headers (some bytes came, not the
+    /// blank line ending them).
+    HttpIncompleteHeader,
+    /// HTTP_GET/SSL_GET: the headers came but the server did not close the connection in
+    /// time (a stalled body, or a whole response with the connection kept open).
+    HttpBodyTimeout,
     /// HTTP_GET/SSL_GET: the status is not accepted (or the reply has no status line).
     HttpStatus,
     /// HTTP_GET/SSL_GET: the body's MD5 digest differs.
@@ -187,19 +195,25 @@ impl Cause {
 
     /// The cause of an HTTP_GET/SSL_GET failure. keepalived 2.2.7 (observed) words a reply
     /// without a status line as a status error, a connection closed before any reply as a read
-    /// error, and a stalled reply as a read timeout; our own limits (header and body sizes,
-    /// the bound on the whole exchange) are told as the read error or timeout they end.
+    /// error and inside the headers as "no data received", a server silent after the request
+    /// as a "WEB read" timeout and one that does not close after the headers as an "HTTP read"
+    /// timeout, a TLS handshake that stalls as a connection timeout; our own limits (header
+    /// and body sizes, the bound on the whole exchange) are told as the read error or timeout
+    /// they end.
     fn of_http(kind: CheckKind, error: &rka_check::outcome::HttpError) -> Option<Cause> {
         use rka_check::outcome::HttpError as H;
         Some(match error {
             H::Connect(inner) => return Cause::of(kind, inner),
             H::Tls { .. } => Cause::Tls,
+            H::TlsTimeout { .. } => Cause::ConnectTimeout,
             H::Write(_)
             | H::Read(_)
-            | H::NoHeader(_)
+            | H::NoHeader(0)
             | H::HeaderTooLarge(_)
             | H::BodyTooLarge(_) => Cause::ReadError,
-            H::HeaderTimeout(_) | H::BodyTimeout(_) | H::TotalTimeout(_) => Cause::ReadTimeout,
+            H::NoHeader(_) => Cause::HttpIncompleteHeader,
+            H::HeaderTimeout(_) => Cause::ReadTimeout,
+            H::BodyTimeout(_) | H::TotalTimeout(_) => Cause::HttpBodyTimeout,
             H::Status(_) | H::BadStatusLine => Cause::HttpStatus,
             H::Digest { .. } => Cause::HttpDigest,
             H::Regex { .. } => Cause::HttpRegex,
@@ -355,9 +369,12 @@ pub fn weight_changed(from: i64, to: i64, rs: &Server, vs: &VirtualServerName<'_
     format!("Changing weight from {from} to {to} for active service {rs} of VS {vs}")
 }
 
-/// When: an HTTP_GET/SSL_GET probe passes while the checker is down (before
-/// [`checker_up`]'s line; keepalived 2.2.7 needs two passing probes to bring back a checker
-/// that failed, and logs this line for each). `path` is the url's path.
+/// When: an HTTP_GET/SSL_GET url passes while the checker is not up (down after a failure,
+/// or an `alpha` checker before its first pass completes), one line per url passing, before
+/// [`checker_up`]'s line when that url completes the pass. After a failure keepalived 2.2.7
+/// needs the failed url to pass and then a whole pass from the first url (one url: the line
+/// twice, then "Remote Web server ... succeed"); see `rka_check::http::UrlCursor`. `path` is
+/// the url's path.
 #[cfg_attr(not(test), allow(dead_code))]
 pub fn http_url_success(rs: &Server, test: UrlTest, path: &str) -> String {
     let what = match test {
@@ -394,7 +411,10 @@ pub fn detail_always_logged(kind: CheckKind) -> bool {
 /// The line saying why one probe failed. When: for SMTP_CHECK and DNS_CHECK on the failure
 /// that takes the checker down, and on every failed probe under `log_all_failures`; for
 /// TCP_CHECK, UDP_CHECK and PING_CHECK on every failed probe under `log_all_failures` only;
-/// for HTTP_GET/SSL_GET under `log_all_failures`, once, just before [`checker_down`]'s line.
+/// for HTTP_GET/SSL_GET under `log_all_failures`, on every failed probe while the checker
+/// is up (each retry and the last one, before [`checker_down`]'s line: two lines with
+/// `retry 1`) and on the first probe of an `alpha` checker, never while it is down (observed,
+/// `http-recovery.log` 8608 and 8605, `http-recovery2.log` 8604).
 /// `None` when keepalived has no such line (MISC_CHECK: the cause is in its down line) or
 /// when its wording was not observed (SMTP read error, UDP without reply...). An HTTP
 /// `regex_no_match` that matches is worded as a regex that does not ("Regex match failed").
@@ -409,6 +429,9 @@ pub fn failure_detail(kind: CheckKind, rs: &Server, cause: Cause) -> Option<Stri
             C::Tls => format!("SSL handshake/communication error connecting to server {rs}."),
             C::ReadError => format!("Read error with server {rs}."),
             C::ReadTimeout => format!("Timeout WEB read server {rs}."),
+            C::HttpBodyTimeout => format!("Timeout HTTP read server {rs}."),
+            // Two spaces, as keepalived 2.2.7 logs it.
+            C::HttpIncompleteHeader => format!("Read, no data received from  server {rs}."),
             C::HttpStatus => format!("HTTP status code error to server {rs}."),
             C::HttpDigest => format!("MD5 digest error to server {rs}."),
             C::HttpRegex => format!("Regex match failed server {rs}."),
@@ -446,9 +469,13 @@ pub fn failure_detail(kind: CheckKind, rs: &Server, cause: Cause) -> Option<Stri
 /// The line of the failure that takes the checker down. When: on that failure, after
 /// [`failure_detail`]'s line if any. `retries` is the number of retries made before giving
 /// up: keepalived 2.2.7 retries a failing TCP_CHECK, UDP_CHECK or PING_CHECK only when it has
-/// passed before (its first failure at start is final at once), HTTP_GET/SSL_GET and
-/// MISC_CHECK always. `None` for the kinds whose detail line is the only line (SMTP_CHECK,
-/// DNS_CHECK) and for FILE_CHECK/BFD_CHECK.
+/// passed before (its first failure at start is final at once, "failed."), MISC_CHECK always.
+/// HTTP_GET/SSL_GET settle a first failing probe at once too, without a retry, but word it
+/// with the configured `retry` ("failed after 3 retries." after one request with `retry 3`,
+/// `http-recovery2.log` 8610 and its request log): pass the configured count for them. An
+/// `alpha` HTTP_GET/SSL_GET checker whose first probe fails has no such line (only the
+/// [`failure_detail`] under `log_all_failures`). `None` for the kinds whose detail line is
+/// the only line (SMTP_CHECK, DNS_CHECK) and for FILE_CHECK/BFD_CHECK.
 pub fn checker_down(check: &Check<'_>, cause: Cause, retries: u32) -> Option<String> {
     let rs = &check.rs;
     let failed = if retries == 0 {
@@ -904,15 +931,42 @@ mod tests {
             let line = failure_detail(kind, &rs, cause).expect("a detail line");
             seen(capture, &line);
         }
+        // http-misbehaving.log: a TLS server that never answers the handshake, a connection
+        // closed inside the headers, a whole response on a connection kept open.
+        for (kind, port, error) in [
+            (
+                CheckKind::Ssl,
+                8706,
+                H::TlsTimeout {
+                    target: lo_addr(8706),
+                    after: s2,
+                },
+            ),
+            (
+                CheckKind::Ssl,
+                8707,
+                H::Tls {
+                    target: lo_addr(8707),
+                    reason: "peer closed connection without sending TLS close_notify".into(),
+                },
+            ),
+            (CheckKind::Http, 8701, H::NoHeader(29)),
+            (CheckKind::Http, 8703, H::BodyTimeout(s2)),
+            (CheckKind::Http, 8709, H::BodyTimeout(s2)),
+            (CheckKind::Http, 8704, H::BadStatusLine),
+        ] {
+            let cause = Cause::of(kind, &http(error)).expect("an HTTP cause");
+            let line = failure_detail(kind, &lo(port), cause).expect("a detail line");
+            seen("http-misbehaving.log", &line);
+        }
         // Our own limits end the exchange as keepalived's read error or timeout would.
         for (error, cause) in [
             (H::Read(IoCause::Os(104)), Cause::ReadError),
             (H::Write(IoCause::Os(32)), Cause::ReadError),
-            (H::NoHeader(12), Cause::ReadError),
+            (H::NoHeader(0), Cause::ReadError),
             (H::HeaderTooLarge(1), Cause::ReadError),
             (H::BodyTooLarge(1), Cause::ReadError),
-            (H::BodyTimeout(s2), Cause::ReadTimeout),
-            (H::TotalTimeout(s2), Cause::ReadTimeout),
+            (H::TotalTimeout(s2), Cause::HttpBodyTimeout),
         ] {
             assert_eq!(Cause::of(CheckKind::Http, &http(error)), Some(cause));
         }
