@@ -64,6 +64,11 @@ pub struct Diagnostic {
     pub origin: Option<Origin>,
     /// What is wrong, for a human.
     pub message: String,
+    /// Found by the script-security pass. keepalived's processes split the reporting: the
+    /// parent logs the problems of the text and of the global and VRRP sections, the checker
+    /// child those of the virtual servers, and each child the script-security results of the
+    /// scripts it runs (`SECURITY VIOLATION ...`, scripts disabled or refused).
+    pub script: bool,
 }
 
 impl fmt::Display for Diagnostic {
@@ -93,6 +98,7 @@ impl Diagnostics {
             severity,
             origin: origin.cloned(),
             message: message.into(),
+            script: false,
         });
     }
 
@@ -114,6 +120,8 @@ impl Diagnostics {
     /// Records a script-security problem.
     pub fn security(&mut self, origin: Option<&Origin>, message: impl Into<String>) {
         self.push(Severity::Security, origin, message);
+        let last = self.items.len() - 1;
+        self.mark_script_since(last);
     }
 
     /// Records an informational note.
@@ -124,6 +132,24 @@ impl Diagnostics {
     /// Moves every diagnostic of `other` after these.
     pub fn append(&mut self, mut other: Diagnostics) {
         self.items.append(&mut other.items);
+    }
+
+    /// How many diagnostics were recorded so far (see [`Diagnostics::mark_script_since`]).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Marks every diagnostic recorded after the first `start` as found by the script-security
+    /// pass ([`Diagnostic::script`]).
+    pub fn mark_script_since(&mut self, start: usize) {
+        for d in self.items.iter_mut().skip(start) {
+            d.script = true;
+        }
     }
 
     /// All diagnostics, in the order they were found.

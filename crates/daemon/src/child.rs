@@ -60,6 +60,12 @@ pub fn load_config(cli: &Cli) -> Option<Config> {
 /// [`load_config`] for `role`: the VRRP child leaves the virtual servers out (they are the
 /// checker child's), as keepalived's VRRP process does, which spares it most of the parse of
 /// a large LVS configuration on every reload.
+///
+/// Each diagnostic is logged by one process, as keepalived's processes split them: the
+/// parent the problems of the text and of the global and VRRP sections, the checker child
+/// those of the virtual servers, and each child the script-security results of the scripts
+/// it runs ([`rka_config::Diagnostic::script`]), after `Script user 'keepalived_script' does
+/// not exist` when its scripts need that user and it is missing.
 fn load_config_as(cli: &Cli, role: Role) -> Option<Config> {
     let mut opts = crate::load_options(cli);
     // The parent leaves them out too: it only needs to know whether there are any (to start
@@ -68,20 +74,102 @@ fn load_config_as(cli: &Cli, role: Role) -> Option<Config> {
     opts.skip_lvs = matches!(role, Role::Vrrp | Role::Parent);
     let loaded = rka_config::load(&cli.use_file, &opts);
     let logged = std::time::Instant::now();
-    for d in loaded.diagnostics.items() {
-        match d.severity {
-            rka_config::Severity::Info => tracing::info!("{d}"),
-            rka_config::Severity::Warning => tracing::warn!("{d}"),
-            _ => tracing::error!("{d}"),
+    let parents = match role {
+        // The diagnostics of the parent's own load (which leaves the virtual servers out),
+        // read again only when the checker child has something to say.
+        Role::Checker if loaded.diagnostics.items().iter().any(|d| !d.script) => {
+            opts.skip_lvs = true;
+            rka_config::load(&cli.use_file, &opts).diagnostics
+        }
+        _ => rka_config::Diagnostics::default(),
+    };
+    let user_line = (role != Role::Parent
+        && !opts.skip_host_checks
+        && needs_missing_script_user(&loaded.config, role))
+    .then_some(MISSING_SCRIPT_USER);
+    let lines = reported_by(role, loaded.diagnostics.items(), parents.items(), user_line);
+    for d in &lines {
+        match d {
+            Reported::Diagnostic(d) => match d.severity {
+                rka_config::Severity::Info => tracing::info!("{d}"),
+                rka_config::Severity::Warning => tracing::warn!("{d}"),
+                _ => tracing::error!("{d}"),
+            },
+            Reported::Line(l) => tracing::info!("{l}"),
         }
     }
     tracing::debug!(
         "configuration read in {}, {} diagnostic(s) logged in {} ms",
         loaded.timings,
-        loaded.diagnostics.items().len(),
+        lines.len(),
         logged.elapsed().as_millis()
     );
     (!loaded.diagnostics.is_fatal()).then_some(loaded.config)
+}
+
+/// What a child logs when its scripts need the default script user and it does not exist.
+const MISSING_SCRIPT_USER: &str = "Script user 'keepalived_script' does not exist";
+
+/// True when `role`'s scripts would run as the default script user and it does not exist.
+fn needs_missing_script_user(config: &Config, role: Role) -> bool {
+    use rka_config::model::{lvs::security, vrrp::validate};
+    let needed = match role {
+        Role::Vrrp => validate::needs_default_script_user(&config.global, &config.vrrp),
+        Role::Checker => security::needs_default_script_user(&config.lvs, &config.global),
+        Role::Parent => false,
+    };
+    needed && rka_sys::host::user_by_name(security::DEFAULT_SCRIPT_USER).is_none()
+}
+
+/// One line a process logs about its configuration.
+#[derive(Debug, PartialEq)]
+enum Reported<'a> {
+    Diagnostic(&'a rka_config::Diagnostic),
+    Line(&'static str),
+}
+
+/// The diagnostics of `items` that `role` logs, in order: the parent the ones not found by the
+/// script-security pass; a child the script-security ones (after `user_line`), and the
+/// checker child also the ones its parent (whose diagnostics are `parents`) did not log.
+fn reported_by<'a>(
+    role: Role,
+    items: &'a [rka_config::Diagnostic],
+    parents: &[rka_config::Diagnostic],
+    user_line: Option<&'static str>,
+) -> Vec<Reported<'a>> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for d in parents.iter().filter(|d| !d.script) {
+        *seen.entry(d.to_string()).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    let mut user_line = user_line;
+    for d in items {
+        let keep = match (role, d.script) {
+            (Role::Parent, script) => !script,
+            (_, true) => true,
+            (Role::Vrrp, false) => false,
+            (Role::Checker, false) => match seen.get_mut(&d.to_string()) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            },
+        };
+        if !keep {
+            continue;
+        }
+        if d.script {
+            if let Some(l) = user_line.take() {
+                out.push(Reported::Line(l));
+            }
+        }
+        out.push(Reported::Diagnostic(d));
+    }
+    if let Some(l) = user_line {
+        out.push(Reported::Line(l));
+    }
+    out
 }
 
 /// Entry point of a child process.
@@ -243,5 +331,81 @@ async fn forward_signals(cli: Cli, role: Role, tx: mpsc::Sender<Control>, reload
         if tx.send(ev).await.is_err() {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rka_config::{Diagnostics, Origin};
+
+    fn lines(r: &[Reported<'_>]) -> Vec<String> {
+        r.iter()
+            .map(|r| match r {
+                Reported::Diagnostic(d) => d.to_string(),
+                Reported::Line(l) => l.to_string(),
+            })
+            .collect()
+    }
+
+    /// keepalived's split, observed with an unknown keyword in global_defs (line 3) and in a
+    /// virtual server (line 7) and a MISC_CHECK without user: the parent logs the global one,
+    /// the checker child the virtual server's, then the missing script user and the security
+    /// line; the VRRP child logs only the script-security results of its own load.
+    #[test]
+    fn each_diagnostic_is_logged_by_one_process() {
+        let o = |l| Origin::new("k.conf", l);
+        let mut full = Diagnostics::default();
+        full.warn(&o(3), "Unknown keyword 'bogus_global'");
+        full.warn(&o(7), "Unknown keyword 'bogus_vs'");
+        full.security(None, "SECURITY VIOLATION - check scripts ...");
+        let mut parent = Diagnostics::default();
+        parent.warn(&o(3), "Unknown keyword 'bogus_global'");
+        parent.security(None, "SECURITY VIOLATION - scripts ...");
+
+        let p = reported_by(Role::Parent, parent.items(), &[], None);
+        assert_eq!(
+            lines(&p),
+            ["(k.conf: Line 3) Unknown keyword 'bogus_global'"]
+        );
+        let v = reported_by(Role::Vrrp, parent.items(), &[], Some(MISSING_SCRIPT_USER));
+        assert_eq!(
+            lines(&v),
+            [MISSING_SCRIPT_USER, "SECURITY VIOLATION - scripts ..."]
+        );
+        let c = reported_by(
+            Role::Checker,
+            full.items(),
+            parent.items(),
+            Some(MISSING_SCRIPT_USER),
+        );
+        assert_eq!(
+            lines(&c),
+            [
+                "(k.conf: Line 7) Unknown keyword 'bogus_vs'",
+                MISSING_SCRIPT_USER,
+                "SECURITY VIOLATION - check scripts ..."
+            ]
+        );
+    }
+
+    /// A repeated message is the parent's only as many times as the parent logged it; the
+    /// missing-user line still comes when no script-security diagnostic follows it.
+    #[test]
+    fn repeats_are_counted_and_the_user_line_is_not_lost() {
+        let o = Origin::new("k.conf", 9);
+        let mut full = Diagnostics::default();
+        full.warn(&o, "same");
+        full.warn(&o, "same");
+        let mut parent = Diagnostics::default();
+        parent.warn(&o, "same");
+        let c = reported_by(
+            Role::Checker,
+            full.items(),
+            parent.items(),
+            Some(MISSING_SCRIPT_USER),
+        );
+        assert_eq!(lines(&c), ["(k.conf: Line 9) same", MISSING_SCRIPT_USER]);
+        assert!(reported_by(Role::Vrrp, full.items(), &[], None).is_empty());
     }
 }

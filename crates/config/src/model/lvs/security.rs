@@ -125,9 +125,29 @@ fn remove(lvs: &mut LvsConfig, mut slots: Vec<Slot>) {
     }
 }
 
+/// True when a script of the LVS side (MISC_CHECK, notify and quorum scripts) names no user
+/// of its own and `script_user` is unset: it then runs as [`DEFAULT_SCRIPT_USER`] if that
+/// user exists (the checker child says when it does not).
+pub fn needs_default_script_user(lvs: &LvsConfig, global: &GlobalDefs) -> bool {
+    global.script_user_name().is_none()
+        && (scripts(lvs).iter().any(|s| s.user.is_none())
+            || global
+                .simple
+                .lvs_notify_fifo_script
+                .as_ref()
+                .is_some_and(|u| u.user.is_none()))
+}
+
 /// The script-security checks of the LVS side, given the global settings
-/// (`enable_script_security`, `script_user`). See the module documentation.
+/// (`enable_script_security`, `script_user`). See the module documentation. Its diagnostics
+/// are the checker child's to log ([`crate::Diagnostic::script`]).
 pub fn check_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs) {
+    let start = ctx.diags.len();
+    check_lvs_scripts(ctx, lvs, global);
+    ctx.diags.mark_script_since(start);
+}
+
+fn check_lvs_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs) {
     if ctx.opts.skip_host_checks {
         return;
     }

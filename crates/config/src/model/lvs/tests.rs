@@ -395,9 +395,9 @@ fn virtual_server_defaults_are_announced() {
     assert_eq!(
         msgs(&l),
         vec![
-            "1: Virtual server [10.0.0.1]:none:80: no protocol set - defaulting to UDP",
-            "1: Virtual server [10.0.0.1]:udp:80: no scheduler set, setting default 'wlc'",
-            "1: Virtual server [10.0.0.1]:udp:80: no forwarding method set, setting default NAT",
+            "0: Virtual server [10.0.0.1]:none:80: no protocol set - defaulting to UDP",
+            "0: Virtual server [10.0.0.1]:udp:80: no scheduler set, setting default 'wlc'",
+            "0: Virtual server [10.0.0.1]:udp:80: no forwarding method set, setting default NAT",
         ]
     );
     let v = first_vs(&l);
@@ -482,7 +482,7 @@ fn fwmark_with_protocol_is_warned_and_protocol_dropped() {
     let l = load("virtual_server fwmark 5 {\n protocol TCP\n lvs_sched rr\n lvs_method NAT\n real_server 10.0.0.2 80 {\n }\n}\n");
     assert_eq!(
         msgs(&l),
-        vec!["1: Virtual server FWM 5: protocol specified for fwmark - protocol will be ignored"]
+        vec!["0: Warning: Virtual server FWM 5: protocol specified for fwmark - protocol will be ignored"]
     );
     assert_eq!(first_vs(&l).protocol, None);
     assert_eq!(first_vs(&l).address, VsAddress::Fwmark(5));
@@ -618,8 +618,8 @@ fn quorum_is_capped_by_the_total_weight() {
     assert_eq!(
         msgs(&l),
         vec![
-            "1: quorum 5 for [10.0.0.1]:tcp:80 exceeds total weight of real servers 2, reducing quorum to 2",
-            "1: Virtual server [10.0.0.1]:tcp:80: hysteresis 2 >= quorum 2; setting hysteresis to 1",
+            "0: Warning - quorum 5 for [10.0.0.1]:tcp:80 exceeds total weight of real servers 2, reducing quorum to 2",
+            "0: Virtual server [10.0.0.1]:tcp:80: hysteresis 2 >= quorum 2; setting hysteresis to 1",
         ]
     );
     let v = first_vs(&l);
@@ -1356,4 +1356,22 @@ fn regex_values_keepalived_does_not_check() {
     // keepalived 2.2.7 -t: 0 for words it cannot use after the regex_* keywords.
     let l = vs(" real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    regex_no_match xyz\n    regex_stack xyz\n    regex_min_offset xyz\n    regex_options xyz\n   }\n  }\n }\n");
     assert_eq!(l.diagnostics.exit_code(), 0, "{:?}", msgs(&l));
+}
+
+/// keepalived 2.2.7 -t, observed: the end-of-block notes come without a line number, in the
+/// order protocol, one-packet scheduling, zero port, scheduler, forwarding method.
+#[test]
+fn end_of_block_notes_follow_keepalived_order() {
+    let l = load(
+        "virtual_server 10.0.0.1 0 {\n protocol TCP\n ops\n real_server 10.0.0.2 80 {\n }\n}\n",
+    );
+    assert_eq!(
+        msgs(&l),
+        vec![
+            "0: Virtual server [10.0.0.1]:tcp:0: one packet scheduling requires UDP - resetting",
+            "0: Virtual server [10.0.0.1]:tcp:0: zero port only valid for persistent services - setting",
+            "0: Virtual server [10.0.0.1]:tcp:0: no scheduler set, setting default 'wlc'",
+            "0: Virtual server [10.0.0.1]:tcp:0: no forwarding method set, setting default NAT",
+        ]
+    );
 }

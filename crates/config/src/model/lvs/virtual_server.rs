@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use crate::diag::Origin;
+use crate::diag::{Origin, Severity};
 use crate::dump::Dumper;
 use crate::tree::Node;
 
@@ -432,7 +432,7 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
             _ => ctx.unknown(c),
         }
     }
-    apply_defaults(ctx, node, &mut vs, scheduler, forwarding);
+    apply_defaults(ctx, &mut vs, scheduler, forwarding);
     if let Some(s) = &mut vs.sorry_server {
         // Like a real server, a sorry server without port takes the virtual server's.
         if !sorry_port_given {
@@ -467,20 +467,25 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
     Some(vs)
 }
 
-/// keepalived's end-of-block defaults, each announced as it does.
+/// keepalived's end-of-block defaults, each announced as it does: in this order, and without
+/// a line number (keepalived checks them once the whole block is read).
 fn apply_defaults(
     ctx: &mut Ctx<'_>,
-    node: &Node,
     vs: &mut VirtualServer,
     scheduler: Option<Scheduler>,
     forwarding: Option<ForwardingMethod>,
 ) {
+    fn note(ctx: &mut Ctx<'_>, vs: &VirtualServer, what: &str) {
+        let msg = format!("Virtual server {}: {what}", vs.label());
+        ctx.diags.push(Severity::Warning, None, msg);
+    }
     match (&vs.address, vs.protocol) {
         (VsAddress::Fwmark(_), Some(_)) => {
-            ctx.warn(
-                node,
+            ctx.diags.push(
+                Severity::Warning,
+                None,
                 format!(
-                    "Virtual server {}: protocol specified for fwmark - protocol will be ignored",
+                    "Warning: Virtual server {}: protocol specified for fwmark - protocol will be ignored",
                     vs.label()
                 ),
             );
@@ -488,16 +493,24 @@ fn apply_defaults(
         }
         (VsAddress::Fwmark(_), None) => {}
         (_, None) => {
-            ctx.warn(
-                node,
-                format!(
-                    "Virtual server {}: no protocol set - defaulting to UDP",
-                    vs.label()
-                ),
-            );
+            note(ctx, vs, "no protocol set - defaulting to UDP");
             vs.protocol = Some(Protocol::Udp);
         }
         _ => {}
+    }
+    if vs.ops && vs.protocol != Some(Protocol::Udp) {
+        note(ctx, vs, "one packet scheduling requires UDP - resetting");
+        vs.ops = false;
+    }
+    if let VsAddress::Ip { port: 0, .. } = vs.address {
+        if vs.persistence_timeout.is_none() {
+            note(
+                ctx,
+                vs,
+                "zero port only valid for persistent services - setting",
+            );
+            vs.persistence_timeout = Some(DEFAULT_PERSISTENCE);
+        }
     }
     // `hashed` given under sh stays meaningless once another scheduler is chosen.
     if scheduler != Some(Scheduler::Sh) {
@@ -505,45 +518,11 @@ fn apply_defaults(
     }
     match scheduler {
         Some(s) => vs.scheduler = s,
-        None => ctx.warn(
-            node,
-            format!(
-                "Virtual server {}: no scheduler set, setting default 'wlc'",
-                vs.label()
-            ),
-        ),
+        None => note(ctx, vs, "no scheduler set, setting default 'wlc'"),
     }
     match forwarding {
         Some(f) => vs.forwarding = f,
-        None => ctx.warn(
-            node,
-            format!(
-                "Virtual server {}: no forwarding method set, setting default NAT",
-                vs.label()
-            ),
-        ),
-    }
-    if vs.ops && vs.protocol != Some(Protocol::Udp) {
-        ctx.warn(
-            node,
-            format!(
-                "Virtual server {}: one packet scheduling requires UDP - resetting",
-                vs.label()
-            ),
-        );
-        vs.ops = false;
-    }
-    if let VsAddress::Ip { port: 0, .. } = vs.address {
-        if vs.persistence_timeout.is_none() {
-            ctx.warn(
-                node,
-                format!(
-                    "Virtual server {}: zero port only valid for persistent services - setting",
-                    vs.label()
-                ),
-            );
-            vs.persistence_timeout = Some(DEFAULT_PERSISTENCE);
-        }
+        None => note(ctx, vs, "no forwarding method set, setting default NAT"),
     }
 }
 
@@ -722,8 +701,9 @@ fn check_group_ports(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGrou
         .iter()
         .any(|e| matches!(e, GroupEntry::Range { port: 0, .. }));
     if zero_port && vs.persistence_timeout.is_none() {
-        ctx.diags.warn(
-            &vs.origin,
+        ctx.diags.push(
+            Severity::Warning,
+            None,
             format!(
                 "Virtual server {}: zero port only valid for persistent services - setting",
                 vs.label()
@@ -738,10 +718,11 @@ fn check_group_ports(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGrou
 fn check_quorum(ctx: &mut Ctx<'_>, vs: &mut VirtualServer) {
     let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight)).sum();
     if u64::from(vs.quorum) > total {
-        ctx.diags.warn(
-            &vs.origin,
+        ctx.diags.push(
+            Severity::Warning,
+            None,
             format!(
-                "quorum {} for {} exceeds total weight of real servers {total}, reducing quorum to {total}",
+                "Warning - quorum {} for {} exceeds total weight of real servers {total}, reducing quorum to {total}",
                 vs.quorum,
                 vs.label()
             ),
@@ -750,8 +731,9 @@ fn check_quorum(ctx: &mut Ctx<'_>, vs: &mut VirtualServer) {
     }
     if vs.hysteresis >= vs.quorum {
         let h = vs.quorum.saturating_sub(1);
-        ctx.diags.warn(
-            &vs.origin,
+        ctx.diags.push(
+            Severity::Warning,
+            None,
             format!(
                 "Virtual server {}: hysteresis {} >= quorum {}; setting hysteresis to {h}",
                 vs.label(),

@@ -886,7 +886,41 @@ fn script_uid(g: &GlobalDefs, own: Option<&str>) -> Option<Option<u32>> {
     Some(rka_sys::host::user_by_name(&name).map(|u| u.uid))
 }
 
+/// True when a script of the VRRP side names no user of its own and `script_user` is unset:
+/// it then runs as `keepalived_script` if that user exists (the VRRP child says when it does
+/// not: `Script user 'keepalived_script' does not exist`).
+pub fn needs_default_script_user(g: &GlobalDefs, vrrp: &VrrpConfig) -> bool {
+    if g.script_user_name().is_some() {
+        return false;
+    }
+    let s = &g.simple;
+    vrrp.scripts.iter().any(|v| v.user.is_none())
+        || vrrp
+            .instances
+            .iter()
+            .flat_map(|i| i.notifies.scripts())
+            .chain(vrrp.sync_groups.iter().flat_map(|g| g.notifies.scripts()))
+            .any(|(_, u)| u.user.is_none())
+        || [
+            &s.startup_script,
+            &s.shutdown_script,
+            &s.notify_fifo_script,
+            &s.vrrp_notify_fifo_script,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|u| u.user.is_none())
+}
+
+/// The script-security pass of the VRRP side; its diagnostics are the VRRP child's to log
+/// ([`crate::Diagnostic::script`]).
 fn script_security(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
+    let start = ctx.diags.len();
+    check_vrrp_scripts(ctx, g, vrrp);
+    ctx.diags.mark_script_since(start);
+}
+
+fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
     let secure = g.simple.enable_script_security;
     let root = rka_sys::host::effective_uid() == 0;
     let mut any = false;
