@@ -199,6 +199,23 @@ mod tests {
         assert!(e.reason.contains("no DNS reply"), "{}", e.reason);
     }
 
+    /// keepalived 2.2.7 takes a reply whose question names another type (observed in the VM,
+    /// tests/data/keepalived-checker-logs/dns-wrong-qtype.log: the service stays up); so do we.
+    #[tokio::test]
+    async fn dns_reply_with_another_question_type_is_accepted() {
+        let (addr, h) = responder(|m| {
+            let mut q = m.queries().to_vec();
+            for q in &mut q {
+                q.set_query_type(RecordType::A);
+            }
+            *m.queries_mut() = q;
+        })
+        .await;
+        assert_eq!(probe(&params(addr)).await, up());
+        let q = h.await.expect("responder");
+        assert_eq!(q.query().map(Query::query_type), Some(RecordType::SOA));
+    }
+
     #[test]
     fn bad_type_and_name() {
         let mut p = params("127.0.0.1:53".parse().expect("addr"));
