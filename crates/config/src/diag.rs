@@ -69,6 +69,9 @@ pub struct Diagnostic {
     /// child those of the virtual servers, and each child the script-security results of the
     /// scripts it runs (`SECURITY VIOLATION ...`, scripts disabled or refused).
     pub script: bool,
+    /// Logged by a running daemon only: keepalived's `-t` does not print it (it is found when
+    /// a child prepares to run its scripts).
+    pub runtime: bool,
 }
 
 impl fmt::Display for Diagnostic {
@@ -99,6 +102,7 @@ impl Diagnostics {
             origin: origin.cloned(),
             message: message.into(),
             script: false,
+            runtime: false,
         });
     }
 
@@ -115,6 +119,16 @@ impl Diagnostics {
     /// Records a fatal error, optionally tied to a line.
     pub fn fatal(&mut self, origin: Option<&Origin>, message: impl Into<String>) {
         self.push(Severity::Fatal, origin, message);
+    }
+
+    /// Records a note of the script-security pass that only a running daemon logs
+    /// ([`Diagnostic::runtime`]).
+    pub fn runtime_note(&mut self, origin: Option<&Origin>, message: impl Into<String>) {
+        self.push(Severity::Info, origin, message);
+        if let Some(d) = self.items.last_mut() {
+            d.script = true;
+            d.runtime = true;
+        }
     }
 
     /// Records a script-security problem.

@@ -108,7 +108,9 @@ fn main() -> ExitCode {
 fn config_test(cli: &Cli, out: &str) -> ExitCode {
     let loaded = rka_config::load(&cli.use_file, &load_options(cli));
     let mut text = String::new();
-    for d in loaded.diagnostics.items() {
+    // What only a running daemon logs (found when a child prepares its scripts) is not
+    // printed, as keepalived's -t does not.
+    for d in loaded.diagnostics.items().iter().filter(|d| !d.runtime) {
         text.push_str(&d.to_string());
         text.push('\n');
     }

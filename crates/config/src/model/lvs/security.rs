@@ -40,6 +40,20 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Notes a script named without a path and found by searching `PATH`, as a running
+/// keepalived does once per script (not under `-t`).
+pub(crate) fn note_path_search(ctx: &mut Ctx<'_>, program: &str, found: &Path) {
+    if !program.contains('/') {
+        ctx.diags.runtime_note(
+            None,
+            format!(
+                "WARNING - script `{program}` resolved by path search to `{}`. Please specify full path.",
+                found.display()
+            ),
+        );
+    }
+}
+
 /// Where a script sits in the LVS model, to remove it.
 #[derive(Clone, Copy)]
 enum Slot {
@@ -175,6 +189,9 @@ fn check_lvs_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs
             continue;
         }
         let program = find_program(&s.program);
+        if let Some(found) = &program {
+            note_path_search(ctx, &s.program, found);
+        }
         let user = s.user.clone().or_else(|| default_user.clone());
         // An unknown user counts as not root: keepalived refuses it elsewhere.
         let as_root = match &user {
@@ -199,7 +216,7 @@ fn check_lvs_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs
             );
             refused.push(s.slot);
         } else if as_root && insecure {
-            ctx.diags.info(
+            ctx.diags.runtime_note(
                 Some(&s.origin),
                 format!("Disabling script {} due to insecure", s.program),
             );

@@ -1375,3 +1375,35 @@ fn end_of_block_notes_follow_keepalived_order() {
         ]
     );
 }
+
+/// A running keepalived (not `-t`) warns once per script named without a path and found by
+/// searching PATH, before the security line (observed: `misc_path "true 1"` and
+/// `notify_up "sh -c true"`).
+#[test]
+fn a_script_found_by_path_search_is_noted_for_the_running_daemon() {
+    let l = load_str(
+        "t.conf",
+        &format!("{HEAD} real_server 10.0.0.2 80 {{\n  MISC_CHECK {{\n   misc_path \"true 1\"\n  }}\n }}\n}}\n"),
+        &LoadOptions::default(),
+    );
+    let notes: Vec<_> = l.diagnostics.items().iter().filter(|d| d.runtime).collect();
+    let Some(found) = security::find_program("true") else {
+        return; // no `true` in this PATH
+    };
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].script);
+    assert_eq!(
+        notes[0].message,
+        format!(
+            "WARNING - script `true` resolved by path search to `{}`. Please specify full path.",
+            found.display()
+        )
+    );
+    // A full path is not noted.
+    let l = load_str(
+        "t.conf",
+        &format!("{HEAD} real_server 10.0.0.2 80 {{\n  MISC_CHECK {{\n   misc_path \"{}\"\n  }}\n }}\n}}\n", found.display()),
+        &LoadOptions::default(),
+    );
+    assert!(l.diagnostics.items().iter().all(|d| !d.runtime));
+}

@@ -20,6 +20,7 @@ use crate::tree::Node;
 
 use super::super::addr::{IpAddress, Route, Rule};
 use super::super::global::{GlobalDefs, UserScript};
+use super::super::lvs::security::note_path_search;
 use super::super::{Config, Ctx};
 use super::instance::VrrpInstance;
 use super::track::TrackRef;
@@ -942,15 +943,18 @@ fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) 
         }
         // A program that cannot be found (a relative path not in PATH included) disables the
         // script and does not count for the security check.
-        if !program_path(s.script.program()).is_some_and(|p| p.is_file()) {
-            note(
-                ctx,
-                format!(
-                    "Disabling track script {} since not found/accessible",
-                    s.name
-                ),
-            );
-            continue;
+        match program_path(s.script.program()).filter(|p| p.is_file()) {
+            Some(found) => note_path_search(ctx, s.script.program(), &found),
+            None => {
+                note(
+                    ctx,
+                    format!(
+                        "Disabling track script {} since not found/accessible",
+                        s.name
+                    ),
+                );
+                continue;
+            }
         }
         any = true;
         let uid = script_uid(g, s.user.as_ref().map(|(u, _)| u.as_str()));
@@ -1008,12 +1012,16 @@ fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) 
         others.push(o);
     }
     for o in others {
-        any |= program_path(o.command.program()).is_some_and(|p| p.is_file());
+        let found = program_path(o.command.program()).filter(|p| p.is_file());
+        if let Some(found) = &found {
+            note_path_search(ctx, o.command.program(), found);
+        }
+        any |= found.is_some();
         let uid = script_uid(g, o.user.as_deref());
         let insecure = program_path(o.command.program()).is_some_and(|p| is_insecure(&p));
         if secure && insecure && uid.flatten() == Some(0) {
             // keepalived -t says nothing about these (it checks them only when it runs them).
-            ctx.diags.info(
+            ctx.diags.runtime_note(
                 None,
                 format!(
                     "Disabling notify script {} due to insecure",
