@@ -531,7 +531,13 @@ pub async fn fetch(
                     }
                     Err(_) => return Err(HttpError::TlsTimeout { target, after: op }),
                 };
-                exchange(&mut stream, req, op, limits, need_body).await
+                let r = exchange(&mut stream, req, op, limits, need_body).await;
+                if r.is_ok() {
+                    // keepalived 2.2.7 ends an SSL_GET with a TLS close_notify after the
+                    // server's close (tcpdump in the VM, bench/checkers/HTTP.md).
+                    let _ = tokio::time::timeout(op, stream.shutdown()).await;
+                }
+                r
             }
         }
     };
@@ -986,6 +992,46 @@ mod tests {
             drop(client);
             srv.await.expect("server");
         }
+    }
+
+    #[tokio::test]
+    async fn ssl_get_ends_with_close_notify() {
+        use std::sync::Arc;
+        let ck = rcgen::generate_simple_self_signed(vec!["rs.test".to_string()]).expect("cert");
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(ck.key_pair.serialize_der()).expect("key");
+        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let srv = tokio::spawn(async move {
+            let (tcp, _) = l.accept().await.expect("accept");
+            let mut t = acceptor.accept(tcp).await.expect("handshake");
+            let mut req = [0u8; 512];
+            let _ = t.read(&mut req).await;
+            t.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+                .await
+                .expect("write");
+            let _ = t.shutdown().await;
+            // Ok(0): the client's close_notify; an error: a close without one.
+            t.read(&mut req).await.map(|n| n == 0)
+        });
+        let mut connect = ConnectOpts::new(addr);
+        connect.connect_timeout = Duration::from_secs(2);
+        let mut p = HttpParams::new(connect, vec![UrlCheck::new("/")]);
+        p.tls = Some(TlsClient::new(&crate::tls::TlsFiles::default(), None).expect("tls"));
+        assert!(probe_url(&p, 0).await.is_ok());
+        let got = srv.await.expect("server");
+        assert!(matches!(got, Ok(true)), "{got:?}");
     }
 
     #[tokio::test]
