@@ -211,8 +211,10 @@ struct Worker<B> {
     current: Table,
     /// Services the last attempt failed for, and what is wanted of them (None: their removal).
     pending: BTreeMap<ServiceKey, Option<VirtualService>>,
-    /// Virtual server label by kernel service (to name them in errors).
-    labels: BTreeMap<ServiceKey, String>,
+    /// Virtual server label by kernel service (to name them in errors): kept for good, one
+    /// per service, so each in its exact size and the tree with full nodes (see
+    /// [`Worker::keep_labels`]).
+    labels: BTreeMap<ServiceKey, Box<str>>,
     retry_at: Option<Instant>,
     backoff: Duration,
     status: Arc<Mutex<Status>>,
@@ -268,12 +270,18 @@ impl<B: Backend> Worker<B> {
                         }
                     }
                     if batch.full {
-                        self.labels = batch.wanted.labels;
+                        self.keep_labels(batch.wanted.labels);
                         self.sync(batch.wanted.table);
                         // A whole table replaced the previous one: give what it freed back.
                         rka_sys::alloc::release_free_memory();
                     } else {
-                        self.labels.extend(batch.wanted.labels);
+                        self.labels.extend(
+                            batch
+                                .wanted
+                                .labels
+                                .into_iter()
+                                .map(|(k, v)| (k, v.into_boxed_str())),
+                        );
                         self.sync_keys(batch.wanted.table, batch.since);
                     }
                 }
@@ -341,8 +349,17 @@ impl<B: Backend> Worker<B> {
     fn label(&self, key: &ServiceKey) -> String {
         self.labels
             .get(key)
-            .cloned()
-            .unwrap_or_else(|| key.to_string())
+            .map_or_else(|| key.to_string(), |l| l.to_string())
+    }
+
+    /// Keeps the labels of a whole table: collected from their sorted entries (the map the
+    /// table came with grew one insert at a time and has its nodes about half full), each
+    /// label without spare capacity.
+    fn keep_labels(&mut self, labels: BTreeMap<ServiceKey, String>) {
+        self.labels = labels
+            .into_iter()
+            .map(|(k, v)| (k, v.into_boxed_str()))
+            .collect();
     }
 
     /// Applies the difference between the whole wanted table and our model of the kernel.
