@@ -394,6 +394,8 @@ impl CheckerPool {
     /// instead of growing step by step.
     pub fn reserve(&mut self, additional: usize) {
         self.entries.reserve_exact(additional);
+        // Each new checker's first start is due once, in the heap (random warmup).
+        self.due.heap.reserve_exact(additional);
     }
 
     /// Gives back the room of checkers removed or reserved and not used, and forgets the
@@ -907,6 +909,7 @@ mod tests {
         let addr = closed_port().await;
         let mut pool = CheckerPool::new();
         pool.reserve(6);
+        assert!(pool.due.heap.capacity() >= 6 && pool.entries.capacity() >= 6);
         for id in 10..16 {
             // Two timings: ids 10..13 one, 13..16 the other.
             let s = fast(if id < 13 { 100_000 } else { 200_000 });
