@@ -460,7 +460,7 @@ impl Director {
                 }
                 c.weight = None;
             }
-            CheckerEvent::Retrying { .. } => return,
+            CheckerEvent::Retrying { .. } | CheckerEvent::UrlPassed { .. } => return,
         }
         let was_up = r.up;
         r.up = r.all_pass();

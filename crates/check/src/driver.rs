@@ -289,6 +289,9 @@ pub struct CheckerPool {
     /// The one timer, armed for the earliest due instant.
     timer: Pin<Box<tokio::time::Sleep>>,
     armed: Option<Instant>,
+    /// HTTP_GET / SSL_GET checkers report their urls passing while down
+    /// ([`CheckerEvent::UrlPassed`], see [`report_url_passes`](Self::report_url_passes)).
+    report_url_passes: bool,
 }
 
 impl std::fmt::Debug for CheckerPool {
@@ -326,7 +329,14 @@ impl CheckerPool {
             events: VecDeque::new(),
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             armed: None,
+            report_url_passes: false,
         }
+    }
+
+    /// Makes the HTTP_GET / SSL_GET checkers inserted from now on report each url passing
+    /// while they are not up ([`CheckerEvent::UrlPassed`]: keepalived logs a line for each).
+    pub fn report_url_passes(&mut self) {
+        self.report_url_passes = true;
     }
 
     /// Adds checker `id` (replacing any checker of that id); its first probe starts after a
@@ -346,7 +356,10 @@ impl CheckerPool {
         start: std::time::Duration,
     ) {
         let schedule = self.shared(schedule);
-        let state = CheckerState::for_probe(&probe, schedule, now, start);
+        let mut state = CheckerState::for_probe(&probe, schedule, now, start);
+        if self.report_url_passes {
+            state.report_url_passes();
+        }
         if let Some(at) = state.poll_timeout() {
             self.due.push(at, id, None, self.entries.len() + 1);
         }
@@ -511,6 +524,23 @@ impl CheckerPool {
             duration: std::time::Duration::from_micros(u64::from(e.last_micros)),
             failure: e.state.last_failure(),
         })
+    }
+
+    /// The schedule of checker `id`.
+    pub fn schedule(&self, id: u64) -> Option<&Schedule> {
+        Some(self.entry(id)?.state.schedule())
+    }
+
+    /// Url `index` of HTTP_GET / SSL_GET checker `id` (as [`CheckerEvent::UrlPassed`] names
+    /// it); `None` for the other kinds.
+    pub fn url(&self, id: u64, index: usize) -> Option<&crate::http::UrlCheck> {
+        match &self.entry(id)?.probe {
+            PoolProbe::Task(p) => match &**p {
+                Probe::Http(h) => h.urls.get(index),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// How many probes are in flight.

@@ -345,6 +345,21 @@ pub struct HttpResponse {
     pub digest: [u8; 16],
     /// When the request was started.
     pub elapsed: Duration,
+    /// The `Content-Length` header's value, if any.
+    pub content_length: Option<u64>,
+    /// How many bytes came after the headers, up to the close.
+    pub received: u64,
+}
+
+impl HttpResponse {
+    /// `(Content-Length, bytes received)` when the server sent a `Content-Length` the body
+    /// did not have. keepalived 2.2.7 passes such a response and says so under `-D`
+    /// ("content_length (100) does not match received bytes (5)", `http-misbehaving.log`).
+    pub fn length_mismatch(&self) -> Option<(u64, u64)> {
+        self.content_length
+            .filter(|&wanted| wanted != self.received)
+            .map(|wanted| (wanted, self.received))
+    }
 }
 
 /// Bytes made room for before each read of the headers.
@@ -496,6 +511,8 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         body_len,
         digest: hasher.finalize().into(),
         elapsed: start.elapsed(),
+        content_length: wanted,
+        received,
     })
 }
 
@@ -703,6 +720,16 @@ pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
     let resp = fetch(&p.connect, p.tls.as_ref(), &req, &limits, need_body)
         .await
         .map_err(|e| Failure::http(&url.path, e))?;
+    if let Some((wanted, received)) = resp.length_mismatch() {
+        // keepalived's -D line names the real and virtual servers, which a probe does not
+        // know: the target it connected to instead.
+        tracing::debug!(
+            "http_check for {} url {}: content_length ({wanted}) does not match received \
+             bytes ({received})",
+            p.connect.target,
+            url.path
+        );
+    }
     evaluate(url, &resp)
 }
 
@@ -780,6 +807,8 @@ mod tests {
             body_len: body.len() as u64,
             digest: Md5::digest(body).into(),
             elapsed: Duration::ZERO,
+            content_length: None,
+            received: body.len() as u64,
         }
     }
 
@@ -1059,6 +1088,45 @@ mod tests {
         assert_eq!(r.status, Some(200));
         assert_eq!(digest_hex(&r.digest), "6f5902ac237024bdd0c176cb93063dc4");
         assert_eq!(r.body, b"hello world\n");
+        assert_eq!(r.length_mismatch(), Some((12, 17)));
+    }
+
+    #[tokio::test]
+    async fn a_short_body_passes_and_tells_the_lengths() {
+        // http-misbehaving.log, 8702: Content-Length 100, five bytes, then the close.
+        let (mut client, mut server) = tokio::io::duplex(1024);
+        let srv = tokio::spawn(async move {
+            let mut req = [0u8; 200];
+            let _ = server.read(&mut req).await;
+            server
+                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nhello")
+                .await
+                .expect("write");
+        });
+        let limits = HttpLimits::for_timeout(Duration::from_secs(2));
+        let timeout = Duration::from_secs(2);
+        let r = exchange(
+            &mut client,
+            b"GET / HTTP/1.0\r\n\r\n",
+            timeout,
+            &limits,
+            true,
+        )
+        .await
+        .expect("response");
+        srv.await.expect("server");
+        assert_eq!(r.length_mismatch(), Some((100, 5)));
+        let mut url = UrlCheck::new("/");
+        url.digest = Some(parse_digest("5d41402abc4b2a76b9719d911017c592").expect("md5"));
+        assert!(evaluate(&url, &r).is_ok());
+        // No Content-Length, or the length sent: nothing to tell.
+        let whole = response(200, b"hello");
+        assert_eq!(whole.length_mismatch(), None);
+        let exact = HttpResponse {
+            content_length: Some(5),
+            ..whole
+        };
+        assert_eq!(exact.length_mismatch(), None);
     }
 }
 

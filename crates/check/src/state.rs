@@ -48,6 +48,14 @@ pub enum CheckerEvent {
     /// A dynamic checker that had reported a weight now reports none: the real server's
     /// configured weight applies again (`misc_dynamic` exit 0, as keepalived 2.2.7).
     WeightReset,
+    /// An HTTP_GET / SSL_GET url passed while the checker is not up (down, or before its
+    /// first verdict); reported only by a state made to ([`CheckerState::report_url_passes`]).
+    /// Changes no verdict: keepalived 2.2.7 logs a success line for each such url, before
+    /// the checker's `Up` when that url completes a pass.
+    UrlPassed {
+        /// The url's index in the checker's urls.
+        url: usize,
+    },
 }
 
 /// Why a checker went down: the failure of its last probe and the retries before it. It
@@ -110,7 +118,7 @@ struct Extra {
     /// The failure of the last probe, while the last probe failed.
     last_failure: Option<Failure>,
     /// Events waiting for [`CheckerState::poll_event`], oldest first; a probe queues at
-    /// most a weight change and a verdict.
+    /// most two: a weight change or a url pass, and a verdict.
     events: Vec<CheckerEvent>,
 }
 
@@ -129,7 +137,7 @@ const UP: u8 = 1;
 /// A probe has finished.
 const HAS_RUN: u8 = 1 << 1;
 /// `retry` applies to the very first probe. keepalived 2.2.7 (observed) settles a first
-/// failing TCP_CHECK, UDP_CHECK, PING_CHECK or DNS_CHECK at once; HTTP_GET, SSL_GET,
+/// failing TCP_CHECK, UDP_CHECK, PING_CHECK, DNS_CHECK, HTTP_GET or SSL_GET at once;
 /// SMTP_CHECK and MISC_CHECK retry it.
 const RETRY_FIRST_RUN: u8 = 1 << 2;
 /// A probe is running.
@@ -137,6 +145,12 @@ const IN_FLIGHT: u8 = 1 << 3;
 /// A verdict (Up or Down) was reported: an `alpha` checker that starts down reports its
 /// first failed verdict once, as keepalived 2.2.7 runs `notify_down` then.
 const VERDICT_GIVEN: u8 = 1 << 4;
+/// A first failing probe settled at once still counts the configured `retry` in its
+/// [`DownReason`]: keepalived 2.2.7 words it "failed after N retries" for HTTP_GET/SSL_GET
+/// after a single request (`http-recovery2.log`, 8610 with `retry 3`).
+const FIRST_RUN_COUNTS_RETRY: u8 = 1 << 5;
+/// Report [`CheckerEvent::UrlPassed`].
+const REPORT_URL_PASSES: u8 = 1 << 6;
 
 /// The origin of the checkers' instants, fixed at its first use in the process.
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -185,7 +199,8 @@ pub struct CheckerState {
     /// `None` while empty (see [`Extra`]).
     extra: Option<Box<Extra>>,
     retries_done: u32,
-    /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`].
+    /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`],
+    /// [`FIRST_RUN_COUNTS_RETRY`], [`REPORT_URL_PASSES`].
     flags: u8,
 }
 
@@ -216,9 +231,10 @@ impl CheckerState {
         let mut state = CheckerState::new(schedule, now, start_delay);
         let retry_first_run = !matches!(
             probe,
-            Probe::Tcp(_) | Probe::Udp(_) | Probe::Ping(_) | Probe::Dns(_)
+            Probe::Tcp(_) | Probe::Udp(_) | Probe::Ping(_) | Probe::Dns(_) | Probe::Http(_)
         );
         state.set(RETRY_FIRST_RUN, retry_first_run);
+        state.set(FIRST_RUN_COUNTS_RETRY, matches!(probe, Probe::Http(_)));
         match probe {
             Probe::Http(p) => state.pacing_urls(p.urls.len(), p.fast_recovery),
             _ => state,
@@ -234,6 +250,12 @@ impl CheckerState {
             passed: false,
         });
         self
+    }
+
+    /// Makes an HTTP_GET / SSL_GET checker report each url passing while it is not up
+    /// ([`CheckerEvent::UrlPassed`]); the other kinds have nothing to report.
+    pub fn report_url_passes(&mut self) {
+        self.set(REPORT_URL_PASSES, true);
     }
 
     /// Whether `flag` is set.
@@ -333,9 +355,11 @@ impl CheckerState {
                 // changes neither the verdict nor the down state.
                 let delay_loop = self.schedule.delay_loop;
                 let urls = self.extra.as_mut().and_then(|x| x.urls.as_mut());
+                let mut passed_url = None;
                 let (step, delay) = match urls {
                     None => (UrlStep::PassComplete, delay_loop),
                     Some(u) => {
+                        passed_url = Some(u.cursor.current());
                         let step = u.cursor.on_success(u.count);
                         let delay = UrlCursor::delay_after_success(
                             step,
@@ -360,6 +384,9 @@ impl CheckerState {
                     }
                     _ => {}
                 }
+                if let Some(url) = passed_url.filter(|_| !up && self.has(REPORT_URL_PASSES)) {
+                    self.push_event(CheckerEvent::UrlPassed { url });
+                }
                 if step == UrlStep::PassComplete && !up {
                     self.set(UP, true);
                     self.set(VERDICT_GIVEN, true);
@@ -382,7 +409,10 @@ impl CheckerState {
                         });
                     }
                 } else {
-                    let retried = std::mem::take(&mut self.retries_done);
+                    let mut retried = std::mem::take(&mut self.retries_done);
+                    if !has_run && self.has(FIRST_RUN_COUNTS_RETRY) {
+                        retried = self.schedule.retry;
+                    }
                     let mut delay = self.schedule.delay_loop;
                     if let Some(u) = self.extra.as_mut().and_then(|x| x.urls.as_mut()) {
                         u.cursor.on_failure();
@@ -626,8 +656,8 @@ mod tests {
     #[test]
     fn a_first_failing_tcp_probe_is_settled_without_retries() {
         // keepalived 2.2.7 (observed, retry 1, log_all_failures): a TCP_CHECK that fails its
-        // very first probe is down at once; HTTP_GET retries it; once a TCP_CHECK has run,
-        // its retries apply again.
+        // very first probe is down at once; SMTP_CHECK and MISC_CHECK retry it; once a
+        // TCP_CHECK has run, its retries apply again.
         let t0 = Instant::now();
         let tcp = Probe::Tcp(crate::net::ConnectOpts::new(
             "127.0.0.1:1".parse().expect("addr"),
@@ -651,6 +681,111 @@ mod tests {
         assert!(st.handle_timeout(t0));
         st.handle_result(t0, fail());
         assert!(st.is_up(), "retried");
+    }
+
+    /// An HTTP_GET checker of `urls` urls, as the pool makes it (`for_probe`), reporting its
+    /// url passes.
+    fn http_checker(s: Schedule, urls: usize, t0: Instant) -> CheckerState {
+        use crate::http::{HttpParams, UrlCheck};
+        let target = "127.0.0.1:80".parse().expect("addr");
+        let list = (0..urls).map(|i| UrlCheck::new(format!("/{i}"))).collect();
+        let p = HttpParams::new(crate::net::ConnectOpts::new(target), list);
+        let mut st = CheckerState::for_probe(&Probe::Http(p), s, t0, Duration::ZERO);
+        st.report_url_passes();
+        st
+    }
+
+    #[test]
+    fn a_first_failing_http_probe_is_settled_at_once_but_worded_with_the_retries() {
+        // keepalived 2.2.7 (http-recovery2.log and its requests): 8610, retry 3, fails its
+        // first request and is down at once, "failed after 3 retries."; the next request
+        // comes max(delay_loop, delay_before_retry) later; retry 0 says "failed.".
+        let t0 = Instant::now();
+        let mut s = sched(3, false);
+        s.delay_before_retry = Duration::from_secs(1);
+        let mut st = http_checker(s, 1, t0);
+        let runs = drive(&mut st, t0, vec![fail(), fail()]);
+        assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), vec![0, 10]);
+        let down = DownReason {
+            failure: Failure::new("boom"),
+            retries: 3,
+        };
+        assert_eq!(runs[0].events, vec![CheckerEvent::Down { reason: down }]);
+        assert!(runs[1].events.is_empty(), "nothing while down");
+        let mut st = http_checker(sched(0, false), 1, t0);
+        let runs = drive(&mut st, t0, vec![fail()]);
+        assert!(
+            matches!(&runs[0].events[..], [CheckerEvent::Down { reason }] if reason.retries == 0)
+        );
+        // Once it has run, an HTTP_GET retries as configured: two retries, two events each
+        // under log_all_failures, then the verdict counting them.
+        let mut st = http_checker(sched(2, false), 1, t0);
+        let runs = drive(&mut st, t0, vec![ok(), fail(), fail(), fail()]);
+        assert_eq!(
+            runs.iter().map(|r| r.at).collect::<Vec<_>>(),
+            vec![0, 10, 12, 14]
+        );
+        assert!(matches!(
+            &runs[3].events[..],
+            [CheckerEvent::Down { reason }] if reason.retries == 2
+        ));
+    }
+
+    #[test]
+    fn url_passes_are_reported_while_the_checker_is_not_up() {
+        // http-recovery.log, 8609 (one url, retry 0): down, then the url passes twice (the
+        // failed url, then a whole pass) and the checker is up: a url line each time, the
+        // second before the checker's line. 8604 (/a /b, /b failing): /b, /a, /b.
+        let t0 = Instant::now();
+        let mut st = http_checker(sched(0, true), 1, t0);
+        let runs = drive(&mut st, t0, vec![ok(), fail(), ok(), ok(), ok()]);
+        let events: Vec<Vec<CheckerEvent>> = runs.into_iter().map(|r| r.events).collect();
+        let up = || CheckerEvent::Up {
+            reason: "check succeeded".into(),
+        };
+        let url0 = CheckerEvent::UrlPassed { url: 0 };
+        // alpha: the first pass is reported, then up; up: nothing per url.
+        assert_eq!(events[0], vec![url0.clone(), up()]);
+        assert!(matches!(&events[1][..], [CheckerEvent::Down { .. }]));
+        assert_eq!(events[2], vec![url0.clone()]);
+        assert_eq!(events[3], vec![url0, up()]);
+        assert!(events[4].is_empty());
+
+        let mut st = http_checker(sched(0, false), 2, t0);
+        st.set(UP, true);
+        let runs = drive(&mut st, t0, vec![ok(), fail(), ok(), ok(), ok(), ok()]);
+        let passed: Vec<(usize, Vec<usize>)> = runs
+            .iter()
+            .map(|r| {
+                let urls = r.events.iter().filter_map(|e| match e {
+                    CheckerEvent::UrlPassed { url } => Some(*url),
+                    _ => None,
+                });
+                (r.url, urls.collect())
+            })
+            .collect();
+        assert_eq!(
+            passed,
+            vec![
+                (0, vec![]),
+                (1, vec![]),
+                (1, vec![1]),
+                (0, vec![0]),
+                (1, vec![1]),
+                (0, vec![])
+            ]
+        );
+        assert!(matches!(
+            runs[4].events.last(),
+            Some(CheckerEvent::Up { .. })
+        ));
+        // Not asked for: none.
+        let mut quiet = url_checker(sched(0, true), false, t0);
+        let runs = drive(&mut quiet, t0, vec![ok(), ok(), ok()]);
+        assert!(runs
+            .iter()
+            .flat_map(|r| &r.events)
+            .all(|e| !matches!(e, CheckerEvent::UrlPassed { .. })));
     }
 
     #[test]
