@@ -18,9 +18,8 @@
 //! - a firewall-mark service's real servers are `[ip]:none:port`, the service `FWM n`.
 
 // The items marked `allow(dead_code)` outside tests are observed wording not wired yet (the
-// runtime lacks their inputs: HTTP failure kinds, a per-probe success hook for HTTP urls, the
-// previous weight, a reload's dropped servers, the SMTP socket's fd); the closing notes and
-// docs/COMPATIBILITY.md list them.
+// runtime lacks their inputs: the failure kinds still in words, see `Cause`, and the SMTP
+// socket's fd); docs/COMPATIBILITY.md lists them.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -223,7 +222,6 @@ impl Cause {
 
 /// What an HTTP_GET/SSL_GET url checked last, naming its success line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub enum UrlTest {
     /// Only the status code.
     Status,
@@ -233,7 +231,6 @@ pub enum UrlTest {
     Regex,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl UrlTest {
     /// The test a url's success line names: the last one configured, in keepalived's order
     /// status, digest, regex (observed: status only, digest, regex, and digest with regex
@@ -364,9 +361,19 @@ pub fn sorry_server_out(sorry: &Server, vs: &VirtualServerName<'_>) -> [String; 
 
 /// When: a dynamic checker changes a real server's weight (`misc_dynamic` exit 2..255 and
 /// back to the configured weight on exit 0; a FILE_CHECK value, weight 0 included: keepalived
-/// then logs no [`server_change`], only the quorum line). Before the checker's own line.
-pub fn weight_changed(from: i64, to: i64, rs: &Server, vs: &VirtualServerName<'_>) -> String {
-    format!("Changing weight from {from} to {to} for active service {rs} of VS {vs}")
+/// then logs no [`server_change`], only the quorum line), and a reload that changes a
+/// configured weight. Before the checker's own line. `active`: whether the real server is up
+/// (keepalived words a down one's change "for inactive service", observed in
+/// `keepalived-reload-weights`).
+pub fn weight_changed(
+    from: i64,
+    to: i64,
+    active: bool,
+    rs: &Server,
+    vs: &VirtualServerName<'_>,
+) -> String {
+    let state = if active { "active" } else { "inactive" };
+    format!("Changing weight from {from} to {to} for {state} service {rs} of VS {vs}")
 }
 
 /// When: an HTTP_GET/SSL_GET url passes while the checker is not up (down after a failure,
@@ -375,7 +382,6 @@ pub fn weight_changed(from: i64, to: i64, rs: &Server, vs: &VirtualServerName<'_
 /// needs the failed url to pass and then a whole pass from the first url (one url: the line
 /// twice, then "Remote Web server ... succeed"); see `rka_check::http::UrlCursor`. `path` is
 /// the url's path.
-#[cfg_attr(not(test), allow(dead_code))]
 pub fn http_url_success(rs: &Server, test: UrlTest, path: &str) -> String {
     let what = match test {
         UrlTest::Status => "HTTP status code",
@@ -409,12 +415,11 @@ pub fn detail_always_logged(kind: CheckKind) -> bool {
 }
 
 /// The line saying why one probe failed. When: for SMTP_CHECK and DNS_CHECK on the failure
-/// that takes the checker down, and on every failed probe under `log_all_failures`; for
-/// TCP_CHECK, UDP_CHECK and PING_CHECK on every failed probe under `log_all_failures` only;
-/// for HTTP_GET/SSL_GET under `log_all_failures`, on every failed probe while the checker
-/// is up (each retry and the last one, before [`checker_down`]'s line: two lines with
-/// `retry 1`) and on the first probe of an `alpha` checker, never while it is down (observed,
-/// `http-recovery.log` 8608 and 8605, `http-recovery2.log` 8604).
+/// that takes the checker down; and, for every kind, under `log_all_failures`, on every
+/// failed probe while the checker is up (each retry and the last one, before
+/// [`checker_down`]'s line: two lines with `retry 1`) and on the first probe (an `alpha`
+/// checker's included, which has no down line), never while it is down (observed,
+/// `tcp-log-all-failures.log`, `http-recovery.log` 8608 and 8605, `http-recovery2.log` 8604).
 /// `None` when keepalived has no such line (MISC_CHECK: the cause is in its down line) or
 /// when its wording was not observed (SMTP read error, UDP without reply...). An HTTP
 /// `regex_no_match` that matches is worded as a regex that does not ("Regex match failed").
@@ -1111,8 +1116,14 @@ mod tests {
             &checker_down(&s, Cause::MiscTimeout, 0).expect("down"),
         );
         let v19 = vs([10, 0, 1, 19], 80, CfgProtocol::Tcp);
-        seen("misc-dynamic.log", &weight_changed(1, 3, &lo(8503), &v19));
-        seen("misc-dynamic.log", &weight_changed(5, 1, &lo(8503), &v19));
+        seen(
+            "misc-dynamic.log",
+            &weight_changed(1, 3, true, &lo(8503), &v19),
+        );
+        seen(
+            "misc-dynamic.log",
+            &weight_changed(5, 1, true, &lo(8503), &v19),
+        );
         // Not observed: our wording, in the shape of the exit line.
         assert_eq!(
             checker_down(&f, Cause::MiscSignal(9), 0).expect("down"),
@@ -1149,7 +1160,7 @@ mod tests {
         let v22 = vs([10, 0, 1, 22], 80, CfgProtocol::Tcp);
         seen(
             "file-check-weight1.log",
-            &weight_changed(8, 0, &lo(8506), &v22),
+            &weight_changed(8, 0, true, &lo(8506), &v22),
         );
         seen(
             "file-check-weight1.log",

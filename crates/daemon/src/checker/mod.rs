@@ -314,12 +314,12 @@ mod log_all_failures_tests {
         assert!(!flag("checker_log_all_failures off", ""));
     }
 
-    /// A failing HTTP_GET with `retry 2` (a kind that retries its first probe), driven until
+    /// A failing SMTP_CHECK with `retry 2` (a kind that retries its first probe), driven until
     /// it is down: its events.
     async fn failing_check(global: &str) -> Vec<CheckerEvent> {
         let mut plan = Plan::from_config(&load(&format!(
             "global_defs {{\n {global}\n}}\nvirtual_server 10.0.0.1 80 {{\n protocol TCP\n \
-             delay_loop 1\n real_server 127.0.0.1 {} {{\n  HTTP_GET {{\n   url {{\n    path /\n   }}\n   retry 2\n   \
+             delay_loop 1\n real_server 127.0.0.1 {} {{\n  SMTP_CHECK {{\n   retry 2\n   \
              delay_before_retry 0.05\n   connect_timeout 1\n  }}\n }}\n}}\n",
             closed_port()
         )));

@@ -230,6 +230,11 @@ pub struct Runtime {
     release_pending: bool,
     /// While the actions of a failing probe's verdict are announced: its reason.
     cause: Option<DownReason>,
+    /// While a failing probe's verdict is being announced: the real servers `(vs, rs)` that
+    /// were down before it. A `RealServerDown` of one of them only announces the first
+    /// verdict of a server that started down (`alpha`): notified, but keepalived logs no
+    /// table line for it (`alpha-tcp.log`).
+    down_before: Vec<(usize, usize)>,
     /// Announcements logged and not yet notified: the notifiers (FIFO, scripts, mail) run
     /// after the table has been handed to IPVS, in this order.
     to_notify: Vec<Action>,
@@ -351,20 +356,36 @@ fn logline_server(sp: &ServicePlan, d: &DestPlan) -> super::logline::Server {
     }
 }
 
-/// Logs keepalived's line(s) for checker event `ev` of a `kind` probe reporting to `slots`
-/// (one per real server it checks, as keepalived has one checker each); whether it could.
-/// `program` is a MISC_CHECK's program as its lines name it ([`rka_check::misc::program_path`]).
+/// What keepalived's lines for one probe's event depend on, besides the event.
+struct Teller<'a> {
+    /// The probe's kind.
+    kind: rka_check::CheckKind,
+    /// A MISC_CHECK's program as its lines name it ([`rka_check::misc::program_path`]).
+    program: &'a str,
+    /// Whether the probe passed before the event (an `alpha` one does not until its first
+    /// success).
+    up: bool,
+    /// Its `log_all_failures`.
+    log_all_failures: bool,
+    /// For a [`CheckerEvent::UrlPassed`]: the url.
+    url: Option<&'a rka_check::http::UrlCheck>,
+}
+
+/// Logs keepalived's line(s) for checker event `ev` of a probe reporting to `slots` (one per
+/// real server it checks, as keepalived has one checker each); whether keepalived has a line
+/// for it (none said is keepalived's answer for an `alpha` checker's first failure).
+///
 /// An `Up` of a probe that passes already (its first success, see [`Runtime::handle_event`])
 /// is logged as any other: keepalived logs a checker's first success whether or not it
-/// started up.
-fn self_told(
-    plan: &Plan,
-    kind: rka_check::CheckKind,
-    program: &str,
-    slots: &[Slot],
-    ev: &CheckerEvent,
-) -> bool {
-    use super::logline::{self, Cause, Check, VirtualServerName};
+/// started up. A failure's detail line comes for each failed probe the events report (while
+/// the checker passes, or before its first verdict) under `log_all_failures`, the last one
+/// included, and always for the kinds whose detail is their only failure line; the down
+/// line only for a checker that passed (keepalived 2.2.7, `tcp-log-all-failures.log`,
+/// `http-recovery*.log`, `alpha-tcp.log`). A url passing is told while the checker does not
+/// pass.
+fn self_told(plan: &Plan, t: &Teller<'_>, slots: &[Slot], ev: &CheckerEvent) -> bool {
+    use super::logline::{self, Cause, Check, UrlTest, VirtualServerName};
+    let kind = t.kind;
     let mut told = false;
     for &s in slots {
         let Some((sp, dp)) = rs_plan(plan, s.vs(), s.rs()) else {
@@ -374,7 +395,7 @@ fn self_told(
             kind,
             rs: logline_server(sp, dp),
             vs: VirtualServerName::Label(&sp.label),
-            program,
+            program: t.program,
         };
         let mut say = |line: Option<String>| {
             if let Some(l) = line {
@@ -382,21 +403,33 @@ fn self_told(
                 told = true;
             }
         };
+        let detail = |reason: &rka_check::outcome::Reason| {
+            Cause::of(kind, reason).and_then(|c| logline::failure_detail(kind, &check.rs, c))
+        };
         match ev {
             CheckerEvent::Up { .. } => say(logline::checker_up(&check)),
             CheckerEvent::Down { reason } => {
-                let cause = Cause::of(kind, &reason.failure.reason);
-                if logline::detail_always_logged(kind) {
-                    say(cause.and_then(|c| logline::failure_detail(kind, &check.rs, c)));
+                if t.log_all_failures || logline::detail_always_logged(kind) {
+                    say(detail(&reason.failure.reason));
                 }
-                say(logline::checker_down(
-                    &check,
-                    cause.unwrap_or(Cause::ReadError),
-                    reason.retries,
-                ));
+                if t.up {
+                    let cause = Cause::of(kind, &reason.failure.reason);
+                    say(logline::checker_down(
+                        &check,
+                        cause.unwrap_or(Cause::ReadError),
+                        reason.retries,
+                    ));
+                } else {
+                    told = true;
+                }
             }
-            CheckerEvent::Retrying { reason, .. } => say(Cause::of(kind, &reason.reason)
-                .and_then(|c| logline::failure_detail(kind, &check.rs, c))),
+            CheckerEvent::Retrying { reason, .. } => say(detail(&reason.reason)),
+            CheckerEvent::UrlPassed { .. } => {
+                if let Some(url) = t.url.filter(|_| !t.up) {
+                    let test = UrlTest::of(url.digest.is_some(), url.regex.is_some());
+                    say(Some(logline::http_url_success(&check.rs, test, &url.path)));
+                }
+            }
             CheckerEvent::WeightChanged { .. } | CheckerEvent::WeightReset => {}
         }
     }
@@ -451,19 +484,13 @@ fn weight_line(
     active: bool,
 ) -> String {
     use super::logline::{weight_changed, VirtualServerName};
-    let line = weight_changed(
+    weight_changed(
         i64::from(from),
         i64::from(to),
+        active,
         rs,
         &VirtualServerName::Label(vs_label),
-    );
-    if active {
-        line
-    } else {
-        // keepalived words a down real server's change "for inactive service" (observed in
-        // the VM); logline's function has the active form only.
-        line.replacen("for active service", "for inactive service", 1)
-    }
+    )
 }
 
 /// The plan of virtual server `vs` and of its real server `rs`.
@@ -496,7 +523,11 @@ impl Runtime {
             plan: Plan::empty(),
             director,
             probes: ProbeTable::default(),
-            pool: CheckerPool::new(),
+            pool: {
+                let mut pool = CheckerPool::new();
+                pool.report_url_passes();
+                pool
+            },
             events_tx,
             events_rx,
             ipvs,
@@ -509,6 +540,7 @@ impl Runtime {
             observe: Default::default(),
             release_pending: false,
             cause: None,
+            down_before: Vec::new(),
             to_notify: Vec::new(),
             misc_programs: HashMap::new(),
         };
@@ -759,11 +791,20 @@ impl Runtime {
             return;
         };
         let kind = p.name.kind();
-        let program = self.misc_programs.get(&id).map_or("", |s| &**s);
         let first_success = p.up && matches!(ev, CheckerEvent::Up { .. });
+        let teller = Teller {
+            kind,
+            program: self.misc_programs.get(&id).map_or("", |s| &**s),
+            up: p.up,
+            log_all_failures: self.pool.schedule(id).is_some_and(|s| s.log_all_failures),
+            url: match ev {
+                CheckerEvent::UrlPassed { url } => self.pool.url(id, url),
+                _ => None,
+            },
+        };
         // keepalived's lines for the checker (below) at info; ours, with the probe's own
         // words, at debug, or at info where keepalived's line cannot be told.
-        let told = self_told(&self.plan, kind, program, &p.slots, &ev);
+        let told = self_told(&self.plan, &teller, &p.slots, &ev);
         let ours = |line: String| {
             if told {
                 tracing::debug!("{line}");
@@ -806,6 +847,11 @@ impl Runtime {
                 p.weight = None;
                 tracing::debug!("{}: configured weight", p.name);
             }
+            // A line only: nothing changes.
+            CheckerEvent::UrlPassed { url } => {
+                tracing::debug!("{}: url #{url} passed", p.name);
+                return;
+            }
         }
         let weighs = matches!(
             ev,
@@ -813,7 +859,11 @@ impl Runtime {
         );
         let misc_first = first_success && kind == rka_check::CheckKind::Misc;
         // The fields borrowed apart: no copy of the slots.
+        let downs = matches!(ev, CheckerEvent::Down { .. });
         for &s in p.slots.iter() {
+            if downs && !self.director.is_up(s.vs(), s.rs()) {
+                self.down_before.push((s.vs(), s.rs()));
+            }
             let before = super::notify::SlotState::of(&self.director, s);
             let weight_before = self.director.effective_weight(s.vs(), s.rs());
             self.director.handle_checker(s, &ev);
@@ -833,6 +883,7 @@ impl Runtime {
         }
         self.drain_actions();
         self.cause = None;
+        self.down_before.clear();
     }
 
     /// While a failing probe's verdict is being announced (real server or quorum down), the
@@ -892,6 +943,10 @@ impl Runtime {
                     (false, true) => ServerChange::Disabled,
                 };
                 let server = logline_server(sp, dp);
+                if !up && self.down_before.contains(&(vs, rs)) {
+                    tracing::debug!("real server {server} starts down");
+                    return true;
+                }
                 let name = VirtualServerName::Label(&sp.label);
                 tracing::info!("{}", logline::server_change(change, &server, &name));
                 if let Some(cause) = self.cause() {

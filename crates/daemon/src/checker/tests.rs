@@ -730,6 +730,163 @@ async fn a_reload_logs_dropped_servers_weights_and_quorum_changes() {
     rt.stop(StopMode::Keep).await;
 }
 
+/// The lines keepalived 2.2.7 logged in capture `name` (tests/data/keepalived-checker-logs)
+/// after the line `after` and before the first line starting with `until`, keeping those
+/// that contain one of `needles` (all when empty).
+fn keepalived_lines(name: &str, after: &str, until: &str, needles: &[&str]) -> Vec<String> {
+    let path = format!(
+        "{}/tests/data/keepalived-checker-logs/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).expect("capture");
+    text.lines()
+        .skip_while(|l| *l != after)
+        .skip(1)
+        .take_while(|l| !l.starts_with(until))
+        .filter(|l| needles.is_empty() || needles.iter().any(|n| l.contains(n)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Starts the runtime on `text` (one probe, which is never run: the test hands its events
+/// over), hands `events` to that probe and returns the lines logged meanwhile.
+async fn lines_for_events(text: &str, events: Vec<rka_check::CheckerEvent>) -> Vec<String> {
+    let (captured, _guard) = Captured::start();
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(text), fake.clone()).expect("start");
+    rt.ipvs.sync().await;
+    assert_eq!(rt.probes.len(), 1);
+    let id = *rt.probes.keys().next().expect("one probe");
+    let before = captured.text().len();
+    for ev in events {
+        rt.handle_event(id, ev);
+    }
+    let log = captured.text().split_off(before);
+    rt.stop(StopMode::Keep).await;
+    log.lines().map(|l| l.trim().to_string()).collect()
+}
+
+/// A probe failure as a refused TCP connection to 127.0.0.1:`port`.
+fn refused(port: u16) -> rka_check::Failure {
+    let target = SocketAddr::from(([127, 0, 0, 1], port));
+    rka_check::Failure::connect(target, &std::io::Error::from_raw_os_error(111))
+}
+
+fn down(failure: rka_check::Failure, retries: u32) -> rka_check::CheckerEvent {
+    rka_check::CheckerEvent::Down {
+        reason: rka_check::DownReason { failure, retries },
+    }
+}
+
+fn up() -> rka_check::CheckerEvent {
+    rka_check::CheckerEvent::Up {
+        reason: "check succeeded".into(),
+    }
+}
+
+/// `log_all_failures` logs the detail of every failed probe while the checker is up, the
+/// last one included: with `retry 1` two detail lines, then the down line
+/// (tcp-log-all-failures.log, line for line).
+#[tokio::test]
+async fn log_all_failures_tells_each_failed_probe_the_last_one_included() {
+    let text = "virtual_server 10.0.1.2 80 {\n protocol TCP\n\
+                real_server 127.0.0.1 8402 {\n  TCP_CHECK {\n   retry 1\n\
+                   delay_before_retry 1\n   log_all_failures\n  }\n }\n}\n";
+    let retrying = rka_check::CheckerEvent::Retrying {
+        reason: refused(8402),
+        attempt: 1,
+        retry: 1,
+    };
+    let ours = lines_for_events(text, vec![up(), retrying, down(refused(8402), 1), up()]).await;
+    let theirs = keepalived_lines(
+        "tcp-log-all-failures.log",
+        "Activating healthchecker for service [127.0.0.1]:tcp:8402 for VS [10.0.1.2]:tcp:80",
+        "Virtual server",
+        &[],
+    );
+    assert_eq!(ours, theirs);
+}
+
+/// An `alpha` checker's first failure has no down line; under `log_all_failures` its detail
+/// line only (alpha-tcp.log: 8509 says nothing; http-recovery2.log: 8604).
+#[tokio::test]
+async fn an_alpha_checker_failing_first_tells_only_the_detail() {
+    let text = "virtual_server 10.0.1.26 80 {\n protocol TCP\n\
+                real_server 127.0.0.1 8509 {\n  TCP_CHECK {\n   alpha\n  }\n }\n}\n";
+    let ours = lines_for_events(text, vec![down(refused(8509), 0)]).await;
+    assert_eq!(ours, Vec::<String>::new());
+    let text = "virtual_server 10.0.1.26 80 {\n protocol TCP\n\
+                real_server 127.0.0.1 8509 {\n  TCP_CHECK {\n   alpha\n\
+                   log_all_failures\n  }\n }\n}\n";
+    let ours = lines_for_events(text, vec![down(refused(8509), 0)]).await;
+    assert_eq!(ours, ["TCP connection to [127.0.0.1]:tcp:8509 failed."]);
+}
+
+/// HTTP_GET as keepalived 2.2.7 logs it in http-recovery2.log (8604: `alpha`, `retry 1`,
+/// `log_all_failures`, its first probe failing, then up after the url passed twice) and in
+/// http-recovery.log (8609: down, then a url line per pass while down; 8608: two detail lines
+/// with `retry 1`), line for line.
+#[tokio::test]
+async fn http_failures_and_url_successes_are_told_as_keepalived() {
+    use rka_check::outcome::HttpError;
+    let status = || rka_check::Failure::http("/", HttpError::Status(500));
+    let url = || rka_check::CheckerEvent::UrlPassed { url: 0 };
+    let vs = |vip: &str, port: u16, opts: &str| {
+        format!(
+            "virtual_server {vip} 80 {{\n protocol TCP\n delay_loop 2\n\
+             real_server 127.0.0.1 {port} {{\n  {opts}\n  HTTP_GET {{\n   url {{\n    path /\n   }}\n\
+             connect_timeout 2\n   retry {retry}\n   delay_before_retry 1\n   {log}\n  }}\n }}\n}}\n",
+            retry = if opts.contains("retry1") { 1 } else { 0 },
+            log = if opts.contains("log") { "log_all_failures" } else { "" },
+            opts = if opts.contains("alpha") { "alpha" } else { "" },
+        )
+    };
+    let ours = lines_for_events(
+        &vs("10.0.3.4", 8604, "alpha retry1 log"),
+        vec![down(status(), 1), url(), url(), up()],
+    )
+    .await;
+    let needles = ["8604", "10.0.3.4"];
+    let theirs = keepalived_lines(
+        "http-recovery2.log",
+        "Activating BFD healthchecker",
+        "Stopping",
+        &needles,
+    );
+    assert_eq!(ours, theirs);
+
+    let ours = lines_for_events(
+        &vs("10.0.2.9", 8609, ""),
+        vec![up(), down(status(), 0), url(), url(), up()],
+    )
+    .await;
+    let theirs = keepalived_lines(
+        "http-recovery.log",
+        "Activating BFD healthchecker",
+        "Stopping",
+        &["8609", "10.0.2.9"],
+    );
+    assert_eq!(ours, theirs);
+
+    let retrying = rka_check::CheckerEvent::Retrying {
+        reason: status(),
+        attempt: 1,
+        retry: 1,
+    };
+    let ours = lines_for_events(
+        &vs("10.0.2.8", 8608, "retry1 log"),
+        vec![up(), retrying, down(status(), 1), url(), url(), up()],
+    )
+    .await;
+    let theirs = keepalived_lines(
+        "http-recovery.log",
+        "Activating BFD healthchecker",
+        "Stopping",
+        &["8608", "10.0.2.8"],
+    );
+    assert_eq!(ours, theirs);
+}
+
 /// What the runtime logs, captured for one test (a subscriber of this thread only).
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
