@@ -15,15 +15,13 @@ as "-" and the line starts with "FAIL".
 Markers (log lines the daemons write themselves):
   (a marker matches a message that starts with it, the console timestamp left out;
    "Reloading" only the whole message; a count N takes the Nth match after the SIGHUP; of
-   two markers for one key the first found counts: builds before 902f20f logged
-   "reloading the VRRP configuration")
-  rkeepalived  parent   "Reloading"                          SIGHUP handled by the parent
-               vrrp     "Reloading", its 2nd occurrence      the VRRP child has read the new
+   several markers for one key the first found counts: builds before 902f20f logged
+   "reloading the VRRP configuration", builds before the parent logged keepalived's
+   "Reloading ..." logged "Reloading" twice, the parent's first: not read any more)
+  rkeepalived  parent   "Reloading ..."                      SIGHUP handled by the parent
+               vrrp     "Reloading" (whole message)          the VRRP child has read the new
                                                               file and applies it (in-memory
-                                                              diff, no parse left); it logs
-                                                              keepalived's word, after the
-                                                              parent's (which is logged before
-                                                              the children are signalled)
+                                                              diff, no parse left)
                checker  "checker configuration reloaded"     plan mapped and installed
                ipvs     "IPVS: whole table of"               the IPVS thread compared the
                                                               table and sent the change (a dry
@@ -34,15 +32,15 @@ import sys
 
 MARKERS = {
     "rka-all": [
-        ("parent", "Reloading"),
-        ("vrrp", "Reloading", 2),
+        ("parent", "Reloading ..."),
+        ("vrrp", "Reloading"),
         ("vrrp", "reloading the VRRP configuration"),
         ("checker", "checker configuration reloaded"),
         ("ipvs", "IPVS: whole table of"),
     ],
     "rka-vrrp": [
-        ("parent", "Reloading"),
-        ("vrrp", "Reloading", 2),
+        ("parent", "Reloading ..."),
+        ("vrrp", "Reloading"),
         ("vrrp", "reloading the VRRP configuration"),
     ],
     "ka-vrrp": [
