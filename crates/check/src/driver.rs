@@ -71,16 +71,34 @@ impl PoolProbe {
         }
     }
 
-    /// The target and the shared options of a TCP_CHECK for the pool's connector.
-    fn connect_target(&self) -> Option<(SocketAddr, &Arc<ConnectOpts>)> {
+    /// What starting this probe takes: a connect (its whole target rebuilt) or a task.
+    fn as_probe_ref(&self) -> ProbeRef<'_> {
         match self {
             PoolProbe::Connect4 { ip, port, opts } => {
-                Some((SocketAddr::V4(SocketAddrV4::new(*ip, *port)), opts))
+                ProbeRef::Connect(SocketAddr::V4(SocketAddrV4::new(*ip, *port)), opts)
             }
-            PoolProbe::Connect6(b) => Some((SocketAddr::V6(b.0), &b.1)),
-            PoolProbe::Task(_) => None,
+            PoolProbe::Connect6(b) => ProbeRef::Connect(SocketAddr::V6(b.0), &b.1),
+            PoolProbe::Task(p) => ProbeRef::Task(p),
         }
     }
+
+    /// The target and the shared options of a TCP_CHECK for the pool's connector.
+    #[cfg(test)]
+    fn connect_target(&self) -> Option<(SocketAddr, &Arc<ConnectOpts>)> {
+        match self.as_probe_ref() {
+            ProbeRef::Connect(target, opts) => Some((target, opts)),
+            ProbeRef::Task(_) => None,
+        }
+    }
+}
+
+/// A pooled checker's probe as it is started (see [`PoolProbe::as_probe_ref`]).
+enum ProbeRef<'a> {
+    /// A TCP_CHECK connect of this target, with these shared options, for the pool's
+    /// [`Connector`].
+    Connect(SocketAddr, &'a Arc<ConnectOpts>),
+    /// Any probe, run as a task.
+    Task(&'a Arc<Probe>),
 }
 
 /// How a pooled checker's probe in flight runs, in 8 bytes: idle, a task (its handle kept
@@ -534,13 +552,13 @@ impl CheckerPool {
     /// Url `index` of HTTP_GET / SSL_GET checker `id` (as [`CheckerEvent::UrlPassed`] names
     /// it); `None` for the other kinds.
     pub fn url(&self, id: u64, index: usize) -> Option<&crate::http::UrlCheck> {
-        match &self.entry(id)?.probe {
-            PoolProbe::Task(p) => match &**p {
-                Probe::Http(h) => h.urls.get(index),
-                _ => None,
-            },
-            _ => None,
-        }
+        let PoolProbe::Task(p) = &self.entry(id)?.probe else {
+            return None;
+        };
+        let Probe::Http(h) = &**p else {
+            return None;
+        };
+        h.urls.get(index)
     }
 
     /// How many probes are in flight.
@@ -569,8 +587,8 @@ impl CheckerPool {
                 continue;
             }
             started += 1;
-            let probe = match (&e.probe, e.probe.connect_target(), &mut self.tcp) {
-                (_, Some((target, opts)), Some(tcp)) => {
+            let probe = match (e.probe.as_probe_ref(), &mut self.tcp) {
+                (ProbeRef::Connect(target, opts), Some(tcp)) => {
                     match tcp.start(id, target, opts, now) {
                         Started::InFlight(key) => {
                             e.running = Running::connect(key);
@@ -581,13 +599,11 @@ impl CheckerPool {
                     continue;
                 }
                 // Not made: the pool keeps a connector for as long as it holds such checkers.
-                (_, Some((target, opts)), None) => Arc::new(Probe::Tcp(ConnectOpts {
+                (ProbeRef::Connect(target, opts), None) => Arc::new(Probe::Tcp(ConnectOpts {
                     target,
                     ..ConnectOpts::clone(opts)
                 })),
-                (PoolProbe::Task(p), None, _) => Arc::clone(p),
-                // A connect target is never a task: nothing to start.
-                (_, None, _) => continue,
+                (ProbeRef::Task(p), _) => Arc::clone(p),
             };
             let url = e.state.url();
             e.running = Running::TASK;
