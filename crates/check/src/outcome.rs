@@ -242,23 +242,14 @@ impl fmt::Display for HttpError {
             HttpError::Digest { got, expected } => write!(
                 f,
                 "MD5 digest mismatch (got {}, expected {})",
-                Hex(got),
-                Hex(expected)
+                crate::http::digest_hex(got),
+                crate::http::digest_hex(expected)
             ),
             HttpError::Regex { pattern, matched } => {
                 let what = if *matched { "matched" } else { "did not match" };
                 write!(f, "regex {pattern:?} {what} the response")
             }
         }
-    }
-}
-
-/// A digest printed as lowercase hexadecimal digits.
-struct Hex<'a>(&'a [u8; 16]);
-
-impl fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }
 
