@@ -467,6 +467,17 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<VirtualServer> {
     Some(vs)
 }
 
+/// Records `Virtual server <label>: <what>` without a line number, as keepalived words what
+/// it finds once a whole virtual server block is read.
+fn note(ctx: &mut Ctx<'_>, vs: &VirtualServer, what: &str) {
+    let msg = format!("Virtual server {}: {what}", vs.label());
+    ctx.diags.push(Severity::Warning, None, msg);
+}
+
+/// What keepalived says when a service without port (a bare address, or a group entry
+/// without one) is not persistent, before it makes it persistent.
+const ZERO_PORT_NOTE: &str = "zero port only valid for persistent services - setting";
+
 /// keepalived's end-of-block defaults, each announced as it does: in this order, and without
 /// a line number (keepalived checks them once the whole block is read).
 fn apply_defaults(
@@ -475,10 +486,6 @@ fn apply_defaults(
     scheduler: Option<Scheduler>,
     forwarding: Option<ForwardingMethod>,
 ) {
-    fn note(ctx: &mut Ctx<'_>, vs: &VirtualServer, what: &str) {
-        let msg = format!("Virtual server {}: {what}", vs.label());
-        ctx.diags.push(Severity::Warning, None, msg);
-    }
     match (&vs.address, vs.protocol) {
         (VsAddress::Fwmark(_), Some(_)) => {
             ctx.diags.push(
@@ -504,11 +511,7 @@ fn apply_defaults(
     }
     if let VsAddress::Ip { port: 0, .. } = vs.address {
         if vs.persistence_timeout.is_none() {
-            note(
-                ctx,
-                vs,
-                "zero port only valid for persistent services - setting",
-            );
+            note(ctx, vs, ZERO_PORT_NOTE);
             vs.persistence_timeout = Some(DEFAULT_PERSISTENCE);
         }
     }
@@ -701,14 +704,7 @@ fn check_group_ports(ctx: &mut Ctx<'_>, vs: &mut VirtualServer, groups: &[VsGrou
         .iter()
         .any(|e| matches!(e, GroupEntry::Range { port: 0, .. }));
     if zero_port && vs.persistence_timeout.is_none() {
-        ctx.diags.push(
-            Severity::Warning,
-            None,
-            format!(
-                "Virtual server {}: zero port only valid for persistent services - setting",
-                vs.label()
-            ),
-        );
+        note(ctx, vs, ZERO_PORT_NOTE);
         vs.persistence_timeout = Some(DEFAULT_PERSISTENCE);
     }
 }
@@ -731,16 +727,11 @@ fn check_quorum(ctx: &mut Ctx<'_>, vs: &mut VirtualServer) {
     }
     if vs.hysteresis >= vs.quorum {
         let h = vs.quorum.saturating_sub(1);
-        ctx.diags.push(
-            Severity::Warning,
-            None,
-            format!(
-                "Virtual server {}: hysteresis {} >= quorum {}; setting hysteresis to {h}",
-                vs.label(),
-                vs.hysteresis,
-                vs.quorum
-            ),
+        let what = format!(
+            "hysteresis {} >= quorum {}; setting hysteresis to {h}",
+            vs.hysteresis, vs.quorum
         );
+        note(ctx, vs, &what);
         vs.hysteresis = h;
     }
 }
