@@ -124,18 +124,30 @@ impl Diagnostics {
     /// Records a note of the script-security pass that only a running daemon logs
     /// ([`Diagnostic::runtime`]).
     pub fn runtime_note(&mut self, origin: Option<&Origin>, message: impl Into<String>) {
-        self.push(Severity::Info, origin, message);
-        if let Some(d) = self.items.last_mut() {
-            d.script = true;
-            d.runtime = true;
-        }
+        self.push_script(Severity::Info, origin, message.into(), true);
     }
 
     /// Records a script-security problem.
     pub fn security(&mut self, origin: Option<&Origin>, message: impl Into<String>) {
-        self.push(Severity::Security, origin, message);
-        let last = self.items.len() - 1;
-        self.mark_script_since(last);
+        self.push_script(Severity::Security, origin, message.into(), false);
+    }
+
+    /// Records a diagnostic of the script-security pass ([`Diagnostic::script`]); `runtime`:
+    /// only a running daemon logs it ([`Diagnostic::runtime`]).
+    fn push_script(
+        &mut self,
+        severity: Severity,
+        origin: Option<&Origin>,
+        message: String,
+        runtime: bool,
+    ) {
+        self.items.push(Diagnostic {
+            severity,
+            origin: origin.cloned(),
+            message,
+            script: true,
+            runtime,
+        });
     }
 
     /// Records an informational note.
@@ -237,6 +249,25 @@ mod tests {
         assert_eq!(d.exit_code(), 6);
         d.fatal(None, "no file");
         assert_eq!(d.exit_code(), 4);
+    }
+
+    #[test]
+    fn script_security_diagnostics_are_marked() {
+        let o = Origin::new("k.conf", 3);
+        let mut d = Diagnostics::default();
+        d.warn(&o, "unknown keyword");
+        d.security(None, "unsafe script");
+        d.runtime_note(Some(&o), "resolved by path search");
+        d.info(None, "note");
+        let flags: Vec<_> = d.items().iter().map(|d| (d.script, d.runtime)).collect();
+        assert_eq!(
+            flags,
+            [(false, false), (true, false), (true, true), (false, false)]
+        );
+        assert_eq!(d.items()[2].severity, Severity::Info);
+        assert_eq!(d.items()[2].origin, Some(o));
+        d.mark_script_since(3);
+        assert!(d.items()[3].script && !d.items()[0].script);
     }
 
     #[test]
