@@ -275,13 +275,7 @@ impl<B: Backend> Worker<B> {
                         // A whole table replaced the previous one: give what it freed back.
                         rka_sys::alloc::release_free_memory();
                     } else {
-                        self.labels.extend(
-                            batch
-                                .wanted
-                                .labels
-                                .into_iter()
-                                .map(|(k, v)| (k, v.into_boxed_str())),
-                        );
+                        self.labels.extend(exact_labels(batch.wanted.labels));
                         self.sync_keys(batch.wanted.table, batch.since);
                     }
                 }
@@ -356,10 +350,7 @@ impl<B: Backend> Worker<B> {
     /// table came with grew one insert at a time and has its nodes about half full), each
     /// label without spare capacity.
     fn keep_labels(&mut self, labels: BTreeMap<ServiceKey, String>) {
-        self.labels = labels
-            .into_iter()
-            .map(|(k, v)| (k, v.into_boxed_str()))
-            .collect();
+        self.labels = exact_labels(labels).collect();
     }
 
     /// Applies the difference between the whole wanted table and our model of the kernel.
@@ -593,6 +584,13 @@ impl<B: Backend> Worker<B> {
     }
 }
 
+/// Labels as the worker keeps them: each in its exact size (they stay for good).
+fn exact_labels(
+    labels: BTreeMap<ServiceKey, String>,
+) -> impl Iterator<Item = (ServiceKey, Box<str>)> {
+    labels.into_iter().map(|(k, v)| (k, v.into_boxed_str()))
+}
+
 /// keepalived's successes in disguise: "exists" on an add, "not found" on a delete.
 fn benign(op: &Request, e: &IpvsError) -> bool {
     match op {
@@ -602,6 +600,8 @@ fn benign(op: &Request, e: &IpvsError) -> bool {
     }
 }
 
+/// The service a request adds, edits or deletes, or whose real servers it changes (`None`
+/// for the other requests).
 fn op_key(op: &Request) -> Option<ServiceKey> {
     match op {
         Request::AddService(s) | Request::EditService(s) => Some(s.key),
