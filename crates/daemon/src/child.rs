@@ -124,7 +124,9 @@ fn needs_missing_script_user(config: &Config, role: Role) -> bool {
 /// One line a process logs about its configuration.
 #[derive(Debug, PartialEq)]
 enum Reported<'a> {
+    /// A diagnostic of the configuration, logged at its severity's level.
     Diagnostic(&'a rka_config::Diagnostic),
+    /// A line of the process's own, logged at info.
     Line(&'static str),
 }
 
@@ -135,14 +137,14 @@ fn reported_by<'a>(
     role: Role,
     items: &'a [rka_config::Diagnostic],
     parents: &[rka_config::Diagnostic],
-    user_line: Option<&'static str>,
+    mut user_line: Option<&'static str>,
 ) -> Vec<Reported<'a>> {
+    // How many times the parent logged each line (a repeated line is its own that often).
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for d in parents.iter().filter(|d| !d.script) {
         *seen.entry(d.to_string()).or_default() += 1;
     }
     let mut out = Vec::new();
-    let mut user_line = user_line;
     for d in items {
         let keep = match (role, d.script) {
             (Role::Parent, script) => !script,
