@@ -161,6 +161,8 @@ pub fn check_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs
     ctx.diags.mark_script_since(start);
 }
 
+/// What [`check_scripts`] checks: each LVS script's user and program (a script that cannot
+/// run safely is removed), then whether scripts run without `enable_script_security`.
 fn check_lvs_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs) {
     if ctx.opts.skip_host_checks {
         return;

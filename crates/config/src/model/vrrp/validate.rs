@@ -921,6 +921,8 @@ fn script_security(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
     ctx.diags.mark_script_since(start);
 }
 
+/// What [`script_security`] checks: the track scripts (removed when they cannot run safely),
+/// then the notify and global scripts (reported only).
 fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) {
     let secure = g.simple.enable_script_security;
     let root = rka_sys::host::effective_uid() == 0;
@@ -943,8 +945,11 @@ fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) 
         }
         // A program that cannot be found (a relative path not in PATH included) disables the
         // script and does not count for the security check.
-        match program_path(s.script.program()).filter(|p| p.is_file()) {
-            Some(found) => note_path_search(ctx, s.script.program(), &found),
+        let found = match program_path(s.script.program()).filter(|p| p.is_file()) {
+            Some(found) => {
+                note_path_search(ctx, s.script.program(), &found);
+                found
+            }
             None => {
                 note(
                     ctx,
@@ -955,10 +960,10 @@ fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) 
                 );
                 continue;
             }
-        }
+        };
         any = true;
         let uid = script_uid(g, s.user.as_ref().map(|(u, _)| u.as_str()));
-        let insecure = program_path(s.script.program()).is_some_and(|p| is_insecure(&p));
+        let insecure = is_insecure(&found);
         if secure {
             match uid {
                 None => {
@@ -1012,13 +1017,14 @@ fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) 
         others.push(o);
     }
     for o in others {
-        let found = program_path(o.command.program()).filter(|p| p.is_file());
-        if let Some(found) = &found {
+        let path = program_path(o.command.program());
+        let found = path.as_deref().filter(|p| p.is_file());
+        if let Some(found) = found {
             note_path_search(ctx, o.command.program(), found);
         }
         any |= found.is_some();
         let uid = script_uid(g, o.user.as_deref());
-        let insecure = program_path(o.command.program()).is_some_and(|p| is_insecure(&p));
+        let insecure = path.as_deref().is_some_and(is_insecure);
         if secure && insecure && uid.flatten() == Some(0) {
             // keepalived -t says nothing about these (it checks them only when it runs them).
             ctx.diags.runtime_note(
