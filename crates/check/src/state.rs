@@ -64,8 +64,9 @@ pub enum CheckerEvent {
 pub struct DownReason {
     /// The last probe's failure.
     pub failure: Failure,
-    /// How many retries failed before it (the configured `retry`, 0 for a first probe that
-    /// is settled at once).
+    /// How many retries failed before it: the configured `retry`; 0 for a first probe that
+    /// is settled at once, except for HTTP_GET/SSL_GET, whose first probe keepalived 2.2.7
+    /// settles at once but words with the configured count.
     pub retries: u32,
 }
 
