@@ -435,15 +435,41 @@ impl CheckerAlerts {
         now: SlotState,
         reason: Option<&Reason>,
     ) {
-        let Some(m) = &self.mailer else {
-            return;
-        };
         let wanted = if self.no_checker_emails {
             before.server_up != now.server_up
         } else {
             before.checker_up != now.checker_up
         };
         let Some(checker_up) = now.checker_up.filter(|_| wanted) else {
+            return;
+        };
+        self.mail_checker(vs, rs, check, now.server_up, checker_up, reason);
+    }
+
+    /// A MISC_CHECK's first probe passed while its checker was already up: keepalived 2.2.7
+    /// mails the real server's state with the checker's success body then (observed: a
+    /// `misc_dynamic` check exiting 3 at start mailed "Realserver ... - UP" / "=> MISC CHECK
+    /// succeeded on service <="), although nothing changed. Not under `no_checker_emails`,
+    /// which keeps the mails to real server changes.
+    fn first_success(&self, vs: &str, rs: &str, check: usize, now: SlotState) {
+        if !self.no_checker_emails {
+            self.mail_checker(vs, rs, check, now.server_up, true, None);
+        }
+    }
+
+    /// Mails the real server's state (`server_up`) with checker number `check`'s body for
+    /// `checker_up` (and `reason`), when there is a mailer and real server `rs` of `vs` has
+    /// `smtp_alert`.
+    fn mail_checker(
+        &self,
+        vs: &str,
+        rs: &str,
+        check: usize,
+        server_up: bool,
+        checker_up: bool,
+        reason: Option<&Reason>,
+    ) {
+        let Some(m) = &self.mailer else {
             return;
         };
         let Some(r) = self.services.get(vs).and_then(|v| v.servers.get(rs)) else {
@@ -457,33 +483,7 @@ impl CheckerAlerts {
             .get(check)
             .unwrap_or(&Wording::Other)
             .body(checker_up, reason);
-        m.send(rs_alert(rs, vs, now.server_up, body));
-    }
-
-    /// A MISC_CHECK's first probe passed while its checker was already up: keepalived 2.2.7
-    /// mails the real server's state with the checker's success body then (observed: a
-    /// `misc_dynamic` check exiting 3 at start mailed "Realserver ... - UP" / "=> MISC CHECK
-    /// succeeded on service <="), although nothing changed. Not under `no_checker_emails`,
-    /// which keeps the mails to real server changes.
-    fn first_success(&self, vs: &str, rs: &str, check: usize, now: SlotState) {
-        let Some(m) = &self.mailer else {
-            return;
-        };
-        if self.no_checker_emails {
-            return;
-        }
-        let Some(r) = self.services.get(vs).and_then(|v| v.servers.get(rs)) else {
-            return;
-        };
-        if !r.alert {
-            return;
-        }
-        let body = r
-            .checkers
-            .get(check)
-            .unwrap_or(&Wording::Other)
-            .body(true, None);
-        m.send(rs_alert(rs, vs, now.server_up, body));
+        m.send(rs_alert(rs, vs, server_up, body));
     }
 }
 
