@@ -449,48 +449,14 @@ fn log_weight_change(plan: &Plan, director: &Director, vs: usize, rs: usize, bef
     let Some((sp, dp)) = rs_plan(plan, vs, rs) else {
         return;
     };
-    tracing::info!(
-        "{}",
-        weight_line(
-            from,
-            to,
-            &logline_server(sp, dp),
-            &sp.label,
-            director.is_up(vs, rs)
-        )
-    );
-}
-
-/// [`log_weight_change`] across a reload: real server `ri` of the new plan's service `n`, which
-/// was `ori` of the old plan's service `o`.
-fn log_weight_across(
-    old: &Director,
-    o: usize,
-    ori: usize,
-    new: (&Plan, &Director),
-    n: usize,
-    ri: usize,
-) {
-    let (plan, director) = new;
-    log_weight_change(plan, director, n, ri, old.effective_weight(o, ori));
-}
-
-/// keepalived's weight change line; `active`: whether the real server is up.
-fn weight_line(
-    from: u32,
-    to: u32,
-    rs: &super::logline::Server,
-    vs_label: &str,
-    active: bool,
-) -> String {
-    use super::logline::{weight_changed, VirtualServerName};
-    weight_changed(
+    let line = super::logline::weight_changed(
         i64::from(from),
         i64::from(to),
-        active,
-        rs,
-        &VirtualServerName::Label(vs_label),
-    )
+        director.is_up(vs, rs),
+        &logline_server(sp, dp),
+        &super::logline::VirtualServerName::Label(&sp.label),
+    );
+    tracing::info!("{line}");
 }
 
 /// The plan of virtual server `vs` and of its real server `rs`.
@@ -1165,8 +1131,8 @@ impl Runtime {
                 Some((_, o, matched)) => {
                     for (ri, ori) in matched.iter().enumerate() {
                         if let Some(ori) = ori {
-                            let new = (&self.plan, &self.director);
-                            log_weight_across(old, o, *ori, new, n, ri);
+                            let before = old.effective_weight(o, *ori);
+                            log_weight_change(&self.plan, &self.director, n, ri, before);
                         }
                     }
                     Some(old.has_quorum(o))
@@ -1327,10 +1293,15 @@ mod tests {
             port,
             protocol: Some(rka_config::model::lvs::Protocol::Tcp),
         };
+        use super::super::logline::{weight_changed, VirtualServerName};
+        let (vs4, vs6) = (
+            VirtualServerName::Label("[10.0.2.4]:tcp:80"),
+            VirtualServerName::Label("[10.0.2.6]:tcp:80"),
+        );
         for line in [
-            weight_line(2, 3, &rs(8604), "[10.0.2.4]:tcp:80", true),
-            weight_line(3, 7, &rs(8604), "[10.0.2.4]:tcp:80", false),
-            weight_line(2, 5, &rs(8606), "[10.0.2.6]:tcp:80", true),
+            weight_changed(2, 3, true, &rs(8604), &vs4),
+            weight_changed(3, 7, false, &rs(8604), &vs4),
+            weight_changed(2, 5, true, &rs(8606), &vs6),
         ] {
             assert!(log.lines().any(|l| l == line), "{line:?} not in\n{log}");
         }
