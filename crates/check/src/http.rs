@@ -462,7 +462,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     let mut received = 0u64;
     // Hashes (and keeps, for a regex) the body bytes up to Content-Length; counts every byte
     // received after the headers against the body limit.
-    let mut take = |data: &[u8], body_len: &mut u64| -> Result<(), HttpError> {
+    let mut take = |data: &[u8]| -> Result<(), HttpError> {
         received += data.len() as u64;
         if let Some(max) = limits.max_body {
             if received > max {
@@ -472,15 +472,15 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         if !need_body {
             return Ok(());
         }
-        let room = wanted.map_or(data.len() as u64, |w| w.saturating_sub(*body_len));
+        let room = wanted.map_or(data.len() as u64, |w| w.saturating_sub(body_len));
         let data = &data[..data.len().min(room.min(usize::MAX as u64) as usize)];
         hasher.update(data);
         let keep = limits.keep_body.saturating_sub(body.len()).min(data.len());
         body.extend_from_slice(&data[..keep]);
-        *body_len += data.len() as u64;
+        body_len += data.len() as u64;
         Ok(())
     };
-    take(&buf[header_end..], &mut body_len)?;
+    take(&buf[header_end..])?;
     buf.truncate(header_end);
     let header = buf;
     // The response ends when the server closes the connection, whatever Content-Length says:
@@ -499,7 +499,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
         match r {
-            Ok(_) => take(&chunk, &mut body_len)?,
+            Ok(_) => take(&chunk)?,
             // A reset after some body: what arrived is the body, as with an EOF.
             Err(_) => break,
         }
