@@ -737,6 +737,41 @@ pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
 mod tests {
     use super::*;
 
+    /// A stream whose other end reads the request and answers `reply`; with `hold` it then
+    /// stays open until the client closes, else it closes at once.
+    fn serve_once(
+        reply: &'static [u8],
+        hold: bool,
+    ) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>) {
+        let (client, mut server) = tokio::io::duplex(1024);
+        let srv = tokio::spawn(async move {
+            let mut req = [0u8; 200];
+            let _ = server.read(&mut req).await;
+            server.write_all(reply).await.expect("write");
+            if hold {
+                let _ = server.read(&mut req).await;
+            }
+        });
+        (client, srv)
+    }
+
+    /// [`exchange`] of a plain `GET /` on `stream`.
+    async fn get_root(
+        stream: &mut tokio::io::DuplexStream,
+        timeout: Duration,
+        need_body: bool,
+    ) -> Result<HttpResponse, HttpError> {
+        let limits = HttpLimits::for_timeout(Duration::from_secs(2));
+        exchange(
+            stream,
+            b"GET / HTTP/1.0\r\n\r\n",
+            timeout,
+            &limits,
+            need_body,
+        )
+        .await
+    }
+
     #[test]
     fn request_bytes_match_keepalived() {
         let t: SocketAddr = "127.0.0.1:28181".parse().expect("addr");
@@ -992,28 +1027,13 @@ mod tests {
     async fn a_response_ends_when_the_server_closes() {
         // keepalived 2.2.7 (http-misbehaving.log 8703, 8709): a whole response on a connection
         // the server keeps open fails with a read timeout, digest or not.
-        let limits = HttpLimits::for_timeout(Duration::from_secs(2));
         for need_body in [true, false] {
-            let (mut client, mut server) = tokio::io::duplex(1024);
-            let srv = tokio::spawn(async move {
-                let mut req = [0u8; 200];
-                let _ = server.read(&mut req).await;
-                server
-                    .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n")
-                    .await
-                    .expect("write");
-                // Kept open until the client is done.
-                let _ = server.read(&mut req).await;
-            });
-            let e = exchange(
-                &mut client,
-                b"GET / HTTP/1.0\r\n\r\n",
-                Duration::from_millis(100),
-                &limits,
-                need_body,
-            )
-            .await
-            .expect_err("no close, no response");
+            // Kept open until the client is done.
+            let reply = b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n";
+            let (mut client, srv) = serve_once(reply, true);
+            let e = get_root(&mut client, Duration::from_millis(100), need_body)
+                .await
+                .expect_err("no close, no response");
             assert!(
                 matches!(e, HttpError::BodyTimeout(t) if t == Duration::from_millis(100)),
                 "{e:?}"
@@ -1065,25 +1085,11 @@ mod tests {
 
     #[tokio::test]
     async fn exchange_on_duplex_hashes_up_to_content_length() {
-        let (mut client, mut server) = tokio::io::duplex(1024);
-        let srv = tokio::spawn(async move {
-            let mut req = [0u8; 200];
-            let _ = server.read(&mut req).await;
-            server
-                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello world\nEXTRA")
-                .await
-                .expect("write");
-        });
-        let limits = HttpLimits::for_timeout(Duration::from_secs(2));
-        let r = exchange(
-            &mut client,
-            b"GET / HTTP/1.0\r\n\r\n",
-            Duration::from_secs(2),
-            &limits,
-            true,
-        )
-        .await
-        .expect("response");
+        let reply = b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello world\nEXTRA";
+        let (mut client, srv) = serve_once(reply, false);
+        let r = get_root(&mut client, Duration::from_secs(2), true)
+            .await
+            .expect("response");
         srv.await.expect("server");
         assert_eq!(r.status, Some(200));
         assert_eq!(digest_hex(&r.digest), "6f5902ac237024bdd0c176cb93063dc4");
@@ -1094,26 +1100,11 @@ mod tests {
     #[tokio::test]
     async fn a_short_body_passes_and_tells_the_lengths() {
         // http-misbehaving.log, 8702: Content-Length 100, five bytes, then the close.
-        let (mut client, mut server) = tokio::io::duplex(1024);
-        let srv = tokio::spawn(async move {
-            let mut req = [0u8; 200];
-            let _ = server.read(&mut req).await;
-            server
-                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nhello")
-                .await
-                .expect("write");
-        });
-        let limits = HttpLimits::for_timeout(Duration::from_secs(2));
-        let timeout = Duration::from_secs(2);
-        let r = exchange(
-            &mut client,
-            b"GET / HTTP/1.0\r\n\r\n",
-            timeout,
-            &limits,
-            true,
-        )
-        .await
-        .expect("response");
+        let reply = b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nhello";
+        let (mut client, srv) = serve_once(reply, false);
+        let r = get_root(&mut client, Duration::from_secs(2), true)
+            .await
+            .expect("response");
         srv.await.expect("server");
         assert_eq!(r.length_mismatch(), Some((100, 5)));
         let mut url = UrlCheck::new("/");
