@@ -720,109 +720,88 @@ mod tests {
     fn http_lines() {
         let v3 = vs([10, 0, 1, 3], 80, CfgProtocol::Tcp);
         let c = check(CheckKind::Http, lo(8403), v3);
-        seen(
-            "http-status-retry1.log",
-            &checker_down(&c, Cause::HttpStatus, 1).expect("down"),
-        );
-        seen("http-status-retry1.log", &checker_up(&c).expect("up"));
-        seen(
-            "http-status-retry1.log",
-            &http_url_success(&lo(8403), UrlTest::of(false, false), "/"),
-        );
-        seen(
-            "http-digest.log",
-            &http_url_success(&lo(8407), UrlTest::of(true, false), "/"),
-        );
-        seen(
-            "http-regex-alpha.log",
-            &http_url_success(&lo(8003), UrlTest::of(false, true), "/"),
-        );
         let c8 = check(
             CheckKind::Http,
             lo(8001),
             vs([10, 0, 1, 8], 80, CfgProtocol::Tcp),
         );
-        seen(
-            "http-regex-mismatch.log",
-            &checker_down(&c8, Cause::HttpRegex, 0).expect("down"),
-        );
-        let r = "http-recovery.log";
-        // regex, and regex_no_match that matched: the same line.
-        seen(
-            r,
-            &failure_detail(CheckKind::Http, &lo(8605), Cause::HttpRegex).expect("regex"),
-        );
-        seen(
-            r,
-            &failure_detail(CheckKind::Http, &lo(8606), Cause::HttpRegex).expect("no_match"),
-        );
-        seen(
-            r,
-            &failure_detail(CheckKind::Http, &lo(8610), Cause::HttpDigest).expect("digest"),
-        );
-        // digest and regex both: the regex names the success line.
-        seen(
-            r,
-            &http_url_success(&lo(8607), UrlTest::of(true, true), "/"),
-        );
-        // A first probe failing at start is settled at once but worded with the configured
-        // retry count (http-recovery2-requests.log: one request before the line).
         let c10 = check(
             CheckKind::Http,
             lo(8610),
             vs([10, 0, 3, 10], 80, CfgProtocol::Tcp),
-        );
-        seen(
-            "http-recovery2.log",
-            &checker_down(&c10, Cause::HttpStatus, 3).expect("down"),
         );
         let ssl = check(
             CheckKind::Ssl,
             lo(8603),
             vs([10, 0, 3, 3], 80, CfgProtocol::Tcp),
         );
-        seen("http-recovery2.log", &checker_up(&ssl).expect("up"));
-        seen(
-            "http-recovery2.log",
-            &http_url_success(&lo(8603), UrlTest::Status, "/"),
-        );
-        // Each url of a recovery pass has its line.
-        for path in ["/a", "/b"] {
-            seen(r, &http_url_success(&lo(8604), UrlTest::Status, path));
+        let detail = |k, rs: &Server, cause| failure_detail(k, rs, cause).expect("detail");
+        let url = |port, test, path| http_url_success(&lo(port), test, path);
+        let r = "http-recovery.log";
+        for (log, line) in [
+            (
+                "http-status-retry1.log",
+                checker_down(&c, Cause::HttpStatus, 1).expect("down"),
+            ),
+            ("http-status-retry1.log", checker_up(&c).expect("up")),
+            (
+                "http-status-retry1.log",
+                url(8403, UrlTest::of(false, false), "/"),
+            ),
+            ("http-digest.log", url(8407, UrlTest::of(true, false), "/")),
+            (
+                "http-regex-alpha.log",
+                url(8003, UrlTest::of(false, true), "/"),
+            ),
+            (
+                "http-regex-mismatch.log",
+                checker_down(&c8, Cause::HttpRegex, 0).expect("down"),
+            ),
+            // regex, and regex_no_match that matched: the same line.
+            (r, detail(CheckKind::Http, &lo(8605), Cause::HttpRegex)),
+            (r, detail(CheckKind::Http, &lo(8606), Cause::HttpRegex)),
+            (r, detail(CheckKind::Http, &lo(8610), Cause::HttpDigest)),
+            // digest and regex both: the regex names the success line.
+            (r, url(8607, UrlTest::of(true, true), "/")),
+            // Each url of a recovery pass has its line.
+            (r, url(8604, UrlTest::Status, "/a")),
+            (r, url(8604, UrlTest::Status, "/b")),
+            // A first probe failing at start is settled at once but worded with the
+            // configured retry count (http-recovery2-requests.log: one request before the
+            // line).
+            (
+                "http-recovery2.log",
+                checker_down(&c10, Cause::HttpStatus, 3).expect("down"),
+            ),
+            ("http-recovery2.log", checker_up(&ssl).expect("up")),
+            ("http-recovery2.log", url(8603, UrlTest::Status, "/")),
+        ] {
+            seen(log, &line);
         }
-        let f = "log-all-failures-http.log";
-        let d = |k, port, cause| failure_detail(k, &lo(port), cause).expect("detail");
-        seen(f, &d(CheckKind::Ssl, 8001, Cause::Tls));
-        seen(
-            f,
-            &d(CheckKind::Http, 8102, Cause::ConnectFailed { errno: 111 }),
-        );
-        seen(
-            f,
-            &d(CheckKind::Ssl, 8104, Cause::ConnectFailed { errno: 111 }),
-        );
-        seen(f, &d(CheckKind::Http, 8010, Cause::HttpStatus));
-        seen(f, &d(CheckKind::Http, 8014, Cause::HttpStatus));
-        seen(f, &d(CheckKind::Http, 8011, Cause::HttpDigest));
-        seen(f, &d(CheckKind::Http, 8013, Cause::ReadError));
-        seen(f, &d(CheckKind::Http, 8012, Cause::ReadTimeout));
         let far = Server {
             addr: "10.99.0.5".parse().expect("ip"),
             ..lo(8103)
         };
-        seen(
-            f,
-            &failure_detail(CheckKind::Http, &far, Cause::ConnectTimeout).expect("d"),
-        );
         let ssl = check(
             CheckKind::Ssl,
             lo(8104),
             vs([10, 0, 0, 10], 80, CfgProtocol::Tcp),
         );
-        seen(
-            f,
-            &checker_down(&ssl, Cause::ConnectFailed { errno: 111 }, 1).expect("down"),
-        );
+        let refused = Cause::ConnectFailed { errno: 111 };
+        for line in [
+            detail(CheckKind::Ssl, &lo(8001), Cause::Tls),
+            detail(CheckKind::Http, &lo(8102), refused),
+            detail(CheckKind::Ssl, &lo(8104), refused),
+            detail(CheckKind::Http, &lo(8010), Cause::HttpStatus),
+            detail(CheckKind::Http, &lo(8014), Cause::HttpStatus),
+            detail(CheckKind::Http, &lo(8011), Cause::HttpDigest),
+            detail(CheckKind::Http, &lo(8013), Cause::ReadError),
+            detail(CheckKind::Http, &lo(8012), Cause::ReadTimeout),
+            detail(CheckKind::Http, &far, Cause::ConnectTimeout),
+            checker_down(&ssl, refused, 1).expect("down"),
+        ] {
+            seen("log-all-failures-http.log", &line);
+        }
     }
 
     /// The HTTP_GET/SSL_GET failures the probes report, through `Cause::of`, give the lines
