@@ -841,50 +841,40 @@ async fn http_failures_and_url_successes_are_told_as_keepalived() {
             opts = if opts.contains("alpha") { "alpha" } else { "" },
         )
     };
-    let ours = lines_for_events(
-        &vs("10.0.3.4", 8604, "alpha retry1 log"),
-        vec![down(status(), 1), url(), url(), up()],
-    )
-    .await;
-    let needles = ["8604", "10.0.3.4"];
-    let theirs = keepalived_lines(
-        "http-recovery2.log",
-        "Activating BFD healthchecker",
-        "Stopping",
-        &needles,
-    );
-    assert_eq!(ours, theirs);
-
-    let ours = lines_for_events(
-        &vs("10.0.2.9", 8609, ""),
-        vec![up(), down(status(), 0), url(), url(), up()],
-    )
-    .await;
-    let theirs = keepalived_lines(
-        "http-recovery.log",
-        "Activating BFD healthchecker",
-        "Stopping",
-        &["8609", "10.0.2.9"],
-    );
-    assert_eq!(ours, theirs);
-
     let retrying = rka_check::CheckerEvent::Retrying {
         reason: status(),
         attempt: 1,
         retry: 1,
     };
-    let ours = lines_for_events(
-        &vs("10.0.2.8", 8608, "retry1 log"),
-        vec![up(), retrying, down(status(), 1), url(), url(), up()],
-    )
-    .await;
-    let theirs = keepalived_lines(
-        "http-recovery.log",
-        "Activating BFD healthchecker",
-        "Stopping",
-        &["8608", "10.0.2.8"],
-    );
-    assert_eq!(ours, theirs);
+    for (vip, port, opts, events, log) in [
+        (
+            "10.0.3.4",
+            8604,
+            "alpha retry1 log",
+            vec![down(status(), 1), url(), url(), up()],
+            "http-recovery2.log",
+        ),
+        (
+            "10.0.2.9",
+            8609,
+            "",
+            vec![up(), down(status(), 0), url(), url(), up()],
+            "http-recovery.log",
+        ),
+        (
+            "10.0.2.8",
+            8608,
+            "retry1 log",
+            vec![up(), retrying, down(status(), 1), url(), url(), up()],
+            "http-recovery.log",
+        ),
+    ] {
+        let ours = lines_for_events(&vs(vip, port, opts), events).await;
+        let port_text = port.to_string();
+        let needles = [port_text.as_str(), vip];
+        let theirs = keepalived_lines(log, "Activating BFD healthchecker", "Stopping", &needles);
+        assert_eq!(ours, theirs, "{log}, {vip} port {port}");
+    }
 }
 
 /// What the runtime logs, captured for one test (a subscriber of this thread only).
