@@ -544,41 +544,37 @@ impl LvsNotifier {
         before: SlotState,
         ev: &CheckerEvent,
     ) {
-        if self.smtp.mailer.is_none() {
-            return;
-        }
         let reason = match ev {
             CheckerEvent::Down { reason } => Some(&reason.failure.reason),
             CheckerEvent::Up { .. } => None,
             _ => return,
         };
-        let Some(sp) = plan.services.get(slot.vs()) else {
-            return;
-        };
-        let Some(rs_label) = sp.rs_label(slot.rs()) else {
+        let Some((vs_label, rs_label)) = self.mail_labels(plan, slot) else {
             return;
         };
         let now = SlotState::of(director, slot);
         self.smtp
-            .verdict(&sp.label, &rs_label, slot.check(), before, now, reason);
+            .verdict(vs_label, &rs_label, slot.check(), before, now, reason);
     }
 
     /// The first probe of a MISC_CHECK that starts up (no `alpha`) passed: queues the mail
     /// keepalived sends then (see [`CheckerAlerts::first_success`]). Called for every slot of
     /// such a probe; returns at once when nothing mails.
     pub fn misc_first_success(&self, plan: &Plan, director: &Director, slot: Slot) {
-        if self.smtp.mailer.is_none() {
-            return;
-        }
-        let Some(sp) = plan.services.get(slot.vs()) else {
-            return;
-        };
-        let Some(rs_label) = sp.rs_label(slot.rs()) else {
+        let Some((vs_label, rs_label)) = self.mail_labels(plan, slot) else {
             return;
         };
         let now = SlotState::of(director, slot);
         self.smtp
-            .first_success(&sp.label, &rs_label, slot.check(), now);
+            .first_success(vs_label, &rs_label, slot.check(), now);
+    }
+
+    /// The labels of `slot`'s virtual and real server in `plan`; `None` when nothing mails
+    /// (no `smtp_alert` anywhere) or the slot is not in `plan`.
+    fn mail_labels<'p>(&self, plan: &'p Plan, slot: Slot) -> Option<(&'p str, String)> {
+        self.smtp.mailer.as_ref()?;
+        let sp = plan.services.get(slot.vs())?;
+        Some((&sp.label, sp.rs_label(slot.rs())?))
     }
 }
 
