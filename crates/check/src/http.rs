@@ -755,6 +755,16 @@ mod tests {
         (client, srv)
     }
 
+    /// The response read (body kept) from a server that answers `reply` and closes.
+    async fn answer(reply: &'static [u8]) -> HttpResponse {
+        let (mut client, srv) = serve_once(reply, false);
+        let r = get_root(&mut client, Duration::from_secs(2), true)
+            .await
+            .expect("response");
+        srv.await.expect("server");
+        r
+    }
+
     /// [`exchange`] of a plain `GET /` on `stream`.
     async fn get_root(
         stream: &mut tokio::io::DuplexStream,
@@ -1085,12 +1095,7 @@ mod tests {
 
     #[tokio::test]
     async fn exchange_on_duplex_hashes_up_to_content_length() {
-        let reply = b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello world\nEXTRA";
-        let (mut client, srv) = serve_once(reply, false);
-        let r = get_root(&mut client, Duration::from_secs(2), true)
-            .await
-            .expect("response");
-        srv.await.expect("server");
+        let r = answer(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello world\nEXTRA").await;
         assert_eq!(r.status, Some(200));
         assert_eq!(digest_hex(&r.digest), "6f5902ac237024bdd0c176cb93063dc4");
         assert_eq!(r.body, b"hello world\n");
@@ -1100,12 +1105,7 @@ mod tests {
     #[tokio::test]
     async fn a_short_body_passes_and_tells_the_lengths() {
         // http-misbehaving.log, 8702: Content-Length 100, five bytes, then the close.
-        let reply = b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nhello";
-        let (mut client, srv) = serve_once(reply, false);
-        let r = get_root(&mut client, Duration::from_secs(2), true)
-            .await
-            .expect("response");
-        srv.await.expect("server");
+        let r = answer(b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nhello").await;
         assert_eq!(r.length_mismatch(), Some((100, 5)));
         let mut url = UrlCheck::new("/");
         url.digest = Some(parse_digest("5d41402abc4b2a76b9719d911017c592").expect("md5"));
