@@ -544,6 +544,12 @@ impl CheckerPool {
         })
     }
 
+    /// The weight dynamic checker `id` last reported; `None` for the configured weight, an
+    /// unknown checker or a kind that reports none.
+    pub fn weight(&self, id: u64) -> Option<i64> {
+        self.entry(id)?.state.weight()
+    }
+
     /// The schedule of checker `id`.
     pub fn schedule(&self, id: u64) -> Option<&Schedule> {
         Some(self.entry(id)?.state.schedule())

@@ -21,7 +21,9 @@ use crate::child::Control;
 
 /// A running probe and what it last reported: one per checker (tens of thousands), so kept
 /// small: its name is its kind and target (printed when shown), its failure a boxed
-/// [`DownReason`] that exists only while it fails.
+/// [`DownReason`] that exists only while it fails; its dynamic weight is kept where it is
+/// learnt (the pool's checker state, a FILE_CHECK watcher's entry in the runtime), see
+/// [`Runtime::probe_weight`].
 #[derive(Debug)]
 pub struct ProbeTask {
     /// A digest of its parameter key ([`ProbeKey`]): what a reload compares.
@@ -30,12 +32,10 @@ pub struct ProbeTask {
     pub name: ProbeName,
     /// The slots it reports to.
     pub slots: ProbeSlots,
-    /// Its dynamic weight.
-    pub weight: Option<i64>,
     /// Why it went down, while it is down after a failing verdict.
     pub last_reason: Option<Box<DownReason>>,
     /// Transitions seen (up + down).
-    pub transitions: u64,
+    pub transitions: u32,
     /// Whether it passes.
     pub up: bool,
     running: Running,
@@ -182,23 +182,23 @@ impl<'a> IntoIterator for &'a ProbeSlots {
     }
 }
 
-/// How a probe runs.
-#[derive(Debug)]
+/// How a probe runs (one byte: what it runs with is kept by id elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Running {
     /// It cannot run (its configuration is unusable): it counts as failing.
     Not,
     /// Scheduled in the runtime's [`CheckerPool`] under the probe's id.
     Pooled,
-    /// A FILE_CHECK watcher task.
-    Watcher(JoinHandle<()>),
+    /// A FILE_CHECK watcher task, in the runtime's `watchers` under the probe's id.
+    Watcher,
 }
 
-impl Drop for ProbeTask {
-    fn drop(&mut self) {
-        if let Running::Watcher(t) = &self.running {
-            t.abort();
-        }
-    }
+/// A FILE_CHECK watcher of the runtime: its task (stopped when the entry drops) and the
+/// weight it last reported.
+struct Watcher {
+    _task: AbortOnDrop,
+    /// The last weight it reported; `None` for the configured weight.
+    weight: Option<i64>,
 }
 
 /// The runtime's state.
@@ -241,6 +241,8 @@ pub struct Runtime {
     /// The program of each MISC_CHECK probe by id, as keepalived's lines name it (only MISC
     /// probes have an entry: nothing is kept for the others).
     misc_programs: HashMap<u64, Box<str>>,
+    /// The FILE_CHECK watchers by probe id (a few: the other probes run in the pool).
+    watchers: HashMap<u64, Watcher>,
 }
 
 /// A background task stopped with its owner.
@@ -509,6 +511,7 @@ impl Runtime {
             down_before: Vec::new(),
             to_notify: Vec::new(),
             misc_programs: HashMap::new(),
+            watchers: HashMap::new(),
         };
         rt.install(plan);
         let init_notifies = config.global.simple.rs_init_notifies;
@@ -555,7 +558,8 @@ impl Runtime {
             match old.remove(&key) {
                 Some(i) => {
                     if let Some((id, mut t)) = running.get_mut(i).and_then(Option::take) {
-                        set_inits(&mut spec, &pp.slots, t.up, t.weight);
+                        let weight = self.probe_weight(id, &t);
+                        set_inits(&mut spec, &pp.slots, t.up, weight);
                         t.slots = pp.slots.into();
                         keep.push((id, t));
                     }
@@ -581,6 +585,7 @@ impl Runtime {
         }
         for id in &stopped {
             self.misc_programs.remove(id);
+            self.watchers.remove(id);
         }
         self.pool.remove_many(stopped);
         self.pool.shrink_to_fit();
@@ -627,11 +632,15 @@ impl Runtime {
 
     fn start_probe(&mut self, id: u64, key: ProbeKey, pp: ProbePlan) -> ProbeTask {
         let (running, up, reason) = match pp.probe {
-            Ok(Probe::File(p)) => (
-                Running::Watcher(spawn_file_watcher(id, p, self.events_tx.clone())),
-                !pp.schedule.alpha,
-                None,
-            ),
+            Ok(Probe::File(p)) => {
+                let task = AbortOnDrop(spawn_file_watcher(id, p, self.events_tx.clone()));
+                let watcher = Watcher {
+                    _task: task,
+                    weight: None,
+                };
+                self.watchers.insert(id, watcher);
+                (Running::Watcher, !pp.schedule.alpha, None)
+            }
             Ok(p) => {
                 let up = !pp.schedule.alpha;
                 if let Probe::Misc(m) = &p {
@@ -665,7 +674,6 @@ impl Runtime {
             name: pp.name,
             slots: pp.slots.into(),
             up,
-            weight: None,
             last_reason: reason,
             transitions: 0,
             running,
@@ -805,12 +813,17 @@ impl Runtime {
                 p.name
             )),
             // keepalived's line for each real server whose weight changes: below.
+            // The pool's state holds a pooled probe's weight already; a watcher's is kept here.
             CheckerEvent::WeightChanged { weight } => {
-                p.weight = Some(*weight);
+                if let Some(w) = self.watchers.get_mut(&id) {
+                    w.weight = Some(*weight);
+                }
                 tracing::debug!("{}: weight {weight}", p.name);
             }
             CheckerEvent::WeightReset => {
-                p.weight = None;
+                if let Some(w) = self.watchers.get_mut(&id) {
+                    w.weight = None;
+                }
                 tracing::debug!("{}: configured weight", p.name);
             }
             // A line only: nothing changes.
@@ -1011,6 +1024,16 @@ impl Runtime {
         &self.probes
     }
 
+    /// The weight probe `id` (`p`) last reported; `None` for the configured weight (or a
+    /// probe that reports none).
+    pub fn probe_weight(&self, id: u64, p: &ProbeTask) -> Option<i64> {
+        match p.running {
+            Running::Not => None,
+            Running::Pooled => self.pool.weight(id),
+            Running::Watcher => self.watchers.get(&id).and_then(|w| w.weight),
+        }
+    }
+
     /// Hands virtual server `vs` to IPVS again (an operator drained or undrained one of its
     /// real servers).
     pub fn refresh_service(&mut self, vs: usize) {
@@ -1152,6 +1175,7 @@ impl Runtime {
     pub async fn stop(mut self, mode: StopMode) {
         self.pool.clear();
         self.probes.clear();
+        self.watchers.clear();
         // keepalived's line for every real server, in configuration order.
         for sp in &self.plan.services {
             let name = super::logline::VirtualServerName::Label(&sp.label);
@@ -1355,7 +1379,7 @@ mod tests {
         assert_eq!(size_of::<ProbeSlots>(), 16);
         assert_eq!(size_of::<ProbeName>(), 20);
         assert_eq!(size_of::<Option<Box<DownReason>>>(), 8);
-        assert!(size_of::<ProbeTask>() <= 104, "{}", size_of::<ProbeTask>());
+        assert!(size_of::<ProbeTask>() <= 72, "{}", size_of::<ProbeTask>());
     }
 
     #[test]
@@ -1379,7 +1403,6 @@ mod tests {
             ),
             slots: ProbeSlots::One(slot(0, 0)),
             up: true,
-            weight: None,
             last_reason: None,
             transitions: 0,
             running: Running::Pooled,
@@ -1403,7 +1426,7 @@ mod tests {
         for p in t.values_mut() {
             p.transitions += 1;
         }
-        let pairs: Vec<(u64, u64)> = (&t)
+        let pairs: Vec<(u64, u32)> = (&t)
             .into_iter()
             .map(|(id, p)| (*id, p.transitions))
             .collect();
