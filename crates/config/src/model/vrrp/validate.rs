@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::diag::Severity;
@@ -20,7 +20,7 @@ use crate::tree::Node;
 
 use super::super::addr::{IpAddress, Route, Rule};
 use super::super::global::{GlobalDefs, UserScript};
-use super::super::lvs::security::note_path_search;
+use super::super::lvs::security::{find_program, note_path_search};
 use super::super::{Config, Ctx};
 use super::instance::VrrpInstance;
 use super::track::TrackRef;
@@ -839,18 +839,6 @@ pub fn rule_checks(ctx: &mut Ctx<'_>, node: &Node, r: &mut Rule, next_pref: &mut
     }
 }
 
-/// Resolves a script's program to a path (absolute, or searched in PATH).
-fn program_path(program: &str) -> Option<PathBuf> {
-    let p = Path::new(program);
-    if p.is_absolute() {
-        return Some(p.to_path_buf());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|c| c.is_file())
-}
-
 /// True when a non-root user could change what `path` runs: the file or any directory above
 /// it is not owned by root or is group/other writable (sticky directories excepted).
 pub fn is_insecure(path: &Path) -> bool {
@@ -945,7 +933,7 @@ fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) 
         }
         // A program that cannot be found (a relative path not in PATH included) disables the
         // script and does not count for the security check.
-        let found = match program_path(s.script.program()).filter(|p| p.is_file()) {
+        let found = match find_program(s.script.program()) {
             Some(found) => {
                 note_path_search(ctx, s.script.program(), &found);
                 found
@@ -1017,8 +1005,8 @@ fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) 
         others.push(o);
     }
     for o in others {
-        let path = program_path(o.command.program());
-        let found = path.as_deref().filter(|p| p.is_file());
+        let path = find_program(o.command.program());
+        let found = path.as_deref();
         if let Some(found) = found {
             note_path_search(ctx, o.command.program(), found);
         }
