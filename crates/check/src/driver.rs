@@ -20,7 +20,7 @@ use crate::net::ConnectOpts;
 use crate::outcome::ProbeResult;
 use crate::probe::Probe;
 use crate::schedule::Schedule;
-use crate::state::{CheckerEvent, CheckerState};
+use crate::state::{self, CheckerEvent, CheckerState};
 use crate::tcp::{Connected, Connector, Started};
 
 /// One checker of a [`CheckerPool`]: 72 bytes (tens of thousands of them).
@@ -142,34 +142,23 @@ type Finished = (u64, ProbeResult, std::time::Duration);
 /// `period` from "now" lands behind every checker rescheduled earlier with the same period, so
 /// each queue is sorted by construction: O(1) per probe instead of a heap's O(log n).
 ///
-/// An entry is 16 bytes (one per checker): its instant as nanoseconds from the queue's
-/// `epoch` (an instant before it counts as the epoch itself: due at once) and the id.
-#[derive(Debug)]
+/// An entry is 16 bytes (one per checker): its instant as the checkers' own ticks
+/// ([`state::tick`]: nanoseconds from a process-wide epoch, what [`CheckerState`] keeps, so
+/// that a due check compares two integers) and the id. A period is kept in nanoseconds.
+#[derive(Debug, Default)]
 struct DueQueue {
-    epoch: Instant,
-    periods: Vec<(std::time::Duration, VecDeque<(u64, u64)>)>,
-    heap: BinaryHeap<Reverse<(u64, u64)>>,
-}
-
-impl Default for DueQueue {
-    fn default() -> Self {
-        DueQueue {
-            epoch: Instant::now(),
-            periods: Vec::new(),
-            heap: BinaryHeap::new(),
-        }
-    }
+    periods: Vec<(i64, VecDeque<(i64, u64)>)>,
+    heap: BinaryHeap<Reverse<(i64, u64)>>,
 }
 
 /// Beyond this many distinct periods, entries go to the heap (the queues' fronts are scanned).
 const MAX_PERIODS: usize = 16;
 
 impl DueQueue {
-    /// Schedules `id` at `at`; `period` is `at - now` when `at` was computed from the current
-    /// time (rescheduling), `None` for an arbitrary instant. `checkers` is how many checkers
-    /// the pool holds (the room a queue grows to at once).
-    fn push(&mut self, at: Instant, id: u64, period: Option<std::time::Duration>, checkers: usize) {
-        let at = self.tick(at);
+    /// Schedules `id` at tick `at`; `period` is `at - now` (in nanoseconds) when `at` was
+    /// computed from the current time (rescheduling), `None` for an arbitrary instant.
+    /// `checkers` is how many checkers the pool holds (the room a queue grows to at once).
+    fn push(&mut self, at: i64, id: u64, period: Option<i64>, checkers: usize) {
         if let Some(p) = period {
             if let Some((_, q)) = self.periods.iter_mut().find(|(d, _)| *d == p) {
                 if q.back().is_none_or(|&(last, _)| last <= at) {
@@ -200,23 +189,14 @@ impl DueQueue {
         }
     }
 
-    /// `at` as an entry's instant.
-    fn tick(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// The instant of an entry's `tick`.
-    fn instant(&self, tick: u64) -> Instant {
-        self.epoch + std::time::Duration::from_nanos(tick)
-    }
-
-    /// Whether an entry of instant `tick` is the checker's current due instant `due`.
-    fn is_current(&self, tick: u64, due: Option<Instant>) -> bool {
-        due.is_some_and(|d| self.tick(d) == tick)
+    /// Whether an entry of tick `tick` is the checker's current due tick `due`
+    /// ([`CheckerState::due_tick`]).
+    fn is_current(tick: i64, due: Option<i64>) -> bool {
+        due == Some(tick)
     }
 
     /// The earliest entry: `(queue index or None for the heap, its tick, id)`.
-    fn first(&self) -> Option<(Option<usize>, u64, u64)> {
+    fn first(&self) -> Option<(Option<usize>, i64, u64)> {
         let mut best = self.heap.peek().map(|&Reverse((at, id))| (None, at, id));
         for (i, (_, q)) in self.periods.iter().enumerate() {
             if let Some(&(at, id)) = q.front() {
@@ -378,7 +358,7 @@ impl CheckerPool {
         if self.report_url_passes {
             state.report_url_passes();
         }
-        if let Some(at) = state.poll_timeout() {
+        if let Some(at) = state.due_tick() {
             self.due.push(at, id, None, self.entries.len() + 1);
         }
         let probe = match probe {
@@ -577,7 +557,7 @@ impl CheckerPool {
     fn start_due(&mut self, now: Instant) -> usize {
         let mut started = 0;
         let mut connects = 0;
-        let now_tick = self.due.tick(now);
+        let now_tick = state::tick(now);
         while let Some((from, at, id)) = self.due.first() {
             if at > now_tick || started >= MAX_STARTS_PER_TURN {
                 break;
@@ -589,7 +569,9 @@ impl CheckerPool {
             let Some(e) = self.entries.get_mut(i) else {
                 continue;
             };
-            if !self.due.is_current(at, e.state.poll_timeout()) || !e.state.handle_timeout(now) {
+            if !DueQueue::is_current(at, e.state.due_tick())
+                || !e.state.handle_timeout_tick(now_tick)
+            {
                 continue;
             }
             started += 1;
@@ -691,10 +673,10 @@ impl CheckerPool {
         while let Some(ev) = e.state.poll_event() {
             self.events.push_back((id, ev));
         }
-        if let Some(at) = e.state.poll_timeout() {
+        if let Some(at) = e.state.due_tick() {
             let checkers = self.entries.len();
-            self.due
-                .push(at, id, Some(at.saturating_duration_since(now)), checkers);
+            let period = at.saturating_sub(state::tick(now));
+            self.due.push(at, id, Some(period), checkers);
         }
     }
 
@@ -733,11 +715,11 @@ impl CheckerPool {
                     Some((from, at, id))
                         if self
                             .entry(id)
-                            .is_none_or(|e| !self.due.is_current(at, e.state.poll_timeout())) =>
+                            .is_none_or(|e| !DueQueue::is_current(at, e.state.due_tick())) =>
                     {
                         self.due.pop(from);
                     }
-                    Some((_, at, _)) => break Some(self.due.instant(at)),
+                    Some((_, at, _)) => break Some(state::instant(at)),
                     None => break None,
                 }
             };
@@ -1111,10 +1093,15 @@ mod tests {
     #[test]
     fn a_period_queue_grows_to_the_number_of_checkers() {
         let mut q = DueQueue::default();
-        let t0 = q.epoch;
-        let period = Some(Duration::from_secs(30));
+        let t0 = Instant::now();
+        let period = Some(30_000_000_000);
         for id in 0..10_000u64 {
-            q.push(t0 + Duration::from_micros(id), id, period, 10_000);
+            q.push(
+                state::tick(t0 + Duration::from_micros(id)),
+                id,
+                period,
+                10_000,
+            );
         }
         let (_, queue) = q.periods.first().expect("one period");
         assert_eq!(queue.len(), 10_000);
@@ -1126,22 +1113,27 @@ mod tests {
         // Still in order: earliest first.
         let (from, at, id) = q.first().expect("first");
         assert_eq!((from, id), (Some(0), 0));
-        assert_eq!(q.instant(at), t0);
+        assert_eq!(state::instant(at), t0);
     }
 
     #[test]
     fn due_entries_are_small_and_the_heap_gives_its_room_back() {
         let t0 = Instant::now();
         let mut q = DueQueue::default();
-        assert_eq!(std::mem::size_of::<Reverse<(u64, u64)>>(), 16);
+        assert_eq!(std::mem::size_of::<Reverse<(i64, u64)>>(), 16);
         for id in 0..1000u64 {
-            q.push(t0 + Duration::from_millis(1000 - id), id, None, 1000);
+            q.push(
+                state::tick(t0 + Duration::from_millis(1000 - id)),
+                id,
+                None,
+                1000,
+            );
         }
         let full = q.heap.capacity();
         // Earliest first (the last pushed), instants kept to the nanosecond.
         let (from, at, id) = q.first().expect("first");
         assert_eq!((from, id), (None, 999));
-        assert_eq!(q.instant(at), t0 + Duration::from_millis(1));
+        assert_eq!(state::instant(at), t0 + Duration::from_millis(1));
         for _ in 0..990 {
             let (from, _, _) = q.first().expect("entry");
             q.pop(from);
@@ -1152,14 +1144,17 @@ mod tests {
             "{} of {full}",
             q.heap.capacity()
         );
-        // An instant before the queue's epoch is due at once, and still recognised.
-        let early = q.epoch - Duration::from_secs(1);
-        q.push(early, 5000, None, 1000);
+        // An instant before the ticks' epoch comes first, and is still recognised.
+        let early = t0 - Duration::from_secs(1);
+        let early_tick = state::tick(early);
+        assert!(early_tick < state::tick(t0));
+        q.push(early_tick, 5000, None, 1000);
         let (_, at, id) = q.first().expect("first");
-        assert_eq!((at, id), (0, 5000));
-        assert!(q.is_current(at, Some(early)));
-        assert!(!q.is_current(at, Some(q.epoch + Duration::from_nanos(1))));
-        assert!(!q.is_current(at, None));
+        assert_eq!((at, id), (early_tick, 5000));
+        assert_eq!(state::instant(at), early);
+        assert!(DueQueue::is_current(at, Some(early_tick)));
+        assert!(!DueQueue::is_current(at, Some(early_tick + 1)));
+        assert!(!DueQueue::is_current(at, None));
     }
 
     /// Whether checker `id` has not started a probe yet.

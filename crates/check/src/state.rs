@@ -157,8 +157,8 @@ const REPORT_URL_PASSES: u8 = 1 << 6;
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// An instant as signed nanoseconds from [`EPOCH`] (8 bytes where an `Instant` takes 16),
-/// exact both ways; saturates 292 years away.
-fn tick(at: Instant) -> i64 {
+/// exact both ways; saturates 292 years away. The pool's due queue keeps these ticks too.
+pub(crate) fn tick(at: Instant) -> i64 {
     let epoch = *EPOCH.get_or_init(Instant::now);
     match at.checked_duration_since(epoch) {
         Some(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
@@ -170,7 +170,7 @@ fn tick(at: Instant) -> i64 {
 }
 
 /// The instant of a [`tick`].
-fn instant(tick: i64) -> Instant {
+pub(crate) fn instant(tick: i64) -> Instant {
     let epoch = *EPOCH.get_or_init(Instant::now);
     let offset = Duration::from_nanos(tick.unsigned_abs());
     let at = if tick >= 0 {
@@ -327,9 +327,19 @@ impl CheckerState {
         (!self.has(IN_FLIGHT)).then(|| instant(self.next_probe))
     }
 
+    /// [`poll_timeout`](Self::poll_timeout) as a [`tick`] (what the pool's due queue keeps).
+    pub(crate) fn due_tick(&self) -> Option<i64> {
+        (!self.has(IN_FLIGHT)).then_some(self.next_probe)
+    }
+
     /// Advance the clock to `now`; returns `true` when a probe must start now.
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
-        if self.has(IN_FLIGHT) || tick(now) < self.next_probe {
+        self.handle_timeout_tick(tick(now))
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) at `now` given as a [`tick`].
+    pub(crate) fn handle_timeout_tick(&mut self, now: i64) -> bool {
+        if self.has(IN_FLIGHT) || now < self.next_probe {
             return false;
         }
         self.set(IN_FLIGHT, true);
