@@ -23,7 +23,7 @@ use crate::schedule::Schedule;
 use crate::state::{self, CheckerEvent, CheckerState};
 use crate::tcp::{Connected, Connector, Started};
 
-/// One checker of a [`CheckerPool`]: 72 bytes (tens of thousands of them).
+/// One checker of a [`CheckerPool`]: 64 bytes (tens of thousands of them).
 #[derive(Debug)]
 struct PoolEntry {
     /// Its id.
@@ -101,28 +101,17 @@ enum ProbeRef<'a> {
     Task(&'a Arc<Probe>),
 }
 
-/// How a pooled checker's probe in flight runs, in 8 bytes: idle, a task (its handle kept
-/// in [`CheckerPool::tasks`] while it runs) or a connect of the pool's [`Connector`] under
-/// its key. A connector key is a slot index and a generation, 32 bits each: the two values
-/// reserved here would need four billion slots.
+/// How a pooled checker's probe in flight runs, in one byte: what stops it is kept by
+/// checker id beside the entries while it runs (a few of the checkers at a time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Running(u64);
-
-impl Running {
+enum Running {
     /// No probe in flight.
-    const IDLE: Running = Running(u64::MAX);
-    /// A task of the pool's [`JoinSet`].
-    const TASK: Running = Running(u64::MAX - 1);
-
-    /// A TCP_CHECK connect of the pool's [`Connector`], under `key`.
-    fn connect(key: u64) -> Running {
-        Running(key)
-    }
-
-    /// The connector key of a connect in flight.
-    fn connect_key(self) -> Option<u64> {
-        (self != Running::IDLE && self != Running::TASK).then_some(self.0)
-    }
+    Idle,
+    /// A task of the pool's [`JoinSet`], its handle in [`CheckerPool::tasks`].
+    Task,
+    /// A TCP_CHECK connect of the pool's [`Connector`], its key in
+    /// [`CheckerPool::connects`].
+    Connect,
 }
 
 /// The last finished probe of a pooled checker (see [`CheckerPool::last_probe`]).
@@ -276,8 +265,11 @@ pub struct CheckerPool {
     due: DueQueue,
     running: JoinSet<Finished>,
     /// The probe tasks in flight, by checker id (their checkers' `running` is
-    /// [`Running::TASK`]).
+    /// [`Running::Task`]).
     tasks: HashMap<u64, AbortHandle>,
+    /// The connector keys of the connects in flight, by checker id (their checkers'
+    /// `running` is [`Running::Connect`]).
+    connects: HashMap<u64, u64>,
     /// TCP_CHECK connects (no task each); `None` if its epoll instance could not be made
     /// (TCP probes then run as tasks).
     tcp: Option<Connector>,
@@ -318,6 +310,7 @@ impl CheckerPool {
             due: DueQueue::default(),
             running: JoinSet::new(),
             tasks: HashMap::new(),
+            connects: HashMap::new(),
             tcp: Connector::new()
                 .inspect_err(|e| {
                     tracing::warn!("TCP_CHECK probes run as tasks (no epoll instance: {e})")
@@ -371,7 +364,7 @@ impl CheckerPool {
             id,
             state,
             probe,
-            running: Running::IDLE,
+            running: Running::Idle,
             last_micros: 0,
         };
         // Ids usually come in increasing order: the new checker goes last.
@@ -472,13 +465,17 @@ impl CheckerPool {
 
     /// Stops the probe in flight of a checker taken out of the pool.
     fn stop(&mut self, e: PoolEntry) {
-        if e.running == Running::TASK {
-            if let Some(h) = self.tasks.remove(&e.id) {
-                h.abort();
+        match e.running {
+            Running::Idle => {}
+            Running::Task => {
+                if let Some(h) = self.tasks.remove(&e.id) {
+                    h.abort();
+                }
             }
-        } else if let Some(key) = e.running.connect_key() {
-            if let Some(t) = &mut self.tcp {
-                t.cancel(key);
+            Running::Connect => {
+                if let (Some(key), Some(t)) = (self.connects.remove(&e.id), &mut self.tcp) {
+                    t.cancel(key);
+                }
             }
         }
     }
@@ -497,6 +494,7 @@ impl CheckerPool {
         self.due.clear();
         self.running.abort_all();
         self.tasks.clear();
+        self.connects.clear();
         if let Some(t) = &mut self.tcp {
             t.clear();
         }
@@ -579,7 +577,8 @@ impl CheckerPool {
                 (ProbeRef::Connect(target, opts), Some(tcp)) => {
                     match tcp.start(id, target, opts, now) {
                         Started::InFlight(key) => {
-                            e.running = Running::connect(key);
+                            e.running = Running::Connect;
+                            self.connects.insert(id, key);
                             connects += 1;
                         }
                         Started::Done(done) => self.connected.push(done),
@@ -594,7 +593,7 @@ impl CheckerPool {
                 (ProbeRef::Task(p), _) => Arc::clone(p),
             };
             let url = e.state.url();
-            e.running = Running::TASK;
+            e.running = Running::Task;
             let handle = self.running.spawn(async move {
                 let started = Instant::now();
                 // TCP_CHECK is bounded by its connect timeout and small enough to run inline;
@@ -618,7 +617,7 @@ impl CheckerPool {
             // of that id, waiting for it (immediate results never got a key).
             let waiting = self
                 .entry(id)
-                .is_some_and(|e| e.state.poll_timeout().is_none() && e.running != Running::TASK);
+                .is_some_and(|e| e.state.poll_timeout().is_none() && e.running != Running::Task);
             if waiting {
                 self.finish(id, result, took);
             }
@@ -663,10 +662,16 @@ impl CheckerPool {
         let Some(e) = self.entries.get_mut(i) else {
             return;
         };
-        if e.running == Running::TASK {
-            self.tasks.remove(&id);
+        match e.running {
+            Running::Idle => {}
+            Running::Task => {
+                self.tasks.remove(&id);
+            }
+            Running::Connect => {
+                self.connects.remove(&id);
+            }
         }
-        e.running = Running::IDLE;
+        e.running = Running::Idle;
         e.last_micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX).max(1);
         let now = Instant::now();
         e.state.handle_result(now, result);
@@ -1060,6 +1065,56 @@ mod tests {
         assert!(pool.entry(5).is_none() && pool.entry(7).is_some());
     }
 
+    #[tokio::test]
+    async fn connects_in_flight_are_kept_by_id_until_they_finish_or_their_checker_goes() {
+        // A listener whose accept queue is full drops further SYNs: connects hang.
+        let l =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("sock");
+        l.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .expect("bind");
+        l.listen(0).expect("listen");
+        let addr = l.local_addr().expect("local").as_socket().expect("inet");
+        let mut fill = Vec::new();
+        for _ in 0..4 {
+            let s = socket2::Socket::new(
+                socket2::Domain::IPV4,
+                socket2::Type::STREAM.nonblocking(),
+                None,
+            )
+            .expect("sock");
+            let _ = s.connect(&addr.into());
+            fill.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut pool = CheckerPool::new();
+        let mut opts = ConnectOpts::new(addr);
+        opts.connect_timeout = Duration::from_millis(200);
+        let now = Instant::now();
+        for id in [1, 2] {
+            pool.insert_at(
+                id,
+                Probe::Tcp(opts.clone()),
+                fast(10_000),
+                now,
+                Duration::ZERO,
+            );
+        }
+        assert_eq!(pool.start_due(now), 2);
+        assert!(pool.entries.iter().all(|e| e.running == Running::Connect));
+        assert_eq!(pool.connects.len(), 2);
+        // Removing a checker cancels its connect and forgets its key.
+        pool.remove(2);
+        assert_eq!(pool.connects.keys().copied().collect::<Vec<_>>(), [1]);
+        assert_eq!(pool.in_flight(), 1);
+        // The other one times out: its key goes with its result.
+        let (id, e) = next(&mut pool).await;
+        assert_eq!(id, 1);
+        assert!(matches!(e, CheckerEvent::Down { .. }), "{e:?}");
+        assert!(pool.connects.is_empty());
+        assert_eq!(pool.entry(1).map(|e| e.running), Some(Running::Idle));
+        assert_eq!(pool.in_flight(), 0);
+    }
+
     #[test]
     fn a_pooled_checker_is_small() {
         // Tens of thousands of them: the state, the target, shared options and timing.
@@ -1069,8 +1124,8 @@ mod tests {
             std::mem::size_of::<PoolProbe>(),
         );
         println!("PoolEntry, CheckerState, PoolProbe: {sizes:?}");
-        assert!(sizes.0 <= 72 && sizes.1 <= 32 && sizes.2 <= 16, "{sizes:?}");
-        assert_eq!(std::mem::size_of::<Running>(), 8);
+        assert!(sizes.0 <= 64 && sizes.1 <= 32 && sizes.2 <= 16, "{sizes:?}");
+        assert_eq!(std::mem::size_of::<Running>(), 1);
     }
 
     #[test]
@@ -1085,9 +1140,6 @@ mod tests {
         }
         let task = PoolProbe::Task(Arc::new(Probe::Ping(ConnectOpts::new(v6.into()))));
         assert!(task.connect_target().is_none());
-        assert_eq!(Running::connect(5).connect_key(), Some(5));
-        assert_eq!(Running::IDLE.connect_key(), None);
-        assert_eq!(Running::TASK.connect_key(), None);
     }
 
     #[test]
@@ -1160,7 +1212,7 @@ mod tests {
     /// Whether checker `id` has not started a probe yet.
     fn not_started(pool: &CheckerPool, id: u64) -> bool {
         pool.entry(id)
-            .is_some_and(|e| e.last_micros == 0 && e.running == Running::IDLE)
+            .is_some_and(|e| e.last_micros == 0 && e.running == Running::Idle)
     }
 
     #[tokio::test]
@@ -1299,7 +1351,7 @@ mod tests {
             }
             (3, crate::outcome::up(), Duration::ZERO)
         });
-        pool.entry_mut(3).expect("entry").running = Running::TASK;
+        pool.entry_mut(3).expect("entry").running = Running::Task;
         pool.tasks.insert(3, h);
         let (id, e) = next(&mut pool).await;
         assert_eq!(id, 3);
