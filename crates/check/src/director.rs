@@ -154,18 +154,37 @@ pub enum Action {
     TableChanged,
 }
 
+/// One checker of a real server, in 16 bytes: its dynamic weight is a value and a flag
+/// (an `Option<i64>` would take 16 bytes alone).
 #[derive(Debug, Clone)]
 struct CheckerSlot {
+    /// The dynamic weight it reported, when `weighted`.
+    weight: i64,
     up: bool,
-    weight: Option<i64>,
+    /// Whether it reported a weight (one that applies: see [`WeightMode`]).
+    weighted: bool,
     mode: WeightMode,
 }
 
-/// A real server's checkers: almost always one, kept inline then (no allocation).
+impl CheckerSlot {
+    /// The dynamic weight it reported, if any.
+    fn weight(&self) -> Option<i64> {
+        self.weighted.then_some(self.weight)
+    }
+
+    /// Sets (or with `None` clears) its dynamic weight.
+    fn set_weight(&mut self, weight: Option<i64>) {
+        self.weighted = weight.is_some();
+        self.weight = weight.unwrap_or(0);
+    }
+}
+
+/// A real server's checkers: almost always one, kept inline then (no allocation); several
+/// behind one thin pointer, so that either form takes 16 bytes.
 #[derive(Debug, Clone)]
 enum Checkers {
     One(CheckerSlot),
-    Many(Box<[CheckerSlot]>),
+    Many(Box<Box<[CheckerSlot]>>),
 }
 
 impl Checkers {
@@ -174,7 +193,7 @@ impl Checkers {
             (Some(one), true) => Checkers::One(one),
             (Some(last), false) => {
                 slots.push(last);
-                Checkers::Many(slots.into_boxed_slice())
+                Checkers::Many(Box::new(slots.into_boxed_slice()))
             }
             (None, _) => Checkers::Many(Box::default()),
         }
@@ -226,7 +245,7 @@ impl RealServer {
     fn effective_weight(&self) -> u32 {
         let mut w = i64::from(self.weight);
         for c in self.checkers.iter() {
-            match (c.mode, c.weight) {
+            match (c.mode, c.weight()) {
                 (WeightMode::Replace, Some(x)) => w = x,
                 (WeightMode::Add, Some(x)) => w += x,
                 _ => {}
@@ -279,10 +298,15 @@ impl Director {
                 let checkers = Checkers::new(
                     r.checkers
                         .iter()
-                        .map(|c| CheckerSlot {
-                            up: c.up,
-                            weight: c.weight,
-                            mode: c.mode,
+                        .map(|c| {
+                            let mut slot = CheckerSlot {
+                                weight: 0,
+                                up: c.up,
+                                weighted: false,
+                                mode: c.mode,
+                            };
+                            slot.set_weight(c.weight);
+                            slot
                         })
                         .collect(),
                 );
@@ -452,13 +476,13 @@ impl Director {
                 if c.mode == WeightMode::Static {
                     return;
                 }
-                c.weight = Some(*weight);
+                c.set_weight(Some(*weight));
             }
             CheckerEvent::WeightReset => {
                 if c.mode == WeightMode::Static {
                     return;
                 }
-                c.weight = None;
+                c.set_weight(None);
             }
             CheckerEvent::Retrying { .. } | CheckerEvent::UrlPassed { .. } => return,
         }
@@ -672,7 +696,12 @@ mod tests {
         assert_eq!(s.real_servers[1].checkers.len(), 2);
         assert!(s.real_servers[2].checkers.is_empty());
         assert!(d.is_up(0, 0) && !d.is_up(0, 1) && d.is_up(0, 2));
-        assert!(std::mem::size_of::<RealServer>() <= 40);
+        assert_eq!(std::mem::size_of::<CheckerSlot>(), 16);
+        assert!(
+            std::mem::size_of::<RealServer>() <= 24,
+            "{}",
+            std::mem::size_of::<RealServer>()
+        );
     }
 
     #[test]
