@@ -93,12 +93,17 @@ pub fn data_text(rt: &Runtime) -> String {
             let _ = writeln!(s, "   RS set = {}", u8::from(weight.is_some()));
             let mut failed = 0;
             let rs_label = sp.dest_label(dp);
-            for p in rt.probes.values() {
+            for (id, p) in rt.probes.iter() {
                 for slot in p.slots.iter().filter(|s| s.vs() == vi && s.rs() == ri) {
                     failed += usize::from(!p.up);
                     let _ = writeln!(checkers, " {} -> {}", sp.label, rs_label);
                     let _ = writeln!(checkers, "   Up = {}", yes_no(p.up));
-                    let _ = writeln!(checkers, "   Checker = {} {}", slot.check(), p.name);
+                    let _ = writeln!(
+                        checkers,
+                        "   Checker = {} {}",
+                        slot.check(),
+                        rt.probe_name(*id, p)
+                    );
                     if p.slots.len() > 1 {
                         let _ = writeln!(
                             checkers,
@@ -133,8 +138,8 @@ pub fn stats_text(rt: &Runtime) -> String {
     let mut s = String::from("------< Health checker statistics >------\n");
     let mut probes: Vec<_> = rt
         .probes
-        .values()
-        .map(|p| (p.name.to_string(), p))
+        .iter()
+        .map(|(id, p)| (rt.probe_name(*id, p).to_string(), p))
         .collect();
     probes.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, p) in probes {

@@ -162,6 +162,11 @@ impl ProbeName {
     pub fn kind(&self) -> CheckKind {
         self.kind
     }
+
+    /// The probe's target.
+    pub fn target(&self) -> SocketAddr {
+        SocketAddr::new(self.addr, self.port)
+    }
 }
 
 impl std::fmt::Display for ProbeName {

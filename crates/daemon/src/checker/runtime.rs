@@ -4,7 +4,7 @@
 //! and the notifiers.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use rka_check::director::{Action, CheckerInit, DirectorSpec};
 use rka_check::driver::{run_file_checker, CheckerPool};
@@ -20,16 +20,15 @@ use super::table::{desired, desired_for};
 use crate::child::Control;
 
 /// A running probe and what it last reported: one per checker (tens of thousands), so kept
-/// small: its name is its kind and target (printed when shown), its failure a boxed
-/// [`DownReason`] that exists only while it fails; its dynamic weight is kept where it is
-/// learnt (the pool's checker state, a FILE_CHECK watcher's entry in the runtime), see
-/// [`Runtime::probe_weight`].
+/// small (48 bytes): its name is its kind and target, the target that of the real server of
+/// its first slot unless the runtime keeps another for it (`connect_ip`, `connect_port`; see
+/// [`Runtime::probe_name`]); its failure a boxed [`DownReason`] that exists only while it
+/// fails; its dynamic weight is kept where it is learnt (the pool's checker state, a
+/// FILE_CHECK watcher's entry in the runtime), see [`Runtime::probe_weight`].
 #[derive(Debug)]
 pub struct ProbeTask {
     /// A digest of its parameter key ([`ProbeKey`]): what a reload compares.
     pub key: ProbeKey,
-    /// Its name (`TCP_CHECK 10.0.0.2:80`).
-    pub name: ProbeName,
     /// The slots it reports to.
     pub slots: ProbeSlots,
     /// Why it went down, while it is down after a failing verdict.
@@ -39,6 +38,95 @@ pub struct ProbeTask {
     /// Whether it passes.
     pub up: bool,
     running: Running,
+    kind: rka_check::CheckKind,
+}
+
+impl ProbeTask {
+    /// Its kind.
+    pub fn kind(&self) -> rka_check::CheckKind {
+        self.kind
+    }
+}
+
+/// The name of probe `id` (`p`): its kind and target, the target kept in `targets` or else
+/// its first slot's real server in `plan`.
+fn name_of(plan: &Plan, targets: &HashMap<u64, SocketAddr>, id: u64, p: &ProbeTask) -> ProbeName {
+    let target = targets.get(&id).copied().or_else(|| {
+        let s = p.slots.first()?;
+        let (_, d) = rs_plan(plan, s.vs(), s.rs())?;
+        Some(SocketAddr::new(d.addr, d.port))
+    });
+    ProbeName::new(
+        p.kind,
+        target.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+    )
+}
+
+/// The target of probe `pp` when its name cannot take it from its first slot's real server
+/// in `plan` (see [`ProbeTask`]).
+fn own_target(plan: &Plan, pp: &ProbePlan) -> Option<SocketAddr> {
+    let target = pp.name.target();
+    let first = pp.slots.first().and_then(|s| rs_plan(plan, s.vs(), s.rs()));
+    match first {
+        Some((_, d)) if SocketAddr::new(d.addr, d.port) == target => None,
+        _ => Some(target),
+    }
+}
+
+/// A probe as status shows it: its record and its name (see [`Runtime::probes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeView<'a> {
+    /// Its name (`TCP_CHECK 10.0.0.2:80`).
+    pub name: ProbeName,
+    /// Whether it passes.
+    pub up: bool,
+    /// The slots it reports to.
+    pub slots: &'a ProbeSlots,
+    /// Why it went down, while it is down after a failing verdict.
+    pub last_reason: &'a Option<Box<DownReason>>,
+}
+
+/// The running probes of a [`Runtime`] with their names, by increasing id: iterate over
+/// `(id, view)` pairs.
+#[derive(Debug, Clone, Copy)]
+pub struct Probes<'a> {
+    plan: &'a Plan,
+    targets: &'a HashMap<u64, SocketAddr>,
+    table: &'a ProbeTable,
+}
+
+/// The iterator of a [`Probes`].
+#[derive(Debug)]
+pub struct ProbesIter<'a> {
+    probes: Probes<'a>,
+    inner: std::slice::Iter<'a, (u64, ProbeTask)>,
+}
+
+impl<'a> Iterator for ProbesIter<'a> {
+    type Item = (&'a u64, ProbeView<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (id, p) = self.inner.next()?;
+        let view = ProbeView {
+            name: name_of(self.probes.plan, self.probes.targets, *id, p),
+            up: p.up,
+            slots: &p.slots,
+            last_reason: &p.last_reason,
+        };
+        Some((id, view))
+    }
+}
+
+impl<'a> IntoIterator for Probes<'a> {
+    type Item = (&'a u64, ProbeView<'a>);
+    type IntoIter = ProbesIter<'a>;
+
+    fn into_iter(self) -> ProbesIter<'a> {
+        ProbesIter {
+            probes: self,
+            inner: self.table.0.iter(),
+        }
+    }
 }
 
 /// A 128-bit digest of a probe's parameter key ([`ProbePlan::key`]): equal keys give equal
@@ -182,6 +270,16 @@ impl<'a> IntoIterator for &'a ProbeSlots {
     }
 }
 
+/// The slots of a [`ProbeView`] (`for s in &view.slots`).
+impl<'a> IntoIterator for &&'a ProbeSlots {
+    type Item = &'a Slot;
+    type IntoIter = std::slice::Iter<'a, Slot>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 /// How a probe runs (one byte: what it runs with is kept by id elsewhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Running {
@@ -243,6 +341,9 @@ pub struct Runtime {
     misc_programs: HashMap<u64, Box<str>>,
     /// The FILE_CHECK watchers by probe id (a few: the other probes run in the pool).
     watchers: HashMap<u64, Watcher>,
+    /// The targets of the probes whose name cannot take it from their first slot's real
+    /// server (`connect_ip`, `connect_port`; none in most configurations), by id.
+    name_targets: HashMap<u64, SocketAddr>,
 }
 
 /// A background task stopped with its owner.
@@ -512,6 +613,7 @@ impl Runtime {
             to_notify: Vec::new(),
             misc_programs: HashMap::new(),
             watchers: HashMap::new(),
+            name_targets: HashMap::new(),
         };
         rt.install(plan);
         let init_notifies = config.global.simple.rs_init_notifies;
@@ -554,19 +656,27 @@ impl Runtime {
             .reserve(keys.iter().filter(|k| !old.contains_key(k)).count());
         let mut keep = Vec::with_capacity(plan.probes.len());
         let mut spec = std::mem::take(&mut plan.director);
+        self.name_targets.clear();
         for (pp, key) in std::mem::take(&mut plan.probes).into_iter().zip(keys) {
+            let own = own_target(&plan, &pp);
             match old.remove(&key) {
                 Some(i) => {
                     if let Some((id, mut t)) = running.get_mut(i).and_then(Option::take) {
                         let weight = self.probe_weight(id, &t);
                         set_inits(&mut spec, &pp.slots, t.up, weight);
                         t.slots = pp.slots.into();
+                        if let Some(target) = own {
+                            self.name_targets.insert(id, target);
+                        }
                         keep.push((id, t));
                     }
                 }
                 None => {
                     let id = self.next_id;
                     self.next_id += 1;
+                    if let Some(target) = own {
+                        self.name_targets.insert(id, target);
+                    }
                     let task = self.start_probe(id, key, pp);
                     if matches!(task.running, Running::Not) {
                         set_inits(&mut spec, &task.slots, false, None);
@@ -671,7 +781,7 @@ impl Runtime {
         };
         ProbeTask {
             key,
-            name: pp.name,
+            kind: pp.name.kind(),
             slots: pp.slots.into(),
             up,
             last_reason: reason,
@@ -764,7 +874,8 @@ impl Runtime {
         let Some(p) = self.probes.get_mut(&id) else {
             return;
         };
-        let kind = p.name.kind();
+        let kind = p.kind;
+        let name = name_of(&self.plan, &self.name_targets, id, p);
         let first_success = p.up && matches!(ev, CheckerEvent::Up { .. });
         let teller = Teller {
             kind,
@@ -790,27 +901,26 @@ impl Runtime {
             // Not a change: ours at debug whatever keepalived says (it says nothing for a
             // DNS_CHECK or a FILE_CHECK).
             CheckerEvent::Up { reason } if first_success => {
-                tracing::debug!("{}: first probe passed ({reason})", p.name);
+                tracing::debug!("{name}: first probe passed ({reason})");
             }
             CheckerEvent::Up { reason } => {
                 p.up = true;
                 p.last_reason = None;
                 p.transitions += 1;
-                ours(format!("{}: success ({reason})", p.name));
+                ours(format!("{name}: success ({reason})"));
             }
             CheckerEvent::Down { reason } => {
                 p.up = false;
                 p.last_reason = Some(Box::new(reason.clone()));
                 p.transitions += 1;
-                ours(format!("{}: failed: {reason}", p.name));
+                ours(format!("{name}: failed: {reason}"));
             }
             CheckerEvent::Retrying {
                 reason,
                 attempt,
                 retry,
             } => ours(format!(
-                "{}: failed: {reason} (retry {attempt}/{retry})",
-                p.name
+                "{name}: failed: {reason} (retry {attempt}/{retry})"
             )),
             // keepalived's line for each real server whose weight changes: below.
             // The pool's state holds a pooled probe's weight already; a watcher's is kept here.
@@ -818,17 +928,17 @@ impl Runtime {
                 if let Some(w) = self.watchers.get_mut(&id) {
                     w.weight = Some(*weight);
                 }
-                tracing::debug!("{}: weight {weight}", p.name);
+                tracing::debug!("{name}: weight {weight}");
             }
             CheckerEvent::WeightReset => {
                 if let Some(w) = self.watchers.get_mut(&id) {
                     w.weight = None;
                 }
-                tracing::debug!("{}: configured weight", p.name);
+                tracing::debug!("{name}: configured weight");
             }
             // A line only: nothing changes.
             CheckerEvent::UrlPassed { url } => {
-                tracing::debug!("{}: url #{url} passed", p.name);
+                tracing::debug!("{name}: url #{url} passed");
                 return;
             }
         }
@@ -1019,9 +1129,18 @@ impl Runtime {
         &self.director
     }
 
-    /// The running probes by id (read-only: status).
-    pub fn probes(&self) -> &ProbeTable {
-        &self.probes
+    /// The running probes by id, with their names (read-only: status).
+    pub fn probes(&self) -> Probes<'_> {
+        Probes {
+            plan: &self.plan,
+            targets: &self.name_targets,
+            table: &self.probes,
+        }
+    }
+
+    /// The name of probe `id` (`p`), e.g. `TCP_CHECK 10.0.0.2:80`.
+    pub fn probe_name(&self, id: u64, p: &ProbeTask) -> ProbeName {
+        name_of(&self.plan, &self.name_targets, id, p)
     }
 
     /// The weight probe `id` (`p`) last reported; `None` for the configured weight (or a
@@ -1050,7 +1169,7 @@ impl Runtime {
         let mut slots: Vec<Slot> = self
             .probes
             .values()
-            .filter(|p| p.name.kind() != rka_check::CheckKind::File)
+            .filter(|p| p.kind != rka_check::CheckKind::File)
             .flat_map(|p| p.slots.iter().copied())
             .collect();
         slots.sort_unstable_by_key(|s| (s.vs(), s.rs(), s.check()));
@@ -1176,6 +1295,7 @@ impl Runtime {
         self.pool.clear();
         self.probes.clear();
         self.watchers.clear();
+        self.name_targets.clear();
         // keepalived's line for every real server, in configuration order.
         for sp in &self.plan.services {
             let name = super::logline::VirtualServerName::Label(&sp.label);
@@ -1379,7 +1499,51 @@ mod tests {
         assert_eq!(size_of::<ProbeSlots>(), 16);
         assert_eq!(size_of::<ProbeName>(), 20);
         assert_eq!(size_of::<Option<Box<DownReason>>>(), 8);
-        assert!(size_of::<ProbeTask>() <= 72, "{}", size_of::<ProbeTask>());
+        assert!(size_of::<ProbeTask>() <= 48, "{}", size_of::<ProbeTask>());
+    }
+
+    #[test]
+    fn probe_names_are_rebuilt_from_the_plan_with_only_other_targets_kept() {
+        let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n \
+                    real_server 127.0.0.1 8080 {\n  TCP_CHECK {\n  }\n }\n \
+                    real_server 127.0.0.2 8080 {\n  TCP_CHECK {\n   connect_port 9000\n  }\n }\n \
+                    real_server 127.0.0.3 8080 {\n  HTTP_GET {\n   url {\n    path /\n   }\n   \
+                    connect_ip 127.0.0.9\n  }\n }\n \
+                    real_server 127.0.0.4 8080 {\n  HTTP_GET {\n   url {\n    path /\n   }\n   \
+                    connect_ip 127.0.0.9\n  }\n }\n}\n";
+        let loaded = rka_config::load_str("t.conf", text, &Default::default());
+        assert!(
+            !loaded.diagnostics.is_fatal(),
+            "{:?}",
+            loaded.diagnostics.items()
+        );
+        let plan = Plan::from_config(&loaded.config);
+        // The last two are one probe (same target, same parameters) serving two servers.
+        assert_eq!(plan.probes.len(), 3);
+        let mut targets = HashMap::new();
+        for (id, pp) in (0u64..).zip(&plan.probes) {
+            if let Some(t) = own_target(&plan, pp) {
+                targets.insert(id, t);
+            }
+            let p = ProbeTask {
+                kind: pp.name.kind(),
+                slots: pp.slots.clone().into(),
+                ..task(id)
+            };
+            assert_eq!(name_of(&plan, &targets, id, &p), pp.name);
+        }
+        let mut kept: Vec<String> = targets.values().map(|t| t.to_string()).collect();
+        kept.sort();
+        assert_eq!(kept, ["127.0.0.2:9000", "127.0.0.9:8080"]);
+        let names: Vec<String> = plan.probes.iter().map(|p| p.name.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "TCP_CHECK 127.0.0.1:8080",
+                "TCP_CHECK 127.0.0.2:9000",
+                "HTTP_GET 127.0.0.9:8080"
+            ]
+        );
     }
 
     #[test]
@@ -1397,10 +1561,7 @@ mod tests {
     fn task(key: u64) -> ProbeTask {
         ProbeTask {
             key: ProbeKey([key, key]),
-            name: ProbeName::new(
-                rka_check::CheckKind::Tcp,
-                std::net::SocketAddr::from(([127, 0, 0, 1], key as u16)),
-            ),
+            kind: rka_check::CheckKind::Tcp,
             slots: ProbeSlots::One(slot(0, 0)),
             up: true,
             last_reason: None,
@@ -1415,10 +1576,7 @@ mod tests {
         assert_eq!(t.len(), 3);
         assert!(!t.is_empty());
         assert_eq!(t.keys().copied().collect::<Vec<_>>(), [2, 5, 7]);
-        assert_eq!(
-            t.get(&5).map(|p| p.name.to_string()).as_deref(),
-            Some("TCP_CHECK 127.0.0.1:5")
-        );
+        assert_eq!(t.get(&5).map(|p| p.key), Some(ProbeKey([5, 5])));
         assert!(t.get(&3).is_none() && t.get_mut(&8).is_none());
         if let Some(p) = t.get_mut(&7) {
             p.transitions = 4;
