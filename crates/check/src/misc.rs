@@ -114,7 +114,7 @@ pub fn program_path(program: &str) -> String {
         let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
         std::env::split_paths(&path)
             .map(|dir| dir.join(program))
-            .find(|p| is_executable(p))
+            .find(|p| p.is_file() && rka_sys::host::is_executable(p))
     };
     let Some(found) = found else {
         return program.to_string();
@@ -125,12 +125,6 @@ pub fn program_path(program: &str) -> String {
             .unwrap_or_else(|_| found.to_string_lossy().into_owned()),
         _ => found.to_string_lossy().into_owned(),
     }
-}
-
-/// Whether `path` is a regular file (after links) with an execute bit set.
-fn is_executable(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Translate an exit status into a result. Under `misc_dynamic` exit 0 reports no weight:
