@@ -617,7 +617,7 @@ impl CheckerPool {
             // of that id, waiting for it (immediate results never got a key).
             let waiting = self
                 .entry(id)
-                .is_some_and(|e| e.state.poll_timeout().is_none() && e.running != Running::Task);
+                .is_some_and(|e| e.state.due_tick().is_none() && e.running != Running::Task);
             if waiting {
                 self.finish(id, result, took);
             }
