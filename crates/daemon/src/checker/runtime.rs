@@ -73,62 +73,6 @@ fn own_target(plan: &Plan, pp: &ProbePlan) -> Option<SocketAddr> {
     }
 }
 
-/// A probe as status shows it: its record and its name (see [`Runtime::probes`]).
-#[derive(Debug, Clone, Copy)]
-pub struct ProbeView<'a> {
-    /// Its name (`TCP_CHECK 10.0.0.2:80`).
-    pub name: ProbeName,
-    /// Whether it passes.
-    pub up: bool,
-    /// The slots it reports to.
-    pub slots: &'a ProbeSlots,
-    /// Why it went down, while it is down after a failing verdict.
-    pub last_reason: &'a Option<Box<DownReason>>,
-}
-
-/// The running probes of a [`Runtime`] with their names, by increasing id: iterate over
-/// `(id, view)` pairs.
-#[derive(Debug, Clone, Copy)]
-pub struct Probes<'a> {
-    plan: &'a Plan,
-    targets: &'a HashMap<u64, SocketAddr>,
-    table: &'a ProbeTable,
-}
-
-/// The iterator of a [`Probes`].
-#[derive(Debug)]
-pub struct ProbesIter<'a> {
-    probes: Probes<'a>,
-    inner: std::slice::Iter<'a, (u64, ProbeTask)>,
-}
-
-impl<'a> Iterator for ProbesIter<'a> {
-    type Item = (&'a u64, ProbeView<'a>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let (id, p) = self.inner.next()?;
-        let view = ProbeView {
-            name: name_of(self.probes.plan, self.probes.targets, *id, p),
-            up: p.up,
-            slots: &p.slots,
-            last_reason: &p.last_reason,
-        };
-        Some((id, view))
-    }
-}
-
-impl<'a> IntoIterator for Probes<'a> {
-    type Item = (&'a u64, ProbeView<'a>);
-    type IntoIter = ProbesIter<'a>;
-
-    fn into_iter(self) -> ProbesIter<'a> {
-        ProbesIter {
-            probes: self,
-            inner: self.table.0.iter(),
-        }
-    }
-}
-
 /// A 128-bit digest of a probe's parameter key ([`ProbePlan::key`]): equal keys give equal
 /// digests, and two different keys collide with a probability of about 2^-128 per pair, so a
 /// reload matches probes by digest without keeping each key's text (a few hundred bytes per
@@ -262,16 +206,6 @@ impl std::ops::Deref for ProbeSlots {
 }
 
 impl<'a> IntoIterator for &'a ProbeSlots {
-    type Item = &'a Slot;
-    type IntoIter = std::slice::Iter<'a, Slot>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-/// The slots of a [`ProbeView`] (`for s in &view.slots`).
-impl<'a> IntoIterator for &&'a ProbeSlots {
     type Item = &'a Slot;
     type IntoIter = std::slice::Iter<'a, Slot>;
 
@@ -1129,13 +1063,9 @@ impl Runtime {
         &self.director
     }
 
-    /// The running probes by id, with their names (read-only: status).
-    pub fn probes(&self) -> Probes<'_> {
-        Probes {
-            plan: &self.plan,
-            targets: &self.name_targets,
-            table: &self.probes,
-        }
+    /// The running probes by id (read-only: status); [`Runtime::probe_name`] names them.
+    pub fn probes(&self) -> &ProbeTable {
+        &self.probes
     }
 
     /// The name of probe `id` (`p`), e.g. `TCP_CHECK 10.0.0.2:80`.
