@@ -167,6 +167,16 @@ struct CheckerSlot {
 }
 
 impl CheckerSlot {
+    /// A slot in state `up`, with dynamic weight `weight` if it reported one.
+    fn new(up: bool, weight: Option<i64>, mode: WeightMode) -> Self {
+        CheckerSlot {
+            weight: weight.unwrap_or(0),
+            up,
+            weighted: weight.is_some(),
+            mode,
+        }
+    }
+
     /// The dynamic weight it reported, if any.
     fn weight(&self) -> Option<i64> {
         self.weighted.then_some(self.weight)
@@ -174,8 +184,7 @@ impl CheckerSlot {
 
     /// Sets (or with `None` clears) its dynamic weight.
     fn set_weight(&mut self, weight: Option<i64>) {
-        self.weighted = weight.is_some();
-        self.weight = weight.unwrap_or(0);
+        *self = CheckerSlot::new(self.up, weight, self.mode);
     }
 }
 
@@ -298,16 +307,7 @@ impl Director {
                 let checkers = Checkers::new(
                     r.checkers
                         .iter()
-                        .map(|c| {
-                            let mut slot = CheckerSlot {
-                                weight: 0,
-                                up: c.up,
-                                weighted: false,
-                                mode: c.mode,
-                            };
-                            slot.set_weight(c.weight);
-                            slot
-                        })
+                        .map(|c| CheckerSlot::new(c.up, c.weight, c.mode))
                         .collect(),
                 );
                 let mut rs = RealServer {
