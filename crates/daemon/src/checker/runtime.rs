@@ -48,18 +48,37 @@ impl ProbeTask {
     }
 }
 
-/// The name of probe `id` (`p`): its kind and target, the target kept in `targets` or else
-/// its first slot's real server in `plan`.
-fn name_of(plan: &Plan, targets: &HashMap<u64, SocketAddr>, id: u64, p: &ProbeTask) -> ProbeName {
+/// The name of probe `id` of `kind` whose first slot is `first`: its kind and target, the
+/// target kept in `targets` or else its first slot's real server in `plan`.
+fn name_of(
+    plan: &Plan,
+    targets: &HashMap<u64, SocketAddr>,
+    id: u64,
+    kind: rka_check::CheckKind,
+    first: Option<Slot>,
+) -> ProbeName {
     let target = targets.get(&id).copied().or_else(|| {
-        let s = p.slots.first()?;
+        let s = first?;
         let (_, d) = rs_plan(plan, s.vs(), s.rs())?;
         Some(SocketAddr::new(d.addr, d.port))
     });
-    ProbeName::new(
-        p.kind,
-        target.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
-    )
+    ProbeName::new(kind, target.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))))
+}
+
+/// A probe's name built only when it is written: an event's own lines are mostly at debug,
+/// so the event path does not look its target up unless one is logged.
+struct NameOf<'a> {
+    plan: &'a Plan,
+    targets: &'a HashMap<u64, SocketAddr>,
+    id: u64,
+    kind: rka_check::CheckKind,
+    first: Option<Slot>,
+}
+
+impl std::fmt::Display for NameOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        name_of(self.plan, self.targets, self.id, self.kind, self.first).fmt(f)
+    }
 }
 
 /// The target of probe `pp` when its name cannot take it from its first slot's real server
@@ -809,7 +828,13 @@ impl Runtime {
             return;
         };
         let kind = p.kind;
-        let name = name_of(&self.plan, &self.name_targets, id, p);
+        let name = NameOf {
+            plan: &self.plan,
+            targets: &self.name_targets,
+            id,
+            kind,
+            first: p.slots.first().copied(),
+        };
         let first_success = p.up && matches!(ev, CheckerEvent::Up { .. });
         let teller = Teller {
             kind,
@@ -824,7 +849,7 @@ impl Runtime {
         // keepalived's lines for the checker (below) at info; ours, with the probe's own
         // words, at debug, or at info where keepalived's line cannot be told.
         let told = self_told(&self.plan, &teller, &p.slots, &ev);
-        let ours = |line: String| {
+        let ours = |line: std::fmt::Arguments<'_>| {
             if told {
                 tracing::debug!("{line}");
             } else {
@@ -841,19 +866,19 @@ impl Runtime {
                 p.up = true;
                 p.last_reason = None;
                 p.transitions += 1;
-                ours(format!("{name}: success ({reason})"));
+                ours(format_args!("{name}: success ({reason})"));
             }
             CheckerEvent::Down { reason } => {
                 p.up = false;
                 p.last_reason = Some(Box::new(reason.clone()));
                 p.transitions += 1;
-                ours(format!("{name}: failed: {reason}"));
+                ours(format_args!("{name}: failed: {reason}"));
             }
             CheckerEvent::Retrying {
                 reason,
                 attempt,
                 retry,
-            } => ours(format!(
+            } => ours(format_args!(
                 "{name}: failed: {reason} (retry {attempt}/{retry})"
             )),
             // keepalived's line for each real server whose weight changes: below.
@@ -1070,7 +1095,13 @@ impl Runtime {
 
     /// The name of probe `id` (`p`), e.g. `TCP_CHECK 10.0.0.2:80`.
     pub fn probe_name(&self, id: u64, p: &ProbeTask) -> ProbeName {
-        name_of(&self.plan, &self.name_targets, id, p)
+        name_of(
+            &self.plan,
+            &self.name_targets,
+            id,
+            p.kind,
+            p.slots.first().copied(),
+        )
     }
 
     /// The weight probe `id` (`p`) last reported; `None` for the configured weight (or a
@@ -1460,7 +1491,8 @@ mod tests {
                 slots: pp.slots.clone().into(),
                 ..task(id)
             };
-            assert_eq!(name_of(&plan, &targets, id, &p), pp.name);
+            let first = p.slots.first().copied();
+            assert_eq!(name_of(&plan, &targets, id, p.kind, first), pp.name);
         }
         let mut kept: Vec<String> = targets.values().map(|t| t.to_string()).collect();
         kept.sort();
