@@ -66,9 +66,14 @@ pub struct Diagnostic {
     pub message: String,
     /// Found by the script-security pass. keepalived's processes split the reporting: the
     /// parent logs the problems of the text and of the global and VRRP sections, the checker
-    /// child those of the virtual servers, and each child the script-security results of the
-    /// scripts it runs (`SECURITY VIOLATION ...`, scripts disabled or refused).
+    /// child those of the virtual servers ([`Diagnostic::lvs`]), and each child the
+    /// script-security results of the scripts it runs (`SECURITY VIOLATION ...`, scripts
+    /// disabled or refused).
     pub script: bool,
+    /// Found while modelling or checking the virtual servers' part (`virtual_server`,
+    /// `virtual_server_group`, `SSL` and their checks, script security included): the checker
+    /// child's to log.
+    pub lvs: bool,
     /// Logged by a running daemon only: keepalived's `-t` does not print it (it is found when
     /// a child prepares to run its scripts).
     pub runtime: bool,
@@ -102,6 +107,7 @@ impl Diagnostics {
             origin: origin.cloned(),
             message: message.into(),
             script: false,
+            lvs: false,
             runtime: false,
         });
     }
@@ -146,6 +152,7 @@ impl Diagnostics {
             origin: origin.cloned(),
             message,
             script: true,
+            lvs: false,
             runtime,
         });
     }
@@ -175,6 +182,14 @@ impl Diagnostics {
     pub fn mark_script_since(&mut self, start: usize) {
         for d in self.items.iter_mut().skip(start) {
             d.script = true;
+        }
+    }
+
+    /// Marks every diagnostic recorded after the first `start` as found in the virtual
+    /// servers' part ([`Diagnostic::lvs`]).
+    pub fn mark_lvs_since(&mut self, start: usize) {
+        for d in self.items.iter_mut().skip(start) {
+            d.lvs = true;
         }
     }
 
@@ -268,6 +283,9 @@ mod tests {
         assert_eq!(d.items()[2].origin, Some(o));
         d.mark_script_since(3);
         assert!(d.items()[3].script && !d.items()[0].script);
+        d.mark_lvs_since(2);
+        let lvs: Vec<_> = d.items().iter().map(|d| d.lvs).collect();
+        assert_eq!(lvs, [false, false, true, true]);
     }
 
     #[test]

@@ -74,20 +74,11 @@ fn load_config_as(cli: &Cli, role: Role) -> Option<Config> {
     opts.skip_lvs = matches!(role, Role::Vrrp | Role::Parent);
     let loaded = rka_config::load(&cli.use_file, &opts);
     let logged = std::time::Instant::now();
-    let parents = match role {
-        // The diagnostics of the parent's own load (which leaves the virtual servers out),
-        // read again only when the checker child has something to say.
-        Role::Checker if loaded.diagnostics.items().iter().any(|d| !d.script) => {
-            opts.skip_lvs = true;
-            rka_config::load(&cli.use_file, &opts).diagnostics
-        }
-        _ => rka_config::Diagnostics::default(),
-    };
     let user_line = (role != Role::Parent
         && !opts.skip_host_checks
         && needs_missing_script_user(&loaded.config, role))
     .then_some(MISSING_SCRIPT_USER);
-    let lines = reported_by(role, loaded.diagnostics.items(), parents.items(), user_line);
+    let lines = reported_by(role, loaded.diagnostics.items(), user_line);
     for d in &lines {
         match d {
             Reported::Diagnostic(d) => match d.severity {
@@ -130,33 +121,21 @@ enum Reported<'a> {
     Line(&'static str),
 }
 
-/// The diagnostics of `items` that `role` logs, in order: the parent the ones not found by the
-/// script-security pass; a child the script-security ones (after `user_line`), and the
-/// checker child also the ones its parent (whose diagnostics are `parents`) did not log.
+/// The diagnostics of `items` that `role` logs, in order: the parent those of the text and
+/// of the global and VRRP sections, the VRRP child the script-security results of its
+/// scripts, the checker child those of the virtual servers (their script-security results
+/// included); a child's script-security results come after `user_line`.
 fn reported_by<'a>(
     role: Role,
     items: &'a [rka_config::Diagnostic],
-    parents: &[rka_config::Diagnostic],
     mut user_line: Option<&'static str>,
 ) -> Vec<Reported<'a>> {
-    // How many times the parent logged each line (a repeated line is its own that often).
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for d in parents.iter().filter(|d| !d.script) {
-        *seen.entry(d.to_string()).or_default() += 1;
-    }
     let mut out = Vec::new();
     for d in items {
-        let keep = match (role, d.script) {
-            (Role::Parent, script) => !script,
-            (_, true) => true,
-            (Role::Vrrp, false) => false,
-            (Role::Checker, false) => match seen.get_mut(&d.to_string()) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    false
-                }
-                _ => true,
-            },
+        let keep = match role {
+            Role::Parent => !d.script && !d.lvs,
+            Role::Vrrp => d.script && !d.lvs,
+            Role::Checker => d.lvs,
         };
         if !keep {
             continue;
@@ -350,37 +329,35 @@ mod tests {
             .collect()
     }
 
-    /// keepalived's split, observed with an unknown keyword in global_defs (line 3) and in a
-    /// virtual server (line 7) and a MISC_CHECK without user: the parent logs the global one,
-    /// the checker child the virtual server's, then the missing script user and the security
-    /// line; the VRRP child logs only the script-security results of its own load.
+    /// keepalived's split, observed (a vrrp_script and a MISC_CHECK without user, an
+    /// unknown keyword in global_defs and one in a virtual server): the parent logs the global
+    /// one, the VRRP child the missing script user and its scripts' security line, the checker
+    /// child the virtual server's keyword, the missing script user and the check scripts'
+    /// security line (not the VRRP one, which its full load also finds).
     #[test]
     fn each_diagnostic_is_logged_by_one_process() {
         let o = |l| Origin::new("k.conf", l);
         let mut full = Diagnostics::default();
         full.warn(&o(3), "Unknown keyword 'bogus_global'");
+        let lvs = full.len();
         full.warn(&o(7), "Unknown keyword 'bogus_vs'");
+        full.mark_lvs_since(lvs);
+        full.security(None, "SECURITY VIOLATION - scripts ...");
+        let lvs = full.len();
         full.security(None, "SECURITY VIOLATION - check scripts ...");
-        let mut parent = Diagnostics::default();
-        parent.warn(&o(3), "Unknown keyword 'bogus_global'");
-        parent.security(None, "SECURITY VIOLATION - scripts ...");
+        full.mark_lvs_since(lvs);
 
-        let p = reported_by(Role::Parent, parent.items(), &[], None);
+        let p = reported_by(Role::Parent, full.items(), None);
         assert_eq!(
             lines(&p),
             ["(k.conf: Line 3) Unknown keyword 'bogus_global'"]
         );
-        let v = reported_by(Role::Vrrp, parent.items(), &[], Some(MISSING_SCRIPT_USER));
+        let v = reported_by(Role::Vrrp, full.items(), Some(MISSING_SCRIPT_USER));
         assert_eq!(
             lines(&v),
             [MISSING_SCRIPT_USER, "SECURITY VIOLATION - scripts ..."]
         );
-        let c = reported_by(
-            Role::Checker,
-            full.items(),
-            parent.items(),
-            Some(MISSING_SCRIPT_USER),
-        );
+        let c = reported_by(Role::Checker, full.items(), Some(MISSING_SCRIPT_USER));
         assert_eq!(
             lines(&c),
             [
@@ -391,23 +368,46 @@ mod tests {
         );
     }
 
-    /// A repeated message is the parent's only as many times as the parent logged it; the
-    /// missing-user line still comes when no script-security diagnostic follows it.
+    /// The missing-user line still comes when no script-security diagnostic follows it.
     #[test]
-    fn repeats_are_counted_and_the_user_line_is_not_lost() {
-        let o = Origin::new("k.conf", 9);
+    fn the_user_line_is_not_lost() {
         let mut full = Diagnostics::default();
-        full.warn(&o, "same");
-        full.warn(&o, "same");
-        let mut parent = Diagnostics::default();
-        parent.warn(&o, "same");
-        let c = reported_by(
-            Role::Checker,
-            full.items(),
-            parent.items(),
-            Some(MISSING_SCRIPT_USER),
-        );
+        full.warn(&Origin::new("k.conf", 9), "same");
+        full.mark_lvs_since(0);
+        let c = reported_by(Role::Checker, full.items(), Some(MISSING_SCRIPT_USER));
         assert_eq!(lines(&c), ["(k.conf: Line 9) same", MISSING_SCRIPT_USER]);
-        assert!(reported_by(Role::Vrrp, full.items(), &[], None).is_empty());
+        assert!(reported_by(Role::Vrrp, full.items(), None).is_empty());
+        assert!(reported_by(Role::Parent, full.items(), None).is_empty());
+    }
+
+    /// The loader marks what the virtual servers' part finds, so that the checker child logs
+    /// it and the parent does not.
+    #[test]
+    fn the_loader_marks_the_virtual_servers_part() {
+        let text = "global_defs {\n bogus_global 1\n}\nvirtual_server 10.0.0.1 80 {\n \
+                    bogus_vs 1\n real_server 10.0.0.2 80 {\n }\n}\n";
+        let opts = rka_config::LoadOptions {
+            skip_host_checks: true,
+            ..Default::default()
+        };
+        let loaded = rka_config::load_str("k.conf", text, &opts);
+        let items = loaded.diagnostics.items();
+        let said = |role| lines(&reported_by(role, items, None));
+        assert_eq!(
+            said(Role::Parent),
+            ["(k.conf: Line 2) Unknown keyword 'bogus_global'"]
+        );
+        let checker = said(Role::Checker);
+        assert_eq!(
+            checker.first().map(String::as_str),
+            Some("(k.conf: Line 5) Unknown keyword 'bogus_vs'")
+        );
+        assert!(
+            checker
+                .iter()
+                .any(|l| l.contains("no forwarding method set")),
+            "{checker:?}"
+        );
+        assert!(!checker.iter().any(|l| l.contains("bogus_global")));
     }
 }

@@ -78,8 +78,17 @@ impl<'o> ModelBuilder<'o> {
         }
     }
 
-    /// Models one top-level statement.
+    /// Models one top-level statement. The problems of a virtual-server statement are marked
+    /// as the checker child's ([`crate::Diagnostic::lvs`]).
     pub fn add(&mut self, node: &Node) {
+        let start = self.diags.len();
+        self.model_statement(node);
+        if lvs::TOP_KEYWORDS.contains(&node.keyword()) {
+            self.diags.mark_lvs_since(start);
+        }
+    }
+
+    fn model_statement(&mut self, node: &Node) {
         let mut ctx = Ctx::new(&mut self.diags, self.opts);
         if ctx.missing_parameter(node, required::TOP) {
             return;
@@ -107,7 +116,9 @@ impl<'o> ModelBuilder<'o> {
         let mut ctx = Ctx::new(diags, opts);
         global::validate(&mut ctx, &mut cfg);
         vrrp::validate(&mut ctx, &mut cfg);
+        let start = ctx.diags.len();
         lvs::validate(&mut ctx, &mut cfg);
+        ctx.diags.mark_lvs_since(start);
         cfg
     }
 }
