@@ -41,13 +41,6 @@ pub struct ProbeTask {
     kind: rka_check::CheckKind,
 }
 
-impl ProbeTask {
-    /// Its kind.
-    pub fn kind(&self) -> rka_check::CheckKind {
-        self.kind
-    }
-}
-
 /// The name of probe `id` of `kind` whose first slot is `first`: its kind and target, the
 /// target kept in `targets` or else its first slot's real server in `plan`.
 fn name_of(
@@ -1256,7 +1249,6 @@ impl Runtime {
         self.pool.clear();
         self.probes.clear();
         self.watchers.clear();
-        self.name_targets.clear();
         // keepalived's line for every real server, in configuration order.
         for sp in &self.plan.services {
             let name = super::logline::VirtualServerName::Label(&sp.label);
