@@ -29,7 +29,8 @@ const MI_OPTION_ALLOW_THP: mi::mi_option_t = 43;
 /// to the system; 0: at once). Checked against its default by a test.
 const MI_OPTION_PURGE_DELAY: mi::mi_option_t = 15;
 
-/// Keeps the daemon's heap in small pages, so that memory it frees can go back to the system.
+/// Keeps the daemon's heap in small pages and has freed pages go back to the system at once
+/// (both halves below; the name predates the second).
 ///
 /// mimalloc reserves its arena before `main` and asks the kernel for transparent huge pages
 /// over it (`MADV_HUGEPAGE`): with THP in `madvise` mode (Debian's default) every 2 MiB of the
