@@ -694,14 +694,20 @@ mod tests {
         assert!(st.is_up(), "retried");
     }
 
-    /// An HTTP_GET checker of `urls` urls, as the pool makes it (`for_probe`), reporting its
-    /// url passes.
-    fn http_checker(s: Schedule, urls: usize, t0: Instant) -> CheckerState {
+    /// An HTTP_GET checker of `urls` urls with `fast_recovery` as given, as the pool makes it
+    /// (`for_probe`).
+    fn http_checker(s: Schedule, urls: usize, fast_recovery: bool, t0: Instant) -> CheckerState {
         use crate::http::{HttpParams, UrlCheck};
         let target = "127.0.0.1:80".parse().expect("addr");
         let list = (0..urls).map(|i| UrlCheck::new(format!("/{i}"))).collect();
-        let p = HttpParams::new(crate::net::ConnectOpts::new(target), list);
-        let mut st = CheckerState::for_probe(&Probe::Http(p), s, t0, Duration::ZERO);
+        let mut p = HttpParams::new(crate::net::ConnectOpts::new(target), list);
+        p.fast_recovery = fast_recovery;
+        CheckerState::for_probe(&Probe::Http(p), s, t0, Duration::ZERO)
+    }
+
+    /// [`http_checker`] reporting its url passes, as the daemon's pool makes it.
+    fn reporting_http_checker(s: Schedule, urls: usize, t0: Instant) -> CheckerState {
+        let mut st = http_checker(s, urls, false, t0);
         st.report_url_passes();
         st
     }
@@ -714,7 +720,7 @@ mod tests {
         let t0 = Instant::now();
         let mut s = sched(3, false);
         s.delay_before_retry = Duration::from_secs(1);
-        let mut st = http_checker(s, 1, t0);
+        let mut st = reporting_http_checker(s, 1, t0);
         let runs = drive(&mut st, t0, vec![fail(), fail()]);
         assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), vec![0, 10]);
         let down = DownReason {
@@ -723,14 +729,14 @@ mod tests {
         };
         assert_eq!(runs[0].events, vec![CheckerEvent::Down { reason: down }]);
         assert!(runs[1].events.is_empty(), "nothing while down");
-        let mut st = http_checker(sched(0, false), 1, t0);
+        let mut st = reporting_http_checker(sched(0, false), 1, t0);
         let runs = drive(&mut st, t0, vec![fail()]);
         assert!(
             matches!(&runs[0].events[..], [CheckerEvent::Down { reason }] if reason.retries == 0)
         );
         // Once it has run, an HTTP_GET retries as configured: two retries, two events each
         // under log_all_failures, then the verdict counting them.
-        let mut st = http_checker(sched(2, false), 1, t0);
+        let mut st = reporting_http_checker(sched(2, false), 1, t0);
         let runs = drive(&mut st, t0, vec![ok(), fail(), fail(), fail()]);
         assert_eq!(
             runs.iter().map(|r| r.at).collect::<Vec<_>>(),
@@ -748,7 +754,7 @@ mod tests {
         // failed url, then a whole pass) and the checker is up: a url line each time, the
         // second before the checker's line. 8604 (/a /b, /b failing): /b, /a, /b.
         let t0 = Instant::now();
-        let mut st = http_checker(sched(0, true), 1, t0);
+        let mut st = reporting_http_checker(sched(0, true), 1, t0);
         let runs = drive(&mut st, t0, vec![ok(), fail(), ok(), ok(), ok()]);
         let events: Vec<Vec<CheckerEvent>> = runs.into_iter().map(|r| r.events).collect();
         let up = || CheckerEvent::Up {
@@ -762,7 +768,7 @@ mod tests {
         assert_eq!(events[3], vec![url0, up()]);
         assert!(events[4].is_empty());
 
-        let mut st = http_checker(sched(0, false), 2, t0);
+        let mut st = reporting_http_checker(sched(0, false), 2, t0);
         st.set(UP, true);
         let runs = drive(&mut st, t0, vec![ok(), fail(), ok(), ok(), ok(), ok()]);
         let passed: Vec<(usize, Vec<usize>)> = runs
@@ -791,7 +797,7 @@ mod tests {
             Some(CheckerEvent::Up { .. })
         ));
         // Not asked for: none.
-        let mut quiet = url_checker(sched(0, true), false, t0);
+        let mut quiet = http_checker(sched(0, true), 3, false, t0);
         let runs = drive(&mut quiet, t0, vec![ok(), ok(), ok()]);
         assert!(runs
             .iter()
@@ -864,11 +870,6 @@ mod tests {
         assert!(!up);
     }
 
-    /// An HTTP_GET checker of three urls with `fast_recovery` as given.
-    fn url_checker(s: Schedule, fast_recovery: bool, t0: Instant) -> CheckerState {
-        CheckerState::new(s, t0, Duration::ZERO).pacing_urls(3, fast_recovery)
-    }
-
     /// Up from the start; /b fails through its retries (down), fails once more, passes;
     /// then the full pass /a /b /c brings the checker up.
     fn down_and_recover() -> Vec<ProbeResult> {
@@ -893,7 +894,7 @@ mod tests {
     #[test]
     fn url_checker_checks_one_url_per_probe() {
         let t0 = Instant::now();
-        let mut st = url_checker(sched(2, false), false, t0);
+        let mut st = http_checker(sched(2, false), 3, false, t0);
         let runs = drive(&mut st, t0, down_and_recover());
         let urls: Vec<usize> = runs.iter().map(|r| r.url).collect();
         assert_eq!(urls, vec![0, 1, 2, 0, 1, 1, 1, 1, 1, 0, 1, 2, 0]);
@@ -911,7 +912,7 @@ mod tests {
     #[test]
     fn fast_recovery_checks_the_next_url_at_once_only_while_recovering() {
         let t0 = Instant::now();
-        let mut st = url_checker(sched(2, false), true, t0);
+        let mut st = http_checker(sched(2, false), 3, true, t0);
         let runs = drive(&mut st, t0, down_and_recover());
         let urls: Vec<usize> = runs.iter().map(|r| r.url).collect();
         assert_eq!(urls, vec![0, 1, 2, 0, 1, 1, 1, 1, 1, 0, 1, 2, 0]);
@@ -931,11 +932,18 @@ mod tests {
         s.delay_loop = Duration::from_secs(2);
         s.delay_before_retry = Duration::from_secs(5);
         let t0 = Instant::now();
-        let mut st = url_checker(s.clone(), false, t0);
+        let mut st = http_checker(s.clone(), 3, false, t0);
         let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), ok()]);
         let times: Vec<u64> = runs.iter().map(|r| r.at).collect();
-        // Retry after 5 s, down at 5, then 5 s after each failed run.
+        // A first failure is settled at once (down at 0), then 5 s after each failed run.
         assert_eq!(times, vec![0, 5, 10, 15]);
+        assert_eq!(verdicts(&runs), (vec![], vec![0]));
+        // Once up, the retry after 5 s, down at 7, then 5 s after each failed run.
+        let mut st = http_checker(s.clone(), 1, false, t0);
+        let runs = drive(&mut st, t0, vec![ok(), fail(), fail(), fail(), ok()]);
+        let times: Vec<u64> = runs.iter().map(|r| r.at).collect();
+        assert_eq!(times, vec![0, 2, 7, 12, 17]);
+        assert_eq!(verdicts(&runs), (vec![], vec![2]));
         let mut plain = CheckerState::new(s, t0, Duration::ZERO);
         let runs = drive(&mut plain, t0, vec![fail(), fail(), fail()]);
         let times: Vec<u64> = runs.iter().map(|r| r.at).collect();
@@ -945,7 +953,7 @@ mod tests {
     #[test]
     fn alpha_url_checker_comes_up_after_the_whole_first_pass() {
         let t0 = Instant::now();
-        let mut st = url_checker(sched(1, true), false, t0);
+        let mut st = http_checker(sched(1, true), 3, false, t0);
         assert!(!st.is_up());
         let runs = drive(&mut st, t0, vec![ok(), ok(), ok()]);
         assert_eq!(
