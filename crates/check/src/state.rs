@@ -146,12 +146,8 @@ const IN_FLIGHT: u8 = 1 << 3;
 /// A verdict (Up or Down) was reported: an `alpha` checker that starts down reports its
 /// first failed verdict once, as keepalived 2.2.7 runs `notify_down` then.
 const VERDICT_GIVEN: u8 = 1 << 4;
-/// A first failing probe settled at once still counts the configured `retry` in its
-/// [`DownReason`]: keepalived 2.2.7 words it "failed after N retries" for HTTP_GET/SSL_GET
-/// after a single request (`http-recovery2.log`, 8610 with `retry 3`).
-const FIRST_RUN_COUNTS_RETRY: u8 = 1 << 5;
 /// Report [`CheckerEvent::UrlPassed`].
-const REPORT_URL_PASSES: u8 = 1 << 6;
+const REPORT_URL_PASSES: u8 = 1 << 5;
 
 /// The origin of the checkers' instants, fixed at its first use in the process.
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -201,7 +197,7 @@ pub struct CheckerState {
     extra: Option<Box<Extra>>,
     retries_done: u32,
     /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`],
-    /// [`FIRST_RUN_COUNTS_RETRY`], [`REPORT_URL_PASSES`].
+    /// [`REPORT_URL_PASSES`].
     flags: u8,
 }
 
@@ -235,7 +231,6 @@ impl CheckerState {
             Probe::Tcp(_) | Probe::Udp(_) | Probe::Ping(_) | Probe::Dns(_) | Probe::Http(_)
         );
         state.set(RETRY_FIRST_RUN, retry_first_run);
-        state.set(FIRST_RUN_COUNTS_RETRY, matches!(probe, Probe::Http(_)));
         match probe {
             Probe::Http(p) => state.pacing_urls(p.urls.len(), p.fast_recovery),
             _ => state,
@@ -421,14 +416,17 @@ impl CheckerState {
                     }
                 } else {
                     let mut retried = std::mem::take(&mut self.retries_done);
-                    if !has_run && self.has(FIRST_RUN_COUNTS_RETRY) {
-                        retried = self.schedule.retry;
-                    }
                     let mut delay = self.schedule.delay_loop;
                     if let Some(u) = self.extra.as_mut().and_then(|x| x.urls.as_mut()) {
                         u.cursor.on_failure();
                         delay =
                             UrlCursor::delay_after_failure(delay, self.schedule.delay_before_retry);
+                        // A first probe settled at once still counts the configured `retry`:
+                        // keepalived 2.2.7 words it "failed after N retries" for HTTP_GET /
+                        // SSL_GET after a single request (`http-recovery2.log`, 8610, retry 3).
+                        if !has_run {
+                            retried = self.schedule.retry;
+                        }
                     }
                     self.next_probe = tick_after(now, delay);
                     if up || !self.has(VERDICT_GIVEN) {
