@@ -111,7 +111,6 @@ impl fmt::Display for VirtualServerName<'_> {
 ///   match `require_reply` ([`Cause::UdpReplyMismatch`]), ICMP unreachable on UDP/DNS
 ///   ([`Cause::ConnectFailed`] with ECONNREFUSED);
 /// - `Socket` (the probe could not even start) -> [`Cause::ConnectFailed`] with its errno.
-#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
     /// The connection failed (refused, unreachable; for UDP and DNS the ICMP error read
@@ -145,8 +144,10 @@ pub enum Cause {
     /// SMTP_CHECK: the answer to HELO is not 250.
     SmtpHelo,
     /// DNS_CHECK: the reply's RCODE is not 0.
+    #[cfg_attr(not(test), allow(dead_code))]
     DnsRcode(u8),
     /// UDP_CHECK: the reply does not match `require_reply`.
+    #[cfg_attr(not(test), allow(dead_code))]
     UdpReplyMismatch,
     /// MISC_CHECK: the program exited with this failing status.
     MiscExit(i32),
