@@ -879,26 +879,33 @@ fn script_uid(g: &GlobalDefs, own: Option<&str>) -> Option<Option<u32>> {
 /// it then runs as `keepalived_script` if that user exists (the VRRP child says when it does
 /// not: `Script user 'keepalived_script' does not exist`).
 pub fn needs_default_script_user(g: &GlobalDefs, vrrp: &VrrpConfig) -> bool {
-    if g.script_user_name().is_some() {
-        return false;
-    }
+    g.script_user_name().is_none()
+        && (vrrp.scripts.iter().any(|v| v.user.is_none())
+            || user_scripts(g, vrrp).any(|u| u.user.is_none()))
+}
+
+/// The notify scripts of the instances and sync groups, then the global scripts the VRRP
+/// child runs (`startup_script`, `shutdown_script`, the notify FIFOs' scripts).
+fn user_scripts<'a>(
+    g: &'a GlobalDefs,
+    vrrp: &'a VrrpConfig,
+) -> impl Iterator<Item = &'a UserScript> {
     let s = &g.simple;
-    vrrp.scripts.iter().any(|v| v.user.is_none())
-        || vrrp
-            .instances
-            .iter()
-            .flat_map(|i| i.notifies.scripts())
-            .chain(vrrp.sync_groups.iter().flat_map(|g| g.notifies.scripts()))
-            .any(|(_, u)| u.user.is_none())
-        || [
-            &s.startup_script,
-            &s.shutdown_script,
-            &s.notify_fifo_script,
-            &s.vrrp_notify_fifo_script,
-        ]
-        .into_iter()
-        .flatten()
-        .any(|u| u.user.is_none())
+    vrrp.instances
+        .iter()
+        .flat_map(|i| i.notifies.scripts())
+        .chain(vrrp.sync_groups.iter().flat_map(|g| g.notifies.scripts()))
+        .map(|(_, u)| u)
+        .chain(
+            [
+                &s.startup_script,
+                &s.shutdown_script,
+                &s.notify_fifo_script,
+                &s.vrrp_notify_fifo_script,
+            ]
+            .into_iter()
+            .flatten(),
+        )
 }
 
 /// The script-security pass of the VRRP side; its diagnostics are the VRRP child's to log
@@ -984,35 +991,15 @@ fn check_vrrp_scripts(ctx: &mut Ctx<'_>, g: &GlobalDefs, vrrp: &mut VrrpConfig) 
     }
     vrrp.scripts = kept;
     // Notify scripts and global scripts: reported, not removed.
-    let mut others: Vec<&UserScript> = Vec::new();
-    for inst in &vrrp.instances {
-        others.extend(inst.notifies.scripts().into_iter().map(|(_, s)| s));
-    }
-    for grp in &vrrp.sync_groups {
-        others.extend(grp.notifies.scripts().into_iter().map(|(_, s)| s));
-    }
-    let s = &g.simple;
-    for o in [
-        &s.startup_script,
-        &s.shutdown_script,
-        &s.notify_fifo_script,
-        &s.vrrp_notify_fifo_script,
-        &s.lvs_notify_fifo_script,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        others.push(o);
-    }
+    let others = user_scripts(g, vrrp).chain(&g.simple.lvs_notify_fifo_script);
     for o in others {
-        let path = find_program(o.command.program());
-        let found = path.as_deref();
-        if let Some(found) = found {
+        let found = find_program(o.command.program());
+        if let Some(found) = &found {
             note_path_search(ctx, o.command.program(), found);
         }
         any |= found.is_some();
         let uid = script_uid(g, o.user.as_deref());
-        let insecure = path.as_deref().is_some_and(is_insecure);
+        let insecure = found.as_deref().is_some_and(is_insecure);
         if secure && insecure && uid.flatten() == Some(0) {
             // keepalived -t says nothing about these (it checks them only when it runs them).
             ctx.diags.runtime_note(
