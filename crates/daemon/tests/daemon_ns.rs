@@ -1758,6 +1758,49 @@ fn child_wait_time_bounds_the_wait_for_a_stuck_child() {
     each(&BOTH, scenario_child_wait_time);
 }
 
+/// Configuration diagnostics are logged once each, by the process keepalived 2.2.7 logs them
+/// from (observed): the parent an unknown keyword of global_defs, the VRRP child its
+/// script's notes ("Script user 'keepalived_script' does not exist" when that user is
+/// missing, the path search of a script named without a path, the SECURITY VIOLATION).
+fn scenario_diagnostics_logged_once(imp: Impl) {
+    let mut lab = Lab::new();
+    let text = format!(
+        "global_defs {{\n  router_id lab\n  bogus_global 1\n}}\n\
+         vrrp_script chk {{\n  script \"true\"\n  interval 1\n}}\n\
+         vrrp_instance VI_1 {{\n  interface eth0\n  state BACKUP\n  version 3\n  \
+         virtual_router_id 51\n  priority 150\n  advert_int 0.1\n  \
+         virtual_ipaddress {{\n    {VIP}/24\n  }}\n  track_script {{\n    chk\n  }}\n}}\n"
+    );
+    let d = lab.start_vrrp(imp, &text, &[]);
+    wait(&d, SECS(10), "the VIP", || lab.has_addr(VIP));
+    d.signal(libc::SIGTERM);
+    assert_eq!(lab.wait_exit(&d, SECS(10)), Some(0));
+    let log = d.log_text();
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    let user_missing = !std::process::Command::new("id")
+        .arg("keepalived_script")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    for (needle, want) in [
+        ("Unknown keyword 'bogus_global'", 1),
+        ("SECURITY VIOLATION - scripts are being executed", 1),
+        ("WARNING - script `true` resolved by path search to `", 1),
+        (
+            "Script user 'keepalived_script' does not exist",
+            usize::from(user_missing),
+        ),
+    ] {
+        assert_eq!(count(needle), want, "{imp:?}: {needle:?} in\n{log}");
+    }
+}
+
+#[test]
+fn diagnostics_are_logged_once_by_their_process() {
+    each(&BOTH, scenario_diagnostics_logged_once);
+}
+
 /// The parent's lifecycle lines, which log watchers key on, in keepalived 2.2.7's order
 /// (observed): start, kernel, command line, configuration file, child start, "Startup
 /// complete"; a reload's "Reloading ...", configuration file, "Reload complete"; "Stopping"
