@@ -374,6 +374,31 @@ impl AsFd for FrameSocket {
     }
 }
 
+/// Dissolves the association of a connection-oriented socket: `connect()` to an `AF_UNSPEC`
+/// address. On a TCP socket the kernel aborts whatever connection it holds (an established
+/// one is reset, one still connecting is dropped), releases its ephemeral port unless the
+/// port was bound explicitly, and leaves the socket unconnected: the same descriptor, with
+/// its options and its epoll registrations, can `connect()` again, to any address.
+pub fn disconnect(sock: BorrowedFd<'_>) -> io::Result<()> {
+    let unspec = libc::sockaddr {
+        sa_family: libc::AF_UNSPEC as libc::sa_family_t,
+        sa_data: [0; 14],
+    };
+    // SAFETY: `sock` is an open descriptor for the duration of the borrow; the address points
+    // to a live sockaddr whose size is passed alongside it, and the kernel only reads it.
+    let rc = unsafe {
+        libc::connect(
+            sock.as_raw_fd(),
+            &unspec,
+            size_of::<libc::sockaddr>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Reads the hardware (MAC) address of an interface, via `SIOCGIFHWADDR`.
 pub fn interface_mac(ifname: &str) -> io::Result<[u8; 6]> {
     let sock = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
@@ -463,6 +488,83 @@ mod tests {
         assert_eq!(timespec_to_system(-1, 0), None);
         assert_eq!(timespec_to_system(1, 1_000_000_000), None);
         assert_eq!(timespec_to_system(1, -1), None);
+    }
+
+    #[test]
+    fn a_disconnected_tcp_socket_connects_again() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let open = listener.local_addr().expect("addr");
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr")
+        };
+        let sock = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).expect("socket");
+        let fd = sock.as_raw_fd();
+        // Refused, its error left pending (not read): disconnected, the socket connects again
+        // and the old error is gone.
+        match sock.connect(&closed.into()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            other => panic!("loopback connect: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        disconnect(sock.as_fd()).expect("disconnect after a refused connect");
+        sock.set_nonblocking(false).expect("blocking");
+        sock.connect(&open.into())
+            .expect("connect after disconnect");
+        assert!(sock.take_error().expect("SO_ERROR").is_none());
+        let (mut server, _) = listener.accept().expect("accept");
+        assert_eq!(
+            sock.peer_addr().expect("peer").as_socket(),
+            Some(open),
+            "connected to the listener"
+        );
+        // Established: disconnecting resets the connection, and the same descriptor connects
+        // once more.
+        disconnect(sock.as_fd()).expect("disconnect an established connection");
+        server
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .expect("timeout");
+        let e = server.read(&mut [0u8; 4]).expect_err("reset");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+        assert!(sock.peer_addr().is_err(), "not connected any more");
+        sock.connect(&open.into()).expect("connect again");
+        assert!(sock.take_error().expect("SO_ERROR").is_none());
+        assert_eq!(sock.as_raw_fd(), fd);
+        drop(listener.accept().expect("accept"));
+    }
+
+    #[test]
+    fn a_socket_still_connecting_is_dropped_by_disconnect() {
+        // A listener whose accept queue is full drops further SYNs: the connect hangs.
+        let full = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        full.bind(&std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .expect("bind");
+        full.listen(0).expect("listen");
+        let full_addr = full.local_addr().expect("addr");
+        let mut fill = Vec::new();
+        for _ in 0..4 {
+            let s = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).expect("socket");
+            let _ = s.connect(&full_addr);
+            fill.push(s);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let sock = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).expect("socket");
+        match sock.connect(&full_addr) {
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            other => panic!("the connect should hang: {other:?}"),
+        }
+        disconnect(sock.as_fd()).expect("disconnect while connecting");
+        // The abort of that connect leaves no error behind for the next one.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        sock.set_nonblocking(false).expect("blocking");
+        sock.connect(&listener.local_addr().expect("addr").into())
+            .expect("connect after disconnect");
+        assert!(sock.take_error().expect("SO_ERROR").is_none());
+        // Not a socket: the error is the kernel's.
+        let file = std::fs::File::open("/dev/null").expect("open");
+        let e = disconnect(file.as_fd()).expect_err("not a socket");
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTSOCK));
     }
 
     #[test]
