@@ -8,5 +8,6 @@ pub mod alloc;
 pub mod host;
 pub mod net;
 pub mod netns;
+pub mod pcre;
 pub mod proc_events;
 pub mod sched;
