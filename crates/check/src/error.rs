@@ -17,6 +17,16 @@ pub enum ConfigError {
     /// A regular expression or one of its options was rejected.
     #[error("invalid regex: {0}")]
     BadRegex(String),
+    /// PCRE2 refused a `regex`; displayed as keepalived logs it.
+    #[error("Invalid regex: '{pattern}' at offset {offset}: {message}")]
+    Regex {
+        /// The pattern as written.
+        pattern: String,
+        /// Where PCRE2 stopped, in bytes.
+        offset: usize,
+        /// PCRE2's message.
+        message: String,
+    },
     /// DNS_CHECK `type` is not one of A, NS, CNAME, SOA, MX, TXT, AAAA.
     #[error("unsupported DNS query type {0:?}")]
     BadDnsType(String),

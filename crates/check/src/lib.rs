@@ -9,6 +9,7 @@
 //! This crate does not depend on the configuration model: the daemon maps parsed
 //! configuration into these parameter types.
 
+pub mod body_regex;
 pub mod director;
 pub mod dns;
 pub mod driver;
