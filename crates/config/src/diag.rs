@@ -133,6 +133,19 @@ impl Diagnostics {
         self.push_script(Severity::Info, origin, message.into(), true);
     }
 
+    /// Records a note that only a running daemon logs ([`Diagnostic::runtime`]), outside the
+    /// script-security pass (keepalived finds it when a child builds what it runs).
+    pub fn runtime_info(&mut self, message: impl Into<String>) {
+        self.items.push(Diagnostic {
+            severity: Severity::Info,
+            origin: None,
+            message: message.into(),
+            script: false,
+            lvs: false,
+            runtime: true,
+        });
+    }
+
     /// Records a script-security problem.
     pub fn security(&mut self, origin: Option<&Origin>, message: impl Into<String>) {
         self.push_script(Severity::Security, origin, message.into(), false);

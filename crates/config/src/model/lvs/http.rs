@@ -109,8 +109,8 @@ pub struct Url {
     /// `regex_options`: PCRE2 option names.
     pub regex_options: Vec<RegexOption>,
     /// `regex_stack START MAX`: PCRE2 JIT stack sizes in bytes. Accepted for compatibility
-    /// and unused: the Rust regex engine runs without a JIT stack (its memory is bounded by
-    /// its compiled-size limit instead).
+    /// and unused: the checker runs PCRE2's interpreter, not its JIT (its memory is bounded by
+    /// PCRE2's heap limit instead).
     pub regex_stack: Option<(u32, u32)>,
     /// `regex_min_offset`.
     pub regex_min_offset: Option<u32>,
@@ -305,13 +305,6 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
                 if n.args().is_empty() => {}
             "regex" => {
                 let Some(r) = ctx.string(n) else { continue };
-                if let Err(e) = regex::Regex::new(&r) {
-                    // PCRE2 accepts more than the regex crate; say so without failing.
-                    ctx.diags.info(
-                        Some(&n.origin),
-                        format!("regex '{r}' is not supported by the checker's engine: {e}"),
-                    );
-                }
                 u.regex = Some(r);
             }
             // keepalived 2.2.7 -t accepts any words after the regex_* keywords (exit 0):
@@ -360,6 +353,20 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
     }
     if u.status_codes.is_empty() {
         u.status_codes.push(DEFAULT_STATUS);
+    }
+    if let Some(r) = &u.regex {
+        // keepalived's checker compiles the pattern (PCRE2, with `regex_options`) as it loads
+        // the configuration and logs PCRE2's refusal; its `-t` does not. The url is then
+        // checked without a regex (keepalived 2.2.7's checker crashes on it, observed).
+        let flags = u
+            .regex_options
+            .iter()
+            .filter_map(|o| rka_sys::pcre::option_flag(o.name()))
+            .fold(0, |a, f| a | f);
+        if let Err(e) = rka_sys::pcre::Pattern::compile(r, flags) {
+            ctx.diags.runtime_info(format!("Invalid regex: '{r}' {e}"));
+            u.regex = None;
+        }
     }
     Some(u)
 }

@@ -821,6 +821,25 @@ fn http_url_values_and_errors() {
 }
 
 #[test]
+fn an_invalid_regex_is_logged_by_the_checker_and_dropped() {
+    // keepalived 2.2.7 (VM): `-t` says nothing; its checker logs PCRE2's refusal at load.
+    // PCRE2 syntax the Rust regex crate lacks (look-behind) is no longer noted at all.
+    let l = vs(" real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    regex \"a(\"\n   }\n   url {\n    path /b\n    regex \"(?<=a)b\"\n    regex_options ungreedy\n   }\n  }\n }\n");
+    assert_eq!(
+        msgs(&l),
+        vec!["0: Invalid regex: 'a(' at offset 2: missing closing parenthesis"]
+    );
+    let d = &l.diagnostics.items()[0];
+    assert!(d.runtime && d.lvs && !d.script, "{d:?}");
+    assert_eq!(l.diagnostics.exit_code(), 0);
+    let CheckerKind::Http(h) = &first_checker(&l).kind else {
+        panic!("http")
+    };
+    assert_eq!(h.urls[0].regex, None);
+    assert_eq!(h.urls[1].regex.as_deref(), Some("(?<=a)b"));
+}
+
+#[test]
 fn udp_hex_strings() {
     let l = vs(" real_server 10.0.0.2 80 {\n  UDP_CHECK {\n   payload Ab12f 3 456 546443123\n   require_reply 1x X2 f\n   max_reply_length 70000\n  }\n  UDP_CHECK {\n   payload zz\n   require_reply\n   min_reply_length 9\n   max_reply_length 3\n  }\n }\n");
     assert_eq!(
