@@ -6,6 +6,10 @@
 //! the FIN exchange on both ends and leaves no TIME_WAIT entry behind: a director running
 //! thousands of checks a second no longer accumulates them (HAProxy's checks close the same
 //! way). The server sees its accepted connection reset, which it must handle anyway.
+//!
+//! The pool's [`Connector`] resets a connection by disconnecting its socket instead
+//! ([`rka_sys::net::disconnect`]: the same reset on the wire) and keeps the socket for the
+//! next check of the same address family, when the check sets no socket option of its own.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -47,6 +51,30 @@ struct Pending {
     target: SocketAddr,
     started: Instant,
     timeout: Duration,
+    /// The socket is kept for another connect afterwards (see [`Slot::Parked`]).
+    reusable: bool,
+}
+
+/// What a slot of a [`Connector`] holds. A reusable socket owns its slot for its whole life:
+/// it is registered in the epoll set once, with the slot as its data (generation 0), so that
+/// its events find whichever connect it is running. Any other socket has a slot for one
+/// connect, its epoll data the connect's key (`slot | generation << 32`, generation never 0).
+#[derive(Debug)]
+enum Slot {
+    /// Free for another socket (its index is in [`Connector::free`]).
+    Vacant,
+    /// A reusable socket's, between two connects: it waits for its deferred disconnect or
+    /// sits idle in [`Connector::idle`]. Its events are ignored.
+    Parked,
+    /// A connect in flight, under this generation.
+    Busy(u32, Pending),
+}
+
+/// A reusable socket's slot and its address family's idle list (0: IPv4, 1: IPv6).
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    slot: u32,
+    family: usize,
 }
 
 /// A finished connect: the caller's token, the result, how long it took.
@@ -64,26 +92,46 @@ pub(crate) enum Started {
 /// How many readiness events are read per `epoll_wait`.
 const EVENT_BATCH: usize = 256;
 
-/// Runs many TCP_CHECK connects without a task, a tokio registration or a timer each: every
-/// socket is added to one epoll instance of its own (which tokio watches as a single
-/// descriptor) and closing the socket removes it (no `EPOLL_CTL_DEL`); the verdict is read
-/// from the readiness flags (`SO_ERROR` is read only on failure, for its reason); timeouts sit
-/// in per-duration FIFO queues. Per probe: socket, connect, epoll_ctl, setsockopt (linger),
-/// close, and a share of one epoll_wait.
+/// How many disconnected sockets a [`Connector`] keeps for reuse, per address family; a
+/// socket released beyond it is closed. A socket is released when its verdict has been
+/// handed on and taken again by the next start, so the idle list holds about one turn's
+/// finished connects; the cap bounds it after a burst (each idle socket is a descriptor and
+/// a few KB of kernel memory).
+const MAX_IDLE_SOCKETS: usize = 256;
+
+/// Runs many TCP_CHECK connects without a task, a tokio registration or a timer each: the
+/// sockets are in one epoll instance of its own (which tokio watches as a single descriptor),
+/// the verdict is read from the readiness flags (`SO_ERROR` is read only on failure, for its
+/// reason), timeouts sit in per-duration FIFO queues.
+///
+/// A check with no socket option of its own (`bindto`, `bind_port`, `bind_if`, `fwmark`)
+/// runs on a reused socket: after its verdict the socket is disconnected
+/// ([`rka_sys::net::disconnect`], which resets the connection as a zero-linger close does),
+/// stays in the epoll set and waits in an idle list for the next check of its family. Per
+/// probe: connect, disconnect, and a share of one epoll_wait. A check with options gets a
+/// socket of its own: socket, connect, epoll_ctl, setsockopt (linger), close (which also
+/// removes it from the epoll set).
 #[derive(Debug)]
 pub(crate) struct Connector {
     epoll: AsyncFd<EpollFd>,
-    /// Connects in flight by slot; the epoll data and the deadlines carry `slot | gen << 32`.
-    slots: Vec<Option<(u32, Pending)>>,
+    /// The sockets, by slot (see [`Slot`]); deadlines and keys carry `slot | gen << 32`.
+    slots: Vec<Slot>,
+    /// The vacant slots.
     free: Vec<u32>,
     generation: u32,
     in_flight: usize,
     /// Deadlines, one FIFO per connect timeout (sorted by construction).
     deadlines: Vec<(Duration, VecDeque<(Instant, u64)>)>,
     events: Vec<EpollEvent>,
-    /// Sockets of finished connects, closed by [`close_deferred`](Self::close_deferred):
-    /// the caller hands the verdicts on first (the closes cost a system call or two each).
-    closing: Vec<Socket>,
+    /// Sockets of finished connects, reset by [`close_deferred`](Self::close_deferred) (the
+    /// caller hands the verdicts on first: a reset costs a system call or two), with their
+    /// slot when they are reusable.
+    closing: Vec<(Socket, Option<Owner>)>,
+    /// Disconnected reusable sockets by address family (IPv4, IPv6), the last released on
+    /// top, each with its slot.
+    idle: [Vec<(u32, Socket)>; 2],
+    /// At most this many sockets per idle list ([`MAX_IDLE_SOCKETS`]).
+    idle_cap: usize,
 }
 
 impl Connector {
@@ -104,6 +152,8 @@ impl Connector {
             deadlines: Vec::new(),
             events: vec![EpollEvent::empty(); EVENT_BATCH],
             closing: Vec::new(),
+            idle: [Vec::new(), Vec::new()],
+            idle_cap: MAX_IDLE_SOCKETS,
         })
     }
 
@@ -129,94 +179,209 @@ impl Connector {
             Ok(t) => t,
             Err(f) => return quick(Err(f)),
         };
-        let sock = match opts.socket_to(target, Type::STREAM, Some(Protocol::TCP)) {
-            Ok(s) => s,
-            Err(f) => return quick(Err(f)),
+        // A socket option of the check's own would have to be set or undone on every reuse.
+        let reusable = opts.bindto.is_none()
+            && opts.bind_port.is_none()
+            && opts.bind_if.is_none()
+            && opts.fwmark.is_none();
+        let family = usize::from(target.is_ipv6());
+        let reused = if reusable {
+            self.idle.get_mut(family).and_then(Vec::pop)
+        } else {
+            None
+        };
+        let (sock, parked) = match reused {
+            Some((slot, sock)) => (sock, Some(Owner { slot, family })),
+            None => match opts.socket_to(target, Type::STREAM, Some(Protocol::TCP)) {
+                Ok(s) => (s, None),
+                Err(f) => return quick(Err(f)),
+            },
         };
         match sock.connect(&target.into()) {
             Ok(()) => {
-                reset_close(sock);
+                match parked {
+                    Some(owner) => self.park(sock, owner),
+                    None => reset_close(sock),
+                }
                 return quick(up());
             }
             Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EINPROGRESS as i32) => {}
-            Err(e) => return quick(Err(connect_failed(target, &e))),
+            Err(e) => {
+                let failed = connect_failed(target, &e);
+                if let Some(owner) = parked {
+                    self.park(sock, owner);
+                }
+                return quick(Err(failed));
+            }
         }
-        let slot = match self.free.pop() {
-            Some(s) => s,
+        let generation = self.next_generation();
+        let slot = match parked {
+            Some(owner) => owner.slot,
             None => {
-                let Ok(s) = u32::try_from(self.slots.len()) else {
+                let Some(slot) = self.vacant_slot() else {
                     return quick(Err(Failure::new("too many connects in flight")));
                 };
-                self.slots.push(None);
-                s
+                let key = slot_key(slot, generation);
+                // A reusable socket's events name its slot, whatever connect it runs.
+                let data = if reusable { u64::from(slot) } else { key };
+                let interest = EpollFlags::EPOLLOUT | EpollFlags::EPOLLET;
+                if let Err(e) = self
+                    .epoll
+                    .get_ref()
+                    .0
+                    .add(sock.as_fd(), EpollEvent::new(interest, data))
+                {
+                    self.free.push(slot);
+                    return quick(Err(Failure::socket(format!(
+                        "cannot watch the connection: {e}"
+                    ))));
+                }
+                slot
             }
         };
-        self.generation = self.generation.wrapping_add(1);
-        let key = u64::from(slot) | (u64::from(self.generation) << 32);
-        let interest = EpollFlags::EPOLLOUT | EpollFlags::EPOLLET;
-        if let Err(e) = self
-            .epoll
-            .get_ref()
-            .0
-            .add(sock.as_fd(), EpollEvent::new(interest, key))
-        {
-            self.free.push(slot);
-            return quick(Err(Failure::socket(format!(
-                "cannot watch the connection: {e}"
-            ))));
-        }
+        let key = slot_key(slot, generation);
         let deadline = now + opts.connect_timeout;
         push_deadline(&mut self.deadlines, opts.connect_timeout, deadline, key);
         if let Some(s) = self.slots.get_mut(slot as usize) {
-            *s = Some((
-                self.generation,
+            *s = Slot::Busy(
+                generation,
                 Pending {
                     token,
                     sock,
                     target,
                     started: now,
                     timeout: opts.connect_timeout,
+                    reusable,
                 },
-            ));
+            );
         }
         self.in_flight += 1;
         Started::InFlight(key)
     }
 
+    /// The next connect's generation (never 0: that marks a reusable socket's events).
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.generation = 1;
+        }
+        self.generation
+    }
+
+    /// A vacant slot, made if none is; `None` when the slots' count would overflow a `u32`.
+    fn vacant_slot(&mut self) -> Option<u32> {
+        if let Some(s) = self.free.pop() {
+            return Some(s);
+        }
+        let s = u32::try_from(self.slots.len()).ok()?;
+        self.slots.push(Slot::Vacant);
+        Some(s)
+    }
+
+    /// Takes the connect in flight in `slot`: of generation `generation`, or of any when it is
+    /// `None` (a reusable socket's event). Its slot stays the reusable socket's, or is freed.
+    fn take_slot(&mut self, slot: usize, generation: Option<u32>) -> Option<(Owner, Pending)> {
+        let cell = self.slots.get_mut(slot)?;
+        match (&*cell, generation) {
+            (Slot::Busy(g, _), Some(want)) if *g == want => {}
+            (Slot::Busy(_, p), None) if p.reusable => {}
+            _ => return None,
+        }
+        let next = Slot::Parked;
+        let Slot::Busy(_, p) = std::mem::replace(cell, next) else {
+            return None;
+        };
+        let owner = Owner {
+            slot: slot as u32,
+            family: usize::from(p.target.is_ipv6()),
+        };
+        if !p.reusable {
+            *cell = Slot::Vacant;
+            self.free.push(owner.slot);
+        }
+        self.in_flight -= 1;
+        Some((owner, p))
+    }
+
     /// Takes the connect of `key` out of its slot, if it is still the one in flight.
-    fn take(&mut self, key: u64) -> Option<Pending> {
+    fn take(&mut self, key: u64) -> Option<(Owner, Pending)> {
         let slot = (key & 0xffff_ffff) as usize;
         let generation = (key >> 32) as u32;
-        let cell = self.slots.get_mut(slot)?;
-        if cell.as_ref().is_none_or(|(g, _)| *g != generation) {
-            return None;
+        self.take_slot(slot, Some(generation))
+    }
+
+    /// Releases the socket of a connect taken out of its slot, now: a reusable one is
+    /// disconnected and parked, any other closed (a connect still in progress is dropped by
+    /// either).
+    fn release(&mut self, owner: Owner, p: Pending) {
+        if p.reusable {
+            self.park(p.sock, owner);
         }
-        let (_, p) = cell.take()?;
-        self.free.push(slot as u32);
-        self.in_flight -= 1;
-        Some(p)
+    }
+
+    /// Disconnects reusable socket `sock` (a connection it holds is reset) and keeps it idle,
+    /// or closes it when its family's idle list is full or the disconnect failed (its slot is
+    /// then freed).
+    fn park(&mut self, sock: Socket, owner: Owner) {
+        let disconnected = match rka_sys::net::disconnect(sock.as_fd()) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!("TCP_CHECK: cannot disconnect a socket for reuse: {e}");
+                false
+            }
+        };
+        let cap = self.idle_cap;
+        match self.idle.get_mut(owner.family) {
+            Some(idle) if disconnected && idle.len() < cap => idle.push((owner.slot, sock)),
+            _ => {
+                if disconnected {
+                    drop(sock);
+                } else {
+                    reset_close(sock);
+                }
+                if let Some(cell) = self.slots.get_mut(owner.slot as usize) {
+                    *cell = Slot::Vacant;
+                    self.free.push(owner.slot);
+                }
+            }
+        }
     }
 
     /// Abandons the connect started under `key` (its checker is gone), if still in flight.
     pub(crate) fn cancel(&mut self, key: u64) {
-        // Closing the socket removes it from the epoll set; its deadline goes stale.
-        drop(self.take(key));
+        // Closing a socket removes it from the epoll set; its deadline goes stale.
+        if let Some((owner, p)) = self.take(key) {
+            self.release(owner, p);
+        }
     }
 
-    /// Abandons every connect in flight.
+    /// Abandons every connect in flight and closes every socket.
     pub(crate) fn clear(&mut self) {
+        // Slots are forgotten: no socket is kept for reuse.
+        for (s, _) in self.closing.drain(..) {
+            reset_close(s);
+        }
+        self.idle = [Vec::new(), Vec::new()];
         self.slots.clear();
         self.free.clear();
         self.deadlines.clear();
         self.in_flight = 0;
-        self.close_deferred();
     }
 
-    /// Closes (with a reset) the sockets of the connects collected since the last call.
+    /// Resets the connections of the connects collected since the last call: a reusable
+    /// socket is disconnected and kept idle, any other closed.
     pub(crate) fn close_deferred(&mut self) {
-        for s in self.closing.drain(..) {
-            reset_close(s);
+        if self.closing.is_empty() {
+            return;
         }
+        let mut closing = std::mem::take(&mut self.closing);
+        for (s, owner) in closing.drain(..) {
+            match owner {
+                Some(owner) => self.park(s, owner),
+                None => reset_close(s),
+            }
+        }
+        self.closing = closing;
     }
 
     /// Collects the connects already finished, without waiting (e.g. those decided inside
@@ -254,12 +419,14 @@ impl Connector {
                 if let Some((_, q)) = self.deadlines.get_mut(qi) {
                     q.pop_front();
                 }
-                if let Some(p) = self.take(key) {
+                if let Some((owner, p)) = self.take(key) {
                     let reason = Reason::ConnectTimeout {
                         target: p.target,
                         after: p.timeout,
                     };
                     out.push((p.token, Err(reason.into()), p.started.elapsed()));
+                    // The connect still in progress is dropped.
+                    self.release(owner, p);
                 }
             }
         }
@@ -293,7 +460,15 @@ impl Connector {
             let Some(ev) = self.events.get(i).copied() else {
                 break;
             };
-            let Some(p) = self.take(ev.data()) else {
+            let data = ev.data();
+            let slot = (data & 0xffff_ffff) as usize;
+            let generation = (data >> 32) as u32;
+            // Generation 0: a reusable socket's event, for its current connect if it runs one
+            // (a parked socket reports its disconnect: ignored). The flags are the socket's
+            // state when the event is read, so an event queued before the socket was taken
+            // again describes the new connect.
+            let Some((owner, p)) = self.take_slot(slot, (generation != 0).then_some(generation))
+            else {
                 continue;
             };
             let failed = ev
@@ -309,7 +484,7 @@ impl Connector {
             };
             let took = now.saturating_duration_since(p.started);
             out.push((p.token, result, took));
-            self.closing.push(p.sock);
+            self.closing.push((p.sock, p.reusable.then_some(owner)));
         }
     }
 }
@@ -326,6 +501,11 @@ fn wait_now(epoll: &Epoll, events: &mut [EpollEvent]) -> usize {
             }
         }
     }
+}
+
+/// The key of a connect: its slot and generation.
+fn slot_key(slot: u32, generation: u32) -> u64 {
+    u64::from(slot) | (u64::from(generation) << 32)
 }
 
 /// Adds `key`'s deadline to the FIFO of its timeout.
@@ -490,6 +670,239 @@ mod tests {
         assert!(f.reason.contains("timed out after 0.2s"), "{}", f.reason);
         assert_eq!(c.in_flight(), 0);
         assert_eq!(c.next_deadline(), None);
+    }
+
+    /// The descriptor of the socket running connect `key`.
+    fn fd_of(c: &Connector, key: u64) -> RawFd {
+        match c.slots.get((key & 0xffff_ffff) as usize) {
+            Some(Slot::Busy(_, p)) => p.sock.as_raw_fd(),
+            other => panic!("no connect in flight under {key:#x}: {other:?}"),
+        }
+    }
+
+    /// The descriptors of the idle sockets of `family` (0: IPv4, 1: IPv6).
+    fn idle_fds(c: &Connector, family: usize) -> Vec<RawFd> {
+        c.idle[family].iter().map(|(_, s)| s.as_raw_fd()).collect()
+    }
+
+    /// Starts a connect that must be in flight (on loopback it is, at first); its key.
+    fn start_in_flight(c: &mut Connector, token: u64, opts: &ConnectOpts) -> u64 {
+        match c.start(token, opts.target, opts, Instant::now()) {
+            Started::InFlight(key) => key,
+            Started::Done(d) => panic!("a loopback connect is in progress at first: {d:?}"),
+        }
+    }
+
+    /// Reads from an accepted connection until the prober's reset arrives.
+    fn assert_reset(server: &mut std::net::TcpStream) {
+        server
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .expect("timeout");
+        let e = std::io::Read::read(server, &mut [0u8; 4]).expect_err("reset");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_check_without_options_reuses_its_socket() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let opts = ConnectOpts::new(l.local_addr().expect("addr"));
+        let mut c = Connector::new().expect("connector");
+        let first = start_in_flight(&mut c, 1, &opts);
+        let fd = fd_of(&c, first);
+        assert!(result_of(&mut c, 1, Started::InFlight(first)).await.is_ok());
+        // Reset (disconnected) only once the verdict has been handed on.
+        assert!(idle_fds(&c, 0).is_empty());
+        let (mut server, _) = l.accept().expect("accept");
+        c.close_deferred();
+        assert_eq!(idle_fds(&c, 0), [fd]);
+        assert_reset(&mut server);
+        // The parked socket reports its disconnect: not a result.
+        let mut out = Vec::new();
+        c.collect_now(&mut out);
+        assert!(out.is_empty(), "{out:?}");
+        let second = start_in_flight(&mut c, 2, &opts);
+        assert_eq!(fd_of(&c, second), fd, "the same socket");
+        assert_eq!(second & 0xffff_ffff, first & 0xffff_ffff, "in its own slot");
+        assert_ne!(second, first, "under another key");
+        assert!(idle_fds(&c, 0).is_empty());
+        assert!(result_of(&mut c, 2, Started::InFlight(second))
+            .await
+            .is_ok());
+        c.close_deferred();
+        let (mut server, _) = l.accept().expect("accept");
+        assert_reset(&mut server);
+        assert_eq!(idle_fds(&c, 0), [fd]);
+        assert_eq!(c.slots.len(), 1, "one socket for both checks");
+    }
+
+    #[tokio::test]
+    async fn a_refused_check_then_a_passing_one_on_the_same_socket() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let open = ConnectOpts::new(l.local_addr().expect("addr"));
+        let closed = {
+            let gone = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            ConnectOpts::new(gone.local_addr().expect("addr"))
+        };
+        let mut c = Connector::new().expect("connector");
+        let key = start_in_flight(&mut c, 1, &open);
+        let fd = fd_of(&c, key);
+        assert!(result_of(&mut c, 1, Started::InFlight(key)).await.is_ok());
+        c.close_deferred();
+        // Refused on the reused socket, with the reason a socket of its own gives.
+        let refused = c.start(2, closed.target, &closed, Instant::now());
+        if let Started::InFlight(key) = refused {
+            assert_eq!(fd_of(&c, key), fd);
+        }
+        let f = result_of(&mut c, 2, refused).await.expect_err("refused");
+        assert_eq!(
+            f.reason,
+            Reason::ConnectFailed {
+                target: closed.target,
+                cause: crate::outcome::IoCause::Os(nix::libc::ECONNREFUSED),
+            }
+        );
+        assert_eq!(
+            f.to_string(),
+            format!(
+                "connection to {} failed: Connection refused (os error 111)",
+                closed.target
+            )
+        );
+        c.close_deferred();
+        assert_eq!(idle_fds(&c, 0), [fd]);
+        // Its error does not follow it: the next check on it passes.
+        let key = start_in_flight(&mut c, 3, &open);
+        assert_eq!(fd_of(&c, key), fd);
+        assert!(result_of(&mut c, 3, Started::InFlight(key)).await.is_ok());
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_check_then_a_passing_one_on_the_same_socket() {
+        // A listener whose accept queue is full drops further SYNs: connects hang.
+        let full = socket2::Socket::new(socket2::Domain::IPV4, Type::STREAM, None).expect("sock");
+        full.bind(&"127.0.0.1:0".parse::<SocketAddr>().expect("addr").into())
+            .expect("bind");
+        full.listen(0).expect("listen");
+        let full_addr = full.local_addr().expect("local").as_socket().expect("inet");
+        let mut fill = Vec::new();
+        for _ in 0..4 {
+            let s = socket2::Socket::new(socket2::Domain::IPV4, Type::STREAM.nonblocking(), None)
+                .expect("sock");
+            let _ = s.connect(&full_addr.into());
+            fill.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut hangs = ConnectOpts::new(full_addr);
+        hangs.connect_timeout = Duration::from_millis(100);
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let open = ConnectOpts::new(l.local_addr().expect("addr"));
+        let mut c = Connector::new().expect("connector");
+        let key = start_in_flight(&mut c, 1, &hangs);
+        let fd = fd_of(&c, key);
+        let mut out = Vec::new();
+        c.expire(Instant::now() + Duration::from_millis(100), &mut out);
+        let (token, r, _) = out.pop().expect("timed out");
+        assert_eq!(token, 1);
+        assert!(r.is_err(), "{r:?}");
+        // The connect in progress was dropped at once and its socket parked.
+        assert_eq!(idle_fds(&c, 0), [fd]);
+        let key = start_in_flight(&mut c, 2, &open);
+        assert_eq!(fd_of(&c, key), fd);
+        assert!(result_of(&mut c, 2, Started::InFlight(key)).await.is_ok());
+        // A cancelled connect parks its socket too.
+        c.close_deferred();
+        let key = start_in_flight(&mut c, 3, &hangs);
+        assert_eq!(fd_of(&c, key), fd);
+        c.cancel(key);
+        assert_eq!((idle_fds(&c, 0), c.in_flight()), (vec![fd], 0));
+    }
+
+    #[tokio::test]
+    async fn the_idle_sockets_are_bounded_and_cleared() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let opts = ConnectOpts::new(l.local_addr().expect("addr"));
+        let mut c = Connector::new().expect("connector");
+        c.idle_cap = 2;
+        for token in 0..5 {
+            start_in_flight(&mut c, token, &opts);
+        }
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(3), async {
+            while out.len() < 5 {
+                c.finished(&mut out).await;
+            }
+        })
+        .await
+        .expect("five results");
+        assert!(out.iter().all(|(_, r, _)| r.is_ok()), "{out:?}");
+        c.close_deferred();
+        // Two kept, three closed (each connection reset either way), their slots vacant.
+        assert_eq!(idle_fds(&c, 0).len(), 2);
+        assert_eq!(c.free.len(), 3);
+        let parked = c.slots.iter().filter(|s| matches!(s, Slot::Parked)).count();
+        assert_eq!(parked, 2);
+        for _ in 0..5 {
+            let (mut server, _) = l.accept().expect("accept");
+            assert_reset(&mut server);
+        }
+        // The next five take the two idle sockets and three new ones in the vacant slots.
+        let kept = idle_fds(&c, 0);
+        let fds: Vec<RawFd> = (5..10)
+            .map(|token| {
+                let key = start_in_flight(&mut c, token, &opts);
+                fd_of(&c, key)
+            })
+            .collect();
+        assert!(kept.iter().all(|fd| fds.contains(fd)), "{kept:?} {fds:?}");
+        assert_eq!(c.slots.len(), 5);
+        c.clear();
+        assert!(idle_fds(&c, 0).is_empty() && c.slots.is_empty());
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_check_with_socket_options_never_takes_a_reused_socket() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let plain = ConnectOpts::new(l.local_addr().expect("addr"));
+        let mut c = Connector::new().expect("connector");
+        let key = start_in_flight(&mut c, 1, &plain);
+        let fd = fd_of(&c, key);
+        assert!(result_of(&mut c, 1, Started::InFlight(key)).await.is_ok());
+        c.close_deferred();
+        drop(l.accept().expect("accept"));
+        let mut bound = plain.clone();
+        bound.bindto = Some("127.0.0.1".parse().expect("ip"));
+        let mut marked = plain.clone();
+        // Setting SO_MARK needs CAP_NET_ADMIN: without it the check fails at once.
+        marked.fwmark = Some(7);
+        let mut on_lo = plain.clone();
+        on_lo.bind_if = Some("lo".into());
+        for (token, opts) in [(2, &bound), (3, &marked), (4, &on_lo)] {
+            let started = c.start(token, opts.target, opts, Instant::now());
+            if let Started::InFlight(key) = started {
+                assert_ne!(fd_of(&c, key), fd, "{opts:?}");
+            }
+            assert_eq!(idle_fds(&c, 0), [fd], "{opts:?}");
+            let r = result_of(&mut c, token, started).await;
+            c.close_deferred();
+            // Its own socket is closed, not kept.
+            assert_eq!(idle_fds(&c, 0), [fd], "{opts:?}");
+            if r.is_ok() {
+                let (mut server, _) = l.accept().expect("accept");
+                assert_reset(&mut server);
+            }
+        }
+        assert_eq!(c.in_flight(), 0);
+        // Nor does a check of the other family.
+        let l6 = std::net::TcpListener::bind("[::1]:0").expect("bind ::1");
+        let v6 = ConnectOpts::new(l6.local_addr().expect("addr"));
+        let key = start_in_flight(&mut c, 5, &v6);
+        assert_ne!(fd_of(&c, key), fd);
+        assert!(result_of(&mut c, 5, Started::InFlight(key)).await.is_ok());
+        c.close_deferred();
+        assert_eq!(idle_fds(&c, 0), [fd]);
+        assert_eq!(idle_fds(&c, 1).len(), 1);
     }
 
     #[tokio::test]
