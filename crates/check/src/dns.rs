@@ -2,14 +2,14 @@
 
 use std::str::FromStr;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use socket2::{Protocol, Type};
 use tokio::net::UdpSocket;
 
 use crate::error::ConfigError;
-use crate::net::{fmt_duration, ConnectOpts};
-use crate::outcome::{up, Failure, ProbeResult};
+use crate::net::ConnectOpts;
+use crate::outcome::{up, Failure, ProbeResult, Reason};
 
 /// The DNS_CHECK parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,51 +83,71 @@ pub async fn probe(p: &DnsParams) -> ProbeResult {
     let wait = async {
         let mut buf = vec![0u8; 4096];
         loop {
+            // An ICMP error (port unreachable...) comes back as the read's error: keepalived
+            // words it as a failed read with the errno.
             let n = sock
                 .recv(&mut buf)
                 .await
-                .map_err(|e| Failure::new(format!("DNS server {target}: {e}")))?;
+                .map_err(|e| Failure::connect(target, &e))?;
             let Some(reply) = buf.get(..n) else {
                 continue;
             };
-            // A reply for another query is ignored; a reply too short to carry an id is garbage.
-            if reply.len() < 12 {
-                return Err(Failure::new(format!("DNS reply of {n} bytes is too short")));
+            match judge(reply, id) {
+                Verdict::Foreign => continue,
+                Verdict::Done(r) => return r,
             }
-            if u16::from_be_bytes([reply[0], reply[1]]) != id {
-                continue;
-            }
-            let m = Message::from_vec(reply)
-                .map_err(|e| Failure::new(format!("malformed DNS reply: {e}")))?;
-            if m.message_type() != MessageType::Response {
-                return Err(Failure::new("DNS reply does not have QR set"));
-            }
-            if m.response_code() != ResponseCode::NoError {
-                return Err(Failure::new(format!(
-                    "DNS reply has RCODE {}",
-                    m.response_code()
-                )));
-            }
-            return up();
         }
     };
     match tokio::time::timeout(timeout, wait).await {
         Ok(r) => r,
-        Err(_) => Err(Failure::new(format!(
-            "no DNS reply from {target} within {}",
-            fmt_duration(timeout)
-        ))),
+        Err(_) => Err(Reason::NoReply { after: timeout }.into()),
     }
+}
+
+/// What one datagram read back says.
+enum Verdict {
+    /// A reply to another query (another id): ignored, as keepalived does (`dns-wrong-id.log`).
+    Foreign,
+    /// The probe's result.
+    Done(ProbeResult),
+}
+
+/// Judges `reply` to query `id`: up when QR is set and the RCODE is 0. The RCODE is the
+/// header's 4 bits, as keepalived reads it (`(rcode = 2)` in `dns-failures.log`).
+fn judge(reply: &[u8], id: u16) -> Verdict {
+    // A reply too short for a header is garbage.
+    let (true, &[id_hi, id_lo, _, flags, ..]) = (reply.len() >= 12, reply) else {
+        return Verdict::Done(Err(Failure::new(format!(
+            "DNS reply of {} bytes is too short",
+            reply.len()
+        ))));
+    };
+    if u16::from_be_bytes([id_hi, id_lo]) != id {
+        return Verdict::Foreign;
+    }
+    let m = match Message::from_vec(reply) {
+        Ok(m) => m,
+        Err(e) => return Verdict::Done(Err(Failure::new(format!("malformed DNS reply: {e}")))),
+    };
+    if m.message_type() != MessageType::Response {
+        return Verdict::Done(Err(Failure::new("DNS reply does not have QR set")));
+    }
+    let rcode = flags & 0x0f;
+    if rcode != 0 {
+        return Verdict::Done(Err(Reason::DnsRcode { rcode }.into()));
+    }
+    Verdict::Done(up())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_proto::op::ResponseCode;
     use std::time::Duration;
 
     /// A responder answering one query after `mangle` edits the reply.
     async fn responder(
-        mangle: fn(&mut Message),
+        mangle: impl FnOnce(&mut Message) + Send + 'static,
     ) -> (std::net::SocketAddr, tokio::task::JoinHandle<Message>) {
         let s = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         let addr = s.local_addr().expect("addr");
@@ -178,12 +198,19 @@ mod tests {
 
     #[tokio::test]
     async fn dns_failures() {
-        let (addr, _h) = responder(|m| {
-            m.set_response_code(ResponseCode::NXDomain);
-        })
-        .await;
-        let e = probe(&params(addr)).await.expect_err("rcode");
-        assert!(e.reason.contains("RCODE"), "{}", e.reason);
+        // The error RCODEs keepalived reports by number ("(rcode = 2)", dns-failures.log).
+        for (code, rcode) in [
+            (ResponseCode::ServFail, 2),
+            (ResponseCode::NXDomain, 3),
+            (ResponseCode::Refused, 5),
+        ] {
+            let (addr, _h) = responder(move |m| {
+                m.set_response_code(code);
+            })
+            .await;
+            let e = probe(&params(addr)).await.expect_err("rcode");
+            assert_eq!(e.reason, Reason::DnsRcode { rcode });
+        }
         let (addr, _h) = responder(|m| {
             m.set_message_type(MessageType::Query);
         })
@@ -196,7 +223,39 @@ mod tests {
         })
         .await;
         let e = probe(&params(addr)).await.expect_err("id");
-        assert!(e.reason.contains("no DNS reply"), "{}", e.reason);
+        assert_eq!(
+            e.reason,
+            Reason::NoReply {
+                after: Duration::from_millis(500)
+            }
+        );
+        // Nothing listening: the ICMP error read back, with its errno.
+        let gone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let addr = gone.local_addr().expect("addr");
+        drop(gone);
+        let e = probe(&params(addr)).await.expect_err("refused");
+        assert_eq!(
+            e.reason,
+            Reason::ConnectFailed {
+                target: addr,
+                cause: crate::outcome::IoCause::Os(111)
+            }
+        );
+    }
+
+    #[test]
+    fn short_and_foreign_replies() {
+        assert!(matches!(judge(&[0; 11], 0), Verdict::Done(Err(_))));
+        let mut header = [0u8; 12];
+        header[0] = 0x12;
+        header[1] = 0x34;
+        header[2] = 0x81;
+        header[3] = 0x85;
+        assert!(matches!(judge(&header, 0x1235), Verdict::Foreign));
+        match judge(&header, 0x1234) {
+            Verdict::Done(Err(f)) => assert_eq!(f.reason, Reason::DnsRcode { rcode: 5 }),
+            _ => panic!("an RCODE failure"),
+        }
     }
 
     /// keepalived 2.2.7 takes a reply whose question names another type (observed in the VM,

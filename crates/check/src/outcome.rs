@@ -136,6 +136,20 @@ pub enum Reason {
         /// The bound.
         after: Duration,
     },
+    /// DNS_CHECK / UDP_CHECK (with `require_reply`): no reply within the timeout.
+    NoReply {
+        /// The timeout.
+        after: Duration,
+    },
+    /// DNS_CHECK: the reply to our query carries an error RCODE (SERVFAIL 2, NXDOMAIN 3,
+    /// REFUSED 5...), the 4 bits of its header.
+    DnsRcode {
+        /// The RCODE.
+        rcode: u8,
+    },
+    /// UDP_CHECK: the reply does not fit `require_reply` (keepalived 2.2.7 logs both kinds
+    /// as "reply data mismatch", `reply-errors.log`).
+    UdpReply(UdpMismatch),
     /// HTTP_GET / SSL_GET: checking the url `path` failed at the stage `error` says.
     Http {
         /// The url's `path`, as requested.
@@ -145,6 +159,34 @@ pub enum Reason {
     },
     /// Any other failure, in words (DNS_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK...).
     Other(Box<str>),
+}
+
+/// How a UDP_CHECK reply fails `require_reply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdpMismatch {
+    /// Its length is outside `min_reply_length`..=`max_reply_length`.
+    Length {
+        /// The reply's length, in bytes.
+        received: usize,
+        /// `min_reply_length`.
+        min: usize,
+        /// `max_reply_length`.
+        max: usize,
+    },
+    /// Its bytes differ from the pattern (over the shorter of the two).
+    Data,
+}
+
+impl fmt::Display for UdpMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UdpMismatch::Length { received, min, max } => write!(
+                f,
+                "UDP reply of {received} bytes is outside {min}..={max} bytes"
+            ),
+            UdpMismatch::Data => f.write_str("UDP reply does not match require_reply"),
+        }
+    }
 }
 
 /// What went wrong in one HTTP_GET / SSL_GET exchange: the stage it reached and, where it
@@ -317,6 +359,15 @@ impl fmt::Display for Reason {
                 "{program} timed out after {}",
                 crate::net::fmt_duration(*after)
             ),
+            Reason::NoReply { after } => {
+                write!(f, "no reply within {}", crate::net::fmt_duration(*after))
+            }
+            Reason::DnsRcode { rcode } => write!(
+                f,
+                "DNS reply has RCODE {rcode} ({})",
+                hickory_proto::op::ResponseCode::from_low(*rcode)
+            ),
+            Reason::UdpReply(m) => m.fmt(f),
             Reason::Http { path, error } => write!(f, "{path}: {error}"),
             Reason::TimedOut { kind, after } => write!(
                 f,
@@ -481,6 +532,28 @@ mod tests {
                     after: Duration::from_secs(4),
                 },
                 "DNS_CHECK did not finish within 4s",
+            ),
+            (
+                Reason::NoReply {
+                    after: Duration::from_millis(1500),
+                },
+                "no reply within 1.5s",
+            ),
+            (
+                Reason::DnsRcode { rcode: 3 },
+                "DNS reply has RCODE 3 (Non-Existent Domain)",
+            ),
+            (
+                Reason::UdpReply(UdpMismatch::Length {
+                    received: 1,
+                    min: 4,
+                    max: 255,
+                }),
+                "UDP reply of 1 bytes is outside 4..=255 bytes",
+            ),
+            (
+                Reason::UdpReply(UdpMismatch::Data),
+                "UDP reply does not match require_reply",
             ),
             (
                 Reason::Other("DNS_CHECK: no reply".into()),

@@ -92,9 +92,21 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     if code != 250 {
         return Err(Reason::SmtpHelo { code }.into());
     }
-    // The verdict is settled; QUIT is a courtesy.
-    let _ = tokio::time::timeout(timeout, r.get_mut().write_all(b"QUIT\r\n")).await;
-    up()
+    // keepalived 2.2.7 waits for QUIT's reply, whatever its code: a server that closes,
+    // resets or stays silent instead fails the check (smtp-quit.log: 8811, 8816; 500, 250 and
+    // 221 pass).
+    tokio::time::timeout(timeout, r.get_mut().write_all(b"QUIT\r\n"))
+        .await
+        .map_err(|_| Failure::from(Reason::SmtpWriteTimeout))?
+        .map_err(|e| Failure::from(Reason::SmtpWriteFailed(e.into())))?;
+    match read_reply(&mut r, timeout).await {
+        Ok(_) => up(),
+        // Not observed: a line without a code is still a reply.
+        Err(Failure {
+            reason: Reason::SmtpMalformed(_),
+        }) => up(),
+        Err(e) => Err(e),
+    }
 }
 
 /// Run the SMTP dialogue with the server.
@@ -130,6 +142,7 @@ mod tests {
                 let _ = s.write_all(b"250-hi\r\n250 ok\r\n").await;
                 let n = s.read(&mut buf).await.unwrap_or(0);
                 got.extend_from_slice(&buf[..n]);
+                let _ = s.write_all(b"221 bye\r\n").await;
             }
             got
         });
@@ -143,6 +156,49 @@ mod tests {
         p.helo_name = "me.example".into();
         assert_eq!(probe(&p).await, up());
         assert_eq!(h.await.expect("server"), b"HELO me.example\r\nQUIT\r\n");
+    }
+
+    /// A server that answers HELO, then `after_quit` once QUIT came (None: closes).
+    async fn quit_server(after_quit: Option<&'static [u8]>, reset: bool) -> std::net::SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut buf = [0u8; 256];
+            s.write_all(b"220 ok\r\n").await.expect("greet");
+            let _ = s.read(&mut buf).await;
+            s.write_all(b"250 ok\r\n").await.expect("helo");
+            let _ = s.read(&mut buf).await;
+            if let Some(reply) = after_quit {
+                let _ = s.write_all(reply).await;
+            }
+            if reset {
+                let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+            }
+            drop(s);
+        });
+        addr
+    }
+
+    /// keepalived 2.2.7 reads QUIT's reply: any code passes, a close or a reset in its place
+    /// fails (smtp-quit.log, reply-errors.log 8804).
+    #[tokio::test]
+    async fn quit_needs_a_reply() {
+        let opts = |addr| SmtpParams::new(ConnectOpts::new(addr));
+        for reply in [&b"221 bye\r\n"[..], b"500 no\r\n", b"250 ok\r\n"] {
+            let addr = quit_server(Some(reply), false).await;
+            assert_eq!(probe(&opts(addr)).await, up());
+        }
+        let addr = quit_server(None, false).await;
+        let e = probe(&opts(addr)).await.expect_err("closed");
+        assert_eq!(e.reason, Reason::SmtpClosed);
+        let addr = quit_server(None, true).await;
+        let e = probe(&opts(addr)).await.expect_err("reset");
+        assert!(
+            matches!(e.reason, Reason::SmtpReadFailed(_) | Reason::SmtpClosed),
+            "{:?}",
+            e.reason
+        );
     }
 
     #[tokio::test]

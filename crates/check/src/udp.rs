@@ -5,8 +5,8 @@ use socket2::{Protocol, Type};
 use tokio::net::UdpSocket;
 
 use crate::error::ConfigError;
-use crate::net::{fmt_duration, ConnectOpts};
-use crate::outcome::{up, Failure, ProbeResult};
+use crate::net::ConnectOpts;
+use crate::outcome::{up, Failure, ProbeResult, Reason, UdpMismatch};
 
 /// A hexadecimal byte string as keepalived writes it: whitespace separates groups, each group
 /// is read two digits per byte from the left and a last lone digit is a byte of its own
@@ -103,36 +103,43 @@ pub async fn probe(p: &UdpParams) -> ProbeResult {
         Some(b) => b.clone(),
         None => (0..16).map(|_| fastrand::u8(..)).collect(),
     };
+    // An ICMP error for an earlier datagram may surface here as for the read below.
     sock.send(&payload)
         .await
-        .map_err(|e| Failure::new(format!("sending to {target} failed: {e}")))?;
+        .map_err(|e| Failure::connect(target, &e))?;
     let timeout = p.connect.connect_timeout;
     let mut buf = vec![0u8; 65536];
     match tokio::time::timeout(timeout, sock.recv(&mut buf)).await {
         Err(_) => match &p.require_reply {
             None => up(),
-            Some(_) => Err(Failure::new(format!(
-                "no UDP reply from {target} within {}",
-                fmt_duration(timeout)
-            ))),
+            Some(_) => Err(Reason::NoReply { after: timeout }.into()),
         },
-        Ok(Err(e)) => Err(Failure::new(format!("UDP to {target}: {e}"))),
-        Ok(Ok(n)) => {
-            let Some(pattern) = &p.require_reply else {
-                return up();
-            };
-            if n < p.min_reply_length || n > p.max_reply_length {
-                return Err(Failure::new(format!(
-                    "UDP reply of {n} bytes is outside {}..={}",
-                    p.min_reply_length, p.max_reply_length
-                )));
-            }
-            if !pattern.matches(&buf[..n]) {
-                return Err(Failure::new("UDP reply does not match require_reply"));
-            }
-            up()
-        }
+        // ICMP port unreachable and friends, read back on the connected socket.
+        Ok(Err(e)) => Err(Failure::connect(target, &e)),
+        Ok(Ok(n)) => match &p.require_reply {
+            None => up(),
+            Some(pattern) => judge(p, pattern, buf.get(..n).unwrap_or_default()),
+        },
     }
+}
+
+/// Judges a reply against `require_reply` and the allowed lengths. keepalived 2.2.7 compares
+/// over the shorter of reply and pattern: a 1-byte reply `42` passes `require_reply 4243`,
+/// `4258` passes `42`, an empty reply passes (`reply-errors.log`, 9105 to 9107).
+fn judge(p: &UdpParams, pattern: &HexPattern, reply: &[u8]) -> ProbeResult {
+    let n = reply.len();
+    if n < p.min_reply_length || n > p.max_reply_length {
+        return Err(Reason::UdpReply(UdpMismatch::Length {
+            received: n,
+            min: p.min_reply_length,
+            max: p.max_reply_length,
+        })
+        .into());
+    }
+    if !pattern.matches(reply) {
+        return Err(Reason::UdpReply(UdpMismatch::Data).into());
+    }
+    up()
 }
 
 #[cfg(test)]
@@ -180,12 +187,36 @@ mod tests {
         assert_eq!(probe(&p).await, up());
         let mut p = params(echo(b"\x01\x09").await);
         p.require_reply = Some(HexPattern::parse("0102", true).expect("hex"));
-        assert!(probe(&p).await.is_err());
+        let e = probe(&p).await.expect_err("data");
+        assert_eq!(e.reason, Reason::UdpReply(UdpMismatch::Data));
         let mut p = params(echo(b"\x01\x09").await);
         p.require_reply = Some(HexPattern::default());
         p.min_reply_length = 3;
         let e = probe(&p).await.expect_err("short");
-        assert!(e.reason.contains("outside"), "{}", e.reason);
+        let length =
+            |received, min, max| Reason::UdpReply(UdpMismatch::Length { received, min, max });
+        assert_eq!(e.reason, length(2, 3, 255));
+        let mut p = params(echo(b"BBBBB").await);
+        p.require_reply = Some(HexPattern::parse("42", true).expect("hex"));
+        p.max_reply_length = 3;
+        let e = probe(&p).await.expect_err("long");
+        assert_eq!(e.reason, length(5, 0, 3));
+    }
+
+    /// What keepalived 2.2.7 passes (reply-errors.log, 9105 to 9107): the shorter of reply
+    /// and pattern is compared.
+    #[test]
+    fn replies_keepalived_passes() {
+        let mut p = params("127.0.0.1:9".parse().expect("addr"));
+        p.require_reply = Some(HexPattern::parse("4243", true).expect("hex"));
+        assert_eq!(
+            judge(&p, &HexPattern::parse("4243", true).expect("hex"), b"B"),
+            up()
+        );
+        let pat = HexPattern::parse("42", true).expect("hex");
+        assert_eq!(judge(&p, &pat, b"BXYZ"), up());
+        assert_eq!(judge(&p, &pat, b""), up());
+        assert!(judge(&p, &pat, b"WRONG").is_err());
     }
 
     #[tokio::test]
@@ -194,13 +225,25 @@ mod tests {
         let addr = s.local_addr().expect("addr");
         drop(s);
         let e = probe(&params(addr)).await.expect_err("refused");
-        assert!(e.reason.contains("refused"), "{}", e.reason);
+        assert_eq!(
+            e.reason,
+            Reason::ConnectFailed {
+                target: addr,
+                cause: crate::outcome::IoCause::Os(111)
+            }
+        );
         // A silent listener: fine without require_reply, a failure with it.
         let quiet = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         let mut p = params(quiet.local_addr().expect("addr"));
         p.payload = Some(vec![1, 2, 3]);
         assert_eq!(probe(&p).await, up());
         p.require_reply = Some(HexPattern::default());
-        assert!(probe(&p).await.is_err());
+        let e = probe(&p).await.expect_err("silent");
+        assert_eq!(
+            e.reason,
+            Reason::NoReply {
+                after: Duration::from_millis(400)
+            }
+        );
     }
 }

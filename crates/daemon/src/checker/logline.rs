@@ -105,11 +105,12 @@ impl fmt::Display for VirtualServerName<'_> {
 ///   [`Cause::ReadError`]; `NoHeader` after some bytes -> [`Cause::HttpIncompleteHeader`];
 ///   `HeaderTimeout` -> [`Cause::ReadTimeout`]; `BodyTimeout`, `TotalTimeout` ->
 ///   [`Cause::HttpBodyTimeout`];
-/// - the reasons still in words (`Other`) need their own variants in `Reason` for: a read
-///   timeout / no reply (UDP, DNS including replies with a foreign id, PING loss:
-///   [`Cause::ReadTimeout`]), a DNS RCODE ([`Cause::DnsRcode`]), a UDP reply that does not
-///   match `require_reply` ([`Cause::UdpReplyMismatch`]), ICMP unreachable on UDP/DNS
-///   ([`Cause::ConnectFailed`] with ECONNREFUSED);
+/// - `NoReply` (DNS, UDP with `require_reply`; DNS replies with a foreign id are not
+///   replies) -> [`Cause::ReadTimeout`]; `DnsRcode` -> [`Cause::DnsRcode`]; `UdpReply` ->
+///   [`Cause::UdpReplyMismatch`]; an ICMP error read back on UDP/DNS is a `ConnectFailed`
+///   with its errno;
+/// - the reasons still in words (`Other`) need their own variants in `Reason` for PING loss
+///   ([`Cause::ReadTimeout`]);
 /// - `Socket` (the probe could not even start) -> [`Cause::ConnectFailed`] with its errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
@@ -144,10 +145,9 @@ pub enum Cause {
     /// SMTP_CHECK: the answer to HELO is not 250.
     SmtpHelo,
     /// DNS_CHECK: the reply's RCODE is not 0.
-    #[cfg_attr(not(test), allow(dead_code))]
     DnsRcode(u8),
-    /// UDP_CHECK: the reply does not match `require_reply`.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// UDP_CHECK: the reply does not match `require_reply`, or its length is outside
+    /// `min_reply_length`..=`max_reply_length` (one line for both, `reply-errors.log`).
     UdpReplyMismatch,
     /// MISC_CHECK: the program exited with this failing status.
     MiscExit(i32),
@@ -188,6 +188,9 @@ impl Cause {
             R::MiscTimeout { .. } => Cause::MiscTimeout,
             R::TimedOut { .. } if kind == CheckKind::Misc => Cause::MiscTimeout,
             R::TimedOut { .. } => Cause::ReadTimeout,
+            R::NoReply { .. } => Cause::ReadTimeout,
+            R::DnsRcode { rcode } => Cause::DnsRcode(*rcode),
+            R::UdpReply(_) => Cause::UdpReplyMismatch,
             R::Http { error, .. } => return Cause::of_http(kind, error),
             R::Other(_) => return None,
         })
@@ -422,7 +425,7 @@ pub fn detail_always_logged(kind: CheckKind) -> bool {
 /// checker's included, which has no down line), never while it is down (observed,
 /// `tcp-log-all-failures.log`, `http-recovery.log` 8608 and 8605, `http-recovery2.log` 8604).
 /// `None` when keepalived has no such line (MISC_CHECK: the cause is in its down line) or
-/// when its wording was not observed (SMTP read error, UDP without reply...). An HTTP
+/// when its wording was not observed. An HTTP
 /// `regex_no_match` that matches is worded as a regex that does not ("Regex match failed").
 pub fn failure_detail(kind: CheckKind, rs: &Server, cause: Cause) -> Option<String> {
     use Cause as C;
@@ -450,6 +453,9 @@ pub fn failure_detail(kind: CheckKind, rs: &Server, cause: Cause) -> Option<Stri
                 C::SmtpBanner => "Bad greeting banner from server",
                 C::SmtpHelo => "Bad HELO response from server",
                 C::ReadTimeout => "Read timeout from server",
+                // A reset or close anywhere in the dialogue, QUIT's reply included
+                // (reply-errors.log, 8801 to 8805).
+                C::ReadError => "Read failure from server",
                 _ => return None,
             };
             format!("SMTP_CHECK {what} {}", rs.without_protocol())
@@ -463,7 +469,11 @@ pub fn failure_detail(kind: CheckKind, rs: &Server, cause: Cause) -> Option<Stri
             C::ReadTimeout => format!("DNS_CHECK ({rs}) read timeout from socket"),
             _ => return None,
         },
-        (CheckKind::Udp, C::ConnectFailed { .. }) => format!("UDP connection to {rs} failed."),
+        // keepalived words a missing reply (with `require_reply`) as an ICMP error
+        // (reply-errors.log, 9103).
+        (CheckKind::Udp, C::ConnectFailed { .. } | C::ReadTimeout) => {
+            format!("UDP connection to {rs} failed.")
+        }
         (CheckKind::Udp, C::UdpReplyMismatch) => format!("UDP check to {rs} reply data mismatch."),
         (CheckKind::Ping, C::ReadTimeout) => {
             format!("ICMP connection to address {rs} timeout.")
@@ -955,6 +965,77 @@ mod tests {
         ] {
             assert_eq!(Cause::of(CheckKind::Http, &http(error)), Some(cause));
         }
+    }
+
+    /// The DNS_CHECK, UDP_CHECK and SMTP_CHECK failures the probes report, through
+    /// `Cause::of`, give the lines keepalived logged.
+    #[test]
+    fn dns_udp_smtp_failure_kinds_give_keepalived_lines() {
+        use rka_check::outcome::{IoCause, Reason, UdpMismatch};
+        use std::time::Duration;
+        let at = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let refused = |port| Reason::ConnectFailed {
+            target: at(port),
+            cause: IoCause::Os(111),
+        };
+        let silent = Reason::NoReply {
+            after: Duration::from_secs(1),
+        };
+        let line = |kind, rs: &Server, reason: &Reason| {
+            let cause = Cause::of(kind, reason).expect("a cause");
+            failure_detail(kind, rs, cause).expect("a detail line")
+        };
+        let dns = |port, reason: Reason| line(CheckKind::Dns, &lo_udp(port), &reason);
+        seen(
+            "dns-failures.log",
+            &dns(5354, Reason::DnsRcode { rcode: 2 }),
+        );
+        seen("dns-failures.log", &dns(5399, refused(5399)));
+        seen("dns-failures.log", &dns(5355, silent.clone()));
+        seen(
+            "reply-errors.log",
+            &dns(5362, Reason::DnsRcode { rcode: 5 }),
+        );
+        seen(
+            "reply-errors.log",
+            &dns(5361, Reason::DnsRcode { rcode: 3 }),
+        );
+        let udp = |port, reason: Reason| line(CheckKind::Udp, &lo_udp(port), &reason);
+        let length =
+            |received, min, max| Reason::UdpReply(UdpMismatch::Length { received, min, max });
+        let o = "log-all-failures-other.log";
+        seen(o, &udp(9001, Reason::UdpReply(UdpMismatch::Data)));
+        seen(o, &udp(9002, refused(9002)));
+        seen("reply-errors.log", &udp(9101, length(1, 4, 255)));
+        seen("reply-errors.log", &udp(9102, length(5, 0, 3)));
+        seen("reply-errors.log", &udp(9103, silent));
+        // SMTP: a close or reset anywhere in the dialogue reads as a read failure.
+        let smtp = |port, reason: Reason| line(CheckKind::Smtp, &lo(port), &reason);
+        for (log, port, reason) in [
+            (
+                "reply-errors.log",
+                8801,
+                Reason::SmtpReadFailed(IoCause::Os(104)),
+            ),
+            ("reply-errors.log", 8802, Reason::SmtpClosed),
+            ("smtp-quit.log", 8811, Reason::SmtpClosed),
+            (
+                "smtp-quit.log",
+                8814,
+                Reason::SmtpWriteFailed(IoCause::Os(32)),
+            ),
+        ] {
+            seen(log, &smtp(port, reason));
+        }
+        seen(
+            "smtp-quit.log",
+            &smtp(
+                8816,
+                Reason::SmtpReadTimeout {
+                    after: Duration::from_secs(2),
+                },
+            ),
+        );
     }
 
     #[test]

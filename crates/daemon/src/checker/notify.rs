@@ -172,6 +172,9 @@ fn smtp_failure(reason: &Reason) -> &'static str {
         | Reason::MiscNoStatus
         | Reason::MiscTimeout { .. }
         | Reason::TimedOut { .. }
+        | Reason::NoReply { .. }
+        | Reason::DnsRcode { .. }
+        | Reason::UdpReply(_)
         | Reason::Http { .. }
         | Reason::Other(_) => "Unknown connection error to server",
     }
