@@ -91,9 +91,7 @@ pub fn evaluate(p: &FileParams, value: i64) -> ProbeResult {
             p.path.display()
         )));
     }
-    Ok(Success {
-        weight: p.dynamic.then_some(product),
-    })
+    Ok(Success::weighted(p.dynamic.then_some(product)))
 }
 
 /// Read the file and judge it.
@@ -295,11 +293,11 @@ mod tests {
         assert!(evaluate(&p, 0).is_ok());
         assert!(evaluate(&p, 3).is_err());
         p.weight = 2;
-        assert_eq!(evaluate(&p, 3), Ok(Success { weight: None }));
+        assert_eq!(evaluate(&p, 3), Ok(Success::weighted(None)));
         p.dynamic = true;
-        assert_eq!(evaluate(&p, 3), Ok(Success { weight: Some(6) }));
+        assert_eq!(evaluate(&p, 3), Ok(Success::weighted(Some(6))));
         p.reverse = true;
-        assert_eq!(evaluate(&p, 3), Ok(Success { weight: Some(-6) }));
+        assert_eq!(evaluate(&p, 3), Ok(Success::weighted(Some(-6))));
         p.reverse = false;
         assert!(evaluate(&p, i64::from(i32::MIN)).is_err());
     }
@@ -317,7 +315,7 @@ mod tests {
             .await
             .expect("change seen")
             .expect("inotify");
-        assert_eq!(probe(&p).await, Ok(Success { weight: Some(5) }));
+        assert_eq!(probe(&p).await, Ok(Success::weighted(Some(5))));
         // Replacement by rename is seen too.
         let tmp = dir.path().join("status.new");
         std::fs::write(&tmp, "9").expect("write");
@@ -326,7 +324,7 @@ mod tests {
             .await
             .expect("rename seen")
             .expect("inotify");
-        assert_eq!(probe(&p).await, Ok(Success { weight: Some(9) }));
+        assert_eq!(probe(&p).await, Ok(Success::weighted(Some(9))));
     }
 
     #[tokio::test]

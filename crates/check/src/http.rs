@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::ConfigError;
 use crate::net::ConnectOpts;
-use crate::outcome::{up, Failure, HttpError, IoCause, ProbeResult};
+use crate::outcome::{up, Failure, HttpError, IoCause, LengthMismatch, ProbeResult, Success};
 use crate::tls::TlsClient;
 
 /// `http_protocol`: the request line's version and whether `Connection: close` is sent.
@@ -622,17 +622,18 @@ pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
     let resp = fetch(&p.connect, p.tls.as_ref(), &req, &limits, need_body)
         .await
         .map_err(|e| Failure::http(&url.path, e))?;
-    if let Some((wanted, received)) = resp.length_mismatch() {
-        // keepalived's -D line names the real and virtual servers, which a probe does not
-        // know: the target it connected to instead.
-        tracing::debug!(
-            "http_check for {} url {}: content_length ({wanted}) does not match received \
-             bytes ({received})",
-            p.connect.target,
-            url.path
-        );
-    }
-    evaluate(url, &resp)
+    // keepalived's -D line for a body of another length than Content-Length names the real
+    // and virtual servers, which a probe does not know: the pass carries it to the owner.
+    let length_mismatch = resp
+        .length_mismatch()
+        .map(|(content_length, received)| LengthMismatch {
+            content_length,
+            received,
+        });
+    evaluate(url, &resp).map(|s| Success {
+        length_mismatch,
+        ..s
+    })
 }
 
 #[cfg(test)]
@@ -896,6 +897,40 @@ mod tests {
         );
         let e = probe_url(&p, 2).await.expect_err("no third url");
         assert!(e.reason.contains("does not exist"), "{}", e.reason);
+    }
+
+    /// A body shorter than its Content-Length passes, as keepalived 2.2.7 passes it
+    /// (http-misbehaving.log, 8702), and the pass carries both lengths for its -D line.
+    #[tokio::test]
+    async fn a_short_body_passes_with_its_lengths() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            for reply in [
+                &b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nhello"[..],
+                b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            ] {
+                let (mut s, _) = l.accept().await.expect("accept");
+                let mut req = vec![0u8; 512];
+                let _ = s.read(&mut req).await;
+                s.write_all(reply).await.expect("write");
+            }
+        });
+        let mut connect = ConnectOpts::new(addr);
+        connect.connect_timeout = Duration::from_secs(2);
+        let p = HttpParams::new(connect, vec![UrlCheck::new("/")]);
+        let short = probe_url(&p, 0).await.expect("passes");
+        assert_eq!(
+            short.length_mismatch,
+            Some(LengthMismatch {
+                content_length: 100,
+                received: 5
+            })
+        );
+        let whole = probe_url(&p, 0).await.expect("passes");
+        assert_eq!(whole.length_mismatch, None);
     }
 
     #[tokio::test]

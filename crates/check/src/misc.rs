@@ -135,9 +135,7 @@ pub fn judge(code: Option<i32>, signal: Option<i32>, dynamic: bool) -> ProbeResu
     match (code, signal) {
         (Some(0), _) => Ok(Success::default()),
         (Some(1), _) => Err(Reason::MiscExit { status: 1 }.into()),
-        (Some(c @ 2..=255), _) if dynamic => Ok(Success {
-            weight: Some(i64::from(c) - 2),
-        }),
+        (Some(c @ 2..=255), _) if dynamic => Ok(Success::weighted(Some(i64::from(c) - 2))),
         (Some(c), _) => Err(Reason::MiscExit { status: c }.into()),
         (None, Some(s)) => Err(Reason::MiscSignal { signal: s }.into()),
         (None, None) => Err(Reason::MiscNoStatus.into()),
@@ -208,18 +206,15 @@ mod tests {
         assert_eq!(judge(Some(0), None, false), Ok(Success::default()));
         assert!(judge(Some(1), None, true).is_err());
         assert!(judge(Some(12), None, false).is_err());
-        assert_eq!(
-            judge(Some(12), None, true),
-            Ok(Success { weight: Some(10) })
-        );
-        assert_eq!(judge(Some(2), None, true), Ok(Success { weight: Some(0) }));
+        assert_eq!(judge(Some(12), None, true), Ok(Success::weighted(Some(10))));
+        assert_eq!(judge(Some(2), None, true), Ok(Success::weighted(Some(0))));
         assert!(judge(None, Some(9), true).is_err());
     }
 
     #[test]
     fn dynamic_exit_zero_reports_no_weight() {
         // The configured weight then applies again (state.rs: WeightReset; director.rs).
-        assert_eq!(judge(Some(0), None, true), Ok(Success { weight: None }));
+        assert_eq!(judge(Some(0), None, true), Ok(Success::weighted(None)));
     }
 
     #[test]
@@ -263,7 +258,7 @@ mod tests {
         assert!(probe(&mk("0", false)).await.is_ok());
         assert!(probe(&mk("1", false)).await.is_err());
         assert!(probe(&mk("7", false)).await.is_err());
-        assert_eq!(probe(&mk("7", true)).await, Ok(Success { weight: Some(5) }));
+        assert_eq!(probe(&mk("7", true)).await, Ok(Success::weighted(Some(5))));
     }
 
     #[tokio::test]

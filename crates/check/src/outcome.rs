@@ -16,6 +16,28 @@ pub struct Success {
     /// A weight reported by a dynamic checker (`misc_dynamic`, FILE_CHECK `dynamic`);
     /// `None` leaves the real server's weight alone.
     pub weight: Option<i64>,
+    /// HTTP_GET / SSL_GET: the body was not as long as the response's `Content-Length` said
+    /// (keepalived 2.2.7 passes such a response, and says so under `-D`).
+    pub length_mismatch: Option<LengthMismatch>,
+}
+
+impl Success {
+    /// A pass reporting `weight` (see [`Success::weight`]).
+    pub fn weighted(weight: Option<i64>) -> Self {
+        Success {
+            weight,
+            ..Success::default()
+        }
+    }
+}
+
+/// HTTP_GET / SSL_GET: a body shorter or longer than the response's `Content-Length`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LengthMismatch {
+    /// The `Content-Length` header's value.
+    pub content_length: u64,
+    /// The body bytes received up to the close.
+    pub received: u64,
 }
 
 /// An I/O error as a failure keeps it: the system's error number when there is one (rendered

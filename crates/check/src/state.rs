@@ -55,6 +55,9 @@ pub enum CheckerEvent {
     UrlPassed {
         /// The url's index in the checker's urls.
         url: usize,
+        /// Its response's body was not as long as its `Content-Length` said: keepalived
+        /// logs that under `-D`, before the url's success line (`http-misbehaving.log`).
+        length_mismatch: Option<crate::outcome::LengthMismatch>,
     },
 }
 
@@ -391,7 +394,10 @@ impl CheckerState {
                     _ => {}
                 }
                 if let Some(url) = passed_url.filter(|_| !up && self.has(REPORT_URL_PASSES)) {
-                    self.push_event(CheckerEvent::UrlPassed { url });
+                    self.push_event(CheckerEvent::UrlPassed {
+                        url,
+                        length_mismatch: success.length_mismatch,
+                    });
                 }
                 if step == UrlStep::PassComplete && !up {
                     self.set(UP, true);
@@ -758,7 +764,10 @@ mod tests {
         let up = || CheckerEvent::Up {
             reason: "check succeeded".into(),
         };
-        let url0 = CheckerEvent::UrlPassed { url: 0 };
+        let url0 = CheckerEvent::UrlPassed {
+            url: 0,
+            length_mismatch: None,
+        };
         // alpha: the first pass is reported, then up; up: nothing per url.
         assert_eq!(events[0], vec![url0.clone(), up()]);
         assert!(matches!(&events[1][..], [CheckerEvent::Down { .. }]));
@@ -773,7 +782,7 @@ mod tests {
             .iter()
             .map(|r| {
                 let urls = r.events.iter().filter_map(|e| match e {
-                    CheckerEvent::UrlPassed { url } => Some(*url),
+                    CheckerEvent::UrlPassed { url, .. } => Some(*url),
                     _ => None,
                 });
                 (r.url, urls.collect())
@@ -803,6 +812,36 @@ mod tests {
             .all(|e| !matches!(e, CheckerEvent::UrlPassed { .. })));
     }
 
+    /// A url's pass carries its body's length mismatch out while the checker is not up
+    /// (keepalived's -D line, before the url's success line), and not once it is up
+    /// (http-misbehaving.log: one line though 8702 was asked five times).
+    #[test]
+    fn a_url_pass_carries_its_length_mismatch() {
+        let t0 = Instant::now();
+        let short = crate::outcome::LengthMismatch {
+            content_length: 100,
+            received: 5,
+        };
+        let pass = || {
+            Ok(Success {
+                length_mismatch: Some(short),
+                ..Success::default()
+            })
+        };
+        let mut st = reporting_http_checker(sched(0, true), 1, t0);
+        let runs = drive(&mut st, t0, vec![pass(), pass()]);
+        let passed = CheckerEvent::UrlPassed {
+            url: 0,
+            length_mismatch: Some(short),
+        };
+        assert_eq!(runs[0].events.first(), Some(&passed));
+        assert!(matches!(
+            runs[0].events.get(1),
+            Some(CheckerEvent::Up { .. })
+        ));
+        assert!(runs[1].events.is_empty());
+    }
+
     #[test]
     fn retry_zero_goes_down_at_once() {
         let (times, events, up) = simulate(sched(0, false), 0, vec![fail(), fail()]);
@@ -830,7 +869,7 @@ mod tests {
 
     #[test]
     fn dynamic_weight_changes_are_reported_once() {
-        let w = |x| Ok(Success { weight: Some(x) });
+        let w = |x| Ok(Success::weighted(Some(x)));
         let (_, events, _) = simulate(sched(0, false), 0, vec![w(5), w(5), w(7)]);
         assert_eq!(
             events,
@@ -843,8 +882,8 @@ mod tests {
 
     #[test]
     fn a_weightless_success_after_a_weight_resets_it_once() {
-        let w = |x| Ok(Success { weight: Some(x) });
-        let none = || Ok(Success { weight: None });
+        let w = |x| Ok(Success::weighted(Some(x)));
+        let none = || Ok(Success::weighted(None));
         let (_, events, _) = simulate(
             sched(0, false),
             0,

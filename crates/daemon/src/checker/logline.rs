@@ -395,6 +395,23 @@ pub fn http_url_success(rs: &Server, test: UrlTest, path: &str) -> String {
     format!("{what} success to {rs} url({path})")
 }
 
+/// When (keepalived logs it under `-D` only): right before [`http_url_success`]'s line of
+/// a url whose response body was not as long as its `Content-Length` said (such a response
+/// passes), so only while the checker is not up: once per checker (real and virtual server),
+/// not per request (`http-misbehaving.log`, 8702).
+pub fn http_length_mismatch(
+    rs: &Server,
+    vs: &VirtualServerName<'_>,
+    path: &str,
+    content_length: u64,
+    received: u64,
+) -> String {
+    format!(
+        "http_check for RS {rs} VS {vs} url {path}: content_length ({content_length}) does not \
+         match received bytes ({received})"
+    )
+}
+
 /// When: the checker passes for the first time (at start too, `alpha` or not) or again after
 /// a failure. `None` for the kinds keepalived says nothing for (DNS_CHECK, FILE_CHECK,
 /// BFD_CHECK).
@@ -965,6 +982,15 @@ mod tests {
         ] {
             assert_eq!(Cause::of(CheckKind::Http, &http(error)), Some(cause));
         }
+    }
+
+    #[test]
+    fn http_length_mismatch_line() {
+        let v = vs([10, 0, 4, 2], 80, CfgProtocol::Tcp);
+        seen(
+            "http-misbehaving.log",
+            &http_length_mismatch(&lo(8702), &v, "/", 100, 5),
+        );
     }
 
     /// The DNS_CHECK, UDP_CHECK and SMTP_CHECK failures the probes report, through

@@ -431,7 +431,8 @@ struct Teller<'a> {
 /// included, and always for the kinds whose detail is their only failure line; the down
 /// line only for a checker that passed (keepalived 2.2.7, `tcp-log-all-failures.log`,
 /// `http-recovery*.log`, `alpha-tcp.log`). A url passing is told while the checker does not
-/// pass.
+/// pass; a url's body of another length than its `Content-Length` before its first pass too
+/// (at debug, as keepalived's `-D`).
 fn self_told(plan: &Plan, t: &Teller<'_>, slots: &[Slot], ev: &CheckerEvent) -> bool {
     use super::logline::{self, Cause, Check, UrlTest, VirtualServerName};
     let kind = t.kind;
@@ -473,8 +474,27 @@ fn self_told(plan: &Plan, t: &Teller<'_>, slots: &[Slot], ev: &CheckerEvent) -> 
                 }
             }
             CheckerEvent::Retrying { reason, .. } => say(detail(&reason.reason)),
-            CheckerEvent::UrlPassed { .. } => {
-                if let Some(url) = t.url.filter(|_| !t.up) {
+            CheckerEvent::UrlPassed {
+                length_mismatch, ..
+            } => {
+                let Some(url) = t.url else {
+                    continue;
+                };
+                // A url passes (is reported) only while its checker has not passed: down, or
+                // before its first pass, when keepalived tells the length (under -D) but not
+                // the url (http-misbehaving.log, 8702: its only lines are this and the
+                // checker's first success).
+                if let Some(m) = length_mismatch {
+                    let line = logline::http_length_mismatch(
+                        &check.rs,
+                        &check.vs,
+                        &url.path,
+                        m.content_length,
+                        m.received,
+                    );
+                    tracing::debug!("{line}");
+                }
+                if !t.up {
                     let test = UrlTest::of(url.digest.is_some(), url.regex.is_some());
                     say(Some(logline::http_url_success(&check.rs, test, &url.path)));
                 }
@@ -835,7 +855,7 @@ impl Runtime {
             up: p.up,
             log_all_failures: self.pool.schedule(id).is_some_and(|s| s.log_all_failures),
             url: match ev {
-                CheckerEvent::UrlPassed { url } => self.pool.url(id, url),
+                CheckerEvent::UrlPassed { url, .. } => self.pool.url(id, url),
                 _ => None,
             },
         };
@@ -889,7 +909,7 @@ impl Runtime {
                 tracing::debug!("{name}: configured weight");
             }
             // A line only: nothing changes.
-            CheckerEvent::UrlPassed { url } => {
+            CheckerEvent::UrlPassed { url, .. } => {
                 tracing::debug!("{name}: url #{url} passed");
                 return;
             }

@@ -85,7 +85,7 @@ fn has_dest(t: &rka_ipvs::Table, k: ServiceKey, d: DestKey) -> bool {
 /// The story also checks that the table changes are logged in keepalived's words.
 #[tokio::test]
 async fn a_dead_real_server_leaves_the_table_and_comes_back() {
-    let (captured, _guard) = Captured::start();
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let live_port = live.local_addr().expect("addr").port();
     let dead_port = free_port();
@@ -494,7 +494,7 @@ fn assert_in_order(log: &str, want: &[&str]) {
 /// though the server started up.
 #[tokio::test]
 async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
-    let (captured, _guard) = Captured::start();
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let (smtp_port, mails) = crate::smtp::test_sink::start().await;
     let dir = tempfile::tempdir().expect("tmp");
     let script = dir.path().join("dyn.sh");
@@ -583,7 +583,7 @@ async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
 /// 3, -7, 0): a weight of 0 keeps the server in the table but loses the quorum.
 #[tokio::test]
 async fn file_check_weights_are_logged_as_keepalived() {
-    let (captured, _guard) = Captured::start();
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("tf1");
     std::fs::write(&file, "0\n").expect("file");
@@ -624,7 +624,7 @@ async fn file_check_weights_are_logged_as_keepalived() {
 /// the sorry server's lines follow quorum changes only.
 #[tokio::test]
 async fn the_start_up_quorum_line_has_no_sorry_server_lines() {
-    let (captured, _guard) = Captured::start();
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let text = "virtual_server 10.0.1.5 80 {\n protocol TCP\n quorum 2\n\
                 sorry_server 127.0.0.1 8999\n real_server 127.0.0.1 8405 {\n }\n\
                 real_server 127.0.0.1 8406 {\n }\n}\n";
@@ -641,7 +641,7 @@ async fn the_start_up_quorum_line_has_no_sorry_server_lines() {
 /// line with it: the pool reports it though nothing changes.
 #[tokio::test]
 async fn the_first_success_of_a_checker_that_starts_up_is_logged() {
-    let (captured, _guard) = Captured::start();
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = live.local_addr().expect("addr").port();
     let fake = Fake::default();
@@ -688,7 +688,7 @@ async fn a_reload_logs_dropped_servers_weights_and_quorum_changes() {
          virtual_server 10.0.0.4 80 {{\n protocol TCP\n\
           real_server 127.0.0.1 {dead} {{\n  TCP_CHECK {{\n   alpha\n  }}\n }}\n}}\n"
     );
-    let (captured, _guard) = Captured::start();
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let fake = Fake::default();
     let mut rt = Runtime::start(&config(&a), fake.clone()).expect("start");
     rt.ipvs.sync().await;
@@ -751,7 +751,16 @@ fn keepalived_lines(name: &str, after: &str, until: &str, needles: &[&str]) -> V
 /// Starts the runtime on `text` (one probe, which is never run: the test hands its events
 /// over), hands `events` to that probe and returns the lines logged meanwhile.
 async fn lines_for_events(text: &str, events: Vec<rka_check::CheckerEvent>) -> Vec<String> {
-    let (captured, _guard) = Captured::start();
+    lines_for_events_at(tracing::Level::INFO, text, events).await
+}
+
+/// [`lines_for_events`], logging up to `level`.
+async fn lines_for_events_at(
+    level: tracing::Level,
+    text: &str,
+    events: Vec<rka_check::CheckerEvent>,
+) -> Vec<String> {
+    let (captured, _guard) = Captured::start(level);
     let fake = Fake::default();
     let mut rt = Runtime::start(&config(text), fake.clone()).expect("start");
     rt.ipvs.sync().await;
@@ -830,7 +839,10 @@ async fn an_alpha_checker_failing_first_tells_only_the_detail() {
 async fn http_failures_and_url_successes_are_told_as_keepalived() {
     use rka_check::outcome::HttpError;
     let status = || rka_check::Failure::http("/", HttpError::Status(500));
-    let url = || rka_check::CheckerEvent::UrlPassed { url: 0 };
+    let url = || rka_check::CheckerEvent::UrlPassed {
+        url: 0,
+        length_mismatch: None,
+    };
     let vs = |vip: &str, port: u16, opts: &str| {
         format!(
             "virtual_server {vip} 80 {{\n protocol TCP\n delay_loop 2\n\
@@ -877,6 +889,67 @@ async fn http_failures_and_url_successes_are_told_as_keepalived() {
     }
 }
 
+/// A body shorter than its Content-Length: keepalived (under -D) tells it once, before the
+/// checker's first success, without the url's own success line (http-misbehaving.log, 8702);
+/// after a failure, before the url's success line.
+#[tokio::test]
+async fn a_short_body_is_told_before_the_success_line() {
+    use rka_check::outcome::{HttpError, LengthMismatch};
+    let text = "virtual_server 10.0.4.2 80 {\n protocol TCP\n delay_loop 3\n\
+                real_server 127.0.0.1 8702 {\n  HTTP_GET {\n   url {\n    path /\n\
+                    digest 5d41402abc4b2a76b9719d911017c592\n   }\n   connect_timeout 2\n\
+                   retry 0\n   log_all_failures\n  }\n }\n}\n";
+    let passed = || rka_check::CheckerEvent::UrlPassed {
+        url: 0,
+        length_mismatch: Some(LengthMismatch {
+            content_length: 100,
+            received: 5,
+        }),
+    };
+    // Only keepalived's lines (ours, at debug, name the probe otherwise).
+    let theirs_only = |lines: Vec<String>| -> Vec<String> {
+        let kinds = [
+            "http_check for RS",
+            "Remote Web server",
+            "MD5 digest",
+            "HTTP_CHECK on",
+        ];
+        lines
+            .into_iter()
+            .filter(|l| kinds.iter().any(|k| l.starts_with(k)))
+            .collect()
+    };
+    let ours = lines_for_events_at(tracing::Level::DEBUG, text, vec![passed(), up()]).await;
+    let theirs = keepalived_lines(
+        "http-misbehaving.log",
+        "Activating BFD healthchecker",
+        "Stopping",
+        &["8702"],
+    );
+    assert_eq!(theirs_only(ours), theirs);
+    // Not at info (keepalived without -D does not say it).
+    let ours = lines_for_events(text, vec![passed(), up()]).await;
+    assert_eq!(theirs_only(ours), theirs[1..]);
+    // Down, then a pass: the length, then the url's line, then the checker's.
+    let failed = rka_check::Failure::http("/", HttpError::Status(500));
+    let ours = lines_for_events_at(
+        tracing::Level::DEBUG,
+        text,
+        vec![up(), down(failed, 0), passed(), up()],
+    )
+    .await;
+    assert_eq!(
+        theirs_only(ours),
+        [
+            theirs[1].as_str(),
+            "HTTP_CHECK on service [127.0.0.1]:tcp:8702 failed.",
+            theirs[0].as_str(),
+            "MD5 digest success to [127.0.0.1]:tcp:8702 url(/)",
+            theirs[1].as_str(),
+        ]
+    );
+}
+
 /// What the runtime logs, captured for one test (a subscriber of this thread only).
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -896,10 +969,11 @@ impl std::io::Write for Captured {
 
 impl Captured {
     /// Captures what this thread logs from now on, until the guard is dropped.
-    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+    fn start(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .without_time()
