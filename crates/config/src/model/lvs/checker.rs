@@ -512,6 +512,10 @@ fn parse_smtp_kw(ctx: &mut Ctx<'_>, n: &Node, s: &mut SmtpCheck) -> bool {
             if !ctx.has_block(n) {
                 return true;
             }
+            // The checker child logs it as it loads (keepalived's `-t` does not).
+            ctx.diags.runtime_info(
+                "The SMTP_CHECK host block is deprecated. Please define additional checkers.",
+            );
             let mut h = ConnectOpts::default();
             for c in n.children() {
                 if ctx.missing_parameter(c, required::SMTP_HOST) {

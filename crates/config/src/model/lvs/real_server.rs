@@ -116,11 +116,26 @@ pub fn parse(ctx: &mut Ctx<'_>, node: &Node) -> Option<RealServer> {
         }
         let kw = c.keyword();
         if CHECKER_KEYWORDS.contains(&kw) {
-            if let Some(ch) = checker::parse(ctx, c) {
+            if let Some(mut ch) = checker::parse(ctx, c) {
+                // keepalived 2.2.7 (observed): each `host` block of an SMTP_CHECK is a checker
+                // of its own, beside the SMTP_CHECK itself, with the block's connection
+                // settings and the SMTP_CHECK's other settings.
+                let hosts = match &mut ch.kind {
+                    checker::CheckerKind::Smtp(s) => std::mem::take(&mut s.hosts),
+                    _ => Vec::new(),
+                };
                 // Most real servers have one checker: reserve exactly, not the 4 slots a
                 // growing Vec starts with (36,800 real servers x 3 unused checkers is ~40 MB).
-                rs.checkers.reserve_exact(1);
+                rs.checkers.reserve_exact(1 + hosts.len());
+                let extra: Vec<_> = hosts
+                    .into_iter()
+                    .map(|connect| checker::Checker {
+                        connect,
+                        ..ch.clone()
+                    })
+                    .collect();
                 rs.checkers.push(ch);
+                rs.checkers.extend(extra);
             }
             continue;
         }

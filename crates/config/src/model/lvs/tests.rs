@@ -220,7 +220,12 @@ virtual_server fd00::80 443 {
 #[test]
 fn rich_config_has_no_diagnostics() {
     let l = load(RICH);
-    assert_eq!(msgs(&l), Vec::<String>::new());
+    // Only the checker's note on the SMTP_CHECK `host` block (keepalived's `-t` is silent).
+    assert_eq!(
+        msgs(&l),
+        ["0: The SMTP_CHECK host block is deprecated. Please define additional checkers."]
+    );
+    assert!(l.diagnostics.items().iter().all(|d| d.runtime));
     assert_eq!(l.config.lvs.virtual_servers.len(), 4);
     assert_eq!(l.config.lvs.groups.len(), 2);
 }
@@ -875,6 +880,7 @@ fn smtp_and_dns_options() {
     assert_eq!(
         msgs(&l),
         vec![
+            "0: The SMTP_CHECK host block is deprecated. Please define additional checkers.",
             "11: Unknown keyword 'bogus'",
             "16: Unknown DNS check type PTR - ignoring",
             "6: virtual server [10.0.0.1]:tcp:80 and real server [10.0.0.2]:25 ports don't match - resetting",
@@ -887,10 +893,20 @@ fn smtp_and_dns_options() {
     let CheckerKind::Smtp(s) = &c[0].kind else {
         panic!("smtp")
     };
+    // keepalived 2.2.7 (VM): the SMTP_CHECK is a checker of the real server, and its `host`
+    // block another one with the block's connection settings and the same HELO name.
     assert_eq!(s.helo_name.as_deref(), Some("me"));
-    assert_eq!(s.hosts[0].connect_ip, Some(ip("10.0.0.7")));
-    assert_eq!(s.hosts[0].bindto, Some(ip("10.0.0.1")));
-    let CheckerKind::Dns(d) = &c[1].kind else {
+    assert!(s.hosts.is_empty());
+    assert_eq!(c[0].connect.connect_ip, None);
+    let CheckerKind::Smtp(h) = &c[1].kind else {
+        panic!("smtp host")
+    };
+    assert_eq!(h.helo_name.as_deref(), Some("me"));
+    assert_eq!(c[1].connect.connect_ip, Some(ip("10.0.0.7")));
+    assert_eq!(c[1].connect.bindto, Some(ip("10.0.0.1")));
+    let d = l.diagnostics.items().first().expect("deprecation line");
+    assert!(d.runtime && d.lvs, "{d:?}");
+    let CheckerKind::Dns(d) = &c[2].kind else {
         panic!("dns")
     };
     assert_eq!(
