@@ -398,4 +398,40 @@ mod tests {
             ("Connection failed\n".to_string(), String::new())
         );
     }
+
+    /// Debian's genhash 2.2.7 (observed on lo) says nothing of a body shorter or longer than
+    /// its Content-Length: the digest (of the bytes up to Content-Length, or to the close when
+    /// fewer came), exit 0, nothing on stderr.
+    #[test]
+    fn a_body_of_another_length_than_content_length_prints_the_digest_only() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let replies: [&[u8]; 3] = [
+            b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nhello",
+            b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhellohellohello",
+            b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        ];
+        let server = std::thread::spawn(move || {
+            for reply in replies {
+                let (mut c, _) = l.accept().expect("accept");
+                let mut req = [0u8; 512];
+                let _ = c.read(&mut req);
+                c.write_all(reply).expect("reply");
+            }
+        });
+        for _ in replies {
+            let out = genhash_run(&args(&format!("-s 127.0.0.1 -p {port} -u /")));
+            // md5("hello")
+            assert_eq!(
+                out,
+                GenhashOutput {
+                    code: 0,
+                    stdout: "5d41402abc4b2a76b9719d911017c592\n".into(),
+                    stderr: String::new(),
+                }
+            );
+        }
+        server.join().expect("server");
+    }
 }
