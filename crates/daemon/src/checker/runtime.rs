@@ -290,6 +290,10 @@ pub struct Runtime {
     /// The targets of the probes whose name cannot take it from their first slot's real
     /// server (`connect_ip`, `connect_port`; none in most configurations), by id.
     name_targets: HashMap<u64, SocketAddr>,
+    /// The slots a reload added to a probe that was up (a checker identical to a running
+    /// one), by probe id, until the probe's next pass: keepalived logs a new checker's first
+    /// success, the running ones' nothing (`reply-errors.log`, 8810).
+    joined: HashMap<u64, Box<[Slot]>>,
 }
 
 /// A background task stopped with its owner.
@@ -580,8 +584,9 @@ impl Runtime {
             misc_programs: HashMap::new(),
             watchers: HashMap::new(),
             name_targets: HashMap::new(),
+            joined: HashMap::new(),
         };
-        rt.install(plan);
+        rt.install(plan, None);
         let init_notifies = config.global.simple.rs_init_notifies;
         for a in super::notify::start_actions(&rt.plan, &rt.director, init_notifies) {
             // At start keepalived logs "Gained quorum" for the services that start up, and
@@ -602,7 +607,9 @@ impl Runtime {
 
     /// Takes a new plan: probes with unchanged parameters keep running (state and timers),
     /// the others start or stop; the director restarts from the probes' current verdicts.
-    fn install(&mut self, mut plan: Plan) {
+    /// Installs `plan`, keeping the running probes it still has; `old`: the plan in force
+    /// until now, on a reload.
+    fn install(&mut self, mut plan: Plan, old_plan: Option<&Plan>) {
         check_fd_limit(plan.probes.len());
         // The plan's probes and director spec move into the tasks, the pool and the director
         // (nothing keeps a second copy: with tens of thousands of checkers it counts).
@@ -630,6 +637,18 @@ impl Runtime {
                     if let Some((id, mut t)) = running.get_mut(i).and_then(Option::take) {
                         let weight = self.probe_weight(id, &t);
                         set_inits(&mut spec, &pp.slots, t.up, weight);
+                        let joined = old_plan
+                            .filter(|_| t.up && matches!(t.running, Running::Pooled))
+                            .map(|old| joined_slots(old, &t.slots, &plan, &pp.slots))
+                            .unwrap_or_default();
+                        if let (false, Ok(probe)) = (joined.is_empty(), pp.probe) {
+                            // Probed afresh, as keepalived's new checker is: its next pass
+                            // is a first success, told for the joined slots only.
+                            let mut schedule = pp.schedule;
+                            schedule.alpha = true;
+                            self.pool.insert(id, probe, schedule);
+                            self.joined.insert(id, joined.into());
+                        }
                         t.slots = pp.slots.into();
                         if let Some(target) = own {
                             self.name_targets.insert(id, target);
@@ -662,6 +681,7 @@ impl Runtime {
         for id in &stopped {
             self.misc_programs.remove(id);
             self.watchers.remove(id);
+            self.joined.remove(id);
         }
         self.pool.remove_many(stopped);
         self.pool.shrink_to_fit();
@@ -861,7 +881,18 @@ impl Runtime {
         };
         // keepalived's lines for the checker (below) at info; ours, with the probe's own
         // words, at debug, or at info where keepalived's line cannot be told.
-        let told = self_told(&self.plan, &teller, &p.slots, &ev);
+        // A probe restarted for the slots a reload joined to it tells its first pass (and
+        // its urls) for those only.
+        let joined = self
+            .joined
+            .get(&id)
+            .filter(|_| first_success || matches!(ev, CheckerEvent::UrlPassed { .. }));
+        let told = self_told(
+            &self.plan,
+            &teller,
+            joined.map_or(&p.slots[..], |j| &j[..]),
+            &ev,
+        );
         let ours = |line: std::fmt::Arguments<'_>| {
             if told {
                 tracing::debug!("{line}");
@@ -919,6 +950,11 @@ impl Runtime {
             CheckerEvent::WeightChanged { .. } | CheckerEvent::WeightReset
         );
         let misc_first = first_success && kind == rka_check::CheckKind::Misc;
+        // The joined slots' first verdict is this one (a pass or a failure).
+        let joined = match ev {
+            CheckerEvent::Up { .. } | CheckerEvent::Down { .. } => self.joined.remove(&id),
+            _ => None,
+        };
         // The fields borrowed apart: no copy of the slots.
         let downs = matches!(ev, CheckerEvent::Down { .. });
         for &s in p.slots.iter() {
@@ -932,7 +968,7 @@ impl Runtime {
             if weighs {
                 log_weight_change(&self.plan, &self.director, s.vs(), s.rs(), weight_before);
             }
-            if misc_first {
+            if misc_first && joined.as_ref().is_none_or(|j| j.contains(&s)) {
                 self.notifier
                     .misc_first_success(&self.plan, &self.director, s);
             }
@@ -1167,7 +1203,7 @@ impl Runtime {
         let old_plan = std::mem::replace(&mut self.plan, Plan::empty());
         let old_director =
             std::mem::replace(&mut self.director, Director::new(DirectorSpec::default()));
-        self.install(plan);
+        self.install(plan, Some(&old_plan));
         self.log_reload(&old_plan, &old_director);
         drop((old_plan, old_director));
         tracing::info!("checker configuration reloaded");
@@ -1307,6 +1343,22 @@ fn match_real_servers(old: &[DestPlan], new: &[DestPlan]) -> Vec<Option<usize>> 
         .collect();
     new.iter()
         .map(|d| by_addr.get(&(d.addr, d.port)).copied())
+        .collect()
+}
+
+/// The slots of `new` (in plan `plan`) that `old` (in plan `old_plan`) does not have: a
+/// slot is its virtual server's label, its real server's address and port, and the
+/// checker's place on that real server.
+fn joined_slots(old_plan: &Plan, old: &[Slot], plan: &Plan, new: &[Slot]) -> Vec<Slot> {
+    let identity = |plan: &Plan, s: Slot| {
+        let (sp, dp) = rs_plan(plan, s.vs(), s.rs())?;
+        Some((sp.label.clone(), dp.addr, dp.port, s.check()))
+    };
+    let had: std::collections::HashSet<_> =
+        old.iter().filter_map(|&s| identity(old_plan, s)).collect();
+    new.iter()
+        .copied()
+        .filter(|&s| identity(plan, s).is_none_or(|i| !had.contains(&i)))
         .collect()
 }
 

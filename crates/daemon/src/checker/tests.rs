@@ -662,6 +662,61 @@ async fn the_first_success_of_a_checker_that_starts_up_is_logged() {
     assert!(!log.contains("Adding service"), "{log}");
 }
 
+/// A reload that adds a checker identical to a running one: keepalived logs the new
+/// checker's first success (once: the running one's passes say nothing), after the new
+/// service's quorum line (reply-errors.log, 8810 after "Reloading"); the probe stays shared.
+#[tokio::test]
+async fn a_checker_joining_a_running_probe_at_a_reload_tells_its_first_success() {
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
+    let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = live.local_addr().expect("addr").port();
+    let fake = Fake::default();
+    let a = tcp_vs(1, &[port], "");
+    let b = format!("{a}{}", tcp_vs(2, &[port], ""));
+    let mut rt = Runtime::start(&config(&a), fake.clone()).expect("start");
+    let line = format!("TCP connection to [127.0.0.1]:tcp:{port} success.");
+    let (_tx, mut rx) = tokio::sync::mpsc::channel::<Control>(1);
+    let told = |n: usize| captured.text().matches(&line).count() >= n;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !told(1) && tokio::time::Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(100), rt.step(&mut rx)).await;
+    }
+    assert!(told(1), "{}", captured.text());
+    let before = captured.text().len();
+    rt.reload(&config(&b));
+    assert_eq!(rt.probes.len(), 1, "identical checkers share one probe");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !told(2) && tokio::time::Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(100), rt.step(&mut rx)).await;
+    }
+    // A few more passes: nothing more.
+    drive_until(&mut rt, &fake, Duration::from_millis(2500), |_| false).await;
+    assert!(fake
+        .0
+        .lock()
+        .map(|s| has_dest(&s.table, vip(2, 80), dest(port)))
+        .unwrap_or(false));
+    rt.stop(StopMode::Keep).await;
+    let log = captured.text().split_off(before);
+    assert_in_order(
+        &log,
+        &[
+            "Gained quorum 1+0=1 <= 1 for VS [10.0.0.2]:tcp:80",
+            "Activating BFD healthchecker",
+            &line,
+        ],
+    );
+    assert_eq!(log.matches(&line).count(), 1, "{log}");
+    assert!(!log.contains("Adding service"), "{log}");
+    // keepalived's capture: one success line after the reload, for the new checker.
+    let theirs = keepalived_lines("reply-errors.log", "Reload complete", "Stopping", &["8810"]);
+    assert_eq!(
+        theirs.iter().filter(|l| l.ends_with("success.")).count(),
+        1,
+        "{theirs:?}"
+    );
+}
+
 /// What a reload changes, logged as keepalived 2.2.7 logs it (reload.log, and
 /// tests/data/keepalived-reload-weights): the dropped real servers first ("no longer exist", "Removing" only for one in the
 /// table), then per virtual server the weight changes and the quorum line.
