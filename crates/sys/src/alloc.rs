@@ -184,6 +184,88 @@ pub fn heap_usage() -> HeapUsage {
     usage
 }
 
+/// The heap's pages of one block size (see [`heap_usage_by_block_size`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlockSizeUsage {
+    /// The size of a block in these pages, padding included.
+    pub block_size: usize,
+    /// Pages of this block size.
+    pub pages: usize,
+    /// Bytes in live blocks.
+    pub live: usize,
+    /// Bytes of the pages (their committed capacity).
+    pub committed: usize,
+}
+
+impl BlockSizeUsage {
+    /// Free bytes inside these pages: room their live blocks keep resident.
+    pub fn slack(&self) -> usize {
+        self.committed.saturating_sub(self.live)
+    }
+}
+
+/// Room for the block sizes of one walk: mimalloc has about 75 size classes below its
+/// huge blocks; the rest are counted together (block size 0).
+const SIZE_CLASSES: usize = 256;
+
+/// Adds one page (area) to its block size's entry in the vector behind `arg`, which has room
+/// for [`SIZE_CLASSES`] entries and must not grow (the walk must not allocate).
+unsafe extern "C" fn count_area_by_size(
+    _heap: *const mi::mi_heap_t,
+    area: *const mi::mi_heap_area_t,
+    _block: *mut c_void,
+    _block_size: usize,
+    arg: *mut c_void,
+) -> bool {
+    // SAFETY: mimalloc passes a valid area for the duration of the call, and `arg` is the
+    // vector that `heap_usage_by_block_size` lent for the walk (not otherwise touched
+    // meanwhile).
+    let (area, sizes) = unsafe { (&*area, &mut *arg.cast::<Vec<BlockSizeUsage>>()) };
+    let at = match sizes
+        .iter()
+        .position(|u| u.block_size == area.full_block_size)
+    {
+        Some(i) => i,
+        None if sizes.len() + 1 < SIZE_CLASSES => {
+            sizes.push(BlockSizeUsage {
+                block_size: area.full_block_size,
+                ..Default::default()
+            });
+            sizes.len() - 1
+        }
+        // Full (within capacity: no allocation): the first entry, block size 0, takes it.
+        None => 0,
+    };
+    if let Some(e) = sizes.get_mut(at) {
+        e.live += area.used * area.full_block_size;
+        e.committed += area.committed;
+        e.pages += 1;
+    }
+    true
+}
+
+/// [`heap_usage`] by block size, most free space first: which size classes keep partly used
+/// pages resident (a heap profile's finer view; same caveats). Block size 0 gathers the
+/// sizes beyond the first 255 met (huge blocks, each in a page of its own).
+pub fn heap_usage_by_block_size() -> Vec<BlockSizeUsage> {
+    let mut sizes: Vec<BlockSizeUsage> = Vec::with_capacity(SIZE_CLASSES);
+    sizes.push(BlockSizeUsage::default());
+    // SAFETY: a null heap means the main heap; the visitor only reads the area it is given
+    // and writes `sizes` within its capacity (no allocation during the walk); `sizes`
+    // outlives the call.
+    unsafe {
+        mi::mi_heap_visit_blocks(
+            std::ptr::null_mut(),
+            false,
+            Some(count_area_by_size),
+            std::ptr::addr_of_mut!(sizes).cast(),
+        );
+    }
+    sizes.retain(|u| u.pages > 0);
+    sizes.sort_by_key(|u| std::cmp::Reverse(u.slack()));
+    sizes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

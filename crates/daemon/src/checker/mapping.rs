@@ -236,6 +236,27 @@ impl Plan {
         }
     }
 
+    /// Moves the blocks each virtual server's plan owns (its label, kernel services and real
+    /// servers) into fresh allocations of their exact size, once the configuration model it
+    /// was mapped from is dropped.
+    ///
+    /// Mapping interleaves these long-lived blocks with short-lived ones of the same size
+    /// (the model's, the probes' parameters): once those are freed, each allocator page
+    /// holding them keeps a few plan blocks among free room, and stays resident. Measured at
+    /// 2,300 virtual servers x 16 real servers (the heap profile in runtime.rs): 49 pages of
+    /// 96-byte blocks (the kernel services) held 0.2 MB of live blocks in 3.1 MB, 38 pages of
+    /// 512-byte blocks (the real servers) 1.2 MB in 2.4 MB. The copies fill the pages with
+    /// room one after the other (the allocator takes a page's free blocks before the next
+    /// page's), so the old pages empty and go back to the system. The work is a copy of each
+    /// virtual server's blocks: milliseconds at that scale, once per start or reload.
+    pub fn compact(&mut self) {
+        for sp in &mut self.services {
+            sp.label = sp.label.as_str().into();
+            sp.services = sp.services.clone();
+            sp.real_servers = sp.real_servers.clone();
+        }
+    }
+
     /// Maps the configuration.
     pub fn from_config(config: &Config) -> Plan {
         let mut services = Vec::new();

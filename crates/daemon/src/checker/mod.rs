@@ -44,6 +44,7 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
     // Everything needed is mapped: the model (the VRRP half included) is not kept for the
     // life of the child. A reload brings a fresh one.
     drop(std::mem::take(&mut ctx.config));
+    compact(&mut rt);
     loop {
         match rt.step(&mut ctx.control).await {
             Control::Stop => break,
@@ -66,6 +67,8 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
                 } else {
                     rt.reload(&cfg);
                 }
+                drop(cfg);
+                compact(&mut rt);
             }
             Control::DumpData => {
                 // Let the IPVS thread catch up so the dump shows the table as applied.
@@ -89,6 +92,14 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
         h.finish(true).await;
     }
     0
+}
+
+/// Once the configuration model a start or reload mapped is dropped: moves the long-lived
+/// blocks mapped among its blocks into pages of their own ([`mapping::Plan::compact`]), so
+/// that the pages the model leaves go back to the system at the runtime's next step (it
+/// releases the allocator's free memory after an install).
+pub(crate) fn compact(rt: &mut runtime::Runtime) {
+    rt.plan.compact();
 }
 
 /// The runtime for `config`: on the kernel's IPVS when there are virtual servers, else on

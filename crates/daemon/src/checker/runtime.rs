@@ -1835,6 +1835,23 @@ mod memory_tests {
         }
     }
 
+    /// Prints the block sizes whose pages hold the most free space (more than 64 kB).
+    fn show_slack() {
+        for u in rka_sys::alloc::heap_usage_by_block_size()
+            .iter()
+            .take_while(|u| u.slack() > 64 << 10)
+        {
+            println!(
+                "    blocks of {:>6} B: {:>5} pages {:>7.2} MB, live {:>7.2} MB, free {:>6.2} MB",
+                u.block_size,
+                u.pages,
+                mb(u.committed),
+                mb(u.live),
+                mb(u.slack())
+            );
+        }
+    }
+
     /// Prints how much live heap dropping `what` gave back.
     fn freed(what: &str, before: HeapUsage) -> HeapUsage {
         let after = heap_usage();
@@ -1876,13 +1893,17 @@ mod memory_tests {
         rt.ipvs.sync().await;
         show("runtime started, IPVS programmed");
         drop(config);
+        show("model dropped");
+        // As `checker::run` does once the model is dropped, before the runtime's first step.
+        super::super::compact(&mut rt);
         release_free_memory();
-        show("model dropped, memory released");
+        show("long-lived blocks compacted, memory released");
         // The profile is of a whole install: every real server's checker has its probe.
         assert_eq!(rt.probes.len(), 2300 * 16, "probes installed");
         // What the step loop would do next; then the live data, piece by piece.
         let h = show("steady state");
         show_mappings(h);
+        show_slack();
         let h = {
             let probes = std::mem::take(&mut rt.probes);
             drop(probes);
