@@ -17,9 +17,8 @@
 //! - lines name the real server, not a checker's `connect_ip`/`connect_port` target;
 //! - a firewall-mark service's real servers are `[ip]:none:port`, the service `FWM n`.
 
-// The items marked `allow(dead_code)` outside tests are observed wording not wired yet (the
-// runtime lacks their inputs: the failure kinds still in words, see `Cause`, and the SMTP
-// socket's fd); docs/COMPATIBILITY.md lists them.
+// The item marked `allow(dead_code)` outside tests is observed wording not wired yet (the
+// runtime lacks its input, the SMTP socket's fd); docs/COMPATIBILITY.md lists it.
 
 use std::fmt;
 use std::net::IpAddr;
