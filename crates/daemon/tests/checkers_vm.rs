@@ -254,6 +254,21 @@ fn config() -> String {
                     8080,
                 ),
             ),
+            // PCRE2 syntax (look-around) and an option: matched as keepalived matches them.
+            (
+                "192.168.10.8 80",
+                http(
+                    "        path /page.html\n        regex \"(?<=version )1(?=:)\"\n",
+                    8080,
+                ),
+            ),
+            (
+                "192.168.10.9 80",
+                http(
+                    "        path /page.html\n        regex \"FINE$\"\n        regex_options caseless multiline\n",
+                    8080,
+                ),
+            ),
         ],
     ));
     c.push_str(&vs(
