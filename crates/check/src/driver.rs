@@ -233,14 +233,15 @@ fn intern<T: std::hash::Hash + Eq + Clone>(map: &mut HashMap<T, Arc<T>>, value: 
 }
 
 /// At most this many due probes start per turn of [`CheckerPool::next_event`]; the others
-/// start on the next turn, at once. Starting a probe costs a few system calls (socket,
-/// connect, epoll_ctl: ~10 us on hardware, 0.3-0.5 ms under emulation), and probes coalesce
-/// (a checker is rescheduled `delay_loop` after its result, so probes finishing together are
-/// due together again). Without a cap a turn starts every due probe before any result is read,
-/// and a verdict decided inside the first `connect()` waits for the whole batch: 85 % of the
-/// verdict-to-kernel latency measured in bench/checkers/VERDICT.md. Small enough to keep a
-/// turn well under a millisecond on hardware, large enough that a turn's fixed costs (one
-/// `epoll_wait` without waiting, the clock) stay a small share.
+/// start on the next turn, at once. Starting a probe costs a connect (and a socket and an
+/// epoll_ctl when no idle socket is reused: ~10 us on hardware, 0.3-0.5 ms under emulation),
+/// and probes coalesce (a checker is rescheduled `delay_loop` after its result, so probes
+/// finishing together are due together again). Without a cap a turn starts every due probe
+/// before any result is read, and a verdict decided inside the first `connect()` waits for
+/// the whole batch: 85 % of the verdict-to-kernel latency measured in
+/// bench/checkers/VERDICT.md. Small enough to keep a turn well under a millisecond on
+/// hardware, large enough that a turn's fixed costs (one `epoll_wait` without waiting, the
+/// clock) stay a small share.
 const MAX_STARTS_PER_TURN: usize = 8;
 
 /// Turns cut short by [`MAX_STARTS_PER_TURN`] in a row after which
@@ -691,8 +692,8 @@ impl CheckerPool {
     /// A turn starts at most [`MAX_STARTS_PER_TURN`] due probes, then records the connects
     /// already decided (on loopback or a near server, inside `connect()` itself) before
     /// starting more: a verdict waits for a few starts, not for the whole due batch. The
-    /// finished connects' sockets are closed at the next call, once the caller has had the
-    /// verdicts (and handed them on).
+    /// finished connects are reset at the next call (their sockets disconnected for reuse, or
+    /// closed), once the caller has had the verdicts (and handed them on).
     pub async fn next_event(&mut self) -> (u64, CheckerEvent) {
         let mut capped_turns = 0u32;
         loop {
@@ -1246,7 +1247,7 @@ mod tests {
             "only {waiting} of 50 probes not started yet when the verdict came"
         );
         // The connects finished in that turn (loopback: inside connect()) are open still:
-        // their sockets are closed at the next call, with a reset.
+        // they are reset at the next call.
         open.set_nonblocking(false).expect("blocking");
         let (mut server, _) = open.accept().expect("accept");
         server
