@@ -1,16 +1,24 @@
 //! `genhash`: fetch one page and print the MD5 digest of its body, as Debian's genhash does.
 //!
-//! The digest line, the one-line error messages and the exit codes (1 for a usage error, 0
-//! once a request was attempted, whatever its outcome) match genhash; the verbose layout is
-//! our own.
+//! The output matches genhash 2.2.7 byte for byte (observed on lo against servers that
+//! misbehave in every way, `tests/data/genhash-verbose/`): the digest line, the one-line error
+//! messages and where they go, the exit codes (1 for a usage error, 0 once a request was
+//! attempted, whatever its outcome), and with `-v` genhash's layout: a hex dump of each read
+//! of the headers and body, the headers as text, the digest's dump and the response time.
+//! Like genhash it reads with a 4095-byte buffer (the headers must fit in it) and a layout
+//! that follows the reads; the body is streamed, never kept.
 
-use std::io::Write as _;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::http::{self, HttpLimits, HttpVersion};
+use md5::{Digest, Md5};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::http::{self, HttpVersion};
 use crate::net::ConnectOpts;
-use crate::outcome::HttpError;
+use crate::outcome::Reason;
 use crate::tls::{TlsClient, TlsFiles};
 
 const USAGE: &str = "\
@@ -26,7 +34,7 @@ Print the MD5 digest of a web page's body, for keepalived's HTTP_GET/SSL_GET `di
   -P, --protocol VERSION       HTTP version: 1.0, 1.0c (1.0 + Connection: close) or 1.1
   -t, --timeout SECONDS        connection and read timeout (default 5)
   -m, --fwmark MARK            firewall mark for the connection
-  -v, --verbose                show the request, headers, body and timing
+  -v, --verbose                dump the headers, body and digest, with the response time
   -h, --help                   show this help
 ";
 
@@ -169,43 +177,258 @@ fn parse(args: &[String]) -> Result<Options, Usage> {
     }
 }
 
-/// What genhash writes for a failed exchange: (to stdout?, line).
-fn error_line(e: &HttpError) -> (bool, String) {
-    match e {
-        HttpError::Connect(_) => (true, "Connection failed".into()),
-        HttpError::Tls { .. } | HttpError::TlsTimeout { .. } => (
-            true,
-            "SSL handshake/communication error connecting to".into(),
-        ),
-        HttpError::Write(_) | HttpError::Read(_) => (true, "Read error with".into()),
-        HttpError::HeaderTimeout(_) => (true, "Timeout WEB read".into()),
-        HttpError::BodyTimeout(_) | HttpError::TotalTimeout(_) => {
-            (true, "Timeout HTTP read".into())
+/// genhash reads into a 4096-byte buffer that keeps one byte for a terminating NUL: a read
+/// takes at most this many bytes, and the headers must end within this many (observed: a
+/// 4095-byte header passes, a 4096-byte one is "no data received").
+const READ_BUFFER: usize = 4095;
+
+/// Banners of the verbose layout, each on a line of its own.
+const BANNER_HEADER: &[u8] =
+    b"-----------------------[    HTTP Header Buffer    ]-----------------------\n";
+const BANNER_HEADER_TEXT: &[u8] =
+    b"-----------------------[ HTTP Header Ascii Buffer ]-----------------------\n";
+const BANNER_BODY: &[u8] =
+    b"-----------------------[        HTML Buffer        ]-----------------------\n";
+const BANNER_DIGEST: &[u8] =
+    b"-----------------------[    HTML hash resulting    ]-----------------------\n";
+const BANNER_FINAL: &[u8] =
+    b"-----------------------[ HTML hash final resulting ]-----------------------\n";
+
+/// The verbose hex dump: rows of 16 bytes, the offset in decimal, a `-` between the two
+/// halves, then the printable ASCII (others as `.`), the last row padded to full width.
+fn hex_dump(out: &mut dyn Write, data: &[u8]) -> io::Result<()> {
+    let mut line = String::with_capacity(80);
+    for (i, row) in data.chunks(16).enumerate() {
+        line.clear();
+        let _ = write!(line, "{:04}  ", i * 16);
+        for j in 0..16 {
+            if j == 8 {
+                line.push_str("- ");
+            }
+            match row.get(j) {
+                Some(b) => {
+                    let _ = write!(line, "{b:02x} ");
+                }
+                None => line.push_str("   "),
+            }
         }
-        HttpError::NoHeader(_) => (false, "no data received from remote webserver".into()),
-        other => (false, other.to_string()),
+        line.push_str("  ");
+        for j in 0..16 {
+            line.push(match row.get(j) {
+                Some(&b) if (0x20..0x7f).contains(&b) => b as char,
+                Some(_) => '.',
+                None => ' ',
+            });
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
+    Ok(())
 }
 
-fn hex_dump(out: &mut String, data: &[u8]) {
-    use std::fmt::Write as _;
-    for (i, row) in data.chunks(16).enumerate() {
-        let _ = write!(out, "{:08x} ", i * 16);
-        for b in row {
-            let _ = write!(out, " {b:02x}");
+fn find_header_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+/// The body's length as genhash reads it (observed): the first `Content-Length:` in the
+/// headers, spelled exactly so (even inside another name, `X-Content-Length:`), searched up to
+/// a NUL; its value after blanks, with an optional `+`, digits and nothing else before the
+/// end of the line. Anything else (`content-length`, `3x`, `3 `) means no length: the body
+/// runs to the close.
+fn content_length(header: &[u8]) -> Option<u64> {
+    const NAME: &[u8] = b"Content-Length:";
+    let text = header.split(|&b| b == 0).next()?;
+    let at = text.windows(NAME.len()).position(|w| w == NAME)?;
+    let value = &text[at + NAME.len()..];
+    let value = value.trim_ascii_start();
+    let value = value.strip_prefix(b"+").unwrap_or(value);
+    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || !matches!(value.get(digits), Some(b'\r' | b'\n')) {
+        return None;
+    }
+    value[..digits].iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Why no request could be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetupFailure {
+    /// The TCP connection was refused or failed.
+    Connect,
+    /// The TCP connection or the TLS handshake did not finish within the timeout.
+    Timeout,
+    /// The TLS handshake failed.
+    Tls,
+}
+
+/// How the exchange ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// No request was sent.
+    Setup(SetupFailure),
+    /// The server closed the connection (TLS: with a close_notify), or, without TLS, the
+    /// header buffer filled up without the end of the headers.
+    Closed,
+    /// TLS: the connection ended otherwise (closed without close_notify, or broken), or the
+    /// header buffer filled up. genhash then prints the digest without its banners.
+    Aborted,
+    /// Without TLS: a read (or the request's write) failed, e.g. on a reset.
+    ReadError,
+    /// A read (or the request's write) did not finish within the timeout.
+    Timeout,
+}
+
+/// The body once the headers are complete.
+#[derive(Debug, Clone, Copy)]
+struct Body {
+    /// Bytes of `Content-Length` not hashed yet (`None`: no length, the whole stream).
+    left: Option<u64>,
+}
+
+/// genhash's output for one exchange, written as the reads arrive: nothing of the body is
+/// kept, whatever its size (genhash dumps every read too, each from offset 0).
+struct Transcript<'w> {
+    out: &'w mut dyn Write,
+    err: &'w mut dyn Write,
+    verbose: bool,
+    tls: bool,
+    /// The headers so far (at most [`READ_BUFFER`] bytes), then the headers alone.
+    header: Vec<u8>,
+    body: Option<Body>,
+    /// Whether any byte arrived: a timeout before is genhash's "WEB read" one.
+    received: bool,
+    hasher: Md5,
+}
+
+impl<'w> Transcript<'w> {
+    fn new(out: &'w mut dyn Write, err: &'w mut dyn Write, verbose: bool, tls: bool) -> Self {
+        Transcript {
+            out,
+            err,
+            verbose,
+            tls,
+            header: Vec::new(),
+            body: None,
+            received: false,
+            hasher: Md5::new(),
         }
-        for _ in row.len()..16 {
-            out.push_str("   ");
+    }
+
+    /// How many bytes the next read may take.
+    fn room(&self) -> usize {
+        match self.body {
+            Some(_) => READ_BUFFER,
+            None => READ_BUFFER.saturating_sub(self.header.len()).max(1),
         }
-        out.push_str("  |");
-        out.extend(row.iter().map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '.'
+    }
+
+    /// Takes one read's bytes (at most [`Transcript::room`]); `Ok(true)` when the header
+    /// buffer is full without the end of the headers, which ends the exchange.
+    fn data(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        if bytes.is_empty() {
+            return Ok(false);
+        }
+        self.received = true;
+        if self.body.is_some() {
+            return self.body_bytes(bytes).map(|()| false);
+        }
+        if self.verbose {
+            self.out.write_all(BANNER_HEADER)?;
+        }
+        let searched = self.header.len().saturating_sub(3);
+        self.header.extend_from_slice(bytes);
+        let Some(end) = find_header_end(&self.header[searched..]).map(|e| e + searched) else {
+            return Ok(self.header.len() >= READ_BUFFER);
+        };
+        let rest = self.header.split_off(end);
+        self.body = Some(Body {
+            left: content_length(&self.header),
+        });
+        if self.verbose {
+            hex_dump(self.out, &self.header)?;
+            self.out.write_all(BANNER_HEADER_TEXT)?;
+            // Printed as a C string: up to a NUL, if any.
+            let text = self.header.split(|&b| b == 0).next().unwrap_or_default();
+            self.out.write_all(text)?;
+            self.out.write_all(b"\n")?;
+            if !rest.is_empty() {
+                self.out.write_all(BANNER_BODY)?;
             }
-        }));
-        out.push_str("|\n");
+        }
+        self.body_bytes(&rest)?;
+        Ok(false)
+    }
+
+    /// Hashes (and dumps) the body bytes of one read up to `Content-Length`.
+    fn body_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let Some(body) = self.body.as_mut() else {
+            return Ok(());
+        };
+        let take = match body.left.as_mut() {
+            Some(left) => {
+                let n = usize::try_from(*left).map_or(bytes.len(), |l| l.min(bytes.len()));
+                *left -= n as u64;
+                n
+            }
+            None => bytes.len(),
+        };
+        let part = &bytes[..take];
+        self.hasher.update(part);
+        if self.verbose {
+            hex_dump(self.out, part)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the end: the digest or the failure, then (verbose) the response time of `url`
+    /// measured since the connection began.
+    fn finish(self, ending: Ending, url: &str, elapsed: Duration) -> io::Result<()> {
+        let Transcript {
+            out,
+            err,
+            verbose,
+            tls,
+            body,
+            received,
+            hasher,
+            ..
+        } = self;
+        let digest: [u8; 16] = hasher.finalize().into();
+        let complete = body.is_some();
+        let line: Option<&str> = match ending {
+            Ending::Setup(SetupFailure::Connect) => Some("Connection failed"),
+            Ending::Setup(SetupFailure::Timeout) => Some("Timeout connecting"),
+            Ending::Setup(SetupFailure::Tls) => {
+                Some("SSL handshake/communication error connecting to")
+            }
+            Ending::Timeout if tls => Some("Timeout SSL read"),
+            Ending::Timeout if !received => Some("Timeout WEB read"),
+            Ending::Timeout => Some("Timeout HTTP read"),
+            Ending::ReadError if !tls => Some("Read error with"),
+            Ending::Closed if verbose => {
+                out.write_all(b"\n")?;
+                out.write_all(BANNER_DIGEST)?;
+                hex_dump(out, &digest)?;
+                out.write_all(BANNER_FINAL)?;
+                None
+            }
+            Ending::Closed | Ending::Aborted | Ending::ReadError => None,
+        };
+        match line {
+            Some(l) => writeln!(out, "{l}")?,
+            None if complete => writeln!(out, "{}", http::digest_hex(&digest))?,
+            None if tls && ending == Ending::Closed => writeln!(out, "SSL read error from")?,
+            None => writeln!(err, "no data received from remote webserver")?,
+        }
+        if verbose {
+            writeln!(
+                out,
+                "\nGlobal response time for [{url}] = {} usecs",
+                elapsed.as_micros()
+            )?;
+        }
+        out.flush()
     }
 }
 
@@ -214,24 +437,46 @@ fn hex_dump(out: &mut String, data: &[u8]) {
 pub struct GenhashOutput {
     /// The exit code.
     pub code: i32,
-    /// Text for standard output.
+    /// Text for standard output (bytes that are not UTF-8 replaced).
     pub stdout: String,
     /// Text for standard error.
     pub stderr: String,
 }
 
-/// Run genhash with `args` (the options, without the program name) and collect its output.
+/// Run genhash with `args` (the options, without the program name) and collect its output
+/// in memory (for tests: a large body's verbose dump is about 4.4 times its size).
 pub fn genhash_run(args: &[String]) -> GenhashOutput {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = genhash_to(args, &mut out, &mut err);
+    GenhashOutput {
+        code,
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+    }
+}
+
+/// Run genhash with `args` (the options, without the program name), printing its output
+/// as it comes; returns the exit code.
+pub fn genhash_main(args: &[String]) -> i32 {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut err = io::stderr().lock();
+    let code = genhash_to(args, &mut out, &mut err);
+    let _ = out.flush();
+    code
+}
+
+/// Run genhash with `args`, writing to `out` and `err`; returns the exit code. A write
+/// error (a closed pipe) ends the output early.
+fn genhash_to(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let opts = match parse(args) {
         Ok(o) => o,
         Err(Usage(msg)) => {
-            let mut stderr = msg.map(|m| format!("{m}\n")).unwrap_or_default();
-            stderr.push_str(USAGE);
-            return GenhashOutput {
-                code: 1,
-                stdout: String::new(),
-                stderr,
-            };
+            if let Some(m) = msg {
+                let _ = writeln!(err, "{m}");
+            }
+            let _ = err.write_all(USAGE.as_bytes());
+            return 1;
         }
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -240,32 +485,16 @@ pub fn genhash_run(args: &[String]) -> GenhashOutput {
     {
         Ok(rt) => rt,
         Err(e) => {
-            return GenhashOutput {
-                code: 1,
-                stdout: String::new(),
-                stderr: format!("cannot start the I/O runtime: {e}\n"),
-            }
+            let _ = writeln!(err, "cannot start the I/O runtime: {e}");
+            return 1;
         }
     };
-    let (stdout, stderr) = rt.block_on(run(&opts));
-    GenhashOutput {
-        code: 0,
-        stdout,
-        stderr,
-    }
+    let _ = rt.block_on(run(&opts, out, err));
+    0
 }
 
-/// Run genhash with `args` (the options, without the program name), printing its output;
-/// returns the exit code.
-pub fn genhash_main(args: &[String]) -> i32 {
-    let out = genhash_run(args);
-    let _ = std::io::stdout().lock().write_all(out.stdout.as_bytes());
-    let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
-    out.code
-}
-
-/// Perform the request; returns what goes to stdout and to stderr.
-async fn run(o: &Options) -> (String, String) {
+/// Perform the request, writing genhash's output as the response arrives.
+async fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<()> {
     let target = SocketAddr::new(o.server, o.port);
     let mut connect = ConnectOpts::new(target);
     connect.connect_timeout = o.timeout;
@@ -274,67 +503,102 @@ async fn run(o: &Options) -> (String, String) {
         let sni = if o.sni { o.virtualhost.clone() } else { None };
         match TlsClient::new(&TlsFiles::default(), sni) {
             Ok(t) => Some(t),
-            Err(e) => return (String::new(), format!("{e}\n")),
+            Err(e) => return writeln!(err, "{e}"),
         }
     } else {
         None
     };
     let host = http::host_header(o.virtualhost.as_deref(), target);
     let req = http::request(&o.url, &host, o.version);
-    let limits = HttpLimits {
-        max_header: 1 << 20,
-        max_body: None,
-        keep_body: if o.verbose { 16 << 20 } else { 0 },
-        total_timeout: o.timeout.saturating_mul(60).max(Duration::from_secs(60)),
+    let mut transcript = Transcript::new(out, err, o.verbose, o.ssl);
+    let started = Instant::now();
+    // A bound on the whole exchange, whatever the server's pace (genhash has none: a server
+    // trickling bytes within the read timeout would hold it for ever).
+    let bound = o.timeout.saturating_mul(60).max(Duration::from_secs(60));
+    let ending = match tokio::time::timeout(
+        bound,
+        exchange(&connect, tls.as_ref(), &req, &mut transcript),
+    )
+    .await
+    {
+        Ok(r) => r?,
+        Err(_) => Ending::Timeout,
     };
-    let started = std::time::Instant::now();
-    let result = http::fetch(&connect, tls.as_ref(), &req, &limits, true).await;
-    let mut out = String::new();
-    let mut err = String::new();
-    if o.verbose {
-        out.push_str(&format!(
-            "== request to {target}{}\n",
-            if o.ssl { " (TLS)" } else { "" }
-        ));
-        out.push_str(&String::from_utf8_lossy(&req));
+    transcript.finish(ending, &o.url, started.elapsed())
+}
+
+/// Connect (with TLS when given), send `req` and feed the reads to `t`.
+async fn exchange(
+    connect: &ConnectOpts,
+    tls: Option<&TlsClient>,
+    req: &[u8],
+    t: &mut Transcript<'_>,
+) -> io::Result<Ending> {
+    let op = connect.connect_timeout;
+    let tcp = match connect.tcp_connect().await {
+        Ok(s) => s,
+        Err(f) => {
+            return Ok(Ending::Setup(match f.reason {
+                Reason::ConnectTimeout { .. } => SetupFailure::Timeout,
+                _ => SetupFailure::Connect,
+            }))
+        }
+    };
+    let Some(tls) = tls else {
+        let mut tcp = tcp;
+        return converse(&mut tcp, req, op, t, false).await;
+    };
+    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+    let name = tls.server_name(connect.target.ip());
+    let mut stream = match tokio::time::timeout(op, connector.connect(name, tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(_)) => return Ok(Ending::Setup(SetupFailure::Tls)),
+        Err(_) => return Ok(Ending::Setup(SetupFailure::Timeout)),
+    };
+    let ending = converse(&mut stream, req, op, t, true).await?;
+    if ending == Ending::Closed {
+        let _ = tokio::time::timeout(op, stream.shutdown()).await;
     }
-    match result {
-        Ok(resp) => {
-            if o.verbose {
-                out.push_str("== response header\n");
-                out.push_str(&String::from_utf8_lossy(&resp.header));
-                out.push_str(&format!("== body: {} bytes\n", resp.body_len));
-                hex_dump(&mut out, &resp.body);
-                if (resp.body.len() as u64) < resp.body_len {
-                    out.push_str("(dump truncated)\n");
+    Ok(ending)
+}
+
+/// Send `req` and read the response with genhash's buffer, each operation within `op`.
+/// `Err` only when writing the output fails.
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    req: &[u8],
+    op: Duration,
+    t: &mut Transcript<'_>,
+    tls: bool,
+) -> io::Result<Ending> {
+    // Without TLS a failure is "Read error with"; SSL_read's failures (no close_notify, a
+    // reset) end the exchange as genhash's TLS end without close_notify does.
+    let broken = if tls {
+        Ending::Aborted
+    } else {
+        Ending::ReadError
+    };
+    match tokio::time::timeout(op, stream.write_all(req)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return Ok(broken),
+        Err(_) => return Ok(Ending::Timeout),
+    }
+    let mut buf = [0u8; READ_BUFFER];
+    loop {
+        let room = t.room().min(READ_BUFFER);
+        match tokio::time::timeout(op, stream.read(&mut buf[..room])).await {
+            Err(_) => return Ok(Ending::Timeout),
+            Ok(Ok(0)) => return Ok(Ending::Closed),
+            Ok(Ok(n)) => {
+                if t.data(&buf[..n])? {
+                    // genhash's next read asks for no byte: plain read() says end of file,
+                    // SSL_read fails.
+                    return Ok(if tls { Ending::Aborted } else { Ending::Closed });
                 }
-                out.push_str("== MD5 digest\n");
             }
-            out.push_str(&http::digest_hex(&resp.digest));
-            out.push('\n');
-        }
-        Err(e) => {
-            let (to_stdout, line) = error_line(&e);
-            if to_stdout {
-                out.push_str(&line);
-                out.push('\n');
-            } else {
-                err.push_str(&line);
-                err.push('\n');
-            }
-            if o.verbose {
-                out.push_str(&format!("== error: {e}\n"));
-            }
+            Ok(Err(_)) => return Ok(broken),
         }
     }
-    if o.verbose {
-        out.push_str(&format!(
-            "== response time for {}: {} usecs\n",
-            o.url,
-            started.elapsed().as_micros()
-        ));
-    }
-    (out, err)
 }
 
 #[cfg(test)]
@@ -387,15 +651,20 @@ mod tests {
         assert_eq!(genhash_main(&args("-s 127.0.0.1")), 1);
     }
 
-    #[tokio::test]
-    async fn refused_connection_prints_connection_failed() {
+    #[test]
+    fn refused_connection_prints_connection_failed() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
         drop(l);
-        let o = parse(&args(&format!("-s 127.0.0.1 -p {port} -u /"))).expect("parse");
+        let out = genhash_run(&args(&format!("-s 127.0.0.1 -p {port} -u /")));
         assert_eq!(
-            run(&o).await,
-            ("Connection failed\n".to_string(), String::new())
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "Connection failed\n", "")
+        );
+        let out = genhash_run(&args(&format!("-v -s 127.0.0.1 -p {port} -u /r")));
+        assert_eq!(
+            normalise(&out.stdout),
+            "Connection failed\n\nGlobal response time for [/r] = N usecs\n"
         );
     }
 
@@ -433,5 +702,615 @@ mod tests {
             );
         }
         server.join().expect("server");
+    }
+
+    /// The response time varies run to run: `= 1234 usecs` becomes `= N usecs`.
+    fn normalise(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for line in text.split_inclusive('\n') {
+            match line.strip_prefix("Global response time for [") {
+                Some(rest) => match (rest.rfind("] = "), rest.strip_suffix(" usecs\n")) {
+                    (Some(i), Some(_)) => {
+                        let _ =
+                            writeln!(out, "Global response time for [{}] = N usecs", &rest[..i]);
+                    }
+                    _ => out.push_str(line),
+                },
+                None => out.push_str(line),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn normalise_keeps_all_but_the_time() {
+        assert_eq!(
+            normalise("x\n\nGlobal response time for [/a b] = 1037429 usecs\n"),
+            "x\n\nGlobal response time for [/a b] = N usecs\n"
+        );
+        assert_eq!(
+            normalise("Global response time\n"),
+            "Global response time\n"
+        );
+    }
+
+    #[test]
+    fn hex_dump_rows() {
+        let mut out = Vec::new();
+        hex_dump(&mut out, b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\n").expect("dump");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "0000  48 54 54 50 2f 31 2e 30 - 20 32 30 30 20 4f 4b 0d   HTTP/1.0 200 OK.\n\
+             0016  0a 43 6f 6e 74 65 6e 74 - 2d 4c 65 6e 67 74 68 3a   .Content-Length:\n\
+             0032  20 31 32 0d 0a 0d 0a    -                            12....         \n"
+        );
+        let mut out = Vec::new();
+        hex_dump(&mut out, &[b'h', 0x7f, 0x80, 0]).expect("dump");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "0000  68 7f 80 00             -                           h...            \n"
+        );
+    }
+
+    #[test]
+    fn content_length_header() {
+        let cl =
+            |line: &str| content_length(format!("HTTP/1.0 200 OK\r\n{line}\r\n\r\n").as_bytes());
+        // Observed with Debian's genhash: which spellings limit a body "abcdef" to 3 bytes.
+        for taken in [
+            "Content-Length: 3",
+            "Content-Length:3",
+            "Content-Length:   3",
+            "Content-Length:\t3",
+            "Content-Length: +3",
+            "Content-Length: 03",
+            "X-Content-Length: 3",
+            "Content-Length: 3\r\nContent-Length: 5",
+        ] {
+            assert_eq!(cl(taken), Some(3), "{taken}");
+        }
+        for ignored in [
+            "content-length: 3",
+            "Content-length: 3",
+            "Content-Length: 3x",
+            "Content-Length: 3 ",
+            "Content-Length: abc",
+            "Content-Length: -1",
+            "X: a\0b\r\nContent-Length: 3",
+            "Content-Length: 99999999999999999999999",
+        ] {
+            assert_eq!(cl(ignored), None, "{ignored}");
+        }
+        assert_eq!(cl("Content-Length: 9\r\nContent-Length: 3"), Some(9));
+        assert_eq!(cl("Content-Length: 0"), Some(0));
+    }
+
+    const PLAIN: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello world\nEXTRA";
+    const HALF_HEADER: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n";
+    const GARBAGE: &[u8] = b"garbage\n\n";
+
+    /// A response whose headers are `len` bytes long, then `abc`.
+    fn header_of(len: usize) -> Vec<u8> {
+        let mut r = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\nX: ".to_vec();
+        r.resize(len - 4, b'a');
+        r.extend_from_slice(b"\r\n\r\nabc");
+        r
+    }
+
+    fn body_10000() -> Vec<u8> {
+        let mut body: Vec<u8> = (0..39).flat_map(|_| 0..=255u8).collect();
+        body.extend_from_slice(b"0123456789abcdef");
+        let mut r =
+            format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        r.extend_from_slice(&body);
+        r
+    }
+
+    /// The server's writes (each one read, or several when it exceeds the read's room).
+    fn writes(response: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &c in cuts.iter().chain(std::iter::once(&response.len())) {
+            out.push(response[from..c].to_vec());
+            from = c;
+        }
+        out
+    }
+
+    /// One case recorded from Debian's genhash 2.2.7 (`genhash -v -t 1 ... -u /f`, servers
+    /// on lo in a namespace, a pause between the server's writes; see the data's README).
+    struct Recorded {
+        name: &'static str,
+        tls: bool,
+        writes: Vec<Vec<u8>>,
+        ending: Ending,
+    }
+
+    fn recorded() -> Vec<Recorded> {
+        let case = |name, tls, writes, ending| Recorded {
+            name,
+            tls,
+            writes,
+            ending,
+        };
+        let chunked: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        let nul: &[u8] = b"HTTP/1.0 200 OK\r\nX: a\x00b\r\ncontent-length:  3 \r\n\r\nabcdef";
+        vec![
+            case("plain-one", false, writes(PLAIN, &[]), Ending::Closed),
+            case(
+                "plain-header-then-body",
+                false,
+                writes(PLAIN, &[39]),
+                Ending::Closed,
+            ),
+            case(
+                "header-in-three-reads",
+                false,
+                writes(PLAIN, &[10, 30]),
+                Ending::Closed,
+            ),
+            case(
+                "body-in-three-reads",
+                false,
+                writes(PLAIN, &[41, 45]),
+                Ending::Closed,
+            ),
+            case("chunked", false, writes(chunked, &[]), Ending::Closed),
+            case(
+                "status-404",
+                false,
+                writes(b"HTTP/1.0 404 Not Found\r\n\r\nnope", &[]),
+                Ending::Closed,
+            ),
+            case("no-header-end", false, writes(GARBAGE, &[]), Ending::Closed),
+            case(
+                "binary-body",
+                false,
+                writes(b"HTTP/1.0 200 OK\r\n\r\nabc\x00def\x7f\x80\xff", &[]),
+                Ending::Closed,
+            ),
+            case(
+                "body-10000",
+                false,
+                writes(&body_10000(), &[]),
+                Ending::Closed,
+            ),
+            case(
+                "header-4096",
+                false,
+                writes(&header_of(4096), &[]),
+                Ending::Closed,
+            ),
+            case("nul-in-header", false, writes(nul, &[]), Ending::Closed),
+            case(
+                "timeout-after-body",
+                false,
+                writes(PLAIN, &[]),
+                Ending::Timeout,
+            ),
+            case("timeout-no-data", false, vec![], Ending::Timeout),
+            case(
+                "timeout-in-header",
+                false,
+                writes(HALF_HEADER, &[]),
+                Ending::Timeout,
+            ),
+            case(
+                "reset-after-body",
+                false,
+                writes(PLAIN, &[]),
+                Ending::ReadError,
+            ),
+            case(
+                "refused",
+                false,
+                vec![],
+                Ending::Setup(SetupFailure::Connect),
+            ),
+            case(
+                "connect-timeout",
+                false,
+                vec![],
+                Ending::Setup(SetupFailure::Timeout),
+            ),
+            case("tls-plain", true, writes(PLAIN, &[]), Ending::Closed),
+            case(
+                "tls-sni-virtualhost",
+                true,
+                writes(PLAIN, &[]),
+                Ending::Closed,
+            ),
+            case(
+                "tls-no-close-notify",
+                true,
+                writes(PLAIN, &[]),
+                Ending::Aborted,
+            ),
+            case(
+                "tls-timeout-after-body",
+                true,
+                writes(PLAIN, &[]),
+                Ending::Timeout,
+            ),
+            case(
+                "tls-no-close-notify-in-header",
+                true,
+                writes(HALF_HEADER, &[]),
+                Ending::Aborted,
+            ),
+            case(
+                "tls-no-header-end",
+                true,
+                writes(GARBAGE, &[]),
+                Ending::Closed,
+            ),
+            case("tls-no-data", true, vec![], Ending::Closed),
+            case(
+                "tls-header-4096",
+                true,
+                writes(&header_of(4096), &[]),
+                Ending::Aborted,
+            ),
+            case(
+                "tls-handshake-timeout",
+                true,
+                vec![],
+                Ending::Setup(SetupFailure::Timeout),
+            ),
+        ]
+    }
+
+    /// Feeds `writes` to a transcript as genhash's reads take them (each write read apart,
+    /// no read beyond the room), stopping when the header buffer fills up.
+    fn transcribe(
+        verbose: bool,
+        tls: bool,
+        writes: &[Vec<u8>],
+        ending: Ending,
+    ) -> (String, String) {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut t = Transcript::new(&mut out, &mut err, verbose, tls);
+        let mut ending = ending;
+        'reads: for w in writes {
+            let mut w = &w[..];
+            while !w.is_empty() {
+                let n = t.room().min(w.len());
+                if t.data(&w[..n]).expect("write") {
+                    ending = if tls { Ending::Aborted } else { Ending::Closed };
+                    break 'reads;
+                }
+                w = &w[n..];
+            }
+        }
+        t.finish(ending, "/f", Duration::from_micros(1234))
+            .expect("finish");
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
+    }
+
+    fn data_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/genhash-verbose")
+    }
+
+    #[test]
+    fn verbose_layout_is_debian_genhash_s() {
+        let dir = data_dir();
+        for case in recorded() {
+            let read = |ext: &str| {
+                let path = dir.join(format!("{}.{ext}", case.name));
+                let bytes =
+                    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            let (out, err) = transcribe(true, case.tls, &case.writes, case.ending);
+            assert_eq!(
+                normalise(&out),
+                normalise(&read("stdout")),
+                "stdout of {}",
+                case.name
+            );
+            assert_eq!(err, read("stderr"), "stderr of {}", case.name);
+        }
+    }
+
+    /// Without `-v`: the digest or one line, as the non-verbose comparison below shows.
+    #[test]
+    fn quiet_output_is_one_line() {
+        let quiet = |name: &str| {
+            let case = recorded()
+                .into_iter()
+                .find(|c| c.name == name)
+                .expect("case");
+            transcribe(false, case.tls, &case.writes, case.ending)
+        };
+        let digest = (
+            "6f5902ac237024bdd0c176cb93063dc4\n".to_string(),
+            String::new(),
+        );
+        assert_eq!(quiet("plain-one"), digest);
+        assert_eq!(quiet("body-in-three-reads"), digest);
+        assert_eq!(quiet("tls-plain"), digest);
+        assert_eq!(quiet("tls-no-close-notify"), digest);
+        let stdout = |l: &str| (format!("{l}\n"), String::new());
+        let stderr = (
+            String::new(),
+            "no data received from remote webserver\n".to_string(),
+        );
+        assert_eq!(quiet("no-header-end"), stderr);
+        assert_eq!(quiet("header-4096"), stderr);
+        assert_eq!(quiet("tls-header-4096"), stderr);
+        assert_eq!(quiet("tls-no-data"), stdout("SSL read error from"));
+        assert_eq!(quiet("timeout-no-data"), stdout("Timeout WEB read"));
+        assert_eq!(quiet("timeout-in-header"), stdout("Timeout HTTP read"));
+        assert_eq!(quiet("tls-timeout-after-body"), stdout("Timeout SSL read"));
+        assert_eq!(quiet("reset-after-body"), stdout("Read error with"));
+        assert_eq!(quiet("connect-timeout"), stdout("Timeout connecting"));
+        // A 4095-byte header still fits.
+        let (out, _) = transcribe(
+            false,
+            false,
+            &writes(&header_of(4095), &[4095]),
+            Ending::Closed,
+        );
+        assert_eq!(out, "900150983cd24fb0d6963f7d28e17f72\n");
+    }
+
+    /// A large body is dumped read by read and never kept: the transcript holds the headers
+    /// only, and the dump covers every byte up to Content-Length.
+    #[test]
+    fn large_body_is_streamed() {
+        let body = vec![b'z'; 1 << 20];
+        let mut response = format!(
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
+            body.len() - 10
+        )
+        .into_bytes();
+        response.extend_from_slice(&body);
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut t = Transcript::new(&mut out, &mut err, true, false);
+        let mut rest = &response[..];
+        while !rest.is_empty() {
+            let n = t.room().min(rest.len());
+            assert!(n <= READ_BUFFER);
+            assert!(!t.data(&rest[..n]).expect("data"));
+            assert!(t.header.len() < READ_BUFFER);
+            rest = &rest[n..];
+        }
+        t.finish(Ending::Closed, "/big", Duration::ZERO)
+            .expect("finish");
+        let text = String::from_utf8(out).expect("utf8");
+        let (dump, _) = text
+            .split_once(std::str::from_utf8(BANNER_DIGEST).expect("banner"))
+            .expect("digest banner");
+        let dumped: usize = dump
+            .lines()
+            .filter(|l| l.len() == 74 && l.as_bytes()[..4].iter().all(u8::is_ascii_digit))
+            .map(|l| l[58..].matches('z').count())
+            .sum();
+        assert_eq!(dumped, body.len() - 10);
+        let md5 = http::digest_hex(&Md5::digest(&body[..body.len() - 10]).into());
+        assert!(text.contains(&format!(
+            "\n{md5}\n\nGlobal response time for [/big] = 0 usecs\n"
+        )));
+    }
+
+    /// How a test server ends each connection after its writes.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Then {
+        /// Close (TLS: after a close_notify).
+        Close,
+        /// TLS: close the TCP connection without a close_notify.
+        CloseWithoutNotify,
+        /// Close with a reset.
+        Reset,
+        /// Keep the connection open for 3 s.
+        Hang,
+    }
+
+    /// A server on 127.0.0.1 answering every connection (each in its own thread) with
+    /// `writes`, 100 ms apart, then ending it as `then` says 100 ms later.
+    fn serve(
+        writes: Vec<Vec<u8>>,
+        then: Then,
+        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    ) -> u16 {
+        use std::io::Read;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(tcp) = conn else { return };
+                let (writes, tls) = (writes.clone(), tls.clone());
+                std::thread::spawn(move || {
+                    let pause = || std::thread::sleep(Duration::from_millis(100));
+                    let mut req = [0u8; 1024];
+                    match tls {
+                        None => {
+                            let mut tcp = tcp;
+                            let _ = tcp.read(&mut req);
+                            for w in &writes {
+                                let _ = tcp.write_all(w);
+                                pause();
+                            }
+                            match then {
+                                Then::Reset => {
+                                    let _ = socket2::SockRef::from(&tcp)
+                                        .set_linger(Some(Duration::ZERO));
+                                }
+                                Then::Hang => std::thread::sleep(Duration::from_secs(3)),
+                                Then::Close | Then::CloseWithoutNotify => {}
+                            }
+                        }
+                        Some(cfg) => {
+                            let Ok(conn) = rustls::ServerConnection::new(cfg) else {
+                                return;
+                            };
+                            let mut s = rustls::StreamOwned::new(conn, tcp);
+                            let _ = s.read(&mut req);
+                            for w in &writes {
+                                let _ = s.write_all(w);
+                                let _ = s.flush();
+                                pause();
+                            }
+                            match then {
+                                Then::Close => {
+                                    s.conn.send_close_notify();
+                                    let _ = s.flush();
+                                }
+                                Then::Hang => std::thread::sleep(Duration::from_secs(3)),
+                                Then::Reset | Then::CloseWithoutNotify => {}
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    fn tls_config() -> std::sync::Arc<rustls::ServerConfig> {
+        let ck =
+            rcgen::generate_simple_self_signed(vec!["genhash.test".to_string()]).expect("cert");
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(ck.key_pair.serialize_der()).expect("key");
+        let cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .expect("server config");
+        std::sync::Arc::new(cfg)
+    }
+
+    /// Ours and Debian's genhash side by side against the same servers, with and without
+    /// `-v`: the same stdout (response time aside), stderr and exit code.
+    #[test]
+    fn verbose_and_quiet_match_debian_genhash() {
+        if std::process::Command::new("genhash")
+            .arg("-h")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "genhash is not installed (apt-get install keepalived)"
+            );
+            eprintln!("genhash not installed: comparison skipped");
+            return;
+        }
+        let tls = tls_config();
+        let chunked: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let cases: Vec<(String, u16)> = vec![
+            (
+                "-u /plain".into(),
+                serve(writes(PLAIN, &[]), Then::Close, None),
+            ),
+            (
+                "-u /split".into(),
+                serve(writes(PLAIN, &[10, 41]), Then::Close, None),
+            ),
+            (
+                "-u /c -P 1.1 -V www.example".into(),
+                serve(writes(chunked, &[]), Then::Close, None),
+            ),
+            (
+                "-u /404".into(),
+                serve(
+                    writes(b"HTTP/1.0 404 Not Found\r\n\r\nnope", &[]),
+                    Then::Close,
+                    None,
+                ),
+            ),
+            (
+                "-u /g".into(),
+                serve(writes(GARBAGE, &[]), Then::Close, None),
+            ),
+            (
+                "-u /big".into(),
+                serve(writes(&body_10000(), &[]), Then::Close, None),
+            ),
+            (
+                "-u /h".into(),
+                serve(writes(&header_of(4096), &[]), Then::Close, None),
+            ),
+            (
+                "-u /to -t 1".into(),
+                serve(writes(PLAIN, &[]), Then::Hang, None),
+            ),
+            ("-u /to -t 1".into(), serve(vec![], Then::Hang, None)),
+            (
+                "-u /rst".into(),
+                serve(writes(PLAIN, &[]), Then::Reset, None),
+            ),
+            ("-u /refused".into(), closed),
+            (
+                "-S -u /tls".into(),
+                serve(writes(PLAIN, &[]), Then::Close, Some(tls.clone())),
+            ),
+            (
+                "-S -I -V sni.example -u /sni".into(),
+                serve(writes(PLAIN, &[]), Then::Close, Some(tls.clone())),
+            ),
+            (
+                "-S -u /raw".into(),
+                serve(
+                    writes(PLAIN, &[]),
+                    Then::CloseWithoutNotify,
+                    Some(tls.clone()),
+                ),
+            ),
+            (
+                "-S -u /rawh".into(),
+                serve(
+                    writes(HALF_HEADER, &[]),
+                    Then::CloseWithoutNotify,
+                    Some(tls.clone()),
+                ),
+            ),
+            (
+                "-S -u /tg".into(),
+                serve(writes(GARBAGE, &[]), Then::Close, Some(tls.clone())),
+            ),
+            (
+                "-S -u /tto -t 1".into(),
+                serve(writes(PLAIN, &[]), Then::Hang, Some(tls)),
+            ),
+        ];
+        for (opts, port) in cases {
+            for verbose in ["", "-v "] {
+                let case = format!("{verbose}-s 127.0.0.1 -p {port} {opts}");
+                let args = args(&case);
+                let theirs = std::process::Command::new("genhash")
+                    .args(&args)
+                    .output()
+                    .expect("run genhash");
+                let ours = genhash_run(&args);
+                assert_eq!(
+                    normalise(&ours.stdout),
+                    normalise(&String::from_utf8_lossy(&theirs.stdout)),
+                    "stdout for {case}"
+                );
+                assert_eq!(
+                    ours.stderr,
+                    String::from_utf8_lossy(&theirs.stderr),
+                    "stderr for {case}"
+                );
+                assert_eq!(
+                    Some(ours.code),
+                    theirs.status.code(),
+                    "exit code for {case}"
+                );
+            }
+        }
     }
 }
