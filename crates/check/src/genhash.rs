@@ -5,16 +5,18 @@
 //! messages and where they go, the exit codes (1 for a usage error, 0 once a request was
 //! attempted, whatever its outcome), and with `-v` genhash's layout: a hex dump of each read
 //! of the headers and body, the headers as text, the digest's dump and the response time.
-//! Like genhash it reads with a 4095-byte buffer (the headers must fit in it) and a layout
-//! that follows the reads; the body is streamed, never kept.
+//! Like genhash it reads with a 4095-byte buffer (the headers must fit in it), a TLS read
+//! stopping at the end of a record as OpenSSL's does, and the layout follows the reads: where
+//! a server's writes land in one read or two is up to the kernel's timing, for genhash as for
+//! us. The body is streamed to stdout, never kept.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::{self, BufRead as _, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::http::{self, HttpVersion};
 use crate::net::ConnectOpts;
@@ -545,32 +547,108 @@ async fn exchange(
         }
     };
     let Some(tls) = tls else {
-        let mut tcp = tcp;
-        return converse(&mut tcp, req, op, t, false).await;
+        return converse(&mut Connection::Plain(tcp), req, op, t).await;
     };
     let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
     let name = tls.server_name(connect.target.ip());
-    let mut stream = match tokio::time::timeout(op, connector.connect(name, tcp)).await {
+    let stream = match tokio::time::timeout(op, connector.connect(name, tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(_)) => return Ok(Ending::Setup(SetupFailure::Tls)),
         Err(_) => return Ok(Ending::Setup(SetupFailure::Timeout)),
     };
-    let ending = converse(&mut stream, req, op, t, true).await?;
-    if ending == Ending::Closed {
+    let mut conn = Connection::Tls {
+        stream: Box::new(stream),
+        raw: vec![0; RAW_READ],
+    };
+    let ending = converse(&mut conn, req, op, t).await?;
+    if let (Ending::Closed, Connection::Tls { stream, .. }) = (ending, &mut conn) {
         let _ = tokio::time::timeout(op, stream.shutdown()).await;
     }
     Ok(ending)
 }
 
+/// Bytes of TLS records read from the socket at once.
+const RAW_READ: usize = 16 << 10;
+
+/// The connection to the server.
+enum Connection {
+    /// Plain TCP.
+    Plain(tokio::net::TcpStream),
+    /// TLS over TCP, read by hand so that a read stops at the end of a record, as OpenSSL's
+    /// `SSL_read` does (a 16 KiB record is four reads of 4095 bytes and one of 4).
+    Tls {
+        stream: Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+        /// Room for the TLS bytes read from the socket.
+        raw: Vec<u8>,
+    },
+}
+
+impl Connection {
+    fn is_tls(&self) -> bool {
+        matches!(self, Connection::Tls { .. })
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Connection::Plain(s) => s.write_all(data).await,
+            Connection::Tls { stream, .. } => {
+                stream.write_all(data).await?;
+                stream.flush().await
+            }
+        }
+    }
+
+    /// Reads at most `buf.len()` bytes; TLS: from one record at most. `Ok(0)` at the end
+    /// (TLS: a close_notify); TLS ended without close_notify is an `UnexpectedEof` error.
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (stream, raw) = match self {
+            Connection::Plain(s) => return s.read(buf).await,
+            Connection::Tls { stream, raw } => (stream, raw),
+        };
+        loop {
+            let (tcp, tls) = stream.get_mut();
+            match tls.reader().fill_buf() {
+                // One record's plaintext (empty: the peer's close_notify).
+                Ok(chunk) => {
+                    let n = chunk.len().min(buf.len());
+                    buf[..n].copy_from_slice(&chunk[..n]);
+                    tls.reader().consume(n);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            let got = tcp.read(raw).await?;
+            let mut data = &raw[..got];
+            if got == 0 {
+                // Tells rustls of the end of the stream.
+                tls.read_tls(&mut data)?;
+            }
+            while !data.is_empty() {
+                if tls.read_tls(&mut data)? == 0 {
+                    break;
+                }
+                tls.process_new_packets().map_err(io::Error::other)?;
+            }
+            tls.process_new_packets().map_err(io::Error::other)?;
+            if tls.wants_write() {
+                let mut out = Vec::new();
+                tls.write_tls(&mut out)?;
+                tcp.write_all(&out).await?;
+            }
+        }
+    }
+}
+
 /// Send `req` and read the response with genhash's buffer, each operation within `op`.
 /// `Err` only when writing the output fails.
-async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
+async fn converse(
+    conn: &mut Connection,
     req: &[u8],
     op: Duration,
     t: &mut Transcript<'_>,
-    tls: bool,
 ) -> io::Result<Ending> {
+    let tls = conn.is_tls();
     // Without TLS a failure is "Read error with"; SSL_read's failures (no close_notify, a
     // reset) end the exchange as genhash's TLS end without close_notify does.
     let broken = if tls {
@@ -578,7 +656,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         Ending::ReadError
     };
-    match tokio::time::timeout(op, stream.write_all(req)).await {
+    match tokio::time::timeout(op, conn.write_all(req)).await {
         Ok(Ok(())) => {}
         Ok(Err(_)) => return Ok(broken),
         Err(_) => return Ok(Ending::Timeout),
@@ -586,7 +664,7 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     let mut buf = [0u8; READ_BUFFER];
     loop {
         let room = t.room().min(READ_BUFFER);
-        match tokio::time::timeout(op, stream.read(&mut buf[..room])).await {
+        match tokio::time::timeout(op, conn.read(&mut buf[..room])).await {
             Err(_) => return Ok(Ending::Timeout),
             Ok(Ok(0)) => return Ok(Ending::Closed),
             Ok(Ok(n)) => {
@@ -1188,6 +1266,48 @@ mod tests {
         std::sync::Arc::new(cfg)
     }
 
+    /// The size of each read dumped after the `HTML Buffer` banner.
+    fn body_read_sizes(stdout: &str) -> Vec<usize> {
+        let body_banner = std::str::from_utf8(BANNER_BODY).expect("banner");
+        let digest_banner = std::str::from_utf8(BANNER_DIGEST).expect("banner");
+        let after = stdout.split_once(body_banner).map_or("", |(_, b)| b);
+        let dumps = after.split_once(digest_banner).map_or(after, |(d, _)| d);
+        let mut sizes = Vec::new();
+        for line in dumps.lines().filter(|l| l.len() == 74) {
+            let bytes = line[6..55].split_whitespace().filter(|w| *w != "-").count();
+            if line.starts_with("0000  ") {
+                sizes.push(0);
+            }
+            if let Some(last) = sizes.last_mut() {
+                *last += bytes;
+            }
+        }
+        sizes
+    }
+
+    /// As OpenSSL's `SSL_read`, a TLS read stops at the end of a record: a body sent in one
+    /// write of 40042 bytes (records of 16384, 16384 and 7274 bytes) is read 4095 bytes at a
+    /// time within each record.
+    #[test]
+    fn tls_reads_stop_at_record_ends() {
+        let body = vec![b'x'; 40000];
+        let mut response =
+            format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        assert_eq!(response.len(), 42);
+        response.extend_from_slice(&body);
+        let port = serve(vec![response], Then::Close, Some(tls_config()));
+        let out = genhash_run(&args(&format!("-v -S -s 127.0.0.1 -p {port} -u /big")));
+        assert_eq!(out.stderr, "");
+        assert_eq!(
+            body_read_sizes(&out.stdout),
+            [4053, 4095, 4095, 4095, 4, 4095, 4095, 4095, 4095, 4, 4095, 3179]
+        );
+        let md5 = http::digest_hex(&Md5::digest(&body).into());
+        assert!(out
+            .stdout
+            .contains(&format!("\n{md5}\n\nGlobal response time for [/big] = ")));
+    }
+
     /// Ours and Debian's genhash side by side against the same servers, with and without
     /// `-v`: the same stdout (response time aside), stderr and exit code.
     #[test]
@@ -1205,6 +1325,8 @@ mod tests {
             return;
         }
         let tls = tls_config();
+        let mut big = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
+        big.extend((0..40000u32).map(|i| (i % 251) as u8));
         let chunked: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
         let closed = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -1283,7 +1405,11 @@ mod tests {
             ),
             (
                 "-S -u /tto -t 1".into(),
-                serve(writes(PLAIN, &[]), Then::Hang, Some(tls)),
+                serve(writes(PLAIN, &[]), Then::Hang, Some(tls.clone())),
+            ),
+            (
+                "-S -u /tbig".into(),
+                serve(writes(&big, &[]), Then::Close, Some(tls)),
             ),
         ];
         for (opts, port) in cases {
