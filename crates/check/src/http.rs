@@ -145,7 +145,7 @@ pub struct HttpLimits {
     pub max_header: usize,
     /// Most body bytes read (they are hashed as they arrive, not kept); `None` = no limit.
     pub max_body: Option<u64>,
-    /// Most body bytes kept in memory for the regex (and genhash's verbose dump).
+    /// Most body bytes kept in memory for the regex.
     pub keep_body: usize,
     /// Bound on a whole exchange, connection included, whatever the server's pace.
     pub total_timeout: Duration,
