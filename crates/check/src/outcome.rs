@@ -235,7 +235,8 @@ pub enum HttpError {
     },
     /// The request could not be sent.
     Write(IoCause),
-    /// The connection broke before any byte of the response arrived.
+    /// The connection broke (a reset) before the server closed it, at any point of the
+    /// response.
     Read(IoCause),
     /// No data within the read timeout before the end of the headers.
     HeaderTimeout(Duration),
