@@ -2,7 +2,9 @@
 # Runs inside the VM (see run). For each daemon: starts it, waits until every real server is in
 # the table, lets the checks run for WINDOW seconds, and reports the checker process' CPU time
 # over that window, its memory at the end (rss_kb) and at its peak (hwm_kb), how many real
-# servers were still in the table, and how long the table took to fill (fill_s).
+# servers were still in the table, and how long the table took to fill (fill_s); then, last on
+# the line, its memory at the end split (rss_anon_kb, rss_file_kb; pss_kb, pss_anon_kb,
+# pss_file_kb from smaps_rollup).
 # When nginx.conf (gen.py --nginx) sits beside CONF, nginx answers the checks and its counters
 # give the checks done over the window (tcp_checks = connections that sent no request,
 # http_checks = requests); otherwise a Python listener on 8080 answers TCP connects.
@@ -70,6 +72,13 @@ for prog in "$@"; do
   up=$(( $(dests) - 1 ))
   hwm=$(awk '/VmHWM/ {print $2}' /proc/$cpid/status)
   rss=$(awk '/VmRSS/ {print $2}' /proc/$cpid/status)
+  # The resident set split: anonymous (heap, stacks) and file pages (binary, libraries) from
+  # status, and the proportional set size (shared pages divided among their users) from
+  # smaps_rollup; appended after the older fields so that their readers see them unchanged.
+  # A field the kernel does not give is left out.
+  mem=$(awk '/^(RssAnon|RssFile):/ {printf "%s%s=%s", sep, $1 == "RssAnon:" ? "rss_anon_kb" : "rss_file_kb", $2; sep=" "}' /proc/$cpid/status)
+  pss=$(awk '/^Pss(_Anon|_File)?:/ {k = tolower($1); sub(":", "_kb", k); printf "%s%s=%s", sep, k, $2; sep=" "}' \
+    /proc/$cpid/smaps_rollup 2>/dev/null)
   kill -TERM $pid; wait $pid
   if [ -n "${PERF:-}" ]; then
     perf report -i /tmp/$tag.perf.data --stdio --no-children --percent-limit 0.7 \
@@ -78,7 +87,7 @@ for prog in "$@"; do
       > "$dir/$tag.perf-dso.txt" 2>/dev/null
   fi
   cp /tmp/$tag.log "$(dirname "$conf")/" 2>/dev/null
-  echo "RESULT $tag cpu_ms=$(( (b - a) * 1000 / hz )) rss_kb=$rss hwm_kb=$hwm up=$up fill_s=$((i / 10))$counts"
+  echo "RESULT $tag cpu_ms=$(( (b - a) * 1000 / hz )) rss_kb=$rss hwm_kb=$hwm up=$up fill_s=$((i / 10))$counts $mem $pss"
 done
 kill $lpid; wait $lpid 2>/dev/null
 ipvsadm -C

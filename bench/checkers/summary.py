@@ -19,7 +19,9 @@ for line in open(path):
         vals["cpu_us_per_check"] = vals["cpu_ms"] * 1000 / n
     rows.setdefault(f[1], []).append(vals)
 fields = ["cpu_ms", "tcp_checks", "http_checks", "checks_per_s", "cpu_us_per_check",
-          "rss_kb", "hwm_kb", "up", "fill_s"]
+          "rss_kb", "hwm_kb", "up", "fill_s",
+          # The checker's memory at the end split (inner.sh; absent from older results).
+          "rss_anon_kb", "rss_file_kb", "pss_kb", "pss_anon_kb", "pss_file_kb"]
 def med(tag, f):
     xs = [r[f] for r in rows.get(tag, []) if f in r]
     return statistics.median(xs) if xs else None
