@@ -341,6 +341,42 @@ mod tests {
     }
 
     #[test]
+    fn heap_usage_by_block_size_finds_the_pages_of_each_size() {
+        let _serial = serial();
+        // 3000-byte blocks (a size class of their own here: the test binary's global
+        // allocator is the system's), every other one freed: their pages hold free room.
+        let blocks: Vec<*mut c_void> =
+            // SAFETY: mi_malloc returns a block or null; every non-null block is freed below.
+            (0..200).map(|_| unsafe { mi::mi_malloc(3000) }).collect();
+        assert!(blocks.iter().all(|b| !b.is_null()));
+        for b in blocks.iter().step_by(2) {
+            // SAFETY: each block came from mi_malloc above and is freed once (odd ones below).
+            unsafe { mi::mi_free(*b) }
+        }
+        let sizes = heap_usage_by_block_size();
+        let ours = sizes
+            .iter()
+            .find(|u| (3000..3200).contains(&u.block_size))
+            .copied()
+            .expect("the 3000-byte blocks' size class");
+        assert!(ours.live >= 100 * 3000, "{ours:?}");
+        assert!(ours.slack() >= 90 * 3000, "{ours:?}");
+        assert_eq!(ours.slack(), ours.committed - ours.live);
+        assert!(ours.pages >= 1);
+        assert!(
+            sizes.windows(2).all(|w| w[0].slack() >= w[1].slack()),
+            "most free first"
+        );
+        // The whole heap's walk counts the same pages.
+        let total = heap_usage();
+        assert_eq!(sizes.iter().map(|u| u.pages).sum::<usize>(), total.pages);
+        for b in blocks.iter().skip(1).step_by(2) {
+            // SAFETY: as above, the blocks not freed yet.
+            unsafe { mi::mi_free(*b) }
+        }
+    }
+
+    #[test]
     fn heap_usage_counts_live_mimalloc_blocks() {
         let _serial = serial();
         // The test binary's global allocator is the system's: only these blocks are mimalloc's.

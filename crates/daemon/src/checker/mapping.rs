@@ -831,6 +831,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn compacting_keeps_the_plan_and_sizes_each_block_exactly() {
+        // Three real servers: grown by pushes, their vector has room for four.
+        let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo wrr\n \
+                    real_server 127.0.0.1 8080 {\n  weight 2\n  TCP_CHECK {\n  }\n }\n \
+                    real_server 127.0.0.2 8080 {\n  TCP_CHECK {\n  }\n }\n \
+                    real_server 127.0.0.3 8081 {\n  TCP_CHECK {\n  }\n }\n}\n\
+                    virtual_server fwmark 7 {\n real_server 127.0.0.4 8080 {\n  \
+                    TCP_CHECK {\n  }\n }\n}\n";
+        let loaded = rka_config::load_str("test.conf", text, &Default::default());
+        let mut plan = Plan::from_config(&loaded.config);
+        assert_eq!(plan.services.len(), 2);
+        assert!(
+            plan.services[0].real_servers.capacity() > 3,
+            "grown by pushes"
+        );
+        let before = plan.services.clone();
+        plan.compact();
+        assert_eq!(plan.services, before, "same plan");
+        for sp in &plan.services {
+            assert_eq!(sp.real_servers.capacity(), sp.real_servers.len());
+            assert_eq!(sp.services.capacity(), sp.services.len());
+            assert_eq!(sp.label.capacity(), sp.label.len());
+        }
+        // The probes and the director's view are untouched.
+        assert_eq!(plan.probes.len(), 4);
+        assert_eq!(plan.director.services.len(), 2);
+    }
+
+    #[test]
     fn probe_keys_are_the_whole_parameter_set_of_each_checker() {
         // Alike, different and alike again: the rendered parameters must follow each change.
         let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n delay_loop 10\n \

@@ -1940,6 +1940,37 @@ mod memory_tests {
         memory_profile(false).await;
     }
 
+    /// A start, then reloads alternating the benchmark's two variants, each as
+    /// `checker::run` does it (model dropped, long-lived blocks compacted, memory released):
+    /// what each reload leaves in heap pages beyond the live heap, and by which block sizes.
+    #[tokio::test]
+    #[ignore = "memory at 36,800 real servers: run by hand, one test per process"]
+    async fn memory_profile_reloads() {
+        rka_sys::alloc::use_small_pages();
+        let load = |b: bool| {
+            super::reload_cost_tests::parse(&super::reload_cost_tests::config_text(2300, 16, b))
+        };
+        let config = load(false);
+        let mut rt = Runtime::start(&config, Sink).expect("start");
+        rt.ipvs.sync().await;
+        drop(config);
+        super::super::compact(&mut rt);
+        release_free_memory();
+        show("started, compacted, released");
+        show_slack();
+        for n in 1..=3 {
+            let config = load(n % 2 == 1);
+            rt.reload(&config);
+            rt.ipvs.sync().await;
+            drop(config);
+            super::super::compact(&mut rt);
+            release_free_memory();
+            show(&format!("reload {n}, compacted, released"));
+            show_slack();
+        }
+        rt.ipvs.stop(StopMode::Keep).await;
+    }
+
     #[tokio::test]
     #[ignore = "memory at 36,800 real servers: run by hand, one test per process"]
     async fn memory_profile_parse_on_own_thread() {
