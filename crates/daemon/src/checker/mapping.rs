@@ -743,23 +743,8 @@ fn probe(config: &Config, target: SocketAddr, c: &Checker) -> Result<Probe, Stri
             Probe::Http(p)
         }
         CheckerKind::Smtp(s) => {
-            if s.hosts.len() > 1 {
-                tracing::warn!(
-                    "SMTP_CHECK {target}: {} host blocks - only the first is checked",
-                    s.hosts.len()
-                );
-            }
-            let connect = match s.hosts.first() {
-                Some(h) => connect_opts(
-                    SocketAddr::new(
-                        h.connect_ip.unwrap_or(target.ip()),
-                        h.connect_port.unwrap_or(target.port()),
-                    ),
-                    h,
-                    c.connect_timeout,
-                ),
-                None => connect,
-            };
+            // The configuration made each `host` block a checker of its own.
+            debug_assert!(s.hosts.is_empty());
             let mut p = rka_check::smtp::SmtpParams::new(connect);
             if let Some(h) = s
                 .helo_name

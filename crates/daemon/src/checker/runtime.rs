@@ -1350,10 +1350,17 @@ fn match_real_servers(old: &[DestPlan], new: &[DestPlan]) -> Vec<Option<usize>> 
 /// slot is its virtual server's label, its real server's address and port, and the
 /// checker's place on that real server.
 fn joined_slots(old_plan: &Plan, old: &[Slot], plan: &Plan, new: &[Slot]) -> Vec<Slot> {
-    let identity = |plan: &Plan, s: Slot| {
+    fn identity(plan: &Plan, s: Slot) -> Option<(&str, IpAddr, u16, usize)> {
         let (sp, dp) = rs_plan(plan, s.vs(), s.rs())?;
-        Some((sp.label.clone(), dp.addr, dp.port, s.check()))
-    };
+        Some((&*sp.label, dp.addr, dp.port, s.check()))
+    }
+    // Most probes serve one real server: no set to build for them.
+    if let ([o], [n]) = (old, new) {
+        return match (identity(old_plan, *o), identity(plan, *n)) {
+            (Some(a), Some(b)) if a == b => Vec::new(),
+            _ => vec![*n],
+        };
+    }
     let had: std::collections::HashSet<_> =
         old.iter().filter_map(|&s| identity(old_plan, s)).collect();
     new.iter()
