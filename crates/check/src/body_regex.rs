@@ -64,10 +64,7 @@ impl BodyRegex {
 
     /// Whether the expression matches `data` within the offsets (`None`: undecided).
     pub fn find(&self, data: &[u8]) -> Option<bool> {
-        let found = self
-            .pattern
-            .find_at(data, self.min_offset, true)
-            .ok()?;
+        let found = self.pattern.find_at(data, self.min_offset, true).ok()?;
         // PCRE2 returns the leftmost match: none starts at or before `max_offset` when it
         // starts after.
         Some(found.is_some_and(|(start, _)| self.max_offset.is_none_or(|max| start <= max)))
