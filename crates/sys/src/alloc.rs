@@ -147,23 +147,6 @@ pub struct HeapUsage {
     pub pages: usize,
 }
 
-/// Adds one page (area) to the [`HeapUsage`] behind `arg`.
-unsafe extern "C" fn count_area(
-    _heap: *const mi::mi_heap_t,
-    area: *const mi::mi_heap_area_t,
-    _block: *mut c_void,
-    _block_size: usize,
-    arg: *mut c_void,
-) -> bool {
-    // SAFETY: mimalloc passes a valid area for the duration of the call, and `arg` is the
-    // `HeapUsage` that `heap_usage` lent for the walk (not otherwise touched meanwhile).
-    let (area, usage) = unsafe { (&*area, &mut *arg.cast::<HeapUsage>()) };
-    usage.live += area.used * area.full_block_size;
-    usage.committed += area.committed;
-    usage.pages += 1;
-    true
-}
-
 /// Walks mimalloc's main heap (every thread's pages, abandoned ones included) and sums its
 /// live blocks and pages: a heap profile of the process, for measurements and tests.
 ///
@@ -171,15 +154,10 @@ unsafe extern "C" fn count_area(
 /// the figures are approximate. Costs a walk over every page; not for hot paths.
 pub fn heap_usage() -> HeapUsage {
     let mut usage = HeapUsage::default();
-    // SAFETY: a null heap means the main heap; the visitor only reads the area it is given
-    // and writes `usage`, which outlives the call.
-    unsafe {
-        mi::mi_heap_visit_blocks(
-            std::ptr::null_mut(),
-            false,
-            Some(count_area),
-            std::ptr::addr_of_mut!(usage).cast(),
-        );
+    for u in heap_usage_by_block_size() {
+        usage.live += u.live;
+        usage.committed += u.committed;
+        usage.pages += u.pages;
     }
     usage
 }
@@ -367,7 +345,7 @@ mod tests {
             sizes.windows(2).all(|w| w[0].slack() >= w[1].slack()),
             "most free first"
         );
-        // The whole heap's walk counts the same pages.
+        // heap_usage is their sum.
         let total = heap_usage();
         assert_eq!(sizes.iter().map(|u| u.pages).sum::<usize>(), total.pages);
         for b in blocks.iter().skip(1).step_by(2) {
