@@ -228,10 +228,6 @@ fn hex_dump(out: &mut dyn Write, data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn find_header_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
 /// The body's length as genhash reads it (observed): the first `Content-Length:` in the
 /// headers, spelled exactly so (even inside another name, `X-Content-Length:`), searched up to
 /// a NUL; its value after blanks, with an optional `+`, digits and nothing else before the
@@ -340,7 +336,8 @@ impl<'w> Transcript<'w> {
         }
         let searched = self.header.len().saturating_sub(3);
         self.header.extend_from_slice(bytes);
-        let Some(end) = find_header_end(&self.header[searched..]).map(|e| e + searched) else {
+        let Some(end) = http::find_header_end(&self.header[searched..]).map(|e| e + searched)
+        else {
             return Ok(self.header.len() >= READ_BUFFER);
         };
         let rest = self.header.split_off(end);
@@ -1251,19 +1248,7 @@ mod tests {
     }
 
     fn tls_config() -> std::sync::Arc<rustls::ServerConfig> {
-        let ck =
-            rcgen::generate_simple_self_signed(vec!["genhash.test".to_string()]).expect("cert");
-        let key =
-            rustls::pki_types::PrivateKeyDer::try_from(ck.key_pair.serialize_der()).expect("key");
-        let cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![ck.cert.der().clone()], key)
-        .expect("server config");
-        std::sync::Arc::new(cfg)
+        crate::tls::test_server_config("genhash.test")
     }
 
     /// The size of each read dumped after the `HTML Buffer` banner.

@@ -268,7 +268,8 @@ const READ_CHUNK: usize = 4 << 10;
 /// Bytes made room for before each read of the body after the headers.
 const BODY_CHUNK: usize = 16 << 10;
 
-fn find_header_end(buf: &[u8]) -> Option<usize> {
+/// Where the headers end in `buf` (after their blank line), if they do.
+pub(crate) fn find_header_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
 
@@ -996,19 +997,8 @@ mod tests {
 
     #[tokio::test]
     async fn ssl_get_ends_with_close_notify() {
-        use std::sync::Arc;
-        let ck = rcgen::generate_simple_self_signed(vec!["rs.test".to_string()]).expect("cert");
-        let key =
-            rustls::pki_types::PrivateKeyDer::try_from(ck.key_pair.serialize_der()).expect("key");
-        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![ck.cert.der().clone()], key)
-        .expect("server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let cfg = crate::tls::test_server_config("rs.test");
+        let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

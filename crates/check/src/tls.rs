@@ -242,6 +242,23 @@ impl ServerCertVerifier for CheckerVerifier {
     }
 }
 
+/// A TLS server configuration with a fresh self-signed certificate for `name`, for the
+/// crate's tests of SSL_GET and genhash.
+#[cfg(test)]
+pub(crate) fn test_server_config(name: &str) -> Arc<rustls::ServerConfig> {
+    let ck = rcgen::generate_simple_self_signed(vec![name.to_string()]).expect("cert");
+    let key = PrivateKeyDer::try_from(ck.key_pair.serialize_der()).expect("key");
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .expect("server config");
+    Arc::new(cfg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
