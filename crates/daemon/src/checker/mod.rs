@@ -44,7 +44,9 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
     // Everything needed is mapped: the model (the VRRP half included) is not kept for the
     // life of the child. A reload brings a fresh one.
     drop(std::mem::take(&mut ctx.config));
-    compact(&mut rt);
+    // The plan's long-lived blocks out of the model's pages, which the runtime's next step
+    // gives back to the system (it releases the allocator's free memory after an install).
+    rt.plan.compact();
     loop {
         match rt.step(&mut ctx.control).await {
             Control::Stop => break,
@@ -68,7 +70,7 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
                     rt.reload(&cfg);
                 }
                 drop(cfg);
-                compact(&mut rt);
+                rt.plan.compact();
             }
             Control::DumpData => {
                 // Let the IPVS thread catch up so the dump shows the table as applied.
@@ -92,14 +94,6 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
         h.finish(true).await;
     }
     0
-}
-
-/// Once the configuration model a start or reload mapped is dropped: moves the long-lived
-/// blocks mapped among its blocks into pages of their own ([`mapping::Plan::compact`]), so
-/// that the pages the model leaves go back to the system at the runtime's next step (it
-/// releases the allocator's free memory after an install).
-pub(crate) fn compact(rt: &mut runtime::Runtime) {
-    rt.plan.compact();
 }
 
 /// The runtime for `config`: on the kernel's IPVS when there are virtual servers, else on

@@ -607,8 +607,8 @@ impl Runtime {
 
     /// Takes a new plan: probes with unchanged parameters keep running (state and timers),
     /// the others start or stop; the director restarts from the probes' current verdicts.
-    /// Installs `plan`, keeping the running probes it still has; `old`: the plan in force
-    /// until now, on a reload.
+    /// `old_plan`: the plan in force until now, on a reload (a kept probe that gained slots
+    /// is probed afresh to tell their first success).
     fn install(&mut self, mut plan: Plan, old_plan: Option<&Plan>) {
         check_fd_limit(plan.probes.len());
         // The plan's probes and director spec move into the tasks, the pool and the director
@@ -879,8 +879,6 @@ impl Runtime {
                 _ => None,
             },
         };
-        // keepalived's lines for the checker (below) at info; ours, with the probe's own
-        // words, at debug, or at info where keepalived's line cannot be told.
         // A probe restarted for the slots a reload joined to it tells its first pass (and
         // its urls) for those only.
         let joined = self
@@ -893,6 +891,8 @@ impl Runtime {
             joined.map_or(&p.slots[..], |j| &j[..]),
             &ev,
         );
+        // keepalived's lines for the checker (above) at info; ours, with the probe's own
+        // words, at debug, or at info where keepalived's line cannot be told.
         let ours = |line: std::fmt::Arguments<'_>| {
             if told {
                 tracing::debug!("{line}");
@@ -1902,7 +1902,7 @@ mod memory_tests {
         drop(config);
         show("model dropped");
         // As `checker::run` does once the model is dropped, before the runtime's first step.
-        super::super::compact(&mut rt);
+        rt.plan.compact();
         release_free_memory();
         show("long-lived blocks compacted, memory released");
         // The profile is of a whole install: every real server's checker has its probe.
@@ -1961,7 +1961,7 @@ mod memory_tests {
         let mut rt = Runtime::start(&config, Sink).expect("start");
         rt.ipvs.sync().await;
         drop(config);
-        super::super::compact(&mut rt);
+        rt.plan.compact();
         release_free_memory();
         show("started, compacted, released");
         show_slack();
@@ -1970,7 +1970,7 @@ mod memory_tests {
             rt.reload(&config);
             rt.ipvs.sync().await;
             drop(config);
-            super::super::compact(&mut rt);
+            rt.plan.compact();
             release_free_memory();
             show(&format!("reload {n}, compacted, released"));
             show_slack();
