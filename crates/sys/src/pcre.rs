@@ -42,9 +42,15 @@ const OPTIONS: [(&str, u32); 24] = [
     ("use_offset_limit", sys::PCRE2_USE_OFFSET_LIMIT),
 ];
 
+/// The `regex_options` name `name` as kept for the program's life, and its PCRE2 compile
+/// flag, if it is one keepalived accepts.
+pub fn option(name: &str) -> Option<(&'static str, u32)> {
+    OPTIONS.iter().find(|(n, _)| *n == name).copied()
+}
+
 /// The PCRE2 compile flag of a `regex_options` name, if it is one keepalived accepts.
 pub fn option_flag(name: &str) -> Option<u32> {
-    OPTIONS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    option(name).map(|(_, f)| f)
 }
 
 /// A pattern PCRE2 refused.

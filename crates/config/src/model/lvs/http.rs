@@ -118,50 +118,27 @@ pub struct Url {
     pub regex_max_offset: Option<u32>,
 }
 
-/// The PCRE2 options `regex_options` accepts.
+/// One of the PCRE2 options `regex_options` accepts (keepalived's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RegexOption(&'static str);
+pub struct RegexOption {
+    name: &'static str,
+    flag: u32,
+}
 
 impl RegexOption {
-    /// Every option name keepalived accepts.
-    pub const NAMES: [&'static str; 24] = [
-        "allow_empty_class",
-        "alt_bsux",
-        "auto_callout",
-        "caseless",
-        "dollar_endonly",
-        "dotall",
-        "dupnames",
-        "extended",
-        "firstline",
-        "match_unset_backref",
-        "multiline",
-        "never_ucp",
-        "never_utf",
-        "no_auto_capture",
-        "no_auto_possess",
-        "no_dotstar_anchor",
-        "no_start_optimize",
-        "ucp",
-        "ungreedy",
-        "utf",
-        "never_backslash_c",
-        "alt_circumflex",
-        "alt_verbnames",
-        "use_offset_limit",
-    ];
-
     /// The option named `s`, if it is one.
     pub fn from_name(s: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .find(|n| **n == s)
-            .map(|n| RegexOption(n))
+        rka_sys::pcre::option(s).map(|(name, flag)| RegexOption { name, flag })
     }
 
     /// The option's name.
     pub fn name(self) -> &'static str {
-        self.0
+        self.name
+    }
+
+    /// Its PCRE2 compile flag.
+    pub fn flag(self) -> u32 {
+        self.flag
     }
 }
 
@@ -358,11 +335,7 @@ fn parse_url(ctx: &mut Ctx<'_>, node: &Node) -> Option<Url> {
         // keepalived's checker compiles the pattern (PCRE2, with `regex_options`) as it loads
         // the configuration and logs PCRE2's refusal; its `-t` does not. The url is then
         // checked without a regex (keepalived 2.2.7's checker crashes on it, observed).
-        let flags = u
-            .regex_options
-            .iter()
-            .filter_map(|o| rka_sys::pcre::option_flag(o.name()))
-            .fold(0, |a, f| a | f);
+        let flags = u.regex_options.iter().fold(0, |a, o| a | o.flag());
         if let Err(e) = rka_sys::pcre::Pattern::compile(r, flags) {
             ctx.diags.runtime_info(format!("Invalid regex: '{r}' {e}"));
             u.regex = None;
