@@ -1593,9 +1593,12 @@ fn group_fifo_story(a: Impl, b: Impl) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
-/// The startup lines (everything before the first MASTER line) sorted, then the rest as is:
-/// keepalived's order of its startup lines depends on which members track scripts (observed:
-/// GROUP first without scripts, a tracking member first with one), which is not worth copying.
+/// The startup lines (everything before the first MASTER line) sorted, then the rest with
+/// each run of member (INSTANCE) lines sorted: keepalived's order of its startup lines depends
+/// on which members track scripts (observed: GROUP first without scripts, a tracking member
+/// first with one), and the members of one group transition come in the order their timers
+/// happened to fire (observed both ways for keepalived in CI): neither is worth copying. The
+/// GROUP lines and the order of the transitions stay as they are.
 fn normalise_startup(lines: &str) -> (Vec<String>, Vec<String>) {
     let all: Vec<String> = lines.lines().map(str::to_owned).collect();
     let split = all
@@ -1604,7 +1607,13 @@ fn normalise_startup(lines: &str) -> (Vec<String>, Vec<String>) {
         .unwrap_or(all.len());
     let mut startup = all[..split].to_vec();
     startup.sort();
-    (startup, all[split..].to_vec())
+    let mut rest = all[split..].to_vec();
+    for run in rest.chunk_by_mut(|a, b| a.starts_with("INSTANCE") == b.starts_with("INSTANCE")) {
+        if run.first().is_some_and(|l| l.starts_with("INSTANCE")) {
+            run.sort();
+        }
+    }
+    (startup, rest)
 }
 
 /// Differential: the same sync group story gives the same FIFO lines as keepalived.
