@@ -10,4 +10,5 @@ pub mod net;
 pub mod netns;
 pub mod pcre;
 pub mod proc_events;
+pub mod resident;
 pub mod sched;

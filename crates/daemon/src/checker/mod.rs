@@ -47,6 +47,8 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
     // The plan's long-lived blocks out of the model's pages, which the runtime's next step
     // gives back to the system (it releases the allocator's free memory after an install).
     rt.plan.compact();
+    // The loader's code pages too: the steady state runs little of the binary.
+    rka_sys::resident::release_executable_pages();
     loop {
         match rt.step(&mut ctx.control).await {
             Control::Stop => break,
@@ -71,6 +73,7 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
                 }
                 drop(cfg);
                 rt.plan.compact();
+                rka_sys::resident::release_executable_pages();
             }
             Control::DumpData => {
                 // Let the IPVS thread catch up so the dump shows the table as applied.
