@@ -151,6 +151,8 @@ const IN_FLIGHT: u8 = 1 << 3;
 const VERDICT_GIVEN: u8 = 1 << 4;
 /// Report [`CheckerEvent::UrlPassed`].
 const REPORT_URL_PASSES: u8 = 1 << 5;
+/// Report the first success of a checker that starts up ([`CheckerState::report_first_success`]).
+const REPORT_FIRST_SUCCESS: u8 = 1 << 6;
 
 /// The origin of the checkers' instants, fixed at its first use in the process.
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -200,7 +202,7 @@ pub struct CheckerState {
     extra: Option<Box<Extra>>,
     retries_done: u32,
     /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`],
-    /// [`REPORT_URL_PASSES`].
+    /// [`REPORT_URL_PASSES`], [`REPORT_FIRST_SUCCESS`].
     flags: u8,
 }
 
@@ -255,6 +257,28 @@ impl CheckerState {
     /// ([`CheckerEvent::UrlPassed`]); the other kinds have nothing to report.
     pub fn report_url_passes(&mut self) {
         self.set(REPORT_URL_PASSES, true);
+    }
+
+    /// Makes a checker that starts up (no `alpha`) report its first success as an
+    /// [`CheckerEvent::Up`], though its verdict does not change, and its url passes before
+    /// it: keepalived 2.2.7 logs a checker's first success whether or not it started up
+    /// (`keepalived-reload-weights`, `reply-errors.log`). Without it only a change of verdict
+    /// is reported.
+    pub fn report_first_success(&mut self) {
+        self.set(REPORT_FIRST_SUCCESS, true);
+    }
+
+    /// Makes the first probe's failure count the retries whatever the checker's kind (see
+    /// [`RETRY_FIRST_RUN`]): keepalived 2.2.7 settles a first failing TCP_CHECK at once at
+    /// start, but retries it for a checker a reload creates (`tests/data/join-fresh*.log`,
+    /// `join-fail*.log` of the daemon: "failed after 1 retries.").
+    pub fn retry_first_probe(&mut self) {
+        self.set(RETRY_FIRST_RUN, true);
+    }
+
+    /// Whether the first success is still to be reported ([`Self::report_first_success`]).
+    fn first_success_pending(&self) -> bool {
+        self.has(REPORT_FIRST_SUCCESS) && !self.has(VERDICT_GIVEN)
     }
 
     /// Whether `flag` is set.
@@ -393,13 +417,14 @@ impl CheckerState {
                     }
                     _ => {}
                 }
-                if let Some(url) = passed_url.filter(|_| !up && self.has(REPORT_URL_PASSES)) {
+                let telling = !up || self.first_success_pending();
+                if let Some(url) = passed_url.filter(|_| telling && self.has(REPORT_URL_PASSES)) {
                     self.push_event(CheckerEvent::UrlPassed {
                         url,
                         length_mismatch: success.length_mismatch,
                     });
                 }
-                if step == UrlStep::PassComplete && !up {
+                if step == UrlStep::PassComplete && telling {
                     self.set(UP, true);
                     self.set(VERDICT_GIVEN, true);
                     self.push_event(CheckerEvent::Up {
@@ -696,6 +721,78 @@ mod tests {
         assert!(st.handle_timeout(t0));
         st.handle_result(t0, fail());
         assert!(st.is_up(), "retried");
+    }
+
+    #[test]
+    fn a_checker_made_to_retry_its_first_probe_retries_it_whatever_its_kind() {
+        // keepalived 2.2.7 (join-fresh.log): a TCP_CHECK a reload creates, retry 1, failing:
+        // "failed after 1 retries.", where the same checker at start says "failed.".
+        let t0 = Instant::now();
+        let tcp = Probe::Tcp(crate::net::ConnectOpts::new(
+            "127.0.0.1:1".parse().expect("addr"),
+        ));
+        for alpha in [false, true] {
+            let mut st = CheckerState::for_probe(&tcp, sched(1, alpha), t0, Duration::ZERO);
+            st.retry_first_probe();
+            let runs = drive(&mut st, t0, vec![fail(), fail(), fail()]);
+            assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), [0, 2, 12]);
+            assert!(matches!(
+                &runs[0].events[..],
+                [CheckerEvent::Retrying { attempt: 1, .. }]
+            ));
+            assert!(
+                matches!(&runs[1].events[..], [CheckerEvent::Down { reason }] if reason.retries == 1),
+                "alpha {alpha}: {:?}",
+                runs[1].events
+            );
+            assert!(runs[2].events.is_empty(), "nothing while down");
+        }
+    }
+
+    #[test]
+    fn a_checker_that_starts_up_reports_its_first_success_when_asked() {
+        let t0 = Instant::now();
+        let mut st = CheckerState::new(sched(1, false), t0, Duration::ZERO);
+        st.report_first_success();
+        assert!(st.is_up());
+        let runs = drive(&mut st, t0, vec![ok(), ok(), fail(), fail(), ok()]);
+        let events: Vec<Vec<CheckerEvent>> = runs.into_iter().map(|r| r.events).collect();
+        let up = CheckerEvent::Up {
+            reason: "check succeeded".into(),
+        };
+        assert_eq!(events[0], std::slice::from_ref(&up), "the first success");
+        assert!(events[1].is_empty(), "once");
+        assert!(matches!(&events[2][..], [CheckerEvent::Retrying { .. }]));
+        assert!(matches!(&events[3][..], [CheckerEvent::Down { .. }]));
+        assert_eq!(events[4], [up]);
+        // A first failure settles the first verdict: no first success to report after it.
+        let mut st = CheckerState::new(sched(0, false), t0, Duration::ZERO);
+        st.report_first_success();
+        let runs = drive(&mut st, t0, vec![fail(), ok(), ok()]);
+        let ups = runs
+            .iter()
+            .flat_map(|r| &r.events)
+            .filter(|e| matches!(e, CheckerEvent::Up { .. }))
+            .count();
+        assert_eq!(ups, 1, "the recovery only");
+        // Without it (the default), a checker that starts up reports no success.
+        let (_, events, up) = simulate(sched(1, false), 0, vec![ok(), ok()]);
+        assert!(events.is_empty() && up);
+    }
+
+    #[test]
+    fn a_url_checker_that_starts_up_tells_its_first_pass_when_asked() {
+        let t0 = Instant::now();
+        let mut st = reporting_http_checker(sched(0, false), 2, t0);
+        st.report_first_success();
+        let runs = drive(&mut st, t0, vec![ok(), ok(), ok(), ok()]);
+        let url = |url| CheckerEvent::UrlPassed {
+            url,
+            length_mismatch: None,
+        };
+        assert_eq!(runs[0].events, [url(0)]);
+        assert!(matches!(&runs[1].events[..], [u, CheckerEvent::Up { .. }] if *u == url(1)));
+        assert!(runs[2].events.is_empty() && runs[3].events.is_empty());
     }
 
     /// An HTTP_GET checker of `urls` urls with `fast_recovery` as given, as the pool makes it

@@ -290,10 +290,40 @@ pub struct Runtime {
     /// The targets of the probes whose name cannot take it from their first slot's real
     /// server (`connect_ip`, `connect_port`; none in most configurations), by id.
     name_targets: HashMap<u64, SocketAddr>,
-    /// The slots a reload added to a probe that was up (a checker identical to a running
-    /// one), by probe id, until the probe's next pass: keepalived logs a new checker's first
-    /// success, the running ones' nothing (`reply-errors.log`, 8810).
-    joined: HashMap<u64, Box<[Slot]>>,
+    /// The slots a reload added to a running probe (a checker identical to a running one),
+    /// by probe id, until the probe's first verdict since: see [`Joined`].
+    joined: HashMap<u64, Joined>,
+}
+
+/// The checkers a reload joined to a running probe, until its first verdict since the reload.
+///
+/// keepalived has no shared probes: each of these is a new checker there, which starts up
+/// (unless `alpha`) whatever the running identical checker says, goes through its own first
+/// attempt and retries, and logs its first success or its failure; the running checkers log
+/// nothing new unless their verdict changes (`reply-errors.log`, 8810;
+/// `tests/data/join-*.log`). The runtime restarts the probe for them (its next results are
+/// a first verdict sequence), tells its events to these slots as to new checkers, and to the
+/// probe's other slots only what their own checker would have reported
+/// ([`heard_by_running`]).
+#[derive(Debug)]
+struct Joined {
+    /// The slots added.
+    slots: Box<[Slot]>,
+    /// Whether they started up (their checker has no `alpha`).
+    up: bool,
+}
+
+/// Whether the slots a probe served before a reload hear event `ev` of the probe restarted
+/// for the checkers the reload joined to it (see [`Joined`]), their checker passing (`up`)
+/// or not: what their own checker, not restarted, would report: a change of verdict, a retry
+/// while it passes, a url passing while it does not, and the weight reports (which change
+/// nothing when the weight is the same).
+fn heard_by_running(up: bool, ev: &CheckerEvent) -> bool {
+    match ev {
+        CheckerEvent::Up { .. } | CheckerEvent::UrlPassed { .. } => !up,
+        CheckerEvent::Down { .. } | CheckerEvent::Retrying { .. } => up,
+        CheckerEvent::WeightChanged { .. } | CheckerEvent::WeightReset => true,
+    }
 }
 
 /// A background task stopped with its owner.
@@ -410,6 +440,7 @@ fn logline_server(sp: &ServicePlan, d: &DestPlan) -> super::logline::Server {
 }
 
 /// What keepalived's lines for one probe's event depend on, besides the event.
+#[derive(Clone, Copy)]
 struct Teller<'a> {
     /// The probe's kind.
     kind: rka_check::CheckKind,
@@ -636,18 +667,37 @@ impl Runtime {
                 Some(i) => {
                     if let Some((id, mut t)) = running.get_mut(i).and_then(Option::take) {
                         let weight = self.probe_weight(id, &t);
-                        set_inits(&mut spec, &pp.slots, t.up, weight);
-                        let joined = old_plan
-                            .filter(|_| t.up && matches!(t.running, Running::Pooled))
-                            .map(|old| joined_slots(old, &t.slots, &plan, &pp.slots))
-                            .unwrap_or_default();
+                        // Slots joined at an earlier reload and still waiting for their
+                        // first verdict count as joined again (if they are still there).
+                        let pending = self.joined.remove(&id);
+                        let joined = match old_plan {
+                            Some(old) if matches!(t.running, Running::Pooled) => {
+                                let had: Vec<Slot> = match &pending {
+                                    Some(j) => {
+                                        let mut had = t.slots.to_vec();
+                                        had.retain(|s| !j.slots.contains(s));
+                                        had
+                                    }
+                                    None => t.slots.to_vec(),
+                                };
+                                joined_slots(old, &had, &plan, &pp.slots)
+                            }
+                            _ => Vec::new(),
+                        };
+                        // The running checkers keep the probe's verdict and weight; the
+                        // joined ones start as the plan says (up unless `alpha`).
+                        for s in pp.slots.iter().filter(|s| !joined.contains(s)) {
+                            set_inits(&mut spec, std::slice::from_ref(s), t.up, weight);
+                        }
                         if let (false, Ok(probe)) = (joined.is_empty(), pp.probe) {
-                            // Probed afresh, as keepalived's new checker is: its next pass
-                            // is a first success, told for the joined slots only.
+                            // Probed afresh, as keepalived's new checker is: its next
+                            // results are a first verdict sequence (see `Joined`).
+                            let up = !pp.schedule.alpha;
                             let mut schedule = pp.schedule;
                             schedule.alpha = true;
                             self.pool.insert(id, probe, schedule);
-                            self.joined.insert(id, joined.into());
+                            let slots = joined.into();
+                            self.joined.insert(id, Joined { slots, up });
                         }
                         t.slots = pp.slots.into();
                         if let Some(target) = own {
@@ -836,7 +886,7 @@ impl Runtime {
     }
 
     /// Takes every verdict already waiting, then hands the table over once.
-    fn take_queued_events(&mut self) {
+    pub(super) fn take_queued_events(&mut self) {
         while let Some((id, e)) = self.pool.try_next_event() {
             self.handle_event(id, e);
         }
@@ -854,7 +904,8 @@ impl Runtime {
     /// the checker's success line then, and a MISC_CHECK mails the real server's state. A
     /// weight report logs keepalived's "Changing weight" line for each real server whose
     /// weight it changed, before the checker's own line (the weight comes first in the
-    /// probe's events).
+    /// probe's events). Until the first verdict of a probe restarted for checkers a reload
+    /// joined to it, its events are those of new checkers for them: see [`Joined`].
     pub fn handle_event(&mut self, id: u64, ev: CheckerEvent) {
         self.observe.record(id, &ev);
         let Some(p) = self.probes.get_mut(&id) else {
@@ -868,29 +919,45 @@ impl Runtime {
             kind,
             first: p.slots.first().copied(),
         };
-        let first_success = p.up && matches!(ev, CheckerEvent::Up { .. });
+        let was_up = p.up;
+        let first_success = was_up && matches!(ev, CheckerEvent::Up { .. });
+        // The joined slots' first verdict is this one (a pass or a failure): they are
+        // joined no more after it.
+        let joined = match ev {
+            CheckerEvent::Up { .. } | CheckerEvent::Down { .. } => self.joined.remove(&id),
+            _ => None,
+        };
+        let joined = joined.as_ref().or_else(|| self.joined.get(&id));
         let teller = Teller {
             kind,
             program: self.misc_programs.get(&id).map_or("", |s| &**s),
-            up: p.up,
+            up: was_up,
             log_all_failures: self.pool.schedule(id).is_some_and(|s| s.log_all_failures),
             url: match ev {
                 CheckerEvent::UrlPassed { url, .. } => self.pool.url(id, url),
                 _ => None,
             },
         };
-        // A probe restarted for the slots a reload joined to it tells its first pass (and
-        // its urls) for those only.
-        let joined = self
-            .joined
-            .get(&id)
-            .filter(|_| first_success || matches!(ev, CheckerEvent::UrlPassed { .. }));
-        let told = self_told(
-            &self.plan,
-            &teller,
-            joined.map_or(&p.slots[..], |j| &j[..]),
-            &ev,
-        );
+        // Which slots hear the event, and whether their checker passed before it.
+        let running_hear = joined.is_none() || heard_by_running(was_up, &ev);
+        let hears = |s: &Slot| match joined {
+            Some(j) if j.slots.contains(s) => Some(j.up),
+            _ => running_hear.then_some(was_up),
+        };
+        let told = match joined {
+            None => self_told(&self.plan, &teller, &p.slots, &ev),
+            Some(j) => {
+                let running: Vec<Slot> = p
+                    .slots
+                    .iter()
+                    .copied()
+                    .filter(|s| !j.slots.contains(s))
+                    .collect();
+                let by_running = running_hear && self_told(&self.plan, &teller, &running, &ev);
+                let new = Teller { up: j.up, ..teller };
+                self_told(&self.plan, &new, &j.slots, &ev) | by_running
+            }
+        };
         // keepalived's lines for the checker (above) at info; ours, with the probe's own
         // words, at debug, or at info where keepalived's line cannot be told.
         let ours = |line: std::fmt::Arguments<'_>| {
@@ -911,6 +978,13 @@ impl Runtime {
                 p.last_reason = None;
                 p.transitions += 1;
                 ours(format_args!("{name}: success ({reason})"));
+            }
+            // A probe failing already, restarted for joined checkers: a verdict for those.
+            CheckerEvent::Down { reason } if !was_up && joined.is_some() => {
+                p.last_reason = Some(Box::new(reason.clone()));
+                ours(format_args!(
+                    "{name}: failed for the checkers joined: {reason}"
+                ));
             }
             CheckerEvent::Down { reason } => {
                 p.up = false;
@@ -949,15 +1023,13 @@ impl Runtime {
             ev,
             CheckerEvent::WeightChanged { .. } | CheckerEvent::WeightReset
         );
-        let misc_first = first_success && kind == rka_check::CheckKind::Misc;
-        // The joined slots' first verdict is this one (a pass or a failure).
-        let joined = match ev {
-            CheckerEvent::Up { .. } | CheckerEvent::Down { .. } => self.joined.remove(&id),
-            _ => None,
-        };
+        let misc_up = kind == rka_check::CheckKind::Misc && matches!(ev, CheckerEvent::Up { .. });
         // The fields borrowed apart: no copy of the slots.
         let downs = matches!(ev, CheckerEvent::Down { .. });
         for &s in p.slots.iter() {
+            let Some(slot_was_up) = hears(&s) else {
+                continue;
+            };
             if downs && !self.director.is_up(s.vs(), s.rs()) {
                 self.down_before.push((s.vs(), s.rs()));
             }
@@ -968,7 +1040,9 @@ impl Runtime {
             if weighs {
                 log_weight_change(&self.plan, &self.director, s.vs(), s.rs(), weight_before);
             }
-            if misc_first && joined.as_ref().is_none_or(|j| j.contains(&s)) {
+            // The first success of a checker that passed already: nothing changes, but a
+            // MISC_CHECK mails it.
+            if misc_up && slot_was_up {
                 self.notifier
                     .misc_first_success(&self.plan, &self.director, s);
             }

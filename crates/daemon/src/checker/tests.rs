@@ -37,10 +37,17 @@ fn dest(port: u16) -> DestKey {
     }
 }
 
-/// A free loopback port (nothing listens on it once this returns).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+/// A loopback port no one listens on, held for the test: the socket is bound and does not
+/// listen, so connects to it are refused and no other socket (another test's probe, whose
+/// ephemeral port could be this one) takes the port meanwhile, as it could once a port
+/// chosen by a listener is freed. `listen` on the socket brings a server up on the port.
+fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    (socket, port)
 }
 
 fn tcp_vs(vip_last: u8, ports: &[u16], extra: &str) -> String {
@@ -88,7 +95,7 @@ async fn a_dead_real_server_leaves_the_table_and_comes_back() {
     let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let live = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let live_port = live.local_addr().expect("addr").port();
-    let dead_port = free_port();
+    let (dead, dead_port) = closed_port();
     let cfg = config(&tcp_vs(1, &[live_port, dead_port], ""));
     let fake = Fake::default();
     let mut rt = Runtime::start(&cfg, fake.clone()).expect("start");
@@ -101,7 +108,7 @@ async fn a_dead_real_server_leaves_the_table_and_comes_back() {
         "dead server never removed: {:?}",
         fake.0.lock().map(|s| s.table.clone())
     );
-    let _back = std::net::TcpListener::bind(("127.0.0.1", dead_port)).expect("rebind");
+    let _back = dead.listen(16).expect("listen");
     let ok = drive_until(&mut rt, &fake, Duration::from_secs(10), |t| {
         has_dest(t, vip(1, 80), dest(dead_port))
     })
@@ -154,7 +161,7 @@ async fn a_dead_real_server_leaves_the_table_and_comes_back() {
 
 #[tokio::test]
 async fn identical_checks_are_probed_once_and_fan_out() {
-    let port = free_port();
+    let (_held, port) = closed_port();
     let text = format!("{}{}", tcp_vs(1, &[port], ""), tcp_vs(2, &[port], ""));
     let plan = Plan::from_config(&config(&text));
     assert_eq!(plan.probes.len(), 1);
@@ -254,7 +261,7 @@ async fn entries_already_in_the_kernel_are_adopted_and_released() {
 
 #[tokio::test]
 async fn reload_keeps_unchanged_checkers_and_applies_a_minimal_diff() {
-    let port = free_port();
+    let (_held, port) = closed_port();
     let a = tcp_vs(1, &[port], "");
     let fake = Fake::default();
     let mut rt = Runtime::start(&config(&a), fake.clone()).expect("start");
@@ -392,7 +399,7 @@ async fn fifo_lines_and_notify_scripts_follow_the_verdicts() {
     let dir = tempfile::tempdir().expect("tmp");
     let fifo = dir.path().join("lvs.fifo");
     let marker = dir.path().join("down-ran");
-    let port = free_port();
+    let (_held, port) = closed_port();
     let text = format!(
         "global_defs {{\n lvs_notify_fifo {}\n}}\n\
          virtual_server 10.0.0.1 80 {{\n protocol TCP\n delay_loop 1\n\
@@ -437,7 +444,7 @@ async fn fifo_lines_and_notify_scripts_follow_the_verdicts() {
 
 #[tokio::test]
 async fn ha_suspend_holds_checkers_of_an_absent_address() {
-    let port = free_port();
+    let (_held, port) = closed_port();
     let check = |vip: &str| {
         format!(
             "virtual_server {vip} 80 {{\n protocol TCP\n ha_suspend\n delay_loop 1\n\
@@ -503,7 +510,7 @@ async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
     let shown = std::fs::canonicalize(dir.path())
         .expect("canonical")
         .join("dyn.sh");
-    let port = free_port();
+    let (_held, port) = closed_port();
     let text = format!(
         "global_defs {{\n router_id R\n notification_email {{\n  ops@example.com\n }}\n\
          notification_email_from k@example.net\n smtp_server 127.0.0.1 {smtp_port}\n}}\n\
@@ -717,12 +724,261 @@ async fn a_checker_joining_a_running_probe_at_a_reload_tells_its_first_success()
     );
 }
 
+/// keepalived 2.2.7's log of scenario `name` of tests/data/join-*.log (see
+/// tests/data/join-README.md): the lines after the reload's "Reload complete" and before
+/// "Stopping", the port of the shared real server written `PORT`.
+fn join_capture(name: &str) -> Vec<String> {
+    let path = format!("{}/tests/data/join-{name}.log", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("capture");
+    text.lines()
+        .skip_while(|l| *l != "Reload complete")
+        .skip(1)
+        .take_while(|l| !l.starts_with("Stopping"))
+        .map(|l| l.replace("8999", "PORT").replace("8998", "PORT"))
+        .collect()
+}
+
+/// The configuration of the join captures: virtual server 10.0.1.1 with real server
+/// 127.0.0.1:`port` (TCP_CHECK, `check` added to its block), and with `joined` a second
+/// virtual server, 10.0.1.2, with the same real server and check (`rs_extra` added to the
+/// real server's block).
+fn join_config(port: u16, check: &str, joined: Option<&str>) -> rka_config::Config {
+    let vs = |addr: &str, rs_extra: &str| {
+        format!(
+            "virtual_server {addr} 80 {{\n delay_loop 3\n lb_algo rr\n protocol TCP\n\
+              real_server 127.0.0.1 {port} {{\n  {rs_extra}\n  TCP_CHECK {{\n   \
+              connect_timeout 2\n   {check}\n  }}\n }}\n}}\n"
+        )
+    };
+    let mut text = vs("10.0.1.1", "");
+    if let Some(extra) = joined {
+        text.push_str(&vs("10.0.1.2", extra));
+    }
+    config(&text)
+}
+
+/// The lines logged since byte `from` of `captured`, trimmed, the port `port` written `PORT`.
+fn lines_since(captured: &Captured, from: usize, port: u16) -> Vec<String> {
+    let text = captured.text().split_off(from);
+    text.lines()
+        .map(|l| l.trim().replace(&port.to_string(), "PORT"))
+        .collect()
+}
+
+/// A reload adds a checker identical to one whose real server is down (join-fail.log): as
+/// keepalived's new checker, it starts up (its real server enters the new virtual server's
+/// table) and its first failure logs the checker's line and takes the server out of that
+/// virtual server only; the running checker, down already, says nothing; a recovery then
+/// brings the server back to both.
+#[tokio::test]
+async fn a_checker_joining_a_failing_probe_starts_up_and_fails_as_a_new_checker() {
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
+    let (_held, port) = closed_port();
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&join_config(port, "", None), fake.clone()).expect("start");
+    let id = *rt.probes.keys().next().expect("one probe");
+    rt.handle_event(id, down(refused(port), 0));
+    rt.take_queued_events();
+    rt.ipvs.sync().await;
+    let vs1 = ServiceKey::Addr {
+        addr: IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)),
+        protocol: Protocol::Tcp,
+        port: 80,
+    };
+    let vs2 = ServiceKey::Addr {
+        addr: IpAddr::V4(Ipv4Addr::new(10, 0, 1, 2)),
+        protocol: Protocol::Tcp,
+        port: 80,
+    };
+    let table = |f: &dyn Fn(&rka_ipvs::Table) -> bool| f(&fake.0.lock().expect("lock").table);
+    assert!(!table(&|t| has_dest(t, vs1, dest(port))));
+
+    let before = captured.text().len();
+    rt.reload(&join_config(port, "", Some("")));
+    assert_eq!(
+        rt.probes.keys().copied().collect::<Vec<_>>(),
+        [id],
+        "shared"
+    );
+    rt.ipvs.sync().await;
+    // The new checker starts up: its server is in the new service, not back in the old.
+    assert!(table(
+        &|t| has_dest(t, vs2, dest(port)) && !has_dest(t, vs1, dest(port))
+    ));
+    let reloaded = lines_since(&captured, before, port);
+    assert!(
+        reloaded
+            .iter()
+            .any(|l| l == "Gained quorum 1+0=1 <= 1 for VS [10.0.1.2]:tcp:80"),
+        "{reloaded:?}"
+    );
+    // The restarted probe's first verdict (a TCP_CHECK's first failure is settled at once).
+    let before = captured.text().len();
+    rt.handle_event(id, down(refused(port), 0));
+    rt.take_queued_events();
+    rt.ipvs.sync().await;
+    assert!(!table(&|t| has_dest(t, vs2, dest(port))));
+    let ours = lines_since(&captured, before, port);
+    let theirs = join_capture("fail");
+    let bfd = theirs
+        .iter()
+        .position(|l| l == "Activating BFD healthchecker")
+        .expect("BFD line");
+    let theirs = &theirs[bfd + 1..];
+    // keepalived's new checker retries its first failure there ("failed after 1 retries.");
+    // the restarted probe settles a TCP_CHECK's first failure at once, as at start: the
+    // wording differs by the retries, the lines and their order do not.
+    assert_eq!(
+        theirs.first().map(String::as_str),
+        Some("TCP_CHECK on service [127.0.0.1]:tcp:PORT failed after 1 retries.")
+    );
+    assert_eq!(
+        ours.first().map(String::as_str),
+        Some("TCP_CHECK on service [127.0.0.1]:tcp:PORT failed.")
+    );
+    assert_eq!(ours[1..], theirs[1..], "ours {ours:?}\ntheirs {theirs:?}");
+    // Joined no more: the next failures say nothing, a recovery is told for both.
+    let before = captured.text().len();
+    rt.handle_event(id, down(refused(port), 0));
+    assert!(lines_since(&captured, before, port).is_empty());
+    rt.handle_event(id, up());
+    rt.take_queued_events();
+    rt.ipvs.sync().await;
+    assert!(table(
+        &|t| has_dest(t, vs1, dest(port)) && has_dest(t, vs2, dest(port))
+    ));
+    let back = lines_since(&captured, before, port);
+    for vs in ["10.0.1.1", "10.0.1.2"] {
+        let line = format!("Adding service [127.0.0.1]:tcp:PORT to VS [{vs}]:tcp:80");
+        assert!(back.contains(&line), "{line:?} not in {back:?}");
+    }
+    rt.stop(StopMode::Keep).await;
+}
+
+/// The same reload with `alpha` on the new real server (join-fail-alpha.log): a checker of
+/// its own (its parameters differ), which starts down and says nothing on its first
+/// failure; and with `alpha` on both, a joined checker that starts down and whose first
+/// failure is announced (notify_down) but logged at debug only, the running one silent.
+#[tokio::test]
+async fn an_alpha_checker_added_beside_a_failing_one_starts_down_and_says_nothing() {
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
+    let (_held, port) = closed_port();
+    let theirs = join_capture("fail-alpha");
+    assert!(
+        theirs.iter().all(|l| l.starts_with("Activating")),
+        "{theirs:?}"
+    );
+    for (check, rs_extra) in [("", "alpha"), ("alpha", "")] {
+        let fake = Fake::default();
+        let a = join_config(port, check, None);
+        let mut rt = Runtime::start(&a, fake.clone()).expect("start");
+        let first = *rt.probes.keys().next().expect("one probe");
+        rt.handle_event(first, down(refused(port), 0));
+        rt.take_queued_events();
+        let before = captured.text().len();
+        rt.reload(&join_config(port, check, Some(rs_extra)));
+        for id in rt.probes.keys().copied().collect::<Vec<_>>() {
+            rt.handle_event(id, down(refused(port), 0));
+        }
+        rt.take_queued_events();
+        rt.ipvs.sync().await;
+        let ours = lines_since(&captured, before, port);
+        let bfd = ours
+            .iter()
+            .position(|l| l == "Activating BFD healthchecker")
+            .expect("BFD line");
+        assert!(ours[bfd + 1..].is_empty(), "{check} {rs_extra}: {ours:?}");
+        assert!(
+            !ours.iter().any(|l| l.contains("quorum")),
+            "{check} {rs_extra}: {ours:?}"
+        );
+        let table = fake.0.lock().expect("lock").table.clone();
+        assert!(
+            table.services.values().all(|v| v.dests.is_empty()),
+            "{check} {rs_extra}: {table:?}"
+        );
+        rt.stop(StopMode::Keep).await;
+    }
+}
+
+/// The joined checker of a failing probe with the real pool: the server enters the new
+/// virtual server at the reload and leaves it after the restarted probe's first attempt;
+/// the old virtual server never gets it back meanwhile.
+#[tokio::test]
+async fn a_checker_joining_a_failing_probe_leaves_the_table_after_its_first_attempt() {
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
+    let (_held, port) = closed_port();
+    let a = tcp_vs(1, &[port], "");
+    let b = format!("{a}{}", tcp_vs(2, &[port], ""));
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&a), fake.clone()).expect("start");
+    assert!(
+        drive_until(&mut rt, &fake, Duration::from_secs(10), |t| !has_dest(
+            t,
+            vip(1, 80),
+            dest(port)
+        ))
+        .await
+    );
+    let sent = fake.0.lock().map(|s| s.log.len()).expect("lock");
+    let before = captured.text().len();
+    rt.reload(&config(&b));
+    rt.ipvs.sync().await;
+    assert!(fake
+        .0
+        .lock()
+        .map(|s| has_dest(&s.table, vip(2, 80), dest(port)))
+        .unwrap_or(false));
+    assert!(
+        drive_until(&mut rt, &fake, Duration::from_secs(10), |t| !has_dest(
+            t,
+            vip(2, 80),
+            dest(port)
+        ))
+        .await,
+        "the joined checker never failed"
+    );
+    // A few more probes: nothing more.
+    drive_until(&mut rt, &fake, Duration::from_millis(2500), |_| false).await;
+    let added: Vec<ServiceKey> = fake
+        .0
+        .lock()
+        .map(|s| {
+            s.log[sent..]
+                .iter()
+                .filter_map(|r| match r {
+                    Request::AddDest(k, _) => Some(*k),
+                    _ => None,
+                })
+                .collect()
+        })
+        .expect("lock");
+    assert_eq!(added, [vip(2, 80)]);
+    rt.stop(StopMode::Keep).await;
+    let log = lines_since(&captured, before, port);
+    let failed = "TCP_CHECK on service [127.0.0.1]:tcp:PORT failed.";
+    assert_eq!(log.iter().filter(|l| *l == failed).count(), 1, "{log:?}");
+    assert_in_order(
+        &log.join("\n"),
+        &[
+            "Gained quorum 1+0=1 <= 1 for VS [10.0.0.2]:tcp:80",
+            "Activating BFD healthchecker",
+            failed,
+            "Removing service [127.0.0.1]:tcp:PORT from VS [10.0.0.2]:tcp:80",
+            "Lost quorum 1-0=1 > 0 for VS [10.0.0.2]:tcp:80",
+        ],
+    );
+    assert!(!log.iter().any(|l| l.contains("10.0.0.1]:tcp:80")
+        && !l.starts_with("Activating")
+        && !l.starts_with("Shutting")));
+}
+
 /// What a reload changes, logged as keepalived 2.2.7 logs it (reload.log, and
 /// tests/data/keepalived-reload-weights): the dropped real servers first ("no longer exist", "Removing" only for one in the
 /// table), then per virtual server the weight changes and the quorum line.
 #[tokio::test]
 async fn a_reload_logs_dropped_servers_weights_and_quorum_changes() {
-    let dead = free_port();
+    let (_held, dead) = closed_port();
     let a = format!(
         "virtual_server 10.0.0.1 80 {{\n protocol TCP\n\
           real_server 127.0.0.1 81 {{\n  weight 2\n }}\n\
