@@ -43,6 +43,8 @@ fn main() -> ExitCode {
     // The heap in small pages: freed memory can go back to the system (a checker child drops
     // its configuration model; huge pages kept 20 MB more resident at 36,800 real servers).
     rka_sys::alloc::use_small_pages();
+    // The objects loaded with the binary, whose code pages a child drops after its load.
+    rka_sys::resident::record_startup_objects();
     // genhash mode takes genhash's own options (-s -p -u -S -V ... clash with keepalived's).
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(pos) = args.iter().position(|a| a == "-T" || a == "--genhash") {

@@ -7,17 +7,21 @@
 //! its pages stay counted in the process's resident set for good. [`release_executable_pages`]
 //! unmaps them from this process after the load: the file's pages stay in the page cache
 //! (shared with the parent and the other child), and those the process runs again come back
-//! with a minor fault each.
+//! with a minor fault each. The shared libraries loaded with the executable (libc, libm, the
+//! dynamic loader), recorded by [`record_startup_objects`] at the start of `main`, are dropped
+//! the same way.
 
 use std::ffi::c_void;
 
-/// One mapping of `/proc/self/smaps`: its range, whether it can be written, its file, its
+/// One mapping of `/proc/self/smaps`: its range, whether it can be written and is private
+/// (copy on write), its file, its
 /// resident and private-copy (anonymous) sizes in bytes.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Mapping {
     start: usize,
     end: usize,
     writable: bool,
+    private: bool,
     path: String,
     rss: usize,
     anonymous: usize,
@@ -59,6 +63,7 @@ fn parse_smaps(text: &str) -> Vec<Mapping> {
                     start,
                     end,
                     writable: perms.as_bytes().get(1) == Some(&b'w'),
+                    private: perms.as_bytes().get(3) == Some(&b'p'),
                     path,
                     ..Default::default()
                 });
@@ -69,21 +74,50 @@ fn parse_smaps(text: &str) -> Vec<Mapping> {
     out
 }
 
-/// The mappings that may be dropped: the executable's own (`exe`, the path of
-/// `/proc/self/exe`), read-only, holding no private copy of a page (a relocated page of
-/// read-only data is a private copy: dropping it would bring back the file's unrelocated
-/// bytes) and resident.
-fn droppable<'a>(maps: &'a [Mapping], exe: &'a str) -> impl Iterator<Item = &'a Mapping> {
-    maps.iter()
-        .filter(move |m| m.path == exe && !m.writable && m.anonymous == 0 && m.rss > 0)
+/// The files mapped when [`record_startup_objects`] ran: the executable and the shared
+/// libraries the dynamic loader mapped before `main`.
+static STARTUP_OBJECTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Records the files this process has mapped (its executable and the shared libraries loaded
+/// with it), for [`release_executable_pages`]. Call first thing in `main`, before anything
+/// can load a library at run time (`dlopen`, as the name service modules are): the objects
+/// loaded before `main` are never unloaded, so no other mapping can ever take the place of
+/// theirs. Only the first call records.
+pub fn record_startup_objects() {
+    let Ok(text) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut paths: Vec<String> = parse_smaps(&text)
+        .into_iter()
+        .filter(|m| m.path.starts_with('/'))
+        .map(|m| m.path)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let _ = STARTUP_OBJECTS.set(paths);
 }
 
-/// Unmaps from this process the resident pages of its executable's code and read-only data
-/// (see the module's documentation); returns how many bytes were resident in the mappings
-/// dropped. Only the executable's own mappings are touched: they live as long as the process,
-/// so no other mapping can take their place between reading `/proc/self/smaps` and the
-/// `madvise` (a shared library's could, were it unloaded meanwhile). Best effort: nothing is
-/// done when `/proc` cannot be read.
+/// The mappings that may be dropped: those of a file of `objects` (the executable and the
+/// libraries loaded with it), private, read-only, holding no private copy of a page (a
+/// relocated page of read-only data is a private copy: dropping it would bring back the
+/// file's unrelocated bytes) and resident.
+fn droppable<'a>(maps: &'a [Mapping], objects: &'a [String]) -> impl Iterator<Item = &'a Mapping> {
+    maps.iter().filter(move |m| {
+        m.private
+            && !m.writable
+            && m.anonymous == 0
+            && m.rss > 0
+            && objects.binary_search(&m.path).is_ok()
+    })
+}
+
+/// Unmaps from this process the resident pages of its executable's code and read-only data,
+/// and of the libraries recorded by [`record_startup_objects`] (see the module's
+/// documentation); returns how many bytes were resident in the mappings dropped. Only those
+/// objects' mappings are touched: they live as long as the process, so no other mapping can
+/// take their place between reading `/proc/self/smaps` and the `madvise` (a library loaded
+/// later could be unloaded meanwhile). Best effort: nothing is done when `/proc` cannot be
+/// read.
 ///
 /// Costs a read of `/proc/self/smaps` and, afterwards, a minor fault per 64 KiB of code run
 /// again: call it after a load, not often.
@@ -94,16 +128,21 @@ pub fn release_executable_pages() -> usize {
     let Some(exe) = exe.to_str() else {
         return 0;
     };
+    let objects = match STARTUP_OBJECTS.get() {
+        Some(o) => o.clone(),
+        None => vec![exe.to_string()],
+    };
     let Ok(text) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
     };
     let maps = parse_smaps(&text);
     let mut released = 0;
-    for m in droppable(&maps, exe) {
-        // SAFETY: [start, end) is a whole mapping of this process's executable, which stays
-        // mapped for the life of the process; it is read-only and holds no private copy of
-        // any page, so every page dropped reads back from the file with the same bytes on
-        // its next access. MADV_DONTNEED only removes the page-table entries.
+    for m in droppable(&maps, &objects) {
+        // SAFETY: [start, end) is a whole private mapping of the executable or of a library
+        // loaded with it, which stay mapped for the life of the process; it is read-only and
+        // holds no private copy of any page, so every page dropped reads back from the file
+        // with the same bytes on its next access. MADV_DONTNEED only removes the page-table
+        // entries.
         let r =
             unsafe { libc::madvise(m.start as *mut c_void, m.end - m.start, libc::MADV_DONTNEED) };
         if r == 0 {
@@ -147,9 +186,9 @@ Anonymous:           132 kB
         let maps = parse_smaps(SMAPS);
         assert_eq!(maps.len(), 7);
         assert_eq!(maps[6].path, "[stack]");
-        let picked: Vec<(usize, usize)> = droppable(&maps, "/usr/sbin/rkeepalived")
-            .map(|m| (m.start, m.rss))
-            .collect();
+        let exe = ["/usr/sbin/rkeepalived".to_string()];
+        let picked: Vec<(usize, usize)> =
+            droppable(&maps, &exe).map(|m| (m.start, m.rss)).collect();
         // The read-only data and the code; not the relocated read-only data (private
         // copies), the writable data, a library, the heap or the stack.
         assert_eq!(
@@ -159,7 +198,21 @@ Anonymous:           132 kB
                 (0x55d0_a010_0000, 4096 * 1024)
             ]
         );
-        assert_eq!(droppable(&maps, "/usr/sbin/other").count(), 0);
+        assert_eq!(
+            droppable(&maps, &["/usr/sbin/other".to_string()]).count(),
+            0
+        );
+        // With the libraries loaded at start-up: libc's code too (sorted, as recorded).
+        let objects = [
+            "/usr/lib/x86_64-linux-gnu/libc.so.6".to_string(),
+            "/usr/sbin/rkeepalived".to_string(),
+        ];
+        assert_eq!(droppable(&maps, &objects).count(), 3);
+        // A shared mapping of a file is not dropped.
+        let shared = parse_smaps(
+            "7f0000000000-7f0000100000 r--s 00000000 08:01 99 /usr/sbin/rkeepalived\nRss: 4 kB\n",
+        );
+        assert_eq!(droppable(&shared, &exe).count(), 0);
     }
 
     #[test]
@@ -169,6 +222,7 @@ Anonymous:           132 kB
             (1..=n).map(|i| i * i % 7).sum()
         }
         let before = work(1000);
+        record_startup_objects();
         let released = release_executable_pages();
         assert_eq!(work(1000), before);
         let maps = parse_smaps(&std::fs::read_to_string("/proc/self/smaps").expect("smaps"));
