@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::file::FileWatcher;
+use crate::http::HttpParams;
 use crate::net::ConnectOpts;
 use crate::outcome::ProbeResult;
 use crate::probe::Probe;
@@ -40,8 +41,9 @@ struct PoolEntry {
 /// What a pooled checker probes, in 16 bytes. A TCP_CHECK connected by the pool's
 /// [`Connector`] keeps an IPv4 target inline (an IPv6 one, with its scope, in a box of its
 /// own) and shares the rest of its options with every checker of the same options (most
-/// pools are all TCP_CHECKs, with a few option sets); the other kinds are shared with the
-/// task that runs each probe.
+/// pools are all TCP_CHECKs, with a few option sets); a plain HTTP_GET, also run by the
+/// connector, shares its parameters with the exchange in flight; the other kinds are shared
+/// with the task that runs each probe.
 #[derive(Debug)]
 enum PoolProbe {
     /// A TCP_CHECK of an IPv4 target for the pool's connector: `opts` apply to `ip:port`
@@ -53,6 +55,8 @@ enum PoolProbe {
     },
     /// A TCP_CHECK of an IPv6 target for the pool's connector, as `Connect4`.
     Connect6(Box<(SocketAddrV6, Arc<ConnectOpts>)>),
+    /// An HTTP_GET without TLS, run by the pool's connector.
+    Get(Arc<HttpParams>),
     /// Any probe, run as a task.
     Task(Arc<Probe>),
 }
@@ -78,6 +82,7 @@ impl PoolProbe {
                 ProbeRef::Connect(SocketAddr::V4(SocketAddrV4::new(*ip, *port)), opts)
             }
             PoolProbe::Connect6(b) => ProbeRef::Connect(SocketAddr::V6(b.0), &b.1),
+            PoolProbe::Get(p) => ProbeRef::Get(p),
             PoolProbe::Task(p) => ProbeRef::Task(p),
         }
     }
@@ -87,7 +92,7 @@ impl PoolProbe {
     fn connect_target(&self) -> Option<(SocketAddr, &Arc<ConnectOpts>)> {
         match self.as_probe_ref() {
             ProbeRef::Connect(target, opts) => Some((target, opts)),
-            ProbeRef::Task(_) => None,
+            ProbeRef::Get(_) | ProbeRef::Task(_) => None,
         }
     }
 }
@@ -97,6 +102,8 @@ enum ProbeRef<'a> {
     /// A TCP_CHECK connect of this target, with these shared options, for the pool's
     /// [`Connector`].
     Connect(SocketAddr, &'a Arc<ConnectOpts>),
+    /// An HTTP_GET without TLS, for the pool's [`Connector`].
+    Get(&'a Arc<HttpParams>),
     /// Any probe, run as a task.
     Task(&'a Arc<Probe>),
 }
@@ -109,7 +116,7 @@ enum Running {
     Idle,
     /// A task of the pool's [`JoinSet`], its handle in [`CheckerPool::tasks`].
     Task,
-    /// A TCP_CHECK connect of the pool's [`Connector`], its key in
+    /// A TCP_CHECK connect or an HTTP_GET exchange of the pool's [`Connector`], its key in
     /// [`CheckerPool::connects`].
     Connect,
 }
@@ -268,11 +275,11 @@ pub struct CheckerPool {
     /// The probe tasks in flight, by checker id (their checkers' `running` is
     /// [`Running::Task`]).
     tasks: HashMap<u64, AbortHandle>,
-    /// The connector keys of the connects in flight, by checker id (their checkers'
+    /// The connector keys of the probes in flight on it, by checker id (their checkers'
     /// `running` is [`Running::Connect`]).
     connects: HashMap<u64, u64>,
-    /// TCP_CHECK connects (no task each); `None` if its epoll instance could not be made
-    /// (TCP probes then run as tasks).
+    /// TCP_CHECK connects and plain HTTP_GET exchanges (no task each); `None` if its epoll
+    /// instance could not be made (those probes then run as tasks).
     tcp: Option<Connector>,
     /// Connects just finished, before they are recorded.
     connected: Vec<Connected>,
@@ -359,6 +366,7 @@ impl CheckerPool {
             Probe::Tcp(c) if self.tcp.is_some() => {
                 PoolProbe::connect(c, |c| self.shared_connect(c))
             }
+            Probe::Http(h) if h.tls.is_none() && self.tcp.is_some() => PoolProbe::Get(Arc::new(h)),
             other => PoolProbe::Task(Arc::new(other)),
         };
         let entry = PoolEntry {
@@ -537,11 +545,13 @@ impl CheckerPool {
     /// Url `index` of HTTP_GET / SSL_GET checker `id` (as [`CheckerEvent::UrlPassed`] names
     /// it); `None` for the other kinds.
     pub fn url(&self, id: u64, index: usize) -> Option<&crate::http::UrlCheck> {
-        let PoolProbe::Task(p) = &self.entry(id)?.probe else {
-            return None;
-        };
-        let Probe::Http(h) = &**p else {
-            return None;
+        let h = match &self.entry(id)?.probe {
+            PoolProbe::Get(h) => &**h,
+            PoolProbe::Task(p) => match &**p {
+                Probe::Http(h) => h,
+                _ => return None,
+            },
+            PoolProbe::Connect4 { .. } | PoolProbe::Connect6(_) => return None,
         };
         h.urls.get(index)
     }
@@ -574,26 +584,33 @@ impl CheckerPool {
                 continue;
             }
             started += 1;
-            let probe = match (e.probe.as_probe_ref(), &mut self.tcp) {
+            let url = e.state.url();
+            let on_connector = match (e.probe.as_probe_ref(), &mut self.tcp) {
                 (ProbeRef::Connect(target, opts), Some(tcp)) => {
-                    match tcp.start(id, target, opts, now) {
-                        Started::InFlight(key) => {
-                            e.running = Running::Connect;
-                            self.connects.insert(id, key);
-                            connects += 1;
-                        }
-                        Started::Done(done) => self.connected.push(done),
-                    }
-                    continue;
+                    Ok(tcp.start(id, target, opts, now))
                 }
+                (ProbeRef::Get(p), Some(tcp)) => Ok(tcp.start_get(id, p, url, now)),
                 // Not made: the pool keeps a connector for as long as it holds such checkers.
-                (ProbeRef::Connect(target, opts), None) => Arc::new(Probe::Tcp(ConnectOpts {
+                (ProbeRef::Connect(target, opts), None) => Err(Arc::new(Probe::Tcp(ConnectOpts {
                     target,
                     ..ConnectOpts::clone(opts)
-                })),
-                (ProbeRef::Task(p), _) => Arc::clone(p),
+                }))),
+                (ProbeRef::Get(p), None) => Err(Arc::new(Probe::Http(HttpParams::clone(p)))),
+                (ProbeRef::Task(p), _) => Err(Arc::clone(p)),
             };
-            let url = e.state.url();
+            let probe = match on_connector {
+                Ok(Started::InFlight(key)) => {
+                    e.running = Running::Connect;
+                    self.connects.insert(id, key);
+                    connects += 1;
+                    continue;
+                }
+                Ok(Started::Done(done)) => {
+                    self.connected.push(done);
+                    continue;
+                }
+                Err(task) => task,
+            };
             e.running = Running::Task;
             let handle = self.running.spawn(async move {
                 let started = Instant::now();
@@ -694,12 +711,25 @@ impl CheckerPool {
     /// starting more: a verdict waits for a few starts, not for the whole due batch. The
     /// finished connects are reset at the next call (their sockets disconnected for reuse, or
     /// closed), once the caller has had the verdicts (and handed them on).
+    ///
+    /// Events made by this call are handed out after one yield to the runtime: a probe's
+    /// result is read from the connector's epoll instance as soon as the pool runs, which can
+    /// be before the runtime has run the tasks woken by what led to it (a server's own task
+    /// that answered the request, say); the yield keeps the order a probe run as a task had.
     pub async fn next_event(&mut self) -> (u64, CheckerEvent) {
         let mut capped_turns = 0u32;
+        let mut made_here = false;
         loop {
-            if let Some(e) = self.events.pop_front() {
-                return e;
+            if !self.events.is_empty() {
+                if made_here {
+                    made_here = false;
+                    tokio::task::yield_now().await;
+                }
+                if let Some(e) = self.events.pop_front() {
+                    return e;
+                }
             }
+            made_here = true;
             if let Some(t) = &mut self.tcp {
                 t.close_deferred();
             }

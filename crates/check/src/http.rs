@@ -18,7 +18,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::ConfigError;
 use crate::net::ConnectOpts;
-use crate::outcome::{up, Failure, HttpError, IoCause, LengthMismatch, ProbeResult, Success};
+use crate::outcome::{
+    up, Failure, HttpError, IoCause, LengthMismatch, ProbeResult, Reason, Success,
+};
 use crate::tls::TlsClient;
 
 /// `http_protocol`: the request line's version and whether `Connection: close` is sent.
@@ -308,10 +310,220 @@ fn is_eof(r: &std::io::Result<usize>) -> bool {
     }
 }
 
+/// What one read from the server gave a [`ResponseReader`].
+#[derive(Debug)]
+pub enum ReadInput<'a> {
+    /// Bytes received (never empty: an empty read is [`ReadInput::Eof`]).
+    Data(&'a [u8]),
+    /// The server closed the connection.
+    Eof,
+    /// The read failed (a reset...).
+    Error(&'a std::io::Error),
+}
+
+impl<'a> ReadInput<'a> {
+    /// The input of a read of `r` bytes into `buf`: `Ok(0)` and a TLS peer closing without
+    /// close_notify are the end of the stream.
+    pub fn from_read(r: &'a std::io::Result<usize>, buf: &'a [u8]) -> Self {
+        if is_eof(r) {
+            return ReadInput::Eof;
+        }
+        match r {
+            Ok(n) => ReadInput::Data(buf.get(..*n).unwrap_or(buf)),
+            Err(e) => ReadInput::Error(e),
+        }
+    }
+}
+
+/// Where a [`ResponseReader`] is in the response.
+#[derive(Debug)]
+enum ReadPhase {
+    /// Before the blank line ending the headers: every byte so far is in `buf`, which has
+    /// been searched for the blank line up to `searched`.
+    Header { buf: Vec<u8>, searched: usize },
+    /// After it: the body bytes are hashed (and kept) as they come.
+    Body(Box<BodyProgress>),
+    /// The response was given out, or the reader failed.
+    Spent,
+}
+
+/// The response read so far, once its headers are complete.
+#[derive(Debug)]
+struct BodyProgress {
+    header: Vec<u8>,
+    status: Option<u16>,
+    content_length: Option<u64>,
+    hasher: Md5,
+    body: Vec<u8>,
+    body_len: u64,
+    received: u64,
+}
+
+/// The response to one request, read from the bytes the caller receives (sans-IO: it never
+/// touches a socket or a clock). [`exchange`] drives it over any async stream (plain TCP, TLS);
+/// the checker pool drives it on its own sockets.
+///
+/// Polling contract: after the request is sent, give [`push`](Self::push) each read's
+/// outcome ([`ReadInput::from_read`]) until it returns the response or an error; a read
+/// that times out is [`timeout_error`](Self::timeout_error). The response ends when the
+/// server closes the connection, whatever `Content-Length` says (keepalived 2.2.7 fails a
+/// server that keeps it open after a whole response: "Timeout HTTP read server ...",
+/// observed with and without a digest); a reset at any point fails it ("Read error with
+/// server", even after a whole body, observed in the VM). The outcome does not depend on how
+/// the bytes are split between reads.
+#[derive(Debug)]
+pub struct ResponseReader {
+    max_header: usize,
+    max_body: Option<u64>,
+    keep_body: usize,
+    need_body: bool,
+    phase: ReadPhase,
+}
+
+impl ResponseReader {
+    /// A reader within `limits`; with `need_body` the body is hashed (and kept up to
+    /// [`HttpLimits::keep_body`]), without it is counted and dropped.
+    pub fn new(limits: &HttpLimits, need_body: bool) -> Self {
+        ResponseReader {
+            max_header: limits.max_header,
+            max_body: limits.max_body,
+            keep_body: limits.keep_body,
+            need_body,
+            phase: ReadPhase::Header {
+                buf: Vec::new(),
+                searched: 0,
+            },
+        }
+    }
+
+    /// Whether the headers are complete (a read timeout is then the body's).
+    pub fn in_body(&self) -> bool {
+        matches!(self.phase, ReadPhase::Body(_))
+    }
+
+    /// The error of a read that did not finish within `after`: the headers' or the body's.
+    pub fn timeout_error(&self, after: Duration) -> HttpError {
+        if self.in_body() {
+            HttpError::BodyTimeout(after)
+        } else {
+            HttpError::HeaderTimeout(after)
+        }
+    }
+
+    /// Takes one read's outcome: `Ok(None)` while more is needed, the response once the
+    /// server has closed, or why the response is not acceptable. Once it has returned
+    /// anything but `Ok(None)` the reader is spent: further input fails with
+    /// [`HttpError::NoHeader`] of 0 bytes.
+    pub fn push(&mut self, input: ReadInput<'_>) -> Result<Option<HttpResponse>, HttpError> {
+        let r = self.step(input);
+        if !matches!(r, Ok(None)) {
+            self.phase = ReadPhase::Spent;
+        }
+        r
+    }
+
+    fn step(&mut self, input: ReadInput<'_>) -> Result<Option<HttpResponse>, HttpError> {
+        match (&mut self.phase, input) {
+            (ReadPhase::Header { buf, searched }, ReadInput::Data(data)) => {
+                buf.extend_from_slice(data);
+                let Some(end) = find_header_end(buf.get(*searched..).unwrap_or_default()) else {
+                    *searched = buf.len().saturating_sub(3);
+                    if buf.len() > self.max_header {
+                        return Err(HttpError::HeaderTooLarge(self.max_header));
+                    }
+                    return Ok(None);
+                };
+                let header_end = *searched + end;
+                if header_end > self.max_header {
+                    return Err(HttpError::HeaderTooLarge(self.max_header));
+                }
+                let mut header = std::mem::take(buf);
+                let header_part = header.get(..header_end).unwrap_or_default();
+                let mut progress = Box::new(BodyProgress {
+                    status: parse_status(header_part),
+                    content_length: content_length(header_part),
+                    header: Vec::new(),
+                    hasher: Md5::new(),
+                    body: Vec::new(),
+                    body_len: 0,
+                    received: 0,
+                });
+                let taken = self.take(&mut progress, header.get(header_end..).unwrap_or_default());
+                header.truncate(header_end);
+                progress.header = header;
+                self.phase = ReadPhase::Body(progress);
+                taken.map(|()| None)
+            }
+            (ReadPhase::Header { buf, .. }, ReadInput::Eof) => Err(HttpError::NoHeader(buf.len())),
+            (ReadPhase::Header { buf, .. }, ReadInput::Error(e)) => {
+                if buf.is_empty() {
+                    Err(HttpError::Read(IoCause::from(e)))
+                } else {
+                    Err(HttpError::NoHeader(buf.len()))
+                }
+            }
+            (ReadPhase::Body(_), ReadInput::Data(data)) => {
+                let mut phase = std::mem::replace(&mut self.phase, ReadPhase::Spent);
+                let r = match &mut phase {
+                    ReadPhase::Body(progress) => self.take(progress, data),
+                    _ => Ok(()),
+                };
+                self.phase = phase;
+                r.map(|()| None)
+            }
+            (ReadPhase::Body(_), ReadInput::Eof) => {
+                let ReadPhase::Body(p) = std::mem::replace(&mut self.phase, ReadPhase::Spent)
+                else {
+                    return Err(HttpError::NoHeader(0));
+                };
+                let p = *p;
+                Ok(Some(HttpResponse {
+                    header: p.header,
+                    status: p.status,
+                    body: p.body,
+                    body_len: p.body_len,
+                    digest: p.hasher.finalize().into(),
+                    elapsed: Duration::ZERO,
+                    content_length: p.content_length,
+                    received: p.received,
+                }))
+            }
+            // keepalived 2.2.7 fails a response whose connection is reset, even after a
+            // whole body with its Content-Length ("Read error with server", observed in the
+            // VM with and without a digest).
+            (ReadPhase::Body(_), ReadInput::Error(e)) => Err(HttpError::Read(IoCause::from(e))),
+            (ReadPhase::Spent, _) => Err(HttpError::NoHeader(0)),
+        }
+    }
+
+    /// Hashes (and keeps, for a regex) the body bytes of `data` up to Content-Length; counts
+    /// every byte received after the headers against the body limit.
+    fn take(&self, p: &mut BodyProgress, data: &[u8]) -> Result<(), HttpError> {
+        p.received += data.len() as u64;
+        if let Some(max) = self.max_body {
+            if p.received > max {
+                return Err(HttpError::BodyTooLarge(max));
+            }
+        }
+        if !self.need_body {
+            return Ok(());
+        }
+        let room = p
+            .content_length
+            .map_or(data.len() as u64, |w| w.saturating_sub(p.body_len));
+        let data = &data[..data.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
+        p.hasher.update(data);
+        let keep = self.keep_body.saturating_sub(p.body.len()).min(data.len());
+        p.body.extend_from_slice(&data[..keep]);
+        p.body_len += data.len() as u64;
+        Ok(())
+    }
+}
+
 /// Send `req` on `stream` and read the response until the server closes the connection,
 /// within the limits; each read and the write must finish within `op_timeout`. With
 /// `need_body` the body is hashed (and kept up to [`HttpLimits::keep_body`]); without, it is
-/// read and dropped.
+/// read and dropped. The response is read by a [`ResponseReader`].
 pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     req: &[u8],
@@ -326,98 +538,26 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         Err(_) => return Err(HttpError::HeaderTimeout(op_timeout)),
     }
     let _ = tokio::time::timeout(op_timeout, stream.flush()).await;
-    // Reads land in the spare capacity of `buf` (nothing zeroed, nothing copied): the
-    // headers stay in it and become `header`; body bytes are hashed where they land.
-    let mut buf = Vec::with_capacity(READ_CHUNK);
-    let mut searched = 0;
-    let header_end = loop {
-        if let Some(end) = find_header_end(&buf[searched..]) {
-            break searched + end;
-        }
-        searched = buf.len().saturating_sub(3);
-        if buf.len() > limits.max_header {
-            return Err(HttpError::HeaderTooLarge(limits.max_header));
-        }
-        buf.reserve(READ_CHUNK);
-        let r = match tokio::time::timeout(op_timeout, stream.read_buf(&mut buf)).await {
-            Ok(r) => r,
-            Err(_) => return Err(HttpError::HeaderTimeout(op_timeout)),
-        };
-        if is_eof(&r) {
-            return Err(HttpError::NoHeader(buf.len()));
-        }
-        if let Err(e) = r {
-            if buf.is_empty() {
-                return Err(HttpError::Read(IoCause::from(e)));
-            }
-            return Err(HttpError::NoHeader(buf.len()));
-        }
-    };
-    if header_end > limits.max_header {
-        return Err(HttpError::HeaderTooLarge(limits.max_header));
-    }
-    let status = parse_status(&buf[..header_end]);
-    let wanted = content_length(&buf[..header_end]);
-    let mut hasher = Md5::new();
-    let mut body = Vec::new();
-    let mut body_len = 0u64;
-    let mut received = 0u64;
-    // Hashes (and keeps, for a regex) the body bytes up to Content-Length; counts every byte
-    // received after the headers against the body limit.
-    let mut take = |data: &[u8]| -> Result<(), HttpError> {
-        received += data.len() as u64;
-        if let Some(max) = limits.max_body {
-            if received > max {
-                return Err(HttpError::BodyTooLarge(max));
-            }
-        }
-        if !need_body {
-            return Ok(());
-        }
-        let room = wanted.map_or(data.len() as u64, |w| w.saturating_sub(body_len));
-        let data = &data[..data.len().min(room.min(usize::MAX as u64) as usize)];
-        hasher.update(data);
-        let keep = limits.keep_body.saturating_sub(body.len()).min(data.len());
-        body.extend_from_slice(&data[..keep]);
-        body_len += data.len() as u64;
-        Ok(())
-    };
-    take(&buf[header_end..])?;
-    buf.truncate(header_end);
-    let header = buf;
-    // The response ends when the server closes the connection, whatever Content-Length says:
-    // keepalived 2.2.7 fails a server that sends a whole response and keeps the connection
-    // open ("Timeout HTTP read server ...", observed with and without a digest). A second
-    // buffer only when more than the headers' read arrives.
+    let mut reader = ResponseReader::new(limits, need_body);
+    // Reads land in the spare capacity of `chunk` (nothing zeroed); a larger one once the
+    // headers are in.
     let mut chunk = Vec::new();
     loop {
         chunk.clear();
-        chunk.reserve(BODY_CHUNK);
+        chunk.reserve(if reader.in_body() {
+            BODY_CHUNK
+        } else {
+            READ_CHUNK
+        });
         let r = match tokio::time::timeout(op_timeout, stream.read_buf(&mut chunk)).await {
             Ok(r) => r,
-            Err(_) => return Err(HttpError::BodyTimeout(op_timeout)),
+            Err(_) => return Err(reader.timeout_error(op_timeout)),
         };
-        if is_eof(&r) {
-            break;
-        }
-        match r {
-            Ok(_) => take(&chunk)?,
-            // keepalived 2.2.7 fails a response whose connection is reset, even after a
-            // whole body with its Content-Length ("Read error with server", observed in the
-            // VM with and without a digest).
-            Err(e) => return Err(HttpError::Read(IoCause::from(e))),
+        if let Some(mut resp) = reader.push(ReadInput::from_read(&r, &chunk))? {
+            resp.elapsed = start.elapsed();
+            return Ok(resp);
         }
     }
-    Ok(HttpResponse {
-        header,
-        status,
-        body,
-        body_len,
-        digest: hasher.finalize().into(),
-        elapsed: start.elapsed(),
-        content_length: wanted,
-        received,
-    })
 }
 
 /// Connect (with TLS when given), send `req` and read the response, all within
@@ -603,6 +743,18 @@ impl UrlCursor {
 /// Check one url (`index` into [`HttpParams::urls`], as a [`UrlCursor`] gives it): request,
 /// then status, digest and regex.
 pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
+    let (url, req, limits, need_body) = prepare(p, index)?;
+    let resp = fetch(&p.connect, p.tls.as_ref(), &req, &limits, need_body).await;
+    conclude(url, resp)
+}
+
+/// What checking url `index` of `p` takes: the url, its request, the limits its response is
+/// read within, and whether its body is needed (hashed, or kept for a regex); or the failure
+/// of a url that does not exist.
+fn prepare(
+    p: &HttpParams,
+    index: usize,
+) -> Result<(&UrlCheck, Vec<u8>, HttpLimits, bool), Failure> {
     let Some(url) = p.urls.get(index) else {
         return Err(Failure::new(format!(
             "url #{index} does not exist ({} configured)",
@@ -622,9 +774,13 @@ pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
         },
         ..p.limits.clone()
     };
-    let resp = fetch(&p.connect, p.tls.as_ref(), &req, &limits, need_body)
-        .await
-        .map_err(|e| Failure::http(&url.path, e))?;
+    Ok((url, req, limits, need_body))
+}
+
+/// The verdict on `url` given its exchange's outcome: the exchange's error, or the response
+/// judged by [`evaluate`].
+fn conclude(url: &UrlCheck, resp: Result<HttpResponse, HttpError>) -> ProbeResult {
+    let resp = resp.map_err(|e| Failure::http(&url.path, e))?;
     // keepalived's -D line for a body of another length than Content-Length names the real
     // and virtual servers, which a probe does not know: the pass carries it to the owner.
     let length_mismatch = resp
@@ -637,6 +793,193 @@ pub async fn probe_url(p: &HttpParams, index: usize) -> ProbeResult {
         length_mismatch,
         ..s
     })
+}
+
+/// At most this many reads of a response per readiness event of the checker pool's connector;
+/// a response still coming after them is read at the next turn (see [`GetStep::ReadAgain`]),
+/// so that a large body does not hold the other probes up.
+const MAX_READS_PER_EVENT: usize = 16;
+
+/// The size of the checker pool's connector's read buffer (one, shared by its probes).
+pub(crate) const POOL_READ_BUFFER: usize = BODY_CHUNK;
+
+/// What a [`PooledGet`] wants after a step.
+#[derive(Debug)]
+pub(crate) enum GetStep {
+    /// Readiness: the rest of the request to write, or more of the response to read.
+    Wait,
+    /// More may be readable at once (the reads of a turn ran out): come back without a new
+    /// readiness edge.
+    ReadAgain,
+    /// The url's verdict.
+    Done(ProbeResult),
+}
+
+/// A plain HTTP_GET of one url run by the checker pool's connector ([`crate::tcp`]) on a
+/// socket of its own, instead of a task: once the connect has finished, the request is
+/// written (a partial write waits for the socket to be writable again) and the response read
+/// as it becomes readable, by a [`ResponseReader`], until the server closes; then the url's
+/// verdict, as [`probe_url`] gives it (same failures, same words). Its state lives in the
+/// connect's slot for the exchange only (the reader's headers, the digest state, the body
+/// kept for a regex); the read buffer is the connector's.
+///
+/// Timeouts, as [`fetch`] and [`exchange`] apply them: the connect, the write and each read
+/// within `connect_timeout` (from [`progress`](Self::deadline)), the whole exchange within
+/// [`HttpLimits::total_timeout`].
+#[derive(Debug)]
+pub(crate) struct PooledGet {
+    params: std::sync::Arc<HttpParams>,
+    url: usize,
+    request: Box<[u8]>,
+    /// How much of `request` has been written.
+    written: usize,
+    reader: ResponseReader,
+    connected: bool,
+    /// When the exchange (its connect included) started.
+    started: Instant,
+    /// The last step forward (the start, the connect, the request sent, a read): the
+    /// current operation must finish within `connect_timeout` of it.
+    progress: Instant,
+}
+
+impl PooledGet {
+    /// The exchange for url `index` of `params`, starting at `now`; the failure of a url
+    /// that does not exist.
+    pub(crate) fn new(
+        params: std::sync::Arc<HttpParams>,
+        index: usize,
+        now: Instant,
+    ) -> Result<Self, Failure> {
+        let (_, req, limits, need_body) = prepare(&params, index)?;
+        let reader = ResponseReader::new(&limits, need_body);
+        Ok(PooledGet {
+            request: req.into_boxed_slice(),
+            params,
+            url: index,
+            written: 0,
+            reader,
+            connected: false,
+            started: now,
+            progress: now,
+        })
+    }
+
+    /// The parameters (their `connect` options and target are the connect's).
+    pub(crate) fn params(&self) -> &std::sync::Arc<HttpParams> {
+        &self.params
+    }
+
+    /// Whether the connect has finished and the request is being sent or the response read.
+    pub(crate) fn connected(&self) -> bool {
+        self.connected
+    }
+
+    /// The url's verdict when its exchange ended with `error`.
+    fn fail(&self, error: HttpError) -> ProbeResult {
+        match self.params.urls.get(self.url) {
+            Some(url) => conclude(url, Err(error)),
+            None => Err(Failure::new(format!("url #{} does not exist", self.url))),
+        }
+    }
+
+    /// The url's verdict when its connect failed with `f` (as [`fetch`] words it).
+    pub(crate) fn connect_failed(&self, f: Failure) -> Failure {
+        match self.fail(HttpError::Connect(Box::new(f.reason))) {
+            Err(f) => f,
+            Ok(_) => Failure::new("the connect failed"),
+        }
+    }
+
+    /// When the current operation or the whole exchange times out, whichever is first.
+    pub(crate) fn deadline(&self) -> Instant {
+        let op = self.progress + self.params.connect.connect_timeout;
+        op.min(self.started + self.params.limits.total_timeout)
+    }
+
+    /// The verdict of an exchange still running at `now`, if one of its timeouts has passed:
+    /// the whole exchange's, else the connect's, the write's or the read's.
+    pub(crate) fn timed_out(&self, now: Instant, target: SocketAddr) -> Option<ProbeResult> {
+        let total = self.params.limits.total_timeout;
+        if now >= self.started + total {
+            return Some(self.fail(HttpError::TotalTimeout(total)));
+        }
+        let op = self.params.connect.connect_timeout;
+        if now < self.progress + op {
+            return None;
+        }
+        let error = if !self.connected {
+            HttpError::Connect(Box::new(Reason::ConnectTimeout { target, after: op }))
+        } else if self.written < self.request.len() {
+            HttpError::HeaderTimeout(op)
+        } else {
+            self.reader.timeout_error(op)
+        };
+        Some(self.fail(error))
+    }
+
+    /// The connect finished at `now`: sends the request on `sock`.
+    pub(crate) fn on_connected(&mut self, sock: &socket2::Socket, now: Instant) -> GetStep {
+        self.connected = true;
+        self.progress = now;
+        self.on_writable(sock, now)
+    }
+
+    /// Writes what is left of the request on `sock`.
+    pub(crate) fn on_writable(&mut self, sock: &socket2::Socket, now: Instant) -> GetStep {
+        while let Some(rest) = self.request.get(self.written..).filter(|r| !r.is_empty()) {
+            // MSG_NOSIGNAL: a connection reset by then is an error, not SIGPIPE.
+            match sock.send_with_flags(rest, nix::libc::MSG_NOSIGNAL) {
+                Ok(n) => {
+                    self.written += n;
+                    if self.written >= self.request.len() {
+                        self.progress = now;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return GetStep::Wait,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return GetStep::Done(self.fail(HttpError::Write(IoCause::from(e)))),
+            }
+        }
+        GetStep::Wait
+    }
+
+    /// Whether the whole request has been written.
+    pub(crate) fn request_sent(&self) -> bool {
+        self.written >= self.request.len()
+    }
+
+    /// Reads the response from `sock` through `buf` until nothing more is readable (or
+    /// [`MAX_READS_PER_EVENT`] reads), the server's close or an error.
+    pub(crate) fn on_readable(
+        &mut self,
+        sock: &socket2::Socket,
+        buf: &mut [u8],
+        now: Instant,
+    ) -> GetStep {
+        let mut reads = 0;
+        while reads < MAX_READS_PER_EVENT {
+            let r = std::io::Read::read(&mut &*sock, buf);
+            match &r {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return GetStep::Wait,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => {}
+            }
+            reads += 1;
+            self.progress = now;
+            match self.reader.push(ReadInput::from_read(&r, buf)) {
+                Ok(None) => {}
+                Ok(Some(mut resp)) => {
+                    resp.elapsed = now.saturating_duration_since(self.started);
+                    return GetStep::Done(match self.params.urls.get(self.url) {
+                        Some(url) => conclude(url, Ok(resp)),
+                        None => Err(Failure::new(format!("url #{} does not exist", self.url))),
+                    });
+                }
+                Err(e) => return GetStep::Done(self.fail(e)),
+            }
+        }
+        GetStep::ReadAgain
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,10 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use socket2::{Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use crate::http::{GetStep, HttpParams, PooledGet, POOL_READ_BUFFER};
 use crate::net::ConnectOpts;
 use crate::outcome::{up, Failure, ProbeResult, Reason};
 
@@ -42,7 +46,7 @@ impl AsRawFd for EpollFd {
     }
 }
 
-/// A connect in flight.
+/// A connect in flight, and for an HTTP_GET the exchange that follows it.
 #[derive(Debug)]
 struct Pending {
     /// The caller's token (the pool's checker id).
@@ -53,6 +57,32 @@ struct Pending {
     timeout: Duration,
     /// The socket is kept for another connect afterwards (see [`Slot::Parked`]).
     reusable: bool,
+    /// An HTTP_GET's request and response, once connected; `None` for a TCP_CHECK (the
+    /// connect is the verdict).
+    get: Option<Box<PooledGet>>,
+}
+
+impl Pending {
+    /// How the socket is let go after the verdict: a reusable one is disconnected and kept, a
+    /// TCP_CHECK's own is reset, an HTTP_GET's own closed as keepalived closes it.
+    fn release_as(&self, owner: Owner) -> Release {
+        match (self.reusable, &self.get) {
+            (true, _) => Release::Park(owner),
+            (false, None) => Release::Reset,
+            (false, Some(_)) => Release::Close,
+        }
+    }
+}
+
+/// How a finished probe's socket is let go (see [`Connector::close_deferred`]).
+#[derive(Debug, Clone, Copy)]
+enum Release {
+    /// Disconnected (a connection it holds is reset) and kept for reuse in its slot.
+    Park(Owner),
+    /// Closed with a reset ([`reset_close`]).
+    Reset,
+    /// Closed: a FIN, or the kernel's reset when unread data is pending.
+    Close,
 }
 
 /// What a slot of a [`Connector`] holds. A reusable socket owns its slot for its whole life:
@@ -66,7 +96,7 @@ enum Slot {
     /// A reusable socket's, between two connects: it waits for its deferred disconnect or
     /// sits idle in [`Connector::idle`]. Its events are ignored.
     Parked,
-    /// A connect in flight, under this generation.
+    /// A connect (or an HTTP_GET exchange) in flight, under this generation.
     Busy(u32, Pending),
 }
 
@@ -77,13 +107,13 @@ struct Owner {
     family: usize,
 }
 
-/// A finished connect: the caller's token, the result, how long it took.
+/// A finished probe: the caller's token, the result, how long it took.
 pub(crate) type Connected = (u64, ProbeResult, Duration);
 
 /// What [`Connector::start`] did.
 #[derive(Debug)]
 pub(crate) enum Started {
-    /// The connect is in flight under this key (for [`Connector::cancel`]).
+    /// The probe is in flight under this key (for [`Connector::cancel`]).
     InFlight(u64),
     /// The result is already known.
     Done(Connected),
@@ -99,10 +129,18 @@ const EVENT_BATCH: usize = 256;
 /// a few KB of kernel memory).
 const MAX_IDLE_SOCKETS: usize = 256;
 
-/// Runs many TCP_CHECK connects without a task, a tokio registration or a timer each: the
-/// sockets are in one epoll instance of its own (which tokio watches as a single descriptor),
-/// the verdict is read from the readiness flags (`SO_ERROR` is read only on failure, for its
-/// reason), timeouts sit in per-duration FIFO queues.
+/// The readiness a socket is watched for, edge-triggered: writable (a connect finished, room
+/// for the rest of a request) and readable (an HTTP_GET's response, the server's close). A
+/// TCP_CHECK's socket is let go at its first event, whatever else it reports later.
+fn interest() -> EpollFlags {
+    EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLET
+}
+
+/// Runs many TCP_CHECK connects and plain HTTP_GET exchanges without a task, a tokio
+/// registration or a timer each: the sockets are in one epoll instance of its own (which
+/// tokio watches as a single descriptor), a connect's verdict is read from the readiness
+/// flags (`SO_ERROR` is read only on failure, for its reason), timeouts sit in per-duration
+/// FIFO queues.
 ///
 /// A check with no socket option of its own (`bindto`, `bind_port`, `bind_if`, `fwmark`)
 /// runs on a reused socket: after its verdict the socket is disconnected
@@ -111,6 +149,14 @@ const MAX_IDLE_SOCKETS: usize = 256;
 /// probe: connect, disconnect, and a share of one epoll_wait. A check with options gets a
 /// socket of its own: socket, connect, epoll_ctl, setsockopt (linger), close (which also
 /// removes it from the epoll set).
+///
+/// An HTTP_GET ([`PooledGet`]) goes on after its connect in the same slot: the request is
+/// written when the socket is writable, the response read when it is readable, into one
+/// buffer of the connector's, until the server closes. Its timeouts (each operation's, the
+/// whole exchange's) share the connect's deadline entry, moved on when it comes due while
+/// the exchange has made progress. Its socket is let go as a TCP_CHECK's: a reused one is
+/// disconnected, which resets a connection keepalived would close with a FIN (the server
+/// has closed first: it sees a reset instead of our FIN); one of its own is closed.
 #[derive(Debug)]
 pub(crate) struct Connector {
     epoll: AsyncFd<EpollFd>,
@@ -120,18 +166,20 @@ pub(crate) struct Connector {
     free: Vec<u32>,
     generation: u32,
     in_flight: usize,
-    /// Deadlines, one FIFO per connect timeout (sorted by construction).
+    /// Deadlines, one queue per connect timeout, each sorted by instant (FIFO by
+    /// construction; an HTTP_GET's entry moved on is put back in its place).
     deadlines: Vec<(Duration, VecDeque<(Instant, u64)>)>,
     events: Vec<EpollEvent>,
-    /// Sockets of finished connects, reset by [`close_deferred`](Self::close_deferred) (the
-    /// caller hands the verdicts on first: a reset costs a system call or two), with their
-    /// slot when they are reusable.
-    closing: Vec<(Socket, Option<Owner>)>,
+    /// Sockets of finished probes, let go by [`close_deferred`](Self::close_deferred) (the
+    /// caller hands the verdicts on first: a reset costs a system call or two).
+    closing: Vec<(Socket, Release)>,
     /// Disconnected reusable sockets by address family (IPv4, IPv6), the last released on
     /// top, each with its slot.
     idle: [Vec<(u32, Socket)>; 2],
     /// At most this many sockets per idle list ([`MAX_IDLE_SOCKETS`]).
     idle_cap: usize,
+    /// Where HTTP_GET responses are read (empty until the first one).
+    read_buf: Vec<u8>,
 }
 
 impl Connector {
@@ -154,18 +202,19 @@ impl Connector {
             closing: Vec::new(),
             idle: [Vec::new(), Vec::new()],
             idle_cap: MAX_IDLE_SOCKETS,
+            read_buf: Vec::new(),
         })
     }
 
-    /// How many connects are in flight.
+    /// How many probes are in flight.
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
     }
 
-    /// Starts a connect for `token` to `target` with the rest of `opts` (its own target is not
-    /// used: the options may be shared by many targets). Returns its result at once when it
-    /// is already known (the socket cannot be set up, or the connect finished or failed
-    /// immediately); otherwise the result comes from [`finished`](Self::finished) or
+    /// Starts a TCP_CHECK connect for `token` to `target` with the rest of `opts` (its own
+    /// target is not used: the options may be shared by many targets). Returns its result at
+    /// once when it is already known (the socket cannot be set up, or the connect finished or
+    /// failed immediately); otherwise the result comes from [`finished`](Self::finished) or
     /// [`expire`](Self::expire), under `token`.
     pub(crate) fn start(
         &mut self,
@@ -174,10 +223,53 @@ impl Connector {
         opts: &ConnectOpts,
         now: Instant,
     ) -> Started {
-        let quick = |r: ProbeResult| Started::Done((token, r, now.elapsed()));
+        self.start_probe(token, target, opts, None, now)
+    }
+
+    /// Starts a plain HTTP_GET of url `url` of `params` (which must have no TLS client) for
+    /// `token`: a connect to `params.connect.target`, then the exchange. Results as for
+    /// [`start`](Self::start), with the url's verdict (the failures [`crate::http::probe_url`]
+    /// gives, in its words).
+    pub(crate) fn start_get(
+        &mut self,
+        token: u64,
+        params: &Arc<HttpParams>,
+        url: usize,
+        now: Instant,
+    ) -> Started {
+        match PooledGet::new(Arc::clone(params), url, now) {
+            Ok(get) => {
+                let p = Arc::clone(get.params());
+                self.start_probe(
+                    token,
+                    p.connect.target,
+                    &p.connect,
+                    Some(Box::new(get)),
+                    now,
+                )
+            }
+            Err(f) => Started::Done((token, Err(f), now.elapsed())),
+        }
+    }
+
+    fn start_probe(
+        &mut self,
+        token: u64,
+        target: SocketAddr,
+        opts: &ConnectOpts,
+        get: Option<Box<PooledGet>>,
+        now: Instant,
+    ) -> Started {
+        let quick = |r: ProbeResult, get: &Option<Box<PooledGet>>| {
+            let r = match get {
+                Some(g) => r.map_err(|f| g.connect_failed(f)),
+                None => r,
+            };
+            Started::Done((token, r, now.elapsed()))
+        };
         let target = match opts.resolve(target) {
             Ok(t) => t,
-            Err(f) => return quick(Err(f)),
+            Err(f) => return quick(Err(f), &get),
         };
         // A socket option of the check's own would have to be set or undone on every reuse.
         let reusable = opts.bindto.is_none()
@@ -194,16 +286,19 @@ impl Connector {
             Some((slot, sock)) => (sock, Some(Owner { slot, family })),
             None => match opts.socket_to(target, Type::STREAM, Some(Protocol::TCP)) {
                 Ok(s) => (s, None),
-                Err(f) => return quick(Err(f)),
+                Err(f) => return quick(Err(f), &get),
             },
         };
         match sock.connect(&target.into()) {
+            // An HTTP_GET goes on when its socket reports the connect (a TCP connect on
+            // Linux is never done inside connect() anyway).
+            Ok(()) if get.is_some() => {}
             Ok(()) => {
                 match parked {
                     Some(owner) => self.park(sock, owner),
                     None => reset_close(sock),
                 }
-                return quick(up());
+                return quick(up(), &get);
             }
             Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EINPROGRESS as i32) => {}
             Err(e) => {
@@ -211,7 +306,7 @@ impl Connector {
                 if let Some(owner) = parked {
                     self.park(sock, owner);
                 }
-                return quick(Err(failed));
+                return quick(Err(failed), &get);
             }
         }
         let generation = self.next_generation();
@@ -219,22 +314,21 @@ impl Connector {
             Some(owner) => owner.slot,
             None => {
                 let Some(slot) = self.vacant_slot() else {
-                    return quick(Err(Failure::new("too many connects in flight")));
+                    let full = Failure::new("too many connects in flight");
+                    return quick(Err(full), &get);
                 };
                 let key = slot_key(slot, generation);
                 // A reusable socket's events name its slot, whatever connect it runs.
                 let data = if reusable { u64::from(slot) } else { key };
-                let interest = EpollFlags::EPOLLOUT | EpollFlags::EPOLLET;
                 if let Err(e) = self
                     .epoll
                     .get_ref()
                     .0
-                    .add(sock.as_fd(), EpollEvent::new(interest, data))
+                    .add(sock.as_fd(), EpollEvent::new(interest(), data))
                 {
                     self.free.push(slot);
-                    return quick(Err(Failure::socket(format!(
-                        "cannot watch the connection: {e}"
-                    ))));
+                    let f = Failure::socket(format!("cannot watch the connection: {e}"));
+                    return quick(Err(f), &get);
                 }
                 slot
             }
@@ -252,6 +346,7 @@ impl Connector {
                     started: now,
                     timeout: opts.connect_timeout,
                     reusable,
+                    get,
                 },
             );
         }
@@ -278,17 +373,17 @@ impl Connector {
         Some(s)
     }
 
-    /// Takes the connect in flight in `slot`: of generation `generation`, or of any when it is
-    /// `None` (a reusable socket's event). Its slot stays the reusable socket's, or is freed.
+    /// The probe in flight in `slot` (see [`busy_in`]).
+    fn busy(&mut self, slot: usize, generation: Option<u32>) -> Option<&mut Pending> {
+        busy_in(&mut self.slots, slot, generation)
+    }
+
+    /// Takes the probe in flight in `slot` (see [`busy`](Self::busy)). Its slot stays the
+    /// reusable socket's, or is freed.
     fn take_slot(&mut self, slot: usize, generation: Option<u32>) -> Option<(Owner, Pending)> {
+        self.busy(slot, generation)?;
         let cell = self.slots.get_mut(slot)?;
-        match (&*cell, generation) {
-            (Slot::Busy(g, _), Some(want)) if *g == want => {}
-            (Slot::Busy(_, p), None) if p.reusable => {}
-            _ => return None,
-        }
-        let next = Slot::Parked;
-        let Slot::Busy(_, p) = std::mem::replace(cell, next) else {
+        let Slot::Busy(_, p) = std::mem::replace(cell, Slot::Parked) else {
             return None;
         };
         let owner = Owner {
@@ -305,12 +400,11 @@ impl Connector {
 
     /// Takes the connect of `key` out of its slot, if it is still the one in flight.
     fn take(&mut self, key: u64) -> Option<(Owner, Pending)> {
-        let slot = (key & 0xffff_ffff) as usize;
-        let generation = (key >> 32) as u32;
+        let (slot, generation) = split_key(key);
         self.take_slot(slot, Some(generation))
     }
 
-    /// Releases the socket of a connect taken out of its slot, now: a reusable one is
+    /// Releases the socket of a probe taken out of its slot, now: a reusable one is
     /// disconnected and parked, any other closed (a connect still in progress is dropped by
     /// either).
     fn release(&mut self, owner: Owner, p: Pending) {
@@ -347,7 +441,7 @@ impl Connector {
         }
     }
 
-    /// Abandons the connect started under `key` (its checker is gone), if still in flight.
+    /// Abandons the probe started under `key` (its checker is gone), if still in flight.
     pub(crate) fn cancel(&mut self, key: u64) {
         // Closing a socket removes it from the epoll set; its deadline goes stale.
         if let Some((owner, p)) = self.take(key) {
@@ -355,7 +449,7 @@ impl Connector {
         }
     }
 
-    /// Abandons every connect in flight and closes every socket.
+    /// Abandons every probe in flight and closes every socket.
     pub(crate) fn clear(&mut self) {
         // Slots are forgotten: no socket is kept for reuse.
         for (s, _) in self.closing.drain(..) {
@@ -366,29 +460,46 @@ impl Connector {
         self.free.clear();
         self.deadlines.clear();
         self.in_flight = 0;
+        self.read_buf = Vec::new();
     }
 
-    /// Resets the connections of the connects collected since the last call: a reusable
-    /// socket is disconnected and kept idle, any other closed.
+    /// Lets go of the sockets of the probes finished since the last call: a reusable socket
+    /// is disconnected and kept idle, any other closed.
     pub(crate) fn close_deferred(&mut self) {
         if self.closing.is_empty() {
             return;
         }
         let mut closing = std::mem::take(&mut self.closing);
-        for (s, owner) in closing.drain(..) {
-            match owner {
-                Some(owner) => self.park(s, owner),
-                None => reset_close(s),
+        for (s, how) in closing.drain(..) {
+            match how {
+                Release::Park(owner) => self.park(s, owner),
+                Release::Reset => reset_close(s),
+                Release::Close => drop(s),
             }
         }
         self.closing = closing;
     }
 
-    /// Collects the connects already finished, without waiting (e.g. those decided inside
-    /// `connect()` itself, as on loopback).
+    /// Collects the probes already finished, without waiting (e.g. those decided inside
+    /// `connect()` itself, as on loopback). Once the ready list is drained, the readiness
+    /// tokio holds for the epoll instance is cleared, as [`finished`](Self::finished) clears
+    /// it: the next wait then sleeps until the I/O driver reports a new event (instead of an
+    /// `epoll_wait` finding nothing), and a probe's progress is seen in the order the driver
+    /// reports it, after the tasks it woke before (a server's own task, say).
     pub(crate) fn collect_now(&mut self, out: &mut Vec<Connected>) {
         loop {
-            let n = wait_now(&self.epoll.get_ref().0, &mut self.events);
+            let n = {
+                // Without a task to wake: only the readiness tokio holds now is read.
+                let mut cx = Context::from_waker(Waker::noop());
+                let ready = self.epoll.poll_read_ready(&mut cx);
+                let n = wait_now(&self.epoll.get_ref().0, &mut self.events);
+                if n < self.events.len() {
+                    if let Poll::Ready(Ok(mut guard)) = ready {
+                        guard.clear_ready();
+                    }
+                }
+                n
+            };
             self.collect(n, out);
             if n < self.events.len() {
                 break;
@@ -396,7 +507,7 @@ impl Connector {
         }
     }
 
-    /// The earliest deadline of a connect in flight (stale entries may make it early).
+    /// The earliest deadline of a probe in flight (stale entries may make it early).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.deadlines
             .iter()
@@ -404,28 +515,53 @@ impl Connector {
             .min()
     }
 
-    /// Fails every connect whose timeout has passed at `now`, into `out`. Connects that
-    /// finished meanwhile are collected first (the event loop may have been busy): only a
-    /// connect still pending at `now` times out.
+    /// Fails every probe whose timeout has passed at `now`, into `out`. Probes that
+    /// progressed meanwhile are collected first (the event loop may have been busy): only a
+    /// connect still pending at `now`, or an HTTP_GET whose current operation or whole
+    /// exchange is late at `now`, times out. Entries of probes already finished are dropped
+    /// without a look at the epoll instance.
     pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Connected>) {
-        if self.next_deadline().is_some_and(|at| at <= now) {
-            self.collect_now(out);
-        }
+        let mut collected = false;
         for qi in 0..self.deadlines.len() {
             while let Some(&(at, key)) = self.deadlines.get(qi).and_then(|(_, q)| q.front()) {
                 if at > now {
                     break;
                 }
+                let (slot, generation) = split_key(key);
+                if self.busy(slot, Some(generation)).is_some() && !collected {
+                    // Look at this entry again once the progress made is known.
+                    collected = true;
+                    self.collect_now(out);
+                    continue;
+                }
                 if let Some((_, q)) = self.deadlines.get_mut(qi) {
                     q.pop_front();
                 }
+                let verdict = match self.busy(slot, Some(generation)) {
+                    None => continue,
+                    Some(p) => match &p.get {
+                        None => Err(Reason::ConnectTimeout {
+                            target: p.target,
+                            after: p.timeout,
+                        }
+                        .into()),
+                        Some(get) => match get.timed_out(now, p.target) {
+                            Some(verdict) => verdict,
+                            None => {
+                                // Progress since this entry was made: it moves on.
+                                let at = get.deadline();
+                                if let Some((_, q)) = self.deadlines.get_mut(qi) {
+                                    let place = q.partition_point(|&(t, _)| t <= at);
+                                    q.insert(place, (at, key));
+                                }
+                                continue;
+                            }
+                        },
+                    },
+                };
                 if let Some((owner, p)) = self.take(key) {
-                    let reason = Reason::ConnectTimeout {
-                        target: p.target,
-                        after: p.timeout,
-                    };
-                    out.push((p.token, Err(reason.into()), p.started.elapsed()));
-                    // The connect still in progress is dropped.
+                    out.push((p.token, verdict, p.started.elapsed()));
+                    // A connect still in progress, or an exchange cut short, is dropped.
                     self.release(owner, p);
                 }
             }
@@ -433,8 +569,9 @@ impl Connector {
         self.deadlines.retain(|(_, q)| !q.is_empty());
     }
 
-    /// Waits until connects have finished and collects them into `out` (cancel-safe: nothing
-    /// is taken before the wait ends). Pending forever if the runtime is shutting down.
+    /// Waits until probes have made progress and collects those finished into `out`
+    /// (cancel-safe: nothing is taken before the wait ends). Pending forever if the runtime
+    /// is shutting down.
     pub(crate) async fn finished(&mut self, out: &mut Vec<Connected>) {
         let n = {
             let Ok(mut guard) = self.epoll.readable().await else {
@@ -451,8 +588,9 @@ impl Connector {
         self.collect(n, out);
     }
 
-    /// Records the first `n` readiness events of `self.events` as finished connects; their
-    /// sockets wait in `closing` for [`close_deferred`](Self::close_deferred).
+    /// Acts on the first `n` readiness events of `self.events`: a finished connect's verdict,
+    /// an HTTP_GET's next step. The sockets of finished probes wait in `closing` for
+    /// [`close_deferred`](Self::close_deferred).
     fn collect(&mut self, n: usize, out: &mut Vec<Connected>) {
         // One clock read for the batch: the connects finished by the same epoll_wait.
         let now = Instant::now();
@@ -461,31 +599,114 @@ impl Connector {
                 break;
             };
             let data = ev.data();
-            let slot = (data & 0xffff_ffff) as usize;
-            let generation = (data >> 32) as u32;
-            // Generation 0: a reusable socket's event, for its current connect if it runs one
+            let (slot, generation) = split_key(data);
+            // Generation 0: a reusable socket's event, for its current probe if it runs one
             // (a parked socket reports its disconnect: ignored). The flags are the socket's
             // state when the event is read, so an event queued before the socket was taken
-            // again describes the new connect.
-            let Some((owner, p)) = self.take_slot(slot, (generation != 0).then_some(generation))
-            else {
+            // again describes the new probe.
+            let generation = (generation != 0).then_some(generation);
+            let Some(p) = busy_in(&mut self.slots, slot, generation) else {
                 continue;
             };
-            let failed = ev
-                .events()
-                .intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP);
-            let result = if failed {
-                Err(match p.sock.take_error() {
-                    Ok(Some(e)) | Err(e) => connect_failed(p.target, &e),
-                    Ok(None) => Reason::ConnectClosed { target: p.target }.into(),
-                })
-            } else {
-                up()
+            let flags = ev.events();
+            let result = match step(p, flags, &mut self.read_buf, now) {
+                GetStep::Wait => continue,
+                GetStep::ReadAgain => {
+                    // No new edge comes for bytes already there: ask epoll for one.
+                    let mut again = EpollEvent::new(interest(), data);
+                    if let Err(e) = self.epoll.get_ref().0.modify(p.sock.as_fd(), &mut again) {
+                        let f = Failure::socket(format!("cannot watch the connection: {e}"));
+                        match &p.get {
+                            Some(get) => Err(get.connect_failed(f)),
+                            None => Err(f),
+                        }
+                    } else {
+                        continue;
+                    }
+                }
+                GetStep::Done(result) => result,
+            };
+            let Some((owner, p)) = self.take_slot(slot, generation) else {
+                continue;
             };
             let took = now.saturating_duration_since(p.started);
             out.push((p.token, result, took));
-            self.closing.push((p.sock, p.reusable.then_some(owner)));
+            let how = p.release_as(owner);
+            self.closing.push((p.sock, how));
         }
+    }
+
+    /// How many sockets the connector has made and still holds (in flight, parked or idle):
+    /// with reuse, far fewer than the probes run.
+    #[cfg(test)]
+    pub(crate) fn sockets(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| !matches!(s, Slot::Vacant))
+            .count()
+    }
+}
+
+/// The probe in flight in slot `slot` of `slots`: of generation `generation`, or of any when
+/// it is `None` (a reusable socket's event).
+fn busy_in(slots: &mut [Slot], slot: usize, generation: Option<u32>) -> Option<&mut Pending> {
+    let Some(Slot::Busy(g, p)) = slots.get_mut(slot) else {
+        return None;
+    };
+    let current = match generation {
+        Some(want) => *g == want,
+        None => p.reusable,
+    };
+    current.then_some(p)
+}
+
+/// Acts on readiness `flags` of the socket of probe `p`, at `now`: a TCP_CHECK's verdict, or
+/// an HTTP_GET's next step (its connect's verdict, the rest of its request written, its
+/// response read through `read_buf`).
+fn step(p: &mut Pending, flags: EpollFlags, read_buf: &mut Vec<u8>, now: Instant) -> GetStep {
+    let failed = flags.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP);
+    let Some(get) = &mut p.get else {
+        return GetStep::Done(if failed {
+            Err(connect_error(&p.sock, p.target))
+        } else {
+            up()
+        });
+    };
+    if !get.connected() {
+        if failed {
+            return GetStep::Done(Err(get.connect_failed(connect_error(&p.sock, p.target))));
+        }
+        if !flags.contains(EpollFlags::EPOLLOUT) {
+            return GetStep::Wait;
+        }
+        if let GetStep::Done(r) = get.on_connected(&p.sock, now) {
+            return GetStep::Done(r);
+        }
+    } else if !get.request_sent() {
+        // A socket in error or hung up fails the write, as it fails `write_all`.
+        if !flags.intersects(EpollFlags::EPOLLOUT | EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP) {
+            return GetStep::Wait;
+        }
+        if let GetStep::Done(r) = get.on_writable(&p.sock, now) {
+            return GetStep::Done(r);
+        }
+    }
+    let readable = EpollFlags::EPOLLIN | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
+    if !get.request_sent() || !flags.intersects(readable) {
+        return GetStep::Wait;
+    }
+    if read_buf.is_empty() {
+        read_buf.resize(POOL_READ_BUFFER, 0);
+    }
+    get.on_readable(&p.sock, read_buf, now)
+}
+
+/// Why the connect of `sock` to `target` failed, the socket having reported an error or a
+/// hang-up.
+fn connect_error(sock: &Socket, target: SocketAddr) -> Failure {
+    match sock.take_error() {
+        Ok(Some(e)) | Err(e) => connect_failed(target, &e),
+        Ok(None) => Reason::ConnectClosed { target }.into(),
     }
 }
 
@@ -506,6 +727,11 @@ fn wait_now(epoll: &Epoll, events: &mut [EpollEvent]) -> usize {
 /// The key of a connect: its slot and generation.
 fn slot_key(slot: u32, generation: u32) -> u64 {
     u64::from(slot) | (u64::from(generation) << 32)
+}
+
+/// The slot and generation of a key (or of a reusable socket's epoll data: generation 0).
+fn split_key(key: u64) -> (usize, u32) {
+    ((key & 0xffff_ffff) as usize, (key >> 32) as u32)
 }
 
 /// Adds `key`'s deadline to the FIFO of its timeout.
