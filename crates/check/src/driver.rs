@@ -722,7 +722,6 @@ impl CheckerPool {
         loop {
             if !self.events.is_empty() {
                 if made_here {
-                    made_here = false;
                     tokio::task::yield_now().await;
                 }
                 if let Some(e) = self.events.pop_front() {
@@ -1394,6 +1393,112 @@ mod tests {
         assert!(pool.entry(3).expect("entry").state.poll_timeout().is_some());
         let last = pool.last_probe(3).expect("reported");
         assert!(last.failure.is_some_and(|r| r.reason.contains("panicked")));
+    }
+
+    /// A server answering each request with the next of `statuses` (then 200) and closing;
+    /// the number of requests served so far.
+    fn status_server(statuses: Vec<u16>) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&served);
+        std::thread::spawn(move || {
+            let mut statuses = statuses.into_iter();
+            for s in l.incoming() {
+                let Ok(mut s) = s else { return };
+                let mut req = [0u8; 512];
+                let _ = s.read(&mut req);
+                let status = statuses.next().unwrap_or(200);
+                let _ = write!(s, "HTTP/1.0 {status} X\r\nContent-Length: 2\r\n\r\nok");
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        (addr, served)
+    }
+
+    fn http_get(addr: SocketAddr) -> crate::http::HttpParams {
+        let mut c = ConnectOpts::new(addr);
+        c.connect_timeout = Duration::from_secs(1);
+        let mut url = crate::http::UrlCheck::new("/health");
+        url.digest = Some(
+            md5::Digest::finalize(md5::Digest::chain_update(
+                <md5::Md5 as md5::Digest>::new(),
+                b"ok",
+            ))
+            .into(),
+        );
+        crate::http::HttpParams::new(c, vec![url])
+    }
+
+    #[tokio::test]
+    async fn an_http_get_checker_runs_on_the_connector_on_one_socket() {
+        let (addr, served) = status_server(vec![200, 500]);
+        let mut pool = CheckerPool::new();
+        let mut s = fast(50);
+        s.retry = 0;
+        pool.insert(4, Probe::Http(http_get(addr)), s);
+        let e = pool.entry(4).expect("checker");
+        assert!(matches!(e.probe, PoolProbe::Get(_)), "{:?}", e.probe);
+        assert_eq!(pool.url(4, 0).map(|u| u.path.as_str()), Some("/health"));
+        assert!(pool.url(4, 1).is_none());
+        // The second probe gets a 500: down, with probe_url's reason; then up again.
+        let (id, e) = next(&mut pool).await;
+        assert_eq!(id, 4);
+        assert!(
+            matches!(&e, CheckerEvent::Down { reason } if reason.contains("HTTP status 500")),
+            "{e:?}"
+        );
+        let failed = pool.last_probe(4).expect("reported");
+        assert!(
+            failed.failure.is_some_and(|f| matches!(
+                &f.reason,
+                crate::Reason::Http { path, error: crate::outcome::HttpError::Status(500) }
+                    if &**path == "/health"
+            )),
+            "{failed:?}"
+        );
+        let (id, e) = next(&mut pool).await;
+        assert_eq!(id, 4);
+        assert!(matches!(e, CheckerEvent::Up { .. }), "{e:?}");
+        assert_eq!(pool.running.len(), 0, "no task ran a probe");
+        // Every probe so far on the same socket.
+        let probes = served.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(probes >= 3, "{probes}");
+        assert_eq!(pool.tcp.as_ref().map(Connector::sockets), Some(1));
+    }
+
+    #[tokio::test]
+    async fn an_ssl_get_checker_stays_a_task_and_a_removed_http_get_stops() {
+        let addr = closed_port().await;
+        let mut pool = CheckerPool::new();
+        let mut ssl = http_get(addr);
+        ssl.tls =
+            Some(crate::tls::TlsClient::new(&crate::tls::TlsFiles::default(), None).expect("tls"));
+        pool.insert(1, Probe::Http(ssl), fast(100_000));
+        assert!(matches!(
+            pool.entry(1).expect("1").probe,
+            PoolProbe::Task(_)
+        ));
+        assert_eq!(pool.url(1, 0).map(|u| u.path.as_str()), Some("/health"));
+        // A server that never answers: the exchange stays in flight until its checker goes.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let now = Instant::now();
+        pool.insert_at(
+            2,
+            Probe::Http(http_get(silent.local_addr().expect("addr"))),
+            fast(100_000),
+            now,
+            Duration::ZERO,
+        );
+        // Both due: the SSL_GET as a task, the HTTP_GET on the connector.
+        assert_eq!(pool.start_due(now), 1);
+        assert_eq!(pool.entry(1).map(|e| e.running), Some(Running::Task));
+        assert_eq!(pool.entry(2).map(|e| e.running), Some(Running::Connect));
+        assert_eq!(pool.in_flight(), 2);
+        pool.remove(2);
+        assert!(pool.connects.is_empty());
+        assert_eq!(pool.in_flight(), 1);
     }
 
     #[tokio::test]

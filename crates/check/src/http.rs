@@ -1068,6 +1068,193 @@ mod tests {
         assert!(parse_digest("é5902ac237024bdd0c176cb93063dc").is_err());
     }
 
+    /// Limits small enough to reach in a test.
+    fn small_limits() -> HttpLimits {
+        HttpLimits {
+            max_header: 64,
+            max_body: Some(40),
+            keep_body: 8,
+            total_timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// What a reader within `limits` makes of `bytes` cut into `parts` reads (the cut
+    /// points given), then `end`.
+    fn read_in_parts(
+        limits: &HttpLimits,
+        need_body: bool,
+        bytes: &[u8],
+        cuts: &[usize],
+        end: &std::io::Result<usize>,
+    ) -> Result<HttpResponse, HttpError> {
+        let mut reader = ResponseReader::new(limits, need_body);
+        let mut from = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
+            let part = &bytes[from..cut];
+            from = cut;
+            if part.is_empty() {
+                continue;
+            }
+            if let Some(r) = reader.push(ReadInput::Data(part))? {
+                return Ok(r);
+            }
+        }
+        match reader.push(ReadInput::from_read(end, &[]))? {
+            Some(r) => Ok(r),
+            None => panic!("no outcome after the end of the stream"),
+        }
+    }
+
+    #[test]
+    fn the_reader_gives_the_same_outcome_however_the_bytes_are_split() {
+        let eof: std::io::Result<usize> = Ok(0);
+        let reset: std::io::Result<usize> =
+            Err(std::io::Error::from_raw_os_error(nix::libc::ECONNRESET));
+        let cases: [(&[u8], bool, &std::io::Result<usize>); 9] = [
+            // Content-Length shorter than what came: hashed up to it, all counted.
+            (
+                b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA",
+                true,
+                &eof,
+            ),
+            (
+                b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA",
+                false,
+                &eof,
+            ),
+            // No Content-Length: the whole body, kept up to 8 bytes.
+            (
+                b"HTTP/1.1 404 Nope\r\nX: y\r\n\r\n0123456789abcdef",
+                true,
+                &eof,
+            ),
+            // Headers only; a status line that is not one.
+            (b"HTTP/1.0 204 No Content\r\n\r\n", true, &eof),
+            (b"SPDY/9 what\r\n\r\nbody", true, &eof),
+            // Too long a body (40 bytes at most), too long headers, none at all.
+            (
+                b"HTTP/1.0 200 OK\r\n\r\n0123456789012345678901234567890123456789X",
+                true,
+                &eof,
+            ),
+            (&[b'h'; 70], true, &eof),
+            (b"HTTP/1.0 200 OK\r\nno end", true, &eof),
+            // A reset after a whole body.
+            (
+                b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                true,
+                &reset,
+            ),
+        ];
+        let limits = small_limits();
+        for (bytes, need_body, end) in cases {
+            let whole = read_in_parts(&limits, need_body, bytes, &[], end);
+            for cut in 0..=bytes.len() {
+                let two = read_in_parts(&limits, need_body, bytes, &[cut], end);
+                assert_eq!(
+                    two,
+                    whole,
+                    "{:?} cut at {cut}",
+                    String::from_utf8_lossy(bytes)
+                );
+                for cut2 in cut..=bytes.len() {
+                    let three = read_in_parts(&limits, need_body, bytes, &[cut, cut2], end);
+                    assert_eq!(three, whole, "cut at {cut} and {cut2}");
+                }
+            }
+            let bytewise: Vec<usize> = (1..bytes.len()).collect();
+            assert_eq!(
+                read_in_parts(&limits, need_body, bytes, &bytewise, end),
+                whole
+            );
+        }
+    }
+
+    #[test]
+    fn the_reader_hashes_keeps_and_counts_the_body() {
+        let limits = small_limits();
+        let eof = Ok(0);
+        let bytes = b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello world\nEXTRA";
+        let r = read_in_parts(&limits, true, bytes, &[], &eof).expect("response");
+        assert_eq!(r.status, Some(200));
+        assert_eq!(r.header, b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\n");
+        assert_eq!(r.digest, <[u8; 16]>::from(Md5::digest(b"hello world\n")));
+        assert_eq!((r.body_len, r.received), (12, 17));
+        assert_eq!(r.body, b"hello wo", "kept up to keep_body");
+        assert_eq!(r.length_mismatch(), Some((12, 17)));
+        // Without need_body: counted, neither hashed nor kept.
+        let r = read_in_parts(&limits, false, bytes, &[], &eof).expect("response");
+        assert_eq!((r.body_len, r.received), (0, 17));
+        assert!(r.body.is_empty());
+        assert_eq!(r.digest, <[u8; 16]>::from(Md5::digest(b"")));
+    }
+
+    #[test]
+    fn the_reader_fails_as_exchange_fails() {
+        let limits = small_limits();
+        let eof = Ok(0);
+        let reset = Err(std::io::Error::from_raw_os_error(nix::libc::ECONNRESET));
+        let read = |bytes: &[u8], end: &std::io::Result<usize>| {
+            read_in_parts(&limits, true, bytes, &[], end).expect_err("fails")
+        };
+        // The headers: more than 64 bytes without their end, or ending past 64 bytes.
+        assert_eq!(read(&[b'h'; 65], &eof), HttpError::HeaderTooLarge(64));
+        assert_eq!(read(&[b'h'; 64], &eof), HttpError::NoHeader(64));
+        let mut long = vec![b'h'; 62];
+        long.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(read(&long, &eof), HttpError::HeaderTooLarge(64));
+        let mut fits = vec![b'h'; 60];
+        fits.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(
+            read_in_parts(&limits, true, &fits, &[], &eof).map(|r| r.status),
+            Ok(None)
+        );
+        // Closed or reset before the end of the headers; reset before a byte.
+        assert_eq!(read(b"", &eof), HttpError::NoHeader(0));
+        assert_eq!(read(b"HTTP/1.0 2", &eof), HttpError::NoHeader(10));
+        assert_eq!(read(b"HTTP/1.0 2", &reset), HttpError::NoHeader(10));
+        assert_eq!(
+            read(b"", &reset),
+            HttpError::Read(IoCause::Os(nix::libc::ECONNRESET))
+        );
+        // The body: over 40 bytes, or reset even after Content-Length.
+        let mut big = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
+        big.extend_from_slice(&[b'b'; 41]);
+        assert_eq!(read(&big, &eof), HttpError::BodyTooLarge(40));
+        assert_eq!(
+            read(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", &reset),
+            HttpError::Read(IoCause::Os(nix::libc::ECONNRESET))
+        );
+        // A TLS peer closing without close_notify ends the stream as EOF does.
+        let unexpected = Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        assert!(read_in_parts(&limits, true, b"HTTP/1.0 200 OK\r\n\r\n", &[], &unexpected).is_ok());
+    }
+
+    #[test]
+    fn the_reader_tells_which_timeout_and_is_spent_after_its_outcome() {
+        let s = Duration::from_secs(2);
+        let mut reader = ResponseReader::new(&small_limits(), true);
+        assert_eq!(reader.timeout_error(s), HttpError::HeaderTimeout(s));
+        assert_eq!(
+            reader.push(ReadInput::Data(b"HTTP/1.0 200 OK\r\n")),
+            Ok(None)
+        );
+        assert_eq!(reader.timeout_error(s), HttpError::HeaderTimeout(s));
+        assert_eq!(reader.push(ReadInput::Data(b"\r\nbo")), Ok(None));
+        assert!(reader.in_body());
+        assert_eq!(reader.timeout_error(s), HttpError::BodyTimeout(s));
+        let r = reader
+            .push(ReadInput::Eof)
+            .expect("response")
+            .expect("done");
+        assert_eq!(r.body, b"bo");
+        assert_eq!(reader.push(ReadInput::Eof), Err(HttpError::NoHeader(0)));
+        assert_eq!(
+            reader.push(ReadInput::Data(b"x")),
+            Err(HttpError::NoHeader(0))
+        );
+    }
+
     #[test]
     fn status_line_and_content_length() {
         let h = b"HTTP/1.1 404 Not Found\r\ncontent-LENGTH: 12\r\n\r\n";

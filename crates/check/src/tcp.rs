@@ -763,6 +763,7 @@ fn reset_close(sock: Socket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::HttpError;
 
     #[tokio::test]
     async fn tcp_up_and_down() {
@@ -1129,6 +1130,448 @@ mod tests {
         c.close_deferred();
         assert_eq!(idle_fds(&c, 0), [fd]);
         assert_eq!(idle_fds(&c, 1).len(), 1);
+    }
+
+    /// What an HTTP test server does with a connection once it has read the request.
+    type Behaviour = fn(
+        tokio::net::TcpStream,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+    /// A server on loopback that reads each request (up to its blank line) then behaves as
+    /// told, for any number of connections.
+    async fn http_server(behave: Behaviour) -> SocketAddr {
+        use tokio::io::AsyncReadExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut req = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !req.ends_with(b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    behave(s).await;
+                });
+            }
+        });
+        addr
+    }
+
+    /// HTTP_GET of `/` at `addr` with read timeouts of 300 ms and a whole-exchange bound of
+    /// 1 s, with `digest` when given.
+    fn get_params(addr: SocketAddr, digest: Option<&[u8]>) -> Arc<HttpParams> {
+        let mut c = ConnectOpts::new(addr);
+        c.connect_timeout = Duration::from_millis(300);
+        let mut url = crate::http::UrlCheck::new("/");
+        url.digest = digest.map(|b| <md5::Md5 as md5::Digest>::digest(b).into());
+        let mut p = HttpParams::new(c, vec![url]);
+        p.limits.total_timeout = Duration::from_secs(1);
+        Arc::new(p)
+    }
+
+    /// Runs `c` (its deadlines included) until the probe started as `started` has a result.
+    async fn run_to_result(c: &mut Connector, token: u64, started: Started) -> ProbeResult {
+        if let Started::Done((t, r, _)) = started {
+            assert_eq!(t, token);
+            return r;
+        }
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while out.is_empty() {
+                let at = c
+                    .next_deadline()
+                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+                let late = tokio::select! {
+                    () = c.finished(&mut out) => false,
+                    () = tokio::time::sleep_until(at.into()) => true,
+                };
+                if late {
+                    c.expire(Instant::now(), &mut out);
+                }
+            }
+        })
+        .await
+        .expect("a result");
+        let (t, r, _) = out.pop().expect("one");
+        assert_eq!(t, token);
+        assert_eq!(c.in_flight(), 0);
+        r
+    }
+
+    /// The url's verdict from the connector, its socket then let go as the pool does.
+    async fn pooled_get(c: &mut Connector, p: &Arc<HttpParams>) -> ProbeResult {
+        let started = c.start_get(9, p, 0, Instant::now());
+        let r = run_to_result(c, 9, started).await;
+        c.close_deferred();
+        r
+    }
+
+    #[tokio::test]
+    async fn a_pooled_get_gives_probe_url_s_verdicts() {
+        use tokio::io::AsyncWriteExt;
+        let behaviours: [(&str, Behaviour, Option<&[u8]>); 13] = [
+            (
+                "a good page with its digest",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s
+                            .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA")
+                            .await;
+                    })
+                },
+                Some(b"hello"),
+            ),
+            (
+                "a wrong digest",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\nbye").await;
+                    })
+                },
+                Some(b"hello"),
+            ),
+            (
+                "a short body, passing with both lengths",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s
+                            .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\nhello")
+                            .await;
+                    })
+                },
+                None,
+            ),
+            (
+                "a wrong status",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s.write_all(b"HTTP/1.0 503 Busy\r\n\r\n").await;
+                    })
+                },
+                None,
+            ),
+            (
+                "no status line",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s.write_all(b"SPDY/9 what\r\n\r\n").await;
+                    })
+                },
+                None,
+            ),
+            (
+                "garbage",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s.write_all(b"garbage\n\n").await;
+                    })
+                },
+                None,
+            ),
+            (
+                "a reset before the response",
+                |s| {
+                    Box::pin(async move {
+                        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+                    })
+                },
+                None,
+            ),
+            (
+                "a reset after a whole response",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s
+                            .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                            .await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+                    })
+                },
+                Some(b"hello"),
+            ),
+            (
+                "a stall before the headers",
+                |s| {
+                    Box::pin(async move {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        drop(s);
+                    })
+                },
+                None,
+            ),
+            (
+                "a whole response on a connection kept open",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s
+                            .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .await;
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    })
+                },
+                Some(b"ok"),
+            ),
+            (
+                "a slowloris body",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n").await;
+                        for _ in 0..60 {
+                            if s.write_all(b"x").await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    })
+                },
+                Some(b"x"),
+            ),
+            (
+                "endless headers",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s.write_all(b"HTTP/1.0 200 OK\r\n").await;
+                        let line = [b"X-Pad: 0123456789012345678901234567890123456789\r\n"
+                            .as_slice(); 100]
+                            .concat();
+                        for _ in 0..100 {
+                            if s.write_all(&line).await.is_err() {
+                                return;
+                            }
+                        }
+                    })
+                },
+                None,
+            ),
+            (
+                "a chunked body, hashed raw",
+                |mut s| {
+                    Box::pin(async move {
+                        let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+                        .await;
+                    })
+                },
+                Some(b"5\r\nhello\r\n0\r\n\r\n"),
+            ),
+        ];
+        let mut c = Connector::new().expect("connector");
+        let mut failed = 0;
+        for (what, behave, digest) in behaviours {
+            let p = get_params(http_server(behave).await, digest);
+            let task = crate::http::probe_url(&p, 0).await;
+            let pooled = pooled_get(&mut c, &p).await;
+            assert_eq!(pooled, task, "{what}");
+            failed += usize::from(pooled.is_err());
+        }
+        assert_eq!(
+            failed, 10,
+            "all but the good page, the short body and the chunked one"
+        );
+        // A url that does not exist, and a refused connect, as probe_url words them.
+        let p = get_params(closed_addr(), None);
+        assert_eq!(
+            pooled_get(&mut c, &p).await,
+            crate::http::probe_url(&p, 0).await
+        );
+        let started = c.start_get(9, &p, 3, Instant::now());
+        assert_eq!(
+            run_to_result(&mut c, 9, started).await,
+            crate::http::probe_url(&p, 3).await
+        );
+        // One socket served every check.
+        assert_eq!(c.sockets(), 1);
+    }
+
+    /// A loopback address nothing listens on.
+    fn closed_addr() -> SocketAddr {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    }
+
+    #[tokio::test]
+    async fn the_timeouts_of_a_pooled_get() {
+        use tokio::io::AsyncWriteExt;
+        let mut c = Connector::new().expect("connector");
+        let reason = |r: ProbeResult| match r.expect_err("fails").reason {
+            Reason::Http { error, .. } => error,
+            other => panic!("{other:?}"),
+        };
+        let op = Duration::from_millis(300);
+        let stall = get_params(
+            http_server(|s| {
+                Box::pin(async move {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    drop(s);
+                })
+            })
+            .await,
+            None,
+        );
+        let t0 = Instant::now();
+        assert_eq!(
+            reason(pooled_get(&mut c, &stall).await),
+            HttpError::HeaderTimeout(op)
+        );
+        assert!(
+            t0.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            t0.elapsed()
+        );
+        // keepalived 2.2.7 fails a whole response whose connection stays open.
+        let open = get_params(
+            http_server(|mut s| {
+                Box::pin(async move {
+                    let _ = s
+                        .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await;
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                })
+            })
+            .await,
+            None,
+        );
+        assert_eq!(
+            reason(pooled_get(&mut c, &open).await),
+            HttpError::BodyTimeout(op)
+        );
+        // Each byte within the read timeout: the whole exchange's bound ends it, the
+        // deadline having moved on with each read.
+        let slow = get_params(
+            http_server(|mut s| {
+                Box::pin(async move {
+                    let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n").await;
+                    for _ in 0..60 {
+                        if s.write_all(b"x").await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                })
+            })
+            .await,
+            Some(b"x"),
+        );
+        let t0 = Instant::now();
+        assert_eq!(
+            reason(pooled_get(&mut c, &slow).await),
+            HttpError::TotalTimeout(Duration::from_secs(1))
+        );
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_millis(1500),
+            "{took:?}"
+        );
+        assert_eq!(c.sockets(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_pooled_get_reuses_its_socket_and_resets_the_connection() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let p = get_params(l.local_addr().expect("addr"), Some(b"ok"));
+        // The server answers, shuts its side down (its FIN) and reads what comes next: end of
+        // file for a FIN, an error for a reset.
+        let server = std::thread::spawn(move || {
+            let mut after = Vec::new();
+            for _ in 0..3 {
+                let (mut s, _) = l.accept().expect("accept");
+                let mut req = [0u8; 512];
+                let _ = s.read(&mut req);
+                s.write_all(b"HTTP/1.0 200 OK\r\n\r\nok").expect("write");
+                s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+                s.set_read_timeout(Some(Duration::from_secs(3)))
+                    .expect("timeout");
+                after.push(s.read(&mut req).map_err(|e| e.kind()));
+            }
+            after
+        });
+        let mut c = Connector::new().expect("connector");
+        let mut fds = Vec::new();
+        for token in 0..3 {
+            let key = start_get_in_flight(&mut c, token, &p);
+            fds.push(fd_of(&c, key));
+            let r = run_to_result(&mut c, token, Started::InFlight(key)).await;
+            assert!(r.is_ok(), "{r:?}");
+            c.close_deferred();
+        }
+        assert!(fds.iter().all(|&fd| fd == fds[0]), "{fds:?}");
+        assert_eq!((c.sockets(), idle_fds(&c, 0)), (1, vec![fds[0]]));
+        // keepalived closes with a FIN after the server's; the disconnect resets instead.
+        let after = server.join().expect("server");
+        assert_eq!(after, vec![Err(std::io::ErrorKind::ConnectionReset); 3]);
+    }
+
+    #[tokio::test]
+    async fn a_pooled_get_with_socket_options_closes_its_own_socket() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut p = HttpParams::clone(&get_params(l.local_addr().expect("addr"), None));
+        p.connect.bindto = Some("127.0.0.1".parse().expect("ip"));
+        let p = Arc::new(p);
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().expect("accept");
+            let mut req = [0u8; 512];
+            let _ = s.read(&mut req);
+            s.write_all(b"HTTP/1.0 200 OK\r\n\r\n").expect("write");
+            s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+            s.set_read_timeout(Some(Duration::from_secs(3)))
+                .expect("timeout");
+            s.read(&mut req).map_err(|e| e.kind())
+        });
+        let mut c = Connector::new().expect("connector");
+        assert!(pooled_get(&mut c, &p).await.is_ok());
+        // Closed as keepalived closes it: a FIN, read as the end of the stream.
+        assert_eq!(server.join().expect("server"), Ok(0));
+        assert_eq!((c.sockets(), idle_fds(&c, 0).len()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_pooled_get_writes_a_long_request_in_parts_and_reads_a_long_body() {
+        use tokio::io::AsyncWriteExt;
+        // A path longer than the socket's send buffer takes several writes.
+        let body = http_server(|mut s| {
+            Box::pin(async move {
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n").await;
+                let block = vec![b'a'; 1 << 16];
+                for _ in 0..64 {
+                    if s.write_all(&block).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .await;
+        let mut p = HttpParams::clone(&get_params(body, Some(&vec![b'a'; 1 << 22])));
+        p.urls[0].path = format!("/{}", "p".repeat(8 << 20));
+        p.connect.connect_timeout = Duration::from_secs(3);
+        p.limits.total_timeout = Duration::from_secs(10);
+        let p = Arc::new(p);
+        let mut c = Connector::new().expect("connector");
+        let r = pooled_get(&mut c, &p).await;
+        assert!(r.is_ok(), "{r:?}");
+        // Beyond the body limit: the same failure as probe_url's.
+        let mut small = HttpParams::clone(&p);
+        small.limits.max_body = Some(1 << 20);
+        let small = Arc::new(small);
+        let pooled = pooled_get(&mut c, &small).await;
+        assert_eq!(pooled, crate::http::probe_url(&small, 0).await);
+        assert!(pooled.is_err_and(|f| f.reason.contains("body exceeds")));
+    }
+
+    /// Starts an HTTP_GET that must be in flight; its key.
+    fn start_get_in_flight(c: &mut Connector, token: u64, p: &Arc<HttpParams>) -> u64 {
+        match c.start_get(token, p, 0, Instant::now()) {
+            Started::InFlight(key) => key,
+            Started::Done(d) => panic!("a loopback connect is in progress at first: {d:?}"),
+        }
     }
 
     #[tokio::test]
