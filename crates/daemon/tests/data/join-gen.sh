@@ -5,7 +5,7 @@ vs() {
 PP=${3:-$P}
 cat <<E
 virtual_server $1 80 {
- delay_loop 3
+ delay_loop ${DL:-3}
  lb_algo rr
  protocol TCP
  real_server 127.0.0.1 $PP {

@@ -18,7 +18,17 @@ sh $G up-alpha 8998 "" "alpha"
 sh $G fresh 8999 "" "" 8997
 sh $G fresh-retry2 8999 "retry 2
    delay_before_retry 1" "" 8997
-for n in fail fail-retry2 fail-alpha up up-alpha fresh fresh-retry2; do
+# alpha on both sides, or on the new one with retry 0; delay_loop 6
+export DL=6
+sh $G fail-alpha-both-retry0 8999 "alpha
+   retry 0" ""
+sh $G fresh-alpha-retry0 8999 "alpha
+   retry 0" "" 8997
+sh $G fail-alpha-both-retry1 8999 "alpha
+   retry 1" ""
+sh $G fail-alpha-retry0 8999 "retry 0" "alpha"
+for n in fail fail-retry2 fail-alpha up up-alpha fresh fresh-retry2 \
+    fail-alpha-both-retry0 fresh-alpha-retry0 fail-alpha-both-retry1 fail-alpha-retry0; do
   sh /tmp/join/join-run.sh $n 8
 done
 kill $SP
