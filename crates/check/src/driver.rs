@@ -3,7 +3,10 @@
 //! [`CheckerPool`] runs any number of scheduled checkers from one owner: at rest a checker is
 //! its state and its parameters only (no task, no timer of its own); one timer waits for the
 //! earliest due probe, the probes due at that instant start a few per turn (with the results
-//! already known read between turns), and a probe is a task only while it runs. [`run_checker`] drives a single checker on a task of its own.
+//! already known read between turns). TCP_CHECK and plain HTTP_GET probes run on the pool's
+//! epoll connector (`tcp::Connector`: no task, no tokio registration, no timer each, on
+//! reused sockets); any other probe is a task only while it runs. [`run_checker`] drives a
+//! single checker on a task of its own.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -706,7 +709,7 @@ impl CheckerPool {
     /// Runs the checkers until one of them has an event: `(id, event)`. Cancel-safe: dropping
     /// the future loses nothing. Pending forever while the pool is empty.
     ///
-    /// A turn starts at most [`MAX_STARTS_PER_TURN`] due probes, then records the connects
+    /// A turn starts at most a few due probes (`MAX_STARTS_PER_TURN`), then records the connects
     /// already decided (on loopback or a near server, inside `connect()` itself) before
     /// starting more: a verdict waits for a few starts, not for the whole due batch. The
     /// finished connects are reset at the next call (their sockets disconnected for reuse, or

@@ -756,10 +756,7 @@ fn prepare(
     index: usize,
 ) -> Result<(&UrlCheck, Vec<u8>, HttpLimits, bool), Failure> {
     let Some(url) = p.urls.get(index) else {
-        return Err(Failure::new(format!(
-            "url #{index} does not exist ({} configured)",
-            p.urls.len()
-        )));
+        return Err(missing_url(index, p.urls.len()));
     };
     let vhost = url.virtualhost.as_deref().or(p.virtualhost.as_deref());
     let host = host_header(vhost, p.connect.target);
@@ -775,6 +772,11 @@ fn prepare(
         ..p.limits.clone()
     };
     Ok((url, req, limits, need_body))
+}
+
+/// The failure of url `index` of `count` urls, which does not exist.
+fn missing_url(index: usize, count: usize) -> Failure {
+    Failure::new(format!("url #{index} does not exist ({count} configured)"))
 }
 
 /// The verdict on `url` given its exchange's outcome: the exchange's error, or the response
@@ -824,7 +826,7 @@ pub(crate) enum GetStep {
 /// kept for a regex); the read buffer is the connector's.
 ///
 /// Timeouts, as [`fetch`] and [`exchange`] apply them: the connect, the write and each read
-/// within `connect_timeout` (from [`progress`](Self::deadline)), the whole exchange within
+/// within `connect_timeout` of the last step forward, the whole exchange within
 /// [`HttpLimits::total_timeout`].
 #[derive(Debug)]
 pub(crate) struct PooledGet {
@@ -874,20 +876,19 @@ impl PooledGet {
         self.connected
     }
 
-    /// The url's verdict when its exchange ended with `error`.
-    fn fail(&self, error: HttpError) -> ProbeResult {
-        match self.params.urls.get(self.url) {
-            Some(url) => conclude(url, Err(error)),
-            None => Err(Failure::new(format!("url #{} does not exist", self.url))),
-        }
+    /// The url's failure when its exchange ended with `error` (as [`probe_url`] words it).
+    fn fail(&self, error: HttpError) -> Failure {
+        let path = self
+            .params
+            .urls
+            .get(self.url)
+            .map_or("", |u| u.path.as_str());
+        Failure::http(path, error)
     }
 
-    /// The url's verdict when its connect failed with `f` (as [`fetch`] words it).
+    /// The url's failure when its connect failed with `f` (as [`fetch`] words it).
     pub(crate) fn connect_failed(&self, f: Failure) -> Failure {
-        match self.fail(HttpError::Connect(Box::new(f.reason))) {
-            Err(f) => f,
-            Ok(_) => Failure::new("the connect failed"),
-        }
+        self.fail(HttpError::Connect(Box::new(f.reason)))
     }
 
     /// When the current operation or the whole exchange times out, whichever is first.
@@ -901,7 +902,7 @@ impl PooledGet {
     pub(crate) fn timed_out(&self, now: Instant, target: SocketAddr) -> Option<ProbeResult> {
         let total = self.params.limits.total_timeout;
         if now >= self.started + total {
-            return Some(self.fail(HttpError::TotalTimeout(total)));
+            return Some(Err(self.fail(HttpError::TotalTimeout(total))));
         }
         let op = self.params.connect.connect_timeout;
         if now < self.progress + op {
@@ -914,7 +915,7 @@ impl PooledGet {
         } else {
             self.reader.timeout_error(op)
         };
-        Some(self.fail(error))
+        Some(Err(self.fail(error)))
     }
 
     /// The connect finished at `now`: sends the request on `sock`.
@@ -937,7 +938,7 @@ impl PooledGet {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return GetStep::Wait,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return GetStep::Done(self.fail(HttpError::Write(IoCause::from(e)))),
+                Err(e) => return GetStep::Done(Err(self.fail(HttpError::Write(IoCause::from(e))))),
             }
         }
         GetStep::Wait
@@ -972,10 +973,10 @@ impl PooledGet {
                     resp.elapsed = now.saturating_duration_since(self.started);
                     return GetStep::Done(match self.params.urls.get(self.url) {
                         Some(url) => conclude(url, Ok(resp)),
-                        None => Err(Failure::new(format!("url #{} does not exist", self.url))),
+                        None => Err(missing_url(self.url, self.params.urls.len())),
                     });
                 }
-                Err(e) => return GetStep::Done(self.fail(e)),
+                Err(e) => return GetStep::Done(Err(self.fail(e))),
             }
         }
         GetStep::ReadAgain

@@ -7,9 +7,10 @@
 //! thousands of checks a second no longer accumulates them (HAProxy's checks close the same
 //! way). The server sees its accepted connection reset, which it must handle anyway.
 //!
-//! The pool's [`Connector`] resets a connection by disconnecting its socket instead
+//! The pool's `Connector` resets a connection by disconnecting its socket instead
 //! ([`rka_sys::net::disconnect`]: the same reset on the wire) and keeps the socket for the
 //! next check of the same address family, when the check sets no socket option of its own.
+//! It also runs plain HTTP_GET exchanges (`http::PooledGet`) on the same sockets.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
