@@ -37,10 +37,15 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
     };
     let config = vrrp_part(std::mem::take(&mut ctx.config));
     let mut engine = engine::Engine::start(config, netif).await;
+    // The loader's code pages leave the resident set (rka_sys::resident).
+    rka_sys::resident::release_executable_pages();
     loop {
         match engine.step(&mut ctx.control).await {
             Control::Stop => break,
-            Control::Reload(cfg) => engine.reload(vrrp_part(*cfg)).await,
+            Control::Reload(cfg) => {
+                engine.reload(vrrp_part(*cfg)).await;
+                rka_sys::resident::release_executable_pages();
+            }
             Control::DumpData => dump::write_data(&engine),
             Control::DumpStats { clear } => dump::write_stats(&mut engine, clear),
             Control::DumpJson => dump::write_json(&engine),
