@@ -293,6 +293,9 @@ pub struct CheckerPool {
     /// HTTP_GET / SSL_GET checkers report their urls passing while down
     /// ([`CheckerEvent::UrlPassed`], see [`report_url_passes`](Self::report_url_passes)).
     report_url_passes: bool,
+    /// The checkers inserted from now on retry their first probe's failure
+    /// ([`retry_first_probes`](Self::retry_first_probes)).
+    retry_first_probes: bool,
 }
 
 impl std::fmt::Debug for CheckerPool {
@@ -332,6 +335,7 @@ impl CheckerPool {
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             armed: None,
             report_url_passes: false,
+            retry_first_probes: false,
         }
     }
 
@@ -339,6 +343,14 @@ impl CheckerPool {
     /// while they are not up ([`CheckerEvent::UrlPassed`]: keepalived logs a line for each).
     pub fn report_url_passes(&mut self) {
         self.report_url_passes = true;
+    }
+
+    /// Makes the checkers inserted from now on retry their first probe's failure, whatever
+    /// their kind ([`CheckerState::retry_first_probe`]): keepalived 2.2.7 settles a first
+    /// failing TCP_CHECK (UDP, PING, DNS, HTTP) at once at start, but retries it in a
+    /// checker a reload creates. The runtime turns it on once its first checkers are in.
+    pub fn retry_first_probes(&mut self) {
+        self.retry_first_probes = true;
     }
 
     /// Adds checker `id` (replacing any checker of that id); its first probe starts after a
@@ -361,6 +373,9 @@ impl CheckerPool {
         let mut state = CheckerState::for_probe(&probe, schedule, now, start);
         if self.report_url_passes {
             state.report_url_passes();
+        }
+        if self.retry_first_probes {
+            state.retry_first_probe();
         }
         if let Some(at) = state.due_tick() {
             self.due.push(at, id, None, self.entries.len() + 1);
@@ -949,6 +964,41 @@ mod tests {
         let passed = pool.last_probe(7).expect("reported");
         assert_eq!(passed.failure, None);
         assert!(passed.duration > Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn checkers_inserted_after_retry_first_probes_retry_their_first_failure() {
+        let addr = closed_port().await;
+        let mut pool = CheckerPool::new();
+        let mut s = fast(100);
+        s.retry = 1;
+        // At start: a first failing TCP_CHECK is settled at once, as keepalived's.
+        pool.insert(1, Probe::Tcp(ConnectOpts::new(addr)), s.clone());
+        let (id, e) = next(&mut pool).await;
+        assert_eq!(id, 1);
+        let CheckerEvent::Down { reason } = e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(reason.retries, 0);
+        pool.remove(1);
+        // Created by a reload: its retry first, then the verdict counting it.
+        pool.retry_first_probes();
+        pool.insert(2, Probe::Tcp(ConnectOpts::new(addr)), s);
+        let mut events = Vec::new();
+        loop {
+            let (id, e) = next(&mut pool).await;
+            assert_eq!(id, 2);
+            let down = matches!(e, CheckerEvent::Down { .. });
+            events.push(e);
+            if down {
+                break;
+            }
+        }
+        // (A Retrying event before it only when the state tells each failed attempt.)
+        assert!(
+            matches!(events.last(), Some(CheckerEvent::Down { reason }) if reason.retries == 1),
+            "{events:?}"
+        );
     }
 
     #[tokio::test]
