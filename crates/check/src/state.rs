@@ -68,9 +68,13 @@ pub struct DownReason {
     /// The last probe's failure.
     pub failure: Failure,
     /// How many retries failed before it: the configured `retry`; 0 for a first probe that
-    /// is settled at once, except for HTTP_GET/SSL_GET, whose first probe keepalived 2.2.7
-    /// settles at once but words with the configured count.
+    /// is settled at once, except for HTTP_GET/SSL_GET and MISC_CHECK, whose first probe
+    /// keepalived 2.2.7 settles at once but words with the configured count.
     pub retries: u32,
+    /// The verdict came from the checker's very first probe (no probe had run before it):
+    /// keepalived 2.2.7 logs the down line of an `alpha` checker's first failing verdict
+    /// then, and only then (`tests/data/alpha-first-*.log` of the daemon).
+    pub first_probe: bool,
 }
 
 impl DownReason {
@@ -85,6 +89,7 @@ impl From<Failure> for DownReason {
         DownReason {
             failure,
             retries: 0,
+            first_probe: false,
         }
     }
 }
@@ -141,8 +146,9 @@ const UP: u8 = 1;
 /// A probe has finished.
 const HAS_RUN: u8 = 1 << 1;
 /// `retry` applies to the very first probe. keepalived 2.2.7 (observed) settles a first
-/// failing TCP_CHECK, UDP_CHECK, PING_CHECK, DNS_CHECK, HTTP_GET or SSL_GET at once;
-/// SMTP_CHECK and MISC_CHECK retry it.
+/// failing TCP_CHECK, UDP_CHECK, PING_CHECK, DNS_CHECK, HTTP_GET, SSL_GET or MISC_CHECK at
+/// once at start (the MISC_CHECK's next run comes a `delay_loop` later, alpha or not:
+/// `alpha-first-timing.log` of the daemon); SMTP_CHECK retries it.
 const RETRY_FIRST_RUN: u8 = 1 << 2;
 /// A probe is running.
 const IN_FLIGHT: u8 = 1 << 3;
@@ -153,6 +159,10 @@ const VERDICT_GIVEN: u8 = 1 << 4;
 const REPORT_URL_PASSES: u8 = 1 << 5;
 /// Report the first success of a checker that starts up ([`CheckerState::report_first_success`]).
 const REPORT_FIRST_SUCCESS: u8 = 1 << 6;
+/// A first probe settled at once is worded with the configured `retry` ("failed after N
+/// retries"): keepalived 2.2.7's HTTP_GET, SSL_GET and MISC_CHECK (`http-recovery2.log`,
+/// 8610; `alpha-first-timing.log`: "failed after 1 retry" from a single run).
+const FIRST_WORDED_WITH_RETRY: u8 = 1 << 7;
 
 /// The origin of the checkers' instants, fixed at its first use in the process.
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -202,7 +212,7 @@ pub struct CheckerState {
     extra: Option<Box<Extra>>,
     retries_done: u32,
     /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`],
-    /// [`REPORT_URL_PASSES`], [`REPORT_FIRST_SUCCESS`].
+    /// [`REPORT_URL_PASSES`], [`REPORT_FIRST_SUCCESS`], [`FIRST_WORDED_WITH_RETRY`].
     flags: u8,
 }
 
@@ -233,9 +243,18 @@ impl CheckerState {
         let mut state = CheckerState::new(schedule, now, start_delay);
         let retry_first_run = !matches!(
             probe,
-            Probe::Tcp(_) | Probe::Udp(_) | Probe::Ping(_) | Probe::Dns(_) | Probe::Http(_)
+            Probe::Tcp(_)
+                | Probe::Udp(_)
+                | Probe::Ping(_)
+                | Probe::Dns(_)
+                | Probe::Http(_)
+                | Probe::Misc(_)
         );
         state.set(RETRY_FIRST_RUN, retry_first_run);
+        state.set(
+            FIRST_WORDED_WITH_RETRY,
+            matches!(probe, Probe::Http(_) | Probe::Misc(_)),
+        );
         match probe {
             Probe::Http(p) => state.pacing_urls(p.urls.len(), p.fast_recovery),
             _ => state,
@@ -452,12 +471,11 @@ impl CheckerState {
                         u.cursor.on_failure();
                         delay =
                             UrlCursor::delay_after_failure(delay, self.schedule.delay_before_retry);
-                        // A first probe settled at once still counts the configured `retry`:
-                        // keepalived 2.2.7 words it "failed after N retries" for HTTP_GET /
-                        // SSL_GET after a single request (`http-recovery2.log`, 8610, retry 3).
-                        if !has_run {
-                            retried = self.schedule.retry;
-                        }
+                    }
+                    // A first probe settled at once still counts the configured `retry` for
+                    // some kinds (see FIRST_WORDED_WITH_RETRY).
+                    if !has_run && self.has(FIRST_WORDED_WITH_RETRY) {
+                        retried = self.schedule.retry;
                     }
                     self.next_probe = tick_after(now, delay);
                     if up || !self.has(VERDICT_GIVEN) {
@@ -466,6 +484,7 @@ impl CheckerState {
                         let reason = DownReason {
                             failure,
                             retries: retried,
+                            first_probe: !has_run,
                         };
                         self.push_event(CheckerEvent::Down { reason });
                     }
@@ -684,7 +703,8 @@ mod tests {
             [&CheckerEvent::Down {
                 reason: DownReason {
                     failure: Failure::new("boom"),
-                    retries: 1
+                    retries: 1,
+                    first_probe: false,
                 }
             }]
         );
@@ -696,8 +716,8 @@ mod tests {
     #[test]
     fn a_first_failing_tcp_probe_is_settled_without_retries() {
         // keepalived 2.2.7 (observed, retry 1, log_all_failures): a TCP_CHECK that fails its
-        // very first probe is down at once; SMTP_CHECK and MISC_CHECK retry it; once a
-        // TCP_CHECK has run, its retries apply again.
+        // very first probe is down at once; SMTP_CHECK retries it; once a TCP_CHECK has run,
+        // its retries apply again.
         let t0 = Instant::now();
         let tcp = Probe::Tcp(crate::net::ConnectOpts::new(
             "127.0.0.1:1".parse().expect("addr"),
@@ -706,7 +726,10 @@ mod tests {
         assert!(st.handle_timeout(t0));
         st.handle_result(t0, fail());
         assert!(!st.is_up());
-        assert!(matches!(st.poll_event(), Some(CheckerEvent::Down { .. })));
+        assert!(matches!(
+            st.poll_event(),
+            Some(CheckerEvent::Down { reason }) if reason.first_probe && reason.retries == 0
+        ));
         // Up again, then a failure: retried first.
         let t1 = t0 + Duration::from_secs(10);
         assert!(st.handle_timeout(t1));
@@ -721,6 +744,41 @@ mod tests {
         assert!(st.handle_timeout(t0));
         st.handle_result(t0, fail());
         assert!(st.is_up(), "retried");
+    }
+
+    #[test]
+    fn a_first_failing_misc_probe_is_settled_at_once_but_worded_with_the_retries() {
+        // keepalived 2.2.7 (alpha-first-timing.log of the daemon, retry 1): a MISC_CHECK
+        // failing its first run at start, alpha or not, says "failed after 1 retry" at once
+        // and runs next a delay_loop later; an SMTP_CHECK retries its first probe.
+        let t0 = Instant::now();
+        let misc = crate::misc::MiscParams::new(vec!["/bin/false".into()], Duration::from_secs(1))
+            .expect("params");
+        let misc = Probe::Misc(misc);
+        for alpha in [false, true] {
+            let mut st = CheckerState::for_probe(&misc, sched(1, alpha), t0, Duration::ZERO);
+            let runs = drive(&mut st, t0, vec![fail(), fail()]);
+            assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), [0, 10]);
+            let down = DownReason {
+                failure: Failure::new("boom"),
+                retries: 1,
+                first_probe: true,
+            };
+            assert_eq!(runs[0].events, [CheckerEvent::Down { reason: down }]);
+            assert!(runs[1].events.is_empty(), "nothing while down");
+        }
+        let smtp = Probe::Smtp(crate::smtp::SmtpParams::new(crate::net::ConnectOpts::new(
+            "127.0.0.1:25".parse().expect("addr"),
+        )));
+        let mut st = CheckerState::for_probe(&smtp, sched(1, true), t0, Duration::ZERO);
+        let runs = drive(&mut st, t0, vec![fail(), fail()]);
+        assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), [0, 2]);
+        assert!(
+            matches!(&runs[1].events[..], [CheckerEvent::Down { reason }]
+                if reason.retries == 1 && !reason.first_probe),
+            "{:?}",
+            runs[1].events
+        );
     }
 
     #[test]
@@ -741,7 +799,8 @@ mod tests {
                 [CheckerEvent::Retrying { attempt: 1, .. }]
             ));
             assert!(
-                matches!(&runs[1].events[..], [CheckerEvent::Down { reason }] if reason.retries == 1),
+                matches!(&runs[1].events[..], [CheckerEvent::Down { reason }]
+                    if reason.retries == 1 && !reason.first_probe),
                 "alpha {alpha}: {:?}",
                 runs[1].events
             );
@@ -827,6 +886,7 @@ mod tests {
         let down = DownReason {
             failure: Failure::new("boom"),
             retries: 3,
+            first_probe: true,
         };
         assert_eq!(runs[0].events, vec![CheckerEvent::Down { reason: down }]);
         assert!(runs[1].events.is_empty(), "nothing while down");
@@ -947,7 +1007,10 @@ mod tests {
         assert_eq!(
             events,
             vec![CheckerEvent::Down {
-                reason: Failure::new("boom").into()
+                reason: DownReason {
+                    first_probe: true,
+                    ..Failure::new("boom").into()
+                }
             }]
         );
         if let Some(CheckerEvent::Down { reason }) = events.first() {

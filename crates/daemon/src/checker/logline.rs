@@ -427,6 +427,58 @@ pub fn checker_up(check: &Check<'_>) -> Option<String> {
     })
 }
 
+/// Which of a failing verdict's lines keepalived 2.2.7 logs ([`down_lines`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownLines {
+    /// The failure's detail ([`failure_detail`], [`verdict_detail`]).
+    pub detail: bool,
+    /// The down line ([`checker_down`]; `None` there for the kinds without one).
+    pub down: bool,
+}
+
+/// Which lines keepalived 2.2.7 logs for the failing verdict of a checker of `kind` (the
+/// verdict that takes it down, or the first verdict of an `alpha` checker), the checker
+/// having passed before it (`was_up`) or not, the verdict coming from the checker's very
+/// first probe (`first_probe`: no probe had run before it) or not.
+///
+/// A checker that passed: the detail under `log_all_failures` (always for SMTP_CHECK and
+/// DNS_CHECK, whose detail is their only line), then the down line. An `alpha` checker's
+/// first failing verdict (observed, `tests/data/alpha-first-*.log`, every kind, at start
+/// and added at a reload, `retry` 0 and 1, with and without `log_all_failures`):
+/// - TCP_CHECK, UDP_CHECK, PING_CHECK, MISC_CHECK: the down line when the verdict came from
+///   the first probe (at start, where keepalived settles a first failure at once; at a
+///   reload only with `retry 0`, as it retries the first failure there), else nothing; no
+///   detail even under `log_all_failures`;
+/// - DNS_CHECK: its detail on the same terms;
+/// - SMTP_CHECK: its detail, always (it retries its first probe and still logs);
+/// - HTTP_GET, SSL_GET: the detail under `log_all_failures`, never the down line.
+pub fn down_lines(
+    kind: CheckKind,
+    was_up: bool,
+    first_probe: bool,
+    log_all_failures: bool,
+) -> DownLines {
+    let (detail, down) = match kind {
+        _ if was_up => (log_all_failures || detail_always_logged(kind), true),
+        CheckKind::Tcp | CheckKind::Udp | CheckKind::Ping | CheckKind::Misc => (false, first_probe),
+        CheckKind::Dns => (first_probe, false),
+        CheckKind::Smtp => (true, false),
+        CheckKind::Http | CheckKind::Ssl => (log_all_failures, false),
+        CheckKind::File | CheckKind::Bfd => (false, false),
+    };
+    DownLines { detail, down }
+}
+
+/// Whether keepalived 2.2.7 logs a retried failure (reported under `log_all_failures`
+/// only) of a checker of `kind` that passed (`was_up`) or not: always while it passes;
+/// before an `alpha` checker's first verdict only for SMTP_CHECK, DNS_CHECK and
+/// MISC_CHECK (`alpha-first.log`: a TCP_CHECK, UDP_CHECK or PING_CHECK retrying its
+/// first failure says nothing; an HTTP_GET/SSL_GET's one detail line comes with its
+/// verdict).
+pub fn retry_told(kind: CheckKind, was_up: bool) -> bool {
+    was_up || matches!(kind, CheckKind::Smtp | CheckKind::Dns | CheckKind::Misc)
+}
+
 /// Whether keepalived logs [`failure_detail`] for every failed probe whatever
 /// `log_all_failures` says: SMTP_CHECK and DNS_CHECK, whose detail is their only failure
 /// line. For the other kinds the detail needs `log_all_failures`.
@@ -437,9 +489,9 @@ pub fn detail_always_logged(kind: CheckKind) -> bool {
 /// The line saying why one probe failed. When: for SMTP_CHECK and DNS_CHECK on the failure
 /// that takes the checker down; and, for every kind, under `log_all_failures`, on every
 /// failed probe while the checker is up (each retry and the last one, before
-/// [`checker_down`]'s line: two lines with `retry 1`) and on the first probe (an `alpha`
-/// checker's included, which has no down line), never while it is down (observed,
-/// `tcp-log-all-failures.log`, `http-recovery.log` 8608 and 8605, `http-recovery2.log` 8604).
+/// [`checker_down`]'s line: two lines with `retry 1`), never while it is down (observed,
+/// `tcp-log-all-failures.log`, `http-recovery.log` 8608 and 8605, `http-recovery2.log`
+/// 8604); before an `alpha` checker's first verdict, see [`down_lines`] and [`retry_told`].
 /// `None` when keepalived has no such line (MISC_CHECK: the cause is in its down line) or
 /// when its wording was not observed. An HTTP
 /// `regex_no_match` that matches is worded as a regex that does not ("Regex match failed").
@@ -498,16 +550,62 @@ pub fn failure_detail(kind: CheckKind, rs: &Server, cause: Cause) -> Option<Stri
     })
 }
 
+/// [`failure_detail`] for the failure that settles a verdict after `retries` retries:
+/// keepalived 2.2.7 adds " after N retries" to a DNS_CHECK's read timeout then
+/// (`alpha-first-timing.log`, 9330 and 9331: "read timeout from socket after 1 retries").
+/// Its other DNS_CHECK lines were not observed after retries: left as they are.
+pub fn verdict_detail(kind: CheckKind, rs: &Server, cause: Cause, retries: u32) -> Option<String> {
+    let line = failure_detail(kind, rs, cause)?;
+    Some(match (kind, cause) {
+        (CheckKind::Dns, Cause::ReadTimeout) if retries > 0 => {
+            format!("{line} after {retries} retries")
+        }
+        _ => line,
+    })
+}
+
+/// A MISC_CHECK's line for a failed run that will be retried, under `log_all_failures`
+/// (observed, `alpha-first-misc-retries.log`): the first failure says how many retries
+/// follow ("failed, will do 2 retries (exited with status 1).", "timed out, will do 1
+/// retry."), each retry but the last its number ("failed on retry 1/2 (exited with status
+/// 1).", "timed out on retry 1/3."); the last one is [`checker_down`]'s line. `attempt`
+/// counts the failures so far (1 for the first), `retry` is the configured count. A
+/// program killed by a signal is worded in the same shape (not observed).
+pub fn misc_retrying(check: &Check<'_>, cause: Cause, attempt: u32, retry: u32) -> String {
+    let prefix = misc_prefix(check);
+    let when = if attempt <= 1 {
+        let plural = if retry == 1 { "retry" } else { "retries" };
+        format!("will do {retry} {plural}")
+    } else {
+        format!("on retry {}/{retry}", attempt - 1)
+    };
+    match cause {
+        Cause::MiscTimeout if attempt <= 1 => format!("{prefix} timed out, {when}."),
+        Cause::MiscTimeout => format!("{prefix} timed out {when}."),
+        Cause::MiscExit(status) if attempt <= 1 => {
+            format!("{prefix} failed, {when} (exited with status {status}).")
+        }
+        Cause::MiscExit(status) => format!("{prefix} failed {when} (exited with status {status})."),
+        Cause::MiscSignal(sig) if attempt <= 1 => {
+            format!("{prefix} failed, {when} (killed by signal {sig}).")
+        }
+        Cause::MiscSignal(sig) => format!("{prefix} failed {when} (killed by signal {sig})."),
+        _ if attempt <= 1 => format!("{prefix} failed, {when}."),
+        _ => format!("{prefix} failed {when}."),
+    }
+}
+
 /// The line of the failure that takes the checker down. When: on that failure, after
 /// [`failure_detail`]'s line if any. `retries` is the number of retries made before giving
 /// up: keepalived 2.2.7 retries a failing TCP_CHECK, UDP_CHECK or PING_CHECK only when it has
-/// passed before (its first failure at start is final at once, "failed."), MISC_CHECK always.
-/// HTTP_GET/SSL_GET settle a first failing probe at once too, without a retry, but word it
-/// with the configured `retry` ("failed after 3 retries." after one request with `retry 3`,
-/// `http-recovery2.log` 8610 and its request log): pass the configured count for them. An
-/// `alpha` HTTP_GET/SSL_GET checker whose first probe fails has no such line (only the
-/// [`failure_detail`] under `log_all_failures`). `None` for the kinds whose detail line is
-/// the only line (SMTP_CHECK, DNS_CHECK) and for FILE_CHECK/BFD_CHECK.
+/// passed before (its first failure at start is final at once, "failed."). MISC_CHECK,
+/// HTTP_GET and SSL_GET settle a first failing probe at once too, without a retry, but word
+/// it with the configured `retry` (MISC_CHECK: "failed after 1 retry" from a single run,
+/// `alpha-first-timing.log`; HTTP: "failed after 3 retries." after one request with `retry
+/// 3`, `http-recovery2.log` 8610 and its request log): pass the configured count for them.
+/// Whether an `alpha` checker's first failing verdict has this line: [`down_lines`].
+/// `None` for the kinds whose detail line is the only line (SMTP_CHECK, DNS_CHECK) and for
+/// FILE_CHECK/BFD_CHECK.
 pub fn checker_down(check: &Check<'_>, cause: Cause, retries: u32) -> Option<String> {
     let rs = &check.rs;
     let failed = if retries == 0 {

@@ -3,7 +3,7 @@
 //! own), their verdicts fanned out to the director, the director's changes to the IPVS manager
 //! and the notifiers.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 use rka_check::director::{Action, CheckerInit, DirectorSpec};
@@ -293,6 +293,12 @@ pub struct Runtime {
     /// The slots a reload added to a running probe (a checker identical to a running one),
     /// by probe id, until the probe's first verdict since: see [`Joined`].
     joined: HashMap<u64, Joined>,
+    /// The probes a reload created, until their first verdict: keepalived retries the first
+    /// failing probe of a checker a reload creates (`tests/data/join-fresh*.log`), so that
+    /// an `alpha` one's failing verdict comes from its first probe only with `retry 0`
+    /// (`alpha-first.log`), where the pool settles a first failure at once as at
+    /// start (see [`Teller::first_probe`]).
+    reload_created: HashSet<u64>,
 }
 
 /// The checkers a reload joined to a running probe, until its first verdict since the reload.
@@ -451,6 +457,12 @@ struct Teller<'a> {
     up: bool,
     /// Its `log_all_failures`.
     log_all_failures: bool,
+    /// For a [`CheckerEvent::Down`]: whether keepalived's checker would have settled it from
+    /// its very first probe, which decides an `alpha` checker's first failing lines
+    /// ([`super::logline::down_lines`]): the event's [`DownReason::first_probe`], but not for
+    /// a checker a reload created (or joined) with `retry` above 0, whose first failure
+    /// keepalived retries where the pool settles it at once.
+    first_probe: bool,
     /// For a [`CheckerEvent::UrlPassed`]: the url.
     url: Option<&'a rka_check::http::UrlCheck>,
 }
@@ -461,13 +473,14 @@ struct Teller<'a> {
 ///
 /// An `Up` of a probe that passes already (its first success, see [`Runtime::handle_event`])
 /// is logged as any other: keepalived logs a checker's first success whether or not it
-/// started up. A failure's detail line comes for each failed probe the events report (while
-/// the checker passes, or before its first verdict) under `log_all_failures`, the last one
-/// included, and always for the kinds whose detail is their only failure line; the down
-/// line only for a checker that passed (keepalived 2.2.7, `tcp-log-all-failures.log`,
-/// `http-recovery*.log`, `alpha-tcp.log`). A url passing is told while the checker does not
-/// pass; a url's body of another length than its `Content-Length` before its first pass too
-/// (at debug, as keepalived's `-D`).
+/// started up. While the checker passes, a failure's detail line comes for each failed probe
+/// the events report under `log_all_failures`, the last one included, and always for the
+/// kinds whose detail is their only failure line, then the down line (keepalived 2.2.7,
+/// `tcp-log-all-failures.log`, `http-recovery*.log`); an `alpha` checker's first failing
+/// verdict and its retries have the lines [`super::logline::down_lines`] and
+/// [`super::logline::retry_told`] say (`alpha-first-*.log`). A url passing is told while the
+/// checker does not pass; a url's body of another length than its `Content-Length` before
+/// its first pass too (at debug, as keepalived's `-D`).
 fn self_told(plan: &Plan, t: &Teller<'_>, slots: &[Slot], ev: &CheckerEvent) -> bool {
     use super::logline::{self, Cause, Check, UrlTest, VirtualServerName};
     let kind = t.kind;
@@ -494,21 +507,36 @@ fn self_told(plan: &Plan, t: &Teller<'_>, slots: &[Slot], ev: &CheckerEvent) -> 
         match ev {
             CheckerEvent::Up { .. } => say(logline::checker_up(&check)),
             CheckerEvent::Down { reason } => {
-                if t.log_all_failures || logline::detail_always_logged(kind) {
-                    say(detail(&reason.failure.reason));
+                let lines = logline::down_lines(kind, t.up, t.first_probe, t.log_all_failures);
+                let cause = Cause::of(kind, &reason.failure.reason);
+                if lines.detail {
+                    say(cause
+                        .and_then(|c| logline::verdict_detail(kind, &check.rs, c, reason.retries)));
                 }
-                if t.up {
-                    let cause = Cause::of(kind, &reason.failure.reason);
+                if lines.down {
                     say(logline::checker_down(
                         &check,
                         cause.unwrap_or(Cause::ReadError),
                         reason.retries,
                     ));
+                }
+                // Silence is keepalived's answer for some: said.
+                told |= !t.up;
+            }
+            CheckerEvent::Retrying {
+                reason,
+                attempt,
+                retry,
+            } => {
+                if !logline::retry_told(kind, t.up) {
+                    told |= !t.up;
+                } else if kind == rka_check::CheckKind::Misc {
+                    let cause = Cause::of(kind, &reason.reason);
+                    say(cause.map(|c| logline::misc_retrying(&check, c, *attempt, *retry)));
                 } else {
-                    told = true;
+                    say(detail(&reason.reason));
                 }
             }
-            CheckerEvent::Retrying { reason, .. } => say(detail(&reason.reason)),
             CheckerEvent::UrlPassed {
                 length_mismatch, ..
             } => {
@@ -616,6 +644,7 @@ impl Runtime {
             watchers: HashMap::new(),
             name_targets: HashMap::new(),
             joined: HashMap::new(),
+            reload_created: HashSet::new(),
         };
         rt.install(plan, None);
         let init_notifies = config.global.simple.rs_init_notifies;
@@ -713,6 +742,9 @@ impl Runtime {
                         self.name_targets.insert(id, target);
                     }
                     let task = self.start_probe(id, key, pp);
+                    if old_plan.is_some() && matches!(task.running, Running::Pooled) {
+                        self.reload_created.insert(id);
+                    }
                     if matches!(task.running, Running::Not) {
                         set_inits(&mut spec, &task.slots, false, None);
                     }
@@ -732,6 +764,7 @@ impl Runtime {
             self.misc_programs.remove(id);
             self.watchers.remove(id);
             self.joined.remove(id);
+            self.reload_created.remove(id);
         }
         self.pool.remove_many(stopped);
         self.pool.shrink_to_fit();
@@ -922,17 +955,27 @@ impl Runtime {
         let was_up = p.up;
         let first_success = was_up && matches!(ev, CheckerEvent::Up { .. });
         // The joined slots' first verdict is this one (a pass or a failure): they are
-        // joined no more after it.
-        let joined = match ev {
-            CheckerEvent::Up { .. } | CheckerEvent::Down { .. } => self.joined.remove(&id),
-            _ => None,
+        // joined no more after it; nor is a probe a reload created new any more.
+        let verdict = matches!(ev, CheckerEvent::Up { .. } | CheckerEvent::Down { .. });
+        let (joined, reload_created) = match verdict {
+            true => (self.joined.remove(&id), self.reload_created.remove(&id)),
+            false => (None, self.reload_created.contains(&id)),
         };
         let joined = joined.as_ref().or_else(|| self.joined.get(&id));
+        let schedule = self.pool.schedule(id);
+        // keepalived retries the first failure of a checker a reload created (a joined one
+        // is one): its verdict comes from its first probe only without retries.
+        let retried_first =
+            (reload_created || joined.is_some()) && schedule.is_some_and(|s| s.retry > 0);
         let teller = Teller {
             kind,
             program: self.misc_programs.get(&id).map_or("", |s| &**s),
             up: was_up,
-            log_all_failures: self.pool.schedule(id).is_some_and(|s| s.log_all_failures),
+            log_all_failures: schedule.is_some_and(|s| s.log_all_failures),
+            first_probe: match &ev {
+                CheckerEvent::Down { reason } => reason.first_probe && !retried_first,
+                _ => false,
+            },
             url: match ev {
                 CheckerEvent::UrlPassed { url, .. } => self.pool.url(id, url),
                 _ => None,

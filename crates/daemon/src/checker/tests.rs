@@ -855,51 +855,54 @@ async fn a_checker_joining_a_failing_probe_starts_up_and_fails_as_a_new_checker(
     rt.stop(StopMode::Keep).await;
 }
 
-/// The same reload with `alpha` on the new real server (join-fail-alpha.log): a checker of
-/// its own (its parameters differ), which starts down and says nothing on its first
-/// failure; and with `alpha` on both (join-fail-alpha-both-retry1.log), a joined checker that
-/// starts down, whose first failure is announced (notify_down) but not logged, the running
-/// one silent. (With `retry 0`, keepalived logs the new checker's failure line:
-/// join-fail-alpha-both-retry0.log; not reproduced.)
+/// The same reload with `alpha` on the new real server (join-fail-alpha.log,
+/// join-fail-alpha-retry0.log): a checker of its own (its parameters differ), which starts
+/// down; and with `alpha` on both (join-fail-alpha-both-retry*.log), a joined checker that
+/// starts down, the running one silent. keepalived retries the new checker's first failure:
+/// with `retry 1` its verdict is announced (notify_down) but not logged; with `retry 0` it
+/// comes from the first probe and its down line is logged. The restarted or new probe
+/// settles its first failure at once (`first_down`), as the pool does.
 #[tokio::test]
-async fn an_alpha_checker_added_beside_a_failing_one_starts_down_and_says_nothing() {
+async fn an_alpha_checker_added_beside_a_failing_one_starts_down_and_logs_as_keepalived() {
     let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let (_held, port) = closed_port();
-    for capture in ["fail-alpha", "fail-alpha-both-retry1"] {
-        let theirs = join_capture(capture);
-        assert!(
-            theirs.iter().all(|l| l.starts_with("Activating")),
-            "{capture}: {theirs:?}"
-        );
-    }
-    for (check, rs_extra) in [("", "alpha"), ("alpha", "")] {
+    for (capture, check, rs_extra) in [
+        ("fail-alpha", "", "alpha"),
+        ("fail-alpha-retry0", "retry 0", "alpha"),
+        ("fail-alpha-both-retry1", "alpha\n   retry 1", ""),
+        ("fail-alpha-both-retry0", "alpha\n   retry 0", ""),
+    ] {
+        let after_bfd = |lines: Vec<String>| {
+            let bfd = lines
+                .iter()
+                .position(|l| l == "Activating BFD healthchecker")
+                .expect("BFD line");
+            lines[bfd + 1..].to_vec()
+        };
+        let theirs = after_bfd(join_capture(capture));
         let fake = Fake::default();
         let a = join_config(port, check, None);
         let mut rt = Runtime::start(&a, fake.clone()).expect("start");
         let first = *rt.probes.keys().next().expect("one probe");
-        rt.handle_event(first, down(refused(port), 0));
+        rt.handle_event(first, first_down(refused(port), 0));
         rt.take_queued_events();
         let before = captured.text().len();
         rt.reload(&join_config(port, check, Some(rs_extra)));
         for id in rt.probes.keys().copied().collect::<Vec<_>>() {
-            rt.handle_event(id, down(refused(port), 0));
+            // The running probe (first) was down already: only a new or restarted one
+            // reports a verdict.
+            if id != first || rs_extra.is_empty() {
+                rt.handle_event(id, first_down(refused(port), 0));
+            }
         }
         rt.take_queued_events();
         rt.ipvs.sync().await;
-        let ours = lines_since(&captured, before, port);
-        let bfd = ours
-            .iter()
-            .position(|l| l == "Activating BFD healthchecker")
-            .expect("BFD line");
-        assert!(ours[bfd + 1..].is_empty(), "{check} {rs_extra}: {ours:?}");
-        assert!(
-            !ours.iter().any(|l| l.contains("quorum")),
-            "{check} {rs_extra}: {ours:?}"
-        );
+        let ours = after_bfd(lines_since(&captured, before, port));
+        assert_eq!(ours, theirs, "{capture}");
         let table = fake.0.lock().expect("lock").table.clone();
         assert!(
             table.services.values().all(|v| v.dests.is_empty()),
-            "{check} {rs_extra}: {table:?}"
+            "{capture}: {table:?}"
         );
         rt.stop(StopMode::Keep).await;
     }
@@ -1096,9 +1099,25 @@ fn refused(port: u16) -> rka_check::Failure {
     rka_check::Failure::connect(target, &std::io::Error::from_raw_os_error(111))
 }
 
+/// The failing verdict of a checker that had run before (not its first probe).
 fn down(failure: rka_check::Failure, retries: u32) -> rka_check::CheckerEvent {
     rka_check::CheckerEvent::Down {
-        reason: rka_check::DownReason { failure, retries },
+        reason: rka_check::DownReason {
+            failure,
+            retries,
+            first_probe: false,
+        },
+    }
+}
+
+/// The failing verdict of a checker's very first probe.
+fn first_down(failure: rka_check::Failure, retries: u32) -> rka_check::CheckerEvent {
+    rka_check::CheckerEvent::Down {
+        reason: rka_check::DownReason {
+            failure,
+            retries,
+            first_probe: true,
+        },
     }
 }
 
@@ -1131,19 +1150,357 @@ async fn log_all_failures_tells_each_failed_probe_the_last_one_included() {
     assert_eq!(ours, theirs);
 }
 
-/// An `alpha` checker's first failure has no down line; under `log_all_failures` its detail
-/// line only (alpha-tcp.log: 8509 says nothing; http-recovery2.log: 8604).
+/// The kinds of tests/data/alpha-first.log, in its order (the port of a case is
+/// 9000 + 20 x kind + 10 x (added at the reload) + 2 x `log_all_failures` + `retry`): name,
+/// virtual server protocol, real server address, checker block (without its options).
+const ALPHA_KINDS: [(&str, &str, &str, &str); 11] = [
+    (
+        "tcp",
+        "TCP",
+        "127.0.0.1",
+        "TCP_CHECK {\n  connect_timeout 1\n",
+    ),
+    (
+        "http-closed",
+        "TCP",
+        "127.0.0.1",
+        "HTTP_GET {\n  url { path / }\n  connect_timeout 1\n",
+    ),
+    (
+        "http-500",
+        "TCP",
+        "127.0.0.1",
+        "HTTP_GET {\n  url { path / }\n  connect_timeout 1\n",
+    ),
+    (
+        "ssl-closed",
+        "TCP",
+        "127.0.0.1",
+        "SSL_GET {\n  url { path / }\n  connect_timeout 1\n",
+    ),
+    (
+        "ssl-500",
+        "TCP",
+        "127.0.0.1",
+        "SSL_GET {\n  url { path / }\n  connect_timeout 1\n",
+    ),
+    (
+        "udp-noreply",
+        "UDP",
+        "127.0.0.1",
+        "UDP_CHECK {\n  payload 41\n  require_reply 41\n  connect_timeout 1\n",
+    ),
+    (
+        "udp-unreach",
+        "UDP",
+        "127.0.0.1",
+        "UDP_CHECK {\n  connect_timeout 1\n",
+    ),
+    (
+        "ping",
+        "TCP",
+        "10.99.0.5",
+        "PING_CHECK {\n  connect_timeout 1\n",
+    ),
+    (
+        "dns",
+        "UDP",
+        "127.0.0.1",
+        "DNS_CHECK {\n  connect_timeout 1\n",
+    ),
+    (
+        "smtp",
+        "TCP",
+        "127.0.0.1",
+        "SMTP_CHECK {\n  connect_timeout 1\n",
+    ),
+    (
+        "misc",
+        "TCP",
+        "127.0.0.1",
+        "MISC_CHECK {\n  misc_path /bin/false\n",
+    ),
+];
+
+/// One case of alpha-first.log: kind `kind` (index in [`ALPHA_KINDS`]), added at the reload
+/// or not, `retry`, `log_all_failures`.
+#[derive(Debug, Clone, Copy)]
+struct AlphaCase {
+    kind: usize,
+    reload: bool,
+    retry: u32,
+    log_all_failures: bool,
+}
+
+impl AlphaCase {
+    /// Every case of the capture.
+    fn all() -> impl Iterator<Item = AlphaCase> {
+        (0..ALPHA_KINDS.len()).flat_map(|kind| {
+            [false, true].into_iter().flat_map(move |reload| {
+                (0..4).map(move |v| AlphaCase {
+                    kind,
+                    reload,
+                    retry: v & 1,
+                    log_all_failures: v >> 1 == 1,
+                })
+            })
+        })
+    }
+
+    fn variant(&self) -> u32 {
+        2 * u32::from(self.log_all_failures) + self.retry
+    }
+
+    fn port(&self) -> u16 {
+        let port = 9000 + 20 * self.kind as u32 + 10 * u32::from(self.reload) + self.variant();
+        u16::try_from(port).expect("port")
+    }
+
+    /// Its virtual server, as alpha-first-gen.py writes it.
+    fn config(&self) -> String {
+        let (_, proto, addr, body) = ALPHA_KINDS[self.kind];
+        let vport = if proto == "UDP" { 53 } else { 80 };
+        let laf = if self.log_all_failures {
+            "  log_all_failures\n"
+        } else {
+            ""
+        };
+        format!(
+            "virtual_server 10.{}.{}.{} {vport} {{\n delay_loop 3\n lb_algo rr\n protocol {proto}\n \
+             real_server {addr} {} {{\n  alpha\n  {body}  retry {}\n  delay_before_retry 1\n{laf}  \
+             }}\n }}\n}}\n",
+            1 + u32::from(self.reload),
+            self.kind,
+            self.variant() + 1,
+            self.port(),
+            self.retry,
+        )
+    }
+
+    /// The failure its probe reports, as our probes word what the capture's servers do.
+    fn failure(&self) -> rka_check::Failure {
+        use rka_check::outcome::{HttpError, Reason};
+        let target = SocketAddr::from(([127, 0, 0, 1], self.port()));
+        match ALPHA_KINDS[self.kind].0 {
+            "http-500" | "ssl-500" => rka_check::Failure::http("/", HttpError::Status(500)),
+            "udp-noreply" => Reason::NoReply {
+                after: Duration::from_secs(1),
+            }
+            .into(),
+            "ping" => Reason::TimedOut {
+                kind: rka_check::CheckKind::Ping,
+                after: Duration::from_secs(1),
+            }
+            .into(),
+            "misc" => Reason::MiscExit { status: 1 }.into(),
+            _ => refused(target.port()),
+        }
+    }
+}
+
+/// Whether `line` names port `port` (`:PORT` not followed by a digit).
+fn names_port(line: &str, port: u16) -> bool {
+    let needle = format!(":{port}");
+    line.match_indices(&needle).any(|(i, _)| {
+        !line[i + needle.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+/// Whether `line` is one of a checker's own lines (not the configuration's, nor the
+/// activating and shutting-down lines every checker has).
+fn checker_line(line: &str) -> bool {
+    !["Activating", "Shutting down", "Virtual server"]
+        .iter()
+        .any(|p| line.starts_with(p))
+}
+
+/// keepalived 2.2.7's lines about the real server of `case` in alpha-first.log (see
+/// tests/data/alpha-first-README.md): its checker's own lines before the reload, or after it
+/// for a case the reload added.
+fn alpha_first_capture(case: &AlphaCase) -> Vec<String> {
+    let path = format!("{}/tests/data/alpha-first.log", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("capture");
+    let mut phase = text.split("==== RELOAD\n");
+    let start = phase.next().expect("start");
+    let reload = phase.next().expect("reload");
+    let lines = if case.reload { reload } else { start };
+    lines
+        .lines()
+        .take_while(|l| *l != "==== STOP")
+        .filter(|l| names_port(l, case.port()) && checker_line(l))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Our lines for `case`: its checker started with the runtime or added by a reload, its
+/// events those of the pool's state for it (`retry_first`: made to retry its first probe, as
+/// keepalived does for a checker a reload creates) over three failing probes.
+async fn alpha_first_lines(case: &AlphaCase, retry_first: bool) -> Vec<String> {
+    let text = case.config();
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
+    let fake = Fake::default();
+    let mut rt = if case.reload {
+        let other =
+            "virtual_server 10.9.9.9 80 {\n protocol TCP\n real_server 127.0.0.1 1 {\n }\n}\n";
+        let mut rt = Runtime::start(&config(other), fake.clone()).expect("start");
+        rt.reload(&config(&format!("{other}{text}")));
+        rt
+    } else {
+        Runtime::start(&config(&text), fake.clone()).expect("start")
+    };
+    rt.ipvs.sync().await;
+    let id = *rt.probes.keys().next().expect("one probe");
+    let plan = Plan::from_config(&config(&text));
+    let pp = plan.probes.first().expect("one probe");
+    let probe = pp.probe.clone().expect("probe");
+    // The pool starts every checker down (see Runtime::start_probe).
+    let mut schedule = pp.schedule.clone();
+    schedule.alpha = true;
+    let t0 = std::time::Instant::now();
+    let mut st = rka_check::CheckerState::for_probe(&probe, schedule, t0, Duration::ZERO);
+    if retry_first {
+        st.retry_first_probe();
+    }
+    for _ in 0..3 {
+        let now = st.poll_timeout().expect("idle");
+        assert!(st.handle_timeout(now));
+        st.handle_result(now, Err(case.failure()));
+        while let Some(ev) = st.poll_event() {
+            rt.handle_event(id, ev);
+        }
+    }
+    rt.take_queued_events();
+    rt.stop(StopMode::Keep).await;
+    let port = case.port();
+    captured
+        .text()
+        .lines()
+        .map(str::trim)
+        .filter(|l| names_port(l, port) && checker_line(l))
+        .map(str::to_string)
+        .collect()
+}
+
+/// An `alpha` checker whose first probe fails, every kind, at start and added at a reload,
+/// `retry` 0 and 1, with and without `log_all_failures`: our lines are keepalived's, line
+/// for line (alpha-first.log; e.g. a TCP_CHECK's down line at start, which the checker
+/// starting down does not silence, nothing from an HTTP_GET but its detail under
+/// `log_all_failures`, nothing from a TCP_CHECK added at a reload with `retry 1`). At a
+/// reload, keepalived's new checker retries its first failure: as the pool's state made to
+/// (`retry_first_probe`), every line; as the pool makes it today (settled at once), every
+/// line but the retry's own under `log_all_failures` of DNS_CHECK and MISC_CHECK, which
+/// does not happen then.
 #[tokio::test]
-async fn an_alpha_checker_failing_first_tells_only_the_detail() {
-    let text = "virtual_server 10.0.1.26 80 {\n protocol TCP\n\
-                real_server 127.0.0.1 8509 {\n  TCP_CHECK {\n   alpha\n  }\n }\n}\n";
-    let ours = lines_for_events(text, vec![down(refused(8509), 0)]).await;
-    assert_eq!(ours, Vec::<String>::new());
-    let text = "virtual_server 10.0.1.26 80 {\n protocol TCP\n\
-                real_server 127.0.0.1 8509 {\n  TCP_CHECK {\n   alpha\n\
-                   log_all_failures\n  }\n }\n}\n";
-    let ours = lines_for_events(text, vec![down(refused(8509), 0)]).await;
-    assert_eq!(ours, ["TCP connection to [127.0.0.1]:tcp:8509 failed."]);
+async fn an_alpha_checker_failing_first_is_told_as_keepalived_for_every_kind() {
+    let mut seen = 0;
+    for case in AlphaCase::all() {
+        let theirs = alpha_first_capture(&case);
+        let ours = alpha_first_lines(&case, case.reload).await;
+        assert_eq!(ours, theirs, "{case:?} port {}", case.port());
+        seen += theirs.len();
+        if case.reload {
+            let ours = alpha_first_lines(&case, false).await;
+            let kind = ALPHA_KINDS[case.kind].0;
+            let gap = matches!(kind, "dns" | "misc") && case.retry > 0 && case.log_all_failures;
+            if gap {
+                assert_eq!(theirs.len(), 1, "{case:?}: {theirs:?}");
+                assert!(ours.is_empty(), "{case:?}: {ours:?}");
+            } else {
+                assert_eq!(ours, theirs, "{case:?} as the pool runs it");
+            }
+        }
+    }
+    // The capture's lines were all compared (not an empty match of empty captures).
+    assert!(seen > 50, "{seen}");
+}
+
+/// The same down line for a TCP_CHECK made by hand: an `alpha` checker's first failing
+/// verdict from its first probe logs the checker's line at start (full-debug.log, 8509),
+/// and nothing more under `log_all_failures`; a verdict after retries (a checker a reload
+/// created) nothing.
+#[tokio::test]
+async fn an_alpha_tcp_check_failing_its_first_probe_logs_its_down_line() {
+    let failed = "TCP_CHECK on service [127.0.0.1]:tcp:8509 failed.";
+    let theirs: Vec<String> =
+        keepalived_lines("full-debug.log", "Startup complete", "Reloading", &["8509"])
+            .into_iter()
+            .filter(|l| checker_line(l))
+            .collect();
+    assert_eq!(theirs, [failed]);
+    for laf in ["", "log_all_failures"] {
+        let text = format!(
+            "virtual_server 10.0.1.26 80 {{\n protocol TCP\n\
+             real_server 127.0.0.1 8509 {{\n  TCP_CHECK {{\n   alpha\n   {laf}\n  }}\n }}\n}}\n"
+        );
+        let ours = lines_for_events(&text, vec![first_down(refused(8509), 0)]).await;
+        assert_eq!(ours, [failed], "{laf}");
+        let ours = lines_for_events(&text, vec![down(refused(8509), 1)]).await;
+        assert!(ours.is_empty(), "{laf}: {ours:?}");
+    }
+}
+
+/// MISC_CHECK's retries under `log_all_failures` (alpha-first-misc-retries.log, 9405 and
+/// 9406: `retry 3`, the program exiting 1 or outliving `misc_timeout`), line for line (the
+/// capture ran alpha-first-misc-retries.sh as /tmp/alpha/t3/ok1.sh).
+#[tokio::test]
+async fn misc_retries_are_told_as_keepalived() {
+    use rka_check::outcome::Reason;
+    for (n, port, mode, failure) in [
+        (
+            6,
+            9405u16,
+            "exit",
+            rka_check::Failure::from(Reason::MiscExit { status: 1 }),
+        ),
+        (
+            7,
+            9406,
+            "sleep",
+            Reason::MiscTimeout {
+                program: "/tmp/alpha/t3/ok1.sh".into(),
+                after: Duration::from_secs(1),
+            }
+            .into(),
+        ),
+    ] {
+        let text = format!(
+            "virtual_server 10.3.0.{n} 80 {{\n delay_loop 3\n lb_algo rr\n protocol TCP\n \
+             real_server 127.0.0.1 {port} {{\n  MISC_CHECK {{\n   misc_path \"/tmp/alpha/t3/\
+             ok1.sh {port} {mode}\"\n   misc_timeout 1\n   retry 3\n   \
+             delay_before_retry 1\n   log_all_failures\n  }}\n }}\n}}\n"
+        );
+        let retrying = |attempt| rka_check::CheckerEvent::Retrying {
+            reason: failure.clone(),
+            attempt,
+            retry: 3,
+        };
+        let events = vec![
+            up(),
+            retrying(1),
+            retrying(2),
+            retrying(3),
+            down(failure.clone(), 3),
+        ];
+        let ours: Vec<String> = lines_for_events(&text, events)
+            .await
+            .into_iter()
+            .filter(|l| names_port(l, port) && l.starts_with("Misc check"))
+            .collect();
+        let path = format!(
+            "{}/tests/data/alpha-first-misc-retries.log",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let capture = std::fs::read_to_string(path).expect("capture");
+        let theirs: Vec<String> = capture
+            .lines()
+            .filter(|l| names_port(l, port) && l.starts_with("Misc check"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(ours, theirs, "{mode}");
+    }
 }
 
 /// HTTP_GET as keepalived 2.2.7 logs it in http-recovery2.log (8604: `alpha`, `retry 1`,
