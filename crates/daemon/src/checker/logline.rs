@@ -1368,4 +1368,74 @@ mod tests {
     fn strerror_has_no_rust_suffix() {
         assert_eq!(strerror(111), "Connection refused");
     }
+
+    /// A DNS_CHECK's read timeout after retries ends "after N retries"; not on its own or
+    /// after none (alpha-first-timing.log: 9330 with `retry 1`, 9331 also telling the retry).
+    #[test]
+    fn a_dns_verdict_after_retries_says_so() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/alpha-first-timing.log"
+        );
+        let text = std::fs::read_to_string(path).expect("capture");
+        let lines = |port: u16| -> Vec<&str> {
+            let needle = format!("]:udp:{port})");
+            text.lines().filter(|l| l.contains(&needle)).collect()
+        };
+        let rs = lo_udp(9330);
+        let after = verdict_detail(CheckKind::Dns, &rs, Cause::ReadTimeout, 1);
+        assert_eq!(lines(9330), [after.as_deref().expect("line")]);
+        let rs = lo_udp(9331);
+        let retry = failure_detail(CheckKind::Dns, &rs, Cause::ReadTimeout);
+        let after = verdict_detail(CheckKind::Dns, &rs, Cause::ReadTimeout, 1);
+        let ours: Vec<String> = [retry, after].into_iter().flatten().collect();
+        assert_eq!(lines(9331), ours);
+        // Settled without retries (9320 at start): the plain detail.
+        assert_eq!(
+            verdict_detail(CheckKind::Dns, &lo_udp(9320), Cause::ReadTimeout, 0).as_deref(),
+            lines(9320).first().copied()
+        );
+        // The other kinds' details do not change.
+        assert_eq!(
+            verdict_detail(CheckKind::Tcp, &lo(1), Cause::ConnectTimeout, 2),
+            failure_detail(CheckKind::Tcp, &lo(1), Cause::ConnectTimeout)
+        );
+    }
+
+    /// Which lines an alpha checker's first failing verdict has, per kind (the capture
+    /// comparison is the runtime's, `alpha-first.log`); a checker that passed always has
+    /// its down line.
+    #[test]
+    fn down_lines_of_an_alpha_checker_follow_its_first_probe() {
+        let lines = |detail, down| DownLines { detail, down };
+        for kind in [
+            CheckKind::Tcp,
+            CheckKind::Udp,
+            CheckKind::Ping,
+            CheckKind::Misc,
+        ] {
+            assert_eq!(down_lines(kind, false, true, true), lines(false, true));
+            assert_eq!(down_lines(kind, false, false, true), lines(false, false));
+            assert_eq!(down_lines(kind, true, false, true), lines(true, true));
+            assert_eq!(down_lines(kind, true, false, false), lines(false, true));
+        }
+        assert_eq!(
+            down_lines(CheckKind::Dns, false, true, false),
+            lines(true, false)
+        );
+        assert_eq!(
+            down_lines(CheckKind::Dns, false, false, true),
+            lines(false, false)
+        );
+        assert_eq!(
+            down_lines(CheckKind::Smtp, false, false, false),
+            lines(true, false)
+        );
+        for kind in [CheckKind::Http, CheckKind::Ssl] {
+            assert_eq!(down_lines(kind, false, true, false), lines(false, false));
+            assert_eq!(down_lines(kind, false, true, true), lines(true, false));
+        }
+        assert!(!retry_told(CheckKind::Tcp, false) && retry_told(CheckKind::Tcp, true));
+        assert!(retry_told(CheckKind::Misc, false) && !retry_told(CheckKind::Http, false));
+    }
 }
