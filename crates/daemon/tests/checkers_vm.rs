@@ -57,13 +57,17 @@ const TIMEOUT_CYCLE_SLACK: Duration = Duration::from_millis(3500);
 /// (`tests/data/alpha-first.log`), and so must we; nothing else about it, ever.
 const ALPHA_TCP_RS: &str = "127.0.0.3 80";
 
-/// The lines of daemon log `log` about [`ALPHA_TCP_RS`] (its activating and shutting-down
-/// lines left out), each from its checker's words on (no timestamp).
+/// The lines of daemon log `log` about [`ALPHA_TCP_RS`] that keepalived words (its
+/// checker's, "TCP_...", and the table's, "... service [127.0.0.3]:tcp:80 ..."; not the
+/// activating and shutting-down lines every server has, nor our own debug lines), without
+/// their timestamp.
 fn alpha_tcp_lines(log: &str) -> Vec<String> {
     log.lines()
+        .map(|l| l.split_once(": ").map_or(l, |(_, rest)| rest))
         .filter(|l| l.contains("[127.0.0.3]:tcp:80"))
-        .filter(|l| !l.contains("Activating") && !l.contains("Shutting down"))
-        .map(|l| l.find("TCP").map_or(l, |i| &l[i..]).to_string())
+        .filter(|l| l.contains("TCP") || l.contains("service [127.0.0.3]"))
+        .filter(|l| !l.starts_with("Activating") && !l.starts_with("Shutting down"))
+        .map(str::to_string)
         .collect()
 }
 
