@@ -647,6 +647,9 @@ impl Runtime {
             reload_created: HashSet::new(),
         };
         rt.install(plan, None);
+        // The checkers a reload creates from now on retry their first failure, as
+        // keepalived's (the ones of the start settle it at once).
+        rt.pool.retry_first_probes();
         let init_notifies = config.global.simple.rs_init_notifies;
         for a in super::notify::start_actions(&rt.plan, &rt.director, init_notifies) {
             // At start keepalived logs "Gained quorum" for the services that start up, and
