@@ -729,24 +729,12 @@ impl CheckerPool {
     /// starting more: a verdict waits for a few starts, not for the whole due batch. The
     /// finished connects are reset at the next call (their sockets disconnected for reuse, or
     /// closed), once the caller has had the verdicts (and handed them on).
-    ///
-    /// Events made by this call are handed out after one yield to the runtime: a probe's
-    /// result is read from the connector's epoll instance as soon as the pool runs, which can
-    /// be before the runtime has run the tasks woken by what led to it (a server's own task
-    /// that answered the request, say); the yield keeps the order a probe run as a task had.
     pub async fn next_event(&mut self) -> (u64, CheckerEvent) {
         let mut capped_turns = 0u32;
-        let mut made_here = false;
         loop {
-            if !self.events.is_empty() {
-                if made_here {
-                    tokio::task::yield_now().await;
-                }
-                if let Some(e) = self.events.pop_front() {
-                    return e;
-                }
+            if let Some(e) = self.events.pop_front() {
+                return e;
             }
-            made_here = true;
             if let Some(t) = &mut self.tcp {
                 t.close_deferred();
             }

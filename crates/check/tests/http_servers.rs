@@ -453,7 +453,17 @@ async fn pool_log(
     let mut last: Option<Instant> = None;
     let work = async {
         while gaps.len() + 1 < count {
+            // The server logs a request before it answers, so a verdict on that answer comes
+            // after it: the request is taken first when both are ready.
             tokio::select! {
+                biased;
+                Some((path, at)) = requests.recv() => {
+                    if let Some(l) = last {
+                        gaps.push(at - l);
+                    }
+                    last = Some(at);
+                    log.push(path);
+                }
                 (id, e) = pool.next_event() => {
                     assert_eq!(id, 1);
                     log.push(match e {
@@ -461,13 +471,6 @@ async fn pool_log(
                         CheckerEvent::Down { .. } => "DOWN".to_string(),
                         other => format!("{other:?}"),
                     });
-                }
-                Some((path, at)) = requests.recv() => {
-                    if let Some(l) = last {
-                        gaps.push(at - l);
-                    }
-                    last = Some(at);
-                    log.push(path);
                 }
             }
         }
