@@ -1138,25 +1138,7 @@ mod tests {
 
     #[tokio::test]
     async fn connects_in_flight_are_kept_by_id_until_they_finish_or_their_checker_goes() {
-        // A listener whose accept queue is full drops further SYNs: connects hang.
-        let l =
-            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("sock");
-        l.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-            .expect("bind");
-        l.listen(0).expect("listen");
-        let addr = l.local_addr().expect("local").as_socket().expect("inet");
-        let mut fill = Vec::new();
-        for _ in 0..4 {
-            let s = socket2::Socket::new(
-                socket2::Domain::IPV4,
-                socket2::Type::STREAM.nonblocking(),
-                None,
-            )
-            .expect("sock");
-            let _ = s.connect(&addr.into());
-            fill.push(s);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (addr, _hang) = crate::tcp::hanging_listener().await;
         let mut pool = CheckerPool::new();
         let mut opts = ConnectOpts::new(addr);
         opts.connect_timeout = Duration::from_millis(200);

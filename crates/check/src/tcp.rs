@@ -485,9 +485,8 @@ impl Connector {
     /// Collects the probes already finished, without waiting (e.g. those decided inside
     /// `connect()` itself, as on loopback). Once the ready list is drained, the readiness
     /// tokio holds for the epoll instance is cleared, as [`finished`](Self::finished) clears
-    /// it: the next wait then sleeps until the I/O driver reports a new event (instead of an
-    /// `epoll_wait` finding nothing), and a probe's progress is seen in the order the driver
-    /// reports it, after the tasks it woke before (a server's own task, say).
+    /// it: the next wait then sleeps until the I/O driver reports a new event, instead of an
+    /// `epoll_wait` finding nothing.
     pub(crate) fn collect_now(&mut self, out: &mut Vec<Connected>) {
         loop {
             let n = {
@@ -768,6 +767,25 @@ fn reset_close(sock: Socket) {
     drop(sock);
 }
 
+/// A loopback listener whose accept queue is full (test support): it drops further SYNs, so
+/// connects to its address hang. Keep the sockets returned alive while the hang is needed.
+#[cfg(test)]
+pub(crate) async fn hanging_listener() -> (SocketAddr, (Socket, Vec<Socket>)) {
+    let l = Socket::new(socket2::Domain::IPV4, Type::STREAM, None).expect("sock");
+    l.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    l.listen(0).expect("listen");
+    let addr = l.local_addr().expect("local").as_socket().expect("inet");
+    let mut fill = Vec::new();
+    for _ in 0..4 {
+        let s = Socket::new(socket2::Domain::IPV4, Type::STREAM.nonblocking(), None).expect("sock");
+        let _ = s.connect(&addr.into());
+        fill.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    (addr, (l, fill))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -866,20 +884,7 @@ mod tests {
 
     #[tokio::test]
     async fn connector_times_out_and_cancels() {
-        // A listener whose accept queue is full drops further SYNs: connects hang.
-        let l = socket2::Socket::new(socket2::Domain::IPV4, Type::STREAM, None).expect("sock");
-        l.bind(&"127.0.0.1:0".parse::<SocketAddr>().expect("addr").into())
-            .expect("bind");
-        l.listen(0).expect("listen");
-        let addr = l.local_addr().expect("local").as_socket().expect("inet");
-        let mut fill = Vec::new();
-        for _ in 0..4 {
-            let s = socket2::Socket::new(socket2::Domain::IPV4, Type::STREAM.nonblocking(), None)
-                .expect("sock");
-            let _ = s.connect(&addr.into());
-            fill.push(s);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (addr, _hang) = hanging_listener().await;
         let mut opts = ConnectOpts::new(addr);
         opts.connect_timeout = Duration::from_millis(200);
         let mut c = Connector::new().expect("connector");
@@ -1014,20 +1019,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_timed_out_check_then_a_passing_one_on_the_same_socket() {
-        // A listener whose accept queue is full drops further SYNs: connects hang.
-        let full = socket2::Socket::new(socket2::Domain::IPV4, Type::STREAM, None).expect("sock");
-        full.bind(&"127.0.0.1:0".parse::<SocketAddr>().expect("addr").into())
-            .expect("bind");
-        full.listen(0).expect("listen");
-        let full_addr = full.local_addr().expect("local").as_socket().expect("inet");
-        let mut fill = Vec::new();
-        for _ in 0..4 {
-            let s = socket2::Socket::new(socket2::Domain::IPV4, Type::STREAM.nonblocking(), None)
-                .expect("sock");
-            let _ = s.connect(&full_addr.into());
-            fill.push(s);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (full_addr, _hang) = hanging_listener().await;
         let mut hangs = ConnectOpts::new(full_addr);
         hangs.connect_timeout = Duration::from_millis(100);
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
