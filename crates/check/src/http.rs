@@ -347,6 +347,14 @@ enum ReadPhase {
     Spent,
 }
 
+/// What a [`ResponseReader`] does with the body bytes (from its [`HttpLimits`]).
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    max_body: Option<u64>,
+    keep_body: usize,
+    need_body: bool,
+}
+
 /// The response read so far, once its headers are complete.
 #[derive(Debug)]
 struct BodyProgress {
@@ -374,9 +382,7 @@ struct BodyProgress {
 #[derive(Debug)]
 pub struct ResponseReader {
     max_header: usize,
-    max_body: Option<u64>,
-    keep_body: usize,
-    need_body: bool,
+    body: BodyLimits,
     phase: ReadPhase,
 }
 
@@ -386,9 +392,11 @@ impl ResponseReader {
     pub fn new(limits: &HttpLimits, need_body: bool) -> Self {
         ResponseReader {
             max_header: limits.max_header,
-            max_body: limits.max_body,
-            keep_body: limits.keep_body,
-            need_body,
+            body: BodyLimits {
+                max_body: limits.max_body,
+                keep_body: limits.keep_body,
+                need_body,
+            },
             phase: ReadPhase::Header {
                 buf: Vec::new(),
                 searched: 0,
@@ -448,7 +456,7 @@ impl ResponseReader {
                     body_len: 0,
                     received: 0,
                 });
-                let taken = self.take(&mut progress, header.get(header_end..).unwrap_or_default());
+                let taken = progress.take(self.body, header.get(header_end..).unwrap_or_default());
                 header.truncate(header_end);
                 progress.header = header;
                 self.phase = ReadPhase::Body(progress);
@@ -462,32 +470,10 @@ impl ResponseReader {
                     Err(HttpError::NoHeader(buf.len()))
                 }
             }
-            (ReadPhase::Body(_), ReadInput::Data(data)) => {
-                let mut phase = std::mem::replace(&mut self.phase, ReadPhase::Spent);
-                let r = match &mut phase {
-                    ReadPhase::Body(progress) => self.take(progress, data),
-                    _ => Ok(()),
-                };
-                self.phase = phase;
-                r.map(|()| None)
+            (ReadPhase::Body(progress), ReadInput::Data(data)) => {
+                progress.take(self.body, data).map(|()| None)
             }
-            (ReadPhase::Body(_), ReadInput::Eof) => {
-                let ReadPhase::Body(p) = std::mem::replace(&mut self.phase, ReadPhase::Spent)
-                else {
-                    return Err(HttpError::NoHeader(0));
-                };
-                let p = *p;
-                Ok(Some(HttpResponse {
-                    header: p.header,
-                    status: p.status,
-                    body: p.body,
-                    body_len: p.body_len,
-                    digest: p.hasher.finalize().into(),
-                    elapsed: Duration::ZERO,
-                    content_length: p.content_length,
-                    received: p.received,
-                }))
-            }
+            (ReadPhase::Body(progress), ReadInput::Eof) => Ok(Some(progress.finish())),
             // keepalived 2.2.7 fails a response whose connection is reset, even after a
             // whole body with its Content-Length ("Read error with server", observed in the
             // VM with and without a digest).
@@ -495,28 +481,44 @@ impl ResponseReader {
             (ReadPhase::Spent, _) => Err(HttpError::NoHeader(0)),
         }
     }
+}
 
+impl BodyProgress {
     /// Hashes (and keeps, for a regex) the body bytes of `data` up to Content-Length; counts
     /// every byte received after the headers against the body limit.
-    fn take(&self, p: &mut BodyProgress, data: &[u8]) -> Result<(), HttpError> {
-        p.received += data.len() as u64;
-        if let Some(max) = self.max_body {
-            if p.received > max {
+    fn take(&mut self, l: BodyLimits, data: &[u8]) -> Result<(), HttpError> {
+        self.received += data.len() as u64;
+        if let Some(max) = l.max_body {
+            if self.received > max {
                 return Err(HttpError::BodyTooLarge(max));
             }
         }
-        if !self.need_body {
+        if !l.need_body {
             return Ok(());
         }
-        let room = p
+        let room = self
             .content_length
-            .map_or(data.len() as u64, |w| w.saturating_sub(p.body_len));
+            .map_or(data.len() as u64, |w| w.saturating_sub(self.body_len));
         let data = &data[..data.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
-        p.hasher.update(data);
-        let keep = self.keep_body.saturating_sub(p.body.len()).min(data.len());
-        p.body.extend_from_slice(&data[..keep]);
-        p.body_len += data.len() as u64;
+        self.hasher.update(data);
+        let keep = l.keep_body.saturating_sub(self.body.len()).min(data.len());
+        self.body.extend_from_slice(&data[..keep]);
+        self.body_len += data.len() as u64;
         Ok(())
+    }
+
+    /// The response read (the server has closed); its blocks move out.
+    fn finish(&mut self) -> HttpResponse {
+        HttpResponse {
+            header: std::mem::take(&mut self.header),
+            status: self.status,
+            body: std::mem::take(&mut self.body),
+            body_len: self.body_len,
+            digest: self.hasher.finalize_reset().into(),
+            elapsed: Duration::ZERO,
+            content_length: self.content_length,
+            received: self.received,
+        }
     }
 }
 
