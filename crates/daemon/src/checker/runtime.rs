@@ -3,7 +3,7 @@
 //! own), their verdicts fanned out to the director, the director's changes to the IPVS manager
 //! and the notifiers.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 use rka_check::director::{Action, CheckerInit, DirectorSpec};
@@ -293,12 +293,6 @@ pub struct Runtime {
     /// The slots a reload added to a running probe (a checker identical to a running one),
     /// by probe id, until the probe's first verdict since: see [`Joined`].
     joined: HashMap<u64, Joined>,
-    /// The probes a reload created, until their first verdict: keepalived retries the first
-    /// failing probe of a checker a reload creates (`tests/data/join-fresh*.log`), so that
-    /// an `alpha` one's failing verdict comes from its first probe only with `retry 0`
-    /// (`alpha-first.log`), where the pool settles a first failure at once as at
-    /// start (see [`Teller::first_probe`]).
-    reload_created: HashSet<u64>,
 }
 
 /// The checkers a reload joined to a running probe, until its first verdict since the reload.
@@ -457,11 +451,11 @@ struct Teller<'a> {
     up: bool,
     /// Its `log_all_failures`.
     log_all_failures: bool,
-    /// For a [`CheckerEvent::Down`]: whether keepalived's checker would have settled it from
-    /// its very first probe, which decides an `alpha` checker's first failing lines
-    /// ([`super::logline::down_lines`]): the event's [`DownReason::first_probe`], but not for
-    /// a checker a reload created (or joined) with `retry` above 0, whose first failure
-    /// keepalived retries where the pool settles it at once.
+    /// For a [`CheckerEvent::Down`]: whether it was settled from the checker's very first
+    /// probe ([`DownReason::first_probe`]), which decides an `alpha` checker's first failing
+    /// lines ([`super::logline::down_lines`]). A checker a reload creates (or joins to a
+    /// running probe) retries its first failure, as keepalived's (the pool's
+    /// `retry_first_probes`), so that with `retry` above 0 its verdict is not one.
     first_probe: bool,
     /// For a [`CheckerEvent::UrlPassed`]: the url.
     url: Option<&'a rka_check::http::UrlCheck>,
@@ -644,7 +638,6 @@ impl Runtime {
             watchers: HashMap::new(),
             name_targets: HashMap::new(),
             joined: HashMap::new(),
-            reload_created: HashSet::new(),
         };
         rt.install(plan, None);
         // The checkers a reload creates from now on retry their first failure, as
@@ -745,9 +738,6 @@ impl Runtime {
                         self.name_targets.insert(id, target);
                     }
                     let task = self.start_probe(id, key, pp);
-                    if old_plan.is_some() && matches!(task.running, Running::Pooled) {
-                        self.reload_created.insert(id);
-                    }
                     if matches!(task.running, Running::Not) {
                         set_inits(&mut spec, &task.slots, false, None);
                     }
@@ -767,7 +757,6 @@ impl Runtime {
             self.misc_programs.remove(id);
             self.watchers.remove(id);
             self.joined.remove(id);
-            self.reload_created.remove(id);
         }
         self.pool.remove_many(stopped);
         self.pool.shrink_to_fit();
@@ -958,25 +947,18 @@ impl Runtime {
         let was_up = p.up;
         let first_success = was_up && matches!(ev, CheckerEvent::Up { .. });
         // The joined slots' first verdict is this one (a pass or a failure): they are
-        // joined no more after it; nor is a probe a reload created new any more.
+        // joined no more after it.
         let verdict = matches!(ev, CheckerEvent::Up { .. } | CheckerEvent::Down { .. });
-        let (joined, reload_created) = match verdict {
-            true => (self.joined.remove(&id), self.reload_created.remove(&id)),
-            false => (None, self.reload_created.contains(&id)),
-        };
+        let joined = verdict.then(|| self.joined.remove(&id)).flatten();
         let joined = joined.as_ref().or_else(|| self.joined.get(&id));
         let schedule = self.pool.schedule(id);
-        // keepalived retries the first failure of a checker a reload created (a joined one
-        // is one): its verdict comes from its first probe only without retries.
-        let retried_first =
-            (reload_created || joined.is_some()) && schedule.is_some_and(|s| s.retry > 0);
         let teller = Teller {
             kind,
             program: self.misc_programs.get(&id).map_or("", |s| &**s),
             up: was_up,
             log_all_failures: schedule.is_some_and(|s| s.log_all_failures),
             first_probe: match &ev {
-                CheckerEvent::Down { reason } => reason.first_probe && !retried_first,
+                CheckerEvent::Down { reason } => reason.first_probe,
                 _ => false,
             },
             url: match ev {
