@@ -697,14 +697,14 @@ impl Runtime {
                         let pending = self.joined.remove(&id);
                         let joined = match old_plan {
                             Some(old) if matches!(t.running, Running::Pooled) => {
-                                let had: Vec<Slot> = match &pending {
-                                    Some(j) => {
-                                        let mut had = t.slots.to_vec();
-                                        had.retain(|s| !j.slots.contains(s));
-                                        had
-                                    }
-                                    None => t.slots.to_vec(),
-                                };
+                                let had: Vec<Slot> = t
+                                    .slots
+                                    .iter()
+                                    .copied()
+                                    .filter(|s| {
+                                        pending.as_ref().is_none_or(|j| !j.slots.contains(s))
+                                    })
+                                    .collect();
                                 joined_slots(old, &had, &plan, &pp.slots)
                             }
                             _ => Vec::new(),
