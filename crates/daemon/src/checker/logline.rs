@@ -579,20 +579,14 @@ pub fn misc_retrying(check: &Check<'_>, cause: Cause, attempt: u32, retry: u32) 
     } else {
         format!("on retry {}/{retry}", attempt - 1)
     };
-    match cause {
-        Cause::MiscTimeout if attempt <= 1 => format!("{prefix} timed out, {when}."),
-        Cause::MiscTimeout => format!("{prefix} timed out {when}."),
-        Cause::MiscExit(status) if attempt <= 1 => {
-            format!("{prefix} failed, {when} (exited with status {status}).")
-        }
-        Cause::MiscExit(status) => format!("{prefix} failed {when} (exited with status {status})."),
-        Cause::MiscSignal(sig) if attempt <= 1 => {
-            format!("{prefix} failed, {when} (killed by signal {sig}).")
-        }
-        Cause::MiscSignal(sig) => format!("{prefix} failed {when} (killed by signal {sig})."),
-        _ if attempt <= 1 => format!("{prefix} failed, {when}."),
-        _ => format!("{prefix} failed {when}."),
-    }
+    let (what, why) = match cause {
+        Cause::MiscTimeout => ("timed out", String::new()),
+        Cause::MiscExit(status) => ("failed", format!(" (exited with status {status})")),
+        Cause::MiscSignal(sig) => ("failed", format!(" (killed by signal {sig})")),
+        _ => ("failed", String::new()),
+    };
+    let sep = if attempt <= 1 { ", " } else { " " };
+    format!("{prefix} {what}{sep}{when}{why}.")
 }
 
 /// The line of the failure that takes the checker down. When: on that failure, after
