@@ -106,29 +106,14 @@ pub fn resident_by_mapping() -> ResidentByMapping {
     };
     let mut sums: std::collections::BTreeMap<String, usize> = Default::default();
     let mut huge = 0;
-    let mut current = String::new();
-    for line in text.lines() {
-        let mut words = line.split_whitespace();
-        let Some(first) = words.next() else {
-            continue;
+    for m in crate::resident::parse_smaps(&text) {
+        huge += m.anon_huge;
+        let name = match m.path.as_str() {
+            "" => "[anon]".to_string(),
+            p if p.starts_with('/') => format!("{} {}", p.rsplit('/').next().unwrap_or(p), m.perms),
+            p => p.to_string(),
         };
-        let kb = |w: Option<&str>| w.and_then(|v| v.parse::<usize>().ok()).unwrap_or(0) * 1024;
-        match first {
-            "Rss:" => *sums.entry(current.clone()).or_default() += kb(words.next()),
-            "AnonHugePages:" => huge += kb(words.next()),
-            _ if first.contains('-') && !first.ends_with(':') => {
-                let perms = words.next().unwrap_or("");
-                let name = words.nth(3).unwrap_or("");
-                current = match name {
-                    "" => "[anon]".to_string(),
-                    n if n.starts_with('/') => {
-                        format!("{} {perms}", n.rsplit('/').next().unwrap_or(n))
-                    }
-                    n => n.to_string(),
-                };
-            }
-            _ => {}
-        }
+        *sums.entry(name).or_default() += m.rss;
     }
     let mut mappings: Vec<(String, usize)> = sums.into_iter().filter(|(_, b)| *b > 0).collect();
     mappings.sort_by_key(|m| std::cmp::Reverse(m.1));

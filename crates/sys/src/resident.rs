@@ -13,22 +13,33 @@
 
 use std::ffi::c_void;
 
-/// One mapping of `/proc/self/smaps`: its range, whether it can be written and is private
-/// (copy on write), its file, its
-/// resident and private-copy (anonymous) sizes in bytes.
+/// One mapping of `/proc/self/smaps`: its range, permissions (`r-xp`...), file or name
+/// (`[stack]`; empty for anonymous memory), and its resident, private-copy (anonymous) and
+/// transparent-huge-page sizes in bytes.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Mapping {
-    start: usize,
-    end: usize,
-    writable: bool,
-    private: bool,
-    path: String,
-    rss: usize,
-    anonymous: usize,
+pub(crate) struct Mapping {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) perms: String,
+    pub(crate) path: String,
+    pub(crate) rss: usize,
+    pub(crate) anonymous: usize,
+    pub(crate) anon_huge: usize,
+}
+
+impl Mapping {
+    fn writable(&self) -> bool {
+        self.perms.as_bytes().get(1) == Some(&b'w')
+    }
+
+    /// Copy on write (not shared).
+    fn private(&self) -> bool {
+        self.perms.as_bytes().get(3) == Some(&b'p')
+    }
 }
 
 /// Parses `/proc/self/smaps`'s text into its mappings (unparsable lines are skipped).
-fn parse_smaps(text: &str) -> Vec<Mapping> {
+pub(crate) fn parse_smaps(text: &str) -> Vec<Mapping> {
     let mut out: Vec<Mapping> = Vec::new();
     for line in text.lines() {
         let mut words = line.split_whitespace();
@@ -47,6 +58,11 @@ fn parse_smaps(text: &str) -> Vec<Mapping> {
                     m.anonymous = kb(words.next());
                 }
             }
+            "AnonHugePages:" => {
+                if let Some(m) = out.last_mut() {
+                    m.anon_huge = kb(words.next());
+                }
+            }
             _ if first.contains('-') && !first.ends_with(':') => {
                 let Some((lo, hi)) = first.split_once('-') else {
                     continue;
@@ -56,14 +72,13 @@ fn parse_smaps(text: &str) -> Vec<Mapping> {
                 else {
                     continue;
                 };
-                let perms = words.next().unwrap_or("");
+                let perms = words.next().unwrap_or("").to_string();
                 // offset, device, inode, then the path (which may hold spaces).
                 let path = words.skip(3).collect::<Vec<_>>().join(" ");
                 out.push(Mapping {
                     start,
                     end,
-                    writable: perms.as_bytes().get(1) == Some(&b'w'),
-                    private: perms.as_bytes().get(3) == Some(&b'p'),
+                    perms,
                     path,
                     ..Default::default()
                 });
@@ -103,8 +118,8 @@ pub fn record_startup_objects() {
 /// file's unrelocated bytes) and resident.
 fn droppable<'a>(maps: &'a [Mapping], objects: &'a [String]) -> impl Iterator<Item = &'a Mapping> {
     maps.iter().filter(move |m| {
-        m.private
-            && !m.writable
+        m.private()
+            && !m.writable()
             && m.anonymous == 0
             && m.rss > 0
             && objects.binary_search(&m.path).is_ok()
@@ -122,22 +137,25 @@ fn droppable<'a>(maps: &'a [Mapping], objects: &'a [String]) -> impl Iterator<It
 /// Costs a read of `/proc/self/smaps` and, afterwards, a minor fault per 64 KiB of code run
 /// again: call it after a load, not often.
 pub fn release_executable_pages() -> usize {
-    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-        return 0;
-    };
-    let Some(exe) = exe.to_str() else {
-        return 0;
-    };
-    let objects = match STARTUP_OBJECTS.get() {
-        Some(o) => o.clone(),
-        None => vec![exe.to_string()],
+    // Without a record (a program that did not make one), the executable alone.
+    let own: [String; 1];
+    let objects: &[String] = match STARTUP_OBJECTS.get() {
+        Some(o) => o,
+        None => {
+            let exe = std::fs::read_link("/proc/self/exe");
+            let Some(exe) = exe.ok().and_then(|p| p.to_str().map(String::from)) else {
+                return 0;
+            };
+            own = [exe];
+            &own
+        }
     };
     let Ok(text) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
     };
     let maps = parse_smaps(&text);
     let mut released = 0;
-    for m in droppable(&maps, &objects) {
+    for m in droppable(&maps, objects) {
         // SAFETY: [start, end) is a whole private mapping of the executable or of a library
         // loaded with it, which stay mapped for the life of the process; it is read-only and
         // holds no private copy of any page, so every page dropped reads back from the file
