@@ -792,10 +792,9 @@ fn notify_lines(seen: &mut usize) -> Vec<String> {
     new
 }
 
-/// One daemon through the whole story: the start-up observation, then one per step; and
-/// `ping_group_range` before the start, once started and after the stop.
-/// Runs the story with daemon `program`: what was observed after each step, who could open
-/// ping sockets (before, running, after) and the daemon's log.
+/// Daemon `program` through the whole story: the start-up observation, then one per step;
+/// who could open ping sockets (`ping_group_range` before the start, once started and after
+/// the stop); and the daemon's log.
 fn run_story(
     program: &str,
     world: &mut World,
