@@ -113,20 +113,51 @@ pub struct ServicePlan {
     pub protocol: Option<CfgProtocol>,
     /// The real servers, in configuration order (director indices).
     pub real_servers: Vec<DestPlan>,
-    /// The sorry server.
-    pub sorry: Option<DestPlan>,
+    /// The sorry server (boxed: most virtual servers have none).
+    pub sorry: Option<Box<DestPlan>>,
+    /// `omega`.
+    pub omega: bool,
+    /// The settings most virtual servers leave unset, boxed only when one is set (one plan
+    /// per virtual server: 96 bytes instead of 272).
+    pub rare: Option<Box<ServiceRare>>,
+}
+
+/// The settings of a virtual server that most configurations leave unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceRare {
     /// `quorum_up`.
     pub quorum_up: Option<LvsScript>,
     /// `quorum_down`.
     pub quorum_down: Option<LvsScript>,
-    /// `omega`.
-    pub omega: bool,
     /// With `ha_suspend`: the virtual address whose absence from this host suspends the
     /// checkers.
     pub suspend_on: Option<IpAddr>,
 }
 
+impl ServiceRare {
+    /// `rare` boxed, or `None` when every setting is at its default.
+    fn boxed(rare: ServiceRare) -> Option<Box<ServiceRare>> {
+        (rare != ServiceRare::default()).then(|| Box::new(rare))
+    }
+}
+
 impl ServicePlan {
+    /// `quorum_up` or `quorum_down`.
+    pub fn quorum_script(&self, up: bool) -> Option<&LvsScript> {
+        let r = self.rare.as_ref()?;
+        if up {
+            r.quorum_up.as_ref()
+        } else {
+            r.quorum_down.as_ref()
+        }
+    }
+
+    /// With `ha_suspend`: the virtual address whose absence from this host suspends the
+    /// checkers.
+    pub fn suspend_on(&self) -> Option<IpAddr> {
+        self.rare.as_ref().and_then(|r| r.suspend_on)
+    }
+
     /// `[addr]:proto:port` of one of its real servers (or its sorry server), as keepalived's
     /// logs and the LVS FIFO name it.
     pub fn dest_label(&self, d: &DestPlan) -> String {
@@ -250,6 +281,11 @@ impl Plan {
     /// page's), so the old pages empty and go back to the system. The work is a copy of each
     /// virtual server's blocks: milliseconds at that scale, once per start or reload.
     pub fn compact(&mut self) {
+        // The vector itself too: grown by doubling, up to half of it is room (an allocator
+        // shrinks such a block in place, so it is copied).
+        let mut services = Vec::with_capacity(self.services.len());
+        services.append(&mut self.services);
+        self.services = services;
         for sp in &mut self.services {
             sp.label = sp.label.as_str().into();
             sp.services = sp.services.clone();
@@ -309,7 +345,7 @@ impl Plan {
                     checkers: inits,
                 });
             }
-            let sorry = vs.sorry_server.as_ref().map(sorry_plan);
+            let sorry = vs.sorry_server.as_ref().map(|s| Box::new(sorry_plan(s)));
             // As keepalived: a quorum above the total weight could never be reached.
             let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight)).sum();
             let quorum = if u64::from(vs.quorum) > total {
@@ -339,13 +375,15 @@ impl Plan {
                 protocol: vs.protocol,
                 real_servers,
                 sorry,
-                quorum_up: vs.quorum_up.clone(),
-                quorum_down: vs.quorum_down.clone(),
                 omega: vs.omega,
-                suspend_on: match (&vs.address, vs.ha_suspend) {
-                    (VsAddress::Ip { addr, .. }, true) => Some(*addr),
-                    _ => None,
-                },
+                rare: ServiceRare::boxed(ServiceRare {
+                    quorum_up: vs.quorum_up.clone(),
+                    quorum_down: vs.quorum_down.clone(),
+                    suspend_on: match (&vs.address, vs.ha_suspend) {
+                        (VsAddress::Ip { addr, .. }, true) => Some(*addr),
+                        _ => None,
+                    },
+                }),
             });
         }
         for p in &probes {
@@ -834,6 +872,7 @@ mod tests {
         let before = plan.services.clone();
         plan.compact();
         assert_eq!(plan.services, before, "same plan");
+        assert_eq!(plan.services.capacity(), plan.services.len());
         for sp in &plan.services {
             assert_eq!(sp.real_servers.capacity(), sp.real_servers.len());
             assert_eq!(sp.services.capacity(), sp.services.len());
@@ -921,6 +960,37 @@ mod tests {
         assert_eq!(sp.dest_label(limited), "[127.0.0.2]:tcp:8080");
         assert_eq!(sp.rs_label(2).as_deref(), Some("[127.0.0.3]:tcp:8080"));
         assert_eq!(sp.rs_label(3), None);
+    }
+
+    #[test]
+    fn rare_virtual_server_settings_are_kept_apart() {
+        assert_eq!(std::mem::size_of::<ServicePlan>(), 96);
+        let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n \
+                    real_server 127.0.0.1 8080 {\n }\n}\n\
+                    virtual_server 10.0.0.2 80 {\n protocol TCP\n ha_suspend\n \
+                    quorum_down /bin/false\n sorry_server 127.0.0.9 8080\n \
+                    real_server 127.0.0.1 8080 {\n }\n}\n\
+                    virtual_server fwmark 3 {\n ha_suspend\n quorum_up /bin/true\n \
+                    real_server 127.0.0.1 8080 {\n }\n}\n";
+        let loaded = rka_config::load_str("test.conf", text, &Default::default());
+        let plan = Plan::from_config(&loaded.config);
+        let [plain, suspended, fwmark] = &plan.services[..] else {
+            panic!("three virtual servers: {:?}", plan.services);
+        };
+        assert!(plain.rare.is_none() && plain.sorry.is_none(), "nothing set");
+        assert_eq!(plain.suspend_on(), None);
+        assert!(plain.quorum_script(true).is_none() && plain.quorum_script(false).is_none());
+        assert_eq!(suspended.suspend_on(), "10.0.0.2".parse().ok());
+        assert!(suspended.quorum_script(true).is_none());
+        assert!(suspended.quorum_script(false).is_some());
+        assert_eq!(
+            suspended.sorry.as_deref().map(|d| suspended.dest_label(d)),
+            Some("[127.0.0.9]:tcp:8080".to_string())
+        );
+        // ha_suspend names an address: a firewall mark has none to watch.
+        assert_eq!(fwmark.suspend_on(), None);
+        assert!(fwmark.quorum_script(true).is_some());
+        assert!(fwmark.quorum_script(false).is_none());
     }
 
     #[test]

@@ -763,7 +763,7 @@ impl Runtime {
         self.probes = ProbeTable::from_unsorted(keep);
         self.director = Director::new(spec);
         self.plan = plan;
-        let wants_addrs = self.plan.services.iter().any(|s| s.suspend_on.is_some());
+        let wants_addrs = self.plan.services.iter().any(|s| s.suspend_on().is_some());
         if wants_addrs && self.local_addrs.is_none() {
             if let Some((rx, task)) = spawn_address_watch() {
                 self.local_addrs = Some(rx);
@@ -782,7 +782,7 @@ impl Runtime {
         };
         let local = rx.borrow().clone();
         for (vi, sp) in self.plan.services.iter().enumerate() {
-            if let Some(addr) = sp.suspend_on {
+            if let Some(addr) = sp.suspend_on() {
                 let suspend = !local.contains(&addr);
                 if self.director.is_suspended(vi) != suspend {
                     tracing::info!(
@@ -1191,7 +1191,7 @@ impl Runtime {
             "{}",
             logline::quorum(change, quorum, hysteresis, weight, &name)
         );
-        if let Some(sorry) = sp.sorry.as_ref().filter(|_| sorry_lines) {
+        if let Some(sorry) = sp.sorry.as_deref().filter(|_| sorry_lines) {
             let server = logline_server(sp, sorry);
             let lines = match change {
                 QuorumChange::Lost => logline::sorry_server_in(&server, &name),
@@ -1221,9 +1221,8 @@ impl Runtime {
                 let Some(sp) = self.plan.services.get(vs) else {
                     return;
                 };
-                let script = if up { &sp.quorum_up } else { &sp.quorum_down };
                 self.notifier
-                    .notify(&vs_line(&sp.label, up), script.as_ref());
+                    .notify(&vs_line(&sp.label, up), sp.quorum_script(up));
             }
             Action::TableChanged => {}
         }
