@@ -141,34 +141,129 @@ type Finished = (u64, ProbeResult, std::time::Duration);
 /// `period` from "now" lands behind every checker rescheduled earlier with the same period, so
 /// each queue is sorted by construction: O(1) per probe instead of a heap's O(log n).
 ///
-/// An entry is 16 bytes (one per checker): its instant as the checkers' own ticks
-/// ([`state::tick`]: nanoseconds from a process-wide epoch, what [`CheckerState`] keeps, so
-/// that a due check compares two integers) and the id. A period is kept in nanoseconds.
+/// Instants are the checkers' own ticks ([`state::tick`]: nanoseconds from a process-wide
+/// epoch, what [`CheckerState`] keeps, so that a due check compares two integers), exact. A
+/// queue's entry is 8 bytes (one per checker, [`PeriodQueue`]); a heap entry 16 (its tick and
+/// id: the heap fills once, at the first starts, and gives its room back as it empties). A
+/// period is kept in nanoseconds.
 #[derive(Debug, Default)]
 struct DueQueue {
-    periods: Vec<(i64, VecDeque<(i64, u64)>)>,
+    periods: Vec<PeriodQueue>,
     heap: BinaryHeap<Reverse<(i64, u64)>>,
 }
 
 /// Beyond this many distinct periods, entries go to the heap (the queues' fronts are scanned).
 const MAX_PERIODS: usize = 16;
 
+/// One entry of a [`PeriodQueue`]: 8 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DueEntry {
+    /// Nanoseconds after the entry before it (0 for the first of a queue).
+    gap: u32,
+    /// The checker's id; [`DueEntry::FILLER`] for an entry that only carries time (a gap
+    /// longer than a `u32` holds, ~4.3 s, is split over fillers).
+    id: u32,
+}
+
+impl DueEntry {
+    /// The id of an entry that carries no checker.
+    const FILLER: u32 = u32::MAX;
+}
+
+/// The entries of one rescheduling period, in order: each keeps its distance to the one
+/// before it, the queue the ticks of its front and back entries, so an entry is 8 bytes
+/// instead of a tick and an id (16). The front is never a filler.
+#[derive(Debug)]
+struct PeriodQueue {
+    /// The period, in nanoseconds.
+    period: i64,
+    /// The tick of the front entry (when there is one).
+    front: i64,
+    /// The tick of the back entry (when there is one).
+    back: i64,
+    entries: VecDeque<DueEntry>,
+}
+
+impl PeriodQueue {
+    /// An empty queue of `period`.
+    fn new(period: i64) -> Self {
+        PeriodQueue {
+            period,
+            front: 0,
+            back: 0,
+            entries: VecDeque::new(),
+        }
+    }
+
+    /// Whether an entry of tick `at` may go last (no earlier than the last one).
+    fn fits(&self, at: i64) -> bool {
+        self.entries.is_empty() || self.back <= at
+    }
+
+    /// Appends `id` at tick `at` (which [`fits`](Self::fits)), growing the room as
+    /// [`DueQueue::growth`] says for a pool of `checkers`.
+    fn push_back(&mut self, at: i64, id: u32, checkers: usize) {
+        let mut gap = if self.entries.is_empty() {
+            self.front = at;
+            0
+        } else {
+            u64::try_from(at.saturating_sub(self.back)).unwrap_or(0)
+        };
+        let mut push = |e: DueEntry| {
+            if self.entries.len() == self.entries.capacity() {
+                self.entries
+                    .reserve_exact(DueQueue::growth(self.entries.len(), checkers));
+            }
+            self.entries.push_back(e);
+        };
+        let most = u64::from(u32::MAX);
+        while gap > most {
+            push(DueEntry {
+                gap: u32::MAX,
+                id: DueEntry::FILLER,
+            });
+            gap -= most;
+        }
+        let gap = u32::try_from(gap).unwrap_or(u32::MAX);
+        push(DueEntry { gap, id });
+        self.back = at;
+    }
+
+    /// The front entry: its tick and id.
+    fn first(&self) -> Option<(i64, u64)> {
+        self.entries.front().map(|e| (self.front, u64::from(e.id)))
+    }
+
+    /// Removes the front entry, and the fillers behind it.
+    fn pop_front(&mut self) {
+        self.entries.pop_front();
+        while let Some(next) = self.entries.front() {
+            self.front = self.front.saturating_add(i64::from(next.gap));
+            if next.id != DueEntry::FILLER {
+                break;
+            }
+            self.entries.pop_front();
+        }
+    }
+}
+
 impl DueQueue {
     /// Schedules `id` at tick `at`; `period` is `at - now` (in nanoseconds) when `at` was
     /// computed from the current time (rescheduling), `None` for an arbitrary instant.
     /// `checkers` is how many checkers the pool holds (the room a queue grows to at once).
+    /// An id a queue's entry cannot hold (`u32::MAX` or more) goes to the heap.
     fn push(&mut self, at: i64, id: u64, period: Option<i64>, checkers: usize) {
-        if let Some(p) = period {
-            if let Some((_, q)) = self.periods.iter_mut().find(|(d, _)| *d == p) {
-                if q.back().is_none_or(|&(last, _)| last <= at) {
-                    if q.len() == q.capacity() {
-                        q.reserve_exact(Self::growth(q.len(), checkers));
-                    }
-                    q.push_back((at, id));
+        let small = u32::try_from(id).ok().filter(|&i| i != DueEntry::FILLER);
+        if let (Some(p), Some(small)) = (period, small) {
+            if let Some(q) = self.periods.iter_mut().find(|q| q.period == p) {
+                if q.fits(at) {
+                    q.push_back(at, small, checkers);
                     return;
                 }
             } else if self.periods.len() < MAX_PERIODS {
-                self.periods.push((p, VecDeque::from([(at, id)])));
+                let mut q = PeriodQueue::new(p);
+                q.push_back(at, small, checkers);
+                self.periods.push(q);
                 return;
             }
         }
@@ -178,7 +273,7 @@ impl DueQueue {
     /// How much room to add to a full queue of `len` entries. A queue holds up to one entry
     /// per checker for good (stale entries aside), so it doubles up to the number of
     /// `checkers` and no further (doubling past it would leave up to half its room empty:
-    /// ~0.5 MB at 36,800 checkers), then grows by an eighth (stale entries of removed or
+    /// ~0.3 MB at 36,800 checkers), then grows by an eighth (stale entries of removed or
     /// rescheduled checkers, until they are popped).
     fn growth(len: usize, checkers: usize) -> usize {
         if len < checkers {
@@ -197,8 +292,8 @@ impl DueQueue {
     /// The earliest entry: `(queue index or None for the heap, its tick, id)`.
     fn first(&self) -> Option<(Option<usize>, i64, u64)> {
         let mut best = self.heap.peek().map(|&Reverse((at, id))| (None, at, id));
-        for (i, (_, q)) in self.periods.iter().enumerate() {
-            if let Some(&(at, id)) = q.front() {
+        for (i, q) in self.periods.iter().enumerate() {
+            if let Some((at, id)) = q.first() {
                 if best.is_none_or(|(_, b, _)| at < b) {
                     best = Some((Some(i), at, id));
                 }
@@ -211,7 +306,7 @@ impl DueQueue {
     fn pop(&mut self, from: Option<usize>) {
         match from {
             Some(i) => {
-                if let Some((_, q)) = self.periods.get_mut(i) {
+                if let Some(q) = self.periods.get_mut(i) {
                     q.pop_front();
                 }
             }
@@ -1208,7 +1303,7 @@ mod tests {
                 10_000,
             );
         }
-        let (_, queue) = q.periods.first().expect("one period");
+        let queue = &q.periods.first().expect("one period").entries;
         assert_eq!(queue.len(), 10_000);
         assert!(queue.capacity() < 10_016, "{}", queue.capacity());
         // Beyond it (stale entries), by an eighth.
@@ -1260,6 +1355,152 @@ mod tests {
         assert!(DueQueue::is_current(at, Some(early_tick)));
         assert!(!DueQueue::is_current(at, Some(early_tick + 1)));
         assert!(!DueQueue::is_current(at, None));
+    }
+
+    #[test]
+    fn queued_due_entries_are_eight_bytes_and_keep_exact_ticks_over_long_gaps() {
+        assert_eq!(std::mem::size_of::<DueEntry>(), 8);
+        let t0 = state::tick(Instant::now());
+        let s = 1_000_000_000i64;
+        let period = Some(60 * s);
+        let mut q = DueQueue::default();
+        // 1 ns apart, then 10 s (two fillers), a tie, then ~8.6 s plus 7 ns (exactly two
+        // u32 gaps: one filler and a full gap), then one past the u32 range by a nanosecond.
+        let most = i64::from(u32::MAX);
+        let ticks = [
+            t0,
+            t0 + 1,
+            t0 + 10 * s,
+            t0 + 10 * s,
+            t0 + 10 * s + 2 * most + 7,
+            t0 + 10 * s + 3 * most + 8,
+        ];
+        for (id, at) in ticks.iter().enumerate() {
+            q.push(*at, id as u64, period, 100);
+        }
+        assert!(q.heap.is_empty(), "all in the period's queue");
+        assert!(q.periods[0].entries.len() > ticks.len(), "with fillers");
+        for (id, at) in ticks.iter().enumerate() {
+            assert_eq!(q.first(), Some((Some(0), *at, id as u64)));
+            q.pop(Some(0));
+        }
+        assert_eq!(q.first(), None);
+        assert!(q.periods[0].entries.is_empty(), "no filler left behind");
+        // Emptied, the queue starts again from any tick, earlier ones included.
+        q.push(t0 - s, 9, period, 100);
+        assert_eq!(q.first(), Some((Some(0), t0 - s, 9)));
+        // An id an entry cannot hold goes to the heap, still in order.
+        q.push(t0 - 2 * s, u64::from(u32::MAX), period, 100);
+        assert_eq!(q.first(), Some((None, t0 - 2 * s, u64::from(u32::MAX))));
+        assert_eq!(q.periods[0].entries.len(), 1);
+    }
+
+    /// The due queue as it was with 16-byte entries (tick and id in each): the reference
+    /// the 8-byte entries must give the same order as.
+    #[derive(Default)]
+    struct WideDueQueue {
+        periods: Vec<(i64, VecDeque<(i64, u64)>)>,
+        heap: BinaryHeap<Reverse<(i64, u64)>>,
+    }
+
+    impl WideDueQueue {
+        fn push(&mut self, at: i64, id: u64, period: Option<i64>) {
+            if let Some(p) = period {
+                if let Some((_, q)) = self.periods.iter_mut().find(|(d, _)| *d == p) {
+                    if q.back().is_none_or(|&(last, _)| last <= at) {
+                        q.push_back((at, id));
+                        return;
+                    }
+                } else if self.periods.len() < MAX_PERIODS {
+                    self.periods.push((p, VecDeque::from([(at, id)])));
+                    return;
+                }
+            }
+            self.heap.push(Reverse((at, id)));
+        }
+
+        fn first(&self) -> Option<(Option<usize>, i64, u64)> {
+            let mut best = self.heap.peek().map(|&Reverse((at, id))| (None, at, id));
+            for (i, (_, q)) in self.periods.iter().enumerate() {
+                if let Some(&(at, id)) = q.front() {
+                    if best.is_none_or(|(_, b, _)| at < b) {
+                        best = Some((Some(i), at, id));
+                    }
+                }
+            }
+            best
+        }
+
+        fn pop(&mut self, from: Option<usize>) {
+            match from {
+                Some(i) => {
+                    self.periods[i].1.pop_front();
+                }
+                None => {
+                    self.heap.pop();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn eight_byte_due_entries_keep_the_order_of_tick_and_id_entries() {
+        // A simulated pool: checkers finishing probes reschedule after one of a few periods
+        // (long ones too, gaps beyond a u32 of nanoseconds), on a coarse clock (ties), some
+        // at arbitrary instants; entries popped as they come due.
+        let s = 1_000_000_000i64;
+        let periods = [3 * s, 30 * s, 60 * s, 7 * s + 1, 10 * s];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (mut new, mut old) = (DueQueue::default(), WideDueQueue::default());
+        let (mut now, mut long_gaps) = (0i64, 0);
+        for step in 0..200_000u64 {
+            match rand(10) {
+                0..=5 => {
+                    let id = rand(5_000);
+                    let (at, period) = if rand(20) == 0 {
+                        (now + i64::try_from(rand(90)).expect("small") * s, None)
+                    } else {
+                        let p = periods[usize::try_from(rand(5)).expect("small")];
+                        (now + p, Some(p))
+                    };
+                    let back = old
+                        .periods
+                        .iter()
+                        .find(|(d, _)| Some(*d) == period)
+                        .and_then(|(_, q)| q.back());
+                    if back.is_some_and(|&(b, _)| at - b > i64::from(u32::MAX)) {
+                        long_gaps += 1;
+                    }
+                    new.push(at, id, period, 5_000);
+                    old.push(at, id, period);
+                }
+                6 | 7 => {
+                    assert_eq!(new.first(), old.first(), "step {step}");
+                    if let Some((from, at, _)) = old.first() {
+                        now = now.max(at);
+                        new.pop(from);
+                        old.pop(from);
+                    }
+                }
+                // The clock moves on in whole milliseconds (many equal ticks), now and then
+                // by seconds.
+                8 if rand(50) == 0 => now += 5 * s + i64::try_from(rand(1000)).expect("small"),
+                _ => now += i64::try_from(rand(400)).expect("small") * 1_000_000,
+            }
+        }
+        while let Some((from, _, _)) = old.first() {
+            assert_eq!(new.first(), old.first());
+            new.pop(from);
+            old.pop(from);
+        }
+        assert_eq!(new.first(), None);
+        assert!(long_gaps > 100, "gaps beyond a u32: {long_gaps}");
     }
 
     /// Whether checker `id` has not started a probe yet.
