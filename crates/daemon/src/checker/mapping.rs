@@ -24,8 +24,10 @@ use rka_config::Config;
 use rka_ipvs::types::svc_flags;
 use rka_ipvs::{Family, ForwardMethod, Protocol, Service, ServiceKey, Tunnel, TunnelType};
 
-/// How one real server (or sorry server) is programmed. Its label (`[addr]:proto:port`) is
-/// built when shown: [`ServicePlan::dest_label`].
+/// How one real server (or sorry server) is programmed: 24 bytes (one per real server). Its
+/// label (`[addr]:proto:port`) is built when shown ([`ServicePlan::dest_label`]); the
+/// settings most real servers leave unset sit with its virtual server's
+/// ([`ServicePlan::dest_rare`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestPlan {
     /// Its address.
@@ -34,9 +36,9 @@ pub struct DestPlan {
     pub port: u16,
     /// Forwarding method.
     pub method: ForwardMethod,
-    /// The settings most real servers leave unset, boxed only when one is set (one plan per
-    /// real server: 32 bytes instead of 56).
-    pub rare: Option<Box<DestRare>>,
+    /// One more than the place of its rare settings in its virtual server's
+    /// [`ServiceRare::dests`]; 0 when it has none (most real servers).
+    rare: u32,
 }
 
 /// The settings of a real server that most configurations leave unset.
@@ -55,39 +57,14 @@ pub struct DestRare {
 }
 
 impl DestPlan {
-    /// A destination at `addr:port` forwarded by `method`, with `rare` settings (kept only
-    /// when one differs from the defaults).
-    pub fn new(addr: IpAddr, port: u16, method: ForwardMethod, rare: DestRare) -> DestPlan {
+    /// A destination at `addr:port` forwarded by `method`, without rare settings (see
+    /// [`ServiceRare::dest`] for one with them).
+    pub fn new(addr: IpAddr, port: u16, method: ForwardMethod) -> DestPlan {
         DestPlan {
             addr,
             port,
             method,
-            rare: (rare != DestRare::default()).then(|| Box::new(rare)),
-        }
-    }
-
-    /// Tunnel settings (TUN with GUE or GRE).
-    pub fn tunnel(&self) -> Option<Tunnel> {
-        self.rare.as_ref().and_then(|r| r.tunnel)
-    }
-
-    /// `uthreshold` (0: none).
-    pub fn upper_threshold(&self) -> u32 {
-        self.rare.as_ref().map_or(0, |r| r.upper_threshold)
-    }
-
-    /// `lthreshold` (0: none).
-    pub fn lower_threshold(&self) -> u32 {
-        self.rare.as_ref().map_or(0, |r| r.lower_threshold)
-    }
-
-    /// `notify_up` or `notify_down`.
-    pub fn notify_script(&self, up: bool) -> Option<&LvsScript> {
-        let r = self.rare.as_ref()?;
-        if up {
-            r.notify_up.as_ref()
-        } else {
-            r.notify_down.as_ref()
+            rare: 0,
         }
     }
 
@@ -122,7 +99,8 @@ pub struct ServicePlan {
     pub rare: Option<Box<ServiceRare>>,
 }
 
-/// The settings of a virtual server that most configurations leave unset.
+/// The settings of a virtual server, and of its real servers, that most configurations leave
+/// unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceRare {
     /// `quorum_up`.
@@ -132,11 +110,40 @@ pub struct ServiceRare {
     /// With `ha_suspend`: the virtual address whose absence from this host suspends the
     /// checkers.
     pub suspend_on: Option<IpAddr>,
+    /// The rare settings of those of its real servers (and sorry server) that have some,
+    /// each [`DestPlan`] knowing its own place.
+    pub dests: Vec<DestRare>,
 }
 
 impl ServiceRare {
+    /// A destination at `addr:port` forwarded by `method` whose `rare` settings, unless all
+    /// at their defaults, are kept here.
+    pub fn dest(
+        &mut self,
+        addr: IpAddr,
+        port: u16,
+        method: ForwardMethod,
+        rare: DestRare,
+    ) -> DestPlan {
+        let mut d = DestPlan::new(addr, port, method);
+        if rare != DestRare::default() {
+            match u32::try_from(self.dests.len() + 1) {
+                Ok(place) => {
+                    self.dests.push(rare);
+                    d.rare = place;
+                }
+                Err(_) => tracing::warn!(
+                    "real server [{addr}]:{port}: too many real servers with thresholds, \
+                     tunnels or notify scripts - its own ignored"
+                ),
+            }
+        }
+        d
+    }
+
     /// `rare` boxed, or `None` when every setting is at its default.
-    fn boxed(rare: ServiceRare) -> Option<Box<ServiceRare>> {
+    fn boxed(mut rare: ServiceRare) -> Option<Box<ServiceRare>> {
+        rare.dests.shrink_to_fit();
         (rare != ServiceRare::default()).then(|| Box::new(rare))
     }
 }
@@ -156,6 +163,37 @@ impl ServicePlan {
     /// checkers.
     pub fn suspend_on(&self) -> Option<IpAddr> {
         self.rare.as_ref().and_then(|r| r.suspend_on)
+    }
+
+    /// The rare settings of its real server (or sorry server) `d`, when it has some.
+    pub fn dest_rare(&self, d: &DestPlan) -> Option<&DestRare> {
+        let place = usize::try_from(d.rare.checked_sub(1)?).ok()?;
+        self.rare.as_ref()?.dests.get(place)
+    }
+
+    /// Tunnel settings of `d` (TUN with GUE or GRE).
+    pub fn tunnel(&self, d: &DestPlan) -> Option<Tunnel> {
+        self.dest_rare(d).and_then(|r| r.tunnel)
+    }
+
+    /// `uthreshold` of `d` (0: none).
+    pub fn upper_threshold(&self, d: &DestPlan) -> u32 {
+        self.dest_rare(d).map_or(0, |r| r.upper_threshold)
+    }
+
+    /// `lthreshold` of `d` (0: none).
+    pub fn lower_threshold(&self, d: &DestPlan) -> u32 {
+        self.dest_rare(d).map_or(0, |r| r.lower_threshold)
+    }
+
+    /// `notify_up` or `notify_down` of `d`.
+    pub fn notify_script(&self, d: &DestPlan, up: bool) -> Option<&LvsScript> {
+        let r = self.dest_rare(d)?;
+        if up {
+            r.notify_up.as_ref()
+        } else {
+            r.notify_down.as_ref()
+        }
     }
 
     /// `[addr]:proto:port` of one of its real servers (or its sorry server), as keepalived's
@@ -304,10 +342,19 @@ impl Plan {
             let keys = service_keys(config, vs);
             let label = vs_label(vs);
             let mut real_servers = Vec::new();
+            let mut rare = ServiceRare {
+                quorum_up: vs.quorum_up.clone(),
+                quorum_down: vs.quorum_down.clone(),
+                suspend_on: match (&vs.address, vs.ha_suspend) {
+                    (VsAddress::Ip { addr, .. }, true) => Some(*addr),
+                    _ => None,
+                },
+                dests: Vec::new(),
+            };
             let mut rs_specs = Vec::new();
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 let (method, tunnel) = forwarding(rs.forwarding);
-                real_servers.push(DestPlan::new(
+                real_servers.push(rare.dest(
                     rs.addr,
                     rs.port,
                     method,
@@ -345,7 +392,10 @@ impl Plan {
                     checkers: inits,
                 });
             }
-            let sorry = vs.sorry_server.as_ref().map(|s| Box::new(sorry_plan(s)));
+            let sorry = vs
+                .sorry_server
+                .as_ref()
+                .map(|s| Box::new(sorry_plan(&mut rare, s)));
             // As keepalived: a quorum above the total weight could never be reached.
             let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight)).sum();
             let quorum = if u64::from(vs.quorum) > total {
@@ -376,14 +426,7 @@ impl Plan {
                 real_servers,
                 sorry,
                 omega: vs.omega,
-                rare: ServiceRare::boxed(ServiceRare {
-                    quorum_up: vs.quorum_up.clone(),
-                    quorum_down: vs.quorum_down.clone(),
-                    suspend_on: match (&vs.address, vs.ha_suspend) {
-                        (VsAddress::Ip { addr, .. }, true) => Some(*addr),
-                        _ => None,
-                    },
-                }),
+                rare: ServiceRare::boxed(rare),
             });
         }
         for p in &probes {
@@ -587,9 +630,9 @@ fn probe_kind(k: &CheckerKind) -> CheckKind {
     }
 }
 
-fn sorry_plan(s: &SorryServer) -> DestPlan {
+fn sorry_plan(rare: &mut ServiceRare, s: &SorryServer) -> DestPlan {
     let (method, tunnel) = forwarding(s.forwarding);
-    DestPlan::new(
+    rare.dest(
         s.addr,
         s.port,
         method,
@@ -931,35 +974,48 @@ mod tests {
 
     #[test]
     fn rare_real_server_settings_are_kept_apart() {
-        assert_eq!(std::mem::size_of::<DestPlan>(), 32);
+        assert_eq!(std::mem::size_of::<DestPlan>(), 24);
         let text = "virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_kind NAT\n \
                     real_server 127.0.0.1 8080 {\n }\n \
                     real_server 127.0.0.2 8080 {\n  uthreshold 9\n  lthreshold 2\n  \
                     notify_down /bin/true\n }\n \
-                    real_server 127.0.0.3 8080 {\n }\n}\n\
+                    real_server 127.0.0.3 8080 {\n }\n \
+                    real_server 127.0.0.5 8080 {\n  notify_up /bin/false\n }\n}\n\
                     virtual_server 10.0.0.9 80 {\n protocol TCP\n lb_kind TUN type gue port 6080\n \
                     real_server 127.0.0.4 80 {\n }\n}\n";
         let loaded = rka_config::load_str("test.conf", text, &Default::default());
         let plan = Plan::from_config(&loaded.config);
         let sp = &plan.services[0];
-        let [plain, limited, _] = &sp.real_servers[..] else {
-            panic!("three real servers: {:?}", sp.real_servers);
+        let [plain, limited, _, notified] = &sp.real_servers[..] else {
+            panic!("four real servers: {:?}", sp.real_servers);
         };
-        assert!(plain.rare.is_none(), "nothing set, nothing boxed");
-        assert_eq!((plain.upper_threshold(), plain.lower_threshold()), (0, 0));
-        assert!(plain.notify_script(false).is_none() && plain.tunnel().is_none());
+        assert!(sp.dest_rare(plain).is_none(), "nothing set, nothing kept");
         assert_eq!(
-            (limited.upper_threshold(), limited.lower_threshold()),
+            sp.rare.as_ref().map(|r| r.dests.len()),
+            Some(2),
+            "one entry per real server with settings"
+        );
+        assert_eq!(
+            (sp.upper_threshold(plain), sp.lower_threshold(plain)),
+            (0, 0)
+        );
+        assert!(sp.notify_script(plain, false).is_none() && sp.tunnel(plain).is_none());
+        assert_eq!(
+            (sp.upper_threshold(limited), sp.lower_threshold(limited)),
             (9, 2)
         );
-        assert!(limited.notify_script(false).is_some());
-        assert!(limited.notify_script(true).is_none());
-        let tunnelled = &plan.services[1].real_servers[0];
-        assert_eq!(tunnelled.tunnel().map(|t| t.port), Some(6080));
-        assert!(tunnelled.notify_script(true).is_none());
+        assert!(sp.notify_script(limited, false).is_some());
+        assert!(sp.notify_script(limited, true).is_none());
+        assert!(sp.notify_script(notified, true).is_some());
+        assert!(sp.notify_script(notified, false).is_none());
+        assert_eq!(sp.upper_threshold(notified), 0);
+        let tun = &plan.services[1];
+        let tunnelled = &tun.real_servers[0];
+        assert_eq!(tun.tunnel(tunnelled).map(|t| t.port), Some(6080));
+        assert!(tun.notify_script(tunnelled, true).is_none());
         assert_eq!(sp.dest_label(limited), "[127.0.0.2]:tcp:8080");
         assert_eq!(sp.rs_label(2).as_deref(), Some("[127.0.0.3]:tcp:8080"));
-        assert_eq!(sp.rs_label(3), None);
+        assert_eq!(sp.rs_label(4), None);
     }
 
     #[test]

@@ -1213,7 +1213,7 @@ impl Runtime {
                 };
                 self.notifier.notify(
                     &rs_line(&sp.dest_label(dp), &sp.label, up),
-                    dp.notify_script(up),
+                    sp.notify_script(dp, up),
                 );
             }
             Action::QuorumUp { vs } | Action::QuorumDown { vs } => {
@@ -1592,7 +1592,6 @@ mod tests {
                     std::net::Ipv4Addr::LOCALHOST.into(),
                     p,
                     rka_ipvs::ForwardMethod::Masq,
-                    Default::default(),
                 )
             })
             .collect()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use rka_check::Director;
 use rka_ipvs::{Destination, ServiceKey, Table};
 
-use super::mapping::{DestPlan, Plan};
+use super::mapping::{DestPlan, Plan, ServicePlan};
 
 /// The wanted table, and for every kernel service the label of its virtual server (to name it
 /// in errors).
@@ -17,11 +17,11 @@ pub struct Desired {
     pub labels: BTreeMap<ServiceKey, String>,
 }
 
-fn destination(d: &DestPlan, key: &ServiceKey, weight: u32) -> Destination {
+fn destination(sp: &ServicePlan, d: &DestPlan, key: &ServiceKey, weight: u32) -> Destination {
     let mut dest = Destination::new(d.addr, d.port_in(key), d.method, weight);
-    dest.upper_threshold = d.upper_threshold();
-    dest.lower_threshold = d.lower_threshold();
-    dest.tunnel = d.tunnel();
+    dest.upper_threshold = sp.upper_threshold(d);
+    dest.lower_threshold = sp.lower_threshold(d);
+    dest.tunnel = sp.tunnel(d);
     dest
 }
 
@@ -47,11 +47,11 @@ pub fn desired_for(
             out.labels.insert(key, sp.label.clone());
             for (ri, rs) in sp.real_servers.iter().enumerate() {
                 if let Some(w) = director.real_server_weight(vi, ri) {
-                    out.table.insert_dest(&key, &destination(rs, &key, w));
+                    out.table.insert_dest(&key, &destination(sp, rs, &key, w));
                 }
             }
             if let (Some(sorry), Some(w)) = (&sp.sorry, director.sorry_weight(vi)) {
-                let d = destination(sorry, &key, w);
+                let d = destination(sp, sorry, &key, w);
                 let taken = out
                     .table
                     .services
