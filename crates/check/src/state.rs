@@ -142,27 +142,39 @@ impl Extra {
 }
 
 /// The checker passes.
-const UP: u8 = 1;
+const UP: u16 = 1;
 /// A probe has finished.
-const HAS_RUN: u8 = 1 << 1;
+const HAS_RUN: u16 = 1 << 1;
 /// `retry` applies to the very first probe. keepalived 2.2.7 (observed) settles a first
 /// failing TCP_CHECK, UDP_CHECK, PING_CHECK, DNS_CHECK, HTTP_GET, SSL_GET or MISC_CHECK at
 /// once at start (the MISC_CHECK's next run comes a `delay_loop` later, alpha or not:
 /// `alpha-first-timing.log` of the daemon); SMTP_CHECK retries it.
-const RETRY_FIRST_RUN: u8 = 1 << 2;
+const RETRY_FIRST_RUN: u16 = 1 << 2;
 /// A probe is running.
-const IN_FLIGHT: u8 = 1 << 3;
+const IN_FLIGHT: u16 = 1 << 3;
 /// A verdict (Up or Down) was reported: an `alpha` checker that starts down reports its
 /// first failed verdict once, as keepalived 2.2.7 runs `notify_down` then.
-const VERDICT_GIVEN: u8 = 1 << 4;
+const VERDICT_GIVEN: u16 = 1 << 4;
 /// Report [`CheckerEvent::UrlPassed`].
-const REPORT_URL_PASSES: u8 = 1 << 5;
+const REPORT_URL_PASSES: u16 = 1 << 5;
 /// Report the first success of a checker that starts up ([`CheckerState::report_first_success`]).
-const REPORT_FIRST_SUCCESS: u8 = 1 << 6;
+const REPORT_FIRST_SUCCESS: u16 = 1 << 6;
 /// A first probe settled at once is worded with the configured `retry` ("failed after N
 /// retries"): keepalived 2.2.7's HTTP_GET, SSL_GET and MISC_CHECK (`http-recovery2.log`,
 /// 8610; `alpha-first-timing.log`: "failed after 1 retry" from a single run).
-const FIRST_WORDED_WITH_RETRY: u8 = 1 << 7;
+const FIRST_WORDED_WITH_RETRY: u16 = 1 << 7;
+/// A failure of a down checker retries too (silently), as one of an up checker does:
+/// keepalived 2.2.7's TCP_CHECK and SMTP_CHECK, observed in the VM (`delay_loop 4`,
+/// `retry 1`, `delay_before_retry 1`, a closed port: probes at 5.7 6.7 10.7 11.7 ... s while
+/// down, at start or added by a reload, alpha or not; with `retry 2` three probes a cycle).
+/// UDP_CHECK, PING_CHECK, DNS_CHECK, MISC_CHECK and HTTP_GET/SSL_GET probe once a cycle while
+/// down.
+const RETRY_WHILE_DOWN: u16 = 1 << 8;
+/// While down, the next probe after a failure comes `delay_before_retry` later: keepalived
+/// 2.2.7's `alpha` MISC_CHECK, HTTP_GET or SSL_GET that a reload creates, with `retry` 1 or
+/// more (observed in the VM: every `delay_before_retry` for as long as it fails, silent after
+/// its first retry's line; `alpha-first-timing-probes.txt` 9312/9313). Cleared by a success.
+const DOWN_PACED_BY_RETRY: u16 = 1 << 9;
 
 /// The origin of the checkers' instants, fixed at its first use in the process.
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -201,7 +213,7 @@ fn tick_after(at: Instant, delay: Duration) -> i64 {
 ///
 /// Kept small (a pool holds one per checker, tens of thousands of them; 32 bytes): the
 /// schedule is shared with every checker of the same timing, the next probe's instant is
-/// 8 bytes of ticks, the flags one byte, and what only some checkers hold (url pacing,
+/// 8 bytes of ticks, the flags two bytes, and what only some checkers hold (url pacing,
 /// dynamic weight, last failure, waiting events) one box that exists only while needed.
 #[derive(Debug, Clone)]
 pub struct CheckerState {
@@ -212,8 +224,9 @@ pub struct CheckerState {
     extra: Option<Box<Extra>>,
     retries_done: u32,
     /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`],
-    /// [`REPORT_URL_PASSES`], [`REPORT_FIRST_SUCCESS`], [`FIRST_WORDED_WITH_RETRY`].
-    flags: u8,
+    /// [`REPORT_URL_PASSES`], [`REPORT_FIRST_SUCCESS`], [`FIRST_WORDED_WITH_RETRY`],
+    /// [`RETRY_WHILE_DOWN`], [`DOWN_PACED_BY_RETRY`].
+    flags: u16,
 }
 
 impl CheckerState {
@@ -255,6 +268,10 @@ impl CheckerState {
             FIRST_WORDED_WITH_RETRY,
             matches!(probe, Probe::Http(_) | Probe::Misc(_)),
         );
+        state.set(
+            RETRY_WHILE_DOWN,
+            matches!(probe, Probe::Tcp(_) | Probe::Smtp(_)),
+        );
         match probe {
             Probe::Http(p) => state.pacing_urls(p.urls.len(), p.fast_recovery),
             _ => state,
@@ -291,8 +308,15 @@ impl CheckerState {
     /// [`RETRY_FIRST_RUN`]): keepalived 2.2.7 settles a first failing TCP_CHECK at once at
     /// start, but retries it for a checker a reload creates (`tests/data/join-fresh*.log`,
     /// `join-fail*.log` of the daemon: "failed after 1 retries.").
+    ///
+    /// An `alpha` MISC_CHECK, HTTP_GET or SSL_GET with `retry` is also made to probe every
+    /// `delay_before_retry` while it fails (see [`DOWN_PACED_BY_RETRY`]), as keepalived's
+    /// checkers a reload creates do.
     pub fn retry_first_probe(&mut self) {
         self.set(RETRY_FIRST_RUN, true);
+        if self.schedule.alpha && self.schedule.retry > 0 && self.has(FIRST_WORDED_WITH_RETRY) {
+            self.set(DOWN_PACED_BY_RETRY, true);
+        }
     }
 
     /// Whether the first success is still to be reported ([`Self::report_first_success`]).
@@ -301,12 +325,12 @@ impl CheckerState {
     }
 
     /// Whether `flag` is set.
-    fn has(&self, flag: u8) -> bool {
+    fn has(&self, flag: u16) -> bool {
         self.flags & flag != 0
     }
 
     /// Sets or clears `flag`.
-    fn set(&mut self, flag: u8, on: bool) {
+    fn set(&mut self, flag: u16, on: bool) {
         if on {
             self.flags |= flag;
         } else {
@@ -395,11 +419,13 @@ impl CheckerState {
         // Before the first probe has run, a failure counts as a failure of an up checker, even
         // in alpha mode: the retries apply (for the kinds that retry a first probe, see
         // `RETRY_FIRST_RUN`), then the verdict is settled.
-        let counts_retries = (up || !has_run) && (has_run || self.has(RETRY_FIRST_RUN));
+        let counts_retries = (up || !has_run || self.has(RETRY_WHILE_DOWN))
+            && (has_run || self.has(RETRY_FIRST_RUN));
         self.set(HAS_RUN, true);
         match result {
             Ok(success) => {
                 self.retries_done = 0;
+                self.set(DOWN_PACED_BY_RETRY, false);
                 if let Some(x) = &mut self.extra {
                     x.last_failure = None;
                 }
@@ -457,7 +483,8 @@ impl CheckerState {
                 if counts_retries && self.retries_done < self.schedule.retry {
                     self.retries_done += 1;
                     self.next_probe = tick_after(now, self.schedule.delay_before_retry);
-                    if self.schedule.log_all_failures {
+                    // The retries of a down checker are silent (RETRY_WHILE_DOWN).
+                    if self.schedule.log_all_failures && (up || !has_run) {
                         self.push_event(CheckerEvent::Retrying {
                             reason: failure,
                             attempt: self.retries_done,
@@ -476,6 +503,9 @@ impl CheckerState {
                     // some kinds (see FIRST_WORDED_WITH_RETRY).
                     if !has_run && self.has(FIRST_WORDED_WITH_RETRY) {
                         retried = self.schedule.retry;
+                    }
+                    if !up && self.has(DOWN_PACED_BY_RETRY) {
+                        delay = self.schedule.delay_before_retry;
                     }
                     self.next_probe = tick_after(now, delay);
                     if up || !self.has(VERDICT_GIVEN) {
@@ -779,6 +809,87 @@ mod tests {
             "{:?}",
             runs[1].events
         );
+    }
+
+    #[test]
+    fn tcp_and_smtp_checkers_retry_while_down_the_others_probe_once_a_cycle() {
+        // keepalived 2.2.7 in the VM (delay_loop 4, retry 1 or 2, delay_before_retry 1, a
+        // closed port, log_all_failures): a TCP_CHECK down from its first probe probes at
+        // 5.7 6.7 10.7 11.7 ... s (retry 2: 10.6 11.6 12.6 17.6 ...), silently; SMTP_CHECK
+        // the same; UDP_CHECK, PING_CHECK and DNS_CHECK every delay_loop.
+        let t0 = Instant::now();
+        let addr = || crate::net::ConnectOpts::new("127.0.0.1:1".parse().expect("addr"));
+        let tcp = Probe::Tcp(addr());
+        let smtp = Probe::Smtp(crate::smtp::SmtpParams::new(addr()));
+        let udp = Probe::Udp(crate::udp::UdpParams::new(addr()));
+        for (probe, retry, cycle) in [
+            (&tcp, 1, vec![0, 10, 12, 22, 24]),
+            (&tcp, 2, vec![0, 10, 12, 14, 24]),
+            (&smtp, 1, vec![0, 2, 12, 14, 24]),
+            (&udp, 1, vec![0, 10, 20, 30, 40]),
+        ] {
+            let mut st = CheckerState::for_probe(probe, sched(retry, false), t0, Duration::ZERO);
+            let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), fail(), fail()]);
+            let kind = probe.kind();
+            assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), cycle, "{kind:?}");
+            let told: Vec<_> = runs.iter().filter(|r| !r.events.is_empty()).collect();
+            assert_eq!(told.len(), if kind == CheckKind::Smtp { 2 } else { 1 }, "{kind:?}");
+            assert!(!st.is_up());
+        }
+        // A retry that passes while down brings the checker up.
+        let mut st = CheckerState::for_probe(&tcp, sched(1, false), t0, Duration::ZERO);
+        let runs = drive(&mut st, t0, vec![fail(), fail(), ok(), fail(), fail()]);
+        assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), [0, 10, 12, 22, 24]);
+        assert!(matches!(&runs[2].events[..], [CheckerEvent::Up { .. }]));
+        // Up again, its failure is retried and told as an up checker's is.
+        assert!(matches!(
+            &runs[3].events[..],
+            [CheckerEvent::Retrying { attempt: 1, .. }]
+        ));
+        assert!(matches!(
+            &runs[4].events[..],
+            [CheckerEvent::Down { reason }] if reason.retries == 1
+        ));
+    }
+
+    #[test]
+    fn an_alpha_misc_or_http_checker_a_reload_creates_probes_every_delay_before_retry_while_down()
+    {
+        // keepalived 2.2.7 in the VM (delay_loop 4, retry 1, delay_before_retry 1, alpha,
+        // added by a reload, failing): MISC_CHECK, HTTP_GET and SSL_GET run every second for as
+        // long as they fail, with their first retry's line only; retry 0 or no alpha: every
+        // delay_loop once down.
+        let t0 = Instant::now();
+        let misc = crate::misc::MiscParams::new(vec!["/bin/false".into()], Duration::from_secs(1))
+            .expect("params");
+        let misc = Probe::Misc(misc);
+        let mut st = CheckerState::for_probe(&misc, sched(1, true), t0, Duration::ZERO);
+        st.retry_first_probe();
+        let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), fail(), ok(), fail()]);
+        assert_eq!(
+            runs.iter().map(|r| r.at).collect::<Vec<_>>(),
+            [0, 2, 4, 6, 8, 18]
+        );
+        assert!(matches!(
+            &runs[0].events[..],
+            [CheckerEvent::Retrying { attempt: 1, .. }]
+        ));
+        assert!(runs[2].events.is_empty() && runs[3].events.is_empty());
+        assert!(matches!(&runs[4].events[..], [CheckerEvent::Up { .. }]));
+        // Once it has passed, a failure is an up checker's again.
+        assert!(matches!(
+            &runs[5].events[..],
+            [CheckerEvent::Retrying { attempt: 1, .. }]
+        ));
+        for (retry, alpha, reload) in [(0, true, true), (1, false, true), (1, true, false)] {
+            let mut st = CheckerState::for_probe(&misc, sched(retry, alpha), t0, Duration::ZERO);
+            if reload {
+                st.retry_first_probe();
+            }
+            let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), fail()]);
+            let gaps: Vec<_> = runs.windows(2).map(|w| w[1].at - w[0].at).collect();
+            assert_eq!(gaps.last(), Some(&10), "retry {retry} alpha {alpha} reload {reload}");
+        }
     }
 
     #[test]
