@@ -188,49 +188,10 @@ impl CheckerSlot {
     }
 }
 
-/// A real server's checkers: almost always one, kept inline then (no allocation); several
-/// behind one thin pointer, so that either form takes 16 bytes.
-#[derive(Debug, Clone)]
-enum Checkers {
-    One(CheckerSlot),
-    Many(Box<Box<[CheckerSlot]>>),
-}
-
-impl Checkers {
-    fn new(mut slots: Vec<CheckerSlot>) -> Self {
-        match (slots.pop(), slots.is_empty()) {
-            (Some(one), true) => Checkers::One(one),
-            (Some(last), false) => {
-                slots.push(last);
-                Checkers::Many(Box::new(slots.into_boxed_slice()))
-            }
-            (None, _) => Checkers::Many(Box::default()),
-        }
-    }
-}
-
-impl std::ops::Deref for Checkers {
-    type Target = [CheckerSlot];
-
-    fn deref(&self) -> &[CheckerSlot] {
-        match self {
-            Checkers::One(c) => std::slice::from_ref(c),
-            Checkers::Many(v) => v,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Checkers {
-    fn deref_mut(&mut self) -> &mut [CheckerSlot] {
-        match self {
-            Checkers::One(c) => std::slice::from_mut(c),
-            Checkers::Many(v) => v,
-        }
-    }
-}
-
-/// A real server's state: a few bytes each, its checker inline (a director holds tens of
-/// thousands); its label stays with the owner's plan.
+/// A real server's state: 16 bytes each (a director holds tens of thousands); its label
+/// stays with the owner's plan. Its checkers are almost always one whose weight reports do
+/// not count ([`WeightMode::Static`]): that one's state is a flag of the real server itself
+/// (`lone`), no allocation; otherwise they are all behind one thin pointer (`listed`).
 #[derive(Debug, Clone)]
 struct RealServer {
     /// The configured weight.
@@ -242,18 +203,63 @@ struct RealServer {
     /// start when it starts up. An `alpha` real server starts down unannounced; its first
     /// failed verdict announces the DOWN without changing the table (keepalived 2.2.7).
     announced: bool,
-    checkers: Checkers,
+    /// Whether its one static checker passes, when that is all it has (then `listed` is
+    /// `None`); `None` otherwise.
+    lone: Option<bool>,
+    /// Its checkers, in order, unless it has none or a lone static one.
+    listed: Option<Box<Box<[CheckerSlot]>>>,
 }
 
 impl RealServer {
+    /// A real server of `weight` and `inhibit_on_failure` with `checkers`, down and
+    /// unannounced.
+    fn new(weight: u32, inhibit: bool, mut checkers: Vec<CheckerSlot>) -> Self {
+        let mut r = RealServer {
+            weight,
+            inhibit,
+            up: false,
+            announced: false,
+            lone: None,
+            listed: None,
+        };
+        match checkers.pop() {
+            Some(c) if checkers.is_empty() && c.mode == WeightMode::Static && !c.weighted => {
+                r.lone = Some(c.up);
+            }
+            Some(last) => {
+                checkers.push(last);
+                r.listed = Some(Box::new(checkers.into_boxed_slice()));
+            }
+            None => {}
+        }
+        r
+    }
+
+    /// Its checkers kept in a list (none for a lone static checker, see [`RealServer`]).
+    fn listed(&self) -> &[CheckerSlot] {
+        self.listed.as_deref().map_or(&[], |l| l)
+    }
+
+    /// Whether its checker `i` passes.
+    fn checker_up(&self, i: usize) -> Option<bool> {
+        match (&self.listed, self.lone) {
+            (Some(l), _) => l.get(i).map(|c| c.up),
+            (None, Some(up)) if i == 0 => Some(up),
+            _ => None,
+        }
+    }
+
     fn all_pass(&self) -> bool {
-        self.checkers.iter().all(|c| c.up)
+        match &self.listed {
+            Some(l) => l.iter().all(|c| c.up),
+            None => self.lone.unwrap_or(true),
+        }
     }
 
     /// The weight with dynamic reports applied, clamped to what IPVS accepts.
     fn effective_weight(&self) -> u32 {
         let mut w = i64::from(self.weight);
-        for c in self.checkers.iter() {
+        for c in self.listed() {
             match (c.mode, c.weight()) {
                 (WeightMode::Replace, Some(x)) => w = x,
                 (WeightMode::Add, Some(x)) => w += x,
@@ -304,19 +310,12 @@ impl Director {
         services.extend(spec.services.into_iter().map(|s| {
             let mut real_servers = Vec::with_capacity(s.real_servers.len());
             real_servers.extend(s.real_servers.into_iter().map(|r| {
-                let checkers = Checkers::new(
-                    r.checkers
-                        .iter()
-                        .map(|c| CheckerSlot::new(c.up, c.weight, c.mode))
-                        .collect(),
-                );
-                let mut rs = RealServer {
-                    weight: r.weight,
-                    inhibit: r.inhibit,
-                    checkers,
-                    up: false,
-                    announced: false,
-                };
+                let checkers = r
+                    .checkers
+                    .iter()
+                    .map(|c| CheckerSlot::new(c.up, c.weight, c.mode))
+                    .collect();
+                let mut rs = RealServer::new(r.weight, r.inhibit, checkers);
                 rs.up = rs.all_pass();
                 rs.announced = rs.up;
                 rs
@@ -369,10 +368,7 @@ impl Director {
 
     /// Whether a checker passes.
     pub fn checker_up(&self, slot: Slot) -> Option<bool> {
-        self.rs(slot.vs(), slot.rs())?
-            .checkers
-            .get(slot.check())
-            .map(|c| c.up)
+        self.rs(slot.vs(), slot.rs())?.checker_up(slot.check())
     }
 
     /// Whether a virtual server has its quorum.
@@ -466,8 +462,25 @@ impl Director {
             return;
         };
         let before_weight = r.effective_weight();
-        let Some(c) = r.checkers.get_mut(slot.check()) else {
-            return;
+        let c = match (&mut r.listed, &mut r.lone) {
+            (Some(l), _) => match l.get_mut(slot.check()) {
+                Some(c) => c,
+                None => return,
+            },
+            // A lone checker is static: weight reports do not count.
+            (None, Some(up)) if slot.check() == 0 => {
+                match event {
+                    CheckerEvent::Up { .. } => *up = true,
+                    CheckerEvent::Down { .. } => *up = false,
+                    CheckerEvent::WeightChanged { .. }
+                    | CheckerEvent::WeightReset
+                    | CheckerEvent::Retrying { .. }
+                    | CheckerEvent::UrlPassed { .. } => return,
+                }
+                self.after_checker(slot, event, before_weight);
+                return;
+            }
+            _ => return,
         };
         match event {
             CheckerEvent::Up { .. } => c.up = true,
@@ -486,6 +499,19 @@ impl Director {
             }
             CheckerEvent::Retrying { .. } | CheckerEvent::UrlPassed { .. } => return,
         }
+        self.after_checker(slot, event, before_weight);
+    }
+
+    /// What a checker `event` that changed the checker at `slot` does to its real server
+    /// (whose effective weight was `before_weight`), its virtual server and the table.
+    fn after_checker(&mut self, slot: Slot, event: &CheckerEvent, before_weight: u32) {
+        let Some(r) = self
+            .services
+            .get_mut(slot.vs())
+            .and_then(|s| s.real_servers.get_mut(slot.rs()))
+        else {
+            return;
+        };
         let was_up = r.up;
         r.up = r.all_pass();
         let weight_changed = r.effective_weight() != before_weight;
@@ -686,22 +712,37 @@ mod tests {
                     rs(1, vec![init(true)]),
                     rs(1, vec![init(true), init(false)]),
                     rs(1, vec![]),
+                    rs(
+                        1,
+                        vec![CheckerInit {
+                            mode: WeightMode::Add,
+                            ..init(true)
+                        }],
+                    ),
                 ],
             }],
         };
         let d = Director::new(spec);
         let s = &d.services[0];
-        assert_eq!(s.real_servers.capacity(), 3, "not the specs' allocation");
-        assert!(matches!(s.real_servers[0].checkers, Checkers::One(_)));
-        assert_eq!(s.real_servers[1].checkers.len(), 2);
-        assert!(s.real_servers[2].checkers.is_empty());
-        assert!(d.is_up(0, 0) && !d.is_up(0, 1) && d.is_up(0, 2));
-        assert_eq!(std::mem::size_of::<CheckerSlot>(), 16);
+        assert_eq!(s.real_servers.capacity(), 4, "not the specs' allocation");
+        let [lone, two, none, weighted] = &s.real_servers[..] else {
+            panic!("four real servers");
+        };
         assert!(
-            std::mem::size_of::<RealServer>() <= 24,
-            "{}",
-            std::mem::size_of::<RealServer>()
+            lone.listed.is_none() && lone.lone == Some(true),
+            "kept inline"
         );
+        assert_eq!((two.listed().len(), two.lone), (2, None));
+        assert!(none.listed.is_none() && none.lone.is_none());
+        // A lone checker whose weight counts is listed.
+        assert_eq!((weighted.listed().len(), weighted.lone), (1, None));
+        assert!(d.is_up(0, 0) && !d.is_up(0, 1) && d.is_up(0, 2));
+        assert_eq!(d.checker_up(Slot::new(0, 0, 0)), Some(true));
+        assert_eq!(d.checker_up(Slot::new(0, 0, 1)), None);
+        assert_eq!(d.checker_up(Slot::new(0, 1, 1)), Some(false));
+        assert_eq!(d.checker_up(Slot::new(0, 2, 0)), None);
+        assert_eq!(std::mem::size_of::<CheckerSlot>(), 16);
+        assert_eq!(std::mem::size_of::<RealServer>(), 16);
     }
 
     #[test]
