@@ -175,6 +175,16 @@ const RETRY_WHILE_DOWN: u16 = 1 << 8;
 /// more (observed in the VM: every `delay_before_retry` for as long as it fails, silent after
 /// its first retry's line; `alpha-first-timing-probes.txt` 9312/9313). Cleared by a success.
 const DOWN_PACED_BY_RETRY: u16 = 1 << 9;
+/// An `alpha` checker of this kind that a reload creates does not retry its first failure
+/// ([`CheckerState::retry_first_probe`] leaves it): keepalived 2.2.7's UDP_CHECK and
+/// PING_CHECK (observed in the VM, `delay_loop 4`, `retry 1`: a closed or silent UDP port,
+/// an address nobody answers, probed 3.0 7.0 11.0 ... s after the SIGHUP where the same
+/// checkers without `alpha` are retried at once).
+const ALPHA_RELOAD_NO_RETRY: u16 = 1 << 10;
+/// The first failure, settled at once, is told as a retried one ([`DownReason::first_probe`]
+/// false): such an `alpha` UDP_CHECK/PING_CHECK with `retry` above 0 logs nothing for it, as
+/// keepalived (`alpha-first.log`, 9111/9131), where `retry 0` logs its down line.
+const FIRST_TOLD_AS_RETRIED: u16 = 1 << 11;
 
 /// The origin of the checkers' instants, fixed at its first use in the process.
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -225,7 +235,8 @@ pub struct CheckerState {
     retries_done: u32,
     /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`],
     /// [`REPORT_URL_PASSES`], [`REPORT_FIRST_SUCCESS`], [`FIRST_WORDED_WITH_RETRY`],
-    /// [`RETRY_WHILE_DOWN`], [`DOWN_PACED_BY_RETRY`].
+    /// [`RETRY_WHILE_DOWN`], [`DOWN_PACED_BY_RETRY`], [`ALPHA_RELOAD_NO_RETRY`],
+    /// [`FIRST_TOLD_AS_RETRIED`].
     flags: u16,
 }
 
@@ -272,6 +283,10 @@ impl CheckerState {
             RETRY_WHILE_DOWN,
             matches!(probe, Probe::Tcp(_) | Probe::Smtp(_)),
         );
+        state.set(
+            ALPHA_RELOAD_NO_RETRY,
+            matches!(probe, Probe::Udp(_) | Probe::Ping(_)),
+        );
         match probe {
             Probe::Http(p) => state.pacing_urls(p.urls.len(), p.fast_recovery),
             _ => state,
@@ -311,8 +326,13 @@ impl CheckerState {
     ///
     /// An `alpha` MISC_CHECK, HTTP_GET or SSL_GET with `retry` is also made to probe every
     /// `delay_before_retry` while it fails (see [`DOWN_PACED_BY_RETRY`]), as keepalived's
-    /// checkers a reload creates do.
+    /// checkers a reload creates do; an `alpha` UDP_CHECK or PING_CHECK is left settling its
+    /// first failure at once, told as a retried one (see [`ALPHA_RELOAD_NO_RETRY`]).
     pub fn retry_first_probe(&mut self) {
+        if self.schedule.alpha && self.has(ALPHA_RELOAD_NO_RETRY) {
+            self.set(FIRST_TOLD_AS_RETRIED, self.schedule.retry > 0);
+            return;
+        }
         self.set(RETRY_FIRST_RUN, true);
         if self.schedule.alpha && self.schedule.retry > 0 && self.has(FIRST_WORDED_WITH_RETRY) {
             self.set(DOWN_PACED_BY_RETRY, true);
@@ -514,7 +534,7 @@ impl CheckerState {
                         let reason = DownReason {
                             failure,
                             retries: retried,
-                            first_probe: !has_run,
+                            first_probe: !has_run && !self.has(FIRST_TOLD_AS_RETRIED),
                         };
                         self.push_event(CheckerEvent::Down { reason });
                     }
@@ -889,6 +909,37 @@ mod tests {
             let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), fail()]);
             let gaps: Vec<_> = runs.windows(2).map(|w| w[1].at - w[0].at).collect();
             assert_eq!(gaps.last(), Some(&10), "retry {retry} alpha {alpha} reload {reload}");
+        }
+    }
+
+    #[test]
+    fn an_alpha_udp_or_ping_checker_a_reload_creates_settles_its_first_failure_at_once() {
+        // keepalived 2.2.7 in the VM (delay_loop 4, retry 1, added by a reload): an alpha
+        // UDP_CHECK or PING_CHECK probes 3.0 7.0 11.0 ... (no retry, nothing logged), without
+        // alpha 4.8 5.8 9.8 ... (retried, "failed after 1 retries."); with retry 0 the alpha
+        // one logs its down line as at start.
+        let t0 = Instant::now();
+        let udp = Probe::Udp(crate::udp::UdpParams::new(crate::net::ConnectOpts::new(
+            "127.0.0.1:1".parse().expect("addr"),
+        )));
+        for (retry, alpha, at, first_probe) in [
+            (1, true, vec![0, 10, 20], false),
+            (0, true, vec![0, 10, 20], true),
+            (1, false, vec![0, 2, 12], false),
+        ] {
+            let mut st = CheckerState::for_probe(&udp, sched(retry, alpha), t0, Duration::ZERO);
+            st.retry_first_probe();
+            let runs = drive(&mut st, t0, vec![fail(), fail(), fail()]);
+            assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), at, "retry {retry}");
+            let downs: Vec<_> = runs
+                .iter()
+                .flat_map(|r| &r.events)
+                .filter_map(|e| match e {
+                    CheckerEvent::Down { reason } => Some(reason.first_probe),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(downs, [first_probe], "retry {retry} alpha {alpha}");
         }
     }
 
