@@ -851,15 +851,26 @@ mod tests {
             let mut st = CheckerState::for_probe(probe, sched(retry, false), t0, Duration::ZERO);
             let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), fail(), fail()]);
             let kind = probe.kind();
-            assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), cycle, "{kind:?}");
+            assert_eq!(
+                runs.iter().map(|r| r.at).collect::<Vec<_>>(),
+                cycle,
+                "{kind:?}"
+            );
             let told: Vec<_> = runs.iter().filter(|r| !r.events.is_empty()).collect();
-            assert_eq!(told.len(), if kind == CheckKind::Smtp { 2 } else { 1 }, "{kind:?}");
+            assert_eq!(
+                told.len(),
+                if kind == CheckKind::Smtp { 2 } else { 1 },
+                "{kind:?}"
+            );
             assert!(!st.is_up());
         }
         // A retry that passes while down brings the checker up.
         let mut st = CheckerState::for_probe(&tcp, sched(1, false), t0, Duration::ZERO);
         let runs = drive(&mut st, t0, vec![fail(), fail(), ok(), fail(), fail()]);
-        assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), [0, 10, 12, 22, 24]);
+        assert_eq!(
+            runs.iter().map(|r| r.at).collect::<Vec<_>>(),
+            [0, 10, 12, 22, 24]
+        );
         assert!(matches!(&runs[2].events[..], [CheckerEvent::Up { .. }]));
         // Up again, its failure is retried and told as an up checker's is.
         assert!(matches!(
@@ -873,8 +884,7 @@ mod tests {
     }
 
     #[test]
-    fn an_alpha_misc_or_http_checker_a_reload_creates_probes_every_delay_before_retry_while_down()
-    {
+    fn an_alpha_misc_or_http_checker_a_reload_creates_probes_every_delay_before_retry_while_down() {
         // keepalived 2.2.7 in the VM (delay_loop 4, retry 1, delay_before_retry 1, alpha,
         // added by a reload, failing): MISC_CHECK, HTTP_GET and SSL_GET run every second for as
         // long as they fail, with their first retry's line only; retry 0 or no alpha: every
@@ -885,7 +895,11 @@ mod tests {
         let misc = Probe::Misc(misc);
         let mut st = CheckerState::for_probe(&misc, sched(1, true), t0, Duration::ZERO);
         st.retry_first_probe();
-        let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), fail(), ok(), fail()]);
+        let runs = drive(
+            &mut st,
+            t0,
+            vec![fail(), fail(), fail(), fail(), ok(), fail()],
+        );
         assert_eq!(
             runs.iter().map(|r| r.at).collect::<Vec<_>>(),
             [0, 2, 4, 6, 8, 18]
@@ -908,7 +922,11 @@ mod tests {
             }
             let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), fail()]);
             let gaps: Vec<_> = runs.windows(2).map(|w| w[1].at - w[0].at).collect();
-            assert_eq!(gaps.last(), Some(&10), "retry {retry} alpha {alpha} reload {reload}");
+            assert_eq!(
+                gaps.last(),
+                Some(&10),
+                "retry {retry} alpha {alpha} reload {reload}"
+            );
         }
     }
 
@@ -930,7 +948,11 @@ mod tests {
             let mut st = CheckerState::for_probe(&udp, sched(retry, alpha), t0, Duration::ZERO);
             st.retry_first_probe();
             let runs = drive(&mut st, t0, vec![fail(), fail(), fail()]);
-            assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), at, "retry {retry}");
+            assert_eq!(
+                runs.iter().map(|r| r.at).collect::<Vec<_>>(),
+                at,
+                "retry {retry}"
+            );
             let downs: Vec<_> = runs
                 .iter()
                 .flat_map(|r| &r.events)
