@@ -339,6 +339,15 @@ impl CheckerState {
         }
     }
 
+    /// Starts the checker down whatever its `alpha`, so that its first success is reported
+    /// as an [`CheckerEvent::Up`] and its url passes before it (the daemon logs a checker's
+    /// first success whether or not it started up, as keepalived does). Unlike forcing
+    /// `alpha` in its schedule, the rules that follow keepalived's `alpha` (see
+    /// [`retry_first_probe`](Self::retry_first_probe)) still see the configured one.
+    pub fn start_down(&mut self) {
+        self.set(UP, false);
+    }
+
     /// Whether the first success is still to be reported ([`Self::report_first_success`]).
     fn first_success_pending(&self) -> bool {
         self.has(REPORT_FIRST_SUCCESS) && !self.has(VERDICT_GIVEN)
@@ -963,6 +972,34 @@ mod tests {
                 .collect();
             assert_eq!(downs, [first_probe], "retry {retry} alpha {alpha}");
         }
+    }
+
+    #[test]
+    fn a_checker_started_down_keeps_its_configured_alpha_for_the_reload_rules() {
+        // The daemon starts every pooled checker down (start_down) to hear its first
+        // success; a checker without alpha that a reload creates is still retried and paced
+        // as keepalived's non-alpha one: UDP_CHECK retried (4.8 5.8 9.8 ...), MISC_CHECK
+        // every delay_loop once down.
+        let t0 = Instant::now();
+        let udp = Probe::Udp(crate::udp::UdpParams::new(crate::net::ConnectOpts::new(
+            "127.0.0.1:1".parse().expect("addr"),
+        )));
+        let misc = crate::misc::MiscParams::new(vec!["/bin/false".into()], Duration::from_secs(1))
+            .expect("params");
+        let misc = Probe::Misc(misc);
+        for (probe, at) in [(&udp, [0, 2, 12, 22]), (&misc, [0, 2, 12, 22])] {
+            let mut st = CheckerState::for_probe(probe, sched(1, false), t0, Duration::ZERO);
+            st.start_down();
+            assert!(!st.is_up());
+            st.retry_first_probe();
+            let runs = drive(&mut st, t0, vec![fail(), fail(), fail(), fail()]);
+            assert_eq!(runs.iter().map(|r| r.at).collect::<Vec<_>>(), at);
+        }
+        // Its first success is told.
+        let mut st = CheckerState::for_probe(&udp, sched(1, false), t0, Duration::ZERO);
+        st.start_down();
+        let runs = drive(&mut st, t0, vec![ok()]);
+        assert!(matches!(&runs[0].events[..], [CheckerEvent::Up { .. }]));
     }
 
     #[test]
