@@ -391,6 +391,9 @@ pub struct CheckerPool {
     /// The checkers inserted from now on retry their first probe's failure
     /// ([`retry_first_probes`](Self::retry_first_probes)).
     retry_first_probes: bool,
+    /// The checkers inserted from now on start down
+    /// ([`start_checkers_down`](Self::start_checkers_down)).
+    start_down: bool,
 }
 
 impl std::fmt::Debug for CheckerPool {
@@ -431,7 +434,14 @@ impl CheckerPool {
             armed: None,
             report_url_passes: false,
             retry_first_probes: false,
+            start_down: false,
         }
+    }
+
+    /// Makes the checkers inserted from now on start down whatever their `alpha`
+    /// ([`CheckerState::start_down`]), so that each reports its first success.
+    pub fn start_checkers_down(&mut self) {
+        self.start_down = true;
     }
 
     /// Makes the HTTP_GET / SSL_GET checkers inserted from now on report each url passing
@@ -468,6 +478,9 @@ impl CheckerPool {
         let mut state = CheckerState::for_probe(&probe, schedule, now, start);
         if self.report_url_passes {
             state.report_url_passes();
+        }
+        if self.start_down {
+            state.start_down();
         }
         if self.retry_first_probes {
             state.retry_first_probe();

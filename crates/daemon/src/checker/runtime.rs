@@ -618,6 +618,7 @@ impl Runtime {
             pool: {
                 let mut pool = CheckerPool::new();
                 pool.report_url_passes();
+                pool.start_checkers_down();
                 pool
             },
             events_tx,
@@ -718,9 +719,7 @@ impl Runtime {
                             // Probed afresh, as keepalived's new checker is: its next
                             // results are a first verdict sequence (see `Joined`).
                             let up = !pp.schedule.alpha;
-                            let mut schedule = pp.schedule;
-                            schedule.alpha = true;
-                            self.pool.insert(id, probe, schedule);
+                            self.pool.insert(id, probe, pp.schedule);
                             let slots = joined.into();
                             self.joined.insert(id, Joined { slots, up });
                         }
@@ -820,15 +819,15 @@ impl Runtime {
                             .insert(id, rka_check::misc::program_path(program).into());
                     }
                 }
-                // The pool's state starts every checker down, as `alpha` does, so that it
-                // reports the first success: keepalived logs a checker's first success even
-                // when it started up (and a MISC_CHECK's mails). The director starts the
-                // checker as configured; before its first verdict a checker is probed and
-                // retried alike either way (see CheckerState::handle_result), and an `Up` for
-                // a probe already up changes nothing but these lines (handle_event).
-                let mut schedule = pp.schedule;
-                schedule.alpha = true;
-                self.pool.insert(id, p, schedule);
+                // The pool's state starts every checker down (`start_checkers_down`), so
+                // that it reports the first success: keepalived logs a checker's first
+                // success even when it started up (and a MISC_CHECK's mails). The director
+                // starts the checker as configured; before its first verdict a checker is
+                // probed and retried alike either way (see CheckerState::handle_result), and
+                // an `Up` for a probe already up changes nothing but these lines
+                // (handle_event). Its schedule keeps the configured `alpha`, which some of
+                // keepalived's rules at a reload follow (CheckerState::retry_first_probe).
+                self.pool.insert(id, p, pp.schedule);
                 (Running::Pooled, up, None)
             }
             Err(e) => {
