@@ -25,24 +25,87 @@ pub struct VirtualService {
 }
 
 /// A real server as a table holds it: what NEW/SET_DEST program, without the counters of
-/// [`Destination`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// [`Destination`]. 32 bytes (a daemon's tables hold one per real server of its
+/// configuration): its connection thresholds and tunnel settings, set for few real servers
+/// and to few distinct values, are kept once per distinct value in a process-wide store and
+/// named here by number ([`DestEntry::upper_threshold`], [`DestEntry::lower_threshold`],
+/// [`DestEntry::tunnel`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct DestEntry {
     /// Address and port.
     pub key: DestKey,
     /// Forwarding method.
     pub method: ForwardMethod,
-    /// Weight (0 = quiesced).
-    pub weight: u32,
-    /// Upper connection threshold (0 = none).
-    pub upper_threshold: u32,
-    /// Lower connection threshold.
-    pub lower_threshold: u32,
-    /// Tunnel settings (None means plain IP-in-IP).
-    pub tunnel: Option<Tunnel>,
     /// In a model of the kernel: the reconciler programmed or adopted the real server, so it
     /// may remove it. Always false in a wanted table and in a dump.
     pub owned: bool,
+    /// Weight (0 = quiesced).
+    pub weight: u32,
+    /// Its thresholds and tunnel settings: their number in [`RARE`], 0 for none.
+    rare: u32,
+}
+
+/// A real server's rarely set settings: what [`DestEntry::rare`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct DestRare {
+    upper_threshold: u32,
+    lower_threshold: u32,
+    tunnel: Option<Tunnel>,
+}
+
+/// Every distinct [`DestRare`] seen by this process, by number (number 0 is the default:
+/// no thresholds, plain IP-in-IP, never stored). Never shrinks: a configuration sets few
+/// distinct values, and a reload at most adds its new ones.
+#[derive(Default)]
+struct RareStore {
+    values: Vec<DestRare>,
+    numbers: std::collections::HashMap<DestRare, u32>,
+}
+
+static RARE: std::sync::Mutex<Option<RareStore>> = std::sync::Mutex::new(None);
+
+impl DestRare {
+    const NONE: DestRare = DestRare {
+        upper_threshold: 0,
+        lower_threshold: 0,
+        tunnel: None,
+    };
+
+    /// The number of `self` in [`RARE`], added if new.
+    fn number(self) -> u32 {
+        if self == DestRare::NONE {
+            return 0;
+        }
+        let mut guard = RARE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let store = guard.get_or_insert_with(RareStore::default);
+        if let Some(&n) = store.numbers.get(&self) {
+            return n;
+        }
+        // Number n is values[n - 1]. 2^32 - 1 distinct values would take more memory than a
+        // 64-bit machine has (over 80 GB); were it reached, the settings would read as none.
+        let Ok(n) = u32::try_from(store.values.len() + 1) else {
+            return 0;
+        };
+        store.values.push(self);
+        store.numbers.insert(self, n);
+        n
+    }
+
+    /// The settings numbered `n` in [`RARE`].
+    fn of(n: u32) -> DestRare {
+        let Some(i) = n.checked_sub(1) else {
+            return DestRare::NONE;
+        };
+        let guard = RARE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard
+            .as_ref()
+            .and_then(|s| s.values.get(i as usize).copied())
+            .unwrap_or(DestRare::NONE)
+    }
 }
 
 impl DestEntry {
@@ -52,19 +115,38 @@ impl DestEntry {
             key: d.key,
             method: d.method,
             weight: d.weight,
-            upper_threshold: d.upper_threshold,
-            lower_threshold: d.lower_threshold,
-            tunnel: d.tunnel,
+            rare: DestRare {
+                upper_threshold: d.upper_threshold,
+                lower_threshold: d.lower_threshold,
+                tunnel: d.tunnel,
+            }
+            .number(),
             owned: false,
         }
+    }
+
+    /// Upper connection threshold (0 = none).
+    pub fn upper_threshold(&self) -> u32 {
+        DestRare::of(self.rare).upper_threshold
+    }
+
+    /// Lower connection threshold.
+    pub fn lower_threshold(&self) -> u32 {
+        DestRare::of(self.rare).lower_threshold
+    }
+
+    /// Tunnel settings (None means plain IP-in-IP).
+    pub fn tunnel(&self) -> Option<Tunnel> {
+        DestRare::of(self.rare).tunnel
     }
 
     /// The destination to send (no counters).
     pub fn destination(&self) -> Destination {
         let mut d = Destination::new(self.key.addr, self.key.port, self.method, self.weight);
-        d.upper_threshold = self.upper_threshold;
-        d.lower_threshold = self.lower_threshold;
-        d.tunnel = self.tunnel;
+        let rare = DestRare::of(self.rare);
+        d.upper_threshold = rare.upper_threshold;
+        d.lower_threshold = rare.lower_threshold;
+        d.tunnel = rare.tunnel;
         d
     }
 
@@ -72,6 +154,21 @@ impl DestEntry {
     pub fn config_eq(&self, other: &DestEntry) -> bool {
         let unowned = |d: &DestEntry| DestEntry { owned: false, ..*d };
         unowned(self) == unowned(other)
+    }
+}
+
+impl std::fmt::Debug for DestEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rare = DestRare::of(self.rare);
+        f.debug_struct("DestEntry")
+            .field("key", &self.key)
+            .field("method", &self.method)
+            .field("weight", &self.weight)
+            .field("upper_threshold", &rare.upper_threshold)
+            .field("lower_threshold", &rare.lower_threshold)
+            .field("tunnel", &rare.tunnel)
+            .field("owned", &self.owned)
+            .finish()
     }
 }
 
@@ -708,13 +805,55 @@ mod tests {
             vs.dests[&d.key].destination(),
             Destination { weight: 7, ..d }
         );
-        assert!(std::mem::size_of::<DestEntry>() * 3 < std::mem::size_of::<Destination>());
+        assert_eq!(std::mem::size_of::<DestEntry>(), 32);
         // A service without counters: their box, not the counters, in every table entry.
         assert!(
             std::mem::size_of::<Service>() <= 88,
             "{}",
             std::mem::size_of::<Service>()
         );
+    }
+
+    #[test]
+    fn rare_settings_are_kept_once_and_read_back_whole() {
+        let mut d = Destination::new(
+            IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1)),
+            80,
+            ForwardMethod::Tunnel,
+            3,
+        );
+        let plain = DestEntry::of(&d);
+        assert_eq!(plain.rare, 0);
+        d.upper_threshold = 100;
+        d.lower_threshold = 10;
+        d.tunnel = Some(Tunnel {
+            kind: crate::types::TunnelType::Gue,
+            port: 6080,
+            flags: 1,
+        });
+        let limited = DestEntry::of(&d);
+        assert_ne!(limited.rare, 0);
+        assert_eq!(limited.destination(), d);
+        assert_eq!(
+            (limited.upper_threshold(), limited.lower_threshold()),
+            (100, 10)
+        );
+        assert_eq!(limited.tunnel().map(|t| t.port), Some(6080));
+        // The same settings on another real server: the same number, so entries compare by
+        // value; other settings: another number.
+        let mut other = d.clone();
+        other.key.port = 81;
+        assert_eq!(DestEntry::of(&other).rare, limited.rare);
+        other.lower_threshold = 11;
+        let changed = DestEntry::of(&other);
+        assert_ne!(changed.rare, limited.rare);
+        assert!(!changed.config_eq(&DestEntry {
+            key: changed.key,
+            ..limited
+        }));
+        assert_eq!(changed.lower_threshold(), 11);
+        assert_eq!(plain.destination().upper_threshold, 0);
+        assert!(format!("{limited:?}").contains("upper_threshold: 100"));
     }
 
     fn entry(last: u8, weight: u32) -> DestEntry {

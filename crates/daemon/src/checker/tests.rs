@@ -333,7 +333,7 @@ fn desired_table_follows_keepalived_rules() {
         };
         assert_eq!(dk.port, want);
         assert_eq!(
-            (dv.weight, dv.upper_threshold, dv.lower_threshold),
+            (dv.weight, dv.upper_threshold(), dv.lower_threshold()),
             (3, 100, 10)
         );
         assert_eq!(dv.method, ForwardMethod::DirectRoute);
@@ -349,7 +349,7 @@ fn desired_table_follows_keepalived_rules() {
         .expect("tun");
     let td = tun.dests.values().next().expect("dest");
     assert_eq!(td.method, ForwardMethod::Tunnel);
-    let tunnel = td.tunnel.expect("gue");
+    let tunnel = td.tunnel().expect("gue");
     assert_eq!(
         (tunnel.kind, tunnel.port, tunnel.flags),
         (TunnelType::Gue, 6080, 1)
