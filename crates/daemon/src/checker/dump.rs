@@ -102,7 +102,7 @@ pub fn data_text(rt: &Runtime) -> String {
                         checkers,
                         "   Checker = {} {}",
                         slot.check(),
-                        rt.probe_name(*id, p)
+                        rt.probe_name(id, p)
                     );
                     if p.slots.len() > 1 {
                         let _ = writeln!(
@@ -139,7 +139,7 @@ pub fn stats_text(rt: &Runtime) -> String {
     let mut probes: Vec<_> = rt
         .probes
         .iter()
-        .map(|(id, p)| (rt.probe_name(*id, p).to_string(), p))
+        .map(|(id, p)| (rt.probe_name(id, p).to_string(), p))
         .collect();
     probes.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, p) in probes {

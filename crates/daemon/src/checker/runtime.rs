@@ -109,77 +109,147 @@ impl ProbeKey {
 
 /// The running probes by id, in one vector sorted by id (ids grow as probes start: a new
 /// probe goes last, and a probe is found by binary search). Reads as a map of `id -> probe`.
+///
+/// The ids are not kept beside each probe (8 bytes each, tens of thousands of probes) but as
+/// runs of consecutive ids: the probes a configuration starts get consecutive ids, so a table
+/// is a few runs (one per reload that started probes, split where probes stopped).
 #[derive(Debug, Default)]
-pub struct ProbeTable(Vec<(u64, ProbeTask)>);
-
-/// The iterator of `(id, probe)` pairs of a [`ProbeTable`].
-pub type ProbeIter<'a> = std::iter::Map<
-    std::slice::Iter<'a, (u64, ProbeTask)>,
-    fn(&'a (u64, ProbeTask)) -> (&'a u64, &'a ProbeTask),
->;
+pub struct ProbeTable {
+    /// The probes, by increasing id.
+    tasks: Vec<ProbeTask>,
+    /// `(first id, place in tasks)` of each run of consecutive ids, by increasing id: a run
+    /// ends where the next one starts.
+    runs: Vec<(u64, usize)>,
+}
 
 impl ProbeTable {
-    /// A table of `probes`, in any order (their ids must differ).
+    /// A table of `probes`, in any order (their ids must differ: of equal ids the first in
+    /// id order is kept).
     fn from_unsorted(mut probes: Vec<(u64, ProbeTask)>) -> Self {
-        probes.sort_unstable_by_key(|(id, _)| *id);
-        ProbeTable(probes)
+        probes.sort_by_key(|(id, _)| *id);
+        probes.dedup_by_key(|(id, _)| *id);
+        let mut runs: Vec<(u64, usize)> = Vec::new();
+        let mut last: Option<u64> = None;
+        for (i, (id, _)) in probes.iter().enumerate() {
+            if last.and_then(|l| l.checked_add(1)) != Some(*id) {
+                runs.push((*id, i));
+            }
+            last = Some(*id);
+        }
+        runs.shrink_to_fit();
+        // Collected into a vector of its own size (collecting in place would keep the
+        // pairs' larger block).
+        let mut tasks = Vec::with_capacity(probes.len());
+        tasks.extend(probes.into_iter().map(|(_, t)| t));
+        ProbeTable { tasks, runs }
+    }
+
+    /// Every probe with its id, the table left empty.
+    fn take_all(&mut self) -> Vec<(u64, ProbeTask)> {
+        let ids: Vec<u64> = self.keys().collect();
+        self.runs = Vec::new();
+        ids.into_iter()
+            .zip(std::mem::take(&mut self.tasks))
+            .collect()
+    }
+
+    /// The place of probe `id` in `tasks`.
+    fn place(&self, id: u64) -> Option<usize> {
+        let r = self.runs.partition_point(|&(first, _)| first <= id);
+        let &(first, start) = self.runs.get(r.checked_sub(1)?)?;
+        let end = self.runs.get(r).map_or(self.tasks.len(), |&(_, s)| s);
+        let i = start.checked_add(usize::try_from(id - first).ok()?)?;
+        (i < end).then_some(i)
     }
 
     /// How many probes run.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.tasks.len()
     }
 
     /// Whether no probe runs.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.tasks.is_empty()
     }
 
     /// Probe `id`.
     pub fn get(&self, id: &u64) -> Option<&ProbeTask> {
-        let i = self.0.binary_search_by_key(id, |(k, _)| *k).ok()?;
-        self.0.get(i).map(|(_, p)| p)
+        self.tasks.get(self.place(*id)?)
     }
 
     /// Probe `id`, to change it.
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut ProbeTask> {
-        let i = self.0.binary_search_by_key(id, |(k, _)| *k).ok()?;
-        self.0.get_mut(i).map(|(_, p)| p)
+        let i = self.place(*id)?;
+        self.tasks.get_mut(i)
     }
 
     /// The ids, in increasing order.
-    pub fn keys(&self) -> impl Iterator<Item = &u64> {
-        self.0.iter().map(|(id, _)| id)
+    pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.iter().map(|(id, _)| id)
     }
 
     /// The probes, by increasing id.
     pub fn values(&self) -> impl Iterator<Item = &ProbeTask> {
-        self.0.iter().map(|(_, p)| p)
+        self.tasks.iter()
     }
 
     /// The probes, by increasing id, to change them.
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut ProbeTask> {
-        self.0.iter_mut().map(|(_, p)| p)
+        self.tasks.iter_mut()
     }
 
     /// `(id, probe)` pairs by increasing id.
     pub fn iter(&self) -> ProbeIter<'_> {
-        fn pair((id, p): &(u64, ProbeTask)) -> (&u64, &ProbeTask) {
-            (id, p)
+        ProbeIter {
+            table: self,
+            place: 0,
+            run: 0,
         }
-        self.0
-            .iter()
-            .map(pair as fn(&(u64, ProbeTask)) -> (&u64, &ProbeTask))
     }
 
     /// Stops every probe.
     pub fn clear(&mut self) {
-        self.0 = Vec::new();
+        self.tasks = Vec::new();
+        self.runs = Vec::new();
+    }
+}
+
+/// The iterator of `(id, probe)` pairs of a [`ProbeTable`], by increasing id.
+#[derive(Debug, Clone)]
+pub struct ProbeIter<'a> {
+    table: &'a ProbeTable,
+    /// The place of the next probe.
+    place: usize,
+    /// The run it belongs to.
+    run: usize,
+}
+
+impl<'a> Iterator for ProbeIter<'a> {
+    type Item = (u64, &'a ProbeTask);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let t = self.table.tasks.get(self.place)?;
+        let runs = &self.table.runs;
+        while runs
+            .get(self.run + 1)
+            .is_some_and(|&(_, s)| s <= self.place)
+        {
+            self.run += 1;
+        }
+        let &(first, start) = runs.get(self.run)?;
+        let id = first.wrapping_add((self.place - start) as u64);
+        self.place += 1;
+        Some((id, t))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.table.tasks.len().saturating_sub(self.place);
+        (n, Some(n))
     }
 }
 
 impl<'a> IntoIterator for &'a ProbeTable {
-    type Item = (&'a u64, &'a ProbeTask);
+    type Item = (u64, &'a ProbeTask);
     type IntoIter = ProbeIter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
@@ -670,10 +740,8 @@ impl Runtime {
         check_fd_limit(plan.probes.len());
         // The plan's probes and director spec move into the tasks, the pool and the director
         // (nothing keeps a second copy: with tens of thousands of checkers it counts).
-        let mut running: Vec<Option<(u64, ProbeTask)>> = std::mem::take(&mut self.probes.0)
-            .into_iter()
-            .map(Some)
-            .collect();
+        let mut running: Vec<Option<(u64, ProbeTask)>> =
+            self.probes.take_all().into_iter().map(Some).collect();
         // Each running probe's place in `running`, by key.
         let mut old: HashMap<ProbeKey, usize> = running
             .iter()
@@ -1522,7 +1590,7 @@ mod tests {
             "VS [10.0.0.1]:tcp:80 UP\n",
             "start: told at once"
         );
-        let id = *rt.probes.keys().next().expect("one probe");
+        let id = rt.probes.keys().next().expect("one probe");
         rt.handle_event(
             id,
             CheckerEvent::Down {
@@ -1707,7 +1775,7 @@ mod tests {
         let mut t = ProbeTable::from_unsorted(vec![(7, task(7)), (2, task(2)), (5, task(5))]);
         assert_eq!(t.len(), 3);
         assert!(!t.is_empty());
-        assert_eq!(t.keys().copied().collect::<Vec<_>>(), [2, 5, 7]);
+        assert_eq!(t.keys().collect::<Vec<_>>(), [2, 5, 7]);
         assert_eq!(t.get(&5).map(|p| p.key), Some(ProbeKey([5, 5])));
         assert!(t.get(&3).is_none() && t.get_mut(&8).is_none());
         if let Some(p) = t.get_mut(&7) {
@@ -1718,12 +1786,40 @@ mod tests {
         }
         let pairs: Vec<(u64, u32)> = (&t)
             .into_iter()
-            .map(|(id, p)| (*id, p.transitions))
+            .map(|(id, p)| (id, p.transitions))
             .collect();
         assert_eq!(pairs, [(2, 1), (5, 1), (7, 5)]);
         assert_eq!(t.values().filter(|p| p.up).count(), 3);
         t.clear();
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn the_probe_table_keeps_runs_of_consecutive_ids_not_an_id_per_probe() {
+        // Three runs (10-13, 20, 22-23 and u64::MAX - 1 to u64::MAX), given out of order.
+        let ids = [23, 10, 11, 20, 12, 13, 22, u64::MAX, u64::MAX - 1];
+        let mut t = ProbeTable::from_unsorted(ids.iter().map(|&i| (i, task(i))).collect());
+        assert_eq!(t.runs.len(), 4);
+        assert_eq!(t.tasks.capacity(), ids.len());
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(t.keys().collect::<Vec<_>>(), sorted);
+        assert_eq!(t.iter().size_hint(), (ids.len(), Some(ids.len())));
+        for id in sorted.iter().copied() {
+            assert_eq!(t.get(&id).map(|p| p.key), Some(ProbeKey([id, id])), "{id}");
+        }
+        for absent in [0, 9, 14, 19, 21, 24, u64::MAX - 2] {
+            assert!(t.get(&absent).is_none(), "{absent}");
+        }
+        // Taken whole (a reload) and rebuilt: the same pairs.
+        let all = t.take_all();
+        assert!(t.is_empty() && t.get(&10).is_none());
+        let pairs: Vec<(u64, ProbeKey)> = all.iter().map(|(id, p)| (*id, p.key)).collect();
+        let want: Vec<(u64, ProbeKey)> = sorted.iter().map(|&i| (i, ProbeKey([i, i]))).collect();
+        assert_eq!(pairs, want);
+        let t = ProbeTable::from_unsorted(all);
+        assert_eq!(t.keys().collect::<Vec<_>>(), sorted);
+        assert!(ProbeTable::default().get(&0).is_none());
     }
 }
 

@@ -272,7 +272,7 @@ async fn reload_keeps_unchanged_checkers_and_applies_a_minimal_diff() {
             .is_some_and(|v| v.dests.is_empty()))
         .await
     );
-    let id_before: Vec<u64> = rt.probes.keys().copied().collect();
+    let id_before: Vec<u64> = rt.probes.keys().collect();
     let before = fake.0.lock().expect("lock").log.len();
     // Same checker, plus a second virtual server without checkers.
     let b = format!(
@@ -280,7 +280,7 @@ async fn reload_keeps_unchanged_checkers_and_applies_a_minimal_diff() {
     );
     rt.reload(&config(&b));
     rt.ipvs.sync().await;
-    let id_after: Vec<u64> = rt.probes.keys().copied().collect();
+    let id_after: Vec<u64> = rt.probes.keys().collect();
     assert_eq!(id_before, id_after, "the unchanged checker was restarted");
     let log = fake.0.lock().expect("lock").log[before..].to_vec();
     assert_eq!(log.len(), 2, "{log:?}");
@@ -521,7 +521,7 @@ async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
     );
     let fake = Fake::default();
     let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
-    let id = *rt.probes.keys().next().expect("one probe");
+    let id = rt.probes.keys().next().expect("one probe");
     let rs = format!("[127.0.0.1]:tcp:{port}");
     let vs = "[10.0.0.1]:tcp:80";
     let misc = format!("Misc check for [{rs} VS {vs}] by [{}]", shown.display());
@@ -602,7 +602,7 @@ async fn file_check_weights_are_logged_as_keepalived() {
     );
     let fake = Fake::default();
     let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
-    let id = *rt.probes.keys().next().expect("one probe");
+    let id = rt.probes.keys().next().expect("one probe");
     for w in [3, -7, 0] {
         rt.handle_event(id, rka_check::CheckerEvent::WeightChanged { weight: w });
     }
@@ -776,7 +776,7 @@ async fn a_checker_joining_a_failing_probe_starts_up_and_fails_as_a_new_checker(
     let (_held, port) = closed_port();
     let fake = Fake::default();
     let mut rt = Runtime::start(&join_config(port, "", None), fake.clone()).expect("start");
-    let id = *rt.probes.keys().next().expect("one probe");
+    let id = rt.probes.keys().next().expect("one probe");
     rt.handle_event(id, down(refused(port), 0));
     rt.take_queued_events();
     rt.ipvs.sync().await;
@@ -795,11 +795,7 @@ async fn a_checker_joining_a_failing_probe_starts_up_and_fails_as_a_new_checker(
 
     let before = captured.text().len();
     rt.reload(&join_config(port, "", Some("")));
-    assert_eq!(
-        rt.probes.keys().copied().collect::<Vec<_>>(),
-        [id],
-        "shared"
-    );
+    assert_eq!(rt.probes.keys().collect::<Vec<_>>(), [id], "shared");
     rt.ipvs.sync().await;
     // The new checker starts up: its server is in the new service, not back in the old.
     assert!(table(
@@ -879,12 +875,12 @@ async fn an_alpha_checker_added_beside_a_failing_one_starts_down_and_logs_as_kee
         let fake = Fake::default();
         let a = join_config(port, check, None);
         let mut rt = Runtime::start(&a, fake.clone()).expect("start");
-        let first = *rt.probes.keys().next().expect("one probe");
+        let first = rt.probes.keys().next().expect("one probe");
         rt.handle_event(first, first_down(refused(port), 0));
         rt.take_queued_events();
         let before = captured.text().len();
         rt.reload(&join_config(port, check, Some(rs_extra)));
-        for id in rt.probes.keys().copied().collect::<Vec<_>>() {
+        for id in rt.probes.keys().collect::<Vec<_>>() {
             // The running probe (first) was down already: only a new or restarted one
             // reports a verdict.
             if id != first || rs_extra.is_empty() {
@@ -1083,7 +1079,7 @@ async fn lines_for_events_at(
     let mut rt = Runtime::start(&config(text), fake.clone()).expect("start");
     rt.ipvs.sync().await;
     assert_eq!(rt.probes.len(), 1);
-    let id = *rt.probes.keys().next().expect("one probe");
+    let id = rt.probes.keys().next().expect("one probe");
     let before = captured.text().len();
     for ev in events {
         rt.handle_event(id, ev);
@@ -1352,7 +1348,7 @@ async fn alpha_first_lines(case: &AlphaCase, retry_first: bool) -> Vec<String> {
         Runtime::start(&config(&text), fake.clone()).expect("start")
     };
     rt.ipvs.sync().await;
-    let id = *rt.probes.keys().next().expect("one probe");
+    let id = rt.probes.keys().next().expect("one probe");
     let plan = Plan::from_config(&config(&text));
     let pp = plan.probes.first().expect("one probe");
     let probe = pp.probe.clone().expect("probe");

@@ -309,10 +309,10 @@ pub fn status(rt: &Runtime) -> CheckerStatus {
             checks.entry((s.vs(), s.rs())).or_default().insert(
                 s.check(),
                 CheckStatus {
-                    name: rt.probe_name(*id, p).to_string(),
+                    name: rt.probe_name(id, p).to_string(),
                     up: p.up,
-                    failures: rt.observe.failures(*id),
-                    latency_seconds: rt.last_probe(*id).map(|r| r.duration.as_secs_f64()),
+                    failures: rt.observe.failures(id),
+                    latency_seconds: rt.last_probe(id).map(|r| r.duration.as_secs_f64()),
                     reason: if p.up {
                         None
                     } else {
