@@ -27,11 +27,151 @@ use crate::schedule::Schedule;
 use crate::state::{self, CheckerEvent, CheckerState};
 use crate::tcp::{Connected, Connector, Started};
 
-/// One checker of a [`CheckerPool`]: 64 bytes (tens of thousands of them).
+/// The ids of a vector sorted by id, one per place, kept as runs of consecutive ids instead
+/// of an id per place: the checkers a configuration starts get consecutive ids, so a pool's
+/// tens of thousands of ids are a few runs (one per reload that started checkers, split
+/// where checkers stopped).
+#[derive(Debug, Default)]
+struct IdRuns {
+    /// `(first id, place)` of each run, by increasing id and place: a run ends where the
+    /// next one starts, the last one at `len`.
+    runs: Vec<(u64, usize)>,
+    /// How many ids.
+    len: usize,
+}
+
+impl IdRuns {
+    /// The runs of `ids` (increasing).
+    fn of(ids: impl IntoIterator<Item = u64>) -> Self {
+        let mut r = IdRuns::default();
+        for id in ids {
+            if r.last().and_then(|l| l.checked_add(1)) != Some(id) {
+                r.runs.push((id, r.len));
+            }
+            r.len += 1;
+        }
+        r.runs.shrink_to_fit();
+        r
+    }
+
+    /// Where run `r` ends.
+    fn end(&self, r: usize) -> usize {
+        self.runs.get(r + 1).map_or(self.len, |&(_, start)| start)
+    }
+
+    /// The place of `id` (`Ok`), or the place it would be inserted at to keep the order
+    /// (`Err`), as a sorted slice's `binary_search`.
+    fn search(&self, id: u64) -> Result<usize, usize> {
+        let after = self.runs.partition_point(|&(first, _)| first <= id);
+        let Some(r) = after.checked_sub(1) else {
+            return Err(0);
+        };
+        let Some(&(first, start)) = self.runs.get(r) else {
+            return Err(0);
+        };
+        let end = self.end(r);
+        match usize::try_from(id - first) {
+            Ok(offset) if offset < end - start => Ok(start + offset),
+            _ => Err(end),
+        }
+    }
+
+    /// The id at place `i`.
+    fn id_at(&self, i: usize) -> Option<u64> {
+        if i >= self.len {
+            return None;
+        }
+        let r = self
+            .runs
+            .partition_point(|&(_, start)| start <= i)
+            .checked_sub(1)?;
+        let &(first, start) = self.runs.get(r)?;
+        first.checked_add(u64::try_from(i - start).ok()?)
+    }
+
+    /// The last id.
+    fn last(&self) -> Option<u64> {
+        self.id_at(self.len.checked_sub(1)?)
+    }
+
+    /// The ids, in order.
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.runs
+            .iter()
+            .enumerate()
+            .flat_map(|(r, &(first, start))| {
+                (0..self.end(r) - start).map(move |offset| first.wrapping_add(offset as u64))
+            })
+    }
+
+    /// Merges run `r` into the run before it when its ids continue that run's.
+    fn merge_with_previous(&mut self, r: usize) {
+        let (Some(p), Some(&(first, start))) = (r.checked_sub(1), self.runs.get(r)) else {
+            return;
+        };
+        let Some(&(pfirst, pstart)) = self.runs.get(p) else {
+            return;
+        };
+        if u64::try_from(start - pstart)
+            .ok()
+            .and_then(|n| pfirst.checked_add(n))
+            == Some(first)
+        {
+            self.runs.remove(r);
+        }
+    }
+
+    /// Records `id` inserted at place `i`, the place [`search`](Self::search) gave for it.
+    fn insert(&mut self, i: usize, id: u64) {
+        // The runs from place `i` on move one place on (`i` is never inside a run: its ids
+        // are consecutive, with no room for another).
+        let r = self.runs.partition_point(|&(_, start)| start < i);
+        for run in &mut self.runs[r..] {
+            run.1 += 1;
+        }
+        self.runs.insert(r, (id, i));
+        self.len += 1;
+        self.merge_with_previous(r + 1);
+        self.merge_with_previous(r);
+    }
+
+    /// Records the id at place `i` removed.
+    fn remove(&mut self, i: usize) {
+        let Some(id) = self.id_at(i) else {
+            return;
+        };
+        let Some(r) = self
+            .runs
+            .partition_point(|&(_, start)| start <= i)
+            .checked_sub(1)
+        else {
+            return;
+        };
+        let (Some(&(_, start)), end) = (self.runs.get(r), self.end(r)) else {
+            return;
+        };
+        for run in &mut self.runs[r + 1..] {
+            run.1 -= 1;
+        }
+        self.len -= 1;
+        if end - start == 1 {
+            self.runs.remove(r);
+            self.merge_with_previous(r);
+        } else if i == start {
+            if let Some(run) = self.runs.get_mut(r) {
+                run.0 = id.wrapping_add(1);
+            }
+        } else if i + 1 < end {
+            // From the middle: the ids after it start a run of their own.
+            self.runs.insert(r + 1, (id.wrapping_add(1), i));
+        }
+    }
+}
+
+/// One checker of a [`CheckerPool`]: 56 bytes (tens of thousands of them). Its id is kept
+/// apart, in the pool's [`IdRuns`].
 #[derive(Debug)]
 struct PoolEntry {
-    /// Its id.
-    id: u64,
     state: CheckerState,
     probe: PoolProbe,
     /// The probe in flight, stopped when the checker is removed.
@@ -360,8 +500,10 @@ const YIELD_EVERY_CAPPED_TURNS: u32 = 4;
 /// time; await [`next_event`](Self::next_event) (cancel-safe, fit for `select!`) to run them and
 /// receive their events.
 pub struct CheckerPool {
-    /// The checkers, sorted by id (found by binary search: no index beside them).
+    /// The checkers, sorted by id.
     entries: Vec<PoolEntry>,
+    /// Their ids, place by place (a checker is found by searching them).
+    ids: IdRuns,
     /// One schedule per distinct timing, shared by the checkers' states.
     schedules: HashMap<Schedule, Arc<Schedule>>,
     /// One copy of each distinct set of TCP_CHECK options (their target unspecified), shared
@@ -417,6 +559,7 @@ impl CheckerPool {
     pub fn new() -> Self {
         CheckerPool {
             entries: Vec::new(),
+            ids: IdRuns::default(),
             schedules: HashMap::new(),
             connect_opts: HashMap::new(),
             due: DueQueue::default(),
@@ -496,25 +639,28 @@ impl CheckerPool {
             other => PoolProbe::Task(Arc::new(other)),
         };
         let entry = PoolEntry {
-            id,
             state,
             probe,
             running: Running::Idle,
             last_micros: 0,
         };
         // Ids usually come in increasing order: the new checker goes last.
-        if self.entries.last().is_none_or(|last| last.id < id) {
-            self.entries.push(entry);
-            return;
-        }
-        match self.entries.binary_search_by_key(&id, |e| e.id) {
+        match self.ids.search(id) {
             Ok(i) => {
                 if let Some(slot) = self.entries.get_mut(i) {
                     let old = std::mem::replace(slot, entry);
-                    self.stop(old);
+                    self.stop(id, old);
                 }
             }
-            Err(i) => self.entries.insert(i, entry),
+            // Ids usually come in increasing order: the new checker goes last.
+            Err(i) if i >= self.entries.len() => {
+                self.ids.insert(self.entries.len(), id);
+                self.entries.push(entry);
+            }
+            Err(i) => {
+                self.entries.insert(i, entry);
+                self.ids.insert(i, id);
+            }
         }
     }
 
@@ -541,13 +687,14 @@ impl CheckerPool {
     /// timings and options no checker uses any more. Call after a batch of changes (a reload).
     pub fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
+        self.ids.runs.shrink_to_fit();
         self.schedules.retain(|_, s| Arc::strong_count(s) > 1);
         self.connect_opts.retain(|_, o| Arc::strong_count(o) > 1);
     }
 
     /// The place of checker `id` in `entries` (sorted by id).
     fn position(&self, id: u64) -> Option<usize> {
-        self.entries.binary_search_by_key(&id, |e| e.id).ok()
+        self.ids.search(id).ok()
     }
 
     /// Checker `id`.
@@ -570,7 +717,8 @@ impl CheckerPool {
             return;
         };
         let e = self.entries.remove(i);
-        self.stop(e);
+        self.ids.remove(i);
+        self.stop(id, e);
         self.events.retain(|(i, _)| *i != id);
     }
 
@@ -584,31 +732,35 @@ impl CheckerPool {
         let is_gone = |id: &u64| gone.binary_search(id).is_ok();
         let mut stopped = Vec::new();
         let mut kept = Vec::with_capacity(self.entries.len());
-        for e in std::mem::take(&mut self.entries) {
-            if is_gone(&e.id) {
-                stopped.push(e);
+        let mut kept_ids = IdRuns::default();
+        let ids = std::mem::take(&mut self.ids);
+        for (id, e) in ids.iter().zip(std::mem::take(&mut self.entries)) {
+            if is_gone(&id) {
+                stopped.push((id, e));
             } else {
+                kept_ids.insert(kept.len(), id);
                 kept.push(e);
             }
         }
         self.entries = kept;
-        for e in stopped {
-            self.stop(e);
+        self.ids = kept_ids;
+        for (id, e) in stopped {
+            self.stop(id, e);
         }
         self.events.retain(|(id, _)| !is_gone(id));
     }
 
-    /// Stops the probe in flight of a checker taken out of the pool.
-    fn stop(&mut self, e: PoolEntry) {
+    /// Stops the probe in flight of checker `id`, taken out of the pool.
+    fn stop(&mut self, id: u64, e: PoolEntry) {
         match e.running {
             Running::Idle => {}
             Running::Task => {
-                if let Some(h) = self.tasks.remove(&e.id) {
+                if let Some(h) = self.tasks.remove(&id) {
                     h.abort();
                 }
             }
             Running::Connect => {
-                if let (Some(key), Some(t)) = (self.connects.remove(&e.id), &mut self.tcp) {
+                if let (Some(key), Some(t)) = (self.connects.remove(&id), &mut self.tcp) {
                     t.cancel(key);
                 }
             }
@@ -624,6 +776,7 @@ impl CheckerPool {
     /// Removes every checker, aborting the probes in flight.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.ids = IdRuns::default();
         self.schedules.clear();
         self.connect_opts.clear();
         self.due.clear();
@@ -1149,7 +1302,7 @@ mod tests {
         assert_eq!(pool.len(), 4);
         for id in 12..16 {
             let e = pool.entry(id).expect("still there");
-            assert_eq!(e.id, id);
+            assert_eq!(pool.position(id).and_then(|i| pool.ids.id_at(i)), Some(id));
             let delay = if id < 13 { 100_000 } else { 200_000 };
             assert_eq!(e.state.schedule().delay_loop, Duration::from_millis(delay));
         }
@@ -1231,7 +1384,7 @@ mod tests {
         for id in [5, 1, 9, 3, 7, 3] {
             pool.insert(id, Probe::Tcp(ConnectOpts::new(addr)), fast(100_000));
         }
-        let ids: Vec<u64> = pool.entries.iter().map(|e| e.id).collect();
+        let ids: Vec<u64> = pool.ids.iter().collect();
         assert_eq!(
             ids,
             [1, 3, 5, 7, 9],
@@ -1239,7 +1392,7 @@ mod tests {
         );
         pool.remove_many([9, 1]);
         pool.remove(5);
-        let ids: Vec<u64> = pool.entries.iter().map(|e| e.id).collect();
+        let ids: Vec<u64> = pool.ids.iter().collect();
         assert_eq!(ids, [3, 7]);
         assert!(pool.entry(5).is_none() && pool.entry(7).is_some());
     }
@@ -1277,6 +1430,54 @@ mod tests {
     }
 
     #[test]
+    fn id_runs_read_as_the_sorted_ids_they_keep() {
+        // Random inserts and removals, checked against a plain sorted vector after each.
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut runs = IdRuns::default();
+        let mut plain: Vec<u64> = Vec::new();
+        for step in 0..20_000 {
+            // Ids mostly in increasing order (as a runtime gives them), sometimes anywhere.
+            let id = if rng.u8(..4) == 0 {
+                rng.u64(..600)
+            } else {
+                plain.last().map_or(0, |l| l + 1 + u64::from(rng.u8(..2)))
+            };
+            if rng.u8(..3) == 0 && !plain.is_empty() {
+                let i = rng.usize(..plain.len());
+                runs.remove(i);
+                plain.remove(i);
+            } else if let Err(i) = plain.binary_search(&id) {
+                assert_eq!(runs.search(id), Err(i), "step {step}: place of {id}");
+                runs.insert(i, id);
+                plain.insert(i, id);
+            }
+            assert_eq!(runs.len, plain.len());
+            if step % 97 == 0 {
+                assert_eq!(runs.iter().collect::<Vec<_>>(), plain, "step {step}");
+                for (i, &id) in plain.iter().enumerate() {
+                    assert_eq!(runs.search(id), Ok(i));
+                    assert_eq!(runs.id_at(i), Some(id));
+                }
+                for probe in 0..700 {
+                    assert_eq!(runs.search(probe), plain.binary_search(&probe), "{probe}");
+                }
+                // Adjacent runs never continue each other: as few runs as the ids allow.
+                let breaks = plain.windows(2).filter(|w| w[1] != w[0] + 1).count();
+                assert_eq!(runs.runs.len(), breaks + usize::from(!plain.is_empty()));
+            }
+        }
+        assert_eq!(runs.last(), plain.last().copied());
+        assert_eq!(runs.id_at(plain.len()), None);
+        // Consecutive ids (one configuration's checkers) are a single run.
+        let one = IdRuns::of(1000..37_800);
+        assert_eq!((one.runs.len(), one.len), (1, 36_800));
+        assert_eq!(one.search(37_799), Ok(36_799));
+        assert_eq!(one.search(37_800), Err(36_800));
+        assert_eq!(one.search(999), Err(0));
+        assert_eq!(IdRuns::of([u64::MAX - 1, u64::MAX]).search(u64::MAX), Ok(1));
+    }
+
+    #[test]
     fn a_pooled_checker_is_small() {
         // Tens of thousands of them: the state, the target, shared options and timing.
         let sizes = (
@@ -1285,7 +1486,7 @@ mod tests {
             std::mem::size_of::<PoolProbe>(),
         );
         println!("PoolEntry, CheckerState, PoolProbe: {sizes:?}");
-        assert!(sizes.0 <= 64 && sizes.1 <= 32 && sizes.2 <= 16, "{sizes:?}");
+        assert!(sizes.0 <= 56 && sizes.1 <= 32 && sizes.2 <= 16, "{sizes:?}");
         assert_eq!(std::mem::size_of::<Running>(), 1);
     }
 
