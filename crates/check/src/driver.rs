@@ -42,15 +42,12 @@ struct IdRuns {
 
 impl IdRuns {
     /// The runs of `ids` (increasing).
+    #[cfg(test)]
     fn of(ids: impl IntoIterator<Item = u64>) -> Self {
         let mut r = IdRuns::default();
         for id in ids {
-            if r.last().and_then(|l| l.checked_add(1)) != Some(id) {
-                r.runs.push((id, r.len));
-            }
-            r.len += 1;
+            r.insert(r.len, id);
         }
-        r.runs.shrink_to_fit();
         r
     }
 
@@ -87,11 +84,6 @@ impl IdRuns {
             .checked_sub(1)?;
         let &(first, start) = self.runs.get(r)?;
         first.checked_add(u64::try_from(i - start).ok()?)
-    }
-
-    /// The last id.
-    fn last(&self) -> Option<u64> {
-        self.id_at(self.len.checked_sub(1)?)
     }
 
     /// The ids, in order.
@@ -1466,7 +1458,10 @@ mod tests {
                 assert_eq!(runs.runs.len(), breaks + usize::from(!plain.is_empty()));
             }
         }
-        assert_eq!(runs.last(), plain.last().copied());
+        assert_eq!(
+            runs.id_at(plain.len().saturating_sub(1)),
+            plain.last().copied()
+        );
         assert_eq!(runs.id_at(plain.len()), None);
         // Consecutive ids (one configuration's checkers) are a single run.
         let one = IdRuns::of(1000..37_800);
