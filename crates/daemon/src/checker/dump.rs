@@ -94,24 +94,24 @@ pub fn data_text(rt: &Runtime) -> String {
             let mut failed = 0;
             let rs_label = sp.dest_label(dp);
             for (id, p) in rt.probes.iter() {
-                for slot in p.slots.iter().filter(|s| s.vs() == vi && s.rs() == ri) {
-                    failed += usize::from(!p.up);
+                for slot in p.slots().iter().filter(|s| s.vs() == vi && s.rs() == ri) {
+                    failed += usize::from(!p.up());
                     let _ = writeln!(checkers, " {} -> {}", sp.label, rs_label);
-                    let _ = writeln!(checkers, "   Up = {}", yes_no(p.up));
+                    let _ = writeln!(checkers, "   Up = {}", yes_no(p.up()));
                     let _ = writeln!(
                         checkers,
                         "   Checker = {} {}",
                         slot.check(),
                         rt.probe_name(id, p)
                     );
-                    if p.slots.len() > 1 {
+                    if p.slots().len() > 1 {
                         let _ = writeln!(
                             checkers,
                             "   Probe shared by {} real servers",
-                            p.slots.len()
+                            p.slots().len()
                         );
                     }
-                    if let (false, Some(r)) = (p.up, &p.last_reason) {
+                    if let (false, Some(r)) = (p.up(), &p.last_reason) {
                         let _ = writeln!(checkers, "   Last failure = {r}");
                     }
                 }
@@ -147,9 +147,9 @@ pub fn stats_text(rt: &Runtime) -> String {
             s,
             " {}: {} state changes, serving {} real server(s), {}",
             name,
-            p.transitions,
-            p.slots.len(),
-            if p.up { "passing" } else { "failing" }
+            p.transitions(),
+            p.slots().len(),
+            if p.up() { "passing" } else { "failing" }
         );
     }
     s
@@ -186,7 +186,7 @@ pub fn write_stats(rt: &mut Runtime, clear: bool) {
     write(STATS_FILE, &stats_text(rt));
     if clear {
         for p in rt.probes.values_mut() {
-            p.transitions = 0;
+            p.reset_transitions();
         }
     }
 }

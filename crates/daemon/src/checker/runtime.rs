@@ -20,8 +20,8 @@ use super::table::{desired, desired_for};
 use crate::child::Control;
 
 /// A running probe and what it last reported: one per checker (tens of thousands), so kept
-/// small (48 bytes): its name is its kind and target, the target that of the real server of
-/// its first slot unless the runtime keeps another for it (`connect_ip`, `connect_port`; see
+/// small (40 bytes: its slots, kind, verdict and transitions share 16 bytes): its name is its
+/// kind and target, the target that of the real server of its first slot unless the runtime keeps another for it (`connect_ip`, `connect_port`; see
 /// [`Runtime::probe_name`]); its failure a boxed [`DownReason`] that exists only while it
 /// fails; its dynamic weight is kept where it is learnt (the pool's checker state, a
 /// FILE_CHECK watcher's entry in the runtime), see [`Runtime::probe_weight`].
@@ -29,16 +29,187 @@ use crate::child::Control;
 pub struct ProbeTask {
     /// A digest of its parameter key ([`ProbeKey`]): what a reload compares.
     pub key: ProbeKey,
-    /// The slots it reports to.
-    pub slots: ProbeSlots,
     /// Why it went down, while it is down after a failing verdict.
     pub last_reason: Option<Box<DownReason>>,
-    /// Transitions seen (up + down).
-    pub transitions: u32,
+    head: ProbeHead,
+}
+
+impl ProbeTask {
+    /// A probe of `kind` reporting to `slots`, passing or not (`up`), without a reason.
+    fn new(
+        key: ProbeKey,
+        kind: rka_check::CheckKind,
+        slots: Vec<Slot>,
+        up: bool,
+        running: Running,
+    ) -> Self {
+        ProbeTask {
+            key,
+            last_reason: None,
+            head: ProbeHead::new(slots, 0, kind, Flags::new(up, running)),
+        }
+    }
+
+    /// The slots it reports to.
+    pub fn slots(&self) -> ProbeSlots<'_> {
+        match &self.head {
+            ProbeHead::One { vs, rs, check, .. } => {
+                ProbeSlots::One(Slot::new(*vs as usize, *rs as usize, usize::from(*check)))
+            }
+            ProbeHead::Many { slots, .. } => ProbeSlots::Many(slots),
+        }
+    }
+
+    /// Reports to `slots` from now on.
+    fn set_slots(&mut self, slots: Vec<Slot>) {
+        let (transitions, kind, flags) = self.head.common();
+        self.head = ProbeHead::new(slots, transitions, kind, flags);
+    }
+
     /// Whether it passes.
-    pub up: bool,
-    running: Running,
-    kind: rka_check::CheckKind,
+    pub fn up(&self) -> bool {
+        self.head.common().2.up()
+    }
+
+    fn set_up(&mut self, up: bool) {
+        let flags = self.head.flags_mut();
+        *flags = Flags::new(up, flags.running());
+    }
+
+    /// Transitions seen (up + down) since the start or the last
+    /// [`reset_transitions`](Self::reset_transitions).
+    pub fn transitions(&self) -> u32 {
+        self.head.common().0
+    }
+
+    /// Counts a transition.
+    fn count_transition(&mut self) {
+        let t = self.head.transitions_mut();
+        *t = t.saturating_add(1);
+    }
+
+    /// Counts the transitions from 0 again.
+    pub fn reset_transitions(&mut self) {
+        *self.head.transitions_mut() = 0;
+    }
+
+    fn kind(&self) -> rka_check::CheckKind {
+        self.head.common().1
+    }
+
+    fn running(&self) -> Running {
+        self.head.common().2.running()
+    }
+}
+
+/// A probe's slots, transitions, kind, verdict and way of running, in 16 bytes: its one slot
+/// inline when its checker's index fits a byte (almost always), its slots boxed otherwise.
+#[derive(Debug)]
+enum ProbeHead {
+    /// One slot, [`Slot`]'s indices.
+    One {
+        vs: u32,
+        rs: u32,
+        check: u8,
+        transitions: u32,
+        kind: rka_check::CheckKind,
+        flags: Flags,
+    },
+    /// Several slots (or none, or one of a checker beyond the 256th of its real server).
+    Many {
+        slots: Box<Box<[Slot]>>,
+        transitions: u32,
+        kind: rka_check::CheckKind,
+        flags: Flags,
+    },
+}
+
+impl ProbeHead {
+    fn new(slots: Vec<Slot>, transitions: u32, kind: rka_check::CheckKind, flags: Flags) -> Self {
+        let one = match slots[..] {
+            [one] => u8::try_from(one.check()).ok().zip(
+                u32::try_from(one.vs())
+                    .ok()
+                    .zip(u32::try_from(one.rs()).ok()),
+            ),
+            _ => None,
+        };
+        match one {
+            Some((check, (vs, rs))) => ProbeHead::One {
+                vs,
+                rs,
+                check,
+                transitions,
+                kind,
+                flags,
+            },
+            None => ProbeHead::Many {
+                slots: Box::new(slots.into_boxed_slice()),
+                transitions,
+                kind,
+                flags,
+            },
+        }
+    }
+
+    /// Transitions, kind and flags.
+    fn common(&self) -> (u32, rka_check::CheckKind, Flags) {
+        match *self {
+            ProbeHead::One {
+                transitions,
+                kind,
+                flags,
+                ..
+            }
+            | ProbeHead::Many {
+                transitions,
+                kind,
+                flags,
+                ..
+            } => (transitions, kind, flags),
+        }
+    }
+
+    fn transitions_mut(&mut self) -> &mut u32 {
+        match self {
+            ProbeHead::One { transitions, .. } | ProbeHead::Many { transitions, .. } => transitions,
+        }
+    }
+
+    fn flags_mut(&mut self) -> &mut Flags {
+        match self {
+            ProbeHead::One { flags, .. } | ProbeHead::Many { flags, .. } => flags,
+        }
+    }
+}
+
+/// A probe's verdict (bit 0) and how it runs (bits 1-2, [`Running`]) in one byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Flags(u8);
+
+impl Flags {
+    const UP: u8 = 1;
+
+    fn new(up: bool, running: Running) -> Self {
+        let running = match running {
+            Running::Not => 0,
+            Running::Pooled => 1,
+            Running::Watcher => 2,
+        };
+        Flags(u8::from(up) | running << 1)
+    }
+
+    fn up(self) -> bool {
+        self.0 & Flags::UP != 0
+    }
+
+    fn running(self) -> Running {
+        match self.0 >> 1 {
+            1 => Running::Pooled,
+            2 => Running::Watcher,
+            _ => Running::Not,
+        }
+    }
 }
 
 /// The name of probe `id` of `kind` whose first slot is `first`: its kind and target, the
@@ -257,26 +428,17 @@ impl<'a> IntoIterator for &'a ProbeTable {
     }
 }
 
-/// The slots a probe reports to: almost always one (identical checks of several real servers
-/// share a probe), kept without an allocation of its own then. Reads as a slice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProbeSlots {
+/// The slots a probe reports to ([`ProbeTask::slots`]): almost always one (identical checks
+/// of several real servers share a probe). Reads as a slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeSlots<'a> {
     /// A single slot.
     One(Slot),
-    /// Several slots (behind one thin pointer: 16 bytes for either form).
-    Many(Box<Box<[Slot]>>),
+    /// Several slots.
+    Many(&'a [Slot]),
 }
 
-impl From<Vec<Slot>> for ProbeSlots {
-    fn from(slots: Vec<Slot>) -> Self {
-        match slots[..] {
-            [one] => ProbeSlots::One(one),
-            _ => ProbeSlots::Many(Box::new(slots.into_boxed_slice())),
-        }
-    }
-}
-
-impl std::ops::Deref for ProbeSlots {
+impl std::ops::Deref for ProbeSlots<'_> {
     type Target = [Slot];
 
     fn deref(&self) -> &[Slot] {
@@ -287,12 +449,19 @@ impl std::ops::Deref for ProbeSlots {
     }
 }
 
-impl<'a> IntoIterator for &'a ProbeSlots {
-    type Item = &'a Slot;
-    type IntoIter = std::slice::Iter<'a, Slot>;
+impl<'a> IntoIterator for ProbeSlots<'a> {
+    type Item = Slot;
+    type IntoIter = std::iter::Chain<
+        std::option::IntoIter<Slot>,
+        std::iter::Copied<std::slice::Iter<'a, Slot>>,
+    >;
 
+    /// The slots by value.
     fn into_iter(self) -> Self::IntoIter {
-        self.iter()
+        match self {
+            ProbeSlots::One(s) => Some(s).into_iter().chain([].iter().copied()),
+            ProbeSlots::Many(v) => None.into_iter().chain(v.iter().copied()),
+        }
     }
 }
 
@@ -765,9 +934,9 @@ impl Runtime {
                         // first verdict count as joined again (if they are still there).
                         let pending = self.joined.remove(&id);
                         let joined = match old_plan {
-                            Some(old) if matches!(t.running, Running::Pooled) => {
+                            Some(old) if matches!(t.running(), Running::Pooled) => {
                                 let had: Vec<Slot> = t
-                                    .slots
+                                    .slots()
                                     .iter()
                                     .copied()
                                     .filter(|s| {
@@ -781,7 +950,7 @@ impl Runtime {
                         // The running checkers keep the probe's verdict and weight; the
                         // joined ones start as the plan says (up unless `alpha`).
                         for s in pp.slots.iter().filter(|s| !joined.contains(s)) {
-                            set_inits(&mut spec, std::slice::from_ref(s), t.up, weight);
+                            set_inits(&mut spec, std::slice::from_ref(s), t.up(), weight);
                         }
                         if let (false, Ok(probe)) = (joined.is_empty(), pp.probe) {
                             // Probed afresh, as keepalived's new checker is: its next
@@ -791,7 +960,7 @@ impl Runtime {
                             let slots = joined.into();
                             self.joined.insert(id, Joined { slots, up });
                         }
-                        t.slots = pp.slots.into();
+                        t.set_slots(pp.slots);
                         if let Some(target) = own {
                             self.name_targets.insert(id, target);
                         }
@@ -805,8 +974,8 @@ impl Runtime {
                         self.name_targets.insert(id, target);
                     }
                     let task = self.start_probe(id, key, pp);
-                    if matches!(task.running, Running::Not) {
-                        set_inits(&mut spec, &task.slots, false, None);
+                    if matches!(task.running(), Running::Not) {
+                        set_inits(&mut spec, &task.slots(), false, None);
                     }
                     keep.push((id, task));
                 }
@@ -908,13 +1077,8 @@ impl Runtime {
             }
         };
         ProbeTask {
-            key,
-            kind: pp.name.kind(),
-            slots: pp.slots.into(),
-            up,
             last_reason: reason,
-            transitions: 0,
-            running,
+            ..ProbeTask::new(key, pp.name.kind(), pp.slots, up, running)
         }
     }
 
@@ -1003,15 +1167,15 @@ impl Runtime {
         let Some(p) = self.probes.get_mut(&id) else {
             return;
         };
-        let kind = p.kind;
+        let kind = p.kind();
         let name = NameOf {
             plan: &self.plan,
             targets: &self.name_targets,
             id,
             kind,
-            first: p.slots.first().copied(),
+            first: p.slots().first().copied(),
         };
-        let was_up = p.up;
+        let was_up = p.up();
         let first_success = was_up && matches!(ev, CheckerEvent::Up { .. });
         // The joined slots' first verdict is this one (a pass or a failure): they are
         // joined no more after it.
@@ -1040,10 +1204,10 @@ impl Runtime {
             _ => running_hear.then_some(was_up),
         };
         let told = match joined {
-            None => self_told(&self.plan, &teller, &p.slots, &ev),
+            None => self_told(&self.plan, &teller, &p.slots(), &ev),
             Some(j) => {
                 let running: Vec<Slot> = p
-                    .slots
+                    .slots()
                     .iter()
                     .copied()
                     .filter(|s| !j.slots.contains(s))
@@ -1069,9 +1233,9 @@ impl Runtime {
                 tracing::debug!("{name}: first probe passed ({reason})");
             }
             CheckerEvent::Up { reason } => {
-                p.up = true;
+                p.set_up(true);
                 p.last_reason = None;
-                p.transitions += 1;
+                p.count_transition();
                 ours(format_args!("{name}: success ({reason})"));
             }
             // A probe failing already, restarted for joined checkers: a verdict for those.
@@ -1082,9 +1246,9 @@ impl Runtime {
                 ));
             }
             CheckerEvent::Down { reason } => {
-                p.up = false;
+                p.set_up(false);
                 p.last_reason = Some(Box::new(reason.clone()));
-                p.transitions += 1;
+                p.count_transition();
                 ours(format_args!("{name}: failed: {reason}"));
             }
             CheckerEvent::Retrying {
@@ -1121,7 +1285,7 @@ impl Runtime {
         let misc_up = kind == rka_check::CheckKind::Misc && matches!(ev, CheckerEvent::Up { .. });
         // The fields borrowed apart: no copy of the slots.
         let downs = matches!(ev, CheckerEvent::Down { .. });
-        for &s in p.slots.iter() {
+        for &s in p.slots().iter() {
             let Some(slot_was_up) = hears(&s) else {
                 continue;
             };
@@ -1316,15 +1480,15 @@ impl Runtime {
             &self.plan,
             &self.name_targets,
             id,
-            p.kind,
-            p.slots.first().copied(),
+            p.kind(),
+            p.slots().first().copied(),
         )
     }
 
     /// The weight probe `id` (`p`) last reported; `None` for the configured weight (or a
     /// probe that reports none).
     pub fn probe_weight(&self, id: u64, p: &ProbeTask) -> Option<i64> {
-        match p.running {
+        match p.running() {
             Running::Not => None,
             Running::Pooled => self.pool.weight(id),
             Running::Watcher => self.watchers.get(&id).and_then(|w| w.weight),
@@ -1347,8 +1511,8 @@ impl Runtime {
         let mut slots: Vec<Slot> = self
             .probes
             .values()
-            .filter(|p| p.kind != rka_check::CheckKind::File)
-            .flat_map(|p| p.slots.iter().copied())
+            .filter(|p| p.kind() != rka_check::CheckKind::File)
+            .flat_map(ProbeTask::slots)
             .collect();
         slots.sort_unstable_by_key(|s| (s.vs(), s.rs(), s.check()));
         for s in slots {
@@ -1677,16 +1841,60 @@ mod tests {
 
     #[test]
     fn probe_slots_read_as_the_slots_given() {
-        let one = ProbeSlots::from(vec![slot(1, 2)]);
-        assert!(matches!(one, ProbeSlots::One(_)));
-        assert_eq!(&one[..], &[slot(1, 2)]);
-        let many = ProbeSlots::from(vec![slot(0, 0), slot(3, 1)]);
-        assert_eq!(many.len(), 2);
+        let with = |slots: Vec<Slot>| {
+            ProbeTask::new(
+                ProbeKey([0, 0]),
+                rka_check::CheckKind::Tcp,
+                slots,
+                true,
+                Running::Pooled,
+            )
+        };
+        let one = with(vec![slot(1, 2)]);
+        assert!(matches!(one.head, ProbeHead::One { .. }));
+        assert!(matches!(one.slots(), ProbeSlots::One(_)));
+        assert_eq!(&one.slots()[..], &[slot(1, 2)]);
+        let many = with(vec![slot(0, 0), slot(3, 1)]);
+        assert_eq!(many.slots().len(), 2);
         assert_eq!(
-            (&many).into_iter().copied().collect::<Vec<_>>(),
+            many.slots().into_iter().collect::<Vec<_>>(),
             vec![slot(0, 0), slot(3, 1)]
         );
-        assert!(ProbeSlots::from(Vec::new()).is_empty());
+        assert!(with(Vec::new()).slots().is_empty());
+        // A checker index beyond a byte: boxed, read back whole.
+        let far = Slot::new(u32::MAX as usize, 7, 256);
+        let t = with(vec![far]);
+        assert!(matches!(t.head, ProbeHead::Many { .. }));
+        assert_eq!(t.slots().into_iter().collect::<Vec<_>>(), [far]);
+        let near = Slot::new(u32::MAX as usize, u32::MAX as usize, 255);
+        assert_eq!(
+            with(vec![near]).slots().into_iter().collect::<Vec<_>>(),
+            [near]
+        );
+        // New slots keep the transitions, kind and flags.
+        let mut t = with(vec![slot(1, 2)]);
+        t.count_transition();
+        t.set_up(false);
+        t.set_slots(vec![slot(0, 0), slot(3, 1)]);
+        assert_eq!(
+            (t.transitions(), t.up(), t.running()),
+            (1, false, Running::Pooled)
+        );
+        assert_eq!(t.kind(), rka_check::CheckKind::Tcp);
+        t.set_slots(vec![slot(4, 4)]);
+        assert!(matches!(t.head, ProbeHead::One { .. }));
+        assert_eq!(
+            (t.transitions(), t.up(), t.running()),
+            (1, false, Running::Pooled)
+        );
+        t.reset_transitions();
+        assert_eq!(t.transitions(), 0);
+        for running in [Running::Not, Running::Pooled, Running::Watcher] {
+            for up in [false, true] {
+                let f = Flags::new(up, running);
+                assert_eq!((f.up(), f.running()), (up, running));
+            }
+        }
     }
 
     /// One probe record per checker (36,800 in issue 5's benchmark): the sizes that keep it
@@ -1695,10 +1903,10 @@ mod tests {
     fn probe_records_stay_small() {
         use std::mem::size_of;
         assert_eq!(size_of::<Slot>(), 12);
-        assert_eq!(size_of::<ProbeSlots>(), 16);
+        assert_eq!(size_of::<ProbeHead>(), 16);
         assert_eq!(size_of::<ProbeName>(), 20);
         assert_eq!(size_of::<Option<Box<DownReason>>>(), 8);
-        assert!(size_of::<ProbeTask>() <= 48, "{}", size_of::<ProbeTask>());
+        assert!(size_of::<ProbeTask>() <= 40, "{}", size_of::<ProbeTask>());
     }
 
     #[test]
@@ -1724,13 +1932,15 @@ mod tests {
             if let Some(t) = own_target(&plan, pp) {
                 targets.insert(id, t);
             }
-            let p = ProbeTask {
-                kind: pp.name.kind(),
-                slots: pp.slots.clone().into(),
-                ..task(id)
-            };
-            let first = p.slots.first().copied();
-            assert_eq!(name_of(&plan, &targets, id, p.kind, first), pp.name);
+            let p = ProbeTask::new(
+                ProbeKey([id, id]),
+                pp.name.kind(),
+                pp.slots.clone(),
+                true,
+                Running::Pooled,
+            );
+            let first = p.slots().first().copied();
+            assert_eq!(name_of(&plan, &targets, id, p.kind(), first), pp.name);
         }
         let mut kept: Vec<String> = targets.values().map(|t| t.to_string()).collect();
         kept.sort();
@@ -1759,15 +1969,13 @@ mod tests {
     }
 
     fn task(key: u64) -> ProbeTask {
-        ProbeTask {
-            key: ProbeKey([key, key]),
-            kind: rka_check::CheckKind::Tcp,
-            slots: ProbeSlots::One(slot(0, 0)),
-            up: true,
-            last_reason: None,
-            transitions: 0,
-            running: Running::Pooled,
-        }
+        ProbeTask::new(
+            ProbeKey([key, key]),
+            rka_check::CheckKind::Tcp,
+            vec![slot(0, 0)],
+            true,
+            Running::Pooled,
+        )
     }
 
     #[test]
@@ -1779,17 +1987,19 @@ mod tests {
         assert_eq!(t.get(&5).map(|p| p.key), Some(ProbeKey([5, 5])));
         assert!(t.get(&3).is_none() && t.get_mut(&8).is_none());
         if let Some(p) = t.get_mut(&7) {
-            p.transitions = 4;
+            for _ in 0..4 {
+                p.count_transition();
+            }
         }
         for p in t.values_mut() {
-            p.transitions += 1;
+            p.count_transition();
         }
         let pairs: Vec<(u64, u32)> = (&t)
             .into_iter()
-            .map(|(id, p)| (id, p.transitions))
+            .map(|(id, p)| (id, p.transitions()))
             .collect();
         assert_eq!(pairs, [(2, 1), (5, 1), (7, 5)]);
-        assert_eq!(t.values().filter(|p| p.up).count(), 3);
+        assert_eq!(t.values().filter(|p| p.up()).count(), 3);
         t.clear();
         assert!(t.is_empty());
     }

@@ -662,7 +662,7 @@ async fn the_first_success_of_a_checker_that_starts_up_is_logged() {
     // A few more rounds: logged once, not at every passing probe.
     drive_until(&mut rt, &fake, Duration::from_millis(2500), |_| false).await;
     // Not a transition: the checker passed from the start.
-    assert!(rt.probes.values().all(|p| p.up && p.transitions == 0));
+    assert!(rt.probes.values().all(|p| p.up() && p.transitions() == 0));
     rt.stop(StopMode::Keep).await;
     let log = captured.text();
     assert_eq!(log.matches(&line).count(), 1, "{log}");

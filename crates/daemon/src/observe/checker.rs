@@ -305,15 +305,15 @@ pub fn status(rt: &Runtime) -> CheckerStatus {
     // Checkers by real server, built once (a probe may serve several real servers).
     let mut checks: HashMap<(usize, usize), BTreeMap<usize, CheckStatus>> = HashMap::new();
     for (id, p) in rt.probes() {
-        for s in &p.slots {
+        for s in p.slots() {
             checks.entry((s.vs(), s.rs())).or_default().insert(
                 s.check(),
                 CheckStatus {
                     name: rt.probe_name(id, p).to_string(),
-                    up: p.up,
+                    up: p.up(),
                     failures: rt.observe.failures(id),
                     latency_seconds: rt.last_probe(id).map(|r| r.duration.as_secs_f64()),
-                    reason: if p.up {
+                    reason: if p.up() {
                         None
                     } else {
                         p.last_reason.as_ref().map(|r| r.to_string())
