@@ -23,8 +23,9 @@ use crate::child::Control;
 /// small (40 bytes: its slots, kind, verdict and transitions share 16 bytes): its name is its
 /// kind and target, the target that of the real server of its first slot unless the runtime
 /// keeps another for it (`connect_ip`, `connect_port`; see [`Runtime::probe_name`]); its
-/// failure a boxed [`DownReason`] that exists only while it fails; its dynamic weight is kept where it is learnt (the pool's checker state, a
-/// FILE_CHECK watcher's entry in the runtime), see [`Runtime::probe_weight`].
+/// failure a boxed [`DownReason`] that exists only while it fails; its dynamic weight is kept
+/// where it is learnt (the pool's checker state, a FILE_CHECK watcher's entry in the runtime),
+/// see [`Runtime::probe_weight`].
 #[derive(Debug)]
 pub struct ProbeTask {
     /// A digest of its parameter key ([`ProbeKey`]): what a reload compares.
