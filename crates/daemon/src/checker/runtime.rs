@@ -295,34 +295,57 @@ pub struct ProbeTable {
 }
 
 impl ProbeTable {
-    /// A table of `probes`, in any order (their ids must differ: of equal ids the first in
-    /// id order is kept).
-    fn from_unsorted(mut probes: Vec<(u64, ProbeTask)>) -> Self {
-        probes.sort_by_key(|(id, _)| *id);
-        probes.dedup_by_key(|(id, _)| *id);
+    /// A table of the probes `tasks` of ids `ids` (place by place), in any order (the ids
+    /// must differ: of equal ids one is kept). Sorted in place: no second vector of probes.
+    fn from_unsorted(mut ids: Vec<u64>, mut tasks: Vec<ProbeTask>) -> Self {
+        ids.truncate(tasks.len());
+        tasks.truncate(ids.len());
+        // The place each probe goes to, then the probes moved there cycle by cycle.
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_unstable_by_key(|&i| ids.get(i).copied());
+        for start in 0..order.len() {
+            let mut at = start;
+            while let Some(&from) = order.get(at).filter(|&&from| from != start) {
+                tasks.swap(at, from);
+                if let Some(o) = order.get_mut(at) {
+                    *o = at;
+                }
+                at = from;
+            }
+            if let Some(o) = order.get_mut(at) {
+                *o = at;
+            }
+        }
+        ids.sort_unstable();
+        // The runs of the sorted ids; a probe whose id repeats the one before goes.
         let mut runs: Vec<(u64, usize)> = Vec::new();
         let mut last: Option<u64> = None;
-        for (i, (id, _)) in probes.iter().enumerate() {
-            if last.and_then(|l| l.checked_add(1)) != Some(*id) {
-                runs.push((*id, i));
+        let mut sorted = ids.iter().copied();
+        let mut kept = 0;
+        tasks.retain(|_| {
+            let Some(id) = sorted.next() else {
+                return false;
+            };
+            if last == Some(id) {
+                return false;
             }
-            last = Some(*id);
-        }
+            if last.and_then(|l| l.checked_add(1)) != Some(id) {
+                runs.push((id, kept));
+            }
+            last = Some(id);
+            kept += 1;
+            true
+        });
         runs.shrink_to_fit();
-        // Collected into a vector of its own size (collecting in place would keep the
-        // pairs' larger block).
-        let mut tasks = Vec::with_capacity(probes.len());
-        tasks.extend(probes.into_iter().map(|(_, t)| t));
+        tasks.shrink_to_fit();
         ProbeTable { tasks, runs }
     }
 
-    /// Every probe with its id, the table left empty.
-    fn take_all(&mut self) -> Vec<(u64, ProbeTask)> {
+    /// Every probe with its id (`(ids, probes)`, place by place), the table left empty.
+    fn take_all(&mut self) -> (Vec<u64>, Vec<ProbeTask>) {
         let ids: Vec<u64> = self.keys().collect();
         self.runs = Vec::new();
-        ids.into_iter()
-            .zip(std::mem::take(&mut self.tasks))
-            .collect()
+        (ids, std::mem::take(&mut self.tasks))
     }
 
     /// The place of probe `id` in `tasks`.
@@ -910,18 +933,19 @@ impl Runtime {
         check_fd_limit(plan.probes.len());
         // The plan's probes and director spec move into the tasks, the pool and the director
         // (nothing keeps a second copy: with tens of thousands of checkers it counts).
-        let mut running: Vec<Option<(u64, ProbeTask)>> =
-            self.probes.take_all().into_iter().map(Some).collect();
+        let (running_ids, running) = self.probes.take_all();
+        let mut running: Vec<Option<ProbeTask>> = running.into_iter().map(Some).collect();
         // Each running probe's place in `running`, by key.
         let mut old: HashMap<ProbeKey, usize> = running
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| t.as_ref().map(|(_, p)| (p.key, i)))
+            .filter_map(|(i, t)| t.as_ref().map(|p| (p.key, i)))
             .collect();
         let keys: Vec<ProbeKey> = plan.probes.iter().map(|p| ProbeKey::of(&p.key)).collect();
         // Room for the new checkers at once: no doubling growth of the pool at start-up.
         self.pool
             .reserve(keys.iter().filter(|k| !old.contains_key(k)).count());
+        let mut keep_ids = Vec::with_capacity(plan.probes.len());
         let mut keep = Vec::with_capacity(plan.probes.len());
         let mut spec = std::mem::take(&mut plan.director);
         self.name_targets.clear();
@@ -929,7 +953,9 @@ impl Runtime {
             let own = own_target(&plan, &pp);
             match old.remove(&key) {
                 Some(i) => {
-                    if let Some((id, mut t)) = running.get_mut(i).and_then(Option::take) {
+                    let id = running_ids.get(i).copied();
+                    let task = running.get_mut(i).and_then(Option::take);
+                    if let (Some(id), Some(mut t)) = (id, task) {
                         let weight = self.probe_weight(id, &t);
                         // Slots joined at an earlier reload and still waiting for their
                         // first verdict count as joined again (if they are still there).
@@ -965,7 +991,8 @@ impl Runtime {
                         if let Some(target) = own {
                             self.name_targets.insert(id, target);
                         }
-                        keep.push((id, t));
+                        keep_ids.push(id);
+                        keep.push(t);
                     }
                 }
                 None => {
@@ -978,12 +1005,17 @@ impl Runtime {
                     if matches!(task.running(), Running::Not) {
                         set_inits(&mut spec, &task.slots(), false, None);
                     }
-                    keep.push((id, task));
+                    keep_ids.push(id);
+                    keep.push(task);
                 }
             }
         }
         // The probes not kept stop here (a FILE_CHECK watcher is aborted as its task drops).
-        let stopped: Vec<u64> = running.into_iter().flatten().map(|(id, _)| id).collect();
+        let stopped: Vec<u64> = running_ids
+            .into_iter()
+            .zip(running)
+            .filter_map(|(id, t)| t.map(|_| id))
+            .collect();
         if !stopped.is_empty() {
             tracing::info!(
                 "{} checker(s) no longer configured - stopped",
@@ -997,7 +1029,7 @@ impl Runtime {
         }
         self.pool.remove_many(stopped);
         self.pool.shrink_to_fit();
-        self.probes = ProbeTable::from_unsorted(keep);
+        self.probes = ProbeTable::from_unsorted(keep_ids, keep);
         self.director = Director::new(spec);
         self.plan = plan;
         let wants_addrs = self.plan.services.iter().any(|s| s.suspend_on().is_some());
@@ -1981,7 +2013,7 @@ mod tests {
 
     #[test]
     fn the_probe_table_reads_as_a_map_by_id() {
-        let mut t = ProbeTable::from_unsorted(vec![(7, task(7)), (2, task(2)), (5, task(5))]);
+        let mut t = ProbeTable::from_unsorted(vec![7, 2, 5], vec![task(7), task(2), task(5)]);
         assert_eq!(t.len(), 3);
         assert!(!t.is_empty());
         assert_eq!(t.keys().collect::<Vec<_>>(), [2, 5, 7]);
@@ -2009,7 +2041,7 @@ mod tests {
     fn the_probe_table_keeps_runs_of_consecutive_ids_not_an_id_per_probe() {
         // Three runs (10-13, 20, 22-23 and u64::MAX - 1 to u64::MAX), given out of order.
         let ids = [23, 10, 11, 20, 12, 13, 22, u64::MAX, u64::MAX - 1];
-        let mut t = ProbeTable::from_unsorted(ids.iter().map(|&i| (i, task(i))).collect());
+        let mut t = ProbeTable::from_unsorted(ids.to_vec(), ids.iter().map(|&i| task(i)).collect());
         assert_eq!(t.runs.len(), 4);
         assert_eq!(t.tasks.capacity(), ids.len());
         let mut sorted = ids.to_vec();
@@ -2023,14 +2055,42 @@ mod tests {
             assert!(t.get(&absent).is_none(), "{absent}");
         }
         // Taken whole (a reload) and rebuilt: the same pairs.
-        let all = t.take_all();
+        let (all_ids, all) = t.take_all();
         assert!(t.is_empty() && t.get(&10).is_none());
-        let pairs: Vec<(u64, ProbeKey)> = all.iter().map(|(id, p)| (*id, p.key)).collect();
+        let pairs: Vec<(u64, ProbeKey)> = all_ids
+            .iter()
+            .copied()
+            .zip(all.iter().map(|p| p.key))
+            .collect();
         let want: Vec<(u64, ProbeKey)> = sorted.iter().map(|&i| (i, ProbeKey([i, i]))).collect();
         assert_eq!(pairs, want);
-        let t = ProbeTable::from_unsorted(all);
+        let t = ProbeTable::from_unsorted(all_ids, all);
         assert_eq!(t.keys().collect::<Vec<_>>(), sorted);
         assert!(ProbeTable::default().get(&0).is_none());
+    }
+
+    #[test]
+    fn the_probe_table_sorts_its_probes_in_place_by_id() {
+        // 1,000 ids in a scrambled order (long permutation cycles), each probe its own key.
+        let ids: Vec<u64> = (0..1000u64).map(|i| 5000 + (i * 7919) % 1000).collect();
+        let tasks = ids.iter().map(|&i| task(i)).collect();
+        let t = ProbeTable::from_unsorted(ids, tasks);
+        assert_eq!(t.runs, [(5000, 0)]);
+        assert_eq!(t.tasks.capacity(), 1000);
+        for (id, p) in &t {
+            assert_eq!(p.key, ProbeKey([id, id]), "{id}");
+        }
+        // A repeated id keeps one probe; ids without probes (or probes without ids) go.
+        let t =
+            ProbeTable::from_unsorted(vec![9, 3, 9, 4], vec![task(9), task(3), task(9), task(4)]);
+        assert_eq!(
+            t.iter().map(|(id, p)| (id, p.key.0[0])).collect::<Vec<_>>(),
+            [(3, 3), (4, 4), (9, 9)]
+        );
+        let t = ProbeTable::from_unsorted(vec![2, 1, 8], vec![task(2), task(1)]);
+        assert_eq!(t.keys().collect::<Vec<_>>(), [1, 2]);
+        let t = ProbeTable::from_unsorted(vec![2], vec![task(2), task(1)]);
+        assert_eq!(t.keys().collect::<Vec<_>>(), [2]);
     }
 }
 
