@@ -1352,11 +1352,11 @@ async fn alpha_first_lines(case: &AlphaCase, retry_first: bool) -> Vec<String> {
     let plan = Plan::from_config(&config(&text));
     let pp = plan.probes.first().expect("one probe");
     let probe = pp.probe.clone().expect("probe");
-    // The pool starts every checker down (see Runtime::start_probe).
-    let mut schedule = pp.schedule.clone();
-    schedule.alpha = true;
     let t0 = std::time::Instant::now();
-    let mut st = rka_check::CheckerState::for_probe(&probe, schedule, t0, Duration::ZERO);
+    let mut st =
+        rka_check::CheckerState::for_probe(&probe, pp.schedule.clone(), t0, Duration::ZERO);
+    // As the runtime's pool does (`CheckerPool::start_checkers_down`).
+    st.start_down();
     if retry_first {
         st.retry_first_probe();
     }
