@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::http::{UrlCursor, UrlStep};
 use crate::outcome::{Failure, ProbeResult};
-use crate::probe::Probe;
+use crate::probe::{CheckKind, Probe};
 use crate::schedule::Schedule;
 
 /// Something the owner of a checker should act on or log.
@@ -186,6 +186,22 @@ const ALPHA_RELOAD_NO_RETRY: u16 = 1 << 10;
 /// keepalived (`alpha-first.log`, 9111/9131), where `retry 0` logs its down line.
 const FIRST_TOLD_AS_RETRIED: u16 = 1 << 11;
 
+/// keepalived 2.2.7's retry rules for a checker of `kind`, as flags (each flag's doc says
+/// what was observed): which kinds retry a first failure at start ([`RETRY_FIRST_RUN`]),
+/// word a first failure with their `retry` ([`FIRST_WORDED_WITH_RETRY`]), retry while down
+/// ([`RETRY_WHILE_DOWN`]), or leave an `alpha` checker a reload creates unretried
+/// ([`ALPHA_RELOAD_NO_RETRY`]).
+fn kind_rules(kind: CheckKind) -> u16 {
+    match kind {
+        CheckKind::Tcp => RETRY_WHILE_DOWN,
+        CheckKind::Smtp => RETRY_FIRST_RUN | RETRY_WHILE_DOWN,
+        CheckKind::Udp | CheckKind::Ping => ALPHA_RELOAD_NO_RETRY,
+        CheckKind::Dns => 0,
+        CheckKind::Http | CheckKind::Ssl | CheckKind::Misc => FIRST_WORDED_WITH_RETRY,
+        CheckKind::File | CheckKind::Bfd => RETRY_FIRST_RUN,
+    }
+}
+
 /// The origin of the checkers' instants, fixed at its first use in the process.
 static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
@@ -265,28 +281,8 @@ impl CheckerState {
         start_delay: Duration,
     ) -> Self {
         let mut state = CheckerState::new(schedule, now, start_delay);
-        let retry_first_run = !matches!(
-            probe,
-            Probe::Tcp(_)
-                | Probe::Udp(_)
-                | Probe::Ping(_)
-                | Probe::Dns(_)
-                | Probe::Http(_)
-                | Probe::Misc(_)
-        );
-        state.set(RETRY_FIRST_RUN, retry_first_run);
-        state.set(
-            FIRST_WORDED_WITH_RETRY,
-            matches!(probe, Probe::Http(_) | Probe::Misc(_)),
-        );
-        state.set(
-            RETRY_WHILE_DOWN,
-            matches!(probe, Probe::Tcp(_) | Probe::Smtp(_)),
-        );
-        state.set(
-            ALPHA_RELOAD_NO_RETRY,
-            matches!(probe, Probe::Udp(_) | Probe::Ping(_)),
-        );
+        state.set(RETRY_FIRST_RUN, false);
+        state.flags |= kind_rules(probe.kind());
         match probe {
             Probe::Http(p) => state.pacing_urls(p.urls.len(), p.fast_recovery),
             _ => state,
