@@ -157,34 +157,32 @@ const IN_FLIGHT: u16 = 1 << 3;
 const VERDICT_GIVEN: u16 = 1 << 4;
 /// Report [`CheckerEvent::UrlPassed`].
 const REPORT_URL_PASSES: u16 = 1 << 5;
-/// Report the first success of a checker that starts up ([`CheckerState::report_first_success`]).
-const REPORT_FIRST_SUCCESS: u16 = 1 << 6;
 /// A first probe settled at once is worded with the configured `retry` ("failed after N
 /// retries"): keepalived 2.2.7's HTTP_GET, SSL_GET and MISC_CHECK (`http-recovery2.log`,
 /// 8610; `alpha-first-timing.log`: "failed after 1 retry" from a single run).
-const FIRST_WORDED_WITH_RETRY: u16 = 1 << 7;
+const FIRST_WORDED_WITH_RETRY: u16 = 1 << 6;
 /// A failure of a down checker retries too (silently), as one of an up checker does:
 /// keepalived 2.2.7's TCP_CHECK and SMTP_CHECK, observed in the VM (`delay_loop 4`,
 /// `retry 1`, `delay_before_retry 1`, a closed port: probes at 5.7 6.7 10.7 11.7 ... s while
 /// down, at start or added by a reload, alpha or not; with `retry 2` three probes a cycle).
 /// UDP_CHECK, PING_CHECK, DNS_CHECK, MISC_CHECK and HTTP_GET/SSL_GET probe once a cycle while
 /// down.
-const RETRY_WHILE_DOWN: u16 = 1 << 8;
+const RETRY_WHILE_DOWN: u16 = 1 << 7;
 /// While down, the next probe after a failure comes `delay_before_retry` later: keepalived
 /// 2.2.7's `alpha` MISC_CHECK, HTTP_GET or SSL_GET that a reload creates, with `retry` 1 or
 /// more (observed in the VM: every `delay_before_retry` for as long as it fails, silent after
 /// its first retry's line; `alpha-first-timing-probes.txt` 9312/9313). Cleared by a success.
-const DOWN_PACED_BY_RETRY: u16 = 1 << 9;
+const DOWN_PACED_BY_RETRY: u16 = 1 << 8;
 /// An `alpha` checker of this kind that a reload creates does not retry its first failure
 /// ([`CheckerState::retry_first_probe`] leaves it): keepalived 2.2.7's UDP_CHECK and
 /// PING_CHECK (observed in the VM, `delay_loop 4`, `retry 1`: a closed or silent UDP port,
 /// an address nobody answers, probed 3.0 7.0 11.0 ... s after the SIGHUP where the same
 /// checkers without `alpha` are retried at once).
-const ALPHA_RELOAD_NO_RETRY: u16 = 1 << 10;
+const ALPHA_RELOAD_NO_RETRY: u16 = 1 << 9;
 /// The first failure, settled at once, is told as a retried one ([`DownReason::first_probe`]
 /// false): such an `alpha` UDP_CHECK/PING_CHECK with `retry` above 0 logs nothing for it, as
 /// keepalived (`alpha-first.log`, 9111/9131), where `retry 0` logs its down line.
-const FIRST_TOLD_AS_RETRIED: u16 = 1 << 11;
+const FIRST_TOLD_AS_RETRIED: u16 = 1 << 10;
 
 /// keepalived 2.2.7's retry rules for a checker of `kind`, as flags (each flag's doc says
 /// what was observed): which kinds retry a first failure at start ([`RETRY_FIRST_RUN`]),
@@ -250,7 +248,7 @@ pub struct CheckerState {
     extra: Option<Box<Extra>>,
     retries_done: u32,
     /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`],
-    /// [`REPORT_URL_PASSES`], [`REPORT_FIRST_SUCCESS`], [`FIRST_WORDED_WITH_RETRY`],
+    /// [`REPORT_URL_PASSES`], [`FIRST_WORDED_WITH_RETRY`],
     /// [`RETRY_WHILE_DOWN`], [`DOWN_PACED_BY_RETRY`], [`ALPHA_RELOAD_NO_RETRY`],
     /// [`FIRST_TOLD_AS_RETRIED`].
     flags: u16,
@@ -306,15 +304,6 @@ impl CheckerState {
         self.set(REPORT_URL_PASSES, true);
     }
 
-    /// Makes a checker that starts up (no `alpha`) report its first success as an
-    /// [`CheckerEvent::Up`], though its verdict does not change, and its url passes before
-    /// it: keepalived 2.2.7 logs a checker's first success whether or not it started up
-    /// (`keepalived-reload-weights`, `reply-errors.log`). Without it only a change of verdict
-    /// is reported.
-    pub fn report_first_success(&mut self) {
-        self.set(REPORT_FIRST_SUCCESS, true);
-    }
-
     /// Makes the first probe's failure count the retries whatever the checker's kind (see
     /// [`RETRY_FIRST_RUN`]): keepalived 2.2.7 settles a first failing TCP_CHECK at once at
     /// start, but retries it for a checker a reload creates (`tests/data/join-fresh*.log`,
@@ -342,11 +331,6 @@ impl CheckerState {
     /// [`retry_first_probe`](Self::retry_first_probe)) still see the configured one.
     pub fn start_down(&mut self) {
         self.set(UP, false);
-    }
-
-    /// Whether the first success is still to be reported ([`Self::report_first_success`]).
-    fn first_success_pending(&self) -> bool {
-        self.has(REPORT_FIRST_SUCCESS) && !self.has(VERDICT_GIVEN)
     }
 
     /// Whether `flag` is set.
@@ -487,7 +471,7 @@ impl CheckerState {
                     }
                     _ => {}
                 }
-                let telling = !up || self.first_success_pending();
+                let telling = !up;
                 if let Some(url) = passed_url.filter(|_| telling && self.has(REPORT_URL_PASSES)) {
                     self.push_event(CheckerEvent::UrlPassed {
                         url,
@@ -1026,41 +1010,46 @@ mod tests {
     }
 
     #[test]
-    fn a_checker_that_starts_up_reports_its_first_success_when_asked() {
+    fn a_checker_started_down_reports_its_first_success_though_not_alpha() {
         let t0 = Instant::now();
         let mut st = CheckerState::new(sched(1, false), t0, Duration::ZERO);
-        st.report_first_success();
-        assert!(st.is_up());
+        st.start_down();
+        assert!(!st.is_up());
         let runs = drive(&mut st, t0, vec![ok(), ok(), fail(), fail(), ok()]);
         let events: Vec<Vec<CheckerEvent>> = runs.into_iter().map(|r| r.events).collect();
         let up = CheckerEvent::Up {
             reason: "check succeeded".into(),
         };
         assert_eq!(events[0], std::slice::from_ref(&up), "the first success");
+        assert!(st.is_up());
         assert!(events[1].is_empty(), "once");
         assert!(matches!(&events[2][..], [CheckerEvent::Retrying { .. }]));
         assert!(matches!(&events[3][..], [CheckerEvent::Down { .. }]));
         assert_eq!(events[4], [up]);
-        // A first failure settles the first verdict: no first success to report after it.
+        // A first failure settles the first verdict (told once, as a down): the recovery is
+        // the one success told.
         let mut st = CheckerState::new(sched(0, false), t0, Duration::ZERO);
-        st.report_first_success();
-        let runs = drive(&mut st, t0, vec![fail(), ok(), ok()]);
-        let ups = runs
+        st.start_down();
+        let runs = drive(&mut st, t0, vec![fail(), fail(), ok(), ok()]);
+        let count = |f: fn(&CheckerEvent) -> bool| {
+            runs.iter().flat_map(|r| &r.events).filter(|e| f(e)).count()
+        };
+        assert_eq!(count(|e| matches!(e, CheckerEvent::Down { .. })), 1);
+        assert_eq!(count(|e| matches!(e, CheckerEvent::Up { .. })), 1);
+        assert!(runs[2]
+            .events
             .iter()
-            .flat_map(|r| &r.events)
-            .filter(|e| matches!(e, CheckerEvent::Up { .. }))
-            .count();
-        assert_eq!(ups, 1, "the recovery only");
-        // Without it (the default), a checker that starts up reports no success.
+            .any(|e| matches!(e, CheckerEvent::Up { .. })));
+        // Left up (no `alpha`, not started down), a checker reports no success.
         let (_, events, up) = simulate(sched(1, false), 0, vec![ok(), ok()]);
         assert!(events.is_empty() && up);
     }
 
     #[test]
-    fn a_url_checker_that_starts_up_tells_its_first_pass_when_asked() {
+    fn a_url_checker_started_down_tells_its_url_passes_before_its_first_success() {
         let t0 = Instant::now();
         let mut st = reporting_http_checker(sched(0, false), 2, t0);
-        st.report_first_success();
+        st.start_down();
         let runs = drive(&mut st, t0, vec![ok(), ok(), ok(), ok()]);
         let url = |url| CheckerEvent::UrlPassed {
             url,
