@@ -484,7 +484,15 @@ impl Director {
         };
         match event {
             CheckerEvent::Up { .. } => c.up = true,
-            CheckerEvent::Down { .. } => c.up = false,
+            CheckerEvent::Down { reason } => {
+                c.up = false;
+                // keepalived 2.2.7 takes a `misc_dynamic` weight back when the program's
+                // exit status puts the checker down, silently: the real server comes back
+                // with its configured weight unless the program reports one again.
+                if c.mode == WeightMode::Replace && reason.failure.drops_dynamic_weight() {
+                    c.set_weight(None);
+                }
+            }
             CheckerEvent::WeightChanged { weight } => {
                 if c.mode == WeightMode::Static {
                     return;
@@ -869,6 +877,25 @@ mod tests {
         d.handle_checker(slot(0, 0, 0), &CheckerEvent::WeightReset);
         assert_eq!(d.real_server_weight(0, 0), Some(2));
         assert_eq!(drain(&mut d), vec![Action::TableChanged]);
+        // A failing exit status takes a misc_dynamic weight back with the verdict; a
+        // timeout keeps it; a FILE_CHECK's weight is never taken back by a verdict.
+        use crate::outcome::Reason;
+        let down_by = |reason: Reason| CheckerEvent::Down {
+            reason: Failure::from(reason).into(),
+        };
+        let timeout = || Reason::MiscTimeout {
+            program: "p".into(),
+            after: Duration::from_secs(1),
+        };
+        d.handle_checker(slot(0, 0, 0), &CheckerEvent::WeightChanged { weight: 7 });
+        d.handle_checker(slot(0, 0, 0), &down_by(timeout()));
+        assert_eq!(d.effective_weight(0, 0), Some(7));
+        d.handle_checker(slot(0, 0, 0), &up());
+        d.handle_checker(slot(0, 0, 0), &down_by(Reason::MiscExit { status: 1 }));
+        assert_eq!(d.effective_weight(0, 0), Some(2));
+        d.handle_checker(slot(0, 1, 0), &CheckerEvent::WeightChanged { weight: 3 });
+        d.handle_checker(slot(0, 1, 0), &down_by(Reason::MiscExit { status: 1 }));
+        assert_eq!(d.effective_weight(0, 1), Some(5));
     }
 
     #[test]

@@ -411,6 +411,14 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Whether this failure, when it puts a `misc_dynamic` checker down, drops the weight
+    /// its program reported: keepalived 2.2.7 does so, without a log line, when the program's
+    /// exit status failed it, but not when it timed out or was killed by a signal (the weight
+    /// then stays until the program reports another). See `CheckerEvent::Down`.
+    pub fn drops_dynamic_weight(&self) -> bool {
+        matches!(self.reason, Reason::MiscExit { .. })
+    }
+
     /// A failure told in words only ([`Reason::Other`]).
     pub fn new(reason: impl Into<String>) -> Self {
         Failure {

@@ -520,6 +520,13 @@ impl CheckerState {
                     if up || !self.has(VERDICT_GIVEN) {
                         self.set(UP, false);
                         self.set(VERDICT_GIVEN, true);
+                        if failure.drops_dynamic_weight() {
+                            // Dropped with the verdict (the director does the same): the next
+                            // weight reported is a change again, even the same one.
+                            if let Some(x) = self.extra.as_mut() {
+                                x.weight = None;
+                            }
+                        }
                         let reason = DownReason {
                             failure,
                             retries: retried,
@@ -1263,6 +1270,49 @@ mod tests {
                 CheckerEvent::WeightChanged { weight: 4 }
             ]
         );
+    }
+
+    #[test]
+    fn a_failing_exit_status_takes_the_dynamic_weight_back_but_a_timeout_does_not() {
+        use crate::outcome::Reason;
+        let w = |x| Ok(Success::weighted(Some(x)));
+        let none = || Ok(Success::weighted(None));
+        let exit1 = || Err(Failure::from(Reason::MiscExit { status: 1 }));
+        let timeout = || {
+            Err(Failure::from(Reason::MiscTimeout {
+                program: "p".into(),
+                after: Duration::from_secs(1),
+            }))
+        };
+        let weights = |results| {
+            let (_, events, _) = simulate(sched(0, false), 0, results);
+            events
+                .into_iter()
+                .filter(|e| !matches!(e, CheckerEvent::Up { .. } | CheckerEvent::Down { .. }))
+                .collect::<Vec<_>>()
+        };
+        // Exit 12, exit 1 (down: the weight goes with the verdict), exit 12: reported again;
+        // exit 1, exit 0: nothing to take back.
+        assert_eq!(
+            weights(vec![w(10), exit1(), w(10), exit1(), none()]),
+            [
+                CheckerEvent::WeightChanged { weight: 10 },
+                CheckerEvent::WeightChanged { weight: 10 },
+            ]
+        );
+        // A timeout keeps it: the same weight after it is no change, none is a reset.
+        assert_eq!(
+            weights(vec![w(10), timeout(), w(10), timeout(), none()]),
+            [
+                CheckerEvent::WeightChanged { weight: 10 },
+                CheckerEvent::WeightReset,
+            ]
+        );
+        // A failure while already down keeps nothing to take back either: no event.
+        let mut st = CheckerState::new(sched(0, false), Instant::now(), Duration::ZERO);
+        let runs = drive(&mut st, Instant::now(), vec![w(10), exit1(), exit1()]);
+        assert!(runs[2].events.is_empty());
+        assert_eq!(st.weight(), None);
     }
 
     #[test]

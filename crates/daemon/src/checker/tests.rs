@@ -538,30 +538,49 @@ async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
         Some(&format!("[R] Realserver {rs} of virtual server {vs} - UP")[..])
     );
     assert_eq!(mail[0].body()[0], "=> MISC CHECK succeeded on service <=");
-    // Exit 1: down; exit 7 while down; exit 0: up with the configured weight.
-    rt.handle_event(
-        id,
-        E::Down {
-            reason: rka_check::Failure::from(rka_check::Reason::MiscExit { status: 1 }).into(),
-        },
-    );
-    rt.handle_event(id, E::WeightChanged { weight: 5 });
-    rt.handle_event(id, E::WeightReset);
+    // Exit 1: down, and the reported weight is taken back silently (keepalived 2.2.7's
+    // misc_check_child_thread); exit 0: up with the configured weight, no weight line.
+    let exit = |status| E::Down {
+        reason: rka_check::Failure::from(rka_check::Reason::MiscExit { status }).into(),
+    };
+    rt.handle_event(id, exit(1));
     rt.handle_event(id, up());
     // Hands the table over (as the event loop does after the verdicts it took).
     rt.refresh_service(0);
     rt.ipvs.sync().await;
-    let weight = fake.0.lock().ok().and_then(|s| {
-        Some(
-            s.table
-                .services
-                .get(&vip(1, 80))?
-                .dests
-                .get(&dest(port))?
-                .weight,
-        )
-    });
-    assert_eq!(weight, Some(1), "back at the configured weight");
+    let weight = || {
+        fake.0.lock().ok().and_then(|s| {
+            Some(
+                s.table
+                    .services
+                    .get(&vip(1, 80))?
+                    .dests
+                    .get(&dest(port))?
+                    .weight,
+            )
+        })
+    };
+    assert_eq!(weight(), Some(1), "back at the configured weight");
+    // Exit 1, then exit 7: the weight 5 is a change again, logged while still down.
+    rt.handle_event(id, exit(1));
+    rt.handle_event(id, E::WeightChanged { weight: 5 });
+    rt.handle_event(id, up());
+    // A timeout keeps the weight: exit 0 after it takes it back, logged.
+    let timeout = rka_check::Reason::MiscTimeout {
+        program: "dyn.sh".into(),
+        after: std::time::Duration::from_secs(1),
+    };
+    rt.handle_event(
+        id,
+        E::Down {
+            reason: rka_check::Failure::from(timeout).into(),
+        },
+    );
+    rt.handle_event(id, E::WeightReset);
+    rt.handle_event(id, up());
+    rt.refresh_service(0);
+    rt.ipvs.sync().await;
+    assert_eq!(weight(), Some(1));
     rt.stop(StopMode::RemoveOwned).await;
     let log = captured.text();
     assert_in_order(
@@ -572,16 +591,25 @@ async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
             &format!("{misc} failed with retry disabled (exited with status 1)."),
             &format!("Removing service {rs} from VS {vs}"),
             &format!("Lost quorum 1-0=1 > 0 for VS {vs}"),
-            &format!("Changing weight from 3 to 5 for inactive service {rs} of VS {vs}"),
-            &format!("Changing weight from 5 to 1 for inactive service {rs} of VS {vs}"),
+            &format!("{misc} succeeded."),
             &format!("Adding service {rs} to VS {vs}"),
             &format!("Gained quorum 1+0=1 <= 1 for VS {vs}"),
+            &format!("{misc} failed with retry disabled (exited with status 1)."),
+            &format!("Changing weight from 1 to 5 for inactive service {rs} of VS {vs}"),
+            &format!("{misc} succeeded."),
+            &format!("{misc} timed out with retry disabled."),
+            &format!("Changing weight from 5 to 1 for inactive service {rs} of VS {vs}"),
+            &format!("{misc} succeeded."),
         ],
     );
-    // The second success is a change: logged once more, after the weight lines.
+    assert!(
+        !log.contains("Changing weight from 3 to 1"),
+        "the weight taken back with the verdict is not logged: {log}"
+    );
+    // Each success after a failure is a change: logged each time.
     assert_eq!(
         log.matches(&format!("{misc} succeeded.")).count(),
-        2,
+        4,
         "{log}"
     );
 }
