@@ -550,16 +550,23 @@ pub fn failure_detail(kind: CheckKind, rs: &Server, cause: Cause) -> Option<Stri
     })
 }
 
-/// [`failure_detail`] for the failure that settles a verdict after `retries` retries:
-/// keepalived 2.2.7 adds " after N retries" to a DNS_CHECK's read timeout then
-/// (`alpha-first-timing.log`, 9330 and 9331: "read timeout from socket after 1 retries").
-/// Its other DNS_CHECK lines were not observed after retries: left as they are.
-pub fn verdict_detail(kind: CheckKind, rs: &Server, cause: Cause, retries: u32) -> Option<String> {
+/// [`failure_detail`] for the failure that settles a verdict: keepalived 2.2.7 adds " after
+/// N retries" (N the configured `retry`, 0 included) to every DNS_CHECK failure line that
+/// settles a verdict, unless the verdict came from the checker's very first probe
+/// (`first_probe`): `alpha-first-timing.log`, 9330 and 9331 ("read timeout from socket after
+/// 1 retries"), the checkers VM story ("failed to read socket; errno 111 (Connection
+/// refused) after 0 retries"), 9320 at start (no suffix). The other kinds' lines are as
+/// [`failure_detail`] words them.
+pub fn verdict_detail(
+    kind: CheckKind,
+    rs: &Server,
+    cause: Cause,
+    retries: u32,
+    first_probe: bool,
+) -> Option<String> {
     let line = failure_detail(kind, rs, cause)?;
-    Some(match (kind, cause) {
-        (CheckKind::Dns, Cause::ReadTimeout) if retries > 0 => {
-            format!("{line} after {retries} retries")
-        }
+    Some(match kind {
+        CheckKind::Dns if !first_probe => format!("{line} after {retries} retries"),
         _ => line,
     })
 }
@@ -1377,21 +1384,37 @@ mod tests {
             text.lines().filter(|l| l.contains(&needle)).collect()
         };
         let rs = lo_udp(9330);
-        let after = verdict_detail(CheckKind::Dns, &rs, Cause::ReadTimeout, 1);
+        let after = verdict_detail(CheckKind::Dns, &rs, Cause::ReadTimeout, 1, false);
         assert_eq!(lines(9330), [after.as_deref().expect("line")]);
         let rs = lo_udp(9331);
         let retry = failure_detail(CheckKind::Dns, &rs, Cause::ReadTimeout);
-        let after = verdict_detail(CheckKind::Dns, &rs, Cause::ReadTimeout, 1);
+        let after = verdict_detail(CheckKind::Dns, &rs, Cause::ReadTimeout, 1, false);
         let ours: Vec<String> = [retry, after].into_iter().flatten().collect();
         assert_eq!(lines(9331), ours);
-        // Settled without retries (9320 at start): the plain detail.
+        // Settled by the first probe (9320 at start, retry 0): the plain detail.
         assert_eq!(
-            verdict_detail(CheckKind::Dns, &lo_udp(9320), Cause::ReadTimeout, 0).as_deref(),
+            verdict_detail(CheckKind::Dns, &lo_udp(9320), Cause::ReadTimeout, 0, true).as_deref(),
             lines(9320).first().copied()
+        );
+        // Settled later with retry 0 (the checkers VM story, a stopped DNS server): "after 0
+        // retries", whatever the failure.
+        assert_eq!(
+            verdict_detail(
+                CheckKind::Dns,
+                &lo_udp(53),
+                Cause::ConnectFailed { errno: 111 },
+                0,
+                false
+            )
+            .as_deref(),
+            Some(
+                "DNS_CHECK ([127.0.0.1]:udp:53) failed to read socket; errno 111 \
+                 (Connection refused) after 0 retries"
+            )
         );
         // The other kinds' details do not change.
         assert_eq!(
-            verdict_detail(CheckKind::Tcp, &lo(1), Cause::ConnectTimeout, 2),
+            verdict_detail(CheckKind::Tcp, &lo(1), Cause::ConnectTimeout, 2, false),
             failure_detail(CheckKind::Tcp, &lo(1), Cause::ConnectTimeout)
         );
     }

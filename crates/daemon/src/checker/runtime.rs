@@ -722,6 +722,9 @@ struct Teller<'a> {
     first_probe: bool,
     /// For a [`CheckerEvent::UrlPassed`]: the url.
     url: Option<&'a rka_check::http::UrlCheck>,
+    /// The probe's target when its first slot's real server is not (`connect_ip`,
+    /// `connect_port`): keepalived's SMTP_CHECK lines name the address the check connects to.
+    target: Option<SocketAddr>,
 }
 
 /// Logs keepalived's line(s) for checker event `ev` of a probe reporting to `slots` (one per
@@ -758,8 +761,20 @@ fn self_told(plan: &Plan, t: &Teller<'_>, slots: &[Slot], ev: &CheckerEvent) -> 
                 told = true;
             }
         };
+        // The server a failure's detail names: the real server, but for SMTP_CHECK the
+        // address the probe connects to (keepalived 2.2.7: "SMTP_CHECK Could not connect to
+        // server [127.0.0.1]:2525" for a real server checked through `connect_ip` and
+        // `connect_port`, the checkers VM story).
+        let detail_rs = match (kind, t.target) {
+            (rka_check::CheckKind::Smtp, Some(at)) => logline::Server {
+                addr: at.ip(),
+                port: at.port(),
+                protocol: check.rs.protocol,
+            },
+            _ => check.rs,
+        };
         let detail = |reason: &rka_check::outcome::Reason| {
-            Cause::of(kind, reason).and_then(|c| logline::failure_detail(kind, &check.rs, c))
+            Cause::of(kind, reason).and_then(|c| logline::failure_detail(kind, &detail_rs, c))
         };
         match ev {
             CheckerEvent::Up { .. } => say(logline::checker_up(&check)),
@@ -767,8 +782,9 @@ fn self_told(plan: &Plan, t: &Teller<'_>, slots: &[Slot], ev: &CheckerEvent) -> 
                 let lines = logline::down_lines(kind, t.up, t.first_probe, t.log_all_failures);
                 let cause = Cause::of(kind, &reason.failure.reason);
                 if lines.detail {
-                    say(cause
-                        .and_then(|c| logline::verdict_detail(kind, &check.rs, c, reason.retries)));
+                    say(cause.and_then(|c| {
+                        logline::verdict_detail(kind, &detail_rs, c, reason.retries, t.first_probe)
+                    }));
                 }
                 if lines.down {
                     say(logline::checker_down(
@@ -1229,6 +1245,7 @@ impl Runtime {
                 CheckerEvent::UrlPassed { url, .. } => self.pool.url(id, url),
                 _ => None,
             },
+            target: self.name_targets.get(&id).copied(),
         };
         // Which slots hear the event, and whether their checker passed before it.
         let running_hear = joined.is_none() || heard_by_running(was_up, &ev);

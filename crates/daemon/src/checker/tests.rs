@@ -495,6 +495,62 @@ fn assert_in_order(log: &str, want: &[&str]) {
     }
 }
 
+/// An SMTP_CHECK's failure line names the address it connects to (`connect_ip`,
+/// `connect_port`), not the real server: keepalived 2.2.7 in the checkers VM story ("SMTP_CHECK
+/// Could not connect to server [127.0.0.1]:2525" for real server 192.168.13.1 25). A
+/// DNS_CHECK's verdict after its first probe says "after 0 retries" with `retry 0`.
+#[tokio::test]
+async fn smtp_lines_name_the_connect_address_and_dns_verdicts_their_retries() {
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
+    let (_held, port) = closed_port();
+    let text = format!(
+        "virtual_server 10.0.0.1 25 {{\n protocol TCP\n delay_loop 3600\n\
+          real_server 192.0.2.13 25 {{\n  SMTP_CHECK {{\n   connect_ip 127.0.0.1\n\
+           connect_port {port}\n  }}\n }}\n}}\n\
+         virtual_server 10.0.0.2 53 {{\n protocol UDP\n delay_loop 3600\n\
+          real_server 127.0.0.1 {port} {{\n  DNS_CHECK {{\n   retry 0\n  }}\n }}\n}}\n"
+    );
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
+    let mut ids: Vec<u64> = rt.probes.keys().collect();
+    ids.sort_unstable();
+    assert_eq!(ids.len(), 2);
+    use rka_check::CheckerEvent as E;
+    let target = SocketAddr::from(([127, 0, 0, 1], port));
+    let refused = std::io::Error::from_raw_os_error(111);
+    let down = || E::Down {
+        reason: rka_check::DownReason {
+            failure: rka_check::Failure::connect(target, &refused),
+            retries: 0,
+            first_probe: false,
+        },
+    };
+    let up = || E::Up {
+        reason: "check succeeded".into(),
+    };
+    for &id in &ids {
+        rt.handle_event(id, up());
+        rt.handle_event(id, down());
+    }
+    rt.stop(StopMode::RemoveOwned).await;
+    let log = captured.text();
+    assert_in_order(
+        &log,
+        &[
+            &format!("SMTP_CHECK Could not connect to server [127.0.0.1]:{port}"),
+            "Removing service [192.0.2.13]:tcp:25 from VS [10.0.0.1]:tcp:25",
+        ],
+    );
+    assert!(!log.contains("server [192.0.2.13]:25"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "DNS_CHECK ([127.0.0.1]:udp:{port}) failed to read socket; errno 111 \
+             (Connection refused) after 0 retries"
+        )),
+        "{log}"
+    );
+}
+
 /// MISC_CHECK `misc_dynamic` as keepalived 2.2.7 logs it (misc-dynamic.log, and
 /// tests/data/keepalived-reload-weights for a server that is down): the weight line before the
 /// checker's, the program named, "inactive" while down, the first success logged and mailed
