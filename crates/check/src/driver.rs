@@ -1096,15 +1096,30 @@ pub async fn run_checker(probe: Probe, schedule: Schedule, events: mpsc::Sender<
 }
 
 /// Run a FILE_CHECK: read the file at start and whenever it changes, sending an event when
-/// the verdict or the weight changes. Returns when the receiver is gone or the watch fails.
+/// the verdict or the weight changes. `initial` is the verdict (passing, weight) the caller
+/// started the checker with ([`crate::file::judge_now`]): only a change from it is reported;
+/// `None` reports the first reading. A value keepalived rejects is logged and ignored (the
+/// last one stands; 0 before any). Returns when the receiver is gone or the watch fails.
 pub async fn run_file_checker(
     params: crate::file::FileParams,
+    initial: Option<(bool, Option<i64>)>,
     events: mpsc::Sender<CheckerEvent>,
 ) -> std::io::Result<()> {
     let mut watcher = FileWatcher::new(&params.path)?;
-    let mut last: Option<(bool, Option<i64>)> = None;
+    let mut last: Option<(bool, Option<i64>)> = initial;
     loop {
-        let result = crate::file::probe(&params).await;
+        let value = match crate::file::read_value(&params.path).await {
+            Ok(v) => Some(v),
+            Err(bad) => {
+                tracing::info!("{}", crate::file::invalid_value_line(bad, &params.path));
+                last.is_none().then_some(0)
+            }
+        };
+        let Some(value) = value else {
+            watcher.changed().await?;
+            continue;
+        };
+        let result = crate::file::evaluate(&params, value);
         let now = (result.is_ok(), result.as_ref().ok().and_then(|s| s.weight));
         if last != Some(now) {
             let mut out = Vec::new();
@@ -1982,7 +1997,7 @@ mod tests {
         let mut p = crate::file::FileParams::new(&path);
         p.weight = 0;
         let (tx, mut rx) = mpsc::channel(8);
-        let task = tokio::spawn(run_file_checker(p, tx));
+        let task = tokio::spawn(run_file_checker(p, None, tx));
         let e = tokio::time::timeout(Duration::from_secs(3), rx.recv())
             .await
             .expect("event");

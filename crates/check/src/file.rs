@@ -3,7 +3,9 @@
 //! With a weight of 0, a non-zero value is a failure and 0 is success. Otherwise the value is
 //! multiplied by the weight (negated with `reverse`); with `dynamic` that product is reported
 //! as the weight to add to the real server's, and a product at or below -2^31 is a failure.
-//! A file without a leading number reads as 0, like C's `strtol`.
+//! The value is read as keepalived 2.2.7 reads it ([`parse_value`]): C's `strtol` with base 0
+//! over the first 127 bytes (so `0x10` is 16 and `010` is 8); a file without a leading number,
+//! an empty, missing or unreadable file reads as 0; a value out of range is ignored.
 //!
 //! [`FileWatcher`] follows a file for FILE_CHECK and the VRRP `track_file` alike (keepalived
 //! 2.2.7 uses one mechanism for both): it wakes when the writer closes the file, not on each
@@ -20,12 +22,14 @@ use tokio::io::Interest;
 
 use crate::outcome::{Failure, ProbeResult, Success};
 
-/// Most bytes read from a tracked file.
-const MAX_READ: u64 = 4096;
+/// Most bytes read from a tracked file: keepalived 2.2.7 reads into a 128-byte buffer.
+const MAX_READ: usize = 127;
 
 /// The FILE_CHECK parameters (with the `track_file` they name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileParams {
+    /// The `track_file`'s name, as keepalived's lines name it (empty when unnamed).
+    pub name: String,
     /// The tracked file.
     pub path: PathBuf,
     /// The weight multiplier (default 1).
@@ -40,6 +44,7 @@ impl FileParams {
     /// Track `path` with weight 1.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         FileParams {
+            name: String::new(),
             path: path.into(),
             weight: 1,
             reverse: false,
@@ -48,25 +53,105 @@ impl FileParams {
     }
 }
 
-/// The first number in `text`, after leading whitespace, with an optional sign; 0 if none.
-/// Values are clamped to the 32-bit range.
-pub fn first_number(text: &str) -> i64 {
-    let t = text.trim_start();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
+/// A tracked file's value from its first bytes, as keepalived 2.2.7 reads it: C's `strtol`
+/// with base 0 over at most 127 bytes, up to a NUL (leading white space, an optional sign,
+/// `0x`/`0X` and a hexadecimal digit for hexadecimal, a leading `0` for octal, decimal
+/// otherwise; the longest run of digits; no digits is 0). `Err` holds a value keepalived
+/// rejects, logging "Invalid number N read from FILE - ignoring" and keeping the value it
+/// had: one below -2^31 or above 2^31, or one that overflows 64 bits (then `i64::MIN` or
+/// `i64::MAX`, as `strtol` returns).
+pub fn parse_value(bytes: &[u8]) -> Result<i64, i64> {
+    let b = &bytes[..bytes.len().min(MAX_READ)];
+    let b = b.split(|&c| c == 0).next().unwrap_or_default();
+    let mut i = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .unwrap_or(b.len());
+    let neg = match b.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
     };
-    let end = digits
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len());
-    let mut v: i64 = 0;
-    for b in digits[..end].bytes() {
-        v = v.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    let hex = b.get(i) == Some(&b'0')
+        && matches!(b.get(i + 1), Some(b'x' | b'X'))
+        && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+    let (radix, digits) = match (hex, b.get(i)) {
+        (true, _) => (16, b.get(i + 2..).unwrap_or_default()),
+        (false, Some(b'0')) => (8, b.get(i..).unwrap_or_default()),
+        _ => (10, b.get(i..).unwrap_or_default()),
+    };
+    // The magnitude, saturated just above i64's range.
+    let limit = u128::from(i64::MAX.unsigned_abs()) + 2;
+    let mut magnitude: u128 = 0;
+    for &c in digits {
+        let Some(d) = char::from(c).to_digit(radix) else {
+            break;
+        };
+        magnitude = (magnitude * u128::from(radix) + u128::from(d)).min(limit);
     }
-    let v = if neg { -v } else { v };
-    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX))
+    let value = if neg {
+        i64::try_from(-i128::try_from(magnitude).unwrap_or(i128::MAX)).map_err(|_| i64::MIN)?
+    } else {
+        i64::try_from(magnitude).map_err(|_| i64::MAX)?
+    };
+    if value < i64::from(i32::MIN) || value > i64::from(i32::MAX) + 1 {
+        return Err(value);
+    }
+    Ok(value)
+}
+
+/// The value of the tracked file at `path` ([`parse_value`]); a file that cannot be opened
+/// or read, or an empty one, reads as 0, as keepalived 2.2.7 reads it (its `track_file`
+/// watcher treats a deleted file as 0 too).
+pub async fn read_value(path: &Path) -> Result<i64, i64> {
+    use tokio::io::AsyncReadExt as _;
+    let Ok(f) = tokio::fs::File::open(path).await else {
+        return Ok(0);
+    };
+    let mut buf = Vec::with_capacity(MAX_READ);
+    match f.take(MAX_READ as u64).read_to_end(&mut buf).await {
+        Ok(_) => parse_value(&buf),
+        Err(_) => Ok(0),
+    }
+}
+
+/// [`read_value`] without a runtime: the reading at start, before any watcher runs.
+pub fn read_value_now(path: &Path) -> Result<i64, i64> {
+    use std::io::Read as _;
+    let Ok(f) = std::fs::File::open(path) else {
+        return Ok(0);
+    };
+    let mut buf = Vec::with_capacity(MAX_READ);
+    match f.take(MAX_READ as u64).read_to_end(&mut buf) {
+        Ok(_) => parse_value(&buf),
+        Err(_) => Ok(0),
+    }
+}
+
+/// keepalived's line for a value [`parse_value`] rejects.
+pub fn invalid_value_line(value: i64, path: &Path) -> String {
+    format!(
+        "Invalid number {value} read from {} - ignoring",
+        path.display()
+    )
+}
+
+/// The verdict on the file as it is now, read without a runtime: the state a FILE_CHECK
+/// starts in, as keepalived 2.2.7 reads its tracked files before it programs the table (a
+/// failing file starts its checker down, a dynamic weight applies from the start, neither
+/// logged). A value out of range is logged and judged as 0, keepalived's starting value.
+pub fn judge_now(p: &FileParams) -> ProbeResult {
+    let value = read_value_now(&p.path).unwrap_or_else(|bad| {
+        tracing::info!("{}", invalid_value_line(bad, &p.path));
+        0
+    });
+    evaluate(p, value)
 }
 
 /// Judge a value read from the file.
@@ -94,18 +179,9 @@ pub fn evaluate(p: &FileParams, value: i64) -> ProbeResult {
     Ok(Success::weighted(p.dynamic.then_some(product)))
 }
 
-/// Read the file and judge it.
+/// Read the file and judge it (a value out of range judged as 0, keepalived's starting value).
 pub async fn probe(p: &FileParams) -> ProbeResult {
-    use tokio::io::AsyncReadExt as _;
-    let f = tokio::fs::File::open(&p.path)
-        .await
-        .map_err(|e| Failure::new(format!("cannot open {}: {e}", p.path.display())))?;
-    let mut buf = Vec::new();
-    f.take(MAX_READ)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| Failure::new(format!("cannot read {}: {e}", p.path.display())))?;
-    evaluate(p, first_number(&String::from_utf8_lossy(&buf)))
+    evaluate(p, read_value(&p.path).await.unwrap_or(0))
 }
 
 /// How often a followed file is read while its directory cannot be watched (no inotify
@@ -278,12 +354,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers() {
-        assert_eq!(first_number("  42\n"), 42);
-        assert_eq!(first_number("-7 foo"), -7);
-        assert_eq!(first_number("abc"), 0);
-        assert_eq!(first_number(""), 0);
-        assert_eq!(first_number("99999999999999999999"), i64::from(i32::MAX));
+    fn values_are_read_as_strtol_with_base_0() {
+        let v = |t: &str| parse_value(t.as_bytes());
+        assert_eq!(v("  42\n"), Ok(42));
+        assert_eq!(v("\t-7 foo"), Ok(-7));
+        assert_eq!(v("+5"), Ok(5));
+        assert_eq!(v("abc"), Ok(0));
+        assert_eq!(v(""), Ok(0));
+        assert_eq!(v("-"), Ok(0));
+        // Hexadecimal and octal, as strtol(buf, NULL, 0).
+        assert_eq!(v("0x10"), Ok(16));
+        assert_eq!(v("-0X1f\n"), Ok(-31));
+        assert_eq!(v("010"), Ok(8));
+        assert_eq!(v("08"), Ok(0), "8 is no octal digit: the number is the 0");
+        assert_eq!(v("0x"), Ok(0), "no hexadecimal digit: the 0 alone");
+        assert_eq!(v("0xg"), Ok(0));
+        // Up to a NUL, and within the first 127 bytes.
+        assert_eq!(v("12\x0034"), Ok(12));
+        let long = format!("{}7", " ".repeat(127));
+        assert_eq!(v(&long), Ok(0));
+        let long = format!("{}7", " ".repeat(126));
+        assert_eq!(v(&long), Ok(7));
+        // keepalived's range: -2^31 ..= 2^31; beyond it the value is rejected (ignored).
+        assert_eq!(v("-2147483648"), Ok(-2_147_483_648));
+        assert_eq!(v("2147483648"), Ok(2_147_483_648));
+        assert_eq!(v("2147483649"), Err(2_147_483_649));
+        assert_eq!(v("-2147483649"), Err(-2_147_483_649));
+        assert_eq!(v("99999999999999999999"), Err(i64::MAX));
+        assert_eq!(v("-99999999999999999999"), Err(i64::MIN));
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_empty_file_reads_as_0() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let missing = dir.path().join("none");
+        assert_eq!(read_value(&missing).await, Ok(0));
+        assert_eq!(read_value_now(&missing), Ok(0));
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "").expect("write");
+        assert_eq!(read_value(&empty).await, Ok(0));
+        std::fs::write(&empty, "0x20\n").expect("write");
+        assert_eq!(read_value(&empty).await, Ok(32));
+        assert_eq!(read_value_now(&empty), Ok(32));
+        // A FILE_CHECK of weight 0 on a missing file passes (its value is 0).
+        let mut p = FileParams::new(&missing);
+        p.weight = 0;
+        assert!(probe(&p).await.is_ok());
     }
 
     #[test]
@@ -308,7 +424,11 @@ mod tests {
         let path = dir.path().join("status");
         let mut p = FileParams::new(&path);
         p.dynamic = true;
-        assert!(probe(&p).await.is_err(), "missing file");
+        assert_eq!(
+            probe(&p).await,
+            Ok(Success::weighted(Some(0))),
+            "a missing file reads as 0"
+        );
         let mut w = FileWatcher::new(&path).expect("watch");
         std::fs::write(&path, "5\n").expect("write");
         tokio::time::timeout(Duration::from_secs(2), w.changed())

@@ -571,6 +571,20 @@ pub fn verdict_detail(
     })
 }
 
+/// keepalived 2.2.7's `-D` line when a FILE_CHECK's tracked file `name` puts real server
+/// `rs` down (`fault`: a non-zero value with weight 0, or a weighted value at or below
+/// -2^31), or lets it back up (the checkers VM story: "([192.168.16.2]:tcp:80): tracked file
+/// TF0 now FAULT state", "... leaving FAULT state"). Not at start: keepalived reads its
+/// tracked files before it programs the table, silently.
+pub fn file_fault(rs: &Server, name: &str, fault: bool) -> String {
+    let what = if fault {
+        "now FAULT state"
+    } else {
+        "leaving FAULT state"
+    };
+    format!("({rs}): tracked file {name} {what}")
+}
+
 /// A MISC_CHECK's line for a failed run that will be retried, under `log_all_failures`
 /// (observed, `alpha-first-misc-retries.log`): the first failure says how many retries
 /// follow ("failed, will do 2 retries (exited with status 1).", "timed out, will do 1

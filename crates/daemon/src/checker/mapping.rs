@@ -881,6 +881,7 @@ fn probe(config: &Config, target: SocketAddr, c: &Checker) -> Result<Probe, Stri
             };
             let (weight, reverse) = file_weight(config, f);
             let mut p = rka_check::file::FileParams::new(&tf.file);
+            p.name.clone_from(&tf.name);
             p.weight = i64::from(weight);
             p.reverse = reverse;
             p.dynamic = weight != 0;

@@ -545,9 +545,9 @@ pub struct Runtime {
     /// Announcements logged and not yet notified: the notifiers (FIFO, scripts, mail) run
     /// after the table has been handed to IPVS, in this order.
     to_notify: Vec<Action>,
-    /// The program of each MISC_CHECK probe by id, as keepalived's lines name it (only MISC
-    /// probes have an entry: nothing is kept for the others).
-    misc_programs: HashMap<u64, Box<str>>,
+    /// What keepalived's lines name besides the server, by probe id: a MISC_CHECK's
+    /// program, a FILE_CHECK's `track_file` (the other probes have no entry).
+    subjects: HashMap<u64, Box<str>>,
     /// The FILE_CHECK watchers by probe id (a few: the other probes run in the pool).
     watchers: HashMap<u64, Watcher>,
     /// The targets of the probes whose name cannot take it from their first slot's real
@@ -663,10 +663,12 @@ fn spawn_address_watch() -> Option<(
     Some((rx, task))
 }
 
-/// Starts a FILE_CHECK watcher, its events sent to `out` under `id`.
+/// Starts a FILE_CHECK watcher, its events sent to `out` under `id`: the changes from
+/// `initial`, the verdict it started with (see `run_file_checker`).
 fn spawn_file_watcher(
     id: u64,
     params: rka_check::file::FileParams,
+    initial: (bool, Option<i64>),
     out: mpsc::Sender<(u64, CheckerEvent)>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -680,7 +682,7 @@ fn spawn_file_watcher(
         };
         let path = params.path.clone();
         let run = async move {
-            if let Err(e) = run_file_checker(params, tx.clone()).await {
+            if let Err(e) = run_file_checker(params, Some(initial), tx.clone()).await {
                 let _ = tx
                     .send(CheckerEvent::Down {
                         reason: Failure::new(format!("cannot watch {}: {e}", path.display()))
@@ -707,7 +709,8 @@ fn logline_server(sp: &ServicePlan, d: &DestPlan) -> super::logline::Server {
 struct Teller<'a> {
     /// The probe's kind.
     kind: rka_check::CheckKind,
-    /// A MISC_CHECK's program as its lines name it ([`rka_check::misc::program_path`]).
+    /// A MISC_CHECK's program as its lines name it ([`rka_check::misc::program_path`]), or a
+    /// FILE_CHECK's `track_file`.
     program: &'a str,
     /// Whether the probe passed before the event (an `alpha` one does not until its first
     /// success).
@@ -776,6 +779,17 @@ fn self_told(plan: &Plan, t: &Teller<'_>, slots: &[Slot], ev: &CheckerEvent) -> 
         let detail = |reason: &rka_check::outcome::Reason| {
             Cause::of(kind, reason).and_then(|c| logline::failure_detail(kind, &detail_rs, c))
         };
+        if kind == rka_check::CheckKind::File {
+            match ev {
+                CheckerEvent::Down { .. } => {
+                    tracing::debug!("{}", logline::file_fault(&check.rs, t.program, true));
+                }
+                CheckerEvent::Up { .. } if !t.up => {
+                    tracing::debug!("{}", logline::file_fault(&check.rs, t.program, false));
+                }
+                _ => {}
+            }
+        }
         match ev {
             CheckerEvent::Up { .. } => say(logline::checker_up(&check)),
             CheckerEvent::Down { reason } => {
@@ -914,7 +928,7 @@ impl Runtime {
             cause: None,
             down_before: Vec::new(),
             to_notify: Vec::new(),
-            misc_programs: HashMap::new(),
+            subjects: HashMap::new(),
             watchers: HashMap::new(),
             name_targets: HashMap::new(),
             joined: HashMap::new(),
@@ -1018,8 +1032,13 @@ impl Runtime {
                         self.name_targets.insert(id, target);
                     }
                     let task = self.start_probe(id, key, pp);
-                    if matches!(task.running(), Running::Not) {
-                        set_inits(&mut spec, &task.slots(), false, None);
+                    match task.running() {
+                        Running::Not => set_inits(&mut spec, &task.slots(), false, None),
+                        Running::Watcher => {
+                            let weight = self.watchers.get(&id).and_then(|w| w.weight);
+                            set_inits(&mut spec, &task.slots(), task.up(), weight);
+                        }
+                        Running::Pooled => {}
                     }
                     keep_ids.push(id);
                     keep.push(task);
@@ -1039,7 +1058,7 @@ impl Runtime {
             );
         }
         for id in &stopped {
-            self.misc_programs.remove(id);
+            self.subjects.remove(id);
             self.watchers.remove(id);
             self.joined.remove(id);
         }
@@ -1089,19 +1108,32 @@ impl Runtime {
     fn start_probe(&mut self, id: u64, key: ProbeKey, pp: ProbePlan) -> ProbeTask {
         let (running, up, reason) = match pp.probe {
             Ok(Probe::File(p)) => {
-                let task = AbortOnDrop(spawn_file_watcher(id, p, self.events_tx.clone()));
+                // Read at once, as keepalived reads its tracked files before it programs the
+                // table: a failing file starts the checker down and a dynamic weight applies
+                // from the start, without a line (the caller starts the slots so).
+                let first = rka_check::file::judge_now(&p);
+                let (up, weight) = match &first {
+                    Ok(s) => (true, s.weight),
+                    Err(_) => (false, None),
+                };
+                if !p.name.is_empty() {
+                    self.subjects.insert(id, p.name.as_str().into());
+                }
+                let events = self.events_tx.clone();
+                let task = AbortOnDrop(spawn_file_watcher(id, p, (up, weight), events));
                 let watcher = Watcher {
                     _task: task,
-                    weight: None,
+                    weight,
                 };
                 self.watchers.insert(id, watcher);
-                (Running::Watcher, !pp.schedule.alpha, None)
+                let reason = first.err().map(|f| Box::new(DownReason::from(f)));
+                (Running::Watcher, up, reason)
             }
             Ok(p) => {
                 let up = !pp.schedule.alpha;
                 if let Probe::Misc(m) = &p {
                     if let Some(program) = m.argv.first() {
-                        self.misc_programs
+                        self.subjects
                             .insert(id, rka_check::misc::program_path(program).into());
                     }
                 }
@@ -1234,7 +1266,7 @@ impl Runtime {
         let schedule = self.pool.schedule(id);
         let teller = Teller {
             kind,
-            program: self.misc_programs.get(&id).map_or("", |s| &**s),
+            program: self.subjects.get(&id).map_or("", |s| &**s),
             up: was_up,
             log_all_failures: schedule.is_some_and(|s| s.log_all_failures),
             first_probe: match &ev {

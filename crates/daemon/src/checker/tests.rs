@@ -710,6 +710,69 @@ async fn file_check_weights_are_logged_as_keepalived() {
     assert_eq!(ours, theirs, "{log}");
 }
 
+/// FILE_CHECK at start as keepalived 2.2.7 (it reads its tracked files before it programs
+/// the table): a weight-0 file holding 1 starts its real server down, never added and no
+/// line; a dynamic file's weight applies from the start, no "Changing weight" line. Later
+/// changes log keepalived's `-D` FAULT lines before the table's ("tracked file TF0 now FAULT
+/// state", the checkers VM story). A missing file reads as 0.
+#[tokio::test]
+async fn file_checks_start_from_the_file_as_it_is() {
+    let (captured, _guard) = Captured::start(tracing::Level::DEBUG);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (f0, f1) = (dir.path().join("f0"), dir.path().join("f1"));
+    std::fs::write(&f0, "1\n").expect("file");
+    std::fs::write(&f1, "0x3\n").expect("file");
+    let missing = dir.path().join("none");
+    let text = format!(
+        "track_file TF0 {{\n file {}\n weight 0\n}}\n\
+         track_file TF1 {{\n file {}\n weight 1\n}}\n\
+         track_file TFM {{\n file {}\n weight 0\n}}\n\
+         virtual_server 10.0.0.1 80 {{\n protocol TCP\n\
+          real_server 127.0.0.1 8601 {{\n  FILE_CHECK {{\n   track_file TF0\n  }}\n }}\n\
+          real_server 127.0.0.1 8602 {{\n  weight 5\n  FILE_CHECK {{\n   track_file TF1\n  }}\n }}\n\
+          real_server 127.0.0.1 8603 {{\n  FILE_CHECK {{\n   track_file TFM\n  }}\n }}\n}}\n",
+        f0.display(),
+        f1.display(),
+        missing.display()
+    );
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
+    rt.ipvs.sync().await;
+    let weights = || {
+        fake.0.lock().ok().map(|s| {
+            s.table.services.get(&vip(1, 80)).map(|v| {
+                let mut w: Vec<(u16, u32)> =
+                    v.dests.iter().map(|(k, d)| (k.port, d.weight)).collect();
+                w.sort_unstable();
+                w
+            })
+        })
+    };
+    assert_eq!(weights(), Some(Some(vec![(8602, 8), (8603, 1)])));
+    let start = captured.text();
+    assert!(!start.contains("8601"), "never added, no line: {start}");
+    assert!(!start.contains("Changing weight"), "{start}");
+    // The file fixed: keepalived's leaving line, then the table's.
+    std::fs::write(&f0, "0\n").expect("file");
+    let has = |t: &rka_ipvs::Table| has_dest(t, vip(1, 80), dest(8601));
+    assert!(drive_until(&mut rt, &fake, Duration::from_secs(10), has).await);
+    std::fs::write(&f0, "2\n").expect("file");
+    let gone = |t: &rka_ipvs::Table| !has_dest(t, vip(1, 80), dest(8601));
+    assert!(drive_until(&mut rt, &fake, Duration::from_secs(10), gone).await);
+    rt.stop(StopMode::Keep).await;
+    let log = captured.text();
+    let rs = "[127.0.0.1]:tcp:8601";
+    assert_in_order(
+        &log,
+        &[
+            &format!("({rs}): tracked file TF0 leaving FAULT state"),
+            &format!("Adding service {rs} to VS [10.0.0.1]:tcp:80"),
+            &format!("({rs}): tracked file TF0 now FAULT state"),
+            &format!("Removing service {rs} from VS [10.0.0.1]:tcp:80"),
+        ],
+    );
+}
+
 /// At start a service with a sorry server that starts up logs its quorum line alone
 /// (full-debug.log: "Gained quorum 2+0=2 <= 2 for VS [10.0.1.5]:tcp:80", no sorry server line);
 /// the sorry server's lines follow quorum changes only.

@@ -182,25 +182,6 @@ async fn run_script(
     outcome
 }
 
-/// The number in a track file's text (keepalived reads a leading integer; anything else is 0).
-pub fn parse_track_value(text: &str) -> i64 {
-    let t = text.trim_start();
-    let end = t
-        .char_indices()
-        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
-        .map_or(t.len(), |(i, _)| i);
-    t[..end].parse().unwrap_or(0)
-}
-
-/// The value of a track file as keepalived 2.2.7 reads it: a missing or unreadable file, or
-/// text that does not start with a number, counts as 0 (observed).
-pub async fn read_track_file(path: &Path) -> i64 {
-    match tokio::fs::read_to_string(path).await {
-        Ok(t) => parse_track_value(&t),
-        Err(_) => 0,
-    }
-}
-
 /// Writes `init_file`'s value when the file is missing, or always with `overwrite`.
 fn init_track_file(file: &TrackFile, path: &Path) {
     let Some((value, overwrite)) = file.init_file else {
@@ -241,7 +222,15 @@ pub fn spawn_file(file: &TrackFile, tx: mpsc::UnboundedSender<TrackEvent>) -> Jo
         };
         let mut last = None;
         loop {
-            let value = read_track_file(&path).await;
+            // As keepalived 2.2.7 reads it (shared with FILE_CHECK): strtol with base 0, a
+            // missing file is 0, a value out of range is ignored (0 before any).
+            let value = match rka_check::file::read_value(&path).await {
+                Ok(v) => v,
+                Err(bad) => {
+                    tracing::info!("{}", rka_check::file::invalid_value_line(bad, &path));
+                    last.unwrap_or(0)
+                }
+            };
             if last != Some(value) {
                 last = Some(value);
                 if tx
@@ -730,14 +719,6 @@ mod tests {
         task.abort();
     }
 
-    #[test]
-    fn track_values() {
-        assert_eq!(parse_track_value("42\n"), 42);
-        assert_eq!(parse_track_value("  -7 trailing"), -7);
-        assert_eq!(parse_track_value("junk"), 0);
-        assert_eq!(parse_track_value(""), 0);
-    }
-
     /// The next value reported, well within the 500 ms fallback poll (inotify sees it).
     async fn next_value(rx: &mut mpsc::UnboundedReceiver<TrackEvent>) -> i64 {
         match next_event(rx, Duration::from_millis(400)).await {
@@ -789,6 +770,21 @@ mod tests {
         std::io::Write::write_all(&mut open, b"9\n").expect("write");
         drop(open);
         assert_eq!(next_value(&mut rx).await, 9);
+        // strtol with base 0, as keepalived reads it: hexadecimal, octal.
+        std::fs::write(&path, "0x10\n").expect("write");
+        assert_eq!(next_value(&mut rx).await, 16);
+        std::fs::write(&path, "010\n").expect("write");
+        assert_eq!(next_value(&mut rx).await, 8);
+        // Out of keepalived's range: ignored, the last value stands (no report).
+        std::fs::write(&path, "4294967296\n").expect("write");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), rx.recv())
+                .await
+                .is_err(),
+            "an invalid number is ignored"
+        );
+        std::fs::write(&path, "3\n").expect("write");
+        assert_eq!(next_value(&mut rx).await, 3);
         task.abort();
     }
 
