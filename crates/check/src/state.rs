@@ -157,9 +157,13 @@ const IN_FLIGHT: u16 = 1 << 3;
 const VERDICT_GIVEN: u16 = 1 << 4;
 /// Report [`CheckerEvent::UrlPassed`].
 const REPORT_URL_PASSES: u16 = 1 << 5;
-/// A first probe settled at once is worded with the configured `retry` ("failed after N
-/// retries"): keepalived 2.2.7's HTTP_GET, SSL_GET and MISC_CHECK (`http-recovery2.log`,
-/// 8610; `alpha-first-timing.log`: "failed after 1 retry" from a single run).
+/// A verdict settled at once is worded with the configured `retry` ("failed after N
+/// retries"), as one settled after its retries: keepalived 2.2.7's HTTP_GET, SSL_GET and
+/// MISC_CHECK word every down verdict with their `retry` (`http-recovery2.log`, 8610;
+/// `alpha-first-timing.log`: "failed after 1 retry" from a single run; a two-url HTTP_GET
+/// whose first url passed and second failed at start, settled at once: "failed after 1
+/// retries.", observed in the VM; keepalived's `epilog` and MISC_CHECK's line print the
+/// configured count).
 const FIRST_WORDED_WITH_RETRY: u16 = 1 << 6;
 /// A failure of a down checker retries too (silently), as one of an up checker does:
 /// keepalived 2.2.7's TCP_CHECK and SMTP_CHECK, observed in the VM (`delay_loop 4`,
@@ -508,9 +512,9 @@ impl CheckerState {
                         delay =
                             UrlCursor::delay_after_failure(delay, self.schedule.delay_before_retry);
                     }
-                    // A first probe settled at once still counts the configured `retry` for
+                    // A verdict settled at once still counts the configured `retry` for
                     // some kinds (see FIRST_WORDED_WITH_RETRY).
-                    if !has_run && self.has(FIRST_WORDED_WITH_RETRY) {
+                    if self.has(FIRST_WORDED_WITH_RETRY) {
                         retried = self.schedule.retry;
                     }
                     if !up && self.has(DOWN_PACED_BY_RETRY) {
@@ -1065,6 +1069,22 @@ mod tests {
         assert_eq!(runs[0].events, [url(0)]);
         assert!(matches!(&runs[1].events[..], [u, CheckerEvent::Up { .. }] if *u == url(1)));
         assert!(runs[2].events.is_empty() && runs[3].events.is_empty());
+    }
+
+    #[test]
+    fn a_url_checker_settled_at_once_after_a_url_passed_words_its_retry() {
+        // Two urls, the first passing, the second failing, from the start (the pool starts
+        // checkers down): settled at once, "failed after 1 retries." as keepalived 2.2.7.
+        let t0 = Instant::now();
+        let mut st = http_checker(sched(1, false), 2, false, t0);
+        st.start_down();
+        let runs = drive(&mut st, t0, vec![ok(), fail()]);
+        assert!(
+            matches!(&runs[1].events[..], [CheckerEvent::Down { reason }]
+                if reason.retries == 1),
+            "{:?}",
+            runs[1].events
+        );
     }
 
     /// An HTTP_GET checker of `urls` urls with `fast_recovery` as given, as the pool makes it
