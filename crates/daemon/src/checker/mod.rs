@@ -53,6 +53,8 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
         match rt.step(&mut ctx.control).await {
             Control::Stop => break,
             Control::Reload(cfg) => {
+                // keepalived's checker child's first line of a reload.
+                tracing::info!("Reloading");
                 flush_on_stop = cfg.global.lvs_flush_on_stop;
                 global = crate::vrrp::dump::global_text(&cfg, false);
                 syncd = reload_sync_daemons(&cfg, syncd).await;
@@ -69,6 +71,9 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
                     rt = started;
                     uses_ipvs = true;
                 } else {
+                    if uses_ipvs {
+                        tracing::info!("{}", IPVS_REINIT_LINE);
+                    }
                     rt.reload(&cfg);
                 }
                 drop(cfg);
@@ -102,14 +107,23 @@ pub async fn run(mut ctx: RoleContext) -> u8 {
 /// The runtime for `config`: on the kernel's IPVS when there are virtual servers, else on
 /// [`NoIpvs::UNUSED`]. `None` (logged) when IPVS is needed but cannot be opened, or the IPVS thread
 /// cannot start.
+/// keepalived 2.2.7's checker child logs this as it opens IPVS at start, and
+/// [`IPVS_REINIT_LINE`] at each reload (at debug priority; here at info, so that it shows
+/// without `-D` as keepalived's does on its console).
+const IPVS_INIT_LINE: &str = "Initializing ipvs";
+/// See [`IPVS_INIT_LINE`].
+const IPVS_REINIT_LINE: &str = "Reinitializing ipvs";
+
 fn start_runtime(config: &rka_config::Config) -> Option<runtime::Runtime> {
     let started = if config.lvs.virtual_servers.is_empty() {
         tracing::debug!("no virtual server: the checker child runs idle, without IPVS");
         runtime::Runtime::start(config, NoIpvs::UNUSED)
     } else if std::env::var_os(DRY_RUN_ENV).is_some() {
+        tracing::info!("{}", IPVS_INIT_LINE);
         tracing::warn!("IPVS dry run ({DRY_RUN_ENV} is set): nothing is sent to the kernel");
         runtime::Runtime::start(config, NoIpvs::DRY_RUN)
     } else {
+        tracing::info!("{}", IPVS_INIT_LINE);
         match ipvs::Kernel::connect() {
             Ok(k) => runtime::Runtime::start(config, k),
             Err(e) => {
