@@ -28,7 +28,7 @@ Markers (log lines the daemons write themselves):
                                                               run on a host without IPVS)
   keepalived   vrrp     "Reload complete"                    the VRRP child's reload is done
 
-  Since fda8020's successor the checker child logs keepalived's "Reloading" too, as it takes
+  Since bb3ef3b the checker child logs keepalived's "Reloading" too, as it takes
   the new configuration: in `rka-all` the "vrrp" key is then the first child to say it.
 """
 import sys
