@@ -475,7 +475,8 @@ impl Director {
                     CheckerEvent::WeightChanged { .. }
                     | CheckerEvent::WeightReset
                     | CheckerEvent::Retrying { .. }
-                    | CheckerEvent::UrlPassed { .. } => return,
+                    | CheckerEvent::UrlPassed { .. }
+                    | CheckerEvent::NotRun { .. } => return,
                 }
                 self.after_checker(slot, event, before_weight);
                 return;
@@ -505,7 +506,9 @@ impl Director {
                 }
                 c.set_weight(None);
             }
-            CheckerEvent::Retrying { .. } | CheckerEvent::UrlPassed { .. } => return,
+            CheckerEvent::Retrying { .. }
+            | CheckerEvent::UrlPassed { .. }
+            | CheckerEvent::NotRun { .. } => return,
         }
         self.after_checker(slot, event, before_weight);
     }

@@ -33,7 +33,7 @@ pub use director::{Action, Director, DirectorSpec, Slot};
 pub use driver::ProbeReport;
 pub use error::ConfigError;
 pub use net::ConnectOpts;
-pub use outcome::{Failure, IoCause, ProbeResult, Reason, Success};
+pub use outcome::{Failure, IoCause, ProbeResult, Reason, SetUpStep, Success};
 pub use probe::{CheckKind, Probe};
 pub use schedule::Schedule;
 pub use state::{CheckerEvent, CheckerState, DownReason};

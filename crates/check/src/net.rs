@@ -8,7 +8,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::outcome::{Failure, Reason};
+use crate::outcome::{Failure, IoCause, Reason, SetUpStep};
 
 /// Where and how a checker connects (`connect_ip`, `connect_port`, `bindto`, `bind_port`,
 /// `bind_if`, `fwmark`, `connect_timeout`).
@@ -85,13 +85,19 @@ impl ConnectOpts {
         // system call where setting the flags afterwards takes four more per probe.
         let sock = Socket::new(domain, ty.nonblocking(), protocol)
             .map_err(|e| Failure::socket(format!("cannot create socket: {e}")))?;
+        let set_up = |step, e: std::io::Error| {
+            Failure::from(Reason::SetUp {
+                step,
+                cause: IoCause::from(e),
+            })
+        };
         if let Some(mark) = self.fwmark {
             sock.set_mark(mark)
-                .map_err(|e| Failure::socket(format!("cannot set fwmark {mark}: {e}")))?;
+                .map_err(|e| set_up(SetUpStep::Fwmark(mark), e))?;
         }
         if let Some(ifname) = &self.bind_if {
             sock.bind_device(Some(ifname.as_bytes()))
-                .map_err(|e| Failure::socket(format!("cannot bind to interface {ifname}: {e}")))?;
+                .map_err(|e| set_up(SetUpStep::Device(ifname.as_str().into()), e))?;
         }
         if self.bindto.is_some() || self.bind_port.is_some() {
             let ip = match (self.bindto, target) {
@@ -117,7 +123,7 @@ impl ConnectOpts {
                 let _ = sock.set_reuse_address(true);
             }
             sock.bind(&SockAddr::from(src))
-                .map_err(|e| Failure::socket(format!("cannot bind to {src}: {e}")))?;
+                .map_err(|e| set_up(SetUpStep::Bind(src), e))?;
         }
         Ok(sock)
     }

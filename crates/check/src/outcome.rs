@@ -50,6 +50,17 @@ pub enum IoCause {
     Text(Box<str>),
 }
 
+/// The socket option a [`Reason::SetUp`] failure is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetUpStep {
+    /// `fwmark`: `SO_MARK` with this mark.
+    Fwmark(u32),
+    /// `bind_if`: `SO_BINDTODEVICE` to this interface.
+    Device(Box<str>),
+    /// `bindto` / `bind_port`: the bind to this address.
+    Bind(SocketAddr),
+}
+
 impl From<&std::io::Error> for IoCause {
     fn from(e: &std::io::Error) -> Self {
         match e.raw_os_error() {
@@ -97,9 +108,20 @@ pub enum Reason {
         /// The timeout.
         after: Duration,
     },
-    /// The socket could not be made ready (created, bound, marked, watched, its interface
-    /// found): the words say which step.
+    /// The socket could not be made ready (created, watched, its interface found): the
+    /// words say which step.
     Socket(Box<str>),
+    /// The socket could not be set up as configured: `fwmark`, `bind_if`, `bindto` /
+    /// `bind_port` refused (keepalived 2.2.7's `connect_error`). keepalived's TCP_CHECK,
+    /// HTTP_GET, SSL_GET, SMTP_CHECK and DNS_CHECK then log it and run again a `delay_loop`
+    /// later, the verdict left as it is (see `CheckerEvent::NotRun`); its UDP_CHECK counts it
+    /// as a failure.
+    SetUp {
+        /// The option refused.
+        step: SetUpStep,
+        /// What the system said.
+        cause: IoCause,
+    },
     /// SMTP_CHECK: the server's greeting was not 220.
     SmtpBanner {
         /// The code it sent.
@@ -356,6 +378,13 @@ impl fmt::Display for Reason {
                 crate::net::fmt_duration(*after)
             ),
             Reason::Socket(t) | Reason::Other(t) => f.write_str(t),
+            Reason::SetUp { step, cause } => match step {
+                SetUpStep::Fwmark(mark) => write!(f, "cannot set fwmark {mark}: {cause}"),
+                SetUpStep::Device(ifname) => {
+                    write!(f, "cannot bind to interface {ifname}: {cause}")
+                }
+                SetUpStep::Bind(src) => write!(f, "cannot bind to {src}: {cause}"),
+            },
             Reason::SmtpBanner { code } => write!(f, "SMTP greeting {code}, expected 220"),
             Reason::SmtpHelo { code } => write!(f, "SMTP HELO answered {code}, expected 250"),
             Reason::SmtpMalformed(line) => write!(f, "malformed SMTP reply {line:?}"),

@@ -59,6 +59,16 @@ pub enum CheckerEvent {
         /// logs that under `-D`, before the url's success line (`http-misbehaving.log`).
         length_mismatch: Option<crate::outcome::LengthMismatch>,
     },
+    /// The probe could not run: its socket could not be set up as configured
+    /// ([`Reason::SetUp`]: `fwmark`, `bind_if`, `bindto` refused). For a TCP_CHECK, HTTP_GET,
+    /// SSL_GET, SMTP_CHECK or DNS_CHECK nothing changes (no failure, no retry) and the next
+    /// probe comes a `delay_loop` later, as keepalived 2.2.7 reschedules them ("Checker bind
+    /// failed: ...", "TCP socket bind failed. Rescheduling."): a `bindto` address not (yet) on
+    /// the director leaves the real servers as they were.
+    NotRun {
+        /// Why.
+        reason: Failure,
+    },
 }
 
 /// Why a checker went down: the failure of its last probe and the retries before it. It
@@ -187,6 +197,11 @@ const ALPHA_RELOAD_NO_RETRY: u16 = 1 << 9;
 /// false): such an `alpha` UDP_CHECK/PING_CHECK with `retry` above 0 logs nothing for it, as
 /// keepalived (`alpha-first.log`, 9111/9131), where `retry 0` logs its down line.
 const FIRST_TOLD_AS_RETRIED: u16 = 1 << 10;
+/// A probe whose socket cannot be set up ([`Reason::SetUp`]) does not count: it is reported
+/// as [`CheckerEvent::NotRun`] and runs again a `delay_loop` later, the verdict and the
+/// retries as they were (keepalived 2.2.7's TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK and
+/// DNS_CHECK: `connect_error` reschedules; its UDP_CHECK fails).
+const SET_UP_FAILURE_RESCHEDULES: u16 = 1 << 11;
 
 /// keepalived 2.2.7's retry rules for a checker of `kind`, as flags (each flag's doc says
 /// what was observed): which kinds retry a first failure at start ([`RETRY_FIRST_RUN`]),
@@ -195,11 +210,12 @@ const FIRST_TOLD_AS_RETRIED: u16 = 1 << 10;
 /// ([`ALPHA_RELOAD_NO_RETRY`]).
 fn kind_rules(kind: CheckKind) -> u16 {
     match kind {
-        CheckKind::Tcp => RETRY_WHILE_DOWN,
-        CheckKind::Smtp => RETRY_FIRST_RUN | RETRY_WHILE_DOWN,
+        CheckKind::Tcp => RETRY_WHILE_DOWN | SET_UP_FAILURE_RESCHEDULES,
+        CheckKind::Smtp => RETRY_FIRST_RUN | RETRY_WHILE_DOWN | SET_UP_FAILURE_RESCHEDULES,
         CheckKind::Udp | CheckKind::Ping => ALPHA_RELOAD_NO_RETRY,
-        CheckKind::Dns => 0,
-        CheckKind::Http | CheckKind::Ssl | CheckKind::Misc => FIRST_WORDED_WITH_RETRY,
+        CheckKind::Dns => SET_UP_FAILURE_RESCHEDULES,
+        CheckKind::Http | CheckKind::Ssl => FIRST_WORDED_WITH_RETRY | SET_UP_FAILURE_RESCHEDULES,
+        CheckKind::Misc => FIRST_WORDED_WITH_RETRY,
         CheckKind::File | CheckKind::Bfd => RETRY_FIRST_RUN,
     }
 }
@@ -254,7 +270,7 @@ pub struct CheckerState {
     /// [`UP`], [`HAS_RUN`], [`RETRY_FIRST_RUN`], [`IN_FLIGHT`], [`VERDICT_GIVEN`],
     /// [`REPORT_URL_PASSES`], [`FIRST_WORDED_WITH_RETRY`],
     /// [`RETRY_WHILE_DOWN`], [`DOWN_PACED_BY_RETRY`], [`ALPHA_RELOAD_NO_RETRY`],
-    /// [`FIRST_TOLD_AS_RETRIED`].
+    /// [`FIRST_TOLD_AS_RETRIED`], [`SET_UP_FAILURE_RESCHEDULES`].
     flags: u16,
 }
 
@@ -428,6 +444,15 @@ impl CheckerState {
     /// that returned `true`, finished at `now`.
     pub fn handle_result(&mut self, now: Instant, result: ProbeResult) {
         self.set(IN_FLIGHT, false);
+        if let Err(f) = &result {
+            if self.has(SET_UP_FAILURE_RESCHEDULES)
+                && matches!(f.reason, crate::outcome::Reason::SetUp { .. })
+            {
+                self.next_probe = tick_after(now, self.schedule.delay_loop);
+                self.push_event(CheckerEvent::NotRun { reason: f.clone() });
+                return;
+            }
+        }
         let (up, has_run) = (self.has(UP), self.has(HAS_RUN));
         // Before the first probe has run, a failure counts as a failure of an up checker, even
         // in alpha mode: the retries apply (for the kinds that retry a first probe, see
@@ -829,6 +854,42 @@ mod tests {
             "{:?}",
             runs[1].events
         );
+    }
+
+    #[test]
+    fn a_socket_that_cannot_be_set_up_changes_nothing_but_udp_fails() {
+        // keepalived 2.2.7: a TCP_CHECK/HTTP_GET/SSL_GET/SMTP_CHECK/DNS_CHECK whose bindto is
+        // refused logs "Checker bind failed: ..." and runs again a delay_loop later, its
+        // verdict and retries untouched (the Debian SMTP_CHECK sample in the VM); a
+        // UDP_CHECK counts it as a failure.
+        use crate::outcome::{IoCause, Reason, SetUpStep};
+        let set_up = || {
+            Err(Failure::from(Reason::SetUp {
+                step: SetUpStep::Bind("192.0.2.1:0".parse().expect("addr")),
+                cause: IoCause::Os(99),
+            }))
+        };
+        let t0 = Instant::now();
+        let addr = || crate::net::ConnectOpts::new("127.0.0.1:1".parse().expect("addr"));
+        let tcp = Probe::Tcp(addr());
+        let mut st = CheckerState::for_probe(&tcp, sched(1, false), t0, Duration::ZERO);
+        let runs = drive(&mut st, t0, vec![ok(), set_up(), fail(), set_up(), fail()]);
+        assert_eq!(
+            runs.iter().map(|r| r.at).collect::<Vec<_>>(),
+            [0, 10, 20, 22, 32],
+            "delay_loop after each, the retry kept across one"
+        );
+        assert!(matches!(&runs[1].events[..], [CheckerEvent::NotRun { .. }]));
+        assert!(matches!(&runs[3].events[..], [CheckerEvent::NotRun { .. }]));
+        assert!(matches!(
+            &runs[2].events[..],
+            [CheckerEvent::Retrying { .. }]
+        ));
+        assert!(matches!(&runs[4].events[..], [CheckerEvent::Down { .. }]));
+        let udp = Probe::Udp(crate::udp::UdpParams::new(addr()));
+        let mut st = CheckerState::for_probe(&udp, sched(0, false), t0, Duration::ZERO);
+        let runs = drive(&mut st, t0, vec![set_up()]);
+        assert!(matches!(&runs[0].events[..], [CheckerEvent::Down { .. }]));
     }
 
     #[test]

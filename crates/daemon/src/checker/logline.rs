@@ -172,6 +172,10 @@ impl Cause {
             R::ConnectClosed { .. } => Cause::ReadError,
             R::ConnectTimeout { .. } => Cause::ConnectTimeout,
             R::Socket(_) => Cause::ConnectFailed { errno: 0 },
+            // A UDP_CHECK's (the kinds that reschedule report no failure for it).
+            R::SetUp { cause, .. } => Cause::ConnectFailed {
+                errno: errno(cause),
+            },
             R::SmtpBanner { .. } => Cause::SmtpBanner,
             R::SmtpHelo { .. } => Cause::SmtpHelo,
             R::SmtpMalformed(_) => Cause::SmtpBanner,
@@ -569,6 +573,50 @@ pub fn verdict_detail(
         CheckKind::Dns if !first_probe => format!("{line} after {retries} retries"),
         _ => line,
     })
+}
+
+/// keepalived 2.2.7's lines when a probe's socket cannot be set up as configured (its
+/// `connect_error`, the probe rescheduled a `delay_loop` later): the refused option's line
+/// (`fwmark` at error level, "Error setting fwmark N to socket: ..."; `bind_if`, "Checker
+/// can't bind to device IF: ..."; `bindto`/`bind_port`, "Checker bind failed: ...", observed
+/// with the Debian SMTP_CHECK sample's `bindto`), then the kind's ("TCP socket bind failed.
+/// Rescheduling.", "WEB socket bind failed. Rescheduling" without a full stop, "SMTP_CHECK
+/// socket bind failed. Rescheduling.", "DNS_CHECK (RS) UDP socket bind failed.
+/// Rescheduling."). The first says whether it is an error.
+pub fn set_up_failed(
+    kind: CheckKind,
+    rs: &Server,
+    step: &rka_check::SetUpStep,
+    cause: &rka_check::IoCause,
+) -> ((String, bool), Option<String>) {
+    use rka_check::SetUpStep as S;
+    let why = match cause {
+        rka_check::IoCause::Os(n) => strerror(*n),
+        rka_check::IoCause::Text(t) => t.to_string(),
+    };
+    let first = match step {
+        S::Fwmark(mark) => (
+            format!("Error setting fwmark {mark} to socket: {why}"),
+            true,
+        ),
+        S::Device(ifname) => (
+            format!("Checker can't bind to device {ifname}: {why}"),
+            false,
+        ),
+        S::Bind(_) => (format!("Checker bind failed: {why}"), false),
+    };
+    let second = match kind {
+        CheckKind::Tcp => Some("TCP socket bind failed. Rescheduling.".to_string()),
+        CheckKind::Http | CheckKind::Ssl => {
+            Some("WEB socket bind failed. Rescheduling".to_string())
+        }
+        CheckKind::Smtp => Some("SMTP_CHECK socket bind failed. Rescheduling.".to_string()),
+        CheckKind::Dns => Some(format!(
+            "DNS_CHECK ({rs}) UDP socket bind failed. Rescheduling."
+        )),
+        _ => None,
+    };
+    (first, second)
 }
 
 /// keepalived 2.2.7's `-D` line when a FILE_CHECK's tracked file `name` puts real server

@@ -158,7 +158,7 @@ fn smtp_failure(reason: &Reason) -> &'static str {
             "Could not connect to server"
         }
         // The socket could not be made ready (bind, interface, fwmark).
-        Reason::Socket(_) => "Error connecting to server",
+        Reason::Socket(_) | Reason::SetUp { .. } => "Error connecting to server",
         Reason::SmtpBanner { .. } | Reason::SmtpMalformed(_) => "Bad greeting banner from server",
         Reason::SmtpHelo { .. } => "Bad HELO response from server",
         Reason::SmtpReadTimeout { .. } | Reason::SmtpTooSlow => "Read timeout from server",

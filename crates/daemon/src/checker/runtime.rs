@@ -586,6 +586,8 @@ fn heard_by_running(up: bool, ev: &CheckerEvent) -> bool {
         CheckerEvent::Up { .. } | CheckerEvent::UrlPassed { .. } => !up,
         CheckerEvent::Down { .. } | CheckerEvent::Retrying { .. } => up,
         CheckerEvent::WeightChanged { .. } | CheckerEvent::WeightReset => true,
+        // Each of keepalived's checkers logs its own.
+        CheckerEvent::NotRun { .. } => true,
     }
 }
 
@@ -850,6 +852,19 @@ fn self_told(plan: &Plan, t: &Teller<'_>, slots: &[Slot], ev: &CheckerEvent) -> 
                 }
             }
             CheckerEvent::WeightChanged { .. } | CheckerEvent::WeightReset => {}
+            CheckerEvent::NotRun { reason } => {
+                if let rka_check::Reason::SetUp { step, cause } = &reason.reason {
+                    let ((first, error), second) =
+                        logline::set_up_failed(kind, &detail_rs, step, cause);
+                    if error {
+                        tracing::error!("{first}");
+                    } else {
+                        tracing::info!("{first}");
+                    }
+                    say(second);
+                    told = true;
+                }
+            }
         }
     }
     told
@@ -1357,6 +1372,13 @@ impl Runtime {
             // A line only: nothing changes.
             CheckerEvent::UrlPassed { url, .. } => {
                 tracing::debug!("{name}: url #{url} passed");
+                return;
+            }
+            // Lines only: nothing changes, the probe runs again a delay_loop later.
+            CheckerEvent::NotRun { reason } => {
+                ours(format_args!(
+                    "{name}: not run: {reason} - again after delay_loop"
+                ));
                 return;
             }
         }

@@ -710,6 +710,54 @@ async fn file_check_weights_are_logged_as_keepalived() {
     assert_eq!(ours, theirs, "{log}");
 }
 
+/// A TCP_CHECK whose `bindto` address is not on the host: keepalived 2.2.7 logs "Checker bind
+/// failed: Cannot assign requested address" and "TCP socket bind failed. Rescheduling." and
+/// leaves the real server as it was (in the table), trying again each delay_loop (the
+/// Debian SMTP_CHECK sample's `bindto`, in the VM).
+#[tokio::test]
+async fn a_bindto_address_not_on_the_host_leaves_the_real_server_as_it_was() {
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
+    let (_held, port) = closed_port();
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{\n protocol TCP\n delay_loop 1\n\
+          real_server 127.0.0.1 {port} {{\n  TCP_CHECK {{\n   bindto 192.0.2.77\n\
+           connect_timeout 1\n  }}\n }}\n}}\n"
+    );
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
+    let twice = |_: &rka_ipvs::Table| {
+        captured
+            .text()
+            .matches("TCP socket bind failed. Rescheduling.")
+            .count()
+            >= 2
+    };
+    assert!(drive_until(&mut rt, &fake, Duration::from_secs(10), twice).await);
+    let kept = fake
+        .0
+        .lock()
+        .map(|s| has_dest(&s.table, vip(1, 80), dest(port)))
+        .unwrap_or(false);
+    rt.stop(StopMode::Keep).await;
+    let log = captured.text();
+    assert!(kept, "the real server stays in the table: {log}");
+    assert_in_order(
+        &log,
+        &[
+            "Checker bind failed: Cannot assign requested address",
+            "TCP socket bind failed. Rescheduling.",
+            "Checker bind failed: Cannot assign requested address",
+            "TCP socket bind failed. Rescheduling.",
+        ],
+    );
+    assert!(!log.contains("Removing service"), "{log}");
+    assert!(
+        !log.contains("TCP_CHECK on service"),
+        "no failure line: {log}"
+    );
+    assert!(!log.contains("TCP connection to"), "no failure line: {log}");
+}
+
 /// FILE_CHECK at start as keepalived 2.2.7 (it reads its tracked files before it programs
 /// the table): a weight-0 file holding 1 starts its real server down, never added and no
 /// line; a dynamic file's weight applies from the start, no "Changing weight" line. Later

@@ -512,10 +512,14 @@ fn parse_smtp_kw(ctx: &mut Ctx<'_>, n: &Node, s: &mut SmtpCheck) -> bool {
             if !ctx.has_block(n) {
                 return true;
             }
-            // The checker child logs it as it loads (keepalived's `-t` does not).
-            ctx.diags.runtime_info(
-                "The SMTP_CHECK host block is deprecated. Please define additional checkers.",
-            );
+            // The checker child logs it as it loads (keepalived's `-t` does not), once per
+            // SMTP_CHECK that has host blocks (keepalived 2.2.7's end of the block: two
+            // lines for the Debian sample's two SMTP_CHECKs of three host blocks each).
+            if s.hosts.is_empty() {
+                ctx.diags.runtime_info(
+                    "The SMTP_CHECK host block is deprecated. Please define additional checkers.",
+                );
+            }
             let mut h = ConnectOpts::default();
             for c in n.children() {
                 if ctx.missing_parameter(c, required::SMTP_HOST) {

@@ -875,6 +875,21 @@ fn udp_hex_strings() {
 }
 
 #[test]
+fn the_smtp_host_block_note_comes_once_per_smtp_check() {
+    // keepalived 2.2.7 (the Debian sample's two SMTP_CHECKs of three host blocks: two lines).
+    let host = "   host {\n    connect_ip 10.0.0.7\n   }\n";
+    let l = vs(&format!(
+        " real_server 10.0.0.2 80 {{\n  SMTP_CHECK {{\n{host}{host}{host}  }}\n }}\n\
+          real_server 10.0.0.3 80 {{\n  SMTP_CHECK {{\n{host}{host}  }}\n }}\n"
+    ));
+    let notes = msgs(&l)
+        .into_iter()
+        .filter(|m| m.contains("host block is deprecated"))
+        .count();
+    assert_eq!(notes, 2);
+}
+
+#[test]
 fn smtp_and_dns_options() {
     let l = vs(" real_server 10.0.0.2 25 {\n  SMTP_CHECK {\n   helo_name me\n   host {\n    connect_ip 10.0.0.7\n    bindto 10.0.0.1\n    bogus\n   }\n  }\n  DNS_CHECK {\n   type mx\n   type PTR\n   name example.org\n  }\n }\n");
     assert_eq!(
