@@ -562,6 +562,9 @@ async fn misc_dynamic_weights_and_first_success_are_logged_as_keepalived() {
     let dir = tempfile::tempdir().expect("tmp");
     let script = dir.path().join("dyn.sh");
     std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("script");
+    // Executable: keepalived (and we) drop a MISC_CHECK whose program cannot be executed.
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     // keepalived names the program with its directory resolved.
     let shown = std::fs::canonicalize(dir.path())
         .expect("canonical")

@@ -69,11 +69,39 @@ struct ScriptRef {
     slot: Slot,
     origin: Origin,
     program: String,
+    /// Its words as keepalived's lines quote them (`'prog' 'arg'`).
+    quoted: String,
     user: Option<String>,
 }
 
+/// A command's words as keepalived's `cmd_str` prints them: each in single quotes, spaced.
+fn quoted(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The LVS side's scripts in the order keepalived 2.2.7 checks them: every MISC_CHECK first,
+/// then each virtual server's `quorum_up`, `quorum_down` and its real servers' `notify_up`,
+/// `notify_down`.
 fn scripts(lvs: &LvsConfig) -> Vec<ScriptRef> {
     let mut out = Vec::new();
+    for (v, vs) in lvs.virtual_servers.iter().enumerate() {
+        for (r, rs) in vs.real_servers.iter().enumerate() {
+            for (c, ch) in rs.checkers.iter().enumerate() {
+                if let CheckerKind::Misc(m) = &ch.kind {
+                    out.push(ScriptRef {
+                        slot: Slot::Misc(v, r, c),
+                        origin: ch.origin.clone(),
+                        program: m.path.program().to_string(),
+                        quoted: quoted(&m.path.argv),
+                        user: m.user.clone(),
+                    });
+                }
+            }
+        }
+    }
     for (v, vs) in lvs.virtual_servers.iter().enumerate() {
         let quorum = [
             (Slot::QuorumUp(v), &vs.quorum_up),
@@ -85,6 +113,7 @@ fn scripts(lvs: &LvsConfig) -> Vec<ScriptRef> {
                     slot,
                     origin: vs.origin.clone(),
                     program: s.command.program().to_string(),
+                    quoted: quoted(&s.command.argv),
                     user: s.user.clone(),
                 });
             }
@@ -100,17 +129,8 @@ fn scripts(lvs: &LvsConfig) -> Vec<ScriptRef> {
                         slot,
                         origin: rs.origin.clone(),
                         program: s.command.program().to_string(),
+                        quoted: quoted(&s.command.argv),
                         user: s.user.clone(),
-                    });
-                }
-            }
-            for (c, ch) in rs.checkers.iter().enumerate() {
-                if let CheckerKind::Misc(m) = &ch.kind {
-                    out.push(ScriptRef {
-                        slot: Slot::Misc(v, r, c),
-                        origin: ch.origin.clone(),
-                        program: m.path.program().to_string(),
-                        user: m.user.clone(),
                     });
                 }
             }
@@ -136,6 +156,54 @@ fn remove(lvs: &mut LvsConfig, mut slots: Vec<Slot>) {
                 lvs.virtual_servers[v].real_servers[r].checkers.remove(c);
             }
         }
+    }
+}
+
+/// Why a script cannot run, as keepalived 2.2.7 tells it (`None` inside when it says
+/// nothing), or `None` when it can: a bare name not on `PATH` ("Cannot find script X in path -
+/// disabling"), a path that does not resolve ("Script X cannot be accessed - <error>"), a
+/// file its user (`ids`: uid, gid) cannot execute (silent).
+fn unrunnable(
+    program: &str,
+    found: Option<&Path>,
+    ids: Option<(u32, u32)>,
+) -> Option<Option<String>> {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(found) = found else {
+        if !program.contains('/') {
+            return Some(Some(format!(
+                "Cannot find script {program} in path - disabling"
+            )));
+        }
+        let why = match std::fs::canonicalize(program) {
+            Err(e) => e.raw_os_error().map_or_else(|| e.to_string(), strerror),
+            // Resolves, but is no file (a directory): not executable.
+            Ok(_) => return Some(None),
+        };
+        return Some(Some(format!("Script {program} cannot be accessed - {why}")));
+    };
+    let Ok(meta) = std::fs::metadata(found) else {
+        return Some(Some(format!(
+            "Unable to access script `{program}` - disabling"
+        )));
+    };
+    // The user was refused elsewhere when unknown.
+    let (uid, gid) = ids?;
+    let mode = meta.mode();
+    let executable = (uid == 0 && mode & 0o111 != 0)
+        || (uid == meta.uid() && mode & 0o100 != 0)
+        || (uid != meta.uid()
+            && ((gid == meta.gid() && mode & 0o010 != 0)
+                || (gid != meta.gid() && mode & 0o001 != 0)));
+    (!executable).then_some(None)
+}
+
+/// The C library's text for `errno`, without Rust's ` (os error N)`.
+fn strerror(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
 }
 
@@ -195,11 +263,37 @@ fn check_lvs_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs
             note_path_search(ctx, &s.program, found);
         }
         let user = s.user.clone().or_else(|| default_user.clone());
-        // An unknown user counts as not root: keepalived refuses it elsewhere.
-        let as_root = match &user {
-            None => true,
-            Some(u) => rka_sys::host::user_by_name(u).is_some_and(|i| i.uid == 0),
+        let ids = match &user {
+            None => Some((0, 0)),
+            Some(u) => rka_sys::host::user_by_name(u).map(|i| (i.uid, i.gid)),
         };
+        // An unknown user counts as not root: keepalived refuses it elsewhere.
+        let as_root = ids.is_some_and(|(uid, _)| uid == 0);
+        // A script that is not there, or that its user cannot execute, is dropped, as
+        // keepalived 2.2.7's checker child does whatever the security settings (its
+        // `check_script_secure`): the lines say why, a MISC_CHECK's too, and its real server
+        // keeps its other checkers (none: always up).
+        if let Some(why) = unrunnable(&s.program, program.as_deref(), ids) {
+            // A file that is there counts for the security verdict all the same.
+            if !secure && program.is_some() && as_root {
+                any = true;
+                insecure_any |= program.as_deref().is_some_and(is_insecure);
+            }
+            if let Some(line) = why {
+                ctx.diags.runtime_note(Some(&s.origin), line);
+            }
+            if matches!(s.slot, Slot::Misc(..)) && program.is_none() {
+                ctx.diags.runtime_note(
+                    Some(&s.origin),
+                    format!(
+                        "Disabling misc script {} since not found/accessible",
+                        s.quoted
+                    ),
+                );
+            }
+            refused.push(s.slot);
+            continue;
+        }
         let insecure = program.as_deref().is_some_and(is_insecure);
         if !secure {
             if program.is_some() && as_root {

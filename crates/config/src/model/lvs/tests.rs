@@ -1110,10 +1110,61 @@ fn scripts_without_script_security_are_a_violation_when_they_exist() {
         // Only a file another user can replace makes the script insecure.
         assert_eq!(d[0].1.contains("insecure"), !owned_by_root);
     }
-    // A script that does not exist is not reported (keepalived 2.2.7 behaves the same).
+    // A script that does not exist is not a violation (keepalived 2.2.7 behaves the same):
+    // the running checker child only says why it is dropped.
     let text =
         format!("{HEAD} real_server 10.0.0.2 80 {{\n  notify_up /nonexistent/rka-x.sh\n }}\n}}\n");
-    assert_eq!(security_diags(&text, false).0, vec![]);
+    let (d, lvs) = security_diags(&text, false);
+    assert_eq!(
+        d,
+        vec![(
+            Severity::Info,
+            "Script /nonexistent/rka-x.sh cannot be accessed - No such file or directory".into()
+        )]
+    );
+    assert!(lvs.virtual_servers[0].real_servers[0].notify_up.is_none());
+}
+
+#[test]
+fn scripts_that_cannot_run_are_dropped_as_keepalived_drops_them() {
+    // keepalived 2.2.7 in the VM (Debian's misc_check samples): a MISC_CHECK whose program is
+    // missing is disabled, and its real server stays in the table; a bare name off PATH, a
+    // file nobody may execute, a missing quorum script are dropped too, MISC_CHECKs first.
+    let noexec = script_file("noexec.sh", 0o644);
+    let text = format!(
+        "{HEAD} quorum_up /nonexistent/up.sh\n real_server 10.0.0.2 80 {{\n  \
+         MISC_CHECK {{\n   misc_path \"/nonexistent/m.sh arg1 arg2\"\n  }}\n  \
+         MISC_CHECK {{\n   misc_path rka-no-such-program\n  }}\n  \
+         MISC_CHECK {{\n   misc_path {noexec}\n  }}\n  \
+         MISC_CHECK {{\n   misc_path /bin/true\n  }}\n }}\n}}\n"
+    );
+    let (d, lvs) = security_diags(&text, false);
+    let lines: Vec<&str> = d
+        .iter()
+        .filter(|(sev, _)| *sev == Severity::Info)
+        .map(|(_, m)| m.as_str())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "Script /nonexistent/m.sh cannot be accessed - No such file or directory",
+            "Disabling misc script '/nonexistent/m.sh' 'arg1' 'arg2' since not found/accessible",
+            "Cannot find script rka-no-such-program in path - disabling",
+            "Disabling misc script 'rka-no-such-program' since not found/accessible",
+            "Script /nonexistent/up.sh cannot be accessed - No such file or directory",
+        ]
+    );
+    let vs = &lvs.virtual_servers[0];
+    assert!(vs.quorum_up.is_none());
+    let left: Vec<&str> = vs.real_servers[0]
+        .checkers
+        .iter()
+        .filter_map(|c| match &c.kind {
+            CheckerKind::Misc(m) => Some(m.path.program()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(left, ["/bin/true"], "the runnable one is kept");
 }
 
 #[test]
