@@ -280,8 +280,18 @@ pub fn activating_bfd() -> &'static str {
 }
 
 /// When: the child stops, once per real server, in configuration order (after `Stopping`).
-pub fn shutting_down(rs: &Server, vs: &VirtualServerName<'_>) -> String {
-    format!("Shutting down service {rs} from VS {vs}")
+/// A real server down and kept at weight 0 by `inhibit_on_failure` is "(inhibited)" (the
+/// Debian inhibit sample in the VM).
+pub fn shutting_down(rs: &Server, vs: &VirtualServerName<'_>, inhibited: bool) -> String {
+    let inhibited = if inhibited { "(inhibited) " } else { "" };
+    format!("Shutting down {inhibited}service {rs} from VS {vs}")
+}
+
+/// When: a reload drops a real server that was in the table (after [`no_longer_exists`]):
+/// "Removing service", "(inhibited)" as [`shutting_down`] (keepalived's `clear_service_rs`).
+pub fn removed_at_reload(rs: &Server, vs: &VirtualServerName<'_>, inhibited: bool) -> String {
+    let inhibited = if inhibited { "(inhibited) " } else { "" };
+    format!("Removing {inhibited}service {rs} from VS {vs}")
 }
 
 /// When: a reload drops a real server that was in the table, before its [`ServerChange::Removed`]
@@ -806,7 +816,7 @@ mod tests {
         let v = vs([10, 0, 1, 1], 80, CfgProtocol::Tcp);
         seen("full-debug.log", &activating(&lo(8401), &v));
         seen("full-debug.log", activating_bfd());
-        seen("full-debug.log", &shutting_down(&lo(8401), &v));
+        seen("full-debug.log", &shutting_down(&lo(8401), &v, false));
         seen("reload.log", &no_longer_exists(&lo(8003)));
         let v9 = vs([10, 0, 9, 1], 80, CfgProtocol::Tcp);
         seen(

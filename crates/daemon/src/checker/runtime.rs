@@ -1663,7 +1663,7 @@ impl Runtime {
     ///    (that case not observed), "Starting with quorum down" for a kept one that loses
     ///    it; nothing for a new service that starts down, as at start.
     fn log_reload(&self, old_plan: &Plan, old: &Director) {
-        use super::logline::{self, QuorumChange, ServerChange, VirtualServerName};
+        use super::logline::{self, QuorumChange, VirtualServerName};
         let old_by_label: HashMap<&str, usize> = old_plan
             .services
             .iter()
@@ -1705,10 +1705,8 @@ impl Runtime {
                 let server = logline_server(old_sp, dp);
                 tracing::info!("{}", logline::no_longer_exists(&server));
                 if old.real_server_weight(*o, ori).is_some() {
-                    tracing::info!(
-                        "{}",
-                        logline::server_change(ServerChange::Removed, &server, &name)
-                    );
+                    let inhibited = old.inhibits(*o, ori) && !old.is_up(*o, ori);
+                    tracing::info!("{}", logline::removed_at_reload(&server, &name, inhibited));
                 }
             }
         }
@@ -1742,11 +1740,12 @@ impl Runtime {
         self.probes.clear();
         self.watchers.clear();
         // keepalived's line for every real server, in configuration order.
-        for sp in &self.plan.services {
+        for (v, sp) in self.plan.services.iter().enumerate() {
             let name = super::logline::VirtualServerName::Label(&sp.label);
-            for dp in &sp.real_servers {
+            for (r, dp) in sp.real_servers.iter().enumerate() {
                 let rs = logline_server(sp, dp);
-                tracing::info!("{}", super::logline::shutting_down(&rs, &name));
+                let inhibited = self.director.inhibits(v, r) && !self.director.is_up(v, r);
+                tracing::info!("{}", super::logline::shutting_down(&rs, &name, inhibited));
             }
         }
         for a in self.director.shutdown_actions() {

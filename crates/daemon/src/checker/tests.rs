@@ -713,6 +713,39 @@ async fn file_check_weights_are_logged_as_keepalived() {
     assert_eq!(ours, theirs, "{log}");
 }
 
+/// At stop, a real server kept at weight 0 by `inhibit_on_failure` is shut down "(inhibited)",
+/// as keepalived 2.2.7 logs it (the Debian inhibit sample in the VM); one that is up is not.
+#[tokio::test]
+async fn an_inhibited_real_server_is_shut_down_as_inhibited() {
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
+    let (_held, port) = closed_port();
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{\n protocol TCP\n delay_loop 3600\n inhibit_on_failure\n\
+          real_server 127.0.0.1 {port} {{\n  TCP_CHECK {{\n  }}\n }}\n\
+          real_server 127.0.0.2 {port} {{\n  TCP_CHECK {{\n  }}\n }}\n}}\n"
+    );
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(&text), fake.clone()).expect("start");
+    let mut ids: Vec<u64> = rt.probes.keys().collect();
+    ids.sort_unstable();
+    let down = rka_check::CheckerEvent::Down {
+        reason: rka_check::Failure::new("refused").into(),
+    };
+    rt.handle_event(ids[0], down);
+    rt.stop(StopMode::Keep).await;
+    let log = captured.text();
+    assert_in_order(
+        &log,
+        &[
+            &format!("Disabling service [127.0.0.1]:tcp:{port} of VS [10.0.0.1]:tcp:80"),
+            &format!(
+                "Shutting down (inhibited) service [127.0.0.1]:tcp:{port} from VS [10.0.0.1]:tcp:80"
+            ),
+            &format!("Shutting down service [127.0.0.2]:tcp:{port} from VS [10.0.0.1]:tcp:80"),
+        ],
+    );
+}
+
 /// A TCP_CHECK whose `bindto` address is not on the host: keepalived 2.2.7 logs "Checker bind
 /// failed: Cannot assign requested address" and "TCP socket bind failed. Rescheduling." and
 /// leaves the real server as it was (in the table), trying again each delay_loop (the
