@@ -47,6 +47,10 @@ pub struct LvsConfig {
     /// `virtual_server` blocks read but not modelled ([`crate::LoadOptions::skip_lvs`]): a
     /// process that leaves them to the checker still knows there are some.
     pub skipped_virtual_servers: usize,
+    /// Whether scripts that name no user were configured, before the script checks dropped
+    /// those that cannot run ([`security::needs_default_script_user`] still says it, as
+    /// keepalived's "Script user ... does not exist" comes first).
+    pub had_userless_scripts: bool,
 }
 
 impl LvsConfig {

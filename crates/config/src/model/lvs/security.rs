@@ -212,7 +212,8 @@ fn strerror(errno: i32) -> String {
 /// user exists (the checker child says when it does not).
 pub fn needs_default_script_user(lvs: &LvsConfig, global: &GlobalDefs) -> bool {
     global.script_user_name().is_none()
-        && (scripts(lvs).iter().any(|s| s.user.is_none())
+        && (lvs.had_userless_scripts
+            || scripts(lvs).iter().any(|s| s.user.is_none())
             || global
                 .simple
                 .lvs_notify_fifo_script
@@ -242,6 +243,7 @@ fn check_lvs_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs
         .map(str::to_string)
         .or_else(|| rka_sys::host::user_by_name(DEFAULT_SCRIPT_USER).map(|u| u.name));
     let list = scripts(lvs);
+    lvs.had_userless_scripts = list.iter().any(|s| s.user.is_none());
     let mut any = false;
     let mut insecure_any = false;
     let mut refused = Vec::new();
@@ -279,12 +281,13 @@ fn check_lvs_scripts(ctx: &mut Ctx<'_>, lvs: &mut LvsConfig, global: &GlobalDefs
                 any = true;
                 insecure_any |= program.as_deref().is_some_and(is_insecure);
             }
+            // Plain lines (no file and line), as keepalived's log_message.
             if let Some(line) = why {
-                ctx.diags.runtime_note(Some(&s.origin), line);
+                ctx.diags.runtime_note(None, line);
             }
             if matches!(s.slot, Slot::Misc(..)) && program.is_none() {
                 ctx.diags.runtime_note(
-                    Some(&s.origin),
+                    None,
                     format!(
                         "Disabling misc script {} since not found/accessible",
                         s.quoted

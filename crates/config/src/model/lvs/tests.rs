@@ -1165,6 +1165,17 @@ fn scripts_that_cannot_run_are_dropped_as_keepalived_drops_them() {
         })
         .collect();
     assert_eq!(left, ["/bin/true"], "the runnable one is kept");
+    // The checker child still says first that the default script user is missing.
+    assert!(lvs.had_userless_scripts);
+    let (_, lvs) = security_diags(
+        &format!("{HEAD} real_server 10.0.0.2 80 {{\n  notify_up /nonexistent/x.sh\n }}\n}}\n"),
+        false,
+    );
+    assert!(lvs.virtual_servers[0].real_servers[0].notify_up.is_none());
+    assert!(security::needs_default_script_user(
+        &lvs,
+        &Default::default()
+    ));
 }
 
 #[test]
