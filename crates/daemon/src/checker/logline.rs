@@ -269,12 +269,38 @@ pub struct Check<'a> {
 }
 
 /// When: the checker child starts or a reload completes, once per checker (a real server
-/// with two checkers gets two lines), in configuration order; then [`activating_bfd`].
-pub fn activating(rs: &Server, vs: &VirtualServerName<'_>) -> String {
-    format!("Activating healthchecker for service {rs} for VS {vs}")
+/// with two checkers gets two lines), in configuration order ("Activating healthchecker for
+/// service RS for VS VS"); then [`activating_bfd`]. A checker of an `ha_suspend` virtual
+/// server whose address is not on the host is "Deactivating" then; "Suspending" when the
+/// address goes, "Activating" when it comes back (after `-D`'s [`address_reported`] line;
+/// observed in the VM, and keepalived 2.2.7's `update_checker_activity`).
+pub fn checker_activity(rs: &Server, vs: &VirtualServerName<'_>, verb: Activity) -> String {
+    let verb = match verb {
+        Activity::Activating => "Activating",
+        Activity::Deactivating => "Deactivating",
+        Activity::Suspending => "Suspending",
+    };
+    format!("{verb} healthchecker for service {rs} for VS {vs}")
 }
 
-/// When: after all the [`activating`] lines, at start and after each reload.
+/// What [`checker_activity`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// The checker runs (at start, or its address came back).
+    Activating,
+    /// It starts suspended (its address is absent at start or after a reload).
+    Deactivating,
+    /// Its address went: it is suspended.
+    Suspending,
+}
+
+/// `-D`: an address an `ha_suspend` virtual server follows was added or removed.
+pub fn address_reported(addr: std::net::IpAddr, added: bool) -> String {
+    let what = if added { "added" } else { "removed" };
+    format!("Netlink reflector reports IP {addr} {what}")
+}
+
+/// When: after all the [`checker_activity`] lines, at start and after each reload.
 pub fn activating_bfd() -> &'static str {
     "Activating BFD healthchecker"
 }
@@ -814,7 +840,10 @@ mod tests {
     #[test]
     fn start_stop_and_reload_lines() {
         let v = vs([10, 0, 1, 1], 80, CfgProtocol::Tcp);
-        seen("full-debug.log", &activating(&lo(8401), &v));
+        seen(
+            "full-debug.log",
+            &checker_activity(&lo(8401), &v, Activity::Activating),
+        );
         seen("full-debug.log", activating_bfd());
         seen("full-debug.log", &shutting_down(&lo(8401), &v, false));
         seen("reload.log", &no_longer_exists(&lo(8003)));
@@ -842,14 +871,20 @@ mod tests {
             port: 80,
             protocol: Some(CfgProtocol::Tcp),
         });
-        seen("ipv6.log", &activating(&rs6, &vs6));
+        seen(
+            "ipv6.log",
+            &checker_activity(&rs6, &vs6, Activity::Activating),
+        );
         seen(
             "ipv6.log",
             &checker_up(&check(CheckKind::Tcp, rs6, vs6)).expect("tcp"),
         );
         let fw = VirtualServerName::Fwmark(5);
         let rs = v4(1, 8401, None);
-        seen("fwmark.log", &activating(&rs, &fw));
+        seen(
+            "fwmark.log",
+            &checker_activity(&rs, &fw, Activity::Activating),
+        );
         seen(
             "fwmark.log",
             &server_change(ServerChange::Removed, &rs, &fw),

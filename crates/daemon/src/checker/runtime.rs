@@ -524,7 +524,7 @@ pub struct Runtime {
     pub ipvs: Manager,
     notifier: LvsNotifier,
     next_id: u64,
-    local_addrs: Option<tokio::sync::watch::Receiver<BTreeSet<IpAddr>>>,
+    pub(super) local_addrs: Option<tokio::sync::watch::Receiver<BTreeSet<IpAddr>>>,
     /// Virtual servers touched by verdicts since the table was last handed over.
     touched: BTreeSet<usize>,
     /// Whether the director changed the wanted table since then.
@@ -630,6 +630,21 @@ fn check_fd_limit(probes: usize) {
     }
 }
 
+/// The host's addresses, read at once (`getifaddrs`); none if they cannot be read (the
+/// watch's first poll then brings them).
+fn local_addresses_now() -> BTreeSet<IpAddr> {
+    let Ok(list) = nix::ifaddrs::getifaddrs() else {
+        return BTreeSet::new();
+    };
+    list.filter_map(|a| {
+        let s = a.address?;
+        s.as_sockaddr_in()
+            .map(|v4| IpAddr::V4(v4.ip()))
+            .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+    })
+    .collect()
+}
+
 /// Publishes the host's addresses, read every [`ADDRESS_POLL`].
 fn spawn_address_watch() -> Option<(
     tokio::sync::watch::Receiver<BTreeSet<IpAddr>>,
@@ -642,7 +657,9 @@ fn spawn_address_watch() -> Option<(
             return None;
         }
     };
-    let (tx, rx) = tokio::sync::watch::channel(BTreeSet::new());
+    // The addresses as they are now, before the first poll: keepalived knows them when it
+    // starts its checkers ("Activating" or "Deactivating" from the start, no flip after).
+    let (tx, rx) = tokio::sync::watch::channel(local_addresses_now());
     let task = tokio::spawn(async move {
         loop {
             match netif.addresses(None).await {
@@ -1089,22 +1106,29 @@ impl Runtime {
                 self.addr_task = Some(AbortOnDrop(task));
             }
         }
-        self.apply_suspensions();
+        self.apply_suspensions(false);
         self.push_table();
         self.release_pending = true;
     }
 
     /// `ha_suspend`: suspends the checkers of virtual servers whose address is not on this host.
-    fn apply_suspensions(&mut self) {
+    ///
+    /// `announce`: the address came or went while running (keepalived's "Activating" /
+    /// "Suspending" lines for each checker of the service, after `-D`'s "Netlink reflector
+    /// reports IP ..."); at start and after a reload the activity lines say it
+    /// ([`log_activating`](Self::log_activating)).
+    pub(super) fn apply_suspensions(&mut self, announce: bool) {
+        use super::logline::Activity;
         let Some(rx) = &self.local_addrs else {
             return;
         };
         let local = rx.borrow().clone();
+        let mut flipped = Vec::new();
         for (vi, sp) in self.plan.services.iter().enumerate() {
             if let Some(addr) = sp.suspend_on() {
                 let suspend = !local.contains(&addr);
                 if self.director.is_suspended(vi) != suspend {
-                    tracing::info!(
+                    tracing::debug!(
                         "virtual server {}: address {} {} - checkers {}",
                         sp.label,
                         addr,
@@ -1113,6 +1137,25 @@ impl Runtime {
                     );
                     self.director.set_suspended(vi, suspend);
                     self.touched.insert(vi);
+                    flipped.push((vi, addr, suspend));
+                }
+            }
+        }
+        if announce {
+            // One reflector line per address, as keepalived logs it once per event.
+            let mut told = Vec::new();
+            for &(vi, addr, suspend) in &flipped {
+                if !told.contains(&addr) {
+                    told.push(addr);
+                    tracing::debug!("{}", super::logline::address_reported(addr, !suspend));
+                }
+                let verb = if suspend {
+                    Activity::Suspending
+                } else {
+                    Activity::Activating
+                };
+                for s in self.checker_slots(Some(vi)) {
+                    self.log_activity(s, verb);
                 }
             }
         }
@@ -1227,7 +1270,7 @@ impl Runtime {
                 }
                 changed = addrs => {
                     if changed {
-                        self.apply_suspensions();
+                        self.apply_suspensions(true);
                     } else {
                         self.local_addrs = None;
                     }
@@ -1610,22 +1653,40 @@ impl Runtime {
     /// keepalived's lines once the checkers run (at start and after a reload): one per checker
     /// of each real server but its FILE_CHECKs, in configuration order, then the BFD line.
     fn log_activating(&self) {
-        use super::logline::{activating, activating_bfd, VirtualServerName};
-        // keepalived has no such line for a FILE_CHECK (observed: file-check-weight*.log).
+        use super::logline::{activating_bfd, Activity};
+        for s in self.checker_slots(None) {
+            let verb = if self.director.is_suspended(s.vs()) {
+                Activity::Deactivating
+            } else {
+                Activity::Activating
+            };
+            self.log_activity(s, verb);
+        }
+        tracing::info!("{}", activating_bfd());
+    }
+
+    /// The slots of every checker keepalived names in its activity lines (of virtual server
+    /// `vs` only, if given), in configuration order: all but FILE_CHECKs (keepalived has no
+    /// such line for them, observed: file-check-weight*.log).
+    fn checker_slots(&self, vs: Option<usize>) -> Vec<Slot> {
         let mut slots: Vec<Slot> = self
             .probes
             .values()
             .filter(|p| p.kind() != rka_check::CheckKind::File)
             .flat_map(ProbeTask::slots)
+            .filter(|s| vs.is_none_or(|v| s.vs() == v))
             .collect();
         slots.sort_unstable_by_key(|s| (s.vs(), s.rs(), s.check()));
-        for s in slots {
-            if let Some((sp, dp)) = rs_plan(&self.plan, s.vs(), s.rs()) {
-                let name = VirtualServerName::Label(&sp.label);
-                tracing::info!("{}", activating(&logline_server(sp, dp), &name));
-            }
+        slots
+    }
+
+    /// keepalived's activity line for the checker at `s`.
+    fn log_activity(&self, s: Slot, verb: super::logline::Activity) {
+        if let Some((sp, dp)) = rs_plan(&self.plan, s.vs(), s.rs()) {
+            let name = super::logline::VirtualServerName::Label(&sp.label);
+            let server = logline_server(sp, dp);
+            tracing::info!("{}", super::logline::checker_activity(&server, &name, verb));
         }
-        tracing::info!("{}", activating_bfd());
     }
 
     /// Applies a new configuration (SIGHUP).

@@ -442,8 +442,12 @@ async fn fifo_lines_and_notify_scripts_follow_the_verdicts() {
     rt.stop(StopMode::RemoveOwned).await;
 }
 
+/// keepalived 2.2.7 at start: "Activating healthchecker" for the checkers of a service whose
+/// address is here, "Deactivating healthchecker" for those of one whose address is not
+/// (observed in the VM).
 #[tokio::test]
 async fn ha_suspend_holds_checkers_of_an_absent_address() {
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let (_held, port) = closed_port();
     let check = |vip: &str| {
         format!(
@@ -484,6 +488,58 @@ async fn ha_suspend_holds_checkers_of_an_absent_address() {
     assert!(rt.director.is_suspended(1));
     assert!(!rt.director.is_suspended(0));
     rt.stop(StopMode::RemoveOwned).await;
+    let log = captured.text();
+    assert_in_order(
+        &log,
+        &[
+            &format!(
+                "Activating healthchecker for service [127.0.0.1]:tcp:{port} for VS [127.0.0.1]:tcp:80"
+            ),
+            &format!(
+                "Deactivating healthchecker for service [127.0.0.1]:tcp:{port} for VS [192.0.2.55]:tcp:80"
+            ),
+            "Activating BFD healthchecker",
+        ],
+    );
+    assert!(!log.contains("Suspending"), "no transition at start: {log}");
+}
+
+/// keepalived 2.2.7 while running: when an `ha_suspend` service's address comes, `-D`'s
+/// "Netlink reflector reports IP A added" and "Activating healthchecker" for each of its
+/// checkers; when it goes, "... removed" and "Suspending healthchecker".
+#[tokio::test]
+async fn ha_suspend_transitions_are_logged_as_keepalived() {
+    let (captured, _guard) = Captured::start(tracing::Level::DEBUG);
+    let text = "virtual_server 192.0.2.56 80 {\n protocol TCP\n ha_suspend\n delay_loop 3600\n\
+                real_server 127.0.0.1 9 {\n  TCP_CHECK {\n  }\n }\n\
+                real_server 127.0.0.2 9 {\n  TCP_CHECK {\n  }\n }\n}\n";
+    let fake = Fake::default();
+    let mut rt = Runtime::start(&config(text), fake.clone()).expect("start");
+    assert!(rt.director.is_suspended(0));
+    let vip: IpAddr = "192.0.2.56".parse().expect("ip");
+    let (tx, rx) = tokio::sync::watch::channel(std::collections::BTreeSet::from([vip]));
+    rt.local_addrs = Some(rx);
+    rt.apply_suspensions(true);
+    assert!(!rt.director.is_suspended(0));
+    tx.send_replace(std::collections::BTreeSet::new());
+    rt.apply_suspensions(true);
+    assert!(rt.director.is_suspended(0));
+    rt.stop(StopMode::Keep).await;
+    let log = captured.text();
+    let vs = "[192.0.2.56]:tcp:80";
+    assert_in_order(
+        &log,
+        &[
+            &format!("Deactivating healthchecker for service [127.0.0.1]:tcp:9 for VS {vs}"),
+            &format!("Deactivating healthchecker for service [127.0.0.2]:tcp:9 for VS {vs}"),
+            "Netlink reflector reports IP 192.0.2.56 added",
+            &format!("Activating healthchecker for service [127.0.0.1]:tcp:9 for VS {vs}"),
+            &format!("Activating healthchecker for service [127.0.0.2]:tcp:9 for VS {vs}"),
+            "Netlink reflector reports IP 192.0.2.56 removed",
+            &format!("Suspending healthchecker for service [127.0.0.1]:tcp:9 for VS {vs}"),
+            &format!("Suspending healthchecker for service [127.0.0.2]:tcp:9 for VS {vs}"),
+        ],
+    );
 }
 
 /// Asserts that `want` are lines of `log` (trimmed), in this order (each found after the
