@@ -25,6 +25,8 @@ pub struct LinkInfo {
     pub kind: Option<String>,
     /// The lower link (e.g. a macvlan's parent), when reported.
     pub parent: Option<u32>,
+    /// It supports multicast (`IFF_MULTICAST`; a dummy interface does not).
+    pub multicast: bool,
 }
 
 impl LinkInfo {
@@ -37,6 +39,7 @@ impl LinkInfo {
             mac: None,
             kind: None,
             parent: None,
+            multicast: m.header.flags.contains(LinkFlags::Multicast),
         };
         let mut oper = None;
         for a in &m.attributes {

@@ -59,6 +59,8 @@ struct HostSnapshot {
     v6_link_local: HashMap<u32, Vec<IpAddr>>,
     /// Every address of each interface (IPv6 global ones included).
     all: HashMap<u32, Vec<IpAddr>>,
+    /// The interfaces without multicast (`IFF_MULTICAST` unset: dummies).
+    no_multicast: std::collections::HashSet<String>,
 }
 
 impl HostSnapshot {
@@ -67,6 +69,9 @@ impl HostSnapshot {
         match netif.links().await {
             Ok(links) => {
                 for l in links {
+                    if !l.multicast {
+                        snap.no_multicast.insert(l.name.clone());
+                    }
                     snap.links.insert(l.name.clone(), (l.index, l.oper_up));
                 }
             }
@@ -129,6 +134,10 @@ impl HostView for HostSnapshot {
 
     fn interface_exists(&self, ifname: &str) -> bool {
         self.links.contains_key(ifname)
+    }
+
+    fn interface_lacks_multicast(&self, ifname: &str) -> bool {
+        self.no_multicast.contains(ifname)
     }
 }
 

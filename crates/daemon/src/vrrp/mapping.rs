@@ -198,6 +198,12 @@ pub trait HostView {
     /// Whether `ifname` exists (up or down).
     fn interface_exists(&self, ifname: &str) -> bool;
 
+    /// Whether `ifname` exists and does not support multicast (`IFF_MULTICAST` unset, as a
+    /// dummy interface).
+    fn interface_lacks_multicast(&self, _ifname: &str) -> bool {
+        false
+    }
+
     /// Whether a socket can be bound to `addr` (`Err` holds the reason): keepalived binds its
     /// unicast socket to `unicast_src_ip`, and an address the host does not have puts the
     /// instance in FAULT. An IPv6 link-local address is looked up on `ifname` instead.
@@ -537,6 +543,14 @@ fn plan_instance(
     core.startup_delay = g.vrrp_startup_delay.unwrap_or(Duration::ZERO);
     core.trackers = core_trackers;
     let mut faults = Vec::new();
+    if !inst.is_unicast() && host.interface_lacks_multicast(&interface) {
+        // keepalived 2.2.7 (observed on a dummy interface; a configuration fault there too:
+        // the instance does not run).
+        faults.push(format!(
+            "({}) interface {interface} does not support multicast, specify unicast peers - disabling",
+            inst.name
+        ));
+    }
     if inst.faults_without_peers() {
         faults.push(format!(
             "({}) Cannot use unicast without any peers - going to fault state",
@@ -919,6 +933,9 @@ mod tests {
         fn interface_exists(&self, ifname: &str) -> bool {
             ifname.starts_with("eth")
         }
+        fn interface_lacks_multicast(&self, ifname: &str) -> bool {
+            ifname == "eth7"
+        }
         fn can_bind(&self, _ifname: &str, addr: IpAddr) -> Result<(), String> {
             if addr == "10.0.0.1".parse::<IpAddr>().expect("addr") {
                 Ok(())
@@ -1156,6 +1173,27 @@ mod tests {
             let (plans, errors) = plan_instances(&c, &FakeHost);
             assert!(errors.is_empty(), "{errors:?}");
             assert_eq!(plans[0].core.config_fault, fault, "{block}");
+        }
+    }
+
+    #[test]
+    fn a_multicast_instance_on_an_interface_without_multicast_is_a_config_fault() {
+        // keepalived 2.2.7 on a dummy interface: "(VI_1) interface dum0 does not support
+        // multicast, specify unicast peers - disabling"; unicast instances run there.
+        for (block, fault) in [("", true), (" unicast_peer {\n 10.0.0.2\n }\n", false)] {
+            let c = load(&format!(
+                "vrrp_instance M {{\n interface eth7\n virtual_router_id 8\n{block}\
+                 virtual_ipaddress {{\n 10.0.0.8\n }}\n}}\n"
+            ));
+            let (plans, errors) = plan_instances(&c, &FakeHost);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(plans[0].core.config_fault, fault, "{block}");
+            if fault {
+                assert_eq!(
+                    plans[0].config_faults,
+                    ["(M) interface eth7 does not support multicast, specify unicast peers - disabling"]
+                );
+            }
         }
     }
 
