@@ -3,6 +3,16 @@
 use std::ffi::CString;
 use std::path::Path;
 
+/// The C library's text for `errno` (as `strerror(3)` words it, "Connection refused"),
+/// without Rust's ` (os error N)` suffix: keepalived's lines quote it.
+pub fn strerror(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 /// Returns the kernel index of the network interface `name`, or `None` when it does not exist
 /// in the current network namespace.
 pub fn interface_index(name: &str) -> Option<u32> {
@@ -113,6 +123,12 @@ pub fn send_signal(pid: u32, signo: i32) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strerror_has_no_rust_suffix() {
+        assert_eq!(strerror(111), "Connection refused");
+        assert_eq!(strerror(2), "No such file or directory");
+    }
 
     #[test]
     fn loopback_exists_and_is_loopback() {

@@ -25,6 +25,7 @@ use std::net::IpAddr;
 
 use rka_check::CheckKind;
 use rka_config::model::lvs::Protocol as CfgProtocol;
+use rka_sys::host::strerror;
 
 use super::mapping::addr_label;
 
@@ -749,15 +750,6 @@ fn misc_prefix(check: &Check<'_>) -> String {
     )
 }
 
-/// The C library's text for `errno` (as `strerror`), without Rust's ` (os error N)` suffix.
-fn strerror(errno: i32) -> String {
-    let text = std::io::Error::from_raw_os_error(errno).to_string();
-    match text.rfind(" (os error ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
-}
-
 /// When (under `-D` only): an `smtp_alert` mail's connection to the SMTP server is made.
 pub fn smtp_alert_connected(server: std::net::SocketAddr) -> String {
     format!(
@@ -1470,11 +1462,6 @@ mod tests {
         // Not logged without -D.
         let nodebug = capture("full-nodebug.log");
         assert!(!nodebug.contains(smtp_alert_sent()) && !nodebug.contains("connected."));
-    }
-
-    #[test]
-    fn strerror_has_no_rust_suffix() {
-        assert_eq!(strerror(111), "Connection refused");
     }
 
     /// A DNS_CHECK's read timeout after retries ends "after N retries"; not on its own or

@@ -176,7 +176,9 @@ fn unrunnable(
             )));
         }
         let why = match std::fs::canonicalize(program) {
-            Err(e) => e.raw_os_error().map_or_else(|| e.to_string(), strerror),
+            Err(e) => e
+                .raw_os_error()
+                .map_or_else(|| e.to_string(), rka_sys::host::strerror),
             // Resolves, but is no file (a directory): not executable.
             Ok(_) => return Some(None),
         };
@@ -196,15 +198,6 @@ fn unrunnable(
             && ((gid == meta.gid() && mode & 0o010 != 0)
                 || (gid != meta.gid() && mode & 0o001 != 0)));
     (!executable).then_some(None)
-}
-
-/// The C library's text for `errno`, without Rust's ` (os error N)`.
-fn strerror(errno: i32) -> String {
-    let text = std::io::Error::from_raw_os_error(errno).to_string();
-    match text.rfind(" (os error ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
 }
 
 /// True when a script of the LVS side (MISC_CHECK, notify and quorum scripts) names no user
