@@ -306,19 +306,19 @@ pub fn activating_bfd() -> &'static str {
     "Activating BFD healthchecker"
 }
 
-/// When: the child stops, once per real server, in configuration order (after `Stopping`).
-/// A real server down and kept at weight 0 by `inhibit_on_failure` is "(inhibited)" (the
-/// Debian inhibit sample in the VM).
-pub fn shutting_down(rs: &Server, vs: &VirtualServerName<'_>, inhibited: bool) -> String {
+/// keepalived 2.2.7's line when a real server leaves the table as the child stops
+/// (`stopping`: "Shutting down service RS from VS VS", once per real server in configuration
+/// order, after `Stopping`) or as a reload drops it ("Removing service ...", after
+/// [`no_longer_exists`]); "(inhibited)" before "service" for one down and kept at weight 0 by
+/// `inhibit_on_failure` (the Debian inhibit sample in the VM; keepalived's `clear_service_rs`).
+pub fn cleared(rs: &Server, vs: &VirtualServerName<'_>, stopping: bool, inhibited: bool) -> String {
+    let what = if stopping {
+        "Shutting down"
+    } else {
+        "Removing"
+    };
     let inhibited = if inhibited { "(inhibited) " } else { "" };
-    format!("Shutting down {inhibited}service {rs} from VS {vs}")
-}
-
-/// When: a reload drops a real server that was in the table (after [`no_longer_exists`]):
-/// "Removing service", "(inhibited)" as [`shutting_down`] (keepalived's `clear_service_rs`).
-pub fn removed_at_reload(rs: &Server, vs: &VirtualServerName<'_>, inhibited: bool) -> String {
-    let inhibited = if inhibited { "(inhibited) " } else { "" };
-    format!("Removing {inhibited}service {rs} from VS {vs}")
+    format!("{what} {inhibited}service {rs} from VS {vs}")
 }
 
 /// When: a reload drops a real server that was in the table, before its [`ServerChange::Removed`]
@@ -837,7 +837,7 @@ mod tests {
             &checker_activity(&lo(8401), &v, Activity::Activating),
         );
         seen("full-debug.log", activating_bfd());
-        seen("full-debug.log", &shutting_down(&lo(8401), &v, false));
+        seen("full-debug.log", &cleared(&lo(8401), &v, true, false));
         seen("reload.log", &no_longer_exists(&lo(8003)));
         let v9 = vs([10, 0, 9, 1], 80, CfgProtocol::Tcp);
         seen(

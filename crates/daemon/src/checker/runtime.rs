@@ -1767,7 +1767,7 @@ impl Runtime {
                 tracing::info!("{}", logline::no_longer_exists(&server));
                 if old.real_server_weight(*o, ori).is_some() {
                     let inhibited = old.inhibits(*o, ori) && !old.is_up(*o, ori);
-                    tracing::info!("{}", logline::removed_at_reload(&server, &name, inhibited));
+                    tracing::info!("{}", logline::cleared(&server, &name, false, inhibited));
                 }
             }
         }
@@ -1806,7 +1806,7 @@ impl Runtime {
             for (r, dp) in sp.real_servers.iter().enumerate() {
                 let rs = logline_server(sp, dp);
                 let inhibited = self.director.inhibits(v, r) && !self.director.is_up(v, r);
-                tracing::info!("{}", super::logline::shutting_down(&rs, &name, inhibited));
+                tracing::info!("{}", super::logline::cleared(&rs, &name, true, inhibited));
             }
         }
         for a in self.director.shutdown_actions() {
