@@ -110,18 +110,15 @@ pub fn parse_value(bytes: &[u8]) -> Result<i64, i64> {
 /// or read, or an empty one, reads as 0, as keepalived 2.2.7 reads it (its `track_file`
 /// watcher treats a deleted file as 0 too).
 pub async fn read_value(path: &Path) -> Result<i64, i64> {
-    use tokio::io::AsyncReadExt as _;
-    let Ok(f) = tokio::fs::File::open(path).await else {
-        return Ok(0);
-    };
-    let mut buf = Vec::with_capacity(MAX_READ);
-    match f.take(MAX_READ as u64).read_to_end(&mut buf).await {
-        Ok(_) => parse_value(&buf),
-        Err(_) => Ok(0),
-    }
+    // One blocking hop for the open and the read (tokio::fs takes one for each).
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || read_value_now(&path))
+        .await
+        .unwrap_or(Ok(0))
 }
 
-/// [`read_value`] without a runtime: the reading at start, before any watcher runs.
+/// [`read_value`] without a runtime: the reading at start, before any watcher runs (and the
+/// one [`read_value`] runs on a blocking thread).
 pub fn read_value_now(path: &Path) -> Result<i64, i64> {
     use std::io::Read as _;
     let Ok(f) = std::fs::File::open(path) else {
